@@ -1,0 +1,91 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { PayloadTooLargeError, SignatureError, UnknownProviderError } from '../../lib/errors';
+import type { Logger } from '../../lib/log';
+import { findProvider } from '../../lib/providers';
+import { buildQueueMessage } from '../../lib/records/build-queue-message';
+import type { QueueMessage } from '../../lib/records/event-record';
+import type { SigningSecrets } from '../../lib/signature/signing-secrets';
+import { verifySignature } from '../../lib/signature/verify-signature';
+import { renderHttpErrors } from './render-http-errors';
+
+export interface ReceiveWebhookDeps {
+  queue: { send(message: QueueMessage): Promise<void> };
+  secrets: SigningSecrets;
+  maxBodyBytes: number;
+  logger: Logger;
+  now?: () => Date;
+}
+
+type Result = APIGatewayProxyStructuredResultV2;
+
+const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): Result => ({
+  statusCode,
+  headers: { 'content-type': 'application/json', ...headers },
+  body: JSON.stringify(body),
+});
+
+/**
+ * Reads the body's bytes as SORI sent them. API Gateway hands non-text bodies over base64-encoded; the size is
+ * checked before decoding so an oversized body costs nothing.
+ * @throws {PayloadTooLargeError}
+ */
+function readRawBody(event: APIGatewayProxyEventV2, limit: number): Buffer {
+  const body = event.body ?? '';
+  if (!event.isBase64Encoded) {
+    const size = Buffer.byteLength(body, 'utf8');
+    if (size > limit) throw new PayloadTooLargeError(size, limit);
+    return Buffer.from(body, 'utf8');
+  }
+  if (body.length > Math.ceil(limit / 3) * 4 + 4)
+    throw new PayloadTooLargeError(Math.floor((body.length * 3) / 4), limit);
+  const raw = Buffer.from(body, 'base64');
+  if (raw.length > limit) throw new PayloadTooLargeError(raw.length, limit);
+  return raw;
+}
+
+/** Header lookup by lower-cased name (API Gateway v2 lower-cases them; the local server does the same). */
+function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  return headers[name] ?? Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1];
+}
+
+/**
+ * Builds the receive flow: resolve provider → check size → verify the signature over the raw bytes → parse
+ * and normalize (or quarantine) → one `SendMessage` → 202. It never touches DynamoDB.
+ */
+export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
+  const now = deps.now ?? (() => new Date());
+  return async function receiveWebhook(event: APIGatewayProxyEventV2): Promise<Result> {
+    const method = event.requestContext?.http?.method ?? 'POST';
+    if (method !== 'POST') return json(405, { message: 'Method Not Allowed' }, { allow: 'POST' });
+
+    const name = event.pathParameters?.provider ?? '';
+    const provider = findProvider(name);
+    if (!provider) throw new UnknownProviderError(`unknown provider ${JSON.stringify(name.slice(0, 64))}`);
+
+    const raw = readRawBody(event, deps.maxBodyBytes);
+    const secrets = await deps.secrets.forProvider(provider.name);
+    if (!verifySignature(raw, header(event, provider.signatureHeader), secrets)) {
+      throw new SignatureError(secrets.length === 0 ? 'no signing secret configured' : 'signature mismatch');
+    }
+
+    const message = buildQueueMessage(provider, raw, now().toISOString());
+    await deps.queue.send(message);
+
+    const { id } = message.record;
+    if (message.kind === 'quarantine') {
+      deps.logger.warn('quarantined', { provider: provider.name, id, reason: message.record.reason });
+      return json(202, { status: 'quarantined', id, reason: message.record.reason });
+    }
+    deps.logger.info('accepted', { provider: provider.name, id, event: message.record.event });
+    return json(202, { status: 'accepted', id });
+  };
+}
+
+/** The receive flow wrapped with its middleware: domain errors rendered as HTTP answers. */
+export function createReceiveHandler(deps: ReceiveWebhookDeps) {
+  return middy<APIGatewayProxyEventV2, Result, Error, Context>(createReceiveWebhook(deps)).use(
+    renderHttpErrors(deps.logger),
+  );
+}

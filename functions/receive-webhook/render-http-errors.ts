@@ -1,0 +1,42 @@
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import {
+  PayloadTooLargeError,
+  QueueUnavailableError,
+  SignatureError,
+  UnknownProviderError,
+} from '../../lib/errors';
+import type { Logger } from '../../lib/log';
+
+type Answer = { status: number; message: string; headers?: Record<string, string> };
+
+/** The one place domain errors become HTTP answers. Anything unexpected is a 500 that reveals nothing. */
+export function toHttpAnswer(error: unknown): Answer {
+  if (error instanceof UnknownProviderError) return { status: 404, message: 'Not Found' };
+  if (error instanceof PayloadTooLargeError) return { status: 413, message: 'Payload Too Large' };
+  // Never say why a signature failed.
+  if (error instanceof SignatureError) return { status: 401, message: 'Unauthorized' };
+  // 503 makes the sender retry later: nothing was stored, so nothing is half-done.
+  if (error instanceof QueueUnavailableError)
+    return { status: 503, message: 'Service Unavailable', headers: { 'retry-after': '5' } };
+  return { status: 500, message: 'Internal Server Error' };
+}
+
+/** Middy middleware rendering errors thrown by the receive flow. */
+export function renderHttpErrors(
+  logger: Logger,
+): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
+  return {
+    onError: async (request) => {
+      const answer = toHttpAnswer(request.error);
+      const fields = { status: answer.status, error: request.error, path: request.event.rawPath };
+      if (answer.status >= 500) logger.error('receive failed', fields);
+      else logger.warn('rejected', fields);
+      request.response = {
+        statusCode: answer.status,
+        headers: { 'content-type': 'application/json', ...answer.headers },
+        body: JSON.stringify({ message: answer.message }),
+      };
+    },
+  };
+}

@@ -1,0 +1,45 @@
+type Level = 'debug' | 'info' | 'warn' | 'error';
+
+const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** A structured logger: one JSON object per line, as CloudWatch Logs Insights reads them. */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+function describeError(error: unknown): unknown {
+  if (!(error instanceof Error)) return String(error);
+  return {
+    name: error.name,
+    message: error.message,
+    cause: error.cause ? describeError(error.cause) : undefined,
+  };
+}
+
+/**
+ * Creates a logger writing to `write` (stdout by default) at `level` and above. Callers pass only ids, names
+ * and reasons: never secrets, signatures or bodies.
+ */
+export function createLogger(
+  service: string,
+  level: Level = (process.env.LOG_LEVEL as Level | undefined) ?? 'info',
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): Logger {
+  const threshold = ORDER[level] ?? ORDER.info;
+  const emit = (at: Level) => (message: string, fields?: Record<string, unknown>) => {
+    if (ORDER[at] < threshold) return;
+    const entry: Record<string, unknown> = {
+      level: at,
+      service,
+      message,
+      time: new Date().toISOString(),
+      ...fields,
+    };
+    if (entry.error !== undefined) entry.error = describeError(entry.error);
+    write(JSON.stringify(entry));
+  };
+  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+}

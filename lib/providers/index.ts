@@ -1,0 +1,16 @@
+import type { Provider } from './provider';
+import { sori } from './sori';
+
+export type { Interpretation, Provider } from './provider';
+
+const PROVIDERS: ReadonlyMap<string, Provider> = new Map([[sori.name, sori]]);
+
+/** @returns the provider served under `/webhooks/<name>`, or `undefined` for a name this build does not know. */
+export function findProvider(name: string): Provider | undefined {
+  return PROVIDERS.get(name);
+}
+
+/** @returns the names of every provider this build knows. */
+export function providerNames(): string[] {
+  return [...PROVIDERS.keys()];
+}

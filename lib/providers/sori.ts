@@ -1,0 +1,208 @@
+import * as v from 'valibot';
+import type { EventRecord, Geolocation } from '../records/event-record';
+import { buildRecordId, canonicalJson } from '../records/record-id';
+import type { Interpretation, Provider } from './provider';
+import { describeIssues, IdSchema, IsoDateTimeSchema, isJsonObject, Optional } from './validation';
+
+// Schemas follow seed 001 (current format) and seed 000 (legacy format). Every object is loose: SORI adds
+// fields over time and "extra fields are kept, never rejected" (the raw body is stored whole).
+
+const GeolocationSchema = v.looseObject({
+  viewer_country: Optional(v.string()),
+  viewer_region: Optional(v.string()),
+  viewer_city: Optional(v.string()),
+});
+
+const TaggedEntitySchema = v.looseObject({
+  id: Optional(IdSchema),
+  name: Optional(v.string()),
+  tags: Optional(v.array(v.string())),
+  image: Optional(v.string()),
+});
+
+/** Fields "delivered with every campaign webhook unless otherwise noted", plus the legacy duplicates. */
+const commonEntries = {
+  account_id: IdSchema,
+  created_at: IsoDateTimeSchema,
+  timestamp: Optional(v.string()),
+  device_id: Optional(v.string()),
+  platform: Optional(v.string()),
+  metadata: Optional(v.record(v.string(), v.unknown())),
+  geolocation: Optional(GeolocationSchema),
+  // "legacy duplicates retained only for backward compatibility"
+  event_type: Optional(v.string()),
+  campaign_id: Optional(IdSchema),
+  campaign_name: Optional(v.string()),
+  material_id: Optional(IdSchema),
+  material_name: Optional(v.string()),
+};
+
+export const SoriCampaignEventSchema = v.pipe(
+  v.looseObject({
+    ...commonEntries,
+    event: v.picklist(['campaign.impression', 'campaign.click']),
+    activity_id: IdSchema,
+    campaign: Optional(TaggedEntitySchema),
+    material: Optional(TaggedEntitySchema),
+  }),
+  v.check((event) => Boolean(event.campaign?.id ?? event.campaign_id), 'campaign.id: expected a campaign id'),
+);
+export type SoriCampaignEvent = v.InferOutput<typeof SoriCampaignEventSchema>;
+
+export const SoriAuthenticationEventSchema = v.looseObject({
+  ...commonEntries,
+  event: v.literal('authentication'),
+});
+export type SoriAuthenticationEvent = v.InferOutput<typeof SoriAuthenticationEventSchema>;
+
+export const SoriMaterialEventSchema = v.looseObject({
+  ...commonEntries,
+  event: v.picklist(['admin.material.created', 'admin.material.updated', 'admin.material.deleted']),
+  material: v.looseObject({ ...TaggedEntitySchema.entries, id: IdSchema }),
+});
+export type SoriMaterialEvent = v.InferOutput<typeof SoriMaterialEventSchema>;
+
+/** Seed 000: the flat legacy payload, told apart by `event_type` and no `event`. */
+export const SoriLegacyEventSchema = v.looseObject({
+  event_type: v.picklist(['impression', 'click']),
+  campaign_id: IdSchema,
+  campaign_name: Optional(v.string()),
+  material_id: Optional(IdSchema),
+  material_name: Optional(v.string()),
+  device_id: Optional(v.string()),
+  platform: Optional(v.string()),
+  timestamp: IsoDateTimeSchema,
+});
+export type SoriLegacyEvent = v.InferOutput<typeof SoriLegacyEventSchema>;
+
+const SCHEMAS_BY_EVENT = {
+  'campaign.impression': SoriCampaignEventSchema,
+  'campaign.click': SoriCampaignEventSchema,
+  authentication: SoriAuthenticationEventSchema,
+  'admin.material.created': SoriMaterialEventSchema,
+  'admin.material.updated': SoriMaterialEventSchema,
+  'admin.material.deleted': SoriMaterialEventSchema,
+} as const;
+
+/** Legacy `event_type` values and the canonical names they stand for. */
+const LEGACY_EVENTS = { impression: 'campaign.impression', click: 'campaign.click' } as const;
+
+type SoriEvent = SoriCampaignEvent | SoriAuthenticationEvent | SoriMaterialEvent;
+
+function toGeolocation(geo: SoriEvent['geolocation']): Geolocation | null {
+  if (!geo) return null;
+  return {
+    viewer_country: geo.viewer_country,
+    viewer_region: geo.viewer_region,
+    viewer_city: geo.viewer_city,
+  };
+}
+
+/**
+ * The record id of a current-format event. `timestamp` is "appended just before dispatch" and changes on a
+ * retry, so it is never part of the key; `created_at` and `activity_id` do not change. The event name is part
+ * of the key because an impression and its click share one `activity_id` (seed 001, `act_7890`).
+ */
+export function soriEventId(event: SoriEvent): string {
+  switch (event.event) {
+    case 'campaign.impression':
+    case 'campaign.click':
+      return buildRecordId('sori', [
+        event.event,
+        event.account_id,
+        event.campaign?.id ?? event.campaign_id,
+        event.created_at,
+        event.activity_id,
+      ]);
+    case 'authentication':
+      return buildRecordId('sori', [event.event, event.account_id, event.device_id, event.created_at]);
+    default:
+      return buildRecordId('sori', [event.event, event.account_id, event.material.id, event.created_at]);
+  }
+}
+
+/**
+ * The record id of a legacy event. The legacy format has no `activity_id` and no `created_at`, and its own
+ * document says to use `timestamp` for idempotency, so the whole payload (timestamp included) is the key.
+ */
+export function soriLegacyEventId(payload: Record<string, unknown>): string {
+  return buildRecordId('sori', ['legacy', canonicalJson(payload)]);
+}
+
+function normalizeCurrent(event: SoriEvent, receivedAt: string): EventRecord {
+  const isCampaignEvent = event.event === 'campaign.impression' || event.event === 'campaign.click';
+  const campaign = isCampaignEvent ? (event as SoriCampaignEvent).campaign : null;
+  const material =
+    event.event === 'authentication' ? null : (event as SoriCampaignEvent | SoriMaterialEvent).material;
+  return {
+    id: soriEventId(event),
+    provider: 'sori',
+    event: event.event,
+    account_id: event.account_id,
+    campaign_id: campaign?.id ?? event.campaign_id,
+    campaign_name: campaign?.name ?? event.campaign_name,
+    material_id: material?.id ?? event.material_id,
+    material_name: material?.name ?? event.material_name,
+    activity_id: isCampaignEvent ? (event as SoriCampaignEvent).activity_id : null,
+    device_id: event.device_id,
+    platform: event.platform,
+    created_at: event.created_at,
+    received_at: receivedAt,
+    metadata: event.metadata,
+    geolocation: toGeolocation(event.geolocation),
+  };
+}
+
+function normalizeLegacy(payload: Record<string, unknown>, event: SoriLegacyEvent, receivedAt: string) {
+  return {
+    id: soriLegacyEventId(payload),
+    provider: 'sori',
+    event: LEGACY_EVENTS[event.event_type],
+    account_id: null,
+    campaign_id: event.campaign_id,
+    campaign_name: event.campaign_name,
+    material_id: event.material_id,
+    material_name: event.material_name,
+    activity_id: null,
+    device_id: event.device_id,
+    platform: event.platform,
+    // The legacy format's only time; it stands in for created_at.
+    created_at: event.timestamp,
+    received_at: receivedAt,
+    metadata: null,
+    geolocation: null,
+  } satisfies EventRecord;
+}
+
+/** Validates and normalizes a SORI payload of either format. Never throws. */
+export function interpretSori(payload: unknown, receivedAt: string): Interpretation {
+  if (!isJsonObject(payload)) return { ok: false, reason: 'payload is not a JSON object' };
+  const name = payload.event;
+  if (typeof name === 'string') {
+    if (!Object.hasOwn(SCHEMAS_BY_EVENT, name)) {
+      return { ok: false, reason: `unknown event ${JSON.stringify(name.slice(0, 100))}` };
+    }
+    const result = v.safeParse(SCHEMAS_BY_EVENT[name as keyof typeof SCHEMAS_BY_EVENT], payload);
+    if (!result.success) return { ok: false, reason: `invalid ${name}: ${describeIssues(result.issues)}` };
+    return { ok: true, record: normalizeCurrent(result.output, receivedAt) };
+  }
+  if (name !== undefined && name !== null) return { ok: false, reason: 'event: expected a string' };
+  const legacyName = payload.event_type;
+  if (typeof legacyName === 'string') {
+    if (!Object.hasOwn(LEGACY_EVENTS, legacyName)) {
+      return { ok: false, reason: `unknown event_type ${JSON.stringify(legacyName.slice(0, 100))}` };
+    }
+    const result = v.safeParse(SoriLegacyEventSchema, payload);
+    if (!result.success)
+      return { ok: false, reason: `invalid legacy ${legacyName}: ${describeIssues(result.issues)}` };
+    return { ok: true, record: normalizeLegacy(payload, result.output, receivedAt) };
+  }
+  return { ok: false, reason: 'no event or event_type field' };
+}
+
+/** SORI API (seed 001, legacy seed 000): signed with `X-SORI-Signature`. */
+export const sori: Provider = {
+  name: 'sori',
+  signatureHeader: 'x-sori-signature',
+  interpret: interpretSori,
+};

@@ -1,0 +1,36 @@
+import * as v from 'valibot';
+
+/** An ISO 8601 date-time with a time zone, normalized to `toISOString()` form (UTC, milliseconds). */
+export const IsoDateTimeSchema = v.pipe(
+  v.string(),
+  v.regex(
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/,
+    'expected an ISO 8601 date-time',
+  ),
+  v.check((value) => !Number.isNaN(Date.parse(value)), 'expected a valid date'),
+  v.transform((value) => new Date(value).toISOString()),
+);
+
+/** A string with at least one character: the seeds' identifiers are never empty. */
+export const IdSchema = v.pipe(v.string(), v.minLength(1, 'expected a non-empty string'));
+
+/** A field the seed marks `null` when no value is available, which "may be omitted entirely". */
+export const Optional = <T extends v.GenericSchema>(schema: T) => v.nullish(schema, null);
+
+/**
+ * Joins valibot issues into one line a person can act on, e.g. `campaign.id: expected a non-empty string`.
+ */
+export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
+  return issues
+    .slice(0, 5)
+    .map((issue) => {
+      const path = v.getDotPath(issue);
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}
+
+/** `true` for a JSON object (not an array, not null). */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,63 @@
+import * as v from 'valibot';
+
+const NullableString = v.nullable(v.string());
+
+export const GeolocationSchema = v.object({
+  viewer_country: NullableString,
+  viewer_region: NullableString,
+  viewer_city: NullableString,
+});
+export type Geolocation = v.InferOutput<typeof GeolocationSchema>;
+
+/**
+ * The one shape every provider's event is normalized into. Absent values are `null`, never missing, so
+ * consumers of `npm run events -- query --json` can rely on every key being there.
+ */
+export const EventRecordSchema = v.object({
+  id: v.pipe(v.string(), v.minLength(1)),
+  provider: v.string(),
+  event: v.string(),
+  account_id: NullableString,
+  campaign_id: NullableString,
+  campaign_name: NullableString,
+  material_id: NullableString,
+  material_name: NullableString,
+  activity_id: NullableString,
+  device_id: NullableString,
+  platform: NullableString,
+  /** When the event happened (ISO 8601, UTC, milliseconds). */
+  created_at: v.string(),
+  /** When this receiver accepted the delivery. */
+  received_at: v.string(),
+  metadata: v.nullable(v.record(v.string(), v.unknown())),
+  geolocation: v.nullable(GeolocationSchema),
+});
+export type EventRecord = v.InferOutput<typeof EventRecordSchema>;
+
+/** An authentic delivery the schemas did not understand, kept raw with the reason. */
+export const QuarantineRecordSchema = v.object({
+  id: v.pipe(v.string(), v.minLength(1)),
+  provider: v.string(),
+  reason: v.string(),
+  received_at: v.string(),
+});
+export type QuarantineRecord = v.InferOutput<typeof QuarantineRecordSchema>;
+
+/** The body of one SQS message: the normalized record (or the quarantine note) and the raw body. */
+export const QueueMessageSchema = v.variant('kind', [
+  v.object({
+    v: v.literal(1),
+    kind: v.literal('event'),
+    record: EventRecordSchema,
+    raw: v.string(),
+    raw_encoding: v.picklist(['utf8', 'base64']),
+  }),
+  v.object({
+    v: v.literal(1),
+    kind: v.literal('quarantine'),
+    record: QuarantineRecordSchema,
+    raw: v.string(),
+    raw_encoding: v.picklist(['utf8', 'base64']),
+  }),
+]);
+export type QueueMessage = v.InferOutput<typeof QueueMessageSchema>;

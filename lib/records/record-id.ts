@@ -1,0 +1,39 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Serializes a JSON value with object keys sorted, so that two deliveries of the same payload whose keys come
+ * in another order give the same string.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.keys(value)
+    .sort()
+    .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
+  return `{${entries.join(',')}}`;
+}
+
+/**
+ * Builds a record id from the fields that identify an event across retries. The parts are hashed (SHA-256,
+ * 128 bits kept) so ids are short, fixed-length and free of delimiter collisions (`["a#b","c"]` and
+ * `["a","b#c"]` differ).
+ *
+ * @returns `<provider>_<32 hex chars>`
+ */
+export function buildRecordId(provider: string, parts: readonly (string | null)[]): string {
+  const digest = createHash('sha256')
+    .update(JSON.stringify([provider, ...parts]))
+    .digest('hex');
+  return `${provider}_${digest.slice(0, 32)}`;
+}
+
+/**
+ * Builds the id of a quarantined delivery from its raw bytes: the only thing known to be stable about a body
+ * the schemas do not understand.
+ *
+ * @returns `<provider>_q_<32 hex chars>`
+ */
+export function buildQuarantineId(provider: string, raw: Uint8Array): string {
+  const digest = createHash('sha256').update(raw).digest('hex');
+  return `${provider}_q_${digest.slice(0, 32)}`;
+}

@@ -1,0 +1,291 @@
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  type DynamoDBClient,
+  PutItemCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  ResourceInUseException,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
+import type { QueueMessage } from './event-record';
+import {
+  campaignPartitionKey,
+  devicePartitionKey,
+  fromEventItem,
+  fromQuarantineItem,
+  PROJECTED_ATTRIBUTES,
+  QUARANTINE_PARTITION,
+  quarantinePartitionKey,
+  RECORD_SORT_KEY,
+  RECORDS_TABLE,
+  type StoredEvent,
+  type StoredQuarantine,
+  toItem,
+  typeDayPartitionKey,
+} from './records-table';
+
+/** What storing one message did. A duplicate is a success: the event is already there. */
+export type StoreOutcome = 'stored' | 'duplicate';
+
+/** Filters of `npm run events -- query`; every one optional, combined with AND. */
+export interface EventQuery {
+  provider: string;
+  campaign?: string | undefined;
+  device?: string | undefined;
+  type?: string | undefined;
+  /** Inclusive lower bound on `created_at`, ISO 8601. */
+  since?: string | undefined;
+  /** Inclusive upper bound on `created_at`, ISO 8601. */
+  until?: string | undefined;
+  limit: number;
+}
+
+const DAY_MS = 86_400_000;
+/** How far back `--type` looks when no `--since` is given, and the most days one query walks. */
+export const TYPE_QUERY_DEFAULT_DAYS = 7;
+export const TYPE_QUERY_MAX_DAYS = 366;
+
+/** Reads and writes the records table. Knows DynamoDB, nothing of Lambda or HTTP. */
+export class RecordsRepository {
+  constructor(
+    private readonly client: DynamoDBClient,
+    readonly tableName: string,
+  ) {}
+
+  /**
+   * Stores the record a queue message carries, unless an item with its key is already there.
+   * @returns `stored` on first insert, `duplicate` when the key existed.
+   * @throws the SDK's error for anything else (throttling, unavailability): the caller retries the message.
+   */
+  async store(message: QueueMessage): Promise<StoreOutcome> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: toItem(message),
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey },
+        }),
+      );
+      return 'stored';
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return 'duplicate';
+      throw error;
+    }
+  }
+
+  /**
+   * Finds events, newest first. Uses the campaign index when a campaign is given, else the device index, else
+   * the type-and-day index (one query per day); with no filter it scans, which suits small tables only.
+   */
+  async queryEvents(query: EventQuery): Promise<StoredEvent[]> {
+    const since = query.since ?? '0000';
+    const until = `${query.until ?? '9999'}\uffff`;
+    const filters: Filter[] = [];
+    if (query.type) filters.push(['event', query.type]);
+    if (query.device) filters.push(['device_id', query.device]);
+    if (query.campaign) filters.push(['campaign_id', query.campaign]);
+
+    if (query.campaign) {
+      const index = RECORDS_TABLE.indexes.byCampaign;
+      const pk = campaignPartitionKey(query.provider, query.campaign);
+      return this.queryIndex(index, pk, since, until, without(filters, 'campaign_id'), query.limit);
+    }
+    if (query.device) {
+      const index = RECORDS_TABLE.indexes.byDevice;
+      const pk = devicePartitionKey(query.provider, query.device);
+      return this.queryIndex(index, pk, since, until, without(filters, 'device_id'), query.limit);
+    }
+    if (query.type) {
+      const index = RECORDS_TABLE.indexes.byTypeAndDay;
+      const results: StoredEvent[] = [];
+      for (const day of daysNewestFirst(query.since, query.until)) {
+        const pk = typeDayPartitionKey(query.provider, query.type, day);
+        const remaining = query.limit - results.length;
+        results.push(
+          ...(await this.queryIndex(index, pk, since, until, without(filters, 'event'), remaining)),
+        );
+        if (results.length >= query.limit) break;
+      }
+      return results;
+    }
+    return this.scanEvents(query.provider, since, until, query.limit);
+  }
+
+  /** @returns quarantined deliveries, oldest first, with their reasons and raw bodies. */
+  async listQuarantine(limit: number): Promise<StoredQuarantine[]> {
+    const index = RECORDS_TABLE.indexes.byCampaign;
+    const listed = await this.paginate(
+      {
+        TableName: this.tableName,
+        IndexName: index.name,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': index.partitionKey },
+        ExpressionAttributeValues: { ':pk': { S: QUARANTINE_PARTITION } },
+      },
+      limit,
+    );
+    // The index leaves raw bodies out; fetch them from the table, 100 keys per BatchGetItem.
+    const ids = listed.map((item) => item.id?.S ?? '');
+    const byId = new Map<string, Record<string, AttributeValue>>();
+    for (let start = 0; start < ids.length; start += 100) {
+      let keys: Record<string, AttributeValue>[] | undefined = ids.slice(start, start + 100).map((id) => ({
+        [RECORDS_TABLE.partitionKey]: { S: quarantinePartitionKey(id) },
+        [RECORDS_TABLE.sortKey]: { S: RECORD_SORT_KEY },
+      }));
+      while (keys && keys.length > 0) {
+        const page: BatchGetItemCommandOutput = await this.client.send(
+          new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
+        );
+        for (const item of page.Responses?.[this.tableName] ?? []) byId.set(item.id?.S ?? '', item);
+        keys = page.UnprocessedKeys?.[this.tableName]?.Keys;
+      }
+    }
+    return listed.map((item) => fromQuarantineItem(byId.get(item.id?.S ?? '') ?? item));
+  }
+
+  private async queryIndex(
+    index: { name: string; partitionKey: string; sortKey: string },
+    partitionKey: string,
+    since: string,
+    until: string,
+    filters: Filter[],
+    limit: number,
+  ): Promise<StoredEvent[]> {
+    const filter = filterExpression(filters);
+    const items = await this.paginate(
+      {
+        TableName: this.tableName,
+        IndexName: index.name,
+        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
+        ScanIndexForward: false,
+        ...filter.expression,
+        ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey, ...filter.names },
+        ExpressionAttributeValues: {
+          ':pk': { S: partitionKey },
+          ':since': { S: since },
+          ':until': { S: until },
+          ...filter.values,
+        },
+      },
+      limit,
+    );
+    return items.map(fromEventItem);
+  }
+
+  private async scanEvents(
+    provider: string,
+    since: string,
+    until: string,
+    limit: number,
+  ): Promise<StoredEvent[]> {
+    const items: Record<string, AttributeValue>[] = [];
+    let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: '#kind = :event AND #provider = :provider AND #created BETWEEN :since AND :until',
+          ExpressionAttributeNames: { '#kind': 'kind', '#provider': 'provider', '#created': 'created_at' },
+          ExpressionAttributeValues: {
+            ':event': { S: 'event' },
+            ':provider': { S: provider },
+            ':since': { S: since },
+            ':until': { S: until },
+          },
+          ExclusiveStartKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return items
+      .map(fromEventItem)
+      .sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id))
+      .slice(0, limit);
+  }
+
+  private async paginate(input: QueryCommandInput, limit: number): Promise<Record<string, AttributeValue>[]> {
+    const items: Record<string, AttributeValue>[] = [];
+    let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
+    while (items.length < limit) {
+      const page = await this.client.send(new QueryCommand({ ...input, ExclusiveStartKey }));
+      items.push(...(page.Items ?? []));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+      if (!ExclusiveStartKey) break;
+    }
+    return items.slice(0, limit);
+  }
+}
+
+type Filter = [attribute: string, value: string];
+
+const without = (filters: Filter[], attribute: string) => filters.filter(([name]) => name !== attribute);
+
+function filterExpression(filters: Filter[]) {
+  if (filters.length === 0) return { expression: {}, names: {}, values: {} };
+  const names: Record<string, string> = {};
+  const values: Record<string, AttributeValue> = {};
+  const terms = filters.map(([attribute, value], i) => {
+    names[`#f${i}`] = attribute;
+    values[`:f${i}`] = { S: value };
+    return `#f${i} = :f${i}`;
+  });
+  return { expression: { FilterExpression: terms.join(' AND ') }, names, values };
+}
+
+/** The UTC days from `since` to `until` (default: the last seven days up to today), newest first. */
+export function daysNewestFirst(
+  since: string | undefined,
+  until: string | undefined,
+  now = Date.now(),
+): string[] {
+  const end = until ? Date.parse(until) : now;
+  const start = since ? Date.parse(since) : end - (TYPE_QUERY_DEFAULT_DAYS - 1) * DAY_MS;
+  const days: string[] = [];
+  const first = Math.floor(start / DAY_MS);
+  for (let day = Math.floor(end / DAY_MS); day >= first && days.length < TYPE_QUERY_MAX_DAYS; day--) {
+    days.push(new Date(day * DAY_MS).toISOString().slice(0, 10));
+  }
+  return days;
+}
+
+/**
+ * Creates the records table with its indexes (local stack and tests; in AWS the CDK stack owns it).
+ * An existing table is left as it is.
+ */
+export async function ensureRecordsTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  const { partitionKey, sortKey, indexes } = RECORDS_TABLE;
+  const attributes = [
+    partitionKey,
+    sortKey,
+    ...Object.values(indexes).flatMap((i) => [i.partitionKey, i.sortKey]),
+  ];
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: attributes.map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
+        KeySchema: [
+          { AttributeName: partitionKey, KeyType: 'HASH' },
+          { AttributeName: sortKey, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: Object.values(indexes).map((index) => ({
+          IndexName: index.name,
+          KeySchema: [
+            { AttributeName: index.partitionKey, KeyType: 'HASH' },
+            { AttributeName: index.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: PROJECTED_ATTRIBUTES },
+        })),
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+}

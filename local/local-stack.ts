@@ -1,0 +1,272 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { createProcessHandler } from '../functions/process-webhook/process-webhook';
+import { createReceiveHandler } from '../functions/receive-webhook/receive-webhook';
+import { DEFAULT_MAX_BODY_BYTES } from '../lib/config';
+import { createLogger, type Logger } from '../lib/log';
+import { EventQueue } from '../lib/queue/event-queue';
+import { ensureRecordsTable, RecordsRepository } from '../lib/records/records-repository';
+import { StaticSigningSecrets } from '../lib/signature/signing-secrets';
+import { type LambdaHttpHandler, startApiGatewayServer } from './api-gateway-server';
+import { type LocalServer, startDynamoDb, startSqs } from './aws-servers';
+import { SqsPoller } from './sqs-poller';
+
+export const LOCAL_TABLE_NAME = 'campaign-inbox-records';
+export const LOCAL_QUEUE_NAME = 'campaign-inbox-events';
+export const LOCAL_DLQ_NAME = 'campaign-inbox-events-dlq';
+/** Written to `DATA_DIR` while the stack runs, so `npm run events` and `npm run send` find it. */
+export const STACK_FILE = 'local-stack.json';
+const QUEUE_SNAPSHOT_FILE = 'queues.json';
+
+export interface LocalStackOptions {
+  /** HTTP port; 0 picks a free one. */
+  port: number;
+  /** Where data lives; `undefined` keeps everything in memory (tests). */
+  dataDir?: string | undefined;
+  secret: string;
+  previousSecret?: string | undefined;
+  maxBodyBytes?: number;
+  visibilityTimeoutSeconds?: number;
+  maxReceiveCount?: number;
+  pollerConcurrency?: number;
+  waitTimeSeconds?: number;
+  logger?: Logger;
+}
+
+/** Where a running local stack can be reached; the content of `DATA_DIR/local-stack.json`. */
+export interface LocalStackInfo {
+  pid: number;
+  webhookUrl: string;
+  dynamodbEndpoint: string;
+  sqsEndpoint: string;
+  tableName: string;
+  queueUrl: string;
+  dlqUrl: string;
+}
+
+export interface LocalStack extends LocalStackInfo {
+  port: number;
+  dynamodb: DynamoDBClient;
+  sqs: SQSClient;
+  poller: SqsPoller;
+  dynamoServer: LocalServer;
+  sqsServer: LocalServer;
+  /** `true` when the local servers answer and the poller runs. */
+  healthy(): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+/** SDK clients for the local servers: fixed dummy credentials, so real ones are never sent anywhere. */
+export function localClientConfig(endpoint: string) {
+  return { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+}
+
+interface QueueSnapshot {
+  [queueName: string]: string[];
+}
+
+async function createQueues(sqs: SQSClient, visibilityTimeout: number, maxReceiveCount: number) {
+  const dlq = await sqs.send(
+    new CreateQueueCommand({ QueueName: LOCAL_DLQ_NAME, Attributes: { MessageRetentionPeriod: '1209600' } }),
+  );
+  const dlqUrl = dlq.QueueUrl ?? '';
+  const dlqArn = (
+    await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))
+  ).Attributes?.QueueArn;
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: LOCAL_QUEUE_NAME,
+      Attributes: {
+        VisibilityTimeout: String(visibilityTimeout),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount }),
+      },
+    }),
+  );
+  const queueUrl = queue.QueueUrl ?? '';
+  const queueArn =
+    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] })))
+      .Attributes?.QueueArn ?? '';
+  return { queueUrl, queueArn, dlqUrl };
+}
+
+/** Takes every message out of a queue (the SQS server keeps messages in memory only). */
+async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<string[]> {
+  const bodies: string[] = [];
+  for (;;) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 60,
+        WaitTimeSeconds: 0,
+      }),
+    );
+    if (Messages.length === 0) return bodies;
+    bodies.push(...Messages.map((message) => message.Body ?? ''));
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: Messages.map((message, i) => ({
+          Id: String(i),
+          ReceiptHandle: message.ReceiptHandle ?? '',
+        })),
+      }),
+    );
+  }
+}
+
+async function sendAll(sqs: SQSClient, queueUrl: string, bodies: string[]) {
+  for (let start = 0; start < bodies.length; start += 10) {
+    const entries = bodies.slice(start, start + 10).map((MessageBody, i) => ({ Id: String(i), MessageBody }));
+    await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+  }
+}
+
+async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return (
+    Number(Attributes.ApproximateNumberOfMessages ?? 0) +
+    Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0)
+  );
+}
+
+/**
+ * Starts the whole pipeline on 127.0.0.1: a DynamoDB-API server (data in `dataDir`), an SQS-API server, the
+ * receive handler behind a local API Gateway, and a poller feeding the process handler. The handlers are the
+ * ones deployed to Lambda, wired to the local servers.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const logger = options.logger ?? createLogger('local');
+  const dataDir = options.dataDir;
+  if (dataDir) await mkdir(dataDir, { recursive: true });
+
+  const dynamoServer = await startDynamoDb(dataDir ? { path: join(dataDir, 'dynamodb') } : {});
+  const sqsServer = await startSqs();
+  const dynamodb = new DynamoDBClient(localClientConfig(dynamoServer.endpoint));
+  const sqs = new SQSClient(localClientConfig(sqsServer.endpoint));
+
+  await ensureRecordsTable(dynamodb, LOCAL_TABLE_NAME);
+  const { queueUrl, queueArn, dlqUrl } = await createQueues(
+    sqs,
+    options.visibilityTimeoutSeconds ?? 5,
+    options.maxReceiveCount ?? 5,
+  );
+  if (dataDir) {
+    const snapshot = await readFile(join(dataDir, QUEUE_SNAPSHOT_FILE), 'utf8').catch(() => undefined);
+    if (snapshot) {
+      const saved = JSON.parse(snapshot) as QueueSnapshot;
+      await sendAll(sqs, queueUrl, saved[LOCAL_QUEUE_NAME] ?? []);
+      await sendAll(sqs, dlqUrl, saved[LOCAL_DLQ_NAME] ?? []);
+      await rm(join(dataDir, QUEUE_SNAPSHOT_FILE));
+    }
+  }
+
+  const receive = createReceiveHandler({
+    queue: new EventQueue(sqs, queueUrl),
+    secrets: new StaticSigningSecrets({
+      sori: { current: options.secret, previous: options.previousSecret ?? null },
+    }),
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    logger,
+  }) as unknown as LambdaHttpHandler;
+  const process = createProcessHandler({
+    records: new RecordsRepository(dynamodb, LOCAL_TABLE_NAME),
+    logger,
+  });
+  const poller = new SqsPoller({
+    client: sqs,
+    queueUrl,
+    queueArn,
+    handler: (event) => process(event, {} as never),
+    logger,
+    waitTimeSeconds: options.waitTimeSeconds ?? 1,
+    concurrency: options.pollerConcurrency ?? 2,
+  });
+
+  const healthy = async () => {
+    if (!poller.ready) return false;
+    try {
+      await dynamodb.send(new DescribeTableCommand({ TableName: LOCAL_TABLE_NAME }));
+      await queueDepth(sqs, queueUrl);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  const http = await startApiGatewayServer({
+    port: options.port,
+    routes: [
+      {
+        routeKey: 'ANY /webhooks/{provider}',
+        pattern: /^\/webhooks\/([^/]+)\/?$/,
+        params: ['provider'],
+        handler: receive,
+      },
+    ],
+    extra: async (request, response) => {
+      if (new URL(request.url ?? '/', 'http://127.0.0.1').pathname !== '/healthz') return false;
+      const ok = await healthy();
+      response.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ status: ok ? 'ok' : 'starting' }));
+      return true;
+    },
+  });
+  poller.start();
+
+  const info: LocalStackInfo = {
+    pid: globalThis.process.pid,
+    webhookUrl: `http://127.0.0.1:${http.port}/webhooks/sori`,
+    dynamodbEndpoint: dynamoServer.endpoint,
+    sqsEndpoint: sqsServer.endpoint,
+    tableName: LOCAL_TABLE_NAME,
+    queueUrl,
+    dlqUrl,
+  };
+  if (dataDir) await writeFile(join(dataDir, STACK_FILE), `${JSON.stringify(info, null, 2)}\n`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      await http.stop();
+      // Let the poller store what was accepted before the servers go away.
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && (await queueDepth(sqs, queueUrl).catch(() => 0)) > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await poller.stop();
+      if (dataDir) {
+        // The SQS server keeps messages in memory: save what is left (the DLQ above all) for the next start.
+        const snapshot: QueueSnapshot = {
+          [LOCAL_QUEUE_NAME]: await drainQueue(sqs, queueUrl),
+          [LOCAL_DLQ_NAME]: await drainQueue(sqs, dlqUrl),
+        };
+        if (Object.values(snapshot).some((bodies) => bodies.length > 0)) {
+          await writeFile(join(dataDir, QUEUE_SNAPSHOT_FILE), JSON.stringify(snapshot));
+        }
+        await rm(join(dataDir, STACK_FILE), { force: true });
+      }
+      dynamodb.destroy();
+      sqs.destroy();
+      await sqsServer.stop();
+      await dynamoServer.stop();
+    })();
+    return stopping;
+  };
+
+  return { ...info, port: http.port, dynamodb, sqs, poller, dynamoServer, sqsServer, healthy, stop };
+}

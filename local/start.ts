@@ -1,0 +1,63 @@
+import { resolve } from 'node:path';
+import { createLogger } from '../lib/log';
+import { resolveDevSecret } from './dev-secret';
+import { startLocalStack } from './local-stack';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+function integer(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (!text) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0 || value > 65_535) {
+    console.error(`${name} must be an integer from 0 to 65535, got ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const port = integer('PORT', 3000);
+const dataDir = resolve(process.env.DATA_DIR || '.data');
+const { secret, generated } = await resolveDevSecret(dataDir, process.env.SORI_SECRET_KEY);
+
+const stack = await startLocalStack({
+  port,
+  dataDir,
+  secret,
+  previousSecret: process.env.SORI_PREVIOUS_SECRET_KEY,
+  logger: createLogger('local', (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn'),
+}).catch((error: unknown) => {
+  console.error(`campaign-inbox could not start: ${error instanceof Error ? error.message : String(error)}`);
+  if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
+    console.error(`Port ${port} is in use: set PORT to another one.`);
+  process.exit(1);
+});
+
+console.log(`campaign-inbox is running (data in ${dataDir})
+
+  Webhook URL:  ${stack.webhookUrl}
+  Secret key:   ${secret}${generated ? '   (generated dev secret; set SORI_SECRET_KEY to choose one)' : ''}
+  Health:       http://127.0.0.1:${stack.port}/healthz
+
+Try it:       npm run send
+Query:        npm run events -- query
+Ctrl-C stops everything; data stays in ${dataDir}.`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nstopping…');
+    stack.stop().then(
+      () => {
+        console.log('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        console.error('stopped with an error:', error);
+        process.exit(1);
+      },
+    );
+  });
+}
