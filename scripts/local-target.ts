@@ -1,0 +1,73 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { startDynamoDb } from '../local/aws-servers';
+import { readDevSecret } from '../local/dev-secret';
+import { LOCAL_TABLE_NAME, type LocalStackInfo, localClientConfig, STACK_FILE } from '../local/local-stack';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+/** The data directory `npm start` uses: env `DATA_DIR`, default `.data`. */
+export const dataDir = () => resolve(process.env.DATA_DIR || '.data');
+
+/** @returns the running local stack's coordinates, or `undefined` when none runs for this `DATA_DIR`. */
+export async function findRunningStack(dir = dataDir()): Promise<LocalStackInfo | undefined> {
+  const text = await readFile(join(dir, STACK_FILE), 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  const info = JSON.parse(text) as LocalStackInfo;
+  try {
+    process.kill(info.pid, 0);
+    return info;
+  } catch {
+    return undefined;
+  }
+}
+
+/** @returns the secret the local stack verifies with: env `SORI_SECRET_KEY`, else the generated dev secret. */
+export async function localSecret(dir = dataDir()): Promise<string | undefined> {
+  return process.env.SORI_SECRET_KEY || (await readDevSecret(dir));
+}
+
+export interface TableTarget {
+  client: DynamoDBClient;
+  tableName: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Finds the records table to read: `--endpoint`/`--table` (or env `EVENTS_ENDPOINT`/`EVENTS_TABLE`) when
+ * given; else the local stack running on `DATA_DIR`; else, when the stack is stopped, its data on disk opened
+ * directly.
+ * @throws when there is nothing to read.
+ */
+export async function resolveTableTarget(flags: { endpoint?: string; table?: string }): Promise<TableTarget> {
+  const endpoint = flags.endpoint ?? process.env.EVENTS_ENDPOINT;
+  const table = flags.table ?? process.env.EVENTS_TABLE;
+  if (endpoint || table) {
+    if (!table) throw new Error('--table (or EVENTS_TABLE) is required with --endpoint');
+    const client = new DynamoDBClient(endpoint ? { endpoint } : {});
+    return { client, tableName: table, close: async () => client.destroy() };
+  }
+  const dir = dataDir();
+  const running = await findRunningStack(dir);
+  if (running) {
+    const client = new DynamoDBClient(localClientConfig(running.dynamodbEndpoint));
+    return { client, tableName: running.tableName, close: async () => client.destroy() };
+  }
+  if (!existsSync(join(dir, 'dynamodb'))) {
+    throw new Error(
+      `no local data in ${dir}: start the stack with "npm start", or pass --endpoint and --table`,
+    );
+  }
+  const server = await startDynamoDb({ path: join(dir, 'dynamodb') });
+  const client = new DynamoDBClient(localClientConfig(server.endpoint));
+  return {
+    client,
+    tableName: LOCAL_TABLE_NAME,
+    close: async () => {
+      client.destroy();
+      await server.stop();
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { signBody } from '../lib/signature/verify-signature';
+import { dataDir, findRunningStack, localSecret } from './local-target';
+
+const USAGE = `Usage: npm run send -- [options]
+
+Signs SORI deliveries with the secret key and posts them, as SORI does.
+
+  --url <url>        webhook URL (default: the local stack's, http://127.0.0.1:$PORT/webhooks/sori)
+  --secret <key>     secret_key to sign with (env SORI_SECRET_KEY; default: the local dev secret)
+  --file <path>      a JSON payload to send (repeatable; default: the seed examples in test/fixtures/sori)
+  --repeat <n>       deliver each payload n times, like SORI's retries (default 1); retries of
+                     current-format events carry a new "timestamp", as SORI's do
+  --concurrent       send the repeats of a payload at the same time instead of one after another
+  --encoding <enc>   signature encoding: hex (default) or base64
+  --prefix           prefix the signature with "sha256="
+`;
+
+const FIXTURES = resolve(import.meta.dirname, '../test/fixtures/sori');
+
+async function payloadFiles(files: string[] | undefined): Promise<string[]> {
+  if (files && files.length > 0) return files.map((file) => resolve(file));
+  const names = (await readdir(FIXTURES)).filter((name) => name.endsWith('.json')).sort();
+  return names.map((name) => join(FIXTURES, name));
+}
+
+/** A retry as SORI sends it: same event, `timestamp` "appended just before dispatch". */
+function asRetry(body: string): string {
+  const payload = JSON.parse(body) as Record<string, unknown>;
+  if (typeof payload.event !== 'string' || !('timestamp' in payload)) return body;
+  return JSON.stringify({ ...payload, timestamp: new Date().toISOString() });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string' },
+      secret: { type: 'string' },
+      file: { type: 'string', multiple: true },
+      repeat: { type: 'string', default: '1' },
+      concurrent: { type: 'boolean', default: false },
+      encoding: { type: 'string', default: 'hex' },
+      prefix: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const repeat = Number(values.repeat);
+  if (!Number.isSafeInteger(repeat) || repeat < 1 || repeat > 100)
+    throw new Error('--repeat must be an integer from 1 to 100');
+  if (values.encoding !== 'hex' && values.encoding !== 'base64')
+    throw new Error('--encoding must be hex or base64');
+  const encoding = values.encoding;
+
+  const running = await findRunningStack();
+  const url =
+    values.url ?? running?.webhookUrl ?? `http://127.0.0.1:${process.env.PORT || 3000}/webhooks/sori`;
+  const secret = values.secret ?? (values.url ? process.env.SORI_SECRET_KEY : await localSecret());
+  if (!secret) {
+    throw new Error(
+      values.url
+        ? 'give the secret_key with --secret or SORI_SECRET_KEY'
+        : `no secret found for ${dataDir()}: run "npm start" first`,
+    );
+  }
+
+  const deliver = async (file: string, body: string, attempt: number) => {
+    const signature = signBody(body, secret).toString(encoding);
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-sori-signature': values.prefix ? `sha256=${signature}` : signature,
+      },
+      body,
+    });
+    const text = await response.text();
+    console.log(`${response.status} ${file.split('/').pop()} #${attempt} ${text}`);
+    return response.ok;
+  };
+
+  let failures = 0;
+  for (const file of await payloadFiles(values.file)) {
+    const original = JSON.stringify(JSON.parse(await readFile(file, 'utf8')));
+    const bodies = Array.from({ length: repeat }, (_, i) => (i === 0 ? original : asRetry(original)));
+    const results = values.concurrent
+      ? await Promise.all(bodies.map((body, i) => deliver(file, body, i + 1)))
+      : await bodies.reduce<Promise<boolean[]>>(
+          async (done, body, i) => [...(await done), await deliver(file, body, i + 1)],
+          Promise.resolve([]),
+        );
+    failures += results.filter((ok) => !ok).length;
+  }
+  return failures === 0 ? 0 : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(`send: ${error instanceof Error ? error.message : String(error)}`);
+    if ((error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED')
+      console.error('Is the stack running? Start it with "npm start".');
+    process.exitCode = 1;
+  },
+);
