@@ -74,9 +74,17 @@ interface QueueSnapshot {
   [queueName: string]: string[];
 }
 
-async function createQueues(sqs: SQSClient, visibilityTimeout: number, maxReceiveCount: number) {
+/**
+ * Creates the events queue and its DLQ with a redrive policy, as the CDK stack does in AWS.
+ * @returns the queue URLs (as the SQS server spells them) and the queue's ARN.
+ */
+export async function createEventQueues(
+  sqs: SQSClient,
+  options: { name: string; dlqName: string; visibilityTimeout: number; maxReceiveCount: number },
+) {
+  const { name, dlqName, visibilityTimeout, maxReceiveCount } = options;
   const dlq = await sqs.send(
-    new CreateQueueCommand({ QueueName: LOCAL_DLQ_NAME, Attributes: { MessageRetentionPeriod: '1209600' } }),
+    new CreateQueueCommand({ QueueName: dlqName, Attributes: { MessageRetentionPeriod: '1209600' } }),
   );
   const dlqUrl = dlq.QueueUrl ?? '';
   const dlqArn = (
@@ -84,7 +92,7 @@ async function createQueues(sqs: SQSClient, visibilityTimeout: number, maxReceiv
   ).Attributes?.QueueArn;
   const queue = await sqs.send(
     new CreateQueueCommand({
-      QueueName: LOCAL_QUEUE_NAME,
+      QueueName: name,
       Attributes: {
         VisibilityTimeout: String(visibilityTimeout),
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount }),
@@ -99,7 +107,7 @@ async function createQueues(sqs: SQSClient, visibilityTimeout: number, maxReceiv
 }
 
 /** Takes every message out of a queue (the SQS server keeps messages in memory only). */
-async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<string[]> {
+export async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<string[]> {
   const bodies: string[] = [];
   for (;;) {
     const { Messages = [] } = await sqs.send(
@@ -131,7 +139,7 @@ async function sendAll(sqs: SQSClient, queueUrl: string, bodies: string[]) {
   }
 }
 
-async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
+export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
   const { Attributes = {} } = await sqs.send(
     new GetQueueAttributesCommand({
       QueueUrl: queueUrl,
@@ -160,11 +168,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const sqs = new SQSClient(localClientConfig(sqsServer.endpoint));
 
   await ensureRecordsTable(dynamodb, LOCAL_TABLE_NAME);
-  const { queueUrl, queueArn, dlqUrl } = await createQueues(
-    sqs,
-    options.visibilityTimeoutSeconds ?? 5,
-    options.maxReceiveCount ?? 5,
-  );
+  const { queueUrl, queueArn, dlqUrl } = await createEventQueues(sqs, {
+    name: LOCAL_QUEUE_NAME,
+    dlqName: LOCAL_DLQ_NAME,
+    visibilityTimeout: options.visibilityTimeoutSeconds ?? 5,
+    maxReceiveCount: options.maxReceiveCount ?? 5,
+  });
   if (dataDir) {
     const snapshot = await readFile(join(dataDir, QUEUE_SNAPSHOT_FILE), 'utf8').catch(() => undefined);
     if (snapshot) {

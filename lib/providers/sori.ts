@@ -2,7 +2,14 @@ import * as v from 'valibot';
 import type { EventRecord, Geolocation } from '../records/event-record';
 import { buildRecordId, canonicalJson } from '../records/record-id';
 import type { Interpretation, Provider } from './provider';
-import { describeIssues, IdSchema, IsoDateTimeSchema, isJsonObject, Optional } from './validation';
+import {
+  describeIssues,
+  IdSchema,
+  IsoDateTimeSchema,
+  isJsonObject,
+  JsonObjectSchema,
+  Optional,
+} from './validation';
 
 // Schemas follow seed 001 (current format) and seed 000 (legacy format). Every object is loose: SORI adds
 // fields over time and "extra fields are kept, never rejected" (the raw body is stored whole).
@@ -27,7 +34,7 @@ const commonEntries = {
   timestamp: Optional(v.string()),
   device_id: Optional(v.string()),
   platform: Optional(v.string()),
-  metadata: Optional(v.record(v.string(), v.unknown())),
+  metadata: Optional(JsonObjectSchema),
   geolocation: Optional(GeolocationSchema),
   // "legacy duplicates retained only for backward compatibility"
   event_type: Optional(v.string()),

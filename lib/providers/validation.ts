@@ -11,6 +11,12 @@ export const IsoDateTimeSchema = v.pipe(
   v.transform((value) => new Date(value).toISOString()),
 );
 
+/** A JSON object of any keys; valibot's `record` would turn an array into an object instead of refusing it. */
+export const JsonObjectSchema = v.custom<Record<string, unknown>>(
+  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  'expected an object',
+);
+
 /** A string with at least one character: the seeds' identifiers are never empty. */
 export const IdSchema = v.pipe(v.string(), v.minLength(1, 'expected a non-empty string'));
 

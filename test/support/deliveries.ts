@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createLogger } from '../../lib/log';
+import { signBody } from '../../lib/signature/verify-signature';
+
+const FIXTURES = join(import.meta.dirname, '../fixtures');
+
+export const SORI_FIXTURES = [
+  'impression',
+  'click',
+  'authentication',
+  'admin-material-created',
+  'legacy-impression',
+  'legacy-click',
+] as const;
+export type SoriFixture = (typeof SORI_FIXTURES)[number];
+
+/** A seed example payload, parsed. */
+export function soriPayload(name: SoriFixture): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(FIXTURES, 'sori', `${name}.json`), 'utf8'));
+}
+
+/** A seed example payload as the bytes SORI would send. */
+export function soriBody(name: SoriFixture): string {
+  return JSON.stringify(soriPayload(name));
+}
+
+export const hexSignature = (body: string | Uint8Array, secret: string) =>
+  signBody(body, secret).toString('hex');
+
+/** An API Gateway HTTP API (payload v2) event for a webhook request. */
+export function webhookEvent(options: {
+  body?: string;
+  headers?: Record<string, string>;
+  method?: string;
+  provider?: string;
+  base64?: boolean;
+}): APIGatewayProxyEventV2 {
+  const provider = options.provider ?? 'sori';
+  const method = options.method ?? 'POST';
+  const body = options.body;
+  return {
+    version: '2.0',
+    routeKey: 'ANY /webhooks/{provider}',
+    rawPath: `/webhooks/${provider}`,
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json', ...options.headers },
+    pathParameters: { provider },
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'test',
+      domainName: 'test',
+      domainPrefix: 'test',
+      http: {
+        method,
+        path: `/webhooks/${provider}`,
+        protocol: 'HTTP/1.1',
+        sourceIp: '127.0.0.1',
+        userAgent: 'test',
+      },
+      requestId: 'test',
+      routeKey: 'ANY /webhooks/{provider}',
+      stage: '$default',
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+    ...(body === undefined
+      ? { isBase64Encoded: false }
+      : options.base64
+        ? { body: Buffer.from(body).toString('base64'), isBase64Encoded: true }
+        : { body, isBase64Encoded: false }),
+  };
+}
+
+/** The real structured logger, writing into memory, for assertions on what was (not) logged. */
+export function memoryLogger() {
+  const lines: string[] = [];
+  return { lines, logger: createLogger('test', 'debug', (line) => lines.push(line)) };
+}

@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { interpretSori } from '../../lib/providers/sori';
+import type { EventRecord } from '../../lib/records/event-record';
+import { SORI_FIXTURES, type SoriFixture, soriPayload } from '../support/deliveries';
+
+const RECEIVED = '2026-01-01T00:00:00.000Z';
+
+function record(payload: unknown): EventRecord {
+  const result = interpretSori(payload, RECEIVED);
+  if (!result.ok) throw new Error(`not accepted: ${result.reason}`);
+  return result.record;
+}
+
+function reason(payload: unknown): string {
+  const result = interpretSori(payload, RECEIVED);
+  if (result.ok) throw new Error('accepted, expected a quarantine reason');
+  return result.reason;
+}
+
+describe('SORI schemas: every seed example', () => {
+  it.each(SORI_FIXTURES)('accepts %s', (name) => {
+    expect(interpretSori(soriPayload(name), RECEIVED).ok).toBe(true);
+  });
+
+  it('normalizes the seed 001 impression', () => {
+    expect(record(soriPayload('impression'))).toEqual({
+      id: expect.stringMatching(/^sori_[0-9a-f]{32}$/),
+      provider: 'sori',
+      event: 'campaign.impression',
+      account_id: 'acc_123456',
+      campaign_id: 'cmp_1234',
+      campaign_name: 'Fall Promotion',
+      material_id: 'mat_5678',
+      material_name: 'Audio Spot 15s',
+      activity_id: 'act_7890',
+      device_id: 'device_abc',
+      platform: 'Android',
+      created_at: '2025-10-14T05:25:12.421Z',
+      received_at: RECEIVED,
+      metadata: { session: 'abcd-1234' },
+      geolocation: { viewer_country: 'United States', viewer_region: 'Michigan', viewer_city: 'Ann Arbor' },
+    });
+  });
+
+  it('normalizes the authentication event with no campaign, material or activity', () => {
+    const auth = record(soriPayload('authentication'));
+    expect(auth).toMatchObject({
+      event: 'authentication',
+      device_id: 'device_abc',
+      metadata: { app_version: '1.8.0' },
+    });
+    expect(auth.campaign_id).toBeNull();
+    expect(auth.material_id).toBeNull();
+    expect(auth.activity_id).toBeNull();
+  });
+
+  it('normalizes admin.material events with the material id', () => {
+    expect(record(soriPayload('admin-material-created'))).toMatchObject({
+      event: 'admin.material.created',
+      material_id: 'mat_9012',
+      campaign_id: null,
+    });
+  });
+
+  it.each<[SoriFixture, string]>([
+    ['legacy-impression', 'campaign.impression'],
+    ['legacy-click', 'campaign.click'],
+  ])('maps legacy %s to the canonical %s, its timestamp standing in for created_at', (name, canonical) => {
+    const legacy = record(soriPayload(name));
+    expect(legacy.event).toBe(canonical);
+    expect(legacy.created_at).toBe('2024-01-01T12:00:00.000Z');
+    expect(legacy.campaign_id).toBe('string');
+  });
+});
+
+describe('SORI schemas: absent and null fields', () => {
+  // Seed 001: "Fields marked with null may be omitted entirely when no value is available."
+  const optional = ['device_id', 'platform', 'metadata', 'geolocation', 'material', 'timestamp'] as const;
+
+  it.each(optional)('accepts %s absent and null alike', (field) => {
+    const { [field]: _, ...absent } = soriPayload('impression');
+    const nulled = { ...soriPayload('impression'), [field]: null };
+    expect(record(absent)).toEqual(record(nulled));
+  });
+
+  it('accepts null inside campaign, material and geolocation', () => {
+    const payload = {
+      ...soriPayload('click'),
+      campaign: { id: 'cmp_1234', name: null, tags: null, image: null },
+      material: { id: null, name: null, tags: [], image: null },
+      geolocation: { viewer_country: 'Unknown', viewer_region: null },
+    };
+    expect(record(payload)).toMatchObject({
+      campaign_name: null,
+      material_id: null,
+      geolocation: { viewer_country: 'Unknown', viewer_region: null, viewer_city: null },
+    });
+  });
+
+  it('takes the campaign id from the legacy duplicate when the campaign object is absent', () => {
+    const { campaign: _, ...payload } = soriPayload('impression');
+    expect(record({ ...payload, campaign_id: 'cmp_1234' }).campaign_id).toBe('cmp_1234');
+  });
+});
+
+describe('SORI schemas: extra fields', () => {
+  it('keeps unknown fields instead of rejecting them', () => {
+    const payload = {
+      ...soriPayload('impression'),
+      new_top_level: { nested: true },
+      campaign: { ...(soriPayload('impression').campaign as object), budget: 10 },
+      event_type: 'impression',
+      campaign_name: 'Fall Promotion',
+    };
+    expect(interpretSori(payload, RECEIVED).ok).toBe(true);
+  });
+});
+
+describe('SORI schemas: what is quarantined, with the reason', () => {
+  it.each<[string, unknown, string]>([
+    ['an array', [soriPayload('impression')], 'payload is not a JSON object'],
+    ['a string', 'campaign.impression', 'payload is not a JSON object'],
+    ['a number', 42, 'payload is not a JSON object'],
+    ['null', null, 'payload is not a JSON object'],
+    ['no event name', { account_id: 'acc_1' }, 'no event or event_type field'],
+    [
+      'an unknown event',
+      { ...soriPayload('impression'), event: 'campaign.share' },
+      'unknown event "campaign.share"',
+    ],
+    [
+      'an unknown legacy event',
+      { ...soriPayload('legacy-click'), event_type: 'share' },
+      'unknown event_type "share"',
+    ],
+    ['a non-string event', { ...soriPayload('impression'), event: 7 }, 'event: expected a string'],
+  ])('quarantines %s', (_, payload, expected) => {
+    expect(reason(payload)).toBe(expected);
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['activity_id missing', { activity_id: undefined }, 'activity_id'],
+    ['activity_id empty', { activity_id: '' }, 'activity_id'],
+    ['created_at not a date', { created_at: 'yesterday' }, 'created_at'],
+    ['created_at impossible', { created_at: '2025-13-45T99:00:00Z' }, 'created_at'],
+    ['account_id a number', { account_id: 123 }, 'account_id'],
+    ['metadata an array', { metadata: ['a'] }, 'metadata'],
+    ['tags not strings', { campaign: { id: 'cmp_1', tags: [1] } }, 'campaign.tags'],
+    ['no campaign id anywhere', { campaign: { name: 'x' } }, 'campaign.id'],
+  ])('quarantines a campaign event with %s, naming the field', (_, change, field) => {
+    const payload = { ...soriPayload('impression'), ...change };
+    expect(reason(payload)).toContain(field);
+  });
+
+  it('quarantines a legacy event without a timestamp', () => {
+    const { timestamp: _, ...payload } = soriPayload('legacy-impression');
+    expect(reason(payload)).toContain('timestamp');
+  });
+});
