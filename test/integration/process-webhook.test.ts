@@ -1,0 +1,189 @@
+import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createProcessWebhook } from '../../functions/process-webhook/process-webhook';
+import { sori } from '../../lib/providers/sori';
+import { buildQueueMessage } from '../../lib/records/build-queue-message';
+import type { QueueMessage } from '../../lib/records/event-record';
+import type { RecordsRepository } from '../../lib/records/records-repository';
+import { SqsPoller } from '../../local/sqs-poller';
+import { memoryLogger, type SoriFixture, soriBody } from '../support/deliveries';
+import {
+  createTestQueues,
+  createTestTable,
+  eventually,
+  localClients,
+  takeMessages,
+} from '../support/local-aws';
+
+const { dynamodb, sqs } = localClients();
+const RECEIVED = '2026-01-01T00:00:00.000Z';
+const message = (name: SoriFixture) => buildQueueMessage(sori, Buffer.from(soriBody(name)), RECEIVED);
+
+const sqsEvent = (bodies: string[]): SQSEvent => ({
+  Records: bodies.map((body, i) => ({
+    messageId: `m${i}`,
+    receiptHandle: `r${i}`,
+    body,
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: '0',
+      SenderId: 't',
+      ApproximateFirstReceiveTimestamp: '0',
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:test',
+    awsRegion: 'us-east-1',
+  })),
+});
+
+let repository: RecordsRepository;
+
+beforeAll(async () => {
+  ({ repository } = await createTestTable(dynamodb));
+});
+
+describe('process webhook: one conditional put per record', () => {
+  it('stores each record once; a second delivery of the same record is a duplicate and a success', async () => {
+    const process = createProcessWebhook({ records: repository, logger: memoryLogger().logger });
+    const impression = JSON.stringify(message('impression'));
+    expect(await process(sqsEvent([impression, impression]))).toEqual({ batchItemFailures: [] });
+    expect(await process(sqsEvent([impression]))).toEqual({ batchItemFailures: [] });
+    const stored = await repository.queryEvents({
+      provider: 'sori',
+      campaign: 'cmp_1234',
+      limit: 10,
+      type: 'campaign.impression',
+    });
+    expect(stored).toHaveLength(1);
+  });
+
+  it('stores a quarantined delivery under its own key with the reason and raw body', async () => {
+    const process = createProcessWebhook({ records: repository, logger: memoryLogger().logger });
+    const raw = '{"event":"campaign.share","extra":"kept"}';
+    const quarantined = buildQueueMessage(sori, Buffer.from(raw), RECEIVED);
+    await process(sqsEvent([JSON.stringify(quarantined)]));
+    const listed = await repository.listQuarantine(100);
+    expect(listed).toContainEqual({
+      id: quarantined.record.id,
+      provider: 'sori',
+      reason: 'unknown event "campaign.share"',
+      received_at: RECEIVED,
+      raw,
+      raw_encoding: 'utf8',
+    });
+  });
+
+  it('reports only the failing record of a batch in batchItemFailures', async () => {
+    const { logger, lines } = memoryLogger();
+    const process = createProcessWebhook({ records: repository, logger });
+    const batch = [
+      JSON.stringify(message('click')),
+      '{"not":"a queue message"}',
+      JSON.stringify(message('authentication')),
+    ];
+    expect(await process(sqsEvent(batch))).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }] });
+    expect(
+      await repository.queryEvents({
+        provider: 'sori',
+        device: 'device_abc',
+        type: 'authentication',
+        limit: 5,
+      }),
+    ).toHaveLength(1);
+    expect(lines.some((line) => line.includes('"store failed"') && line.includes('"messageId":"m1"'))).toBe(
+      true,
+    );
+  });
+});
+
+describe('process webhook behind the SQS poller (Lambda event source semantics)', () => {
+  it('retries a record that failed on a DynamoDB fault alone, and stores it exactly once', async () => {
+    const { queueUrl, queueArn } = await createTestQueues(sqs, { visibilityTimeout: 1, maxReceiveCount: 5 });
+    const { repository: table } = await createTestTable(dynamodb);
+    // Mock, by necessity: the local DynamoDB server cannot be made to throttle one chosen item. The wrapper
+    // throws ProvisionedThroughputExceeded for the click on its first attempt and delegates everything else.
+    const attempts = new Map<string, number>();
+    const faulty = {
+      async store(queued: QueueMessage) {
+        const count = (attempts.get(queued.record.id) ?? 0) + 1;
+        attempts.set(queued.record.id, count);
+        if (queued.kind === 'event' && queued.record.event === 'campaign.click' && count === 1) {
+          throw new ProvisionedThroughputExceededException({ message: 'injected throttle', $metadata: {} });
+        }
+        return table.store(queued);
+      },
+    };
+    const handler = createProcessWebhook({ records: faulty, logger: memoryLogger().logger });
+    const poller = new SqsPoller({
+      client: sqs,
+      queueUrl,
+      queueArn,
+      handler,
+      logger: memoryLogger().logger,
+      waitTimeSeconds: 1,
+    });
+    const names: SoriFixture[] = ['impression', 'click', 'authentication'];
+    for (const name of names)
+      await sqs.send(
+        new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(message(name)) }),
+      );
+
+    poller.start();
+    try {
+      await eventually(
+        async () => ((attempts.get(message('click').record.id) ?? 0) >= 2 ? true : undefined),
+        10_000,
+        'the click redelivered',
+      );
+    } finally {
+      await poller.stop();
+    }
+    expect(attempts.get(message('click').record.id)).toBe(2);
+    expect(attempts.get(message('impression').record.id)).toBe(1);
+    expect(attempts.get(message('authentication').record.id)).toBe(1);
+    const stored = await table.queryEvents({ provider: 'sori', campaign: 'cmp_1234', limit: 10 });
+    expect(stored.map((event) => event.event).sort()).toEqual(['campaign.click', 'campaign.impression']);
+  });
+
+  it('moves a poison message to the DLQ after maxReceiveCount receives, and keeps processing the rest', async () => {
+    const { queueUrl, queueArn, dlqUrl } = await createTestQueues(sqs, {
+      visibilityTimeout: 1,
+      maxReceiveCount: 2,
+    });
+    const { repository: table } = await createTestTable(dynamodb);
+    const handler = createProcessWebhook({ records: table, logger: memoryLogger().logger });
+    const poller = new SqsPoller({
+      client: sqs,
+      queueUrl,
+      queueArn,
+      handler,
+      logger: memoryLogger().logger,
+      waitTimeSeconds: 1,
+    });
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'poison: not JSON' }));
+    await sqs.send(
+      new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(message('impression')) }),
+    );
+
+    poller.start();
+    let dead: string[] = [];
+    try {
+      dead = await eventually(
+        async () => {
+          const taken = await takeMessages(sqs, dlqUrl);
+          return taken.length > 0 ? taken : undefined;
+        },
+        15_000,
+        'the poison message in the DLQ',
+      );
+    } finally {
+      await poller.stop();
+    }
+    expect(dead).toEqual(['poison: not JSON']);
+    expect(await table.queryEvents({ provider: 'sori', campaign: 'cmp_1234', limit: 10 })).toHaveLength(1);
+  });
+});

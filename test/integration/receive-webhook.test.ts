@@ -1,0 +1,175 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createReceiveHandler } from '../../functions/receive-webhook/receive-webhook';
+import { EventQueue } from '../../lib/queue/event-queue';
+import type { QueueMessage } from '../../lib/records/event-record';
+import { StaticSigningSecrets } from '../../lib/signature/signing-secrets';
+import { signBody } from '../../lib/signature/verify-signature';
+import { localClientConfig } from '../../local/local-stack';
+import { hexSignature, memoryLogger, SORI_FIXTURES, soriBody, webhookEvent } from '../support/deliveries';
+import { createTestQueues, localClients, takeMessages } from '../support/local-aws';
+
+const SECRET = 'sk_current_0123456789';
+const PREVIOUS = 'sk_previous_0123456789';
+const { sqs } = localClients();
+let queueUrl: string;
+let receive: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+function handlerFor(url: string, maxBodyBytes = 262_144, client = sqs) {
+  const handler = createReceiveHandler({
+    queue: new EventQueue(client, url),
+    secrets: new StaticSigningSecrets({ sori: { current: SECRET, previous: PREVIOUS } }),
+    maxBodyBytes,
+    logger: memoryLogger().logger,
+  });
+  return (event: APIGatewayProxyEventV2) =>
+    handler(event, {} as never) as Promise<APIGatewayProxyStructuredResultV2>;
+}
+
+const signed = (body: string, secret = SECRET, extra: Record<string, string> = {}) =>
+  webhookEvent({ body, headers: { 'x-sori-signature': hexSignature(body, secret), ...extra } });
+
+const parsed = (result: APIGatewayProxyStructuredResultV2) => JSON.parse(result.body ?? '');
+const queued = async () =>
+  (await takeMessages(sqs, queueUrl)).map((body) => JSON.parse(body) as QueueMessage);
+
+beforeAll(async () => {
+  ({ queueUrl } = await createTestQueues(sqs));
+  receive = handlerFor(queueUrl);
+});
+
+describe('receive webhook: authentic SORI deliveries', () => {
+  it.each(SORI_FIXTURES)(
+    'accepts the seed %s with 202 and enqueues one message with the record and raw body',
+    async (name) => {
+      const body = soriBody(name);
+      const result = await receive(signed(body));
+      expect(result.statusCode).toBe(202);
+      const answer = parsed(result);
+      expect(answer).toEqual({ status: 'accepted', id: expect.stringMatching(/^sori_[0-9a-f]{32}$/) });
+      const messages = await queued();
+      expect(messages).toHaveLength(1);
+      expect(messages[0]).toMatchObject({
+        v: 1,
+        kind: 'event',
+        raw: body,
+        raw_encoding: 'utf8',
+        record: { id: answer.id },
+      });
+    },
+  );
+
+  it('verifies a base64-encoded body (isBase64Encoded) over its decoded bytes', async () => {
+    const body = soriBody('click');
+    const event = webhookEvent({
+      body,
+      base64: true,
+      headers: { 'x-sori-signature': hexSignature(body, SECRET) },
+    });
+    const result = await receive(event);
+    expect(result.statusCode).toBe(202);
+    expect((await queued())[0]?.raw).toBe(body);
+  });
+
+  it.each([
+    ['base64', (body: string) => signBody(body, SECRET).toString('base64')],
+    ['sha256= prefixed hex', (body: string) => `sha256=${hexSignature(body, SECRET)}`],
+    ['the previous secret', (body: string) => hexSignature(body, PREVIOUS)],
+  ])('accepts a signature in %s', async (_, sign) => {
+    const body = soriBody('impression');
+    const result = await receive(webhookEvent({ body, headers: { 'x-sori-signature': sign(body) } }));
+    expect(result.statusCode).toBe(202);
+    await queued();
+  });
+
+  it('finds the signature header whatever its case', async () => {
+    const body = soriBody('impression');
+    const result = await receive(
+      webhookEvent({ body, headers: { 'X-Sori-Signature': hexSignature(body, SECRET) } }),
+    );
+    expect(result.statusCode).toBe(202);
+    await queued();
+  });
+
+  it('quarantines a signed but unknown event: 202 "quarantined" with the reason, and enqueued', async () => {
+    const body = JSON.stringify({
+      event: 'campaign.share',
+      account_id: 'acc_123456',
+      created_at: '2025-10-14T05:25:12.421Z',
+    });
+    const result = await receive(signed(body));
+    expect(result.statusCode).toBe(202);
+    expect(parsed(result)).toEqual({
+      status: 'quarantined',
+      id: expect.stringMatching(/^sori_q_/),
+      reason: 'unknown event "campaign.share"',
+    });
+    expect(await queued()).toMatchObject([
+      { kind: 'quarantine', raw: body, record: { reason: 'unknown event "campaign.share"' } },
+    ]);
+  });
+
+  it.each([
+    ['invalid JSON', '{"event":'],
+    ['a JSON array', '[]'],
+    ['a schema mismatch', JSON.stringify({ event: 'campaign.click', account_id: 'acc_1' })],
+    ['an empty body', ''],
+  ])('quarantines %s that is signed', async (_, body) => {
+    const result = await receive(signed(body));
+    expect(result.statusCode).toBe(202);
+    expect(parsed(result).status).toBe('quarantined');
+    expect(await queued()).toHaveLength(1);
+  });
+});
+
+describe('receive webhook: refusals', () => {
+  const body = soriBody('impression');
+
+  it.each([
+    ['no signature', {}],
+    ['an empty signature', { 'x-sori-signature': '' }],
+    ['a garbage signature', { 'x-sori-signature': 'garbage' }],
+    ['another secret', { 'x-sori-signature': hexSignature(body, 'not-the-secret') }],
+    ['the signature of another body', { 'x-sori-signature': hexSignature(soriBody('click'), SECRET) }],
+  ])('answers 401 with no reason for %s, and enqueues nothing', async (_, headers) => {
+    const result = await receive(webhookEvent({ body, headers }));
+    expect(result.statusCode).toBe(401);
+    expect(parsed(result)).toEqual({ message: 'Unauthorized' });
+    expect(await queued()).toEqual([]);
+  });
+
+  it('answers 404 for an unknown provider', async () => {
+    const result = await receive(
+      webhookEvent({ body, provider: 'acme', headers: { 'x-sori-signature': hexSignature(body, SECRET) } }),
+    );
+    expect(result.statusCode).toBe(404);
+    expect(parsed(result)).toEqual({ message: 'Not Found' });
+  });
+
+  it.each(['GET', 'PUT', 'DELETE'])('answers 405 with Allow: POST for %s', async (method) => {
+    const result = await receive(webhookEvent({ method }));
+    expect(result.statusCode).toBe(405);
+    expect(result.headers).toMatchObject({ allow: 'POST' });
+  });
+
+  it('answers 413 for a body over the configured limit, before looking at the signature', async () => {
+    const small = handlerFor(queueUrl, 1024);
+    const big = JSON.stringify({ ...JSON.parse(body), padding: 'x'.repeat(2000) });
+    expect((await small(signed(big))).statusCode).toBe(413);
+    expect((await small(webhookEvent({ body: big }))).statusCode).toBe(413);
+    expect((await small(webhookEvent({ body: big, base64: true }))).statusCode).toBe(413);
+    expect((await small(signed(body))).statusCode).toBe(202);
+    expect(await queued()).toHaveLength(1);
+  });
+
+  it('answers 503 when the queue is unreachable, so SORI retries, and stores nothing', async () => {
+    // A real connection refused: nothing listens on port 9 of the loopback.
+    const down = new SQSClient({ ...localClientConfig('http://127.0.0.1:9'), maxAttempts: 2 });
+    const unreachable = handlerFor(queueUrl, 262_144, down);
+    const result = await unreachable(signed(body));
+    expect(result.statusCode).toBe(503);
+    expect(result.headers).toMatchObject({ 'retry-after': '5' });
+    expect(await queued()).toEqual([]);
+  });
+});
