@@ -1,0 +1,171 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RecordsRepository } from '../../lib/records/records-repository';
+import { type LocalStack, startLocalStack } from '../../local/local-stack';
+import { hexSignature, memoryLogger, SORI_FIXTURES, soriBody, soriPayload } from '../support/deliveries';
+import { eventually } from '../support/local-aws';
+
+const run = promisify(execFile);
+const SECRET = 'sk_local_stack_test';
+let dataDir: string;
+let stack: LocalStack;
+
+const start = () =>
+  startLocalStack({
+    port: 0,
+    dataDir,
+    secret: SECRET,
+    visibilityTimeoutSeconds: 1,
+    maxReceiveCount: 2,
+    logger: memoryLogger().logger,
+  });
+
+async function post(body: string, headers: Record<string, string> = {}) {
+  const response = await fetch(stack.webhookUrl, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-sori-signature': hexSignature(body, SECRET),
+      ...headers,
+    },
+    body,
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, string> };
+}
+
+/** `npm run events -- <args>` as a user runs it, finding the stack through DATA_DIR alone. */
+async function events(...args: string[]): Promise<Record<string, unknown>[]> {
+  const { stdout } = await run('npx', ['tsx', 'scripts/events.ts', ...args, '--json'], {
+    env: { ...process.env, DATA_DIR: dataDir },
+  });
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
+}
+
+const retryOf = (name: (typeof SORI_FIXTURES)[number], attempt: number) => {
+  const payload = soriPayload(name);
+  // A SORI retry: same event, new "timestamp appended just before dispatch". Legacy retries are identical.
+  return attempt === 0 || !('event' in payload)
+    ? JSON.stringify(payload)
+    : JSON.stringify({ ...payload, timestamp: `2025-10-14T06:0${attempt}:00.000Z` });
+};
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'campaign-inbox-'));
+  stack = await start();
+});
+
+afterAll(async () => {
+  await stack.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('local stack (npm start)', () => {
+  it('answers /healthz with 200 once the servers and the poller are ready', async () => {
+    const response = await fetch(`http://127.0.0.1:${stack.port}/healthz`);
+    expect(response.status).toBe(200);
+  });
+
+  it('stores each seed event exactly once when SORI delivers it 4 times concurrently', async () => {
+    const deliveries = SORI_FIXTURES.flatMap((name) =>
+      [0, 1, 2, 3].map((attempt) => post(retryOf(name, attempt))),
+    );
+    const answers = await Promise.all(deliveries);
+    expect(answers.every((answer) => answer.status === 202 && answer.body.status === 'accepted')).toBe(true);
+    const ids = new Set(answers.map((answer) => answer.body.id));
+    expect(ids.size).toBe(SORI_FIXTURES.length);
+
+    const stored = await eventually(
+      async () => {
+        const rows = await events('query');
+        return rows.length >= SORI_FIXTURES.length ? rows : undefined;
+      },
+      15_000,
+      'every seed event queryable',
+    );
+    expect(stored).toHaveLength(SORI_FIXTURES.length);
+    expect(new Set(stored.map((row) => row.id))).toEqual(ids);
+    for (const row of stored) {
+      expect(Object.keys(row)).toEqual(
+        expect.arrayContaining([
+          'id',
+          'provider',
+          'event',
+          'account_id',
+          'campaign_id',
+          'material_id',
+          'activity_id',
+          'device_id',
+          'platform',
+          'created_at',
+          'received_at',
+          'metadata',
+          'geolocation',
+        ]),
+      );
+    }
+  });
+
+  it('filters queries by campaign, device, type and time range', async () => {
+    const campaign = await events('query', '--campaign', 'cmp_1234');
+    expect(campaign.map((row) => row.event)).toEqual(['campaign.click', 'campaign.impression']);
+    const device = await events('query', '--device', 'device_abc', '--since', '2025-10-14T05:20:00Z');
+    expect(device.map((row) => row.event)).toEqual(['campaign.click', 'campaign.impression']);
+    const clicks = await events(
+      'query',
+      '--type',
+      'campaign.click',
+      '--since',
+      '2025-10-14',
+      '--until',
+      '2025-10-14',
+    );
+    expect(clicks.map((row) => row.activity_id)).toEqual(['act_7890']);
+    expect(await events('query', '--campaign', 'cmp_1234', '--limit', '1')).toHaveLength(1);
+  });
+
+  it('lists a signed unknown event in `quarantine` with its reason', async () => {
+    const body = JSON.stringify({ event: 'campaign.share', account_id: 'acc_123456' });
+    expect((await post(body)).body.status).toBe('quarantined');
+    const rows = await eventually(
+      async () => {
+        const listed = await events('quarantine');
+        return listed.length > 0 ? listed : undefined;
+      },
+      10_000,
+      'the quarantined record',
+    );
+    expect(rows).toEqual([expect.objectContaining({ reason: 'unknown event "campaign.share"', raw: body })]);
+  });
+
+  it('answers 401, 404 and 405 through the local API Gateway', async () => {
+    expect((await post(soriBody('click'), { 'x-sori-signature': 'bad' })).status).toBe(401);
+    expect(
+      (await fetch(`http://127.0.0.1:${stack.port}/webhooks/acme`, { method: 'POST', body: '{}' })).status,
+    ).toBe(404);
+    expect((await fetch(stack.webhookUrl)).status).toBe(405);
+    expect((await fetch(`http://127.0.0.1:${stack.port}/nowhere`)).status).toBe(404);
+  });
+
+  it('keeps stored events and dead letters across a restart with the same DATA_DIR', async () => {
+    const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
+    await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.dlqUrl, MessageBody: 'dead letter' }));
+    await stack.stop();
+    stack = await start();
+    const repository = new RecordsRepository(stack.dynamodb, stack.tableName);
+    expect(await repository.queryEvents({ provider: 'sori', campaign: 'cmp_1234', limit: 10 })).toHaveLength(
+      2,
+    );
+    const { ReceiveMessageCommand } = await import('@aws-sdk/client-sqs');
+    const dead = await stack.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: stack.dlqUrl, WaitTimeSeconds: 1 }),
+    );
+    expect(dead.Messages?.map((m) => m.Body)).toEqual(['dead letter']);
+  });
+});
