@@ -43,3 +43,18 @@ export function createLogger(
   };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }
+
+/** Adapts a Powertools logger (the deployed functions') to {@link Logger}. */
+export function fromPowertools(logger: {
+  debug(message: string, extra: Record<string, unknown>): void;
+  info(message: string, extra: Record<string, unknown>): void;
+  warn(message: string, extra: Record<string, unknown>): void;
+  error(message: string, extra: Record<string, unknown>): void;
+}): Logger {
+  return {
+    debug: (message, fields = {}) => logger.debug(message, fields),
+    info: (message, fields = {}) => logger.info(message, fields),
+    warn: (message, fields = {}) => logger.warn(message, fields),
+    error: (message, fields = {}) => logger.error(message, fields),
+  };
+}

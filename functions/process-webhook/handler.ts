@@ -1,13 +1,24 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { loadProcessConfig } from '../../lib/config';
-import { createLogger } from '../../lib/log';
+import { fromPowertools } from '../../lib/log';
+import { METRICS_NAMESPACE } from '../../lib/metrics';
+import { PowertoolsMetrics } from '../../lib/powertools-metrics';
 import { RecordsRepository } from '../../lib/records/records-repository';
 import { createProcessHandler } from './process-webhook';
 
 // Once per container: a missing variable fails the cold start loudly.
 const config = loadProcessConfig();
+const logger = new Logger({ serviceName: 'process-webhook' });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'process-webhook' });
 
 export const handler = createProcessHandler({
   records: new RecordsRepository(new DynamoDBClient({}), config.tableName),
-  logger: createLogger('process-webhook'),
-});
+  logger: fromPowertools(logger),
+  metrics: new PowertoolsMetrics(metrics),
+})
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics, { captureColdStartMetric: true }));

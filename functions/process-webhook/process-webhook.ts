@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as v from 'valibot';
 import type { Logger } from '../../lib/log';
+import { METRIC, type MetricsSink } from '../../lib/metrics';
 import type { QueueMessage } from '../../lib/records/event-record';
 import { QueueMessageSchema } from '../../lib/records/event-record';
 import type { StoreOutcome } from '../../lib/records/records-repository';
@@ -9,6 +10,7 @@ import type { StoreOutcome } from '../../lib/records/records-repository';
 export interface ProcessWebhookDeps {
   records: { store(message: QueueMessage): Promise<StoreOutcome> };
   logger: Logger;
+  metrics?: MetricsSink;
 }
 
 /** What one batch did, for logs and tests. */
@@ -42,6 +44,12 @@ export function createProcessWebhook(deps: ProcessWebhookDeps) {
       else if (kind === 'quarantine') summary.quarantined++;
       else summary.stored++;
     });
+    const metrics = deps.metrics;
+    if (metrics) {
+      metrics.count(METRIC.stored, summary.stored + summary.quarantined);
+      metrics.count(METRIC.duplicates, summary.duplicates);
+      metrics.count(METRIC.processingFailures, summary.failed);
+    }
     deps.logger.info('batch processed', { size: event.Records.length, ...summary });
     return { batchItemFailures };
   };

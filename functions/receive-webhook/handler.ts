@@ -1,13 +1,21 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { loadReceiveConfig } from '../../lib/config';
-import { createLogger } from '../../lib/log';
+import { fromPowertools } from '../../lib/log';
+import { METRICS_NAMESPACE } from '../../lib/metrics';
+import { PowertoolsMetrics } from '../../lib/powertools-metrics';
 import { EventQueue } from '../../lib/queue/event-queue';
 import { SecretsManagerSigningSecrets, StaticSigningSecrets } from '../../lib/signature/signing-secrets';
 import { createReceiveHandler } from './receive-webhook';
 
 // Once per container: a missing variable fails the cold start loudly.
 const config = loadReceiveConfig();
+const logger = new Logger({ serviceName: 'receive-webhook' });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'receive-webhook' });
 // SORI gives up after 5 s: fail fast with one retry so a 503 comes back in time and SORI retries later.
 const sqs = new SQSClient({
   maxAttempts: 2,
@@ -26,5 +34,8 @@ export const handler = createReceiveHandler({
   queue: new EventQueue(sqs, config.queueUrl),
   secrets,
   maxBodyBytes: config.maxBodyBytes,
-  logger: createLogger('receive-webhook'),
-});
+  logger: fromPowertools(logger),
+  metrics: new PowertoolsMetrics(metrics),
+})
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics, { captureColdStartMetric: true }));

@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { PayloadTooLargeError, SignatureError, UnknownProviderError } from '../../lib/errors';
 import type { Logger } from '../../lib/log';
+import { METRIC, type MetricsSink } from '../../lib/metrics';
 import { findProvider } from '../../lib/providers';
 import { buildQueueMessage } from '../../lib/records/build-queue-message';
 import type { QueueMessage } from '../../lib/records/event-record';
@@ -14,6 +15,7 @@ export interface ReceiveWebhookDeps {
   secrets: SigningSecrets;
   maxBodyBytes: number;
   logger: Logger;
+  metrics?: MetricsSink;
   now?: () => Date;
 }
 
@@ -56,6 +58,7 @@ function header(event: APIGatewayProxyEventV2, name: string): string | undefined
  */
 export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
   const now = deps.now ?? (() => new Date());
+  const metrics = deps.metrics ?? { count: () => {} };
   return async function receiveWebhook(event: APIGatewayProxyEventV2): Promise<Result> {
     const method = event.requestContext?.http?.method ?? 'POST';
     if (method !== 'POST') return json(405, { message: 'Method Not Allowed' }, { allow: 'POST' });
@@ -75,9 +78,11 @@ export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
 
     const { id } = message.record;
     if (message.kind === 'quarantine') {
+      metrics.count(METRIC.quarantined);
       deps.logger.warn('quarantined', { provider: provider.name, id, reason: message.record.reason });
       return json(202, { status: 'quarantined', id, reason: message.record.reason });
     }
+    metrics.count(METRIC.accepted, 1, message.record.event);
     deps.logger.info('accepted', { provider: provider.name, id, event: message.record.event });
     return json(202, { status: 'accepted', id });
   };
@@ -86,6 +91,6 @@ export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
 /** The receive flow wrapped with its middleware: domain errors rendered as HTTP answers. */
 export function createReceiveHandler(deps: ReceiveWebhookDeps) {
   return middy<APIGatewayProxyEventV2, Result, Error, Context>(createReceiveWebhook(deps)).use(
-    renderHttpErrors(deps.logger),
+    renderHttpErrors(deps.logger, deps.metrics),
   );
 }

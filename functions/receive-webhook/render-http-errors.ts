@@ -7,6 +7,7 @@ import {
   UnknownProviderError,
 } from '../../lib/errors';
 import type { Logger } from '../../lib/log';
+import { METRIC, type MetricsSink } from '../../lib/metrics';
 
 type Answer = { status: number; message: string; headers?: Record<string, string> };
 
@@ -25,10 +26,14 @@ export function toHttpAnswer(error: unknown): Answer {
 /** Middy middleware rendering errors thrown by the receive flow. */
 export function renderHttpErrors(
   logger: Logger,
+  metrics?: MetricsSink,
 ): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
   return {
     onError: async (request) => {
       const answer = toHttpAnswer(request.error);
+      if (request.error instanceof SignatureError) metrics?.count(METRIC.signatureFailures);
+      else if (request.error instanceof QueueUnavailableError) metrics?.count(METRIC.queueFailures);
+      else if (answer.status < 500) metrics?.count(METRIC.rejected);
       const fields = { status: answer.status, error: request.error, path: request.event.rawPath };
       if (answer.status >= 500) logger.error('receive failed', fields);
       else logger.warn('rejected', fields);
