@@ -13,6 +13,7 @@ export interface ReceiveConfig {
   queueUrl: string;
   maxBodyBytes: number;
   secrets: SecretsConfig;
+  allowUnsigned: boolean;
 }
 
 export interface ProcessConfig {
@@ -65,6 +66,7 @@ export function loadReceiveConfig(env: Env = process.env): ReceiveConfig {
     queueUrl: required(env, 'QUEUE_URL'),
     maxBodyBytes: positiveInteger(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES),
     secrets,
+    allowUnsigned: env.ALLOW_UNSIGNED === 'true',
   };
 }
 

@@ -34,6 +34,7 @@ export const handler = createReceiveHandler({
   queue: new EventQueue(sqs, config.queueUrl),
   secrets,
   maxBodyBytes: config.maxBodyBytes,
+  allowUnsigned: config.allowUnsigned,
   logger: fromPowertools(logger),
   metrics: new PowertoolsMetrics(metrics),
 })

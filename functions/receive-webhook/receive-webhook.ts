@@ -8,6 +8,7 @@ import { buildQueueMessage } from '../../lib/records/build-queue-message';
 import type { QueueMessage } from '../../lib/records/event-record';
 import type { SigningSecrets } from '../../lib/signature/signing-secrets';
 import { verifySignature } from '../../lib/signature/verify-signature';
+import { verifyUrlToken } from '../../lib/signature/verify-url-token';
 import { renderHttpErrors } from './render-http-errors';
 
 export interface ReceiveWebhookDeps {
@@ -16,6 +17,8 @@ export interface ReceiveWebhookDeps {
   maxBodyBytes: number;
   logger: Logger;
   metrics?: MetricsSink;
+  /** Serve `POST /webhooks/{provider}/{token}`, authenticated by the secret URL token instead of a signature. */
+  allowUnsigned?: boolean;
   now?: () => Date;
 }
 
@@ -53,7 +56,8 @@ function header(event: APIGatewayProxyEventV2, name: string): string | undefined
 }
 
 /**
- * Builds the receive flow: resolve provider → check size → verify the signature over the raw bytes → parse
+ * Builds the receive flow: resolve provider → check size → verify the signature over the raw bytes (or the
+ * URL token, when that route is on) → parse
  * and normalize (or quarantine) → one `SendMessage` → 202. It never touches DynamoDB.
  */
 export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
@@ -67,10 +71,21 @@ export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
     const provider = findProvider(name);
     if (!provider) throw new UnknownProviderError(`unknown provider ${JSON.stringify(name.slice(0, 64))}`);
 
+    const token = event.pathParameters?.token;
+    if (token !== undefined && !deps.allowUnsigned)
+      throw new UnknownProviderError('the URL-token route is off');
+
     const raw = readRawBody(event, deps.maxBodyBytes);
-    const secrets = await deps.secrets.forProvider(provider.name);
-    if (!verifySignature(raw, header(event, provider.signatureHeader), secrets)) {
-      throw new SignatureError(secrets.length === 0 ? 'no signing secret configured' : 'signature mismatch');
+    if (token !== undefined) {
+      if (!verifyUrlToken(token, await deps.secrets.urlToken()))
+        throw new SignatureError('URL token mismatch');
+    } else {
+      const secrets = await deps.secrets.forProvider(provider.name);
+      if (!verifySignature(raw, header(event, provider.signatureHeader), secrets)) {
+        throw new SignatureError(
+          secrets.length === 0 ? 'no signing secret configured' : 'signature mismatch',
+        );
+      }
     }
 
     const message = buildQueueMessage(provider, raw, now().toISOString());

@@ -49,6 +49,9 @@ export const PROJECTED_ATTRIBUTES = [
   'reason',
 ];
 
+/** Epoch seconds after which DynamoDB may delete an item (TTL); unset items are kept. */
+export const TTL_ATTRIBUTE = 'expires_at';
+
 export const RECORD_SORT_KEY = 'RECORD';
 export const QUARANTINE_PARTITION = 'QUARANTINE';
 

@@ -9,18 +9,26 @@ export const ProviderSecretSchema = v.object({
 });
 export type ProviderSecret = v.InferOutput<typeof ProviderSecretSchema>;
 
-/** The JSON kept in the signing secret: one entry per provider, e.g. `{"sori":{"current":"…","previous":"…"}}`. */
-export const SigningSecretDocumentSchema = v.record(v.string(), ProviderSecretSchema);
+/**
+ * The JSON kept in the signing secret: an optional URL token and one entry per provider, e.g.
+ * `{"url_token":"…","sori":{"current":"…","previous":"…"}}`.
+ */
+export const SigningSecretDocumentSchema = v.objectWithRest(
+  { url_token: v.optional(v.string()) },
+  ProviderSecretSchema,
+);
 export type SigningSecretDocument = v.InferOutput<typeof SigningSecretDocumentSchema>;
 
 /** Where the receiver reads signing secrets from. */
 export interface SigningSecrets {
   /** @returns the secrets that verify `provider`'s signatures, current first; empty when none is configured. */
   forProvider(provider: string): Promise<string[]>;
+  /** @returns the secret URL token of `POST /webhooks/{provider}/{token}`, if one is set. */
+  urlToken(): Promise<string | undefined>;
 }
 
-const toList = (secret: ProviderSecret | undefined): string[] =>
-  secret ? [secret.current, ...(secret.previous ? [secret.previous] : [])] : [];
+const toList = (secret: ProviderSecret | string | undefined): string[] =>
+  typeof secret === 'object' ? [secret.current, ...(secret.previous ? [secret.previous] : [])] : [];
 
 /** Secrets held in memory: the local stack and tests. */
 export class StaticSigningSecrets implements SigningSecrets {
@@ -28,6 +36,10 @@ export class StaticSigningSecrets implements SigningSecrets {
 
   async forProvider(provider: string): Promise<string[]> {
     return toList(this.document[provider]);
+  }
+
+  async urlToken(): Promise<string | undefined> {
+    return this.document.url_token || undefined;
   }
 }
 
@@ -48,6 +60,10 @@ export class SecretsManagerSigningSecrets implements SigningSecrets {
 
   async forProvider(provider: string): Promise<string[]> {
     return toList((await this.document())[provider]);
+  }
+
+  async urlToken(): Promise<string | undefined> {
+    return (await this.document()).url_token || undefined;
   }
 
   private async document(): Promise<SigningSecretDocument> {
@@ -79,7 +95,9 @@ export function parseSigningSecretDocument(text: string): SigningSecretDocument 
   }
   const result = v.safeParse(SigningSecretDocumentSchema, json);
   if (!result.success) {
-    throw new ConfigError('the signing secret must map provider names to {"current":"…","previous":"…"}');
+    throw new ConfigError(
+      'the signing secret must look like {"url_token":"…","sori":{"current":"…","previous":"…"}}',
+    );
   }
   return result.output;
 }

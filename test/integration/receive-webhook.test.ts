@@ -173,3 +173,45 @@ describe('receive webhook: refusals', () => {
     expect(await queued()).toEqual([]);
   });
 });
+
+describe('receive webhook: the URL-token route (accounts without app_id/secret_key)', () => {
+  const body = soriBody('impression');
+  const tokenEvent = (token: string) => ({
+    ...webhookEvent({ body }),
+    routeKey: 'ANY /webhooks/{provider}/{token}',
+    pathParameters: { provider: 'sori', token },
+  });
+  const handlerWith = (allowUnsigned: boolean, urlToken: string | undefined) => {
+    const handler = createReceiveHandler({
+      queue: new EventQueue(sqs, queueUrl),
+      secrets: new StaticSigningSecrets({
+        ...(urlToken ? { url_token: urlToken } : {}),
+        sori: { current: SECRET },
+      }),
+      maxBodyBytes: 262_144,
+      allowUnsigned,
+      logger: memoryLogger().logger,
+    });
+    return (event: APIGatewayProxyEventV2) =>
+      handler(event, {} as never) as Promise<APIGatewayProxyStructuredResultV2>;
+  };
+
+  it('is off by default: 404', async () => {
+    expect((await handlerWith(false, 'tok_secret')(tokenEvent('tok_secret'))).statusCode).toBe(404);
+  });
+
+  it('accepts an unsigned delivery with the right token', async () => {
+    const result = await handlerWith(true, 'tok_secret')(tokenEvent('tok_secret'));
+    expect(result.statusCode).toBe(202);
+    expect(await queued()).toHaveLength(1);
+  });
+
+  it.each([
+    ['a wrong token', 'tok_secreT', 'tok_secret'],
+    ['a token prefix', 'tok_', 'tok_secret'],
+    ['no token configured', 'anything', undefined],
+  ])('answers 401 for %s', async (_, given, configured) => {
+    expect((await handlerWith(true, configured)(tokenEvent(given))).statusCode).toBe(401);
+    expect(await queued()).toEqual([]);
+  });
+});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeSignature, signBody, verifySignature } from '../../lib/signature/verify-signature';
+import { verifyUrlToken } from '../../lib/signature/verify-url-token';
 import { soriBody } from '../support/deliveries';
 
 // Seed README: "HMAC-SHA256 of the raw body keyed with secret_key, hex or base64, with or without a sha256=
@@ -69,5 +70,15 @@ describe('decodeSignature', () => {
   it('decodes hex and base64 to the same 32 bytes', () => {
     expect(decodeSignature(digest.toString('hex'))).toEqual(digest);
     expect(decodeSignature(digest.toString('base64'))).toEqual(digest);
+  });
+});
+
+describe('verifyUrlToken', () => {
+  it('accepts only the exact token, and nothing when none is set', () => {
+    expect(verifyUrlToken('tok_abc', 'tok_abc')).toBe(true);
+    expect(verifyUrlToken('tok_abd', 'tok_abc')).toBe(false);
+    expect(verifyUrlToken('tok_ab', 'tok_abc')).toBe(false);
+    expect(verifyUrlToken('', '')).toBe(false);
+    expect(verifyUrlToken('anything', undefined)).toBe(false);
   });
 });

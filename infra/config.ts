@@ -1,0 +1,127 @@
+import type { Node } from 'constructs';
+
+/** Every setting of the deployed stack, with its default. Set with `cdk.json` context or `-c key=value`. */
+export interface InboxConfig {
+  /** CloudFormation stack name. */
+  stackName: string;
+  /** API Gateway stage throttling: steady requests per second. */
+  throttleRateLimit: number;
+  /** API Gateway stage throttling: burst. */
+  throttleBurstLimit: number;
+  /** Days CloudWatch keeps the functions' and the API's logs. */
+  logRetentionDays: number;
+  /** Receives before a message that keeps failing moves to the DLQ. */
+  dlqMaxReceiveCount: number;
+  /** E-mail address subscribed to the alarms; none when empty. */
+  alarmEmail: string | undefined;
+  /** Accept `POST /webhooks/{provider}/{token}` without a signature, authenticated by the URL token. */
+  allowUnsigned: boolean;
+  /** Alarm when no event arrived for this many hours (a quiet source). */
+  quietHours: number;
+  /** Messages per process invocation. */
+  batchSize: number;
+  /** Seconds the event source waits to fill a batch. */
+  batchWindowSeconds: number;
+  /** Most process invocations at once (bounds the table's write rate). */
+  maxConcurrency: number;
+  /** Largest accepted body, bytes. */
+  maxBodyBytes: number;
+}
+
+export const DEFAULT_CONFIG: InboxConfig = {
+  stackName: 'CampaignInbox',
+  throttleRateLimit: 100,
+  throttleBurstLimit: 200,
+  logRetentionDays: 30,
+  dlqMaxReceiveCount: 5,
+  alarmEmail: undefined,
+  allowUnsigned: false,
+  quietHours: 24,
+  batchSize: 10,
+  batchWindowSeconds: 1,
+  maxConcurrency: 5,
+  maxBodyBytes: 262_144,
+};
+
+/** Context keys, as written in `cdk.json` or after `-c`. */
+export const CONTEXT_KEYS: { [K in keyof InboxConfig]: string } = {
+  stackName: 'stackName',
+  throttleRateLimit: 'throttleRateLimit',
+  throttleBurstLimit: 'throttleBurstLimit',
+  logRetentionDays: 'logRetentionDays',
+  dlqMaxReceiveCount: 'dlqMaxReceiveCount',
+  alarmEmail: 'alarmEmail',
+  allowUnsigned: 'allowUnsigned',
+  quietHours: 'quietHours',
+  batchSize: 'batchSize',
+  batchWindowSeconds: 'batchWindowSeconds',
+  maxConcurrency: 'maxConcurrency',
+  maxBodyBytes: 'maxBodyBytes',
+};
+
+function integer(key: string, value: unknown, min: number, max: number): number {
+  const number = typeof value === 'number' ? value : Number(value);
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    throw new Error(`context ${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+function boolean(key: string, value: unknown): boolean {
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new Error(`context ${key} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * Reads the configuration from CDK context (strings from `-c`, typed values from `cdk.json`).
+ * @throws naming the key when a value is out of range.
+ */
+export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
+  const get = (key: keyof InboxConfig) => node.tryGetContext(CONTEXT_KEYS[key]);
+  const d = DEFAULT_CONFIG;
+  const or = <T>(key: keyof InboxConfig, parse: (value: unknown) => T, fallback: T): T => {
+    const value = get(key);
+    return value === undefined || value === '' ? fallback : parse(value);
+  };
+  const config: InboxConfig = {
+    stackName: or('stackName', String, d.stackName),
+    throttleRateLimit: or(
+      'throttleRateLimit',
+      (v) => integer('throttleRateLimit', v, 1, 10_000),
+      d.throttleRateLimit,
+    ),
+    throttleBurstLimit: or(
+      'throttleBurstLimit',
+      (v) => integer('throttleBurstLimit', v, 1, 5_000),
+      d.throttleBurstLimit,
+    ),
+    logRetentionDays: or(
+      'logRetentionDays',
+      (v) => integer('logRetentionDays', v, 1, 3653),
+      d.logRetentionDays,
+    ),
+    dlqMaxReceiveCount: or(
+      'dlqMaxReceiveCount',
+      (v) => integer('dlqMaxReceiveCount', v, 1, 1000),
+      d.dlqMaxReceiveCount,
+    ),
+    alarmEmail: or('alarmEmail', String, d.alarmEmail),
+    allowUnsigned: or('allowUnsigned', (v) => boolean('allowUnsigned', v), d.allowUnsigned),
+    quietHours: or('quietHours', (v) => integer('quietHours', v, 1, 168), d.quietHours),
+    batchSize: or('batchSize', (v) => integer('batchSize', v, 1, 100), d.batchSize),
+    batchWindowSeconds: or(
+      'batchWindowSeconds',
+      (v) => integer('batchWindowSeconds', v, 0, 300),
+      d.batchWindowSeconds,
+    ),
+    maxConcurrency: or('maxConcurrency', (v) => integer('maxConcurrency', v, 2, 1000), d.maxConcurrency),
+    maxBodyBytes: or('maxBodyBytes', (v) => integer('maxBodyBytes', v, 1024, 1_048_576), d.maxBodyBytes),
+  };
+  if (config.batchSize > 10 && config.batchWindowSeconds < 1) {
+    throw new Error(
+      'context batchSize above 10 needs batchWindowSeconds of at least 1 (an SQS event source rule)',
+    );
+  }
+  return config;
+}

@@ -1,0 +1,70 @@
+import { join } from 'node:path';
+import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+const ROOT = join(import.meta.dirname, '../..');
+
+export interface NodeFunctionProps {
+  /** Folder under `functions/` holding `handler.ts`. */
+  name: string;
+  timeout: Duration;
+  memorySize?: number;
+  environment?: Record<string, string>;
+  logRetentionDays: number;
+}
+
+/**
+ * A Lambda function with our defaults baked in: ARM64, the current Node runtime, an esbuild bundle (minified,
+ * tree-shaken, the AWS SDK included so its version is the one tested), a log group of its own with a
+ * retention, and a role that may write to that log group and nothing else until granted more.
+ */
+export class NodeFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: NodeFunctionProps) {
+    super(scope, id);
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // An explicit role instead of AWSLambdaBasicExecutionRole, whose logs:* reach every log group.
+    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: join(ROOT, 'functions', props.name, 'handler.ts'),
+      handler: 'handler',
+      projectRoot: ROOT,
+      depsLockFilePath: join(ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout,
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      ...(props.environment ? { environment: props.environment } : {}),
+      bundling: {
+        minify: true,
+        // No source maps: Node would parse them at every cold start.
+        sourceMap: false,
+        format: OutputFormat.ESM,
+        target: 'node24',
+        mainFields: ['module', 'main'],
+        externalModules: [],
+        // ESM bundles of CommonJS dependencies need a require of their own.
+        banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
+      },
+    });
+  }
+}

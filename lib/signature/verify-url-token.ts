@@ -1,0 +1,13 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/**
+ * Compares a URL token with the expected one in constant time. Both are hashed first so that neither the
+ * comparison's duration nor an early length check tells how much of the token was right.
+ * @returns `false` when no token is expected.
+ */
+export function verifyUrlToken(given: string, expected: string | undefined): boolean {
+  if (!expected) return false;
+  return timingSafeEqual(digest(given), digest(expected));
+}
