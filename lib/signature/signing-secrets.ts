@@ -17,7 +17,10 @@ export const SigningSecretDocumentSchema = v.objectWithRest(
   { url_token: v.optional(v.string()) },
   ProviderSecretSchema,
 );
-export type SigningSecretDocument = v.InferOutput<typeof SigningSecretDocumentSchema>;
+export interface SigningSecretDocument {
+  url_token?: string | undefined;
+  [provider: string]: ProviderSecret | string | undefined;
+}
 
 /** Where the receiver reads signing secrets from. */
 export interface SigningSecrets {
