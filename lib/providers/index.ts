@@ -14,3 +14,8 @@ export function findProvider(name: string): Provider | undefined {
 export function providerNames(): string[] {
   return [...PROVIDERS.keys()];
 }
+
+/** @returns every provider this build knows. */
+export function allProviders(): Provider[] {
+  return [...PROVIDERS.values()];
+}

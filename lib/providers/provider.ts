@@ -9,6 +9,8 @@ export interface Provider {
   readonly name: string;
   /** The request header carrying the body's signature, lower case (API Gateway lower-cases header names). */
   readonly signatureHeader: string;
+  /** The canonical event names it produces (dashboards and alarms list them). */
+  readonly events: readonly string[];
   /**
    * Validates a parsed JSON body and normalizes it.
    * @returns never throws: anything not understood comes back as `{ ok: false, reason }`.

@@ -211,5 +211,6 @@ export function interpretSori(payload: unknown, receivedAt: string): Interpretat
 export const sori: Provider = {
   name: 'sori',
   signatureHeader: 'x-sori-signature',
+  events: Object.keys(SCHEMAS_BY_EVENT),
   interpret: interpretSori,
 };

@@ -1,0 +1,31 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { InboxConfig } from './config';
+import { CampaignInbox } from './constructs/campaign-inbox';
+
+export interface CampaignInboxStackProps extends StackProps {
+  config: InboxConfig;
+}
+
+/** The project's own stack: the `CampaignInbox` construct and the outputs the operations scripts read. */
+export class CampaignInboxStack extends Stack {
+  readonly inbox: CampaignInbox;
+
+  constructor(scope: Construct, id: string, props: CampaignInboxStackProps) {
+    super(scope, id, props);
+    const { stackName: _, ...config } = props.config;
+    this.inbox = new CampaignInbox(this, 'Inbox', config);
+
+    new CfnOutput(this, 'WebhookUrl', {
+      value: this.inbox.webhookUrl('sori'),
+      description: 'Paste into SORI Console: Settings → Webhooks (or a campaign’s Advanced settings)',
+    });
+    new CfnOutput(this, 'EventsTableName', { value: this.inbox.records.table.tableName });
+    new CfnOutput(this, 'SigningSecretArn', { value: this.inbox.signingSecret.secret.secretArn });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${this.inbox.monitoring.dashboard.dashboardName}`,
+    });
+    new CfnOutput(this, 'QueueUrl', { value: this.inbox.queue.queue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.inbox.queue.deadLetterQueue.queueUrl });
+  }
+}

@@ -1,0 +1,116 @@
+import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Construct } from 'constructs';
+import { DEFAULT_CONFIG, type InboxConfig } from '../config';
+import { acknowledgeFindings } from './acknowledge-findings';
+import { EventQueue } from './event-queue';
+import { Monitoring } from './monitoring';
+import { NodeFunction } from './node-function';
+import { ReceiverApi } from './receiver-api';
+import { RecordsTable } from './records-table';
+import { SigningSecret } from './signing-secret';
+
+export type CampaignInboxProps = Partial<Omit<InboxConfig, 'stackName'>>;
+
+/** The consumer's timeout; the queue's visibility timeout is six times it. */
+const PROCESS_TIMEOUT = Duration.seconds(30);
+/** Well under SORI's 5 s: a slow queue gets a 503 (retried) rather than a sender-side timeout. */
+const RECEIVE_TIMEOUT = Duration.seconds(4);
+
+/**
+ * The whole webhook receiver: HTTP API → receive function → SQS (+ DLQ) → process function → DynamoDB, with
+ * the signing secret, alarms and a dashboard. Add it to any CDK stack:
+ *
+ * ```ts
+ * const inbox = new CampaignInbox(this, 'Inbox', { alarmEmail: 'ops@example.com' });
+ * new CfnOutput(this, 'WebhookUrl', { value: inbox.webhookUrl('sori') });
+ * ```
+ */
+export class CampaignInbox extends Construct {
+  readonly api: ReceiverApi;
+  readonly queue: EventQueue;
+  readonly records: RecordsTable;
+  readonly signingSecret: SigningSecret;
+  readonly receiveFunction: NodeFunction;
+  readonly processFunction: NodeFunction;
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: CampaignInboxProps = {}) {
+    super(scope, id);
+    const config = { ...DEFAULT_CONFIG, ...props };
+
+    this.signingSecret = new SigningSecret(this, 'SigningSecret');
+    this.records = new RecordsTable(this, 'Records');
+    this.queue = new EventQueue(this, 'Events', {
+      consumerTimeout: PROCESS_TIMEOUT,
+      maxReceiveCount: config.dlqMaxReceiveCount,
+    });
+
+    this.receiveFunction = new NodeFunction(this, 'Receive', {
+      name: 'receive-webhook',
+      timeout: RECEIVE_TIMEOUT,
+      logRetentionDays: config.logRetentionDays,
+      environment: {
+        QUEUE_URL: this.queue.queue.queueUrl,
+        // The ARN, never the secret: the function reads it from Secrets Manager and caches it briefly.
+        SIGNING_SECRET_ARN: this.signingSecret.secret.secretArn,
+        MAX_BODY_BYTES: String(config.maxBodyBytes),
+        ALLOW_UNSIGNED: String(config.allowUnsigned),
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      },
+    });
+    this.receiveFunction.role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.queue.queue.queueArn] }),
+    );
+    this.receiveFunction.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [this.signingSecret.secret.secretArn],
+      }),
+    );
+
+    this.processFunction = new NodeFunction(this, 'Process', {
+      name: 'process-webhook',
+      timeout: PROCESS_TIMEOUT,
+      logRetentionDays: config.logRetentionDays,
+      environment: { TABLE_NAME: this.records.table.tableName, POWERTOOLS_LOG_LEVEL: 'INFO' },
+    });
+    // One conditional PutItem per record: nothing else, and no index ARNs.
+    this.processFunction.role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [this.records.table.tableArn] }),
+    );
+    this.processFunction.function.addEventSource(
+      new SqsEventSource(this.queue.queue, {
+        batchSize: config.batchSize,
+        maxBatchingWindow: Duration.seconds(config.batchWindowSeconds),
+        reportBatchItemFailures: true,
+        maxConcurrency: config.maxConcurrency,
+      }),
+    );
+
+    this.api = new ReceiverApi(this, 'Api', {
+      handler: this.receiveFunction.function,
+      throttleRateLimit: config.throttleRateLimit,
+      throttleBurstLimit: config.throttleBurstLimit,
+      logRetentionDays: config.logRetentionDays,
+      urlTokenRoute: config.allowUnsigned,
+    });
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      api: this.api.api,
+      receiveFunction: this.receiveFunction.function,
+      processFunction: this.processFunction.function,
+      queue: this.queue.queue,
+      deadLetterQueue: this.queue.deadLetterQueue,
+      quietHours: config.quietHours,
+      alarmEmail: config.alarmEmail,
+    });
+    acknowledgeFindings(this);
+  }
+
+  /** @returns the URL to paste into the provider's console, e.g. SORI Console → Settings → Webhooks. */
+  webhookUrl(provider: string): string {
+    return `${this.api.url}/webhooks/${provider}`;
+  }
+}

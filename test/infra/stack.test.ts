@@ -1,0 +1,242 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CampaignInboxStack } from '../../infra/campaign-inbox-stack';
+import { DEFAULT_CONFIG, type InboxConfig, readConfig } from '../../infra/config';
+import { CampaignInbox } from '../../infra/constructs/campaign-inbox';
+import { RECORDS_TABLE } from '../../lib/records/records-table';
+
+/** Synthesizes without bundling (no esbuild run) and without the slow built-in CloudFormation validation. */
+function synth(overrides: Partial<InboxConfig> = {}) {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+  const stack = new CampaignInboxStack(app, 'Test', { config: { ...DEFAULT_CONFIG, ...overrides } });
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+function statementsOf(template: Template, roleLogicalIdPrefix: string): Statement[] {
+  const policies = template.findResources('AWS::IAM::Policy');
+  return Object.entries(policies)
+    .filter(([, policy]) =>
+      (policy.Properties.Roles as { Ref: string }[]).some((role) => role.Ref.startsWith(roleLogicalIdPrefix)),
+    )
+    .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement as Statement[]);
+}
+const actionsOf = (statements: Statement[]) => statements.flatMap((s) => [s.Action].flat()).sort();
+
+let template: Template;
+let stack: Stack;
+let app: App;
+
+beforeAll(() => {
+  ({ template, stack, app } = synth());
+});
+
+describe('CampaignInbox stack', () => {
+  it('routes ANY /webhooks/{provider} to the receive function with stage throttling and access logs', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'ANY /webhooks/{provider}' });
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('routeKey') },
+    });
+  });
+
+  it('adds the URL-token route only when allowUnsigned is on', () => {
+    const { template: unsigned } = synth({ allowUnsigned: true });
+    unsigned.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'ANY /webhooks/{provider}/{token}',
+    });
+    unsigned.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ALLOW_UNSIGNED: 'true' }) },
+    });
+  });
+
+  it('applies configuration from context', () => {
+    const config = readConfig({
+      tryGetContext: (key: string) =>
+        ({ throttleRateLimit: '7', dlqMaxReceiveCount: '9', allowUnsigned: 'false' })[key],
+    });
+    const { template: custom } = synth(config);
+    custom.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: Match.objectLike({ ThrottlingRateLimit: 7 }),
+    });
+    custom.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: 9 }),
+    });
+    expect(() =>
+      readConfig({ tryGetContext: (key: string) => (key === 'batchSize' ? 'ten' : undefined) }),
+    ).toThrow('batchSize');
+  });
+
+  it('runs both functions on ARM64 and the current Node runtime', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+    expect(functions).toHaveLength(2);
+    for (const fn of functions) {
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.Runtime).toBe('nodejs24.x');
+    }
+  });
+
+  it('keeps signing secrets out of environment variables', () => {
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      const variables = Object.keys(fn.Properties.Environment?.Variables ?? {});
+      expect(variables.filter((name) => /SECRET_KEY|TOKEN/.test(name))).toEqual([]);
+    }
+  });
+
+  it('turns batch item failures on, with batching and bounded concurrency', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 1,
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
+  });
+
+  it('redrives to an encrypted DLQ kept 14 days, with a visibility timeout six times the consumer timeout', () => {
+    const queues = template.findResources('AWS::SQS::Queue');
+    const main = Object.values(queues).find((q) => q.Properties.RedrivePolicy);
+    const dlq = Object.values(queues).find((q) => !q.Properties.RedrivePolicy);
+    expect(main?.Properties.RedrivePolicy.maxReceiveCount).toBe(5);
+    expect(dlq?.Properties.MessageRetentionPeriod).toBe(14 * 86_400);
+    const processFn = Object.values(template.findResources('AWS::Lambda::Function')).find(
+      (fn) => fn.Properties.Environment?.Variables?.TABLE_NAME,
+    );
+    expect(main?.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * processFn?.Properties.Timeout);
+    for (const queue of Object.values(queues)) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
+    // enforceSSL: a deny on insecure transport for both queues.
+    const denies = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter((policy) =>
+      JSON.stringify(policy.Properties.PolicyDocument).includes('"aws:SecureTransport":"false"'),
+    );
+    expect(denies).toHaveLength(2);
+  });
+
+  it('keeps the records table safe: on-demand, PITR, deletion protection, retained, encrypted, TTL, indexes', () => {
+    template.hasResource('AWS::DynamoDB::GlobalTable', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+        SSESpecification: Match.objectLike({ SSEEnabled: true }),
+        Replicas: [
+          Match.objectLike({
+            DeletionProtectionEnabled: true,
+            PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          }),
+        ],
+        GlobalSecondaryIndexes: Object.values(RECORDS_TABLE.indexes).map((index) =>
+          Match.objectLike({
+            IndexName: index.name,
+            Projection: Match.objectLike({ ProjectionType: 'INCLUDE' }),
+          }),
+        ),
+      }),
+    });
+  });
+
+  it('grants the receive function only SendMessage on its queue, reading its secret and writing its logs', () => {
+    const statements = statementsOf(template, 'InboxReceiveRole');
+    expect(actionsOf(statements)).toEqual([
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'secretsmanager:GetSecretValue',
+      'sqs:SendMessage',
+    ]);
+    const send = statements.find((s) => s.Action === 'sqs:SendMessage');
+    expect(JSON.stringify(send?.Resource)).toMatch(/InboxEventsQueue/);
+  });
+
+  it('grants the process function only PutItem on the table (no index ARNs) besides consuming the queue', () => {
+    const statements = statementsOf(template, 'InboxProcessRole');
+    expect(actionsOf(statements)).toEqual([
+      'dynamodb:PutItem',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:ReceiveMessage',
+    ]);
+    const put = statements.find((s) => s.Action === 'dynamodb:PutItem');
+    expect(JSON.stringify(put?.Resource)).not.toContain('index');
+  });
+
+  it('alarms on the DLQ, message age, 5xx, signature failures, processing errors and a quiet source', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    const descriptions = alarms.map((alarm) => String(alarm.Properties.AlarmDescription));
+    for (const words of [
+      'DLQ',
+      '5 minutes in the queue',
+      '5xx',
+      'signature check',
+      'consumer failed',
+      'No event accepted for 24 hours',
+    ]) {
+      expect(descriptions.some((description) => description.includes(words))).toBe(true);
+    }
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+  });
+
+  it('notifies the alarm e-mail through an SNS topic when one is configured', () => {
+    const { template: withEmail } = synth({ alarmEmail: 'ops@example.com' });
+    withEmail.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+    for (const alarm of Object.values(withEmail.findResources('AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties.AlarmActions).toHaveLength(1);
+    }
+  });
+
+  it('has a dashboard and the outputs the README and scripts rely on', () => {
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    for (const output of [
+      'WebhookUrl',
+      'EventsTableName',
+      'SigningSecretArn',
+      'DashboardUrl',
+      'QueueUrl',
+      'DeadLetterQueueUrl',
+    ]) {
+      template.hasOutput(output, {});
+    }
+    expect(JSON.stringify(template.toJSON().Outputs.WebhookUrl.Value)).toContain('/webhooks/sori');
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('reports no unacknowledged finding', () => {
+    const report = new AwsSolutionsChecks(app).validateScope(stack);
+    expect(
+      report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.resourceLogicalId)}`),
+    ).toEqual([]);
+  });
+
+  it('does report findings: an insecure queue added next to the inbox is caught', () => {
+    const { app: control, stack: controlStack } = synth();
+    new Queue(controlStack, 'Insecure', { encryption: QueueEncryption.UNENCRYPTED });
+    const rules = new AwsSolutionsChecks(control)
+      .validateScope(controlStack)
+      .violations.map((v) => v.ruleName);
+    expect(rules).toEqual(expect.arrayContaining(['AwsSolutions-SQS3', 'AwsSolutions-SQS4']));
+  });
+
+  it('reports no unacknowledged finding when the construct is used alone in a user stack', () => {
+    const userApp = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const userStack = new Stack(userApp, 'UserStack');
+    new CampaignInbox(userStack, 'Inbox');
+    expect(new AwsSolutionsChecks(userApp).validateScope(userStack).violations).toEqual([]);
+  });
+
+  it('reports no unacknowledged finding with every option on', () => {
+    const { app: full, stack: fullStack } = synth({ alarmEmail: 'ops@example.com', allowUnsigned: true });
+    expect(new AwsSolutionsChecks(full).validateScope(fullStack).violations).toEqual([]);
+  });
+});
