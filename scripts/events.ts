@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { providerNames } from '../lib/providers';
+import { redriveMessages } from '../lib/queue/redrive';
 import { type EventQuery, RecordsRepository } from '../lib/records/records-repository';
 import type { StoredEvent } from '../lib/records/records-table';
-import { resolveTableTarget } from './local-target';
+import { resolveQueueTarget, resolveTableTarget } from './local-target';
 
 const USAGE = `Usage: npm run events -- <command> [options]
 
@@ -17,9 +18,11 @@ Commands:
     --limit <n>        at most n events (default 100)
   quarantine   authentic deliveries the schemas did not understand, with the reason
     --limit <n>        at most n records (default 100)
+  redrive      move the dead-letter queue's messages back to the events queue (after a fix)
 
 Common options:
   --json               one JSON object per line instead of a table
+  --stack <name>       the deployed stack (tables and queues from its outputs)
   --endpoint <url>     DynamoDB endpoint (env EVENTS_ENDPOINT); default: the local stack on DATA_DIR
   --table <name>       records table (env EVENTS_TABLE)
 `;
@@ -78,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       endpoint: { type: 'string' },
       table: { type: 'string' },
+      stack: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -86,8 +90,21 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
-  if (command !== 'query' && command !== 'quarantine')
+  if (command === 'redrive') {
+    const target = await resolveQueueTarget({ stack: values.stack });
+    try {
+      const { moved, failed } = await redriveMessages(target.client, target.dlqUrl, target.queueUrl);
+      console.log(
+        `redrive: ${moved} moved back to the events queue${failed ? `, ${failed} refused (still in the DLQ)` : ''}`,
+      );
+      return failed === 0 ? 0 : 1;
+    } finally {
+      target.close();
+    }
+  }
+  if (command !== 'query' && command !== 'quarantine') {
     throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
   const limit = parseLimit(values.limit);
   const since = parseTime('--since', values.since, false);
   const until = parseTime('--until', values.until, true);
@@ -97,7 +114,11 @@ async function main(argv: string[]): Promise<number> {
     );
   }
 
-  const target = await resolveTableTarget({ endpoint: values.endpoint, table: values.table });
+  const target = await resolveTableTarget({
+    endpoint: values.endpoint,
+    table: values.table,
+    stack: values.stack,
+  });
   try {
     const repository = new RecordsRepository(target.client, target.tableName);
     if (command === 'quarantine') {

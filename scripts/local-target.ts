@@ -2,9 +2,11 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { startDynamoDb } from '../local/aws-servers';
 import { readDevSecret } from '../local/dev-secret';
 import { LOCAL_TABLE_NAME, type LocalStackInfo, localClientConfig, STACK_FILE } from '../local/local-stack';
+import { readStackOutputs, requireOutput } from './stack-outputs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -36,12 +38,21 @@ export interface TableTarget {
 }
 
 /**
- * Finds the records table to read: `--endpoint`/`--table` (or env `EVENTS_ENDPOINT`/`EVENTS_TABLE`) when
+ * Finds the records table to read: the deployed stack's (`--stack`, from its outputs); `--endpoint`/`--table` (or env `EVENTS_ENDPOINT`/`EVENTS_TABLE`) when
  * given; else the local stack running on `DATA_DIR`; else, when the stack is stopped, its data on disk opened
  * directly.
  * @throws when there is nothing to read.
  */
-export async function resolveTableTarget(flags: { endpoint?: string; table?: string }): Promise<TableTarget> {
+export async function resolveTableTarget(flags: {
+  endpoint?: string | undefined;
+  table?: string | undefined;
+  stack?: string | undefined;
+}): Promise<TableTarget> {
+  if (flags.stack) {
+    const tableName = requireOutput(await readStackOutputs(flags.stack), 'EventsTableName', flags.stack);
+    const client = new DynamoDBClient({});
+    return { client, tableName, close: async () => client.destroy() };
+  }
   const endpoint = flags.endpoint ?? process.env.EVENTS_ENDPOINT;
   const table = flags.table ?? process.env.EVENTS_TABLE;
   if (endpoint || table) {
@@ -70,4 +81,33 @@ export async function resolveTableTarget(flags: { endpoint?: string; table?: str
       await server.stop();
     },
   };
+}
+
+export interface QueueTarget {
+  client: SQSClient;
+  queueUrl: string;
+  dlqUrl: string;
+  close(): void;
+}
+
+/**
+ * Finds the events queue and its DLQ: the deployed stack's (`--stack`), else the running local stack's.
+ * @throws when neither is there.
+ */
+export async function resolveQueueTarget(flags: { stack?: string | undefined }): Promise<QueueTarget> {
+  if (flags.stack) {
+    const outputs = await readStackOutputs(flags.stack);
+    const client = new SQSClient({});
+    return {
+      client,
+      queueUrl: requireOutput(outputs, 'QueueUrl', flags.stack),
+      dlqUrl: requireOutput(outputs, 'DeadLetterQueueUrl', flags.stack),
+      close: () => client.destroy(),
+    };
+  }
+  const running = await findRunningStack();
+  if (!running)
+    throw new Error(`no local stack runs on ${dataDir()}: start it with "npm start", or pass --stack <name>`);
+  const client = new SQSClient(localClientConfig(running.sqsEndpoint));
+  return { client, queueUrl: running.queueUrl, dlqUrl: running.dlqUrl, close: () => client.destroy() };
 }

@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sori } from '../../lib/providers/sori';
+import { buildQueueMessage } from '../../lib/records/build-queue-message';
 import { RecordsRepository } from '../../lib/records/records-repository';
-import { type LocalStack, startLocalStack } from '../../local/local-stack';
+import { type LocalStack, queueDepth, startLocalStack } from '../../local/local-stack';
 import { hexSignature, memoryLogger, SORI_FIXTURES, soriBody, soriPayload } from '../support/deliveries';
 import { eventually } from '../support/local-aws';
 
@@ -151,6 +153,26 @@ describe('local stack (npm start)', () => {
     ).toBe(404);
     expect((await fetch(stack.webhookUrl)).status).toBe(405);
     expect((await fetch(`http://127.0.0.1:${stack.port}/nowhere`)).status).toBe(404);
+  });
+
+  it('moves dead letters back with `npm run events -- redrive`, and they are stored once', async () => {
+    const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
+    const legacy = buildQueueMessage(sori, Buffer.from(soriBody('legacy-click')), new Date().toISOString());
+    await stack.sqs.send(
+      new SendMessageCommand({ QueueUrl: stack.dlqUrl, MessageBody: JSON.stringify(legacy) }),
+    );
+    const { stdout } = await run('npx', ['tsx', 'scripts/events.ts', 'redrive'], {
+      env: { ...process.env, DATA_DIR: dataDir },
+    });
+    expect(stdout).toContain('1 moved back');
+    const repository = new RecordsRepository(stack.dynamodb, stack.tableName);
+    // The legacy click was stored by the first test already: the redriven copy must not add a record.
+    await eventually(
+      async () => ((await queueDepth(stack.sqs, stack.queueUrl)) === 0 ? true : undefined),
+      10_000,
+      'drained',
+    );
+    expect(await repository.queryEvents({ provider: 'sori', campaign: 'string', limit: 10 })).toHaveLength(2);
   });
 
   it('keeps stored events and dead letters across a restart with the same DATA_DIR', async () => {

@@ -4,9 +4,11 @@ import type { SQSEvent } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createProcessWebhook } from '../../functions/process-webhook/process-webhook';
 import { sori } from '../../lib/providers/sori';
+import { redriveMessages } from '../../lib/queue/redrive';
 import { buildQueueMessage } from '../../lib/records/build-queue-message';
 import type { QueueMessage } from '../../lib/records/event-record';
-import type { RecordsRepository } from '../../lib/records/records-repository';
+import { ensureRecordsTable, RecordsRepository } from '../../lib/records/records-repository';
+import { queueDepth } from '../../local/local-stack';
 import { SqsPoller } from '../../local/sqs-poller';
 import { memoryLogger, type SoriFixture, soriBody } from '../support/deliveries';
 import {
@@ -15,6 +17,7 @@ import {
   eventually,
   localClients,
   takeMessages,
+  uniqueName,
 } from '../support/local-aws';
 
 const { dynamodb, sqs } = localClients();
@@ -185,5 +188,53 @@ describe('process webhook behind the SQS poller (Lambda event source semantics)'
     }
     expect(dead).toEqual(['poison: not JSON']);
     expect(await table.queryEvents({ provider: 'sori', campaign: 'cmp_1234', limit: 10 })).toHaveLength(1);
+  });
+
+  it('redrives dead letters after the fix, and each is then stored exactly once', async () => {
+    const { queueUrl, queueArn, dlqUrl } = await createTestQueues(sqs, {
+      visibilityTimeout: 1,
+      maxReceiveCount: 2,
+    });
+    // A real fault: the table does not exist yet, so every put fails and the messages go to the DLQ.
+    const tableName = uniqueName('records-later');
+    const table = new RecordsRepository(dynamodb, tableName);
+    const handler = createProcessWebhook({ records: table, logger: memoryLogger().logger });
+    const poller = new SqsPoller({
+      client: sqs,
+      queueUrl,
+      queueArn,
+      handler,
+      logger: memoryLogger().logger,
+      waitTimeSeconds: 1,
+    });
+    for (const name of ['impression', 'click'] as const) {
+      await sqs.send(
+        new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(message(name)) }),
+      );
+    }
+    poller.start();
+    try {
+      await eventually(
+        async () => ((await queueDepth(sqs, dlqUrl)) === 2 ? true : undefined),
+        15_000,
+        'both in the DLQ',
+      );
+      await ensureRecordsTable(dynamodb, tableName);
+      expect(await redriveMessages(sqs, dlqUrl, queueUrl)).toEqual({ moved: 2, failed: 0 });
+      // Redrive twice over (a retried redrive): the second copy is a duplicate, not a second record.
+      await sqs.send(
+        new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(message('click')) }),
+      );
+      await eventually(
+        async () => ((await queueDepth(sqs, queueUrl)) === 0 ? true : undefined),
+        10_000,
+        'queue drained',
+      );
+    } finally {
+      await poller.stop();
+    }
+    const stored = await table.queryEvents({ provider: 'sori', campaign: 'cmp_1234', limit: 10 });
+    expect(stored.map((event) => event.event).sort()).toEqual(['campaign.click', 'campaign.impression']);
+    expect(await queueDepth(sqs, dlqUrl)).toBe(0);
   });
 });
