@@ -1,4 +1,5 @@
 import { ConfigError } from './errors';
+import type { TableLayout } from './records/records-table';
 
 type Env = Record<string, string | undefined>;
 
@@ -18,7 +19,15 @@ export interface ReceiveConfig {
 
 export interface ProcessConfig {
   tableName: string;
+  layout: TableLayout;
+  /** Age after which a counter claim is certainly abandoned: above the function timeout, below redelivery. */
+  staleAfterMs: number;
 }
+
+/** Default retention of event records, days (counters are kept for ever). */
+export const DEFAULT_RETENTION_DAYS = 365;
+/** The process function runs at most 30 s; a claim twice that old has no batch behind it. */
+export const DEFAULT_STALE_AFTER_SECONDS = 60;
 
 function required(env: Env, name: string): string {
   const value = env[name];
@@ -71,9 +80,25 @@ export function loadReceiveConfig(env: Env = process.env): ReceiveConfig {
 }
 
 /**
+ * Reads the table layout: `SHARDS` (default 1) and `RECORD_RETENTION_DAYS` (default 365; `0` keeps records
+ * for ever). Writers and readers must use the same values.
+ * @throws {ConfigError} when a value is malformed.
+ */
+export function loadTableLayout(env: Env = process.env): TableLayout {
+  const retention = env.RECORD_RETENTION_DAYS;
+  const retentionDays =
+    retention === '0' ? null : positiveInteger(env, 'RECORD_RETENTION_DAYS', DEFAULT_RETENTION_DAYS);
+  return { shards: positiveInteger(env, 'SHARDS', 1), retentionDays };
+}
+
+/**
  * Reads the process function's configuration.
- * @throws {ConfigError} at cold start when `TABLE_NAME` is missing.
+ * @throws {ConfigError} at cold start when `TABLE_NAME` is missing or a value is malformed.
  */
 export function loadProcessConfig(env: Env = process.env): ProcessConfig {
-  return { tableName: required(env, 'TABLE_NAME') };
+  return {
+    tableName: required(env, 'TABLE_NAME'),
+    layout: loadTableLayout(env),
+    staleAfterMs: positiveInteger(env, 'COUNTER_STALE_SECONDS', DEFAULT_STALE_AFTER_SECONDS) * 1000,
+  };
 }

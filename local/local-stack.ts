@@ -15,7 +15,9 @@ import { DEFAULT_MAX_BODY_BYTES } from '../lib/config';
 import { createLogger, type Logger } from '../lib/log';
 import { EventQueue } from '../lib/queue/event-queue';
 import { ensureRecordsTable, RecordsRepository } from '../lib/records/records-repository';
+import { DEFAULT_LAYOUT, type TableLayout } from '../lib/records/records-table';
 import { StaticSigningSecrets } from '../lib/signature/signing-secrets';
+import { CampaignCounters } from '../lib/stats/campaign-counters';
 import { type LambdaHttpHandler, startApiGatewayServer } from './api-gateway-server';
 import { type LocalServer, startDynamoDb, startSqs } from './aws-servers';
 import { SqsPoller } from './sqs-poller';
@@ -40,6 +42,9 @@ export interface LocalStackOptions {
   pollerConcurrency?: number;
   waitTimeSeconds?: number;
   logger?: Logger;
+  layout?: TableLayout;
+  /** Age after which a counter claim counts as abandoned (see CampaignCounters). */
+  staleAfterMs?: number;
 }
 
 /** Where a running local stack can be reached; the content of `DATA_DIR/local-stack.json`. */
@@ -51,6 +56,7 @@ export interface LocalStackInfo {
   tableName: string;
   queueUrl: string;
   dlqUrl: string;
+  layout: TableLayout;
 }
 
 export interface LocalStack extends LocalStackInfo {
@@ -192,8 +198,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     logger,
   }) as unknown as LambdaHttpHandler;
+  const layout = options.layout ?? DEFAULT_LAYOUT;
   const process = createProcessHandler({
-    records: new RecordsRepository(dynamodb, LOCAL_TABLE_NAME),
+    records: new RecordsRepository(dynamodb, LOCAL_TABLE_NAME, layout),
+    counters: new CampaignCounters(dynamodb, LOCAL_TABLE_NAME, layout, options.staleAfterMs),
     logger,
   });
   const poller = new SqsPoller({
@@ -245,6 +253,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     tableName: LOCAL_TABLE_NAME,
     queueUrl,
     dlqUrl,
+    layout,
   };
   if (dataDir) await writeFile(join(dataDir, STACK_FILE), `${JSON.stringify(info, null, 2)}\n`);
 

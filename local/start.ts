@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { loadTableLayout } from '../lib/config';
 import { createLogger } from '../lib/log';
 import { resolveDevSecret } from './dev-secret';
 import { startLocalStack } from './local-stack';
@@ -23,6 +24,7 @@ const { secret, generated } = await resolveDevSecret(dataDir, process.env.SORI_S
 const stack = await startLocalStack({
   port,
   dataDir,
+  layout: loadTableLayout(),
   secret,
   previousSecret: process.env.SORI_PREVIOUS_SECRET_KEY,
   logger: createLogger('local', (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn'),

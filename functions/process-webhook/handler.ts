@@ -8,6 +8,7 @@ import { fromPowertools } from '../../lib/log';
 import { METRICS_NAMESPACE } from '../../lib/metrics';
 import { PowertoolsMetrics } from '../../lib/powertools-metrics';
 import { RecordsRepository } from '../../lib/records/records-repository';
+import { CampaignCounters } from '../../lib/stats/campaign-counters';
 import { createProcessHandler } from './process-webhook';
 
 // Once per container: a missing variable fails the cold start loudly.
@@ -15,8 +16,11 @@ const config = loadProcessConfig();
 const logger = new Logger({ serviceName: 'process-webhook' });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'process-webhook' });
 
+const dynamodb = new DynamoDBClient({});
+
 export const handler = createProcessHandler({
-  records: new RecordsRepository(new DynamoDBClient({}), config.tableName),
+  records: new RecordsRepository(dynamodb, config.tableName, config.layout),
+  counters: new CampaignCounters(dynamodb, config.tableName, config.layout, config.staleAfterMs),
   logger: fromPowertools(logger),
   metrics: new PowertoolsMetrics(metrics),
 })

@@ -1,19 +1,23 @@
 import middy from '@middy/core';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as v from 'valibot';
 import type { Logger } from '../../lib/log';
 import { METRIC, type MetricsSink } from '../../lib/metrics';
-import type { QueueMessage } from '../../lib/records/event-record';
-import { QueueMessageSchema } from '../../lib/records/event-record';
-import type { StoreOutcome } from '../../lib/records/records-repository';
+import { type QueueMessage, QueueMessageSchema } from '../../lib/records/event-record';
+import type { RecordsRepository } from '../../lib/records/records-repository';
+import { storeBatch, type WriteCounts } from '../../lib/records/store-batch';
+import type { CampaignCounters } from '../../lib/stats/campaign-counters';
 
 export interface ProcessWebhookDeps {
-  records: { store(message: QueueMessage): Promise<StoreOutcome> };
+  records: RecordsRepository;
+  counters: CampaignCounters;
   logger: Logger;
   metrics?: MetricsSink;
+  /** Receives the writes each batch spent (benchmarks). */
+  onWrites?: (writes: WriteCounts) => void;
 }
 
-/** What one batch did, for logs and tests. */
+/** What one batch did, for logs and metrics. */
 export interface BatchSummary {
   stored: number;
   duplicates: number;
@@ -21,44 +25,58 @@ export interface BatchSummary {
   failed: number;
 }
 
+function parseMessage(body: string): QueueMessage {
+  return v.parse(QueueMessageSchema, JSON.parse(body));
+}
+
 /**
- * Builds the process flow: each SQS message → one conditional put. A duplicate counts as success; a message
- * that fails (unreadable, or DynamoDB refused it) is reported in `batchItemFailures` so SQS redelivers only
- * that one, and after `maxReceiveCount` moves it to the DLQ.
+ * Builds the process flow: the SQS batch → one conditional put per record plus exact campaign counters. A
+ * duplicate counts as success; a message that fails (unreadable, or DynamoDB refused a write) is reported in
+ * `batchItemFailures` so SQS redelivers only that one, and after `maxReceiveCount` moves it to the DLQ.
  */
 export function createProcessWebhook(deps: ProcessWebhookDeps) {
   return async function processWebhook(event: SQSEvent): Promise<SQSBatchResponse> {
     const summary: BatchSummary = { stored: 0, duplicates: 0, quarantined: 0, failed: 0 };
-    const outcomes = await Promise.allSettled(event.Records.map((record) => storeRecord(record)));
     const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
-    outcomes.forEach((outcome, i) => {
-      const record = event.Records[i] as SQSRecord;
-      if (outcome.status === 'rejected') {
-        summary.failed++;
-        batchItemFailures.push({ itemIdentifier: record.messageId });
-        deps.logger.error('store failed', { messageId: record.messageId, error: outcome.reason });
-        return;
+    const fail = (messageId: string, error: unknown) => {
+      summary.failed++;
+      batchItemFailures.push({ itemIdentifier: messageId });
+      deps.logger.error('store failed', { messageId, error });
+    };
+
+    const readable: { messageId: string; message: QueueMessage }[] = [];
+    for (const record of event.Records) {
+      try {
+        readable.push({ messageId: record.messageId, message: parseMessage(record.body) });
+      } catch (error) {
+        fail(record.messageId, error);
       }
-      const { kind, result } = outcome.value;
-      if (result === 'duplicate') summary.duplicates++;
-      else if (kind === 'quarantine') summary.quarantined++;
+    }
+    const writes: WriteCounts = { records: 0, markers: 0, counters: 0 };
+    const outcomes = await storeBatch(
+      deps.records,
+      deps.counters,
+      readable.map((entry) => entry.message),
+      writes,
+    );
+    outcomes.forEach((result, i) => {
+      const entry = readable[i];
+      if (!entry) return;
+      if (!result.ok) return fail(entry.messageId, result.error);
+      if (result.outcome === 'duplicate') summary.duplicates++;
+      else if (entry.message.kind === 'quarantine') summary.quarantined++;
       else summary.stored++;
     });
-    const metrics = deps.metrics;
-    if (metrics) {
-      metrics.count(METRIC.stored, summary.stored + summary.quarantined);
-      metrics.count(METRIC.duplicates, summary.duplicates);
-      metrics.count(METRIC.processingFailures, summary.failed);
+
+    deps.onWrites?.(writes);
+    if (deps.metrics) {
+      deps.metrics.count(METRIC.stored, summary.stored + summary.quarantined);
+      deps.metrics.count(METRIC.duplicates, summary.duplicates);
+      deps.metrics.count(METRIC.processingFailures, summary.failed);
     }
-    deps.logger.info('batch processed', { size: event.Records.length, ...summary });
+    deps.logger.info('batch processed', { size: event.Records.length, ...summary, writes });
     return { batchItemFailures };
   };
-
-  async function storeRecord(record: SQSRecord) {
-    const message = v.parse(QueueMessageSchema, JSON.parse(record.body));
-    const result = await deps.records.store(message);
-    return { kind: message.kind, result };
-  }
 }
 
 /** The process flow wrapped with middy (cross-cutting middleware attaches here). */

@@ -14,6 +14,7 @@ import {
 import type { QueueMessage } from './event-record';
 import {
   campaignPartitionKey,
+  DEFAULT_LAYOUT,
   devicePartitionKey,
   fromEventItem,
   fromQuarantineItem,
@@ -24,6 +25,7 @@ import {
   RECORDS_TABLE,
   type StoredEvent,
   type StoredQuarantine,
+  type TableLayout,
   toItem,
   typeDayPartitionKey,
 } from './records-table';
@@ -54,6 +56,7 @@ export class RecordsRepository {
   constructor(
     private readonly client: DynamoDBClient,
     readonly tableName: string,
+    readonly layout: TableLayout = DEFAULT_LAYOUT,
   ) {}
 
   /**
@@ -62,11 +65,20 @@ export class RecordsRepository {
    * @throws the SDK's error for anything else (throttling, unavailability): the caller retries the message.
    */
   async store(message: QueueMessage): Promise<StoreOutcome> {
+    return this.putIfAbsent(toItem(message, this.layout));
+  }
+
+  /**
+   * Writes an item unless one with its key exists: the one write that both stores and deduplicates.
+   * @returns `stored` on first insert, `duplicate` when the key existed.
+   * @throws the SDK's error for anything else.
+   */
+  async putIfAbsent(item: Record<string, AttributeValue>): Promise<StoreOutcome> {
     try {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tableName,
-          Item: toItem(message),
+          Item: item,
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey },
         }),
@@ -90,24 +102,27 @@ export class RecordsRepository {
     if (query.device) filters.push(['device_id', query.device]);
     if (query.campaign) filters.push(['campaign_id', query.campaign]);
 
+    const shards = Array.from({ length: this.layout.shards }, (_, shard) => shard);
     if (query.campaign) {
+      const campaign = query.campaign;
       const index = RECORDS_TABLE.indexes.byCampaign;
-      const pk = campaignPartitionKey(query.provider, query.campaign);
-      return this.queryIndex(index, pk, since, until, without(filters, 'campaign_id'), query.limit);
+      const keys = shards.map((shard) => campaignPartitionKey(query.provider, campaign, shard));
+      return this.queryIndex(index, keys, since, until, without(filters, 'campaign_id'), query.limit);
     }
     if (query.device) {
       const index = RECORDS_TABLE.indexes.byDevice;
-      const pk = devicePartitionKey(query.provider, query.device);
-      return this.queryIndex(index, pk, since, until, without(filters, 'device_id'), query.limit);
+      const keys = [devicePartitionKey(query.provider, query.device)];
+      return this.queryIndex(index, keys, since, until, without(filters, 'device_id'), query.limit);
     }
     if (query.type) {
+      const type = query.type;
       const index = RECORDS_TABLE.indexes.byTypeAndDay;
       const results: StoredEvent[] = [];
       for (const day of daysNewestFirst(query.since, query.until)) {
-        const pk = typeDayPartitionKey(query.provider, query.type, day);
+        const keys = shards.map((shard) => typeDayPartitionKey(query.provider, type, day, shard));
         const remaining = query.limit - results.length;
         results.push(
-          ...(await this.queryIndex(index, pk, since, until, without(filters, 'event'), remaining)),
+          ...(await this.queryIndex(index, keys, since, until, without(filters, 'event'), remaining)),
         );
         if (results.length >= query.limit) break;
       }
@@ -148,33 +163,43 @@ export class RecordsRepository {
     return listed.map((item) => fromQuarantineItem(byId.get(item.id?.S ?? '') ?? item));
   }
 
+  /** Queries each partition (one per shard), newest first, and merges them. */
   private async queryIndex(
     index: { name: string; partitionKey: string; sortKey: string },
-    partitionKey: string,
+    partitionKeys: string[],
     since: string,
     until: string,
     filters: Filter[],
     limit: number,
   ): Promise<StoredEvent[]> {
     const filter = filterExpression(filters);
-    const items = await this.paginate(
-      {
-        TableName: this.tableName,
-        IndexName: index.name,
-        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
-        ScanIndexForward: false,
-        ...filter.expression,
-        ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey, ...filter.names },
-        ExpressionAttributeValues: {
-          ':pk': { S: partitionKey },
-          ':since': { S: since },
-          ':until': { S: until },
-          ...filter.values,
-        },
-      },
-      limit,
+    const pages = await Promise.all(
+      partitionKeys.map((partitionKey) =>
+        this.paginate(
+          {
+            TableName: this.tableName,
+            IndexName: index.name,
+            KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
+            ScanIndexForward: false,
+            ...filter.expression,
+            ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey, ...filter.names },
+            ExpressionAttributeValues: {
+              ':pk': { S: partitionKey },
+              ':since': { S: since },
+              ':until': { S: until },
+              ...filter.values,
+            },
+          },
+          limit,
+        ),
+      ),
     );
-    return items.map(fromEventItem);
+    const sortKey = (item: Record<string, AttributeValue>) => item[index.sortKey]?.S ?? '';
+    return pages
+      .flat()
+      .sort((a, b) => sortKey(b).localeCompare(sortKey(a)))
+      .slice(0, limit)
+      .map(fromEventItem);
   }
 
   private async scanEvents(

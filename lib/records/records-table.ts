@@ -1,19 +1,27 @@
+import { createHash } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { EventRecord, QueueMessage } from './event-record';
 
 /**
  * The records table: one item per event, keyed so that the conditional put that stores an event also rejects
- * its duplicates (DESIGN.md decision 4). Three sparse global secondary indexes serve the access patterns:
+ * its duplicates (DESIGN.md decision 4), plus per campaign-day counters. Campaign events live in
+ * campaign-day-shard partitions, so a busy campaign spreads over `shards` partitions and its counters can be
+ * recounted exactly with consistent reads. Three sparse global secondary indexes serve the other patterns.
  *
- * | access pattern                         | index | partition key                         | sort key             |
- * |----------------------------------------|-------|---------------------------------------|----------------------|
- * | one event by id                        | table | `EVENT#<id>`                          | `RECORD`             |
- * | events of one campaign in a time range | gsi1  | `CAMPAIGN#<provider>#<campaign_id>`   | `<created_at>#<id>`  |
- * | quarantined records, newest last       | gsi1  | `QUARANTINE`                          | `<received_at>#<id>` |
- * | events of one device in a time range   | gsi2  | `DEVICE#<provider>#<device_id>`       | `<created_at>#<id>`  |
- * | events of one type on one day          | gsi3  | `TYPE#<provider>#<event>#<YYYY-MM-DD>` | `<created_at>#<id>`  |
+ * | access pattern                           | index | partition key                                   | sort key              |
+ * |------------------------------------------|-------|-------------------------------------------------|-----------------------|
+ * | a campaign event (and its dedup check)   | table | `CAMPAIGN#<provider>#<campaign>#<day>#<shard>`  | `E#<created_at>#<id>` |
+ * | a device seen by a campaign on a day     | table | `CAMPAIGN#<provider>#<campaign>#<day>#<shard>`  | `D#<device_id>`       |
+ * | counters of a campaign, day by day       | table | `STATS#<provider>#<campaign>`                   | `<day>`               |
+ * | any other event (and its dedup check)    | table | `EVENT#<id>`                                    | `RECORD`              |
+ * | a quarantined delivery                   | table | `QUARANTINE#<id>`                               | `RECORD`              |
+ * | events of one campaign in a time range   | gsi1  | `CAMPAIGN#<provider>#<campaign>#<shard>`        | `<created_at>#<id>`   |
+ * | quarantined records, oldest first        | gsi1  | `QUARANTINE`                                    | `<received_at>#<id>`  |
+ * | events of one device in a time range     | gsi2  | `DEVICE#<provider>#<device_id>`                 | `<created_at>#<id>`   |
+ * | events of one type on one day            | gsi3  | `TYPE#<provider>#<event>#<day>#<shard>`         | `<created_at>#<id>`   |
+ * | counters of every campaign on one day    | gsi3  | `STATSDAY#<provider>#<day>`                     | `<campaign>`          |
  *
- * Quarantined records live under their own key prefix, `QUARANTINE#<id>`.
+ * `<shard>` is `0` … `shards - 1`, from a hash of the record id (a device marker: of the device id).
  */
 export const RECORDS_TABLE = {
   partitionKey: 'pk',
@@ -24,6 +32,22 @@ export const RECORDS_TABLE = {
     byTypeAndDay: { name: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
   },
 } as const;
+
+/** How records are laid out: shard count and retention. Both sides (writer and reader) must agree. */
+export interface TableLayout {
+  /** Partitions a campaign's events spread over; one DynamoDB partition takes about 1,000 writes/s. */
+  shards: number;
+  /** Days an event record is kept (TTL); `null` keeps records for ever. Counters are always kept. */
+  retentionDays: number | null;
+}
+
+export const DEFAULT_LAYOUT: TableLayout = { shards: 1, retentionDays: null };
+
+/** The SORI events counted per campaign and day, and the counter each one moves. */
+export const COUNTED_EVENTS: Readonly<Record<string, 'impressions' | 'clicks'>> = {
+  'campaign.impression': 'impressions',
+  'campaign.click': 'clicks',
+};
 
 /**
  * Attributes copied into every index besides the keys: the record fields, not the raw body, so an index item
@@ -47,6 +71,9 @@ export const PROJECTED_ATTRIBUTES = [
   'metadata',
   'geolocation',
   'reason',
+  'impressions',
+  'clicks',
+  'unique_devices',
 ];
 
 /** Epoch seconds after which DynamoDB may delete an item (TTL); unset items are kept. */
@@ -57,11 +84,37 @@ export const QUARANTINE_PARTITION = 'QUARANTINE';
 
 export const eventPartitionKey = (id: string) => `EVENT#${id}`;
 export const quarantinePartitionKey = (id: string) => `QUARANTINE#${id}`;
-export const campaignPartitionKey = (provider: string, campaignId: string) =>
-  `CAMPAIGN#${provider}#${campaignId}`;
+export const campaignDayPartitionKey = (provider: string, campaignId: string, day: string, shard: number) =>
+  `CAMPAIGN#${provider}#${campaignId}#${day}#${shard}`;
+export const campaignPartitionKey = (provider: string, campaignId: string, shard: number) =>
+  `CAMPAIGN#${provider}#${campaignId}#${shard}`;
 export const devicePartitionKey = (provider: string, deviceId: string) => `DEVICE#${provider}#${deviceId}`;
-export const typeDayPartitionKey = (provider: string, event: string, day: string) =>
-  `TYPE#${provider}#${event}#${day}`;
+export const typeDayPartitionKey = (provider: string, event: string, day: string, shard: number) =>
+  `TYPE#${provider}#${event}#${day}#${shard}`;
+export const statsPartitionKey = (provider: string, campaignId: string) => `STATS#${provider}#${campaignId}`;
+export const statsDayPartitionKey = (provider: string, day: string) => `STATSDAY#${provider}#${day}`;
+export const eventSortKey = (createdAt: string, id: string) => `E#${createdAt}#${id}`;
+export const deviceSortKey = (deviceId: string) => `D#${deviceId}`;
+
+/**
+ * The shard of a key: a stable hash of it modulo `shards`, so the same event always lands on the same shard
+ * (its dedup check depends on it).
+ */
+export function shardOf(key: string, shards: number): number {
+  if (shards <= 1) return 0;
+  return createHash('sha256').update(key).digest().readUInt32BE(0) % shards;
+}
+
+/** The UTC day (`YYYY-MM-DD`) of an ISO 8601 timestamp. */
+export const dayOf = (isoTimestamp: string) => isoTimestamp.slice(0, 10);
+
+/** `true` when the record is a campaign event: it lives in campaign-day partitions. */
+export const isCampaignEvent = (record: EventRecord): record is EventRecord & { campaign_id: string } =>
+  Boolean(record.campaign_id);
+
+/** `true` when the record moves a campaign counter. */
+export const isCountedEvent = (record: EventRecord) =>
+  isCampaignEvent(record) && record.event in COUNTED_EVENTS;
 
 const S = (value: string): AttributeValue => ({ S: value });
 
@@ -82,18 +135,40 @@ const STRING_FIELDS = [
   'received_at',
 ] as const satisfies readonly (keyof EventRecord)[];
 
+/** The primary key of the item that stores `message` (and rejects its duplicates). */
+export function itemKey(message: QueueMessage, layout: TableLayout): { pk: string; sk: string } {
+  const record = message.record;
+  if (message.kind === 'quarantine') return { pk: quarantinePartitionKey(record.id), sk: RECORD_SORT_KEY };
+  const event = message.record;
+  if (!isCampaignEvent(event)) return { pk: eventPartitionKey(event.id), sk: RECORD_SORT_KEY };
+  const shard = shardOf(event.id, layout.shards);
+  return {
+    pk: campaignDayPartitionKey(event.provider, event.campaign_id, dayOf(event.created_at), shard),
+    sk: eventSortKey(event.created_at, event.id),
+  };
+}
+
+function expiresAt(createdAt: string, layout: TableLayout): AttributeValue | undefined {
+  if (layout.retentionDays === null) return undefined;
+  return { N: String(Math.floor(Date.parse(createdAt) / 1000) + layout.retentionDays * 86_400) };
+}
+
 /**
  * Turns a queue message into the table item that stores it, with the key attributes of every index it
  * belongs to. `metadata` and `geolocation` are kept as JSON strings: exact, and free of DynamoDB's limits on
  * numbers and empty sets.
  */
-export function toItem(message: QueueMessage): Record<string, AttributeValue> {
+export function toItem(
+  message: QueueMessage,
+  layout: TableLayout = DEFAULT_LAYOUT,
+): Record<string, AttributeValue> {
+  const { pk, sk } = itemKey(message, layout);
   const raw = { raw: S(message.raw), raw_encoding: S(message.raw_encoding) };
   if (message.kind === 'quarantine') {
     const { id, provider, reason, received_at } = message.record;
     return {
-      pk: S(quarantinePartitionKey(id)),
-      sk: S(RECORD_SORT_KEY),
+      pk: S(pk),
+      sk: S(sk),
       kind: S('quarantine'),
       id: S(id),
       provider: S(provider),
@@ -105,29 +180,51 @@ export function toItem(message: QueueMessage): Record<string, AttributeValue> {
     };
   }
   const record = message.record;
-  const item: Record<string, AttributeValue> = {
-    pk: S(eventPartitionKey(record.id)),
-    sk: S(RECORD_SORT_KEY),
-    kind: S('event'),
-  };
+  const item: Record<string, AttributeValue> = { pk: S(pk), sk: S(sk), kind: S('event') };
   for (const field of STRING_FIELDS) {
     const value = record[field];
     if (value !== null && value !== '') item[field] = S(value);
   }
   if (record.metadata !== null) item.metadata = S(JSON.stringify(record.metadata));
   if (record.geolocation !== null) item.geolocation = S(JSON.stringify(record.geolocation));
+  const shard = shardOf(record.id, layout.shards);
   const sortKey = S(`${record.created_at}#${record.id}`);
   if (record.campaign_id) {
-    item.gsi1pk = S(campaignPartitionKey(record.provider, record.campaign_id));
+    item.gsi1pk = S(campaignPartitionKey(record.provider, record.campaign_id, shard));
     item.gsi1sk = sortKey;
   }
   if (record.device_id) {
     item.gsi2pk = S(devicePartitionKey(record.provider, record.device_id));
     item.gsi2sk = sortKey;
   }
-  item.gsi3pk = S(typeDayPartitionKey(record.provider, record.event, record.created_at.slice(0, 10)));
+  item.gsi3pk = S(typeDayPartitionKey(record.provider, record.event, dayOf(record.created_at), shard));
   item.gsi3sk = sortKey;
+  const expires = expiresAt(record.created_at, layout);
+  if (expires) item[TTL_ATTRIBUTE] = expires;
   Object.assign(item, raw);
+  return item;
+}
+
+/** The marker that a device was seen by a campaign on a day: its first insert moves `unique_devices`. */
+export function deviceMarkerItem(
+  record: EventRecord & { campaign_id: string; device_id: string },
+  layout: TableLayout,
+): Record<string, AttributeValue> {
+  const day = dayOf(record.created_at);
+  const item: Record<string, AttributeValue> = {
+    pk: S(
+      campaignDayPartitionKey(
+        record.provider,
+        record.campaign_id,
+        day,
+        shardOf(record.device_id, layout.shards),
+      ),
+    ),
+    sk: S(deviceSortKey(record.device_id)),
+    kind: S('device'),
+  };
+  const expires = expiresAt(record.created_at, layout);
+  if (expires) item[TTL_ATTRIBUTE] = expires;
   return item;
 }
 

@@ -6,8 +6,9 @@ import { createProcessWebhook } from '../../functions/process-webhook/process-we
 import { sori } from '../../lib/providers/sori';
 import { redriveMessages } from '../../lib/queue/redrive';
 import { buildQueueMessage } from '../../lib/records/build-queue-message';
-import type { QueueMessage } from '../../lib/records/event-record';
 import { ensureRecordsTable, RecordsRepository } from '../../lib/records/records-repository';
+import { DEFAULT_LAYOUT } from '../../lib/records/records-table';
+import { CampaignCounters } from '../../lib/stats/campaign-counters';
 import { queueDepth } from '../../local/local-stack';
 import { SqsPoller } from '../../local/sqs-poller';
 import { memoryLogger, type SoriFixture, soriBody } from '../support/deliveries';
@@ -15,6 +16,7 @@ import {
   createTestQueues,
   createTestTable,
   eventually,
+  faultyDynamoDb,
   localClients,
   takeMessages,
   uniqueName,
@@ -44,14 +46,15 @@ const sqsEvent = (bodies: string[]): SQSEvent => ({
 });
 
 let repository: RecordsRepository;
+let counters: CampaignCounters;
 
 beforeAll(async () => {
-  ({ repository } = await createTestTable(dynamodb));
+  ({ repository, counters } = await createTestTable(dynamodb));
 });
 
 describe('process webhook: one conditional put per record', () => {
   it('stores each record once; a second delivery of the same record is a duplicate and a success', async () => {
-    const process = createProcessWebhook({ records: repository, logger: memoryLogger().logger });
+    const process = createProcessWebhook({ records: repository, counters, logger: memoryLogger().logger });
     const impression = JSON.stringify(message('impression'));
     expect(await process(sqsEvent([impression, impression]))).toEqual({ batchItemFailures: [] });
     expect(await process(sqsEvent([impression]))).toEqual({ batchItemFailures: [] });
@@ -65,7 +68,7 @@ describe('process webhook: one conditional put per record', () => {
   });
 
   it('stores a quarantined delivery under its own key with the reason and raw body', async () => {
-    const process = createProcessWebhook({ records: repository, logger: memoryLogger().logger });
+    const process = createProcessWebhook({ records: repository, counters, logger: memoryLogger().logger });
     const raw = '{"event":"campaign.share","extra":"kept"}';
     const quarantined = buildQueueMessage(sori, Buffer.from(raw), RECEIVED);
     await process(sqsEvent([JSON.stringify(quarantined)]));
@@ -82,7 +85,7 @@ describe('process webhook: one conditional put per record', () => {
 
   it('reports only the failing record of a batch in batchItemFailures', async () => {
     const { logger, lines } = memoryLogger();
-    const process = createProcessWebhook({ records: repository, logger });
+    const process = createProcessWebhook({ records: repository, counters, logger });
     const batch = [
       JSON.stringify(message('click')),
       '{"not":"a queue message"}',
@@ -106,21 +109,29 @@ describe('process webhook: one conditional put per record', () => {
 describe('process webhook behind the SQS poller (Lambda event source semantics)', () => {
   it('retries a record that failed on a DynamoDB fault alone, and stores it exactly once', async () => {
     const { queueUrl, queueArn } = await createTestQueues(sqs, { visibilityTimeout: 1, maxReceiveCount: 5 });
-    const { repository: table } = await createTestTable(dynamodb);
-    // Mock, by necessity: the local DynamoDB server cannot be made to throttle one chosen item. The wrapper
-    // throws ProvisionedThroughputExceeded for the click on its first attempt and delegates everything else.
-    const attempts = new Map<string, number>();
-    const faulty = {
-      async store(queued: QueueMessage) {
-        const count = (attempts.get(queued.record.id) ?? 0) + 1;
-        attempts.set(queued.record.id, count);
-        if (queued.kind === 'event' && queued.record.event === 'campaign.click' && count === 1) {
-          throw new ProvisionedThroughputExceededException({ message: 'injected throttle', $metadata: {} });
-        }
-        return table.store(queued);
-      },
-    };
-    const handler = createProcessWebhook({ records: faulty, logger: memoryLogger().logger });
+    const { tableName } = await createTestTable(dynamodb);
+    // Mock, by necessity: the local DynamoDB server cannot be made to throttle one chosen item. The client
+    // throws ProvisionedThroughputExceeded for the click's first PutItem and sends everything else.
+    let throttled = 0;
+    const { client, seen } = faultyDynamoDb((command) => {
+      const item = command.input.Item as Record<string, { S?: string }> | undefined;
+      if (command.name !== 'PutItemCommand' || item?.event?.S !== 'campaign.click' || throttled > 0)
+        return undefined;
+      throttled++;
+      return new ProvisionedThroughputExceededException({ message: 'injected throttle', $metadata: {} });
+    });
+    const table = new RecordsRepository(client, tableName);
+    const handler = createProcessWebhook({
+      records: table,
+      counters: new CampaignCounters(client, tableName, DEFAULT_LAYOUT),
+      logger: memoryLogger().logger,
+    });
+    const attempts = (id: string) =>
+      seen.filter(
+        (command) =>
+          command.name === 'PutItemCommand' &&
+          (command.input.Item as Record<string, { S?: string }>).id?.S === id,
+      ).length;
     const poller = new SqsPoller({
       client: sqs,
       queueUrl,
@@ -138,16 +149,19 @@ describe('process webhook behind the SQS poller (Lambda event source semantics)'
     poller.start();
     try {
       await eventually(
-        async () => ((attempts.get(message('click').record.id) ?? 0) >= 2 ? true : undefined),
+        async () => (attempts(message('click').record.id) >= 2 ? true : undefined),
         10_000,
         'the click redelivered',
       );
     } finally {
       await poller.stop();
     }
-    expect(attempts.get(message('click').record.id)).toBe(2);
-    expect(attempts.get(message('impression').record.id)).toBe(1);
-    expect(attempts.get(message('authentication').record.id)).toBe(1);
+    expect(attempts(message('click').record.id)).toBe(2);
+    expect(attempts(message('impression').record.id)).toBe(1);
+    expect(attempts(message('authentication').record.id)).toBe(1);
+    expect(
+      await new CampaignCounters(dynamodb, tableName, DEFAULT_LAYOUT).campaignStats('sori', 'cmp_1234'),
+    ).toEqual([expect.objectContaining({ day: '2025-10-14', impressions: 1, clicks: 1, unique_devices: 1 })]);
     const stored = await table.queryEvents({ provider: 'sori', campaign: 'cmp_1234', limit: 10 });
     expect(stored.map((event) => event.event).sort()).toEqual(['campaign.click', 'campaign.impression']);
   });
@@ -157,8 +171,12 @@ describe('process webhook behind the SQS poller (Lambda event source semantics)'
       visibilityTimeout: 1,
       maxReceiveCount: 2,
     });
-    const { repository: table } = await createTestTable(dynamodb);
-    const handler = createProcessWebhook({ records: table, logger: memoryLogger().logger });
+    const { repository: table, counters: tableCounters } = await createTestTable(dynamodb);
+    const handler = createProcessWebhook({
+      records: table,
+      counters: tableCounters,
+      logger: memoryLogger().logger,
+    });
     const poller = new SqsPoller({
       client: sqs,
       queueUrl,
@@ -198,7 +216,11 @@ describe('process webhook behind the SQS poller (Lambda event source semantics)'
     // A real fault: the table does not exist yet, so every put fails and the messages go to the DLQ.
     const tableName = uniqueName('records-later');
     const table = new RecordsRepository(dynamodb, tableName);
-    const handler = createProcessWebhook({ records: table, logger: memoryLogger().logger });
+    const handler = createProcessWebhook({
+      records: table,
+      counters: new CampaignCounters(dynamodb, tableName, DEFAULT_LAYOUT),
+      logger: memoryLogger().logger,
+    });
     const poller = new SqsPoller({
       client: sqs,
       queueUrl,

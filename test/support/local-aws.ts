@@ -3,6 +3,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { inject } from 'vitest';
 import { ensureRecordsTable, RecordsRepository } from '../../lib/records/records-repository';
+import { DEFAULT_LAYOUT, type TableLayout } from '../../lib/records/records-table';
+import { CampaignCounters } from '../../lib/stats/campaign-counters';
 import { createEventQueues, drainQueue, localClientConfig } from '../../local/local-stack';
 
 /** A name no other test uses, so tests sharing the local servers never see each other's data. */
@@ -15,11 +17,19 @@ export function localClients() {
   };
 }
 
-/** A fresh records table on the run's DynamoDB-API server. */
-export async function createTestTable(dynamodb: DynamoDBClient) {
+/** A fresh records table on the run's DynamoDB-API server, with its repository and counters. */
+export async function createTestTable(
+  dynamodb: DynamoDBClient,
+  layout: TableLayout = DEFAULT_LAYOUT,
+  staleAfterMs = 60_000,
+) {
   const tableName = uniqueName('records');
   await ensureRecordsTable(dynamodb, tableName);
-  return { tableName, repository: new RecordsRepository(dynamodb, tableName) };
+  return {
+    tableName,
+    repository: new RecordsRepository(dynamodb, tableName, layout),
+    counters: new CampaignCounters(dynamodb, tableName, layout, staleAfterMs),
+  };
 }
 
 /** A fresh events queue and DLQ on the run's SQS-API server. */
@@ -54,4 +64,31 @@ export async function eventually<T>(
 /** Every message now visible in a queue, removed from it. */
 export async function takeMessages(sqs: SQSClient, queueUrl: string): Promise<string[]> {
   return drainQueue(sqs, queueUrl);
+}
+
+/** A DynamoDB command as the SDK middleware sees it. */
+export interface SeenCommand {
+  name: string;
+  input: Record<string, unknown>;
+}
+
+/**
+ * A DynamoDB client for the run's local server that counts every command and throws `fault()`'s error for
+ * the commands it picks. Mock, by necessity: the local server cannot be made to throttle, time out or fail one
+ * chosen write. Tests that use it say which fault they inject.
+ */
+export function faultyDynamoDb(fault: (command: SeenCommand) => Error | undefined = () => undefined) {
+  const client = new DynamoDBClient(localClientConfig(inject('dynamodbEndpoint')));
+  const seen: SeenCommand[] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const command = { name: String(context.commandName), input: args.input as Record<string, unknown> };
+      seen.push(command);
+      const error = fault(command);
+      if (error) throw error;
+      return next(args);
+    },
+    { step: 'initialize', name: 'faultInjection' },
+  );
+  return { client, seen };
 }

@@ -26,7 +26,16 @@ describe('configuration', () => {
 
   it('requires TABLE_NAME for the process function', () => {
     expect(() => loadProcessConfig({})).toThrow('TABLE_NAME');
-    expect(loadProcessConfig({ TABLE_NAME: 't' })).toEqual({ tableName: 't' });
+    expect(loadProcessConfig({ TABLE_NAME: 't' })).toEqual({
+      tableName: 't',
+      layout: { shards: 1, retentionDays: 365 },
+      staleAfterMs: 60_000,
+    });
+    expect(loadProcessConfig({ TABLE_NAME: 't', SHARDS: '8', RECORD_RETENTION_DAYS: '0' }).layout).toEqual({
+      shards: 8,
+      retentionDays: null,
+    });
+    expect(() => loadProcessConfig({ TABLE_NAME: 't', SHARDS: '0' })).toThrow('SHARDS');
   });
 
   it('parses the signing secret document and never echoes a malformed one', () => {

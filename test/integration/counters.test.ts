@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { sori } from '../../lib/providers/sori';
+import { buildQueueMessage } from '../../lib/records/build-queue-message';
+import type { QueueMessage } from '../../lib/records/event-record';
+import { RecordsRepository } from '../../lib/records/records-repository';
+import type { TableLayout } from '../../lib/records/records-table';
+import { storeBatch } from '../../lib/records/store-batch';
+import { CampaignCounters, newClaimToken } from '../../lib/stats/campaign-counters';
+import { soriPayload } from '../support/deliveries';
+import { createTestTable, faultyDynamoDb, localClients } from '../support/local-aws';
+
+const { dynamodb } = localClients();
+
+/** A realistic burst: impressions and clicks over campaigns, devices and two days, each event unique. */
+function burst(count: number, seed = randomUUID().slice(0, 6)) {
+  const base = soriPayload('impression');
+  return Array.from({ length: count }, (_, i) => {
+    const click = i % 4 === 3;
+    const payload = {
+      ...base,
+      event: click ? 'campaign.click' : 'campaign.impression',
+      activity_id: `act_${seed}_${i}`,
+      device_id: `device_${i % 7}`,
+      created_at: `2025-10-${i % 2 === 0 ? '14' : '15'}T05:${String(i % 60).padStart(2, '0')}:12.421Z`,
+      campaign: { ...(base.campaign as object), id: `cmp_${i % 3}` },
+    };
+    return buildQueueMessage(sori, Buffer.from(JSON.stringify(payload)), '2026-01-01T00:00:00.000Z');
+  });
+}
+
+/** The exact counts of distinct events: what the counters must equal. */
+function expected(messages: QueueMessage[]) {
+  const byKey = new Map<string, { impressions: number; clicks: number; devices: Set<string> }>();
+  const seen = new Set<string>();
+  for (const message of messages) {
+    if (message.kind !== 'event' || seen.has(message.record.id)) continue;
+    seen.add(message.record.id);
+    const key = `${message.record.campaign_id}|${message.record.created_at.slice(0, 10)}`;
+    const entry = byKey.get(key) ?? { impressions: 0, clicks: 0, devices: new Set<string>() };
+    if (message.record.event === 'campaign.click') entry.clicks++;
+    else entry.impressions++;
+    entry.devices.add(message.record.device_id ?? '');
+    byKey.set(key, entry);
+  }
+  return [...byKey.entries()]
+    .map(([key, entry]) => ({
+      key,
+      impressions: entry.impressions,
+      clicks: entry.clicks,
+      unique_devices: entry.devices.size,
+    }))
+    .sort((a, b) => a.key.localeCompare(b.key));
+}
+
+async function actual(counters: CampaignCounters) {
+  const rows = [];
+  for (const campaign of ['cmp_0', 'cmp_1', 'cmp_2']) {
+    for (const row of await counters.campaignStats('sori', campaign)) {
+      rows.push({
+        key: `${row.campaign_id}|${row.day}`,
+        impressions: row.impressions,
+        clicks: row.clicks,
+        unique_devices: row.unique_devices,
+      });
+    }
+  }
+  return rows.sort((a, b) => a.key.localeCompare(b.key));
+}
+
+/** Deliveries with 30 % duplicates in random order, cut into batches of `size`. */
+function deliveries(messages: QueueMessage[], size: number, random = mulberry32(7)) {
+  const all = [...messages, ...messages.filter(() => random() < 0.3)];
+  for (let i = all.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [all[i], all[j]] = [all[j] as QueueMessage, all[i] as QueueMessage];
+  }
+  const batches: QueueMessage[][] = [];
+  for (let i = 0; i < all.length; i += size) batches.push(all.slice(i, i + size));
+  return batches;
+}
+
+function mulberry32(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Runs batches like the event source: a failed message comes back in a later batch until it succeeds. */
+async function drain(
+  records: RecordsRepository,
+  counters: CampaignCounters,
+  batches: QueueMessage[][],
+  concurrency = 3,
+) {
+  const queue = [...batches];
+  let rounds = 0;
+  while (queue.length > 0 && rounds++ < 50) {
+    const running = queue.splice(0, concurrency);
+    const results = await Promise.all(running.map((batch) => storeBatch(records, counters, batch)));
+    results.forEach((outcomes, b) => {
+      const failed = (running[b] ?? []).filter((_, i) => !outcomes[i]?.ok);
+      if (failed.length > 0) queue.push(failed);
+    });
+  }
+  expect(queue).toEqual([]);
+}
+
+describe.each<TableLayout>([
+  { shards: 1, retentionDays: 365 },
+  { shards: 4, retentionDays: 365 },
+])('campaign counters with %o', (layout) => {
+  it('equal the distinct events per campaign and day after a burst with 30 % duplicates in random order', async () => {
+    const { repository, counters } = await createTestTable(dynamodb, layout);
+    const messages = burst(120);
+    await drain(repository, counters, deliveries(messages, 10));
+    expect(await actual(counters)).toEqual(expected(messages));
+    const top = await counters.dayStats('sori', '2025-10-14');
+    expect(top.map((row) => row.campaign_id)).toHaveLength(3);
+    expect(top[0]?.impressions).toBeGreaterThanOrEqual(top[2]?.impressions ?? 0);
+  });
+
+  it('stay exact when DynamoDB throttles record puts, markers and counter updates (each retried alone)', async () => {
+    const { tableName } = await createTestTable(dynamodb, layout);
+    // Fault injection: one write in five, of any kind, is throttled at random, as DynamoDB does under load.
+    const random = mulberry32(11);
+    const { client } = faultyDynamoDb((command) =>
+      ['PutItemCommand', 'UpdateItemCommand'].includes(command.name) && random() < 0.2
+        ? new ProvisionedThroughputExceededException({ message: 'injected throttle', $metadata: {} })
+        : undefined,
+    );
+    const records = new RecordsRepository(client, tableName, layout);
+    const counters = new CampaignCounters(client, tableName, layout, 50);
+    const messages = burst(80);
+    await drain(records, counters, deliveries(messages, 10));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const reader = new CampaignCounters(dynamodb, tableName, layout, 50);
+    expect(await actual(reader)).toEqual(expected(messages));
+  });
+
+  it('count nothing twice when the consumer dies after some writes of a batch and the batch is redelivered', async () => {
+    const { tableName } = await createTestTable(dynamodb, layout);
+    // Fault injection: the process "dies" before its counter increments (the ADD updates fail), and the
+    // whole batch comes back, as after a Lambda crash.
+    let dead = true;
+    const { client } = faultyDynamoDb((command) =>
+      dead && command.name === 'UpdateItemCommand' && String(command.input.UpdateExpression).startsWith('ADD')
+        ? new Error('process crashed')
+        : undefined,
+    );
+    const records = new RecordsRepository(client, tableName, layout);
+    const counters = new CampaignCounters(client, tableName, layout, 50);
+    const messages = burst(30);
+    await storeBatch(records, counters, messages.slice(0, 20));
+    dead = false;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await drain(records, counters, [messages.slice(0, 20), messages]);
+    expect(await actual(counters)).toEqual(expected(messages));
+  });
+});
+
+describe('recounts', () => {
+  it('never overwrite a campaign-day while a live batch holds a claim on it', async () => {
+    const { counters } = await createTestTable(dynamodb, { shards: 2, retentionDays: null }, 1_000);
+    const key = { provider: 'sori', campaignId: 'cmp_x', day: '2025-10-14' };
+    await counters.claim(key, newClaimToken(Date.now() - 5_000));
+    await counters.claim(key, newClaimToken());
+    expect(await counters.recountIfStale(key)).toBe(false);
+  });
+
+  it('rewrite a campaign-day left with only stale claims from its records, and drop the claims', async () => {
+    const layout = { shards: 2, retentionDays: null };
+    const { repository, counters } = await createTestTable(dynamodb, layout, 1_000);
+    const messages = burst(6).filter((m) => m.kind === 'event' && m.record.campaign_id === 'cmp_0');
+    for (const message of messages) await repository.store(message);
+    const key = { provider: 'sori', campaignId: 'cmp_0', day: '2025-10-14' };
+    await counters.claim(key, newClaimToken(Date.now() - 5_000));
+    expect(await counters.recountIfStale(key)).toBe(true);
+    const [row] = await counters.campaignStats('sori', 'cmp_0');
+    expect(row).toMatchObject({
+      impressions: expected(messages)[0]?.impressions,
+      clicks: expected(messages)[0]?.clicks,
+    });
+  });
+});
