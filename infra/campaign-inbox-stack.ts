@@ -25,6 +25,11 @@ export class CampaignInboxStack extends Stack {
     new CfnOutput(this, 'DashboardUrl', {
       value: `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${this.inbox.monitoring.dashboard.dashboardName}`,
     });
+    new CfnOutput(this, 'Shards', {
+      value: String(props.config.shards),
+      description: 'Read by npm run events',
+    });
+    new CfnOutput(this, 'RecordRetentionDays', { value: String(props.config.recordRetentionDays) });
     new CfnOutput(this, 'QueueUrl', { value: this.inbox.queue.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.inbox.queue.deadLetterQueue.queueUrl });
   }

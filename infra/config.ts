@@ -26,6 +26,10 @@ export interface InboxConfig {
   maxConcurrency: number;
   /** Largest accepted body, bytes. */
   maxBodyBytes: number;
+  /** Partitions a campaign's events spread over (about 1,000 writes/s each). Fix it before the first deploy. */
+  shards: number;
+  /** Days event records are kept (TTL); 0 keeps them for ever. Counters are always kept. */
+  recordRetentionDays: number;
 }
 
 export const DEFAULT_CONFIG: InboxConfig = {
@@ -41,6 +45,8 @@ export const DEFAULT_CONFIG: InboxConfig = {
   batchWindowSeconds: 1,
   maxConcurrency: 5,
   maxBodyBytes: 262_144,
+  shards: 1,
+  recordRetentionDays: 365,
 };
 
 /** Context keys, as written in `cdk.json` or after `-c`. */
@@ -57,6 +63,8 @@ export const CONTEXT_KEYS: { [K in keyof InboxConfig]: string } = {
   batchWindowSeconds: 'batchWindowSeconds',
   maxConcurrency: 'maxConcurrency',
   maxBodyBytes: 'maxBodyBytes',
+  shards: 'shards',
+  recordRetentionDays: 'recordRetentionDays',
 };
 
 function integer(key: string, value: unknown, min: number, max: number): number {
@@ -117,6 +125,12 @@ export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
     ),
     maxConcurrency: or('maxConcurrency', (v) => integer('maxConcurrency', v, 2, 1000), d.maxConcurrency),
     maxBodyBytes: or('maxBodyBytes', (v) => integer('maxBodyBytes', v, 1024, 1_048_576), d.maxBodyBytes),
+    shards: or('shards', (v) => integer('shards', v, 1, 256), d.shards),
+    recordRetentionDays: or(
+      'recordRetentionDays',
+      (v) => integer('recordRetentionDays', v, 0, 36_500),
+      d.recordRetentionDays,
+    ),
   };
   if (config.batchSize > 10 && config.batchWindowSeconds < 1) {
     throw new Error(

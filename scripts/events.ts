@@ -1,8 +1,14 @@
 import { parseArgs } from 'node:util';
 import { providerNames } from '../lib/providers';
 import { redriveMessages } from '../lib/queue/redrive';
-import { type EventQuery, RecordsRepository } from '../lib/records/records-repository';
+import {
+  daysNewestFirst,
+  type EventQuery,
+  RecordsRepository,
+  TYPE_QUERY_MAX_DAYS,
+} from '../lib/records/records-repository';
 import type { StoredEvent } from '../lib/records/records-table';
+import { CampaignCounters, type CampaignDayStats } from '../lib/stats/campaign-counters';
 import { resolveQueueTarget, resolveTableTarget } from './local-target';
 
 const USAGE = `Usage: npm run events -- <command> [options]
@@ -18,6 +24,10 @@ Commands:
     --limit <n>        at most n events (default 100)
   quarantine   authentic deliveries the schemas did not understand, with the reason
     --limit <n>        at most n records (default 100)
+  stats        exact counters, one row per campaign and day
+    --campaign <id>    one campaign, day by day (without it: every campaign, most impressions first)
+    --since <day>      first UTC day (default: 6 days before --until)
+    --until <day>      last UTC day (default: today)
   redrive      move the dead-letter queue's messages back to the events queue (after a fix)
 
 Common options:
@@ -66,6 +76,104 @@ const print = (rows: object[], json: boolean, columns: string[]) => {
   else printTable(rows as Record<string, unknown>[], columns);
 };
 
+function parseDay(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new UsageError(`${flag} must be a day, YYYY-MM-DD, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+const STATS_COLUMNS = ['campaign_id', 'day', 'impressions', 'clicks', 'unique_devices', 'ctr'];
+const formatCtr = (row: { ctr: number | null }) => ({
+  ...row,
+  ctr: row.ctr === null ? null : Number(row.ctr.toFixed(4)),
+});
+
+async function stats(values: {
+  campaign?: string | undefined;
+  provider?: string | undefined;
+  since?: string | undefined;
+  until?: string | undefined;
+  json: boolean;
+  endpoint?: string | undefined;
+  table?: string | undefined;
+  stack?: string | undefined;
+}): Promise<number> {
+  const until = parseDay('--until', values.until) ?? new Date().toISOString().slice(0, 10);
+  const since =
+    parseDay('--since', values.since) ??
+    (values.campaign
+      ? '0000-00-00'
+      : new Date(Date.parse(until) - 6 * 86_400_000).toISOString().slice(0, 10));
+  if (since > until) throw new UsageError('--since is after --until');
+  if (!values.campaign && Date.parse(until) - Date.parse(since) >= TYPE_QUERY_MAX_DAYS * 86_400_000) {
+    throw new UsageError(`stats across campaigns covers at most ${TYPE_QUERY_MAX_DAYS} days`);
+  }
+  const target = await resolveTableTarget({
+    endpoint: values.endpoint,
+    table: values.table,
+    stack: values.stack,
+  });
+  try {
+    const counters = new CampaignCounters(target.client, target.tableName, target.layout);
+    const providers = values.provider ? [values.provider] : providerNames();
+    if (values.campaign) {
+      const rows: CampaignDayStats[] = [];
+      for (const provider of providers)
+        rows.push(...(await counters.campaignStats(provider, values.campaign, since, until)));
+      const shown = rows.map(({ provider: _, ...row }) => formatCtr(row));
+      print(shown, values.json, STATS_COLUMNS);
+      return 0;
+    }
+    // Every campaign over the range: daily counters summed; unique_devices is the sum of each day's uniques.
+    const totals = new Map<
+      string,
+      {
+        campaign_id: string;
+        since: string;
+        until: string;
+        impressions: number;
+        clicks: number;
+        unique_devices: number;
+      }
+    >();
+    for (const provider of providers) {
+      for (const day of daysNewestFirst(since, until)) {
+        for (const row of await counters.dayStats(provider, day)) {
+          const total = totals.get(row.campaign_id) ?? {
+            campaign_id: row.campaign_id,
+            since,
+            until,
+            impressions: 0,
+            clicks: 0,
+            unique_devices: 0,
+          };
+          total.impressions += row.impressions;
+          total.clicks += row.clicks;
+          total.unique_devices += row.unique_devices;
+          totals.set(row.campaign_id, total);
+        }
+      }
+    }
+    const rows = [...totals.values()]
+      .sort((a, b) => b.impressions - a.impressions || a.campaign_id.localeCompare(b.campaign_id))
+      .map((row) => formatCtr({ ...row, ctr: row.impressions > 0 ? row.clicks / row.impressions : null }));
+    print(rows, values.json, [
+      'campaign_id',
+      'since',
+      'until',
+      'impressions',
+      'clicks',
+      'unique_devices',
+      'ctr',
+    ]);
+    return 0;
+  } finally {
+    await target.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -102,6 +210,7 @@ async function main(argv: string[]): Promise<number> {
       target.close();
     }
   }
+  if (command === 'stats') return stats(values);
   if (command !== 'query' && command !== 'quarantine') {
     throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -120,7 +229,7 @@ async function main(argv: string[]): Promise<number> {
     stack: values.stack,
   });
   try {
-    const repository = new RecordsRepository(target.client, target.tableName);
+    const repository = new RecordsRepository(target.client, target.tableName, target.layout);
     if (command === 'quarantine') {
       const records = await repository.listQuarantine(limit);
       print(records, values.json, ['received_at', 'provider', 'reason', 'id']);

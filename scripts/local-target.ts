@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { loadTableLayout } from '../lib/config';
+import type { TableLayout } from '../lib/records/records-table';
 import { startDynamoDb } from '../local/aws-servers';
 import { readDevSecret } from '../local/dev-secret';
 import { LOCAL_TABLE_NAME, type LocalStackInfo, localClientConfig, STACK_FILE } from '../local/local-stack';
@@ -34,6 +36,7 @@ export async function localSecret(dir = dataDir()): Promise<string | undefined> 
 export interface TableTarget {
   client: DynamoDBClient;
   tableName: string;
+  layout: TableLayout;
   close(): Promise<void>;
 }
 
@@ -49,22 +52,32 @@ export async function resolveTableTarget(flags: {
   stack?: string | undefined;
 }): Promise<TableTarget> {
   if (flags.stack) {
-    const tableName = requireOutput(await readStackOutputs(flags.stack), 'EventsTableName', flags.stack);
+    const outputs = await readStackOutputs(flags.stack);
+    const tableName = requireOutput(outputs, 'EventsTableName', flags.stack);
+    const layout = loadTableLayout({
+      SHARDS: outputs.Shards,
+      RECORD_RETENTION_DAYS: outputs.RecordRetentionDays,
+    });
     const client = new DynamoDBClient({});
-    return { client, tableName, close: async () => client.destroy() };
+    return { client, tableName, layout, close: async () => client.destroy() };
   }
   const endpoint = flags.endpoint ?? process.env.EVENTS_ENDPOINT;
   const table = flags.table ?? process.env.EVENTS_TABLE;
   if (endpoint || table) {
     if (!table) throw new Error('--table (or EVENTS_TABLE) is required with --endpoint');
     const client = new DynamoDBClient(endpoint ? { endpoint } : {});
-    return { client, tableName: table, close: async () => client.destroy() };
+    return { client, tableName: table, layout: loadTableLayout(), close: async () => client.destroy() };
   }
   const dir = dataDir();
   const running = await findRunningStack(dir);
   if (running) {
     const client = new DynamoDBClient(localClientConfig(running.dynamodbEndpoint));
-    return { client, tableName: running.tableName, close: async () => client.destroy() };
+    return {
+      client,
+      tableName: running.tableName,
+      layout: running.layout,
+      close: async () => client.destroy(),
+    };
   }
   if (!existsSync(join(dir, 'dynamodb'))) {
     throw new Error(
@@ -76,6 +89,7 @@ export async function resolveTableTarget(flags: {
   return {
     client,
     tableName: LOCAL_TABLE_NAME,
+    layout: loadTableLayout(),
     close: async () => {
       client.destroy();
       await server.stop();

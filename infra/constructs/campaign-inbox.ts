@@ -74,11 +74,20 @@ export class CampaignInbox extends Construct {
       name: 'process-webhook',
       timeout: PROCESS_TIMEOUT,
       logRetentionDays: config.logRetentionDays,
-      environment: { TABLE_NAME: this.records.table.tableName, POWERTOOLS_LOG_LEVEL: 'INFO' },
+      environment: {
+        TABLE_NAME: this.records.table.tableName,
+        SHARDS: String(config.shards),
+        RECORD_RETENTION_DAYS: String(config.recordRetentionDays),
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      },
     });
-    // One conditional PutItem per record: nothing else, and no index ARNs.
+    // Conditional puts (records, device markers), counter updates, and the consistent reads of a recount:
+    // on the table only, no index ARNs.
     this.processFunction.role.addToPolicy(
-      new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [this.records.table.tableArn] }),
+      new iam.PolicyStatement({
+        actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:Query'],
+        resources: [this.records.table.tableArn],
+      }),
     );
     this.processFunction.function.addEventSource(
       new SqsEventSource(this.queue.queue, {

@@ -56,6 +56,14 @@ describe('CampaignInbox stack', () => {
     });
   });
 
+  it('passes the shard count and record retention to the process function and the outputs', () => {
+    const { template: sharded } = synth({ shards: 8, recordRetentionDays: 30 });
+    sharded.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ SHARDS: '8', RECORD_RETENTION_DAYS: '30' }) },
+    });
+    sharded.hasOutput('Shards', { Value: '8' });
+  });
+
   it('applies configuration from context', () => {
     const config = readConfig({
       tryGetContext: (key: string) =>
@@ -152,10 +160,13 @@ describe('CampaignInbox stack', () => {
     expect(JSON.stringify(send?.Resource)).toMatch(/InboxEventsQueue/);
   });
 
-  it('grants the process function only PutItem on the table (no index ARNs) besides consuming the queue', () => {
+  it('grants the process function only item writes and reads on the table (no index ARNs) besides consuming the queue', () => {
     const statements = statementsOf(template, 'InboxProcessRole');
     expect(actionsOf(statements)).toEqual([
+      'dynamodb:GetItem',
       'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
       'sqs:ChangeMessageVisibility',
@@ -164,8 +175,9 @@ describe('CampaignInbox stack', () => {
       'sqs:GetQueueUrl',
       'sqs:ReceiveMessage',
     ]);
-    const put = statements.find((s) => s.Action === 'dynamodb:PutItem');
-    expect(JSON.stringify(put?.Resource)).not.toContain('index');
+    const table = statements.find((s) => [s.Action].flat().includes('dynamodb:PutItem'));
+    expect(JSON.stringify(table?.Resource)).not.toContain('index');
+    expect(JSON.stringify(table?.Resource)).not.toContain('*');
   });
 
   it('alarms on the DLQ, message age, 5xx, signature failures, processing errors and a quiet source', () => {

@@ -132,6 +132,24 @@ describe('local stack (npm start)', () => {
     expect(await events('query', '--campaign', 'cmp_1234', '--limit', '1')).toHaveLength(1);
   });
 
+  it('counts them exactly in `stats`, per campaign and day and across campaigns', async () => {
+    expect(await events('stats', '--campaign', 'cmp_1234')).toEqual([
+      { campaign_id: 'cmp_1234', day: '2025-10-14', impressions: 1, clicks: 1, unique_devices: 1, ctr: 1 },
+    ]);
+    const summary = await events('stats', '--since', '2025-10-13', '--until', '2025-10-14');
+    expect(summary).toEqual([
+      expect.objectContaining({
+        campaign_id: 'cmp_1234',
+        impressions: 1,
+        clicks: 1,
+        unique_devices: 1,
+        ctr: 1,
+      }),
+    ]);
+    const legacy = await events('stats', '--since', '2024-01-01', '--until', '2024-01-01');
+    expect(legacy.map((row) => [row.campaign_id, row.impressions, row.clicks])).toEqual([['string', 1, 1]]);
+  });
+
   it('lists a signed unknown event in `quarantine` with its reason', async () => {
     const body = JSON.stringify({ event: 'campaign.share', account_id: 'acc_123456' });
     expect((await post(body)).body.status).toBe('quarantined');
