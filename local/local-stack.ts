@@ -14,12 +14,15 @@ import { createReceiveHandler } from '../functions/receive-webhook/receive-webho
 import { DEFAULT_MAX_BODY_BYTES } from '../lib/config';
 import { createLogger, type Logger } from '../lib/log';
 import { EventQueue } from '../lib/queue/event-queue';
+import type { QueueMessage } from '../lib/records/event-record';
 import { ensureRecordsTable, RecordsRepository } from '../lib/records/records-repository';
 import { DEFAULT_LAYOUT, type TableLayout } from '../lib/records/records-table';
 import { StaticSigningSecrets } from '../lib/signature/signing-secrets';
 import { CampaignCounters } from '../lib/stats/campaign-counters';
+import { Activity } from './activity';
 import { type LambdaHttpHandler, startApiGatewayServer } from './api-gateway-server';
 import { type LocalServer, startDynamoDb, startSqs } from './aws-servers';
+import { createDashboard } from './dashboard';
 import { SqsPoller } from './sqs-poller';
 
 export const LOCAL_TABLE_NAME = 'campaign-inbox-records';
@@ -69,6 +72,24 @@ export interface LocalStack extends LocalStackInfo {
   /** `true` when the local servers answer and the poller runs. */
   healthy(): Promise<boolean>;
   stop(): Promise<void>;
+}
+
+/** The records repository, noting each first insert for the dashboard's live view. */
+class ActivityRecordingRepository extends RecordsRepository {
+  constructor(
+    client: DynamoDBClient,
+    tableName: string,
+    layout: TableLayout,
+    private readonly activity: Activity,
+  ) {
+    super(client, tableName, layout);
+  }
+
+  override async store(message: QueueMessage) {
+    const outcome = await super.store(message);
+    if (outcome === 'stored' && message.kind === 'event') this.activity.add(message.record);
+    return outcome;
+  }
 }
 
 /** SDK clients for the local servers: fixed dummy credentials, so real ones are never sent anywhere. */
@@ -199,11 +220,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     logger,
   }) as unknown as LambdaHttpHandler;
   const layout = options.layout ?? DEFAULT_LAYOUT;
+  const activity = new Activity();
+  const counters = new CampaignCounters(dynamodb, LOCAL_TABLE_NAME, layout, options.staleAfterMs);
   const process = createProcessHandler({
-    records: new RecordsRepository(dynamodb, LOCAL_TABLE_NAME, layout),
-    counters: new CampaignCounters(dynamodb, LOCAL_TABLE_NAME, layout, options.staleAfterMs),
+    records: new ActivityRecordingRepository(dynamodb, LOCAL_TABLE_NAME, layout, activity),
+    counters,
     logger,
   });
+  const dashboard = createDashboard(counters, activity);
   const poller = new SqsPoller({
     client: sqs,
     queueUrl,
@@ -236,6 +260,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       },
     ],
     extra: async (request, response) => {
+      if (await dashboard(request, response)) return true;
       if (new URL(request.url ?? '/', 'http://127.0.0.1').pathname !== '/healthz') return false;
       const ok = await healthy();
       response.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });

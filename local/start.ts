@@ -39,6 +39,7 @@ console.log(`campaign-inbox is running (data in ${dataDir})
 
   Webhook URL:  ${stack.webhookUrl}
   Secret key:   ${secret}${generated ? '   (generated dev secret; set SORI_SECRET_KEY to choose one)' : ''}
+  Dashboard:    http://127.0.0.1:${stack.port}/
   Health:       http://127.0.0.1:${stack.port}/healthz
 
 Try it:       npm run send

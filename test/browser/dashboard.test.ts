@@ -1,0 +1,105 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CampaignCounters } from '../../lib/stats/campaign-counters';
+import { type LocalStack, startLocalStack } from '../../local/local-stack';
+import { hexSignature, memoryLogger, soriPayload } from '../support/deliveries';
+import { eventually } from '../support/local-aws';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SECRET = 'sk_browser_test';
+const SCREENSHOT = join(import.meta.dirname, '../../test-results/dashboard.png');
+
+// Chromium comes from Debian (`apt-get install chromium`), which .ci/run installs; a machine with only
+// Node.js (the README's Quick start) has none, and this suite is then skipped rather than failed.
+describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () => {
+  let stack: LocalStack;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    stack = await startLocalStack({
+      port: 0,
+      secret: SECRET,
+      layout: { shards: 3, retentionDays: null },
+      logger: memoryLogger().logger,
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--headless',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  async function deliver(
+    event: 'campaign.impression' | 'campaign.click',
+    campaign: string,
+    device: string,
+    n: number,
+  ) {
+    const payload = {
+      ...soriPayload('impression'),
+      event,
+      activity_id: `act_browser_${campaign}_${device}_${n}`,
+      device_id: device,
+      created_at: new Date().toISOString(),
+      campaign: { id: campaign, name: campaign, tags: [], image: null },
+    };
+    const body = JSON.stringify(payload);
+    const response = await fetch(stack.webhookUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-sori-signature': hexSignature(body, SECRET) },
+      body,
+    });
+    expect(response.status).toBe(202);
+    return body;
+  }
+
+  it("shows today's exact counts, changing as events arrive, and the latest events", async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    await page.goto(`http://127.0.0.1:${stack.port}/`);
+    await expect.poll(() => page.locator('#no-campaigns').isVisible()).toBe(true);
+
+    for (let n = 0; n < 4; n++) await deliver('campaign.impression', 'cmp_live', `device_${n % 3}`, n);
+    const click = await deliver('campaign.click', 'cmp_live', 'device_0', 0);
+    await deliver('campaign.impression', 'cmp_other', 'device_9', 0);
+    // SORI's retry of the click: must not move any number.
+    await fetch(stack.webhookUrl, {
+      method: 'POST',
+      headers: { 'x-sori-signature': hexSignature(click, SECRET) },
+      body: click,
+    });
+
+    const row = page.locator('tr[data-campaign="cmp_live"] td');
+    await expect
+      .poll(async () => row.allTextContents(), { timeout: 15_000 })
+      .toEqual(['cmp_live', '4', '1', '25.0 %', '3']);
+    const today = new Date().toISOString().slice(0, 10);
+    const counters = new CampaignCounters(stack.dynamodb, stack.tableName, stack.layout);
+    const exact = await eventually(async () => {
+      const rows = await counters.dayStats('sori', today);
+      return rows.length === 2 ? rows : undefined;
+    });
+    expect(exact.map((r) => [r.campaign_id, r.impressions, r.clicks, r.unique_devices])).toEqual([
+      ['cmp_live', 4, 1, 3],
+      ['cmp_other', 1, 0, 1],
+    ]);
+    await expect.poll(() => page.locator('#latest tr').count()).toBe(6);
+    await expect.poll(() => page.locator('#chart rect').count()).toBe(30);
+
+    await mkdir(join(SCREENSHOT, '..'), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  });
+});
