@@ -24,6 +24,8 @@ export class EventQueue extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),
+      // A message carries the raw body (up to the body limit) and the normalized record next to it.
+      maxMessageSizeBytes: 1_048_576,
       retentionPeriod: Duration.days(4),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
     });

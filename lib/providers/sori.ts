@@ -28,11 +28,14 @@ const TaggedEntitySchema = v.looseObject({
 });
 
 /** Fields "delivered with every campaign webhook unless otherwise noted", plus the legacy duplicates. */
+/** "Device/session that triggered the event when available": an empty one means none. Keys hold it: ≤ 256. */
+const DeviceIdSchema = v.pipe(v.string(), v.maxLength(256, 'expected at most 256 characters'));
+
 const commonEntries = {
   account_id: IdSchema,
   created_at: IsoDateTimeSchema,
   timestamp: Optional(v.string()),
-  device_id: Optional(v.string()),
+  device_id: Optional(DeviceIdSchema),
   platform: Optional(v.string()),
   metadata: Optional(JsonObjectSchema),
   geolocation: Optional(GeolocationSchema),
@@ -76,7 +79,7 @@ export const SoriLegacyEventSchema = v.looseObject({
   campaign_name: Optional(v.string()),
   material_id: Optional(IdSchema),
   material_name: Optional(v.string()),
-  device_id: Optional(v.string()),
+  device_id: Optional(DeviceIdSchema),
   platform: Optional(v.string()),
   timestamp: IsoDateTimeSchema,
 });
@@ -151,7 +154,7 @@ function normalizeCurrent(event: SoriEvent, receivedAt: string): EventRecord {
     material_id: material?.id ?? event.material_id,
     material_name: material?.name ?? event.material_name,
     activity_id: isCampaignEvent ? (event as SoriCampaignEvent).activity_id : null,
-    device_id: event.device_id,
+    device_id: event.device_id || null,
     platform: event.platform,
     created_at: event.created_at,
     received_at: receivedAt,
@@ -171,7 +174,7 @@ function normalizeLegacy(payload: Record<string, unknown>, event: SoriLegacyEven
     material_id: event.material_id,
     material_name: event.material_name,
     activity_id: null,
-    device_id: event.device_id,
+    device_id: event.device_id || null,
     platform: event.platform,
     // The legacy format's only time; it stands in for created_at.
     created_at: event.timestamp,

@@ -17,8 +17,15 @@ export const JsonObjectSchema = v.custom<Record<string, unknown>>(
   'expected an object',
 );
 
-/** A string with at least one character: the seeds' identifiers are never empty. */
-export const IdSchema = v.pipe(v.string(), v.minLength(1, 'expected a non-empty string'));
+/**
+ * An identifier: at least one character (the seeds' are never empty) and at most 256, since ids become parts
+ * of DynamoDB keys (2,048 bytes at most).
+ */
+export const IdSchema = v.pipe(
+  v.string(),
+  v.minLength(1, 'expected a non-empty string'),
+  v.maxLength(256, 'expected at most 256 characters'),
+);
 
 /** A field the seed marks `null` when no value is available, which "may be omitted entirely". */
 export const Optional = <T extends v.GenericSchema>(schema: T) => v.nullish(schema, null);

@@ -16,10 +16,22 @@ export class EventQueue {
   async send(message: QueueMessage): Promise<void> {
     try {
       await this.client.send(
-        new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(message) }),
+        new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: toAsciiJson(message) }),
       );
     } catch (error) {
       throw new QueueUnavailableError('the events queue did not accept the message', { cause: error });
     }
   }
+}
+
+/**
+ * JSON with every non-ASCII character escaped (`\uXXXX`). SQS accepts only some Unicode ranges in a message
+ * body (emulators fewer still, refusing emoji); an all-ASCII body is valid everywhere and parses back to the
+ * same value.
+ */
+export function toAsciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\u007f-\uffff]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

@@ -1,5 +1,5 @@
 import type { Provider } from '../providers/provider';
-import type { QueueMessage } from './event-record';
+import type { EventRecord, QueueMessage } from './event-record';
 import { buildQuarantineId } from './record-id';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -44,9 +44,66 @@ export function buildQueueMessage(provider: Provider, raw: Uint8Array, receivedA
   } catch (error) {
     return quarantine(`invalid JSON: ${describeJsonError(error)}`);
   }
-  const interpretation = provider.interpret(payload, receivedAt);
+  if (exceedsDepth(payload, MAX_JSON_DEPTH))
+    return quarantine(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  let interpretation: ReturnType<Provider['interpret']>;
+  try {
+    interpretation = provider.interpret(payload, receivedAt);
+  } catch (error) {
+    // A provider's schemas should never throw; if one does, the delivery is still kept.
+    return quarantine(`could not interpret: ${error instanceof Error ? error.name : 'error'}`);
+  }
   if (!interpretation.ok) return quarantine(interpretation.reason);
-  return { v: 1, kind: 'event', record: interpretation.record, ...body };
+  return { v: 1, kind: 'event', record: capRecord(interpretation.record), ...body };
+}
+
+/**
+ * Deeper JSON than this is quarantined: serializing it again (for the queue, for the table) would overflow the
+ * stack, and no webhook payload nests anywhere near it.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Longest free-text field kept in the record; the raw body keeps the whole value. */
+export const MAX_TEXT_FIELD = 1024;
+/** Largest `metadata` kept in the record (serialized); larger metadata stays in the raw body only. */
+export const MAX_METADATA_BYTES = 16 * 1024;
+
+/** `true` when `value` nests deeper than `limit` arrays/objects. Iterative: deep input cannot overflow it. */
+export function exceedsDepth(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/**
+ * Keeps a record small enough for one DynamoDB item next to a raw body at the size limit (400 KB per item):
+ * free-text fields are cut at {@link MAX_TEXT_FIELD} characters and oversized metadata left to the raw body.
+ */
+function capRecord(record: EventRecord): EventRecord {
+  const cut = (value: string | null) =>
+    value && value.length > MAX_TEXT_FIELD ? value.slice(0, MAX_TEXT_FIELD) : value;
+  const metadata =
+    record.metadata && Buffer.byteLength(JSON.stringify(record.metadata)) > MAX_METADATA_BYTES
+      ? null
+      : record.metadata;
+  const geo = record.geolocation;
+  return {
+    ...record,
+    campaign_name: cut(record.campaign_name),
+    material_name: cut(record.material_name),
+    platform: cut(record.platform),
+    metadata,
+    geolocation: geo && {
+      viewer_country: cut(geo.viewer_country),
+      viewer_region: cut(geo.viewer_region),
+      viewer_city: cut(geo.viewer_city),
+    },
+  };
 }
 
 /** The parser's complaint without the snippet of body that newer Node versions quote in it. */

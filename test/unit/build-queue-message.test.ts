@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sori } from '../../lib/providers/sori';
+import { toAsciiJson } from '../../lib/queue/event-queue';
 import { buildQueueMessage } from '../../lib/records/build-queue-message';
 import { soriBody } from '../support/deliveries';
 
@@ -41,5 +42,14 @@ describe('buildQueueMessage', () => {
       buildQueueMessage(sori, raw, RECEIVED).record.id,
     );
     expect(buildQueueMessage(sori, raw, RECEIVED).record.id).toMatch(/^sori_q_[0-9a-f]{32}$/);
+  });
+});
+
+describe('toAsciiJson', () => {
+  it('escapes every non-ASCII character and parses back to the same value', () => {
+    const value = { text: 'Fall 🍂 é \u0000 \u2028', lone: '\ud800' };
+    const json = toAsciiJson(value);
+    expect(json).toMatch(/^[\x20-\x7e]*$/);
+    expect(JSON.parse(json)).toEqual(value);
   });
 });
