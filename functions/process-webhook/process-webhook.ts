@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as v from 'valibot';
+import { WebhookError } from '../../lib/errors';
 import type { Logger } from '../../lib/log';
 import { METRIC, type MetricsSink } from '../../lib/metrics';
 import { type QueueMessage, QueueMessageSchema } from '../../lib/records/event-record';
@@ -25,8 +26,22 @@ export interface BatchSummary {
   failed: number;
 }
 
+/** A queue message this consumer cannot read; retried, then left in the DLQ for a look. */
+export class UnreadableMessageError extends WebhookError {}
+
+/**
+ * @throws {UnreadableMessageError} naming no content: parser messages quote the values they saw.
+ */
 function parseMessage(body: string): QueueMessage {
-  return v.parse(QueueMessageSchema, JSON.parse(body));
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new UnreadableMessageError('the message body is not JSON');
+  }
+  const result = v.safeParse(QueueMessageSchema, json);
+  if (!result.success) throw new UnreadableMessageError('the message is not a campaign-inbox queue message');
+  return result.output;
 }
 
 /**

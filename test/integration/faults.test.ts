@@ -1,0 +1,220 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { createProcessWebhook } from '../../functions/process-webhook/process-webhook';
+import { createReceiveHandler } from '../../functions/receive-webhook/receive-webhook';
+import { sori } from '../../lib/providers/sori';
+import { EventQueue } from '../../lib/queue/event-queue';
+import { buildQueueMessage } from '../../lib/records/build-queue-message';
+import { ensureRecordsTable, RecordsRepository } from '../../lib/records/records-repository';
+import { DEFAULT_LAYOUT } from '../../lib/records/records-table';
+import { type SigningSecretDocument, StaticSigningSecrets } from '../../lib/signature/signing-secrets';
+import { signBody } from '../../lib/signature/verify-signature';
+import { CampaignCounters } from '../../lib/stats/campaign-counters';
+import { startDynamoDb, startSqs } from '../../local/aws-servers';
+import { type LocalStack, localClientConfig, queueDepth, startLocalStack } from '../../local/local-stack';
+import { SqsPoller } from '../../local/sqs-poller';
+import {
+  hexSignature,
+  memoryLogger,
+  SORI_FIXTURES,
+  soriBody,
+  soriPayload,
+  webhookEvent,
+} from '../support/deliveries';
+import { createTestQueues, createTestTable, eventually, localClients } from '../support/local-aws';
+
+const SECRET = 'sk_faults';
+const invoke = (handler: ReturnType<typeof createReceiveHandler>, event: APIGatewayProxyEventV2) =>
+  handler(event, {} as never) as Promise<APIGatewayProxyStructuredResultV2>;
+const signed = (body: string, secret = SECRET) =>
+  webhookEvent({ body, headers: { 'x-sori-signature': hexSignature(body, secret) } });
+
+describe('faults', () => {
+  it('queue down: 503 and nothing stored; the retried delivery is stored once after the queue is back', async () => {
+    // A real SQS-API server, stopped and started again on the same port.
+    let sqsServer = await startSqs();
+    const port = sqsServer.port;
+    const sqs = new SQSClient({ ...localClientConfig(sqsServer.endpoint), maxAttempts: 2 });
+    const createQueue = async () =>
+      (await sqs.send(new CreateQueueCommand({ QueueName: 'events' }))).QueueUrl ?? '';
+    const queueUrl = await createQueue();
+    const { dynamodb } = localClients();
+    const { repository, counters } = await createTestTable(dynamodb);
+    const receive = createReceiveHandler({
+      queue: new EventQueue(sqs, queueUrl),
+      secrets: new StaticSigningSecrets({ sori: { current: SECRET } }),
+      maxBodyBytes: 262_144,
+      logger: memoryLogger().logger,
+    });
+    const body = soriBody('impression');
+
+    await sqsServer.stop();
+    expect((await invoke(receive, signed(body))).statusCode).toBe(503);
+
+    sqsServer = await startSqs({ port });
+    await createQueue();
+    try {
+      expect((await invoke(receive, signed(body))).statusCode).toBe(202);
+      const process = createProcessWebhook({ records: repository, counters, logger: memoryLogger().logger });
+      const poller = new SqsPoller({
+        client: sqs,
+        queueUrl,
+        queueArn: 'arn:aws:sqs:us-east-1:000000000000:events',
+        handler: process,
+        logger: memoryLogger().logger,
+      });
+      await poller.pollOnce();
+      expect(
+        await repository.queryEvents({ provider: 'sori', campaign: 'cmp_1234', limit: 10 }),
+      ).toHaveLength(1);
+      expect(await queueDepth(sqs, queueUrl)).toBe(0);
+    } finally {
+      sqs.destroy();
+      await sqsServer.stop();
+    }
+  });
+
+  it('DynamoDB down in the consumer: every record retried, then each stored exactly once with exact counters', async () => {
+    // A real DynamoDB-API server with its data on disk, stopped and started again on the same port.
+    const dir = await mkdtemp(join(tmpdir(), 'inbox-ddb-'));
+    let server = await startDynamoDb({ path: dir });
+    const port = server.port;
+    const dynamodb = new DynamoDBClient({ ...localClientConfig(server.endpoint), maxAttempts: 1 });
+    await ensureRecordsTable(dynamodb, 'records');
+    const records = new RecordsRepository(dynamodb, 'records', DEFAULT_LAYOUT);
+    const counters = new CampaignCounters(dynamodb, 'records', DEFAULT_LAYOUT, 200);
+    const { sqs } = localClients();
+    const { queueUrl, queueArn } = await createTestQueues(sqs, { visibilityTimeout: 1, maxReceiveCount: 10 });
+    const process = createProcessWebhook({ records, counters, logger: memoryLogger().logger });
+    const poller = new SqsPoller({
+      client: sqs,
+      queueUrl,
+      queueArn,
+      handler: process,
+      logger: memoryLogger().logger,
+    });
+    for (const name of SORI_FIXTURES) {
+      const message = buildQueueMessage(sori, Buffer.from(soriBody(name)), new Date().toISOString());
+      // Each event twice, as SORI's retries would arrive.
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(message) }));
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(message) }));
+    }
+    try {
+      await server.stop();
+      expect(await poller.pollOnce()).toBeGreaterThan(0);
+      expect(await queueDepth(sqs, queueUrl)).toBe(SORI_FIXTURES.length * 2);
+
+      server = await startDynamoDb({ path: dir, port });
+      poller.start();
+      await eventually(
+        async () => ((await queueDepth(sqs, queueUrl)) === 0 ? true : undefined),
+        20_000,
+        'queue drained',
+      );
+      await poller.stop();
+      const campaign = await records.queryEvents({ provider: 'sori', campaign: 'cmp_1234', limit: 10 });
+      const legacy = await records.queryEvents({ provider: 'sori', campaign: 'string', limit: 10 });
+      const device = await records.queryEvents({ provider: 'sori', device: 'device_abc', limit: 10 });
+      expect(campaign.map((e) => e.event).sort()).toEqual(['campaign.click', 'campaign.impression']);
+      expect(legacy).toHaveLength(2);
+      expect(device).toHaveLength(3);
+      expect(await counters.campaignStats('sori', 'cmp_1234')).toEqual([
+        expect.objectContaining({ impressions: 1, clicks: 1, unique_devices: 1 }),
+      ]);
+    } finally {
+      await poller.stop();
+      dynamodb.destroy();
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('secret rotated while deliveries are in flight: none signed with the previous secret is rejected', async () => {
+    const { sqs } = localClients();
+    const { queueUrl } = await createTestQueues(sqs);
+    let document: SigningSecretDocument = { sori: { current: 'old-secret' } };
+    const receive = createReceiveHandler({
+      queue: new EventQueue(sqs, queueUrl),
+      // The document is swapped mid-burst, as a refresh of the Secrets Manager cache would.
+      secrets: {
+        forProvider: async (provider) => new StaticSigningSecrets(document).forProvider(provider),
+        urlToken: async () => undefined,
+      },
+      maxBodyBytes: 262_144,
+      logger: memoryLogger().logger,
+    });
+    const bodies = Array.from({ length: 40 }, (_, i) =>
+      JSON.stringify({ ...soriPayload('impression'), activity_id: `act_rot_${i}` }),
+    );
+    const inFlight = bodies.map(async (body, i) => {
+      if (i === 20) document = { sori: { current: 'new-secret', previous: 'old-secret' } };
+      await new Promise((resolve) => setTimeout(resolve, i % 7));
+      return (await invoke(receive, signed(body, 'old-secret'))).statusCode;
+    });
+    expect(new Set(await Promise.all(inFlight))).toEqual(new Set([202]));
+    expect((await invoke(receive, signed(bodies[0] ?? '', 'new-secret'))).statusCode).toBe(202);
+    expect((await invoke(receive, signed(bodies[0] ?? '', 'unknown-secret'))).statusCode).toBe(401);
+  });
+});
+
+describe('secrets and data in logs', () => {
+  it('never writes a secret, a signature or a raw body to the logs, whatever happens', async () => {
+    const { lines, logger } = memoryLogger();
+    const stack: LocalStack = await startLocalStack({
+      port: 0,
+      secret: SECRET,
+      previousSecret: 'sk_previous_faults',
+      logger,
+      visibilityTimeoutSeconds: 1,
+      maxReceiveCount: 2,
+    });
+    const signatures: string[] = [];
+    try {
+      const post = async (body: string, signature: string) => {
+        signatures.push(signature);
+        return fetch(stack.webhookUrl, { method: 'POST', headers: { 'x-sori-signature': signature }, body });
+      };
+      for (const name of SORI_FIXTURES)
+        await post(soriBody(name), signBody(soriBody(name), SECRET).toString('base64'));
+      await post(soriBody('click'), 'f'.repeat(64));
+      await post(
+        '{"event":"campaign.share","secret_note":"Fall Promotion"}',
+        signBody('{"event":"campaign.share","secret_note":"Fall Promotion"}', SECRET).toString('hex'),
+      );
+      await post('{"broken', signBody('{"broken', SECRET).toString('hex'));
+      await post('poison', signBody('poison', SECRET).toString('hex'));
+      await stack.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: stack.queueUrl,
+          MessageBody: `{"raw":"${soriBody('impression').replaceAll('"', '\\"')}"}`,
+        }),
+      );
+      // The poison message fails twice (logged) and moves to the DLQ.
+      await eventually(
+        async () => ((await queueDepth(stack.sqs, stack.dlqUrl)) === 1 ? true : undefined),
+        15_000,
+      );
+    } finally {
+      await stack.stop();
+    }
+    const log = lines.join('\n');
+    expect(lines.length).toBeGreaterThan(5);
+    for (const secret of [SECRET, 'sk_previous_faults', ...signatures]) expect(log).not.toContain(secret);
+    // Distinctive pieces of the bodies: metadata, geolocation, names, the raw JSON itself.
+    for (const fragment of [
+      'abcd-1234',
+      'Ann Arbor',
+      'Fall Promotion',
+      'Audio Spot',
+      '{"broken',
+      'utm_source',
+    ]) {
+      expect(log).not.toContain(fragment);
+    }
+  });
+});
