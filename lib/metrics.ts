@@ -11,6 +11,9 @@ export const METRIC = {
 } as const;
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 
+/** The metric name that carries an event's name, e.g. `Accepted.campaign.impression`. */
+export const perEventMetricName = (name: MetricName, event: string) => `${name}.${event}`;
+
 /** The CloudWatch namespace of the metrics. */
 export const METRICS_NAMESPACE = 'CampaignInbox';
 

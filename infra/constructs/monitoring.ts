@@ -156,8 +156,16 @@ export class Monitoring extends Construct {
         title: 'Events per minute by type',
         width: 12,
         stacked: true,
-        left: eventNames.map((event) =>
-          custom(METRIC.accepted, 'receive-webhook', { event }, perMinute).with({ label: event }),
+        left: eventNames.map(
+          (event) =>
+            new cw.Metric({
+              namespace: METRICS_NAMESPACE,
+              metricName: perEventMetricName(METRIC.accepted, event),
+              dimensionsMap: { service: 'receive-webhook' },
+              statistic: cw.Stats.SUM,
+              period: perMinute,
+              label: event,
+            }),
         ),
       }),
       new cw.GraphWidget({
