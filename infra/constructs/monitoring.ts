@@ -7,7 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRIC, METRICS_NAMESPACE, type MetricName } from '../../lib/metrics';
+import { METRIC, METRICS_NAMESPACE, type MetricName, perEventMetricName } from '../../lib/metrics';
 import { allProviders } from '../../lib/providers';
 
 export interface MonitoringProps {
