@@ -1,0 +1,121 @@
+// npm run bench: every figure next to a baseline measured in the same run, as a ratio. Offline, a few minutes.
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { measureBundle } from './cold-start';
+import { costPerMillion } from './cost';
+import { measureEndToEnd } from './end-to-end';
+import { measureReceiveCpu } from './receive-cpu';
+import { measureWrites } from './writes';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+const ROOT = join(import.meta.dirname, '..');
+const fixed = (value: number, digits = 1) => Number(value.toFixed(digits));
+const started = Date.now();
+const log = (message: string) =>
+  console.error(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${message}`);
+
+log('receive CPU, own work');
+const own = await measureReceiveCpu('serialize-only', 10_000, 5);
+log('receive CPU, with the SDK call');
+const withSdk = await measureReceiveCpu('sdk', 3_000, 3);
+log('cold start');
+const bundles = {
+  receive: await measureBundle('receive-webhook', join(ROOT, 'functions/receive-webhook/handler.ts'), []),
+  process: await measureBundle('process-webhook', join(ROOT, 'functions/process-webhook/handler.ts'), []),
+  typical: await measureBundle('typical-receive', join(ROOT, 'bench/typical-lambda.ts'), []),
+};
+log('writes per stored event');
+const writes = await measureWrites();
+log('end to end');
+const e2e = await measureEndToEnd(40, 10);
+const at = (batchSize: number, duplicateShare: number) =>
+  writes.find((w) => w.batchSize === batchSize && w.duplicateShare === duplicateShare);
+const cost = costPerMillion({
+  receiveCpuMicros: withSdk.oursMicros,
+  writesPerStored: at(10, 0)?.ours.writesPerStored ?? Number.NaN,
+  markersPerStored: at(10, 0)?.ours.markersPerStored ?? Number.NaN,
+  batchSize: 10,
+});
+
+type Row = { figure: string; ours: string | number; baseline: string | number; ratio: number | string };
+const rows: Row[] = [
+  {
+    figure: 'receive CPU, own work (µs/event)',
+    ours: fixed(own.oursMicros),
+    baseline: fixed(own.typicalMicros),
+    ratio: fixed(own.ratio, 2),
+  },
+  {
+    figure: 'receive, own work (events/s, one core)',
+    ours: Math.round(own.oursEventsPerSecond),
+    baseline: Math.round(own.typicalEventsPerSecond),
+    ratio: fixed(own.typicalEventsPerSecond / own.oursEventsPerSecond, 2),
+  },
+  {
+    figure: 'receive CPU with the SDK send (µs/event)',
+    ours: fixed(withSdk.oursMicros),
+    baseline: fixed(withSdk.typicalMicros),
+    ratio: fixed(withSdk.ratio, 2),
+  },
+  {
+    figure: 'receive bundle (KiB)',
+    ours: fixed(bundles.receive.bytes / 1024),
+    baseline: fixed(bundles.typical.bytes / 1024),
+    ratio: fixed(bundles.receive.bytes / bundles.typical.bytes, 2),
+  },
+  {
+    figure: 'receive cold import, median (ms)',
+    ours: fixed(bundles.receive.importMsMedian),
+    baseline: fixed(bundles.typical.importMsMedian),
+    ratio: fixed(bundles.receive.importMsMedian / bundles.typical.importMsMedian, 2),
+  },
+  {
+    figure: 'process bundle (KiB) / cold import (ms)',
+    ours: `${fixed(bundles.process.bytes / 1024)} / ${fixed(bundles.process.importMsMedian)}`,
+    baseline: '-',
+    ratio: '-',
+  },
+  ...writes.map((w) => ({
+    figure: `writes per stored event, batch ${w.batchSize}, ${w.duplicateShare * 100} % dup (markers apart)`,
+    ours: `${fixed(w.ours.writesPerStored, 2)} (+${fixed(w.ours.markersPerStored, 2)})`,
+    baseline: `${fixed(w.typical.writesPerStored, 2)} (+${fixed(w.typical.markersPerStored, 2)})`,
+    ratio: fixed(w.ratio, 2),
+  })),
+  {
+    figure: `POST → queryable at ${e2e.ratePerSecond}/s, p50 / p99 (ms)`,
+    ours: `${e2e.queryableMs.p50} / ${e2e.queryableMs.p99}`,
+    baseline: `${e2e.receiveMs.p50} / ${e2e.receiveMs.p99} (POST alone)`,
+    ratio: fixed(e2e.ratioP99, 2),
+  },
+  {
+    figure: 'cost per million events (USD)',
+    ours: fixed(cost.ours.total, 2),
+    baseline: `${fixed(cost.floor.total, 2)} (floor)`,
+    ratio: fixed(cost.ratio, 2),
+  },
+];
+
+const machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  memoryGiB: Math.round(totalmem() / 1024 ** 3),
+  node: process.version,
+};
+console.table(rows);
+console.log('cost per million events, by part (USD):');
+console.table(
+  Object.keys(cost.ours)
+    .filter((k) => k !== 'total')
+    .map((part) => ({
+      part,
+      ours: fixed((cost.ours as Record<string, number>)[part] ?? 0, 3),
+      floor: fixed((cost.floor as Record<string, number>)[part] ?? 0, 3),
+    })),
+);
+writeFileSync(
+  join(ROOT, 'bench', 'results.json'),
+  `${JSON.stringify({ date: new Date().toISOString(), machine, rows, receiveCpu: { own, withSdk }, bundles, writes, endToEnd: e2e, cost }, null, 2)}\n`,
+);
+log('wrote bench/results.json');
