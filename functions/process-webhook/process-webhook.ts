@@ -77,8 +77,8 @@ export function createProcessWebhook(deps: ProcessWebhookDeps) {
     outcomes.forEach((result, i) => {
       const entry = readable[i];
       if (!entry) return;
-      if (!result.ok) return fail(entry.messageId, result.error);
-      if (result.outcome === 'duplicate') summary.duplicates++;
+      if (!result.ok) fail(entry.messageId, result.error);
+      else if (result.outcome === 'duplicate') summary.duplicates++;
       else if (entry.message.kind === 'quarantine') summary.quarantined++;
       else summary.stored++;
     });
