@@ -1,14 +1,14 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { PayloadTooLargeError, SignatureError, UnknownProviderError } from '../../lib/errors';
+import { PayloadTooLargeError, UnknownProviderError } from '../../lib/errors';
 import type { Logger } from '../../lib/log';
 import { METRIC, type MetricsSink } from '../../lib/metrics';
 import { findProvider } from '../../lib/providers';
+import type { AuthConfig } from '../../lib/providers/provider';
 import { buildQueueMessage } from '../../lib/records/build-queue-message';
 import type { QueueMessage } from '../../lib/records/event-record';
+import { authenticate } from '../../lib/signature/authenticate';
 import type { SigningSecrets } from '../../lib/signature/signing-secrets';
-import { verifySignature } from '../../lib/signature/verify-signature';
-import { verifyUrlToken } from '../../lib/signature/verify-url-token';
 import { renderHttpErrors } from './render-http-errors';
 
 export interface ReceiveWebhookDeps {
@@ -17,8 +17,12 @@ export interface ReceiveWebhookDeps {
   maxBodyBytes: number;
   logger: Logger;
   metrics?: MetricsSink;
-  /** Serve `POST /webhooks/{provider}/{token}`, authenticated by the secret URL token instead of a signature. */
+  /** Let HMAC providers also take `POST /webhooks/{provider}/{token}`, authenticated by the secret URL token. */
   allowUnsigned?: boolean;
+  /** Authentication per provider, where configuration overrides the provider's own. */
+  auth?: Readonly<Record<string, AuthConfig>>;
+  /** Providers served; all known ones when absent. */
+  enabled?: readonly string[];
   now?: () => Date;
 }
 
@@ -69,24 +73,22 @@ export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
 
     const name = event.pathParameters?.provider ?? '';
     const provider = findProvider(name);
-    if (!provider) throw new UnknownProviderError(`unknown provider ${JSON.stringify(name.slice(0, 64))}`);
+    if (!provider || (deps.enabled && !deps.enabled.includes(provider.name)))
+      throw new UnknownProviderError(`unknown provider ${JSON.stringify(name.slice(0, 64))}`);
 
-    const token = event.pathParameters?.token;
-    if (token !== undefined && !deps.allowUnsigned)
-      throw new UnknownProviderError('the URL-token route is off');
-
-    const raw = readRawBody(event, deps.maxBodyBytes);
-    if (token !== undefined) {
-      if (!verifyUrlToken(token, await deps.secrets.urlToken()))
-        throw new SignatureError('URL token mismatch');
-    } else {
-      const secrets = await deps.secrets.forProvider(provider.name);
-      if (!verifySignature(raw, header(event, provider.signatureHeader), secrets)) {
-        throw new SignatureError(
-          secrets.length === 0 ? 'no signing secret configured' : 'signature mismatch',
-        );
-      }
-    }
+    const raw = readRawBody(event, provider.maxBodyBytes ?? deps.maxBodyBytes);
+    const auth = deps.auth?.[provider.name] ?? provider.auth;
+    authenticate(
+      auth,
+      {
+        raw,
+        header: (name) => header(event, name),
+        token: event.pathParameters?.token,
+        sourceIp: event.requestContext?.http?.sourceIp,
+      },
+      await deps.secrets.credentials(provider.name),
+      deps.allowUnsigned,
+    );
 
     const message = buildQueueMessage(provider, raw, now().toISOString());
     await deps.queue.send(message);

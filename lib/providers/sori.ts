@@ -213,7 +213,9 @@ export function interpretSori(payload: unknown, receivedAt: string): Interpretat
 /** SORI API (seed 001, legacy seed 000): signed with `X-SORI-Signature`. */
 export const sori: Provider = {
   name: 'sori',
-  signatureHeader: 'x-sori-signature',
+  // Seed README: HMAC-SHA256 of the raw body keyed with secret_key, in X-SORI-Signature.
+  auth: { scheme: { kind: 'hmac', header: 'x-sori-signature', algorithm: 'sha256' } },
+  counted: { 'campaign.impression': 'impressions', 'campaign.click': 'clicks' },
   events: Object.keys(SCHEMAS_BY_EVENT),
   interpret: interpretSori,
 };

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { findProvider } from '../providers';
 import type { EventRecord, QueueMessage } from './event-record';
 
 /**
@@ -10,7 +11,7 @@ import type { EventRecord, QueueMessage } from './event-record';
  *
  * | access pattern                           | index | partition key                                   | sort key              |
  * |------------------------------------------|-------|-------------------------------------------------|-----------------------|
- * | a campaign event (and its dedup check)   | table | `CAMPAIGN#<provider>#<campaign>#<day>#<shard>`  | `E#<created_at>#<id>` |
+ * | a counted campaign event (and its dedup) | table | `CAMPAIGN#<provider>#<campaign>#<day>#<shard>`  | `E#<created_at>#<id>` |
  * | a device seen by a campaign on a day     | table | `CAMPAIGN#<provider>#<campaign>#<day>#<shard>`  | `D#<device_id>`       |
  * | counters of a campaign, day by day       | table | `STATS#<provider>#<campaign>`                   | `<day>`               |
  * | any other event (and its dedup check)    | table | `EVENT#<id>`                                    | `RECORD`              |
@@ -43,11 +44,15 @@ export interface TableLayout {
 
 export const DEFAULT_LAYOUT: TableLayout = { shards: 1, retentionDays: null };
 
-/** The SORI events counted per campaign and day, and the counter each one moves. */
-export const COUNTED_EVENTS: Readonly<Record<string, 'impressions' | 'clicks'>> = {
-  'campaign.impression': 'impressions',
-  'campaign.click': 'clicks',
-};
+/** The events of `provider` that move campaign counters, and which counter each moves. */
+export function countedEvents(provider: string): Readonly<Record<string, 'impressions' | 'clicks'>> {
+  return findProvider(provider)?.counted ?? {};
+}
+
+/** The counter a record moves, if any: only events of a campaign that its provider counts. */
+export function counterOf(record: EventRecord): 'impressions' | 'clicks' | undefined {
+  return record.campaign_id ? countedEvents(record.provider)[record.event] : undefined;
+}
 
 /**
  * Attributes copied into every index besides the keys: the record fields, not the raw body, so an index item
@@ -108,13 +113,12 @@ export function shardOf(key: string, shards: number): number {
 /** The UTC day (`YYYY-MM-DD`) of an ISO 8601 timestamp. */
 export const dayOf = (isoTimestamp: string) => isoTimestamp.slice(0, 10);
 
-/** `true` when the record is a campaign event: it lives in campaign-day partitions. */
-export const isCampaignEvent = (record: EventRecord): record is EventRecord & { campaign_id: string } =>
-  Boolean(record.campaign_id);
-
-/** `true` when the record moves a campaign counter. */
-export const isCountedEvent = (record: EventRecord) =>
-  isCampaignEvent(record) && record.event in COUNTED_EVENTS;
+/**
+ * `true` when the record moves a campaign counter. Only those live in campaign-day partitions: their day comes
+ * from `created_at`, which their providers keep across retries, and a recount reads them there.
+ */
+export const isCountedEvent = (record: EventRecord): record is EventRecord & { campaign_id: string } =>
+  counterOf(record) !== undefined;
 
 const S = (value: string): AttributeValue => ({ S: value });
 
@@ -140,7 +144,7 @@ export function itemKey(message: QueueMessage, layout: TableLayout): { pk: strin
   const record = message.record;
   if (message.kind === 'quarantine') return { pk: quarantinePartitionKey(record.id), sk: RECORD_SORT_KEY };
   const event = message.record;
-  if (!isCampaignEvent(event)) return { pk: eventPartitionKey(event.id), sk: RECORD_SORT_KEY };
+  if (!isCountedEvent(event)) return { pk: eventPartitionKey(event.id), sk: RECORD_SORT_KEY };
   const shard = shardOf(event.id, layout.shards);
   return {
     pk: campaignDayPartitionKey(event.provider, event.campaign_id, dayOf(event.created_at), shard),

@@ -2,7 +2,7 @@ import type { CampaignCounters, CounterKey, Tally } from '../stats/campaign-coun
 import { newClaimToken } from '../stats/campaign-counters';
 import type { QueueMessage } from './event-record';
 import type { RecordsRepository, StoreOutcome } from './records-repository';
-import { COUNTED_EVENTS, dayOf, deviceMarkerItem, isCountedEvent } from './records-table';
+import { counterOf, dayOf, deviceMarkerItem, isCountedEvent } from './records-table';
 
 /** What storing one message of a batch did, or why it failed (the message is then retried). */
 export type BatchOutcome = { ok: true; outcome: StoreOutcome } | { ok: false; error: unknown };
@@ -93,7 +93,7 @@ export async function storeBatch(
           settled = false;
           continue;
         }
-        const counter = COUNTED_EVENTS[message.record.event];
+        const counter = counterOf(message.record);
         if (result.outcome === 'stored' && counter) tally[counter]++;
         // Markers are written for duplicates too: the first attempt may have stored the record and died
         // before its marker.

@@ -1,17 +1,24 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as v from 'valibot';
 import { ConfigError } from '../errors';
+import type { Credentials } from './authenticate';
 
-/** A provider's signing secrets: the current one and, during a rotation, the one before it. */
+/**
+ * A provider's credentials in the signing secret: HMAC keys (the current one and, during a rotation, the one
+ * before it), a URL token, or HTTP Basic credentials, as its scheme needs.
+ */
 export const ProviderSecretSchema = v.object({
-  current: v.pipe(v.string(), v.minLength(1)),
+  current: v.nullish(v.pipe(v.string(), v.minLength(1))),
   previous: v.nullish(v.string()),
+  url_token: v.nullish(v.pipe(v.string(), v.minLength(16, 'a URL token needs at least 16 characters'))),
+  basic: v.nullish(v.object({ username: v.string(), password: v.pipe(v.string(), v.minLength(1)) })),
 });
 export type ProviderSecret = v.InferOutput<typeof ProviderSecretSchema>;
 
 /**
- * The JSON kept in the signing secret: an optional URL token and one entry per provider, e.g.
- * `{"url_token":"…","sori":{"current":"…","previous":"…"}}`.
+ * The JSON kept in the signing secret: one entry per provider, and a `url_token` generated at deploy time that
+ * serves providers without one of their own, e.g.
+ * `{"url_token":"…","sori":{"current":"…","previous":"…"},"symphony":{"url_token":"…"}}`.
  */
 export const SigningSecretDocumentSchema = v.objectWithRest(
   { url_token: v.optional(v.string()) },
@@ -22,33 +29,35 @@ export interface SigningSecretDocument {
   [provider: string]: ProviderSecret | string | undefined;
 }
 
-/** Where the receiver reads signing secrets from. */
+/** Where the receiver reads credentials from. */
 export interface SigningSecrets {
-  /** @returns the secrets that verify `provider`'s signatures, current first; empty when none is configured. */
-  forProvider(provider: string): Promise<string[]>;
-  /** @returns the secret URL token of `POST /webhooks/{provider}/{token}`, if one is set. */
-  urlToken(): Promise<string | undefined>;
+  /** @returns what authenticates `provider`'s requests; empty when nothing is configured (then all are refused). */
+  credentials(provider: string): Promise<Credentials>;
 }
 
-const toList = (secret: ProviderSecret | string | undefined): string[] =>
-  typeof secret === 'object' ? [secret.current, ...(secret.previous ? [secret.previous] : [])] : [];
+/** @returns the credentials of `provider` in a signing secret document. */
+export function credentialsOf(document: SigningSecretDocument, provider: string): Credentials {
+  const entry = document[provider];
+  const secret = typeof entry === 'object' ? entry : undefined;
+  return {
+    secrets: [secret?.current, secret?.previous].filter((value): value is string => Boolean(value)),
+    urlToken: secret?.url_token || document.url_token || undefined,
+    basic: secret?.basic ?? undefined,
+  };
+}
 
-/** Secrets held in memory: the local stack and tests. */
+/** Credentials held in memory: the local stack and tests. */
 export class StaticSigningSecrets implements SigningSecrets {
   constructor(private readonly document: SigningSecretDocument) {}
 
-  async forProvider(provider: string): Promise<string[]> {
-    return toList(this.document[provider]);
-  }
-
-  async urlToken(): Promise<string | undefined> {
-    return this.document.url_token || undefined;
+  async credentials(provider: string): Promise<Credentials> {
+    return credentialsOf(this.document, provider);
   }
 }
 
 /**
- * Secrets read from AWS Secrets Manager once per container and refreshed after `ttlMs`, so a rotation reaches
- * every container within that time while the previous secret keeps verifying meanwhile.
+ * Credentials read from AWS Secrets Manager once per container and refreshed after `ttlMs`, so a rotation
+ * reaches every container within that time while the previous secret keeps verifying meanwhile.
  */
 export class SecretsManagerSigningSecrets implements SigningSecrets {
   private cached: { document: SigningSecretDocument; expiresAt: number } | undefined;
@@ -61,12 +70,8 @@ export class SecretsManagerSigningSecrets implements SigningSecrets {
     private readonly now = Date.now,
   ) {}
 
-  async forProvider(provider: string): Promise<string[]> {
-    return toList((await this.document())[provider]);
-  }
-
-  async urlToken(): Promise<string | undefined> {
-    return (await this.document()).url_token || undefined;
+  async credentials(provider: string): Promise<Credentials> {
+    return credentialsOf(await this.document(), provider);
   }
 
   private async document(): Promise<SigningSecretDocument> {
@@ -99,8 +104,8 @@ export function parseSigningSecretDocument(text: string): SigningSecretDocument 
   const result = v.safeParse(SigningSecretDocumentSchema, json);
   if (!result.success) {
     throw new ConfigError(
-      'the signing secret must look like {"url_token":"…","sori":{"current":"…","previous":"…"}}',
+      'the signing secret must look like {"url_token":"…","sori":{"current":"…","previous":"…"},"symphony":{"url_token":"…"}}',
     );
   }
-  return result.output;
+  return result.output as SigningSecretDocument;
 }

@@ -9,8 +9,8 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
-  COUNTED_EVENTS,
   campaignDayPartitionKey,
+  countedEvents,
   RECORDS_TABLE,
   statsDayPartitionKey,
   statsPartitionKey,
@@ -232,7 +232,7 @@ export class CampaignCounters {
     const tally: Tally = { impressions: 0, clicks: 0, unique_devices: 0 };
     for (let shard = 0; shard < this.layout.shards; shard++) {
       const pk = campaignDayPartitionKey(key.provider, key.campaignId, key.day, shard);
-      for (const [event, counter] of Object.entries(COUNTED_EVENTS)) {
+      for (const [event, counter] of Object.entries(countedEvents(key.provider))) {
         tally[counter] += await this.count({
           KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :events)',
           FilterExpression: '#event = :event',

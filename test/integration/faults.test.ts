@@ -141,10 +141,7 @@ describe('faults', () => {
     const receive = createReceiveHandler({
       queue: new EventQueue(sqs, queueUrl),
       // The document is swapped mid-burst, as a refresh of the Secrets Manager cache would.
-      secrets: {
-        forProvider: async (provider) => new StaticSigningSecrets(document).forProvider(provider),
-        urlToken: async () => undefined,
-      },
+      secrets: { credentials: async (provider) => new StaticSigningSecrets(document).credentials(provider) },
       maxBodyBytes: 262_144,
       logger: memoryLogger().logger,
     });

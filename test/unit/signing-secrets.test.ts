@@ -21,35 +21,41 @@ describe('SecretsManagerSigningSecrets', () => {
     let now = 0;
     const { state, client } = fakeSecretsManager('{"sori":{"current":"a"}}');
     const secrets = new SecretsManagerSigningSecrets(client, 'arn', 1_000, () => now);
-    expect(await secrets.forProvider('sori')).toEqual(['a']);
-    expect(await secrets.forProvider('sori')).toEqual(['a']);
+    expect((await secrets.credentials('sori')).secrets).toEqual(['a']);
+    expect((await secrets.credentials('sori')).secrets).toEqual(['a']);
     expect(state.calls).toBe(1);
 
     state.value = '{"sori":{"current":"b","previous":"a"}}';
     now = 999;
-    expect(await secrets.forProvider('sori')).toEqual(['a']);
+    expect((await secrets.credentials('sori')).secrets).toEqual(['a']);
     now = 1_001;
-    expect(await secrets.forProvider('sori')).toEqual(['b', 'a']);
+    expect((await secrets.credentials('sori')).secrets).toEqual(['b', 'a']);
     expect(state.calls).toBe(2);
   });
 
   it('shares one request between concurrent cold reads', async () => {
-    const { state, client } = fakeSecretsManager('{"url_token":"tok","sori":{"current":"a"}}');
+    const { state, client } = fakeSecretsManager(
+      '{"url_token":"tok_0123456789abcdef","sori":{"current":"a"}}',
+    );
     const secrets = new SecretsManagerSigningSecrets(client, 'arn');
-    await Promise.all([secrets.forProvider('sori'), secrets.urlToken(), secrets.forProvider('sori')]);
+    await Promise.all([
+      secrets.credentials('sori'),
+      secrets.credentials('symphony'),
+      secrets.credentials('sori'),
+    ]);
     expect(state.calls).toBe(1);
-    expect(await secrets.urlToken()).toBe('tok');
+    expect((await secrets.credentials('symphony')).urlToken).toBe('tok_0123456789abcdef');
   });
 
   it('has no secret for a provider that is not set yet (fresh deploy): every signature is refused', async () => {
     const { client } = fakeSecretsManager('{"url_token":"generated"}');
-    expect(await new SecretsManagerSigningSecrets(client, 'arn').forProvider('sori')).toEqual([]);
+    expect((await new SecretsManagerSigningSecrets(client, 'arn').credentials('sori')).secrets).toEqual([]);
   });
 
   it('fails loudly on a malformed secret, without echoing it', async () => {
     const { client } = fakeSecretsManager('{"sori":"oops-plain-string-secret"}');
     const secrets = new SecretsManagerSigningSecrets(client, 'arn');
-    await expect(secrets.forProvider('sori')).rejects.toThrow(ConfigError);
-    await expect(secrets.forProvider('sori')).rejects.not.toThrow(/oops/);
+    await expect(secrets.credentials('sori')).rejects.toThrow(ConfigError);
+    await expect(secrets.credentials('sori')).rejects.not.toThrow(/oops/);
   });
 });

@@ -1,0 +1,117 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
+import { SignatureError, UnknownProviderError } from '../errors';
+import type { AuthConfig } from '../providers/provider';
+import { verifySignature } from './verify-signature';
+import { verifyUrlToken } from './verify-url-token';
+
+/** What the receiver knows of a request when it authenticates it. */
+export interface AuthRequest {
+  raw: Uint8Array;
+  /** Header lookup by lower-case name. */
+  header(name: string): string | undefined;
+  /** The `{token}` path segment, when the request came by the URL-token route. */
+  token: string | undefined;
+  sourceIp: string | undefined;
+}
+
+/** A provider's credentials, from the signing secret. */
+export interface Credentials {
+  /** HMAC keys, current first. */
+  secrets: string[];
+  urlToken: string | undefined;
+  basic: { username: string; password: string } | undefined;
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+function ipv4ToNumber(address: string): number | undefined {
+  const parts = address.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((part) => !Number.isInteger(part) || part < 0 || part > 255))
+    return undefined;
+  return parts.reduce((sum, part) => sum * 256 + part, 0);
+}
+
+/** `true` when `address` is one of `allowed` (exact addresses, or IPv4 ranges like `193.169.180.0/24`). */
+export function ipAllowed(address: string | undefined, allowed: readonly string[]): boolean {
+  if (!address) return false;
+  const plain = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+  return allowed.some((entry) => {
+    const [range, bits] = entry.split('/');
+    if (bits === undefined) return range === plain;
+    const base = ipv4ToNumber(range ?? '');
+    const ip = ipv4ToNumber(plain);
+    const prefix = Number(bits);
+    if (base === undefined || ip === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > 32)
+      return false;
+    const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+    return (base & mask) >>> 0 === (ip & mask) >>> 0;
+  });
+}
+
+/** HMAC over the raw body: SHA-256 as {@link verifySignature} reads it; other algorithms hex or base64. */
+function verifyHmac(
+  raw: Uint8Array,
+  header: string | undefined,
+  algorithm: string,
+  secrets: string[],
+): boolean {
+  if (header === undefined) return false;
+  if (algorithm === 'sha256') return verifySignature(raw, header, secrets);
+  let value = header.trim();
+  if (value.toLowerCase().startsWith(`${algorithm}=`)) value = value.slice(algorithm.length + 1);
+  const claimed = /^([0-9a-fA-F]{2})+$/.test(value)
+    ? Buffer.from(value, 'hex')
+    : /^[A-Za-z0-9+/_-]+={0,2}$/.test(value)
+      ? Buffer.from(value.replaceAll('-', '+').replaceAll('_', '/'), 'base64')
+      : undefined;
+  if (!claimed) return false;
+  let matched = false;
+  for (const secret of secrets) {
+    if (!secret) continue;
+    const expected = createHmac(algorithm, secret).update(raw).digest();
+    if (expected.length === claimed.length && timingSafeEqual(expected, claimed)) matched = true;
+  }
+  return matched;
+}
+
+function verifyBasic(header: string | undefined, expected: Credentials['basic']): boolean {
+  if (!expected || !header?.toLowerCase().startsWith('basic ')) return false;
+  const given = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  // Hashed first: equal lengths for the constant-time compare, whatever was sent.
+  return timingSafeEqual(digest(given), digest(`${expected.username}:${expected.password}`));
+}
+
+/**
+ * Authenticates a request by the provider's scheme; fails closed: a scheme whose credentials are not set
+ * refuses everything. The URL-token route is taken only by providers whose scheme is `url-token`, or by an
+ * HMAC provider when `allowUnsigned` is on.
+ * @throws {SignatureError} with a reason for logs, never for the sender; {@link UnknownProviderError} for
+ *   the URL-token route of a provider that does not take it.
+ */
+export function authenticate(
+  auth: AuthConfig,
+  request: AuthRequest,
+  credentials: Credentials,
+  allowUnsigned = false,
+): void {
+  const scheme = auth.scheme;
+  if (request.token !== undefined) {
+    const tokenRoute = scheme.kind === 'url-token' || (scheme.kind === 'hmac' && allowUnsigned);
+    if (!tokenRoute) throw new UnknownProviderError('the URL-token route is off for this provider');
+    if (!verifyUrlToken(request.token, credentials.urlToken)) throw new SignatureError('URL token mismatch');
+  } else if (scheme.kind === 'hmac') {
+    if (credentials.secrets.length === 0) throw new SignatureError('no signing secret configured');
+    if (!verifyHmac(request.raw, request.header(scheme.header), scheme.algorithm, credentials.secrets)) {
+      throw new SignatureError('signature mismatch');
+    }
+  } else if (scheme.kind === 'basic') {
+    if (!verifyBasic(request.header('authorization'), credentials.basic))
+      throw new SignatureError('basic credentials mismatch');
+  } else {
+    throw new SignatureError('this provider authenticates by URL token only');
+  }
+  if (auth.allowIps && auth.allowIps.length > 0 && !ipAllowed(request.sourceIp, auth.allowIps)) {
+    throw new SignatureError('source address not allowed');
+  }
+}
