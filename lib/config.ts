@@ -1,4 +1,7 @@
+import * as v from 'valibot';
 import { ConfigError } from './errors';
+import { providerNames } from './providers';
+import type { AuthConfig } from './providers/provider';
 import type { TableLayout } from './records/records-table';
 
 type Env = Record<string, string | undefined>;
@@ -15,6 +18,65 @@ export interface ReceiveConfig {
   maxBodyBytes: number;
   secrets: SecretsConfig;
   allowUnsigned: boolean;
+  /** Authentication per provider, overriding the providers' own. */
+  auth: Record<string, AuthConfig>;
+  /** Providers served. */
+  enabled: string[];
+  /** Where bodies too large for a queue message go (S3), when set. */
+  rawBucket: string | undefined;
+}
+
+const AuthConfigSchema = v.object({
+  scheme: v.variant('kind', [
+    v.object({
+      kind: v.literal('hmac'),
+      header: v.pipe(v.string(), v.toLowerCase()),
+      algorithm: v.picklist(['sha256', 'sha1', 'sha512']),
+    }),
+    v.object({ kind: v.literal('url-token') }),
+    v.object({ kind: v.literal('basic') }),
+  ]),
+  allowIps: v.optional(v.array(v.string())),
+});
+
+/**
+ * Reads `AUTH_CONFIG`: JSON mapping provider names to `{"scheme":{"kind":…},"allowIps":[…]}`, e.g.
+ * `{"optimizely":{"scheme":{"kind":"url-token"},"allowIps":["193.169.180.1"]}}`.
+ * @throws {ConfigError} naming the provider or the problem.
+ */
+export function loadAuthConfig(env: Env = process.env): Record<string, AuthConfig> {
+  const text = env.AUTH_CONFIG;
+  if (!text) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ConfigError('AUTH_CONFIG is not JSON');
+  }
+  const result = v.safeParse(v.record(v.string(), AuthConfigSchema), json);
+  if (!result.success)
+    throw new ConfigError(`AUTH_CONFIG: ${v.getDotPath(result.issues[0]) ?? ''} ${result.issues[0].message}`);
+  for (const name of Object.keys(result.output)) {
+    if (!providerNames().includes(name))
+      throw new ConfigError(`AUTH_CONFIG names an unknown provider ${JSON.stringify(name)}`);
+  }
+  return result.output;
+}
+
+/**
+ * Reads `PROVIDERS`, the comma-separated providers served (default: all).
+ * @throws {ConfigError} for an unknown name.
+ */
+export function loadEnabledProviders(env: Env = process.env): string[] {
+  const names = (env.PROVIDERS ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  for (const name of names) {
+    if (!providerNames().includes(name))
+      throw new ConfigError(`PROVIDERS names an unknown provider ${JSON.stringify(name)}`);
+  }
+  return names.length > 0 ? names : providerNames();
 }
 
 export interface ProcessConfig {
@@ -76,6 +138,9 @@ export function loadReceiveConfig(env: Env = process.env): ReceiveConfig {
     maxBodyBytes: positiveInteger(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES),
     secrets,
     allowUnsigned: env.ALLOW_UNSIGNED === 'true',
+    auth: loadAuthConfig(env),
+    enabled: loadEnabledProviders(env),
+    rawBucket: env.RAW_BUCKET || undefined,
   };
 }
 

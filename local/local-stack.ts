@@ -1,4 +1,5 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -11,8 +12,10 @@ import {
 } from '@aws-sdk/client-sqs';
 import { createProcessHandler } from '../functions/process-webhook/process-webhook';
 import { createReceiveHandler } from '../functions/receive-webhook/receive-webhook';
+import { FileRawStore } from '../lib/blobs/raw-store';
 import { DEFAULT_MAX_BODY_BYTES } from '../lib/config';
 import { createLogger, type Logger } from '../lib/log';
+import type { AuthConfig } from '../lib/providers/provider';
 import { EventQueue } from '../lib/queue/event-queue';
 import type { QueueMessage } from '../lib/records/event-record';
 import { ensureRecordsTable, RecordsRepository } from '../lib/records/records-repository';
@@ -39,6 +42,10 @@ export interface LocalStackOptions {
   dataDir?: string | undefined;
   secret: string;
   previousSecret?: string | undefined;
+  /** URL tokens of the providers that authenticate by one (symphony, adreform, optimizely). */
+  urlTokens?: Record<string, string>;
+  /** Authentication per provider, overriding the providers' own. */
+  auth?: Record<string, AuthConfig>;
   maxBodyBytes?: number;
   visibilityTimeoutSeconds?: number;
   maxReceiveCount?: number;
@@ -54,6 +61,8 @@ export interface LocalStackOptions {
 export interface LocalStackInfo {
   pid: number;
   webhookUrl: string;
+  /** Every provider's URL, ready to paste (URL tokens included). */
+  webhookUrls: Record<string, string>;
   dynamodbEndpoint: string;
   sqsEndpoint: string;
   tableName: string;
@@ -211,12 +220,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
   }
 
+  const urlTokens = options.urlTokens ?? {};
   const receive = createReceiveHandler({
     queue: new EventQueue(sqs, queueUrl),
     secrets: new StaticSigningSecrets({
       sori: { current: options.secret, previous: options.previousSecret ?? null },
+      ...Object.fromEntries(
+        Object.entries(urlTokens).map(([provider, token]) => [provider, { url_token: token }]),
+      ),
     }),
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    auth: options.auth ?? {},
+    rawStore: new FileRawStore(
+      dataDir ? join(dataDir, 'raw') : await mkdtemp(join(tmpdir(), 'campaign-inbox-raw-')),
+    ),
     logger,
   }) as unknown as LambdaHttpHandler;
   const layout = options.layout ?? DEFAULT_LAYOUT;
@@ -258,6 +275,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         params: ['provider'],
         handler: receive,
       },
+      {
+        routeKey: 'ANY /webhooks/{provider}/{token}',
+        pattern: /^\/webhooks\/([^/]+)\/([^/]+)\/?$/,
+        params: ['provider', 'token'],
+        handler: receive,
+      },
     ],
     extra: async (request, response) => {
       if (await dashboard(request, response)) return true;
@@ -273,6 +296,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const info: LocalStackInfo = {
     pid: globalThis.process.pid,
     webhookUrl: `http://127.0.0.1:${http.port}/webhooks/sori`,
+    webhookUrls: Object.fromEntries([
+      ['sori', `http://127.0.0.1:${http.port}/webhooks/sori`],
+      ...Object.entries(urlTokens).map(([provider, token]) => [
+        provider,
+        `http://127.0.0.1:${http.port}/webhooks/${provider}/${token}`,
+      ]),
+    ]),
     dynamodbEndpoint: dynamoServer.endpoint,
     sqsEndpoint: sqsServer.endpoint,
     tableName: LOCAL_TABLE_NAME,

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
-import { loadTableLayout } from '../lib/config';
+import { loadAuthConfig, loadTableLayout } from '../lib/config';
 import { createLogger } from '../lib/log';
-import { resolveDevSecret } from './dev-secret';
+import { resolveDevSecret, resolveDevUrlTokens } from './dev-secret';
 import { startLocalStack } from './local-stack';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -20,6 +20,14 @@ function integer(name: string, fallback: number): number {
 const port = integer('PORT', 3000);
 const dataDir = resolve(process.env.DATA_DIR || '.data');
 const { secret, generated } = await resolveDevSecret(dataDir, process.env.SORI_SECRET_KEY);
+const { tokens, generated: generatedTokens } = await resolveDevUrlTokens(dataDir, process.env);
+let auth: ReturnType<typeof loadAuthConfig>;
+try {
+  auth = loadAuthConfig();
+} catch (error) {
+  console.error(`campaign-inbox could not start: ${(error as Error).message}`);
+  process.exit(2);
+}
 
 const stack = await startLocalStack({
   port,
@@ -27,6 +35,8 @@ const stack = await startLocalStack({
   layout: loadTableLayout(),
   secret,
   previousSecret: process.env.SORI_PREVIOUS_SECRET_KEY,
+  urlTokens: tokens,
+  auth,
   logger: createLogger('local', (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn'),
 }).catch((error: unknown) => {
   console.error(`campaign-inbox could not start: ${error instanceof Error ? error.message : String(error)}`);
@@ -39,6 +49,13 @@ console.log(`campaign-inbox is running (data in ${dataDir})
 
   Webhook URL:  ${stack.webhookUrl}
   Secret key:   ${secret}${generated ? '   (generated dev secret; set SORI_SECRET_KEY to choose one)' : ''}
+${Object.entries(stack.webhookUrls)
+  .filter(([provider]) => provider !== 'sori')
+  .map(
+    ([provider, url]) =>
+      `  ${`${provider}:`.padEnd(13)} ${url}${generatedTokens.includes(provider) ? `   (set ${provider.toUpperCase()}_URL_TOKEN to choose the token)` : ''}`,
+  )
+  .join('\n')}
   Dashboard:    http://127.0.0.1:${stack.port}/
   Health:       http://127.0.0.1:${stack.port}/healthz
 

@@ -28,6 +28,7 @@ Commands:
     --campaign <id>    one campaign, day by day (without it: every campaign, most impressions first)
     --since <day>      first UTC day (default: 6 days before --until)
     --until <day>      last UTC day (default: today)
+  state        a provider's current state of a campaign (Symphony): --provider <name> --campaign <id>
   redrive      move the dead-letter queue's messages back to the events queue (after a fix)
 
 Common options:
@@ -211,6 +212,28 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   if (command === 'stats') return stats(values);
+  if (command === 'state') {
+    if (!values.provider || !values.campaign) throw new UsageError('state needs --provider and --campaign');
+    const target = await resolveTableTarget({
+      endpoint: values.endpoint,
+      table: values.table,
+      stack: values.stack,
+    });
+    try {
+      const state = await new RecordsRepository(target.client, target.tableName, target.layout).getState(
+        values.provider,
+        values.campaign,
+      );
+      if (!state) {
+        console.error(`no state for ${values.provider} campaign ${values.campaign}`);
+        return 1;
+      }
+      print([state], values.json, Object.keys(state));
+      return 0;
+    } finally {
+      await target.close();
+    }
+  }
   if (command !== 'query' && command !== 'quarantine') {
     throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { findProvider, providerNames } from '../lib/providers';
 import { signBody } from '../lib/signature/verify-signature';
 import { dataDir, findRunningStack, localSecret } from './local-target';
 
@@ -8,9 +9,10 @@ const USAGE = `Usage: npm run send -- [options]
 
 Signs SORI deliveries with the secret key and posts them, as SORI does.
 
-  --url <url>        webhook URL (default: the local stack's, http://127.0.0.1:$PORT/webhooks/sori)
+  --url <url>        webhook URL (default: the local stack's URL for the provider)
+  --provider <name>  sori (default), symphony, adreform or optimizely: which seed examples, how to sign
   --secret <key>     secret_key to sign with (env SORI_SECRET_KEY; default: the local dev secret)
-  --file <path>      a JSON payload to send (repeatable; default: the seed examples in test/fixtures/sori)
+  --file <path>      a JSON payload to send (repeatable; default: the seed examples in test/fixtures/<provider>)
   --repeat <n>       deliver each payload n times, like SORI's retries (default 1); retries of
                      current-format events carry a new "timestamp", as SORI's do
   --concurrent       send the repeats of a payload at the same time instead of one after another
@@ -18,18 +20,19 @@ Signs SORI deliveries with the secret key and posts them, as SORI does.
   --prefix           prefix the signature with "sha256="
 `;
 
-const FIXTURES = resolve(import.meta.dirname, '../test/fixtures/sori');
+const FIXTURES = resolve(import.meta.dirname, '../test/fixtures');
 
-async function payloadFiles(files: string[] | undefined): Promise<string[]> {
+async function payloadFiles(provider: string, files: string[] | undefined): Promise<string[]> {
   if (files && files.length > 0) return files.map((file) => resolve(file));
-  const names = (await readdir(FIXTURES)).filter((name) => name.endsWith('.json')).sort();
-  return names.map((name) => join(FIXTURES, name));
+  const folder = join(FIXTURES, provider);
+  const names = (await readdir(folder)).filter((name) => name.endsWith('.json')).sort();
+  return names.map((name) => join(folder, name));
 }
 
-/** A retry as SORI sends it: same event, `timestamp` "appended just before dispatch". */
-function asRetry(body: string): string {
+/** A retry as SORI sends it: same event, `timestamp` "appended just before dispatch". Others repeat the body. */
+function asRetry(provider: string, body: string): string {
   const payload = JSON.parse(body) as Record<string, unknown>;
-  if (typeof payload.event !== 'string' || !('timestamp' in payload)) return body;
+  if (provider !== 'sori' || typeof payload.event !== 'string' || !('timestamp' in payload)) return body;
   return JSON.stringify({ ...payload, timestamp: new Date().toISOString() });
 }
 
@@ -38,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     options: {
       url: { type: 'string' },
+      provider: { type: 'string', default: 'sori' },
       secret: { type: 'string' },
       file: { type: 'string', multiple: true },
       repeat: { type: 'string', default: '1' },
@@ -58,11 +62,16 @@ async function main(argv: string[]): Promise<number> {
     throw new Error('--encoding must be hex or base64');
   const encoding = values.encoding;
 
+  const provider = findProvider(values.provider);
+  if (!provider) throw new Error(`unknown provider ${values.provider}; known: ${providerNames().join(', ')}`);
+  const signed = provider.auth.scheme.kind === 'hmac';
   const running = await findRunningStack();
-  const url =
-    values.url ?? running?.webhookUrl ?? `http://127.0.0.1:${process.env.PORT || 3000}/webhooks/sori`;
-  const secret = values.secret ?? (values.url ? process.env.SORI_SECRET_KEY : await localSecret());
-  if (!secret) {
+  const url = values.url ?? running?.webhookUrls?.[provider.name];
+  if (!url) throw new Error(`no local stack runs on ${dataDir()}: start it with "npm start", or pass --url`);
+  const secret = signed
+    ? (values.secret ?? (values.url ? process.env.SORI_SECRET_KEY : await localSecret()))
+    : '';
+  if (signed && !secret) {
     throw new Error(
       values.url
         ? 'give the secret_key with --secret or SORI_SECRET_KEY'
@@ -71,24 +80,23 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const deliver = async (file: string, body: string, attempt: number) => {
-    const signature = signBody(body, secret).toString(encoding);
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-sori-signature': values.prefix ? `sha256=${signature}` : signature,
-      },
-      body,
-    });
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (provider.auth.scheme.kind === 'hmac') {
+      const signature = signBody(body, secret ?? '').toString(encoding);
+      headers[provider.auth.scheme.header] = values.prefix ? `sha256=${signature}` : signature;
+    }
+    const response = await fetch(url, { method: 'POST', headers, body });
     const text = await response.text();
     console.log(`${response.status} ${file.split('/').pop()} #${attempt} ${text}`);
     return response.ok;
   };
 
   let failures = 0;
-  for (const file of await payloadFiles(values.file)) {
+  for (const file of await payloadFiles(provider.name, values.file)) {
     const original = JSON.stringify(JSON.parse(await readFile(file, 'utf8')));
-    const bodies = Array.from({ length: repeat }, (_, i) => (i === 0 ? original : asRetry(original)));
+    const bodies = Array.from({ length: repeat }, (_, i) =>
+      i === 0 ? original : asRetry(provider.name, original),
+    );
     const results = values.concurrent
       ? await Promise.all(bodies.map((body, i) => deliver(file, body, i + 1)))
       : await bodies.reduce<Promise<boolean[]>>(

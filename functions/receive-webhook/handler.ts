@@ -4,6 +4,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { S3RawStore } from '../../lib/blobs/raw-store';
 import { loadReceiveConfig } from '../../lib/config';
 import { fromPowertools } from '../../lib/log';
 import { METRICS_NAMESPACE } from '../../lib/metrics';
@@ -30,11 +31,16 @@ const secrets =
       )
     : new StaticSigningSecrets(config.secrets.document);
 
+const rawStore = config.rawBucket ? new S3RawStore(config.rawBucket) : undefined;
+
 export const handler = createReceiveHandler({
   queue: new EventQueue(sqs, config.queueUrl),
   secrets,
   maxBodyBytes: config.maxBodyBytes,
   allowUnsigned: config.allowUnsigned,
+  auth: config.auth,
+  enabled: config.enabled,
+  rawStore,
   logger: fromPowertools(logger),
   metrics: new PowertoolsMetrics(metrics),
 })

@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { PayloadTooLargeError, UnknownProviderError } from '../../lib/errors';
+import { INLINE_RAW_BYTES, type RawStore } from '../../lib/blobs/raw-store';
+import { PayloadTooLargeError, QueueUnavailableError, UnknownProviderError } from '../../lib/errors';
 import type { Logger } from '../../lib/log';
 import { METRIC, type MetricsSink } from '../../lib/metrics';
 import { findProvider } from '../../lib/providers';
@@ -23,6 +24,8 @@ export interface ReceiveWebhookDeps {
   auth?: Readonly<Record<string, AuthConfig>>;
   /** Providers served; all known ones when absent. */
   enabled?: readonly string[];
+  /** Where raw bodies over {@link INLINE_RAW_BYTES} go; without one they must fit in the queue message. */
+  rawStore?: RawStore;
   now?: () => Date;
 }
 
@@ -51,6 +54,26 @@ function readRawBody(event: APIGatewayProxyEventV2, limit: number): Buffer {
   const raw = Buffer.from(body, 'base64');
   if (raw.length > limit) throw new PayloadTooLargeError(raw.length, limit);
   return raw;
+}
+
+/** SQS takes 1 MiB per message; the record and the JSON escaping of the body need their share of it. */
+const MAX_INLINE_RAW_BYTES = 640 * 1024;
+
+/**
+ * Moves a large raw body out of the message into the raw store, leaving a reference.
+ * @throws {PayloadTooLargeError} when there is no raw store and the body cannot travel inline.
+ * @throws {QueueUnavailableError} when the raw store does not take it (the sender retries).
+ */
+async function offloadRaw(message: QueueMessage, provider: string, raw: Buffer, store: RawStore | undefined) {
+  if (!store) {
+    if (raw.length > MAX_INLINE_RAW_BYTES) throw new PayloadTooLargeError(raw.length, MAX_INLINE_RAW_BYTES);
+    return message;
+  }
+  try {
+    return { ...message, raw: '', raw_ref: await store.put(provider, raw) };
+  } catch (error) {
+    throw new QueueUnavailableError('the raw store did not take the body', { cause: error });
+  }
 }
 
 /** Header lookup by lower-cased name (API Gateway v2 lower-cases them; the local server does the same). */
@@ -90,7 +113,8 @@ export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
       deps.allowUnsigned,
     );
 
-    const message = buildQueueMessage(provider, raw, now().toISOString());
+    let message = buildQueueMessage(provider, raw, now().toISOString());
+    if (raw.length > INLINE_RAW_BYTES) message = await offloadRaw(message, provider.name, raw, deps.rawStore);
     await deps.queue.send(message);
 
     const { id } = message.record;

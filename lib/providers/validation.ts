@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import type { EventRecord } from '../records/event-record';
 
 /** An ISO 8601 date-time with a time zone, normalized to `toISOString()` form (UTC, milliseconds). */
 export const IsoDateTimeSchema = v.pipe(
@@ -46,4 +47,27 @@ export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string 
 /** `true` for a JSON object (not an array, not null). */
 export function isJsonObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A record with every optional field `null`, for providers to fill in what they know. */
+export function baseRecord(fields: {
+  id: string;
+  provider: string;
+  event: string;
+  created_at: string;
+  received_at: string;
+}): EventRecord {
+  return {
+    account_id: null,
+    campaign_id: null,
+    campaign_name: null,
+    material_id: null,
+    material_name: null,
+    activity_id: null,
+    device_id: null,
+    platform: null,
+    metadata: null,
+    geolocation: null,
+    ...fields,
+  };
 }

@@ -51,6 +51,8 @@ export const QueueMessageSchema = v.variant('kind', [
     record: EventRecordSchema,
     raw: v.string(),
     raw_encoding: v.picklist(['utf8', 'base64']),
+    /** Where the raw body is when it was too large to travel inline (`raw` is then empty). */
+    raw_ref: v.optional(v.string()),
   }),
   v.object({
     v: v.literal(1),
@@ -58,6 +60,8 @@ export const QueueMessageSchema = v.variant('kind', [
     record: QuarantineRecordSchema,
     raw: v.string(),
     raw_encoding: v.picklist(['utf8', 'base64']),
+    /** Where the raw body is when it was too large to travel inline (`raw` is then empty). */
+    raw_ref: v.optional(v.string()),
   }),
 ]);
 export type QueueMessage = v.InferOutput<typeof QueueMessageSchema>;

@@ -5,12 +5,15 @@ import {
   ConditionalCheckFailedException,
   CreateTableCommand,
   type DynamoDBClient,
+  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   type QueryCommandInput,
   ResourceInUseException,
   ScanCommand,
+  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import type { StateUpdate } from '../providers/provider';
 import type { QueueMessage } from './event-record';
 import {
   campaignPartitionKey,
@@ -25,6 +28,7 @@ import {
   RECORDS_TABLE,
   type StoredEvent,
   type StoredQuarantine,
+  statePartitionKey,
   type TableLayout,
   toItem,
   typeDayPartitionKey,
@@ -88,6 +92,67 @@ export class RecordsRepository {
       if (error instanceof ConditionalCheckFailedException) return 'duplicate';
       throw error;
     }
+  }
+
+  /**
+   * Moves a provider's current-state item forward, never back: it changes only when the update's rank is
+   * higher, or equal with a later `updated_at`.
+   * @returns `false` when the stored state was newer and stays as it is.
+   */
+  async applyState(provider: string, update: StateUpdate): Promise<boolean> {
+    const names: Record<string, string> = {
+      '#pk': RECORDS_TABLE.partitionKey,
+      '#rank': 'rank',
+      '#at': 'updated_at',
+    };
+    const values: Record<string, AttributeValue> = {
+      ':rank': { N: String(update.rank) },
+      ':at': { S: update.fields.updated_at ?? '' },
+      ':kind': { S: 'state' },
+      ':provider': { S: provider },
+      ':key': { S: update.key },
+    };
+    const sets = ['#rank = :rank', '#kind = :kind', '#provider = :provider', '#key = :key'];
+    Object.assign(names, { '#kind': 'kind', '#provider': 'provider', '#key': 'state_key' });
+    Object.entries(update.fields).forEach(([field, value], i) => {
+      names[`#f${i}`] = field;
+      values[`:f${i}`] = value === null ? { NULL: true } : { S: value };
+      sets.push(`#f${i} = :f${i}`);
+    });
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { pk: { S: statePartitionKey(provider, update.key) }, sk: { S: RECORD_SORT_KEY } },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: 'attribute_not_exists(#pk) OR #rank < :rank OR (#rank = :rank AND #at <= :at)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** @returns a provider's current-state item for `key`, or `undefined`. */
+  async getState(provider: string, key: string): Promise<Record<string, string | number | null> | undefined> {
+    const { Item } = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: { pk: { S: statePartitionKey(provider, key) }, sk: { S: RECORD_SORT_KEY } },
+        ConsistentRead: true,
+      }),
+    );
+    if (!Item) return undefined;
+    const state: Record<string, string | number | null> = {};
+    for (const [name, value] of Object.entries(Item)) {
+      if (name === 'pk' || name === 'sk' || name === 'kind') continue;
+      state[name] = value.S ?? (value.N !== undefined ? Number(value.N) : null);
+    }
+    return state;
   }
 
   /**

@@ -16,6 +16,7 @@ import type { EventRecord, QueueMessage } from './event-record';
  * | counters of a campaign, day by day       | table | `STATS#<provider>#<campaign>`                   | `<day>`               |
  * | any other event (and its dedup check)    | table | `EVENT#<id>`                                    | `RECORD`              |
  * | a quarantined delivery                   | table | `QUARANTINE#<id>`                               | `RECORD`              |
+ * | a provider's current state of an entity  | table | `STATE#<provider>#<key>`                        | `RECORD`              |
  * | events of one campaign in a time range   | gsi1  | `CAMPAIGN#<provider>#<campaign>#<shard>`        | `<created_at>#<id>`   |
  * | quarantined records, oldest first        | gsi1  | `QUARANTINE`                                    | `<received_at>#<id>`  |
  * | events of one device in a time range     | gsi2  | `DEVICE#<provider>#<device_id>`                 | `<created_at>#<id>`   |
@@ -96,6 +97,7 @@ export const campaignPartitionKey = (provider: string, campaignId: string, shard
 export const devicePartitionKey = (provider: string, deviceId: string) => `DEVICE#${provider}#${deviceId}`;
 export const typeDayPartitionKey = (provider: string, event: string, day: string, shard: number) =>
   `TYPE#${provider}#${event}#${day}#${shard}`;
+export const statePartitionKey = (provider: string, key: string) => `STATE#${provider}#${key}`;
 export const statsPartitionKey = (provider: string, campaignId: string) => `STATS#${provider}#${campaignId}`;
 export const statsDayPartitionKey = (provider: string, day: string) => `STATSDAY#${provider}#${day}`;
 export const eventSortKey = (createdAt: string, id: string) => `E#${createdAt}#${id}`;
@@ -167,7 +169,9 @@ export function toItem(
   layout: TableLayout = DEFAULT_LAYOUT,
 ): Record<string, AttributeValue> {
   const { pk, sk } = itemKey(message, layout);
-  const raw = { raw: S(message.raw), raw_encoding: S(message.raw_encoding) };
+  const raw: Record<string, AttributeValue> = message.raw_ref
+    ? { raw_ref: S(message.raw_ref), raw_encoding: S(message.raw_encoding) }
+    : { raw: S(message.raw), raw_encoding: S(message.raw_encoding) };
   if (message.kind === 'quarantine') {
     const { id, provider, reason, received_at } = message.record;
     return {
@@ -249,6 +253,8 @@ export interface StoredQuarantine {
   received_at: string;
   raw: string;
   raw_encoding: 'utf8' | 'base64';
+  /** Where the raw body is, when it was too large to keep inline. */
+  raw_ref?: string;
 }
 
 /** @returns the event record stored in `item` (the inverse of {@link toItem}). */
@@ -281,5 +287,6 @@ export function fromQuarantineItem(item: Record<string, AttributeValue>): Stored
     received_at: str(item, 'received_at') ?? '',
     raw: str(item, 'raw') ?? '',
     raw_encoding: str(item, 'raw_encoding') === 'base64' ? 'base64' : 'utf8',
+    ...(item.raw_ref?.S ? { raw_ref: item.raw_ref.S } : {}),
   };
 }

@@ -1,3 +1,4 @@
+import { findProvider } from '../providers';
 import type { CampaignCounters, CounterKey, Tally } from '../stats/campaign-counters';
 import { newClaimToken } from '../stats/campaign-counters';
 import type { QueueMessage } from './event-record';
@@ -132,6 +133,21 @@ export async function storeBatch(
       );
       if (!settled || stale) {
         await counters.recountIfStale(group.key, group.token).catch(() => false);
+      }
+    }),
+  );
+  // Current-state items (e.g. a Symphony campaign's status), moved by every stored or duplicate event: an
+  // update is conditional on its rank, so applying one again, or late, never moves a state back.
+  await Promise.all(
+    messages.map(async (message, i) => {
+      if (message.kind !== 'event' || !outcomes[i]?.ok) return;
+      const update = findProvider(message.record.provider)?.stateOf?.(message.record);
+      if (!update) return;
+      try {
+        writes.records++;
+        await records.applyState(message.record.provider, update);
+      } catch (error) {
+        outcomes[i] = { ok: false, error };
       }
     }),
   );

@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+
+/**
+ * Where raw bodies too large to travel in a queue message and sit in a DynamoDB item go: the message and the
+ * record carry a reference instead (`s3://bucket/key`, or `file://key` locally).
+ */
+export interface RawStore {
+  /** Stores the bytes under a key made of the provider and their hash (a retry overwrites with the same bytes). */
+  put(provider: string, raw: Uint8Array): Promise<string>;
+}
+
+/** Raw bodies at or under this size travel inline; larger ones go to the raw store. */
+export const INLINE_RAW_BYTES = 96 * 1024;
+
+const keyOf = (provider: string, raw: Uint8Array) =>
+  `raw/${provider}/${createHash('sha256').update(raw).digest('hex')}`;
+
+/**
+ * Raw bodies in S3 (the deployed stack's bucket: encrypted, TLS only, expiring with the records). The S3 client
+ * is loaded on first use, so the receive function's cold start does not pay for it until a large body comes.
+ */
+export class S3RawStore implements RawStore {
+  private client: Promise<{ client: S3Client; PutObjectCommand: typeof PutObjectCommand }> | undefined;
+
+  constructor(
+    private readonly bucket: string,
+    private readonly makeClient: (s3: typeof import('@aws-sdk/client-s3')) => S3Client = (s3) =>
+      new s3.S3Client({}),
+  ) {}
+
+  async put(provider: string, raw: Uint8Array): Promise<string> {
+    this.client ??= import('@aws-sdk/client-s3').then((s3) => ({
+      client: this.makeClient(s3),
+      PutObjectCommand: s3.PutObjectCommand,
+    }));
+    const { client, PutObjectCommand: Put } = await this.client;
+    const key = keyOf(provider, raw);
+    await client.send(new Put({ Bucket: this.bucket, Key: key, Body: raw }));
+    return `s3://${this.bucket}/${key}`;
+  }
+}
+
+/** Raw bodies as files under a folder (the local stack's `DATA_DIR/raw`), so they survive restarts. */
+export class FileRawStore implements RawStore {
+  constructor(private readonly root: string) {}
+
+  async put(provider: string, raw: Uint8Array): Promise<string> {
+    const key = keyOf(provider, raw);
+    const path = join(this.root, key);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, raw);
+    return `file://${key}`;
+  }
+}

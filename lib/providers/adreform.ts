@@ -1,0 +1,72 @@
+import * as v from 'valibot';
+import { buildRecordId } from '../records/record-id';
+import type { Interpretation, Provider } from './provider';
+import {
+  baseRecord,
+  describeIssues,
+  IdSchema,
+  IsoDateTimeSchema,
+  isJsonObject,
+  Optional,
+} from './validation';
+
+// Seed 003 (Ad Reform): the envelope `{id: "evt_…", type: "event", created_at, topic, data: {object}}`. Any
+// non-2xx is retried up to 20 times with exponential backoff, over days: the key is the event id alone, and the
+// record outlives the retries (retention is a year by default).
+
+export const ADREFORM_TOPICS = ['screenshot_set.approved'] as const;
+
+export const AdReformEventSchema = v.looseObject({
+  id: v.pipe(IdSchema, v.startsWith('evt_', 'expected an event id starting with evt_')),
+  type: v.literal('event'),
+  created_at: IsoDateTimeSchema,
+  topic: v.picklist(ADREFORM_TOPICS),
+  data: v.looseObject({
+    object: v.looseObject({
+      type: Optional(v.string()),
+      id: Optional(IdSchema),
+      campaign_id: Optional(IdSchema),
+      status: Optional(v.string()),
+      screenshots: Optional(v.array(v.unknown())),
+    }),
+  }),
+});
+
+/** Validates and normalizes an Ad Reform payload. Never throws. */
+export function interpretAdReform(payload: unknown, receivedAt: string): Interpretation {
+  if (!isJsonObject(payload)) return { ok: false, reason: 'payload is not a JSON object' };
+  if (typeof payload.topic === 'string' && !(ADREFORM_TOPICS as readonly string[]).includes(payload.topic)) {
+    return { ok: false, reason: `unknown topic ${JSON.stringify(payload.topic.slice(0, 100))}` };
+  }
+  const result = v.safeParse(AdReformEventSchema, payload);
+  if (!result.success)
+    return { ok: false, reason: `invalid Ad Reform event: ${describeIssues(result.issues)}` };
+  const event = result.output;
+  const object = event.data.object;
+  return {
+    ok: true,
+    record: {
+      ...baseRecord({
+        id: buildRecordId('adreform', [event.id]),
+        provider: 'adreform',
+        event: event.topic,
+        created_at: event.created_at,
+        received_at: receivedAt,
+      }),
+      campaign_id: object.campaign_id,
+      material_id: object.id,
+      activity_id: event.id,
+      metadata: { status: object.status, screenshots: object.screenshots?.length ?? 0 },
+    },
+  };
+}
+
+/** Ad Reform (seed 003): large bodies (screenshot sets), retried for days. A URL token by default. */
+export const adreform: Provider = {
+  name: 'adreform',
+  auth: { scheme: { kind: 'url-token' } },
+  events: ADREFORM_TOPICS,
+  // Screenshot sets grow with their screenshots; Lambda takes up to 6 MB, base64 costs a third.
+  maxBodyBytes: 4 * 1024 * 1024,
+  interpret: interpretAdReform,
+};

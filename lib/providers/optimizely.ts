@@ -1,0 +1,80 @@
+import * as v from 'valibot';
+import { buildRecordId } from '../records/record-id';
+import type { Interpretation, Provider } from './provider';
+import { baseRecord, describeIssues, IdSchema, isJsonObject, Optional } from './validation';
+
+// Seed 004 (Optimizely Campaign): one JSON object per event with `type`, `id`, `created` (epoch milliseconds),
+// recipient, mailing and client ids. Deliveries come from one fixed address (193.169.180.1).
+
+/** Optimizely's event types and their canonical names. */
+export const OPTIMIZELY_EVENTS = {
+  bounce: 'email.bounce',
+  sent: 'email.sent',
+  open: 'email.open',
+  click: 'email.click',
+  unsubscribe: 'email.unsubscribe',
+} as const;
+
+/** The address Optimizely Campaign sends from (seed 004). */
+export const OPTIMIZELY_SENDER_IP = '193.169.180.1';
+
+const IdLike = v.union([IdSchema, v.pipe(v.number(), v.integer(), v.transform(String))]);
+
+export const OptimizelyEventSchema = v.looseObject({
+  type: v.picklist(Object.keys(OPTIMIZELY_EVENTS) as (keyof typeof OPTIMIZELY_EVENTS)[]),
+  id: IdSchema,
+  created: v.pipe(
+    v.number(),
+    v.integer(),
+    v.minValue(0),
+    v.check((ms) => !Number.isNaN(new Date(ms).getTime()), 'expected epoch milliseconds'),
+  ),
+  recipientId: Optional(IdLike),
+  clientId: Optional(IdLike),
+  mailingId: Optional(IdLike),
+  mailId: Optional(IdLike),
+  mediaType: Optional(v.string()),
+  category: Optional(v.string()),
+  reason: Optional(v.string()),
+});
+
+/** Validates and normalizes an Optimizely Campaign payload. Never throws. */
+export function interpretOptimizely(payload: unknown, receivedAt: string): Interpretation {
+  if (!isJsonObject(payload)) return { ok: false, reason: 'payload is not a JSON object' };
+  if (typeof payload.type === 'string' && !Object.hasOwn(OPTIMIZELY_EVENTS, payload.type)) {
+    return { ok: false, reason: `unknown type ${JSON.stringify(payload.type.slice(0, 100))}` };
+  }
+  const result = v.safeParse(OptimizelyEventSchema, payload);
+  if (!result.success)
+    return { ok: false, reason: `invalid Optimizely event: ${describeIssues(result.issues)}` };
+  const event = result.output;
+  return {
+    ok: true,
+    record: {
+      ...baseRecord({
+        id: buildRecordId('optimizely', [event.id]),
+        provider: 'optimizely',
+        event: OPTIMIZELY_EVENTS[event.type],
+        created_at: new Date(event.created).toISOString(),
+        received_at: receivedAt,
+      }),
+      account_id: event.clientId,
+      // A mailing is the campaign; its recipient stands where SORI has a device (unique recipients per day).
+      campaign_id: event.mailingId,
+      material_id: event.mailId,
+      activity_id: event.id,
+      device_id: event.recipientId,
+      platform: event.mediaType,
+      metadata: { category: event.category, reason: event.reason },
+    },
+  };
+}
+
+/** Optimizely Campaign (seed 004): a URL token by default; add its sender address with configuration. */
+export const optimizely: Provider = {
+  name: 'optimizely',
+  auth: { scheme: { kind: 'url-token' } },
+  events: Object.values(OPTIMIZELY_EVENTS),
+  counted: { 'email.open': 'impressions', 'email.click': 'clicks' },
+  interpret: interpretOptimizely,
+};

@@ -1,0 +1,94 @@
+import * as v from 'valibot';
+import type { EventRecord } from '../records/event-record';
+import { buildRecordId, canonicalJson } from '../records/record-id';
+import type { Interpretation, Provider, StateUpdate } from './provider';
+import { baseRecord, describeIssues, IdSchema, isJsonObject, JsonObjectSchema, Optional } from './validation';
+
+// Seed 002 (Symphony Ads API): `event`, and the entity at the payload root: `provider`, `type`, `id`, `reason`,
+// `metadata`, `status`. Objects are loose: fields Symphony adds later are kept (the raw body is stored whole).
+
+export const SYMPHONY_EVENTS = [
+  'campaign.created',
+  'campaign.updated',
+  'campaign.failed',
+  'campaign.processing',
+  'campaign.completed',
+] as const;
+
+export const SymphonyEventSchema = v.looseObject({
+  event: v.picklist(SYMPHONY_EVENTS),
+  id: IdSchema,
+  provider: Optional(v.string()),
+  type: Optional(v.string()),
+  reason: Optional(v.string()),
+  metadata: Optional(JsonObjectSchema),
+  status: Optional(v.string()),
+});
+export type SymphonyEvent = v.InferOutput<typeof SymphonyEventSchema>;
+
+/**
+ * The ordering rule of the current-state item. Symphony's payload carries no timestamp, so deliveries are
+ * ordered by the campaign's lifecycle: a state never moves to a lower rank (a late `PROCESSING` does not undo
+ * `FINISHED`); within one rank (`ACTIVE` ↔ `PAUSED`) the latest delivery wins. Unknown statuses rank lowest.
+ */
+export const SYMPHONY_STATUS_RANK: Readonly<Record<string, number>> = {
+  DRAFT: 0,
+  IN_REVIEW: 1,
+  PROCESSING: 2,
+  TO_RETRY: 2,
+  ACTIVE: 3,
+  PAUSED: 3,
+  ANTICIPATED_PAUSE: 3,
+  SUCCESS: 4,
+  FAILED: 4,
+  FINISHED: 5,
+};
+
+/** Validates and normalizes a Symphony payload. Never throws. */
+export function interpretSymphony(payload: unknown, receivedAt: string): Interpretation {
+  if (!isJsonObject(payload)) return { ok: false, reason: 'payload is not a JSON object' };
+  if (typeof payload.event === 'string' && !(SYMPHONY_EVENTS as readonly string[]).includes(payload.event)) {
+    return { ok: false, reason: `unknown event ${JSON.stringify(payload.event.slice(0, 100))}` };
+  }
+  const result = v.safeParse(SymphonyEventSchema, payload);
+  if (!result.success)
+    return { ok: false, reason: `invalid Symphony event: ${describeIssues(result.issues)}` };
+  const event = result.output;
+  return {
+    ok: true,
+    record: {
+      ...baseRecord({
+        // No event id and no time in the payload: a retry repeats the same body, so the body is the key.
+        id: buildRecordId('symphony', [canonicalJson(payload)]),
+        provider: 'symphony',
+        event: event.event,
+        // The payload has no time of its own; when it was received stands in.
+        created_at: receivedAt,
+        received_at: receivedAt,
+      }),
+      campaign_id: event.id,
+      platform: event.provider,
+      metadata: { status: event.status, type: event.type, reason: event.reason, ...(event.metadata ?? {}) },
+    },
+  };
+}
+
+/** The campaign's current state, moved by every event (see {@link SYMPHONY_STATUS_RANK}). */
+export function symphonyState(record: EventRecord): StateUpdate | undefined {
+  if (!record.campaign_id) return undefined;
+  const status = typeof record.metadata?.status === 'string' ? record.metadata.status : null;
+  return {
+    key: record.campaign_id,
+    rank: SYMPHONY_STATUS_RANK[status ?? ''] ?? -1,
+    fields: { status, event: record.event, updated_at: record.received_at, record_id: record.id },
+  };
+}
+
+/** Symphony Ads API (seed 002). Its document names no signature: a URL token by default. */
+export const symphony: Provider = {
+  name: 'symphony',
+  auth: { scheme: { kind: 'url-token' } },
+  events: SYMPHONY_EVENTS,
+  interpret: interpretSymphony,
+  stateOf: symphonyState,
+};
