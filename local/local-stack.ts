@@ -20,7 +20,7 @@ import { EventQueue } from '../lib/queue/event-queue';
 import type { QueueMessage } from '../lib/records/event-record';
 import { ensureRecordsTable, RecordsRepository } from '../lib/records/records-repository';
 import { DEFAULT_LAYOUT, type TableLayout } from '../lib/records/records-table';
-import { StaticSigningSecrets } from '../lib/signature/signing-secrets';
+import { type SigningSecretDocument, StaticSigningSecrets } from '../lib/signature/signing-secrets';
 import { CampaignCounters } from '../lib/stats/campaign-counters';
 import { Activity } from './activity';
 import { type LambdaHttpHandler, startApiGatewayServer } from './api-gateway-server';
@@ -46,6 +46,8 @@ export interface LocalStackOptions {
   urlTokens?: Record<string, string>;
   /** Authentication per provider, overriding the providers' own. */
   auth?: Record<string, AuthConfig>;
+  /** More credentials, as in the deployed signing secret (e.g. HTTP Basic ones). */
+  credentials?: SigningSecretDocument;
   maxBodyBytes?: number;
   visibilityTimeoutSeconds?: number;
   maxReceiveCount?: number;
@@ -228,12 +230,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...Object.fromEntries(
         Object.entries(urlTokens).map(([provider, token]) => [provider, { url_token: token }]),
       ),
+      ...options.credentials,
     }),
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     auth: options.auth ?? {},
-    rawStore: new FileRawStore(
-      dataDir ? join(dataDir, 'raw') : await mkdtemp(join(tmpdir(), 'campaign-inbox-raw-')),
-    ),
+    rawStore: new FileRawStore(dataDir ?? (await mkdtemp(join(tmpdir(), 'campaign-inbox-raw-')))),
     logger,
   }) as unknown as LambdaHttpHandler;
   const layout = options.layout ?? DEFAULT_LAYOUT;

@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { allProviders } from '../../lib/providers';
+import { interpretAdReform } from '../../lib/providers/adreform';
+import { interpretOptimizely } from '../../lib/providers/optimizely';
+import { interpretSymphony, symphonyState } from '../../lib/providers/symphony';
+import { ipAllowed } from '../../lib/signature/authenticate';
+
+const fixture = (provider: string, name: string) =>
+  JSON.parse(
+    readFileSync(join(import.meta.dirname, '../fixtures', provider, `${name}.json`), 'utf8'),
+  ) as Record<string, unknown>;
+const RECEIVED = '2026-01-01T00:00:00.000Z';
+
+describe('Symphony (seed 002)', () => {
+  it('normalizes a campaign event, keyed on its whole body (it has no event id or time)', () => {
+    const result = interpretSymphony(fixture('symphony', 'campaign-updated'), RECEIVED);
+    expect(result).toMatchObject({
+      ok: true,
+      record: {
+        provider: 'symphony',
+        event: 'campaign.updated',
+        campaign_id: 'cmp_sym_0042',
+        platform: 'symphony',
+        created_at: RECEIVED,
+      },
+    });
+    const again = interpretSymphony(fixture('symphony', 'campaign-updated'), '2026-01-02T00:00:00.000Z');
+    expect(again.ok && result.ok && again.record.id).toBe(result.ok && result.record.id);
+  });
+
+  it('ranks states by lifecycle for the current-state item', () => {
+    const rank = (name: string) => {
+      const result = interpretSymphony(fixture('symphony', name), RECEIVED);
+      return result.ok ? symphonyState(result.record)?.rank : undefined;
+    };
+    expect(rank('campaign-created')).toBeLessThan(rank('campaign-updated') ?? 0);
+    expect(rank('campaign-updated')).toBeLessThan(rank('campaign-completed') ?? 0);
+  });
+
+  it('quarantines unknown events and missing ids', () => {
+    expect(interpretSymphony({ event: 'campaign.deleted', id: 'x' }, RECEIVED)).toEqual({
+      ok: false,
+      reason: 'unknown event "campaign.deleted"',
+    });
+    expect(interpretSymphony({ event: 'campaign.created' }, RECEIVED).ok).toBe(false);
+  });
+});
+
+describe('Ad Reform (seed 003)', () => {
+  it('keys on the event id and normalizes the screenshot set', () => {
+    const payload = fixture('adreform', 'screenshot-set-approved');
+    const result = interpretAdReform(payload, RECEIVED);
+    expect(result).toMatchObject({
+      ok: true,
+      record: {
+        event: 'screenshot_set.approved',
+        activity_id: 'evt_6f1c2b1e-6c0a-4a8e-9d9e-2f1f7f0a4b11',
+        campaign_id: 'uuid-of-campaign',
+        material_id: 'uuid-of-screenshot-set',
+        created_at: '2023-01-01T15:52:11.822Z',
+        metadata: { status: 'approved', screenshots: 2 },
+      },
+    });
+    const changed = interpretAdReform({ ...payload, data: { object: { campaign_id: 'other' } } }, RECEIVED);
+    expect(changed.ok && result.ok && changed.record.id).toBe(result.ok && result.record.id);
+  });
+
+  it('quarantines an unknown topic and an id that is not an event id', () => {
+    const payload = fixture('adreform', 'screenshot-set-approved');
+    expect(interpretAdReform({ ...payload, topic: 'ad.deleted' }, RECEIVED)).toEqual({
+      ok: false,
+      reason: 'unknown topic "ad.deleted"',
+    });
+    expect(interpretAdReform({ ...payload, id: 'abc' }, RECEIVED).ok).toBe(false);
+  });
+});
+
+describe('Optimizely Campaign (seed 004)', () => {
+  it('normalizes the bounce, `created` in epoch milliseconds', () => {
+    expect(interpretOptimizely(fixture('optimizely', 'bounce'), RECEIVED)).toMatchObject({
+      ok: true,
+      record: {
+        event: 'email.bounce',
+        created_at: '2021-03-30T12:49:35.391Z',
+        account_id: '10180860001',
+        campaign_id: '10230355206',
+        material_id: '4P6W8B4-4P6W0LI-BSLXEC',
+        device_id: 'john.smith@example.com',
+        platform: 'EMAIL',
+        metadata: { category: 'softbounce', reason: 'other' },
+      },
+    });
+  });
+
+  it.each(['sent', 'open', 'click', 'unsubscribe'])('understands %s', (type) => {
+    expect(interpretOptimizely({ ...fixture('optimizely', 'bounce'), type }, RECEIVED)).toMatchObject({
+      ok: true,
+      record: { event: `email.${type}` },
+    });
+  });
+
+  it('quarantines a created that is not epoch milliseconds', () => {
+    expect(
+      interpretOptimizely({ ...fixture('optimizely', 'bounce'), created: '2021-03-30' }, RECEIVED).ok,
+    ).toBe(false);
+  });
+});
+
+describe('providers', () => {
+  it('each declare an authentication, and the three without a documented signature take a URL token', () => {
+    expect(Object.fromEntries(allProviders().map((p) => [p.name, p.auth.scheme.kind]))).toEqual({
+      sori: 'hmac',
+      symphony: 'url-token',
+      adreform: 'url-token',
+      optimizely: 'url-token',
+    });
+  });
+});
+
+describe('ipAllowed', () => {
+  it.each([
+    ['193.169.180.1', ['193.169.180.1'], true],
+    ['193.169.180.2', ['193.169.180.1'], false],
+    ['193.169.180.2', ['193.169.180.0/24'], true],
+    ['193.169.181.2', ['193.169.180.0/24'], false],
+    ['::ffff:127.0.0.1', ['127.0.0.0/8'], true],
+    ['::1', ['::1'], true],
+    [undefined, ['0.0.0.0/0'], false],
+    ['10.0.0.1', ['10.0.0.0/33'], false],
+  ] as const)('%s in %j → %s', (address, allowed, expected) => {
+    expect(ipAllowed(address, allowed)).toBe(expected);
+  });
+});
