@@ -1,4 +1,5 @@
 import type { Node } from 'constructs';
+import { loadAuthConfig, loadEnabledProviders } from '../lib/config';
 
 /** Every setting of the deployed stack, with its default. Set with `cdk.json` context or `-c key=value`. */
 export interface InboxConfig {
@@ -30,6 +31,10 @@ export interface InboxConfig {
   shards: number;
   /** Days event records are kept (TTL); 0 keeps them for ever. Counters are always kept. */
   recordRetentionDays: number;
+  /** Providers served; empty: all. */
+  providers: string[];
+  /** Authentication per provider, overriding the providers' own (the receive function's AUTH_CONFIG). */
+  auth: Record<string, unknown>;
 }
 
 export const DEFAULT_CONFIG: InboxConfig = {
@@ -47,6 +52,8 @@ export const DEFAULT_CONFIG: InboxConfig = {
   maxBodyBytes: 262_144,
   shards: 1,
   recordRetentionDays: 365,
+  providers: [],
+  auth: {},
 };
 
 /** Context keys, as written in `cdk.json` or after `-c`. */
@@ -65,6 +72,8 @@ export const CONTEXT_KEYS: { [K in keyof InboxConfig]: string } = {
   maxBodyBytes: 'maxBodyBytes',
   shards: 'shards',
   recordRetentionDays: 'recordRetentionDays',
+  providers: 'providers',
+  auth: 'auth',
 };
 
 function integer(key: string, value: unknown, min: number, max: number): number {
@@ -131,7 +140,27 @@ export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
       (v) => integer('recordRetentionDays', v, 0, 36_500),
       d.recordRetentionDays,
     ),
+    providers: or(
+      'providers',
+      (v) =>
+        Array.isArray(v)
+          ? v.map(String)
+          : String(v)
+              .split(',')
+              .map((p) => p.trim())
+              .filter(Boolean),
+      d.providers,
+    ),
+    auth: or(
+      'auth',
+      (v) =>
+        typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : (v as Record<string, unknown>),
+      d.auth,
+    ),
   };
+  // The same checks the receive function makes at cold start, made at synth time instead.
+  loadAuthConfig({ AUTH_CONFIG: JSON.stringify(config.auth) });
+  loadEnabledProviders({ PROVIDERS: config.providers.join(',') });
   if (config.batchSize > 10 && config.batchWindowSeconds < 1) {
     throw new Error(
       'context batchSize above 10 needs batchWindowSeconds of at least 1 (an SQS event source rule)',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
   GetSecretValueCommand,
@@ -7,7 +8,11 @@ import {
 import { DEFAULT_CONFIG } from '../infra/config';
 import { providerNames } from '../lib/providers';
 import { rotateSecret } from '../lib/signature/rotate-secret';
-import { parseSigningSecretDocument } from '../lib/signature/signing-secrets';
+import {
+  credentialsOf,
+  parseSigningSecretDocument,
+  type SigningSecretDocument,
+} from '../lib/signature/signing-secrets';
 import { readStackOutputs, requireOutput } from './stack-outputs';
 
 const USAGE = `Usage: npm run set-secret -- [--stack <name>] [--provider sori] [--show-token-url]
@@ -18,7 +23,10 @@ previous secret, so deliveries signed before the change still verify.
 
   --stack <name>      the deployed stack (default ${DEFAULT_CONFIG.stackName})
   --provider <name>   whose secret (default sori)
-  --show-token-url    print the URL-token webhook URL (for accounts without a secret_key) and change nothing
+  --show-token-url    print the provider's URL-token webhook URL (a secret) and change nothing
+  --new-url-token     give the provider a URL token of its own and print its URL (Symphony, Ad Reform,
+                      Optimizely; without one they share the token generated at deploy time)
+  --basic             set the provider's HTTP Basic credentials, read as user:password from standard input
 
 Example:  printf '%s' "$SORI_SECRET_KEY" | npm run set-secret -- --stack ${DEFAULT_CONFIG.stackName}
 `;
@@ -37,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
       stack: { type: 'string', default: DEFAULT_CONFIG.stackName },
       provider: { type: 'string', default: 'sori' },
       'show-token-url': { type: 'boolean', default: false },
+      'new-url-token': { type: 'boolean', default: false },
+      basic: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -51,15 +61,50 @@ async function main(argv: string[]): Promise<number> {
   try {
     const current = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
     const document = parseSigningSecretDocument(current.SecretString ?? '{}');
-    if (values['show-token-url']) {
+    const tokenUrl = (doc: SigningSecretDocument) => {
       const base = requireOutput(outputs, 'WebhookUrl', values.stack).replace(
         /\/sori$/,
         `/${values.provider}`,
       );
-      console.log(`${base}/${document.url_token ?? ''}`);
-      console.error(
-        'This URL is a secret. It works only when the stack is deployed with -c allowUnsigned=true.',
+      return `${base}/${credentialsOf(doc, values.provider).urlToken ?? ''}`;
+    };
+    if (values['show-token-url']) {
+      console.log(tokenUrl(document));
+      console.error('This URL is a secret: paste it into the provider, show it to no one else.');
+      return 0;
+    }
+    if (values['new-url-token']) {
+      const entry = document[values.provider];
+      const next = {
+        ...document,
+        [values.provider]: {
+          ...(typeof entry === 'object' ? entry : {}),
+          url_token: randomBytes(20).toString('hex'),
+        },
+      };
+      await client.send(
+        new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(next) }),
       );
+      console.log(tokenUrl(next));
+      console.error(
+        `A new URL token for ${values.provider}: paste this URL into its console; the old one stops within 5 minutes.`,
+      );
+      return 0;
+    }
+    if (values.basic) {
+      const [username, ...rest] = (await readStdin()).split(':');
+      const password = rest.join(':');
+      if (!username || !password)
+        throw new Error('give the Basic credentials on standard input as user:password');
+      const entry = document[values.provider];
+      const next = {
+        ...document,
+        [values.provider]: { ...(typeof entry === 'object' ? entry : {}), basic: { username, password } },
+      };
+      await client.send(
+        new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(next) }),
+      );
+      console.log(`HTTP Basic credentials for ${values.provider} are set.`);
       return 0;
     }
     const secret = await readStdin();

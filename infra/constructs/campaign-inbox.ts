@@ -7,6 +7,7 @@ import { acknowledgeFindings } from './acknowledge-findings';
 import { EventQueue } from './event-queue';
 import { Monitoring } from './monitoring';
 import { NodeFunction } from './node-function';
+import { RawBodies } from './raw-bodies';
 import { ReceiverApi } from './receiver-api';
 import { RecordsTable } from './records-table';
 import { SigningSecret } from './signing-secret';
@@ -31,6 +32,7 @@ export class CampaignInbox extends Construct {
   readonly api: ReceiverApi;
   readonly queue: EventQueue;
   readonly records: RecordsTable;
+  readonly rawBodies: RawBodies;
   readonly signingSecret: SigningSecret;
   readonly receiveFunction: NodeFunction;
   readonly processFunction: NodeFunction;
@@ -42,6 +44,7 @@ export class CampaignInbox extends Construct {
 
     this.signingSecret = new SigningSecret(this, 'SigningSecret');
     this.records = new RecordsTable(this, 'Records');
+    this.rawBodies = new RawBodies(this, 'RawBodies', { retentionDays: config.recordRetentionDays });
     this.queue = new EventQueue(this, 'Events', {
       consumerTimeout: PROCESS_TIMEOUT,
       maxReceiveCount: config.dlqMaxReceiveCount,
@@ -57,11 +60,20 @@ export class CampaignInbox extends Construct {
         SIGNING_SECRET_ARN: this.signingSecret.secret.secretArn,
         MAX_BODY_BYTES: String(config.maxBodyBytes),
         ALLOW_UNSIGNED: String(config.allowUnsigned),
+        RAW_BUCKET: this.rawBodies.bucket.bucketName,
+        ...(config.providers.length > 0 ? { PROVIDERS: config.providers.join(',') } : {}),
+        ...(Object.keys(config.auth).length > 0 ? { AUTH_CONFIG: JSON.stringify(config.auth) } : {}),
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
     });
     this.receiveFunction.role.addToPolicy(
       new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.queue.queue.queueArn] }),
+    );
+    this.receiveFunction.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [this.rawBodies.bucket.arnForObjects('raw/*')],
+      }),
     );
     this.receiveFunction.role.addToPolicy(
       new iam.PolicyStatement({
@@ -103,7 +115,6 @@ export class CampaignInbox extends Construct {
       throttleRateLimit: config.throttleRateLimit,
       throttleBurstLimit: config.throttleBurstLimit,
       logRetentionDays: config.logRetentionDays,
-      urlTokenRoute: config.allowUnsigned,
     });
 
     this.monitoring = new Monitoring(this, 'Monitoring', {

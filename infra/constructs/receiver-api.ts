@@ -11,8 +11,6 @@ export interface ReceiverApiProps {
   throttleRateLimit: number;
   throttleBurstLimit: number;
   logRetentionDays: number;
-  /** Also route `/webhooks/{provider}/{token}`. */
-  urlTokenRoute: boolean;
 }
 
 /**
@@ -33,7 +31,9 @@ export class ReceiverApi extends Construct {
     const integration = new HttpLambdaIntegration('Receive', props.handler, {
       payloadFormatVersion: apigw.PayloadFormatVersion.VERSION_2_0,
     });
-    const paths = ['/webhooks/{provider}', ...(props.urlTokenRoute ? ['/webhooks/{provider}/{token}'] : [])];
+    // The token route serves providers that authenticate by URL token (and SORI only with allowUnsigned on);
+    // the receive function refuses it for any other.
+    const paths = ['/webhooks/{provider}', '/webhooks/{provider}/{token}'];
     for (const path of paths) this.api.addRoutes({ path, methods: [apigw.HttpMethod.ANY], integration });
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {

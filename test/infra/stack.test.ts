@@ -35,9 +35,12 @@ beforeAll(() => {
 });
 
 describe('CampaignInbox stack', () => {
-  it('routes ANY /webhooks/{provider} to the receive function with stage throttling and access logs', () => {
+  it('routes ANY /webhooks/{provider} (and its URL-token form) to the receive function, throttled and logged', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'ANY /webhooks/{provider}' });
-    template.resourceCountIs('AWS::ApiGatewayV2::Route', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'ANY /webhooks/{provider}/{token}',
+    });
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 2);
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
@@ -46,14 +49,49 @@ describe('CampaignInbox stack', () => {
     });
   });
 
-  it('adds the URL-token route only when allowUnsigned is on', () => {
-    const { template: unsigned } = synth({ allowUnsigned: true });
-    unsigned.hasResourceProperties('AWS::ApiGatewayV2::Route', {
-      RouteKey: 'ANY /webhooks/{provider}/{token}',
+  it('lets SORI take the URL-token route only when allowUnsigned is on', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ALLOW_UNSIGNED: 'false' }) },
     });
+    const { template: unsigned } = synth({ allowUnsigned: true });
     unsigned.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ ALLOW_UNSIGNED: 'true' }) },
     });
+  });
+
+  it('keeps raw bodies in a private, encrypted, TLS-only bucket that expires them with the records', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 365, Prefix: 'raw/' })] },
+    });
+    template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ RAW_BUCKET: Match.anyValue() }) },
+    });
+  });
+
+  it('passes providers and per-provider authentication to the receive function, checked at synth', () => {
+    const auth = { optimizely: { scheme: { kind: 'url-token' }, allowIps: ['193.169.180.1'] } };
+    const { template: configured } = synth({ providers: ['sori', 'optimizely'], auth });
+    configured.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ PROVIDERS: 'sori,optimizely', AUTH_CONFIG: JSON.stringify(auth) }),
+      },
+    });
+    expect(() =>
+      synth(readConfig({ tryGetContext: (key: string) => (key === 'auth' ? '{"acme":{}}' : undefined) })),
+    ).toThrow();
+    expect(() =>
+      readConfig({ tryGetContext: (key: string) => (key === 'providers' ? 'sori,acme' : undefined) }),
+    ).toThrow('acme');
   });
 
   it('passes the shard count and record retention to the process function and the outputs', () => {
@@ -148,14 +186,17 @@ describe('CampaignInbox stack', () => {
     });
   });
 
-  it('grants the receive function only SendMessage on its queue, reading its secret and writing its logs', () => {
+  it('grants the receive function only SendMessage on its queue, reading its secret, raw bodies and its logs', () => {
     const statements = statementsOf(template, 'InboxReceiveRole');
     expect(actionsOf(statements)).toEqual([
       'logs:CreateLogStream',
       'logs:PutLogEvents',
+      's3:PutObject',
       'secretsmanager:GetSecretValue',
       'sqs:SendMessage',
     ]);
+    const put = statements.find((s) => s.Action === 's3:PutObject');
+    expect(JSON.stringify(put?.Resource)).toContain('/raw/*');
     const send = statements.find((s) => s.Action === 'sqs:SendMessage');
     expect(JSON.stringify(send?.Resource)).toMatch(/InboxEventsQueue/);
   });
