@@ -9,7 +9,7 @@ import {
 } from '../lib/records/records-repository';
 import type { StoredEvent } from '../lib/records/records-table';
 import { CampaignCounters, type CampaignDayStats } from '../lib/stats/campaign-counters';
-import { resolveQueueTarget, resolveTableTarget } from './local-target';
+import { resolveQueueTarget, withTable } from './local-target';
 
 const USAGE = `Usage: npm run events -- <command> [options]
 
@@ -111,68 +111,68 @@ async function stats(values: {
   if (!values.campaign && Date.parse(until) - Date.parse(since) >= TYPE_QUERY_MAX_DAYS * 86_400_000) {
     throw new UsageError(`stats across campaigns covers at most ${TYPE_QUERY_MAX_DAYS} days`);
   }
-  const target = await resolveTableTarget({
-    endpoint: values.endpoint,
-    table: values.table,
-    stack: values.stack,
-  });
-  try {
-    const counters = new CampaignCounters(target.client, target.tableName, target.layout);
-    const providers = values.provider ? [values.provider] : providerNames();
-    if (values.campaign) {
-      const rows: CampaignDayStats[] = [];
-      for (const provider of providers)
-        rows.push(...(await counters.campaignStats(provider, values.campaign, since, until)));
-      const shown = rows.map(({ provider: _, ...row }) => formatCtr(row));
-      print(shown, values.json, STATS_COLUMNS);
-      return 0;
-    }
-    // Every campaign over the range: daily counters summed; unique_devices is the sum of each day's uniques.
-    const totals = new Map<
-      string,
-      {
-        campaign_id: string;
-        since: string;
-        until: string;
-        impressions: number;
-        clicks: number;
-        unique_devices: number;
+  return withTable(
+    {
+      endpoint: values.endpoint,
+      table: values.table,
+      stack: values.stack,
+    },
+    async (target) => {
+      const counters = new CampaignCounters(target.client, target.tableName, target.layout);
+      const providers = values.provider ? [values.provider] : providerNames();
+      if (values.campaign) {
+        const rows: CampaignDayStats[] = [];
+        for (const provider of providers)
+          rows.push(...(await counters.campaignStats(provider, values.campaign, since, until)));
+        const shown = rows.map(({ provider: _, ...row }) => formatCtr(row));
+        print(shown, values.json, STATS_COLUMNS);
+        return 0;
       }
-    >();
-    for (const provider of providers) {
-      for (const day of daysNewestFirst(since, until)) {
-        for (const row of await counters.dayStats(provider, day)) {
-          const total = totals.get(row.campaign_id) ?? {
-            campaign_id: row.campaign_id,
-            since,
-            until,
-            impressions: 0,
-            clicks: 0,
-            unique_devices: 0,
-          };
-          total.impressions += row.impressions;
-          total.clicks += row.clicks;
-          total.unique_devices += row.unique_devices;
-          totals.set(row.campaign_id, total);
+      // Every campaign over the range: daily counters summed; unique_devices is the sum of each day's uniques.
+      const totals = new Map<
+        string,
+        {
+          campaign_id: string;
+          since: string;
+          until: string;
+          impressions: number;
+          clicks: number;
+          unique_devices: number;
+        }
+      >();
+      for (const provider of providers) {
+        for (const day of daysNewestFirst(since, until)) {
+          for (const row of await counters.dayStats(provider, day)) {
+            const total = totals.get(row.campaign_id) ?? {
+              campaign_id: row.campaign_id,
+              since,
+              until,
+              impressions: 0,
+              clicks: 0,
+              unique_devices: 0,
+            };
+            total.impressions += row.impressions;
+            total.clicks += row.clicks;
+            total.unique_devices += row.unique_devices;
+            totals.set(row.campaign_id, total);
+          }
         }
       }
-    }
-    const rows = [...totals.values()]
-      .sort((a, b) => b.impressions - a.impressions || a.campaign_id.localeCompare(b.campaign_id))
-      .map((row) => formatCtr({ ...row, ctr: row.impressions > 0 ? row.clicks / row.impressions : null }));
-    print(rows, values.json, [
-      'campaign_id',
-      'since',
-      'until',
-      'impressions',
-      'clicks',
-      'unique_devices',
-      'ctr',
-    ]);
-    return 0;
-  } finally {
-    await target.close();
-  }
+      const rows = [...totals.values()]
+        .sort((a, b) => b.impressions - a.impressions || a.campaign_id.localeCompare(b.campaign_id))
+        .map((row) => formatCtr({ ...row, ctr: row.impressions > 0 ? row.clicks / row.impressions : null }));
+      print(rows, values.json, [
+        'campaign_id',
+        'since',
+        'until',
+        'impressions',
+        'clicks',
+        'unique_devices',
+        'ctr',
+      ]);
+      return 0;
+    },
+  );
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -213,26 +213,27 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'stats') return stats(values);
   if (command === 'state') {
-    if (!values.provider || !values.campaign) throw new UsageError('state needs --provider and --campaign');
-    const target = await resolveTableTarget({
-      endpoint: values.endpoint,
-      table: values.table,
-      stack: values.stack,
-    });
-    try {
-      const state = await new RecordsRepository(target.client, target.tableName, target.layout).getState(
-        values.provider,
-        values.campaign,
-      );
-      if (!state) {
-        console.error(`no state for ${values.provider} campaign ${values.campaign}`);
-        return 1;
-      }
-      print([state], values.json, Object.keys(state));
-      return 0;
-    } finally {
-      await target.close();
-    }
+    const { provider, campaign } = values;
+    if (!provider || !campaign) throw new UsageError('state needs --provider and --campaign');
+    return withTable(
+      {
+        endpoint: values.endpoint,
+        table: values.table,
+        stack: values.stack,
+      },
+      async (target) => {
+        const state = await new RecordsRepository(target.client, target.tableName, target.layout).getState(
+          provider,
+          campaign,
+        );
+        if (!state) {
+          console.error(`no state for ${values.provider} campaign ${values.campaign}`);
+          return 1;
+        }
+        print([state], values.json, Object.keys(state));
+        return 0;
+      },
+    );
   }
   if (command !== 'query' && command !== 'quarantine') {
     throw new UsageError(`unknown command ${JSON.stringify(command)}`);
@@ -246,44 +247,44 @@ async function main(argv: string[]): Promise<number> {
     );
   }
 
-  const target = await resolveTableTarget({
-    endpoint: values.endpoint,
-    table: values.table,
-    stack: values.stack,
-  });
-  try {
-    const repository = new RecordsRepository(target.client, target.tableName, target.layout);
-    if (command === 'quarantine') {
-      const records = await repository.listQuarantine(limit);
-      print(records, values.json, ['received_at', 'provider', 'reason', 'id']);
+  return withTable(
+    {
+      endpoint: values.endpoint,
+      table: values.table,
+      stack: values.stack,
+    },
+    async (target) => {
+      const repository = new RecordsRepository(target.client, target.tableName, target.layout);
+      if (command === 'quarantine') {
+        const records = await repository.listQuarantine(limit);
+        print(records, values.json, ['received_at', 'provider', 'reason', 'id']);
+        return 0;
+      }
+      const events: StoredEvent[] = [];
+      for (const provider of values.provider ? [values.provider] : providerNames()) {
+        const query: EventQuery = {
+          provider,
+          campaign: values.campaign,
+          device: values.device,
+          type: values.type,
+          since,
+          until,
+          limit,
+        };
+        events.push(...(await repository.queryEvents(query)));
+      }
+      events.sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
+      print(events.slice(0, limit), values.json, [
+        'created_at',
+        'event',
+        'campaign_id',
+        'device_id',
+        'platform',
+        'id',
+      ]);
       return 0;
-    }
-    const events: StoredEvent[] = [];
-    for (const provider of values.provider ? [values.provider] : providerNames()) {
-      const query: EventQuery = {
-        provider,
-        campaign: values.campaign,
-        device: values.device,
-        type: values.type,
-        since,
-        until,
-        limit,
-      };
-      events.push(...(await repository.queryEvents(query)));
-    }
-    events.sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
-    print(events.slice(0, limit), values.json, [
-      'created_at',
-      'event',
-      'campaign_id',
-      'device_id',
-      'platform',
-      'id',
-    ]);
-    return 0;
-  } finally {
-    await target.close();
-  }
+    },
+  );
 }
 
 main(process.argv.slice(2)).then(

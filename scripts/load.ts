@@ -45,7 +45,8 @@ export interface LoadTarget {
 
 const DAY = new Date().toISOString().slice(0, 10);
 
-function mulberry32(seed: number) {
+/** A small seeded random generator, so a burst can be replayed exactly. */
+export function mulberry32(seed: number) {
   let a = seed;
   return () => {
     a = (a + 0x6d2b79f5) | 0;

@@ -125,3 +125,16 @@ export async function resolveQueueTarget(flags: { stack?: string | undefined }):
   const client = new SQSClient(localClientConfig(running.sqsEndpoint));
   return { client, queueUrl: running.queueUrl, dlqUrl: running.dlqUrl, close: () => client.destroy() };
 }
+
+/** Runs `use` with the records table `flags` point at (see {@link resolveTableTarget}), and closes it after. */
+export async function withTable<T>(
+  flags: Parameters<typeof resolveTableTarget>[0],
+  use: (target: TableTarget) => Promise<T>,
+): Promise<T> {
+  const target = await resolveTableTarget(flags);
+  try {
+    return await use(target);
+  } finally {
+    await target.close();
+  }
+}

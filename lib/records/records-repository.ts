@@ -4,6 +4,7 @@ import {
   type BatchGetItemCommandOutput,
   ConditionalCheckFailedException,
   CreateTableCommand,
+  DescribeTableCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -377,5 +378,14 @@ export async function ensureRecordsTable(client: DynamoDBClient, tableName: stri
     );
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
+  }
+  // A new table takes a moment to become ACTIVE (locally too: writes before that fail as ResourceNotFound).
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    if (Date.now() > deadline)
+      throw new Error(`table ${tableName} is still ${Table?.TableStatus} after 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }

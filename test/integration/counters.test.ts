@@ -8,6 +8,7 @@ import { RecordsRepository } from '../../lib/records/records-repository';
 import type { TableLayout } from '../../lib/records/records-table';
 import { storeBatch } from '../../lib/records/store-batch';
 import { CampaignCounters, newClaimToken } from '../../lib/stats/campaign-counters';
+import { mulberry32 } from '../../scripts/load';
 import { soriPayload } from '../support/deliveries';
 import { createTestTable, faultyDynamoDb, localClients } from '../support/local-aws';
 
@@ -81,16 +82,6 @@ function deliveries(messages: QueueMessage[], size: number, random = mulberry32(
   return batches;
 }
 
-function mulberry32(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Runs batches like the event source: a failed message comes back in a later batch until it succeeds. */
 async function drain(
   records: RecordsRepository,
@@ -135,11 +126,11 @@ describe.each<TableLayout>([
         : undefined,
     );
     const records = new RecordsRepository(client, tableName, layout);
-    const counters = new CampaignCounters(client, tableName, layout, 50);
+    const counters = new CampaignCounters(client, tableName, layout, 1_000);
     const messages = burst(80);
     await drain(records, counters, deliveries(messages, 10));
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    const reader = new CampaignCounters(dynamodb, tableName, layout, 50);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const reader = new CampaignCounters(dynamodb, tableName, layout, 1_000);
     expect(await actual(reader)).toEqual(expected(messages));
   });
 
@@ -154,11 +145,11 @@ describe.each<TableLayout>([
         : undefined,
     );
     const records = new RecordsRepository(client, tableName, layout);
-    const counters = new CampaignCounters(client, tableName, layout, 50);
+    const counters = new CampaignCounters(client, tableName, layout, 1_000);
     const messages = burst(30);
     await storeBatch(records, counters, messages.slice(0, 20));
     dead = false;
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
     await drain(records, counters, [messages.slice(0, 20), messages]);
     expect(await actual(counters)).toEqual(expected(messages));
   });
@@ -166,20 +157,20 @@ describe.each<TableLayout>([
 
 describe('recounts', () => {
   it('never overwrite a campaign-day while a live batch holds a claim on it', async () => {
-    const { counters } = await createTestTable(dynamodb, { shards: 2, retentionDays: null }, 1_000);
+    const { counters } = await createTestTable(dynamodb, { shards: 2, retentionDays: null }, 60_000);
     const key = { provider: 'sori', campaignId: 'cmp_x', day: '2025-10-14' };
-    await counters.claim(key, newClaimToken(Date.now() - 5_000));
+    await counters.claim(key, newClaimToken(Date.now() - 120_000));
     await counters.claim(key, newClaimToken());
     expect(await counters.recountIfStale(key)).toBe(false);
   });
 
   it('rewrite a campaign-day left with only stale claims from its records, and drop the claims', async () => {
     const layout = { shards: 2, retentionDays: null };
-    const { repository, counters } = await createTestTable(dynamodb, layout, 1_000);
+    const { repository, counters } = await createTestTable(dynamodb, layout, 60_000);
     const messages = burst(6).filter((m) => m.kind === 'event' && m.record.campaign_id === 'cmp_0');
     for (const message of messages) await repository.store(message);
     const key = { provider: 'sori', campaignId: 'cmp_0', day: '2025-10-14' };
-    await counters.claim(key, newClaimToken(Date.now() - 5_000));
+    await counters.claim(key, newClaimToken(Date.now() - 120_000));
     expect(await counters.recountIfStale(key)).toBe(true);
     const [row] = await counters.campaignStats('sori', 'cmp_0');
     expect(row).toMatchObject({

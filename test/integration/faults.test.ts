@@ -87,7 +87,7 @@ describe('faults', () => {
     const dynamodb = new DynamoDBClient({ ...localClientConfig(server.endpoint), maxAttempts: 1 });
     await ensureRecordsTable(dynamodb, 'records');
     const records = new RecordsRepository(dynamodb, 'records', DEFAULT_LAYOUT);
-    const counters = new CampaignCounters(dynamodb, 'records', DEFAULT_LAYOUT, 200);
+    const counters = new CampaignCounters(dynamodb, 'records', DEFAULT_LAYOUT, 1_000);
     const { sqs } = localClients();
     const { queueUrl, queueArn } = await createTestQueues(sqs, { visibilityTimeout: 1, maxReceiveCount: 10 });
     const process = createProcessWebhook({ records, counters, logger: memoryLogger().logger });
