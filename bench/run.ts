@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { RECEIVE_EXTERNAL_MODULES } from '../infra/constructs/campaign-inbox';
 import { measureBundle } from './cold-start';
 import { costPerMillion } from './cost';
 import { measureEndToEnd } from './end-to-end';
@@ -22,7 +23,11 @@ log('receive CPU, with the SDK call');
 const withSdk = await measureReceiveCpu('sdk', 3_000, 3);
 log('cold start');
 const bundles = {
-  receive: await measureBundle('receive-webhook', join(ROOT, 'functions/receive-webhook/handler.ts'), []),
+  receive: await measureBundle(
+    'receive-webhook',
+    join(ROOT, 'functions/receive-webhook/handler.ts'),
+    RECEIVE_EXTERNAL_MODULES,
+  ),
   process: await measureBundle('process-webhook', join(ROOT, 'functions/process-webhook/handler.ts'), []),
   typical: await measureBundle('typical-receive', join(ROOT, 'bench/typical-lambda.ts'), []),
 };

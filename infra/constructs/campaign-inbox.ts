@@ -16,6 +16,8 @@ export type CampaignInboxProps = Partial<Omit<InboxConfig, 'stackName'>>;
 
 /** The consumer's timeout; the queue's visibility timeout is six times it. */
 const PROCESS_TIMEOUT = Duration.seconds(30);
+/** Left out of the receive bundle (see lib/blobs/raw-store.ts): the Lambda runtime provides it. */
+export const RECEIVE_EXTERNAL_MODULES = ['@aws-sdk/client-s3'];
 /** Well under SORI's 5 s: a slow queue gets a 503 (retried) rather than a sender-side timeout. */
 const RECEIVE_TIMEOUT = Duration.seconds(4);
 
@@ -53,6 +55,8 @@ export class CampaignInbox extends Construct {
     this.receiveFunction = new NodeFunction(this, 'Receive', {
       name: 'receive-webhook',
       timeout: RECEIVE_TIMEOUT,
+      // Only bodies over 96 KiB need S3; loading its client from the runtime keeps it out of every cold start.
+      external: RECEIVE_EXTERNAL_MODULES,
       logRetentionDays: config.logRetentionDays,
       environment: {
         QUEUE_URL: this.queue.queue.queueUrl,

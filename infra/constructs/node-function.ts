@@ -15,6 +15,8 @@ export interface NodeFunctionProps {
   memorySize?: number;
   environment?: Record<string, string>;
   logRetentionDays: number;
+  /** Packages left out of the bundle, loaded from the Lambda runtime's AWS SDK when first used. */
+  external?: string[];
 }
 
 /**
@@ -61,7 +63,7 @@ export class NodeFunction extends Construct {
         format: OutputFormat.ESM,
         target: 'node24',
         mainFields: ['module', 'main'],
-        externalModules: [],
+        externalModules: props.external ?? [],
         // ESM bundles of CommonJS dependencies need a require of their own.
         banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
       },
