@@ -8,6 +8,7 @@ import { buildQueueMessage } from '../lib/records/build-queue-message';
 import { itemKey } from '../lib/records/records-table';
 import { signBody } from '../lib/signature/verify-signature';
 import { startLocalStack } from '../local/local-stack';
+import { percentile } from '../scripts/load';
 
 export interface EndToEndFigures {
   ratePerSecond: number;
@@ -17,10 +18,7 @@ export interface EndToEndFigures {
   ratioP99: number;
 }
 
-const percentile = (xs: number[], p: number) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return Number((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0).toFixed(1));
-};
+const quantile = (xs: number[], p: number) => Number(percentile(xs, p).toFixed(1));
 
 export async function measureEndToEnd(ratePerSecond = 40, seconds = 10): Promise<EndToEndFigures> {
   const secret = randomUUID();
@@ -79,8 +77,8 @@ export async function measureEndToEnd(ratePerSecond = 40, seconds = 10): Promise
   const figures = {
     ratePerSecond,
     events: queryable.length,
-    queryableMs: { p50: percentile(queryable, 0.5), p99: percentile(queryable, 0.99) },
-    receiveMs: { p50: percentile(receive, 0.5), p99: percentile(receive, 0.99) },
+    queryableMs: { p50: quantile(queryable, 0.5), p99: quantile(queryable, 0.99) },
+    receiveMs: { p50: quantile(receive, 0.5), p99: quantile(receive, 0.99) },
     ratioP99: 0,
   };
   figures.ratioP99 = figures.queryableMs.p99 / figures.receiveMs.p99;

@@ -94,8 +94,11 @@ function makeEvents(options: LoadOptions, run: string) {
   });
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+/** The `p` quantile of `values` (nearest rank), 0 for none. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+}
 
 /**
  * Sends a bounded burst of signed SORI deliveries to a local stack (loopback only): 30 % of them SORI-style

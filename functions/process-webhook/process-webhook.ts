@@ -67,7 +67,7 @@ export function createProcessWebhook(deps: ProcessWebhookDeps) {
         fail(record.messageId, error);
       }
     }
-    const writes: WriteCounts = { records: 0, markers: 0, counters: 0 };
+    const writes: WriteCounts = { records: 0, markers: 0, counters: 0, states: 0 };
     const outcomes = await storeBatch(
       deps.records,
       deps.counters,

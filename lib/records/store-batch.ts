@@ -13,6 +13,8 @@ export interface WriteCounts {
   records: number;
   markers: number;
   counters: number;
+  /** Current-state items (Symphony). */
+  states: number;
 }
 
 interface Group {
@@ -37,7 +39,7 @@ export async function storeBatch(
   records: RecordsRepository,
   counters: CampaignCounters,
   messages: readonly QueueMessage[],
-  writes: WriteCounts = { records: 0, markers: 0, counters: 0 },
+  writes: WriteCounts = { records: 0, markers: 0, counters: 0, states: 0 },
 ): Promise<BatchOutcome[]> {
   const groups = new Map<string, Group>();
   messages.forEach((message, i) => {
@@ -144,7 +146,7 @@ export async function storeBatch(
       const update = findProvider(message.record.provider)?.stateOf?.(message.record);
       if (!update) return;
       try {
-        writes.records++;
+        writes.states++;
         await records.applyState(message.record.provider, update);
       } catch (error) {
         outcomes[i] = { ok: false, error };

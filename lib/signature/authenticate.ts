@@ -1,9 +1,9 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { SignatureError, UnknownProviderError } from '../errors';
 import type { AuthConfig } from '../providers/provider';
+import { secretMatches } from './secret-matches';
 import { verifySignature } from './verify-signature';
-import { verifyUrlToken } from './verify-url-token';
 
 /** What the receiver knows of a request when it authenticates it. */
 export interface AuthRequest {
@@ -22,8 +22,6 @@ export interface Credentials {
   urlToken: string | undefined;
   basic: { username: string; password: string } | undefined;
 }
-
-const digest = (value: string) => createHash('sha256').update(value).digest();
 
 function ipv4ToNumber(address: string): number | undefined {
   const parts = address.split('.').map(Number);
@@ -78,8 +76,7 @@ function verifyHmac(
 function verifyBasic(header: string | undefined, expected: Credentials['basic']): boolean {
   if (!expected || !header?.toLowerCase().startsWith('basic ')) return false;
   const given = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
-  // Hashed first: equal lengths for the constant-time compare, whatever was sent.
-  return timingSafeEqual(digest(given), digest(`${expected.username}:${expected.password}`));
+  return secretMatches(given, `${expected.username}:${expected.password}`);
 }
 
 /**
@@ -99,7 +96,7 @@ export function authenticate(
   if (request.token !== undefined) {
     const tokenRoute = scheme.kind === 'url-token' || (scheme.kind === 'hmac' && allowUnsigned);
     if (!tokenRoute) throw new UnknownProviderError('the URL-token route is off for this provider');
-    if (!verifyUrlToken(request.token, credentials.urlToken)) throw new SignatureError('URL token mismatch');
+    if (!secretMatches(request.token, credentials.urlToken)) throw new SignatureError('URL token mismatch');
   } else if (scheme.kind === 'hmac') {
     if (credentials.secrets.length === 0) throw new SignatureError('no signing secret configured');
     if (!verifyHmac(request.raw, request.header(scheme.header), scheme.algorithm, credentials.secrets)) {

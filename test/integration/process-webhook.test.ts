@@ -10,7 +10,7 @@ import { ensureRecordsTable, RecordsRepository } from '../../lib/records/records
 import { DEFAULT_LAYOUT } from '../../lib/records/records-table';
 import { CampaignCounters } from '../../lib/stats/campaign-counters';
 import { queueDepth } from '../../local/local-stack';
-import { SqsPoller } from '../../local/sqs-poller';
+import { SqsPoller, type SqsPollerOptions } from '../../local/sqs-poller';
 import { memoryLogger, type SoriFixture, soriBody } from '../support/deliveries';
 import {
   createTestQueues,
@@ -44,6 +44,17 @@ const sqsEvent = (bodies: string[]): SQSEvent => ({
     awsRegion: 'us-east-1',
   })),
 });
+
+/** Lambda's SQS event source, played by the local poller, over one test's queue. */
+const pollerFor = (queueUrl: string, queueArn: string, handler: SqsPollerOptions['handler']) =>
+  new SqsPoller({
+    client: sqs,
+    queueUrl,
+    queueArn,
+    handler,
+    logger: memoryLogger().logger,
+    waitTimeSeconds: 1,
+  });
 
 let repository: RecordsRepository;
 let counters: CampaignCounters;
@@ -132,14 +143,7 @@ describe('process webhook behind the SQS poller (Lambda event source semantics)'
           command.name === 'PutItemCommand' &&
           (command.input.Item as Record<string, { S?: string }>).id?.S === id,
       ).length;
-    const poller = new SqsPoller({
-      client: sqs,
-      queueUrl,
-      queueArn,
-      handler,
-      logger: memoryLogger().logger,
-      waitTimeSeconds: 1,
-    });
+    const poller = pollerFor(queueUrl, queueArn, handler);
     const names: SoriFixture[] = ['impression', 'click', 'authentication'];
     for (const name of names)
       await sqs.send(
@@ -177,14 +181,7 @@ describe('process webhook behind the SQS poller (Lambda event source semantics)'
       counters: tableCounters,
       logger: memoryLogger().logger,
     });
-    const poller = new SqsPoller({
-      client: sqs,
-      queueUrl,
-      queueArn,
-      handler,
-      logger: memoryLogger().logger,
-      waitTimeSeconds: 1,
-    });
+    const poller = pollerFor(queueUrl, queueArn, handler);
     await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'poison: not JSON' }));
     await sqs.send(
       new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(message('impression')) }),
@@ -221,14 +218,7 @@ describe('process webhook behind the SQS poller (Lambda event source semantics)'
       counters: new CampaignCounters(dynamodb, tableName, DEFAULT_LAYOUT),
       logger: memoryLogger().logger,
     });
-    const poller = new SqsPoller({
-      client: sqs,
-      queueUrl,
-      queueArn,
-      handler,
-      logger: memoryLogger().logger,
-      waitTimeSeconds: 1,
-    });
+    const poller = pollerFor(queueUrl, queueArn, handler);
     for (const name of ['impression', 'click'] as const) {
       await sqs.send(
         new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(message(name)) }),
