@@ -92,15 +92,17 @@ export function ourHandler(mode: SendMode = 'sdk'): Invoke {
   const client = sqsFor(mode);
   const logger = new Logger({ serviceName: 'receive-webhook', logLevel: 'WARN' });
   const metrics = new Metrics({ namespace: 'Bench', serviceName: 'receive-webhook' });
-  const handler = createReceiveHandler({
-    queue: new EventQueue(client, QUEUE_URL),
-    secrets: new StaticSigningSecrets({ sori: { current: SECRET } }),
-    maxBodyBytes: 262_144,
-    logger: fromPowertools(logger),
-    metrics: new PowertoolsMetrics(metrics),
-  })
-    .use(injectLambdaContext(logger))
-    .use(logMetrics(metrics));
+  const handler = createReceiveHandler(
+    {
+      queue: new EventQueue(client, QUEUE_URL),
+      secrets: new StaticSigningSecrets({ sori: { current: SECRET } }),
+      maxBodyBytes: 262_144,
+      logger: fromPowertools(logger),
+      metrics: new PowertoolsMetrics(metrics),
+    },
+    logMetrics(metrics),
+    injectLambdaContext(logger),
+  );
   return (event) => handler(event, context);
 }
 

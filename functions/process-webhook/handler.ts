@@ -18,11 +18,13 @@ const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'proces
 
 const dynamodb = new DynamoDBClient({});
 
-export const handler = createProcessHandler({
-  records: new RecordsRepository(dynamodb, config.tableName, config.layout),
-  counters: new CampaignCounters(dynamodb, config.tableName, config.layout, config.staleAfterMs),
-  logger: fromPowertools(logger),
-  metrics: new PowertoolsMetrics(metrics),
-})
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics, { captureColdStartMetric: true }));
+export const handler = createProcessHandler(
+  {
+    records: new RecordsRepository(dynamodb, config.tableName, config.layout),
+    counters: new CampaignCounters(dynamodb, config.tableName, config.layout, config.staleAfterMs),
+    logger: fromPowertools(logger),
+    metrics: new PowertoolsMetrics(metrics),
+  },
+  logMetrics(metrics, { captureColdStartMetric: true }),
+  injectLambdaContext(logger),
+);

@@ -1,4 +1,4 @@
-import middy from '@middy/core';
+import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as v from 'valibot';
 import { WebhookError } from '../../lib/errors';
@@ -94,7 +94,12 @@ export function createProcessWebhook(deps: ProcessWebhookDeps) {
   };
 }
 
-/** The process flow wrapped with middy (cross-cutting middleware attaches here). */
-export function createProcessHandler(deps: ProcessWebhookDeps) {
-  return middy<SQSEvent, SQSBatchResponse, Error, Context>(createProcessWebhook(deps));
+/** The process flow wrapped with middy and `middlewares`, in the order given (the metrics flush first). */
+export function createProcessHandler(
+  deps: ProcessWebhookDeps,
+  ...middlewares: MiddlewareObj<SQSEvent, SQSBatchResponse, Error, Context>[]
+) {
+  const handler = middy<SQSEvent, SQSBatchResponse, Error, Context>(createProcessWebhook(deps));
+  for (const middleware of middlewares) handler.use(middleware);
+  return handler;
 }

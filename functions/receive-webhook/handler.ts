@@ -33,16 +33,18 @@ const secrets =
 
 const rawStore = config.rawBucket ? new S3RawStore(config.rawBucket) : undefined;
 
-export const handler = createReceiveHandler({
-  queue: new EventQueue(sqs, config.queueUrl),
-  secrets,
-  maxBodyBytes: config.maxBodyBytes,
-  allowUnsigned: config.allowUnsigned,
-  auth: config.auth,
-  enabled: config.enabled,
-  rawStore,
-  logger: fromPowertools(logger),
-  metrics: new PowertoolsMetrics(metrics),
-})
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics, { captureColdStartMetric: true }));
+export const handler = createReceiveHandler(
+  {
+    queue: new EventQueue(sqs, config.queueUrl),
+    secrets,
+    maxBodyBytes: config.maxBodyBytes,
+    allowUnsigned: config.allowUnsigned,
+    auth: config.auth,
+    enabled: config.enabled,
+    rawStore,
+    logger: fromPowertools(logger),
+    metrics: new PowertoolsMetrics(metrics),
+  },
+  logMetrics(metrics, { captureColdStartMetric: true }),
+  injectLambdaContext(logger),
+);

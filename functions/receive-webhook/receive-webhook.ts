@@ -1,4 +1,4 @@
-import middy from '@middy/core';
+import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { INLINE_RAW_BYTES, type RawStore } from '../../lib/blobs/raw-store';
 import { PayloadTooLargeError, QueueUnavailableError, UnknownProviderError } from '../../lib/errors';
@@ -129,9 +129,16 @@ export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
   };
 }
 
-/** The receive flow wrapped with its middleware: domain errors rendered as HTTP answers. */
-export function createReceiveHandler(deps: ReceiveWebhookDeps) {
-  return middy<APIGatewayProxyEventV2, Result, Error, Context>(createReceiveWebhook(deps)).use(
-    renderHttpErrors(deps.logger, deps.metrics),
-  );
+/**
+ * The receive flow wrapped with its middleware, the whole chain built here: `outer` first (in the deployed
+ * function the metrics flush, then the logger context), the error renderer last. middy runs `onError` newest
+ * first, so the renderer counts a refusal before the metrics flush of the same invocation publishes it.
+ */
+export function createReceiveHandler(
+  deps: ReceiveWebhookDeps,
+  ...outer: MiddlewareObj<APIGatewayProxyEventV2, Result, Error, Context>[]
+) {
+  const handler = middy<APIGatewayProxyEventV2, Result, Error, Context>(createReceiveWebhook(deps));
+  for (const middleware of outer) handler.use(middleware);
+  return handler.use(renderHttpErrors(deps.logger, deps.metrics));
 }

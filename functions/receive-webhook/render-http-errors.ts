@@ -34,7 +34,8 @@ export function renderHttpErrors(
       if (request.error instanceof SignatureError) metrics?.count(METRIC.signatureFailures);
       else if (request.error instanceof QueueUnavailableError) metrics?.count(METRIC.queueFailures);
       else if (answer.status < 500) metrics?.count(METRIC.rejected);
-      const fields = { status: answer.status, error: request.error, path: request.event.rawPath };
+      // The route key, never the raw path: a URL-token route carries its secret in the path.
+      const fields = { status: answer.status, error: request.error, route: request.event.routeKey };
       if (answer.status >= 500) logger.error('receive failed', fields);
       else logger.warn('rejected', fields);
       request.response = {
