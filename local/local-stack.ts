@@ -25,6 +25,7 @@ import { CampaignCounters } from '../lib/stats/campaign-counters';
 import { Activity } from './activity';
 import { type LambdaHttpHandler, startApiGatewayServer } from './api-gateway-server';
 import { type LocalServer, startDynamoDb, startSqs } from './aws-servers';
+import { CounterRepairLoop } from './counter-repair';
 import { createDashboard } from './dashboard';
 import { SqsPoller } from './sqs-poller';
 
@@ -57,6 +58,8 @@ export interface LocalStackOptions {
   layout?: TableLayout;
   /** Age after which a counter claim counts as abandoned (see CampaignCounters). */
   staleAfterMs?: number;
+  /** Time between counter repair passes (the deployed stack runs one a minute). */
+  repairIntervalMs?: number;
 }
 
 /** Where a running local stack can be reached; the content of `DATA_DIR/local-stack.json`. */
@@ -239,7 +242,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }) as unknown as LambdaHttpHandler;
   const layout = options.layout ?? DEFAULT_LAYOUT;
   const activity = new Activity();
-  const counters = new CampaignCounters(dynamodb, LOCAL_TABLE_NAME, layout, options.staleAfterMs);
+  // Claims older than this process were left by one that is gone: the repair settles them at once.
+  const counters = new CampaignCounters(dynamodb, LOCAL_TABLE_NAME, layout, options.staleAfterMs, Date.now());
+  const repair = new CounterRepairLoop(counters, logger, options.repairIntervalMs ?? 2_000);
   const process = createProcessHandler({
     records: new ActivityRecordingRepository(dynamodb, LOCAL_TABLE_NAME, layout, activity),
     counters,
@@ -293,6 +298,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     },
   });
   poller.start();
+  repair.start();
 
   const info: LocalStackInfo = {
     pid: globalThis.process.pid,
@@ -323,6 +329,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       await poller.stop();
+      await repair.stop();
       if (dataDir) {
         // The SQS server keeps messages in memory: save what is left (the DLQ above all) for the next start.
         const snapshot: QueueSnapshot = {

@@ -22,11 +22,13 @@ export function acknowledgeFindings(inbox: CampaignInbox): void {
     reason:
       's3:PutObject under raw/ only: raw bodies are written as raw/<provider>/<sha256>, names made when a body arrives.',
   });
-  Validations.of(inbox.processFunction.role).acknowledge({
-    id: 'AwsSolutions-IAM5',
-    reason:
-      "logs:CreateLogStream/PutLogEvents on the function's own log group; its streams are created at run time, hence log-group:<name>:*.",
-  });
+  for (const fn of [inbox.processFunction, inbox.repairFunction]) {
+    Validations.of(fn.role).acknowledge({
+      id: 'AwsSolutions-IAM5',
+      reason:
+        "logs:CreateLogStream/PutLogEvents on the function's own log group; its streams are created at run time, hence log-group:<name>:*.",
+    });
+  }
   Validations.of(inbox.rawBodies).acknowledge({
     id: 'AwsSolutions-S1',
     reason:

@@ -1,7 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
+import { RECORDS_TABLE } from '../../lib/records/records-table';
 import { DEFAULT_CONFIG, type InboxConfig } from '../config';
 import { acknowledgeFindings } from './acknowledge-findings';
 import { EventQueue } from './event-queue';
@@ -38,6 +41,7 @@ export class CampaignInbox extends Construct {
   readonly signingSecret: SigningSecret;
   readonly receiveFunction: NodeFunction;
   readonly processFunction: NodeFunction;
+  readonly repairFunction: NodeFunction;
   readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: CampaignInboxProps = {}) {
@@ -105,6 +109,35 @@ export class CampaignInbox extends Construct {
         resources: [this.records.table.tableArn],
       }),
     );
+    // The counter repair: once a minute, recounts campaign-days that a killed batch left with stale claims.
+    this.repairFunction = new NodeFunction(this, 'Repair', {
+      name: 'repair-counters',
+      timeout: Duration.minutes(1),
+      logRetentionDays: config.logRetentionDays,
+      environment: {
+        TABLE_NAME: this.records.table.tableName,
+        SHARDS: String(config.shards),
+        RECORD_RETENTION_DAYS: String(config.recordRetentionDays),
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      },
+    });
+    // Reads the list of claimed counters (one index), recounts from the table, writes missing device markers.
+    this.repairFunction.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:Query'],
+        resources: [this.records.table.tableArn],
+      }),
+    );
+    this.repairFunction.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${this.records.table.tableArn}/index/${RECORDS_TABLE.indexes.byDevice.name}`],
+      }),
+    );
+    new events.Rule(this, 'RepairSchedule', {
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(this.repairFunction.function, { retryAttempts: 0 })],
+    });
     this.processFunction.function.addEventSource(
       new SqsEventSource(this.queue.queue, {
         batchSize: config.batchSize,
@@ -125,6 +158,7 @@ export class CampaignInbox extends Construct {
       api: this.api.api,
       receiveFunction: this.receiveFunction.function,
       processFunction: this.processFunction.function,
+      repairFunction: this.repairFunction.function,
       queue: this.queue.queue,
       deadLetterQueue: this.queue.deadLetterQueue,
       quietHours: config.quietHours,

@@ -14,6 +14,7 @@ export interface MonitoringProps {
   api: apigw.HttpApi;
   receiveFunction: lambda.IFunction;
   processFunction: lambda.IFunction;
+  repairFunction: lambda.IFunction;
   queue: sqs.IQueue;
   deadLetterQueue: sqs.IQueue;
   quietHours: number;
@@ -119,6 +120,17 @@ export class Monitoring extends Construct {
         }),
         threshold: 1,
         evaluationPeriods: 1,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      },
+    );
+    alarm(
+      'CounterRepairAlarm',
+      'The counter repair has failed for 15 minutes: campaign counters may stay off until it runs again.',
+      {
+        metric: props.repairFunction.metricErrors({ period: Duration.minutes(5) }),
+        threshold: 1,
+        evaluationPeriods: 3,
         comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cw.TreatMissingData.NOT_BREACHING,
       },

@@ -56,6 +56,32 @@ const DAY_MS = 86_400_000;
 export const TYPE_QUERY_DEFAULT_DAYS = 7;
 export const TYPE_QUERY_MAX_DAYS = 366;
 
+/**
+ * Writes an item unless one with its key exists: the one write that both stores and deduplicates.
+ * @returns `stored` on first insert, `duplicate` when the key existed.
+ * @throws the SDK's error for anything else (throttling, unavailability).
+ */
+export async function putItemIfAbsent(
+  client: DynamoDBClient,
+  tableName: string,
+  item: Record<string, AttributeValue>,
+): Promise<StoreOutcome> {
+  try {
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey },
+      }),
+    );
+    return 'stored';
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return 'duplicate';
+    throw error;
+  }
+}
+
 /** Reads and writes the records table. Knows DynamoDB, nothing of Lambda or HTTP. */
 export class RecordsRepository {
   constructor(
@@ -79,20 +105,7 @@ export class RecordsRepository {
    * @throws the SDK's error for anything else.
    */
   async putIfAbsent(item: Record<string, AttributeValue>): Promise<StoreOutcome> {
-    try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.tableName,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey },
-        }),
-      );
-      return 'stored';
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return 'duplicate';
-      throw error;
-    }
+    return putItemIfAbsent(this.client, this.tableName, item);
   }
 
   /**

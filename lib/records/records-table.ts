@@ -20,6 +20,7 @@ import type { EventRecord, QueueMessage } from './event-record';
  * | events of one campaign in a time range   | gsi1  | `CAMPAIGN#<provider>#<campaign>#<shard>`        | `<created_at>#<id>`   |
  * | quarantined records, oldest first        | gsi1  | `QUARANTINE`                                    | `<received_at>#<id>`  |
  * | events of one device in a time range     | gsi2  | `DEVICE#<provider>#<device_id>`                 | `<created_at>#<id>`   |
+ * | counters claimed since the last repair   | gsi2  | `STATS#PENDING`                                 | `<day>#<provider>#<campaign>` |
  * | events of one type on one day            | gsi3  | `TYPE#<provider>#<event>#<day>#<shard>`         | `<created_at>#<id>`   |
  * | counters of every campaign on one day    | gsi3  | `STATSDAY#<provider>#<day>`                     | `<campaign>`          |
  *
@@ -100,8 +101,17 @@ export const typeDayPartitionKey = (provider: string, event: string, day: string
 export const statePartitionKey = (provider: string, key: string) => `STATE#${provider}#${key}`;
 export const statsPartitionKey = (provider: string, campaignId: string) => `STATS#${provider}#${campaignId}`;
 export const statsDayPartitionKey = (provider: string, day: string) => `STATSDAY#${provider}#${day}`;
-export const eventSortKey = (createdAt: string, id: string) => `E#${createdAt}#${id}`;
-export const deviceSortKey = (deviceId: string) => `D#${deviceId}`;
+/**
+ * The `gsi2` partition listing counter items claimed since the repair last looked at them: a claim puts its
+ * item there, the repair takes it out once no claim is left.
+ */
+export const PENDING_COUNTERS_PARTITION = 'STATS#PENDING';
+export const pendingCounterSortKey = (provider: string, campaignId: string, day: string) =>
+  `${day}#${provider}#${campaignId}`;
+export const EVENT_SORT_PREFIX = 'E#';
+export const DEVICE_SORT_PREFIX = 'D#';
+export const eventSortKey = (createdAt: string, id: string) => `${EVENT_SORT_PREFIX}${createdAt}#${id}`;
+export const deviceSortKey = (deviceId: string) => `${DEVICE_SORT_PREFIX}${deviceId}`;
 
 /**
  * The shard of a key: a stable hash of it modulo `shards`, so the same event always lands on the same shard

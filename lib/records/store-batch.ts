@@ -130,9 +130,7 @@ export async function storeBatch(
         for (const i of group.members) if (outcomes[i]?.ok) outcomes[i] = { ok: false, error };
         settled = false;
       }
-      const stale = Object.keys(claims).some(
-        (token) => token !== group.token && Date.now() - (claims[token] ?? 0) >= counters.staleAfterMs,
-      );
+      const stale = Object.keys(claims).some((token) => token !== group.token && counters.isStale(token));
       if (!settled || stale) {
         await counters.recountIfStale(group.key, group.token).catch(() => false);
       }

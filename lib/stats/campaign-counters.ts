@@ -8,9 +8,16 @@ import {
   type QueryCommandInput,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { putItemIfAbsent } from '../records/records-repository';
 import {
   campaignDayPartitionKey,
   countedEvents,
+  DEVICE_SORT_PREFIX,
+  deviceMarkerItem,
+  EVENT_SORT_PREFIX,
+  fromEventItem,
+  PENDING_COUNTERS_PARTITION,
+  pendingCounterSortKey,
   RECORDS_TABLE,
   statsDayPartitionKey,
   statsPartitionKey,
@@ -80,16 +87,30 @@ function toStats(item: Record<string, AttributeValue>): CampaignDayStats {
   };
 }
 
+/** What one repair pass did. */
+export interface RepairSummary {
+  /** Counter items claimed since the previous pass. */
+  checked: number;
+  /** Items left with only stale claims, recounted from their records. */
+  recounted: number;
+  /** Items with no claim left, taken off the list. */
+  cleared: number;
+}
+
 /**
- * Exact per campaign-day counters (DESIGN.md decision 6) without transactions.
+ * Exact per campaign-day counters (decision 6: counters move only on first insert) without transactions.
  *
  * A batch first puts a claim on each campaign-day it touches (`claim_<token>`), then writes its records and
  * device markers with conditional puts, then adds what it stored for the first time and drops its claim in one
  * conditional update: one increment per campaign-day per batch. A batch that dies between the two, or whose
- * writes ended in doubt, leaves its claim behind; once the claim is older than any batch can run
- * (`staleAfterMs`), the campaign-day is recounted from its records and markers with consistent reads, which is
- * exact by construction. A recount writes only if no live claim exists and nothing changed since it read
- * (`version`), so it never races a running batch.
+ * writes ended in doubt, leaves its claim behind. Once no batch can still be behind the claim (see
+ * {@link CampaignCounters.isStale}), the campaign-day is recounted from its records with consistent reads,
+ * which is exact by construction. A recount writes only if no live claim exists and nothing changed since it
+ * read (`version`), so it never races a running batch.
+ *
+ * Nothing waits for traffic to come back: every claim also lists its item in a sparse index, and
+ * {@link CampaignCounters.repair}, run on a schedule (every minute in AWS, every few seconds locally), settles
+ * what is listed. Read paths only read.
  */
 export class CampaignCounters {
   constructor(
@@ -97,7 +118,19 @@ export class CampaignCounters {
     private readonly tableName: string,
     private readonly layout: TableLayout,
     readonly staleAfterMs = 60_000,
+    private readonly deadBefore = 0,
   ) {}
+
+  /**
+   * The one staleness rule: a claim has no batch behind it any more when it is older than any batch runs
+   * (`staleAfterMs`, above the consumer's timeout), or when it was made before `deadBefore` (the local stack
+   * passes its start time: claims from before are a killed process's).
+   * @param token a claim token, which carries the time it was made (see {@link newClaimToken}).
+   */
+  isStale(token: string, now = Date.now()): boolean {
+    const claimedAt = claimTime(token);
+    return claimedAt < this.deadBefore || now - claimedAt >= this.staleAfterMs;
+  }
 
   private key(key: CounterKey) {
     return {
@@ -112,12 +145,13 @@ export class CampaignCounters {
    */
   async claim(key: CounterKey, token: string, now = Date.now()): Promise<Record<string, number>> {
     const index = RECORDS_TABLE.indexes.byTypeAndDay;
+    const pending = RECORDS_TABLE.indexes.byDevice;
     const output = await this.client.send(
       new UpdateItemCommand({
         TableName: this.tableName,
         Key: this.key(key),
         UpdateExpression:
-          'SET #claim = :now, #kind = :kind, #provider = :provider, #campaign = :campaign, #day = :day, #ipk = :ipk, #isk = :isk ADD #version :one',
+          'SET #claim = :now, #kind = :kind, #provider = :provider, #campaign = :campaign, #day = :day, #ipk = :ipk, #isk = :isk, #ppk = :ppk, #psk = :psk ADD #version :one',
         ExpressionAttributeNames: {
           '#claim': `${CLAIM_PREFIX}${token}`,
           '#kind': 'kind',
@@ -126,6 +160,8 @@ export class CampaignCounters {
           '#day': 'day',
           '#ipk': index.partitionKey,
           '#isk': index.sortKey,
+          '#ppk': pending.partitionKey,
+          '#psk': pending.sortKey,
           '#version': 'version',
         },
         ExpressionAttributeValues: {
@@ -136,6 +172,8 @@ export class CampaignCounters {
           ':day': { S: key.day },
           ':ipk': { S: statsDayPartitionKey(key.provider, key.day) },
           ':isk': { S: key.campaignId },
+          ':ppk': { S: PENDING_COUNTERS_PARTITION },
+          ':psk': { S: pendingCounterSortKey(key.provider, key.campaignId, key.day) },
           ':one': N(1),
         },
         ReturnValues: 'ALL_NEW',
@@ -179,26 +217,42 @@ export class CampaignCounters {
   }
 
   /**
-   * Recounts a campaign-day from its records and device markers (consistent reads over every shard) when it
-   * carries stale claims, unless a live claim (other than `ownToken`, whose writes are settled) is on it.
+   * Recounts a campaign-day from its records when it carries stale claims, unless a live claim (other than
+   * `ownToken`, whose writes are settled) is on it. Drops the stale claims and takes the item off the repair
+   * list in the same conditional write.
    * @returns `true` when the counters were rewritten.
    */
   async recountIfStale(key: CounterKey, ownToken?: string, now = Date.now()): Promise<boolean> {
-    const current = await this.client.send(
+    const item = await this.read(key);
+    return item ? this.recountItem(key, item, ownToken, now) : false;
+  }
+
+  private async read(key: CounterKey) {
+    const { Item } = await this.client.send(
       new GetItemCommand({ TableName: this.tableName, Key: this.key(key), ConsistentRead: true }),
     );
-    const item = current.Item;
-    if (!item) return false;
-    const claims = Object.keys(claimsOf(item));
-    const stale = claims.filter((token) => token === ownToken || now - claimTime(token) >= this.staleAfterMs);
-    if (stale.length === 0 || stale.length < claims.length) return false;
+    return Item;
+  }
+
+  private async recountItem(
+    key: CounterKey,
+    item: Record<string, AttributeValue>,
+    ownToken: string | undefined,
+    now: number,
+  ): Promise<boolean> {
+    const claims = claimsOf(item);
+    const stale = Object.keys(claims).filter((token) => token === ownToken || this.isStale(token, now));
+    if (stale.length === 0 || stale.length < Object.keys(claims).length) return false;
 
     const counts = await this.countFromRecords(key);
+    const pending = RECORDS_TABLE.indexes.byDevice;
     const names: Record<string, string> = {
       '#impressions': 'impressions',
       '#clicks': 'clicks',
       '#unique': 'unique_devices',
       '#version': 'version',
+      '#ppk': pending.partitionKey,
+      '#psk': pending.sortKey,
     };
     stale.forEach((token, i) => {
       names[`#t${i}`] = `${CLAIM_PREFIX}${token}`;
@@ -208,7 +262,7 @@ export class CampaignCounters {
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: this.key(key),
-          UpdateExpression: `SET #impressions = :i, #clicks = :c, #unique = :u REMOVE ${stale.map((_, i) => `#t${i}`).join(', ')} ADD #version :one`,
+          UpdateExpression: `SET #impressions = :i, #clicks = :c, #unique = :u REMOVE ${stale.map((_, i) => `#t${i}`).join(', ')}, #ppk, #psk ADD #version :one`,
           ConditionExpression: '#version = :version',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: {
@@ -227,50 +281,114 @@ export class CampaignCounters {
     }
   }
 
-  /** Counts a campaign-day's stored events by type and its device markers, over every shard, consistently. */
+  /**
+   * Counts a campaign-day from its stored events, over every shard, with consistent reads: impressions and
+   * clicks by event, unique devices as the distinct `device_id`s among them. Device markers are made to match
+   * the records first (a batch killed between a record and its marker leaves the marker missing), so a later
+   * retry of such an event finds its marker and does not count the device a second time.
+   */
   async countFromRecords(key: CounterKey): Promise<Tally> {
     const tally: Tally = { impressions: 0, clicks: 0, unique_devices: 0 };
+    const counted = countedEvents(key.provider);
+    const devices = new Map<string, Record<string, AttributeValue>>();
+    const marked = new Map<string, Record<string, AttributeValue>>();
     for (let shard = 0; shard < this.layout.shards; shard++) {
       const pk = campaignDayPartitionKey(key.provider, key.campaignId, key.day, shard);
-      for (const [event, counter] of Object.entries(countedEvents(key.provider))) {
-        tally[counter] += await this.count({
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :events)',
-          FilterExpression: '#event = :event',
-          ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk', '#event': 'event' },
-          ExpressionAttributeValues: { ':pk': { S: pk }, ':events': { S: 'E#' }, ':event': { S: event } },
-        });
-      }
-      tally.unique_devices += await this.count({
-        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :devices)',
+      const items = await this.queryAll({
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :events)',
         ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-        ExpressionAttributeValues: { ':pk': { S: pk }, ':devices': { S: 'D#' } },
+        ExpressionAttributeValues: { ':pk': { S: pk }, ':events': { S: EVENT_SORT_PREFIX } },
+        ConsistentRead: true,
       });
+      for (const item of items) {
+        const counter = counted[item.event?.S ?? ''];
+        if (counter) tally[counter]++;
+        const device = item.device_id?.S;
+        if (device && !devices.has(device)) devices.set(device, item);
+      }
+      const markers = await this.queryAll({
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :devices)',
+        ProjectionExpression: '#pk, #sk',
+        ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+        ExpressionAttributeValues: { ':pk': { S: pk }, ':devices': { S: DEVICE_SORT_PREFIX } },
+        ConsistentRead: true,
+      });
+      for (const marker of markers) marked.set(marker.sk?.S?.slice(DEVICE_SORT_PREFIX.length) ?? '', marker);
     }
+    for (const [device, item] of devices) {
+      if (marked.has(device)) continue;
+      const record = fromEventItem(item);
+      await putItemIfAbsent(
+        this.client,
+        this.tableName,
+        deviceMarkerItem({ ...record, campaign_id: key.campaignId, device_id: device }, this.layout),
+      );
+    }
+    tally.unique_devices = devices.size;
     return tally;
   }
 
-  private async count(input: Omit<QueryCommandInput, 'TableName'>): Promise<number> {
-    let total = 0;
-    let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          ...input,
+  /**
+   * One repair pass: settles every counter item claimed since the previous pass. An item whose claims are all
+   * stale is recounted from its records; an item with no claim left is taken off the list (unless a batch
+   * claimed it meanwhile); an item with a live claim stays listed for the next pass.
+   * @returns what the pass did.
+   * @throws the SDK's error when the table cannot be read; the next pass starts over.
+   */
+  async repair(now = Date.now()): Promise<RepairSummary> {
+    const index = RECORDS_TABLE.indexes.byDevice;
+    const listed = await this.queryAll({
+      IndexName: index.name,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': index.partitionKey },
+      ExpressionAttributeValues: { ':pk': { S: PENDING_COUNTERS_PARTITION } },
+    });
+    const summary: RepairSummary = { checked: listed.length, recounted: 0, cleared: 0 };
+    for (const entry of listed) {
+      const key = {
+        provider: entry.provider?.S ?? '',
+        campaignId: entry.campaign_id?.S ?? '',
+        day: entry[RECORDS_TABLE.sortKey]?.S ?? '',
+      };
+      const item = await this.read(key);
+      if (!item) continue;
+      if (Object.keys(claimsOf(item)).length > 0) {
+        if (await this.recountItem(key, item, undefined, now)) summary.recounted++;
+      } else if (await this.unlist(key, item)) {
+        summary.cleared++;
+      }
+    }
+    return summary;
+  }
+
+  /** Takes a claim-free item off the repair list, unless a batch claimed it since it was read. */
+  private async unlist(key: CounterKey, item: Record<string, AttributeValue>): Promise<boolean> {
+    const pending = RECORDS_TABLE.indexes.byDevice;
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
           TableName: this.tableName,
-          Select: 'COUNT',
-          ConsistentRead: true,
-          ExclusiveStartKey,
+          Key: this.key(key),
+          UpdateExpression: 'REMOVE #ppk, #psk',
+          ConditionExpression: '#version = :version',
+          ExpressionAttributeNames: {
+            '#ppk': pending.partitionKey,
+            '#psk': pending.sortKey,
+            '#version': 'version',
+          },
+          ExpressionAttributeValues: { ':version': item.version ?? N(0) },
         }),
       );
-      total += page.Count ?? 0;
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return total;
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   /**
-   * One campaign's counters, day by day (`since`/`until` inclusive, `YYYY-MM-DD`). A day left with stale
-   * claims is recounted first, so what comes back is exact.
+   * One campaign's counters, day by day (`since`/`until` inclusive, `YYYY-MM-DD`), read consistently. Only
+   * reads: a campaign-day left by a killed batch is settled by {@link CampaignCounters.repair}.
    */
   async campaignStats(
     provider: string,
@@ -278,24 +396,16 @@ export class CampaignCounters {
     since = '0000',
     until = '9999',
   ): Promise<CampaignDayStats[]> {
-    const read = () =>
-      this.queryAll({
-        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
-        ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-        ExpressionAttributeValues: {
-          ':pk': { S: statsPartitionKey(provider, campaignId) },
-          ':since': { S: since },
-          ':until': { S: until },
-        },
-        ConsistentRead: true,
-      });
-    let items = await read();
-    let recounted = false;
-    for (const item of items) {
-      if (Object.keys(claimsOf(item)).length === 0) continue;
-      recounted = (await this.recountIfStale({ provider, campaignId, day: item.sk?.S ?? '' })) || recounted;
-    }
-    if (recounted) items = await read();
+    const items = await this.queryAll({
+      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
+      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+      ExpressionAttributeValues: {
+        ':pk': { S: statsPartitionKey(provider, campaignId) },
+        ':since': { S: since },
+        ':until': { S: until },
+      },
+      ConsistentRead: true,
+    });
     return items.map(toStats);
   }
 

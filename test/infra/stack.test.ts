@@ -119,9 +119,9 @@ describe('CampaignInbox stack', () => {
     ).toThrow('batchSize');
   });
 
-  it('runs both functions on ARM64 and the current Node runtime', () => {
+  it('runs all three functions (receive, process, counter repair) on ARM64 and the current Node runtime', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(2);
+    expect(functions).toHaveLength(3);
     for (const fn of functions) {
       expect(fn.Properties.Architectures).toEqual(['arm64']);
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
@@ -133,6 +133,21 @@ describe('CampaignInbox stack', () => {
       const variables = Object.keys(fn.Properties.Environment?.Variables ?? {});
       expect(variables.filter((name) => /SECRET_KEY|TOKEN/.test(name))).toEqual([]);
     }
+  });
+
+  it('runs the counter repair every minute, allowed to query only the index that lists claimed counters', () => {
+    const [rule] = Object.values(template.findResources('AWS::Events::Rule'));
+    expect(rule?.Properties.ScheduleExpression).toBe('rate(1 minute)');
+    const target = rule?.Properties.Targets[0].Arn['Fn::GetAtt'][0];
+    const repair = template.findResources('AWS::Lambda::Function')[target];
+    expect(repair?.Properties.Environment.Variables.TABLE_NAME).toBeDefined();
+    const policies = JSON.stringify(
+      Object.values(template.findResources('AWS::IAM::Policy')).filter((policy) =>
+        JSON.stringify(policy.Properties.Roles).includes(repair?.Properties.Role['Fn::GetAtt'][0]),
+      ),
+    );
+    expect(policies).toContain('/index/gsi2');
+    expect(policies).not.toContain('/index/*');
   });
 
   it('turns batch item failures on, with batching and bounded concurrency', () => {
@@ -150,9 +165,8 @@ describe('CampaignInbox stack', () => {
     const dlq = Object.values(queues).find((q) => !q.Properties.RedrivePolicy);
     expect(main?.Properties.RedrivePolicy.maxReceiveCount).toBe(5);
     expect(dlq?.Properties.MessageRetentionPeriod).toBe(14 * 86_400);
-    const processFn = Object.values(template.findResources('AWS::Lambda::Function')).find(
-      (fn) => fn.Properties.Environment?.Variables?.TABLE_NAME,
-    );
+    const [mapping] = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'));
+    const processFn = template.findResources('AWS::Lambda::Function')[mapping?.Properties.FunctionName.Ref];
     expect(main?.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * processFn?.Properties.Timeout);
     for (const queue of Object.values(queues)) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
     // enforceSSL: a deny on insecure transport for both queues.

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { ProvisionedThroughputExceededException, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/records/build-queue-message';
@@ -10,7 +10,7 @@ import { storeBatch } from '../../lib/records/store-batch';
 import { CampaignCounters, newClaimToken } from '../../lib/stats/campaign-counters';
 import { mulberry32 } from '../../scripts/load';
 import { soriPayload } from '../support/deliveries';
-import { createTestTable, faultyDynamoDb, localClients } from '../support/local-aws';
+import { createTestTable, eventually, faultyDynamoDb, localClients } from '../support/local-aws';
 
 const { dynamodb } = localClients();
 
@@ -116,7 +116,7 @@ describe.each<TableLayout>([
     expect(top[0]?.impressions).toBeGreaterThanOrEqual(top[2]?.impressions ?? 0);
   });
 
-  it('stay exact when DynamoDB throttles record puts, markers and counter updates (each retried alone)', async () => {
+  it('stay exact when DynamoDB throttles record puts, markers and counter updates (each retried alone), once the repair pass has run', async () => {
     const { tableName } = await createTestTable(dynamodb, layout);
     // Fault injection: one write in five, of any kind, is throttled at random, as DynamoDB does under load.
     const random = mulberry32(11);
@@ -130,7 +130,9 @@ describe.each<TableLayout>([
     const messages = burst(80);
     await drain(records, counters, deliveries(messages, 10));
     await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // Claims left by writes that ended in doubt are settled by the scheduled repair pass.
     const reader = new CampaignCounters(dynamodb, tableName, layout, 1_000);
+    await reader.repair();
     expect(await actual(reader)).toEqual(expected(messages));
   });
 
@@ -177,5 +179,103 @@ describe('recounts', () => {
       impressions: expected(messages)[0]?.impressions,
       clicks: expected(messages)[0]?.clicks,
     });
+  });
+});
+
+describe('counter repair', () => {
+  const layout: TableLayout = { shards: 2, retentionDays: null };
+
+  /** Stats items as stored, for checking that a read path wrote nothing. */
+  const statsItems = async (tableName: string) => {
+    const { Items = [] } = await dynamodb.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: 'begins_with(pk, :stats)',
+        ExpressionAttributeValues: { ':stats': { S: 'STATS#' } },
+        ConsistentRead: true,
+      }),
+    );
+    return Items.sort((a, b) => `${a.pk?.S}${a.sk?.S}`.localeCompare(`${b.pk?.S}${b.sk?.S}`));
+  };
+
+  async function dayRows(counters: CampaignCounters) {
+    const rows = [];
+    for (const day of ['2025-10-14', '2025-10-15']) {
+      for (const row of await counters.dayStats('sori', day)) {
+        rows.push({
+          key: `${row.campaign_id}|${row.day}`,
+          impressions: row.impressions,
+          clicks: row.clicks,
+          unique_devices: row.unique_devices,
+        });
+      }
+    }
+    return rows.sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  it('settles a batch killed between its records and its device markers: every read path equals the records, and the retry counts nothing twice', async () => {
+    const { tableName } = await createTestTable(dynamodb, layout);
+    // Fault injection: the batch "dies" after its record puts: every marker put and counter write after them
+    // fails, as if the process were gone (the crash test kills a real local stack for the same effect).
+    const { client } = faultyDynamoDb((command) => {
+      const item = command.input.Item as Record<string, { S?: string }> | undefined;
+      const marker = command.name === 'PutItemCommand' && item?.sk?.S?.startsWith('D#');
+      const apply =
+        command.name === 'UpdateItemCommand' && !String(command.input.UpdateExpression).includes('#claim =');
+      return marker || apply ? new Error('process killed') : undefined;
+    });
+    const messages = burst(40);
+    const outcomes = await storeBatch(
+      new RecordsRepository(client, tableName, layout),
+      new CampaignCounters(client, tableName, layout, 60_000),
+      messages,
+    );
+    expect(outcomes.every((outcome) => !outcome.ok)).toBe(true);
+    const before = await statsItems(tableName);
+
+    // Read paths only read: the counters stay as the dead batch left them until the repair runs.
+    const reader = new CampaignCounters(dynamodb, tableName, layout, 60_000);
+    expect((await actual(reader)).every((row) => row.impressions === 0 && row.unique_devices === 0)).toBe(
+      true,
+    );
+    expect(await statsItems(tableName)).toEqual(before);
+
+    // The next process knows every claim made before it started is dead.
+    const repairer = new CampaignCounters(dynamodb, tableName, layout, 60_000, Date.now());
+    const summary = await repairer.repair();
+    expect(summary).toMatchObject({ checked: 6, recounted: 6 });
+    expect(await actual(reader)).toEqual(expected(messages));
+    expect(
+      await eventually(
+        async () => {
+          const rows = await dayRows(reader);
+          return JSON.stringify(rows) === JSON.stringify(expected(messages)) ? rows : undefined;
+        },
+        5_000,
+        'the all-campaign read path to converge',
+      ),
+    ).toEqual(expected(messages));
+
+    // SQS redelivers the dead batch: records and markers are all there, nothing moves.
+    const records = new RecordsRepository(dynamodb, tableName, layout);
+    await storeBatch(records, repairer, messages);
+    expect(await actual(reader)).toEqual(expected(messages));
+    expect(await repairer.repair()).toMatchObject({ recounted: 0 });
+    expect(await actual(reader)).toEqual(expected(messages));
+  });
+
+  it('takes settled counters off its list and leaves a campaign-day with a live claim alone', async () => {
+    const { repository, counters, tableName } = await createTestTable(dynamodb, layout, 60_000);
+    const messages = burst(12);
+    await storeBatch(repository, counters, messages);
+    expect(await counters.repair()).toEqual({ checked: 6, recounted: 0, cleared: 6 });
+    expect(await counters.repair()).toEqual({ checked: 0, recounted: 0, cleared: 0 });
+
+    const key = { provider: 'sori', campaignId: 'cmp_0', day: '2025-10-14' };
+    await counters.claim(key, newClaimToken());
+    const before = await statsItems(tableName);
+    expect(await counters.repair()).toEqual({ checked: 1, recounted: 0, cleared: 0 });
+    expect(await statsItems(tableName)).toEqual(before);
+    expect(await actual(counters)).toEqual(expected(messages));
   });
 });
