@@ -109,8 +109,10 @@ export interface SecretsManagerStandIn {
   readonly arn: string;
   /** The secret's current value; assign to rotate it. */
   document: SigningSecretDocument;
-  /** `GetSecretValue` calls answered (or failed) so far. */
+  /** `GetSecretValue` calls received so far. */
   readonly calls: number;
+  /** `GetSecretValue` calls answered (with the value or a fault) so far. */
+  readonly answered: number;
   /** While true, every call fails with a 500 `InternalServiceError`, as during an outage. */
   failing: boolean;
   /** Milliseconds each answer is held back, to keep a refresh in flight. */
@@ -120,10 +122,11 @@ export interface SecretsManagerStandIn {
 
 async function startSecretsManagerStandIn(document: SigningSecretDocument): Promise<SecretsManagerStandIn> {
   const arn = `arn:aws:secretsmanager:us-east-1:000000000000:secret:SigningSecret-${randomUUID().slice(0, 6)}`;
-  const state = { document, calls: 0, failing: false, delayMs: 0 };
+  const state = { document, calls: 0, answered: 0, failing: false, delayMs: 0 };
   const answer = (response: ServerResponse, status: number, body: unknown) => {
     response.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
     response.end(JSON.stringify(body));
+    state.answered++;
   };
   const server = createServer(async (request: IncomingMessage, response: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -167,6 +170,9 @@ async function startSecretsManagerStandIn(document: SigningSecretDocument): Prom
     },
     get calls() {
       return state.calls;
+    },
+    get answered() {
+      return state.answered;
     },
     get failing() {
       return state.failing;
