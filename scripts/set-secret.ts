@@ -8,9 +8,9 @@ import { DEFAULT_CONFIG } from '../infra/config';
 import { allProviders, providerNames } from '../lib/providers';
 import { rotateSecret, rotateUrlToken, setBasicCredentials } from '../lib/signature/rotate-secret';
 import {
-  credentialsOf,
   parseSigningSecretDocument,
   type SigningSecretDocument,
+  tokenWebhookUrl,
 } from '../lib/signature/signing-secrets';
 import { readStackOutputs, requireOutput } from './stack-outputs';
 
@@ -64,9 +64,7 @@ async function main(argv: string[]): Promise<number> {
   if (!providerNames().includes(provider)) throw new Error(`unknown provider ${provider}`);
   const outputs = await readStackOutputs(values.stack);
   const secretId = requireOutput(outputs, 'SigningSecretArn', values.stack);
-  const webhookBase = requireOutput(outputs, 'WebhookUrl', values.stack).replace(/\/sori$/, '');
-  const tokenUrl = (document: SigningSecretDocument, name: string) =>
-    `${webhookBase}/${name}/${credentialsOf(document, name).urlToken ?? ''}`;
+  const webhookUrl = requireOutput(outputs, 'WebhookUrl', values.stack);
   const client = new SecretsManagerClient({});
   const put = (document: SigningSecretDocument) =>
     client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(document) }));
@@ -76,15 +74,12 @@ async function main(argv: string[]): Promise<number> {
     if (values['show-token-url']) {
       const names = values.provider ? [values.provider] : urlTokenProviderNames();
       for (const name of names) {
-        if (!credentialsOf(document, name).urlToken) {
+        const url = tokenWebhookUrl(webhookUrl, document, name);
+        if (!url) {
           console.error(`${name}: no URL token (the secret holds no generated value): use --new-url-token`);
           continue;
         }
-        console.log(
-          names.length > 1
-            ? `${`${name}:`.padEnd(12)} ${tokenUrl(document, name)}`
-            : tokenUrl(document, name),
-        );
+        console.log(names.length > 1 ? `${`${name}:`.padEnd(12)} ${url}` : url);
       }
       console.error('Each URL is a secret: paste it into its provider only, show it to no one else.');
       return 0;
@@ -92,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
     if (values['new-url-token']) {
       const next = rotateUrlToken(document, provider);
       await put(next);
-      console.log(tokenUrl(next, provider));
+      console.log(tokenWebhookUrl(webhookUrl, next, provider));
       console.error(
         `A new URL token for ${provider}: paste this URL into its console; the old one stops within 5 minutes.`,
       );

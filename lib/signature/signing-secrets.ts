@@ -75,6 +75,21 @@ export function credentialsOf(document: SigningSecretDocument, provider: string)
   };
 }
 
+/**
+ * The URL-token webhook URL of `provider` (a secret: paste it into that provider only), from the deployed
+ * stack's `WebhookUrl` output (`…/webhooks/sori`).
+ * @returns `undefined` when the provider has no URL token.
+ */
+export function tokenWebhookUrl(
+  webhookUrl: string,
+  document: SigningSecretDocument,
+  provider: string,
+): string | undefined {
+  const token = credentialsOf(document, provider).urlToken;
+  if (!token) return undefined;
+  return `${webhookUrl.replace(/\/webhooks\/[^/]+\/?$/, '')}/webhooks/${provider}/${token}`;
+}
+
 /** Credentials held in memory: the local stack and tests. */
 export class StaticSigningSecrets implements SigningSecrets {
   constructor(private readonly document: SigningSecretDocument) {}

@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rotateSecret, rotateUrlToken } from '../../lib/signature/rotate-secret';
-import { credentialsOf, type SigningSecretDocument } from '../../lib/signature/signing-secrets';
+import {
+  credentialsOf,
+  type SigningSecretDocument,
+  tokenWebhookUrl,
+} from '../../lib/signature/signing-secrets';
 import { hexSignature, soriBody } from '../support/deliveries';
 import {
   type DeployedReceive,
@@ -32,10 +36,15 @@ afterEach(async () => {
 
 const tokenOf = (document: SigningSecretDocument, provider: string) =>
   credentialsOf(document, provider).urlToken ?? '';
+/** The stack's `WebhookUrl` output, from which set-secret builds the URLs it prints. */
+const WEBHOOK_URL = 'https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/webhooks/sori';
+/** The path of the URL `npm run set-secret -- --show-token-url` prints for `provider`. */
+const printedPath = (document: SigningSecretDocument, provider: string) =>
+  new URL(tokenWebhookUrl(WEBHOOK_URL, document, provider) ?? WEBHOOK_URL).pathname;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('deployed receive function, with the signing secret the stack generates', () => {
-  it("opens each URL-token provider's route with its own token only; the generated value opens none", async () => {
+  it("opens each URL-token provider's route with the URL set-secret prints for it, and no other provider's route; the generated value opens none", async () => {
     const document = generatedSecretDocument();
     receive = await loadDeployedReceive({ document });
     const generated = document.url_token ?? '';
@@ -43,8 +52,9 @@ describe('deployed receive function, with the signing secret the stack generates
     for (const provider of URL_TOKEN_PROVIDERS) {
       const token = tokenOf(document, provider);
       expect(token).not.toBe(generated);
+      expect(printedPath(document, provider)).toBe(`/webhooks/${provider}/${token}`);
       const own = await receive.invoke({
-        path: `/webhooks/${provider}/${token}`,
+        path: printedPath(document, provider),
         headers: JSON_HEADERS,
         body: BODIES[provider],
       });

@@ -6,6 +6,7 @@ import {
   credentialsOf,
   deriveUrlToken,
   SecretsManagerSigningSecrets,
+  tokenWebhookUrl,
 } from '../../lib/signature/signing-secrets';
 import { memoryLogger } from '../support/deliveries';
 
@@ -162,5 +163,14 @@ describe('URL tokens', () => {
 
   it('has no URL token at all when the document holds neither a generated value nor an own token', () => {
     expect(credentialsOf({ sori: { current: 'a' } }, 'symphony').urlToken).toBeUndefined();
+    expect(tokenWebhookUrl('https://api.example/webhooks/sori', { sori: { current: 'a' } }, 'symphony')).toBe(
+      undefined,
+    );
+  });
+
+  it("builds each provider's URL from the stack's WebhookUrl output and its own token", () => {
+    expect(tokenWebhookUrl('https://api.example/webhooks/sori', { url_token: GENERATED }, 'adreform')).toBe(
+      `https://api.example/webhooks/adreform/${deriveUrlToken(GENERATED, 'adreform')}`,
+    );
   });
 });
