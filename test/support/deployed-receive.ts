@@ -11,8 +11,14 @@
  * await receive.close();                                       // in afterEach/finally
  * ```
  *
- * One deployed receive at a time per test file: the handler reads `process.env` and writes to
- * `process.stdout`, which the harness takes over until {@link DeployedReceive.close}.
+ * `invoke` returns what the function wrote while it ran: Powertools INFO logs and the metrics it flushes
+ * (embedded metric format, one JSON line per flush) on stdout, WARN and ERROR logs on stderr. Captured output is
+ * not echoed. Concurrent invocations share the streams, so each sees the others' lines too.
+ *
+ * The project's modules are imported fresh at each load (a cold start); packages under node_modules stay Node's
+ * cached instances, which hold no state of the function's own. One deployed receive at a time per test file:
+ * the handler reads `process.env` and writes to `process.stdout`, which the harness takes over until
+ * {@link DeployedReceive.close}.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -343,6 +349,9 @@ export async function loadDeployedReceive(
     AWS_SECRET_ACCESS_KEY: 'harness',
     AWS_REGION: 'us-east-1',
     AWS_EC2_METADATA_DISABLED: 'true',
+    // What the Lambda runtime sets, and Powertools reads: the first invocation is a cold start.
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    AWS_LAMBDA_FUNCTION_NAME: 'campaign-inbox-receive',
     ...options.env,
   };
   const unset = ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_ENDPOINT_URL', 'SORI_SECRET_KEY'];
