@@ -28,5 +28,11 @@ export class PayloadTooLargeError extends WebhookError {
 /** The queue could not take the message, so the sender must retry. */
 export class QueueUnavailableError extends WebhookError {}
 
+/**
+ * The signing secret could not be read and no earlier copy is at hand, so nothing can be verified yet. The
+ * sender must retry: the delivery was neither refused as forged nor stored.
+ */
+export class SecretUnavailableError extends WebhookError {}
+
 /** A configuration value is missing or malformed; thrown at cold start. */
 export class ConfigError extends WebhookError {}

@@ -8,6 +8,8 @@ export const METRIC = {
   stored: 'Stored',
   duplicates: 'Duplicates',
   processingFailures: 'ProcessingFailures',
+  /** Reads of the signing secret that failed (the receive function kept its cached copy, or answered 503). */
+  secretRefreshFailures: 'SecretRefreshFailures',
 } as const;
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
   GetSecretValueCommand,
@@ -6,30 +5,37 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { DEFAULT_CONFIG } from '../infra/config';
-import { providerNames } from '../lib/providers';
-import { rotateSecret } from '../lib/signature/rotate-secret';
+import { allProviders, providerNames } from '../lib/providers';
+import { rotateSecret, rotateUrlToken, setBasicCredentials } from '../lib/signature/rotate-secret';
 import {
-  credentialsOf,
   parseSigningSecretDocument,
   type SigningSecretDocument,
+  tokenWebhookUrl,
 } from '../lib/signature/signing-secrets';
 import { readStackOutputs, requireOutput } from './stack-outputs';
 
-const USAGE = `Usage: npm run set-secret -- [--stack <name>] [--provider sori] [--show-token-url]
+const USAGE = `Usage: npm run set-secret -- [--stack <name>] [--provider <name>] [--show-token-url | --new-url-token | --basic]
 
 Puts a provider's secret_key (SORI Console: app_id/secret_key) into the deployed signing secret. The new
 secret is read from standard input (so it stays out of shell history); the one it replaces is kept as the
-previous secret, so deliveries signed before the change still verify.
+previous secret, so deliveries signed before the change still verify. Every other credential stays.
 
   --stack <name>      the deployed stack (default ${DEFAULT_CONFIG.stackName})
-  --provider <name>   whose secret (default sori)
-  --show-token-url    print the provider's URL-token webhook URL (a secret) and change nothing
-  --new-url-token     give the provider a URL token of its own and print its URL (Symphony, Ad Reform,
-                      Optimizely; without one they share the token generated at deploy time)
+  --provider <name>   whose credentials (default sori; with --show-token-url, default every URL-token provider)
+  --show-token-url    print the URL-token webhook URLs (secrets) and change nothing: each provider has its own
+                      token, derived from the value generated at deploy time unless given one of its own
+  --new-url-token     give the provider a new URL token of its own and print its URL (the old one stops)
   --basic             set the provider's HTTP Basic credentials, read as user:password from standard input
 
 Example:  printf '%s' "$SORI_SECRET_KEY" | npm run set-secret -- --stack ${DEFAULT_CONFIG.stackName}
+          npm run set-secret -- --show-token-url
 `;
+
+/** The providers whose own scheme is the URL token (Symphony, Ad Reform, Optimizely). */
+const urlTokenProviderNames = () =>
+  allProviders()
+    .filter((provider) => provider.auth.scheme.kind === 'url-token')
+    .map((provider) => provider.name);
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write('Paste the secret_key and press Enter (then Ctrl-D): ');
@@ -43,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     options: {
       stack: { type: 'string', default: DEFAULT_CONFIG.stackName },
-      provider: { type: 'string', default: 'sori' },
+      provider: { type: 'string' },
       'show-token-url': { type: 'boolean', default: false },
       'new-url-token': { type: 'boolean', default: false },
       basic: { type: 'boolean', default: false },
@@ -54,40 +60,36 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (!providerNames().includes(values.provider)) throw new Error(`unknown provider ${values.provider}`);
+  const provider = values.provider ?? 'sori';
+  if (!providerNames().includes(provider)) throw new Error(`unknown provider ${provider}`);
   const outputs = await readStackOutputs(values.stack);
   const secretId = requireOutput(outputs, 'SigningSecretArn', values.stack);
+  const webhookUrl = requireOutput(outputs, 'WebhookUrl', values.stack);
   const client = new SecretsManagerClient({});
+  const put = (document: SigningSecretDocument) =>
+    client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(document) }));
   try {
     const current = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
     const document = parseSigningSecretDocument(current.SecretString ?? '{}');
-    const tokenUrl = (doc: SigningSecretDocument) => {
-      const base = requireOutput(outputs, 'WebhookUrl', values.stack).replace(
-        /\/sori$/,
-        `/${values.provider}`,
-      );
-      return `${base}/${credentialsOf(doc, values.provider).urlToken ?? ''}`;
-    };
     if (values['show-token-url']) {
-      console.log(tokenUrl(document));
-      console.error('This URL is a secret: paste it into the provider, show it to no one else.');
+      const names = values.provider ? [values.provider] : urlTokenProviderNames();
+      for (const name of names) {
+        const url = tokenWebhookUrl(webhookUrl, document, name);
+        if (!url) {
+          console.error(`${name}: no URL token (the secret holds no generated value): use --new-url-token`);
+          continue;
+        }
+        console.log(names.length > 1 ? `${`${name}:`.padEnd(12)} ${url}` : url);
+      }
+      console.error('Each URL is a secret: paste it into its provider only, show it to no one else.');
       return 0;
     }
     if (values['new-url-token']) {
-      const entry = document[values.provider];
-      const next = {
-        ...document,
-        [values.provider]: {
-          ...(typeof entry === 'object' ? entry : {}),
-          url_token: randomBytes(20).toString('hex'),
-        },
-      };
-      await client.send(
-        new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(next) }),
-      );
-      console.log(tokenUrl(next));
+      const next = rotateUrlToken(document, provider);
+      await put(next);
+      console.log(tokenWebhookUrl(webhookUrl, next, provider));
       console.error(
-        `A new URL token for ${values.provider}: paste this URL into its console; the old one stops within 5 minutes.`,
+        `A new URL token for ${provider}: paste this URL into its console; the old one stops within 5 minutes.`,
       );
       return 0;
     }
@@ -96,22 +98,14 @@ async function main(argv: string[]): Promise<number> {
       const password = rest.join(':');
       if (!username || !password)
         throw new Error('give the Basic credentials on standard input as user:password');
-      const entry = document[values.provider];
-      const next = {
-        ...document,
-        [values.provider]: { ...(typeof entry === 'object' ? entry : {}), basic: { username, password } },
-      };
-      await client.send(
-        new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(next) }),
-      );
-      console.log(`HTTP Basic credentials for ${values.provider} are set.`);
+      await put(setBasicCredentials(document, provider, { username, password }));
+      console.log(`HTTP Basic credentials for ${provider} are set.`);
       return 0;
     }
     const secret = await readStdin();
-    const next = rotateSecret(document, values.provider, secret);
-    await client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(next) }));
+    await put(rotateSecret(document, provider, secret));
     console.log(
-      `The ${values.provider} secret is set; the previous one still verifies until the next change. Receive functions pick it up within 5 minutes.`,
+      `The ${provider} secret is set; the previous one still verifies until the next change. Receive functions pick it up within 5 minutes.`,
     );
     return 0;
   } finally {

@@ -22,12 +22,18 @@ const sqs = new SQSClient({
   maxAttempts: 2,
   requestHandler: { connectionTimeout: 1_000, requestTimeout: 1_500 },
 });
+const metricsSink = new PowertoolsMetrics(metrics);
+// One short attempt: a failed refresh costs nothing while the cached secret keeps verifying (retried 30 s
+// later), and a first read that hangs must not eat the 4 s the queue needs.
 const secrets =
   config.secrets.source === 'secrets-manager'
     ? new SecretsManagerSigningSecrets(
-        new SecretsManagerClient({}),
+        new SecretsManagerClient({
+          maxAttempts: 1,
+          requestHandler: { connectionTimeout: 1_000, requestTimeout: 1_000 },
+        }),
         config.secrets.secretArn,
-        config.secrets.ttlMs,
+        { ttlMs: config.secrets.ttlMs, logger: fromPowertools(logger), metrics: metricsSink },
       )
     : new StaticSigningSecrets(config.secrets.document);
 
@@ -43,7 +49,7 @@ export const handler = createReceiveHandler(
     enabled: config.enabled,
     rawStore,
     logger: fromPowertools(logger),
-    metrics: new PowertoolsMetrics(metrics),
+    metrics: metricsSink,
   },
   logMetrics(metrics, { captureColdStartMetric: true }),
   injectLambdaContext(logger),

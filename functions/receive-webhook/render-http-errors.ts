@@ -3,6 +3,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import {
   PayloadTooLargeError,
   QueueUnavailableError,
+  SecretUnavailableError,
   SignatureError,
   UnknownProviderError,
 } from '../../lib/errors';
@@ -19,6 +20,9 @@ export function toHttpAnswer(error: unknown): Answer {
   if (error instanceof SignatureError) return { status: 401, message: 'Unauthorized' };
   // 503 makes the sender retry later: nothing was stored, so nothing is half-done.
   if (error instanceof QueueUnavailableError)
+    return { status: 503, message: 'Service Unavailable', headers: { 'retry-after': '5' } };
+  // No secret to verify with yet: the delivery may well be authentic, so ask for it again rather than refuse it.
+  if (error instanceof SecretUnavailableError)
     return { status: 503, message: 'Service Unavailable', headers: { 'retry-after': '5' } };
   return { status: 500, message: 'Internal Server Error' };
 }

@@ -3,9 +3,15 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
 /**
- * The signing secret: `{"url_token":"…","sori":{"current":"…","previous":"…"}}`. Created with a random URL
- * token only; `npm run set-secret` puts SORI's secret_key in, moving the old one to `previous` so deliveries
- * signed before the rotation still verify.
+ * The signing secret: `{"url_token":"…","sori":{"current":"…","previous":"…"},"symphony":{"url_token":"…"}}`.
+ * Created holding one random value at `url_token`, which is never a token itself: each URL-token provider's
+ * token is derived from it (`deriveUrlToken` in lib/signature/signing-secrets.ts), so every provider has its own
+ * and one provider's URL opens no other's route. `npm run set-secret` puts SORI's secret_key in (moving the old
+ * one to `previous` so deliveries signed before the rotation still verify), prints the URLs, and gives a
+ * provider a token of its own.
+ *
+ * The generation template must stay as it is: CloudFormation regenerates the whole value of a secret whose
+ * `GenerateSecretString` changes, which would wipe every key set since.
  */
 export class SigningSecret extends Construct {
   readonly secret: secretsmanager.Secret;

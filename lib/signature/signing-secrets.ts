@@ -1,6 +1,9 @@
+import { createHmac } from 'node:crypto';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as v from 'valibot';
-import { ConfigError } from '../errors';
+import { ConfigError, SecretUnavailableError } from '../errors';
+import type { Logger } from '../log';
+import { METRIC, type MetricsSink } from '../metrics';
 import type { Credentials } from './authenticate';
 
 /**
@@ -16,9 +19,13 @@ export const ProviderSecretSchema = v.object({
 export type ProviderSecret = v.InferOutput<typeof ProviderSecretSchema>;
 
 /**
- * The JSON kept in the signing secret: one entry per provider, and a `url_token` generated at deploy time that
- * serves providers without one of their own, e.g.
+ * The JSON kept in the signing secret: one entry per provider, and at the top level the random `url_token` the
+ * stack generates at deploy time, e.g.
  * `{"url_token":"…","sori":{"current":"…","previous":"…"},"symphony":{"url_token":"…"}}`.
+ *
+ * The top-level `url_token` is never accepted as a token itself: it only seeds each provider's own token (see
+ * {@link deriveUrlToken}). It keeps its name because the stack generates it under that key, and changing the
+ * secret's generation template would make CloudFormation replace the whole value, keys set since included.
  */
 export const SigningSecretDocumentSchema = v.objectWithRest(
   { url_token: v.optional(v.string()) },
@@ -31,19 +38,56 @@ export interface SigningSecretDocument {
 
 /** Where the receiver reads credentials from. */
 export interface SigningSecrets {
-  /** @returns what authenticates `provider`'s requests; empty when nothing is configured (then all are refused). */
+  /**
+   * @returns what authenticates `provider`'s requests; empty when nothing is configured (then all are refused).
+   * @throws {SecretUnavailableError} when the secret cannot be read and no earlier copy is at hand.
+   */
   credentials(provider: string): Promise<Credentials>;
 }
 
-/** @returns the credentials of `provider` in a signing secret document. */
-export function credentialsOf(document: SigningSecretDocument, provider: string): Credentials {
+/**
+ * A provider's URL token derived from the deploy-time random value: `base64url(HMAC-SHA256(generated,
+ * "url-token:" + provider))`, 43 characters. Each provider gets a different token, and knowing one (it is in a
+ * URL pasted into that provider's console) tells nothing of another's nor of the generated value.
+ */
+export function deriveUrlToken(generated: string, provider: string): string {
+  return createHmac('sha256', generated).update(`url-token:${provider}`).digest('base64url');
+}
+
+/** The provider's entry in the document, when it is an object. */
+export function providerEntry(document: SigningSecretDocument, provider: string): ProviderSecret | undefined {
   const entry = document[provider];
-  const secret = typeof entry === 'object' ? entry : undefined;
+  return typeof entry === 'object' ? entry : undefined;
+}
+
+/**
+ * @returns the credentials of `provider` in a signing secret document. Its URL token is its own `url_token`
+ *   when set (what `npm run set-secret -- --new-url-token` writes), else the one {@link deriveUrlToken} derives
+ *   from the top-level generated value, else none (then its URL-token route refuses everything).
+ */
+export function credentialsOf(document: SigningSecretDocument, provider: string): Credentials {
+  const secret = providerEntry(document, provider);
   return {
     secrets: [secret?.current, secret?.previous].filter((value): value is string => Boolean(value)),
-    urlToken: secret?.url_token || document.url_token || undefined,
+    urlToken:
+      secret?.url_token || (document.url_token ? deriveUrlToken(document.url_token, provider) : undefined),
     basic: secret?.basic ?? undefined,
   };
+}
+
+/**
+ * The URL-token webhook URL of `provider` (a secret: paste it into that provider only), from the deployed
+ * stack's `WebhookUrl` output (`…/webhooks/sori`).
+ * @returns `undefined` when the provider has no URL token.
+ */
+export function tokenWebhookUrl(
+  webhookUrl: string,
+  document: SigningSecretDocument,
+  provider: string,
+): string | undefined {
+  const token = credentialsOf(document, provider).urlToken;
+  if (!token) return undefined;
+  return `${webhookUrl.replace(/\/webhooks\/[^/]+\/?$/, '')}/webhooks/${provider}/${token}`;
 }
 
 /** Credentials held in memory: the local stack and tests. */
@@ -55,37 +99,85 @@ export class StaticSigningSecrets implements SigningSecrets {
   }
 }
 
+/** The error's name and message only: an SDK error carries the whole HTTP response, which has no place in logs. */
+function nameAndMessage(error: unknown): Error {
+  const copy = new Error(error instanceof Error ? error.message : String(error));
+  copy.name = error instanceof Error ? error.name : 'Error';
+  return copy;
+}
+
+/** Tuning and observers of {@link SecretsManagerSigningSecrets}. */
+export interface SecretsManagerSigningSecretsOptions {
+  /** How long a read copy is used before it is read again; default 5 minutes. */
+  ttlMs?: number;
+  /** After a failed refresh, how long the cached copy serves before the next attempt; default 30 s. */
+  retryAfterMs?: number;
+  now?: () => number;
+  /** Told of failed refreshes (the error's name and message only, never the secret). */
+  logger?: Logger;
+  /** Counts failed reads as {@link METRIC.secretRefreshFailures}. */
+  metrics?: MetricsSink;
+}
+
 /**
  * Credentials read from AWS Secrets Manager once per container and refreshed after `ttlMs`, so a rotation
  * reaches every container within that time while the previous secret keeps verifying meanwhile.
+ *
+ * A failed refresh (Secrets Manager unreachable, throttled, or a malformed value put in) does not stop the
+ * receiver: the cached copy keeps verifying, and the next attempt waits `retryAfterMs` so an outage is not
+ * met with a call per request. Only with no copy at all (the container's first read failed) does reading
+ * fail, with {@link SecretUnavailableError} (a 503 the sender retries); every request tries again then, since
+ * nothing can be verified until one succeeds.
  */
 export class SecretsManagerSigningSecrets implements SigningSecrets {
-  private cached: { document: SigningSecretDocument; expiresAt: number } | undefined;
+  private cached: { document: SigningSecretDocument; refreshAt: number } | undefined;
   private pending: Promise<SigningSecretDocument> | undefined;
+  private readonly ttlMs: number;
+  private readonly retryAfterMs: number;
+  private readonly now: () => number;
 
   constructor(
-    private readonly client: SecretsManagerClient,
+    private readonly client: Pick<SecretsManagerClient, 'send'>,
     private readonly secretId: string,
-    private readonly ttlMs = 300_000,
-    private readonly now = Date.now,
-  ) {}
+    private readonly options: SecretsManagerSigningSecretsOptions = {},
+  ) {
+    this.ttlMs = options.ttlMs ?? 300_000;
+    this.retryAfterMs = options.retryAfterMs ?? 30_000;
+    this.now = options.now ?? Date.now;
+  }
 
   async credentials(provider: string): Promise<Credentials> {
     return credentialsOf(await this.document(), provider);
   }
 
   private async document(): Promise<SigningSecretDocument> {
-    if (this.cached && this.cached.expiresAt > this.now()) return this.cached.document;
-    this.pending ??= this.fetch().finally(() => {
+    if (this.cached && this.cached.refreshAt > this.now()) return this.cached.document;
+    this.pending ??= this.refresh().finally(() => {
       this.pending = undefined;
     });
     return this.pending;
   }
 
-  private async fetch(): Promise<SigningSecretDocument> {
-    const output = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }));
-    const document = parseSigningSecretDocument(output.SecretString ?? '');
-    this.cached = { document, expiresAt: this.now() + this.ttlMs };
+  private async refresh(): Promise<SigningSecretDocument> {
+    let document: SigningSecretDocument;
+    try {
+      const output = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }));
+      document = parseSigningSecretDocument(output.SecretString ?? '');
+    } catch (error) {
+      this.options.metrics?.count(METRIC.secretRefreshFailures);
+      // A malformed value is the operator's mistake, not an outage: it keeps its own loud error.
+      if (!this.cached) {
+        if (error instanceof ConfigError) throw error;
+        throw new SecretUnavailableError('the signing secret could not be read', { cause: error });
+      }
+      this.cached.refreshAt = this.now() + this.retryAfterMs;
+      this.options.logger?.warn('signing secret refresh failed; verifying with the cached copy', {
+        error: nameAndMessage(error),
+        retryInMs: this.retryAfterMs,
+      });
+      return this.cached.document;
+    }
+    this.cached = { document, refreshAt: this.now() + this.ttlMs };
     return document;
   }
 }

@@ -185,8 +185,7 @@ describe('receive webhook: the URL-token route (accounts without app_id/secret_k
     const handler = createReceiveHandler({
       queue: new EventQueue(sqs, queueUrl),
       secrets: new StaticSigningSecrets({
-        ...(urlToken ? { url_token: urlToken } : {}),
-        sori: { current: SECRET },
+        sori: { current: SECRET, ...(urlToken ? { url_token: urlToken } : {}) },
       }),
       maxBodyBytes: 262_144,
       allowUnsigned,
