@@ -125,6 +125,17 @@ export class Monitoring extends Construct {
       },
     );
     alarm(
+      'SecretRefreshAlarm',
+      'Reading the signing secret has failed for 15 minutes: the receive function verifies with its cached copy, or answers 503 without one.',
+      {
+        metric: receive(METRIC.secretRefreshFailures),
+        threshold: 1,
+        evaluationPeriods: 3,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      },
+    );
+    alarm(
       'CounterRepairAlarm',
       'The counter repair has failed for 15 minutes: campaign counters may stay off until it runs again.',
       {

@@ -235,7 +235,7 @@ describe('CampaignInbox stack', () => {
     expect(JSON.stringify(table?.Resource)).not.toContain('*');
   });
 
-  it('alarms on the DLQ, message age, 5xx, signature failures, processing errors and a quiet source', () => {
+  it('alarms on the DLQ, message age, 5xx, signature failures, processing errors, secret reads, the counter repair and a quiet source', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
     const descriptions = alarms.map((alarm) => String(alarm.Properties.AlarmDescription));
     for (const words of [
@@ -244,6 +244,8 @@ describe('CampaignInbox stack', () => {
       '5xx',
       'signature check',
       'consumer failed',
+      'Reading the signing secret has failed',
+      'counter repair has failed',
       'No event accepted for 24 hours',
     ]) {
       expect(descriptions.some((description) => description.includes(words))).toBe(true);
