@@ -75,6 +75,19 @@ describe('Ad Reform (seed 003)', () => {
     });
     expect(interpretAdReform({ ...payload, id: 'abc' }, RECEIVED).ok).toBe(false);
   });
+
+  it('quarantines a created_at that is no calendar date-time, or outside 2000 to one day after receipt', () => {
+    const payload = fixture('adreform', 'screenshot-set-approved');
+    expect(interpretAdReform({ ...payload, created_at: '2023-02-30T10:52:11.822-05:00' }, RECEIVED)).toEqual({
+      ok: false,
+      reason: 'invalid Ad Reform event: created_at: expected a real calendar date-time',
+    });
+    expect(interpretAdReform({ ...payload, created_at: '9999-12-31T23:59:59.999-14:00' }, RECEIVED)).toEqual({
+      ok: false,
+      reason:
+        'invalid Ad Reform event: created_at +010000-01-01T13:59:59.999Z is after 2026-01-02T00:00:00.000Z (one day after it was received)',
+    });
+  });
 });
 
 describe('Optimizely Campaign (seed 004)', () => {
@@ -98,6 +111,23 @@ describe('Optimizely Campaign (seed 004)', () => {
     expect(interpretOptimizely({ ...fixture('optimizely', 'bounce'), type }, RECEIVED)).toMatchObject({
       ok: true,
       record: { event: `email.${type}` },
+    });
+  });
+
+  it('quarantines a created beyond one day after receipt: epoch milliseconds can reach year 275760', () => {
+    expect(interpretOptimizely({ ...fixture('optimizely', 'bounce'), created: 8.64e15 }, RECEIVED)).toEqual({
+      ok: false,
+      reason:
+        'invalid Optimizely event: created +275760-09-13T00:00:00.000Z is after 2026-01-02T00:00:00.000Z (one day after it was received)',
+    });
+  });
+
+  it('quarantines a created before 2000, such as epoch seconds sent for milliseconds', () => {
+    expect(
+      interpretOptimizely({ ...fixture('optimizely', 'bounce'), created: 1617108575 }, RECEIVED),
+    ).toEqual({
+      ok: false,
+      reason: 'invalid Optimizely event: created 1970-01-19T17:11:48.575Z is before 2000-01-01T00:00:00.000Z',
     });
   });
 
