@@ -4,6 +4,7 @@ import type { Interpretation, Provider } from './provider';
 import {
   baseRecord,
   describeIssues,
+  eventTimeIssue,
   IdSchema,
   IsoDateTimeSchema,
   isJsonObject,
@@ -42,6 +43,8 @@ export function interpretAdReform(payload: unknown, receivedAt: string): Interpr
   if (!result.success)
     return { ok: false, reason: `invalid Ad Reform event: ${describeIssues(result.issues)}` };
   const event = result.output;
+  const timeIssue = eventTimeIssue('created_at', event.created_at, receivedAt);
+  if (timeIssue) return { ok: false, reason: `invalid Ad Reform event: ${timeIssue}` };
   const object = event.data.object;
   return {
     ok: true,

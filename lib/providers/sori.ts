@@ -4,6 +4,7 @@ import { buildRecordId, canonicalJson } from '../records/record-id';
 import type { Interpretation, Provider } from './provider';
 import {
   describeIssues,
+  eventTimeIssue,
   IdSchema,
   IsoDateTimeSchema,
   isJsonObject,
@@ -194,6 +195,8 @@ export function interpretSori(payload: unknown, receivedAt: string): Interpretat
     }
     const result = v.safeParse(SCHEMAS_BY_EVENT[name as keyof typeof SCHEMAS_BY_EVENT], payload);
     if (!result.success) return { ok: false, reason: `invalid ${name}: ${describeIssues(result.issues)}` };
+    const timeIssue = eventTimeIssue('created_at', result.output.created_at, receivedAt);
+    if (timeIssue) return { ok: false, reason: `invalid ${name}: ${timeIssue}` };
     return { ok: true, record: normalizeCurrent(result.output, receivedAt) };
   }
   if (name !== undefined && name !== null) return { ok: false, reason: 'event: expected a string' };
@@ -205,6 +208,8 @@ export function interpretSori(payload: unknown, receivedAt: string): Interpretat
     const result = v.safeParse(SoriLegacyEventSchema, payload);
     if (!result.success)
       return { ok: false, reason: `invalid legacy ${legacyName}: ${describeIssues(result.issues)}` };
+    const timeIssue = eventTimeIssue('timestamp', result.output.timestamp, receivedAt);
+    if (timeIssue) return { ok: false, reason: `invalid legacy ${legacyName}: ${timeIssue}` };
     return { ok: true, record: normalizeLegacy(payload, result.output, receivedAt) };
   }
   return { ok: false, reason: 'no event or event_type field' };

@@ -62,7 +62,8 @@ export function interpretSymphony(payload: unknown, receivedAt: string): Interpr
         id: buildRecordId('symphony', [canonicalJson(payload)]),
         provider: 'symphony',
         event: event.event,
-        // The payload has no time of its own; when it was received stands in.
+        // The payload has no time of its own; when it was received stands in, so the event-time rule that
+        // every other provider applies holds here by construction.
         created_at: receivedAt,
         received_at: receivedAt,
       }),
