@@ -109,10 +109,20 @@ function toGeolocation(geo: SoriEvent['geolocation']): Geolocation | null {
   };
 }
 
+/** Absent and `null` alike: SORI's fields "marked with null may be omitted entirely when no value is available". */
+const keyJson = (value: unknown) => (value === null ? null : canonicalJson(value, { omitNulls: true }));
+
 /**
- * The record id of a current-format event. `timestamp` is "appended just before dispatch" and changes on a
- * retry, so it is never part of the key; `created_at` and `activity_id` do not change. The event name is part
- * of the key because an impression and its click share one `activity_id` (seed 001, `act_7890`).
+ * The record id of a current-format event. `timestamp` is the "delivery timestamp appended just before
+ * dispatch" and changes on a retry, so it is never part of a key; every other field is the event's own and a
+ * retry repeats it.
+ * - Campaign events: their `activity_id`, the "unique identifier for the specific impression or click", with
+ *   the event name, because an impression and its click share one `activity_id`.
+ * - Authentication events have no such identifier, and `device_id` is sent only "when available": the key is
+ *   every field that describes the login: `account_id`, `created_at`, `device_id`, `platform`, `metadata` (the
+ *   "query parameters that were supplied during the authentication request", which "can be used to identify
+ *   the user") and `geolocation`, so two people signing in to one account in the same millisecond stay two.
+ * - Material events: the material's id and `created_at`.
  */
 export function soriEventId(event: SoriEvent): string {
   switch (event.event) {
@@ -126,7 +136,15 @@ export function soriEventId(event: SoriEvent): string {
         event.activity_id,
       ]);
     case 'authentication':
-      return buildRecordId('sori', [event.event, event.account_id, event.device_id, event.created_at]);
+      return buildRecordId('sori', [
+        event.event,
+        event.account_id,
+        event.created_at,
+        event.device_id || null,
+        event.platform,
+        keyJson(event.metadata),
+        keyJson(toGeolocation(event.geolocation)),
+      ]);
     default:
       return buildRecordId('sori', [event.event, event.account_id, event.material.id, event.created_at]);
   }
@@ -134,10 +152,11 @@ export function soriEventId(event: SoriEvent): string {
 
 /**
  * The record id of a legacy event. The legacy format has no `activity_id` and no `created_at`, and its own
- * document says to use `timestamp` for idempotency, so the whole payload (timestamp included) is the key.
+ * document says to handle events "idempotently (using the timestamp)", so the whole payload, timestamp
+ * included, is the key; a field sent as `null` and the same field left out count as one payload.
  */
 export function soriLegacyEventId(payload: Record<string, unknown>): string {
-  return buildRecordId('sori', ['legacy', canonicalJson(payload)]);
+  return buildRecordId('sori', ['legacy', canonicalJson(payload, { omitNulls: true })]);
 }
 
 function normalizeCurrent(event: SoriEvent, receivedAt: string): EventRecord {
