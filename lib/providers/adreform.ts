@@ -11,7 +11,7 @@ import {
   Optional,
 } from './validation';
 
-// Seed 003 (Ad Reform): the envelope `{id: "evt_…", type: "event", created_at, topic, data: {object}}`. Any
+// Ad Reform's webhooks: the envelope `{id: "evt_…", type: "event", created_at, topic, data: {object}}`. Any
 // non-2xx is retried up to 20 times with exponential backoff, over days: the key is the event id alone, and the
 // record outlives the retries (retention is a year by default).
 
@@ -64,7 +64,7 @@ export function interpretAdReform(payload: unknown, receivedAt: string): Interpr
   };
 }
 
-/** Ad Reform (seed 003): large bodies (screenshot sets), retried for days. A URL token by default. */
+/** Ad Reform: large bodies (screenshot sets), retried for days. A URL token by default. */
 export const adreform: Provider = {
   name: 'adreform',
   auth: { scheme: { kind: 'url-token' } },

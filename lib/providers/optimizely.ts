@@ -3,7 +3,7 @@ import { buildRecordId } from '../records/record-id';
 import type { Interpretation, Provider } from './provider';
 import { baseRecord, describeIssues, eventTimeIssue, IdSchema, isJsonObject, Optional } from './validation';
 
-// Seed 004 (Optimizely Campaign): one JSON object per event with `type`, `id`, `created` (epoch milliseconds),
+// Optimizely Campaign webhooks: one JSON object per event with `type`, `id`, `created` (epoch milliseconds),
 // recipient, mailing and client ids. Deliveries come from one fixed address (193.169.180.1).
 
 /** Optimizely's event types and their canonical names. */
@@ -15,7 +15,7 @@ export const OPTIMIZELY_EVENTS = {
   unsubscribe: 'email.unsubscribe',
 } as const;
 
-/** The address Optimizely Campaign sends from (seed 004). */
+/** The address Optimizely Campaign sends from: its document allows deliveries "from the IP address 193.169.180.1". */
 export const OPTIMIZELY_SENDER_IP = '193.169.180.1';
 
 const IdLike = v.union([IdSchema, v.pipe(v.number(), v.integer(), v.transform(String))]);
@@ -73,7 +73,7 @@ export function interpretOptimizely(payload: unknown, receivedAt: string): Inter
   };
 }
 
-/** Optimizely Campaign (seed 004): a URL token by default; add its sender address with configuration. */
+/** Optimizely Campaign: a URL token by default; add its sender address with configuration. */
 export const optimizely: Provider = {
   name: 'optimizely',
   auth: { scheme: { kind: 'url-token' } },

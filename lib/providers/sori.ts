@@ -12,7 +12,8 @@ import {
   Optional,
 } from './validation';
 
-// Schemas follow seed 001 (current format) and seed 000 (legacy format). Every object is loose: SORI adds
+// Schemas follow SORI's current format (`event`, nested `campaign`/`material`) and its legacy format (flat,
+// `event_type`). Every object is loose: SORI adds
 // fields over time and "extra fields are kept, never rejected" (the raw body is stored whole).
 
 const GeolocationSchema = v.looseObject({
@@ -73,7 +74,7 @@ export const SoriMaterialEventSchema = v.looseObject({
 });
 export type SoriMaterialEvent = v.InferOutput<typeof SoriMaterialEventSchema>;
 
-/** Seed 000: the flat legacy payload, told apart by `event_type` and no `event`. */
+/** The flat legacy payload, told apart by `event_type` and no `event`. */
 export const SoriLegacyEventSchema = v.looseObject({
   event_type: v.picklist(['impression', 'click']),
   campaign_id: IdSchema,
@@ -234,10 +235,11 @@ export function interpretSori(payload: unknown, receivedAt: string): Interpretat
   return { ok: false, reason: 'no event or event_type field' };
 }
 
-/** SORI API (seed 001, legacy seed 000): signed with `X-SORI-Signature`. */
+/** SORI API, current and legacy formats: signed with `X-SORI-Signature`. */
 export const sori: Provider = {
   name: 'sori',
-  // Seed README: HMAC-SHA256 of the raw body keyed with secret_key, in X-SORI-Signature.
+  // SORI says to "verify the X-SORI-Signature header" but names no algorithm: HMAC-SHA256 of the raw body keyed
+  // with secret_key by default; configuration can choose another scheme.
   auth: { scheme: { kind: 'hmac', header: 'x-sori-signature', algorithm: 'sha256' } },
   counted: { 'campaign.impression': 'impressions', 'campaign.click': 'clicks' },
   events: Object.keys(SCHEMAS_BY_EVENT),

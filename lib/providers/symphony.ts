@@ -4,7 +4,7 @@ import { buildRecordId, canonicalJson } from '../records/record-id';
 import type { Interpretation, Provider, StateUpdate } from './provider';
 import { baseRecord, describeIssues, IdSchema, isJsonObject, JsonObjectSchema, Optional } from './validation';
 
-// Seed 002 (Symphony Ads API): `event`, and the entity at the payload root: `provider`, `type`, `id`, `reason`,
+// Symphony Ads API webhooks: `event`, and the entity at the payload root: `provider`, `type`, `id`, `reason`,
 // `metadata`, `status`. Objects are loose: fields Symphony adds later are kept (the raw body is stored whole).
 
 export const SYMPHONY_EVENTS = [
@@ -85,7 +85,7 @@ export function symphonyState(record: EventRecord): StateUpdate | undefined {
   };
 }
 
-/** Symphony Ads API (seed 002). Its document names no signature: a URL token by default. */
+/** Symphony Ads API. Its document names no signature: a URL token by default. */
 export const symphony: Provider = {
   name: 'symphony',
   auth: { scheme: { kind: 'url-token' } },

@@ -84,7 +84,7 @@ export const JsonObjectSchema = v.custom<Record<string, unknown>>(
 );
 
 /**
- * An identifier: at least one character (the seeds' are never empty) and at most 256, since ids become parts
+ * An identifier: at least one character (no provider documents an empty one) and at most 256, since ids become parts
  * of DynamoDB keys (2,048 bytes at most).
  */
 export const IdSchema = v.pipe(
@@ -93,7 +93,7 @@ export const IdSchema = v.pipe(
   v.maxLength(256, 'expected at most 256 characters'),
 );
 
-/** A field the seed marks `null` when no value is available, which "may be omitted entirely". */
+/** A field marked `null` when no value is available, which "may be omitted entirely": absent reads as `null`. */
 export const Optional = <T extends v.GenericSchema>(schema: T) => v.nullish(schema, null);
 
 /**

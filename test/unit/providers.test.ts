@@ -13,7 +13,7 @@ const fixture = (provider: string, name: string) =>
   ) as Record<string, unknown>;
 const RECEIVED = '2026-01-01T00:00:00.000Z';
 
-describe('Symphony (seed 002)', () => {
+describe('Symphony', () => {
   it('normalizes a campaign event, keyed on its whole body (it has no event id or time)', () => {
     const result = interpretSymphony(fixture('symphony', 'campaign-updated'), RECEIVED);
     expect(result).toMatchObject({
@@ -48,7 +48,7 @@ describe('Symphony (seed 002)', () => {
   });
 });
 
-describe('Ad Reform (seed 003)', () => {
+describe('Ad Reform', () => {
   it('keys on the event id and normalizes the screenshot set', () => {
     const payload = fixture('adreform', 'screenshot-set-approved');
     const result = interpretAdReform(payload, RECEIVED);
@@ -90,7 +90,7 @@ describe('Ad Reform (seed 003)', () => {
   });
 });
 
-describe('Optimizely Campaign (seed 004)', () => {
+describe('Optimizely Campaign', () => {
   it('normalizes the bounce, `created` in epoch milliseconds', () => {
     expect(interpretOptimizely(fixture('optimizely', 'bounce'), RECEIVED)).toMatchObject({
       ok: true,

@@ -17,12 +17,12 @@ function reason(payload: unknown): string {
   return result.reason;
 }
 
-describe('SORI schemas: every seed example', () => {
+describe('SORI schemas: every documented example', () => {
   it.each(SORI_FIXTURES)('accepts %s', (name) => {
     expect(interpretSori(soriPayload(name), RECEIVED).ok).toBe(true);
   });
 
-  it('normalizes the seed 001 impression', () => {
+  it('normalizes the documented impression', () => {
     expect(record(soriPayload('impression'))).toEqual({
       id: expect.stringMatching(/^sori_[0-9a-f]{32}$/),
       provider: 'sori',
@@ -74,7 +74,7 @@ describe('SORI schemas: every seed example', () => {
 });
 
 describe('SORI schemas: absent and null fields', () => {
-  // Seed 001: "Fields marked with null may be omitted entirely when no value is available."
+  // SORI: "Fields marked with null may be omitted entirely when no value is available."
   const optional = ['device_id', 'platform', 'metadata', 'geolocation', 'material', 'timestamp'] as const;
 
   it.each(optional)('accepts %s absent and null alike', (field) => {
