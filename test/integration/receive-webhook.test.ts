@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -160,6 +162,44 @@ describe('receive webhook: refusals', () => {
     expect((await small(webhookEvent({ body: big }))).statusCode).toBe(413);
     expect((await small(webhookEvent({ body: big, base64: true }))).statusCode).toBe(413);
     expect((await small(signed(body))).statusCode).toBe(202);
+    expect(await queued()).toHaveLength(1);
+  });
+
+  it('answers 413 for a body over the configured limit whichever provider it is for, Ad Reform included', async () => {
+    const token = 'tok_adreform_0123456789abcdef';
+    const adreform = (maxBodyBytes: number) => {
+      const handler = createReceiveHandler({
+        queue: new EventQueue(sqs, queueUrl),
+        secrets: new StaticSigningSecrets({ adreform: { url_token: token } }),
+        maxBodyBytes,
+        logger: memoryLogger().logger,
+      });
+      return (body: string) =>
+        handler(
+          {
+            ...webhookEvent({ body, provider: 'adreform' }),
+            routeKey: 'ANY /webhooks/{provider}/{token}',
+            pathParameters: { provider: 'adreform', token },
+          },
+          {} as never,
+        ) as Promise<APIGatewayProxyStructuredResultV2>;
+    };
+    const fixture = readFileSync(
+      join(import.meta.dirname, '../fixtures/adreform/screenshot-set-approved.json'),
+      'utf8',
+    );
+    expect(Buffer.byteLength(fixture)).toBeGreaterThan(1024);
+    expect((await adreform(1024)(fixture)).statusCode).toBe(413);
+    expect(await queued()).toEqual([]);
+    expect((await adreform(262_144)(fixture)).statusCode).toBe(202);
+    expect(await queued()).toHaveLength(1);
+  });
+
+  it("answers 413 above a provider's own lower limit though the configured one is higher", async () => {
+    const generous = handlerFor(queueUrl, 4 * 1024 * 1024);
+    const over = JSON.stringify({ ...JSON.parse(body), padding: 'x'.repeat(262_144) });
+    expect((await generous(signed(over))).statusCode).toBe(413);
+    expect((await generous(signed(body))).statusCode).toBe(202);
     expect(await queued()).toHaveLength(1);
   });
 
