@@ -17,6 +17,9 @@ import {
 
 export const ADREFORM_TOPICS = ['screenshot_set.approved'] as const;
 
+/** The largest Ad Reform body accepted, when the deployment's `maxBodyBytes` allows it (it does by default). */
+export const ADREFORM_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
 export const AdReformEventSchema = v.looseObject({
   id: v.pipe(IdSchema, v.startsWith('evt_', 'expected an event id starting with evt_')),
   type: v.literal('event'),
@@ -69,7 +72,8 @@ export const adreform: Provider = {
   name: 'adreform',
   auth: { scheme: { kind: 'url-token' } },
   events: ADREFORM_TOPICS,
-  // Screenshot sets grow with their screenshots; Lambda takes up to 6 MB, base64 costs a third.
-  maxBodyBytes: 4 * 1024 * 1024,
+  // Screenshot sets grow with their screenshots, and its document sets no size. 4 MiB is the most a Lambda
+  // invocation carries (6 MB) once API Gateway has base64-encoded it (a third more) with room for the headers.
+  maxBodyBytes: ADREFORM_MAX_BODY_BYTES,
   interpret: interpretAdReform,
 };

@@ -1,7 +1,15 @@
 import * as v from 'valibot';
 import { buildRecordId } from '../records/record-id';
 import type { Interpretation, Provider } from './provider';
-import { baseRecord, describeIssues, eventTimeIssue, IdSchema, isJsonObject, Optional } from './validation';
+import {
+  baseRecord,
+  describeIssues,
+  eventTimeIssue,
+  IdSchema,
+  isJsonObject,
+  Optional,
+  SMALL_EVENT_MAX_BODY_BYTES,
+} from './validation';
 
 // Optimizely Campaign webhooks: one JSON object per event with `type`, `id`, `created` (epoch milliseconds),
 // recipient, mailing and client ids. Deliveries come from one fixed address (193.169.180.1).
@@ -79,5 +87,6 @@ export const optimizely: Provider = {
   auth: { scheme: { kind: 'url-token' } },
   events: Object.values(OPTIMIZELY_EVENTS),
   counted: { 'email.open': 'impressions', 'email.click': 'clicks' },
+  maxBodyBytes: SMALL_EVENT_MAX_BODY_BYTES,
   interpret: interpretOptimizely,
 };

@@ -10,6 +10,7 @@ import {
   isJsonObject,
   JsonObjectSchema,
   Optional,
+  SMALL_EVENT_MAX_BODY_BYTES,
 } from './validation';
 
 // Schemas follow SORI's current format (`event`, nested `campaign`/`material`) and its legacy format (flat,
@@ -243,5 +244,6 @@ export const sori: Provider = {
   auth: { scheme: { kind: 'hmac', header: 'x-sori-signature', algorithm: 'sha256' } },
   counted: { 'campaign.impression': 'impressions', 'campaign.click': 'clicks' },
   events: Object.keys(SCHEMAS_BY_EVENT),
+  maxBodyBytes: SMALL_EVENT_MAX_BODY_BYTES,
   interpret: interpretSori,
 };

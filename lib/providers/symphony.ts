@@ -2,7 +2,15 @@ import * as v from 'valibot';
 import type { EventRecord } from '../records/event-record';
 import { buildRecordId, canonicalJson } from '../records/record-id';
 import type { Interpretation, Provider, StateUpdate } from './provider';
-import { baseRecord, describeIssues, IdSchema, isJsonObject, JsonObjectSchema, Optional } from './validation';
+import {
+  baseRecord,
+  describeIssues,
+  IdSchema,
+  isJsonObject,
+  JsonObjectSchema,
+  Optional,
+  SMALL_EVENT_MAX_BODY_BYTES,
+} from './validation';
 
 // Symphony Ads API webhooks: `event`, and the entity at the payload root: `provider`, `type`, `id`, `reason`,
 // `metadata`, `status`. Objects are loose: fields Symphony adds later are kept (the raw body is stored whole).
@@ -90,6 +98,7 @@ export const symphony: Provider = {
   name: 'symphony',
   auth: { scheme: { kind: 'url-token' } },
   events: SYMPHONY_EVENTS,
+  maxBodyBytes: SMALL_EVENT_MAX_BODY_BYTES,
   interpret: interpretSymphony,
   stateOf: symphonyState,
 };

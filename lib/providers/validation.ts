@@ -77,6 +77,12 @@ export function eventTimeIssue(field: string, createdAt: string, receivedAt: str
   return undefined;
 }
 
+/**
+ * The body limit of providers whose events are one small JSON object each (about a kilobyte): far above any of
+ * them, and a forged or runaway body costs no more than this before it is refused.
+ */
+export const SMALL_EVENT_MAX_BODY_BYTES = 256 * 1024;
+
 /** A JSON object of any keys; valibot's `record` would turn an array into an object instead of refusing it. */
 export const JsonObjectSchema = v.custom<Record<string, unknown>>(
   (value) => typeof value === 'object' && value !== null && !Array.isArray(value),

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_MAX_BODY_BYTES } from '../../lib/config';
 import { allProviders } from '../../lib/providers';
 import { interpretAdReform } from '../../lib/providers/adreform';
 import { interpretOptimizely } from '../../lib/providers/optimizely';
@@ -146,6 +147,19 @@ describe('providers', () => {
       adreform: 'url-token',
       optimizely: 'url-token',
     });
+  });
+});
+
+describe('body limits', () => {
+  it('are 256 KiB for the providers of small JSON events and 4 MiB for Ad Reform, all within the default ceiling', () => {
+    expect(Object.fromEntries(allProviders().map((p) => [p.name, p.maxBodyBytes]))).toEqual({
+      sori: 262_144,
+      symphony: 262_144,
+      adreform: 4_194_304,
+      optimizely: 262_144,
+    });
+    for (const provider of allProviders())
+      expect(provider.maxBodyBytes ?? Number.POSITIVE_INFINITY).toBeLessThanOrEqual(DEFAULT_MAX_BODY_BYTES);
   });
 });
 
