@@ -203,14 +203,16 @@ describe('receive webhook: refusals', () => {
     expect(await queued()).toHaveLength(1);
   });
 
-  it('answers 503 when the queue is unreachable, so SORI retries, and stores nothing', async () => {
-    // A real connection refused: nothing listens on port 9 of the loopback.
+  it('answers 503 with Retry-After when the queue refuses the connection, and the retry is enqueued once', async () => {
+    // A real connection refused: nothing listens on port 9 of the loopback. The 503 tells SORI to retry.
     const down = new SQSClient({ ...localClientConfig('http://127.0.0.1:9'), maxAttempts: 2 });
-    const unreachable = handlerFor(queueUrl, 262_144, down);
-    const result = await unreachable(signed(body));
+    const result = await handlerFor(queueUrl, 262_144, down)(signed(body));
     expect(result.statusCode).toBe(503);
     expect(result.headers).toMatchObject({ 'retry-after': '5' });
-    expect(await queued()).toEqual([]);
+    expect(parsed(result)).toEqual({ message: 'Service Unavailable' });
+    const retry = await receive(signed(body));
+    expect(retry.statusCode).toBe(202);
+    expect((await queued()).map((message) => message.record.id)).toEqual([parsed(retry).id]);
   });
 });
 
