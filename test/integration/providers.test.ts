@@ -141,7 +141,7 @@ describe('event times', () => {
         /^invalid Optimizely event: created \+275760-09-13T00:00:00\.000Z is after .+ \(one day after it was received\)$/,
     },
   ])(
-    'quarantines a $provider event whose time is no real date or lies beyond one day after receipt, and keeps it',
+    'quarantines an event of $provider whose time is no real date or lies beyond one day after receipt, and keeps it',
     async ({ provider, payload, reason }) => {
       const answer = await post(`/webhooks/${provider}/${TOKENS[provider]}`, JSON.stringify(payload));
       expect(answer.status).toBe(202);
