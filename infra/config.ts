@@ -1,5 +1,5 @@
 import type { Node } from 'constructs';
-import { loadAuthConfig, loadEnabledProviders } from '../lib/config';
+import { DEFAULT_MAX_BODY_BYTES, loadAuthConfig, loadEnabledProviders } from '../lib/config';
 
 /** Every setting of the deployed stack, with its default. Set with `cdk.json` context or `-c key=value`. */
 export interface InboxConfig {
@@ -25,7 +25,11 @@ export interface InboxConfig {
   batchWindowSeconds: number;
   /** Most process invocations at once (bounds the table's write rate). */
   maxConcurrency: number;
-  /** Largest accepted body, bytes. */
+  /**
+   * Largest accepted body, bytes, for every provider; a provider's own lower limit still applies (SORI,
+   * Symphony and Optimizely: 256 KiB). At most 4 MiB: a Lambda invocation carries 6 MB, and API Gateway hands
+   * non-text bodies over base64-encoded, a third larger.
+   */
   maxBodyBytes: number;
   /** Partitions a campaign's events spread over (about 1,000 writes/s each). Fix it before the first deploy. */
   shards: number;
@@ -49,7 +53,7 @@ export const DEFAULT_CONFIG: InboxConfig = {
   batchSize: 10,
   batchWindowSeconds: 1,
   maxConcurrency: 5,
-  maxBodyBytes: 262_144,
+  maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
   shards: 1,
   recordRetentionDays: 365,
   providers: [],
@@ -133,7 +137,11 @@ export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
       d.batchWindowSeconds,
     ),
     maxConcurrency: or('maxConcurrency', (v) => integer('maxConcurrency', v, 2, 1000), d.maxConcurrency),
-    maxBodyBytes: or('maxBodyBytes', (v) => integer('maxBodyBytes', v, 1024, 1_048_576), d.maxBodyBytes),
+    maxBodyBytes: or(
+      'maxBodyBytes',
+      (v) => integer('maxBodyBytes', v, 1024, 4 * 1024 * 1024),
+      d.maxBodyBytes,
+    ),
     shards: or('shards', (v) => integer('shards', v, 1, 256), d.shards),
     recordRetentionDays: or(
       'recordRetentionDays',

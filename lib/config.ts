@@ -6,8 +6,13 @@ import type { TableLayout } from './records/records-table';
 
 type Env = Record<string, string | undefined>;
 
-/** 256 KiB: SQS's classic message limit, and far above any SORI payload. */
-export const DEFAULT_MAX_BODY_BYTES = 262_144;
+/**
+ * 4 MiB: the deployment's ceiling for every provider, set to the largest limit a provider declares (Ad Reform's
+ * screenshot sets), so every provider gets its own limit unless the deployment lowers it. SORI, Symphony and
+ * Optimizely declare 256 KiB. Bodies over 96 KiB go to the raw store, so the queue's and the table's limits do
+ * not bound this; a Lambda invocation (6 MB, base64-encoded bodies a third larger) does.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 export type SecretsConfig =
   | { source: 'secrets-manager'; secretArn: string; ttlMs: number }

@@ -99,7 +99,7 @@ export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
     if (!provider || (deps.enabled && !deps.enabled.includes(provider.name)))
       throw new UnknownProviderError(`unknown provider ${JSON.stringify(name.slice(0, 64))}`);
 
-    const raw = readRawBody(event, provider.maxBodyBytes ?? deps.maxBodyBytes);
+    const raw = readRawBody(event, Math.min(provider.maxBodyBytes ?? deps.maxBodyBytes, deps.maxBodyBytes));
     const auth = deps.auth?.[provider.name] ?? provider.auth;
     authenticate(
       auth,

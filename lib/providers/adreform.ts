@@ -4,17 +4,21 @@ import type { Interpretation, Provider } from './provider';
 import {
   baseRecord,
   describeIssues,
+  eventTimeIssue,
   IdSchema,
   IsoDateTimeSchema,
   isJsonObject,
   Optional,
 } from './validation';
 
-// Seed 003 (Ad Reform): the envelope `{id: "evt_…", type: "event", created_at, topic, data: {object}}`. Any
+// Ad Reform's webhooks: the envelope `{id: "evt_…", type: "event", created_at, topic, data: {object}}`. Any
 // non-2xx is retried up to 20 times with exponential backoff, over days: the key is the event id alone, and the
 // record outlives the retries (retention is a year by default).
 
 export const ADREFORM_TOPICS = ['screenshot_set.approved'] as const;
+
+/** The largest Ad Reform body accepted, when the deployment's `maxBodyBytes` allows it (it does by default). */
+export const ADREFORM_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 export const AdReformEventSchema = v.looseObject({
   id: v.pipe(IdSchema, v.startsWith('evt_', 'expected an event id starting with evt_')),
@@ -42,6 +46,8 @@ export function interpretAdReform(payload: unknown, receivedAt: string): Interpr
   if (!result.success)
     return { ok: false, reason: `invalid Ad Reform event: ${describeIssues(result.issues)}` };
   const event = result.output;
+  const timeIssue = eventTimeIssue('created_at', event.created_at, receivedAt);
+  if (timeIssue) return { ok: false, reason: `invalid Ad Reform event: ${timeIssue}` };
   const object = event.data.object;
   return {
     ok: true,
@@ -61,12 +67,13 @@ export function interpretAdReform(payload: unknown, receivedAt: string): Interpr
   };
 }
 
-/** Ad Reform (seed 003): large bodies (screenshot sets), retried for days. A URL token by default. */
+/** Ad Reform: large bodies (screenshot sets), retried for days. A URL token by default. */
 export const adreform: Provider = {
   name: 'adreform',
   auth: { scheme: { kind: 'url-token' } },
   events: ADREFORM_TOPICS,
-  // Screenshot sets grow with their screenshots; Lambda takes up to 6 MB, base64 costs a third.
-  maxBodyBytes: 4 * 1024 * 1024,
+  // Screenshot sets grow with their screenshots, and its document sets no size. 4 MiB is the most a Lambda
+  // invocation carries (6 MB) once API Gateway has base64-encoded it (a third more) with room for the headers.
+  maxBodyBytes: ADREFORM_MAX_BODY_BYTES,
   interpret: interpretAdReform,
 };

@@ -1,9 +1,17 @@
 import * as v from 'valibot';
 import { buildRecordId } from '../records/record-id';
 import type { Interpretation, Provider } from './provider';
-import { baseRecord, describeIssues, IdSchema, isJsonObject, Optional } from './validation';
+import {
+  baseRecord,
+  describeIssues,
+  eventTimeIssue,
+  IdSchema,
+  isJsonObject,
+  Optional,
+  SMALL_EVENT_MAX_BODY_BYTES,
+} from './validation';
 
-// Seed 004 (Optimizely Campaign): one JSON object per event with `type`, `id`, `created` (epoch milliseconds),
+// Optimizely Campaign webhooks: one JSON object per event with `type`, `id`, `created` (epoch milliseconds),
 // recipient, mailing and client ids. Deliveries come from one fixed address (193.169.180.1).
 
 /** Optimizely's event types and their canonical names. */
@@ -15,7 +23,7 @@ export const OPTIMIZELY_EVENTS = {
   unsubscribe: 'email.unsubscribe',
 } as const;
 
-/** The address Optimizely Campaign sends from (seed 004). */
+/** The address Optimizely Campaign sends from: its document allows deliveries "from the IP address 193.169.180.1". */
 export const OPTIMIZELY_SENDER_IP = '193.169.180.1';
 
 const IdLike = v.union([IdSchema, v.pipe(v.number(), v.integer(), v.transform(String))]);
@@ -23,11 +31,12 @@ const IdLike = v.union([IdSchema, v.pipe(v.number(), v.integer(), v.transform(St
 export const OptimizelyEventSchema = v.looseObject({
   type: v.picklist(Object.keys(OPTIMIZELY_EVENTS) as (keyof typeof OPTIMIZELY_EVENTS)[]),
   id: IdSchema,
+  // Epoch milliseconds; whether the instant is plausible is the shared event-time rule's call.
   created: v.pipe(
     v.number(),
     v.integer(),
-    v.minValue(0),
     v.check((ms) => !Number.isNaN(new Date(ms).getTime()), 'expected epoch milliseconds'),
+    v.transform((ms) => new Date(ms).toISOString()),
   ),
   recipientId: Optional(IdLike),
   clientId: Optional(IdLike),
@@ -48,6 +57,8 @@ export function interpretOptimizely(payload: unknown, receivedAt: string): Inter
   if (!result.success)
     return { ok: false, reason: `invalid Optimizely event: ${describeIssues(result.issues)}` };
   const event = result.output;
+  const timeIssue = eventTimeIssue('created', event.created, receivedAt);
+  if (timeIssue) return { ok: false, reason: `invalid Optimizely event: ${timeIssue}` };
   return {
     ok: true,
     record: {
@@ -55,7 +66,7 @@ export function interpretOptimizely(payload: unknown, receivedAt: string): Inter
         id: buildRecordId('optimizely', [event.id]),
         provider: 'optimizely',
         event: OPTIMIZELY_EVENTS[event.type],
-        created_at: new Date(event.created).toISOString(),
+        created_at: event.created,
         received_at: receivedAt,
       }),
       account_id: event.clientId,
@@ -70,11 +81,12 @@ export function interpretOptimizely(payload: unknown, receivedAt: string): Inter
   };
 }
 
-/** Optimizely Campaign (seed 004): a URL token by default; add its sender address with configuration. */
+/** Optimizely Campaign: a URL token by default; add its sender address with configuration. */
 export const optimizely: Provider = {
   name: 'optimizely',
   auth: { scheme: { kind: 'url-token' } },
   events: Object.values(OPTIMIZELY_EVENTS),
   counted: { 'email.open': 'impressions', 'email.click': 'clicks' },
+  maxBodyBytes: SMALL_EVENT_MAX_BODY_BYTES,
   interpret: interpretOptimizely,
 };

@@ -45,7 +45,10 @@ export interface Provider {
   readonly events: readonly string[];
   /** Canonical events that move the campaign counters, and which counter. */
   readonly counted?: Readonly<Record<string, 'impressions' | 'clicks'>>;
-  /** Largest body it sends, when above the deployment's default. */
+  /**
+   * Largest body it accepts. The deployment's `maxBodyBytes` caps it: the limit applied is the lower of the
+   * two, so a provider can only narrow what the deployment allows, never widen it. Absent: the deployment's.
+   */
   readonly maxBodyBytes?: number;
   /**
    * Validates a parsed JSON body and normalizes it; the record id is built only from fields that do not change

@@ -4,14 +4,17 @@ import { buildRecordId, canonicalJson } from '../records/record-id';
 import type { Interpretation, Provider } from './provider';
 import {
   describeIssues,
+  eventTimeIssue,
   IdSchema,
   IsoDateTimeSchema,
   isJsonObject,
   JsonObjectSchema,
   Optional,
+  SMALL_EVENT_MAX_BODY_BYTES,
 } from './validation';
 
-// Schemas follow seed 001 (current format) and seed 000 (legacy format). Every object is loose: SORI adds
+// Schemas follow SORI's current format (`event`, nested `campaign`/`material`) and its legacy format (flat,
+// `event_type`). Every object is loose: SORI adds
 // fields over time and "extra fields are kept, never rejected" (the raw body is stored whole).
 
 const GeolocationSchema = v.looseObject({
@@ -72,7 +75,7 @@ export const SoriMaterialEventSchema = v.looseObject({
 });
 export type SoriMaterialEvent = v.InferOutput<typeof SoriMaterialEventSchema>;
 
-/** Seed 000: the flat legacy payload, told apart by `event_type` and no `event`. */
+/** The flat legacy payload, told apart by `event_type` and no `event`. */
 export const SoriLegacyEventSchema = v.looseObject({
   event_type: v.picklist(['impression', 'click']),
   campaign_id: IdSchema,
@@ -108,10 +111,20 @@ function toGeolocation(geo: SoriEvent['geolocation']): Geolocation | null {
   };
 }
 
+/** Absent and `null` alike: SORI's fields "marked with null may be omitted entirely when no value is available". */
+const keyJson = (value: unknown) => (value === null ? null : canonicalJson(value, { omitNulls: true }));
+
 /**
- * The record id of a current-format event. `timestamp` is "appended just before dispatch" and changes on a
- * retry, so it is never part of the key; `created_at` and `activity_id` do not change. The event name is part
- * of the key because an impression and its click share one `activity_id` (seed 001, `act_7890`).
+ * The record id of a current-format event. `timestamp` is the "delivery timestamp appended just before
+ * dispatch" and changes on a retry, so it is never part of a key; every other field is the event's own and a
+ * retry repeats it.
+ * - Campaign events: their `activity_id`, the "unique identifier for the specific impression or click", with
+ *   the event name, because an impression and its click share one `activity_id`.
+ * - Authentication events have no such identifier, and `device_id` is sent only "when available": the key is
+ *   every field that describes the login: `account_id`, `created_at`, `device_id`, `platform`, `metadata` (the
+ *   "query parameters that were supplied during the authentication request", which "can be used to identify
+ *   the user") and `geolocation`, so two people signing in to one account in the same millisecond stay two.
+ * - Material events: the material's id and `created_at`.
  */
 export function soriEventId(event: SoriEvent): string {
   switch (event.event) {
@@ -125,7 +138,15 @@ export function soriEventId(event: SoriEvent): string {
         event.activity_id,
       ]);
     case 'authentication':
-      return buildRecordId('sori', [event.event, event.account_id, event.device_id, event.created_at]);
+      return buildRecordId('sori', [
+        event.event,
+        event.account_id,
+        event.created_at,
+        event.device_id || null,
+        event.platform,
+        keyJson(event.metadata),
+        keyJson(toGeolocation(event.geolocation)),
+      ]);
     default:
       return buildRecordId('sori', [event.event, event.account_id, event.material.id, event.created_at]);
   }
@@ -133,10 +154,11 @@ export function soriEventId(event: SoriEvent): string {
 
 /**
  * The record id of a legacy event. The legacy format has no `activity_id` and no `created_at`, and its own
- * document says to use `timestamp` for idempotency, so the whole payload (timestamp included) is the key.
+ * document says to handle events "idempotently (using the timestamp)", so the whole payload, timestamp
+ * included, is the key; a field sent as `null` and the same field left out count as one payload.
  */
 export function soriLegacyEventId(payload: Record<string, unknown>): string {
-  return buildRecordId('sori', ['legacy', canonicalJson(payload)]);
+  return buildRecordId('sori', ['legacy', canonicalJson(payload, { omitNulls: true })]);
 }
 
 function normalizeCurrent(event: SoriEvent, receivedAt: string): EventRecord {
@@ -194,6 +216,8 @@ export function interpretSori(payload: unknown, receivedAt: string): Interpretat
     }
     const result = v.safeParse(SCHEMAS_BY_EVENT[name as keyof typeof SCHEMAS_BY_EVENT], payload);
     if (!result.success) return { ok: false, reason: `invalid ${name}: ${describeIssues(result.issues)}` };
+    const timeIssue = eventTimeIssue('created_at', result.output.created_at, receivedAt);
+    if (timeIssue) return { ok: false, reason: `invalid ${name}: ${timeIssue}` };
     return { ok: true, record: normalizeCurrent(result.output, receivedAt) };
   }
   if (name !== undefined && name !== null) return { ok: false, reason: 'event: expected a string' };
@@ -205,17 +229,21 @@ export function interpretSori(payload: unknown, receivedAt: string): Interpretat
     const result = v.safeParse(SoriLegacyEventSchema, payload);
     if (!result.success)
       return { ok: false, reason: `invalid legacy ${legacyName}: ${describeIssues(result.issues)}` };
+    const timeIssue = eventTimeIssue('timestamp', result.output.timestamp, receivedAt);
+    if (timeIssue) return { ok: false, reason: `invalid legacy ${legacyName}: ${timeIssue}` };
     return { ok: true, record: normalizeLegacy(payload, result.output, receivedAt) };
   }
   return { ok: false, reason: 'no event or event_type field' };
 }
 
-/** SORI API (seed 001, legacy seed 000): signed with `X-SORI-Signature`. */
+/** SORI API, current and legacy formats: signed with `X-SORI-Signature`. */
 export const sori: Provider = {
   name: 'sori',
-  // Seed README: HMAC-SHA256 of the raw body keyed with secret_key, in X-SORI-Signature.
+  // SORI says to "verify the X-SORI-Signature header" but names no algorithm: HMAC-SHA256 of the raw body keyed
+  // with secret_key by default; configuration can choose another scheme.
   auth: { scheme: { kind: 'hmac', header: 'x-sori-signature', algorithm: 'sha256' } },
   counted: { 'campaign.impression': 'impressions', 'campaign.click': 'clicks' },
   events: Object.keys(SCHEMAS_BY_EVENT),
+  maxBodyBytes: SMALL_EVENT_MAX_BODY_BYTES,
   interpret: interpretSori,
 };

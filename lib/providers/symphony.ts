@@ -2,9 +2,17 @@ import * as v from 'valibot';
 import type { EventRecord } from '../records/event-record';
 import { buildRecordId, canonicalJson } from '../records/record-id';
 import type { Interpretation, Provider, StateUpdate } from './provider';
-import { baseRecord, describeIssues, IdSchema, isJsonObject, JsonObjectSchema, Optional } from './validation';
+import {
+  baseRecord,
+  describeIssues,
+  IdSchema,
+  isJsonObject,
+  JsonObjectSchema,
+  Optional,
+  SMALL_EVENT_MAX_BODY_BYTES,
+} from './validation';
 
-// Seed 002 (Symphony Ads API): `event`, and the entity at the payload root: `provider`, `type`, `id`, `reason`,
+// Symphony Ads API webhooks: `event`, and the entity at the payload root: `provider`, `type`, `id`, `reason`,
 // `metadata`, `status`. Objects are loose: fields Symphony adds later are kept (the raw body is stored whole).
 
 export const SYMPHONY_EVENTS = [
@@ -62,7 +70,8 @@ export function interpretSymphony(payload: unknown, receivedAt: string): Interpr
         id: buildRecordId('symphony', [canonicalJson(payload)]),
         provider: 'symphony',
         event: event.event,
-        // The payload has no time of its own; when it was received stands in.
+        // The payload has no time of its own; when it was received stands in, so the event-time rule that
+        // every other provider applies holds here by construction.
         created_at: receivedAt,
         received_at: receivedAt,
       }),
@@ -84,11 +93,12 @@ export function symphonyState(record: EventRecord): StateUpdate | undefined {
   };
 }
 
-/** Symphony Ads API (seed 002). Its document names no signature: a URL token by default. */
+/** Symphony Ads API. Its document names no signature: a URL token by default. */
 export const symphony: Provider = {
   name: 'symphony',
   auth: { scheme: { kind: 'url-token' } },
   events: SYMPHONY_EVENTS,
+  maxBodyBytes: SMALL_EVENT_MAX_BODY_BYTES,
   interpret: interpretSymphony,
   stateOf: symphonyState,
 };

@@ -1,16 +1,87 @@
 import * as v from 'valibot';
 import type { EventRecord } from '../records/event-record';
 
-/** An ISO 8601 date-time with a time zone, normalized to `toISOString()` form (UTC, milliseconds). */
+const ISO_DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:Z|([+-])(\d{2}):?(\d{2}))$/;
+
+const isLeapYear = (year: number) => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * The instant (epoch ms) an ISO 8601 date-time stands for, or `undefined` when it names no real calendar
+ * date-time: a month outside 01-12, a day its month does not have (2025-02-30), an hour over 23 (24:00:01), a
+ * minute or second over 59, an offset of 24 hours or more. `Date.parse` is not trusted with this: it rolls
+ * 2025-02-30 over into 2 March instead of refusing it.
+ */
+export function calendarInstant(value: string): number | undefined {
+  const match = ISO_DATE_TIME.exec(value);
+  if (!match) return undefined;
+  const [, y, mo, d, h, mi, s = '0', fraction = '', sign, oh = '0', om = '0'] = match;
+  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const [offsetHours, offsetMinutes] = [Number(oh), Number(om)];
+  if (month < 1 || month > 12) return undefined;
+  const lastDay = month === 2 && isLeapYear(year) ? 29 : (DAYS_IN_MONTH[month - 1] as number);
+  if (day < 1 || day > lastDay) return undefined;
+  if (hour > 23 || minute > 59 || second > 59 || offsetHours > 23 || offsetMinutes > 59) return undefined;
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, Number(fraction.padEnd(3, '0').slice(0, 3)));
+  return date.getTime() - (sign === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
+}
+
+/**
+ * An ISO 8601 date-time with a time zone that names a real calendar date-time (see {@link calendarInstant}),
+ * normalized to `toISOString()` form (UTC, milliseconds). Whether it lies in the accepted range depends on when
+ * it was received: {@link eventTimeIssue}.
+ */
 export const IsoDateTimeSchema = v.pipe(
   v.string(),
-  v.regex(
-    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/,
-    'expected an ISO 8601 date-time',
+  v.regex(ISO_DATE_TIME, 'expected an ISO 8601 date-time'),
+  // Checked only once the form is right, so a malformed value gets one reason, not two.
+  v.check(
+    (value) => !ISO_DATE_TIME.test(value) || calendarInstant(value) !== undefined,
+    'expected a real calendar date-time',
   ),
-  v.check((value) => !Number.isNaN(Date.parse(value)), 'expected a valid date'),
-  v.transform((value) => new Date(value).toISOString()),
+  v.transform((value) => new Date(calendarInstant(value) as number).toISOString()),
 );
+
+/** The earliest time an event may have happened; anything earlier is a wrong clock or a wrong unit. */
+export const EARLIEST_EVENT_TIME = '2000-01-01T00:00:00.000Z';
+/** How far after its receipt an event may say it happened: the sender's clock may run ahead, not by days. */
+export const EVENT_TIME_LEEWAY_MS = 86_400_000;
+
+/**
+ * The one rule every provider applies to the time that becomes a record's `created_at`: it must lie within
+ * [{@link EARLIEST_EVENT_TIME}, receipt + {@link EVENT_TIME_LEEWAY_MS}]. That time picks the day an event is
+ * stored and counted under; one outside this range would sit under a day no query, stat or dashboard reaches
+ * (year 9999, or `+275760` from epoch milliseconds). "Now" is the receive time, so the rule is deterministic.
+ *
+ * @param field the field as the provider names it, for the reason
+ * @param createdAt the event time, normalized (`toISOString()` form)
+ * @param receivedAt when the delivery was received (`toISOString()` form)
+ * @returns why the time is refused (a quarantine reason), or `undefined` when it is in range
+ */
+export function eventTimeIssue(field: string, createdAt: string, receivedAt: string): string | undefined {
+  const at = Date.parse(createdAt);
+  if (at < Date.parse(EARLIEST_EVENT_TIME)) return `${field} ${createdAt} is before ${EARLIEST_EVENT_TIME}`;
+  const latest = new Date(Date.parse(receivedAt) + EVENT_TIME_LEEWAY_MS).toISOString();
+  if (at > Date.parse(latest))
+    return `${field} ${createdAt} is after ${latest} (one day after it was received)`;
+  return undefined;
+}
+
+/**
+ * The body limit of providers whose events are one small JSON object each (about a kilobyte): far above any of
+ * them, and a forged or runaway body costs no more than this before it is refused.
+ */
+export const SMALL_EVENT_MAX_BODY_BYTES = 256 * 1024;
 
 /** A JSON object of any keys; valibot's `record` would turn an array into an object instead of refusing it. */
 export const JsonObjectSchema = v.custom<Record<string, unknown>>(
@@ -19,7 +90,7 @@ export const JsonObjectSchema = v.custom<Record<string, unknown>>(
 );
 
 /**
- * An identifier: at least one character (the seeds' are never empty) and at most 256, since ids become parts
+ * An identifier: at least one character (no provider documents an empty one) and at most 256, since ids become parts
  * of DynamoDB keys (2,048 bytes at most).
  */
 export const IdSchema = v.pipe(
@@ -28,7 +99,7 @@ export const IdSchema = v.pipe(
   v.maxLength(256, 'expected at most 256 characters'),
 );
 
-/** A field the seed marks `null` when no value is available, which "may be omitted entirely". */
+/** A field marked `null` when no value is available, which "may be omitted entirely": absent reads as `null`. */
 export const Optional = <T extends v.GenericSchema>(schema: T) => v.nullish(schema, null);
 
 /**

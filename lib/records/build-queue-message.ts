@@ -14,8 +14,9 @@ function decodeUtf8(raw: Uint8Array): string | undefined {
 
 /**
  * Turns an authentic body into the one message the queue carries: the normalized record when the provider's
- * schemas understand it, else a quarantine note with the reason. Nothing authentic is dropped (DESIGN.md
- * decision 3). The raw body travels as text when it is valid UTF-8, else as base64.
+ * schemas understand it, else a quarantine note with the reason. Nothing authentic is dropped: a delivery
+ * that passed authentication is kept even when it is not understood. The raw body travels as text when it is
+ * valid UTF-8, else as base64.
  *
  * @returns never throws.
  */

@@ -2,14 +2,18 @@ import { createHash } from 'node:crypto';
 
 /**
  * Serializes a JSON value with object keys sorted, so that two deliveries of the same payload whose keys come
- * in another order give the same string.
+ * in another order give the same string. With `omitNulls`, object members whose value is `null` are left out
+ * at every depth, for payloads where a field "marked null may be omitted entirely" (absent and `null` then
+ * serialize alike); `null` inside an array keeps its place.
  */
-export function canonicalJson(value: unknown): string {
+export function canonicalJson(value: unknown, options: { omitNulls?: boolean } = {}): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.keys(value)
+  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item, options)).join(',')}]`;
+  const object = value as Record<string, unknown>;
+  const entries = Object.keys(object)
+    .filter((key) => !(options.omitNulls && object[key] === null))
     .sort()
-    .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
+    .map((key) => `${JSON.stringify(key)}:${canonicalJson(object[key], options)}`);
   return `{${entries.join(',')}}`;
 }
 

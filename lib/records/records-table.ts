@@ -164,9 +164,13 @@ export function itemKey(message: QueueMessage, layout: TableLayout): { pk: strin
   };
 }
 
-function expiresAt(createdAt: string, layout: TableLayout): AttributeValue | undefined {
+/**
+ * Retention counts from when the event was received: an event created long before it arrived (a late redrive,
+ * a backfill) would otherwise be written already expired and deleted within days.
+ */
+function expiresAt(receivedAt: string, layout: TableLayout): AttributeValue | undefined {
   if (layout.retentionDays === null) return undefined;
-  return { N: String(Math.floor(Date.parse(createdAt) / 1000) + layout.retentionDays * 86_400) };
+  return { N: String(Math.floor(Date.parse(receivedAt) / 1000) + layout.retentionDays * 86_400) };
 }
 
 /**
@@ -217,7 +221,7 @@ export function toItem(
   }
   item.gsi3pk = S(typeDayPartitionKey(record.provider, record.event, dayOf(record.created_at), shard));
   item.gsi3sk = sortKey;
-  const expires = expiresAt(record.created_at, layout);
+  const expires = expiresAt(record.received_at, layout);
   if (expires) item[TTL_ATTRIBUTE] = expires;
   Object.assign(item, raw);
   return item;
@@ -241,7 +245,7 @@ export function deviceMarkerItem(
     sk: S(deviceSortKey(record.device_id)),
     kind: S('device'),
   };
-  const expires = expiresAt(record.created_at, layout);
+  const expires = expiresAt(record.received_at, layout);
   if (expires) item[TTL_ATTRIBUTE] = expires;
   return item;
 }

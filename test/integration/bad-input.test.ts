@@ -155,6 +155,39 @@ const CASES: Case[] = [
     outcome: 'quarantined',
   },
   {
+    name: 'a created_at on a day the month does not have (2025-02-30)',
+    body: withFields({ activity_id: 'feb-30', created_at: '2025-02-30T10:00:00Z' }),
+    status: 202,
+    answer: {
+      status: 'quarantined',
+      reason: 'invalid campaign.impression: created_at: expected a real calendar date-time',
+    },
+    outcome: 'quarantined',
+  },
+  {
+    name: 'a created_at in year 9999',
+    body: withFields({ activity_id: 'year-9999', created_at: '9999-12-31T23:59:59.999-14:00' }),
+    status: 202,
+    answer: {
+      status: 'quarantined',
+      reason: expect.stringMatching(
+        /^invalid campaign\.impression: created_at \+010000-01-01T13:59:59\.999Z is after .+ \(one day after it was received\)$/,
+      ),
+    },
+    outcome: 'quarantined',
+  },
+  {
+    name: 'a created_at before 2000',
+    body: withFields({ activity_id: 'year-1999', created_at: '1999-12-31T23:59:59Z' }),
+    status: 202,
+    answer: {
+      status: 'quarantined',
+      reason:
+        'invalid campaign.impression: created_at 1999-12-31T23:59:59.000Z is before 2000-01-01T00:00:00.000Z',
+    },
+    outcome: 'quarantined',
+  },
+  {
     name: 'a created_at without a time zone',
     body: withFields({ created_at: '2025-10-14T05:25:12' }),
     status: 202,

@@ -123,6 +123,37 @@ describe.each([
   });
 });
 
+describe('event times', () => {
+  it.each([
+    {
+      provider: 'adreform' as const,
+      payload: {
+        ...fixture('adreform', 'screenshot-set-approved'),
+        id: 'evt_feb30',
+        created_at: '2023-02-30T10:52:11.822-05:00',
+      },
+      reason: 'invalid Ad Reform event: created_at: expected a real calendar date-time',
+    },
+    {
+      provider: 'optimizely' as const,
+      payload: { ...fixture('optimizely', 'bounce'), id: 'far-future', created: 8.64e15 },
+      reason:
+        /^invalid Optimizely event: created \+275760-09-13T00:00:00\.000Z is after .+ \(one day after it was received\)$/,
+    },
+  ])(
+    'quarantines an event of $provider whose time is no real date or lies beyond one day after receipt, and keeps it',
+    async ({ provider, payload, reason }) => {
+      const answer = await post(`/webhooks/${provider}/${TOKENS[provider]}`, JSON.stringify(payload));
+      expect(answer.status).toBe(202);
+      expect(answer.body).toMatchObject({ status: 'quarantined', reason });
+      await drained();
+      const records = new RecordsRepository(stack.dynamodb, stack.tableName, stack.layout);
+      const kept = (await records.listQuarantine(1000)).find((q) => q.id === answer.body.id);
+      expect(kept).toMatchObject({ provider, reason: answer.body.reason, raw: JSON.stringify(payload) });
+    },
+  );
+});
+
 describe('symphony current state', () => {
   it('never moves backwards when deliveries arrive out of order', async () => {
     const deliver = (name: string, extra: Record<string, unknown> = {}) =>

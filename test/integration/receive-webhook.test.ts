@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -163,14 +165,54 @@ describe('receive webhook: refusals', () => {
     expect(await queued()).toHaveLength(1);
   });
 
-  it('answers 503 when the queue is unreachable, so SORI retries, and stores nothing', async () => {
-    // A real connection refused: nothing listens on port 9 of the loopback.
+  it('answers 413 for a body over the configured limit whichever provider it is for, Ad Reform included', async () => {
+    const token = 'tok_adreform_0123456789abcdef';
+    const adreform = (maxBodyBytes: number) => {
+      const handler = createReceiveHandler({
+        queue: new EventQueue(sqs, queueUrl),
+        secrets: new StaticSigningSecrets({ adreform: { url_token: token } }),
+        maxBodyBytes,
+        logger: memoryLogger().logger,
+      });
+      return (body: string) =>
+        handler(
+          {
+            ...webhookEvent({ body, provider: 'adreform' }),
+            routeKey: 'ANY /webhooks/{provider}/{token}',
+            pathParameters: { provider: 'adreform', token },
+          },
+          {} as never,
+        ) as Promise<APIGatewayProxyStructuredResultV2>;
+    };
+    const fixture = readFileSync(
+      join(import.meta.dirname, '../fixtures/adreform/screenshot-set-approved.json'),
+      'utf8',
+    );
+    expect(Buffer.byteLength(fixture)).toBeGreaterThan(1024);
+    expect((await adreform(1024)(fixture)).statusCode).toBe(413);
+    expect(await queued()).toEqual([]);
+    expect((await adreform(262_144)(fixture)).statusCode).toBe(202);
+    expect(await queued()).toHaveLength(1);
+  });
+
+  it("answers 413 above a provider's own lower limit though the configured one is higher", async () => {
+    const generous = handlerFor(queueUrl, 4 * 1024 * 1024);
+    const over = JSON.stringify({ ...JSON.parse(body), padding: 'x'.repeat(262_144) });
+    expect((await generous(signed(over))).statusCode).toBe(413);
+    expect((await generous(signed(body))).statusCode).toBe(202);
+    expect(await queued()).toHaveLength(1);
+  });
+
+  it('answers 503 with Retry-After when the queue refuses the connection, and the retry is enqueued once', async () => {
+    // A real connection refused: nothing listens on port 9 of the loopback. The 503 tells SORI to retry.
     const down = new SQSClient({ ...localClientConfig('http://127.0.0.1:9'), maxAttempts: 2 });
-    const unreachable = handlerFor(queueUrl, 262_144, down);
-    const result = await unreachable(signed(body));
+    const result = await handlerFor(queueUrl, 262_144, down)(signed(body));
     expect(result.statusCode).toBe(503);
     expect(result.headers).toMatchObject({ 'retry-after': '5' });
-    expect(await queued()).toEqual([]);
+    expect(parsed(result)).toEqual({ message: 'Service Unavailable' });
+    const retry = await receive(signed(body));
+    expect(retry.statusCode).toBe(202);
+    expect((await queued()).map((message) => message.record.id)).toEqual([parsed(retry).id]);
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { sori } from '../../lib/providers/sori';
 import { toAsciiJson } from '../../lib/queue/event-queue';
 import { buildQueueMessage } from '../../lib/records/build-queue-message';
-import { soriBody } from '../support/deliveries';
+import { soriBody, soriPayload } from '../support/deliveries';
 
 const RECEIVED = '2026-01-01T00:00:00.000Z';
 
@@ -36,12 +36,31 @@ describe('buildQueueMessage', () => {
     expect(Buffer.from(message.raw, 'base64')).toEqual(raw);
   });
 
-  it('gives a redelivered unknown body the same quarantine id', () => {
-    const raw = Buffer.from('{"event":"campaign.share"}');
-    expect(buildQueueMessage(sori, raw, RECEIVED).record.id).toBe(
-      buildQueueMessage(sori, raw, RECEIVED).record.id,
+  it('gives a SORI retry, received later with a re-stamped timestamp, the same record id', () => {
+    const first = soriPayload('click');
+    const retry = { ...first, timestamp: '2025-10-14T05:26:33.500Z' };
+    const a = buildQueueMessage(sori, Buffer.from(JSON.stringify(first)), RECEIVED);
+    const b = buildQueueMessage(sori, Buffer.from(JSON.stringify(retry)), '2026-01-01T00:00:31.000Z');
+    expect(a.kind).toBe('event');
+    expect(b.record.id).toBe(a.record.id);
+    expect(b.record.received_at).not.toBe(a.record.received_at);
+  });
+
+  it('gives a byte-identical redelivery of an unknown body the same quarantine id, whenever it arrives', () => {
+    const raw = Buffer.from('{"event":"campaign.share","created_at":"2025-10-14T05:25:12.421Z"}');
+    const first = buildQueueMessage(sori, raw, RECEIVED).record.id;
+    expect(first).toMatch(/^sori_q_[0-9a-f]{32}$/);
+    expect(buildQueueMessage(sori, raw, '2026-01-01T00:05:00.000Z').record.id).toBe(first);
+  });
+
+  it('gives an unknown body retried with a new timestamp another quarantine id: only its bytes identify it', () => {
+    const body = (timestamp: string) =>
+      Buffer.from(
+        JSON.stringify({ event: 'campaign.share', created_at: '2025-10-14T05:25:12.421Z', timestamp }),
+      );
+    expect(buildQueueMessage(sori, body('2025-10-14T05:25:12.421Z'), RECEIVED).record.id).not.toBe(
+      buildQueueMessage(sori, body('2025-10-14T05:25:42.421Z'), '2026-01-01T00:00:30.000Z').record.id,
     );
-    expect(buildQueueMessage(sori, raw, RECEIVED).record.id).toMatch(/^sori_q_[0-9a-f]{32}$/);
   });
 });
 

@@ -6,7 +6,11 @@ import { parseSigningSecretDocument } from '../../lib/signature/signing-secrets'
 describe('configuration', () => {
   it('reads the receive settings with the 256 KiB default body limit', () => {
     const config = loadReceiveConfig({ QUEUE_URL: 'http://q', SORI_SECRET_KEY: 's' });
-    expect(config).toMatchObject({ queueUrl: 'http://q', maxBodyBytes: 262_144, secrets: { source: 'env' } });
+    expect(config).toMatchObject({
+      queueUrl: 'http://q',
+      maxBodyBytes: 4_194_304,
+      secrets: { source: 'env' },
+    });
   });
 
   it('prefers Secrets Manager when SIGNING_SECRET_ARN is set', () => {

@@ -111,3 +111,63 @@ describe('schemas (property-based)', () => {
     );
   });
 });
+
+describe('event times (property-based)', () => {
+  const two = (n: number) => String(n).padStart(2, '0');
+  // An independent oracle: a calendar date-time is real when Date.UTC gives back the same components.
+  const isReal = (y: number, mo: number, d: number, h: number, mi: number, s: number) => {
+    if (mo < 1 || mo > 12 || h > 23 || mi > 59 || s > 59) return false;
+    const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+    return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
+  };
+
+  it('accept a created_at exactly when it is a real date-time within 2000-01-01 to one day after receipt', () => {
+    const impression = soriPayload('impression');
+    const received = Date.parse(RECEIVED);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1990, max: 2030 }),
+        fc.integer({ min: 0, max: 13 }),
+        fc.integer({ min: 0, max: 32 }),
+        fc.integer({ min: 0, max: 25 }),
+        fc.integer({ min: 0, max: 60 }),
+        fc.integer({ min: 0, max: 60 }),
+        (y, mo, d, h, mi, s) => {
+          const createdAt = `${y}-${two(mo)}-${two(d)}T${two(h)}:${two(mi)}:${two(s)}Z`;
+          const at = Date.UTC(y, mo - 1, d, h, mi, s);
+          const expected =
+            isReal(y, mo, d, h, mi, s) && at >= Date.UTC(2000, 0, 1) && at <= received + 86_400_000;
+          const result = interpretSori({ ...impression, created_at: createdAt }, RECEIVED);
+          expect(result.ok).toBe(expected);
+          if (result.ok) expect(result.record.created_at).toBe(new Date(at).toISOString());
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('retries (property-based)', () => {
+  it('keep the record id of every current-format event whatever the new timestamp and the later receipt', () => {
+    const names = ['impression', 'click', 'authentication', 'admin-material-created'] as const;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...names),
+        fc.date({
+          min: new Date('2025-10-14T00:00:00Z'),
+          max: new Date('2025-10-20T00:00:00Z'),
+          noInvalidDate: true,
+        }),
+        fc.integer({ min: 0, max: 86_400_000 }),
+        (name, timestamp, delay) => {
+          const first = interpretSori(soriPayload(name), RECEIVED);
+          const retry = interpretSori(
+            { ...soriPayload(name), timestamp: timestamp.toISOString() },
+            new Date(Date.parse(RECEIVED) + delay).toISOString(),
+          );
+          expect(first.ok && retry.ok && retry.record.id === first.record.id).toBe(true);
+        },
+      ),
+    );
+  });
+});

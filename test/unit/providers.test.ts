@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_MAX_BODY_BYTES } from '../../lib/config';
 import { allProviders } from '../../lib/providers';
 import { interpretAdReform } from '../../lib/providers/adreform';
 import { interpretOptimizely } from '../../lib/providers/optimizely';
@@ -13,7 +14,7 @@ const fixture = (provider: string, name: string) =>
   ) as Record<string, unknown>;
 const RECEIVED = '2026-01-01T00:00:00.000Z';
 
-describe('Symphony (seed 002)', () => {
+describe('Symphony', () => {
   it('normalizes a campaign event, keyed on its whole body (it has no event id or time)', () => {
     const result = interpretSymphony(fixture('symphony', 'campaign-updated'), RECEIVED);
     expect(result).toMatchObject({
@@ -48,7 +49,7 @@ describe('Symphony (seed 002)', () => {
   });
 });
 
-describe('Ad Reform (seed 003)', () => {
+describe('Ad Reform', () => {
   it('keys on the event id and normalizes the screenshot set', () => {
     const payload = fixture('adreform', 'screenshot-set-approved');
     const result = interpretAdReform(payload, RECEIVED);
@@ -75,9 +76,22 @@ describe('Ad Reform (seed 003)', () => {
     });
     expect(interpretAdReform({ ...payload, id: 'abc' }, RECEIVED).ok).toBe(false);
   });
+
+  it('quarantines a created_at that is no calendar date-time, or outside 2000 to one day after receipt', () => {
+    const payload = fixture('adreform', 'screenshot-set-approved');
+    expect(interpretAdReform({ ...payload, created_at: '2023-02-30T10:52:11.822-05:00' }, RECEIVED)).toEqual({
+      ok: false,
+      reason: 'invalid Ad Reform event: created_at: expected a real calendar date-time',
+    });
+    expect(interpretAdReform({ ...payload, created_at: '9999-12-31T23:59:59.999-14:00' }, RECEIVED)).toEqual({
+      ok: false,
+      reason:
+        'invalid Ad Reform event: created_at +010000-01-01T13:59:59.999Z is after 2026-01-02T00:00:00.000Z (one day after it was received)',
+    });
+  });
 });
 
-describe('Optimizely Campaign (seed 004)', () => {
+describe('Optimizely Campaign', () => {
   it('normalizes the bounce, `created` in epoch milliseconds', () => {
     expect(interpretOptimizely(fixture('optimizely', 'bounce'), RECEIVED)).toMatchObject({
       ok: true,
@@ -101,6 +115,23 @@ describe('Optimizely Campaign (seed 004)', () => {
     });
   });
 
+  it('quarantines a created beyond one day after receipt: epoch milliseconds can reach year 275760', () => {
+    expect(interpretOptimizely({ ...fixture('optimizely', 'bounce'), created: 8.64e15 }, RECEIVED)).toEqual({
+      ok: false,
+      reason:
+        'invalid Optimizely event: created +275760-09-13T00:00:00.000Z is after 2026-01-02T00:00:00.000Z (one day after it was received)',
+    });
+  });
+
+  it('quarantines a created before 2000, such as epoch seconds sent for milliseconds', () => {
+    expect(
+      interpretOptimizely({ ...fixture('optimizely', 'bounce'), created: 1617108575 }, RECEIVED),
+    ).toEqual({
+      ok: false,
+      reason: 'invalid Optimizely event: created 1970-01-19T17:11:48.575Z is before 2000-01-01T00:00:00.000Z',
+    });
+  });
+
   it('quarantines a created that is not epoch milliseconds', () => {
     expect(
       interpretOptimizely({ ...fixture('optimizely', 'bounce'), created: '2021-03-30' }, RECEIVED).ok,
@@ -116,6 +147,19 @@ describe('providers', () => {
       adreform: 'url-token',
       optimizely: 'url-token',
     });
+  });
+});
+
+describe('body limits', () => {
+  it('are 256 KiB for the providers of small JSON events and 4 MiB for Ad Reform, all within the default ceiling', () => {
+    expect(Object.fromEntries(allProviders().map((p) => [p.name, p.maxBodyBytes]))).toEqual({
+      sori: 262_144,
+      symphony: 262_144,
+      adreform: 4_194_304,
+      optimizely: 262_144,
+    });
+    for (const provider of allProviders())
+      expect(provider.maxBodyBytes ?? Number.POSITIVE_INFINITY).toBeLessThanOrEqual(DEFAULT_MAX_BODY_BYTES);
   });
 });
 

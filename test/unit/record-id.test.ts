@@ -4,20 +4,20 @@ import { buildRecordId, canonicalJson } from '../../lib/records/record-id';
 import { type SoriFixture, soriPayload } from '../support/deliveries';
 
 const RECEIVED = '2026-01-01T00:00:00.000Z';
-const idOf = (payload: unknown) => {
-  const result = interpretSori(payload, RECEIVED);
+const idOf = (payload: unknown, receivedAt = RECEIVED) => {
+  const result = interpretSori(payload, receivedAt);
   if (!result.ok) throw new Error(result.reason);
   return result.record.id;
 };
 
 describe('record ids', () => {
   it.each<SoriFixture>(['impression', 'click', 'authentication', 'admin-material-created'])(
-    'a retried %s with a new timestamp keeps its id',
+    'a retried %s, received later with a new timestamp, keeps its id',
     (name) => {
-      // Seed 001: timestamp is the "delivery timestamp appended just before dispatch".
+      // timestamp is the "delivery timestamp appended just before dispatch": each retry carries a new one.
       const first = soriPayload(name);
       const retry = { ...first, timestamp: '2025-10-14T05:29:59.000Z' };
-      expect(idOf(retry)).toBe(idOf(first));
+      expect(idOf(retry, '2026-01-01T00:00:42.000Z')).toBe(idOf(first));
     },
   );
 
@@ -47,11 +47,21 @@ describe('record ids', () => {
     expect(idOf({ ...impression, created_at: '2025-10-14T14:25:12.421+09:00' })).toBe(idOf(impression));
   });
 
-  it('keys a legacy event on its whole payload, timestamp included (seed 000: "using the timestamp")', () => {
+  it('keys a legacy event on its whole payload, timestamp included (its document: "using the timestamp")', () => {
     const legacy = soriPayload('legacy-impression');
-    expect(idOf({ ...legacy })).toBe(idOf(legacy));
+    expect(idOf({ ...legacy }, '2026-01-01T00:00:42.000Z')).toBe(idOf(legacy));
     expect(idOf({ ...legacy, timestamp: '2024-01-01T12:00:01Z' })).not.toBe(idOf(legacy));
     expect(idOf(soriPayload('legacy-click'))).not.toBe(idOf(legacy));
+  });
+
+  it('gives a legacy delivery the same id whether its empty fields are null or absent', () => {
+    // "Fields marked with null may be omitted entirely when no value is available."
+    const legacy = soriPayload('legacy-click');
+    const { device_id: _, platform: __, ...absent } = legacy;
+    const nulled = { ...legacy, device_id: null, platform: null, material_id: null };
+    expect(idOf(nulled)).toBe(idOf(absent));
+    expect(idOf({ ...absent, material_name: null }, '2026-01-01T00:00:04.000Z')).toBe(idOf(absent));
+    expect(idOf(absent)).not.toBe(idOf(legacy));
   });
 
   it('is short and free of delimiter collisions', () => {
@@ -60,8 +70,46 @@ describe('record ids', () => {
   });
 });
 
+describe('record ids of authentication events', () => {
+  // Two people who sign in to one account in the same millisecond, with no device id: the query parameters
+  // of their authentication requests (metadata), their platform and GeoIP location tell them apart.
+  const { device_id: _, ...login } = soriPayload('authentication');
+
+  it('keeps two logins without device_id apart: same account and created_at, other users', () => {
+    const alice = { ...login, metadata: { app_version: '1.8.0', user_id: 'alice' } };
+    const bob = { ...login, metadata: { app_version: '1.8.0', user_id: 'bob' } };
+    expect(idOf(alice)).not.toBe(idOf(bob));
+    expect(idOf({ ...login, platform: 'iOS' })).not.toBe(idOf(login));
+    expect(idOf({ ...login, geolocation: { viewer_country: 'Japan' } })).not.toBe(idOf(login));
+  });
+
+  it('collapses the retries of a login without device_id: received later, timestamp re-stamped', () => {
+    const retry = {
+      ...login,
+      timestamp: '2025-10-14T05:16:14.100Z',
+      metadata: { session: 'abcd-1234', app_version: '1.8.0' },
+    };
+    expect(idOf(retry, '2026-01-01T00:00:30.000Z')).toBe(idOf(login));
+    expect(idOf({ ...retry, device_id: null, platform: 'Android' }, '2026-01-01T00:01:30.000Z')).toBe(
+      idOf(login),
+    );
+  });
+
+  it('gives a login the same id whether its empty fields are null or absent', () => {
+    const { platform: _p, geolocation: _g, ...bare } = login;
+    expect(idOf({ ...bare, platform: null, geolocation: null, device_id: '' })).toBe(idOf(bare));
+    expect(idOf({ ...login, metadata: { ...(login.metadata as object), ref: null } })).toBe(idOf(login));
+  });
+});
+
 describe('canonicalJson', () => {
   it('sorts keys at every depth and keeps arrays in order', () => {
     expect(canonicalJson({ b: 1, a: { d: [2, 1], c: null } })).toBe('{"a":{"c":null,"d":[2,1]},"b":1}');
+  });
+
+  it('drops null members at every depth when asked, and keeps nulls in arrays in place', () => {
+    expect(canonicalJson({ b: null, a: { c: null, d: [null, 1] } }, { omitNulls: true })).toBe(
+      '{"a":{"d":[null,1]}}',
+    );
   });
 });

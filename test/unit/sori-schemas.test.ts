@@ -17,12 +17,12 @@ function reason(payload: unknown): string {
   return result.reason;
 }
 
-describe('SORI schemas: every seed example', () => {
+describe('SORI schemas: every documented example', () => {
   it.each(SORI_FIXTURES)('accepts %s', (name) => {
     expect(interpretSori(soriPayload(name), RECEIVED).ok).toBe(true);
   });
 
-  it('normalizes the seed 001 impression', () => {
+  it('normalizes the documented impression', () => {
     expect(record(soriPayload('impression'))).toEqual({
       id: expect.stringMatching(/^sori_[0-9a-f]{32}$/),
       provider: 'sori',
@@ -74,7 +74,7 @@ describe('SORI schemas: every seed example', () => {
 });
 
 describe('SORI schemas: absent and null fields', () => {
-  // Seed 001: "Fields marked with null may be omitted entirely when no value is available."
+  // SORI: "Fields marked with null may be omitted entirely when no value is available."
   const optional = ['device_id', 'platform', 'metadata', 'geolocation', 'material', 'timestamp'] as const;
 
   it.each(optional)('accepts %s absent and null alike', (field) => {
@@ -155,5 +155,78 @@ describe('SORI schemas: what is quarantined, with the reason', () => {
   it('quarantines a legacy event without a timestamp', () => {
     const { timestamp: _, ...payload } = soriPayload('legacy-impression');
     expect(reason(payload)).toContain('timestamp');
+  });
+});
+
+describe('SORI schemas: event times', () => {
+  // The time an event happened decides its day in every query, stat and dashboard: it must be a real
+  // calendar date-time within [2000-01-01T00:00:00Z, received + 1 day], else the delivery is quarantined.
+  const impression = soriPayload('impression');
+  const legacy = soriPayload('legacy-impression');
+
+  it.each([
+    ['a day the month does not have', '2025-02-30T10:00:00Z'],
+    ['29 February of a common year', '2025-02-29T10:00:00Z'],
+    ['month 13', '2025-13-01T10:00:00Z'],
+    ['month 00', '2025-00-10T10:00:00Z'],
+    ['day 00', '2025-10-00T10:00:00Z'],
+    ['hour 24', '2025-10-14T24:00:01Z'],
+    ['minute 60', '2025-10-14T10:60:00Z'],
+    ['second 60', '2025-10-14T10:00:60Z'],
+    ['an offset of 24 hours', '2025-10-14T10:00:00+24:00'],
+  ])('quarantines a created_at with %s, naming the field', (_, createdAt) => {
+    expect(reason({ ...impression, created_at: createdAt })).toBe(
+      'invalid campaign.impression: created_at: expected a real calendar date-time',
+    );
+  });
+
+  it('accepts 29 February of a leap year', () => {
+    expect(record({ ...impression, created_at: '2024-02-29T23:59:59.999+01:00' }).created_at).toBe(
+      '2024-02-29T22:59:59.999Z',
+    );
+  });
+
+  it('quarantines a created_at in year 9999 instead of storing it under a day no query reaches', () => {
+    expect(reason({ ...impression, created_at: '9999-12-31T23:59:59.999-14:00' })).toBe(
+      'invalid campaign.impression: created_at +010000-01-01T13:59:59.999Z is after 2026-01-02T00:00:00.000Z (one day after it was received)',
+    );
+  });
+
+  it('quarantines a created_at before 2000-01-01T00:00:00Z and accepts that instant itself', () => {
+    expect(reason({ ...impression, created_at: '1999-12-31T23:59:59.999Z' })).toBe(
+      'invalid campaign.impression: created_at 1999-12-31T23:59:59.999Z is before 2000-01-01T00:00:00.000Z',
+    );
+    expect(record({ ...impression, created_at: '2000-01-01T09:00:00+09:00' }).created_at).toBe(
+      '2000-01-01T00:00:00.000Z',
+    );
+  });
+
+  it('accepts a created_at up to one day after the receive time, and measures from that time', () => {
+    const dayAfter = '2026-01-02T00:00:00.000Z';
+    expect(record({ ...impression, created_at: dayAfter }).created_at).toBe(dayAfter);
+    const later = '2026-01-02T00:00:00.001Z';
+    expect(reason({ ...impression, created_at: later })).toContain(`created_at ${later} is after`);
+    expect(interpretSori({ ...impression, created_at: later }, '2026-01-01T00:00:00.001Z').ok).toBe(true);
+  });
+
+  it.each<SoriFixture>(['authentication', 'admin-material-created'])(
+    'applies the same rule to %s',
+    (name) => {
+      expect(reason({ ...soriPayload(name), created_at: '2025-02-30T10:00:00Z' })).toContain(
+        'created_at: expected a real calendar date-time',
+      );
+      expect(reason({ ...soriPayload(name), created_at: '2027-01-01T00:00:00Z' })).toContain(
+        'created_at 2027-01-01T00:00:00.000Z is after',
+      );
+    },
+  );
+
+  it('applies the same rule to the legacy timestamp, which stands in for created_at', () => {
+    expect(reason({ ...legacy, timestamp: '2025-02-30T10:00:00Z' })).toBe(
+      'invalid legacy impression: timestamp: expected a real calendar date-time',
+    );
+    expect(reason({ ...legacy, timestamp: '1970-01-01T00:00:00Z' })).toBe(
+      'invalid legacy impression: timestamp 1970-01-01T00:00:00.000Z is before 2000-01-01T00:00:00.000Z',
+    );
   });
 });
