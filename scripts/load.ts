@@ -56,7 +56,7 @@ export function mulberry32(seed: number) {
   };
 }
 
-/** Realistic SORI events in seed 001's shape: impressions, clicks (one in four), authentications, materials. */
+/** Realistic SORI events in the current webhook format: impressions, clicks (one in four), authentications, materials. */
 function makeEvents(options: LoadOptions, run: string) {
   const random = mulberry32(options.seed);
   const distinct = Math.round(options.deliveries * (1 - options.duplicateRatio));

@@ -5,7 +5,7 @@ import type { EventRecord, QueueMessage } from './event-record';
 
 /**
  * The records table: one item per event, keyed so that the conditional put that stores an event also rejects
- * its duplicates (DESIGN.md decision 4), plus per campaign-day counters. Campaign events live in
+ * its duplicates (no idempotency table, no read-then-write), plus per campaign-day counters. Campaign events live in
  * campaign-day-shard partitions, so a busy campaign spreads over `shards` partitions and its counters can be
  * recounted exactly with consistent reads. Three sparse global secondary indexes serve the other patterns.
  *

@@ -98,7 +98,7 @@ export interface RepairSummary {
 }
 
 /**
- * Exact per campaign-day counters (decision 6: counters move only on first insert) without transactions.
+ * Exact per campaign-day counters, moved only by first inserts, without transactions.
  *
  * A batch first puts a claim on each campaign-day it touches (`claim_<token>`), then writes its records and
  * device markers with conditional puts, then adds what it stored for the first time and drops its claim in one
