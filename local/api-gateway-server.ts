@@ -2,9 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { Logger } from '../lib/log';
 
 /** API Gateway's own hard limit on a request body. */
 const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * How long an idle keep-alive connection stays open. Node's default (5 s) is shorter than the idle timeout of
+ * common HTTP client pools, so a pooled sender would race the close and see "other side closed"; API Gateway
+ * keeps idle connections far longer.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 export type LambdaHttpHandler = (
   event: APIGatewayProxyEventV2,
@@ -24,6 +31,8 @@ export interface ApiGatewayServerOptions {
   routes: Route[];
   /** Plain handlers for local-only paths (health, dashboard). Return `false` to fall through. */
   extra?: (request: IncomingMessage, response: ServerResponse) => Promise<boolean>;
+  /** Gets one line per webhook request: the route key and the status, never the path (it may hold a token). */
+  logger?: Logger;
 }
 
 const TEXT_TYPES = /^(application\/([\w.+-]*json|x-www-form-urlencoded|xml)|text\/)/i;
@@ -39,7 +48,9 @@ function encodeBody(
   if (bytes.length === 0) return { isBase64Encoded: false };
   if (contentType && TEXT_TYPES.test(contentType)) {
     try {
-      return { body: new TextDecoder('utf-8', { fatal: true }).decode(bytes), isBase64Encoded: false };
+      // ignoreBOM keeps a leading byte-order mark in the string: the bytes re-encoded are the bytes signed.
+      const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+      return { body: text, isBase64Encoded: false };
     } catch {}
   }
   return { body: bytes.toString('base64'), isBase64Encoded: true };
@@ -107,6 +118,15 @@ export function toApiGatewayEvent(
   };
 }
 
+/** The route's path parameters, URL-decoded; `undefined` when one is no valid percent-encoding. */
+function decodeParams(route: Route, match: RegExpExecArray): Record<string, string> | undefined {
+  try {
+    return Object.fromEntries(route.params.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]));
+  } catch {
+    return undefined;
+  }
+}
+
 function send(response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) {
   response.writeHead(status, { 'content-type': 'application/json', ...headers });
   response.end(body);
@@ -115,34 +135,50 @@ function send(response: ServerResponse, status: number, body: string, headers: R
 /** A local stand-in for an API Gateway HTTP API with Lambda proxy integrations, on 127.0.0.1 only. */
 export async function startApiGatewayServer(
   options: ApiGatewayServerOptions,
-): Promise<{ server: Server; port: number; stop(): Promise<void> }> {
+): Promise<{ server: Server; port: number; stop(graceMs?: number): Promise<void> }> {
   const server = createServer(async (request, response) => {
+    let routeKey: string | undefined;
+    const started = performance.now();
+    const log = (status: number) =>
+      options.logger?.info('webhook request', {
+        routeKey,
+        status,
+        durationMs: Math.round(performance.now() - started),
+      });
     try {
       const url = new URL(request.url ?? '/', 'http://127.0.0.1');
       if (options.extra && (await options.extra(request, response))) return;
       for (const route of options.routes) {
         const match = route.pattern.exec(url.pathname);
         if (!match) continue;
-        const params = Object.fromEntries(
-          route.params.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]),
-        );
+        const params = decodeParams(route, match);
+        // A path that does not decode names no provider: no route matches it.
+        if (!params) break;
+        routeKey = route.routeKey;
         const body = await readBody(request);
-        if (body === undefined)
+        if (body === undefined) {
+          log(413);
           return send(response, 413, JSON.stringify({ message: 'Request Entity Too Large' }));
+        }
         const result = await route.handler(toApiGatewayEvent(request, url, route, params, body), {} as never);
         const payload = result.isBase64Encoded
           ? Buffer.from(result.body ?? '', 'base64')
           : (result.body ?? '');
+        log(result.statusCode ?? 200);
         response.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
         response.end(payload);
         return;
       }
       send(response, 404, JSON.stringify({ message: 'Not Found' }));
-    } catch {
+    } catch (error) {
+      options.logger?.error('local API Gateway failed a request', { routeKey, error });
       if (!response.headersSent) send(response, 500, JSON.stringify({ message: 'Internal Server Error' }));
       else response.destroy();
     }
   });
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  // Above the keep-alive timeout, so a request arriving on a connection about to idle out is not cut short.
+  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, '127.0.0.1', () => resolve());
@@ -150,10 +186,18 @@ export async function startApiGatewayServer(
   return {
     server,
     port: (server.address() as AddressInfo).port,
-    stop: () =>
+    stop: (graceMs = 2_000) =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        // Requests under way get `graceMs` to be answered; idle keep-alive connections go at once, and each
+        // connection as soon as its request is answered.
+        const idle = setInterval(() => server.closeIdleConnections(), 50);
+        const force = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearInterval(idle);
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
       }),
   };
 }
