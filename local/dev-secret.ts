@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { allProviders } from '../lib/providers';
+import { ensurePrivateDir, writePrivateFileAtomic } from './private-files';
 
 const DEV_SECRET_FILE = 'dev-secret';
 
@@ -18,8 +19,8 @@ export async function resolveDevSecret(
   const saved = (await readFile(file, 'utf8').catch(() => '')).trim();
   if (saved) return { secret: saved, generated: true };
   const secret = `dev_${randomBytes(24).toString('hex')}`;
-  await mkdir(dataDir, { recursive: true });
-  await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  await ensurePrivateDir(dataDir);
+  await writePrivateFileAtomic(file, `${secret}\n`);
   return { secret, generated: true };
 }
 
@@ -58,7 +59,7 @@ export async function resolveDevUrlTokens(
     saved[name] = tokens[name];
     generated.push(name);
   }
-  await mkdir(dataDir, { recursive: true });
-  await writeFile(file, `${JSON.stringify(saved, null, 2)}\n`, { mode: 0o600 });
+  await ensurePrivateDir(dataDir);
+  await writePrivateFileAtomic(file, `${JSON.stringify(saved, null, 2)}\n`);
   return { tokens, generated };
 }

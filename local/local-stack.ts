@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -7,7 +7,6 @@ import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
-  SendMessageBatchCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { createProcessHandler } from '../functions/process-webhook/process-webhook';
@@ -27,6 +26,10 @@ import { type LambdaHttpHandler, startApiGatewayServer } from './api-gateway-ser
 import { type LocalServer, startDynamoDb, startSqs } from './aws-servers';
 import { CounterRepairLoop } from './counter-repair';
 import { createDashboard } from './dashboard';
+import { type DataDirLock, lockDataDir } from './data-dir-lock';
+import { DeliveryJournal } from './delivery-journal';
+import { DurableFileRawStore } from './durable-raw-store';
+import { ensurePrivateDir, writePrivateFileAtomic } from './private-files';
 import { SqsPoller } from './sqs-poller';
 
 export const LOCAL_TABLE_NAME = 'campaign-inbox-records';
@@ -34,7 +37,12 @@ export const LOCAL_QUEUE_NAME = 'campaign-inbox-events';
 export const LOCAL_DLQ_NAME = 'campaign-inbox-events-dlq';
 /** Written to `DATA_DIR` while the stack runs, so `npm run events` and `npm run send` find it. */
 export const STACK_FILE = 'local-stack.json';
-const QUEUE_SNAPSHOT_FILE = 'queues.json';
+/** Where the delivery journal lives in `DATA_DIR`. */
+export const JOURNAL_DIR = 'journal';
+/** An older version's queue snapshot, written on a graceful stop; adopted into the journal when found. */
+const LEGACY_QUEUE_SNAPSHOT_FILE = 'queues.json';
+/** A graceful stop takes at most this long. */
+export const STOP_BUDGET_MS = 9_000;
 
 export interface LocalStackOptions {
   /** HTTP port; 0 picks a free one. */
@@ -60,6 +68,10 @@ export interface LocalStackOptions {
   staleAfterMs?: number;
   /** Time between counter repair passes (the deployed stack runs one a minute). */
   repairIntervalMs?: number;
+  /** The data directory's lock, when the caller took it already (see {@link lockDataDir}); the stack releases it. */
+  lock?: DataDirLock;
+  /** Time between delivery journal compactions. */
+  journalCompactionMs?: number;
 }
 
 /** Where a running local stack can be reached; the content of `DATA_DIR/local-stack.json`. */
@@ -83,6 +95,8 @@ export interface LocalStack extends LocalStackInfo {
   poller: SqsPoller;
   dynamoServer: LocalServer;
   sqsServer: LocalServer;
+  /** The delivery journal (with a `dataDir` only). */
+  journal: DeliveryJournal | undefined;
   /** `true` when the local servers answer and the poller runs. */
   healthy(): Promise<boolean>;
   stop(): Promise<void>;
@@ -109,10 +123,6 @@ class ActivityRecordingRepository extends RecordsRepository {
 /** SDK clients for the local servers: fixed dummy credentials, so real ones are never sent anywhere. */
 export function localClientConfig(endpoint: string) {
   return { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
-}
-
-interface QueueSnapshot {
-  [queueName: string]: string[];
 }
 
 /**
@@ -173,13 +183,6 @@ export async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<stri
   }
 }
 
-async function sendAll(sqs: SQSClient, queueUrl: string, bodies: string[]) {
-  for (let start = 0; start < bodies.length; start += 10) {
-    const entries = bodies.slice(start, start + 10).map((MessageBody, i) => ({ Id: String(i), MessageBody }));
-    await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
-  }
-}
-
 export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
   const { Attributes = {} } = await sqs.send(
     new GetQueueAttributesCommand({
@@ -194,6 +197,30 @@ export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<numb
 }
 
 /**
+ * Reads an older version's `queues.json` so its messages join the journal. A torn snapshot (its writer was
+ * killed) is set aside with a warning instead of failing every start.
+ */
+async function takeLegacySnapshot(dataDir: string, logger: Logger) {
+  const path = join(dataDir, LEGACY_QUEUE_SNAPSHOT_FILE);
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    const saved = JSON.parse(text) as Record<string, unknown>;
+    const bodies = (name: string) => {
+      const list = saved[name] ?? [];
+      if (!Array.isArray(list) || !list.every((body) => typeof body === 'string'))
+        throw new Error('not a list');
+      return list as string[];
+    };
+    return { path, events: bodies(LOCAL_QUEUE_NAME), dlq: bodies(LOCAL_DLQ_NAME) };
+  } catch {
+    logger.warn('unreadable queue snapshot set aside', { file: `${LEGACY_QUEUE_SNAPSHOT_FILE}.unreadable` });
+    await rename(path, `${path}.unreadable`);
+    return undefined;
+  }
+}
+
+/**
  * Starts the whole pipeline on 127.0.0.1: a DynamoDB-API server (data in `dataDir`), an SQS-API server, the
  * receive handler behind a local API Gateway, and a poller feeding the process handler. The handlers are the
  * ones deployed to Lambda, wired to the local servers.
@@ -201,8 +228,25 @@ export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<numb
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const logger = options.logger ?? createLogger('local');
   const dataDir = options.dataDir;
-  if (dataDir) await mkdir(dataDir, { recursive: true });
+  let lock = options.lock;
+  if (dataDir) {
+    await ensurePrivateDir(dataDir);
+    lock ??= await lockDataDir(dataDir);
+  }
+  try {
+    return await startUnlocked(options, logger, lock);
+  } catch (error) {
+    await lock?.release();
+    throw error;
+  }
+}
 
+async function startUnlocked(
+  options: LocalStackOptions,
+  logger: Logger,
+  lock: DataDirLock | undefined,
+): Promise<LocalStack> {
+  const dataDir = options.dataDir;
   const dynamoServer = await startDynamoDb(dataDir ? { path: join(dataDir, 'dynamodb') } : {});
   const sqsServer = await startSqs();
   const dynamodb = new DynamoDBClient(localClientConfig(dynamoServer.endpoint));
@@ -215,19 +259,34 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     visibilityTimeout: options.visibilityTimeoutSeconds ?? 5,
     maxReceiveCount: options.maxReceiveCount ?? 5,
   });
+  // Declared before the journal, which asks whether the consumer is idle before deleting a segment.
+  let poller: SqsPoller | undefined;
+  let journal: DeliveryJournal | undefined;
   if (dataDir) {
-    const snapshot = await readFile(join(dataDir, QUEUE_SNAPSHOT_FILE), 'utf8').catch(() => undefined);
-    if (snapshot) {
-      const saved = JSON.parse(snapshot) as QueueSnapshot;
-      await sendAll(sqs, queueUrl, saved[LOCAL_QUEUE_NAME] ?? []);
-      await sendAll(sqs, dlqUrl, saved[LOCAL_DLQ_NAME] ?? []);
-      await rm(join(dataDir, QUEUE_SNAPSHOT_FILE));
-    }
+    const legacy = await takeLegacySnapshot(dataDir, logger);
+    const opened = await DeliveryJournal.open({
+      dir: join(dataDir, JOURNAL_DIR),
+      sqs,
+      queueUrl,
+      dlqUrl,
+      queue: new EventQueue(sqs, queueUrl),
+      depth: (url) => queueDepth(sqs, url),
+      consumerIdle: () => poller?.idle ?? true,
+      logger,
+      ...(legacy ? { adopt: legacy } : {}),
+    });
+    if (legacy) await rm(legacy.path);
+    journal = opened.journal;
+    const { events, deadLetters, skipped } = opened.replayed;
+    if (events + deadLetters + skipped > 0)
+      logger.info('delivery journal replayed', { events, deadLetters, skipped });
+    if (skipped > 0) logger.warn('journal records torn by a crash skipped', { skipped });
   }
 
   const urlTokens = options.urlTokens ?? {};
   const receive = createReceiveHandler({
-    queue: new EventQueue(sqs, queueUrl),
+    // The deployed handler, unchanged; only its queue differs: locally it goes through the journal.
+    queue: journal ?? new EventQueue(sqs, queueUrl),
     secrets: new StaticSigningSecrets({
       sori: { current: options.secret, previous: options.previousSecret ?? null },
       ...Object.fromEntries(
@@ -237,7 +296,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }),
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     auth: options.auth ?? {},
-    rawStore: new FileRawStore(dataDir ?? (await mkdtemp(join(tmpdir(), 'campaign-inbox-raw-')))),
+    rawStore: dataDir
+      ? new DurableFileRawStore(dataDir)
+      : new FileRawStore(await mkdtemp(join(tmpdir(), 'campaign-inbox-raw-'))),
     logger,
   }) as unknown as LambdaHttpHandler;
   const layout = options.layout ?? DEFAULT_LAYOUT;
@@ -251,7 +312,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     logger,
   });
   const dashboard = createDashboard(counters, activity);
-  const poller = new SqsPoller({
+  poller = new SqsPoller({
     client: sqs,
     queueUrl,
     queueArn,
@@ -261,8 +322,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     concurrency: options.pollerConcurrency ?? 2,
   });
 
+  const consumer = poller;
   const healthy = async () => {
-    if (!poller.ready) return false;
+    if (!consumer.ready) return false;
     try {
       await dynamodb.send(new DescribeTableCommand({ TableName: LOCAL_TABLE_NAME }));
       await queueDepth(sqs, queueUrl);
@@ -274,6 +336,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   const http = await startApiGatewayServer({
     port: options.port,
+    logger,
     routes: [
       {
         routeKey: 'ANY /webhooks/{provider}',
@@ -299,6 +362,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
   poller.start();
   repair.start();
+  journal?.startCompaction(options.journalCompactionMs ?? 1_000);
 
   const info: LocalStackInfo = {
     pid: globalThis.process.pid,
@@ -317,37 +381,44 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     dlqUrl,
     layout,
   };
-  if (dataDir) await writeFile(join(dataDir, STACK_FILE), `${JSON.stringify(info, null, 2)}\n`);
+  // Whole or absent for the tools reading it; private, since its URLs carry tokens.
+  if (dataDir) await writePrivateFileAtomic(join(dataDir, STACK_FILE), `${JSON.stringify(info, null, 2)}\n`);
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      await http.stop();
-      // Let the poller store what was accepted before the servers go away.
-      const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline && (await queueDepth(sqs, queueUrl).catch(() => 0)) > 0) {
+      const started = Date.now();
+      await http.stop(1_500);
+      // Give the poller a moment to store what was accepted; whatever it leaves, the journal keeps.
+      const settle = started + 3_000;
+      while (Date.now() < settle && (await queueDepth(sqs, queueUrl).catch(() => 0)) > 0) {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      await poller.stop();
+      await consumer.stop();
       await repair.stop();
       if (dataDir) {
-        // The SQS server keeps messages in memory: save what is left (the DLQ above all) for the next start.
-        const snapshot: QueueSnapshot = {
-          [LOCAL_QUEUE_NAME]: await drainQueue(sqs, queueUrl),
-          [LOCAL_DLQ_NAME]: await drainQueue(sqs, dlqUrl),
-        };
-        if (Object.values(snapshot).some((bodies) => bodies.length > 0)) {
-          await writeFile(join(dataDir, QUEUE_SNAPSHOT_FILE), JSON.stringify(snapshot));
-        }
+        await journal?.close((url) => drainQueue(sqs, url), started + STOP_BUDGET_MS - 1_000);
         await rm(join(dataDir, STACK_FILE), { force: true });
       }
       dynamodb.destroy();
       sqs.destroy();
       await sqsServer.stop();
       await dynamoServer.stop();
+      await lock?.release();
     })();
     return stopping;
   };
 
-  return { ...info, port: http.port, dynamodb, sqs, poller, dynamoServer, sqsServer, healthy, stop };
+  return {
+    ...info,
+    port: http.port,
+    dynamodb,
+    sqs,
+    poller: consumer,
+    dynamoServer,
+    sqsServer,
+    journal,
+    healthy,
+    stop,
+  };
 }

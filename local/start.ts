@@ -1,8 +1,10 @@
 import { resolve } from 'node:path';
 import { loadAuthConfig, loadTableLayout } from '../lib/config';
 import { createLogger } from '../lib/log';
+import { DataDirBusyError, lockDataDir } from './data-dir-lock';
 import { resolveDevSecret, resolveDevUrlTokens } from './dev-secret';
-import { startLocalStack } from './local-stack';
+import { STOP_BUDGET_MS, startLocalStack } from './local-stack';
+import { ensurePrivateDir } from './private-files';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -19,6 +21,17 @@ function integer(name: string, fallback: number): number {
 
 const port = integer('PORT', 3000);
 const dataDir = resolve(process.env.DATA_DIR || '.data');
+// Taken before anything in DATA_DIR is touched: a second stack on it would corrupt the first one's data.
+await ensurePrivateDir(dataDir);
+const lock = await lockDataDir(dataDir).catch((error: unknown) => {
+  if (error instanceof DataDirBusyError) {
+    console.error(
+      `campaign-inbox could not start: ${error.message}; stop it, or set DATA_DIR to another directory.`,
+    );
+    process.exit(2);
+  }
+  throw error;
+});
 const { secret, generated } = await resolveDevSecret(dataDir, process.env.SORI_SECRET_KEY);
 const { tokens, generated: generatedTokens } = await resolveDevUrlTokens(dataDir, process.env);
 let auth: ReturnType<typeof loadAuthConfig>;
@@ -26,12 +39,14 @@ try {
   auth = loadAuthConfig();
 } catch (error) {
   console.error(`campaign-inbox could not start: ${(error as Error).message}`);
+  await lock.release();
   process.exit(2);
 }
 
 const stack = await startLocalStack({
   port,
   dataDir,
+  lock,
   layout: loadTableLayout(),
   secret,
   previousSecret: process.env.SORI_PREVIOUS_SECRET_KEY,
@@ -66,8 +81,13 @@ Ctrl-C stops everything; data stays in ${dataDir}.`);
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    if (stopping) return;
+    // Accepted deliveries are in the journal already: a second Ctrl-C, or a stop that hangs, may just exit.
+    if (stopping) process.exit(130);
     stopping = true;
+    setTimeout(() => {
+      console.error('stop took too long; exiting (accepted deliveries are kept in the journal)');
+      process.exit(1);
+    }, STOP_BUDGET_MS + 500).unref();
     console.log('\nstopping…');
     stack.stop().then(
       () => {
