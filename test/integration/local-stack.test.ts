@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +16,7 @@ const run = promisify(execFile);
 const SECRET = 'sk_local_stack_test';
 let dataDir: string;
 let stack: LocalStack;
+const log = memoryLogger();
 
 const start = () =>
   startLocalStack({
@@ -23,7 +25,8 @@ const start = () =>
     secret: SECRET,
     visibilityTimeoutSeconds: 1,
     maxReceiveCount: 2,
-    logger: memoryLogger().logger,
+    urlTokens: { symphony: 'tok_local_stack_test_0123456789' },
+    logger: log.logger,
   });
 
 async function post(body: string, headers: Record<string, string> = {}) {
@@ -58,6 +61,32 @@ const retryOf = (name: (typeof SORI_FIXTURES)[number], attempt: number) => {
     : JSON.stringify({ ...payload, timestamp: `2025-10-14T06:0${attempt}:00.000Z` });
 };
 
+let seeding: Promise<Awaited<ReturnType<typeof post>>[]> | undefined;
+
+/**
+ * Delivers every seed event 4 times concurrently (once per file, whichever test asks first) and waits until
+ * all are stored, so each test that reads them also passes when run alone.
+ */
+function seeded() {
+  seeding ??= (async () => {
+    const answers = await Promise.all(
+      SORI_FIXTURES.flatMap((name) => [0, 1, 2, 3].map((attempt) => post(retryOf(name, attempt)))),
+    );
+    const repository = new RecordsRepository(stack.dynamodb, stack.tableName);
+    await eventually(
+      async () => {
+        const campaign = await repository.queryEvents({ provider: 'sori', campaign: 'cmp_1234', limit: 10 });
+        const legacy = await repository.queryEvents({ provider: 'sori', campaign: 'string', limit: 10 });
+        return campaign.length === 2 && legacy.length === 2 ? true : undefined;
+      },
+      15_000,
+      'the seed events stored',
+    );
+    return answers;
+  })();
+  return seeding;
+}
+
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'campaign-inbox-'));
   stack = await start();
@@ -75,10 +104,7 @@ describe('local stack (npm start)', () => {
   });
 
   it('stores each seed event exactly once when SORI delivers it 4 times concurrently', async () => {
-    const deliveries = SORI_FIXTURES.flatMap((name) =>
-      [0, 1, 2, 3].map((attempt) => post(retryOf(name, attempt))),
-    );
-    const answers = await Promise.all(deliveries);
+    const answers = await seeded();
     expect(answers.every((answer) => answer.status === 202 && answer.body.status === 'accepted')).toBe(true);
     const ids = new Set(answers.map((answer) => answer.body.id));
     expect(ids.size).toBe(SORI_FIXTURES.length);
@@ -115,6 +141,7 @@ describe('local stack (npm start)', () => {
   });
 
   it('filters queries by campaign, device, type and time range', async () => {
+    await seeded();
     const campaign = await events('query', '--campaign', 'cmp_1234');
     expect(campaign.map((row) => row.event)).toEqual(['campaign.click', 'campaign.impression']);
     const device = await events('query', '--device', 'device_abc', '--since', '2025-10-14T05:20:00Z');
@@ -133,6 +160,7 @@ describe('local stack (npm start)', () => {
   });
 
   it('counts them exactly in `stats`, per campaign and day and across campaigns', async () => {
+    await seeded();
     expect(await events('stats', '--campaign', 'cmp_1234')).toEqual([
       { campaign_id: 'cmp_1234', day: '2025-10-14', impressions: 1, clicks: 1, unique_devices: 1, ctr: 1 },
     ]);
@@ -173,7 +201,66 @@ describe('local stack (npm start)', () => {
     expect((await fetch(`http://127.0.0.1:${stack.port}/nowhere`)).status).toBe(404);
   });
 
+  it('verifies the signature over the bytes received: a body starting with a UTF-8 byte-order mark is accepted', async () => {
+    const json = Buffer.from(soriBody('click'));
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), json]);
+    const response = await fetch(stack.webhookUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-sori-signature': hexSignature(body, SECRET) },
+      body,
+    });
+    expect(response.status).toBe(202);
+    // The same bytes without the mark are another body: signed over the marked bytes, they are refused.
+    const stripped = await fetch(stack.webhookUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-sori-signature': hexSignature(body, SECRET) },
+      body: json,
+    });
+    expect(stripped.status).toBe(401);
+  });
+
+  it('answers 404 for a path that is no valid percent-encoding, and stays up', async () => {
+    for (const path of ['/webhooks/%E0/x', '/webhooks/%E0', '/webhooks/sori/%']) {
+      const response = await fetch(`http://127.0.0.1:${stack.port}${path}`, { method: 'POST', body: '{}' });
+      expect(response.status, path).toBe(404);
+    }
+    expect((await fetch(`http://127.0.0.1:${stack.port}/healthz`)).status).toBe(200);
+  });
+
+  it('keeps an idle keep-alive connection open longer than the 5 s a pooling sender would race', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set<unknown>();
+    const get = () =>
+      new Promise<number>((resolve, reject) => {
+        const request = httpRequest(`http://127.0.0.1:${stack.port}/healthz`, { agent }, (response) => {
+          response.resume();
+          response.on('end', () => resolve(response.statusCode ?? 0));
+        });
+        request.on('socket', (socket) => sockets.add(socket));
+        request.on('error', reject);
+        request.end();
+      });
+    try {
+      expect(await get()).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 5_600));
+      expect(await get()).toBe(200);
+      expect(sockets.size, 'the second request reused the first connection').toBe(1);
+    } finally {
+      agent.destroy();
+    }
+  }, 15_000);
+
+  it('logs the route key of a webhook request, never its path (a URL token is a credential)', async () => {
+    const url = `http://127.0.0.1:${stack.port}/webhooks/symphony/tok_local_stack_test_0123456789`;
+    await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    await fetch(`${url}x`, { method: 'POST', body: '{}' });
+    const lines = log.lines.filter((line) => line.includes('webhook request'));
+    expect(lines.some((line) => line.includes('ANY /webhooks/{provider}/{token}'))).toBe(true);
+    expect(log.lines.join('\n')).not.toContain('tok_local_stack_test');
+  });
+
   it('moves dead letters back with `npm run events -- redrive`, and they are stored once', async () => {
+    await seeded();
     const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
     const legacy = buildQueueMessage(sori, Buffer.from(soriBody('legacy-click')), new Date().toISOString());
     await stack.sqs.send(
@@ -194,6 +281,7 @@ describe('local stack (npm start)', () => {
   });
 
   it('keeps stored events and dead letters across a restart with the same DATA_DIR', async () => {
+    await seeded();
     const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
     await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.dlqUrl, MessageBody: 'dead letter' }));
     await stack.stop();
