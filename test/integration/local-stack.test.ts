@@ -242,7 +242,7 @@ describe('local stack (npm start)', () => {
       });
     try {
       expect(await get()).toBe(200);
-      await new Promise((resolve) => setTimeout(resolve, 5_600));
+      await new Promise((resolve) => setTimeout(resolve, 7_000));
       expect(await get()).toBe(200);
       expect(sockets.size, 'the second request reused the first connection').toBe(1);
     } finally {
