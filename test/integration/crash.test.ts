@@ -1,15 +1,20 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sori } from '../../lib/providers/sori';
+import { toAsciiJson } from '../../lib/queue/event-queue';
+import { buildQueueMessage } from '../../lib/records/build-queue-message';
 import { RecordsRepository } from '../../lib/records/records-repository';
 import { signBody } from '../../lib/signature/verify-signature';
 import { CampaignCounters, type CampaignDayStats } from '../../lib/stats/campaign-counters';
-import { JOURNAL_DIR, localClientConfig } from '../../local/local-stack';
+import { JOURNAL_DIR, localClientConfig, queueDepth } from '../../local/local-stack';
 import { mulberry32 } from '../../scripts/load';
+import { soriBody } from '../support/deliveries';
 import { eventually } from '../support/local-aws';
-import { type StackProcess, startStackProcess } from '../support/stack-process';
+import { exited, type StackProcess, spawnScript, startStackProcess } from '../support/stack-process';
 
 const SECRET = 'sk_crash_test';
 const DAY = '2025-10-14';
@@ -227,10 +232,102 @@ describe('crash: the local stack killed mid-burst (a real process, SIGKILL)', ()
       client.destroy();
     }
 
+    // Once everything is consumed, the running stack compacts its journal down to the segment it writes to.
+    await eventually(
+      async () => ((await readdir(join(dataDir, JOURNAL_DIR))).length === 1 ? true : undefined),
+      10_000,
+      'the journal compacted',
+    );
     const final = await stack.kill('SIGINT');
     expect(final.code, stack.stderr()).toBe(0);
     expect(final.ms).toBeLessThan(10_000);
     // Everything consumed and nothing dead: a clean stop leaves an empty journal.
     expect(await readdir(join(dataDir, JOURNAL_DIR))).toEqual([]);
   }, 90_000);
+});
+
+describe('crash: what else a killed stack leaves behind', () => {
+  it('keeps dead letters across a SIGKILL and skips a journal record torn by a crash, storing the rest', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'campaign-inbox-crash-'));
+    dirs.push(dataDir);
+    // A journal as a crash leaves it: a delivery, one the consumer always fails, and a last record cut short.
+    const message = buildQueueMessage(sori, Buffer.from(soriBody('impression')), new Date().toISOString());
+    await mkdir(join(dataDir, JOURNAL_DIR), { recursive: true, mode: 0o700 });
+    await writeFile(
+      join(dataDir, JOURNAL_DIR, '0000000001.log'),
+      `${JSON.stringify({ q: 'events', b: toAsciiJson(message) })}\n${JSON.stringify({ q: 'events', b: 'poison' })}\n{"q":"events","b":"{\\"kind`,
+      { mode: 0o600 },
+    );
+    const script = 'test/support/stack-entry.ts';
+    const deadLetters = async (stack: StackProcess) => {
+      const sqs = new SQSClient(localClientConfig(stack.info.sqsEndpoint));
+      try {
+        await eventually(
+          async () => ((await queueDepth(sqs, stack.info.dlqUrl)) > 0 ? true : undefined),
+          15_000,
+          'a dead letter',
+        );
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: stack.info.dlqUrl,
+            MaxNumberOfMessages: 10,
+            VisibilityTimeout: 0,
+          }),
+        );
+        return Messages.map((m) => m.Body);
+      } finally {
+        sqs.destroy();
+      }
+    };
+
+    let stack = await startStackProcess(dataDir, {}, script);
+    expect(await deadLetters(stack)).toEqual(['poison']);
+    const { client, records } = readers(stack);
+    expect(await records.queryEvents({ provider: 'sori', campaign: 'cmp_1234', limit: 10 })).toHaveLength(1);
+    client.destroy();
+    // Long enough for the journal's compaction (every second) to have dropped the segment, were it careless.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect((await stack.kill('SIGKILL')).signal).toBe('SIGKILL');
+
+    stack = await startStackProcess(dataDir, {}, script);
+    expect(await deadLetters(stack), 'the dead letter after a SIGKILL').toEqual(['poison']);
+    expect((await stack.kill('SIGTERM')).code).toBe(0);
+
+    stack = await startStackProcess(dataDir, {}, script);
+    expect(await deadLetters(stack), 'the dead letter after a graceful stop').toEqual(['poison']);
+    await stack.kill('SIGTERM');
+  }, 60_000);
+
+  it('refuses a second start on a busy DATA_DIR in one line on stderr with exit code 2; secret-holding files are 0600', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'campaign-inbox-crash-'));
+    dirs.push(dataDir);
+    const first = await startStackProcess(dataDir);
+    try {
+      const second = spawnScript('local/start.ts', { PORT: '0', DATA_DIR: dataDir });
+      let stderr = '';
+      second.stderr?.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      second.stdout?.resume();
+      expect((await exited(second)).code).toBe(2);
+      expect(stderr.trimEnd().split('\n')).toEqual([
+        expect.stringMatching(new RegExp(`in use by another campaign-inbox \\(pid ${first.child.pid}\\)`)),
+      ]);
+      // The first stack is untouched.
+      expect((await fetch(`http://127.0.0.1:${new URL(first.info.webhookUrl).port}/healthz`)).status).toBe(
+        200,
+      );
+
+      expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
+      for (const file of ['dev-secret', 'dev-url-tokens.json', 'local-stack.json', 'lock']) {
+        expect((await stat(join(dataDir, file))).mode & 0o777, file).toBe(0o600);
+      }
+      expect((await stat(join(dataDir, JOURNAL_DIR))).mode & 0o777).toBe(0o700);
+      for (const segment of await readdir(join(dataDir, JOURNAL_DIR))) {
+        expect((await stat(join(dataDir, JOURNAL_DIR, segment))).mode & 0o777, segment).toBe(0o600);
+      }
+    } finally {
+      await first.kill('SIGTERM');
+    }
+  });
 });
