@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sori } from '../lib/providers/sori';
-import { buildQueueMessage } from '../lib/records/build-queue-message';
-import { PROJECTED_ATTRIBUTES, toItem } from '../lib/records/records-table';
+import { buildQueueMessage } from '../lib/receive/build-queue-message';
+import { PROJECTED_ATTRIBUTES, toItem } from '../lib/table/records-table';
 
 const PRICES = JSON.parse(readFileSync(join(import.meta.dirname, 'prices.json'), 'utf8')) as Record<
   string,

@@ -4,9 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { createLogger } from '../lib/log';
 import { sori } from '../lib/providers/sori';
-import { buildQueueMessage } from '../lib/records/build-queue-message';
-import { itemKey } from '../lib/records/records-table';
+import { buildQueueMessage } from '../lib/receive/build-queue-message';
 import { signBody } from '../lib/signature/verify-signature';
+import { itemKey } from '../lib/table/records-table';
 import { startLocalStack } from '../local/local-stack';
 import { percentile } from '../scripts/load';
 

@@ -10,13 +10,13 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import type { QueueMessage } from '../lib/events/event-record';
+import { CampaignCounters } from '../lib/ingest/campaign-counters';
+import { storeBatch } from '../lib/ingest/store-batch';
 import { sori } from '../lib/providers/sori';
-import { buildQueueMessage } from '../lib/records/build-queue-message';
-import type { QueueMessage } from '../lib/records/event-record';
-import { ensureRecordsTable, RecordsRepository } from '../lib/records/records-repository';
-import { DEFAULT_LAYOUT, deviceMarkerItem, toItem } from '../lib/records/records-table';
-import { storeBatch } from '../lib/records/store-batch';
-import { CampaignCounters } from '../lib/stats/campaign-counters';
+import { ensureRecordsTable, RecordsRepository } from '../lib/queries/records-repository';
+import { buildQueueMessage } from '../lib/receive/build-queue-message';
+import { DEFAULT_LAYOUT, deviceMarkerItem, toItem } from '../lib/table/records-table';
 import { startDynamoDb } from '../local/aws-servers';
 import { localClientConfig } from '../local/local-stack';
 

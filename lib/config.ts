@@ -2,7 +2,7 @@ import * as v from 'valibot';
 import { ConfigError } from './errors';
 import { providerNames } from './providers';
 import type { AuthConfig } from './providers/provider';
-import type { TableLayout } from './records/records-table';
+import type { TableLayout } from './table/records-table';
 
 type Env = Record<string, string | undefined>;
 

@@ -1,4 +1,4 @@
-import type { EventRecord } from '../lib/records/event-record';
+import type { EventRecord } from '../lib/events/event-record';
 
 const MINUTE_MS = 60_000;
 

@@ -1,5 +1,5 @@
+import type { CampaignCounters } from '../lib/ingest/campaign-counters';
 import type { Logger } from '../lib/log';
-import type { CampaignCounters } from '../lib/stats/campaign-counters';
 
 /**
  * Plays the deployed stack's scheduled counter repair locally: one pass right away (settling what a killed

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import type { CampaignCounters } from '../lib/ingest/campaign-counters';
 import { providerNames } from '../lib/providers';
-import type { CampaignCounters } from '../lib/stats/campaign-counters';
 import type { Activity } from './activity';
 
 const PAGE = join(import.meta.dirname, 'dashboard', 'index.html');

@@ -2,9 +2,9 @@ import { type FileHandle, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { QueueUnavailableError } from '../lib/errors';
+import type { QueueMessage } from '../lib/events/event-record';
 import type { Logger } from '../lib/log';
 import { toAsciiJson } from '../lib/queue/event-queue';
-import type { QueueMessage } from '../lib/records/event-record';
 import { ensurePrivateDir, PRIVATE_FILE_MODE, syncDir, writePrivateFileAtomic } from './private-files';
 
 /** One line of a segment. A checkpoint first line says: every older segment is superseded by this one. */

@@ -13,14 +13,14 @@ import { createProcessHandler } from '../functions/process-webhook/process-webho
 import { createReceiveHandler } from '../functions/receive-webhook/receive-webhook';
 import { FileRawStore } from '../lib/blobs/raw-store';
 import { DEFAULT_MAX_BODY_BYTES } from '../lib/config';
+import type { QueueMessage } from '../lib/events/event-record';
+import { CampaignCounters } from '../lib/ingest/campaign-counters';
 import { createLogger, type Logger } from '../lib/log';
 import type { AuthConfig } from '../lib/providers/provider';
+import { ensureRecordsTable, RecordsRepository } from '../lib/queries/records-repository';
 import { EventQueue } from '../lib/queue/event-queue';
-import type { QueueMessage } from '../lib/records/event-record';
-import { ensureRecordsTable, RecordsRepository } from '../lib/records/records-repository';
-import { DEFAULT_LAYOUT, type TableLayout } from '../lib/records/records-table';
 import { type SigningSecretDocument, StaticSigningSecrets } from '../lib/signature/signing-secrets';
-import { CampaignCounters } from '../lib/stats/campaign-counters';
+import { DEFAULT_LAYOUT, type TableLayout } from '../lib/table/records-table';
 import { Activity } from './activity';
 import { type LambdaHttpHandler, startApiGatewayServer } from './api-gateway-server';
 import { type LocalServer, startDynamoDb, startSqs } from './aws-servers';

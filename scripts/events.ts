@@ -1,14 +1,14 @@
 import { parseArgs } from 'node:util';
+import { CampaignCounters, type CampaignDayStats } from '../lib/ingest/campaign-counters';
 import { providerNames } from '../lib/providers';
-import { redriveMessages } from '../lib/queue/redrive';
 import {
   daysNewestFirst,
   type EventQuery,
   RecordsRepository,
   TYPE_QUERY_MAX_DAYS,
-} from '../lib/records/records-repository';
-import type { StoredEvent } from '../lib/records/records-table';
-import { CampaignCounters, type CampaignDayStats } from '../lib/stats/campaign-counters';
+} from '../lib/queries/records-repository';
+import { redriveMessages } from '../lib/queue/redrive';
+import type { StoredEvent } from '../lib/table/records-table';
 import { resolveQueueTarget, withTable } from './local-target';
 
 const USAGE = `Usage: npm run events -- <command> [options]

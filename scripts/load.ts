@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CampaignCounters } from '../lib/ingest/campaign-counters';
 import { createLogger } from '../lib/log';
-import { RecordsRepository } from '../lib/records/records-repository';
+import { RecordsRepository } from '../lib/queries/records-repository';
 import { signBody } from '../lib/signature/verify-signature';
-import { CampaignCounters } from '../lib/stats/campaign-counters';
 import { type LocalStack, localClientConfig, startLocalStack } from '../local/local-stack';
 import { findRunningStack, localSecret } from './local-target';
 

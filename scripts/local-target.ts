@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { loadTableLayout } from '../lib/config';
-import type { TableLayout } from '../lib/records/records-table';
+import type { TableLayout } from '../lib/table/records-table';
 import { startDynamoDb } from '../local/aws-servers';
 import { readDevSecret } from '../local/dev-secret';
 import { LOCAL_TABLE_NAME, type LocalStackInfo, localClientConfig, STACK_FILE } from '../local/local-stack';

@@ -4,11 +4,11 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { loadProcessConfig } from '../../lib/config';
+import { CampaignCounters } from '../../lib/ingest/campaign-counters';
 import { fromPowertools } from '../../lib/log';
 import { METRICS_NAMESPACE } from '../../lib/metrics';
 import { PowertoolsMetrics } from '../../lib/powertools-metrics';
-import { RecordsRepository } from '../../lib/records/records-repository';
-import { CampaignCounters } from '../../lib/stats/campaign-counters';
+import { RecordsRepository } from '../../lib/queries/records-repository';
 import { createProcessHandler } from './process-webhook';
 
 // Once per container: a missing variable fails the cold start loudly.

@@ -2,12 +2,12 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as v from 'valibot';
 import { WebhookError } from '../../lib/errors';
+import { type QueueMessage, QueueMessageSchema } from '../../lib/events/event-record';
+import type { CampaignCounters } from '../../lib/ingest/campaign-counters';
+import { storeBatch, type WriteCounts } from '../../lib/ingest/store-batch';
 import type { Logger } from '../../lib/log';
 import { METRIC, type MetricsSink } from '../../lib/metrics';
-import { type QueueMessage, QueueMessageSchema } from '../../lib/records/event-record';
-import type { RecordsRepository } from '../../lib/records/records-repository';
-import { storeBatch, type WriteCounts } from '../../lib/records/store-batch';
-import type { CampaignCounters } from '../../lib/stats/campaign-counters';
+import type { RecordsRepository } from '../../lib/queries/records-repository';
 
 export interface ProcessWebhookDeps {
   records: RecordsRepository;

@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
 import { loadProcessConfig } from '../../lib/config';
-import { CampaignCounters, type RepairSummary } from '../../lib/stats/campaign-counters';
+import { CampaignCounters, type RepairSummary } from '../../lib/ingest/campaign-counters';
 
 // Once per container: a missing variable fails the cold start loudly.
 const config = loadProcessConfig();

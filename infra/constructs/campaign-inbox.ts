@@ -4,7 +4,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
-import { RECORDS_TABLE } from '../../lib/records/records-table';
+import { RECORDS_TABLE } from '../../lib/table/records-table';
 import { DEFAULT_CONFIG, type InboxConfig } from '../config';
 import { acknowledgeFindings } from './acknowledge-findings';
 import { EventQueue } from './event-queue';

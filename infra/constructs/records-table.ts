@@ -1,10 +1,10 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { PROJECTED_ATTRIBUTES, RECORDS_TABLE, TTL_ATTRIBUTE } from '../../lib/records/records-table';
+import { PROJECTED_ATTRIBUTES, RECORDS_TABLE, TTL_ATTRIBUTE } from '../../lib/table/records-table';
 
 /**
- * The records table, with the keys and indexes `lib/records/records-table.ts` defines (one schema for AWS,
+ * The records table, with the keys and indexes `lib/table/records-table.ts` defines (one schema for AWS,
  * the local stack and the tests): on-demand, point-in-time recovery, deletion protection, kept when the stack
  * is deleted, TTL on `expires_at`.
  */

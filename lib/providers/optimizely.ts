@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { buildRecordId } from '../records/record-id';
+import { buildRecordId } from '../events/record-id';
 import type { Interpretation, Provider } from './provider';
 import {
   baseRecord,

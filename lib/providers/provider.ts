@@ -1,4 +1,4 @@
-import type { EventRecord } from '../records/event-record';
+import type { EventRecord } from '../events/event-record';
 
 /** What a provider's schemas made of a parsed body: a normalized record, or why it was not understood. */
 export type Interpretation = { ok: true; record: EventRecord } | { ok: false; reason: string };

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
-import type { EventRecord, Geolocation } from '../records/event-record';
-import { buildRecordId, canonicalJson } from '../records/record-id';
+import type { EventRecord, Geolocation } from '../events/event-record';
+import { buildRecordId, canonicalJson } from '../events/record-id';
 import type { Interpretation, Provider } from './provider';
 import {
   describeIssues,

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
-import type { EventRecord } from '../records/event-record';
-import { buildRecordId, canonicalJson } from '../records/record-id';
+import type { EventRecord } from '../events/event-record';
+import { buildRecordId, canonicalJson } from '../events/record-id';
 import type { Interpretation, Provider, StateUpdate } from './provider';
 import {
   baseRecord,

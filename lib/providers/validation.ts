@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import type { EventRecord } from '../records/event-record';
+import type { EventRecord } from '../events/event-record';
 
 const ISO_DATE_TIME =
   /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:Z|([+-])(\d{2}):?(\d{2}))$/;

@@ -1,6 +1,6 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { QueueUnavailableError } from '../errors';
-import type { QueueMessage } from '../records/event-record';
+import type { QueueMessage } from '../events/event-record';
 
 /** Sends normalized deliveries to the events queue. */
 export class EventQueue {

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CampaignCounters } from '../../lib/stats/campaign-counters';
+import { CampaignCounters } from '../../lib/ingest/campaign-counters';
 import { type LocalStack, startLocalStack } from '../../local/local-stack';
 import { hexSignature, memoryLogger, soriPayload } from '../support/deliveries';
 import { eventually } from '../support/local-aws';

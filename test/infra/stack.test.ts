@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CampaignInboxStack } from '../../infra/campaign-inbox-stack';
 import { DEFAULT_CONFIG, type InboxConfig, readConfig } from '../../infra/config';
 import { CampaignInbox } from '../../infra/constructs/campaign-inbox';
-import { RECORDS_TABLE } from '../../lib/records/records-table';
+import { RECORDS_TABLE } from '../../lib/table/records-table';
 
 /** Synthesizes without bundling (no esbuild run) and without the slow built-in CloudFormation validation. */
 function synth(overrides: Partial<InboxConfig> = {}) {

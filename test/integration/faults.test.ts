@@ -7,14 +7,14 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { describe, expect, it } from 'vitest';
 import { createProcessWebhook } from '../../functions/process-webhook/process-webhook';
 import { createReceiveHandler } from '../../functions/receive-webhook/receive-webhook';
+import { CampaignCounters } from '../../lib/ingest/campaign-counters';
 import { sori } from '../../lib/providers/sori';
+import { ensureRecordsTable, RecordsRepository } from '../../lib/queries/records-repository';
 import { EventQueue } from '../../lib/queue/event-queue';
-import { buildQueueMessage } from '../../lib/records/build-queue-message';
-import { ensureRecordsTable, RecordsRepository } from '../../lib/records/records-repository';
-import { DEFAULT_LAYOUT } from '../../lib/records/records-table';
+import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { rotateSecret } from '../../lib/signature/rotate-secret';
 import { StaticSigningSecrets } from '../../lib/signature/signing-secrets';
-import { CampaignCounters } from '../../lib/stats/campaign-counters';
+import { DEFAULT_LAYOUT } from '../../lib/table/records-table';
 import { startDynamoDb, startSqs } from '../../local/aws-servers';
 import { localClientConfig, queueDepth } from '../../local/local-stack';
 import { SqsPoller } from '../../local/sqs-poller';

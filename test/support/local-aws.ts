@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { inject } from 'vitest';
-import { ensureRecordsTable, RecordsRepository } from '../../lib/records/records-repository';
-import { DEFAULT_LAYOUT, type TableLayout } from '../../lib/records/records-table';
-import { CampaignCounters } from '../../lib/stats/campaign-counters';
+import { CampaignCounters } from '../../lib/ingest/campaign-counters';
+import { ensureRecordsTable, RecordsRepository } from '../../lib/queries/records-repository';
+import { DEFAULT_LAYOUT, type TableLayout } from '../../lib/table/records-table';
 import { createEventQueues, drainQueue, localClientConfig } from '../../local/local-stack';
 
 /** A name no other test uses, so tests sharing the local servers never see each other's data. */

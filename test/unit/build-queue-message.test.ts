@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sori } from '../../lib/providers/sori';
 import { toAsciiJson } from '../../lib/queue/event-queue';
-import { buildQueueMessage } from '../../lib/records/build-queue-message';
+import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { soriBody, soriPayload } from '../support/deliveries';
 
 const RECEIVED = '2026-01-01T00:00:00.000Z';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { interpretSori, sori } from '../../lib/providers/sori';
-import { buildQueueMessage } from '../../lib/records/build-queue-message';
+import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { signBody, verifySignature } from '../../lib/signature/verify-signature';
 import { soriPayload } from '../support/deliveries';
 

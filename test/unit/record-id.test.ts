@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { buildRecordId, canonicalJson } from '../../lib/events/record-id';
 import { interpretSori } from '../../lib/providers/sori';
-import { buildRecordId, canonicalJson } from '../../lib/records/record-id';
 import { type SoriFixture, soriPayload } from '../support/deliveries';
 
 const RECEIVED = '2026-01-01T00:00:00.000Z';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { EventRecord } from '../../lib/events/event-record';
 import { interpretSori } from '../../lib/providers/sori';
-import type { EventRecord } from '../../lib/records/event-record';
-import { deviceMarkerItem, TTL_ATTRIBUTE, toItem } from '../../lib/records/records-table';
+import { deviceMarkerItem, TTL_ATTRIBUTE, toItem } from '../../lib/table/records-table';
 import { soriPayload } from '../support/deliveries';
 
 // An event created long before it arrives (a late redrive, a backfill) must still be kept for the whole

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { EventRecord } from '../../lib/events/event-record';
 import { interpretSori } from '../../lib/providers/sori';
-import type { EventRecord } from '../../lib/records/event-record';
 import { SORI_FIXTURES, type SoriFixture, soriPayload } from '../support/deliveries';
 
 const RECEIVED = '2026-01-01T00:00:00.000Z';

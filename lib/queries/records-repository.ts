@@ -14,8 +14,8 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import type { QueueMessage } from '../events/event-record';
 import type { StateUpdate } from '../providers/provider';
-import type { QueueMessage } from './event-record';
 import {
   campaignPartitionKey,
   DEFAULT_LAYOUT,
@@ -33,7 +33,7 @@ import {
   type TableLayout,
   toItem,
   typeDayPartitionKey,
-} from './records-table';
+} from '../table/records-table';
 
 /** What storing one message did. A duplicate is a success: the event is already there. */
 export type StoreOutcome = 'stored' | 'duplicate';

@@ -1,9 +1,9 @@
+import type { QueueMessage } from '../events/event-record';
 import { findProvider } from '../providers';
-import type { CampaignCounters, CounterKey, Tally } from '../stats/campaign-counters';
-import { newClaimToken } from '../stats/campaign-counters';
-import type { QueueMessage } from './event-record';
-import type { RecordsRepository, StoreOutcome } from './records-repository';
-import { counterOf, dayOf, deviceMarkerItem, isCountedEvent } from './records-table';
+import type { RecordsRepository, StoreOutcome } from '../queries/records-repository';
+import { counterOf, dayOf, deviceMarkerItem, isCountedEvent } from '../table/records-table';
+import type { CampaignCounters, CounterKey, Tally } from './campaign-counters';
+import { newClaimToken } from './campaign-counters';
 
 /** What storing one message of a batch did, or why it failed (the message is then retried). */
 export type BatchOutcome = { ok: true; outcome: StoreOutcome } | { ok: false; error: unknown };

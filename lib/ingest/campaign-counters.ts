@@ -8,7 +8,7 @@ import {
   type QueryCommandInput,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { putItemIfAbsent } from '../records/records-repository';
+import { putItemIfAbsent } from '../queries/records-repository';
 import {
   campaignDayPartitionKey,
   countedEvents,
@@ -22,7 +22,7 @@ import {
   statsDayPartitionKey,
   statsPartitionKey,
   type TableLayout,
-} from '../records/records-table';
+} from '../table/records-table';
 
 /** One campaign's counts for one UTC day. */
 export interface CampaignDayStats {

@@ -1,6 +1,6 @@
+import type { EventRecord, QueueMessage } from '../events/event-record';
+import { buildQuarantineId } from '../events/record-id';
 import type { Provider } from '../providers/provider';
-import type { EventRecord, QueueMessage } from './event-record';
-import { buildQuarantineId } from './record-id';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 

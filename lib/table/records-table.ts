@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { EventRecord, QueueMessage } from '../events/event-record';
 import { findProvider } from '../providers';
-import type { EventRecord, QueueMessage } from './event-record';
 
 /**
  * The records table: one item per event, keyed so that the conditional put that stores an event also rejects
