@@ -2,7 +2,8 @@ import type { EventRecord, QueueMessage } from '../events/event-record';
 import { buildQuarantineId } from '../events/record-id';
 import type { Provider } from '../providers/provider';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+// `ignoreBOM: true` keeps a byte-order mark in the text, so the raw body travels byte for byte.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function decodeUtf8(raw: Uint8Array): string | undefined {
   try {
@@ -41,7 +42,8 @@ export function buildQueueMessage(provider: Provider, raw: Uint8Array, receivedA
   if (text === undefined) return quarantine('body is not valid UTF-8');
   let payload: unknown;
   try {
-    payload = JSON.parse(text);
+    // JSON text may start with a byte-order mark, which JSON.parse does not take.
+    payload = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
     return quarantine(`invalid JSON: ${describeJsonError(error)}`);
   }
