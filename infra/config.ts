@@ -51,7 +51,7 @@ export const DEFAULT_CONFIG: InboxConfig = {
   allowUnsigned: false,
   quietHours: 24,
   batchSize: 10,
-  batchWindowSeconds: 1,
+  batchWindowSeconds: 0,
   maxConcurrency: 5,
   maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
   shards: 1,

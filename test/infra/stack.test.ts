@@ -150,11 +150,11 @@ describe('CampaignInbox stack', () => {
     expect(policies).not.toContain('/index/*');
   });
 
-  it('turns batch item failures on, with batching and bounded concurrency', () => {
+  it('turns batch item failures on, batches of 10 with no batching window, and bounded concurrency', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       BatchSize: 10,
-      MaximumBatchingWindowInSeconds: 1,
+      MaximumBatchingWindowInSeconds: 0,
       ScalingConfig: { MaximumConcurrency: 5 },
     });
   });
