@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import type { CampaignCounters } from '../lib/ingest/campaign-counters';
 import { providerNames } from '../lib/providers';
+import type { CampaignStats } from '../lib/queries/campaign-stats';
 import type { Activity } from './activity';
 
 const PAGE = join(import.meta.dirname, 'dashboard', 'index.html');
@@ -12,7 +12,7 @@ const PAGE = join(import.meta.dirname, 'dashboard', 'index.html');
  * UTC): every campaign's exact counters for the day, events stored per minute, and the latest events.
  * @returns `false` for any other path.
  */
-export function createDashboard(counters: CampaignCounters, activity: Activity) {
+export function createDashboard(stats: CampaignStats, activity: Activity) {
   return async (request: IncomingMessage, response: ServerResponse): Promise<boolean> => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
     if (request.method !== 'GET') return false;
@@ -25,7 +25,7 @@ export function createDashboard(counters: CampaignCounters, activity: Activity) 
       const requested = url.searchParams.get('day') ?? '';
       const day = /^\d{4}-\d{2}-\d{2}$/.test(requested) ? requested : new Date().toISOString().slice(0, 10);
       const campaigns = (
-        await Promise.all(providerNames().map((provider) => counters.dayStats(provider, day)))
+        await Promise.all(providerNames().map((provider) => stats.dayStats(provider, day)))
       ).flat();
       response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       response.end(JSON.stringify({ day, campaigns, ...activity.snapshot() }));

@@ -15,9 +15,10 @@ import { FileRawStore } from '../lib/blobs/raw-store';
 import { DEFAULT_MAX_BODY_BYTES } from '../lib/config';
 import type { QueueMessage } from '../lib/events/event-record';
 import { CampaignCounters } from '../lib/ingest/campaign-counters';
+import { EventWriter } from '../lib/ingest/event-writer';
 import { createLogger, type Logger } from '../lib/log';
 import type { AuthConfig } from '../lib/providers/provider';
-import { ensureRecordsTable, RecordsRepository } from '../lib/queries/records-repository';
+import { CampaignStats } from '../lib/queries/campaign-stats';
 import { EventQueue } from '../lib/queue/event-queue';
 import { type SigningSecretDocument, StaticSigningSecrets } from '../lib/signature/signing-secrets';
 import { DEFAULT_LAYOUT, type TableLayout } from '../lib/table/records-table';
@@ -25,6 +26,7 @@ import { Activity } from './activity';
 import { type LambdaHttpHandler, startApiGatewayServer } from './api-gateway-server';
 import { type LocalServer, startDynamoDb, startSqs } from './aws-servers';
 import { CounterRepairLoop } from './counter-repair';
+import { ensureRecordsTable } from './create-records-table';
 import { createDashboard } from './dashboard';
 import { type DataDirLock, lockDataDir } from './data-dir-lock';
 import { DeliveryJournal } from './delivery-journal';
@@ -102,8 +104,8 @@ export interface LocalStack extends LocalStackInfo {
   stop(): Promise<void>;
 }
 
-/** The records repository, noting each first insert for the dashboard's live view. */
-class ActivityRecordingRepository extends RecordsRepository {
+/** The consumer's writer, noting each first insert for the dashboard's live view. */
+class ActivityRecordingWriter extends EventWriter {
   constructor(
     client: DynamoDBClient,
     tableName: string,
@@ -307,11 +309,11 @@ async function startUnlocked(
   const counters = new CampaignCounters(dynamodb, LOCAL_TABLE_NAME, layout, options.staleAfterMs, Date.now());
   const repair = new CounterRepairLoop(counters, logger, options.repairIntervalMs ?? 2_000);
   const process = createProcessHandler({
-    records: new ActivityRecordingRepository(dynamodb, LOCAL_TABLE_NAME, layout, activity),
+    writer: new ActivityRecordingWriter(dynamodb, LOCAL_TABLE_NAME, layout, activity),
     counters,
     logger,
   });
-  const dashboard = createDashboard(counters, activity);
+  const dashboard = createDashboard(new CampaignStats(dynamodb, LOCAL_TABLE_NAME), activity);
   poller = new SqsPoller({
     client: sqs,
     queueUrl,

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { CampaignCounters, type CampaignDayStats } from '../lib/ingest/campaign-counters';
 import { providerNames } from '../lib/providers';
+import { type CampaignDayStats, CampaignStats } from '../lib/queries/campaign-stats';
 import {
   daysNewestFirst,
   type EventQuery,
@@ -118,7 +118,7 @@ async function stats(values: {
       stack: values.stack,
     },
     async (target) => {
-      const counters = new CampaignCounters(target.client, target.tableName, target.layout);
+      const counters = new CampaignStats(target.client, target.tableName);
       const providers = values.provider ? [values.provider] : providerNames();
       if (values.campaign) {
         const rows: CampaignDayStats[] = [];

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CampaignCounters } from '../lib/ingest/campaign-counters';
 import { createLogger } from '../lib/log';
+import { CampaignStats } from '../lib/queries/campaign-stats';
 import { RecordsRepository } from '../lib/queries/records-repository';
 import { signBody } from '../lib/signature/verify-signature';
 import { type LocalStack, localClientConfig, startLocalStack } from '../local/local-stack';
@@ -186,7 +186,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
   }
 
   const records = new RecordsRepository(target.dynamodb, target.tableName, target.layout);
-  const counters = new CampaignCounters(target.dynamodb, target.tableName, target.layout);
+  const counters = new CampaignStats(target.dynamodb, target.tableName);
   const countStored = async () => {
     let total = 0;
     for (const campaign of expected.keys()) {

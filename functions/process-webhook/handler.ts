@@ -5,10 +5,10 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { loadProcessConfig } from '../../lib/config';
 import { CampaignCounters } from '../../lib/ingest/campaign-counters';
+import { EventWriter } from '../../lib/ingest/event-writer';
 import { fromPowertools } from '../../lib/log';
 import { METRICS_NAMESPACE } from '../../lib/metrics';
 import { PowertoolsMetrics } from '../../lib/powertools-metrics';
-import { RecordsRepository } from '../../lib/queries/records-repository';
 import { createProcessHandler } from './process-webhook';
 
 // Once per container: a missing variable fails the cold start loudly.
@@ -20,7 +20,7 @@ const dynamodb = new DynamoDBClient({});
 
 export const handler = createProcessHandler(
   {
-    records: new RecordsRepository(dynamodb, config.tableName, config.layout),
+    writer: new EventWriter(dynamodb, config.tableName, config.layout),
     counters: new CampaignCounters(dynamodb, config.tableName, config.layout, config.staleAfterMs),
     logger: fromPowertools(logger),
     metrics: new PowertoolsMetrics(metrics),

@@ -1,53 +1,38 @@
 import { randomBytes } from 'node:crypto';
 import {
   type AttributeValue,
-  ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
-  QueryCommand,
-  type QueryCommandInput,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { putItemIfAbsent } from '../queries/records-repository';
+import { findProvider } from '../providers';
 import {
-  campaignDayPartitionKey,
-  countedEvents,
-  DEVICE_SORT_PREFIX,
+  COUNT_PREFIX,
+  COUNTED_ATTRIBUTE,
+  type CounterKey,
+  countAttribute,
+  counterItemKey,
+  DEVICES_ATTRIBUTE,
   deviceMarkerItem,
   EVENT_SORT_PREFIX,
   fromEventItem,
   PENDING_COUNTERS_PARTITION,
   pendingCounterSortKey,
   RECORDS_TABLE,
+  shardKeys,
   statsDayPartitionKey,
-  statsPartitionKey,
   type TableLayout,
 } from '../table/records-table';
+import { getItems, type Item, queryItems, updateIf } from '../table/table-io';
+import { setCountedFlag } from './event-writer';
 
-/** One campaign's counts for one UTC day. */
-export interface CampaignDayStats {
-  provider: string;
-  campaign_id: string;
-  day: string;
-  impressions: number;
-  clicks: number;
-  unique_devices: number;
-  /** clicks / impressions, `null` with no impressions. */
-  ctr: number | null;
-}
-
-/** What a batch adds to one campaign-day. */
+/** What a batch adds to one campaign-day: first inserts per event type, and devices seen for the first time. */
 export interface Tally {
-  impressions: number;
-  clicks: number;
+  counts: Record<string, number>;
   unique_devices: number;
 }
 
-export interface CounterKey {
-  provider: string;
-  campaignId: string;
-  day: string;
-}
+export type { CounterKey };
 
 /**
  * A claim a batch puts on a campaign-day before it writes records: `<epoch ms, base 36>_<random>`. Its time
@@ -71,21 +56,6 @@ function claimsOf(item: Record<string, AttributeValue> | undefined): Record<stri
 }
 
 const N = (value: number): AttributeValue => ({ N: String(value) });
-const num = (item: Record<string, AttributeValue> | undefined, name: string) => Number(item?.[name]?.N ?? 0);
-
-function toStats(item: Record<string, AttributeValue>): CampaignDayStats {
-  const impressions = num(item, 'impressions');
-  const clicks = num(item, 'clicks');
-  return {
-    provider: item.provider?.S ?? '',
-    campaign_id: item.campaign_id?.S ?? '',
-    day: item.day?.S ?? item.sk?.S ?? '',
-    impressions,
-    clicks,
-    unique_devices: num(item, 'unique_devices'),
-    ctr: impressions > 0 ? clicks / impressions : null,
-  };
-}
 
 /** What one repair pass did. */
 export interface RepairSummary {
@@ -132,34 +102,28 @@ export class CampaignCounters {
     return claimedAt < this.deadBefore || now - claimedAt >= this.staleAfterMs;
   }
 
-  private key(key: CounterKey) {
-    return {
-      [RECORDS_TABLE.partitionKey]: { S: statsPartitionKey(key.provider, key.campaignId) },
-      [RECORDS_TABLE.sortKey]: { S: key.day },
-    };
-  }
-
   /**
-   * Puts a batch's claim on a campaign-day (an attribute `claim_<token>`), creating its counter item if needed.
+   * Puts a batch's claim on a campaign-day (an attribute `claim_<token>`), creating its counter item if needed
+   * and listing it for the repair.
    * @returns the claims now on the item (token → epoch ms), this one included.
    */
   async claim(key: CounterKey, token: string, now = Date.now()): Promise<Record<string, number>> {
-    const index = RECORDS_TABLE.indexes.byTypeAndDay;
+    const byDay = RECORDS_TABLE.indexes.byTypeAndDay;
     const pending = RECORDS_TABLE.indexes.byDevice;
     const output = await this.client.send(
       new UpdateItemCommand({
         TableName: this.tableName,
-        Key: this.key(key),
+        Key: counterItemKey(key),
         UpdateExpression:
-          'SET #claim = :now, #kind = :kind, #provider = :provider, #campaign = :campaign, #day = :day, #ipk = :ipk, #isk = :isk, #ppk = :ppk, #psk = :psk ADD #version :one',
+          'SET #claim = :now, #kind = :kind, #provider = :provider, #campaign = :campaign, #day = :day, #dpk = :dpk, #dsk = :dsk, #ppk = :ppk, #psk = :psk ADD #version :one',
         ExpressionAttributeNames: {
           '#claim': `${CLAIM_PREFIX}${token}`,
           '#kind': 'kind',
           '#provider': 'provider',
           '#campaign': 'campaign_id',
           '#day': 'day',
-          '#ipk': index.partitionKey,
-          '#isk': index.sortKey,
+          '#dpk': byDay.partitionKey,
+          '#dsk': byDay.sortKey,
           '#ppk': pending.partitionKey,
           '#psk': pending.sortKey,
           '#version': 'version',
@@ -170,8 +134,8 @@ export class CampaignCounters {
           ':provider': { S: key.provider },
           ':campaign': { S: key.campaignId },
           ':day': { S: key.day },
-          ':ipk': { S: statsDayPartitionKey(key.provider, key.day) },
-          ':isk': { S: key.campaignId },
+          ':dpk': { S: statsDayPartitionKey(key.provider, key.day) },
+          ':dsk': { S: key.campaignId },
           ':ppk': { S: PENDING_COUNTERS_PARTITION },
           ':psk': { S: pendingCounterSortKey(key.provider, key.campaignId, key.day) },
           ':one': N(1),
@@ -186,34 +150,27 @@ export class CampaignCounters {
    * Adds a batch's first inserts and, when its writes are all settled, drops its claim.
    * @returns `false` when the claim was already gone (a recount took it over, having counted from the records).
    */
-  async apply(key: CounterKey, token: string, tally: Tally, release: boolean): Promise<boolean> {
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: this.key(key),
-          UpdateExpression: `ADD #impressions :i, #clicks :c, #unique :u, #version :one${release ? ' REMOVE #claim' : ''}`,
-          ConditionExpression: 'attribute_exists(#claim)',
-          ExpressionAttributeNames: {
-            '#impressions': 'impressions',
-            '#clicks': 'clicks',
-            '#unique': 'unique_devices',
-            '#version': 'version',
-            '#claim': `${CLAIM_PREFIX}${token}`,
-          },
-          ExpressionAttributeValues: {
-            ':i': N(tally.impressions),
-            ':c': N(tally.clicks),
-            ':u': N(tally.unique_devices),
-            ':one': N(1),
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+  apply(key: CounterKey, token: string, tally: Tally, release: boolean): Promise<boolean> {
+    const names: Record<string, string> = {
+      '#unique': DEVICES_ATTRIBUTE,
+      '#version': 'version',
+      '#claim': `${CLAIM_PREFIX}${token}`,
+    };
+    const values: Record<string, AttributeValue> = { ':u': N(tally.unique_devices), ':one': N(1) };
+    const adds = ['#unique :u', '#version :one'];
+    Object.entries(tally.counts).forEach(([event, count], i) => {
+      names[`#n${i}`] = countAttribute(event);
+      values[`:n${i}`] = N(count);
+      adds.push(`#n${i} :n${i}`);
+    });
+    return updateIf(this.client, {
+      TableName: this.tableName,
+      Key: counterItemKey(key),
+      UpdateExpression: `ADD ${adds.join(', ')}${release ? ' REMOVE #claim' : ''}`,
+      ConditionExpression: 'attribute_exists(#claim)',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
   }
 
   /**
@@ -229,100 +186,101 @@ export class CampaignCounters {
 
   private async read(key: CounterKey) {
     const { Item } = await this.client.send(
-      new GetItemCommand({ TableName: this.tableName, Key: this.key(key), ConsistentRead: true }),
+      new GetItemCommand({ TableName: this.tableName, Key: counterItemKey(key), ConsistentRead: true }),
     );
     return Item;
   }
 
-  private async recountItem(
-    key: CounterKey,
-    item: Record<string, AttributeValue>,
-    ownToken: string | undefined,
-    now: number,
-  ): Promise<boolean> {
+  private async recountItem(key: CounterKey, item: Item, ownToken: string | undefined, now: number) {
     const claims = claimsOf(item);
     const stale = Object.keys(claims).filter((token) => token === ownToken || this.isStale(token, now));
     if (stale.length === 0 || stale.length < Object.keys(claims).length) return false;
 
-    const counts = await this.countFromRecords(key);
+    const tally = await this.countFromRecords(key);
     const pending = RECORDS_TABLE.indexes.byDevice;
     const names: Record<string, string> = {
-      '#impressions': 'impressions',
-      '#clicks': 'clicks',
-      '#unique': 'unique_devices',
+      '#unique': DEVICES_ATTRIBUTE,
       '#version': 'version',
       '#ppk': pending.partitionKey,
       '#psk': pending.sortKey,
     };
+    const values: Record<string, AttributeValue> = {
+      ':u': N(tally.unique_devices),
+      ':one': N(1),
+      ':version': item.version ?? N(0),
+    };
+    const sets = ['#unique = :u'];
+    const removes = ['#ppk', '#psk'];
     stale.forEach((token, i) => {
       names[`#t${i}`] = `${CLAIM_PREFIX}${token}`;
+      removes.push(`#t${i}`);
     });
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: this.key(key),
-          UpdateExpression: `SET #impressions = :i, #clicks = :c, #unique = :u REMOVE ${stale.map((_, i) => `#t${i}`).join(', ')}, #ppk, #psk ADD #version :one`,
-          ConditionExpression: '#version = :version',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: {
-            ':i': N(counts.impressions),
-            ':c': N(counts.clicks),
-            ':u': N(counts.unique_devices),
-            ':one': N(1),
-            ':version': item.version ?? N(0),
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    // Every event type counted before or now: a type no record has any more is set to 0, not left behind.
+    const events = new Set([
+      ...Object.keys(tally.counts),
+      ...Object.keys(item)
+        .filter((name) => name.startsWith(COUNT_PREFIX))
+        .map((name) => name.slice(COUNT_PREFIX.length)),
+    ]);
+    [...events].forEach((event, i) => {
+      names[`#n${i}`] = countAttribute(event);
+      values[`:n${i}`] = N(tally.counts[event] ?? 0);
+      sets.push(`#n${i} = :n${i}`);
+    });
+    return updateIf(this.client, {
+      TableName: this.tableName,
+      Key: counterItemKey(key),
+      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')} ADD #version :one`,
+      ConditionExpression: '#version = :version',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
   }
 
   /**
-   * Counts a campaign-day from its stored events, over every shard, with consistent reads: impressions and
-   * clicks by event, unique devices as the distinct `device_id`s among them. Device markers are made to match
-   * the records first (a batch killed between a record and its marker leaves the marker missing), so a later
-   * retry of such an event finds its marker and does not count the device a second time.
+   * Counts a campaign-day from its stored events, over every shard, with consistent reads: events per type,
+   * unique devices as the distinct `device_id`s among its counted events. Device markers are made to match the
+   * records first (a batch killed between a record and its marker leaves the marker missing or unflagged), so a
+   * later retry of such an event finds its marker flagged and does not count the device a second time.
    */
   async countFromRecords(key: CounterKey): Promise<Tally> {
-    const tally: Tally = { impressions: 0, clicks: 0, unique_devices: 0 };
-    const counted = countedEvents(key.provider);
-    const devices = new Map<string, Record<string, AttributeValue>>();
-    const marked = new Map<string, Record<string, AttributeValue>>();
-    for (let shard = 0; shard < this.layout.shards; shard++) {
-      const pk = campaignDayPartitionKey(key.provider, key.campaignId, key.day, shard);
-      const items = await this.queryAll({
-        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :events)',
-        ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-        ExpressionAttributeValues: { ':pk': { S: pk }, ':events': { S: EVENT_SORT_PREFIX } },
+    const tally: Tally = { counts: {}, unique_devices: 0 };
+    const counted = findProvider(key.provider)?.counted ?? {};
+    const devices = new Map<string, Item>();
+    const family = `CAMPAIGN#${key.provider}#${key.campaignId}#${key.day}`;
+    for (const pk of shardKeys(family, this.layout)) {
+      const events = await queryItems(this.client, {
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+        ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
+        ExpressionAttributeValues: { ':pk': { S: pk }, ':prefix': { S: EVENT_SORT_PREFIX } },
         ConsistentRead: true,
       });
-      for (const item of items) {
-        const counter = counted[item.event?.S ?? ''];
-        if (counter) tally[counter]++;
+      for (const item of events) {
+        const event = item.event?.S ?? '';
+        tally.counts[event] = (tally.counts[event] ?? 0) + 1;
         const device = item.device_id?.S;
-        if (device && !devices.has(device)) devices.set(device, item);
+        if (device && counted[event] && !devices.has(device)) devices.set(device, item);
       }
-      const markers = await this.queryAll({
-        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :devices)',
-        ProjectionExpression: '#pk, #sk',
-        ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-        ExpressionAttributeValues: { ':pk': { S: pk }, ':devices': { S: DEVICE_SORT_PREFIX } },
-        ConsistentRead: true,
-      });
-      for (const marker of markers) marked.set(marker.sk?.S?.slice(DEVICE_SORT_PREFIX.length) ?? '', marker);
     }
-    for (const [device, item] of devices) {
-      if (marked.has(device)) continue;
-      const record = fromEventItem(item);
-      await putItemIfAbsent(
-        this.client,
-        this.tableName,
-        deviceMarkerItem({ ...record, campaign_id: key.campaignId, device_id: device }, this.layout),
-      );
+    const markers: Item[] = [];
+    for (const item of devices.values()) {
+      const marker = deviceMarkerItem(fromEventItem(item), this.layout);
+      if (marker) markers.push(marker);
+    }
+    const keyOf = (item: Item) => ({
+      [RECORDS_TABLE.partitionKey]: item[RECORDS_TABLE.partitionKey] as AttributeValue,
+      [RECORDS_TABLE.sortKey]: item[RECORDS_TABLE.sortKey] as AttributeValue,
+    });
+    const flagged = new Set(
+      (await getItems(this.client, this.tableName, markers.map(keyOf)))
+        .filter((item) => item[COUNTED_ATTRIBUTE] !== undefined)
+        .map((item) => `${item.pk?.S}\u0000${item.sk?.S}`),
+    );
+    for (const marker of markers) {
+      if (!flagged.has(`${marker.pk?.S}\u0000${marker.sk?.S}`)) {
+        await setCountedFlag(this.client, this.tableName, marker, false);
+      }
     }
     tally.unique_devices = devices.size;
     return tally;
@@ -337,7 +295,8 @@ export class CampaignCounters {
    */
   async repair(now = Date.now()): Promise<RepairSummary> {
     const index = RECORDS_TABLE.indexes.byDevice;
-    const listed = await this.queryAll({
+    const listed = await queryItems(this.client, {
+      TableName: this.tableName,
       IndexName: index.name,
       KeyConditionExpression: '#pk = :pk',
       ExpressionAttributeNames: { '#pk': index.partitionKey },
@@ -362,79 +321,19 @@ export class CampaignCounters {
   }
 
   /** Takes a claim-free item off the repair list, unless a batch claimed it since it was read. */
-  private async unlist(key: CounterKey, item: Record<string, AttributeValue>): Promise<boolean> {
+  private unlist(key: CounterKey, item: Item): Promise<boolean> {
     const pending = RECORDS_TABLE.indexes.byDevice;
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: this.key(key),
-          UpdateExpression: 'REMOVE #ppk, #psk',
-          ConditionExpression: '#version = :version',
-          ExpressionAttributeNames: {
-            '#ppk': pending.partitionKey,
-            '#psk': pending.sortKey,
-            '#version': 'version',
-          },
-          ExpressionAttributeValues: { ':version': item.version ?? N(0) },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
-  }
-
-  /**
-   * One campaign's counters, day by day (`since`/`until` inclusive, `YYYY-MM-DD`), read consistently. Only
-   * reads: a campaign-day left by a killed batch is settled by {@link CampaignCounters.repair}.
-   */
-  async campaignStats(
-    provider: string,
-    campaignId: string,
-    since = '0000',
-    until = '9999',
-  ): Promise<CampaignDayStats[]> {
-    const items = await this.queryAll({
-      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
-      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-      ExpressionAttributeValues: {
-        ':pk': { S: statsPartitionKey(provider, campaignId) },
-        ':since': { S: since },
-        ':until': { S: until },
+    return updateIf(this.client, {
+      TableName: this.tableName,
+      Key: counterItemKey(key),
+      UpdateExpression: 'REMOVE #ppk, #psk',
+      ConditionExpression: '#version = :version',
+      ExpressionAttributeNames: {
+        '#ppk': pending.partitionKey,
+        '#psk': pending.sortKey,
+        '#version': 'version',
       },
-      ConsistentRead: true,
+      ExpressionAttributeValues: { ':version': item.version ?? N(0) },
     });
-    return items.map(toStats);
-  }
-
-  /** Every campaign's counters on one day (the `gsi3` index), most impressions first. */
-  async dayStats(provider: string, day: string): Promise<CampaignDayStats[]> {
-    const index = RECORDS_TABLE.indexes.byTypeAndDay;
-    const items = await this.queryAll({
-      IndexName: index.name,
-      KeyConditionExpression: '#pk = :pk',
-      ExpressionAttributeNames: { '#pk': index.partitionKey },
-      ExpressionAttributeValues: { ':pk': { S: statsDayPartitionKey(provider, day) } },
-    });
-    return items
-      .map(toStats)
-      .sort((a, b) => b.impressions - a.impressions || a.campaign_id.localeCompare(b.campaign_id));
-  }
-
-  private async queryAll(
-    input: Omit<QueryCommandInput, 'TableName'>,
-  ): Promise<Record<string, AttributeValue>[]> {
-    const items: Record<string, AttributeValue>[] = [];
-    let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({ ...input, TableName: this.tableName, ExclusiveStartKey }),
-      );
-      items.push(...(page.Items ?? []));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return items;
   }
 }

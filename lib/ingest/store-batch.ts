@@ -1,21 +1,12 @@
 import type { QueueMessage } from '../events/event-record';
 import { findProvider } from '../providers';
-import type { RecordsRepository, StoreOutcome } from '../queries/records-repository';
-import { counterOf, dayOf, deviceMarkerItem, isCountedEvent } from '../table/records-table';
-import type { CampaignCounters, CounterKey, Tally } from './campaign-counters';
+import { type CounterKey, counterKeyOf } from '../table/records-table';
+import type { CampaignCounters, Tally } from './campaign-counters';
 import { newClaimToken } from './campaign-counters';
+import type { EventWriter, StoreOutcome } from './event-writer';
 
 /** What storing one message of a batch did, or why it failed (the message is then retried). */
 export type BatchOutcome = { ok: true; outcome: StoreOutcome } | { ok: false; error: unknown };
-
-/** Counts of the writes a batch spent, by kind (for benchmarks and logs). */
-export interface WriteCounts {
-  records: number;
-  markers: number;
-  counters: number;
-  /** Current-state items (Symphony). */
-  states: number;
-}
 
 interface Group {
   key: CounterKey;
@@ -27,55 +18,51 @@ interface Group {
 const groupId = (key: CounterKey) => JSON.stringify([key.provider, key.campaignId, key.day]);
 
 /**
- * Stores a batch of queue messages: one conditional put per record, and for campaign impressions and clicks
- * exact counters per campaign and day, moved only by first inserts and aggregated to one increment per
- * campaign-day per batch (see {@link CampaignCounters} for why they stay exact under crashes and retries).
+ * Stores a batch of queue messages: one conditional put per record, a device marker where it can be new, and
+ * exact counters per campaign and day (events per type, unique devices), moved only by first inserts and
+ * aggregated to one increment per campaign-day per batch (see {@link CampaignCounters} for why they stay exact
+ * under crashes and retries).
  *
- * A message fails (and is retried by SQS) when its record could not be written, when its campaign-day could
- * not be claimed, or when its counter increment could not be applied.
+ * A message fails (and is retried by SQS) when its record or its device marker could not be written, when its
+ * campaign-day could not be claimed, or when its counter increment could not be applied. A retried message
+ * writes its marker again, so a marker is never missing for a message that succeeded.
  * @returns one outcome per message, in order; never throws.
  */
 export async function storeBatch(
-  records: RecordsRepository,
+  writer: EventWriter,
   counters: CampaignCounters,
   messages: readonly QueueMessage[],
-  writes: WriteCounts = { records: 0, markers: 0, counters: 0, states: 0 },
 ): Promise<BatchOutcome[]> {
   const groups = new Map<string, Group>();
-  messages.forEach((message, i) => {
-    if (message.kind !== 'event' || !isCountedEvent(message.record)) return;
-    const record = message.record;
-    const key = {
-      provider: record.provider,
-      campaignId: record.campaign_id ?? '',
-      day: dayOf(record.created_at),
-    };
-    const id = groupId(key);
-    const group: Group = groups.get(id) ?? {
-      key,
-      token: newClaimToken(),
-      members: [],
-      claimed: Promise.resolve({}),
-    };
-    group.members.push(i);
-    groups.set(id, group);
-  });
-  for (const group of groups.values()) {
-    writes.counters++;
-    group.claimed = counters.claim(group.key, group.token);
-    group.claimed.catch(() => {});
-  }
-
   const groupOf = new Map<number, Group>();
-  for (const group of groups.values()) for (const i of group.members) groupOf.set(i, group);
+  messages.forEach((message, i) => {
+    const key = message.kind === 'event' ? counterKeyOf(message.record) : undefined;
+    if (!key) return;
+    const id = groupId(key);
+    let group = groups.get(id);
+    if (!group) {
+      group = { key, token: newClaimToken(), members: [], claimed: Promise.resolve({}) };
+      group.claimed = counters.claim(key, group.token);
+      group.claimed.catch(() => {});
+      groups.set(id, group);
+    }
+    group.members.push(i);
+    groupOf.set(i, group);
+  });
 
-  // A counted record is written only once its campaign-day is claimed, so no first insert escapes a recount.
+  // A campaign event is written only once its campaign-day is claimed, so no first insert escapes a recount.
+  // Its marker follows the record: a batch killed in between leaves a claim, and the recount writes the marker.
+  const markers: Array<'new' | 'old' | undefined> = [];
   const outcomes: BatchOutcome[] = await Promise.all(
     messages.map(async (message, i): Promise<BatchOutcome> => {
       try {
         await groupOf.get(i)?.claimed;
-        writes.records++;
-        return { ok: true, outcome: await records.store(message) };
+        const outcome = await writer.store(message);
+        if (message.kind === 'event') {
+          const counted = Boolean(findProvider(message.record.provider)?.counted?.[message.record.event]);
+          markers[i] = (await writer.markDevice(message.record, counted)) === 'first' ? 'new' : 'old';
+        }
+        return { ok: true, outcome };
       } catch (error) {
         return { ok: false, error };
       }
@@ -86,9 +73,8 @@ export async function storeBatch(
     [...groups.values()].map(async (group) => {
       const claims = await group.claimed.catch(() => undefined);
       if (claims === undefined) return;
-      const tally: Tally = { impressions: 0, clicks: 0, unique_devices: 0 };
+      const tally: Tally = { counts: {}, unique_devices: 0 };
       let settled = true;
-      const devices = new Map<string, number[]>();
       for (const i of group.members) {
         const result = outcomes[i];
         const message = messages[i];
@@ -96,34 +82,12 @@ export async function storeBatch(
           settled = false;
           continue;
         }
-        const counter = counterOf(message.record);
-        if (result.outcome === 'stored' && counter) tally[counter]++;
-        // Markers are written for duplicates too: the first attempt may have stored the record and died
-        // before its marker.
-        const device = message.record.device_id;
-        if (device) devices.set(device, [...(devices.get(device) ?? []), i]);
+        if (result.outcome === 'stored') {
+          tally.counts[message.record.event] = (tally.counts[message.record.event] ?? 0) + 1;
+        }
+        if (markers[i] === 'new') tally.unique_devices++;
       }
-      await Promise.all(
-        [...devices.entries()].map(async ([device, members]) => {
-          const first = messages[members[0] ?? -1];
-          if (first?.kind !== 'event' || !first.record.campaign_id) return;
-          try {
-            writes.markers++;
-            const marked = await records.putIfAbsent(
-              deviceMarkerItem(
-                { ...first.record, campaign_id: first.record.campaign_id, device_id: device },
-                records.layout,
-              ),
-            );
-            if (marked === 'stored') tally.unique_devices++;
-          } catch (error) {
-            settled = false;
-            for (const i of members) outcomes[i] = { ok: false, error };
-          }
-        }),
-      );
       try {
-        writes.counters++;
         await counters.apply(group.key, group.token, tally, settled);
       } catch (error) {
         // The claim stays: a recount will count what was stored. The messages are retried meanwhile.
@@ -144,8 +108,7 @@ export async function storeBatch(
       const update = findProvider(message.record.provider)?.stateOf?.(message.record);
       if (!update) return;
       try {
-        writes.states++;
-        await records.applyState(message.record.provider, update);
+        await writer.applyState(message.record.provider, update);
       } catch (error) {
         outcomes[i] = { ok: false, error };
       }

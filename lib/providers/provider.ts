@@ -43,7 +43,12 @@ export interface Provider {
   readonly auth: AuthConfig;
   /** The canonical event names it produces (dashboards and alarms list them). */
   readonly events: readonly string[];
-  /** Canonical events that move the campaign counters, and which counter. */
+  /**
+   * `true` when its payloads carry no time of their own and `created_at` is when the delivery was received:
+   * a retry then has another `created_at`, so the table keys such events by id alone.
+   */
+  readonly timeIsReceipt?: boolean;
+  /** Canonical events that move the campaign counters, and which counter (read time only: keys ignore it). */
   readonly counted?: Readonly<Record<string, 'impressions' | 'clicks'>>;
   /**
    * Largest body it accepts. The deployment's `maxBodyBytes` caps it: the limit applied is the lower of the

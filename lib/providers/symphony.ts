@@ -99,6 +99,7 @@ export const symphony: Provider = {
   auth: { scheme: { kind: 'url-token' } },
   events: SYMPHONY_EVENTS,
   maxBodyBytes: SMALL_EVENT_MAX_BODY_BYTES,
+  timeIsReceipt: true,
   interpret: interpretSymphony,
   stateOf: symphonyState,
 };

@@ -1,42 +1,30 @@
 import {
   type AttributeValue,
-  BatchGetItemCommand,
-  type BatchGetItemCommandOutput,
-  ConditionalCheckFailedException,
-  CreateTableCommand,
-  DescribeTableCommand,
   type DynamoDBClient,
   GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-  type QueryCommandInput,
-  ResourceInUseException,
   ScanCommand,
-  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { QueueMessage } from '../events/event-record';
-import type { StateUpdate } from '../providers/provider';
 import {
   campaignPartitionKey,
   DEFAULT_LAYOUT,
   devicePartitionKey,
+  EVENT_SORT_PREFIX,
   fromEventItem,
   fromQuarantineItem,
-  PROJECTED_ATTRIBUTES,
+  markedFamily,
   QUARANTINE_PARTITION,
   quarantinePartitionKey,
   RECORD_SORT_KEY,
   RECORDS_TABLE,
   type StoredEvent,
   type StoredQuarantine,
+  shardKeys,
   statePartitionKey,
   type TableLayout,
-  toItem,
   typeDayPartitionKey,
 } from '../table/records-table';
-
-/** What storing one message did. A duplicate is a success: the event is already there. */
-export type StoreOutcome = 'stored' | 'duplicate';
+import { getItems, type Item, queryItems } from '../table/table-io';
+import { CampaignStats } from './campaign-stats';
 
 /** Filters of `npm run events -- query`; every one optional, combined with AND. */
 export interface EventQuery {
@@ -56,99 +44,16 @@ const DAY_MS = 86_400_000;
 export const TYPE_QUERY_DEFAULT_DAYS = 7;
 export const TYPE_QUERY_MAX_DAYS = 366;
 
-/**
- * Writes an item unless one with its key exists: the one write that both stores and deduplicates.
- * @returns `stored` on first insert, `duplicate` when the key existed.
- * @throws the SDK's error for anything else (throttling, unavailability).
- */
-export async function putItemIfAbsent(
-  client: DynamoDBClient,
-  tableName: string,
-  item: Record<string, AttributeValue>,
-): Promise<StoreOutcome> {
-  try {
-    await client.send(
-      new PutItemCommand({
-        TableName: tableName,
-        Item: item,
-        ConditionExpression: 'attribute_not_exists(#pk)',
-        ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey },
-      }),
-    );
-    return 'stored';
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return 'duplicate';
-    throw error;
-  }
-}
-
-/** Reads and writes the records table. Knows DynamoDB, nothing of Lambda or HTTP. */
+/** Reads the records table for the CLI and the dashboard. Knows DynamoDB, nothing of Lambda or HTTP. */
 export class RecordsRepository {
+  private readonly stats: CampaignStats;
+
   constructor(
     private readonly client: DynamoDBClient,
     readonly tableName: string,
     readonly layout: TableLayout = DEFAULT_LAYOUT,
-  ) {}
-
-  /**
-   * Stores the record a queue message carries, unless an item with its key is already there.
-   * @returns `stored` on first insert, `duplicate` when the key existed.
-   * @throws the SDK's error for anything else (throttling, unavailability): the caller retries the message.
-   */
-  async store(message: QueueMessage): Promise<StoreOutcome> {
-    return this.putIfAbsent(toItem(message, this.layout));
-  }
-
-  /**
-   * Writes an item unless one with its key exists: the one write that both stores and deduplicates.
-   * @returns `stored` on first insert, `duplicate` when the key existed.
-   * @throws the SDK's error for anything else.
-   */
-  async putIfAbsent(item: Record<string, AttributeValue>): Promise<StoreOutcome> {
-    return putItemIfAbsent(this.client, this.tableName, item);
-  }
-
-  /**
-   * Moves a provider's current-state item forward, never back: it changes only when the update's rank is
-   * higher, or equal with a later `updated_at`.
-   * @returns `false` when the stored state was newer and stays as it is.
-   */
-  async applyState(provider: string, update: StateUpdate): Promise<boolean> {
-    const names: Record<string, string> = {
-      '#pk': RECORDS_TABLE.partitionKey,
-      '#rank': 'rank',
-      '#at': 'updated_at',
-    };
-    const values: Record<string, AttributeValue> = {
-      ':rank': { N: String(update.rank) },
-      ':at': { S: update.fields.updated_at ?? '' },
-      ':kind': { S: 'state' },
-      ':provider': { S: provider },
-      ':key': { S: update.key },
-    };
-    const sets = ['#rank = :rank', '#kind = :kind', '#provider = :provider', '#key = :key'];
-    Object.assign(names, { '#kind': 'kind', '#provider': 'provider', '#key': 'state_key' });
-    Object.entries(update.fields).forEach(([field, value], i) => {
-      names[`#f${i}`] = field;
-      values[`:f${i}`] = value === null ? { NULL: true } : { S: value };
-      sets.push(`#f${i} = :f${i}`);
-    });
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: { pk: { S: statePartitionKey(provider, update.key) }, sk: { S: RECORD_SORT_KEY } },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: 'attribute_not_exists(#pk) OR #rank < :rank OR (#rank = :rank AND #at <= :at)',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+  ) {
+    this.stats = new CampaignStats(client, tableName);
   }
 
   /** @returns a provider's current-state item for `key`, or `undefined`. */
@@ -170,8 +75,10 @@ export class RecordsRepository {
   }
 
   /**
-   * Finds events, newest first. Uses the campaign index when a campaign is given, else the device index, else
-   * the type-and-day index (one query per day); with no filter it scans, which suits small tables only.
+   * Finds events, newest first. A campaign's events are read day by day from its partitions (its counter items
+   * say which days have any); a device's through its markers (which partitions it was seen in, day by day);
+   * a type's from its own partitions and from the campaigns that counted it that day (one query per day);
+   * with no filter it scans, which suits small tables only. Events keyed by id alone come from the indexes.
    */
   async queryEvents(query: EventQuery): Promise<StoredEvent[]> {
     const since = query.since ?? '0000';
@@ -180,32 +87,79 @@ export class RecordsRepository {
     if (query.type) filters.push(['event', query.type]);
     if (query.device) filters.push(['device_id', query.device]);
     if (query.campaign) filters.push(['campaign_id', query.campaign]);
+    const range = { since, until };
+    const results = new Results(query.limit);
 
-    const shards = Array.from({ length: this.layout.shards }, (_, shard) => shard);
     if (query.campaign) {
       const campaign = query.campaign;
-      const index = RECORDS_TABLE.indexes.byCampaign;
-      const keys = shards.map((shard) => campaignPartitionKey(query.provider, campaign, shard));
-      return this.queryIndex(index, keys, since, until, without(filters, 'campaign_id'), query.limit);
+      const rest = without(filters, 'campaign_id');
+      const days = await this.stats.counterItems(
+        query.provider,
+        campaign,
+        since.slice(0, 10),
+        until.slice(0, 10),
+      );
+      for (const { day } of days.reverse()) {
+        if (results.full()) break;
+        results.add(
+          await this.queryFamily(
+            `CAMPAIGN#${query.provider}#${campaign}#${day}`,
+            range,
+            rest,
+            results.left(),
+          ),
+        );
+      }
+      const keys = shardKeys(`CAMPAIGN#${query.provider}#${campaign}`, this.layout).map((_, shard) =>
+        campaignPartitionKey(query.provider, campaign, shard),
+      );
+      results.add(await this.queryIndex(RECORDS_TABLE.indexes.byCampaign, keys, range, rest, query.limit));
+      return results.sorted();
     }
     if (query.device) {
-      const index = RECORDS_TABLE.indexes.byDevice;
-      const keys = [devicePartitionKey(query.provider, query.device)];
-      return this.queryIndex(index, keys, since, until, without(filters, 'device_id'), query.limit);
+      const device = devicePartitionKey(query.provider, query.device);
+      const rest = without(filters, 'device_id');
+      // The device's markers say which partition families hold its events, day by day.
+      const markers = await queryItems(this.client, {
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
+        ScanIndexForward: false,
+        ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
+        ExpressionAttributeValues: {
+          ':pk': { S: device },
+          ':since': { S: since.slice(0, 10) },
+          ':until': { S: until },
+        },
+      });
+      for (const marker of markers) {
+        if (results.full()) break;
+        results.add(await this.queryFamily(markedFamily(marker), range, filters, results.left()));
+      }
+      results.add(await this.queryIndex(RECORDS_TABLE.indexes.byDevice, [device], range, rest, query.limit));
+      return results.sorted();
     }
     if (query.type) {
       const type = query.type;
-      const index = RECORDS_TABLE.indexes.byTypeAndDay;
-      const results: StoredEvent[] = [];
+      const rest = without(filters, 'event');
+      const typeOnly: Filter[] = [['event', type]];
       for (const day of daysNewestFirst(query.since, query.until)) {
-        const keys = shards.map((shard) => typeDayPartitionKey(query.provider, type, day, shard));
-        const remaining = query.limit - results.length;
-        results.push(
-          ...(await this.queryIndex(index, keys, since, until, without(filters, 'event'), remaining)),
+        if (results.full()) break;
+        results.add(
+          await this.queryFamily(`TYPE#${query.provider}#${type}#${day}`, range, rest, results.left()),
         );
-        if (results.length >= query.limit) break;
+        for (const counter of await this.stats.dayCounterItems(query.provider, day)) {
+          if (!counter.counts[type] || results.full()) continue;
+          const family = `CAMPAIGN#${query.provider}#${counter.campaign_id}#${day}`;
+          results.add(await this.queryFamily(family, range, [...rest, ...typeOnly], results.left()));
+        }
+        const keys = shardKeys('', this.layout).map((_, shard) =>
+          typeDayPartitionKey(query.provider, type, day, shard),
+        );
+        results.add(
+          await this.queryIndex(RECORDS_TABLE.indexes.byTypeAndDay, keys, range, rest, results.left()),
+        );
       }
-      return results;
+      return results.sorted();
     }
     return this.scanEvents(query.provider, since, until, query.limit);
   }
@@ -213,7 +167,8 @@ export class RecordsRepository {
   /** @returns quarantined deliveries, oldest first, with their reasons and raw bodies. */
   async listQuarantine(limit: number): Promise<StoredQuarantine[]> {
     const index = RECORDS_TABLE.indexes.byCampaign;
-    const listed = await this.paginate(
+    const listed = await queryItems(
+      this.client,
       {
         TableName: this.tableName,
         IndexName: index.name,
@@ -223,38 +178,61 @@ export class RecordsRepository {
       },
       limit,
     );
-    // The index leaves raw bodies out; fetch them from the table, 100 keys per BatchGetItem.
-    const ids = listed.map((item) => item.id?.S ?? '');
-    const byId = new Map<string, Record<string, AttributeValue>>();
-    for (let start = 0; start < ids.length; start += 100) {
-      let keys: Record<string, AttributeValue>[] | undefined = ids.slice(start, start + 100).map((id) => ({
-        [RECORDS_TABLE.partitionKey]: { S: quarantinePartitionKey(id) },
-        [RECORDS_TABLE.sortKey]: { S: RECORD_SORT_KEY },
-      }));
-      while (keys && keys.length > 0) {
-        const page: BatchGetItemCommandOutput = await this.client.send(
-          new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
-        );
-        for (const item of page.Responses?.[this.tableName] ?? []) byId.set(item.id?.S ?? '', item);
-        keys = page.UnprocessedKeys?.[this.tableName]?.Keys;
-      }
-    }
-    return listed.map((item) => fromQuarantineItem(byId.get(item.id?.S ?? '') ?? item));
+    // The index leaves raw bodies out; fetch them from the table.
+    const keys = listed.map((item) => ({
+      [RECORDS_TABLE.partitionKey]: { S: quarantinePartitionKey(item.id?.S ?? '') },
+      [RECORDS_TABLE.sortKey]: { S: RECORD_SORT_KEY },
+    }));
+    const byId = new Map(
+      (await getItems(this.client, this.tableName, keys)).map((item) => [item.id?.S, item]),
+    );
+    return listed.map((item) => fromQuarantineItem(byId.get(item.id?.S) ?? item));
   }
 
-  /** Queries each partition (one per shard), newest first, and merges them. */
+  /** Queries every shard of a base-table partition family (`CAMPAIGN#…#<day>`, `TYPE#…#<day>`), newest first. */
+  private async queryFamily(family: string, range: Range, filters: Filter[], limit: number) {
+    const filter = filterExpression(filters);
+    const pages = await Promise.all(
+      shardKeys(family, this.layout).map((partitionKey) =>
+        queryItems(
+          this.client,
+          {
+            TableName: this.tableName,
+            KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
+            ScanIndexForward: false,
+            ...filter.expression,
+            ExpressionAttributeNames: {
+              '#pk': RECORDS_TABLE.partitionKey,
+              '#sk': RECORDS_TABLE.sortKey,
+              ...filter.names,
+            },
+            ExpressionAttributeValues: {
+              ':pk': { S: partitionKey },
+              ':since': { S: `${EVENT_SORT_PREFIX}${range.since}` },
+              ':until': { S: `${EVENT_SORT_PREFIX}${range.until}` },
+              ...filter.values,
+            },
+          },
+          limit,
+        ),
+      ),
+    );
+    return pages.flat().map(fromEventItem);
+  }
+
+  /** Queries an index's partitions (one per shard), newest first. */
   private async queryIndex(
     index: { name: string; partitionKey: string; sortKey: string },
     partitionKeys: string[],
-    since: string,
-    until: string,
+    range: Range,
     filters: Filter[],
     limit: number,
   ): Promise<StoredEvent[]> {
     const filter = filterExpression(filters);
     const pages = await Promise.all(
       partitionKeys.map((partitionKey) =>
-        this.paginate(
+        queryItems(
+          this.client,
           {
             TableName: this.tableName,
             IndexName: index.name,
@@ -264,8 +242,8 @@ export class RecordsRepository {
             ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey, ...filter.names },
             ExpressionAttributeValues: {
               ':pk': { S: partitionKey },
-              ':since': { S: since },
-              ':until': { S: until },
+              ':since': { S: range.since },
+              ':until': { S: range.until },
               ...filter.values,
             },
           },
@@ -273,12 +251,7 @@ export class RecordsRepository {
         ),
       ),
     );
-    const sortKey = (item: Record<string, AttributeValue>) => item[index.sortKey]?.S ?? '';
-    return pages
-      .flat()
-      .sort((a, b) => sortKey(b).localeCompare(sortKey(a)))
-      .slice(0, limit)
-      .map(fromEventItem);
+    return pages.flat().map(fromEventItem);
   }
 
   private async scanEvents(
@@ -287,7 +260,7 @@ export class RecordsRepository {
     until: string,
     limit: number,
   ): Promise<StoredEvent[]> {
-    const items: Record<string, AttributeValue>[] = [];
+    const items: Item[] = [];
     let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
     do {
       const page = await this.client.send(
@@ -307,22 +280,36 @@ export class RecordsRepository {
       items.push(...(page.Items ?? []));
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey);
-    return items
-      .map(fromEventItem)
-      .sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id))
-      .slice(0, limit);
+    const results = new Results(limit);
+    results.add(items.map(fromEventItem));
+    return results.sorted();
   }
+}
 
-  private async paginate(input: QueryCommandInput, limit: number): Promise<Record<string, AttributeValue>[]> {
-    const items: Record<string, AttributeValue>[] = [];
-    let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
-    while (items.length < limit) {
-      const page = await this.client.send(new QueryCommand({ ...input, ExclusiveStartKey }));
-      items.push(...(page.Items ?? []));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-      if (!ExclusiveStartKey) break;
-    }
-    return items.slice(0, limit);
+interface Range {
+  /** Lower bound on `created_at`. */
+  since: string;
+  /** Upper bound on `created_at`, `\uffff`-terminated so that a date includes its whole day. */
+  until: string;
+}
+
+/** Events gathered from several partitions: one copy of each, newest first, at most `limit`. */
+class Results {
+  private readonly byId = new Map<string, StoredEvent>();
+  constructor(private readonly limit: number) {}
+  add(events: StoredEvent[]) {
+    for (const event of events) this.byId.set(event.id, event);
+  }
+  full() {
+    return this.byId.size >= this.limit;
+  }
+  left() {
+    return Math.max(0, this.limit - this.byId.size);
+  }
+  sorted(): StoredEvent[] {
+    return [...this.byId.values()]
+      .sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id))
+      .slice(0, this.limit);
   }
 }
 
@@ -356,49 +343,4 @@ export function daysNewestFirst(
     days.push(new Date(day * DAY_MS).toISOString().slice(0, 10));
   }
   return days;
-}
-
-/**
- * Creates the records table with its indexes (local stack and tests; in AWS the CDK stack owns it).
- * An existing table is left as it is.
- */
-export async function ensureRecordsTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  const { partitionKey, sortKey, indexes } = RECORDS_TABLE;
-  const attributes = [
-    partitionKey,
-    sortKey,
-    ...Object.values(indexes).flatMap((i) => [i.partitionKey, i.sortKey]),
-  ];
-  try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: attributes.map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
-        KeySchema: [
-          { AttributeName: partitionKey, KeyType: 'HASH' },
-          { AttributeName: sortKey, KeyType: 'RANGE' },
-        ],
-        GlobalSecondaryIndexes: Object.values(indexes).map((index) => ({
-          IndexName: index.name,
-          KeySchema: [
-            { AttributeName: index.partitionKey, KeyType: 'HASH' },
-            { AttributeName: index.sortKey, KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: PROJECTED_ATTRIBUTES },
-        })),
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw error;
-  }
-  // A new table takes a moment to become ACTIVE (locally too: writes before that fail as ResourceNotFound).
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === 'ACTIVE') return;
-    if (Date.now() > deadline)
-      throw new Error(`table ${tableName} is still ${Table?.TableStatus} after 60 s`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }

@@ -1,30 +1,42 @@
 import { createHash } from 'node:crypto';
+import * as zlib from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { EventRecord, QueueMessage } from '../events/event-record';
 import { findProvider } from '../providers';
 
 /**
- * The records table: one item per event, keyed so that the conditional put that stores an event also rejects
- * its duplicates (no idempotency table, no read-then-write), plus per campaign-day counters. Campaign events live in
- * campaign-day-shard partitions, so a busy campaign spreads over `shards` partitions and its counters can be
- * recounted exactly with consistent reads. Three sparse global secondary indexes serve the other patterns.
+ * The records table, and the one place that knows its keys, prefixes, indexes and item shapes.
  *
- * | access pattern                           | index | partition key                                   | sort key              |
- * |------------------------------------------|-------|-------------------------------------------------|-----------------------|
- * | a counted campaign event (and its dedup) | table | `CAMPAIGN#<provider>#<campaign>#<day>#<shard>`  | `E#<created_at>#<id>` |
- * | a device seen by a campaign on a day     | table | `CAMPAIGN#<provider>#<campaign>#<day>#<shard>`  | `D#<device_id>`       |
- * | counters of a campaign, day by day       | table | `STATS#<provider>#<campaign>`                   | `<day>`               |
- * | any other event (and its dedup check)    | table | `EVENT#<id>`                                    | `RECORD`              |
- * | a quarantined delivery                   | table | `QUARANTINE#<id>`                               | `RECORD`              |
- * | a provider's current state of an entity  | table | `STATE#<provider>#<key>`                        | `RECORD`              |
- * | events of one campaign in a time range   | gsi1  | `CAMPAIGN#<provider>#<campaign>#<shard>`        | `<created_at>#<id>`   |
- * | quarantined records, oldest first        | gsi1  | `QUARANTINE`                                    | `<received_at>#<id>`  |
- * | events of one device in a time range     | gsi2  | `DEVICE#<provider>#<device_id>`                 | `<created_at>#<id>`   |
- * | counters claimed since the last repair   | gsi2  | `STATS#PENDING`                                 | `<day>#<provider>#<campaign>` |
- * | events of one type on one day            | gsi3  | `TYPE#<provider>#<event>#<day>#<shard>`         | `<created_at>#<id>`   |
- * | counters of every campaign on one day    | gsi3  | `STATSDAY#<provider>#<day>`                     | `<campaign>`          |
+ * One item per event, keyed so that the conditional put that stores an event also rejects its duplicates (no
+ * idempotency table, no read-then-write). An event is stored where its main reads find it: a campaign's events
+ * in campaign-day-shard partitions, any other event in event-type-day-shard partitions, sorted by time. Those
+ * keys come from fields a retry repeats (`created_at` is the event's own time in every provider that has one);
+ * they never depend on which events a provider counts. An event item carries no index key, so it costs one
+ * write and, at most 1 KB (the raw body is kept compressed), one write unit.
  *
- * `<shard>` is `0` … `shards - 1`, from a hash of the record id (a device marker: of the device id).
+ * | access pattern                              | index | partition key                                  | sort key                    |
+ * |---------------------------------------------|-------|------------------------------------------------|-----------------------------|
+ * | a campaign's events in a time range         | table | `CAMPAIGN#<provider>#<campaign>#<day>#<shard>` | `E#<created_at>#<id>`       |
+ * | other events of one type in a time range    | table | `TYPE#<provider>#<event>#<day>#<shard>`        | `E#<created_at>#<id>`       |
+ * | where a device was seen, day by day         | table | `DEVICE#<provider>#<device_id>`                | `<day>#<partition family>`  |
+ * | counters of a campaign, day by day          | table | `STATS#<provider>#<campaign>`                  | `<day>`                     |
+ * | counters of every campaign on one day       | gsi3  | `STATSDAY#<provider>#<day>`                    | `<campaign>`                |
+ * | counters claimed since the last repair      | gsi2  | `STATS#PENDING`                                | `<day>#<provider>#<campaign>` |
+ * | a quarantined delivery (and its dedup)      | table | `QUARANTINE#<id>`                              | `RECORD`                    |
+ * | quarantined deliveries, oldest first        | gsi1  | `QUARANTINE`                                   | `<received_at>#<id>`        |
+ * | a provider's current state of an entity     | table | `STATE#<provider>#<key>`                       | `RECORD`                    |
+ * | an event whose time is its receipt          | table | `EVENT#<id>`                                   | `RECORD`                    |
+ * | … by campaign / device / type and day       | gsi1 / gsi2 / gsi3 | as the partitions above, without `<day>` for campaign and device | `<created_at>#<id>` |
+ *
+ * `<shard>` is `0` … `shards - 1`, from a hash of the record id; a partition family is a partition key without
+ * its shard (`CAMPAIGN#…#<day>`, `TYPE#…#<day>`). A device's markers tell which families hold its events, and
+ * the first marker of a campaign-day's counted events (`counted`) moves that day's unique devices. The last
+ * rows are for providers whose payloads have no time (Symphony): a retry arrives with another receipt time, so
+ * such an event is keyed by its id and found through the indexes, as few as they are.
+ *
+ * Counter items count events per event type (`n:<event>`) and unique devices (`devices`); which event types
+ * are impressions or clicks is decided when they are read, so a provider that starts counting an event type
+ * moves no key and loses no count.
  */
 export const RECORDS_TABLE = {
   partitionKey: 'pk',
@@ -46,19 +58,10 @@ export interface TableLayout {
 
 export const DEFAULT_LAYOUT: TableLayout = { shards: 1, retentionDays: null };
 
-/** The events of `provider` that move campaign counters, and which counter each moves. */
-export function countedEvents(provider: string): Readonly<Record<string, 'impressions' | 'clicks'>> {
-  return findProvider(provider)?.counted ?? {};
-}
-
-/** The counter a record moves, if any: only events of a campaign that its provider counts. */
-export function counterOf(record: EventRecord): 'impressions' | 'clicks' | undefined {
-  return record.campaign_id ? countedEvents(record.provider)[record.event] : undefined;
-}
-
 /**
- * Attributes copied into every index besides the keys: the record fields, not the raw body, so an index item
- * stays well under 1 KB (one write unit) whatever the body's size.
+ * Attributes copied into every index besides the keys. The list is part of the deployed indexes' definition
+ * (changing it replaces them), so it stays as it is; counters use attribute names outside it (`n:<event>`,
+ * `devices`), so that moving a count never rewrites an index entry.
  */
 export const PROJECTED_ATTRIBUTES = [
   'kind',
@@ -109,9 +112,15 @@ export const PENDING_COUNTERS_PARTITION = 'STATS#PENDING';
 export const pendingCounterSortKey = (provider: string, campaignId: string, day: string) =>
   `${day}#${provider}#${campaignId}`;
 export const EVENT_SORT_PREFIX = 'E#';
-export const DEVICE_SORT_PREFIX = 'D#';
 export const eventSortKey = (createdAt: string, id: string) => `${EVENT_SORT_PREFIX}${createdAt}#${id}`;
-export const deviceSortKey = (deviceId: string) => `${DEVICE_SORT_PREFIX}${deviceId}`;
+/** The attribute a device marker carries once a counted event of its campaign-day has been seen. */
+export const COUNTED_ATTRIBUTE = 'counted';
+
+/** The attribute of a counter item that counts stored events of one type. */
+export const COUNT_PREFIX = 'n:';
+export const countAttribute = (event: string) => `${COUNT_PREFIX}${event}`;
+/** The attribute of a counter item that counts unique devices. */
+export const DEVICES_ATTRIBUTE = 'devices';
 
 /**
  * The shard of a key: a stable hash of it modulo `shards`, so the same event always lands on the same shard
@@ -125,16 +134,51 @@ export function shardOf(key: string, shards: number): number {
 /** The UTC day (`YYYY-MM-DD`) of an ISO 8601 timestamp. */
 export const dayOf = (isoTimestamp: string) => isoTimestamp.slice(0, 10);
 
+/** The shards of one partition family: `<prefix>#0` … `<prefix>#<shards - 1>`. */
+export const shardKeys = (prefix: string, layout: TableLayout) =>
+  Array.from({ length: Math.max(1, layout.shards) }, (_, shard) => `${prefix}#${shard}`);
+
 /**
- * `true` when the record moves a campaign counter. Only those live in campaign-day partitions: their day comes
- * from `created_at`, which their providers keep across retries, and a recount reads them there.
+ * Where an event lives: its partition family without the shard (`CAMPAIGN#…#<day>` or `TYPE#…#<day>`), or
+ * `undefined` for an event keyed by id alone (its provider's `created_at` is the receipt time).
  */
-export const isCountedEvent = (record: EventRecord): record is EventRecord & { campaign_id: string } =>
-  counterOf(record) !== undefined;
+export function placementOf(record: EventRecord): string | undefined {
+  if (findProvider(record.provider)?.timeIsReceipt) return undefined;
+  const day = dayOf(record.created_at);
+  return record.campaign_id
+    ? `CAMPAIGN#${record.provider}#${record.campaign_id}#${day}`
+    : `TYPE#${record.provider}#${record.event}#${day}`;
+}
+
+/** The partition family of a partition key: the key without its shard. */
+export const withoutShard = (partitionKey: string) => partitionKey.slice(0, partitionKey.lastIndexOf('#'));
+
+/** The counter item a campaign event moves: its provider, campaign and day. */
+export interface CounterKey {
+  provider: string;
+  campaignId: string;
+  day: string;
+}
+
+/** The counter item of a campaign event, `undefined` for an event of no campaign or keyed by id alone. */
+export function counterKeyOf(record: EventRecord): CounterKey | undefined {
+  if (!record.campaign_id || placementOf(record) === undefined) return undefined;
+  return { provider: record.provider, campaignId: record.campaign_id, day: dayOf(record.created_at) };
+}
+
+/** The primary key of a counter item. */
+export const counterItemKey = (key: CounterKey) => ({
+  [RECORDS_TABLE.partitionKey]: { S: statsPartitionKey(key.provider, key.campaignId) },
+  [RECORDS_TABLE.sortKey]: { S: key.day },
+});
 
 const S = (value: string): AttributeValue => ({ S: value });
 
-/** String attributes of the record, written only when they have a value (absent means null; saves bytes). */
+/**
+ * The record's fields in the order `query --json` prints them, each with how it is stored: strings written
+ * only when they have a value (absent means null; saves bytes), objects as JSON text (exact, and free of
+ * DynamoDB's limits on numbers and empty sets).
+ */
 const STRING_FIELDS = [
   'id',
   'provider',
@@ -150,16 +194,17 @@ const STRING_FIELDS = [
   'created_at',
   'received_at',
 ] as const satisfies readonly (keyof EventRecord)[];
+const JSON_FIELDS = ['metadata', 'geolocation'] as const satisfies readonly (keyof EventRecord)[];
 
 /** The primary key of the item that stores `message` (and rejects its duplicates). */
 export function itemKey(message: QueueMessage, layout: TableLayout): { pk: string; sk: string } {
   const record = message.record;
   if (message.kind === 'quarantine') return { pk: quarantinePartitionKey(record.id), sk: RECORD_SORT_KEY };
   const event = message.record;
-  if (!isCountedEvent(event)) return { pk: eventPartitionKey(event.id), sk: RECORD_SORT_KEY };
-  const shard = shardOf(event.id, layout.shards);
+  const placement = placementOf(event);
+  if (placement === undefined) return { pk: eventPartitionKey(event.id), sk: RECORD_SORT_KEY };
   return {
-    pk: campaignDayPartitionKey(event.provider, event.campaign_id, dayOf(event.created_at), shard),
+    pk: `${placement}#${shardOf(event.id, layout.shards)}`,
     sk: eventSortKey(event.created_at, event.id),
   };
 }
@@ -174,18 +219,40 @@ function expiresAt(receivedAt: string, layout: TableLayout): AttributeValue | un
 }
 
 /**
- * Turns a queue message into the table item that stores it, with the key attributes of every index it
- * belongs to. `metadata` and `geolocation` are kept as JSON strings: exact, and free of DynamoDB's limits on
- * numbers and empty sets.
+ * Raw bodies are stored brotli-compressed (a SORI event of 600 bytes takes about 310), which keeps an event
+ * item within one write unit; decompressing gives back the exact bytes received.
  */
+const RAW_COMPRESSION = {
+  params: {
+    [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT,
+    // Quality 5 is within a few percent of the best ratio on bodies this small, at a twentieth of the time.
+    [zlib.constants.BROTLI_PARAM_QUALITY]: 5,
+  },
+};
+
+function rawAttributes(message: QueueMessage): Record<string, AttributeValue> {
+  if (message.raw_ref) return { raw_ref: S(message.raw_ref), raw_encoding: S(message.raw_encoding) };
+  const bytes = Buffer.from(message.raw, message.raw_encoding === 'base64' ? 'base64' : 'utf8');
+  return {
+    raw: { B: zlib.brotliCompressSync(bytes, RAW_COMPRESSION) },
+    raw_encoding: S(message.raw_encoding),
+  };
+}
+
+/** @returns the raw body bytes an item keeps inline (compressed or, as older items do, as text). */
+export function rawBytesOf(item: Record<string, AttributeValue>): Buffer | undefined {
+  const raw = item.raw;
+  if (raw?.B) return zlib.brotliDecompressSync(raw.B);
+  if (raw?.S === undefined) return undefined;
+  return Buffer.from(raw.S, item.raw_encoding?.S === 'base64' ? 'base64' : 'utf8');
+}
+
+/** Turns a queue message into the table item that stores it. */
 export function toItem(
   message: QueueMessage,
   layout: TableLayout = DEFAULT_LAYOUT,
 ): Record<string, AttributeValue> {
   const { pk, sk } = itemKey(message, layout);
-  const raw: Record<string, AttributeValue> = message.raw_ref
-    ? { raw_ref: S(message.raw_ref), raw_encoding: S(message.raw_encoding) }
-    : { raw: S(message.raw), raw_encoding: S(message.raw_encoding) };
   if (message.kind === 'quarantine') {
     const { id, provider, reason, received_at } = message.record;
     return {
@@ -198,7 +265,7 @@ export function toItem(
       received_at: S(received_at),
       gsi1pk: S(QUARANTINE_PARTITION),
       gsi1sk: S(`${received_at}#${id}`),
-      ...raw,
+      ...rawAttributes(message),
     };
   }
   const record = message.record;
@@ -207,48 +274,53 @@ export function toItem(
     const value = record[field];
     if (value !== null && value !== '') item[field] = S(value);
   }
-  if (record.metadata !== null) item.metadata = S(JSON.stringify(record.metadata));
-  if (record.geolocation !== null) item.geolocation = S(JSON.stringify(record.geolocation));
-  const shard = shardOf(record.id, layout.shards);
-  const sortKey = S(`${record.created_at}#${record.id}`);
-  if (record.campaign_id) {
-    item.gsi1pk = S(campaignPartitionKey(record.provider, record.campaign_id, shard));
-    item.gsi1sk = sortKey;
+  for (const field of JSON_FIELDS) {
+    if (record[field] !== null) item[field] = S(JSON.stringify(record[field]));
   }
-  if (record.device_id) {
-    item.gsi2pk = S(devicePartitionKey(record.provider, record.device_id));
-    item.gsi2sk = sortKey;
+  if (placementOf(record) === undefined) {
+    const shard = shardOf(record.id, layout.shards);
+    const sortKey = S(`${record.created_at}#${record.id}`);
+    if (record.campaign_id) {
+      item.gsi1pk = S(campaignPartitionKey(record.provider, record.campaign_id, shard));
+      item.gsi1sk = sortKey;
+    }
+    if (record.device_id) {
+      item.gsi2pk = S(devicePartitionKey(record.provider, record.device_id));
+      item.gsi2sk = sortKey;
+    }
+    item.gsi3pk = S(typeDayPartitionKey(record.provider, record.event, dayOf(record.created_at), shard));
+    item.gsi3sk = sortKey;
   }
-  item.gsi3pk = S(typeDayPartitionKey(record.provider, record.event, dayOf(record.created_at), shard));
-  item.gsi3sk = sortKey;
   const expires = expiresAt(record.received_at, layout);
   if (expires) item[TTL_ATTRIBUTE] = expires;
-  Object.assign(item, raw);
+  Object.assign(item, rawAttributes(message));
   return item;
 }
 
-/** The marker that a device was seen by a campaign on a day: its first insert moves `unique_devices`. */
+/**
+ * The marker that a device was seen in an event's partition family: its key tells where the device's events
+ * are (`query --device`). `undefined` for an event without a device or keyed by id alone (such an event is in
+ * `gsi2` itself).
+ */
 export function deviceMarkerItem(
-  record: EventRecord & { campaign_id: string; device_id: string },
+  record: EventRecord,
   layout: TableLayout,
-): Record<string, AttributeValue> {
-  const day = dayOf(record.created_at);
+): Record<string, AttributeValue> | undefined {
+  const placement = placementOf(record);
+  if (!record.device_id || placement === undefined) return undefined;
   const item: Record<string, AttributeValue> = {
-    pk: S(
-      campaignDayPartitionKey(
-        record.provider,
-        record.campaign_id,
-        day,
-        shardOf(record.device_id, layout.shards),
-      ),
-    ),
-    sk: S(deviceSortKey(record.device_id)),
+    pk: S(devicePartitionKey(record.provider, record.device_id)),
+    sk: S(`${dayOf(record.created_at)}#${placement}`),
     kind: S('device'),
   };
   const expires = expiresAt(record.received_at, layout);
   if (expires) item[TTL_ATTRIBUTE] = expires;
   return item;
 }
+
+/** The partition family a device marker points to (its sort key without the day). */
+export const markedFamily = (marker: Record<string, AttributeValue>) =>
+  marker[RECORDS_TABLE.sortKey]?.S?.slice('YYYY-MM-DD#'.length) ?? '';
 
 const str = (item: Record<string, AttributeValue>, name: string): string | null => item[name]?.S ?? null;
 const json = (item: Record<string, AttributeValue>, name: string) => {
@@ -259,7 +331,7 @@ const json = (item: Record<string, AttributeValue>, name: string) => {
 /** A stored event as the query CLI prints it: every record field, absent ones as `null`. */
 export type StoredEvent = EventRecord;
 
-/** A stored quarantined delivery with its raw body decoded to text. */
+/** A stored quarantined delivery with its raw body as text (`base64` when it is not UTF-8). */
 export interface StoredQuarantine {
   id: string;
   provider: string;
@@ -273,22 +345,39 @@ export interface StoredQuarantine {
 
 /** @returns the event record stored in `item` (the inverse of {@link toItem}). */
 export function fromEventItem(item: Record<string, AttributeValue>): StoredEvent {
+  const record: Record<string, unknown> = {};
+  for (const field of STRING_FIELDS) record[field] = str(item, field);
+  for (const field of JSON_FIELDS) record[field] = json(item, field);
   return {
-    id: str(item, 'id') ?? '',
+    ...record,
+    id: record.id ?? '',
+    provider: record.provider ?? '',
+    event: record.event ?? '',
+  } as StoredEvent;
+}
+
+/** One counter item: events counted per event type and unique devices, for one campaign and day. */
+export interface CounterItem {
+  provider: string;
+  campaign_id: string;
+  day: string;
+  /** Stored events per event type. */
+  counts: Record<string, number>;
+  unique_devices: number;
+}
+
+/** @returns the counts a counter item holds. */
+export function fromCounterItem(item: Record<string, AttributeValue>): CounterItem {
+  const counts: Record<string, number> = {};
+  for (const [name, value] of Object.entries(item)) {
+    if (name.startsWith(COUNT_PREFIX)) counts[name.slice(COUNT_PREFIX.length)] = Number(value.N ?? 0);
+  }
+  return {
     provider: str(item, 'provider') ?? '',
-    event: str(item, 'event') ?? '',
-    account_id: str(item, 'account_id'),
-    campaign_id: str(item, 'campaign_id'),
-    campaign_name: str(item, 'campaign_name'),
-    material_id: str(item, 'material_id'),
-    material_name: str(item, 'material_name'),
-    activity_id: str(item, 'activity_id'),
-    device_id: str(item, 'device_id'),
-    platform: str(item, 'platform'),
-    created_at: str(item, 'created_at') ?? '',
-    received_at: str(item, 'received_at') ?? '',
-    metadata: json(item, 'metadata'),
-    geolocation: json(item, 'geolocation'),
+    campaign_id: str(item, 'campaign_id') ?? '',
+    day: str(item, 'day') ?? str(item, RECORDS_TABLE.sortKey) ?? '',
+    counts,
+    unique_devices: Number(item[DEVICES_ATTRIBUTE]?.N ?? 0),
   };
 }
 
@@ -299,8 +388,12 @@ export function fromQuarantineItem(item: Record<string, AttributeValue>): Stored
     provider: str(item, 'provider') ?? '',
     reason: str(item, 'reason') ?? '',
     received_at: str(item, 'received_at') ?? '',
-    raw: str(item, 'raw') ?? '',
-    raw_encoding: str(item, 'raw_encoding') === 'base64' ? 'base64' : 'utf8',
+    ...decodedRaw(item),
     ...(item.raw_ref?.S ? { raw_ref: item.raw_ref.S } : {}),
   };
+}
+
+function decodedRaw(item: Record<string, AttributeValue>): Pick<StoredQuarantine, 'raw' | 'raw_encoding'> {
+  const encoding = str(item, 'raw_encoding') === 'base64' ? 'base64' : 'utf8';
+  return { raw: rawBytesOf(item)?.toString(encoding) ?? '', raw_encoding: encoding };
 }

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CampaignCounters } from '../../lib/ingest/campaign-counters';
+import { CampaignStats } from '../../lib/queries/campaign-stats';
 import { type LocalStack, startLocalStack } from '../../local/local-stack';
 import { hexSignature, memoryLogger, soriPayload } from '../support/deliveries';
 import { eventually } from '../support/local-aws';
@@ -87,7 +87,7 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
       .poll(async () => row.allTextContents(), { timeout: 15_000 })
       .toEqual(['cmp_live', '4', '1', '25.0 %', '3']);
     const today = new Date().toISOString().slice(0, 10);
-    const counters = new CampaignCounters(stack.dynamodb, stack.tableName, stack.layout);
+    const counters = new CampaignStats(stack.dynamodb, stack.tableName);
     const exact = await eventually(async () => {
       const rows = await counters.dayStats('sori', today);
       return rows.length === 2 ? rows : undefined;

@@ -3,9 +3,10 @@ import { ProvisionedThroughputExceededException, ScanCommand } from '@aws-sdk/cl
 import { describe, expect, it } from 'vitest';
 import type { QueueMessage } from '../../lib/events/event-record';
 import { CampaignCounters, newClaimToken } from '../../lib/ingest/campaign-counters';
+import { EventWriter } from '../../lib/ingest/event-writer';
 import { storeBatch } from '../../lib/ingest/store-batch';
 import { sori } from '../../lib/providers/sori';
-import { RecordsRepository } from '../../lib/queries/records-repository';
+import { CampaignStats } from '../../lib/queries/campaign-stats';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import type { TableLayout } from '../../lib/table/records-table';
 import { mulberry32 } from '../../scripts/load';
@@ -55,10 +56,10 @@ function expected(messages: QueueMessage[]) {
     .sort((a, b) => a.key.localeCompare(b.key));
 }
 
-async function actual(counters: CampaignCounters) {
+async function actual(stats: CampaignStats) {
   const rows = [];
   for (const campaign of ['cmp_0', 'cmp_1', 'cmp_2']) {
-    for (const row of await counters.campaignStats('sori', campaign)) {
+    for (const row of await stats.campaignStats('sori', campaign)) {
       rows.push({
         key: `${row.campaign_id}|${row.day}`,
         impressions: row.impressions,
@@ -84,7 +85,7 @@ function deliveries(messages: QueueMessage[], size: number, random = mulberry32(
 
 /** Runs batches like the event source: a failed message comes back in a later batch until it succeeds. */
 async function drain(
-  records: RecordsRepository,
+  writer: EventWriter,
   counters: CampaignCounters,
   batches: QueueMessage[][],
   concurrency = 3,
@@ -93,7 +94,7 @@ async function drain(
   let rounds = 0;
   while (queue.length > 0 && rounds++ < 50) {
     const running = queue.splice(0, concurrency);
-    const results = await Promise.all(running.map((batch) => storeBatch(records, counters, batch)));
+    const results = await Promise.all(running.map((batch) => storeBatch(writer, counters, batch)));
     results.forEach((outcomes, b) => {
       const failed = (running[b] ?? []).filter((_, i) => !outcomes[i]?.ok);
       if (failed.length > 0) queue.push(failed);
@@ -107,11 +108,11 @@ describe.each<TableLayout>([
   { shards: 4, retentionDays: 365 },
 ])('campaign counters with %o', (layout) => {
   it('equal the distinct events per campaign and day after a burst with 30 % duplicates in random order', async () => {
-    const { repository, counters } = await createTestTable(dynamodb, layout);
+    const { writer, counters, stats } = await createTestTable(dynamodb, layout);
     const messages = burst(120);
-    await drain(repository, counters, deliveries(messages, 10));
-    expect(await actual(counters)).toEqual(expected(messages));
-    const top = await counters.dayStats('sori', '2025-10-14');
+    await drain(writer, counters, deliveries(messages, 10));
+    expect(await actual(stats)).toEqual(expected(messages));
+    const top = await stats.dayStats('sori', '2025-10-14');
     expect(top.map((row) => row.campaign_id)).toHaveLength(3);
     expect(top[0]?.impressions).toBeGreaterThanOrEqual(top[2]?.impressions ?? 0);
   });
@@ -125,15 +126,14 @@ describe.each<TableLayout>([
         ? new ProvisionedThroughputExceededException({ message: 'injected throttle', $metadata: {} })
         : undefined,
     );
-    const records = new RecordsRepository(client, tableName, layout);
+    const writer = new EventWriter(client, tableName, layout);
     const counters = new CampaignCounters(client, tableName, layout, 1_000);
     const messages = burst(80);
-    await drain(records, counters, deliveries(messages, 10));
+    await drain(writer, counters, deliveries(messages, 10));
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     // Claims left by writes that ended in doubt are settled by the scheduled repair pass.
-    const reader = new CampaignCounters(dynamodb, tableName, layout, 1_000);
-    await reader.repair();
-    expect(await actual(reader)).toEqual(expected(messages));
+    await new CampaignCounters(dynamodb, tableName, layout, 1_000).repair();
+    expect(await actual(new CampaignStats(dynamodb, tableName))).toEqual(expected(messages));
   });
 
   it('count nothing twice when the consumer dies after some writes of a batch and the batch is redelivered', async () => {
@@ -146,14 +146,14 @@ describe.each<TableLayout>([
         ? new Error('process crashed')
         : undefined,
     );
-    const records = new RecordsRepository(client, tableName, layout);
+    const writer = new EventWriter(client, tableName, layout);
     const counters = new CampaignCounters(client, tableName, layout, 1_000);
     const messages = burst(30);
-    await storeBatch(records, counters, messages.slice(0, 20));
+    await storeBatch(writer, counters, messages.slice(0, 20));
     dead = false;
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    await drain(records, counters, [messages.slice(0, 20), messages]);
-    expect(await actual(counters)).toEqual(expected(messages));
+    await drain(writer, counters, [messages.slice(0, 20), messages]);
+    expect(await actual(new CampaignStats(dynamodb, tableName))).toEqual(expected(messages));
   });
 });
 
@@ -168,13 +168,13 @@ describe('recounts', () => {
 
   it('rewrite a campaign-day left with only stale claims from its records, and drop the claims', async () => {
     const layout = { shards: 2, retentionDays: null };
-    const { repository, counters } = await createTestTable(dynamodb, layout, 60_000);
+    const { writer, counters, stats } = await createTestTable(dynamodb, layout, 60_000);
     const messages = burst(6).filter((m) => m.kind === 'event' && m.record.campaign_id === 'cmp_0');
-    for (const message of messages) await repository.store(message);
+    for (const message of messages) await writer.store(message);
     const key = { provider: 'sori', campaignId: 'cmp_0', day: '2025-10-14' };
     await counters.claim(key, newClaimToken(Date.now() - 120_000));
     expect(await counters.recountIfStale(key)).toBe(true);
-    const [row] = await counters.campaignStats('sori', 'cmp_0');
+    const [row] = await stats.campaignStats('sori', 'cmp_0');
     expect(row).toMatchObject({
       impressions: expected(messages)[0]?.impressions,
       clicks: expected(messages)[0]?.clicks,
@@ -198,10 +198,10 @@ describe('counter repair', () => {
     return Items.sort((a, b) => `${a.pk?.S}${a.sk?.S}`.localeCompare(`${b.pk?.S}${b.sk?.S}`));
   };
 
-  async function dayRows(counters: CampaignCounters) {
+  async function dayRows(stats: CampaignStats) {
     const rows = [];
     for (const day of ['2025-10-14', '2025-10-15']) {
-      for (const row of await counters.dayStats('sori', day)) {
+      for (const row of await stats.dayStats('sori', day)) {
         rows.push({
           key: `${row.campaign_id}|${row.day}`,
           impressions: row.impressions,
@@ -226,7 +226,7 @@ describe('counter repair', () => {
     });
     const messages = burst(40);
     const outcomes = await storeBatch(
-      new RecordsRepository(client, tableName, layout),
+      new EventWriter(client, tableName, layout),
       new CampaignCounters(client, tableName, layout, 60_000),
       messages,
     );
@@ -234,7 +234,7 @@ describe('counter repair', () => {
     const before = await statsItems(tableName);
 
     // Read paths only read: the counters stay as the dead batch left them until the repair runs.
-    const reader = new CampaignCounters(dynamodb, tableName, layout, 60_000);
+    const reader = new CampaignStats(dynamodb, tableName);
     expect((await actual(reader)).every((row) => row.impressions === 0 && row.unique_devices === 0)).toBe(
       true,
     );
@@ -257,17 +257,16 @@ describe('counter repair', () => {
     ).toEqual(expected(messages));
 
     // SQS redelivers the dead batch: records and markers are all there, nothing moves.
-    const records = new RecordsRepository(dynamodb, tableName, layout);
-    await storeBatch(records, repairer, messages);
+    await storeBatch(new EventWriter(dynamodb, tableName, layout), repairer, messages);
     expect(await actual(reader)).toEqual(expected(messages));
     expect(await repairer.repair()).toMatchObject({ recounted: 0 });
     expect(await actual(reader)).toEqual(expected(messages));
   });
 
   it('takes settled counters off its list and leaves a campaign-day with a live claim alone', async () => {
-    const { repository, counters, tableName } = await createTestTable(dynamodb, layout, 60_000);
+    const { writer, counters, stats, tableName } = await createTestTable(dynamodb, layout, 60_000);
     const messages = burst(12);
-    await storeBatch(repository, counters, messages);
+    await storeBatch(writer, counters, messages);
     expect(await counters.repair()).toEqual({ checked: 6, recounted: 0, cleared: 6 });
     expect(await counters.repair()).toEqual({ checked: 0, recounted: 0, cleared: 0 });
 
@@ -276,6 +275,6 @@ describe('counter repair', () => {
     const before = await statsItems(tableName);
     expect(await counters.repair()).toEqual({ checked: 1, recounted: 0, cleared: 0 });
     expect(await statsItems(tableName)).toEqual(before);
-    expect(await actual(counters)).toEqual(expected(messages));
+    expect(await actual(stats)).toEqual(expected(messages));
   });
 });

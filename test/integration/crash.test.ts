@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CampaignCounters, type CampaignDayStats } from '../../lib/ingest/campaign-counters';
 import { sori } from '../../lib/providers/sori';
+import { type CampaignDayStats, CampaignStats } from '../../lib/queries/campaign-stats';
 import { RecordsRepository } from '../../lib/queries/records-repository';
 import { toAsciiJson } from '../../lib/queue/event-queue';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
@@ -62,7 +62,7 @@ const readers = (stack: StackProcess) => {
   return {
     client,
     records: new RecordsRepository(client, stack.info.tableName, stack.info.layout),
-    counters: new CampaignCounters(client, stack.info.tableName, stack.info.layout),
+    counters: new CampaignStats(client, stack.info.tableName),
   };
 };
 

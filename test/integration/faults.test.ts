@@ -8,14 +8,17 @@ import { describe, expect, it } from 'vitest';
 import { createProcessWebhook } from '../../functions/process-webhook/process-webhook';
 import { createReceiveHandler } from '../../functions/receive-webhook/receive-webhook';
 import { CampaignCounters } from '../../lib/ingest/campaign-counters';
+import { EventWriter } from '../../lib/ingest/event-writer';
 import { sori } from '../../lib/providers/sori';
-import { ensureRecordsTable, RecordsRepository } from '../../lib/queries/records-repository';
+import { CampaignStats } from '../../lib/queries/campaign-stats';
+import { RecordsRepository } from '../../lib/queries/records-repository';
 import { EventQueue } from '../../lib/queue/event-queue';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { rotateSecret } from '../../lib/signature/rotate-secret';
 import { StaticSigningSecrets } from '../../lib/signature/signing-secrets';
 import { DEFAULT_LAYOUT } from '../../lib/table/records-table';
 import { startDynamoDb, startSqs } from '../../local/aws-servers';
+import { ensureRecordsTable } from '../../local/create-records-table';
 import { localClientConfig, queueDepth } from '../../local/local-stack';
 import { SqsPoller } from '../../local/sqs-poller';
 import {
@@ -46,7 +49,7 @@ describe('faults', () => {
       (await sqs.send(new CreateQueueCommand({ QueueName: 'events' }))).QueueUrl ?? '';
     const queueUrl = await createQueue();
     const { dynamodb } = localClients();
-    const { repository, counters } = await createTestTable(dynamodb);
+    const { repository, writer, counters } = await createTestTable(dynamodb);
     const receive = createReceiveHandler({
       queue: new EventQueue(sqs, queueUrl),
       secrets: new StaticSigningSecrets({ sori: { current: SECRET } }),
@@ -62,7 +65,7 @@ describe('faults', () => {
     await createQueue();
     try {
       expect((await invoke(receive, signed(body))).statusCode).toBe(202);
-      const process = createProcessWebhook({ records: repository, counters, logger: memoryLogger().logger });
+      const process = createProcessWebhook({ writer, counters, logger: memoryLogger().logger });
       const poller = new SqsPoller({
         client: sqs,
         queueUrl,
@@ -89,10 +92,11 @@ describe('faults', () => {
     const dynamodb = new DynamoDBClient({ ...localClientConfig(server.endpoint), maxAttempts: 1 });
     await ensureRecordsTable(dynamodb, 'records');
     const records = new RecordsRepository(dynamodb, 'records', DEFAULT_LAYOUT);
+    const writer = new EventWriter(dynamodb, 'records', DEFAULT_LAYOUT);
     const counters = new CampaignCounters(dynamodb, 'records', DEFAULT_LAYOUT, 1_000);
     const { sqs } = localClients();
     const { queueUrl, queueArn } = await createTestQueues(sqs, { visibilityTimeout: 1, maxReceiveCount: 10 });
-    const process = createProcessWebhook({ records, counters, logger: memoryLogger().logger });
+    const process = createProcessWebhook({ writer, counters, logger: memoryLogger().logger });
     const poller = new SqsPoller({
       client: sqs,
       queueUrl,
@@ -125,7 +129,7 @@ describe('faults', () => {
       expect(campaign.map((e) => e.event).sort()).toEqual(['campaign.click', 'campaign.impression']);
       expect(legacy).toHaveLength(2);
       expect(device).toHaveLength(3);
-      expect(await counters.campaignStats('sori', 'cmp_1234')).toEqual([
+      expect(await new CampaignStats(dynamodb, 'records').campaignStats('sori', 'cmp_1234')).toEqual([
         expect.objectContaining({ impressions: 1, clicks: 1, unique_devices: 1 }),
       ]);
     } finally {

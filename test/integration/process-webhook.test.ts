@@ -4,11 +4,14 @@ import type { SQSEvent } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createProcessWebhook } from '../../functions/process-webhook/process-webhook';
 import { CampaignCounters } from '../../lib/ingest/campaign-counters';
+import { EventWriter } from '../../lib/ingest/event-writer';
 import { sori } from '../../lib/providers/sori';
-import { ensureRecordsTable, RecordsRepository } from '../../lib/queries/records-repository';
+import { CampaignStats } from '../../lib/queries/campaign-stats';
+import { RecordsRepository } from '../../lib/queries/records-repository';
 import { redriveMessages } from '../../lib/queue/redrive';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { DEFAULT_LAYOUT } from '../../lib/table/records-table';
+import { ensureRecordsTable } from '../../local/create-records-table';
 import { queueDepth } from '../../local/local-stack';
 import { SqsPoller, type SqsPollerOptions } from '../../local/sqs-poller';
 import { memoryLogger, type SoriFixture, soriBody } from '../support/deliveries';
@@ -57,15 +60,16 @@ const pollerFor = (queueUrl: string, queueArn: string, handler: SqsPollerOptions
   });
 
 let repository: RecordsRepository;
+let writer: EventWriter;
 let counters: CampaignCounters;
 
 beforeAll(async () => {
-  ({ repository, counters } = await createTestTable(dynamodb));
+  ({ repository, writer, counters } = await createTestTable(dynamodb));
 });
 
 describe('process webhook: one conditional put per record', () => {
   it('stores each record once; a second delivery of the same record is a duplicate and a success', async () => {
-    const process = createProcessWebhook({ records: repository, counters, logger: memoryLogger().logger });
+    const process = createProcessWebhook({ writer, counters, logger: memoryLogger().logger });
     const impression = JSON.stringify(message('impression'));
     expect(await process(sqsEvent([impression, impression]))).toEqual({ batchItemFailures: [] });
     expect(await process(sqsEvent([impression]))).toEqual({ batchItemFailures: [] });
@@ -79,7 +83,7 @@ describe('process webhook: one conditional put per record', () => {
   });
 
   it('stores a quarantined delivery under its own key with the reason and raw body', async () => {
-    const process = createProcessWebhook({ records: repository, counters, logger: memoryLogger().logger });
+    const process = createProcessWebhook({ writer, counters, logger: memoryLogger().logger });
     const raw = '{"event":"campaign.share","extra":"kept"}';
     const quarantined = buildQueueMessage(sori, Buffer.from(raw), RECEIVED);
     await process(sqsEvent([JSON.stringify(quarantined)]));
@@ -96,7 +100,7 @@ describe('process webhook: one conditional put per record', () => {
 
   it('reports only the failing record of a batch in batchItemFailures', async () => {
     const { logger, lines } = memoryLogger();
-    const process = createProcessWebhook({ records: repository, counters, logger });
+    const process = createProcessWebhook({ writer, counters, logger });
     const batch = [
       JSON.stringify(message('click')),
       '{"not":"a queue message"}',
@@ -133,7 +137,7 @@ describe('process webhook behind the SQS poller (Lambda event source semantics)'
     });
     const table = new RecordsRepository(client, tableName);
     const handler = createProcessWebhook({
-      records: table,
+      writer: new EventWriter(client, tableName),
       counters: new CampaignCounters(client, tableName, DEFAULT_LAYOUT),
       logger: memoryLogger().logger,
     });
@@ -163,9 +167,9 @@ describe('process webhook behind the SQS poller (Lambda event source semantics)'
     expect(attempts(message('click').record.id)).toBe(2);
     expect(attempts(message('impression').record.id)).toBe(1);
     expect(attempts(message('authentication').record.id)).toBe(1);
-    expect(
-      await new CampaignCounters(dynamodb, tableName, DEFAULT_LAYOUT).campaignStats('sori', 'cmp_1234'),
-    ).toEqual([expect.objectContaining({ day: '2025-10-14', impressions: 1, clicks: 1, unique_devices: 1 })]);
+    expect(await new CampaignStats(dynamodb, tableName).campaignStats('sori', 'cmp_1234')).toEqual([
+      expect.objectContaining({ day: '2025-10-14', impressions: 1, clicks: 1, unique_devices: 1 }),
+    ]);
     const stored = await table.queryEvents({ provider: 'sori', campaign: 'cmp_1234', limit: 10 });
     expect(stored.map((event) => event.event).sort()).toEqual(['campaign.click', 'campaign.impression']);
   });
@@ -175,9 +179,13 @@ describe('process webhook behind the SQS poller (Lambda event source semantics)'
       visibilityTimeout: 1,
       maxReceiveCount: 2,
     });
-    const { repository: table, counters: tableCounters } = await createTestTable(dynamodb);
+    const {
+      repository: table,
+      writer: tableWriter,
+      counters: tableCounters,
+    } = await createTestTable(dynamodb);
     const handler = createProcessWebhook({
-      records: table,
+      writer: tableWriter,
       counters: tableCounters,
       logger: memoryLogger().logger,
     });
@@ -214,7 +222,7 @@ describe('process webhook behind the SQS poller (Lambda event source semantics)'
     const tableName = uniqueName('records-later');
     const table = new RecordsRepository(dynamodb, tableName);
     const handler = createProcessWebhook({
-      records: table,
+      writer: new EventWriter(dynamodb, tableName),
       counters: new CampaignCounters(dynamodb, tableName, DEFAULT_LAYOUT),
       logger: memoryLogger().logger,
     });

@@ -8,7 +8,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3RawStore } from '../../lib/blobs/raw-store';
-import { CampaignCounters } from '../../lib/ingest/campaign-counters';
+import { CampaignStats } from '../../lib/queries/campaign-stats';
 import { RecordsRepository } from '../../lib/queries/records-repository';
 import { startSqs } from '../../local/aws-servers';
 import { type LocalStack, localClientConfig, queueDepth, startLocalStack } from '../../local/local-stack';
@@ -264,7 +264,7 @@ describe('optimizely', () => {
       event('bounce', 'b1', 'c@example.com'),
     ]);
     await drained();
-    const counters = new CampaignCounters(stack.dynamodb, stack.tableName, stack.layout);
+    const counters = new CampaignStats(stack.dynamodb, stack.tableName);
     expect(await counters.campaignStats('optimizely', '555')).toEqual([
       expect.objectContaining({ day: '2021-03-30', impressions: 2, clicks: 1, unique_devices: 2 }),
     ]);

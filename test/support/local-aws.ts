@@ -3,8 +3,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { inject } from 'vitest';
 import { CampaignCounters } from '../../lib/ingest/campaign-counters';
-import { ensureRecordsTable, RecordsRepository } from '../../lib/queries/records-repository';
+import { EventWriter } from '../../lib/ingest/event-writer';
+import { CampaignStats } from '../../lib/queries/campaign-stats';
+import { RecordsRepository } from '../../lib/queries/records-repository';
 import { DEFAULT_LAYOUT, type TableLayout } from '../../lib/table/records-table';
+import { ensureRecordsTable } from '../../local/create-records-table';
 import { createEventQueues, drainQueue, localClientConfig } from '../../local/local-stack';
 
 /** A name no other test uses, so tests sharing the local servers never see each other's data. */
@@ -17,7 +20,7 @@ export function localClients() {
   };
 }
 
-/** A fresh records table on the run's DynamoDB-API server, with its repository and counters. */
+/** A fresh records table on the run's DynamoDB-API server, with its reader, writer, counters and stats. */
 export async function createTestTable(
   dynamodb: DynamoDBClient,
   layout: TableLayout = DEFAULT_LAYOUT,
@@ -28,7 +31,9 @@ export async function createTestTable(
   return {
     tableName,
     repository: new RecordsRepository(dynamodb, tableName, layout),
+    writer: new EventWriter(dynamodb, tableName, layout),
     counters: new CampaignCounters(dynamodb, tableName, layout, staleAfterMs),
+    stats: new CampaignStats(dynamodb, tableName),
   };
 }
 

@@ -28,7 +28,7 @@ describe('expires_at (TTL)', () => {
   });
 
   it("counts a device marker's retention from its receipt too", () => {
-    expect(deviceMarkerItem(impression(), layout)[TTL_ATTRIBUTE]).toEqual({ N: expected });
+    expect(deviceMarkerItem(impression(), layout)?.[TTL_ATTRIBUTE]).toEqual({ N: expected });
   });
 
   it('is absent when records are kept for ever', () => {
@@ -37,6 +37,6 @@ describe('expires_at (TTL)', () => {
     expect(
       toItem({ v: 1, kind: 'event', record, raw: '{}', raw_encoding: 'utf8' }, never)[TTL_ATTRIBUTE],
     ).toBeUndefined();
-    expect(deviceMarkerItem(record, never)[TTL_ATTRIBUTE]).toBeUndefined();
+    expect(deviceMarkerItem(record, never)?.[TTL_ATTRIBUTE]).toBeUndefined();
   });
 });
