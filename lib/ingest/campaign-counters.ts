@@ -10,6 +10,7 @@ import {
   COUNT_PREFIX,
   COUNTED_ATTRIBUTE,
   type CounterKey,
+  campaignDayFamily,
   countAttribute,
   counterItemKey,
   DEVICES_ATTRIBUTE,
@@ -247,7 +248,7 @@ export class CampaignCounters {
     const tally: Tally = { counts: {}, unique_devices: 0 };
     const counted = findProvider(key.provider)?.counted ?? {};
     const devices = new Map<string, Item>();
-    const family = `CAMPAIGN#${key.provider}#${key.campaignId}#${key.day}`;
+    const family = campaignDayFamily(key.provider, key.campaignId, key.day);
     for (const pk of shardKeys(family, this.layout)) {
       const events = await queryItems(this.client, {
         TableName: this.tableName,

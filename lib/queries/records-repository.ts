@@ -1,11 +1,7 @@
+import { type AttributeValue, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
-  type AttributeValue,
-  type DynamoDBClient,
-  GetItemCommand,
-  ScanCommand,
-} from '@aws-sdk/client-dynamodb';
-import {
-  campaignPartitionKey,
+  campaignDayFamily,
+  campaignIndexKeys,
   DEFAULT_LAYOUT,
   devicePartitionKey,
   EVENT_SORT_PREFIX,
@@ -21,9 +17,10 @@ import {
   shardKeys,
   statePartitionKey,
   type TableLayout,
-  typeDayPartitionKey,
+  typeDayFamily,
+  typeDayIndexKeys,
 } from '../table/records-table';
-import { getItems, type Item, queryItems } from '../table/table-io';
+import { getItems, queryItems, scanItems } from '../table/table-io';
 import { CampaignStats } from './campaign-stats';
 
 /** Filters of `npm run events -- query`; every one optional, combined with AND. */
@@ -68,7 +65,7 @@ export class RecordsRepository {
     if (!Item) return undefined;
     const state: Record<string, string | number | null> = {};
     for (const [name, value] of Object.entries(Item)) {
-      if (name === 'pk' || name === 'sk' || name === 'kind') continue;
+      if (name === RECORDS_TABLE.partitionKey || name === RECORDS_TABLE.sortKey || name === 'kind') continue;
       state[name] = value.S ?? (value.N !== undefined ? Number(value.N) : null);
     }
     return state;
@@ -103,16 +100,14 @@ export class RecordsRepository {
         if (results.full()) break;
         results.add(
           await this.queryFamily(
-            `CAMPAIGN#${query.provider}#${campaign}#${day}`,
+            campaignDayFamily(query.provider, campaign, day),
             range,
             rest,
             results.left(),
           ),
         );
       }
-      const keys = shardKeys(`CAMPAIGN#${query.provider}#${campaign}`, this.layout).map((_, shard) =>
-        campaignPartitionKey(query.provider, campaign, shard),
-      );
+      const keys = campaignIndexKeys(query.provider, campaign, this.layout);
       results.add(await this.queryIndex(RECORDS_TABLE.indexes.byCampaign, keys, range, rest, query.limit));
       return results.sorted();
     }
@@ -145,16 +140,14 @@ export class RecordsRepository {
       for (const day of daysNewestFirst(query.since, query.until)) {
         if (results.full()) break;
         results.add(
-          await this.queryFamily(`TYPE#${query.provider}#${type}#${day}`, range, rest, results.left()),
+          await this.queryFamily(typeDayFamily(query.provider, type, day), range, rest, results.left()),
         );
         for (const counter of await this.stats.dayCounterItems(query.provider, day)) {
           if (!counter.counts[type] || results.full()) continue;
-          const family = `CAMPAIGN#${query.provider}#${counter.campaign_id}#${day}`;
+          const family = campaignDayFamily(query.provider, counter.campaign_id, day);
           results.add(await this.queryFamily(family, range, [...rest, ...typeOnly], results.left()));
         }
-        const keys = shardKeys('', this.layout).map((_, shard) =>
-          typeDayPartitionKey(query.provider, type, day, shard),
-        );
+        const keys = typeDayIndexKeys(query.provider, type, day, this.layout);
         results.add(
           await this.queryIndex(RECORDS_TABLE.indexes.byTypeAndDay, keys, range, rest, results.left()),
         );
@@ -189,7 +182,7 @@ export class RecordsRepository {
     return listed.map((item) => fromQuarantineItem(byId.get(item.id?.S) ?? item));
   }
 
-  /** Queries every shard of a base-table partition family (`CAMPAIGN#…#<day>`, `TYPE#…#<day>`), newest first. */
+  /** Queries every shard of a base-table partition family (a campaign's or a type's day), newest first. */
   private async queryFamily(family: string, range: Range, filters: Filter[], limit: number) {
     const filter = filterExpression(filters);
     const pages = await Promise.all(
@@ -260,26 +253,17 @@ export class RecordsRepository {
     until: string,
     limit: number,
   ): Promise<StoredEvent[]> {
-    const items: Item[] = [];
-    let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.client.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          FilterExpression: '#kind = :event AND #provider = :provider AND #created BETWEEN :since AND :until',
-          ExpressionAttributeNames: { '#kind': 'kind', '#provider': 'provider', '#created': 'created_at' },
-          ExpressionAttributeValues: {
-            ':event': { S: 'event' },
-            ':provider': { S: provider },
-            ':since': { S: since },
-            ':until': { S: until },
-          },
-          ExclusiveStartKey,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
+    const items = await scanItems(this.client, {
+      TableName: this.tableName,
+      FilterExpression: '#kind = :event AND #provider = :provider AND #created BETWEEN :since AND :until',
+      ExpressionAttributeNames: { '#kind': 'kind', '#provider': 'provider', '#created': 'created_at' },
+      ExpressionAttributeValues: {
+        ':event': { S: 'event' },
+        ':provider': { S: provider },
+        ':since': { S: since },
+        ':until': { S: until },
+      },
+    });
     const results = new Results(limit);
     results.add(items.map(fromEventItem));
     return results.sorted();

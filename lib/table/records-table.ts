@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { EventRecord, QueueMessage } from '../events/event-record';
+import { type EventRecord, EventRecordSchema, type QueueMessage } from '../events/event-record';
 import { findProvider } from '../providers';
 
 /**
@@ -134,6 +134,24 @@ export function shardOf(key: string, shards: number): number {
 /** The UTC day (`YYYY-MM-DD`) of an ISO 8601 timestamp. */
 export const dayOf = (isoTimestamp: string) => isoTimestamp.slice(0, 10);
 
+/** The partition family of a campaign's events on one day (its partitions are `<family>#<shard>`). */
+export const campaignDayFamily = (provider: string, campaignId: string, day: string) =>
+  `CAMPAIGN#${provider}#${campaignId}#${day}`;
+/** The partition family of one event type's events (of no campaign) on one day. */
+export const typeDayFamily = (provider: string, event: string, day: string) =>
+  `TYPE#${provider}#${event}#${day}`;
+
+/** The `gsi1` partitions of a campaign's events keyed by id (one per shard). */
+export const campaignIndexKeys = (provider: string, campaignId: string, layout: TableLayout) =>
+  Array.from({ length: Math.max(1, layout.shards) }, (_, shard) =>
+    campaignPartitionKey(provider, campaignId, shard),
+  );
+/** The `gsi3` partitions of one event type's events keyed by id on one day (one per shard). */
+export const typeDayIndexKeys = (provider: string, event: string, day: string, layout: TableLayout) =>
+  Array.from({ length: Math.max(1, layout.shards) }, (_, shard) =>
+    typeDayPartitionKey(provider, event, day, shard),
+  );
+
 /** The shards of one partition family: `<prefix>#0` … `<prefix>#<shards - 1>`. */
 export const shardKeys = (prefix: string, layout: TableLayout) =>
   Array.from({ length: Math.max(1, layout.shards) }, (_, shard) => `${prefix}#${shard}`);
@@ -146,8 +164,8 @@ export function placementOf(record: EventRecord): string | undefined {
   if (findProvider(record.provider)?.timeIsReceipt) return undefined;
   const day = dayOf(record.created_at);
   return record.campaign_id
-    ? `CAMPAIGN#${record.provider}#${record.campaign_id}#${day}`
-    : `TYPE#${record.provider}#${record.event}#${day}`;
+    ? campaignDayFamily(record.provider, record.campaign_id, day)
+    : typeDayFamily(record.provider, record.event, day);
 }
 
 /** The partition family of a partition key: the key without its shard. */
@@ -179,22 +197,11 @@ const S = (value: string): AttributeValue => ({ S: value });
  * only when they have a value (absent means null; saves bytes), objects as JSON text (exact, and free of
  * DynamoDB's limits on numbers and empty sets).
  */
-const STRING_FIELDS = [
-  'id',
-  'provider',
-  'event',
-  'account_id',
-  'campaign_id',
-  'campaign_name',
-  'material_id',
-  'material_name',
-  'activity_id',
-  'device_id',
-  'platform',
-  'created_at',
-  'received_at',
-] as const satisfies readonly (keyof EventRecord)[];
 const JSON_FIELDS = ['metadata', 'geolocation'] as const satisfies readonly (keyof EventRecord)[];
+type StringField = Exclude<keyof EventRecord, (typeof JSON_FIELDS)[number]>;
+const STRING_FIELDS = Object.keys(EventRecordSchema.entries).filter(
+  (field): field is StringField => !(JSON_FIELDS as readonly string[]).includes(field),
+);
 
 /** The primary key of the item that stores `message` (and rejects its duplicates). */
 export function itemKey(message: QueueMessage, layout: TableLayout): { pk: string; sk: string } {

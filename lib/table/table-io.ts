@@ -7,6 +7,8 @@ import {
   PutItemCommand,
   QueryCommand,
   type QueryCommandInput,
+  ScanCommand,
+  type ScanCommandInput,
   UpdateItemCommand,
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
@@ -68,18 +70,37 @@ async function writeIf(write: Promise<unknown>): Promise<boolean> {
  * @returns at most `limit` items, in the order DynamoDB returned them.
  * @throws the SDK's error when a page cannot be read.
  */
-export async function queryItems(
+export function queryItems(
   client: DynamoDBClient,
   input: QueryCommandInput,
   limit = Number.POSITIVE_INFINITY,
+) {
+  return collectPages(
+    (start) => client.send(new QueryCommand({ ...input, ExclusiveStartKey: start })),
+    limit,
+  );
+}
+
+/**
+ * Scans page by page until the table is exhausted or `limit` items are in hand (a filter applies per page).
+ * @returns at most `limit` items, in the order DynamoDB returned them.
+ * @throws the SDK's error when a page cannot be read.
+ */
+export function scanItems(client: DynamoDBClient, input: ScanCommandInput, limit = Number.POSITIVE_INFINITY) {
+  return collectPages((start) => client.send(new ScanCommand({ ...input, ExclusiveStartKey: start })), limit);
+}
+
+async function collectPages(
+  read: (start: Item | undefined) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>,
+  limit: number,
 ): Promise<Item[]> {
   const items: Item[] = [];
-  let ExclusiveStartKey: Item | undefined;
+  let start: Item | undefined;
   do {
-    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey }));
+    const page = await read(start);
     items.push(...(page.Items ?? []));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey && items.length < limit);
+    start = page.LastEvaluatedKey;
+  } while (start && items.length < limit);
   return items.length > limit ? items.slice(0, limit) : items;
 }
 
