@@ -1,18 +1,25 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { providerNames } from '../lib/providers';
-import type { CampaignStats } from '../lib/queries/campaign-stats';
+import type { DashboardReader } from '../lib/queries/dashboard';
 import type { Activity } from './activity';
 
 const PAGE = join(import.meta.dirname, 'dashboard', 'index.html');
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** `true` for a real calendar day `YYYY-MM-DD`. */
+export function isDay(value: string): boolean {
+  const time = Date.parse(`${value}T00:00:00Z`);
+  return DAY.test(value) && !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === value;
+}
 
 /**
- * Serves the local dashboard: the page at `/` and its data at `/api/dashboard?day=YYYY-MM-DD` (default: today,
- * UTC): every campaign's exact counters for the day, events stored per minute, and the latest events.
+ * Serves the dashboard: the page at `/` and its data at `/api/dashboard?day=YYYY-MM-DD` (default: today, UTC;
+ * anything but a real day answers 400). With `activity` (the local stack), the data also carries the events
+ * stored per minute by this process.
  * @returns `false` for any other path.
  */
-export function createDashboard(stats: CampaignStats, activity: Activity) {
+export function createDashboard(reader: DashboardReader, activity?: Activity) {
   return async (request: IncomingMessage, response: ServerResponse): Promise<boolean> => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
     if (request.method !== 'GET') return false;
@@ -22,13 +29,17 @@ export function createDashboard(stats: CampaignStats, activity: Activity) {
       return true;
     }
     if (url.pathname === '/api/dashboard') {
-      const requested = url.searchParams.get('day') ?? '';
-      const day = /^\d{4}-\d{2}-\d{2}$/.test(requested) ? requested : new Date().toISOString().slice(0, 10);
-      const campaigns = (
-        await Promise.all(providerNames().map((provider) => stats.dayStats(provider, day)))
-      ).flat();
+      const requested = url.searchParams.get('day');
+      if (requested !== null && !isDay(requested)) {
+        response.writeHead(400, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ message: 'day must be a calendar day, YYYY-MM-DD' }));
+        return true;
+      }
+      const day = requested ?? new Date().toISOString().slice(0, 10);
+      const dashboard = await reader.read(day);
+      const perMinute = activity ? { perMinute: activity.snapshot().perMinute } : {};
       response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      response.end(JSON.stringify({ day, campaigns, ...activity.snapshot() }));
+      response.end(JSON.stringify({ ...dashboard, ...perMinute }));
       return true;
     }
     return false;

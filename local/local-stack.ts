@@ -18,7 +18,7 @@ import { CampaignCounters } from '../lib/ingest/campaign-counters';
 import { EventWriter } from '../lib/ingest/event-writer';
 import { createLogger, type Logger } from '../lib/log';
 import type { AuthConfig } from '../lib/providers/provider';
-import { CampaignStats } from '../lib/queries/campaign-stats';
+import { DashboardReader } from '../lib/queries/dashboard';
 import { EventQueue } from '../lib/queue/event-queue';
 import { type SigningSecretDocument, StaticSigningSecrets } from '../lib/signature/signing-secrets';
 import { DEFAULT_LAYOUT, type TableLayout } from '../lib/table/records-table';
@@ -313,7 +313,7 @@ async function startUnlocked(
     counters,
     logger,
   });
-  const dashboard = createDashboard(new CampaignStats(dynamodb, LOCAL_TABLE_NAME), activity);
+  const dashboard = createDashboard(new DashboardReader(dynamodb, LOCAL_TABLE_NAME, layout), activity);
   poller = new SqsPoller({
     client: sqs,
     queueUrl,

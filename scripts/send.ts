@@ -18,6 +18,9 @@ Signs SORI deliveries with the secret key and posts them, as SORI does.
   --concurrent       send the repeats of a payload at the same time instead of one after another
   --encoding <enc>   signature encoding: hex (default) or base64
   --prefix           prefix the signature with "sha256="
+  --keep-dates       send the payloads verbatim; by default their event times are set to now (so the
+                     dashboard's today shows them) and the legacy examples' "string" placeholders get
+                     realistic values
 `;
 
 const FIXTURES = resolve(import.meta.dirname, '../test/fixtures');
@@ -36,6 +39,37 @@ function asRetry(provider: string, body: string): string {
   return JSON.stringify({ ...payload, timestamp: new Date().toISOString() });
 }
 
+/** Realistic values for the legacy examples, whose documented payloads say "string" for every field. */
+const LEGACY_VALUES: Record<string, string> = {
+  material_id: 'mat_2001',
+  material_name: 'Radio Spot 30s',
+  campaign_id: 'cmp_legacy_01',
+  campaign_name: 'Winter Sale',
+  device_id: 'device_legacy_7',
+  platform: 'iOS',
+};
+
+/**
+ * The payload as if it happened now: each provider's event-time field set to `now` (SORI's `created_at` and
+ * `timestamp`, Ad Reform's `created_at`, Optimizely's `created` in epoch ms; Symphony has none), and the
+ * legacy examples' placeholders replaced.
+ */
+export function stampNow(provider: string, payload: Record<string, unknown>, now = new Date()) {
+  const iso = now.toISOString();
+  const stamped: Record<string, unknown> = { ...payload };
+  if (provider === 'sori') {
+    if ('created_at' in stamped) stamped.created_at = iso;
+    if ('timestamp' in stamped) stamped.timestamp = iso;
+    if ('event_type' in stamped) {
+      for (const [field, value] of Object.entries(LEGACY_VALUES))
+        if (stamped[field] === 'string') stamped[field] = value;
+    }
+  }
+  if (provider === 'adreform' && 'created_at' in stamped) stamped.created_at = iso;
+  if (provider === 'optimizely' && 'created' in stamped) stamped.created = now.getTime();
+  return stamped;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -48,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
       concurrent: { type: 'boolean', default: false },
       encoding: { type: 'string', default: 'hex' },
       prefix: { type: 'boolean', default: false },
+      'keep-dates': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -93,7 +128,8 @@ async function main(argv: string[]): Promise<number> {
 
   let failures = 0;
   for (const file of await payloadFiles(provider.name, values.file)) {
-    const original = JSON.stringify(JSON.parse(await readFile(file, 'utf8')));
+    const payload = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    const original = JSON.stringify(values['keep-dates'] ? payload : stampNow(provider.name, payload));
     const bodies = Array.from({ length: repeat }, (_, i) =>
       i === 0 ? original : asRetry(provider.name, original),
     );
@@ -108,14 +144,15 @@ async function main(argv: string[]): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    console.error(`send: ${error instanceof Error ? error.message : String(error)}`);
-    if ((error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED')
-      console.error('Is the stack running? Start it with "npm start".');
-    process.exitCode = 1;
-  },
-);
+if (import.meta.url === `file://${process.argv[1]}`)
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(`send: ${error instanceof Error ? error.message : String(error)}`);
+      if ((error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED')
+        console.error('Is the stack running? Start it with "npm start".');
+      process.exitCode = 1;
+    },
+  );

@@ -7,16 +7,17 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { findProvider } from '../providers';
 import {
-  COUNT_PREFIX,
   COUNTED_ATTRIBUTE,
   type CounterKey,
   campaignDayFamily,
-  countAttribute,
+  counterAttributesOf,
   counterItemKey,
   DEVICES_ATTRIBUTE,
   deviceMarkerItem,
   EVENT_SORT_PREFIX,
   fromEventItem,
+  isCountAttribute,
+  NAME_ATTRIBUTE,
   PENDING_COUNTERS_PARTITION,
   pendingCounterSortKey,
   RECORDS_TABLE,
@@ -27,10 +28,25 @@ import {
 import { getItems, type Item, queryItems, updateIf } from '../table/table-io';
 import { setCountedFlag } from './event-writer';
 
-/** What a batch adds to one campaign-day: first inserts per event type, and devices seen for the first time. */
+/**
+ * What a batch adds to one campaign-day: first inserts per counter attribute (per event type, and per
+ * breakdown value and event type; see `counterAttributesOf`), and devices seen for the first time.
+ */
 export interface Tally {
   counts: Record<string, number>;
   unique_devices: number;
+}
+
+/**
+ * Counter attributes written by one update at most: an expression is limited to 4 KB, and `ADD #a12 :a12, `
+ * takes 12 characters. A batch with more is applied in several updates, each conditional on its claim.
+ */
+const ATTRIBUTES_PER_UPDATE = 200;
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out.length > 0 ? out : [[]];
 }
 
 export type { CounterKey };
@@ -108,15 +124,19 @@ export class CampaignCounters {
    * and listing it for the repair.
    * @returns the claims now on the item (token → epoch ms), this one included.
    */
-  async claim(key: CounterKey, token: string, now = Date.now()): Promise<Record<string, number>> {
+  async claim(
+    key: CounterKey,
+    token: string,
+    now = Date.now(),
+    name?: string | null,
+  ): Promise<Record<string, number>> {
     const byDay = RECORDS_TABLE.indexes.byTypeAndDay;
     const pending = RECORDS_TABLE.indexes.byDevice;
     const output = await this.client.send(
       new UpdateItemCommand({
         TableName: this.tableName,
         Key: counterItemKey(key),
-        UpdateExpression:
-          'SET #claim = :now, #kind = :kind, #provider = :provider, #campaign = :campaign, #day = :day, #dpk = :dpk, #dsk = :dsk, #ppk = :ppk, #psk = :psk ADD #version :one',
+        UpdateExpression: `SET #claim = :now, #kind = :kind, #provider = :provider, #campaign = :campaign, #day = :day, #dpk = :dpk, #dsk = :dsk, #ppk = :ppk, #psk = :psk${name ? ', #name = :name' : ''} ADD #version :one`,
         ExpressionAttributeNames: {
           '#claim': `${CLAIM_PREFIX}${token}`,
           '#kind': 'kind',
@@ -128,8 +148,10 @@ export class CampaignCounters {
           '#ppk': pending.partitionKey,
           '#psk': pending.sortKey,
           '#version': 'version',
+          ...(name ? { '#name': NAME_ATTRIBUTE } : {}),
         },
         ExpressionAttributeValues: {
+          ...(name ? { ':name': { S: name } } : {}),
           ':now': N(now),
           ':kind': { S: 'stats' },
           ':provider': { S: key.provider },
@@ -151,27 +173,34 @@ export class CampaignCounters {
    * Adds a batch's first inserts and, when its writes are all settled, drops its claim.
    * @returns `false` when the claim was already gone (a recount took it over, having counted from the records).
    */
-  apply(key: CounterKey, token: string, tally: Tally, release: boolean): Promise<boolean> {
-    const names: Record<string, string> = {
-      '#unique': DEVICES_ATTRIBUTE,
-      '#version': 'version',
-      '#claim': `${CLAIM_PREFIX}${token}`,
-    };
-    const values: Record<string, AttributeValue> = { ':u': N(tally.unique_devices), ':one': N(1) };
-    const adds = ['#unique :u', '#version :one'];
-    Object.entries(tally.counts).forEach(([event, count], i) => {
-      names[`#n${i}`] = countAttribute(event);
-      values[`:n${i}`] = N(count);
-      adds.push(`#n${i} :n${i}`);
-    });
-    return updateIf(this.client, {
-      TableName: this.tableName,
-      Key: counterItemKey(key),
-      UpdateExpression: `ADD ${adds.join(', ')}${release ? ' REMOVE #claim' : ''}`,
-      ConditionExpression: 'attribute_exists(#claim)',
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    });
+  async apply(key: CounterKey, token: string, tally: Tally, release: boolean): Promise<boolean> {
+    const parts = chunks(Object.entries(tally.counts), ATTRIBUTES_PER_UPDATE);
+    for (const [index, part] of parts.entries()) {
+      const last = index === parts.length - 1;
+      const names: Record<string, string> = { '#claim': `${CLAIM_PREFIX}${token}` };
+      const values: Record<string, AttributeValue> = {};
+      const adds: string[] = [];
+      part.forEach(([attribute, count], i) => {
+        names[`#a${i}`] = attribute;
+        values[`:a${i}`] = N(count);
+        adds.push(`#a${i} :a${i}`);
+      });
+      if (last) {
+        Object.assign(names, { '#unique': DEVICES_ATTRIBUTE, '#version': 'version' });
+        Object.assign(values, { ':u': N(tally.unique_devices), ':one': N(1) });
+        adds.push('#unique :u', '#version :one');
+      }
+      const applied = await updateIf(this.client, {
+        TableName: this.tableName,
+        Key: counterItemKey(key),
+        UpdateExpression: `ADD ${adds.join(', ')}${last && release ? ' REMOVE #claim' : ''}`,
+        ConditionExpression: 'attribute_exists(#claim)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      });
+      if (!applied) return false;
+    }
+    return true;
   }
 
   /**
@@ -198,44 +227,50 @@ export class CampaignCounters {
     if (stale.length === 0 || stale.length < Object.keys(claims).length) return false;
 
     const tally = await this.countFromRecords(key);
-    const pending = RECORDS_TABLE.indexes.byDevice;
-    const names: Record<string, string> = {
-      '#unique': DEVICES_ATTRIBUTE,
-      '#version': 'version',
-      '#ppk': pending.partitionKey,
-      '#psk': pending.sortKey,
-    };
-    const values: Record<string, AttributeValue> = {
-      ':u': N(tally.unique_devices),
-      ':one': N(1),
-      ':version': item.version ?? N(0),
-    };
-    const sets = ['#unique = :u'];
-    const removes = ['#ppk', '#psk'];
-    stale.forEach((token, i) => {
-      names[`#t${i}`] = `${CLAIM_PREFIX}${token}`;
-      removes.push(`#t${i}`);
-    });
-    // Every event type counted before or now: a type no record has any more is set to 0, not left behind.
-    const events = new Set([
-      ...Object.keys(tally.counts),
-      ...Object.keys(item)
-        .filter((name) => name.startsWith(COUNT_PREFIX))
-        .map((name) => name.slice(COUNT_PREFIX.length)),
-    ]);
-    [...events].forEach((event, i) => {
-      names[`#n${i}`] = countAttribute(event);
-      values[`:n${i}`] = N(tally.counts[event] ?? 0);
-      sets.push(`#n${i} = :n${i}`);
-    });
-    return updateIf(this.client, {
-      TableName: this.tableName,
-      Key: counterItemKey(key),
-      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')} ADD #version :one`,
-      ConditionExpression: '#version = :version',
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    });
+    // Every counter attribute counted before or now: one no record moves any more is set to 0, not left behind.
+    for (const name of Object.keys(item)) if (isCountAttribute(name)) tally.counts[name] ??= 0;
+    const parts = chunks(Object.entries(tally.counts), ATTRIBUTES_PER_UPDATE);
+    let version = item.version ?? N(0);
+    for (const [index, part] of parts.entries()) {
+      const last = index === parts.length - 1;
+      const names: Record<string, string> = { '#version': 'version' };
+      const values: Record<string, AttributeValue> = { ':one': N(1), ':version': version };
+      const sets: string[] = [];
+      part.forEach(([attribute, count], i) => {
+        names[`#a${i}`] = attribute;
+        values[`:a${i}`] = N(count);
+        sets.push(`#a${i} = :a${i}`);
+      });
+      const removes: string[] = [];
+      if (last) {
+        const pending = RECORDS_TABLE.indexes.byDevice;
+        Object.assign(names, {
+          '#unique': DEVICES_ATTRIBUTE,
+          '#ppk': pending.partitionKey,
+          '#psk': pending.sortKey,
+        });
+        values[':u'] = N(tally.unique_devices);
+        sets.push('#unique = :u');
+        removes.push('#ppk', '#psk');
+        stale.forEach((token, i) => {
+          names[`#t${i}`] = `${CLAIM_PREFIX}${token}`;
+          removes.push(`#t${i}`);
+        });
+      }
+      // Each part is conditional on nothing having changed since the last: a batch that claims meanwhile stops
+      // the recount, and its stale claims stay for the next repair pass, which recounts all of it again.
+      const written = await updateIf(this.client, {
+        TableName: this.tableName,
+        Key: counterItemKey(key),
+        UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''} ADD #version :one`,
+        ConditionExpression: '#version = :version',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      });
+      if (!written) return false;
+      version = N(Number(version.N ?? 0) + 1);
+    }
+    return true;
   }
 
   /**
@@ -259,7 +294,9 @@ export class CampaignCounters {
       });
       for (const item of events) {
         const event = item.event?.S ?? '';
-        tally.counts[event] = (tally.counts[event] ?? 0) + 1;
+        for (const attribute of counterAttributesOf(fromEventItem(item))) {
+          tally.counts[attribute] = (tally.counts[attribute] ?? 0) + 1;
+        }
         const device = item.device_id?.S;
         if (device && counted[event] && !devices.has(device)) devices.set(device, item);
       }

@@ -1,6 +1,6 @@
 import type { QueueMessage } from '../events/event-record';
 import { findProvider } from '../providers';
-import { type CounterKey, counterKeyOf } from '../table/records-table';
+import { type CounterKey, counterAttributesOf, counterKeyOf } from '../table/records-table';
 import type { CampaignCounters, Tally } from './campaign-counters';
 import { newClaimToken } from './campaign-counters';
 import type { EventWriter, StoreOutcome } from './event-writer';
@@ -36,13 +36,14 @@ export async function storeBatch(
   const groups = new Map<string, Group>();
   const groupOf = new Map<number, Group>();
   messages.forEach((message, i) => {
-    const key = message.kind === 'event' ? counterKeyOf(message.record) : undefined;
+    if (message.kind !== 'event') return;
+    const key = counterKeyOf(message.record);
     if (!key) return;
     const id = groupId(key);
     let group = groups.get(id);
     if (!group) {
       group = { key, token: newClaimToken(), members: [], claimed: Promise.resolve({}) };
-      group.claimed = counters.claim(key, group.token);
+      group.claimed = counters.claim(key, group.token, Date.now(), message.record.campaign_name);
       group.claimed.catch(() => {});
       groups.set(id, group);
     }
@@ -83,7 +84,9 @@ export async function storeBatch(
           continue;
         }
         if (result.outcome === 'stored') {
-          tally.counts[message.record.event] = (tally.counts[message.record.event] ?? 0) + 1;
+          for (const attribute of counterAttributesOf(message.record)) {
+            tally.counts[attribute] = (tally.counts[attribute] ?? 0) + 1;
+          }
         }
         if (markers[i] === 'new') tally.unique_devices++;
       }

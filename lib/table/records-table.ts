@@ -121,6 +121,49 @@ export const COUNT_PREFIX = 'n:';
 export const countAttribute = (event: string) => `${COUNT_PREFIX}${event}`;
 /** The attribute of a counter item that counts unique devices. */
 export const DEVICES_ATTRIBUTE = 'devices';
+/** The attribute of a counter item that keeps the campaign's name (the latest batch's). */
+export const NAME_ATTRIBUTE = 'name';
+
+/** What a campaign-day's events are broken down by, besides their type. */
+export const BREAKDOWNS = ['hour', 'platform', 'country', 'material'] as const;
+export type Breakdown = (typeof BREAKDOWNS)[number];
+/** Counter attributes are `n:<event>` and `b␟<breakdown>␟<value>␟<event>` (␟: the unit separator). */
+const SEPARATOR = '\u001f';
+const BREAKDOWN_PREFIX = `b${SEPARATOR}`;
+/** Longest breakdown value kept (a longer one is cut): values become attribute names. */
+const MAX_BREAKDOWN_VALUE = 100;
+
+/** The values of a record by which its campaign-day is broken down; absent values are left out. */
+function breakdownValues(record: EventRecord): [Breakdown, string][] {
+  const values: [Breakdown, string | null | undefined][] = [
+    ['hour', record.created_at.slice(11, 13)],
+    ['platform', record.platform],
+    ['country', record.geolocation?.viewer_country],
+    ['material', record.material_id],
+  ];
+  return values
+    .filter((entry): entry is [Breakdown, string] => Boolean(entry[1]))
+    .map(([breakdown, value]) => [breakdown, value.slice(0, MAX_BREAKDOWN_VALUE)]);
+}
+
+/**
+ * The counter attributes one stored event adds one to: its type's count and its breakdowns (hour of
+ * `created_at`, platform, country, material), each per event type. Which types are impressions or clicks is
+ * decided when they are read.
+ */
+export function counterAttributesOf(record: EventRecord): string[] {
+  return [
+    countAttribute(record.event),
+    ...breakdownValues(record).map(
+      ([breakdown, value]) =>
+        `${BREAKDOWN_PREFIX}${breakdown}${SEPARATOR}${value}${SEPARATOR}${record.event}`,
+    ),
+  ];
+}
+
+/** `true` for the attributes of a counter item that count events (see {@link counterAttributesOf}). */
+export const isCountAttribute = (name: string) =>
+  name.startsWith(COUNT_PREFIX) || name.startsWith(BREAKDOWN_PREFIX);
 
 /**
  * The shard of a key: a stable hash of it modulo `shards`, so the same event always lands on the same shard
@@ -368,22 +411,41 @@ export interface CounterItem {
   provider: string;
   campaign_id: string;
   day: string;
+  /** The campaign's name, as the latest batch had it. */
+  name: string | null;
   /** Stored events per event type. */
   counts: Record<string, number>;
+  /** Stored events per breakdown value, then per event type. */
+  breakdowns: Record<Breakdown, Record<string, Record<string, number>>>;
   unique_devices: number;
 }
 
 /** @returns the counts a counter item holds. */
 export function fromCounterItem(item: Record<string, AttributeValue>): CounterItem {
   const counts: Record<string, number> = {};
+  const breakdowns = { hour: {}, platform: {}, country: {}, material: {} } as CounterItem['breakdowns'];
   for (const [name, value] of Object.entries(item)) {
-    if (name.startsWith(COUNT_PREFIX)) counts[name.slice(COUNT_PREFIX.length)] = Number(value.N ?? 0);
+    const count = Number(value.N ?? 0);
+    if (name.startsWith(COUNT_PREFIX)) counts[name.slice(COUNT_PREFIX.length)] = count;
+    if (name.startsWith(BREAKDOWN_PREFIX)) {
+      const [breakdown, key, event] = name.slice(BREAKDOWN_PREFIX.length).split(SEPARATOR) as [
+        Breakdown,
+        string,
+        string,
+      ];
+      const byValue = breakdowns[breakdown];
+      if (!byValue) continue;
+      byValue[key] ??= {};
+      (byValue[key] as Record<string, number>)[event] = count;
+    }
   }
   return {
     provider: str(item, 'provider') ?? '',
     campaign_id: str(item, 'campaign_id') ?? '',
     day: str(item, 'day') ?? str(item, RECORDS_TABLE.sortKey) ?? '',
+    name: str(item, NAME_ATTRIBUTE),
     counts,
+    breakdowns,
     unique_devices: Number(item[DEVICES_ATTRIBUTE]?.N ?? 0),
   };
 }

@@ -55,7 +55,12 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
       activity_id: `act_browser_${campaign}_${device}_${n}`,
       device_id: device,
       created_at: new Date().toISOString(),
-      campaign: { id: campaign, name: campaign, tags: [], image: null },
+      campaign: {
+        id: campaign,
+        name: campaign === 'cmp_live' ? 'Live campaign' : campaign,
+        tags: [],
+        image: null,
+      },
     };
     const body = JSON.stringify(payload);
     const response = await fetch(stack.webhookUrl, {
@@ -67,7 +72,7 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
     return body;
   }
 
-  it("shows today's exact counts, changing as events arrive, and the latest events", async () => {
+  it("shows today's exact counts by campaign, hour, platform, country and material, changing as events arrive, and the day's latest events", async () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     await page.goto(`http://127.0.0.1:${stack.port}/`);
     await expect.poll(() => page.locator('#no-campaigns').isVisible()).toBe(true);
@@ -85,7 +90,10 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
     const row = page.locator('tr[data-campaign="cmp_live"] td');
     await expect
       .poll(async () => row.allTextContents(), { timeout: 15_000 })
-      .toEqual(['cmp_live', '4', '1', '25.0 %', '3']);
+      .toEqual(['Live campaigncmp_live', 'sori', '4', '1', '25.0 %', '3']);
+    await expect
+      .poll(() => page.locator('#totals td').allTextContents())
+      .toEqual(['Total', '', '5', '1', '20.0 %', '4']);
     const today = new Date().toISOString().slice(0, 10);
     const counters = new CampaignStats(stack.dynamodb, stack.tableName);
     const exact = await eventually(async () => {
@@ -97,9 +105,52 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
       ['cmp_other', 1, 0, 1],
     ]);
     await expect.poll(() => page.locator('#latest tr').count()).toBe(6);
-    await expect.poll(() => page.locator('#chart rect').count()).toBe(30);
+    // 24 hours, a bar each for impressions and clicks; this hour's bars carry the day's counts.
+    await expect.poll(() => page.locator('#hourly rect').count()).toBe(48);
+    const hour = new Date().getUTCHours();
+    await expect
+      .poll(() => page.locator(`#hourly rect[data-hour="${hour}"] title`).allTextContents())
+      .toEqual([expect.stringMatching(/impressions: 5$/), expect.stringMatching(/clicks: 1$/)]);
+    await expect
+      .poll(() => page.locator('#by-platform td').allTextContents())
+      .toEqual(['Android', '5', '1', '20.0 %']);
+    await expect
+      .poll(() => page.locator('#by-country td').allTextContents())
+      .toEqual(['United States', '5', '1', '20.0 %']);
+    await expect
+      .poll(() => page.locator('#by-material td').allTextContents())
+      .toEqual(['mat_5678', '5', '1', '20.0 %']);
 
     await mkdir(join(SCREENSHOT, '..'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    // Another day: nothing there.
+    await page.fill('#day-picker', '2020-01-01');
+    await page.dispatchEvent('#day-picker', 'change');
+    await expect.poll(() => page.locator('#no-campaigns').isVisible()).toBe(true);
+    await page.close();
+  });
+
+  it('fits a 390 px wide phone screen without scrolling the page sideways', async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await page.goto(`http://127.0.0.1:${stack.port}/`);
+    await expect
+      .poll(() => page.locator('tr[data-campaign="cmp_live"]').count(), { timeout: 15_000 })
+      .toBe(1);
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: SCREENSHOT.replace('.png', '-390.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('says clearly when the stack is unreachable, and keeps the last numbers marked as stale', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    await page.goto(`http://127.0.0.1:${stack.port}/`);
+    await expect
+      .poll(() => page.locator('tr[data-campaign="cmp_live"]').count(), { timeout: 15_000 })
+      .toBe(1);
+    await stack.stop();
+    await expect.poll(() => page.locator('#banner').isVisible(), { timeout: 10_000 }).toBe(true);
+    expect(await page.locator('#status').textContent()).toBe('stack unreachable');
+    await page.close();
   });
 });

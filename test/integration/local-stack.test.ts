@@ -178,6 +178,70 @@ describe('local stack (npm start)', () => {
     expect(legacy.map((row) => [row.campaign_id, row.impressions, row.clicks])).toEqual([['string', 1, 1]]);
   });
 
+  it('answers GET /api/dashboard with every contract field for a day, and 400 for a day that does not exist', async () => {
+    await seeded();
+    const url = `http://127.0.0.1:${stack.port}/api/dashboard`;
+    const data = (await eventually(
+      async () => {
+        const body = (await (await fetch(`${url}?day=2025-10-14`)).json()) as {
+          totals: { impressions: number };
+        };
+        return body.totals.impressions === 1 ? body : undefined;
+      },
+      10_000,
+      'the seed counters',
+    )) as Record<string, unknown>;
+    expect(Object.keys(data)).toEqual(
+      expect.arrayContaining(['day', 'campaigns', 'totals', 'hourly', 'breakdowns', 'latest']),
+    );
+    expect(data.day).toBe('2025-10-14');
+    expect(data.campaigns).toEqual(
+      expect.arrayContaining([
+        {
+          provider: 'sori',
+          campaign_id: 'cmp_1234',
+          day: '2025-10-14',
+          campaign_name: 'Fall Promotion',
+          impressions: 1,
+          clicks: 1,
+          ctr: 1,
+          unique_devices: 1,
+        },
+      ]),
+    );
+    const campaigns = data.campaigns as Record<string, number>[];
+    const sum = (field: string) => campaigns.reduce((total, c) => total + (c[field] ?? 0), 0);
+    expect(data.totals).toEqual({
+      impressions: sum('impressions'),
+      clicks: sum('clicks'),
+      unique_devices: sum('unique_devices'),
+    });
+    const hourly = data.hourly as { hour: number; impressions: number; clicks: number }[];
+    expect(hourly.map((h) => h.hour)).toEqual(Array.from({ length: 24 }, (_, hour) => hour));
+    expect(hourly[5]).toEqual({ hour: 5, impressions: 1, clicks: 1 });
+    const breakdowns = data.breakdowns as Record<
+      string,
+      { key: string; impressions: number; clicks: number }[]
+    >;
+    expect(breakdowns.platform).toEqual(
+      expect.arrayContaining([{ key: 'Android', impressions: 1, clicks: 1 }]),
+    );
+    expect(breakdowns.country).toEqual([{ key: 'United States', impressions: 1, clicks: 1 }]);
+    expect(breakdowns.material).toEqual([{ key: 'mat_5678', impressions: 1, clicks: 1 }]);
+    // The latest events are read from the table (not kept in memory), newest created_at first.
+    const latest = data.latest as { created_at: string; id: string }[];
+    expect(latest.length).toBeGreaterThanOrEqual(4);
+    expect(latest.map((e) => e.created_at)).toEqual([...latest.map((e) => e.created_at)].sort().reverse());
+    const [printed] = await events('query', '--limit', '1');
+    expect(printed).toBeDefined();
+    expect(Object.keys(latest[0] ?? {})).toEqual(Object.keys(printed ?? {}));
+
+    for (const day of ['2025-02-30', 'today', '2025-1-1']) {
+      const response = await fetch(`${url}?day=${day}`);
+      expect(response.status, day).toBe(400);
+    }
+  });
+
   it('lists a signed unknown event in `quarantine` with its reason', async () => {
     const body = JSON.stringify({ event: 'campaign.share', account_id: 'acc_123456' });
     expect((await post(body)).body.status).toBe('quarantined');

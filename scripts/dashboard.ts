@@ -1,0 +1,78 @@
+import { createServer } from 'node:http';
+import { parseArgs } from 'node:util';
+import { DashboardReader } from '../lib/queries/dashboard';
+import { createDashboard } from '../local/dashboard';
+import { resolveTableTarget } from './local-target';
+
+const USAGE = `Usage: npm run dashboard -- [--stack <name>] [--port <n>]
+
+Serves the campaign dashboard on http://127.0.0.1:<port>/ (default 3030), reading the records table:
+  --stack <name>     a deployed stack's table, with your AWS credentials (read-only: Query and GetItem)
+  --endpoint <url>   a DynamoDB-API endpoint, with --table <name>
+  (none)             the local stack running on DATA_DIR, or its data on disk
+
+Nothing is created in AWS and nothing is written.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      stack: { type: 'string' },
+      endpoint: { type: 'string' },
+      table: { type: 'string' },
+      port: { type: 'string', default: '3030' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    process.stderr.write('dashboard: --port must be a port number\n');
+    return 2;
+  }
+  const target = await resolveTableTarget({
+    stack: values.stack,
+    endpoint: values.endpoint,
+    table: values.table,
+  });
+  const dashboard = createDashboard(new DashboardReader(target.client, target.tableName, target.layout));
+  const server = createServer((request, response) => {
+    dashboard(request, response)
+      .then((handled) => {
+        if (handled) return;
+        response.writeHead(404, { 'content-type': 'text/plain' });
+        response.end('not found\n');
+      })
+      .catch((error: unknown) => {
+        process.stderr.write(`dashboard: ${error instanceof Error ? error.message : String(error)}\n`);
+        if (!response.headersSent) response.writeHead(502, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ message: 'the table could not be read' }));
+      });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const address = server.address();
+  const actual = typeof address === 'object' && address ? address.port : port;
+  process.stderr.write(`dashboard: http://127.0.0.1:${actual}/ reading ${target.tableName}\n`);
+  const stop = () => {
+    server.close();
+    void target.close();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`dashboard: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
