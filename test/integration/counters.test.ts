@@ -25,7 +25,8 @@ function burst(count: number, seed = randomUUID().slice(0, 6)) {
       event: click ? 'campaign.click' : 'campaign.impression',
       activity_id: `act_${seed}_${i}`,
       device_id: `device_${i % 7}`,
-      created_at: `2025-10-${i % 2 === 0 ? '14' : '15'}T05:${String(i % 60).padStart(2, '0')}:12.421Z`,
+      platform: i % 5 === 0 ? 'iOS' : 'Android',
+      created_at: `2025-10-${i % 2 === 0 ? '14' : '15'}T0${5 + (i % 3)}:${String(i % 60).padStart(2, '0')}:12.421Z`,
       campaign: { ...(base.campaign as object), id: `cmp_${i % 3}` },
     };
     return buildQueueMessage(sori, Buffer.from(JSON.stringify(payload)), '2026-01-01T00:00:00.000Z');
@@ -54,6 +55,44 @@ function expected(messages: QueueMessage[]) {
       unique_devices: entry.devices.size,
     }))
     .sort((a, b) => a.key.localeCompare(b.key));
+}
+
+/** Events per hour, platform, country and material of each campaign-day, from the distinct events. */
+function expectedBreakdowns(messages: QueueMessage[]) {
+  const counts: Record<string, number> = {};
+  const seen = new Set<string>();
+  for (const message of messages) {
+    if (message.kind !== 'event' || seen.has(message.record.id)) continue;
+    seen.add(message.record.id);
+    const r = message.record;
+    const values = [
+      ['hour', r.created_at.slice(11, 13)],
+      ['platform', r.platform],
+      ['country', r.geolocation?.viewer_country],
+      ['material', r.material_id],
+    ];
+    for (const [breakdown, value] of values) {
+      const key = `${r.campaign_id}|${r.created_at.slice(0, 10)}|${breakdown}|${value}|${r.event}`;
+      counts[key] = (counts[key] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
+
+async function actualBreakdowns(stats: CampaignStats) {
+  const counts: Record<string, number> = {};
+  for (const campaign of ['cmp_0', 'cmp_1', 'cmp_2']) {
+    for (const item of await stats.counterItems('sori', campaign)) {
+      for (const [breakdown, byValue] of Object.entries(item.breakdowns)) {
+        for (const [value, byEvent] of Object.entries(byValue)) {
+          for (const [event, count] of Object.entries(byEvent)) {
+            if (count > 0) counts[`${campaign}|${item.day}|${breakdown}|${value}|${event}`] = count;
+          }
+        }
+      }
+    }
+  }
+  return counts;
 }
 
 async function actual(stats: CampaignStats) {
@@ -107,17 +146,18 @@ describe.each<TableLayout>([
   { shards: 1, retentionDays: 365 },
   { shards: 4, retentionDays: 365 },
 ])('campaign counters with %o', (layout) => {
-  it('equal the distinct events per campaign and day after a burst with 30 % duplicates in random order', async () => {
+  it('equal the distinct events per campaign and day, by hour, platform, country and material too, after a burst with 30 % duplicates in random order', async () => {
     const { writer, counters, stats } = await createTestTable(dynamodb, layout);
     const messages = burst(120);
     await drain(writer, counters, deliveries(messages, 10));
     expect(await actual(stats)).toEqual(expected(messages));
+    expect(await actualBreakdowns(stats)).toEqual(expectedBreakdowns(messages));
     const top = await stats.dayStats('sori', '2025-10-14');
     expect(top.map((row) => row.campaign_id)).toHaveLength(3);
     expect(top[0]?.impressions).toBeGreaterThanOrEqual(top[2]?.impressions ?? 0);
   });
 
-  it('stay exact when DynamoDB throttles record puts, markers and counter updates (each retried alone), once the repair pass has run', async () => {
+  it('stay exact, breakdowns included, when DynamoDB throttles record puts, markers and counter updates (each retried alone), once the repair pass has run', async () => {
     const { tableName } = await createTestTable(dynamodb, layout);
     // Fault injection: one write in five, of any kind, is throttled at random, as DynamoDB does under load.
     const random = mulberry32(11);
@@ -134,6 +174,9 @@ describe.each<TableLayout>([
     // Claims left by writes that ended in doubt are settled by the scheduled repair pass.
     await new CampaignCounters(dynamodb, tableName, layout, 1_000).repair();
     expect(await actual(new CampaignStats(dynamodb, tableName))).toEqual(expected(messages));
+    expect(await actualBreakdowns(new CampaignStats(dynamodb, tableName))).toEqual(
+      expectedBreakdowns(messages),
+    );
   });
 
   it('count nothing twice when the consumer dies after some writes of a batch and the batch is redelivered', async () => {
@@ -213,7 +256,7 @@ describe('counter repair', () => {
     return rows.sort((a, b) => a.key.localeCompare(b.key));
   }
 
-  it('settles a batch killed between its records and its device markers: every read path equals the records, and the retry counts nothing twice', async () => {
+  it('settles a batch killed between its records and its device markers: every read path and breakdown equals the records, and the retry counts nothing twice', async () => {
     const { tableName } = await createTestTable(dynamodb, layout);
     // Fault injection: the batch "dies" after its record puts: every marker put and counter write after them
     // fails, as if the process were gone (the crash test kills a real local stack for the same effect).
@@ -245,6 +288,7 @@ describe('counter repair', () => {
     const summary = await repairer.repair();
     expect(summary).toMatchObject({ checked: 6, recounted: 6 });
     expect(await actual(reader)).toEqual(expected(messages));
+    expect(await actualBreakdowns(reader)).toEqual(expectedBreakdowns(messages));
     expect(
       await eventually(
         async () => {
