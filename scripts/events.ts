@@ -9,6 +9,7 @@ import {
 } from '../lib/queries/records-repository';
 import { redriveMessages } from '../lib/queue/redrive';
 import type { StoredEvent } from '../lib/table/records-table';
+import { exportEvents } from './export-events';
 import { resolveQueueTarget, withTable } from './local-target';
 
 const USAGE = `Usage: npm run events -- <command> [options]
@@ -30,6 +31,10 @@ Commands:
     --until <day>      last UTC day (default: today)
   state        a provider's current state of a campaign (Symphony): --provider <name> --campaign <id>
   redrive      move the dead-letter queue's messages back to the events queue (after a fix)
+  export       every matching event, no row cap, streamed page by page (progress on stderr)
+    --format <f>       csv (a header row, one column per record field) or jsonl
+    --out <file>       write to a file instead of stdout
+    --campaign, --device, --type, --provider, --since, --until as for query (--type needs --since)
 
 Common options:
   --json               one JSON object per line instead of a table
@@ -191,6 +196,8 @@ async function main(argv: string[]): Promise<number> {
       endpoint: { type: 'string' },
       table: { type: 'string' },
       stack: { type: 'string' },
+      format: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -231,6 +238,39 @@ async function main(argv: string[]): Promise<number> {
           return 1;
         }
         print([state], values.json, Object.keys(state));
+        return 0;
+      },
+    );
+  }
+  if (command === 'export') {
+    if (values.format !== 'csv' && values.format !== 'jsonl')
+      throw new UsageError('export needs --format csv or --format jsonl');
+    if (values.limit !== undefined)
+      throw new UsageError('export has no --limit: it writes every matching event');
+    const format = values.format;
+    if (values.type && !values.since)
+      throw new UsageError('export --type needs --since (every day from it is read)');
+    const since = parseTime('--since', values.since, false);
+    const until = parseTime('--until', values.until, true);
+    if (since && until && since > until) throw new UsageError('--since is after --until');
+    if (values.provider && !providerNames().includes(values.provider)) {
+      throw new UsageError(
+        `unknown provider ${JSON.stringify(values.provider)}; known: ${providerNames().join(', ')}`,
+      );
+    }
+    return withTable(
+      { endpoint: values.endpoint, table: values.table, stack: values.stack },
+      async (target) => {
+        const repository = new RecordsRepository(target.client, target.tableName, target.layout);
+        const queries = (values.provider ? [values.provider] : providerNames()).map((provider) => ({
+          provider,
+          campaign: values.campaign,
+          device: values.device,
+          type: values.type,
+          since,
+          until,
+        }));
+        await exportEvents(repository, queries, { format, out: values.out });
         return 0;
       },
     );

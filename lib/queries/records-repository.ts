@@ -20,7 +20,7 @@ import {
   typeDayFamily,
   typeDayIndexKeys,
 } from '../table/records-table';
-import { getItems, queryItems, scanItems } from '../table/table-io';
+import { getItems, queryItems, queryPages, scanItems, scanPages } from '../table/table-io';
 import { CampaignStats } from './campaign-stats';
 
 /** Filters of `npm run events -- query`; every one optional, combined with AND. */
@@ -155,6 +155,132 @@ export class RecordsRepository {
       return results.sorted();
     }
     return this.scanEvents(query.provider, since, until, query.limit);
+  }
+
+  /**
+   * Every event a query matches, with no limit, page by page as DynamoDB returns them (an export of any size
+   * holds one page in memory): a campaign's days and a type's days oldest first, a device's through its
+   * markers; with no filter, a scan of the table. Within a day, events come shard by shard.
+   * @param query as {@link queryEvents}; with `type`, `since` is required (every day from it is read).
+   */
+  async *streamEvents(query: Omit<EventQuery, 'limit'>): AsyncGenerator<StoredEvent[]> {
+    const since = query.since ?? '0000';
+    const until = `${query.until ?? '9999'}\uffff`;
+    const range = { since, until };
+    const filters: Filter[] = [];
+    if (query.type) filters.push(['event', query.type]);
+    if (query.device) filters.push(['device_id', query.device]);
+    if (query.campaign) filters.push(['campaign_id', query.campaign]);
+    const families: [string, Filter[]][] = [];
+    const indexed: [IndexShape, string[], Filter[]][] = [];
+    if (query.campaign) {
+      const rest = without(filters, 'campaign_id');
+      const days = await this.stats.counterItems(
+        query.provider,
+        query.campaign,
+        since.slice(0, 10),
+        until.slice(0, 10),
+      );
+      for (const { day } of days)
+        families.push([campaignDayFamily(query.provider, query.campaign, day), rest]);
+      indexed.push([
+        RECORDS_TABLE.indexes.byCampaign,
+        campaignIndexKeys(query.provider, query.campaign, this.layout),
+        rest,
+      ]);
+    } else if (query.device) {
+      const device = devicePartitionKey(query.provider, query.device);
+      const markers = await queryItems(this.client, {
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
+        ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
+        ExpressionAttributeValues: {
+          ':pk': { S: device },
+          ':since': { S: since.slice(0, 10) },
+          ':until': { S: until },
+        },
+      });
+      for (const marker of markers) families.push([markedFamily(marker), filters]);
+      indexed.push([RECORDS_TABLE.indexes.byDevice, [device], without(filters, 'device_id')]);
+    } else if (query.type) {
+      if (!query.since) throw new Error('an export by type needs a first day (since)');
+      const type = query.type;
+      const rest = without(filters, 'event');
+      for (const day of daysOldestFirst(query.since, query.until)) {
+        families.push([typeDayFamily(query.provider, type, day), rest]);
+        for (const counter of await this.stats.dayCounterItems(query.provider, day)) {
+          if (counter.counts[type]) {
+            families.push([
+              campaignDayFamily(query.provider, counter.campaign_id, day),
+              [...rest, ['event', type]],
+            ]);
+          }
+        }
+        indexed.push([
+          RECORDS_TABLE.indexes.byTypeAndDay,
+          typeDayIndexKeys(query.provider, type, day, this.layout),
+          rest,
+        ]);
+      }
+    } else {
+      for await (const page of scanPages(this.client, {
+        TableName: this.tableName,
+        FilterExpression: '#kind = :event AND #provider = :provider AND #created BETWEEN :since AND :until',
+        ExpressionAttributeNames: { '#kind': 'kind', '#provider': 'provider', '#created': 'created_at' },
+        ExpressionAttributeValues: {
+          ':event': { S: 'event' },
+          ':provider': { S: query.provider },
+          ':since': { S: since },
+          ':until': { S: until },
+        },
+      })) {
+        if (page.length > 0) yield page.map(fromEventItem);
+      }
+      return;
+    }
+    for (const [family, familyFilters] of families) {
+      const filter = filterExpression(familyFilters);
+      for (const partitionKey of shardKeys(family, this.layout)) {
+        for await (const page of queryPages(this.client, {
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
+          ...filter.expression,
+          ExpressionAttributeNames: {
+            '#pk': RECORDS_TABLE.partitionKey,
+            '#sk': RECORDS_TABLE.sortKey,
+            ...filter.names,
+          },
+          ExpressionAttributeValues: {
+            ':pk': { S: partitionKey },
+            ':since': { S: `${EVENT_SORT_PREFIX}${range.since}` },
+            ':until': { S: `${EVENT_SORT_PREFIX}${range.until}` },
+            ...filter.values,
+          },
+        })) {
+          if (page.length > 0) yield page.map(fromEventItem);
+        }
+      }
+    }
+    for (const [index, keys, indexFilters] of indexed) {
+      const filter = filterExpression(indexFilters);
+      for (const partitionKey of keys) {
+        for await (const page of queryPages(this.client, {
+          TableName: this.tableName,
+          IndexName: index.name,
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
+          ...filter.expression,
+          ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey, ...filter.names },
+          ExpressionAttributeValues: {
+            ':pk': { S: partitionKey },
+            ':since': { S: range.since },
+            ':until': { S: range.until },
+            ...filter.values,
+          },
+        })) {
+          if (page.length > 0) yield page.map(fromEventItem);
+        }
+      }
+    }
   }
 
   /** @returns quarantined deliveries, oldest first, with their reasons and raw bodies. */
@@ -298,6 +424,7 @@ class Results {
 }
 
 type Filter = [attribute: string, value: string];
+type IndexShape = { name: string; partitionKey: string; sortKey: string };
 
 const without = (filters: Filter[], attribute: string) => filters.filter(([name]) => name !== attribute);
 
@@ -326,5 +453,14 @@ export function daysNewestFirst(
   for (let day = Math.floor(end / DAY_MS); day >= first && days.length < TYPE_QUERY_MAX_DAYS; day--) {
     days.push(new Date(day * DAY_MS).toISOString().slice(0, 10));
   }
+  return days;
+}
+
+/** Every UTC day from `since` to `until` (default: today), oldest first, with no cap. */
+export function daysOldestFirst(since: string, until: string | undefined, now = Date.now()): string[] {
+  const first = Math.floor(Date.parse(since) / DAY_MS);
+  const last = Math.floor((until ? Date.parse(until) : now) / DAY_MS);
+  const days: string[] = [];
+  for (let day = first; day <= last; day++) days.push(new Date(day * DAY_MS).toISOString().slice(0, 10));
   return days;
 }

@@ -90,6 +90,29 @@ export function scanItems(client: DynamoDBClient, input: ScanCommandInput, limit
   return collectPages((start) => client.send(new ScanCommand({ ...input, ExclusiveStartKey: start })), limit);
 }
 
+/**
+ * Runs a query page by page, yielding each page's items as it comes (for exports of any size).
+ * @throws the SDK's error when a page cannot be read.
+ */
+export async function* queryPages(client: DynamoDBClient, input: QueryCommandInput): AsyncGenerator<Item[]> {
+  let start: Item | undefined;
+  do {
+    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+    yield page.Items ?? [];
+    start = page.LastEvaluatedKey;
+  } while (start);
+}
+
+/** Scans page by page, yielding each page's items as it comes. */
+export async function* scanPages(client: DynamoDBClient, input: ScanCommandInput): AsyncGenerator<Item[]> {
+  let start: Item | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ ...input, ExclusiveStartKey: start }));
+    yield page.Items ?? [];
+    start = page.LastEvaluatedKey;
+  } while (start);
+}
+
 async function collectPages(
   read: (start: Item | undefined) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>,
   limit: number,
