@@ -12,10 +12,16 @@ import type { StoredEvent } from '../lib/table/records-table';
 import { exportEvents } from './export-events';
 import { resolveQueueTarget, withTable } from './local-target';
 
-const USAGE = `Usage: npm run events -- <command> [options]
+const COMMON = `Where the data is:
+  --stack <name>       the deployed stack (tables and queues from its outputs)
+  --endpoint <url>     DynamoDB endpoint (env EVENTS_ENDPOINT); default: the local stack on DATA_DIR
+  --table <name>       records table (env EVENTS_TABLE)`;
+const WHERE = ['stack', 'endpoint', 'table'];
 
-Commands:
-  query        events, newest first
+/** Each command's usage and the flags it takes; any other flag is refused. */
+const COMMANDS: Record<string, { usage: string; flags: string[] }> = {
+  query: {
+    usage: `query        events, newest first
     --campaign <id>    events of one campaign
     --device <id>      events of one device
     --type <event>     events of one type (e.g. campaign.click), day by day
@@ -23,33 +29,75 @@ Commands:
     --since <ISO>      created at or after (date or date-time)
     --until <ISO>      created at or before
     --limit <n>        at most n events (default 100)
-  quarantine   authentic deliveries the schemas did not understand, with the reason
+    --json             one JSON object per line`,
+    flags: ['campaign', 'device', 'type', 'provider', 'since', 'until', 'limit', 'json', ...WHERE],
+  },
+  quarantine: {
+    usage: `quarantine   authentic deliveries the schemas did not understand, with the reason
     --limit <n>        at most n records (default 100)
-  stats        exact counters, one row per campaign and day
+    --json             one JSON object per line`,
+    flags: ['limit', 'json', ...WHERE],
+  },
+  stats: {
+    usage: `stats        exact counters, one row per campaign and day
     --campaign <id>    one campaign, day by day (without it: every campaign, most impressions first)
+    --provider <name>  one provider (default: all)
     --since <day>      first UTC day (default: 6 days before --until)
     --until <day>      last UTC day (default: today)
-  state        a provider's current state of a campaign (Symphony): --provider <name> --campaign <id>
-  redrive      move the dead-letter queue's messages back to the events queue (after a fix)
-  export       every matching event, no row cap, streamed page by page (progress on stderr)
-    --format <f>       csv (a header row, one column per record field) or jsonl
+    --json             one JSON object per line`,
+    flags: ['campaign', 'provider', 'since', 'until', 'json', ...WHERE],
+  },
+  state: {
+    usage: `state        a provider's current state of a campaign (Symphony)
+    --provider <name>  the provider (required)
+    --campaign <id>    the campaign (required)
+    --json             one JSON object per line`,
+    flags: ['provider', 'campaign', 'json', ...WHERE],
+  },
+  redrive: {
+    usage: `redrive      move the dead-letter queue's messages back to the events queue (after a fix)
+    --stack <name>     the deployed stack's queues (default: the local stack on DATA_DIR)`,
+    flags: ['stack'],
+  },
+  export: {
+    usage: `export       every matching event, no row cap, streamed page by page (progress on stderr)
+    --format <f>       csv (a header row, one column per record field) or jsonl (required)
     --out <file>       write to a file instead of stdout
-    --campaign, --device, --type, --provider, --since, --until as for query (--type needs --since)
+    --campaign <id>, --device <id>, --provider <name>, --since <ISO>, --until <ISO>   as for query
+    --type <event>     events of one type, every day from --since (required with --type)`,
+    flags: ['format', 'out', 'campaign', 'device', 'type', 'provider', 'since', 'until', ...WHERE],
+  },
+};
 
-Common options:
-  --json               one JSON object per line instead of a table
-  --stack <name>       the deployed stack (tables and queues from its outputs)
-  --endpoint <url>     DynamoDB endpoint (env EVENTS_ENDPOINT); default: the local stack on DATA_DIR
-  --table <name>       records table (env EVENTS_TABLE)
-`;
+const USAGE = `Usage: npm run -s events -- <command> [options]     (-s: no npm banner on stdout)
+
+Commands:
+${Object.values(COMMANDS)
+  .map((command) => `  ${command.usage}`)
+  .join('\n')}
+
+${COMMON}
+
+Data goes to stdout, messages to stderr. Exit codes: 0 done, 1 failed, 2 usage error.
+"npm run -s events -- <command> --help" shows one command.`;
+
+const commandUsage = (name: string) =>
+  `Usage: npm run -s events -- ${name} [options]\n\n  ${COMMANDS[name]?.usage}\n\n${COMMON}`;
 
 class UsageError extends Error {}
+
+/** `true` when `YYYY-MM-DD` names a real calendar day (Date.parse takes `2025-02-30` as 2 March). */
+function isCalendarDay(day: string): boolean {
+  const ms = Date.parse(`${day}T00:00:00.000Z`);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === day;
+}
 
 function parseTime(flag: string, value: string | undefined, endOfDay: boolean): string | undefined {
   if (value === undefined) return undefined;
   const dayOnly = /^\d{4}-\d{2}-\d{2}$/.test(value);
   const ms = Date.parse(dayOnly ? `${value}T00:00:00.000Z` : value);
-  if (Number.isNaN(ms))
+  const day = /^(\d{4}-\d{2}-\d{2})T/.exec(value)?.[1] ?? value.slice(0, 10);
+  if (Number.isNaN(ms) || !/^\d{4}-\d{2}-\d{2}/.test(value) || !isCalendarDay(day))
     throw new UsageError(`${flag} must be an ISO 8601 date or date-time, got ${JSON.stringify(value)}`);
   return new Date(dayOnly && endOfDay ? ms + 86_399_999 : ms).toISOString();
 }
@@ -62,18 +110,31 @@ function parseLimit(value: string | undefined): number {
   return limit;
 }
 
+/** How a table shows a value: CTR as a percentage (as the dashboard does), times to the second, long ids cut. */
+function shown(column: string, value: unknown): string {
+  if (value === null || value === undefined) return '-';
+  if (column === 'ctr' && typeof value === 'number') return `${(value * 100).toFixed(1)} %`;
+  if ((column === 'created_at' || column === 'received_at') && typeof value === 'string')
+    return value.replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
+  if (column === 'id' && typeof value === 'string' && value.length > 20) return `${value.slice(0, 19)}…`;
+  return String(value);
+}
+
 function printTable(rows: Record<string, unknown>[], columns: string[]) {
-  const cell = (value: unknown) => (value === null || value === undefined ? '-' : String(value));
+  const numeric = columns.map(
+    (column) =>
+      rows.length > 0 && rows.every((row) => typeof row[column] === 'number' || row[column] === null),
+  );
   const widths = columns.map((column) =>
-    Math.max(column.length, ...rows.map((row) => cell(row[column]).length)),
+    Math.max(column.length, ...rows.map((row) => shown(column, row[column]).length)),
   );
   const line = (values: string[]) =>
     values
-      .map((value, i) => value.padEnd(widths[i] ?? 0))
+      .map((value, i) => (numeric[i] ? value.padStart(widths[i] ?? 0) : value.padEnd(widths[i] ?? 0)))
       .join('  ')
       .trimEnd();
   console.log(line(columns));
-  for (const row of rows) console.log(line(columns.map((column) => cell(row[column]))));
+  for (const row of rows) console.log(line(columns.map((column) => shown(column, row[column]))));
   console.log(`(${rows.length} ${rows.length === 1 ? 'row' : 'rows'})`);
 }
 
@@ -84,7 +145,7 @@ const print = (rows: object[], json: boolean, columns: string[]) => {
 
 function parseDay(flag: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(value))) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || !isCalendarDay(value)) {
     throw new UsageError(`${flag} must be a day, YYYY-MM-DD, got ${JSON.stringify(value)}`);
   }
   return value;
@@ -202,9 +263,19 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const command = positionals[0];
+  if (command !== undefined && !COMMANDS[command])
+    throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   if (values.help || !command) {
-    console.log(USAGE);
+    if (values.help) console.log(command ? commandUsage(command) : USAGE);
+    else console.error(USAGE);
     return values.help ? 0 : 2;
+  }
+  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+  const allowed = new Set(['help', ...(COMMANDS[command]?.flags ?? [])]);
+  for (const [flag, value] of Object.entries(values)) {
+    if (value !== undefined && value !== false && !allowed.has(flag)) {
+      throw new UsageError(`--${flag} does not apply to ${command}`);
+    }
   }
   if (command === 'redrive') {
     const target = await resolveQueueTarget({ stack: values.stack });
@@ -275,12 +346,20 @@ async function main(argv: string[]): Promise<number> {
       },
     );
   }
-  if (command !== 'query' && command !== 'quarantine') {
-    throw new UsageError(`unknown command ${JSON.stringify(command)}`);
-  }
   const limit = parseLimit(values.limit);
   const since = parseTime('--since', values.since, false);
   const until = parseTime('--until', values.until, true);
+  if (since && until && since > until) throw new UsageError('--since is after --until');
+  if (values.type && !values.campaign && !values.device) {
+    // A type is read one day at a time; past this many days, say so instead of returning the newest days only.
+    const last = Date.parse(until ?? new Date().toISOString());
+    const first = Date.parse(since ?? new Date(last - 6 * 86_400_000).toISOString());
+    if (last - first >= TYPE_QUERY_MAX_DAYS * 86_400_000) {
+      throw new UsageError(
+        `--type reads day by day, at most ${TYPE_QUERY_MAX_DAYS} days: narrow --since/--until (or use export, which has no such limit)`,
+      );
+    }
+  }
   if (values.provider && !providerNames().includes(values.provider)) {
     throw new UsageError(
       `unknown provider ${JSON.stringify(values.provider)}; known: ${providerNames().join(', ')}`,
@@ -335,7 +414,7 @@ main(process.argv.slice(2)).then(
     const message = error instanceof Error ? error.message : String(error);
     console.error(`events: ${message}`);
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`\n${USAGE}`);
+      console.error('Run with --help for usage.');
       process.exitCode = 2;
       return;
     }

@@ -223,6 +223,23 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
   return report;
 }
 
+const USAGE = `Usage: npm run -s load -- [options]
+
+Sends a bounded, loopback-only burst of signed SORI deliveries (30 % retries) to the running local stack, or
+to a stack of its own when none runs on DATA_DIR, and checks that the stored records and the counters equal
+the distinct events.
+
+  --deliveries <n>   deliveries to send, 1 to 50000 (default 5000)
+  --concurrency <n>  deliveries in flight, 1 to 200 (default 50)
+  --duplicates <r>   share of retries, 0 to 0.9 (default 0.3)
+  --json             the report as one JSON object on stdout
+
+Exit codes: 0 all stored once and counted exactly, 1 not, 2 usage error.
+`;
+
+/** A mistake in the command line (exit code 2), as opposed to a failed run (1). */
+class UsageError extends Error {}
+
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -231,8 +248,13 @@ async function main(argv: string[]): Promise<number> {
       concurrency: { type: 'string', default: '50' },
       duplicates: { type: 'string', default: '0.3' },
       json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const options: LoadOptions = {
     deliveries: Number(values.deliveries),
     duplicateRatio: Number(values.duplicates),
@@ -242,10 +264,12 @@ async function main(argv: string[]): Promise<number> {
     timeoutMs: 120_000,
     seed: 42,
   };
-  if (!(options.deliveries > 0 && options.deliveries <= 50_000))
-    throw new Error('--deliveries must be 1 to 50000');
-  if (!(options.concurrency > 0 && options.concurrency <= 200))
-    throw new Error('--concurrency must be 1 to 200');
+  if (!(Number.isInteger(options.deliveries) && options.deliveries > 0 && options.deliveries <= 50_000))
+    throw new UsageError('--deliveries must be 1 to 50000');
+  if (!(Number.isInteger(options.concurrency) && options.concurrency > 0 && options.concurrency <= 200))
+    throw new UsageError('--concurrency must be 1 to 200');
+  if (!(options.duplicateRatio >= 0 && options.duplicateRatio <= 0.9))
+    throw new UsageError('--duplicates must be 0 to 0.9');
 
   // Against the running `npm start` when there is one; else against a stack of its own, in memory.
   const running = await findRunningStack();
@@ -298,7 +322,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     },
     (error: unknown) => {
       console.error(`load: ${error instanceof Error ? error.message : String(error)}`);
-      process.exitCode = 1;
+      const usage =
+        error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+      process.exitCode = usage ? 2 : 1;
     },
   );
 }

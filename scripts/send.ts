@@ -5,7 +5,7 @@ import { findProvider, providerNames } from '../lib/providers';
 import { signBody } from '../lib/signature/verify-signature';
 import { dataDir, findRunningStack, localSecret } from './local-target';
 
-const USAGE = `Usage: npm run send -- [options]
+const USAGE = `Usage: npm run -s send -- [options]
 
 Signs SORI deliveries with the secret key and posts them, as SORI does.
 
@@ -21,6 +21,8 @@ Signs SORI deliveries with the secret key and posts them, as SORI does.
   --keep-dates       send the payloads verbatim; by default their event times are set to now (so the
                      dashboard's today shows them) and the legacy examples' "string" placeholders get
                      realistic values
+
+Exit codes: 0 every delivery accepted, 1 one or more refused or failed, 2 usage error.
 `;
 
 const FIXTURES = resolve(import.meta.dirname, '../test/fixtures');
@@ -70,6 +72,9 @@ export function stampNow(provider: string, payload: Record<string, unknown>, now
   return stamped;
 }
 
+/** A mistake in the command line (exit code 2, as every tool here), as opposed to a failed delivery (1). */
+class UsageError extends Error {}
+
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -92,13 +97,14 @@ async function main(argv: string[]): Promise<number> {
   }
   const repeat = Number(values.repeat);
   if (!Number.isSafeInteger(repeat) || repeat < 1 || repeat > 100)
-    throw new Error('--repeat must be an integer from 1 to 100');
+    throw new UsageError('--repeat must be an integer from 1 to 100');
   if (values.encoding !== 'hex' && values.encoding !== 'base64')
-    throw new Error('--encoding must be hex or base64');
+    throw new UsageError('--encoding must be hex or base64');
   const encoding = values.encoding;
 
   const provider = findProvider(values.provider);
-  if (!provider) throw new Error(`unknown provider ${values.provider}; known: ${providerNames().join(', ')}`);
+  if (!provider)
+    throw new UsageError(`unknown provider ${values.provider}; known: ${providerNames().join(', ')}`);
   const signed = provider.auth.scheme.kind === 'hmac';
   const running = await findRunningStack();
   const url = values.url ?? running?.webhookUrls?.[provider.name];
@@ -153,6 +159,8 @@ if (import.meta.url === `file://${process.argv[1]}`)
       console.error(`send: ${error instanceof Error ? error.message : String(error)}`);
       if ((error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED')
         console.error('Is the stack running? Start it with "npm start".');
-      process.exitCode = 1;
+      const usage =
+        error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+      process.exitCode = usage ? 2 : 1;
     },
   );

@@ -1,0 +1,99 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, inject, it } from 'vitest';
+import { storeBatch } from '../../lib/ingest/store-batch';
+import { sori } from '../../lib/providers/sori';
+import { buildQueueMessage } from '../../lib/receive/build-queue-message';
+import { SORI_FIXTURES, soriBody } from '../support/deliveries';
+import { createTestTable, localClients } from '../support/local-aws';
+
+const execute = promisify(execFile);
+const { dynamodb } = localClients();
+
+/** Runs one of the CLIs as `npm run -s <script> --` would, against a table on the run's DynamoDB server. */
+async function cli(script: string, ...args: string[]) {
+  return execute('npx', ['tsx', `scripts/${script}.ts`, ...args], {
+    env: {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_REGION: 'us-east-1',
+      DATA_DIR: '/nonexistent-campaign-inbox',
+    },
+  }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => error,
+  );
+}
+
+describe('the command-line tools', () => {
+  it('show the help of one command, and refuse flags that do not apply, impossible days and reversed ranges with exit code 2', async () => {
+    const help = await cli('events', 'stats', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('stats        exact counters');
+    expect(help.stdout).not.toContain('quarantine   authentic');
+
+    for (const args of [
+      ['stats', '--limit', '5'],
+      ['redrive', '--campaign', 'x'],
+      ['query', '--since', '2025-02-30'],
+      ['query', '--since', '2025-02-30T10:00:00Z'],
+      ['stats', '--until', '2025-13-01'],
+      ['query', '--since', '2025-10-16', '--until', '2025-10-14'],
+      // Over 366 days by type: said, not silently cut to the newest days.
+      ['query', '--type', 'campaign.click', '--since', '2020-10-14', '--until', '2025-10-14'],
+      ['frobnicate'],
+      [],
+    ]) {
+      const result = await cli('events', ...args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stdout, args.join(' ')).toBe('');
+    }
+    expect((await cli('events', 'stats', '--limit', '5')).stderr).toContain(
+      '--limit does not apply to stats',
+    );
+    expect((await cli('send', '--repeat', '0')).code).toBe(2);
+    expect((await cli('load', '--deliveries', '0')).code).toBe(2);
+    const load = await cli('load', '--help');
+    expect(load.code).toBe(0);
+    expect(load.stdout).toContain('--deliveries');
+  });
+
+  it('print narrow tables with numbers aligned right and CTR as a percentage, as the dashboard shows it', async () => {
+    const { tableName, writer, counters } = await createTestTable(dynamodb);
+    const messages = SORI_FIXTURES.map((name) =>
+      buildQueueMessage(sori, Buffer.from(soriBody(name)), '2026-11-22T12:00:00.000Z'),
+    );
+    await storeBatch(writer, counters, messages);
+    const where = ['--endpoint', inject('dynamodbEndpoint'), '--table', tableName];
+    const stats = await cli('events', 'stats', '--campaign', 'cmp_1234', ...where);
+    expect(stats.code).toBe(0);
+    const [header, row] = stats.stdout.split('\n');
+    expect(row).toMatch(/2025-10-14\s+1\s+1\s+1\s+100\.0 %$/);
+    expect(header?.indexOf('impressions')).toBeLessThan(header?.indexOf('clicks') ?? 0);
+    const query = await cli('events', 'query', '--provider', 'sori', ...where);
+    expect(query.code).toBe(0);
+    const widths = query.stdout.split('\n').map((line) => line.length);
+    expect(Math.max(...widths)).toBeLessThanOrEqual(100);
+    const clicks = await cli(
+      'events',
+      'query',
+      '--type',
+      'campaign.click',
+      '--since',
+      '2025-10-14',
+      '--until',
+      '2025-10-20',
+      '--json',
+      ...where,
+    );
+    expect(
+      clicks.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).event),
+    ).toEqual(['campaign.click']);
+    const json = await cli('events', 'stats', '--campaign', 'cmp_1234', '--json', ...where);
+    expect(JSON.parse(json.stdout.trim().split('\n')[0] ?? '{}')).toMatchObject({ ctr: 1 });
+  });
+});
