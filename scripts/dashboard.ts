@@ -60,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
   process.stderr.write(`dashboard: http://127.0.0.1:${actual}/ reading ${target.tableName}\n`);
   const stop = () => {
     server.close();
+    server.closeAllConnections();
     void target.close();
   };
   process.once('SIGINT', stop);

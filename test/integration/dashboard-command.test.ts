@@ -11,7 +11,12 @@ const { dynamodb } = localClients();
 describe('npm run dashboard', () => {
   let child: ChildProcess | undefined;
   afterEach(() => {
-    child?.kill('SIGTERM');
+    // The whole process group: npx, tsx and the server under them.
+    try {
+      if (child?.pid) process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
   });
 
   it('serves the dashboard on 127.0.0.1 from any records table it is pointed at', async () => {
