@@ -1,4 +1,9 @@
-import { type AttributeValue, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  GetItemCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/client-dynamodb';
 import {
   campaignDayFamily,
   campaignIndexKeys,
@@ -239,44 +244,21 @@ export class RecordsRepository {
       return;
     }
     for (const [family, familyFilters] of families) {
-      const filter = filterExpression(familyFilters);
       for (const partitionKey of shardKeys(family, this.layout)) {
-        for await (const page of queryPages(this.client, {
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
-          ...filter.expression,
-          ExpressionAttributeNames: {
-            '#pk': RECORDS_TABLE.partitionKey,
-            '#sk': RECORDS_TABLE.sortKey,
-            ...filter.names,
-          },
-          ExpressionAttributeValues: {
-            ':pk': { S: partitionKey },
-            ':since': { S: `${EVENT_SORT_PREFIX}${range.since}` },
-            ':until': { S: `${EVENT_SORT_PREFIX}${range.until}` },
-            ...filter.values,
-          },
-        })) {
+        for await (const page of queryPages(
+          this.client,
+          this.familyInput(partitionKey, range, familyFilters, false),
+        )) {
           if (page.length > 0) yield page.map(fromEventItem);
         }
       }
     }
     for (const [index, keys, indexFilters] of indexed) {
-      const filter = filterExpression(indexFilters);
       for (const partitionKey of keys) {
-        for await (const page of queryPages(this.client, {
-          TableName: this.tableName,
-          IndexName: index.name,
-          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
-          ...filter.expression,
-          ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey, ...filter.names },
-          ExpressionAttributeValues: {
-            ':pk': { S: partitionKey },
-            ':since': { S: range.since },
-            ':until': { S: range.until },
-            ...filter.values,
-          },
-        })) {
+        for await (const page of queryPages(
+          this.client,
+          this.indexInput(index, partitionKey, range, indexFilters, false),
+        )) {
           if (page.length > 0) yield page.map(fromEventItem);
         }
       }
@@ -310,30 +292,9 @@ export class RecordsRepository {
 
   /** Queries every shard of a base-table partition family (a campaign's or a type's day), newest first. */
   private async queryFamily(family: string, range: Range, filters: Filter[], limit: number) {
-    const filter = filterExpression(filters);
     const pages = await Promise.all(
       shardKeys(family, this.layout).map((partitionKey) =>
-        queryItems(
-          this.client,
-          {
-            TableName: this.tableName,
-            KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
-            ScanIndexForward: false,
-            ...filter.expression,
-            ExpressionAttributeNames: {
-              '#pk': RECORDS_TABLE.partitionKey,
-              '#sk': RECORDS_TABLE.sortKey,
-              ...filter.names,
-            },
-            ExpressionAttributeValues: {
-              ':pk': { S: partitionKey },
-              ':since': { S: `${EVENT_SORT_PREFIX}${range.since}` },
-              ':until': { S: `${EVENT_SORT_PREFIX}${range.until}` },
-              ...filter.values,
-            },
-          },
-          limit,
-        ),
+        queryItems(this.client, this.familyInput(partitionKey, range, filters, true), limit),
       ),
     );
     return pages.flat().map(fromEventItem);
@@ -341,36 +302,70 @@ export class RecordsRepository {
 
   /** Queries an index's partitions (one per shard), newest first. */
   private async queryIndex(
-    index: { name: string; partitionKey: string; sortKey: string },
+    index: IndexShape,
     partitionKeys: string[],
     range: Range,
     filters: Filter[],
     limit: number,
   ): Promise<StoredEvent[]> {
-    const filter = filterExpression(filters);
     const pages = await Promise.all(
       partitionKeys.map((partitionKey) =>
-        queryItems(
-          this.client,
-          {
-            TableName: this.tableName,
-            IndexName: index.name,
-            KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
-            ScanIndexForward: false,
-            ...filter.expression,
-            ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey, ...filter.names },
-            ExpressionAttributeValues: {
-              ':pk': { S: partitionKey },
-              ':since': { S: range.since },
-              ':until': { S: range.until },
-              ...filter.values,
-            },
-          },
-          limit,
-        ),
+        queryItems(this.client, this.indexInput(index, partitionKey, range, filters, true), limit),
       ),
     );
     return pages.flat().map(fromEventItem);
+  }
+
+  /** The query of one base-table partition's events in a time range. */
+  private familyInput(
+    partitionKey: string,
+    range: Range,
+    filters: Filter[],
+    newestFirst: boolean,
+  ): QueryCommandInput {
+    const filter = filterExpression(filters);
+    return {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
+      ScanIndexForward: !newestFirst,
+      ...filter.expression,
+      ExpressionAttributeNames: {
+        '#pk': RECORDS_TABLE.partitionKey,
+        '#sk': RECORDS_TABLE.sortKey,
+        ...filter.names,
+      },
+      ExpressionAttributeValues: {
+        ':pk': { S: partitionKey },
+        ':since': { S: `${EVENT_SORT_PREFIX}${range.since}` },
+        ':until': { S: `${EVENT_SORT_PREFIX}${range.until}` },
+        ...filter.values,
+      },
+    };
+  }
+
+  /** The query of one index partition's events (keyed by id) in a time range. */
+  private indexInput(
+    index: IndexShape,
+    partitionKey: string,
+    range: Range,
+    filters: Filter[],
+    newestFirst: boolean,
+  ): QueryCommandInput {
+    const filter = filterExpression(filters);
+    return {
+      TableName: this.tableName,
+      IndexName: index.name,
+      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
+      ScanIndexForward: !newestFirst,
+      ...filter.expression,
+      ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey, ...filter.names },
+      ExpressionAttributeValues: {
+        ':pk': { S: partitionKey },
+        ':since': { S: range.since },
+        ':until': { S: range.until },
+        ...filter.values,
+      },
+    };
   }
 
   private async scanEvents(
