@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { BUNDLING } from '../infra/bundling';
 
 const ROOT = join(import.meta.dirname, '..');
 const OUT = join(ROOT, 'bench', '.out');
@@ -12,7 +13,10 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 21);
 const ENV = {
   ...process.env,
   QUEUE_URL: 'http://127.0.0.1:9/000000000000/q',
+  // As deployed: the secret comes from Secrets Manager, so its client is built at import.
+  SIGNING_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench',
   SORI_SECRET_KEY: 'bench',
+  POWERTOOLS_LOG_LEVEL: 'INFO',
   TABLE_NAME: 'bench',
   AWS_REGION: 'us-east-1',
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -32,13 +36,14 @@ export async function bundle(name: string, entry: string, external: string[]): P
     entryPoints: [entry],
     outfile,
     bundle: true,
-    minify: true,
     platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    mainFields: ['module', 'main'],
+    minify: BUNDLING.minify,
+    sourcemap: BUNDLING.sourceMap,
+    format: BUNDLING.format,
+    target: BUNDLING.target,
+    mainFields: [...BUNDLING.mainFields],
     external,
-    banner: { js: "import { createRequire } from 'module';const require = createRequire(import.meta.url);" },
+    banner: { js: BUNDLING.banner },
     logLevel: 'silent',
   });
   return outfile;

@@ -12,7 +12,6 @@ import { measureReceiveCpu } from './receive-cpu';
 import { measureWrites } from './writes';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 const ROOT = join(import.meta.dirname, '..');
 const fixed = (value: number, digits = 1) => Number(value.toFixed(digits));
 const started = Date.now();
@@ -117,6 +116,13 @@ const rows: Row[] = [
 
 /** Figures tooling reads; the names are a contract. */
 const summary = {
+  receive_own_us: fixed(own.oursMicros),
+  receive_typical_us: fixed(own.typicalMicros),
+  receive_speedup_vs_typical: fixed(own.typicalMicros / own.oursMicros, 2),
+  receive_with_sdk_us: fixed(withSdk.oursMicros),
+  receive_typical_with_sdk_us: fixed(withSdk.typicalMicros),
+  cold_import_ms: fixed(bundles.receive.importMsMedian),
+  cold_import_ratio_vs_typical: fixed(bundles.receive.importMsMedian / bundles.typical.importMsMedian, 2),
   write_units_per_stored_event: fixed(at(100, 0)?.ours.writeUnits ?? Number.NaN, 2),
   write_units_per_stored_event_30pct_dup: fixed(at(100, 0.3)?.ours.writeUnits ?? Number.NaN, 2),
   cost_per_million_events_usd: fixed(cost.ours.total, 2),
@@ -130,6 +136,8 @@ const machine = {
   node: process.version,
 };
 console.table(rows);
+console.log('summary (bench/results.json):');
+console.table(summary);
 console.log('cost per million events, by part (USD):');
 console.table(
   Object.keys(cost.ours)

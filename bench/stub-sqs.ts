@@ -1,15 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 
 /**
  * An SQS client whose transport answers SendMessage in process, as SQS would (with the MD5 the SDK checks), so
  * a benchmark measures the handler's own work and not the network. Both the measured flow and its baseline
- * use it.
+ * use it, each with its own client settings.
  */
-export function stubbedSqsClient(): { client: SQSClient; sent: () => number } {
+export function stubbedSqsClient(options: SQSClientConfig = {}): { client: SQSClient; sent: () => number } {
   let sent = 0;
   const client = new SQSClient({
+    ...options,
     region: 'us-east-1',
     credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
     endpoint: 'http://sqs.invalid',

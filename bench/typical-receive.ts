@@ -54,7 +54,8 @@ const SoriEvent = z.discriminatedUnion('event', [
 ]);
 
 export function createTypicalHandler(sqs: SQSClient, queueUrl: string, secret: string) {
-  const logger = new Logger({ serviceName: 'typical-receive', logLevel: 'WARN' });
+  // Its usual deployed settings: Powertools reads POWERTOOLS_LOG_LEVEL (INFO), metrics flushed every invocation.
+  const logger = new Logger({ serviceName: 'typical-receive' });
   const metrics = new Metrics({ namespace: 'Bench', serviceName: 'typical-receive' });
   const verifyRawBody = {
     before: async (request: { event: APIGatewayProxyEventV2 }) => {

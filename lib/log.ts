@@ -1,4 +1,4 @@
-type Level = 'debug' | 'info' | 'warn' | 'error';
+export type Level = 'debug' | 'info' | 'warn' | 'error';
 
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -17,6 +17,12 @@ function describeError(error: unknown): unknown {
     message: error.message,
     cause: error.cause ? describeError(error.cause) : undefined,
   };
+}
+
+/** A log level from its name in any case (`INFO`, `warn`); `info` when absent or unknown. */
+export function levelFrom(name: string | undefined): Level {
+  const level = name?.toLowerCase();
+  return level === 'debug' || level === 'info' || level === 'warn' || level === 'error' ? level : 'info';
 }
 
 /**
@@ -40,6 +46,28 @@ export function createLogger(
     };
     if (entry.error !== undefined) entry.error = describeError(entry.error);
     write(JSON.stringify(entry));
+  };
+  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+}
+
+/**
+ * The deployed functions' logger: one JSON object per line in the shape Powertools writes (`level` in capitals,
+ * `timestamp`), INFO and DEBUG on stdout, WARN and ERROR on stderr, so log queries and subscriptions written
+ * for Powertools logs keep working.
+ */
+export function createLambdaLogger(service: string, level: Level): Logger {
+  const threshold = ORDER[level];
+  const emit = (at: Level) => (message: string, fields?: Record<string, unknown>) => {
+    if (ORDER[at] < threshold) return;
+    const entry: Record<string, unknown> = {
+      level: at.toUpperCase(),
+      message,
+      service,
+      timestamp: new Date().toISOString(),
+      ...fields,
+    };
+    if (entry.error !== undefined) entry.error = describeError(entry.error);
+    (at === 'warn' || at === 'error' ? process.stderr : process.stdout).write(`${JSON.stringify(entry)}\n`);
   };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }

@@ -124,21 +124,25 @@ export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
       return json(202, { status: 'quarantined', id, reason: message.record.reason });
     }
     metrics.count(METRIC.accepted, 1, message.record.event);
-    deps.logger.info('accepted', { provider: provider.name, id, event: message.record.event });
+    // Accepted deliveries are counted, not logged one by one: the logs carry what needs a look.
+    deps.logger.debug('accepted', { provider: provider.name, id, event: message.record.event });
     return json(202, { status: 'accepted', id });
   };
 }
 
 /**
  * The receive flow wrapped with its middleware, the whole chain built here: `outer` first (in the deployed
- * function the metrics flush, then the logger context), the error renderer last. middy runs `onError` newest
+ * function the metrics flush), the error renderer last. middy runs `onError` newest
  * first, so the renderer counts a refusal before the metrics flush of the same invocation publishes it.
  */
 export function createReceiveHandler(
   deps: ReceiveWebhookDeps,
   ...outer: MiddlewareObj<APIGatewayProxyEventV2, Result, Error, Context>[]
 ) {
-  const handler = middy<APIGatewayProxyEventV2, Result, Error, Context>(createReceiveWebhook(deps));
+  // No early-timeout timer per invocation: every path answers well within the function's timeout.
+  const handler = middy<APIGatewayProxyEventV2, Result, Error, Context>(createReceiveWebhook(deps), {
+    timeoutEarlyInMillis: 0,
+  });
   for (const middleware of outer) handler.use(middleware);
   return handler.use(renderHttpErrors(deps.logger, deps.metrics));
 }

@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { BUNDLING } from '../bundling';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -55,17 +56,18 @@ export class NodeFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
+      // Lambda's START, END and REPORT lines would be some 300 bytes of logs per invocation; duration and memory
+      // are in the function's metrics anyway.
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
       ...(props.environment ? { environment: props.environment } : {}),
       bundling: {
-        minify: true,
-        // No source maps: Node would parse them at every cold start.
-        sourceMap: false,
+        minify: BUNDLING.minify,
+        sourceMap: BUNDLING.sourceMap,
         format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
+        target: BUNDLING.target,
+        mainFields: [...BUNDLING.mainFields],
         externalModules: props.external ?? [],
-        // ESM bundles of CommonJS dependencies need a require of their own.
-        banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
+        banner: BUNDLING.banner,
       },
     });
   }

@@ -30,10 +30,16 @@ export function calendarInstant(value: string): number | undefined {
   const lastDay = month === 2 && isLeapYear(year) ? 29 : (DAYS_IN_MONTH[month - 1] as number);
   if (day < 1 || day > lastDay) return undefined;
   if (hour > 23 || minute > 59 || second > 59 || offsetHours > 23 || offsetMinutes > 59) return undefined;
-  const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day);
-  date.setUTCHours(hour, minute, second, Number(fraction.padEnd(3, '0').slice(0, 3)));
-  return date.getTime() - (sign === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
+  const millisecond = Number(fraction.padEnd(3, '0').slice(0, 3));
+  // Date.UTC reads years 0 to 99 as 1900 to 1999; setUTCFullYear takes them as written.
+  let instant = Date.UTC(year, month - 1, day, hour, minute, second, millisecond);
+  if (year < 100) {
+    const date = new Date(0);
+    date.setUTCFullYear(year, month - 1, day);
+    date.setUTCHours(hour, minute, second, millisecond);
+    instant = date.getTime();
+  }
+  return instant - (sign === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
 }
 
 /**
@@ -45,12 +51,20 @@ export const IsoDateTimeSchema = v.pipe(
   v.string(),
   v.regex(ISO_DATE_TIME, 'expected an ISO 8601 date-time'),
   // Checked only once the form is right, so a malformed value gets one reason, not two.
-  v.check(
-    (value) => !ISO_DATE_TIME.test(value) || calendarInstant(value) !== undefined,
-    'expected a real calendar date-time',
-  ),
-  v.transform((value) => new Date(calendarInstant(value) as number).toISOString()),
+  v.check((value) => instantOf(value) !== undefined, 'expected a real calendar date-time'),
+  v.transform((value) => new Date(instantOf(value) as number).toISOString()),
 );
+
+/** {@link calendarInstant} of the value the schema checked last: the check and the transform read it once. */
+let lastValue: string | undefined;
+let lastInstant: number | undefined;
+function instantOf(value: string): number | undefined {
+  if (value !== lastValue) {
+    lastValue = value;
+    lastInstant = calendarInstant(value);
+  }
+  return lastInstant;
+}
 
 /** The earliest time an event may have happened; anything earlier is a wrong clock or a wrong unit. */
 export const EARLIEST_EVENT_TIME = '2000-01-01T00:00:00.000Z';
@@ -70,12 +84,15 @@ export const EVENT_TIME_LEEWAY_MS = 86_400_000;
  */
 export function eventTimeIssue(field: string, createdAt: string, receivedAt: string): string | undefined {
   const at = Date.parse(createdAt);
-  if (at < Date.parse(EARLIEST_EVENT_TIME)) return `${field} ${createdAt} is before ${EARLIEST_EVENT_TIME}`;
-  const latest = new Date(Date.parse(receivedAt) + EVENT_TIME_LEEWAY_MS).toISOString();
-  if (at > Date.parse(latest))
-    return `${field} ${createdAt} is after ${latest} (one day after it was received)`;
+  if (at < EARLIEST_EVENT_INSTANT) return `${field} ${createdAt} is before ${EARLIEST_EVENT_TIME}`;
+  const latest = Date.parse(receivedAt) + EVENT_TIME_LEEWAY_MS;
+  if (at > latest) {
+    return `${field} ${createdAt} is after ${new Date(latest).toISOString()} (one day after it was received)`;
+  }
   return undefined;
 }
+
+const EARLIEST_EVENT_INSTANT = Date.parse(EARLIEST_EVENT_TIME);
 
 /**
  * The body limit of providers whose events are one small JSON object each (about a kilobyte): far above any of

@@ -128,6 +128,12 @@ describe('CampaignInbox stack', () => {
     }
   });
 
+  it("logs JSON with Lambda's own START, END and REPORT lines off (system log level WARN)", () => {
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      expect(fn.Properties.LoggingConfig).toMatchObject({ LogFormat: 'JSON', SystemLogLevel: 'WARN' });
+    }
+  });
+
   it('keeps signing secrets out of environment variables', () => {
     for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
       const variables = Object.keys(fn.Properties.Environment?.Variables ?? {});

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rotateSecret, rotateUrlToken } from '../../lib/signature/rotate-secret';
@@ -228,5 +230,45 @@ describe('deployed receive function, when Secrets Manager fails', () => {
     expect((await receive.invoke(signed('impression'))).response.statusCode).toBe(202);
     expect(receive.secretsManager.calls).toBe(2);
     expect(await receive.takeQueued()).toHaveLength(3);
+  });
+});
+
+describe('deployed receive function, AWS credentials', () => {
+  it('signs its SQS requests with the credentials Lambda puts in its environment (the role’s), session token included', async () => {
+    // A stand-in for SQS that records the request headers: no local SQS server checks signatures.
+    const seen: Record<string, string | string[] | undefined>[] = [];
+    const server = createServer((request, response) => {
+      seen.push(request.headers);
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+        response.end(JSON.stringify({ MessageId: 'm-1' }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      receive = await loadDeployedReceive({
+        document: rotateSecret(generatedSecretDocument(), 'sori', 'sk_role_test'),
+        env: {
+          AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}`,
+          AWS_ACCESS_KEY_ID: 'ASIAROLETEST0000001',
+          AWS_SECRET_ACCESS_KEY: 'role-secret-access-key',
+          AWS_SESSION_TOKEN: 'role-session-token',
+        },
+      });
+      const body = soriBody('impression');
+      const { response } = await receive.invoke({
+        path: '/webhooks/sori',
+        headers: { ...JSON_HEADERS, 'x-sori-signature': hexSignature(body, 'sk_role_test') },
+        body,
+      });
+      expect(response.statusCode).toBe(202);
+      expect(seen).toHaveLength(1);
+      expect(String(seen[0]?.authorization)).toMatch(/^AWS4-HMAC-SHA256 Credential=ASIAROLETEST0000001\//);
+      expect(seen[0]?.['x-amz-security-token']).toBe('role-session-token');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -226,30 +226,49 @@ describe('logs never hold a secret', () => {
 });
 
 describe('metrics', () => {
-  it('a refusal is published in the same invocation that counted it', async () => {
+  it('a refusal is published in the same invocation that counted it; accepted deliveries wait for the next flush, at most a minute', async () => {
     receive = await loadDeployedReceive({
       document: rotateSecret(generatedSecretDocument(), 'sori', SORI_SECRET),
+      env: { METRICS_FLUSH_SECONDS: '2' },
     });
+    const emf = (stdout: string) =>
+      stdout
+        .split('\n')
+        .filter((line) => line.includes('"_aws"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
     const click = soriBody('click');
+    const signed = {
+      path: '/webhooks/sori',
+      headers: { 'x-sori-signature': hexSignature(click, SORI_SECRET) },
+      body: click,
+    };
+
+    // A container's first invocation flushes; the next accepted one only counts.
+    const first = await receive.invoke(signed);
+    expect(first.response.statusCode).toBe(202);
+    expect(emf(first.stdout).map((metrics) => metrics.Accepted)).toEqual([1]);
+    const second = await receive.invoke(signed);
+    expect(second.response.statusCode).toBe(202);
+    expect(emf(second.stdout)).toEqual([]);
+
+    // A refusal flushes at once, with what was waiting.
     const refused = await receive.invoke({
       path: '/webhooks/sori',
       headers: { 'x-sori-signature': hexSignature(click, 'sk_wrong_0123456789') },
       body: click,
     });
     expect(refused.response.statusCode).toBe(401);
-    const flushed = refused.stdout
-      .split('\n')
-      .filter((line) => line.includes('"_aws"'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(flushed.map((metrics) => metrics.SignatureFailures)).toContain(1);
+    expect(emf(refused.stdout)).toEqual([
+      expect.objectContaining({ service: 'receive-webhook', SignatureFailures: 1, Accepted: 1 }),
+    ]);
 
-    const accepted = await receive.invoke({
-      path: '/webhooks/sori',
-      headers: { 'x-sori-signature': hexSignature(click, SORI_SECRET) },
-      body: click,
-    });
-    expect(accepted.response.statusCode).toBe(202);
-    expect(accepted.stdout).not.toContain('SignatureFailures');
-    expect(accepted.stdout).toContain('"Accepted":1');
+    // Once the interval has passed, the next invocation flushes the accepted counts.
+    await receive.invoke(signed);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const later = await receive.invoke(signed);
+    expect(emf(later.stdout)).toEqual([
+      expect.objectContaining({ Accepted: 2, 'Accepted.campaign.click': 2 }),
+    ]);
+    expect(later.stdout).not.toContain('SignatureFailures');
   });
 });

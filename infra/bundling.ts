@@ -1,0 +1,14 @@
+/**
+ * How every function is bundled (esbuild), in one place: the stack's functions use it, and so do the
+ * benchmarks' bundles of ours and of the baseline, so what is measured is built as what is deployed.
+ */
+export const BUNDLING = {
+  minify: true,
+  // No source maps: Node would parse them at every cold start.
+  sourceMap: false,
+  format: 'esm',
+  target: 'node24',
+  mainFields: ['module', 'main'],
+  // ESM bundles of CommonJS dependencies need a require of their own.
+  banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
+} as const;
