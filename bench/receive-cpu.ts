@@ -92,7 +92,7 @@ function sqsFor(mode: SendMode, options: SQSClientConfig = {}): SQSClient {
  */
 export function ourHandler(mode: SendMode = 'sdk'): Invoke {
   const handler = composeReceiveHandler(loadReceiveConfig({ QUEUE_URL, SORI_SECRET_KEY: SECRET }), {
-    sqs: sqsFor(mode),
+    sqs: sqsFor(mode, RECEIVE_SQS_OPTIONS),
     secretsManager: () => {
       throw new Error('the benchmark gives the secret directly');
     },
