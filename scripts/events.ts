@@ -28,9 +28,12 @@ const COMMANDS: Record<string, { usage: string; flags: string[] }> = {
     --provider <name>  one provider (default: all)
     --since <ISO>      created at or after (date or date-time)
     --until <ISO>      created at or before
-    --limit <n>        at most n events (default 100)
-    --json             one JSON object per line`,
-    flags: ['campaign', 'device', 'type', 'provider', 'since', 'until', 'limit', 'json', ...WHERE],
+    --limit <n>        at most n events (default 100); when there may be more, stderr gives a --cursor
+    --cursor <token>   the next page: the events after the last one printed
+    --json             one JSON object per line
+  Without --campaign or --device, days are read one by one (the last 7 unless --since says otherwise, at
+  most 366).`,
+    flags: ['campaign', 'device', 'type', 'provider', 'since', 'until', 'limit', 'cursor', 'json', ...WHERE],
   },
   quarantine: {
     usage: `quarantine   authentic deliveries the schemas did not understand, with the reason
@@ -85,6 +88,57 @@ const commandUsage = (name: string) =>
   `Usage: npm run -s events -- ${name} [options]\n\n  ${COMMANDS[name]?.usage}\n\n${COMMON}`;
 
 class UsageError extends Error {}
+
+/** Every flag any command takes, for "did you mean". */
+const ALL_FLAGS = [...new Set(Object.values(COMMANDS).flatMap((command) => command.flags)), 'help'];
+
+/** Levenshtein distance, for suggesting the flag a typo meant. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j] as number;
+      row[j] = Math.min(
+        (row[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        previous + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+      previous = current;
+    }
+  }
+  return row[b.length] as number;
+}
+
+/** The parser's "Unknown option '--campain'" with the nearest known flag, when one is near. */
+function withSuggestion(message: string): string {
+  const unknown = /Unknown option '--([^']+)'/.exec(message)?.[1];
+  if (!unknown) return message.split('\n')[0] ?? message;
+  const [best] = ALL_FLAGS.map((flag) => ({ flag, d: distance(unknown, flag) })).sort((x, y) => x.d - y.d);
+  return best && best.d <= 2
+    ? `unknown flag --${unknown}; did you mean --${best.flag}?`
+    : `unknown flag --${unknown}`;
+}
+
+/** Where a page of `query` ended: the last event printed, newest first order. */
+interface Cursor {
+  created_at: string;
+  id: string;
+}
+const CURSOR_SLACK = 100;
+const makeCursor = (event: Cursor) =>
+  Buffer.from(JSON.stringify([event.created_at, event.id])).toString('base64url');
+function parseCursor(token: string): Cursor {
+  try {
+    const [created_at, id] = JSON.parse(Buffer.from(token, 'base64url').toString()) as unknown[];
+    if (typeof created_at === 'string' && typeof id === 'string') return { created_at, id };
+  } catch {}
+  throw new UsageError('--cursor is not one this tool printed');
+}
+/** `true` when `event` comes after the cursor in the order events are printed (newest first). */
+const isAfter = (event: Cursor, cursor: Cursor) =>
+  event.created_at < cursor.created_at || (event.created_at === cursor.created_at && event.id < cursor.id);
 
 /** `true` when `YYYY-MM-DD` names a real calendar day (Date.parse takes `2025-02-30` as 2 March). */
 function isCalendarDay(day: string): boolean {
@@ -259,6 +313,7 @@ async function main(argv: string[]): Promise<number> {
       stack: { type: 'string' },
       format: { type: 'string' },
       out: { type: 'string' },
+      cursor: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -348,15 +403,20 @@ async function main(argv: string[]): Promise<number> {
   }
   const limit = parseLimit(values.limit);
   const since = parseTime('--since', values.since, false);
-  const until = parseTime('--until', values.until, true);
+  const cursor = values.cursor === undefined ? undefined : parseCursor(values.cursor);
+  // A cursor continues below the last event printed: nothing after its created_at can follow.
+  const requestedUntil = parseTime('--until', values.until, true);
+  const until =
+    cursor && (!requestedUntil || cursor.created_at < requestedUntil) ? cursor.created_at : requestedUntil;
   if (since && until && since > until) throw new UsageError('--since is after --until');
-  if (values.type && !values.campaign && !values.device) {
-    // A type is read one day at a time; past this many days, say so instead of returning the newest days only.
+  if (!values.campaign && !values.device) {
+    // By type, or with no filter, events are read one day at a time; past this many days, say so instead of
+    // returning the newest days only.
     const last = Date.parse(until ?? new Date().toISOString());
     const first = Date.parse(since ?? new Date(last - 6 * 86_400_000).toISOString());
     if (last - first >= TYPE_QUERY_MAX_DAYS * 86_400_000) {
       throw new UsageError(
-        `--type reads day by day, at most ${TYPE_QUERY_MAX_DAYS} days: narrow --since/--until (or use export, which has no such limit)`,
+        `without --campaign or --device, query reads day by day, at most ${TYPE_QUERY_MAX_DAYS} days: narrow --since/--until (or use export)`,
       );
     }
   }
@@ -388,19 +448,18 @@ async function main(argv: string[]): Promise<number> {
           type: values.type,
           since,
           until,
-          limit,
+          // Events at the cursor's own time may come again: room for them, dropped below.
+          limit: cursor ? limit + CURSOR_SLACK : limit,
         };
         events.push(...(await repository.queryEvents(query)));
       }
       events.sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
-      print(events.slice(0, limit), values.json, [
-        'created_at',
-        'event',
-        'campaign_id',
-        'device_id',
-        'platform',
-        'id',
-      ]);
+      const page = events.filter((event) => !cursor || isAfter(event, cursor)).slice(0, limit);
+      const last = page[page.length - 1];
+      if (page.length === limit && last) {
+        console.error(`events: more may follow: --cursor ${makeCursor(last)}`);
+      }
+      print(page, values.json, ['created_at', 'event', 'campaign_id', 'device_id', 'platform', 'id']);
       return 0;
     },
   );
@@ -412,12 +471,12 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
-    console.error(`events: ${message}`);
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error('Run with --help for usage.');
+      console.error(`events: ${withSuggestion(message)} (see --help)`);
       process.exitCode = 2;
       return;
     }
+    console.error(`events: ${message}`);
     process.exitCode = 1;
   },
 );

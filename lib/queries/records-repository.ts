@@ -4,6 +4,7 @@ import {
   GetItemCommand,
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
+import { findProvider } from '../providers';
 import {
   campaignDayFamily,
   campaignIndexKeys,
@@ -80,7 +81,8 @@ export class RecordsRepository {
    * Finds events, newest first. A campaign's events are read day by day from its partitions (its counter items
    * say which days have any); a device's through its markers (which partitions it was seen in, day by day);
    * a type's from its own partitions and from the campaigns that counted it that day (one query per day);
-   * with no filter it scans, which suits small tables only. Events keyed by id alone come from the indexes.
+   * with no filter, every type's and campaign's partitions day by day. Nothing scans the table. Events keyed
+   * by id alone come from the indexes.
    */
   async queryEvents(query: EventQuery): Promise<StoredEvent[]> {
     const since = query.since ?? '0000';
@@ -104,12 +106,7 @@ export class RecordsRepository {
       for (const { day } of days.reverse()) {
         if (results.full()) break;
         results.add(
-          await this.queryFamily(
-            campaignDayFamily(query.provider, campaign, day),
-            range,
-            rest,
-            results.left(),
-          ),
+          await this.queryFamily(campaignDayFamily(query.provider, campaign, day), range, rest, query.limit),
         );
       }
       const keys = campaignIndexKeys(query.provider, campaign, this.layout);
@@ -131,9 +128,13 @@ export class RecordsRepository {
           ':until': { S: until },
         },
       });
+      let day: string | undefined;
       for (const marker of markers) {
-        if (results.full()) break;
-        results.add(await this.queryFamily(markedFamily(marker), range, filters, results.left()));
+        // Markers come newest day first; the families of one day are all read before the limit can stop it.
+        const markerDay = marker[RECORDS_TABLE.sortKey]?.S?.slice(0, 10);
+        if (results.full() && markerDay !== day) break;
+        day = markerDay;
+        results.add(await this.queryFamily(markedFamily(marker), range, filters, query.limit));
       }
       results.add(await this.queryIndex(RECORDS_TABLE.indexes.byDevice, [device], range, rest, query.limit));
       return results.sorted();
@@ -145,21 +146,35 @@ export class RecordsRepository {
       for (const day of daysNewestFirst(query.since, query.until)) {
         if (results.full()) break;
         results.add(
-          await this.queryFamily(typeDayFamily(query.provider, type, day), range, rest, results.left()),
+          await this.queryFamily(typeDayFamily(query.provider, type, day), range, rest, query.limit),
         );
         for (const counter of await this.stats.dayCounterItems(query.provider, day)) {
-          if (!counter.counts[type] || results.full()) continue;
+          if (!counter.counts[type]) continue;
           const family = campaignDayFamily(query.provider, counter.campaign_id, day);
-          results.add(await this.queryFamily(family, range, [...rest, ...typeOnly], results.left()));
+          results.add(await this.queryFamily(family, range, [...rest, ...typeOnly], query.limit));
         }
         const keys = typeDayIndexKeys(query.provider, type, day, this.layout);
         results.add(
-          await this.queryIndex(RECORDS_TABLE.indexes.byTypeAndDay, keys, range, rest, results.left()),
+          await this.queryIndex(RECORDS_TABLE.indexes.byTypeAndDay, keys, range, rest, query.limit),
         );
       }
       return results.sorted();
     }
-    return this.scanEvents(query.provider, since, until, query.limit);
+    // No filter: day by day, newest first, every event type's partitions and every campaign of the day.
+    const types = findProvider(query.provider)?.events ?? [];
+    for (const day of daysNewestFirst(query.since, query.until)) {
+      if (results.full()) break;
+      for (const type of types) {
+        results.add(await this.queryFamily(typeDayFamily(query.provider, type, day), range, [], query.limit));
+        const keys = typeDayIndexKeys(query.provider, type, day, this.layout);
+        results.add(await this.queryIndex(RECORDS_TABLE.indexes.byTypeAndDay, keys, range, [], query.limit));
+      }
+      for (const counter of await this.stats.dayCounterItems(query.provider, day)) {
+        const family = campaignDayFamily(query.provider, counter.campaign_id, day);
+        results.add(await this.queryFamily(family, range, [], query.limit));
+      }
+    }
+    return results.sorted();
   }
 
   /**
@@ -367,28 +382,6 @@ export class RecordsRepository {
       },
     };
   }
-
-  private async scanEvents(
-    provider: string,
-    since: string,
-    until: string,
-    limit: number,
-  ): Promise<StoredEvent[]> {
-    const items = await scanItems(this.client, {
-      TableName: this.tableName,
-      FilterExpression: '#kind = :event AND #provider = :provider AND #created BETWEEN :since AND :until',
-      ExpressionAttributeNames: { '#kind': 'kind', '#provider': 'provider', '#created': 'created_at' },
-      ExpressionAttributeValues: {
-        ':event': { S: 'event' },
-        ':provider': { S: provider },
-        ':since': { S: since },
-        ':until': { S: until },
-      },
-    });
-    const results = new Results(limit);
-    results.add(items.map(fromEventItem));
-    return results.sorted();
-  }
 }
 
 interface Range {
@@ -405,11 +398,9 @@ class Results {
   add(events: StoredEvent[]) {
     for (const event of events) this.byId.set(event.id, event);
   }
+  /** `true` once `limit` events are in hand: read day by day, newest first, older days cannot add to them. */
   full() {
     return this.byId.size >= this.limit;
-  }
-  left() {
-    return Math.max(0, this.limit - this.byId.size);
   }
   sorted(): StoredEvent[] {
     return [...this.byId.values()]

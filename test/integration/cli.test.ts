@@ -27,7 +27,7 @@ async function cli(script: string, ...args: string[]) {
 }
 
 describe('the command-line tools', () => {
-  it('show the help of one command, and refuse flags that do not apply, impossible days and reversed ranges with exit code 2', async () => {
+  it('show the help of one command, and refuse flags that do not apply, typos (with the flag meant), impossible days and reversed ranges in one line with exit code 2', async () => {
     const help = await cli('events', 'stats', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('stats        exact counters');
@@ -59,7 +59,7 @@ describe('the command-line tools', () => {
     expect(load.stdout).toContain('--deliveries');
   });
 
-  it('print narrow tables with numbers aligned right and CTR as a percentage, as the dashboard shows it', async () => {
+  it('print narrow tables with numbers aligned right and CTR as a percentage, as the dashboard shows it, and page with --cursor', async () => {
     const { tableName, writer, counters } = await createTestTable(dynamodb);
     const messages = SORI_FIXTURES.map((name) =>
       buildQueueMessage(sori, Buffer.from(soriBody(name)), '2026-11-22T12:00:00.000Z'),
@@ -93,6 +93,37 @@ describe('the command-line tools', () => {
         .split('\n')
         .map((line) => JSON.parse(line).event),
     ).toEqual(['campaign.click']);
+    // Pages: --limit, then the --cursor stderr gives, until no cursor comes; every event once.
+    const seen: string[] = [];
+    let cursor: string[] = [];
+    for (let page = 0; page < 10; page++) {
+      const result = await cli(
+        'events',
+        'query',
+        '--since',
+        '2025-10-14',
+        '--until',
+        '2025-10-14',
+        '--limit',
+        '2',
+        '--json',
+        ...cursor,
+        ...where,
+      );
+      expect(result.code).toBe(0);
+      seen.push(
+        ...result.stdout
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line).id),
+      );
+      const next = /--cursor (\S+)/.exec(result.stderr)?.[1];
+      if (!next) break;
+      cursor = ['--cursor', next];
+    }
+    const day = messages.filter((m) => m.kind === 'event' && m.record.created_at.startsWith('2025-10-14'));
+    expect(seen.sort()).toEqual(day.map((m) => m.record.id).sort());
     const json = await cli('events', 'stats', '--campaign', 'cmp_1234', '--json', ...where);
     expect(JSON.parse(json.stdout.trim().split('\n')[0] ?? '{}')).toMatchObject({ ctr: 1 });
   });

@@ -7,6 +7,7 @@ import { storeBatch } from '../../lib/ingest/store-batch';
 import { optimizely } from '../../lib/providers/optimizely';
 import { sori } from '../../lib/providers/sori';
 import { symphony } from '../../lib/providers/symphony';
+import { RecordsRepository } from '../../lib/queries/records-repository';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { SORI_FIXTURES, soriBody, soriPayload } from '../support/deliveries';
 import { createTestTable, faultyDynamoDb, localClients } from '../support/local-aws';
@@ -40,7 +41,7 @@ const idOf = (message: QueueMessage | undefined) => message?.record.id ?? '';
 describe.each([1, 3])('the records table with %i shard(s)', (shards) => {
   const layout = { shards, retentionDays: 365 };
 
-  it('serves every access pattern: campaign and time range, device and time range, type and day, quarantine', async () => {
+  it('serves every access pattern: campaign and time range, device and time range, type and day, a day with no filter (no scan), quarantine', async () => {
     const { writer, counters, repository } = await createTestTable(dynamodb, layout);
     const messages = mixedDeliveries();
     expect((await storeBatch(writer, counters, messages)).every((outcome) => outcome.ok)).toBe(true);
@@ -77,6 +78,18 @@ describe.each([1, 3])('the records table with %i shard(s)', (shards) => {
     expect(
       ids(await repository.queryEvents({ provider: 'symphony', campaign: 'cmp_sym_0042', limit: 9 })),
     ).toEqual([idOf(status)]);
+
+    // No filter: every event of the day, read day by day from the partitions, never by a scan.
+    const { client, seen } = faultyDynamoDb(() => undefined);
+    const reader = new RecordsRepository(client, repository.tableName, layout);
+    const day = await reader.queryEvents({
+      provider: 'sori',
+      since: '2025-10-14',
+      until: '2025-10-14',
+      limit: 100,
+    });
+    expect(ids(day)).toEqual([impression, click, authentication, material].map(idOf).sort());
+    expect(seen.map((command) => command.name)).not.toContain('ScanCommand');
 
     const quarantine = await repository.listQuarantine(100);
     expect(quarantine.map((entry) => entry.reason)).toEqual([expect.stringContaining('campaign.nope')]);
