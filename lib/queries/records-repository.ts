@@ -26,7 +26,7 @@ import {
   typeDayFamily,
   typeDayIndexKeys,
 } from '../table/records-table';
-import { getItems, queryItems, queryPages, scanItems, scanPages } from '../table/table-io';
+import { getItems, queryItems, queryPages, scanPages } from '../table/table-io';
 import { CampaignStats } from './campaign-stats';
 
 /** Filters of `npm run events -- query`; every one optional, combined with AND. */

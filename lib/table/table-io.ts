@@ -82,15 +82,6 @@ export function queryItems(
 }
 
 /**
- * Scans page by page until the table is exhausted or `limit` items are in hand (a filter applies per page).
- * @returns at most `limit` items, in the order DynamoDB returned them.
- * @throws the SDK's error when a page cannot be read.
- */
-export function scanItems(client: DynamoDBClient, input: ScanCommandInput, limit = Number.POSITIVE_INFINITY) {
-  return collectPages((start) => client.send(new ScanCommand({ ...input, ExclusiveStartKey: start })), limit);
-}
-
-/**
  * Runs a query page by page, yielding each page's items as it comes (for exports of any size).
  * @throws the SDK's error when a page cannot be read.
  */
