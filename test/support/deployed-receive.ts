@@ -126,7 +126,9 @@ export interface SecretsManagerStandIn {
   close(): Promise<void>;
 }
 
-async function startSecretsManagerStandIn(document: SigningSecretDocument): Promise<SecretsManagerStandIn> {
+export async function startSecretsManagerStandIn(
+  document: SigningSecretDocument,
+): Promise<SecretsManagerStandIn> {
   const arn = `arn:aws:secretsmanager:us-east-1:000000000000:secret:SigningSecret-${randomUUID().slice(0, 6)}`;
   const state = { document, calls: 0, answered: 0, failing: false, delayMs: 0 };
   const answer = (response: ServerResponse, status: number, body: unknown) => {
