@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { providerNames } from '../lib/providers';
 import { type CampaignDayStats, CampaignStats } from '../lib/queries/campaign-stats';
@@ -7,6 +8,7 @@ import {
   RecordsRepository,
   TYPE_QUERY_MAX_DAYS,
 } from '../lib/queries/records-repository';
+import { peekDeadLetters, purgeDeadLetters } from '../lib/queue/dead-letters';
 import { redriveMessages } from '../lib/queue/redrive';
 import type { StoredEvent } from '../lib/table/records-table';
 import { exportEvents } from './export-events';
@@ -61,6 +63,15 @@ const COMMANDS: Record<string, { usage: string; flags: string[] }> = {
     usage: `redrive      move the dead-letter queue's messages back to the events queue (after a fix)
     --stack <name>     the deployed stack's queues (default: the local stack on DATA_DIR)`,
     flags: ['stack'],
+  },
+  dlq: {
+    usage: `dlq          the dead-letter queue, looked at without taking anything off it
+    dlq list           each message: id, sent at, receive count, provider, event, record id, size
+    dlq show <id>      one message's whole body
+    dlq purge          delete every message (asks first; --yes to skip the question)
+    --stack <name>     the deployed stack's DLQ (default: the local stack on DATA_DIR)
+    --json             one JSON object per line`,
+    flags: ['stack', 'json', 'yes'],
   },
   export: {
     usage: `export       every matching event, no row cap, streamed page by page (progress on stderr)
@@ -295,6 +306,60 @@ async function stats(values: {
   );
 }
 
+async function deadLetters(
+  action: string | undefined,
+  id: string | undefined,
+  values: { stack?: string | undefined; json: boolean; yes: boolean },
+): Promise<number> {
+  if (action !== 'list' && action !== 'show' && action !== 'purge') {
+    throw new UsageError('dlq needs list, show <id> or purge');
+  }
+  if (action === 'show' && !id) throw new UsageError('dlq show needs a message id (from dlq list)');
+  if (action === 'purge' && !values.yes) {
+    if (!process.stdin.isTTY)
+      throw new UsageError('dlq purge deletes every dead letter: add --yes to confirm');
+    const answer = await createInterface({ input: process.stdin, output: process.stderr }).question(
+      'Delete every message in the dead-letter queue? Type "yes": ',
+    );
+    if (answer.trim() !== 'yes') {
+      console.error('events: nothing deleted');
+      return 1;
+    }
+  }
+  const target = await resolveQueueTarget({ stack: values.stack });
+  try {
+    if (action === 'purge') {
+      await purgeDeadLetters(target.client, target.dlqUrl);
+      console.error('events: the dead-letter queue is purged');
+      return 0;
+    }
+    const letters = await peekDeadLetters(target.client, target.dlqUrl);
+    if (action === 'show') {
+      const letter = letters.find((candidate) => candidate.message_id === id);
+      if (!letter) {
+        console.error(`events: no message ${id} in the dead-letter queue`);
+        return 1;
+      }
+      if (values.json) console.log(JSON.stringify(letter));
+      else console.log(letter.body);
+      return 0;
+    }
+    const rows = values.json ? letters : letters.map(({ body: _, ...row }) => row);
+    print(rows, values.json, [
+      'message_id',
+      'sent_at',
+      'receive_count',
+      'provider',
+      'event',
+      'record_id',
+      'bytes',
+    ]);
+    return 0;
+  } finally {
+    target.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -314,6 +379,7 @@ async function main(argv: string[]): Promise<number> {
       format: { type: 'string' },
       out: { type: 'string' },
       cursor: { type: 'string' },
+      yes: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -325,7 +391,11 @@ async function main(argv: string[]): Promise<number> {
     else console.error(USAGE);
     return values.help ? 0 : 2;
   }
-  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+  const extra =
+    command === 'dlq'
+      ? positionals.slice(command === 'dlq' && positionals[1] === 'show' ? 3 : 2)
+      : positionals.slice(1);
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
   const allowed = new Set(['help', ...(COMMANDS[command]?.flags ?? [])]);
   for (const [flag, value] of Object.entries(values)) {
     if (value !== undefined && value !== false && !allowed.has(flag)) {
@@ -344,6 +414,7 @@ async function main(argv: string[]): Promise<number> {
       target.close();
     }
   }
+  if (command === 'dlq') return deadLetters(positionals[1], positionals[2], values);
   if (command === 'stats') return stats(values);
   if (command === 'state') {
     const { provider, campaign } = values;

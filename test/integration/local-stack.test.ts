@@ -348,6 +348,52 @@ describe('local stack (npm start)', () => {
     expect(await repository.queryEvents({ provider: 'sori', campaign: 'string', limit: 10 })).toHaveLength(2);
   });
 
+  it('shows the dead-letter queue without taking anything off it (`dlq list`, `dlq show`), and empties it only when told to (`dlq purge --yes`)', async () => {
+    const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
+    const click = buildQueueMessage(sori, Buffer.from(soriBody('click')), new Date().toISOString());
+    await stack.sqs.send(
+      new SendMessageCommand({ QueueUrl: stack.dlqUrl, MessageBody: JSON.stringify(click) }),
+    );
+    await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.dlqUrl, MessageBody: 'poison: not JSON' }));
+    const env = { ...process.env, DATA_DIR: dataDir };
+    const dlq = async (...args: string[]) =>
+      run('npx', ['tsx', 'scripts/events.ts', 'dlq', ...args], { env }).then(
+        ({ stdout }) => ({ code: 0, stdout }),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+    const list = async () =>
+      (await dlq('list', '--json')).stdout
+        .split('\n')
+        .filter(Boolean)
+        .map(
+          (line) =>
+            JSON.parse(line) as {
+              message_id: string;
+              event: string | null;
+              record_id: string | null;
+              body: string;
+            },
+        );
+    const letters = await list();
+    expect(letters.map((letter) => letter.record_id ?? letter.body).sort()).toEqual(
+      [click.record.id, 'poison: not JSON'].sort(),
+    );
+    // Looking took nothing off: a second look sees the same messages.
+    expect((await list()).map((letter) => letter.message_id).sort()).toEqual(
+      letters.map((letter) => letter.message_id).sort(),
+    );
+    const poison = letters.find((letter) => letter.record_id === null);
+    expect((await dlq('show', poison?.message_id ?? '')).stdout.trim()).toBe('poison: not JSON');
+    expect((await dlq('show', 'no-such-id')).code).toBe(1);
+    // Without --yes and without a terminal to ask on, purge refuses.
+    expect((await dlq('purge')).code).toBe(2);
+    expect(await list()).toHaveLength(2);
+    expect((await dlq('purge', '--yes')).code).toBe(0);
+    expect(
+      await eventually(async () => ((await list()).length === 0 ? true : undefined), 10_000, 'purged'),
+    ).toBe(true);
+  });
+
   it('keeps stored events and dead letters across a restart with the same DATA_DIR', async () => {
     await seeded();
     const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
