@@ -14,7 +14,7 @@ import {
 } from '../lib/signature/signing-secrets';
 import { readStackOutputs, requireOutput } from './stack-outputs';
 
-const USAGE = `Usage: npm run set-secret -- [--stack <name>] [--provider <name>] [--show-token-url | --new-url-token | --basic]
+const USAGE = `Usage: npm run -s set-secret -- [--stack <name>] [--provider <name>] [--show-token-url | --new-url-token | --basic]
 
 Puts a provider's secret_key (SORI Console: app_id/secret_key) into the deployed signing secret. The new
 secret is read from standard input (so it stays out of shell history); the one it replaces is kept as the
@@ -44,6 +44,9 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').trim();
 }
 
+/** A mistake in the command line (exit code 2, as every tool here), as opposed to a failure (1). */
+class UsageError extends Error {}
+
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -61,7 +64,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const provider = values.provider ?? 'sori';
-  if (!providerNames().includes(provider)) throw new Error(`unknown provider ${provider}`);
+  if (!providerNames().includes(provider)) {
+    throw new UsageError(`unknown provider ${provider}; known: ${providerNames().join(', ')}`);
+  }
+  const modes = [values['show-token-url'], values['new-url-token'], values.basic].filter(Boolean).length;
+  if (modes > 1) throw new UsageError('choose one of --show-token-url, --new-url-token and --basic');
   const outputs = await readStackOutputs(values.stack);
   const secretId = requireOutput(outputs, 'SigningSecretArn', values.stack);
   const webhookUrl = requireOutput(outputs, 'WebhookUrl', values.stack);
@@ -119,6 +126,8 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     console.error(`set-secret: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 1;
+    const usage =
+      error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.exitCode = usage ? 2 : 1;
   },
 );

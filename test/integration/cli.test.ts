@@ -53,6 +53,9 @@ describe('the command-line tools', () => {
       '--limit does not apply to stats',
     );
     expect((await cli('send', '--repeat', '0')).code).toBe(2);
+    expect((await cli('set-secret', '--bogus')).code).toBe(2);
+    expect((await cli('set-secret', '--provider', 'nobody')).code).toBe(2);
+    expect((await cli('dashboard', '--port', 'x')).code).toBe(2);
     expect((await cli('load', '--deliveries', '0')).code).toBe(2);
     const load = await cli('load', '--help');
     expect(load.code).toBe(0);
