@@ -74,8 +74,19 @@ describe('the command-line tools', () => {
     const [header, row] = stats.stdout.split('\n');
     expect(row).toMatch(/2025-10-14\s+1\s+1\s+1\s+100\.0 %$/);
     expect(header?.indexOf('impressions')).toBeLessThan(header?.indexOf('clicks') ?? 0);
-    const query = await cli('events', 'query', '--provider', 'sori', ...where);
+    const query = await cli(
+      'events',
+      'query',
+      '--provider',
+      'sori',
+      '--since',
+      '2025-10-14',
+      '--until',
+      '2025-10-14',
+      ...where,
+    );
     expect(query.code).toBe(0);
+    expect(query.stdout).toContain('(4 rows)');
     const widths = query.stdout.split('\n').map((line) => line.length);
     expect(Math.max(...widths)).toBeLessThanOrEqual(100);
     const clicks = await cli(
