@@ -1,5 +1,8 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
+import { CampaignCounters } from '../lib/ingest/campaign-counters';
+import { EventWriter } from '../lib/ingest/event-writer';
+import { reprocessQuarantine } from '../lib/ingest/reprocess';
 import { providerNames } from '../lib/providers';
 import { type CampaignDayStats, CampaignStats } from '../lib/queries/campaign-stats';
 import {
@@ -12,7 +15,7 @@ import { peekDeadLetters, purgeDeadLetters } from '../lib/queue/dead-letters';
 import { redriveMessages } from '../lib/queue/redrive';
 import type { StoredEvent } from '../lib/table/records-table';
 import { exportEvents } from './export-events';
-import { resolveQueueTarget, withTable } from './local-target';
+import { dataDir, resolveQueueTarget, withTable } from './local-target';
 
 const COMMON = `Where the data is:
   --stack <name>       the deployed stack (tables and queues from its outputs)
@@ -63,6 +66,16 @@ const COMMANDS: Record<string, { usage: string; flags: string[] }> = {
     usage: `redrive      move the dead-letter queue's messages back to the events queue (after a fix)
     --stack <name>     the deployed stack's queues (default: the local stack on DATA_DIR)`,
     flags: ['stack'],
+  },
+  reprocess: {
+    usage: `reprocess    runs quarantined deliveries again through the current provider code (after a fix):
+                     what parses now is stored once and counted once, its entry marked resolved
+    --reason <text>    only those whose reason contains the text
+    --since <ISO>      only those received at or after
+    --id <id>          only this one
+    --dry-run          say what would happen, write nothing
+    --json             one JSON object per line`,
+    flags: ['reason', 'since', 'id', 'dry-run', 'json', ...WHERE],
   },
   dlq: {
     usage: `dlq          the dead-letter queue, looked at without taking anything off it
@@ -380,6 +393,9 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string' },
       cursor: { type: 'string' },
       yes: { type: 'boolean', default: false },
+      reason: { type: 'string' },
+      id: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -413,6 +429,28 @@ async function main(argv: string[]): Promise<number> {
     } finally {
       target.close();
     }
+  }
+  if (command === 'reprocess') {
+    const since = parseTime('--since', values.since, false);
+    return withTable(
+      { endpoint: values.endpoint, table: values.table, stack: values.stack },
+      async (target) => {
+        const outcomes = await reprocessQuarantine(
+          {
+            client: target.client,
+            tableName: target.tableName,
+            repository: new RecordsRepository(target.client, target.tableName, target.layout),
+            writer: new EventWriter(target.client, target.tableName, target.layout),
+            counters: new CampaignCounters(target.client, target.tableName, target.layout),
+          },
+          { reason: values.reason, since, id: values.id },
+          { dryRun: values['dry-run'], fileRoot: values.stack ? undefined : dataDir() },
+        );
+        print(outcomes, values.json, ['id', 'provider', 'result', 'record_id', 'reason']);
+        if (values['dry-run']) console.error('events: dry run, nothing written');
+        return 0;
+      },
+    );
   }
   if (command === 'dlq') return deadLetters(positionals[1], positionals[2], values);
   if (command === 'stats') return stats(values);

@@ -55,3 +55,30 @@ export class FileRawStore implements RawStore {
     return `file://${key}`;
   }
 }
+
+/**
+ * Reads back a raw body a reference points to: `file://<key>` under `fileRoot` (the local stack's `DATA_DIR`),
+ * `s3://<bucket>/<key>` through S3.
+ * @throws when the reference is of another kind, or the body cannot be read.
+ */
+export async function readRawRef(
+  ref: string,
+  options: { fileRoot?: string | undefined } = {},
+): Promise<Buffer> {
+  if (ref.startsWith('file://')) {
+    if (!options.fileRoot)
+      throw new Error(`${ref} is a local file: it can be read only where the local stack runs`);
+    const { readFile } = await import('node:fs/promises');
+    return readFile(join(options.fileRoot, ref.slice('file://'.length)));
+  }
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(ref);
+  if (!match) throw new Error(`unknown raw body reference ${ref}`);
+  const s3 = await import('@aws-sdk/client-s3');
+  const client = new s3.S3Client({});
+  try {
+    const object = await client.send(new s3.GetObjectCommand({ Bucket: match[1], Key: match[2] }));
+    return Buffer.from((await object.Body?.transformToByteArray()) ?? new Uint8Array());
+  } finally {
+    client.destroy();
+  }
+}

@@ -391,7 +391,13 @@ export interface StoredQuarantine {
   raw_encoding: 'utf8' | 'base64';
   /** Where the raw body is, when it was too large to keep inline. */
   raw_ref?: string;
+  /** When a reprocess made it a record (kept for audit), and that record's id. */
+  resolved_at?: string;
+  record_id?: string;
 }
+
+/** Attributes a quarantined delivery gets when a reprocess stores it as a record. */
+export const RESOLVED_ATTRIBUTES = { at: 'resolved_at', record: 'record_id' } as const;
 
 /** @returns the event record stored in `item` (the inverse of {@link toItem}). */
 export function fromEventItem(item: Record<string, AttributeValue>): StoredEvent {
@@ -459,6 +465,7 @@ export function fromQuarantineItem(item: Record<string, AttributeValue>): Stored
     received_at: str(item, 'received_at') ?? '',
     ...decodedRaw(item),
     ...(item.raw_ref?.S ? { raw_ref: item.raw_ref.S } : {}),
+    ...(item.resolved_at?.S ? { resolved_at: item.resolved_at.S, record_id: item.record_id?.S ?? '' } : {}),
   };
 }
 

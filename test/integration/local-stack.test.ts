@@ -246,7 +246,7 @@ describe('local stack (npm start)', () => {
     }
   });
 
-  it('lists a signed unknown event in `quarantine` with its reason', async () => {
+  it('lists a signed unknown event in `quarantine` with its reason, and `reprocess` keeps it there while it still does not parse', async () => {
     const body = JSON.stringify({ event: 'campaign.share', account_id: 'acc_123456' });
     expect((await post(body)).body.status).toBe('quarantined');
     const rows = await eventually(
@@ -258,6 +258,12 @@ describe('local stack (npm start)', () => {
       'the quarantined record',
     );
     expect(rows).toEqual([expect.objectContaining({ reason: 'unknown event "campaign.share"', raw: body })]);
+    // `events reprocess` runs it again through the provider code as it is: still not understood, still kept.
+    const outcomes = await events('reprocess', '--reason', 'campaign.share');
+    expect(outcomes).toEqual([
+      expect.objectContaining({ result: 'quarantined', reason: 'unknown event "campaign.share"' }),
+    ]);
+    expect(await events('quarantine')).toEqual([expect.objectContaining({ raw: body })]);
   });
 
   it('answers 401, 404 and 405 through the local API Gateway', async () => {
