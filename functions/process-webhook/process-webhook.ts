@@ -14,6 +14,8 @@ export interface ProcessWebhookDeps {
   counters: CampaignCounters;
   logger: Logger;
   metrics?: MetricsSink;
+  /** Where a message the consumer can never read goes at once; without it, it waits for `maxReceiveCount`. */
+  deadLetters?: { send(body: string, reason: string): Promise<void> };
 }
 
 /** What one batch did, for logs and metrics. */
@@ -56,13 +58,25 @@ export function createProcessWebhook(deps: ProcessWebhookDeps) {
       batchItemFailures.push({ itemIdentifier: messageId });
       deps.logger.error('store failed', { messageId, error });
     };
+    // An unreadable message fails the same way every time: straight to the DLQ with the reason, when there is
+    // one to send to; if that fails too, SQS retries it and moves it after maxReceiveCount receives.
+    const deadLetter = async (messageId: string, body: string, error: unknown) => {
+      if (!deps.deadLetters) return fail(messageId, error);
+      try {
+        await deps.deadLetters.send(body, error instanceof Error ? error.message : String(error));
+        summary.failed++;
+        deps.logger.error('unreadable message sent to the dead-letter queue', { messageId, error });
+      } catch (sendError) {
+        fail(messageId, sendError);
+      }
+    };
 
     const readable: { messageId: string; message: QueueMessage }[] = [];
     for (const record of event.Records) {
       try {
         readable.push({ messageId: record.messageId, message: parseMessage(record.body) });
       } catch (error) {
-        fail(record.messageId, error);
+        await deadLetter(record.messageId, record.body, error);
       }
     }
     const outcomes = await storeBatch(

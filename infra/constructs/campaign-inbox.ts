@@ -99,8 +99,16 @@ export class CampaignInbox extends Construct {
         SHARDS: String(config.shards),
         RECORD_RETENTION_DAYS: String(config.recordRetentionDays),
         POWERTOOLS_LOG_LEVEL: 'INFO',
+        DLQ_URL: this.queue.deadLetterQueue.queueUrl,
       },
     });
+    // A message it can never read goes to the DLQ at once, with the reason.
+    this.processFunction.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['sqs:SendMessage'],
+        resources: [this.queue.deadLetterQueue.queueArn],
+      }),
+    );
     // Conditional puts (records, device markers), counter updates, and the consistent reads of a recount:
     // on the table only, no index ARNs.
     this.processFunction.role.addToPolicy(

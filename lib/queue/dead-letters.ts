@@ -3,8 +3,34 @@ import {
   type Message,
   PurgeQueueCommand,
   ReceiveMessageCommand,
+  SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+
+/** The message attribute that says why the consumer sent a message to the DLQ itself. */
+export const REASON_ATTRIBUTE = 'reason';
+
+/**
+ * The consumer's way to the DLQ for a message it can never read: retrying it would fail the same way, so it
+ * goes there at once, with the reason, instead of after `maxReceiveCount` receives.
+ */
+export class DeadLetterQueue {
+  constructor(
+    private readonly client: SQSClient,
+    readonly queueUrl: string,
+  ) {}
+
+  /** @throws the SDK's error when the DLQ did not take it (the message is then retried as usual). */
+  async send(body: string, reason: string): Promise<void> {
+    await this.client.send(
+      new SendMessageCommand({
+        QueueUrl: this.queueUrl,
+        MessageBody: body,
+        MessageAttributes: { [REASON_ATTRIBUTE]: { DataType: 'String', StringValue: reason.slice(0, 1024) } },
+      }),
+    );
+  }
+}
 
 /** A dead letter as `events dlq list` shows it, without taking it off the queue. */
 export interface DeadLetter {
@@ -18,6 +44,8 @@ export interface DeadLetter {
   provider: string | null;
   event: string | null;
   record_id: string | null;
+  /** Why the consumer sent it here at once, when it did (a message it can never read). */
+  reason: string | null;
   bytes: number;
   body: string;
 }
@@ -43,6 +71,7 @@ function describe(message: Message): DeadLetter {
     provider: text(parsed?.record?.provider),
     event: text(parsed?.record?.event),
     record_id: text(parsed?.record?.id),
+    reason: message.MessageAttributes?.[REASON_ATTRIBUTE]?.StringValue ?? null,
     bytes: Buffer.byteLength(body),
     body,
   };
@@ -66,6 +95,7 @@ export async function peekDeadLetters(sqs: SQSClient, queueUrl: string, max = 10
           VisibilityTimeout: LOOK_SECONDS,
           WaitTimeSeconds: 0,
           MessageSystemAttributeNames: ['SentTimestamp', 'ApproximateReceiveCount'],
+          MessageAttributeNames: [REASON_ATTRIBUTE],
         }),
       );
       // An empty answer can come from a queue that still holds messages (SQS samples its servers): try again once.

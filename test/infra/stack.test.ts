@@ -221,7 +221,7 @@ describe('CampaignInbox stack', () => {
     expect(JSON.stringify(send?.Resource)).toMatch(/InboxEventsQueue/);
   });
 
-  it('grants the process function only item writes and reads on the table (no index ARNs) besides consuming the queue', () => {
+  it('grants the process function only item writes and reads on the table (no index ARNs) besides consuming the queue and sending to its DLQ', () => {
     const statements = statementsOf(template, 'InboxProcessRole');
     expect(actionsOf(statements)).toEqual([
       'dynamodb:GetItem',
@@ -235,7 +235,15 @@ describe('CampaignInbox stack', () => {
       'sqs:GetQueueAttributes',
       'sqs:GetQueueUrl',
       'sqs:ReceiveMessage',
+      'sqs:SendMessage',
     ]);
+    const send = statements.find((s) => [s.Action].flat().includes('sqs:SendMessage'));
+    expect(JSON.stringify(send?.Resource)).toContain('DeadLetter');
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ DLQ_URL: Match.anyValue(), TABLE_NAME: Match.anyValue() }),
+      },
+    });
     const table = statements.find((s) => [s.Action].flat().includes('dynamodb:PutItem'));
     expect(JSON.stringify(table?.Resource)).not.toContain('index');
     expect(JSON.stringify(table?.Resource)).not.toContain('*');

@@ -77,6 +77,7 @@ describe('the bundles `cdk synth` produces', () => {
           if (typeof value === 'string') return [name, value];
           const ref = JSON.stringify(value);
           if (name === 'QUEUE_URL') return [name, queues.queueUrl];
+          if (name === 'DLQ_URL') return [name, queues.dlqUrl];
           if (name === 'SIGNING_SECRET_ARN') return [name, secrets.arn];
           if (name === 'TABLE_NAME') return [name, tableName];
           if (name === 'RAW_BUCKET') return [name, 'raw-bodies-unused'];

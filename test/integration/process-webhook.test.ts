@@ -8,6 +8,7 @@ import { EventWriter } from '../../lib/ingest/event-writer';
 import { sori } from '../../lib/providers/sori';
 import { CampaignStats } from '../../lib/queries/campaign-stats';
 import { RecordsRepository } from '../../lib/queries/records-repository';
+import { DeadLetterQueue, peekDeadLetters } from '../../lib/queue/dead-letters';
 import { redriveMessages } from '../../lib/queue/redrive';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { DEFAULT_LAYOUT } from '../../lib/table/records-table';
@@ -174,11 +175,8 @@ describe('process webhook behind the SQS poller (Lambda event source semantics)'
     expect(stored.map((event) => event.event).sort()).toEqual(['campaign.click', 'campaign.impression']);
   });
 
-  it('moves a poison message to the DLQ after maxReceiveCount receives, and keeps processing the rest', async () => {
-    const { queueUrl, queueArn, dlqUrl } = await createTestQueues(sqs, {
-      visibilityTimeout: 1,
-      maxReceiveCount: 2,
-    });
+  it('sends a message it can never read to the DLQ on its first failure, with the reason, and keeps processing the rest', async () => {
+    const { dlqUrl } = await createTestQueues(sqs, { visibilityTimeout: 1, maxReceiveCount: 5 });
     const {
       repository: table,
       writer: tableWriter,
@@ -188,28 +186,23 @@ describe('process webhook behind the SQS poller (Lambda event source semantics)'
       writer: tableWriter,
       counters: tableCounters,
       logger: memoryLogger().logger,
+      deadLetters: new DeadLetterQueue(sqs, dlqUrl),
     });
-    const poller = pollerFor(queueUrl, queueArn, handler);
-    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'poison: not JSON' }));
-    await sqs.send(
-      new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(message('impression')) }),
-    );
-
-    poller.start();
-    let dead: string[] = [];
-    try {
-      dead = await eventually(
-        async () => {
-          const taken = await takeMessages(sqs, dlqUrl);
-          return taken.length > 0 ? taken : undefined;
-        },
-        15_000,
-        'the poison message in the DLQ',
-      );
-    } finally {
-      await poller.stop();
-    }
-    expect(dead).toEqual(['poison: not JSON']);
+    const good = JSON.stringify(message('impression'));
+    // One delivery of the batch, as the event source hands it over: the poison is not retried.
+    const outcome = await handler({
+      Records: [
+        { messageId: 'p1', body: 'poison: not JSON' },
+        { messageId: 'g1', body: good },
+      ],
+    } as never);
+    expect(outcome).toEqual({ batchItemFailures: [] });
+    const [letter] = await peekDeadLetters(sqs, dlqUrl);
+    expect(letter).toMatchObject({
+      body: 'poison: not JSON',
+      receive_count: 1,
+      reason: 'the message body is not JSON',
+    });
     expect(await table.queryEvents({ provider: 'sori', campaign: 'cmp_1234', limit: 10 })).toHaveLength(1);
   });
 
