@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { CampaignCounters } from '../lib/ingest/campaign-counters';
 import { EventWriter } from '../lib/ingest/event-writer';
 import { reprocessQuarantine } from '../lib/ingest/reprocess';
@@ -12,7 +13,7 @@ import {
   TYPE_QUERY_MAX_DAYS,
 } from '../lib/queries/records-repository';
 import { peekDeadLetters, purgeDeadLetters } from '../lib/queue/dead-letters';
-import { redriveMessages } from '../lib/queue/redrive';
+import { moveDeadLetters, redriveMessages } from '../lib/queue/redrive';
 import type { StoredEvent } from '../lib/table/records-table';
 import { exportEvents } from './export-events';
 import { dataDir, resolveQueueTarget, withTable } from './local-target';
@@ -421,6 +422,28 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'redrive') {
     const target = await resolveQueueTarget({ stack: values.stack });
     try {
+      if (values.stack) {
+        // In AWS, SQS moves the messages itself; this only starts the task and reports its progress.
+        const arnOf = async (queueUrl: string) =>
+          (
+            await target.client.send(
+              new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+            )
+          ).Attributes?.QueueArn ?? '';
+        const result = await moveDeadLetters(
+          target.client,
+          { deadLetterQueueArn: await arnOf(target.dlqUrl), queueArn: await arnOf(target.queueUrl) },
+          {
+            onProgress: (moved, toMove) =>
+              console.error(`redrive: ${moved}${toMove === undefined ? '' : ` of ${toMove}`} moved`),
+          },
+        );
+        console.log(
+          `redrive: ${result.status.toLowerCase()}, ${result.moved} moved back to the events queue${result.failureReason ? ` (${result.failureReason})` : ''}`,
+        );
+        return result.status === 'COMPLETED' ? 0 : 1;
+      }
+      // The local SQS-API server has no move task: the same move as a receive, send and delete loop.
       const { moved, failed } = await redriveMessages(target.client, target.dlqUrl, target.queueUrl);
       console.log(
         `redrive: ${moved} moved back to the events queue${failed ? `, ${failed} refused (still in the DLQ)` : ''}`,

@@ -1,8 +1,10 @@
 import {
   DeleteMessageBatchCommand,
+  ListMessageMoveTasksCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   type SQSClient,
+  StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 
 /** What a redrive moved. */
@@ -52,4 +54,40 @@ export async function redriveMessages(
     if (done.length === 0) break;
   }
   return result;
+}
+
+/** How a move task ended, and how many messages it moved. */
+export interface MoveResult {
+  status: string;
+  moved: number;
+  failureReason?: string | undefined;
+}
+
+/**
+ * Moves every message of a DLQ back to its source queue with SQS's own message move task (in AWS; no local
+ * SQS-API server has it), polling the task until it ends.
+ * @param onProgress called at each poll with the messages moved so far and the number to move, when known
+ * @returns the task's final status (`COMPLETED`, `FAILED` or `CANCELLED`) and the messages it moved.
+ * @throws the SDK's error when the task cannot be started or read.
+ */
+export async function moveDeadLetters(
+  sqs: SQSClient,
+  arns: { deadLetterQueueArn: string; queueArn: string },
+  options: { pollMs?: number; onProgress?: (moved: number, toMove: number | undefined) => void } = {},
+): Promise<MoveResult> {
+  await sqs.send(
+    new StartMessageMoveTaskCommand({ SourceArn: arns.deadLetterQueueArn, DestinationArn: arns.queueArn }),
+  );
+  for (;;) {
+    const { Results = [] } = await sqs.send(
+      new ListMessageMoveTasksCommand({ SourceArn: arns.deadLetterQueueArn, MaxResults: 1 }),
+    );
+    const task = Results[0];
+    const moved = task?.ApproximateNumberOfMessagesMoved ?? 0;
+    options.onProgress?.(moved, task?.ApproximateNumberOfMessagesToMove);
+    if (task?.Status && task.Status !== 'RUNNING' && task.Status !== 'CANCELLING') {
+      return { status: task.Status, moved, failureReason: task.FailureReason };
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 2_000));
+  }
 }
