@@ -1,10 +1,14 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { resolve } from 'node:path';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { InboxConfig } from './config';
 import { CampaignInbox } from './constructs/campaign-inbox';
+import { NodeFunction } from './constructs/node-function';
 
 export interface CampaignInboxStackProps extends StackProps {
   config: InboxConfig;
+  /** A module of the user's to run once for each newly stored event (`-c onEventModule=…`). */
+  onEvent?: { module: string; events: string[]; providers: string[] } | undefined;
 }
 
 /** The project's own stack: the `CampaignInbox` construct and the outputs the operations scripts read. */
@@ -32,5 +36,19 @@ export class CampaignInboxStack extends Stack {
     new CfnOutput(this, 'RecordRetentionDays', { value: String(props.config.recordRetentionDays) });
     new CfnOutput(this, 'QueueUrl', { value: this.inbox.queue.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.inbox.queue.deadLetterQueue.queueUrl });
+
+    if (props.onEvent) {
+      const reaction = new NodeFunction(this, 'OnEvent', {
+        name: 'on-event',
+        timeout: Duration.seconds(60),
+        logRetentionDays: props.config.logRetentionDays,
+        alias: { 'campaign-inbox:on-event': resolve(props.onEvent.module) },
+      });
+      const failures = this.inbox.onEvent(reaction.function, {
+        events: props.onEvent.events,
+        providers: props.onEvent.providers,
+      });
+      new CfnOutput(this, 'OnEventFailuresQueueUrl', { value: failures.queueUrl });
+    }
   }
 }

@@ -13,7 +13,7 @@ import { createProcessHandler } from '../functions/process-webhook/process-webho
 import { createReceiveHandler } from '../functions/receive-webhook/receive-webhook';
 import { FileRawStore } from '../lib/blobs/raw-store';
 import { DEFAULT_MAX_BODY_BYTES } from '../lib/config';
-import type { QueueMessage } from '../lib/events/event-record';
+import type { EventRecord, QueueMessage } from '../lib/events/event-record';
 import { CampaignCounters } from '../lib/ingest/campaign-counters';
 import { EventWriter } from '../lib/ingest/event-writer';
 import { createLogger, type Logger } from '../lib/log';
@@ -74,6 +74,12 @@ export interface LocalStackOptions {
   lock?: DataDirLock;
   /** Time between delivery journal compactions. */
   journalCompactionMs?: number;
+  /** The user's reaction (`ON_EVENT_MODULE`): run once for each newly stored event of `events` (all when empty). */
+  onEvent?: {
+    run: (event: EventRecord) => unknown;
+    events?: readonly string[];
+    providers?: readonly string[];
+  };
 }
 
 /** Where a running local stack can be reached; the content of `DATA_DIR/local-stack.json`. */
@@ -104,20 +110,39 @@ export interface LocalStack extends LocalStackInfo {
   stop(): Promise<void>;
 }
 
-/** The consumer's writer, noting each first insert for the dashboard's live view. */
+/**
+ * The consumer's writer, noting each first insert for the dashboard's live view, and running the user's
+ * reaction for it: only a first insert gets there, as only a first insert reaches a DynamoDB stream in AWS.
+ */
 class ActivityRecordingWriter extends EventWriter {
   constructor(
     client: DynamoDBClient,
     tableName: string,
     layout: TableLayout,
     private readonly activity: Activity,
+    private readonly logger: Logger,
+    private readonly onEvent?: LocalStackOptions['onEvent'],
   ) {
     super(client, tableName, layout);
   }
 
   override async store(message: QueueMessage) {
     const outcome = await super.store(message);
-    if (outcome === 'stored' && message.kind === 'event') this.activity.add(message.record);
+    if (outcome !== 'stored' || message.kind !== 'event') return outcome;
+    this.activity.add(message.record);
+    const reaction = this.onEvent;
+    const { event, provider, id } = message.record;
+    if (
+      reaction &&
+      (!reaction.events?.length || reaction.events.includes(event)) &&
+      (!reaction.providers?.length || reaction.providers.includes(provider))
+    ) {
+      try {
+        await reaction.run(message.record);
+      } catch (error) {
+        this.logger.error('onEvent failed', { id, event, error });
+      }
+    }
     return outcome;
   }
 }
@@ -309,7 +334,14 @@ async function startUnlocked(
   const counters = new CampaignCounters(dynamodb, LOCAL_TABLE_NAME, layout, options.staleAfterMs, Date.now());
   const repair = new CounterRepairLoop(counters, logger, options.repairIntervalMs ?? 2_000);
   const process = createProcessHandler({
-    writer: new ActivityRecordingWriter(dynamodb, LOCAL_TABLE_NAME, layout, activity),
+    writer: new ActivityRecordingWriter(
+      dynamodb,
+      LOCAL_TABLE_NAME,
+      layout,
+      activity,
+      logger,
+      options.onEvent,
+    ),
     counters,
     logger,
   });

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { loadAuthConfig, loadTableLayout } from '../lib/config';
 import { createLogger } from '../lib/log';
 import { DataDirBusyError, lockDataDir } from './data-dir-lock';
@@ -43,6 +44,27 @@ try {
   process.exit(2);
 }
 
+/** The user's reaction module (`ON_EVENT_MODULE`), its default export run for each newly stored event. */
+async function loadReaction() {
+  const path = process.env.ON_EVENT_MODULE;
+  if (!path) return undefined;
+  const module = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown };
+  if (typeof module.default !== 'function') {
+    console.error(`campaign-inbox could not start: ${path} has no default export function`);
+    process.exit(2);
+  }
+  const list = (name: string) =>
+    (process.env[name] ?? '')
+      .split(',')
+      .map((value) => value.trim())
+      .filter(Boolean);
+  return {
+    run: module.default as (event: unknown) => unknown,
+    events: list('ON_EVENT_TYPES'),
+    providers: list('ON_EVENT_PROVIDERS'),
+  };
+}
+
 const stack = await startLocalStack({
   port,
   dataDir,
@@ -53,6 +75,7 @@ const stack = await startLocalStack({
   urlTokens: tokens,
   auth,
   logger: createLogger('local', (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn'),
+  onEvent: await loadReaction(),
 }).catch((error: unknown) => {
   console.error(`campaign-inbox could not start: ${error instanceof Error ? error.message : String(error)}`);
   if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')

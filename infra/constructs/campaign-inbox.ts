@@ -1,8 +1,10 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
 import { DEFAULT_CONFIG, type InboxConfig } from '../config';
@@ -176,6 +178,52 @@ export class CampaignInbox extends Construct {
   }
 
   /** @returns the URL to paste into the provider's console, e.g. SORI Console → Settings → Webhooks. */
+  /**
+   * Runs `fn` for every newly stored event, once per record (at least once: a failed batch is retried, split in
+   * halves, then sent to a failure queue), filtered by event type and provider. It reads the table's stream,
+   * whose INSERTs are first inserts only: a duplicate delivery writes nothing, so it is never notified twice.
+   * Each notification is the stream record of the event item; its `id` is the record id, for idempotency.
+   * @returns the queue where batches that kept failing are described (to look at, then redrive by hand).
+   */
+  onEvent(
+    fn: lambda.IFunction,
+    options: { events?: string[]; providers?: string[]; batchSize?: number } = {},
+  ) {
+    const id = `OnEvent${this.reactions++}`;
+    const failures = new sqs.Queue(this, `${id}Failures`, {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(failures).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "This queue is itself the dead-letter destination of the reaction's stream mapping: it describes the batches that kept failing.",
+    });
+    const image: Record<string, unknown> = { kind: { S: lambda.FilterRule.isEqual('event') } };
+    if (options.events?.length) image.event = { S: options.events };
+    if (options.providers?.length) image.provider = { S: options.providers };
+    fn.addEventSource(
+      new DynamoEventSource(this.records.table, {
+        startingPosition: lambda.StartingPosition.LATEST,
+        batchSize: options.batchSize ?? 100,
+        bisectBatchOnError: true,
+        retryAttempts: 10,
+        reportBatchItemFailures: true,
+        onFailure: new SqsDlq(failures),
+        filters: [
+          lambda.FilterCriteria.filter({
+            eventName: lambda.FilterRule.isEqual('INSERT'),
+            dynamodb: { NewImage: image },
+          }),
+        ],
+      }),
+    );
+    return failures;
+  }
+
+  private reactions = 0;
+
   webhookUrl(provider: string): string {
     return `${this.api.url}/webhooks/${provider}`;
   }

@@ -18,6 +18,8 @@ export interface NodeFunctionProps {
   logRetentionDays: number;
   /** Packages left out of the bundle, loaded from the Lambda runtime's AWS SDK when first used. */
   external?: string[];
+  /** Module names the bundler resolves to these files (the user's code for reactions). */
+  alias?: Record<string, string>;
 }
 
 /**
@@ -68,6 +70,13 @@ export class NodeFunction extends Construct {
         mainFields: [...BUNDLING.mainFields],
         externalModules: props.external ?? [],
         banner: BUNDLING.banner,
+        ...(props.alias
+          ? {
+              esbuildArgs: Object.fromEntries(
+                Object.entries(props.alias).map(([name, file]) => [`--alias:${name}`, file]),
+              ),
+            }
+          : {}),
       },
     });
   }

@@ -23,6 +23,9 @@ export class RecordsTable extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
       timeToLiveAttribute: TTL_ATTRIBUTE,
       encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
+      // New items as they were written, for reactions (`CampaignInbox.onEvent`): enabling a stream costs nothing,
+      // and Lambda reads it for free. A conditional put that finds a duplicate writes nothing, so it is not in it.
+      dynamoStream: dynamodb.StreamViewType.NEW_IMAGE,
       globalSecondaryIndexes: Object.values(RECORDS_TABLE.indexes).map((index) => ({
         indexName: index.name,
         partitionKey: string(index.partitionKey),

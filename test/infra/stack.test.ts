@@ -3,15 +3,15 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CampaignInboxStack } from '../../infra/campaign-inbox-stack';
+import { CampaignInboxStack, type CampaignInboxStackProps } from '../../infra/campaign-inbox-stack';
 import { DEFAULT_CONFIG, type InboxConfig, readConfig } from '../../infra/config';
 import { CampaignInbox } from '../../infra/constructs/campaign-inbox';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
 
 /** Synthesizes without bundling (no esbuild run) and without the slow built-in CloudFormation validation. */
-function synth(overrides: Partial<InboxConfig> = {}) {
+function synth(overrides: Partial<InboxConfig> = {}, onEvent?: CampaignInboxStackProps['onEvent']) {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
-  const stack = new CampaignInboxStack(app, 'Test', { config: { ...DEFAULT_CONFIG, ...overrides } });
+  const stack = new CampaignInboxStack(app, 'Test', { config: { ...DEFAULT_CONFIG, ...overrides }, onEvent });
   return { app, stack, template: Template.fromStack(stack) };
 }
 
@@ -291,6 +291,48 @@ describe('CampaignInbox stack', () => {
       template.hasOutput(output, {});
     }
     expect(JSON.stringify(template.toJSON().Outputs.WebhookUrl.Value)).toContain('/webhooks/sori');
+  });
+});
+
+describe('reactions (onEvent)', () => {
+  const REACTION = { module: 'test/fixtures/on-event.ts', events: ['campaign.click'], providers: ['sori'] };
+
+  it("feeds the user's function first inserts of the chosen event types from the table's stream, retried, split and then parked on failure", () => {
+    const { template: reacting } = synth({}, REACTION);
+    reacting.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+    });
+    const mappings = Object.values(reacting.findResources('AWS::Lambda::EventSourceMapping')).filter(
+      (mapping) => mapping.Properties.StartingPosition === 'LATEST',
+    );
+    expect(mappings).toHaveLength(1);
+    const mapping = mappings[0]?.Properties;
+    expect(mapping).toMatchObject({
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: { OnFailure: { Destination: expect.anything() } },
+    });
+    expect(JSON.parse(mapping?.FilterCriteria.Filters[0].Pattern)).toEqual({
+      eventName: ['INSERT'],
+      dynamodb: {
+        NewImage: { kind: { S: ['event'] }, event: { S: ['campaign.click'] }, provider: { S: ['sori'] } },
+      },
+    });
+    reacting.hasOutput('OnEventFailuresQueueUrl', {});
+  });
+
+  it('adds nothing when no module is given', () => {
+    expect(
+      Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).filter(
+        (mapping) => mapping.Properties.StartingPosition === 'LATEST',
+      ),
+    ).toEqual([]);
+  });
+
+  it('reports no unacknowledged cdk-nag finding with a reaction', () => {
+    const { app: reactingApp, stack: reactingStack } = synth({}, REACTION);
+    expect(new AwsSolutionsChecks(reactingApp).validateScope(reactingStack).violations).toEqual([]);
   });
 });
 

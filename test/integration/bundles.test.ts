@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { promisify } from 'node:util';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { App } from 'aws-cdk-lib';
@@ -37,11 +37,19 @@ async function invokeBundle(file: string, env: Record<string, string>, event: un
 }
 
 describe('the bundles `cdk synth` produces', () => {
-  it('carry a signed SORI delivery from the bundled receive function, through the queue, into the table by the bundled process function', async () => {
+  it('carry a signed SORI delivery from the bundled receive function, through the queue, into the table by the bundled process function, and on to the bundled reaction', async () => {
     // The stack as `cdk synth` builds it, esbuild bundling on.
     const outdir = await mkdtemp(join(tmpdir(), 'campaign-inbox-assembly-'));
     const app = new App({ outdir, builtinCloudFormationValidation: false });
-    const stack = new CampaignInboxStack(app, 'BundleTest', { config: DEFAULT_CONFIG });
+    const stack = new CampaignInboxStack(app, 'BundleTest', {
+      config: DEFAULT_CONFIG,
+      // A reaction, so its bundle (the user's module inside) is built and run too.
+      onEvent: {
+        module: resolvePath('test/fixtures/reactions/record-ids.ts'),
+        events: ['campaign.click'],
+        providers: [],
+      },
+    });
     const artifact = app.synth().getStackArtifact(stack.artifactId);
     const resources = (artifact.template as { Resources: Record<string, Resource> }).Resources;
     const functionNamed = (prefix: string) => {
@@ -59,7 +67,8 @@ describe('the bundles `cdk synth` produces', () => {
     };
     const receive = functionNamed('InboxReceiveFunction');
     const processFn = functionNamed('InboxProcessFunction');
-    for (const fn of [receive, processFn]) {
+    const reaction = functionNamed('OnEventFunction');
+    for (const fn of [receive, processFn, reaction]) {
       expect(fn.properties.Handler).toBe('index.handler');
       expect(await readdir(fn.asset)).toContain('index.mjs');
     }
@@ -135,7 +144,18 @@ describe('the bundles `cdk synth` produces', () => {
       const { Items = [] } = await dynamodb.send(
         new ScanCommand({ TableName: tableName, ConsistentRead: true }),
       );
-      expect(Items.filter((item) => item.kind?.S === 'event').map((item) => item.id?.S)).toEqual([id]);
+      const events = Items.filter((item) => item.kind?.S === 'event');
+      expect(events.map((item) => item.id?.S)).toEqual([id]);
+
+      // The stream hands the reaction the new item; the bundled user module gets the stored event.
+      const reactions = join(outdir, 'reactions.jsonl');
+      const reacted = (await invokeBundle(
+        join(reaction.asset, 'index.mjs'),
+        { ...aws, REACTIONS_FILE: reactions },
+        { Records: [{ eventName: 'INSERT', dynamodb: { NewImage: events[0], SequenceNumber: '1' } }] },
+      )) as { batchItemFailures: unknown[] };
+      expect(reacted.batchItemFailures).toEqual([]);
+      expect(JSON.parse(await readFile(reactions, 'utf8'))).toEqual({ id, event: 'campaign.click' });
     } finally {
       await secrets.close();
     }

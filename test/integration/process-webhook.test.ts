@@ -22,7 +22,6 @@ import {
   eventually,
   faultyDynamoDb,
   localClients,
-  takeMessages,
   uniqueName,
 } from '../support/local-aws';
 
