@@ -11,7 +11,7 @@ import { DEFAULT_CONFIG, type InboxConfig } from '../config';
 import { acknowledgeFindings } from './acknowledge-findings';
 import { EventQueue } from './event-queue';
 import { Monitoring } from './monitoring';
-import { NodeFunction } from './node-function';
+import { NodeFunction, PACKAGED_FUNCTIONS } from './node-function';
 import { RawBodies } from './raw-bodies';
 import { ReceiverApi } from './receiver-api';
 import { RecordsTable } from './records-table';
@@ -22,7 +22,7 @@ export type CampaignInboxProps = Partial<Omit<InboxConfig, 'stackName'>>;
 /** The consumer's timeout; the queue's visibility timeout is six times it. */
 const PROCESS_TIMEOUT = Duration.seconds(30);
 /** Left out of the receive bundle (see lib/blobs/raw-store.ts): the Lambda runtime provides it. */
-export const RECEIVE_EXTERNAL_MODULES = ['@aws-sdk/client-s3'];
+export const RECEIVE_EXTERNAL_MODULES = PACKAGED_FUNCTIONS['receive-webhook'] ?? [];
 /** Well under SORI's 5 s: a slow queue gets a 503 (retried) rather than a sender-side timeout. */
 const RECEIVE_TIMEOUT = Duration.seconds(4);
 

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,6 +9,22 @@ import { Construct } from 'constructs';
 import { BUNDLING } from '../bundling';
 
 const ROOT = join(import.meta.dirname, '../..');
+
+/**
+ * The functions the package ships prebuilt (`npm run build`), and the packages each leaves to the Lambda
+ * runtime. From the installed package, the stack uses these bundles; from a clone, it bundles the sources.
+ */
+export const PACKAGED_FUNCTIONS: Record<string, string[]> = {
+  'receive-webhook': ['@aws-sdk/client-s3'],
+  'process-webhook': [],
+  'repair-counters': [],
+};
+
+/** Where a prebuilt bundle sits next to the built package's code, when this runs from the package. */
+const prebuilt = (name: string) => {
+  const folder = join(import.meta.dirname, 'functions', name);
+  return existsSync(join(folder, 'index.mjs')) ? folder : undefined;
+};
 
 export interface NodeFunctionProps {
   /** Folder under `functions/` holding `handler.ts`. */
@@ -28,7 +45,7 @@ export interface NodeFunctionProps {
  * retention, and a role that may write to that log group and nothing else until granted more.
  */
 export class NodeFunction extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: lambda.Function;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
 
@@ -46,11 +63,7 @@ export class NodeFunction extends Construct {
         resources: [this.logGroup.logGroupArn],
       }),
     );
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: join(ROOT, 'functions', props.name, 'handler.ts'),
-      handler: 'handler',
-      projectRoot: ROOT,
-      depsLockFilePath: join(ROOT, 'package-lock.json'),
+    const common = {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
@@ -62,6 +75,22 @@ export class NodeFunction extends Construct {
       // are in the function's metrics anyway.
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
       ...(props.environment ? { environment: props.environment } : {}),
+    };
+    const bundle = prebuilt(props.name);
+    if (bundle) {
+      this.function = new lambda.Function(this, 'Function', {
+        ...common,
+        code: lambda.Code.fromAsset(bundle),
+        handler: 'index.handler',
+      });
+      return;
+    }
+    this.function = new NodejsFunction(this, 'Function', {
+      ...common,
+      entry: join(ROOT, 'functions', props.name, 'handler.ts'),
+      handler: 'handler',
+      projectRoot: ROOT,
+      depsLockFilePath: join(ROOT, 'package-lock.json'),
       bundling: {
         minify: BUNDLING.minify,
         sourceMap: BUNDLING.sourceMap,
