@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { deliverThroughBundles } from '../support/bundles';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -55,7 +56,7 @@ app.synth();
 `;
 
 describe('the package in a CDK app of its own', () => {
-  it('installs from its tarball with its peers, type-checks under NodeNext and synthesizes the functions, the route and the table', {
+  it('installs from its tarball with its peers, type-checks under NodeNext, synthesizes the functions, the route and the table, and its shipped bundles store a signed delivery', {
     timeout: 600_000,
   }, async () => {
     const app = await mkdtemp(join(tmpdir(), 'campaign-inbox-consumer-'));
