@@ -20,22 +20,10 @@ export class CampaignInboxStack extends Stack {
     const { stackName: _, ...config } = props.config;
     this.inbox = new CampaignInbox(this, 'Inbox', config);
 
-    new CfnOutput(this, 'WebhookUrl', {
-      value: this.inbox.webhookUrl('sori'),
-      description: 'Paste into SORI Console: Settings → Webhooks (or a campaign’s Advanced settings)',
-    });
-    new CfnOutput(this, 'EventsTableName', { value: this.inbox.records.table.tableName });
-    new CfnOutput(this, 'SigningSecretArn', { value: this.inbox.signingSecret.secret.secretArn });
+    this.inbox.addOutputs();
     new CfnOutput(this, 'DashboardUrl', {
       value: `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${this.inbox.monitoring.dashboard.dashboardName}`,
     });
-    new CfnOutput(this, 'Shards', {
-      value: String(props.config.shards),
-      description: 'Read by npm run events',
-    });
-    new CfnOutput(this, 'RecordRetentionDays', { value: String(props.config.recordRetentionDays) });
-    new CfnOutput(this, 'QueueUrl', { value: this.inbox.queue.queue.queueUrl });
-    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.inbox.queue.deadLetterQueue.queueUrl });
 
     if (props.onEvent) {
       const reaction = new NodeFunction(this, 'OnEvent', {

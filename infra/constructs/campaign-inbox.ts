@@ -1,4 +1,4 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -45,10 +45,13 @@ export class CampaignInbox extends Construct {
   readonly processFunction: NodeFunction;
   readonly repairFunction: NodeFunction;
   readonly monitoring: Monitoring;
+  /** The layout settings the tools must read the table with. */
+  private readonly settings: { shards: number; recordRetentionDays: number };
 
   constructor(scope: Construct, id: string, props: CampaignInboxProps = {}) {
     super(scope, id);
     const config = { ...DEFAULT_CONFIG, ...props };
+    this.settings = { shards: config.shards, recordRetentionDays: config.recordRetentionDays };
 
     this.signingSecret = new SigningSecret(this, 'SigningSecret');
     this.records = new RecordsTable(this, 'Records');
@@ -178,6 +181,28 @@ export class CampaignInbox extends Construct {
   }
 
   /** @returns the URL to paste into the provider's console, e.g. SORI Console → Settings → Webhooks. */
+  /**
+   * Adds the stack outputs the command-line tools read with `--stack <name>` (`events`, `set-secret`,
+   * `dashboard`): `WebhookUrl`, `EventsTableName`, `SigningSecretArn`, `QueueUrl`, `DeadLetterQueueUrl`, `Shards`,
+   * `RecordRetentionDays`. Call it once per stack.
+   */
+  addOutputs(): void {
+    const stack = Stack.of(this);
+    const output = (id: string, value: string, description?: string) =>
+      new CfnOutput(stack, id, { value, ...(description ? { description } : {}) });
+    output(
+      'WebhookUrl',
+      this.webhookUrl('sori'),
+      'Paste into SORI Console: Settings → Webhooks (or a campaign’s Advanced settings)',
+    );
+    output('EventsTableName', this.records.table.tableName);
+    output('SigningSecretArn', this.signingSecret.secret.secretArn);
+    output('Shards', String(this.settings.shards), 'Read by npm run events');
+    output('RecordRetentionDays', String(this.settings.recordRetentionDays));
+    output('QueueUrl', this.queue.queue.queueUrl);
+    output('DeadLetterQueueUrl', this.queue.deadLetterQueue.queueUrl);
+  }
+
   /**
    * Runs `fn` for every newly stored event, once per record (at least once: a failed batch is retried, split in
    * halves, then sent to a failure queue), filtered by event type and provider. It reads the table's stream,

@@ -294,6 +294,29 @@ describe('CampaignInbox stack', () => {
   });
 });
 
+describe('CampaignInbox in a stack of its user', () => {
+  it('adds, with addOutputs(), every output the command-line tools read with --stack', () => {
+    const userApp = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      builtinCloudFormationValidation: false,
+    });
+    const userStack = new Stack(userApp, 'Theirs');
+    new CampaignInbox(userStack, 'Webhooks', {}).addOutputs();
+    const outputs = Object.keys(Template.fromStack(userStack).toJSON().Outputs ?? {});
+    expect(outputs.sort()).toEqual(
+      [
+        'DeadLetterQueueUrl',
+        'EventsTableName',
+        'QueueUrl',
+        'RecordRetentionDays',
+        'Shards',
+        'SigningSecretArn',
+        'WebhookUrl',
+      ].sort(),
+    );
+  });
+});
+
 describe('reactions (onEvent)', () => {
   const REACTION = { module: 'test/fixtures/on-event.ts', events: ['campaign.click'], providers: ['sori'] };
 

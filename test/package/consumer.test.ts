@@ -51,7 +51,8 @@ import { CampaignInbox } from 'campaign-inbox';
 const app = new App();
 const stack = new Stack(app, 'ConsumerStack');
 const inbox = new CampaignInbox(stack, 'Inbox', { alarmEmail: 'ops@example.com' });
-new CfnOutput(stack, 'WebhookUrl', { value: inbox.webhookUrl('sori') });
+inbox.addOutputs();
+new CfnOutput(stack, 'SymphonyUrl', { value: inbox.webhookUrl('symphony') });
 app.synth();
 `;
 
