@@ -10,13 +10,11 @@ const { dynamodb } = localClients();
 
 describe('npm run dashboard', () => {
   let child: ChildProcess | undefined;
-  afterEach(() => {
-    // The whole process group: npx, tsx and the server under them.
-    try {
-      if (child?.pid) process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      // Already gone.
-    }
+  afterEach(async () => {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child?.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
   });
 
   it('serves the dashboard on 127.0.0.1 from any records table it is pointed at', async () => {
@@ -27,9 +25,11 @@ describe('npm run dashboard', () => {
     await storeBatch(writer, counters, messages);
 
     // --endpoint/--table stands in for --stack, which resolves the same table from the stack's outputs in AWS.
+    // Node itself with tsx's loader: one process, which SIGTERM stops (no npx or tsx wrapper left behind).
     child = spawn(
-      'npx',
+      process.execPath,
       [
+        '--import',
         'tsx',
         'scripts/dashboard.ts',
         '--endpoint',
