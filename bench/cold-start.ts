@@ -28,8 +28,16 @@ export interface BundleFigures {
   importMsMedian: number;
 }
 
-/** Bundles `functions/<name>/handler.ts` as the stack does (ESM, minified, tree-shaken). */
-export async function bundle(name: string, entry: string, external: string[]): Promise<string> {
+/**
+ * Bundles an entry as the stack does (ESM, minified, tree-shaken). `alias` is the stack's module substitution
+ * (the environment-only credential provider); the baseline is bundled without it, as a typical project is.
+ */
+export async function bundle(
+  name: string,
+  entry: string,
+  external: string[],
+  alias: Record<string, string> = BUNDLING.alias,
+): Promise<string> {
   mkdirSync(OUT, { recursive: true });
   const outfile = join(OUT, `${name}.mjs`);
   await build({
@@ -43,37 +51,65 @@ export async function bundle(name: string, entry: string, external: string[]): P
     target: BUNDLING.target,
     mainFields: [...BUNDLING.mainFields],
     external,
+    alias,
     banner: { js: BUNDLING.banner },
     logLevel: 'silent',
   });
   return outfile;
 }
 
-/** Median wall time of `import(file)` in a fresh process, measured inside that process. */
-export function importTime(file: string, runs = RUNS): number {
+/** Wall time of `import(file)` in a fresh process, measured inside that process. */
+function importOnce(file: string): number {
   const script = `const t=performance.now();await import(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t))`;
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    times.push(
-      Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: ENV, cwd: ROOT })),
-    );
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)] ?? Number.NaN;
+  return Number(
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: ENV, cwd: ROOT }),
+  );
 }
 
-export async function measureBundle(name: string, entry: string, external: string[]): Promise<BundleFigures> {
-  const file = await bundle(name, entry, external);
-  return { name, bytes: statSync(file).size, importMsMedian: importTime(file) };
+/**
+ * Median import time of each file over `runs` fresh processes, the files taking turns run by run, so a slow
+ * moment of a noisy machine falls on all of them alike.
+ */
+export function importTimes(files: string[], runs = RUNS): number[] {
+  const times = files.map(() => [] as number[]);
+  for (let i = 0; i < runs; i++) {
+    for (const [f, file] of files.entries()) times[f]?.push(importOnce(file));
+  }
+  return times.map((list) => {
+    list.sort((a, b) => a - b);
+    return list[Math.floor(list.length / 2)] ?? Number.NaN;
+  });
+}
+
+export interface BundleSpec {
+  name: string;
+  entry: string;
+  external: string[];
+  alias?: Record<string, string>;
+}
+
+/** Bundles each, then measures their imports side by side. */
+export async function measureBundles(specs: BundleSpec[]): Promise<BundleFigures[]> {
+  const files: string[] = [];
+  for (const spec of specs) files.push(await bundle(spec.name, spec.entry, spec.external, spec.alias));
+  const medians = importTimes(files);
+  return specs.map((spec, i) => ({
+    name: spec.name,
+    bytes: statSync(files[i] as string).size,
+    importMsMedian: medians[i] ?? Number.NaN,
+  }));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const rows: BundleFigures[] = [];
-  for (const fn of ['receive-webhook', 'process-webhook']) {
-    const entry = join(ROOT, 'functions', fn, 'handler.ts');
-    rows.push(await measureBundle(`${fn} (SDK bundled)`, entry, []));
-    rows.push(await measureBundle(`${fn} (SDK external)`, entry, ['@aws-sdk/*']));
-  }
+  const rows = await measureBundles(
+    ['receive-webhook', 'process-webhook'].flatMap((fn) => {
+      const entry = join(ROOT, 'functions', fn, 'handler.ts');
+      return [
+        { name: `${fn} (SDK bundled)`, entry, external: [] },
+        { name: `${fn} (SDK external)`, entry, external: ['@aws-sdk/*'] },
+      ];
+    }),
+  );
   console.table(
     rows.map((r) => ({
       bundle: r.name,

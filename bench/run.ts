@@ -4,7 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG } from '../infra/config';
 import { RECEIVE_EXTERNAL_MODULES } from '../infra/constructs/campaign-inbox';
-import { measureBundle } from './cold-start';
+import { type BundleFigures, measureBundles } from './cold-start';
 import { costPerMillion } from './cost';
 import { measureEndToEnd } from './end-to-end';
 import { measureLogBytes } from './log-bytes';
@@ -23,14 +23,20 @@ const own = await measureReceiveCpu('serialize-only', 10_000, 5);
 log('receive CPU, with the SDK call');
 const withSdk = await measureReceiveCpu('sdk', 3_000, 3);
 log('cold start');
+const [receiveBundle, processBundle, typicalBundle] = await measureBundles([
+  {
+    name: 'receive-webhook',
+    entry: join(ROOT, 'functions/receive-webhook/handler.ts'),
+    external: RECEIVE_EXTERNAL_MODULES,
+  },
+  { name: 'process-webhook', entry: join(ROOT, 'functions/process-webhook/handler.ts'), external: [] },
+  // Bundled as a typical project bundles: the same options, without our credential-provider substitution.
+  { name: 'typical-receive', entry: join(ROOT, 'bench/typical-lambda.ts'), external: [], alias: {} },
+]);
 const bundles = {
-  receive: await measureBundle(
-    'receive-webhook',
-    join(ROOT, 'functions/receive-webhook/handler.ts'),
-    RECEIVE_EXTERNAL_MODULES,
-  ),
-  process: await measureBundle('process-webhook', join(ROOT, 'functions/process-webhook/handler.ts'), []),
-  typical: await measureBundle('typical-receive', join(ROOT, 'bench/typical-lambda.ts'), []),
+  receive: receiveBundle as BundleFigures,
+  process: processBundle as BundleFigures,
+  typical: typicalBundle as BundleFigures,
 };
 log('writes per stored event');
 const writes = await measureWrites();

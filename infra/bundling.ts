@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+
 /**
  * How every function is bundled (esbuild), in one place: the stack's functions use it, and so do the
  * benchmarks' bundles of ours and of the baseline, so what is measured is built as what is deployed.
@@ -11,4 +13,8 @@ export const BUNDLING = {
   mainFields: ['module', 'main'],
   // ESM bundles of CommonJS dependencies need a require of their own.
   banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
+  // The SDK's default credential chain, as Lambda runs it: the environment step only (see the module).
+  alias: {
+    '@aws-sdk/credential-provider-node': join(import.meta.dirname, '../lib/aws/env-credentials.ts'),
+  } as Record<string, string>,
 } as const;

@@ -38,6 +38,7 @@ for (const [name, external] of Object.entries(PACKAGED_FUNCTIONS)) {
     target: BUNDLING.target,
     mainFields: [...BUNDLING.mainFields],
     external,
+    alias: BUNDLING.alias,
     banner: { js: BUNDLING.banner },
     logLevel: 'warning',
   });

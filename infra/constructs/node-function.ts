@@ -99,13 +99,12 @@ export class NodeFunction extends Construct {
         mainFields: [...BUNDLING.mainFields],
         externalModules: props.external ?? [],
         banner: BUNDLING.banner,
-        ...(props.alias
-          ? {
-              esbuildArgs: Object.fromEntries(
-                Object.entries(props.alias).map(([name, file]) => [`--alias:${name}`, file]),
-              ),
-            }
-          : {}),
+        esbuildArgs: Object.fromEntries(
+          Object.entries({ ...BUNDLING.alias, ...props.alias }).map(([name, file]) => [
+            `--alias:${name}`,
+            file,
+          ]),
+        ),
       },
     });
   }

@@ -1,17 +1,23 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { CampaignInboxStack } from '../../infra/campaign-inbox-stack';
 import { DEFAULT_CONFIG } from '../../infra/config';
+import { rotateSecret } from '../../lib/signature/rotate-secret';
 import { bundledFunction, deliverThroughBundles, invokeBundle } from '../support/bundles';
+import { hexSignature, soriBody } from '../support/deliveries';
+import { generatedSecretDocument, startSecretsManagerStandIn } from '../support/deployed-receive';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 
-describe('the bundles `cdk synth` produces', () => {
-  it('carry a signed SORI delivery from the bundled receive function, through the queue, into the table by the bundled process function, and on to the bundled reaction', async () => {
-    // The stack as `cdk synth` builds it, esbuild bundling on.
+/** The stack as `cdk synth` builds it, esbuild bundling on; built once for the file's tests. */
+let synthesized: Promise<{ outdir: string; resources: Record<string, Resource> }> | undefined;
+function synth() {
+  synthesized ??= (async () => {
     const outdir = await mkdtemp(join(tmpdir(), 'campaign-inbox-assembly-'));
     const app = new App({ outdir, builtinCloudFormationValidation: false });
     const stack = new CampaignInboxStack(app, 'BundleTest', {
@@ -24,7 +30,14 @@ describe('the bundles `cdk synth` produces', () => {
       },
     });
     const artifact = app.synth().getStackArtifact(stack.artifactId);
-    const resources = (artifact.template as { Resources: Record<string, Resource> }).Resources;
+    return { outdir, resources: (artifact.template as { Resources: Record<string, Resource> }).Resources };
+  })();
+  return synthesized;
+}
+
+describe('the bundles `cdk synth` produces', () => {
+  it('carry a signed SORI delivery from the bundled receive function, through the queue, into the table by the bundled process function, and on to the bundled reaction', async () => {
+    const { outdir, resources } = await synth();
     const { id, events, aws } = await deliverThroughBundles(outdir, resources, {
       receive: 'InboxReceiveFunction',
       process: 'InboxProcessFunction',
@@ -41,5 +54,79 @@ describe('the bundles `cdk synth` produces', () => {
     )) as { batchItemFailures: unknown[] };
     expect(reacted.batchItemFailures).toEqual([]);
     expect(JSON.parse(await readFile(reactions, 'utf8'))).toEqual({ id, event: 'campaign.click' });
+  });
+
+  it("sign their AWS requests with the role's credentials Lambda puts in the environment, the only credential step they carry", async () => {
+    const { outdir, resources } = await synth();
+    const receive = await bundledFunction(outdir, resources, 'InboxReceiveFunction');
+    // The default chain's other steps (profiles, SSO, web identity, container and instance credentials) are
+    // not in the bundle: in Lambda they were never reached.
+    const code = await readFile(receive.file, 'utf8');
+    for (const step of [
+      'AWS_WEB_IDENTITY_TOKEN_FILE',
+      'credential_process',
+      'sso_start_url',
+      'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+    ]) {
+      expect(code).not.toContain(step);
+    }
+    // A stand-in for SQS that records the request headers: no local SQS server checks signatures.
+    const seen: IncomingHttpHeaders[] = [];
+    const server = createServer((request, response) => {
+      seen.push(request.headers);
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+        response.end(JSON.stringify({ MessageId: 'm-1' }));
+      });
+    });
+    await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+    const secrets = await startSecretsManagerStandIn(
+      rotateSecret(generatedSecretDocument(), 'sori', 'sk_role_bundle'),
+    );
+    try {
+      const { port } = server.address() as AddressInfo;
+      const variables = Object.fromEntries(
+        Object.entries(receive.properties.Environment?.Variables ?? {}).filter(
+          ([, v]) => typeof v === 'string',
+        ),
+      ) as Record<string, string>;
+      const body = soriBody('impression');
+      const answer = (await invokeBundle(
+        receive.file,
+        {
+          ...variables,
+          QUEUE_URL: `http://127.0.0.1:${port}/000000000000/events`,
+          SIGNING_SECRET_ARN: secrets.arn,
+          AWS_REGION: 'us-east-1',
+          AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}`,
+          AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+          AWS_ACCESS_KEY_ID: 'ASIAROLEBUNDLE000001',
+          AWS_SECRET_ACCESS_KEY: 'role-secret-access-key',
+          AWS_SESSION_TOKEN: 'role-session-token',
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        },
+        {
+          version: '2.0',
+          routeKey: 'ANY /webhooks/{provider}',
+          rawPath: '/webhooks/sori',
+          headers: {
+            'content-type': 'application/json',
+            'x-sori-signature': hexSignature(body, 'sk_role_bundle'),
+          },
+          pathParameters: { provider: 'sori' },
+          requestContext: { http: { method: 'POST', path: '/webhooks/sori', sourceIp: '203.0.113.9' } },
+          body,
+          isBase64Encoded: false,
+        },
+      )) as { statusCode: number };
+      expect(answer.statusCode).toBe(202);
+      expect(seen).toHaveLength(1);
+      expect(String(seen[0]?.authorization)).toMatch(/^AWS4-HMAC-SHA256 Credential=ASIAROLEBUNDLE000001\//);
+      expect(seen[0]?.['x-amz-security-token']).toBe('role-session-token');
+    } finally {
+      await new Promise((closed) => server.close(closed));
+      await secrets.close();
+    }
   });
 });
