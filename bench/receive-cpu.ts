@@ -1,22 +1,14 @@
 // Receive CPU per event: the deployed receive function (its composition, log level and metrics) against the
-// typical build of the same flow with its usual deployed settings, both in this process, SQS answered by a stub
-// transport.
+// typical build of the same flow with its usual deployed settings, both bundled as the stack bundles (see
+// receive-builds.ts) and run in this process, SQS answered by a stub transport.
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { composeReceiveHandler, RECEIVE_SQS_OPTIONS } from '../functions/receive-webhook/compose';
-import { loadReceiveConfig } from '../lib/config';
-import { levelFrom } from '../lib/log';
 import { signBody } from '../lib/signature/verify-signature';
-import { stubbedSqsClient } from './stub-sqs';
-import { createTypicalHandler } from './typical-receive';
+import { bundle } from './cold-start';
+import { DEPLOYED_LOG_LEVEL, type Invoke, SECRET, type SendMode } from './receive-builds';
 
-/** The log level the stack gives its functions (both builds run with it). */
-const DEPLOYED_LOG_LEVEL = 'INFO';
 process.env.POWERTOOLS_LOG_LEVEL = DEPLOYED_LOG_LEVEL;
-const SECRET = 'bench-secret';
-const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/000000000000/events';
 const FIXTURES = ['impression', 'click', 'authentication', 'admin-material-created'];
 
 function events(): APIGatewayProxyEventV2[] {
@@ -56,55 +48,6 @@ function events(): APIGatewayProxyEventV2[] {
       isBase64Encoded: false,
     } as APIGatewayProxyEventV2;
   });
-}
-
-const context = {
-  functionName: 'bench',
-  functionVersion: '1',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:0:function:bench',
-  memoryLimitInMB: '256',
-  awsRequestId: 'bench',
-  logGroupName: 'bench',
-  logStreamName: 'bench',
-  getRemainingTimeInMillis: () => 4000,
-  callbackWaitsForEmptyEventLoop: false,
-} as never;
-
-type Invoke = (event: APIGatewayProxyEventV2) => Promise<unknown>;
-
-/** Where the flows send: the SDK over a stub transport, or nothing beyond serializing the message. */
-export type SendMode = 'sdk' | 'serialize-only';
-
-function sqsFor(mode: SendMode, options: SQSClientConfig = {}): SQSClient {
-  if (mode === 'sdk') return stubbedSqsClient(options).client;
-  // Serializing the command's input is all the flow's own work; the SDK's signing and checksums are not.
-  return {
-    send: async (command: { input: unknown }) => ({
-      MessageId: String(JSON.stringify(command.input).length),
-    }),
-  } as never;
-}
-
-/**
- * Our receive function exactly as the stack deploys it (`composeReceiveHandler`, the deployed log level and
- * metrics flushing), with the secret given directly instead of read from Secrets Manager (a cached read is all
- * an invocation does with it).
- */
-export function ourHandler(mode: SendMode = 'sdk'): Invoke {
-  const handler = composeReceiveHandler(loadReceiveConfig({ QUEUE_URL, SORI_SECRET_KEY: SECRET }), {
-    sqs: sqsFor(mode, RECEIVE_SQS_OPTIONS),
-    secretsManager: () => {
-      throw new Error('the benchmark gives the secret directly');
-    },
-    logLevel: levelFrom(DEPLOYED_LOG_LEVEL),
-  });
-  return (event) => handler(event, context);
-}
-
-export function typicalHandler(mode: SendMode = 'sdk'): Invoke {
-  const client = sqsFor(mode);
-  const handler = createTypicalHandler(client, QUEUE_URL, SECRET);
-  return (event) => handler(event, context);
 }
 
 /**
@@ -163,8 +106,11 @@ export interface ReceiveCpuFigures {
 
 /** Alternates both flows `rounds` times and keeps each one's median. */
 export async function measureReceiveCpu(mode: SendMode, n = 10_000, rounds = 5): Promise<ReceiveCpuFigures> {
-  const ours = ourHandler(mode);
-  const typical = typicalHandler(mode);
+  const builds = (await import(
+    await bundle('receive-builds', join(import.meta.dirname, 'receive-builds.ts'), [])
+  )) as typeof import('./receive-builds');
+  const ours = builds.ourHandler(mode);
+  const typical = builds.typicalHandler(mode);
   const a: number[] = [];
   const b: number[] = [];
   for (let r = 0; r < rounds; r++) {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Serializes a JSON value with object keys sorted, so that two deliveries of the same payload whose keys come
@@ -25,9 +25,7 @@ export function canonicalJson(value: unknown, options: { omitNulls?: boolean } =
  * @returns `<provider>_<32 hex chars>`
  */
 export function buildRecordId(provider: string, parts: readonly (string | null)[]): string {
-  const digest = createHash('sha256')
-    .update(JSON.stringify([provider, ...parts]))
-    .digest('hex');
+  const digest = hash('sha256', JSON.stringify([provider, ...parts]), 'hex');
   return `${provider}_${digest.slice(0, 32)}`;
 }
 
@@ -38,6 +36,6 @@ export function buildRecordId(provider: string, parts: readonly (string | null)[
  * @returns `<provider>_q_<32 hex chars>`
  */
 export function buildQuarantineId(provider: string, raw: Uint8Array): string {
-  const digest = createHash('sha256').update(raw).digest('hex');
+  const digest = hash('sha256', raw, 'hex');
   return `${provider}_q_${digest.slice(0, 32)}`;
 }

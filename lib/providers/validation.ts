@@ -52,8 +52,14 @@ export const IsoDateTimeSchema = v.pipe(
   v.regex(ISO_DATE_TIME, 'expected an ISO 8601 date-time'),
   // Checked only once the form is right, so a malformed value gets one reason, not two.
   v.check((value) => instantOf(value) !== undefined, 'expected a real calendar date-time'),
-  v.transform((value) => new Date(instantOf(value) as number).toISOString()),
+  v.transform((value) => (isCanonical(value) ? value : new Date(instantOf(value) as number).toISOString())),
 );
+
+/**
+ * `true` for a value already in `toISOString()` form (`2025-10-14T05:15:44.832Z`, as SORI sends it): once the
+ * check has found it a real date-time, normalizing would give it back unchanged.
+ */
+const isCanonical = (value: string) => value.length === 24 && value[19] === '.' && value[23] === 'Z';
 
 /** {@link calendarInstant} of the value the schema checked last: the check and the transform read it once. */
 let lastValue: string | undefined;

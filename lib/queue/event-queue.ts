@@ -31,10 +31,10 @@ export class EventQueue {
  */
 export function toAsciiJson(value: unknown): string {
   const json = JSON.stringify(value);
-  // Most bodies are ASCII already: finding that out is cheaper than a replace that changes nothing.
-  if (!NON_ASCII.test(json)) return json;
+  // Most bodies are ASCII already: finding that out is cheaper than a replace that changes nothing. A character
+  // past U+007F takes two or more bytes in UTF-8, so equal lengths mean none (the engine counts natively).
+  if (Buffer.byteLength(json, 'utf8') === json.length && !json.includes('\u007f')) return json;
   return json.replace(NON_ASCII_ALL, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-const NON_ASCII = /[\u007f-\uffff]/;
 const NON_ASCII_ALL = /[\u007f-\uffff]/g;

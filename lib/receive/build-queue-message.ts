@@ -47,7 +47,7 @@ export function buildQueueMessage(provider: Provider, raw: Uint8Array, receivedA
   } catch (error) {
     return quarantine(`invalid JSON: ${describeJsonError(error)}`);
   }
-  if (exceedsDepth(payload, MAX_JSON_DEPTH))
+  if (mayNestDeeper(text, MAX_JSON_DEPTH) && exceedsDepth(payload, MAX_JSON_DEPTH))
     return quarantine(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   let interpretation: ReturnType<Provider['interpret']>;
   try {
@@ -57,7 +57,7 @@ export function buildQueueMessage(provider: Provider, raw: Uint8Array, receivedA
     return quarantine(`could not interpret: ${error instanceof Error ? error.name : 'error'}`);
   }
   if (!interpretation.ok) return quarantine(interpretation.reason);
-  return { v: 1, kind: 'event', record: capRecord(interpretation.record), ...body };
+  return { v: 1, kind: 'event', record: capRecord(interpretation.record, raw.length), ...body };
 }
 
 /**
@@ -70,6 +70,20 @@ export const MAX_JSON_DEPTH = 64;
 export const MAX_TEXT_FIELD = 1024;
 /** Largest `metadata` kept in the record (serialized); larger metadata stays in the raw body only. */
 export const MAX_METADATA_BYTES = 16 * 1024;
+
+/**
+ * `false` when the JSON text holds no more than `limit` opening brackets, so that what it parses to cannot
+ * nest deeper than `limit`: a count the engine does natively, where walking the parsed value allocates.
+ */
+function mayNestDeeper(text: string, limit: number): boolean {
+  let openers = 0;
+  for (const bracket of ['{', '[']) {
+    for (let at = text.indexOf(bracket); at !== -1; at = text.indexOf(bracket, at + 1)) {
+      if (++openers > limit) return true;
+    }
+  }
+  return false;
+}
 
 /** `true` when `value` nests deeper than `limit` arrays/objects. Iterative: deep input cannot overflow it. */
 export function exceedsDepth(value: unknown, limit: number): boolean {
@@ -87,11 +101,15 @@ export function exceedsDepth(value: unknown, limit: number): boolean {
  * Keeps a record small enough for one DynamoDB item next to a raw body at the size limit (400 KB per item):
  * free-text fields are cut at {@link MAX_TEXT_FIELD} characters and oversized metadata left to the raw body.
  */
-function capRecord(record: EventRecord): EventRecord {
+function capRecord(record: EventRecord, rawBytes: number): EventRecord {
   const cut = (value: string | null) =>
     value && value.length > MAX_TEXT_FIELD ? value.slice(0, MAX_TEXT_FIELD) : value;
+  // Serializing parsed JSON again never lengthens a string, and a number at most about fivefold (`9e20` comes
+  // back as 21 digits): metadata out of a body of a sixth of the limit cannot exceed it, and is not measured.
   const metadata =
-    record.metadata && Buffer.byteLength(JSON.stringify(record.metadata)) > MAX_METADATA_BYTES
+    record.metadata &&
+    rawBytes * 6 > MAX_METADATA_BYTES &&
+    Buffer.byteLength(JSON.stringify(record.metadata)) > MAX_METADATA_BYTES
       ? null
       : record.metadata;
   const geo = record.geolocation;

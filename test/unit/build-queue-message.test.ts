@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sori } from '../../lib/providers/sori';
 import { toAsciiJson } from '../../lib/queue/event-queue';
-import { buildQueueMessage } from '../../lib/receive/build-queue-message';
+import { buildQueueMessage, exceedsDepth, MAX_JSON_DEPTH } from '../../lib/receive/build-queue-message';
 import { soriBody, soriPayload } from '../support/deliveries';
 
 const RECEIVED = '2026-01-01T00:00:00.000Z';
@@ -13,6 +13,20 @@ describe('buildQueueMessage', () => {
     expect(message.kind).toBe('event');
     expect(message.raw).toBe(body);
     expect(message.raw_encoding).toBe('utf8');
+  });
+
+  it('quarantines JSON nested deeper than the limit, and only that, at the boundary and with brackets in strings', () => {
+    const nested = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+    for (let levels = MAX_JSON_DEPTH - 3; levels <= MAX_JSON_DEPTH + 2; levels++) {
+      const body = JSON.stringify({ ...soriPayload('click'), metadata: JSON.parse(nested(levels)) });
+      const tooDeep = exceedsDepth(JSON.parse(body), MAX_JSON_DEPTH);
+      expect(tooDeep).toBe(levels >= MAX_JSON_DEPTH);
+      const message = buildQueueMessage(sori, Buffer.from(body), RECEIVED);
+      expect(message.kind === 'quarantine' && message.record.reason.includes('nested deeper')).toBe(tooDeep);
+    }
+    // Brackets inside strings are text, not nesting.
+    const brackets = JSON.stringify({ ...soriPayload('click'), platform: '[{'.repeat(200) });
+    expect(buildQueueMessage(sori, Buffer.from(brackets), RECEIVED).kind).toBe('event');
   });
 
   it('quarantines invalid JSON without quoting the body in the reason', () => {
@@ -70,5 +84,21 @@ describe('toAsciiJson', () => {
     const json = toAsciiJson(value);
     expect(json).toMatch(/^[\x20-\x7e]*$/);
     expect(JSON.parse(json)).toEqual(value);
+  });
+
+  it.each([
+    ['DEL alone', 'a\u007fb'],
+    ['one Latin-1 letter', 'café'],
+    ['one lone surrogate', 'x\udfff'],
+    ['the last BMP character', '\uffff'],
+  ])('escapes a body whose only non-printable-ASCII character is %s', (_name, text) => {
+    const json = toAsciiJson({ text });
+    expect(json).toMatch(/^[\x20-\x7e]*$/);
+    expect(JSON.parse(json)).toEqual({ text });
+  });
+
+  it('gives back plain JSON when every character is ASCII', () => {
+    const value = { text: 'plain ~ text', n: 1 };
+    expect(toAsciiJson(value)).toBe(JSON.stringify(value));
   });
 });
