@@ -1,11 +1,13 @@
 // The two receive builds the CPU benchmark compares, in one module that it bundles with the stack's bundling
 // options (minified, ESM, node24 target): what is measured is built as what is deployed, for both.
-import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { composeReceiveHandler, RECEIVE_SQS_OPTIONS } from '../functions/receive-webhook/compose';
+import { composeReceiveHandler, RECEIVE_SQS_TUNING } from '../functions/receive-webhook/compose';
+import { sqsSendMessage } from '../lib/aws/services';
 import { loadReceiveConfig } from '../lib/config';
 import { levelFrom } from '../lib/log';
-import { stubbedSqsClient } from './stub-sqs';
+import type { SendMessage } from '../lib/queue/event-queue';
+import { stubbedSqsClient, stubbedSqsTransport } from './stub-sqs';
 import { createTypicalHandler } from './typical-receive';
 
 /** The log level the stack gives its functions (both builds run with it). */
@@ -27,17 +29,28 @@ const context = {
 
 export type Invoke = (event: APIGatewayProxyEventV2) => Promise<unknown>;
 
-/** Where the flows send: the SDK over a stub transport, or nothing beyond serializing the message. */
-export type SendMode = 'sdk' | 'serialize-only';
+/**
+ * Where the flows send: each through its own SQS client (ours signed by our own code, the typical one the
+ * SDK's) over a transport that answers in process, or nothing beyond serializing what would be sent.
+ */
+export type SendMode = 'send' | 'serialize-only';
 
-function sqsFor(mode: SendMode, options: SQSClientConfig = {}): SQSClient {
-  if (mode === 'sdk') return stubbedSqsClient(options).client;
-  // Serializing the command's input is all the flow's own work; the SDK's signing and checksums are not.
-  return {
-    send: async (command: { input: unknown }) => ({
-      MessageId: String(JSON.stringify(command.input).length),
-    }),
-  } as never;
+const CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench' };
+// Serializing the input is all the flow's own work; signing and the client's machinery are not.
+const serializeOnly = async (input: unknown) => ({ MessageId: String(JSON.stringify(input).length) });
+
+function ourSend(mode: SendMode): SendMessage {
+  if (mode === 'serialize-only') return serializeOnly;
+  return sqsSendMessage('us-east-1', {
+    ...RECEIVE_SQS_TUNING,
+    transport: stubbedSqsTransport().transport,
+    credentials: () => CREDENTIALS,
+  });
+}
+
+function typicalSqs(mode: SendMode): SQSClient {
+  if (mode === 'send') return stubbedSqsClient().client;
+  return { send: (command: { input: unknown }) => serializeOnly(command.input) } as never;
 }
 
 /**
@@ -45,10 +58,10 @@ function sqsFor(mode: SendMode, options: SQSClientConfig = {}): SQSClient {
  * metrics flushing), with the secret given directly instead of read from Secrets Manager (a cached read is all
  * an invocation does with it).
  */
-export function ourHandler(mode: SendMode = 'sdk'): Invoke {
+export function ourHandler(mode: SendMode = 'send'): Invoke {
   const handler = composeReceiveHandler(loadReceiveConfig({ QUEUE_URL, SORI_SECRET_KEY: SECRET }), {
-    sqs: sqsFor(mode, RECEIVE_SQS_OPTIONS),
-    secretsManager: () => {
+    sendMessage: ourSend(mode),
+    readSecret: () => {
       throw new Error('the benchmark gives the secret directly');
     },
     logLevel: levelFrom(DEPLOYED_LOG_LEVEL),
@@ -56,8 +69,8 @@ export function ourHandler(mode: SendMode = 'sdk'): Invoke {
   return (event) => handler(event, context);
 }
 
-export function typicalHandler(mode: SendMode = 'sdk'): Invoke {
-  const client = sqsFor(mode);
+export function typicalHandler(mode: SendMode = 'send'): Invoke {
+  const client = typicalSqs(mode);
   const handler = createTypicalHandler(client, QUEUE_URL, SECRET);
   return (event) => handler(event, context);
 }

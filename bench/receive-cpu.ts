@@ -131,5 +131,5 @@ export async function measureReceiveCpu(mode: SendMode, n = 10_000, rounds = 5):
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   console.log('own work', await measureReceiveCpu('serialize-only'));
-  console.log('with the SDK call', await measureReceiveCpu('sdk'));
+  console.log('with the SDK call', await measureReceiveCpu('send'));
 }

@@ -20,6 +20,7 @@ import { createLogger, type Logger } from '../lib/log';
 import type { AuthConfig } from '../lib/providers/provider';
 import { DashboardReader } from '../lib/queries/dashboard';
 import { EventQueue } from '../lib/queue/event-queue';
+import { sdkSendMessage } from '../lib/queue/sdk-send-message';
 import { type SigningSecretDocument, StaticSigningSecrets } from '../lib/signature/signing-secrets';
 import { DEFAULT_LAYOUT, type TableLayout } from '../lib/table/records-table';
 import { Activity } from './activity';
@@ -296,7 +297,7 @@ async function startUnlocked(
       sqs,
       queueUrl,
       dlqUrl,
-      queue: new EventQueue(sqs, queueUrl),
+      queue: new EventQueue(sdkSendMessage(sqs), queueUrl),
       depth: (url) => queueDepth(sqs, url),
       consumerIdle: () => poller?.idle ?? true,
       logger,
@@ -313,7 +314,7 @@ async function startUnlocked(
   const urlTokens = options.urlTokens ?? {};
   const receive = createReceiveHandler({
     // The deployed handler, unchanged; only its queue differs: locally it goes through the journal.
-    queue: journal ?? new EventQueue(sqs, queueUrl),
+    queue: journal ?? new EventQueue(sdkSendMessage(sqs), queueUrl),
     secrets: new StaticSigningSecrets({
       sori: { current: options.secret, previous: options.previousSecret ?? null },
       ...Object.fromEntries(

@@ -1,29 +1,35 @@
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import { S3RawStore } from '../../lib/blobs/raw-store';
 import type { ReceiveConfig } from '../../lib/config';
 import { EmfMetrics } from '../../lib/emf-metrics';
 import { createLambdaLogger, type Level } from '../../lib/log';
 import { METRICS_NAMESPACE } from '../../lib/metrics';
-import { EventQueue } from '../../lib/queue/event-queue';
-import { SecretsManagerSigningSecrets, StaticSigningSecrets } from '../../lib/signature/signing-secrets';
+import { EventQueue, type SendMessage } from '../../lib/queue/event-queue';
+import {
+  type ReadSecret,
+  SecretsManagerSigningSecrets,
+  StaticSigningSecrets,
+} from '../../lib/signature/signing-secrets';
 import { flushMetrics } from './flush-metrics';
 import { createReceiveHandler } from './receive-webhook';
 
 /**
- * The SQS client's settings besides transport and credentials. SORI gives up after 5 s: one retry at most, so a
- * 503 comes back in time and SORI retries later. `cacheMiddleware` builds the middleware stack once instead of
- * per request; the message's MD5 is not checked on the answer (the request is signed, over TLS).
+ * How the receive function calls SQS. SORI gives up after 5 s and the function after 4 s: two tries of at most
+ * 1.2 s each, so a slow queue gets a 503 in time and SORI retries later.
  */
-export const RECEIVE_SQS_OPTIONS = { maxAttempts: 2, cacheMiddleware: true, md5: false } as const;
+export const RECEIVE_SQS_TUNING = { maxAttempts: 2, timeoutMs: 1_200 } as const;
+/**
+ * How it reads the signing secret: one short try. A failed refresh costs nothing while the cached secret keeps
+ * verifying (retried 30 s later), and a first read that hangs must not eat the time the queue needs.
+ */
+export const RECEIVE_SECRET_TUNING = { maxAttempts: 1, timeoutMs: 1_000 } as const;
 
 /** How often accepted counts are flushed when nothing else asks for it. */
 export const METRICS_FLUSH_MS = 60_000;
 
 export interface ReceiveRuntime {
-  sqs: SQSClient;
-  /** Made on first use, when the secret comes from Secrets Manager. */
-  secretsManager: () => SecretsManagerClient;
+  sendMessage: SendMessage;
+  /** Used when the secret comes from Secrets Manager. */
+  readSecret: ReadSecret;
   logLevel: Level;
   metricsFlushMs?: number;
 }
@@ -38,7 +44,7 @@ export function composeReceiveHandler(config: ReceiveConfig, runtime: ReceiveRun
   const metrics = new EmfMetrics(METRICS_NAMESPACE, 'receive-webhook');
   const secrets =
     config.secrets.source === 'secrets-manager'
-      ? new SecretsManagerSigningSecrets(runtime.secretsManager(), config.secrets.secretArn, {
+      ? new SecretsManagerSigningSecrets(runtime.readSecret, config.secrets.secretArn, {
           ttlMs: config.secrets.ttlMs,
           logger,
           metrics,
@@ -46,7 +52,7 @@ export function composeReceiveHandler(config: ReceiveConfig, runtime: ReceiveRun
       : new StaticSigningSecrets(config.secrets.document);
   return createReceiveHandler(
     {
-      queue: new EventQueue(runtime.sqs, config.queueUrl),
+      queue: new EventQueue(runtime.sendMessage, config.queueUrl),
       secrets,
       maxBodyBytes: config.maxBodyBytes,
       allowUnsigned: config.allowUnsigned,

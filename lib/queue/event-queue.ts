@@ -1,11 +1,16 @@
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { QueueUnavailableError } from '../errors';
 import type { QueueMessage } from '../events/event-record';
+
+/**
+ * SQS's `SendMessage`: the SDK's client in the local stack and the tools (`sdkSendMessage`), the receive
+ * function's own signed client when deployed (`lib/aws/services.ts`).
+ */
+export type SendMessage = (input: { QueueUrl: string; MessageBody: string }) => Promise<unknown>;
 
 /** Sends normalized deliveries to the events queue. */
 export class EventQueue {
   constructor(
-    private readonly client: SQSClient,
+    private readonly sendMessage: SendMessage,
     readonly queueUrl: string,
   ) {}
 
@@ -15,9 +20,7 @@ export class EventQueue {
    */
   async send(message: QueueMessage): Promise<void> {
     try {
-      await this.client.send(
-        new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: toAsciiJson(message) }),
-      );
+      await this.sendMessage({ QueueUrl: this.queueUrl, MessageBody: toAsciiJson(message) });
     } catch (error) {
       throw new QueueUnavailableError('the events queue did not accept the message', { cause: error });
     }

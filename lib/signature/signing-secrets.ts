@@ -1,5 +1,4 @@
 import { createHmac } from 'node:crypto';
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as v from 'valibot';
 import { ConfigError, SecretUnavailableError } from '../errors';
 import type { Logger } from '../log';
@@ -106,6 +105,9 @@ function nameAndMessage(error: unknown): Error {
   return copy;
 }
 
+/** Secrets Manager's `GetSecretValue`: the secret's current `SecretString`. */
+export type ReadSecret = (secretId: string) => Promise<string | undefined>;
+
 /** Tuning and observers of {@link SecretsManagerSigningSecrets}. */
 export interface SecretsManagerSigningSecretsOptions {
   /** How long a read copy is used before it is read again; default 5 minutes. */
@@ -137,7 +139,7 @@ export class SecretsManagerSigningSecrets implements SigningSecrets {
   private readonly now: () => number;
 
   constructor(
-    private readonly client: Pick<SecretsManagerClient, 'send'>,
+    private readonly readSecret: ReadSecret,
     private readonly secretId: string,
     private readonly options: SecretsManagerSigningSecretsOptions = {},
   ) {
@@ -161,8 +163,7 @@ export class SecretsManagerSigningSecrets implements SigningSecrets {
   private async refresh(): Promise<SigningSecretDocument> {
     let document: SigningSecretDocument;
     try {
-      const output = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }));
-      document = parseSigningSecretDocument(output.SecretString ?? '');
+      document = parseSigningSecretDocument((await this.readSecret(this.secretId)) ?? '');
     } catch (error) {
       this.options.metrics?.count(METRIC.secretRefreshFailures);
       // A malformed value is the operator's mistake, not an outage: it keeps its own loud error.

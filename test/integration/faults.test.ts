@@ -13,6 +13,7 @@ import { sori } from '../../lib/providers/sori';
 import { CampaignStats } from '../../lib/queries/campaign-stats';
 import { RecordsRepository } from '../../lib/queries/records-repository';
 import { EventQueue } from '../../lib/queue/event-queue';
+import { sdkSendMessage } from '../../lib/queue/sdk-send-message';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { rotateSecret } from '../../lib/signature/rotate-secret';
 import { StaticSigningSecrets } from '../../lib/signature/signing-secrets';
@@ -51,7 +52,7 @@ describe('faults', () => {
     const { dynamodb } = localClients();
     const { repository, writer, counters } = await createTestTable(dynamodb);
     const receive = createReceiveHandler({
-      queue: new EventQueue(sqs, queueUrl),
+      queue: new EventQueue(sdkSendMessage(sqs), queueUrl),
       secrets: new StaticSigningSecrets({ sori: { current: SECRET } }),
       maxBodyBytes: 262_144,
       logger: memoryLogger().logger,

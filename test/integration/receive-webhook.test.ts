@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createReceiveHandler } from '../../functions/receive-webhook/receive-webhook';
 import type { QueueMessage } from '../../lib/events/event-record';
 import { EventQueue } from '../../lib/queue/event-queue';
+import { sdkSendMessage } from '../../lib/queue/sdk-send-message';
 import { StaticSigningSecrets } from '../../lib/signature/signing-secrets';
 import { signBody } from '../../lib/signature/verify-signature';
 import { localClientConfig } from '../../local/local-stack';
@@ -20,7 +21,7 @@ let receive: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructure
 
 function handlerFor(url: string, maxBodyBytes = 262_144, client = sqs) {
   const handler = createReceiveHandler({
-    queue: new EventQueue(client, url),
+    queue: new EventQueue(sdkSendMessage(client), url),
     secrets: new StaticSigningSecrets({ sori: { current: SECRET, previous: PREVIOUS } }),
     maxBodyBytes,
     logger: memoryLogger().logger,
@@ -169,7 +170,7 @@ describe('receive webhook: refusals', () => {
     const token = 'tok_adreform_0123456789abcdef';
     const adreform = (maxBodyBytes: number) => {
       const handler = createReceiveHandler({
-        queue: new EventQueue(sqs, queueUrl),
+        queue: new EventQueue(sdkSendMessage(sqs), queueUrl),
         secrets: new StaticSigningSecrets({ adreform: { url_token: token } }),
         maxBodyBytes,
         logger: memoryLogger().logger,
@@ -225,7 +226,7 @@ describe('receive webhook: the URL-token route (accounts without app_id/secret_k
   });
   const handlerWith = (allowUnsigned: boolean, urlToken: string | undefined) => {
     const handler = createReceiveHandler({
-      queue: new EventQueue(sqs, queueUrl),
+      queue: new EventQueue(sdkSendMessage(sqs), queueUrl),
       secrets: new StaticSigningSecrets({
         sori: { current: SECRET, ...(urlToken ? { url_token: urlToken } : {}) },
       }),

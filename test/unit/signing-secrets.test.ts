@@ -1,10 +1,10 @@
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, SecretUnavailableError } from '../../lib/errors';
 import { CountingMetrics, METRIC } from '../../lib/metrics';
 import {
   credentialsOf,
   deriveUrlToken,
+  type ReadSecret,
   SecretsManagerSigningSecrets,
   tokenWebhookUrl,
 } from '../../lib/signature/signing-secrets';
@@ -15,15 +15,13 @@ import { memoryLogger } from '../support/deliveries';
 // demand to inject an outage.
 function fakeSecretsManager(initial: string) {
   const state = { value: initial, calls: 0, failing: false };
-  const client = {
-    send: async () => {
-      state.calls++;
-      if (state.failing) {
-        throw Object.assign(new Error('Secrets Manager is unavailable'), { name: 'InternalServiceError' });
-      }
-      return { SecretString: state.value };
-    },
-  } as unknown as SecretsManagerClient;
+  const client: ReadSecret = async () => {
+    state.calls++;
+    if (state.failing) {
+      throw Object.assign(new Error('Secrets Manager is unavailable'), { name: 'InternalServiceError' });
+    }
+    return state.value;
+  };
   return { state, client };
 }
 

@@ -1,0 +1,152 @@
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { AwsTimeoutError, serviceEndpoint } from '../../lib/aws/aws-json-client';
+import { sqsSendMessage } from '../../lib/aws/services';
+import { createTestQueues, localClients, takeMessages } from '../support/local-aws';
+
+const { sqs } = localClients();
+const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+const LOCAL_SQS = { AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint') };
+
+describe("the receive function's SQS client, against the local SQS server", () => {
+  it('sends a message the queue then hands out byte for byte', async () => {
+    const { queueUrl } = await createTestQueues(sqs);
+    const send = sqsSendMessage('us-east-1', { credentials: () => CREDENTIALS }, LOCAL_SQS);
+    const body = JSON.stringify({ text: 'quotes " backslash \\ ascii only', n: 1 });
+    const answer = (await send({ QueueUrl: queueUrl, MessageBody: body })) as { MessageId?: string };
+    expect(answer.MessageId).toEqual(expect.any(String));
+    expect(await takeMessages(sqs, queueUrl)).toEqual([body]);
+  });
+
+  it("names the service's refusal (a queue that does not exist) and does not retry it", async () => {
+    const { queueUrl } = await createTestQueues(sqs);
+    const missing = `${queueUrl}-missing`;
+    const send = sqsSendMessage('us-east-1', { credentials: () => CREDENTIALS }, LOCAL_SQS);
+    await expect(send({ QueueUrl: missing, MessageBody: 'x' })).rejects.toMatchObject({
+      name: expect.stringMatching(/QueueDoesNotExist|NonExistentQueue/),
+      retryable: false,
+    });
+  });
+});
+
+// A stand-in SQS for the failures the local server cannot be made to produce on demand (5xx, throttling, no
+// answer): it answers each request with the next scripted reply and records what it was sent.
+let close: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await close?.();
+  close = undefined;
+});
+
+type Reply = { status: number; body: unknown } | 'hang';
+async function scripted(replies: Reply[]) {
+  const seen: IncomingHttpHeaders[] = [];
+  const hanging: ServerResponse[] = [];
+  const server = createServer((request, response) => {
+    seen.push(request.headers);
+    request.resume();
+    const reply = replies[Math.min(seen.length - 1, replies.length - 1)] as Reply;
+    if (reply === 'hang') {
+      hanging.push(response);
+      return;
+    }
+    response.writeHead(reply.status, { 'content-type': 'application/x-amz-json-1.0' });
+    response.end(JSON.stringify(reply.body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  close = async () => {
+    for (const response of hanging) response.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { seen, endpoint };
+}
+
+const OK = { status: 200, body: { MessageId: 'm-1' } };
+const INPUT = { QueueUrl: 'https://sqs.us-east-1.amazonaws.com/000000000000/events', MessageBody: '{}' };
+
+describe("the receive function's SQS client, when SQS fails", () => {
+  it('retries a 5xx once and succeeds', async () => {
+    const { seen, endpoint } = await scripted([{ status: 503, body: { __type: 'ServiceUnavailable' } }, OK]);
+    const send = sqsSendMessage(
+      'us-east-1',
+      { maxAttempts: 2, credentials: () => CREDENTIALS },
+      { AWS_ENDPOINT_URL_SQS: endpoint },
+    );
+    await expect(send(INPUT)).resolves.toEqual({ MessageId: 'm-1' });
+    expect(seen).toHaveLength(2);
+    expect(seen[1]?.['x-amz-target']).toBe('AmazonSQS.SendMessage');
+    expect(seen[1]?.['content-type']).toBe('application/x-amz-json-1.0');
+  });
+
+  it('retries throttling, and gives up after its attempts with the service’s code', async () => {
+    const throttled = {
+      status: 400,
+      body: { __type: 'com.amazonaws.sqs#RequestThrottled', message: 'slow down' },
+    };
+    const { seen, endpoint } = await scripted([throttled]);
+    const send = sqsSendMessage(
+      'us-east-1',
+      { maxAttempts: 2, credentials: () => CREDENTIALS },
+      { AWS_ENDPOINT_URL_SQS: endpoint },
+    );
+    await expect(send(INPUT)).rejects.toMatchObject({ name: 'RequestThrottled', message: 'slow down' });
+    expect(seen).toHaveLength(2);
+  });
+
+  it('does not retry a refusal that would repeat (a 400 that is not throttling)', async () => {
+    const { seen, endpoint } = await scripted([
+      { status: 400, body: { __type: 'com.amazonaws.sqs#InvalidParameterValue', message: 'bad' } },
+    ]);
+    const send = sqsSendMessage(
+      'us-east-1',
+      { maxAttempts: 2, credentials: () => CREDENTIALS },
+      { AWS_ENDPOINT_URL_SQS: endpoint },
+    );
+    await expect(send(INPUT)).rejects.toMatchObject({ name: 'InvalidParameterValue', retryable: false });
+    expect(seen).toHaveLength(1);
+  });
+
+  it('gives up on a queue that does not answer within its time, each attempt, then says so', async () => {
+    const { seen, endpoint } = await scripted(['hang']);
+    const send = sqsSendMessage(
+      'us-east-1',
+      { maxAttempts: 2, timeoutMs: 200, credentials: () => CREDENTIALS },
+      { AWS_ENDPOINT_URL_SQS: endpoint },
+    );
+    await expect(send(INPUT)).rejects.toBeInstanceOf(AwsTimeoutError);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('fails at once, without a request, when the environment holds no credentials', async () => {
+    const { seen, endpoint } = await scripted([OK]);
+    const send = sqsSendMessage(
+      'us-east-1',
+      {
+        maxAttempts: 2,
+        credentials: () => {
+          throw new Error('no AWS credentials in the environment');
+        },
+      },
+      { AWS_ENDPOINT_URL_SQS: endpoint },
+    );
+    await expect(send(INPUT)).rejects.toThrow(/no AWS credentials/);
+    expect(seen).toHaveLength(0);
+  });
+});
+
+describe('serviceEndpoint', () => {
+  it('reads the endpoint settings the SDK reads, else the regional endpoint of the partition', () => {
+    expect(serviceEndpoint('sqs', 'eu-west-1', {})).toBe('https://sqs.eu-west-1.amazonaws.com');
+    expect(serviceEndpoint('secretsmanager', 'cn-north-1', {})).toBe(
+      'https://secretsmanager.cn-north-1.amazonaws.com.cn',
+    );
+    expect(serviceEndpoint('sqs', 'eu-west-1', { AWS_ENDPOINT_URL: 'http://a' })).toBe('http://a');
+    expect(
+      serviceEndpoint('sqs', 'eu-west-1', { AWS_ENDPOINT_URL: 'http://a', AWS_ENDPOINT_URL_SQS: 'http://b' }),
+    ).toBe('http://b');
+    expect(
+      serviceEndpoint('secretsmanager', 'eu-west-1', { AWS_ENDPOINT_URL_SECRETS_MANAGER: 'http://c' }),
+    ).toBe('http://c');
+  });
+});
