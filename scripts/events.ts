@@ -80,7 +80,8 @@ const COMMANDS: Record<string, { usage: string; flags: string[] }> = {
   },
   dlq: {
     usage: `dlq          the dead-letter queue, looked at without taking anything off it
-    dlq list           each message: id, sent at, receive count, provider, event, record id, size
+    dlq list           each message: id, sent at, receive count, provider, event, record id, size, and
+                       why it is there (when the consumer said)
     dlq show <id>      one message's whole body
     dlq purge          delete every message (asks first; --yes to skip the question)
     --stack <name>     the deployed stack's DLQ (default: the local stack on DATA_DIR)
@@ -367,6 +368,7 @@ async function deadLetters(
       'event',
       'record_id',
       'bytes',
+      'reason',
     ]);
     return 0;
   } finally {

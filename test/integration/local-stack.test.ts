@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sori } from '../../lib/providers/sori';
 import { RecordsRepository } from '../../lib/queries/records-repository';
+import { DeadLetterQueue } from '../../lib/queue/dead-letters';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { type LocalStack, queueDepth, startLocalStack } from '../../local/local-stack';
 import { hexSignature, memoryLogger, SORI_FIXTURES, soriBody, soriPayload } from '../support/deliveries';
@@ -360,7 +361,11 @@ describe('local stack (npm start)', () => {
     await stack.sqs.send(
       new SendMessageCommand({ QueueUrl: stack.dlqUrl, MessageBody: JSON.stringify(click) }),
     );
-    await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.dlqUrl, MessageBody: 'poison: not JSON' }));
+    // As the consumer sends a message it can never read: at once, with the reason.
+    await new DeadLetterQueue(stack.sqs, stack.dlqUrl).send(
+      'poison: not JSON',
+      'not a queue message: invalid JSON',
+    );
     const env = { ...process.env, DATA_DIR: dataDir };
     const dlq = async (...args: string[]) =>
       run('npx', ['tsx', 'scripts/events.ts', 'dlq', ...args], { env }).then(
@@ -390,6 +395,12 @@ describe('local stack (npm start)', () => {
     );
     const poison = letters.find((letter) => letter.record_id === null);
     expect((await dlq('show', poison?.message_id ?? '')).stdout.trim()).toBe('poison: not JSON');
+    // The table says why each message is there, where the consumer said.
+    const table = (await dlq('list')).stdout.split('\n');
+    expect(table[0]).toMatch(/message_id .* record_id .* reason$/);
+    expect(table.find((line) => line.startsWith(poison?.message_id ?? '-'))).toMatch(
+      /not a queue message: invalid JSON$/,
+    );
     expect((await dlq('show', 'no-such-id')).code).toBe(1);
     // Without --yes and without a terminal to ask on, purge refuses.
     expect((await dlq('purge')).code).toBe(2);
