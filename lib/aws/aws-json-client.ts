@@ -43,9 +43,19 @@ export class AwsTimeoutError extends Error {
 // One connection kept open per endpoint between invocations, as the SDK's handler does.
 const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
 
-/** The transport over Node's HTTP(S) client with keep-alive connections. */
+/**
+ * The transport over Node's HTTP(S) client with keep-alive connections. Settles once: with the whole answer,
+ * or with the first of a network error, a connection cut mid-answer, or the timeout (which ends the request).
+ */
 export const nodeTransport: Transport = (url, headers, body, timeoutMs) =>
   new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      outcome();
+    };
     const secure = url.protocol === 'https:';
     const request = (secure ? httpsRequest : httpRequest)(
       url,
@@ -57,18 +67,21 @@ export const nodeTransport: Transport = (url, headers, body, timeoutMs) =>
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => {
-          clearTimeout(timer);
-          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
-        });
-        response.on('error', reject);
+        response.on('end', () =>
+          settle(() =>
+            resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+          ),
+        );
+        response.on('error', (error) => settle(() => reject(error)));
+        response.on('close', () =>
+          settle(() =>
+            reject(Object.assign(new Error('connection closed mid-answer'), { code: 'ECONNRESET' })),
+          ),
+        );
       },
     );
     const timer = setTimeout(() => request.destroy(new AwsTimeoutError(timeoutMs)), timeoutMs);
-    request.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
+    request.on('error', (error) => settle(() => reject(error)));
     request.end(body);
   });
 

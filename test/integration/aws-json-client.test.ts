@@ -38,7 +38,7 @@ afterEach(async () => {
   close = undefined;
 });
 
-type Reply = { status: number; body: unknown } | 'hang';
+type Reply = { status: number; body: unknown } | 'hang' | 'cut';
 async function scripted(replies: Reply[]) {
   const seen: IncomingHttpHeaders[] = [];
   const hanging: ServerResponse[] = [];
@@ -48,6 +48,13 @@ async function scripted(replies: Reply[]) {
     const reply = replies[Math.min(seen.length - 1, replies.length - 1)] as Reply;
     if (reply === 'hang') {
       hanging.push(response);
+      return;
+    }
+    if (reply === 'cut') {
+      // Headers and half an answer, then the connection drops.
+      response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'content-length': '100' });
+      response.write('{"MessageId":');
+      setTimeout(() => response.socket?.destroy(), 20);
       return;
     }
     response.writeHead(reply.status, { 'content-type': 'application/x-amz-json-1.0' });
@@ -115,6 +122,17 @@ describe("the receive function's SQS client, when SQS fails", () => {
       { AWS_ENDPOINT_URL_SQS: endpoint },
     );
     await expect(send(INPUT)).rejects.toBeInstanceOf(AwsTimeoutError);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('retries an answer cut off mid-way, and succeeds', async () => {
+    const { seen, endpoint } = await scripted(['cut', OK]);
+    const send = sqsSendMessage(
+      'us-east-1',
+      { maxAttempts: 2, credentials: () => CREDENTIALS },
+      { AWS_ENDPOINT_URL_SQS: endpoint },
+    );
+    await expect(send(INPUT)).resolves.toEqual({ MessageId: 'm-1' });
     expect(seen).toHaveLength(2);
   });
 
