@@ -1,9 +1,8 @@
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { AwsTimeoutError, serviceEndpoint } from '../../lib/aws/aws-json-client';
 import { sqsSendMessage } from '../../lib/aws/services';
 import { createTestQueues, localClients, takeMessages } from '../support/local-aws';
+import { SQS_OK, type SqsReply, startSqsStandIn } from '../support/sqs-stand-in';
 
 const { sqs } = localClients();
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -30,56 +29,31 @@ describe("the receive function's SQS client, against the local SQS server", () =
   });
 });
 
-// A stand-in SQS for the failures the local server cannot be made to produce on demand (5xx, throttling, no
-// answer): it answers each request with the next scripted reply and records what it was sent.
+// The stand-in answers with scripted failures the local server cannot be made to produce on demand.
 let close: (() => Promise<void>) | undefined;
 afterEach(async () => {
   await close?.();
   close = undefined;
 });
 
-type Reply = { status: number; body: unknown } | 'hang' | 'cut';
-async function scripted(replies: Reply[]) {
-  const seen: IncomingHttpHeaders[] = [];
-  const hanging: ServerResponse[] = [];
-  const server = createServer((request, response) => {
-    seen.push(request.headers);
-    request.resume();
-    const reply = replies[Math.min(seen.length - 1, replies.length - 1)] as Reply;
-    if (reply === 'hang') {
-      hanging.push(response);
-      return;
-    }
-    if (reply === 'cut') {
-      // Headers and half an answer, then the connection drops.
-      response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'content-length': '100' });
-      response.write('{"MessageId":');
-      setTimeout(() => response.socket?.destroy(), 20);
-      return;
-    }
-    response.writeHead(reply.status, { 'content-type': 'application/x-amz-json-1.0' });
-    response.end(JSON.stringify(reply.body));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  close = async () => {
-    for (const response of hanging) response.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  };
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { seen, endpoint };
+/** SendMessage through our client, against a stand-in that answers with `replies`. */
+async function scripted(replies: SqsReply[], tuning: { maxAttempts?: number; timeoutMs?: number } = {}) {
+  const standIn = await startSqsStandIn(replies);
+  close = standIn.close;
+  const send = sqsSendMessage(
+    'us-east-1',
+    { maxAttempts: 2, ...tuning, credentials: () => CREDENTIALS },
+    { AWS_ENDPOINT_URL_SQS: standIn.endpoint },
+  );
+  return { seen: standIn.seen, send };
 }
 
-const OK = { status: 200, body: { MessageId: 'm-1' } };
+const OK = SQS_OK;
 const INPUT = { QueueUrl: 'https://sqs.us-east-1.amazonaws.com/000000000000/events', MessageBody: '{}' };
 
 describe("the receive function's SQS client, when SQS fails", () => {
   it('retries a 5xx once and succeeds', async () => {
-    const { seen, endpoint } = await scripted([{ status: 503, body: { __type: 'ServiceUnavailable' } }, OK]);
-    const send = sqsSendMessage(
-      'us-east-1',
-      { maxAttempts: 2, credentials: () => CREDENTIALS },
-      { AWS_ENDPOINT_URL_SQS: endpoint },
-    );
+    const { seen, send } = await scripted([{ status: 503, body: { __type: 'ServiceUnavailable' } }, OK]);
     await expect(send(INPUT)).resolves.toEqual({ MessageId: 'm-1' });
     expect(seen).toHaveLength(2);
     expect(seen[1]?.['x-amz-target']).toBe('AmazonSQS.SendMessage');
@@ -91,62 +65,43 @@ describe("the receive function's SQS client, when SQS fails", () => {
       status: 400,
       body: { __type: 'com.amazonaws.sqs#RequestThrottled', message: 'slow down' },
     };
-    const { seen, endpoint } = await scripted([throttled]);
-    const send = sqsSendMessage(
-      'us-east-1',
-      { maxAttempts: 2, credentials: () => CREDENTIALS },
-      { AWS_ENDPOINT_URL_SQS: endpoint },
-    );
+    const { seen, send } = await scripted([throttled]);
     await expect(send(INPUT)).rejects.toMatchObject({ name: 'RequestThrottled', message: 'slow down' });
     expect(seen).toHaveLength(2);
   });
 
   it('does not retry a refusal that would repeat (a 400 that is not throttling)', async () => {
-    const { seen, endpoint } = await scripted([
+    const { seen, send } = await scripted([
       { status: 400, body: { __type: 'com.amazonaws.sqs#InvalidParameterValue', message: 'bad' } },
     ]);
-    const send = sqsSendMessage(
-      'us-east-1',
-      { maxAttempts: 2, credentials: () => CREDENTIALS },
-      { AWS_ENDPOINT_URL_SQS: endpoint },
-    );
     await expect(send(INPUT)).rejects.toMatchObject({ name: 'InvalidParameterValue', retryable: false });
     expect(seen).toHaveLength(1);
   });
 
   it('gives up on a queue that does not answer within its time, each attempt, then says so', async () => {
-    const { seen, endpoint } = await scripted(['hang']);
-    const send = sqsSendMessage(
-      'us-east-1',
-      { maxAttempts: 2, timeoutMs: 200, credentials: () => CREDENTIALS },
-      { AWS_ENDPOINT_URL_SQS: endpoint },
-    );
+    const { seen, send } = await scripted(['hang'], { timeoutMs: 200 });
     await expect(send(INPUT)).rejects.toBeInstanceOf(AwsTimeoutError);
     expect(seen).toHaveLength(2);
   });
 
   it('retries an answer cut off mid-way, and succeeds', async () => {
-    const { seen, endpoint } = await scripted(['cut', OK]);
-    const send = sqsSendMessage(
-      'us-east-1',
-      { maxAttempts: 2, credentials: () => CREDENTIALS },
-      { AWS_ENDPOINT_URL_SQS: endpoint },
-    );
+    const { seen, send } = await scripted(['cut', OK]);
     await expect(send(INPUT)).resolves.toEqual({ MessageId: 'm-1' });
     expect(seen).toHaveLength(2);
   });
 
   it('fails at once, without a request, when the environment holds no credentials', async () => {
-    const { seen, endpoint } = await scripted([OK]);
+    const standIn = await startSqsStandIn([OK]);
+    close = standIn.close;
+    const seen = standIn.seen;
     const send = sqsSendMessage(
       'us-east-1',
       {
-        maxAttempts: 2,
         credentials: () => {
           throw new Error('no AWS credentials in the environment');
         },
       },
-      { AWS_ENDPOINT_URL_SQS: endpoint },
+      { AWS_ENDPOINT_URL_SQS: standIn.endpoint },
     );
     await expect(send(INPUT)).rejects.toThrow(/no AWS credentials/);
     expect(seen).toHaveLength(0);

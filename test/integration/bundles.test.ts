@@ -1,6 +1,4 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -11,6 +9,7 @@ import { rotateSecret } from '../../lib/signature/rotate-secret';
 import { bundledFunction, deliverThroughBundles, invokeBundle } from '../support/bundles';
 import { hexSignature, soriBody } from '../support/deliveries';
 import { generatedSecretDocument, startSecretsManagerStandIn } from '../support/deployed-receive';
+import { startSqsStandIn } from '../support/sqs-stand-in';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 
@@ -70,22 +69,11 @@ describe('the bundles `cdk synth` produces', () => {
     ]) {
       expect(code).not.toContain(step);
     }
-    // A stand-in for SQS that records the request headers: no local SQS server checks signatures.
-    const seen: IncomingHttpHeaders[] = [];
-    const server = createServer((request, response) => {
-      seen.push(request.headers);
-      request.resume();
-      request.on('end', () => {
-        response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
-        response.end(JSON.stringify({ MessageId: 'm-1' }));
-      });
-    });
-    await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+    const sqsStandIn = await startSqsStandIn();
     const secrets = await startSecretsManagerStandIn(
       rotateSecret(generatedSecretDocument(), 'sori', 'sk_role_bundle'),
     );
     try {
-      const { port } = server.address() as AddressInfo;
       const variables = Object.fromEntries(
         Object.entries(receive.properties.Environment?.Variables ?? {}).filter(
           ([, v]) => typeof v === 'string',
@@ -96,10 +84,10 @@ describe('the bundles `cdk synth` produces', () => {
         receive.file,
         {
           ...variables,
-          QUEUE_URL: `http://127.0.0.1:${port}/000000000000/events`,
+          QUEUE_URL: `${sqsStandIn.endpoint}/000000000000/events`,
           SIGNING_SECRET_ARN: secrets.arn,
           AWS_REGION: 'us-east-1',
-          AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}`,
+          AWS_ENDPOINT_URL_SQS: sqsStandIn.endpoint,
           AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
           AWS_ACCESS_KEY_ID: 'ASIAROLEBUNDLE000001',
           AWS_SECRET_ACCESS_KEY: 'role-secret-access-key',
@@ -121,11 +109,13 @@ describe('the bundles `cdk synth` produces', () => {
         },
       )) as { statusCode: number };
       expect(answer.statusCode).toBe(202);
-      expect(seen).toHaveLength(1);
-      expect(String(seen[0]?.authorization)).toMatch(/^AWS4-HMAC-SHA256 Credential=ASIAROLEBUNDLE000001\//);
-      expect(seen[0]?.['x-amz-security-token']).toBe('role-session-token');
+      expect(sqsStandIn.seen).toHaveLength(1);
+      expect(String(sqsStandIn.seen[0]?.authorization)).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=ASIAROLEBUNDLE000001\//,
+      );
+      expect(sqsStandIn.seen[0]?.['x-amz-security-token']).toBe('role-session-token');
     } finally {
-      await new Promise((closed) => server.close(closed));
+      await sqsStandIn.close();
       await secrets.close();
     }
   });

@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rotateSecret, rotateUrlToken } from '../../lib/signature/rotate-secret';
@@ -15,6 +13,7 @@ import {
   generatedSecretDocument,
   loadDeployedReceive,
 } from '../support/deployed-receive';
+import { startSqsStandIn } from '../support/sqs-stand-in';
 
 // The deployed receive function (functions/receive-webhook/handler.ts) run in-process with the construct's
 // environment, its SQS client on the run's fauxqs server. Secrets Manager has no local server: a stand-in
@@ -235,23 +234,13 @@ describe('deployed receive function, when Secrets Manager fails', () => {
 
 describe('deployed receive function, AWS credentials', () => {
   it('signs its SQS requests with the credentials Lambda puts in its environment (the role’s), session token included', async () => {
-    // A stand-in for SQS that records the request headers: no local SQS server checks signatures.
-    const seen: Record<string, string | string[] | undefined>[] = [];
-    const server = createServer((request, response) => {
-      seen.push(request.headers);
-      request.resume();
-      request.on('end', () => {
-        response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
-        response.end(JSON.stringify({ MessageId: 'm-1' }));
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
+    // The stand-in records the request headers: no local SQS server checks signatures.
+    const sqs = await startSqsStandIn();
     try {
       receive = await loadDeployedReceive({
         document: rotateSecret(generatedSecretDocument(), 'sori', 'sk_role_test'),
         env: {
-          AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}`,
+          AWS_ENDPOINT_URL_SQS: sqs.endpoint,
           AWS_ACCESS_KEY_ID: 'ASIAROLETEST0000001',
           AWS_SECRET_ACCESS_KEY: 'role-secret-access-key',
           AWS_SESSION_TOKEN: 'role-session-token',
@@ -264,11 +253,13 @@ describe('deployed receive function, AWS credentials', () => {
         body,
       });
       expect(response.statusCode).toBe(202);
-      expect(seen).toHaveLength(1);
-      expect(String(seen[0]?.authorization)).toMatch(/^AWS4-HMAC-SHA256 Credential=ASIAROLETEST0000001\//);
-      expect(seen[0]?.['x-amz-security-token']).toBe('role-session-token');
+      expect(sqs.seen).toHaveLength(1);
+      expect(String(sqs.seen[0]?.authorization)).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=ASIAROLETEST0000001\//,
+      );
+      expect(sqs.seen[0]?.['x-amz-security-token']).toBe('role-session-token');
     } finally {
-      await new Promise((resolve) => server.close(resolve));
+      await sqs.close();
     }
   });
 });
