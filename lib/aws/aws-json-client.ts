@@ -44,12 +44,14 @@ export class AwsTimeoutError extends Error {
 const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
 
 /**
- * The transport over Node's HTTP(S) client with keep-alive connections. Settles once: with the whole answer,
- * or with the first of a network error, a connection cut mid-answer, or the timeout (which ends the request).
+ * One request over Node's HTTP(S) client with keep-alive connections. Settles once: with the whole answer, or
+ * with the first of a network error, a connection cut mid-answer, or the timeout (which ends the request). An
+ * error is marked `stale` when a kept-alive connection turned out to be closed before any answer came.
  */
-export const nodeTransport: Transport = (url, headers, body, timeoutMs) =>
-  new Promise((resolve, reject) => {
+function sendOnce(url: URL, headers: Record<string, string>, body: string, timeoutMs: number) {
+  return new Promise<TransportResponse>((resolve, reject) => {
     let settled = false;
+    let answered = false;
     const settle = (outcome: () => void) => {
       if (settled) return;
       settled = true;
@@ -65,6 +67,7 @@ export const nodeTransport: Transport = (url, headers, body, timeoutMs) =>
         agent: secure ? agents.https : agents.http,
       },
       (response) => {
+        answered = true;
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () =>
@@ -81,9 +84,31 @@ export const nodeTransport: Transport = (url, headers, body, timeoutMs) =>
       },
     );
     const timer = setTimeout(() => request.destroy(new AwsTimeoutError(timeoutMs)), timeoutMs);
-    request.on('error', (error) => settle(() => reject(error)));
+    request.on('error', (error) =>
+      settle(() =>
+        reject(Object.assign(error, { stale: request.reusedSocket && !answered && isReset(error) })),
+      ),
+    );
     request.end(body);
   });
+}
+
+const isReset = (error: unknown) =>
+  ['ECONNRESET', 'EPIPE'].includes(String((error as { code?: unknown }).code));
+
+/**
+ * The transport over Node's HTTP(S) client. A kept-alive connection may have been closed by the service while
+ * the function was frozen between invocations: a request that finds it so is sent again at once on a new
+ * connection, without counting as a try (as Node's documentation advises).
+ */
+export const nodeTransport: Transport = async (url, headers, body, timeoutMs) => {
+  try {
+    return await sendOnce(url, headers, body, timeoutMs);
+  } catch (error) {
+    if (!(error as { stale?: boolean }).stale) throw error;
+    return sendOnce(url, headers, body, timeoutMs);
+  }
+};
 
 /** Where a service is reached, the way the AWS SDK finds it. */
 export function serviceEndpoint(
@@ -133,7 +158,10 @@ export class AwsJsonClient {
   private readonly transport: Transport;
 
   constructor(private readonly options: AwsJsonClientOptions) {
-    this.url = new URL('/', options.endpoint);
+    this.url = new URL(options.endpoint);
+    if (this.url.pathname !== '/' || this.url.search) {
+      throw new Error(`an AWS endpoint is an origin, without a path: ${options.endpoint}`);
+    }
     this.maxAttempts = options.maxAttempts ?? 3;
     this.timeoutMs = options.timeoutMs ?? 2_000;
     this.credentials = options.credentials ?? environmentCredentials;
@@ -167,7 +195,7 @@ export class AwsJsonClient {
       } catch (error) {
         failure = error;
       }
-      const retryable = failure instanceof AwsServiceError ? failure.retryable : !isProgrammingError(failure);
+      const retryable = failure instanceof AwsServiceError ? failure.retryable : isTransient(failure);
       if (!retryable || attempt >= this.maxAttempts) throw failure;
       // A short, jittered pause, as the SDK's standard retry strategy makes.
       await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
@@ -175,12 +203,33 @@ export class AwsJsonClient {
   }
 }
 
-/** Errors of our own making (a bad argument, no credentials): trying again would fail the same way. */
-function isProgrammingError(error: unknown): boolean {
-  return !(error instanceof AwsTimeoutError) && !(error as { code?: unknown } | undefined)?.code;
+/** Network failures that another try may not meet: no answer in time, a refused, reset or unresolved connection. */
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+function isTransient(error: unknown): boolean {
+  return error instanceof AwsTimeoutError || TRANSIENT_CODES.has(String((error as { code?: unknown })?.code));
 }
 
-/** The service's error, from the JSON protocols' `__type` (or the `x-amzn-errortype` header's form). */
+/**
+ * How much of a service's message an error keeps. A signature mismatch's message goes on to quote the
+ * canonical request, security token included: that part never reaches an error, hence a log.
+ */
+export const MAX_ERROR_MESSAGE = 300;
+function safeMessage(message: string): string {
+  const cut = message.split(/\n|The Canonical String/)[0] ?? '';
+  return cut
+    .replace(/x-amz-security-token:\S*/gi, 'x-amz-security-token:…')
+    .slice(0, MAX_ERROR_MESSAGE)
+    .trim();
+}
+
+/** The service's error, from the JSON protocols' `__type`. */
 function serviceError(response: TransportResponse): AwsServiceError {
   let type = '';
   let message = '';
@@ -193,5 +242,5 @@ function serviceError(response: TransportResponse): AwsServiceError {
   }
   const code = type.split('#').pop()?.split(':')[0] || `HTTP ${response.status}`;
   const retryable = response.status >= 500 || response.status === 429 || THROTTLING.test(code);
-  return new AwsServiceError(code, response.status, message || 'no message', retryable);
+  return new AwsServiceError(code, response.status, safeMessage(message) || 'no message', retryable);
 }

@@ -28,7 +28,11 @@ export class S3RawStore implements RawStore {
   constructor(
     private readonly bucket: string,
     private readonly makeClient: (s3: typeof import('@aws-sdk/client-s3')) => S3Client = (s3) =>
-      new s3.S3Client({}),
+      // One try with a time limit: the receive function has 4 s, and a failed put is a 503 SORI retries.
+      new s3.S3Client({
+        maxAttempts: 1,
+        requestHandler: { connectionTimeout: 1_000, requestTimeout: 1_500 },
+      }),
   ) {}
 
   async put(provider: string, raw: Uint8Array): Promise<string> {

@@ -45,7 +45,7 @@ async function scripted(replies: SqsReply[], tuning: { maxAttempts?: number; tim
     { maxAttempts: 2, ...tuning, credentials: () => CREDENTIALS },
     { AWS_ENDPOINT_URL_SQS: standIn.endpoint },
   );
-  return { seen: standIn.seen, send };
+  return { seen: standIn.seen, ports: standIn.ports, send };
 }
 
 const OK = SQS_OK;
@@ -90,6 +90,31 @@ describe("the receive function's SQS client, when SQS fails", () => {
     expect(seen).toHaveLength(2);
   });
 
+  it('keeps its connection alive between calls, and sends again on a new one when the kept one was closed, without spending a try', async () => {
+    const { seen, ports, send } = await scripted([OK, OK, 'drop', OK], { maxAttempts: 1 });
+    await send(INPUT);
+    await send(INPUT);
+    expect(ports[1]).toBe(ports[0]);
+    // The third call finds its kept connection closed (answered by nothing); one try is enough all the same.
+    await expect(send(INPUT)).resolves.toEqual({ MessageId: 'm-1' });
+    expect(seen).toHaveLength(4);
+    expect(ports[3]).not.toBe(ports[0]);
+  });
+
+  it('keeps the security token a signature error quotes out of its error (and so out of the logs)', async () => {
+    const message =
+      "The request signature we calculated does not match the signature you provided.\n\nThe Canonical String for this request should have been\n'POST\n/\n\nx-amz-security-token:IQoJSECRETTOKEN\n'";
+    const { send } = await scripted([
+      { status: 403, body: { __type: 'InvalidSignatureException', message } },
+    ]);
+    const error = (await send(INPUT).catch((caught: unknown) => caught)) as Error;
+    expect(error.name).toBe('InvalidSignatureException');
+    expect(error.message).toBe(
+      'The request signature we calculated does not match the signature you provided.',
+    );
+    expect(JSON.stringify({ ...error, message: error.message })).not.toContain('IQoJSECRETTOKEN');
+  });
+
   it('fails at once, without a request, when the environment holds no credentials', async () => {
     const standIn = await startSqsStandIn([OK]);
     close = standIn.close;
@@ -105,6 +130,14 @@ describe("the receive function's SQS client, when SQS fails", () => {
     );
     await expect(send(INPUT)).rejects.toThrow(/no AWS credentials/);
     expect(seen).toHaveLength(0);
+  });
+});
+
+describe('AwsJsonClient', () => {
+  it('refuses an endpoint with a path, which it would not sign', () => {
+    expect(() =>
+      sqsSendMessage('us-east-1', {}, { AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:9/queue' }),
+    ).toThrow(/without a path/);
   });
 });
 
