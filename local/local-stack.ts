@@ -22,7 +22,7 @@ import { DashboardReader } from '../lib/queries/dashboard';
 import { EventQueue } from '../lib/queue/event-queue';
 import { sdkSendMessage } from '../lib/queue/sdk-send-message';
 import { type SigningSecretDocument, StaticSigningSecrets } from '../lib/signature/signing-secrets';
-import { DEFAULT_LAYOUT, type TableLayout } from '../lib/table/records-table';
+import { DEFAULT_LAYOUT, itemKey, type TableLayout } from '../lib/table/records-table';
 import { Activity } from './activity';
 import { type LambdaHttpHandler, startApiGatewayServer } from './api-gateway-server';
 import { type LocalServer, startDynamoDb, startSqs } from './aws-servers';
@@ -33,6 +33,7 @@ import { type DataDirLock, lockDataDir } from './data-dir-lock';
 import { DeliveryJournal } from './delivery-journal';
 import { DurableFileRawStore } from './durable-raw-store';
 import { ensurePrivateDir, writePrivateFileAtomic } from './private-files';
+import { type Reaction, Reactions } from './reactions';
 import { SqsPoller } from './sqs-poller';
 
 export const LOCAL_TABLE_NAME = 'campaign-inbox-records';
@@ -75,12 +76,13 @@ export interface LocalStackOptions {
   lock?: DataDirLock;
   /** Time between delivery journal compactions. */
   journalCompactionMs?: number;
-  /** The user's reaction (`ON_EVENT_MODULE`): run once for each newly stored event of `events` (all when empty). */
-  onEvent?: {
-    run: (event: EventRecord) => unknown;
-    events?: readonly string[];
-    providers?: readonly string[];
-  };
+  /**
+   * The user's reaction (`ON_EVENT_MODULE`): run at least once for each newly stored event of `events` (all when
+   * empty), never for a duplicate delivery; journaled in `DATA_DIR/reactions` (see {@link Reactions}).
+   */
+  onEvent?: Reaction;
+  /** Runs of a throwing reaction before it is given up, and the wait before the second (doubled each time). */
+  reactionRetries?: { attempts?: number; backoffMs?: number };
 }
 
 /** Where a running local stack can be reached; the content of `DATA_DIR/local-stack.json`. */
@@ -114,6 +116,7 @@ export interface LocalStack extends LocalStackInfo {
 /**
  * The consumer's writer, noting each first insert for the dashboard's live view, and running the user's
  * reaction for it: only a first insert gets there, as only a first insert reaches a DynamoDB stream in AWS.
+ * The reaction's journal (see {@link Reactions}) makes it run at least once across throws and crashes.
  */
 class ActivityRecordingWriter extends EventWriter {
   constructor(
@@ -121,29 +124,18 @@ class ActivityRecordingWriter extends EventWriter {
     tableName: string,
     layout: TableLayout,
     private readonly activity: Activity,
-    private readonly logger: Logger,
-    private readonly onEvent?: LocalStackOptions['onEvent'],
+    private readonly reactions?: Reactions,
   ) {
     super(client, tableName, layout);
   }
 
   override async store(message: QueueMessage) {
-    const outcome = await super.store(message);
-    if (outcome !== 'stored' || message.kind !== 'event') return outcome;
-    this.activity.add(message.record);
-    const reaction = this.onEvent;
-    const { event, provider, id } = message.record;
-    if (
-      reaction &&
-      (!reaction.events?.length || reaction.events.includes(event)) &&
-      (!reaction.providers?.length || reaction.providers.includes(provider))
-    ) {
-      try {
-        await reaction.run(message.record);
-      } catch (error) {
-        this.logger.error('onEvent failed', { id, event, error });
-      }
-    }
+    const reactions = this.reactions;
+    const outcome =
+      reactions && message.kind === 'event' && reactions.reactsTo(message.record)
+        ? await reactions.store(message.record, itemKey(message, this.layout), () => super.store(message))
+        : await super.store(message);
+    if (outcome === 'stored' && message.kind === 'event') this.activity.add(message.record);
     return outcome;
   }
 }
@@ -334,15 +326,21 @@ async function startUnlocked(
   // Claims older than this process were left by one that is gone: the repair settles them at once.
   const counters = new CampaignCounters(dynamodb, LOCAL_TABLE_NAME, layout, options.staleAfterMs, Date.now());
   const repair = new CounterRepairLoop(counters, logger, options.repairIntervalMs ?? 2_000);
+  // Settles what a crash left of the reactions before the consumer runs; nothing at all without a reaction.
+  const reactions = options.onEvent
+    ? (
+        await Reactions.open({
+          reaction: options.onEvent,
+          client: dynamodb,
+          tableName: LOCAL_TABLE_NAME,
+          logger,
+          dataDir,
+          ...options.reactionRetries,
+        })
+      ).reactions
+    : undefined;
   const process = createProcessHandler({
-    writer: new ActivityRecordingWriter(
-      dynamodb,
-      LOCAL_TABLE_NAME,
-      layout,
-      activity,
-      logger,
-      options.onEvent,
-    ),
+    writer: new ActivityRecordingWriter(dynamodb, LOCAL_TABLE_NAME, layout, activity, reactions),
     counters,
     logger,
   });
@@ -431,6 +429,7 @@ async function startUnlocked(
       }
       await consumer.stop();
       await repair.stop();
+      await reactions?.close(started + STOP_BUDGET_MS - 2_500);
       if (dataDir) {
         await journal?.close((url) => drainQueue(sqs, url), started + STOP_BUDGET_MS - 1_000);
         await rm(join(dataDir, STACK_FILE), { force: true });
