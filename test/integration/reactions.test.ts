@@ -1,73 +1,366 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { EventRecord } from '../../lib/events/event-record';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
+import { itemKey } from '../../lib/table/records-table';
+import { localClientConfig } from '../../local/local-stack';
+import { REACTIONS_DIR, REACTIONS_FAILURES_FILE, REACTIONS_JOURNAL_FILE } from '../../local/reactions';
 import { mulberry32 } from '../../scripts/load';
 import { hexSignature, soriPayload } from '../support/deliveries';
 import { eventually } from '../support/local-aws';
-import { startStackProcess } from '../support/stack-process';
+import { type StackProcess, startStackProcess } from '../support/stack-process';
 
 const SECRET = 'sk_reactions_test';
+const RECORD_IDS = resolve('test/fixtures/reactions/record-ids.ts');
+const dirs: string[] = [];
+
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+async function dataDir() {
+  const dir = await mkdtemp(join(tmpdir(), 'campaign-inbox-reactions-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** `count` distinct SORI events, every other one a click, over a few devices. */
+function makeBodies(prefix: string, count: number, devices = 7): string[] {
+  return Array.from({ length: count }, (_, i) =>
+    JSON.stringify({
+      ...soriPayload('impression'),
+      event: i % 2 === 0 ? 'campaign.click' : 'campaign.impression',
+      activity_id: `act_${prefix}_${i}`,
+      device_id: `device_${i % devices}`,
+      created_at: new Date().toISOString(),
+    }),
+  );
+}
+
+/** The bodies, about 30 % of them twice (the same delivery sent again), shuffled. */
+function withDuplicates(bodies: string[], random: () => number): string[] {
+  const deliveries = [...bodies, ...bodies.filter(() => random() < 0.3)];
+  for (let i = deliveries.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [deliveries[i], deliveries[j]] = [deliveries[j] as string, deliveries[i] as string];
+  }
+  return deliveries;
+}
+
+const recordOf = (body: string) => {
+  const message = buildQueueMessage(sori, Buffer.from(body), new Date().toISOString());
+  if (message.kind !== 'event') throw new Error('not an event');
+  return message;
+};
+const clickIds = (bodies: string[]) =>
+  bodies
+    .map(recordOf)
+    .filter((message) => message.record.event === 'campaign.click')
+    .map((message) => message.record.id)
+    .sort();
+
+const send = async (url: string, body: string) =>
+  (
+    await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-sori-signature': hexSignature(body, SECRET) },
+      body,
+    })
+  ).status;
+
+const lines = <T>(file: string): T[] =>
+  existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as T)
+    : [];
+
+/** The ids of the clicks stored in the stack's table. */
+async function storedClicks(stack: StackProcess): Promise<string[]> {
+  const client = new DynamoDBClient(localClientConfig(stack.info.dynamodbEndpoint));
+  try {
+    const ids: string[] = [];
+    let start: Record<string, never> | undefined;
+    do {
+      const page = await client.send(
+        new ScanCommand({
+          TableName: stack.info.tableName,
+          FilterExpression: '#kind = :event AND #event = :click',
+          ExpressionAttributeNames: { '#kind': 'kind', '#event': 'event' },
+          ExpressionAttributeValues: { ':event': { S: 'event' }, ':click': { S: 'campaign.click' } },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) ids.push(item.id?.S ?? '');
+      start = page.LastEvaluatedKey as Record<string, never> | undefined;
+    } while (start);
+    return ids.sort();
+  } finally {
+    client.destroy();
+  }
+}
 
 describe('reactions in `npm start` (ON_EVENT_MODULE)', () => {
   it("runs the user's module once for each newly stored event of the chosen type, under a burst with 30 % duplicates", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'campaign-inbox-reactions-'));
-    const file = join(dataDir, 'reactions.jsonl');
-    const stack = await startStackProcess(dataDir, {
+    const dir = await dataDir();
+    const file = join(dir, 'reactions.jsonl');
+    const stack = await startStackProcess(dir, {
       SORI_SECRET_KEY: SECRET,
-      ON_EVENT_MODULE: resolve('test/fixtures/reactions/record-ids.ts'),
+      ON_EVENT_MODULE: RECORD_IDS,
       ON_EVENT_TYPES: 'campaign.click',
       REACTIONS_FILE: file,
     });
     try {
-      const bodies = Array.from({ length: 40 }, (_, i) =>
-        JSON.stringify({
-          ...soriPayload('impression'),
-          event: i % 2 === 0 ? 'campaign.click' : 'campaign.impression',
-          activity_id: `act_reaction_${i}`,
-          device_id: `device_${i % 7}`,
-          created_at: new Date().toISOString(),
-        }),
-      );
-      const random = mulberry32(3);
-      const deliveries = [...bodies, ...bodies.filter(() => random() < 0.3)].sort(() => random() - 0.5);
-      await Promise.all(
-        deliveries.map(async (body) => {
-          const response = await fetch(stack.info.webhookUrl, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', 'x-sori-signature': hexSignature(body, SECRET) },
-            body,
-          });
-          expect(response.status).toBe(202);
-        }),
-      );
-      const clicks = bodies
-        .map((body) => buildQueueMessage(sori, Buffer.from(body), new Date().toISOString()))
-        .filter((message) => message.kind === 'event' && message.record.event === 'campaign.click')
-        .map((message) => message.record.id)
-        .sort();
-      const seen = await eventually(
-        async () => {
-          if (!existsSync(file)) return undefined;
-          const lines = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
-          return lines.length >= clicks.length
-            ? lines.map((line) => JSON.parse(line) as { id: string })
-            : undefined;
-        },
+      const bodies = makeBodies('reaction', 40);
+      const deliveries = withDuplicates(bodies, mulberry32(3));
+      const statuses = await Promise.all(deliveries.map((body) => send(stack.info.webhookUrl, body)));
+      expect(statuses.every((status) => status === 202)).toBe(true);
+      const clicks = clickIds(bodies);
+      await eventually(
+        async () => (lines(file).length >= clicks.length ? true : undefined),
         20_000,
         'a reaction for every click',
       );
       // A moment more, for any second call that would come late.
       await new Promise((r) => setTimeout(r, 1_000));
-      const all = readFileSync(file, 'utf8')
-        .trim()
-        .split('\n')
-        .map((line) => (JSON.parse(line) as { id: string }).id);
-      expect(all.sort()).toEqual(clicks);
-      expect(seen.length).toBe(clicks.length);
+      expect(
+        lines<{ id: string }>(file)
+          .map((line) => line.id)
+          .sort(),
+      ).toEqual(clicks);
+      expect(await storedClicks(stack)).toEqual(clicks);
+    } finally {
+      await stack.kill('SIGTERM');
+    }
+  });
+
+  it('notifies every stored click at least once, and nothing else, when the stack is SIGKILLed mid-batch during a burst with 30 % duplicates and restarted', async () => {
+    const seed = Number(process.env.REACTIONS_SEED ?? 11);
+    const random = mulberry32(seed);
+    const dir = await dataDir();
+    const file = join(dir, 'reactions.jsonl');
+    const env = {
+      SORI_SECRET_KEY: SECRET,
+      ON_EVENT_MODULE: RECORD_IDS,
+      ON_EVENT_TYPES: 'campaign.click',
+      REACTIONS_FILE: file,
+      // Slow enough that the kill finds reactions running and stored records not yet notified.
+      REACTION_DELAY_MS: '40',
+    };
+    const bodies = makeBodies('crash', 160, 13);
+    const deliveries = withDuplicates(bodies, random);
+    let pending = deliveries.map((_, i) => i);
+    let stack = await startStackProcess(dir, env);
+    const firstPid = stack.child.pid;
+
+    /** Sends what is pending, 8 at a time; what fails (the process died) stays pending, as a sender retries. */
+    const burst = async (url: string, onAnswer: (n: number) => void) => {
+      const queue = pending;
+      const failed: number[] = [];
+      let answers = 0;
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (next < queue.length) {
+            const index = queue[next++] as number;
+            const status = await send(url, deliveries[index] as string).catch(() => 0);
+            if (status === 202) onAnswer(++answers);
+            else failed.push(index);
+          }
+        }),
+      );
+      pending = failed;
+    };
+
+    try {
+      const killAfter = 60 + Math.floor(random() * 40);
+      let killing: ReturnType<StackProcess['kill']> | undefined;
+      const victim = stack;
+      await burst(victim.info.webhookUrl, (n) => {
+        if (n === killAfter) killing = victim.kill('SIGKILL');
+      });
+      expect((await killing)?.signal, 'the stack was killed mid-burst').toBe('SIGKILL');
+      const beforeKill = lines<{ id: string }>(file).length;
+      // What the kill cut off: intents written before a put and not settled (their reactions not run yet).
+      const journal = lines<{ t: string; n: string }>(join(dir, REACTIONS_DIR, REACTIONS_JOURNAL_FILE));
+      const settled = new Set(journal.filter((line) => line.t !== 'i').map((line) => line.n));
+      const cutOff = journal.filter((line) => line.t === 'i' && !settled.has(line.n)).length;
+      expect(cutOff, 'intents left pending by the kill').toBeGreaterThan(0);
+
+      stack = await startStackProcess(dir, env);
+      for (let attempt = 0; pending.length > 0 && attempt < 3; attempt++)
+        await burst(stack.info.webhookUrl, () => undefined);
+      expect(pending).toEqual([]);
+
+      const clicks = clickIds(bodies);
+      const stored = await eventually(
+        async () => {
+          const ids = await storedClicks(stack);
+          return ids.length === clicks.length ? ids : undefined;
+        },
+        20_000,
+        'every click stored',
+      );
+      expect(stored).toEqual(clicks);
+      await eventually(
+        async () =>
+          new Set(lines<{ id: string }>(file).map((line) => line.id)).size >= clicks.length
+            ? true
+            : undefined,
+        20_000,
+        'a reaction for every stored click',
+      );
+      await new Promise((r) => setTimeout(r, 1_000));
+      const seen = lines<{ id: string; pid: number }>(file);
+      const ids = seen.map((line) => line.id);
+      // Every stored click is noticed, and no id outside them is.
+      expect([...new Set(ids)].sort()).toEqual(stored);
+      const twice = ids.length - new Set(ids).size;
+      console.log(
+        `reactions crash test (REACTIONS_SEED=${seed}): killed after ${killAfter} answers, ${beforeKill} reactions before the kill, ${cutOff} intents left pending, ${stored.length} clicks stored from ${deliveries.length} deliveries, ${ids.length} reactions, ${twice} ids notified twice`,
+      );
+      // A second notification can only come from a reaction cut off by the kill, run again after it: never
+      // from a duplicate delivery, so there are at most as many as reactions were running when it came.
+      expect(seen.some((line) => line.pid === firstPid)).toBe(true);
+      expect(twice).toBeLessThanOrEqual(16);
+    } finally {
+      await stack.kill('SIGTERM');
+    }
+  }, 60_000);
+
+  it('on start, runs the reaction for an intent whose delivery stored the item, and drops a duplicate delivery, one never stored and one already done', async () => {
+    const dir = await dataDir();
+    const file = join(dir, 'reactions.jsonl');
+    const [first, second, never] = makeBodies('replay', 5).filter((_, i) => i % 2 === 0) as [
+      string,
+      string,
+      string,
+    ];
+    // Two clicks stored by a stack without reactions.
+    let stack = await startStackProcess(dir, { SORI_SECRET_KEY: SECRET });
+    let items: { id: string; received_at: string }[];
+    try {
+      expect(await send(stack.info.webhookUrl, first)).toBe(202);
+      expect(await send(stack.info.webhookUrl, second)).toBe(202);
+      await eventually(
+        async () => ((await storedClicks(stack)).length === 2 ? true : undefined),
+        10_000,
+        'both clicks stored',
+      );
+      const client = new DynamoDBClient(localClientConfig(stack.info.dynamodbEndpoint));
+      const { Items = [] } = await client.send(
+        new ScanCommand({
+          TableName: stack.info.tableName,
+          FilterExpression: '#kind = :event',
+          ExpressionAttributeNames: { '#kind': 'kind' },
+          ExpressionAttributeValues: { ':event': { S: 'event' } },
+        }),
+      );
+      client.destroy();
+      items = Items.map((item) => ({ id: item.id?.S ?? '', received_at: item.received_at?.S ?? '' }));
+    } finally {
+      await stack.kill('SIGTERM');
+    }
+    // The journal as a crash leaves it.
+    const intent = (n: string, body: string, receivedAt: string) => {
+      const message = recordOf(body);
+      const record: EventRecord = { ...message.record, received_at: receivedAt };
+      return JSON.stringify({
+        t: 'i',
+        n,
+        ...itemKey(message, { shards: 1, retentionDays: null }),
+        at: receivedAt,
+        r: record,
+      });
+    };
+    const at = (body: string) =>
+      items.find((item) => item.id === recordOf(body).record.id)?.received_at ?? '';
+    await mkdir(join(dir, REACTIONS_DIR), { recursive: true, mode: 0o700 });
+    await writeFile(
+      join(dir, REACTIONS_DIR, REACTIONS_JOURNAL_FILE),
+      [
+        intent('a', first, at(first)), // stored by this delivery, cut off before its reaction: runs
+        intent('b', first, '2020-01-01T00:00:00.000Z'), // another delivery of it, a duplicate: dropped
+        intent('c', never, new Date().toISOString()), // cut off before its put: dropped
+        intent('d', second, at(second)), // its reaction ran: dropped
+        JSON.stringify({ t: 'd', n: 'd' }),
+        '{"t":"i","n":"e","pk',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    stack = await startStackProcess(dir, {
+      SORI_SECRET_KEY: SECRET,
+      ON_EVENT_MODULE: RECORD_IDS,
+      REACTIONS_FILE: file,
+    });
+    try {
+      await eventually(
+        async () => (lines(file).length > 0 ? true : undefined),
+        10_000,
+        'the replayed reaction',
+      );
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(lines<{ id: string }>(file).map((line) => line.id)).toEqual([recordOf(first).record.id]);
+    } finally {
+      await stack.kill('SIGTERM');
+    }
+  });
+
+  it('retries a reaction that throws (twice, then runs) and writes one that always throws to failures.jsonl', async () => {
+    const dir = await dataDir();
+    const file = join(dir, 'reactions.jsonl');
+    const stack = await startStackProcess(dir, {
+      SORI_SECRET_KEY: SECRET,
+      ON_EVENT_MODULE: resolve('test/fixtures/reactions/flaky.ts'),
+      ON_EVENT_TYPES: 'campaign.click',
+      REACTIONS_FILE: file,
+      REACTION_BROKEN_DEVICE: 'device_0',
+    });
+    const failures = join(dir, REACTIONS_DIR, REACTIONS_FAILURES_FILE);
+    try {
+      // Clicks of devices 0, 2, 4, 1, 3; device_0's always fails.
+      const bodies = makeBodies('flaky', 10, 5);
+      const deliveries = withDuplicates(bodies, mulberry32(5));
+      for (const status of await Promise.all(deliveries.map((body) => send(stack.info.webhookUrl, body))))
+        expect(status).toBe(202);
+      const clicks = bodies.map(recordOf).filter((message) => message.record.event === 'campaign.click');
+      const broken = clicks
+        .filter((message) => message.record.device_id === 'device_0')
+        .map((m) => m.record.id);
+      const good = clicks
+        .filter((message) => message.record.device_id !== 'device_0')
+        .map((m) => m.record.id);
+      expect(broken.length).toBeGreaterThan(0);
+      await eventually(
+        async () =>
+          lines(file).length >= good.length && lines(failures).length >= broken.length ? true : undefined,
+        20_000,
+        'every reaction run or given up',
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      expect(
+        lines<{ id: string }>(file)
+          .map((line) => line.id)
+          .sort(),
+      ).toEqual(good.sort());
+      const attempts = readFileSync(`${file}.attempts`, 'utf8').split('\n').filter(Boolean);
+      for (const id of good) expect(attempts.filter((line) => line === id)).toHaveLength(3);
+      for (const id of broken) expect(attempts.filter((line) => line === id)).toHaveLength(5);
+      const failed = lines<{ id: string; error: string; attempts: number }>(failures);
+      expect(failed.map((line) => line.id).sort()).toEqual(broken.sort());
+      expect(failed.every((line) => line.error === 'this device always fails' && line.attempts === 5)).toBe(
+        true,
+      );
+      expect(statSync(failures).mode & 0o777).toBe(0o600);
+      expect(statSync(join(dir, REACTIONS_DIR, REACTIONS_JOURNAL_FILE)).mode & 0o777).toBe(0o600);
+      expect(statSync(join(dir, REACTIONS_DIR)).mode & 0o777).toBe(0o700);
     } finally {
       await stack.kill('SIGTERM');
     }
