@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -361,6 +361,65 @@ describe('reactions in `npm start` (ON_EVENT_MODULE)', () => {
       expect(statSync(failures).mode & 0o777).toBe(0o600);
       expect(statSync(join(dir, REACTIONS_DIR, REACTIONS_JOURNAL_FILE)).mode & 0o777).toBe(0o600);
       expect(statSync(join(dir, REACTIONS_DIR)).mode & 0o777).toBe(0o700);
+    } finally {
+      await stack.kill('SIGTERM');
+    }
+  });
+});
+
+describe('the worked example: examples/reward-first-click.ts under `npm start`', () => {
+  it('rewards each device once per campaign, its first click, under a burst of repeated clicks and 30 % duplicate deliveries', async () => {
+    const dir = await dataDir();
+    const stack = await startStackProcess(dir, {
+      SORI_SECRET_KEY: SECRET,
+      ON_EVENT_MODULE: resolve('examples/reward-first-click.ts'),
+      ON_EVENT_TYPES: 'campaign.click',
+    });
+    try {
+      const random = mulberry32(17);
+      // 60 events over 3 campaigns and 6 devices: most pairs click more than once.
+      const bodies = Array.from({ length: 60 }, (_, i) => {
+        const payload = soriPayload('click');
+        return JSON.stringify({
+          ...payload,
+          event: random() < 0.8 ? 'campaign.click' : 'campaign.impression',
+          activity_id: `act_reward_${i}`,
+          device_id: `device_${Math.floor(random() * 6)}`,
+          campaign: { ...(payload.campaign as object), id: `cmp_reward_${Math.floor(random() * 3)}` },
+          created_at: new Date(Date.now() + i).toISOString(),
+        });
+      });
+      const deliveries = withDuplicates(bodies, random);
+      for (const status of await Promise.all(deliveries.map((body) => send(stack.info.webhookUrl, body))))
+        expect(status).toBe(202);
+      const clicks = bodies
+        .map(recordOf)
+        .map((message) => message.record)
+        .filter((record) => record.event === 'campaign.click');
+      const pairs = new Map<string, Set<string>>();
+      for (const click of clicks) {
+        const key = `sori#${click.campaign_id}#${click.device_id}`;
+        pairs.set(key, (pairs.get(key) ?? new Set()).add(click.id));
+      }
+      expect(clicks.length).toBeGreaterThan(pairs.size);
+      const ledger = join(dir, 'rewards', 'rewards.jsonl');
+      await eventually(
+        async () => ((await storedClicks(stack)).length === clicks.length ? true : undefined),
+        20_000,
+        'every click stored',
+      );
+      await eventually(
+        async () => (lines(ledger).length >= pairs.size ? true : undefined),
+        20_000,
+        'a reward for every pair',
+      );
+      await new Promise((r) => setTimeout(r, 1_000));
+      const rewards = lines<{ key: string; record_id: string }>(ledger);
+      // Exactly one reward per (campaign, device), earned by one of that pair's clicks.
+      expect(rewards.map((reward) => reward.key).sort()).toEqual([...pairs.keys()].sort());
+      for (const reward of rewards) expect(pairs.get(reward.key)?.has(reward.record_id)).toBe(true);
+      const granted = readdirSync(join(dir, 'rewards')).filter((name) => name.endsWith('.json'));
+      expect(granted).toHaveLength(pairs.size);
     } finally {
       await stack.kill('SIGTERM');
     }
