@@ -265,6 +265,8 @@ describe('reactions in `npm start` (ON_EVENT_MODULE)', () => {
       );
       client.destroy();
       items = Items.map((item) => ({ id: item.id?.S ?? '', received_at: item.received_at?.S ?? '' }));
+      // Without a reaction module, nothing of reactions is written.
+      expect(existsSync(join(dir, REACTIONS_DIR))).toBe(false);
     } finally {
       await stack.kill('SIGTERM');
     }
