@@ -92,6 +92,7 @@ export class Reactions {
   private bytes = 0;
   /** Intents written (or being written) and not settled yet. */
   private pending = 0;
+  private closed = false;
   private readonly inflight = new Set<Promise<void>>();
 
   private constructor(options: ReactionsOptions) {
@@ -158,6 +159,7 @@ export class Reactions {
       this.logger.warn('reactions still running at stop; they run again at the next start', {
         running: this.inflight.size,
       });
+    this.closed = true;
     await this.writing?.catch(() => {});
     await this.handle?.close();
     this.handle = undefined;
@@ -295,6 +297,8 @@ export class Reactions {
   private settle(n: string, t: 'd' | 'x') {
     if (!this.dir) return;
     this.pending--;
+    // Closed (a reaction that outlived the stop): the intent stays pending and is settled at the next start.
+    if (this.closed) return;
     // Not flushed: lost, the intent is settled again at the next start, with the same result.
     this.append(`${JSON.stringify({ t, n })}\n`, false).catch((error: unknown) =>
       this.logger.warn('reaction journal write failed', { error }),
@@ -327,9 +331,13 @@ export class Reactions {
       }
       // Every intent in the file is settled: none needs keeping.
       if (this.pending === 0 && this.bytes > this.compactBytes && this.handle) {
-        await this.handle.truncate(0);
-        await this.handle.datasync();
-        this.bytes = 0;
+        try {
+          await this.handle.truncate(0);
+          await this.handle.datasync();
+          this.bytes = 0;
+        } catch (error) {
+          this.logger.warn('reaction journal not emptied', { error });
+        }
       }
     }
   }

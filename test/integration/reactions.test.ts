@@ -5,11 +5,17 @@ import { join, resolve } from 'node:path';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EventRecord } from '../../lib/events/event-record';
+import { createLogger } from '../../lib/log';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { itemKey } from '../../lib/table/records-table';
 import { localClientConfig } from '../../local/local-stack';
-import { REACTIONS_DIR, REACTIONS_FAILURES_FILE, REACTIONS_JOURNAL_FILE } from '../../local/reactions';
+import {
+  REACTIONS_DIR,
+  REACTIONS_FAILURES_FILE,
+  REACTIONS_JOURNAL_FILE,
+  Reactions,
+} from '../../local/reactions';
 import { mulberry32 } from '../../scripts/load';
 import { hexSignature, soriPayload } from '../support/deliveries';
 import { eventually } from '../support/local-aws';
@@ -425,5 +431,51 @@ describe('the worked example: examples/reward-first-click.ts under `npm start`',
     } finally {
       await stack.kill('SIGTERM');
     }
+  });
+});
+
+describe('the reaction journal (local/reactions.ts)', () => {
+  it('keeps an intent while its reaction runs and empties itself once everything in it is settled', async () => {
+    const dir = await dataDir();
+    let release: () => void = () => {};
+    const blocked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const ran: string[] = [];
+    const { reactions } = await Reactions.open({
+      reaction: {
+        run: async (event) => {
+          ran.push(event.id);
+          await blocked;
+        },
+      },
+      // No read of the table happens: nothing is pending at open and no put fails.
+      client: {} as DynamoDBClient,
+      tableName: 'unused',
+      logger: createLogger('test', 'error'),
+      dataDir: dir,
+      compactBytes: 1,
+    });
+    const journal = join(dir, REACTIONS_DIR, REACTIONS_JOURNAL_FILE);
+    const [first, second] = makeBodies('journal', 3)
+      .filter((_, i) => i % 2 === 0)
+      .map(recordOf) as [ReturnType<typeof recordOf>, ReturnType<typeof recordOf>];
+    const key = (message: ReturnType<typeof recordOf>) =>
+      itemKey(message, { shards: 1, retentionDays: null });
+    expect(await reactions.store(first.record, key(first), async () => 'stored')).toBe('stored');
+    expect(await reactions.store(second.record, key(second), async () => 'duplicate')).toBe('duplicate');
+    await eventually(async () => (ran.length === 1 ? true : undefined), 5_000, 'the reaction running');
+    // The first intent is pending while its reaction runs: the journal keeps it.
+    await new Promise((r) => setTimeout(r, 100));
+    const kept = lines<{ t: string; r?: EventRecord }>(journal);
+    expect(kept.filter((line) => line.t === 'i').map((line) => line.r?.id)).toContain(first.record.id);
+    release();
+    await eventually(
+      async () => (statSync(journal).size === 0 ? true : undefined),
+      5_000,
+      'the journal emptied',
+    );
+    expect(ran).toEqual([first.record.id]);
+    await reactions.close(Date.now() + 1_000);
   });
 });
