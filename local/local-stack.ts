@@ -13,7 +13,7 @@ import { createProcessHandler } from '../functions/process-webhook/process-webho
 import { createReceiveHandler } from '../functions/receive-webhook/receive-webhook';
 import { FileRawStore } from '../lib/blobs/raw-store';
 import { DEFAULT_MAX_BODY_BYTES } from '../lib/config';
-import type { EventRecord, QueueMessage } from '../lib/events/event-record';
+import type { QueueMessage } from '../lib/events/event-record';
 import { CampaignCounters } from '../lib/ingest/campaign-counters';
 import { EventWriter } from '../lib/ingest/event-writer';
 import { createLogger, type Logger } from '../lib/log';
