@@ -1,6 +1,4 @@
 import type { AddressInfo } from 'node:net';
-import dynalite from 'dynalite';
-import { buildApp } from 'fauxqs';
 
 /** A local AWS-API server listening on 127.0.0.1. */
 export interface LocalServer {
@@ -14,6 +12,8 @@ export interface LocalServer {
  * (LevelDB) and survives a restart; without, in memory.
  */
 export async function startDynamoDb(options: { port?: number; path?: string } = {}): Promise<LocalServer> {
+  // Imported here, not at the top: the CLI bundle leaves dynalite and fauxqs out and needs them only here.
+  const { default: dynalite } = await import('dynalite');
   const server = dynalite({
     createTableMs: 0,
     deleteTableMs: 0,
@@ -42,6 +42,7 @@ export async function startDynamoDb(options: { port?: number; path?: string } = 
  * Its queue URLs name a `*.localhost` host that does not resolve everywhere: clients get `endpoint` explicitly.
  */
 export async function startSqs(options: { port?: number } = {}): Promise<LocalServer> {
+  const { buildApp } = await import('fauxqs');
   const app = buildApp({ logger: false, host: '127.0.0.1' });
   await app.listen({ port: options.port ?? 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;

@@ -35,12 +35,12 @@ import { DurableFileRawStore } from './durable-raw-store';
 import { ensurePrivateDir, writePrivateFileAtomic } from './private-files';
 import { type Reaction, Reactions } from './reactions';
 import { SqsPoller } from './sqs-poller';
+import { LOCAL_TABLE_NAME, type LocalStackInfo, localClientConfig, STACK_FILE } from './stack-info';
 
-export const LOCAL_TABLE_NAME = 'campaign-inbox-records';
+export { LOCAL_TABLE_NAME, type LocalStackInfo, localClientConfig, STACK_FILE };
+
 export const LOCAL_QUEUE_NAME = 'campaign-inbox-events';
 export const LOCAL_DLQ_NAME = 'campaign-inbox-events-dlq';
-/** Written to `DATA_DIR` while the stack runs, so `npm run events` and `npm run send` find it. */
-export const STACK_FILE = 'local-stack.json';
 /** Where the delivery journal lives in `DATA_DIR`. */
 export const JOURNAL_DIR = 'journal';
 /** An older version's queue snapshot, written on a graceful stop; adopted into the journal when found. */
@@ -85,20 +85,6 @@ export interface LocalStackOptions {
   reactionRetries?: { attempts?: number; backoffMs?: number };
 }
 
-/** Where a running local stack can be reached; the content of `DATA_DIR/local-stack.json`. */
-export interface LocalStackInfo {
-  pid: number;
-  webhookUrl: string;
-  /** Every provider's URL, ready to paste (URL tokens included). */
-  webhookUrls: Record<string, string>;
-  dynamodbEndpoint: string;
-  sqsEndpoint: string;
-  tableName: string;
-  queueUrl: string;
-  dlqUrl: string;
-  layout: TableLayout;
-}
-
 export interface LocalStack extends LocalStackInfo {
   port: number;
   dynamodb: DynamoDBClient;
@@ -138,11 +124,6 @@ class ActivityRecordingWriter extends EventWriter {
     if (outcome === 'stored' && message.kind === 'event') this.activity.add(message.record);
     return outcome;
   }
-}
-
-/** SDK clients for the local servers: fixed dummy credentials, so real ones are never sent anywhere. */
-export function localClientConfig(endpoint: string) {
-  return { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
 }
 
 /**

@@ -2,8 +2,21 @@
 // - dist/index.js: the construct and the stack, one ESM file; aws-cdk-lib and constructs stay imports (peers).
 // - dist/functions/<name>/index.mjs: the Lambda bundles, built with the stack's own options, so a consumer's
 //   synth needs neither esbuild nor this project's lock file.
+// - dist/cli.js: the `campaign-inbox` command (the package's bin), one executable ESM file holding everything it
+//   runs (SDK clients, valibot, ...), so a consumer needs no dependency of ours; dist/dashboard/index.html and
+//   dist/examples/<provider>/*.json beside it are the page it serves and the payloads `send` posts.
 // - dist/types/: declarations, with relative imports spelled as NodeNext resolves them (`./x.js`).
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { BUNDLING } from '../infra/bundling';
@@ -42,6 +55,34 @@ for (const [name, external] of Object.entries(PACKAGED_FUNCTIONS)) {
     banner: { js: BUNDLING.banner },
     logLevel: 'warning',
   });
+}
+
+// The CLI: the AWS SDK's full credential chain (profiles, SSO), not the functions' environment-only alias; the
+// local servers (dynalite, fauxqs) stay out, needed only to open a stopped local stack's data.
+await build({
+  entryPoints: [join(ROOT, 'scripts/cli.ts')],
+  outfile: join(DIST, 'cli.js'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  minify: true,
+  mainFields: ['module', 'main'],
+  external: ['dynalite', 'fauxqs'],
+  define: { CAMPAIGN_INBOX_BUNDLE: 'true' },
+  banner: { js: `#!/usr/bin/env node\n${BUNDLING.banner}` },
+  logLevel: 'warning',
+});
+chmodSync(join(DIST, 'cli.js'), 0o755);
+mkdirSync(join(DIST, 'dashboard'), { recursive: true });
+copyFileSync(join(ROOT, 'local/dashboard/index.html'), join(DIST, 'dashboard/index.html'));
+for (const provider of readdirSync(join(ROOT, 'test/fixtures'))) {
+  const folder = join(ROOT, 'test/fixtures', provider);
+  if (!statSync(folder).isDirectory()) continue;
+  const examples = readdirSync(folder).filter((name) => name.endsWith('.json'));
+  if (examples.length === 0) continue;
+  mkdirSync(join(DIST, 'examples', provider), { recursive: true });
+  for (const name of examples) copyFileSync(join(folder, name), join(DIST, 'examples', provider, name));
 }
 
 // Declarations of the package's entry and what it reaches.

@@ -2,9 +2,10 @@ import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { DashboardReader } from '../lib/queries/dashboard';
 import { createDashboard } from '../local/dashboard';
+import { invocation, isEntry, runAsEntry } from './entry';
 import { resolveTableTarget } from './local-target';
 
-const USAGE = `Usage: npm run dashboard -- [--stack <name>] [--port <n>]
+const usage = () => `Usage: ${invocation('dashboard')} [--stack <name>] [--port <n>]
 
 Serves the campaign dashboard on http://127.0.0.1:<port>/ (default 3030), reading the records table:
   --stack <name>     a deployed stack's table, with your AWS credentials (read-only: Query and GetItem)
@@ -27,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(usage());
     return 0;
   }
   const port = Number(values.port);
@@ -68,12 +69,17 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code !== 0) process.exitCode = code;
-  },
-  (error: unknown) => {
+/**
+ * The tool: starts the dashboard server, which keeps the process running until SIGINT or SIGTERM.
+ * @returns the exit code of starting it (0 serving, 1 failed, 2 usage error).
+ */
+export async function run(argv: string[]): Promise<number> {
+  try {
+    return await main(argv);
+  } catch (error) {
     process.stderr.write(`dashboard: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+    return 1;
+  }
+}
+
+if (isEntry(import.meta.url)) runAsEntry(run);

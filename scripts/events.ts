@@ -15,6 +15,7 @@ import {
 import { peekDeadLetters, purgeDeadLetters } from '../lib/queue/dead-letters';
 import { moveDeadLetters, redriveMessages } from '../lib/queue/redrive';
 import type { StoredEvent } from '../lib/table/records-table';
+import { invocation, isEntry, runAsEntry } from './entry';
 import { exportEvents } from './export-events';
 import { dataDir, resolveQueueTarget, withTable } from './local-target';
 
@@ -98,7 +99,7 @@ const COMMANDS: Record<string, { usage: string; flags: string[] }> = {
   },
 };
 
-const USAGE = `Usage: npm run -s events -- <command> [options]     (-s: no npm banner on stdout)
+const usage = () => `Usage: ${invocation('events')} <command> [options]${cliNote()}
 
 Commands:
 ${Object.values(COMMANDS)
@@ -108,10 +109,13 @@ ${Object.values(COMMANDS)
 ${COMMON}
 
 Data goes to stdout, messages to stderr. Exit codes: 0 done, 1 failed, 2 usage error.
-"npm run -s events -- <command> --help" shows one command.`;
+"${invocation('events')} <command> --help" shows one command.`;
+
+/** Through npm, `-s` keeps npm's banner off stdout; the CLI has none. */
+const cliNote = () => (invocation('events').startsWith('npm') ? '     (-s: no npm banner on stdout)' : '');
 
 const commandUsage = (name: string) =>
-  `Usage: npm run -s events -- ${name} [options]\n\n  ${COMMANDS[name]?.usage}\n\n${COMMON}`;
+  `Usage: ${invocation('events')} ${name} [options]\n\n  ${COMMANDS[name]?.usage}\n\n${COMMON}`;
 
 class UsageError extends Error {}
 
@@ -406,8 +410,8 @@ async function main(argv: string[]): Promise<number> {
   if (command !== undefined && !COMMANDS[command])
     throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   if (values.help || !command) {
-    if (values.help) console.log(command ? commandUsage(command) : USAGE);
-    else console.error(USAGE);
+    if (values.help) console.log(command ? commandUsage(command) : usage());
+    else console.error(usage());
     return values.help ? 0 : 2;
   }
   const extra =
@@ -440,14 +444,14 @@ async function main(argv: string[]): Promise<number> {
               console.error(`redrive: ${moved}${toMove === undefined ? '' : ` of ${toMove}`} moved`),
           },
         );
-        console.log(
+        console.error(
           `redrive: ${result.status.toLowerCase()}, ${result.moved} moved back to the events queue${result.failureReason ? ` (${result.failureReason})` : ''}`,
         );
         return result.status === 'COMPLETED' ? 0 : 1;
       }
       // The local SQS-API server has no move task: the same move as a receive, send and delete loop.
       const { moved, failed } = await redriveMessages(target.client, target.dlqUrl, target.queueUrl);
-      console.log(
+      console.error(
         `redrive: ${moved} moved back to the events queue${failed ? `, ${failed} refused (still in the DLQ)` : ''}`,
       );
       return failed === 0 ? 0 : 1;
@@ -599,18 +603,19 @@ async function main(argv: string[]): Promise<number> {
   );
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
+/** The tool: runs one command. @returns the exit code (0 done, 1 failed, 2 usage error). */
+export async function run(argv: string[]): Promise<number> {
+  try {
+    return await main(argv);
+  } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`events: ${withSuggestion(message)} (see --help)`);
-      process.exitCode = 2;
-      return;
+      return 2;
     }
     console.error(`events: ${message}`);
-    process.exitCode = 1;
-  },
-);
+    return 1;
+  }
+}
+
+if (isEntry(import.meta.url)) runAsEntry(run);

@@ -5,9 +5,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { loadTableLayout } from '../lib/config';
 import type { TableLayout } from '../lib/table/records-table';
-import { startDynamoDb } from '../local/aws-servers';
 import { readDevSecret } from '../local/dev-secret';
-import { LOCAL_TABLE_NAME, type LocalStackInfo, localClientConfig, STACK_FILE } from '../local/local-stack';
+import { LOCAL_TABLE_NAME, type LocalStackInfo, localClientConfig, STACK_FILE } from '../local/stack-info';
 import { readStackOutputs, requireOutput } from './stack-outputs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -31,6 +30,22 @@ export async function findRunningStack(dir = dataDir()): Promise<LocalStackInfo 
 /** @returns the secret the local stack verifies with: env `SORI_SECRET_KEY`, else the generated dev secret. */
 export async function localSecret(dir = dataDir()): Promise<string | undefined> {
   return process.env.SORI_SECRET_KEY || (await readDevSecret(dir));
+}
+
+/**
+ * Serves a stopped local stack's data on disk with dynalite, loaded only here: the CLI bundle leaves it out, and
+ * an installed package has it only when its user adds it.
+ */
+async function openStoppedData(dir: string) {
+  const { startDynamoDb } = await import('../local/aws-servers');
+  try {
+    return await startDynamoDb({ path: join(dir, 'dynamodb') });
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new Error(
+      `no local stack runs on ${dir}: start it, or pass --endpoint and --table (reading a stopped stack's data needs dynalite)`,
+    );
+  }
 }
 
 export interface TableTarget {
@@ -84,7 +99,7 @@ export async function resolveTableTarget(flags: {
       `no local data in ${dir}: start the stack with "npm start", or pass --endpoint and --table`,
     );
   }
-  const server = await startDynamoDb({ path: join(dir, 'dynamodb') });
+  const server = await openStoppedData(dir);
   const client = new DynamoDBClient(localClientConfig(server.endpoint));
   return {
     client,

@@ -1,18 +1,20 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findProvider, providerNames } from '../lib/providers';
 import { signBody } from '../lib/signature/verify-signature';
+import { invocation, isEntry, runAsEntry } from './entry';
 import { dataDir, findRunningStack, localSecret } from './local-target';
 
-const USAGE = `Usage: npm run -s send -- [options]
+const usage = () => `Usage: ${invocation('send')} [options]
 
 Signs SORI deliveries with the secret key and posts them, as SORI does.
 
   --url <url>        webhook URL (default: the local stack's URL for the provider)
   --provider <name>  sori (default), symphony, adreform or optimizely: which seed examples, how to sign
   --secret <key>     secret_key to sign with (env SORI_SECRET_KEY; default: the local dev secret)
-  --file <path>      a JSON payload to send (repeatable; default: the seed examples in test/fixtures/<provider>)
+  --file <path>      a JSON payload to send (repeatable; default: the provider's example payloads)
   --repeat <n>       deliver each payload n times, like SORI's retries (default 1); retries of
                      current-format events carry a new "timestamp", as SORI's do
   --concurrent       send the repeats of a payload at the same time instead of one after another
@@ -21,14 +23,20 @@ Signs SORI deliveries with the secret key and posts them, as SORI does.
   --keep-dates       send the payloads verbatim; by default their event times are set to now (so the
                      dashboard's today shows them) and the legacy examples' "string" placeholders get
                      realistic values
+  --json             one JSON object per delivery: file, attempt, HTTP status and the response's body
 
 Exit codes: 0 every delivery accepted, 1 one or more refused or failed, 2 usage error.
 `;
 
-const FIXTURES = resolve(import.meta.dirname, '../test/fixtures');
+/** The example payloads, by provider: beside the CLI bundle (dist/examples), else the repository's fixtures. */
+const FIXTURES = [
+  join(import.meta.dirname, 'examples'),
+  resolve(import.meta.dirname, '../test/fixtures'),
+].find((folder) => existsSync(folder));
 
 async function payloadFiles(provider: string, files: string[] | undefined): Promise<string[]> {
   if (files && files.length > 0) return files.map((file) => resolve(file));
+  if (!FIXTURES) throw new Error('no example payloads found: pass --file');
   const folder = join(FIXTURES, provider);
   const names = (await readdir(folder)).filter((name) => name.endsWith('.json')).sort();
   return names.map((name) => join(folder, name));
@@ -72,6 +80,15 @@ export function stampNow(provider: string, payload: Record<string, unknown>, now
   return stamped;
 }
 
+/** A response body as JSON when it is JSON, else its text. */
+function parsed(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 /** A mistake in the command line (exit code 2, as every tool here), as opposed to a failed delivery (1). */
 class UsageError extends Error {}
 
@@ -88,11 +105,12 @@ async function main(argv: string[]): Promise<number> {
       encoding: { type: 'string', default: 'hex' },
       prefix: { type: 'boolean', default: false },
       'keep-dates': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log(USAGE);
+    console.log(usage());
     return 0;
   }
   const repeat = Number(values.repeat);
@@ -128,7 +146,12 @@ async function main(argv: string[]): Promise<number> {
     }
     const response = await fetch(url, { method: 'POST', headers, body });
     const text = await response.text();
-    console.log(`${response.status} ${file.split('/').pop()} #${attempt} ${text}`);
+    const name = basename(file);
+    console.log(
+      values.json
+        ? JSON.stringify({ file: name, attempt, status: response.status, body: parsed(text) })
+        : `${response.status} ${name} #${attempt} ${text}`,
+    );
     return response.ok;
   };
 
@@ -150,17 +173,18 @@ async function main(argv: string[]): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`)
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(`send: ${error instanceof Error ? error.message : String(error)}`);
-      if ((error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED')
-        console.error('Is the stack running? Start it with "npm start".');
-      const usage =
-        error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-      process.exitCode = usage ? 2 : 1;
-    },
-  );
+/** The tool: signs and posts the payloads. @returns the exit code (0 all accepted, 1 not, 2 usage error). */
+export async function run(argv: string[]): Promise<number> {
+  try {
+    return await main(argv);
+  } catch (error) {
+    console.error(`send: ${error instanceof Error ? error.message : String(error)}`);
+    if ((error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED')
+      console.error('Is the stack running? Start it with "npm start".');
+    const usage =
+      error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    return usage ? 2 : 1;
+  }
+}
+
+if (isEntry(import.meta.url)) runAsEntry(run);

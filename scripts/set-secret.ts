@@ -12,13 +12,16 @@ import {
   type SigningSecretDocument,
   tokenWebhookUrl,
 } from '../lib/signature/signing-secrets';
+import { invocation, isEntry, runAsEntry } from './entry';
 import { readStackOutputs, requireOutput } from './stack-outputs';
 
-const USAGE = `Usage: npm run -s set-secret -- [--stack <name>] [--provider <name>] [--show-token-url | --new-url-token | --basic]
+const usage =
+  () => `Usage: ${invocation('set-secret')} [--stack <name>] [--provider <name>] [--show-token-url | --new-url-token | --basic]
 
 Puts a provider's secret_key (SORI Console: app_id/secret_key) into the deployed signing secret. The new
 secret is read from standard input (so it stays out of shell history); the one it replaces is kept as the
 previous secret, so deliveries signed before the change still verify. Every other credential stays.
+URLs go to stdout, messages to stderr.
 
   --stack <name>      the deployed stack (default ${DEFAULT_CONFIG.stackName})
   --provider <name>   whose credentials (default sori; with --show-token-url, default every URL-token provider)
@@ -27,8 +30,8 @@ previous secret, so deliveries signed before the change still verify. Every othe
   --new-url-token     give the provider a new URL token of its own and print its URL (the old one stops)
   --basic             set the provider's HTTP Basic credentials, read as user:password from standard input
 
-Example:  printf '%s' "$SORI_SECRET_KEY" | npm run set-secret -- --stack ${DEFAULT_CONFIG.stackName}
-          npm run set-secret -- --show-token-url
+Example:  printf '%s' "$SORI_SECRET_KEY" | ${invocation('set-secret')} --stack ${DEFAULT_CONFIG.stackName}
+          ${invocation('set-secret')} --show-token-url
 `;
 
 /** The providers whose own scheme is the URL token (Symphony, Ad Reform, Optimizely). */
@@ -60,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    console.log(USAGE);
+    console.log(usage());
     return 0;
   }
   const provider = values.provider ?? 'sori';
@@ -106,12 +109,12 @@ async function main(argv: string[]): Promise<number> {
       if (!username || !password)
         throw new Error('give the Basic credentials on standard input as user:password');
       await put(setBasicCredentials(document, provider, { username, password }));
-      console.log(`HTTP Basic credentials for ${provider} are set.`);
+      console.error(`HTTP Basic credentials for ${provider} are set.`);
       return 0;
     }
     const secret = await readStdin();
     await put(rotateSecret(document, provider, secret));
-    console.log(
+    console.error(
       `The ${provider} secret is set; the previous one still verifies until the next change. Receive functions pick it up within 5 minutes.`,
     );
     return 0;
@@ -120,14 +123,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
+/** The tool: changes (or shows) a provider's credentials. @returns the exit code (0, 1 failed, 2 usage). */
+export async function run(argv: string[]): Promise<number> {
+  try {
+    return await main(argv);
+  } catch (error) {
     console.error(`set-secret: ${error instanceof Error ? error.message : String(error)}`);
     const usage =
       error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.exitCode = usage ? 2 : 1;
-  },
-);
+    return usage ? 2 : 1;
+  }
+}
+
+if (isEntry(import.meta.url)) runAsEntry(run);

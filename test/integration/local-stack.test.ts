@@ -341,10 +341,12 @@ describe('local stack (npm start)', () => {
     await stack.sqs.send(
       new SendMessageCommand({ QueueUrl: stack.dlqUrl, MessageBody: JSON.stringify(legacy) }),
     );
-    const { stdout } = await run('npx', ['tsx', 'scripts/events.ts', 'redrive'], {
+    const { stdout, stderr } = await run('npx', ['tsx', 'scripts/events.ts', 'redrive'], {
       env: { ...process.env, DATA_DIR: dataDir },
     });
-    expect(stdout).toContain('1 moved back');
+    // A confirmation, not data: on stderr.
+    expect(stderr).toContain('1 moved back');
+    expect(stdout).toBe('');
     const repository = new RecordsRepository(stack.dynamodb, stack.tableName);
     // The legacy click was stored by the first test already: the redriven copy must not add a record.
     await eventually(

@@ -1,0 +1,60 @@
+// campaign-inbox <command> [options]: the package's command line (its `bin`, built to dist/cli.js). Each command
+// is one of the tools `npm run events|send|set-secret|dashboard` runs, loaded only when asked for.
+import { runningAsCli } from './entry';
+
+const COMMANDS: Record<
+  string,
+  { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<number> }> }
+> = {
+  events: {
+    summary: 'query, export and count stored events; the dead-letter queue',
+    load: () => import('./events'),
+  },
+  send: {
+    summary: 'sign and post example (or your) payloads to a webhook URL',
+    load: () => import('./send'),
+  },
+  'set-secret': {
+    summary: "put a provider's secret_key or URL token into a deployed stack",
+    load: () => import('./set-secret'),
+  },
+  dashboard: { summary: 'serve the campaign dashboard on 127.0.0.1', load: () => import('./dashboard') },
+};
+
+const USAGE = `Usage: campaign-inbox <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, command]) => `  ${name.padEnd(12)} ${command.summary}`)
+  .join('\n')}
+
+events, send and dashboard work on the local stack running on DATA_DIR (default ./.data); events, dashboard
+and set-secret on a deployed stack with --stack <name>.
+"campaign-inbox <command> --help" shows a command's options. Data goes to stdout, messages to stderr.
+Exit codes: 0 done, 1 failed, 2 usage error.`;
+
+/** Dispatches to a command. @returns the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === '--help' || name === '-h' || name === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  if (name === undefined) {
+    console.error(USAGE);
+    return 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(
+      `campaign-inbox: unknown command ${JSON.stringify(name)}; commands: ${Object.keys(COMMANDS).join(', ')} (see --help)`,
+    );
+    return 2;
+  }
+  runningAsCli();
+  return (await command.load()).run(rest);
+}
+
+void run(process.argv.slice(2)).then((code) => {
+  if (code !== 0) process.exitCode = code;
+});

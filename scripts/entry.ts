@@ -1,0 +1,37 @@
+// How each command-line tool runs: as its own entry (`npm run events`, `tsx scripts/events.ts`), or as a command
+// of the CLI (`campaign-inbox events`), which imports it and calls its `run`.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** `true` inside the CLI bundle (esbuild defines it), where every module shares the bundle's URL. */
+declare const CAMPAIGN_INBOX_BUNDLE: boolean | undefined;
+
+let cli = false;
+
+/** Called by the CLI before it loads a command: usage texts then name `campaign-inbox <command>`. */
+export function runningAsCli(): void {
+  cli = true;
+}
+
+/** How the user invokes `command`: `campaign-inbox events` from the CLI, else `npm run -s events --`. */
+export const invocation = (command: string) =>
+  cli ? `campaign-inbox ${command}` : `npm run -s ${command} --`;
+
+/** `true` when the module at `url` is the process's entry point, not a module the CLI imported. */
+export function isEntry(url: string): boolean {
+  if (typeof CAMPAIGN_INBOX_BUNDLE !== 'undefined') return false;
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(url));
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a tool's `run` with the process's arguments and sets the exit code it returns. */
+export function runAsEntry(run: (argv: string[]) => Promise<number>): void {
+  void run(process.argv.slice(2)).then((code) => {
+    if (code !== 0) process.exitCode = code;
+  });
+}
