@@ -30,12 +30,13 @@ ${Object.entries(COMMANDS)
 
 events, send and dashboard work on the local stack running on DATA_DIR (default ./.data); events, dashboard
 and set-secret on a deployed stack with --stack <name>.
-"campaign-inbox <command> --help" shows a command's options. Data goes to stdout, messages to stderr.
+"campaign-inbox <command> --help" shows a command's options (through npx: "npx campaign-inbox help"). Data goes to stdout, messages to stderr.
 Exit codes: 0 done, 1 failed, 2 usage error.`;
 
 /** Dispatches to a command. @returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  // npx takes a bare `--help` after the package name for its own: `npx campaign-inbox -- --help` passes it on.
+  const [name, ...rest] = argv[0] === '--' ? argv.slice(1) : argv;
   if (name === '--help' || name === '-h' || name === 'help') {
     console.log(USAGE);
     return 0;

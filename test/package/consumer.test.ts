@@ -6,6 +6,9 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { deliverThroughBundles } from '../support/bundles';
+import { hexSignature, soriPayload } from '../support/deliveries';
+import { eventually } from '../support/local-aws';
+import { startStackProcess } from '../support/stack-process';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -57,7 +60,7 @@ app.synth();
 `;
 
 describe('the package in a CDK app of its own', () => {
-  it('installs from its tarball with its peers, type-checks under NodeNext, synthesizes the functions, the route and the table, and its shipped bundles store a signed delivery', {
+  it('installs from its tarball with its peers, type-checks under NodeNext, synthesizes the functions, the route and the table, and its shipped bundles store a signed delivery; its CLI, run with npx from the app folder, answers --help, refuses an unknown command with exit code 2, sends the shipped examples and prints the stored events as JSON lines', {
     timeout: 600_000,
   }, async () => {
     const app = await mkdtemp(join(tmpdir(), 'campaign-inbox-consumer-'));
@@ -110,6 +113,76 @@ describe('the package in a CDK app of its own', () => {
       (f) => f.Properties.Handler === 'index.handler',
     )) {
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
+    }
+
+    // The CLI on the package's bin, from the consumer's folder, against a local stack started elsewhere.
+    const dataDir = await mkdtemp(join(tmpdir(), 'campaign-inbox-consumer-data-'));
+    const secret = 'consumer-cli-secret';
+    const stack = await startStackProcess(dataDir, { SORI_SECRET_KEY: secret });
+    const cli = (...args: string[]) =>
+      run('npx', ['campaign-inbox', ...args], {
+        cwd: app,
+        env: { ...process.env, DATA_DIR: dataDir, SORI_SECRET_KEY: secret },
+      }).then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+    const jsonLines = (stdout: string) =>
+      stdout
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    try {
+      // npx keeps a bare `--help` for itself: `help`, `-h` and `-- --help` reach the CLI, as does the bin itself.
+      for (const args of [['help'], ['-h'], ['--', '--help'], ['events', '--help']]) {
+        const help = await cli(...args);
+        expect(help.code, args.join(' ')).toBe(0);
+        expect(help.stdout, args.join(' ')).toMatch(/^Usage: campaign-inbox (events )?<command>/);
+      }
+      const bin = await run(join(app, 'node_modules/.bin/campaign-inbox'), ['--help'], { cwd: app });
+      expect(bin.stdout).toMatch(/^Usage: campaign-inbox <command>/);
+      const unknown = await cli('frobnicate');
+      expect(unknown.code).toBe(2);
+      expect(unknown.stdout).toBe('');
+      expect(unknown.stderr).toContain('unknown command "frobnicate"');
+
+      // A signed delivery of a campaign of its own, posted as SORI does.
+      const campaign = `cmp_consumer_${Date.now()}`;
+      const payload = soriPayload('impression');
+      const body = JSON.stringify({
+        ...payload,
+        created_at: new Date().toISOString(),
+        campaign: { ...(payload.campaign as object), id: campaign },
+      });
+      const posted = await fetch(stack.info.webhookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-sori-signature': hexSignature(body, secret) },
+        body,
+      });
+      expect(posted.status).toBe(202);
+      // `send` posts the example payloads shipped beside the bundle, one JSON result per line.
+      const sent = await cli('send', '--json');
+      expect(sent.code, sent.stderr).toBe(0);
+      expect(jsonLines(sent.stdout).map((line) => line.status)).toEqual(Array(6).fill(202));
+
+      // `events query --json | jq .`: every line of stdout is one JSON object, the stored event among them.
+      const events = await eventually(
+        async () => {
+          const query = await cli('events', 'query', '--json');
+          expect(query.code, query.stderr).toBe(0);
+          const lines = jsonLines(query.stdout);
+          return lines.some((line) => line.campaign_id === campaign) ? lines : undefined;
+        },
+        30_000,
+        'the delivery stored',
+      );
+      expect(events.find((line) => line.campaign_id === campaign)).toMatchObject({
+        event: 'campaign.impression',
+        device_id: 'device_abc',
+      });
+      expect(events.some((line) => line.campaign_id === 'cmp_1234')).toBe(true);
+    } finally {
+      await stack.kill('SIGTERM');
     }
   });
 });
