@@ -92,6 +92,9 @@ describe('the package in a CDK app of its own', () => {
     // What the tarball holds: the built package, no sources, tests, benches or local data.
     const shipped = await readdir(join(app, 'node_modules/campaign-inbox'));
     expect(shipped.sort()).toEqual(['LICENSE', 'README.md', 'dist', 'package.json']);
+    // No dependencies of its own: the SDK clients, valibot and the rest are in the bundles.
+    for (const name of ['@aws-sdk', '@aws-lambda-powertools', '@middy', 'valibot'])
+      expect(existsSync(join(app, 'node_modules', name)), name).toBe(false);
 
     await run(join(app, 'node_modules/.bin/tsc'), ['-p', app], { cwd: app });
     const outdir = join(app, 'cdk.out');
