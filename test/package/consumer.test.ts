@@ -117,6 +117,12 @@ describe('the package in a CDK app of its own', () => {
     )) {
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
     }
+    // Those shipped bundles, run as Lambda runs them against the local servers, store a signed delivery.
+    const { id, events } = await deliverThroughBundles(outdir, template.Resources, {
+      receive: 'InboxReceiveFunction',
+      process: 'InboxProcessFunction',
+    });
+    expect(events.map((item) => item.id?.S)).toEqual([id]);
 
     // The CLI on the package's bin, from the consumer's folder, against a local stack started elsewhere.
     const dataDir = await mkdtemp(join(tmpdir(), 'campaign-inbox-consumer-data-'));
