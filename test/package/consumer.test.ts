@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { deliverThroughBundles } from '../support/bundles';
 import { hexSignature, soriPayload } from '../support/deliveries';
 import { eventually } from '../support/local-aws';
-import { startStackProcess } from '../support/stack-process';
+import { exited, startStackProcess } from '../support/stack-process';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -60,7 +60,7 @@ app.synth();
 `;
 
 describe('the package in a CDK app of its own', () => {
-  it('installs from its tarball with its peers, type-checks under NodeNext, synthesizes the functions, the route and the table, and its shipped bundles store a signed delivery; its CLI, run with npx from the app folder, answers --help, refuses an unknown command with exit code 2, sends the shipped examples and prints the stored events as JSON lines', {
+  it('installs from its tarball with its peers, type-checks under NodeNext, synthesizes the functions, the route and the table, and its shipped bundles store a signed delivery; its CLI, run with npx from the app folder, answers --help, refuses an unknown command with exit code 2, sends the shipped examples, prints the stored events as JSON lines and serves the dashboard', {
     timeout: 600_000,
   }, async () => {
     const app = await mkdtemp(join(tmpdir(), 'campaign-inbox-consumer-'));
@@ -190,6 +190,33 @@ describe('the package in a CDK app of its own', () => {
         device_id: 'device_abc',
       });
       expect(events.some((line) => line.campaign_id === 'cmp_1234')).toBe(true);
+
+      // `dashboard` serves the page shipped beside the bundle and today's numbers from the same stack; the
+      // bin run directly (npx would stand between the test and the server's SIGTERM).
+      const dashboard = spawn(join(app, 'node_modules/.bin/campaign-inbox'), ['dashboard', '--port', '0'], {
+        cwd: app,
+        env: { ...process.env, DATA_DIR: dataDir },
+      });
+      try {
+        const url = await new Promise<string>((resolve, reject) => {
+          let seen = '';
+          dashboard.stderr.on('data', (chunk: Buffer) => {
+            seen += chunk.toString();
+            const match = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(seen);
+            if (match?.[1]) resolve(match[1]);
+          });
+          dashboard.on('exit', (code) => reject(new Error(`dashboard exited with ${code}: ${seen}`)));
+        });
+        expect(await (await fetch(url)).text()).toContain('Impressions and clicks per hour');
+        const today = (await (await fetch(`${url}api/dashboard`)).json()) as {
+          campaigns: { campaign_id: string }[];
+        };
+        expect(today.campaigns.map((c) => c.campaign_id)).toContain(campaign);
+      } finally {
+        const stopped = exited(dashboard);
+        dashboard.kill('SIGTERM');
+        expect((await stopped).code).toBe(0);
+      }
     } finally {
       await stack.kill('SIGTERM');
     }
