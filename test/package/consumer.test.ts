@@ -147,6 +147,8 @@ describe('the package in a CDK app of its own', () => {
         const help = await cli(...args);
         expect(help.code, args.join(' ')).toBe(0);
         expect(help.stdout, args.join(' ')).toMatch(/^Usage: campaign-inbox (events )?<command>/);
+        // Once, with exit code 0: inside the bundle no tool also runs itself on the CLI's arguments.
+        expect(help.stdout.match(/^Usage:/gm), args.join(' ')).toHaveLength(1);
       }
       const bin = await run(join(app, 'node_modules/.bin/campaign-inbox'), ['--help'], { cwd: app });
       expect(bin.stdout).toMatch(/^Usage: campaign-inbox <command>/);
@@ -190,6 +192,7 @@ describe('the package in a CDK app of its own', () => {
         device_id: 'device_abc',
       });
       expect(events.some((line) => line.campaign_id === 'cmp_1234')).toBe(true);
+      expect(new Set(events.map((line) => line.id)).size).toBe(events.length);
 
       // `dashboard` serves the page shipped beside the bundle and today's numbers from the same stack; the
       // bin run directly (npx would stand between the test and the server's SIGTERM).
