@@ -2,7 +2,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { AwsTimeoutError, serviceEndpoint } from '../../lib/aws/aws-json-client';
 import { sqsSendMessage } from '../../lib/aws/services';
 import { createTestQueues, localClients, takeMessages } from '../support/local-aws';
-import { SQS_OK, type SqsReply, startSqsStandIn } from '../support/sqs-stand-in';
+import { SQS_OK, type SqsReply, sdkAuthorization, startSqsStandIn } from '../support/sqs-stand-in';
 
 const { sqs } = localClients();
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -45,7 +45,7 @@ async function scripted(replies: SqsReply[], tuning: { maxAttempts?: number; tim
     { maxAttempts: 2, ...tuning, credentials: () => CREDENTIALS },
     { AWS_ENDPOINT_URL_SQS: standIn.endpoint },
   );
-  return { seen: standIn.seen, ports: standIn.ports, send };
+  return { seen: standIn.seen, requests: standIn.requests, ports: standIn.ports, send };
 }
 
 const OK = SQS_OK;
@@ -53,9 +53,18 @@ const INPUT = { QueueUrl: 'https://sqs.us-east-1.amazonaws.com/000000000000/even
 
 describe("the receive function's SQS client, when SQS fails", () => {
   it('retries a 5xx once and succeeds', async () => {
-    const { seen, send } = await scripted([{ status: 503, body: { __type: 'ServiceUnavailable' } }, OK]);
+    const { seen, requests, send } = await scripted([
+      { status: 503, body: { __type: 'ServiceUnavailable' } },
+      OK,
+    ]);
     await expect(send(INPUT)).resolves.toEqual({ MessageId: 'm-1' });
     expect(seen).toHaveLength(2);
+    // Each try signed anew, and right: the SDK's own signer computes the same signature.
+    for (const request of requests) {
+      expect(
+        await sdkAuthorization(request, { service: 'sqs', region: 'us-east-1', credentials: CREDENTIALS }),
+      ).toBe(request.headers.authorization);
+    }
     expect(seen[1]?.['x-amz-target']).toBe('AmazonSQS.SendMessage');
     expect(seen[1]?.['content-type']).toBe('application/x-amz-json-1.0');
   });

@@ -9,7 +9,7 @@ import { rotateSecret } from '../../lib/signature/rotate-secret';
 import { bundledFunction, deliverThroughBundles, invokeBundle } from '../support/bundles';
 import { hexSignature, soriBody } from '../support/deliveries';
 import { generatedSecretDocument, startSecretsManagerStandIn } from '../support/deployed-receive';
-import { startSqsStandIn } from '../support/sqs-stand-in';
+import { type SeenRequest, sdkAuthorization, startSqsStandIn } from '../support/sqs-stand-in';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 
@@ -52,7 +52,7 @@ describe('the bundles `cdk synth` produces', () => {
       { Records: [{ eventName: 'INSERT', dynamodb: { NewImage: events[0], SequenceNumber: '1' } }] },
     )) as { batchItemFailures: unknown[] };
     expect(reacted.batchItemFailures).toEqual([]);
-    expect(JSON.parse(await readFile(reactions, 'utf8'))).toEqual({ id, event: 'campaign.click' });
+    expect(JSON.parse(await readFile(reactions, 'utf8'))).toMatchObject({ id, event: 'campaign.click' });
   });
 
   it("sign their AWS requests with the role's credentials Lambda puts in the environment, the only credential step they carry", async () => {
@@ -114,6 +114,19 @@ describe('the bundles `cdk synth` produces', () => {
         /^AWS4-HMAC-SHA256 Credential=ASIAROLEBUNDLE000001\//,
       );
       expect(sqsStandIn.seen[0]?.['x-amz-security-token']).toBe('role-session-token');
+      // And signed right: the SDK's own signer, given those credentials, computes the same signature.
+      const request = sqsStandIn.requests[0] as SeenRequest;
+      expect(
+        await sdkAuthorization(request, {
+          service: 'sqs',
+          region: 'us-east-1',
+          credentials: {
+            accessKeyId: 'ASIAROLEBUNDLE000001',
+            secretAccessKey: 'role-secret-access-key',
+            sessionToken: 'role-session-token',
+          },
+        }),
+      ).toBe(request.headers.authorization);
     } finally {
       await sqsStandIn.close();
       await secrets.close();

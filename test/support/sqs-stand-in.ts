@@ -4,8 +4,76 @@
  * the last one repeating: an answer, no answer at all (`hang`), half an answer and a dropped connection (`cut`),
  * or a connection closed before any answer (`drop`).
  */
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentials } from '../../lib/aws/signature-v4';
+
+export interface SeenRequest {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  host: string;
+}
+
+/** SHA-256 and HMAC-SHA256 as the SDK's signer takes them (its `sha256` option), from Node's crypto. */
+class NodeSha256 {
+  private readonly hash: Hash | Hmac;
+  constructor(secret?: SourceData) {
+    this.hash = secret ? createHmac('sha256', toBuffer(secret)) : createHash('sha256');
+  }
+  update(data: SourceData) {
+    this.hash.update(toBuffer(data));
+  }
+  async digest() {
+    return new Uint8Array(this.hash.digest());
+  }
+}
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+const toBuffer = (data: SourceData) =>
+  typeof data === 'string'
+    ? Buffer.from(data)
+    : ArrayBuffer.isView(data)
+      ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+      : Buffer.from(data);
+
+/**
+ * The `Authorization` the AWS SDK's own signer (`@smithy/signature-v4`) computes for a request as it arrived,
+ * over the headers it says it signed, at the date it says: equal to the one it carries when, and only when, it
+ * is signed right for these credentials, region and service.
+ */
+export async function sdkAuthorization(
+  request: SeenRequest,
+  scope: { service: string; region: string; credentials: AwsCredentials },
+): Promise<string> {
+  const signed = /SignedHeaders=([^,]+)/.exec(String(request.headers.authorization))?.[1]?.split(';') ?? [];
+  const headers = Object.fromEntries(
+    signed
+      .filter((name) => !['x-amz-date', 'x-amz-security-token'].includes(name))
+      .map((name) => [name, String(request.headers[name])]),
+  );
+  const date = String(request.headers['x-amz-date']);
+  const signingDate = new Date(
+    `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`,
+  );
+  const signer = new SignatureV4({ ...scope, sha256: NodeSha256, applyChecksum: false });
+  const [hostname, port] = request.host.split(':');
+  const out = await signer.sign(
+    {
+      method: 'POST',
+      protocol: 'http:',
+      hostname: hostname ?? '',
+      port: port ? Number(port) : undefined,
+      path: request.path,
+      query: {},
+      headers,
+      body: request.body,
+    },
+    { signingDate },
+  );
+  return String(out.headers.authorization);
+}
 
 export type SqsReply = { status: number; body: unknown } | 'hang' | 'cut' | 'drop';
 
@@ -13,13 +81,24 @@ export const SQS_OK: SqsReply = { status: 200, body: { MessageId: 'm-1' } };
 
 export async function startSqsStandIn(replies: SqsReply[] = [SQS_OK]) {
   const seen: IncomingHttpHeaders[] = [];
+  /** Each request whole, for checking its signature. */
+  const requests: SeenRequest[] = [];
   /** The client's port of each request's connection: the same port twice is a connection kept alive. */
   const ports: (number | undefined)[] = [];
   const hanging: ServerResponse[] = [];
   const server = createServer((request, response) => {
     seen.push(request.headers);
     ports.push(request.socket.remotePort);
-    request.resume();
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () =>
+      requests.push({
+        path: request.url ?? '',
+        headers: request.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        host: String(request.headers.host),
+      }),
+    );
     const reply = replies[Math.min(seen.length - 1, replies.length - 1)] as SqsReply;
     if (reply === 'hang') {
       hanging.push(response);
@@ -44,6 +123,7 @@ export async function startSqsStandIn(replies: SqsReply[] = [SQS_OK]) {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     seen,
+    requests,
     ports,
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: async () => {
