@@ -12,13 +12,13 @@
  * store, and creating it succeeds once only. Its second run for the same click, or the device's next click,
  * finds the key taken and grants nothing.
  *
- * The store here is a directory (`REWARDS_DIR`, default `DATA_DIR/rewards`): one file per granted key, created
- * whole with its content or not at all (written to a temporary file, then hard-linked to its name, which fails
- * when the name exists), and a ledger, `rewards.jsonl`, a line per grant. Deployed, a Lambda's disk does not
+ * The store here is a directory (`REWARDS_DIR`, default `DATA_DIR/rewards`): one file per granted key, named by
+ * its hash and created whole with its content or not at all (written to a temporary file, then hard-linked to
+ * its name, which fails when the name exists), and a ledger, `rewards.jsonl`, a line per grant. Deployed, a Lambda's disk does not
  * last: give `rewardFirstClick` a store of your own with the same contract, such as a DynamoDB put with
  * `attribute_not_exists(pk)`.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   appendFileSync,
   closeSync,
@@ -62,7 +62,10 @@ export function fileRewardStore(dir: string): RewardStore {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return {
     grant(reward) {
-      const path = join(dir, `${encodeURIComponent(reward.key)}.json`);
+      // Named by a hash of the pair: any id fits in a file name, and case-insensitive disks keep "ABC" and
+      // "abc" apart; the parts are hashed as a JSON array, so "a#b" + "c" and "a" + "b#c" stay two pairs.
+      const pair = JSON.stringify([reward.provider, reward.campaign_id, reward.device_id]);
+      const path = join(dir, `${createHash('sha256').update(pair).digest('hex')}.json`);
       const temporary = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
       const fd = openSync(temporary, 'wx', 0o600);
       try {

@@ -13,16 +13,34 @@ export function isDay(value: string): boolean {
   return DAY.test(value) && !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === value;
 }
 
+/** The names the dashboard answers to: it listens on 127.0.0.1, so a browser reaches it by one of these. */
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * `true` when the request names this machine in its `Host`. A web page that points a name of its own at
+ * 127.0.0.1 (DNS rebinding) sends that name, and is refused: else it could read the data, which `--stack`
+ * fetches with the user's AWS credentials.
+ */
+function fromThisMachine(request: IncomingMessage): boolean {
+  const host = request.headers.host ?? '';
+  return LOCAL_HOSTS.has(host.replace(/:\d+$/, '').toLowerCase());
+}
+
 /**
  * Serves the dashboard: the page at `/` and its data at `/api/dashboard?day=YYYY-MM-DD` (default: today, UTC;
  * anything but a real day answers 400). With `activity` (the local stack), the data also carries the events
- * stored per minute by this process.
+ * stored per minute by this process. A request whose `Host` is not this machine's name answers 403.
  * @returns `false` for any other path.
  */
 export function createDashboard(reader: DashboardReader, activity?: Activity) {
   return async (request: IncomingMessage, response: ServerResponse): Promise<boolean> => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
     if (request.method !== 'GET') return false;
+    if ((url.pathname === '/' || url.pathname === '/api/dashboard') && !fromThisMachine(request)) {
+      response.writeHead(403, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ message: 'the dashboard answers only to 127.0.0.1 or localhost' }));
+      return true;
+    }
     if (url.pathname === '/') {
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       response.end(await readFile(PAGE));

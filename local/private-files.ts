@@ -1,14 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** Mode of every file in `DATA_DIR` that holds a secret, a URL token or a delivery body: the owner's only. */
 export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_DIR_MODE = 0o700;
 
-/** Creates `dir` (and its parents) readable by the owner only when it does not exist yet. */
+/**
+ * Makes `dir` readable by its owner only: created so (with its parents) when it does not exist, narrowed to
+ * `0700` when it does and others may look in (a `DATA_DIR` made beforehand with `mkdir`), which also closes
+ * everything below it to them.
+ */
 export async function ensurePrivateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  if (((await stat(dir)).mode & 0o077) !== 0) await chmod(dir, PRIVATE_DIR_MODE);
 }
 
 /**

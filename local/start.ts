@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadAuthConfig, loadTableLayout } from '../lib/config';
 import { createLogger } from '../lib/log';
+import { allProviders, providerNames } from '../lib/providers';
 import { DataDirBusyError, lockDataDir } from './data-dir-lock';
 import { resolveDevSecret, resolveDevUrlTokens } from './dev-secret';
 import { STOP_BUDGET_MS, startLocalStack } from './local-stack';
@@ -44,26 +45,52 @@ try {
   process.exit(2);
 }
 
-/** The user's reaction module (`ON_EVENT_MODULE`), its default export run for each newly stored event. */
+/** Says why the stack cannot start, lets go of `DATA_DIR`, and exits with 2 (a setting to fix). */
+async function refuse(why: string): Promise<never> {
+  console.error(`campaign-inbox could not start: ${why}`);
+  await lock.release();
+  process.exit(2);
+}
+
+/**
+ * The user's reaction module (`ON_EVENT_MODULE`), its default export run for each newly stored event of the
+ * types and providers named (`ON_EVENT_TYPES`, `ON_EVENT_PROVIDERS`). A name no provider knows is refused: a
+ * typo would otherwise leave the reaction silently never called.
+ */
 async function loadReaction() {
   const path = process.env.ON_EVENT_MODULE;
   if (!path) return undefined;
-  const module = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown };
-  if (typeof module.default !== 'function') {
-    console.error(`campaign-inbox could not start: ${path} has no default export function`);
-    process.exit(2);
+  let module: { default?: unknown };
+  try {
+    module = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown };
+  } catch (error) {
+    const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+    return refuse(`ON_EVENT_MODULE ${path} could not be loaded: ${reason}`);
   }
+  if (typeof module.default !== 'function') return refuse(`${path} has no default export function`);
   const list = (name: string) =>
     (process.env[name] ?? '')
       .split(',')
       .map((value) => value.trim())
       .filter(Boolean);
-  return {
-    run: module.default as (event: unknown) => unknown,
-    events: list('ON_EVENT_TYPES'),
-    providers: list('ON_EVENT_PROVIDERS'),
-  };
+  const events = list('ON_EVENT_TYPES');
+  const providers = list('ON_EVENT_PROVIDERS');
+  const knownProviders = providerNames();
+  const knownEvents = [...new Set(allProviders().flatMap((provider) => provider.events))];
+  const unknownProvider = providers.find((name) => !knownProviders.includes(name));
+  if (unknownProvider) {
+    return refuse(
+      `ON_EVENT_PROVIDERS names ${unknownProvider}, not a provider (${knownProviders.join(', ')})`,
+    );
+  }
+  const unknownEvent = events.find((name) => !knownEvents.includes(name));
+  if (unknownEvent) {
+    return refuse(`ON_EVENT_TYPES names ${unknownEvent}, an event no provider sends (e.g. campaign.click)`);
+  }
+  return { run: module.default as (event: unknown) => unknown, events, providers, path };
 }
+
+const reaction = await loadReaction();
 
 const stack = await startLocalStack({
   port,
@@ -75,7 +102,7 @@ const stack = await startLocalStack({
   urlTokens: tokens,
   auth,
   logger: createLogger('local', (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn'),
-  onEvent: await loadReaction(),
+  onEvent: reaction,
 }).catch((error: unknown) => {
   console.error(`campaign-inbox could not start: ${error instanceof Error ? error.message : String(error)}`);
   if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
@@ -94,7 +121,11 @@ ${Object.entries(stack.webhookUrls)
       `  ${`${provider}:`.padEnd(13)} ${url}${generatedTokens.includes(provider) ? `   (set ${provider.toUpperCase()}_URL_TOKEN to choose the token)` : ''}`,
   )
   .join('\n')}
-  Dashboard:    http://127.0.0.1:${stack.port}/
+  Dashboard:    http://127.0.0.1:${stack.port}/${
+    reaction
+      ? `\n  Reaction:     ${reaction.path} for ${reaction.events.join(', ') || 'every event'}${reaction.providers.length ? ` of ${reaction.providers.join(', ')}` : ''}`
+      : ''
+  }
   Health:       http://127.0.0.1:${stack.port}/healthz
 
 Try it:       npm run send

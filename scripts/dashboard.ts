@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { DashboardReader } from '../lib/queries/dashboard';
 import { createDashboard } from '../local/dashboard';
-import { invocation, isEntry, runAsEntry } from './entry';
+import { errorLine, invocation, isEntry, isUsageError, runAsEntry } from './entry';
 import { resolveTableTarget } from './local-target';
 
 const usage = () => `Usage: ${invocation('dashboard')} [--stack <name>] [--port <n>]
@@ -55,7 +55,21 @@ async function main(argv: string[]): Promise<number> {
         response.end(JSON.stringify({ message: 'the table could not be read' }));
       });
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', resolve);
+    });
+  } catch (error) {
+    void target.close();
+    if ((error as { code?: string }).code === 'EADDRINUSE') {
+      process.stderr.write(
+        `dashboard: port ${port} is in use; choose another with --port <n> (0 picks a free one)\n`,
+      );
+      return 1;
+    }
+    throw error;
+  }
   const address = server.address();
   const actual = typeof address === 'object' && address ? address.port : port;
   process.stderr.write(`dashboard: http://127.0.0.1:${actual}/ reading ${target.tableName}\n`);
@@ -77,7 +91,12 @@ export async function run(argv: string[]): Promise<number> {
   try {
     return await main(argv);
   } catch (error) {
-    process.stderr.write(`dashboard: ${error instanceof Error ? error.message : String(error)}\n`);
+    const message = errorLine(error);
+    if (isUsageError(error)) {
+      process.stderr.write(`dashboard: ${message} (see --help)\n`);
+      return 2;
+    }
+    process.stderr.write(`dashboard: ${message}\n`);
     return 1;
   }
 }

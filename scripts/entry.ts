@@ -35,3 +35,25 @@ export function runAsEntry(run: (argv: string[]) => Promise<number>): void {
     if (code !== 0) process.exitCode = code;
   });
 }
+
+/** A mistake in how a tool was called: the tool says what and exits 2. */
+export class UsageError extends Error {}
+
+/** `true` for a usage mistake: ours, or one `node:util`'s `parseArgs` found (an unknown flag, a stray word). */
+export function isUsageError(error: unknown): boolean {
+  return (
+    error instanceof UsageError || String((error as { code?: unknown })?.code).startsWith('ERR_PARSE_ARGS')
+  );
+}
+
+/**
+ * An error as one line for the terminal. `parseArgs`' message for a value that starts with a dash
+ * (`--limit -1`) runs to three lines; it becomes one that says how to pass such a value.
+ */
+export function errorLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const ambiguous = /^Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
+  if (ambiguous)
+    return `${ambiguous[1]} needs a value; one that starts with a dash goes as ${ambiguous[1]}=<value>`;
+  return message.split('\n')[0] ?? '';
+}

@@ -15,7 +15,7 @@ import {
 import { peekDeadLetters, purgeDeadLetters } from '../lib/queue/dead-letters';
 import { moveDeadLetters, redriveMessages } from '../lib/queue/redrive';
 import type { StoredEvent } from '../lib/table/records-table';
-import { invocation, isEntry, runAsEntry } from './entry';
+import { errorLine, invocation, isEntry, isUsageError, runAsEntry, UsageError } from './entry';
 import { exportEvents } from './export-events';
 import { dataDir, resolveQueueTarget, withTable } from './local-target';
 
@@ -116,8 +116,6 @@ const cliNote = () => (invocation('events').startsWith('npm') ? '     (-s: no np
 
 const commandUsage = (name: string) =>
   `Usage: ${invocation('events')} ${name} [options]\n\n  ${COMMANDS[name]?.usage}\n\n${COMMON}`;
-
-class UsageError extends Error {}
 
 /** Every flag any command takes, for "did you mean". */
 const ALL_FLAGS = [...new Set(Object.values(COMMANDS).flatMap((command) => command.flags)), 'help'];
@@ -608,8 +606,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     return await main(argv);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    const message = errorLine(error);
+    if (isUsageError(error)) {
       console.error(`events: ${withSuggestion(message)} (see --help)`);
       return 2;
     }

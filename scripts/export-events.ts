@@ -28,7 +28,7 @@ export async function exportEvents(
   queries: Omit<EventQuery, 'limit'>[],
   options: { format: 'csv' | 'jsonl'; out?: string | undefined; progressEvery?: number },
 ): Promise<number> {
-  const stream: Writable = options.out ? createWriteStream(options.out, { flags: 'w' }) : process.stdout;
+  const stream: Writable = options.out ? await openForWriting(options.out) : process.stdout;
   const write = async (text: string) => {
     if (!stream.write(text)) await once(stream, 'drain');
   };
@@ -52,4 +52,11 @@ export async function exportEvents(
     `export: ${rows} ${rows === 1 ? 'row' : 'rows'}${options.out ? ` written to ${options.out}` : ''}\n`,
   );
   return rows;
+}
+
+/** A file stream once the file is open: a folder that does not exist is an error here, not an unhandled one later. */
+async function openForWriting(path: string): Promise<Writable> {
+  const stream = createWriteStream(path, { flags: 'w' });
+  await once(stream, 'open');
+  return stream;
 }

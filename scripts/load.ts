@@ -6,6 +6,7 @@ import { CampaignStats } from '../lib/queries/campaign-stats';
 import { RecordsRepository } from '../lib/queries/records-repository';
 import { signBody } from '../lib/signature/verify-signature';
 import { type LocalStack, localClientConfig, startLocalStack } from '../local/local-stack';
+import { errorLine, isUsageError, UsageError } from './entry';
 import { findRunningStack, localSecret } from './local-target';
 
 export interface LoadOptions {
@@ -238,7 +239,6 @@ Exit codes: 0 all stored once and counted exactly, 1 not, 2 usage error.
 `;
 
 /** A mistake in the command line (exit code 2), as opposed to a failed run (1). */
-class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -321,9 +321,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       process.exitCode = code;
     },
     (error: unknown) => {
-      console.error(`load: ${error instanceof Error ? error.message : String(error)}`);
-      const usage =
-        error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+      console.error(`load: ${errorLine(error)}`);
+      const usage = isUsageError(error);
       process.exitCode = usage ? 2 : 1;
     },
   );

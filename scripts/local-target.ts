@@ -7,6 +7,7 @@ import { loadTableLayout } from '../lib/config';
 import type { TableLayout } from '../lib/table/records-table';
 import { readDevSecret } from '../local/dev-secret';
 import { LOCAL_TABLE_NAME, type LocalStackInfo, localClientConfig, STACK_FILE } from '../local/stack-info';
+import { UsageError } from './entry';
 import { readStackOutputs, requireOutput } from './stack-outputs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -79,7 +80,7 @@ export async function resolveTableTarget(flags: {
   const endpoint = flags.endpoint ?? process.env.EVENTS_ENDPOINT;
   const table = flags.table ?? process.env.EVENTS_TABLE;
   if (endpoint || table) {
-    if (!table) throw new Error('--table (or EVENTS_TABLE) is required with --endpoint');
+    if (!table) throw new UsageError('--table (or EVENTS_TABLE) is required with --endpoint');
     const client = new DynamoDBClient(endpoint ? { endpoint } : {});
     return { client, tableName: table, layout: loadTableLayout(), close: async () => client.destroy() };
   }

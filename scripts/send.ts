@@ -4,7 +4,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findProvider, providerNames } from '../lib/providers';
 import { signBody } from '../lib/signature/verify-signature';
-import { invocation, isEntry, runAsEntry } from './entry';
+import { errorLine, invocation, isEntry, isUsageError, runAsEntry, UsageError } from './entry';
 import { dataDir, findRunningStack, localSecret } from './local-target';
 
 const usage = () => `Usage: ${invocation('send')} [options]
@@ -90,7 +90,6 @@ function parsed(text: string): unknown {
 }
 
 /** A mistake in the command line (exit code 2, as every tool here), as opposed to a failed delivery (1). */
-class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -178,11 +177,10 @@ export async function run(argv: string[]): Promise<number> {
   try {
     return await main(argv);
   } catch (error) {
-    console.error(`send: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`send: ${errorLine(error)}`);
     if ((error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED')
       console.error('Is the stack running? Start it with "npm start".');
-    const usage =
-      error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    const usage = isUsageError(error);
     return usage ? 2 : 1;
   }
 }

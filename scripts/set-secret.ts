@@ -12,7 +12,7 @@ import {
   type SigningSecretDocument,
   tokenWebhookUrl,
 } from '../lib/signature/signing-secrets';
-import { invocation, isEntry, runAsEntry } from './entry';
+import { errorLine, invocation, isEntry, isUsageError, runAsEntry, UsageError } from './entry';
 import { readStackOutputs, requireOutput } from './stack-outputs';
 
 const usage =
@@ -48,7 +48,6 @@ async function readStdin(): Promise<string> {
 }
 
 /** A mistake in the command line (exit code 2, as every tool here), as opposed to a failure (1). */
-class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -128,9 +127,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     return await main(argv);
   } catch (error) {
-    console.error(`set-secret: ${error instanceof Error ? error.message : String(error)}`);
-    const usage =
-      error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    console.error(`set-secret: ${errorLine(error)}`);
+    const usage = isUsageError(error);
     return usage ? 2 : 1;
   }
 }

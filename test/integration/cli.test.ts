@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { storeBatch } from '../../lib/ingest/store-batch';
@@ -60,6 +63,68 @@ describe('the command-line tools', () => {
     const load = await cli('load', '--help');
     expect(load.code).toBe(0);
     expect(load.stdout).toContain('--deliveries');
+  });
+
+  it('say in one line, without a stack trace, what is wrong with a setting: exit 2 for how a tool was called, 1 for what it met', {
+    timeout: 90_000,
+  }, async () => {
+    const oneLine = (result: { stderr: string }) => {
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    };
+    const nowhere = ['--endpoint', 'http://127.0.0.1:9'];
+    const usage = await Promise.all([
+      cli('dashboard', '--bogus'),
+      cli('dashboard', 'extra'),
+      cli('dashboard', '--port', '-1'),
+      cli('dashboard', ...nowhere),
+      cli('events', 'query', ...nowhere),
+    ]);
+    for (const result of usage) {
+      expect(result.code).toBe(2);
+      oneLine(result);
+    }
+    const { tableName } = await createTestTable(dynamodb);
+    const where = ['--endpoint', inject('dynamodbEndpoint'), '--table', tableName];
+    const exported = await cli(
+      'events',
+      'export',
+      '--format',
+      'jsonl',
+      '--out',
+      '/nonexistent-dir/x.jsonl',
+      ...where,
+    );
+    expect(exported.code).toBe(1);
+    oneLine(exported);
+    expect(exported.stderr).toContain('ENOENT');
+
+    // A reaction module that cannot load, or a reaction for an event no provider sends: npm start refuses.
+    const start = (env: Record<string, string>) =>
+      execute('npx', ['tsx', 'local/start.ts'], {
+        env: {
+          ...process.env,
+          PORT: '0',
+          DATA_DIR: mkdtempSync(join(tmpdir(), 'campaign-inbox-start-')),
+          ...env,
+        },
+      }).then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+    const refused = await Promise.all([
+      start({ ON_EVENT_MODULE: './no-such-module.ts' }),
+      start({
+        ON_EVENT_MODULE: './test/fixtures/reactions/record-ids.ts',
+        ON_EVENT_TYPES: 'campaign.clicks',
+      }),
+      start({ ON_EVENT_MODULE: './test/fixtures/reactions/record-ids.ts', ON_EVENT_PROVIDERS: 'SORI' }),
+    ]);
+    for (const result of refused) {
+      expect(result.code).toBe(2);
+      oneLine(result);
+      expect(result.stderr).toMatch(/^campaign-inbox could not start: ON_EVENT_/);
+    }
   });
 
   it('print narrow tables with numbers aligned right and CTR as a percentage, as the dashboard shows it, and page with --cursor', async () => {

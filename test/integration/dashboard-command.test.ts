@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { get as httpGet } from 'node:http';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { storeBatch } from '../../lib/ingest/store-batch';
 import { sori } from '../../lib/providers/sori';
@@ -69,5 +70,17 @@ describe('npm run dashboard', () => {
     for (const day of ['2025-13-01', '2025-02-30']) {
       expect((await fetch(`${url}api/dashboard?day=${day}`)).status, day).toBe(400);
     }
+    // A page on another name pointed at 127.0.0.1 (DNS rebinding) gets nothing; localhost does.
+    const statusFor = (host: string, path: string) =>
+      new Promise<number | undefined>((resolve, reject) =>
+        httpGet(`${url}${path}`, { headers: { host } }, (response) => {
+          response.resume();
+          resolve(response.statusCode);
+        }).on('error', reject),
+      );
+    const port = new URL(url).port;
+    expect(await statusFor(`evil.example:${port}`, 'api/dashboard')).toBe(403);
+    expect(await statusFor(`evil.example:${port}`, '')).toBe(403);
+    expect(await statusFor(`localhost:${port}`, 'api/dashboard')).toBe(200);
   });
 });
