@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -98,6 +100,17 @@ describe('the command-line tools', () => {
     expect(exported.code).toBe(1);
     oneLine(exported);
     expect(exported.stderr).toContain('ENOENT');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = String((taken.address() as AddressInfo).port);
+      const busy = await cli('dashboard', '--port', port, ...where);
+      expect(busy.code).toBe(1);
+      oneLine(busy);
+      expect(busy.stderr).toContain(`port ${port} is in use`);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
 
     // A reaction module that cannot load, or a reaction for an event no provider sends: npm start refuses.
     const start = (env: Record<string, string>) =>
