@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { DashboardReader } from '../lib/queries/dashboard';
 import { createDashboard } from '../local/dashboard';
-import { errorLine, invocation, isEntry, isUsageError, runAsEntry } from './entry';
+import { invocation, isEntry, reportFailure, runAsEntry } from './entry';
 import { resolveTableTarget } from './local-target';
 
 const usage = () => `Usage: ${invocation('dashboard')} [--stack <name>] [--port <n>]
@@ -91,13 +91,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     return await main(argv);
   } catch (error) {
-    const message = errorLine(error);
-    if (isUsageError(error)) {
-      process.stderr.write(`dashboard: ${message} (see --help)\n`);
-      return 2;
-    }
-    process.stderr.write(`dashboard: ${message}\n`);
-    return 1;
+    return reportFailure('dashboard', error);
   }
 }
 

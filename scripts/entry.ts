@@ -57,3 +57,17 @@ export function errorLine(error: unknown): string {
     return `${ambiguous[1]} needs a value; one that starts with a dash goes as ${ambiguous[1]}=<value>`;
   return message.split('\n')[0] ?? '';
 }
+
+/**
+ * Reports a tool's failure on stderr in one line (`hint` may add to a usage mistake's message).
+ * @returns the exit code: 2 for how the tool was called, 1 for what it met.
+ */
+export function reportFailure(tool: string, error: unknown, hint = (message: string) => message): number {
+  const message = errorLine(error);
+  if (isUsageError(error)) {
+    process.stderr.write(`${tool}: ${hint(message)} (see --help)\n`);
+    return 2;
+  }
+  process.stderr.write(`${tool}: ${message}\n`);
+  return 1;
+}

@@ -15,7 +15,7 @@ import {
 import { peekDeadLetters, purgeDeadLetters } from '../lib/queue/dead-letters';
 import { moveDeadLetters, redriveMessages } from '../lib/queue/redrive';
 import type { StoredEvent } from '../lib/table/records-table';
-import { errorLine, invocation, isEntry, isUsageError, runAsEntry, UsageError } from './entry';
+import { invocation, isEntry, reportFailure, runAsEntry, UsageError } from './entry';
 import { exportEvents } from './export-events';
 import { dataDir, resolveQueueTarget, withTable } from './local-target';
 
@@ -606,13 +606,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     return await main(argv);
   } catch (error) {
-    const message = errorLine(error);
-    if (isUsageError(error)) {
-      console.error(`events: ${withSuggestion(message)} (see --help)`);
-      return 2;
-    }
-    console.error(`events: ${message}`);
-    return 1;
+    return reportFailure('events', error, withSuggestion);
   }
 }
 
