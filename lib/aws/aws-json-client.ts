@@ -203,7 +203,7 @@ export class AwsJsonClient {
   }
 }
 
-/** Network failures that another try may not meet: no answer in time, a refused, reset or unresolved connection. */
+/** Network failures another try may not meet again: no answer in time, a refused, reset or unresolved connection. */
 const TRANSIENT_CODES = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
