@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { DashboardReader } from '../lib/queries/dashboard';
 import { createDashboard } from '../local/dashboard';
-import { invocation, isEntry, reportFailure, runAsEntry } from './entry';
+import { errorLine, invocation, isEntry, reportFailure, runAsEntry } from './entry';
 import { resolveTableTarget } from './local-target';
 
 const usage = () => `Usage: ${invocation('dashboard')} [--stack <name>] [--port <n>]
@@ -50,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
         response.end('not found\n');
       })
       .catch((error: unknown) => {
-        process.stderr.write(`dashboard: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.stderr.write(`dashboard: ${errorLine(error)}\n`);
         if (!response.headersSent) response.writeHead(502, { 'content-type': 'application/json' });
         response.end(JSON.stringify({ message: 'the table could not be read' }));
       });

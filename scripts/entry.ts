@@ -2,6 +2,7 @@
 // of the CLI (`campaign-inbox events`), which imports it and calls its `run`.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { forTerminal } from './terminal-text';
 
 /** `true` inside the CLI bundle (esbuild defines it), where every module shares the bundle's URL. */
 declare const CAMPAIGN_INBOX_BUNDLE: boolean | undefined;
@@ -48,14 +49,15 @@ export function isUsageError(error: unknown): boolean {
 
 /**
  * An error as one line for the terminal. `parseArgs`' message for a value that starts with a dash
- * (`--limit -1`) runs to three lines; it becomes one that says how to pass such a value.
+ * (`--limit -1`) runs to three lines; it becomes one that says how to pass such a value. What a terminal would
+ * act on is escaped: a message may quote a stored value or an argument.
  */
 export function errorLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   const ambiguous = /^Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
   if (ambiguous)
     return `${ambiguous[1]} needs a value; one that starts with a dash goes as ${ambiguous[1]}=<value>`;
-  return message.split('\n')[0] ?? '';
+  return forTerminal(message.split('\n')[0] ?? '');
 }
 
 /**

@@ -18,6 +18,7 @@ import type { StoredEvent } from '../lib/table/records-table';
 import { invocation, isEntry, reportFailure, runAsEntry, UsageError } from './entry';
 import { exportEvents } from './export-events';
 import { dataDir, resolveQueueTarget, withTable } from './local-target';
+import { forTerminal } from './terminal-text';
 
 const COMMON = `Where the data is:
   --stack <name>       the deployed stack (tables and queues from its outputs)
@@ -192,14 +193,18 @@ function parseLimit(value: string | undefined): number {
   return limit;
 }
 
-/** How a table shows a value: CTR as a percentage (as the dashboard does), times to the second, long ids cut. */
+/**
+ * How a table shows a value: CTR as a percentage (as the dashboard does), times to the second, long ids cut,
+ * and what a terminal would act on escaped (values come from senders).
+ */
 function shown(column: string, value: unknown): string {
   if (value === null || value === undefined) return '-';
   if (column === 'ctr' && typeof value === 'number') return `${(value * 100).toFixed(1)} %`;
   if ((column === 'created_at' || column === 'received_at') && typeof value === 'string')
-    return value.replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
-  if (column === 'id' && typeof value === 'string' && value.length > 20) return `${value.slice(0, 19)}…`;
-  return String(value);
+    return forTerminal(value.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''));
+  if (column === 'id' && typeof value === 'string' && value.length > 20)
+    return `${forTerminal(value.slice(0, 19))}…`;
+  return forTerminal(typeof value === 'object' ? JSON.stringify(value) : String(value));
 }
 
 function printTable(rows: Record<string, unknown>[], columns: string[]) {
@@ -208,14 +213,14 @@ function printTable(rows: Record<string, unknown>[], columns: string[]) {
       rows.length > 0 && rows.every((row) => typeof row[column] === 'number' || row[column] === null),
   );
   const widths = columns.map((column) =>
-    Math.max(column.length, ...rows.map((row) => shown(column, row[column]).length)),
+    Math.max(forTerminal(column).length, ...rows.map((row) => shown(column, row[column]).length)),
   );
   const line = (values: string[]) =>
     values
       .map((value, i) => (numeric[i] ? value.padStart(widths[i] ?? 0) : value.padEnd(widths[i] ?? 0)))
       .join('  ')
       .trimEnd();
-  console.log(line(columns));
+  console.log(line(columns.map(forTerminal)));
   for (const row of rows) console.log(line(columns.map((column) => shown(column, row[column]))));
   console.log(`(${rows.length} ${rows.length === 1 ? 'row' : 'rows'})`);
 }
@@ -354,11 +359,11 @@ async function deadLetters(
     if (action === 'show') {
       const letter = letters.find((candidate) => candidate.message_id === id);
       if (!letter) {
-        console.error(`events: no message ${id} in the dead-letter queue`);
+        console.error(`events: no message ${forTerminal(String(id))} in the dead-letter queue`);
         return 1;
       }
       if (values.json) console.log(JSON.stringify(letter));
-      else console.log(letter.body);
+      else console.log(forTerminal(letter.body));
       return 0;
     }
     const rows = values.json ? letters : letters.map(({ body: _, ...row }) => row);
@@ -496,7 +501,7 @@ async function main(argv: string[]): Promise<number> {
           campaign,
         );
         if (!state) {
-          console.error(`no state for ${values.provider} campaign ${values.campaign}`);
+          console.error(`events: no state for ${forTerminal(provider)} campaign ${forTerminal(campaign)}`);
           return 1;
         }
         print([state], values.json, Object.keys(state));

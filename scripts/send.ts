@@ -6,6 +6,7 @@ import { findProvider, providerNames } from '../lib/providers';
 import { signBody } from '../lib/signature/verify-signature';
 import { errorLine, invocation, isEntry, isUsageError, runAsEntry, UsageError } from './entry';
 import { dataDir, findRunningStack, localSecret } from './local-target';
+import { forTerminal } from './terminal-text';
 
 const usage = () => `Usage: ${invocation('send')} [options]
 
@@ -149,7 +150,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(
       values.json
         ? JSON.stringify({ file: name, attempt, status: response.status, body: parsed(text) })
-        : `${response.status} ${name} #${attempt} ${text}`,
+        : `${response.status} ${forTerminal(name)} #${attempt} ${forTerminal(text)}`,
     );
     return response.ok;
   };

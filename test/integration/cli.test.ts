@@ -9,27 +9,15 @@ import { describe, expect, inject, it } from 'vitest';
 import { storeBatch } from '../../lib/ingest/store-batch';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
-import { SORI_FIXTURES, soriBody } from '../support/deliveries';
+import { SORI_FIXTURES, soriBody, soriPayload } from '../support/deliveries';
+import { runTool } from '../support/events-cli';
 import { createTestTable, localClients } from '../support/local-aws';
 
 const execute = promisify(execFile);
 const { dynamodb } = localClients();
 
 /** Runs one of the CLIs as `npm run -s <script> --` would, against a table on the run's DynamoDB server. */
-async function cli(script: string, ...args: string[]) {
-  return execute('npx', ['tsx', `scripts/${script}.ts`, ...args], {
-    env: {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_REGION: 'us-east-1',
-      DATA_DIR: '/nonexistent-campaign-inbox',
-    },
-  }).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => error,
-  );
-}
+const cli = (script: string, ...args: string[]) => runTool(script, args);
 
 describe('the command-line tools', () => {
   it('show the help of one command, and refuse flags that do not apply, typos (with the flag meant), impossible days and reversed ranges in one line with exit code 2', async () => {
@@ -114,7 +102,7 @@ describe('the command-line tools', () => {
 
     // A reaction module that cannot load, or a reaction for an event no provider sends: npm start refuses.
     const start = (env: Record<string, string>) =>
-      execute('npx', ['tsx', 'local/start.ts'], {
+      execute(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
         env: {
           ...process.env,
           PORT: '0',
@@ -218,5 +206,80 @@ describe('the command-line tools', () => {
     expect(seen.sort()).toEqual(day.map((m) => m.record.id).sort());
     const json = await cli('events', 'stats', '--campaign', 'cmp_1234', '--json', ...where);
     expect(JSON.parse(json.stdout.trim().split('\n')[0] ?? '{}')).toMatchObject({ ctr: 1 });
+  });
+
+  it('print what senders wrote as text in tables and messages: escape sequences, line breaks, other C0 and C1 controls and bidirectional overrides shown as \\u escapes; --json keeps the exact values', async () => {
+    const { tableName, writer, counters } = await createTestTable(dynamodb);
+    const hostile = [
+      '\u001b[2J\u001b[31mred\u001b[0m',
+      'first line\nsecond line',
+      'over\rwritten',
+      'bell\u0007 and delete\u007f',
+      'c1 csi \u009b31m',
+      'bidi \u202eevil\u202c and \u2066isolate\u2069',
+      'line\u2028separator',
+      '\u001b]0;a title\u0007',
+    ];
+    const messages = hostile.map((value, i) =>
+      buildQueueMessage(
+        sori,
+        Buffer.from(
+          JSON.stringify({
+            ...soriPayload('impression'),
+            activity_id: `act_controls_${i}`,
+            device_id: value,
+            platform: value,
+            campaign: { id: `cmp_controls\u001b[1m${i}`, name: value },
+          }),
+        ),
+        '2026-11-22T12:00:00.000Z',
+      ),
+    );
+    await storeBatch(writer, counters, messages);
+    const where = ['--endpoint', inject('dynamodbEndpoint'), '--table', tableName];
+    const range = ['--since', '2025-10-14', '--until', '2025-10-14'];
+    // Anything a terminal acts on, except the line feed that ends each line of the table.
+    const actedOn =
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for control characters is the point.
+      /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+    const table = await cli('events', 'query', ...range, ...where);
+    expect(table.code).toBe(0);
+    expect(table.stdout).not.toMatch(actedOn);
+    const lines = table.stdout.trimEnd().split('\n');
+    // A header, one line per event, and the count: no value added a line.
+    expect(lines).toHaveLength(hostile.length + 2);
+    expect(lines.at(-1)).toBe(`(${hostile.length} rows)`);
+    expect(table.stdout).toContain('\\u001b[2J\\u001b[31mred\\u001b[0m');
+    expect(table.stdout).toContain('first line\\u000asecond line');
+    expect(table.stdout).toContain('c1 csi \\u009b31m');
+    expect(table.stdout).toContain('bidi \\u202eevil\\u202c and \\u2066isolate\\u2069');
+
+    const stats = await cli('events', 'stats', ...range, ...where);
+    expect(stats.code).toBe(0);
+    expect(stats.stdout).not.toMatch(actedOn);
+    expect(stats.stdout).toContain('cmp_controls\\u001b[1m0');
+    expect(stats.stdout.trimEnd().split('\n')).toHaveLength(hostile.length + 2);
+
+    const json = await cli('events', 'query', ...range, '--json', ...where);
+    const devices = json.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).device_id);
+    expect(devices.sort()).toEqual([...hostile].sort());
+
+    // A message naming what was asked for escapes it too.
+    const missing = await cli(
+      'events',
+      'state',
+      '--provider',
+      'symphony',
+      '--campaign',
+      'x\u001b[2Jy',
+      ...where,
+    );
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).not.toMatch(actedOn);
+    expect(missing.stderr).toContain('x\\u001b[2Jy');
   });
 });
