@@ -238,7 +238,7 @@ function parseDay(flag: string, value: string | undefined): string | undefined {
   return value;
 }
 
-const STATS_COLUMNS = ['campaign_id', 'day', 'impressions', 'clicks', 'unique_devices', 'ctr'];
+const STATS_COLUMNS = ['provider', 'campaign_id', 'day', 'impressions', 'clicks', 'unique_devices', 'ctr'];
 const formatCtr = (row: { ctr: number | null }) => ({
   ...row,
   ctr: row.ctr === null ? null : Number(row.ctr.toFixed(4)),
@@ -277,44 +277,15 @@ async function stats(values: {
         const rows: CampaignDayStats[] = [];
         for (const provider of providers)
           rows.push(...(await counters.campaignStats(provider, values.campaign, since, until)));
-        const shown = rows.map(({ provider: _, ...row }) => formatCtr(row));
-        print(shown, values.json, STATS_COLUMNS);
+        rows.sort((a, b) => a.day.localeCompare(b.day) || a.provider.localeCompare(b.provider));
+        print(rows.map(formatCtr), values.json, STATS_COLUMNS);
         return 0;
       }
-      // Every campaign over the range: daily counters summed; unique_devices is the sum of each day's uniques.
-      const totals = new Map<
-        string,
-        {
-          campaign_id: string;
-          since: string;
-          until: string;
-          impressions: number;
-          clicks: number;
-          unique_devices: number;
-        }
-      >();
-      for (const provider of providers) {
-        for (const day of daysNewestFirst(since, until)) {
-          for (const row of await counters.dayStats(provider, day)) {
-            const total = totals.get(row.campaign_id) ?? {
-              campaign_id: row.campaign_id,
-              since,
-              until,
-              impressions: 0,
-              clicks: 0,
-              unique_devices: 0,
-            };
-            total.impressions += row.impressions;
-            total.clicks += row.clicks;
-            total.unique_devices += row.unique_devices;
-            totals.set(row.campaign_id, total);
-          }
-        }
-      }
-      const rows = [...totals.values()]
-        .sort((a, b) => b.impressions - a.impressions || a.campaign_id.localeCompare(b.campaign_id))
-        .map((row) => formatCtr({ ...row, ctr: row.impressions > 0 ? row.clicks / row.impressions : null }));
-      print(rows, values.json, [
+      // Every campaign over the range, per provider: daily counters summed; unique_devices is the sum of each
+      // day's uniques.
+      const rows = await counters.rangeStats(providers, daysNewestFirst(since, until));
+      print(rows.map(formatCtr), values.json, [
+        'provider',
         'campaign_id',
         'since',
         'until',

@@ -45,6 +45,30 @@ export function toCampaignDayStats(counter: CounterItem): CampaignDayStats {
   };
 }
 
+/** One campaign's counts summed over a range of days. */
+export interface CampaignRangeStats {
+  provider: string;
+  campaign_id: string;
+  /** First and last UTC day of the range (`YYYY-MM-DD`, inclusive). */
+  since: string;
+  until: string;
+  impressions: number;
+  clicks: number;
+  /** The sum of each day's unique devices: a device seen on two days counts twice. */
+  unique_devices: number;
+  /** clicks / impressions, `null` with no impressions. */
+  ctr: number | null;
+}
+
+/** Orders rows most impressions first; then by campaign and provider, so that equal counts keep one order. */
+export const byImpressions = <T extends { impressions: number; campaign_id: string; provider: string }>(
+  a: T,
+  b: T,
+) =>
+  b.impressions - a.impressions ||
+  a.campaign_id.localeCompare(b.campaign_id) ||
+  a.provider.localeCompare(b.provider);
+
 /**
  * Reads the campaign counters. Only reads: a campaign-day left by a killed batch is settled by the consumer's
  * repair pass, never by a reader.
@@ -107,8 +131,43 @@ export class CampaignStats {
 
   /** Every campaign's counts on one day, most impressions first. */
   async dayStats(provider: string, day: string): Promise<CampaignDayStats[]> {
-    return (await this.dayCounterItems(provider, day))
-      .map(toCampaignDayStats)
-      .sort((a, b) => b.impressions - a.impressions || a.campaign_id.localeCompare(b.campaign_id));
+    return (await this.dayCounterItems(provider, day)).map(toCampaignDayStats).sort(byImpressions);
+  }
+
+  /**
+   * Every campaign's counts summed over `days`, most impressions first. A campaign is its provider and its id:
+   * two providers may use the same id for campaigns that have nothing in common.
+   */
+  async rangeStats(providers: string[], days: string[]): Promise<CampaignRangeStats[]> {
+    const since = days.reduce((first, day) => (day < first ? day : first), days[0] ?? '');
+    const until = days.reduce((last, day) => (day > last ? day : last), days[0] ?? '');
+    // Keyed by a Map on both parts: ids are the senders' and may be any string, `__proto__` included.
+    const totals = new Map<string, Map<string, CampaignRangeStats>>();
+    for (const provider of providers) {
+      const campaigns = new Map<string, CampaignRangeStats>();
+      totals.set(provider, campaigns);
+      for (const day of days) {
+        for (const row of await this.dayStats(provider, day)) {
+          const total = campaigns.get(row.campaign_id) ?? {
+            provider,
+            campaign_id: row.campaign_id,
+            since,
+            until,
+            impressions: 0,
+            clicks: 0,
+            unique_devices: 0,
+            ctr: null,
+          };
+          total.impressions += row.impressions;
+          total.clicks += row.clicks;
+          total.unique_devices += row.unique_devices;
+          campaigns.set(row.campaign_id, total);
+        }
+      }
+    }
+    return [...totals.values()]
+      .flatMap((campaigns) => [...campaigns.values()])
+      .map((total) => ({ ...total, ctr: total.impressions > 0 ? total.clicks / total.impressions : null }))
+      .sort(byImpressions);
   }
 }

@@ -13,7 +13,7 @@ import {
   typeDayFamily,
 } from '../table/records-table';
 import { queryItems } from '../table/table-io';
-import { CampaignStats, toCampaignDayStats } from './campaign-stats';
+import { byImpressions, CampaignStats, toCampaignDayStats } from './campaign-stats';
 
 /** One campaign's row of the dashboard. */
 export interface DashboardCampaign {
@@ -93,7 +93,7 @@ export class DashboardReader {
           unique_devices,
         };
       })
-      .sort((a, b) => b.impressions - a.impressions || a.campaign_id.localeCompare(b.campaign_id));
+      .sort(byImpressions);
     const sum = (pick: (c: DashboardCampaign) => number) =>
       campaigns.reduce((total, c) => total + pick(c), 0);
     const hourly = Array.from({ length: 24 }, (_, hour) => ({ hour, impressions: 0, clicks: 0 }));
