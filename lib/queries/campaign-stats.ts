@@ -31,6 +31,8 @@ export function toCampaignDayStats(counter: CounterItem): CampaignDayStats {
   let impressions = 0;
   let clicks = 0;
   for (const [event, count] of Object.entries(counter.counts)) {
+    // The provider's own entries only: an event type read back from an attribute name is not a property name.
+    if (!Object.hasOwn(counted, event)) continue;
     if (counted[event] === 'impressions') impressions += count;
     if (counted[event] === 'clicks') clicks += count;
   }

@@ -56,8 +56,17 @@ export interface Dashboard {
 /** How many latest events the dashboard lists. */
 export const LATEST_EVENTS = 20;
 
-/** Which counter (if any) an event type moves for a provider. */
-const counterOf = (provider: string, event: string) => findProvider(provider)?.counted?.[event];
+/**
+ * Which counter (if any) an event type moves for a provider. Only the provider's own entries: the event type is
+ * read back from a counter attribute, and `constructor` or `toString` must not find what every object inherits.
+ */
+function counterOf(provider: string, event: string): 'impressions' | 'clicks' | undefined {
+  const counted = findProvider(provider)?.counted;
+  return counted && Object.hasOwn(counted, event) ? counted[event] : undefined;
+}
+
+/** An hour breakdown's value as a slot of the day, `undefined` for anything but `00` … `23`. */
+const hourOf = (key: string) => (/^([01]\d|2[0-3])$/.test(key) ? Number(key) : undefined);
 
 /**
  * Builds the dashboard of one day from the counter items (exact: the same per-batch updates as the counters)
@@ -167,7 +176,8 @@ function addBreakdowns(
         const counter = counterOf(item.provider, event);
         if (!counter) continue;
         if (breakdown === 'hour') {
-          const slot = hourly[Number(key)];
+          const hour = hourOf(key);
+          const slot = hour === undefined ? undefined : hourly[hour];
           if (slot) slot[counter] += count;
           continue;
         }

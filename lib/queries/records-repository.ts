@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { findProvider } from '../providers';
 import {
+  type CounterItem,
   campaignDayFamily,
   campaignIndexKeys,
   DEFAULT_LAYOUT,
@@ -69,7 +70,8 @@ export class RecordsRepository {
       }),
     );
     if (!Item) return undefined;
-    const state: Record<string, string | number | null> = {};
+    // Keyed by the item's attribute names: no prototype, so that no name can be or reach an inherited one.
+    const state: Record<string, string | number | null> = Object.create(null);
     for (const [name, value] of Object.entries(Item)) {
       if (name === RECORDS_TABLE.partitionKey || name === RECORDS_TABLE.sortKey || name === 'kind') continue;
       state[name] = value.S ?? (value.N !== undefined ? Number(value.N) : null);
@@ -149,7 +151,7 @@ export class RecordsRepository {
           await this.queryFamily(typeDayFamily(query.provider, type, day), range, rest, query.limit),
         );
         for (const counter of await this.stats.dayCounterItems(query.provider, day)) {
-          if (!counter.counts[type]) continue;
+          if (!countsType(counter, type)) continue;
           const family = campaignDayFamily(query.provider, counter.campaign_id, day);
           results.add(await this.queryFamily(family, range, [...rest, ...typeOnly], query.limit));
         }
@@ -229,7 +231,7 @@ export class RecordsRepository {
       for (const day of daysOldestFirst(query.since, query.until)) {
         families.push([typeDayFamily(query.provider, type, day), rest]);
         for (const counter of await this.stats.dayCounterItems(query.provider, day)) {
-          if (counter.counts[type]) {
+          if (countsType(counter, type)) {
             families.push([
               campaignDayFamily(query.provider, counter.campaign_id, day),
               [...rest, ['event', type]],
@@ -411,6 +413,13 @@ class Results {
 
 type Filter = [attribute: string, value: string];
 type IndexShape = { name: string; partitionKey: string; sortKey: string };
+
+/**
+ * `true` when a campaign-day counted events of `type`: its own count only, since the type is the caller's text
+ * and `constructor` or `toString` must not find what every object inherits.
+ */
+const countsType = (counter: CounterItem, type: string) =>
+  Object.hasOwn(counter.counts, type) && (counter.counts[type] ?? 0) > 0;
 
 const without = (filters: Filter[], attribute: string) => filters.filter(([name]) => name !== attribute);
 
