@@ -45,7 +45,8 @@ export async function run(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const command = COMMANDS[name];
+  // Its own commands only: `toString` or `constructor` are what every object inherits, not commands.
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
     console.error(
       `campaign-inbox: unknown command ${JSON.stringify(name)}; commands: ${Object.keys(COMMANDS).join(', ')} (see --help)`,

@@ -381,7 +381,8 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const command = positionals[0];
-  if (command !== undefined && !COMMANDS[command])
+  // Its own commands only: `toString` or `constructor` are what every object inherits, not commands.
+  if (command !== undefined && !Object.hasOwn(COMMANDS, command))
     throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   if (values.help || !command) {
     if (values.help) console.log(command ? commandUsage(command) : usage());

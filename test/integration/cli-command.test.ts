@@ -52,4 +52,19 @@ describe('campaign-inbox, the CLI', () => {
     expect(usageError).toMatchObject({ code: 2, stdout: '' });
     expect(usageError.stderr).toContain('--limit does not apply to stats');
   });
+
+  it('takes only its own commands: names every object inherits (constructor, toString, __proto__) are unknown commands, exit code 2', {
+    timeout: 120_000,
+  }, async () => {
+    const names = ['constructor', 'toString', '__proto__'];
+    const results = await Promise.all([
+      ...names.map((name) => cli(name)),
+      ...names.map((name) => cli('events', name)),
+    ]);
+    for (const [i, result] of results.entries()) {
+      const name = names[i % names.length];
+      expect(result, name).toMatchObject({ code: 2, stdout: '' });
+      expect(result.stderr, name).toContain(`unknown command "${name}"`);
+    }
+  });
 });
