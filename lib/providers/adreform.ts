@@ -9,6 +9,7 @@ import {
   IsoDateTimeSchema,
   isJsonObject,
   Optional,
+  unknownNameReason,
 } from './validation';
 
 // Ad Reform's webhooks: the envelope `{id: "evt_…", type: "event", created_at, topic, data: {object}}`. Any
@@ -40,7 +41,7 @@ export const AdReformEventSchema = v.looseObject({
 export function interpretAdReform(payload: unknown, receivedAt: string): Interpretation {
   if (!isJsonObject(payload)) return { ok: false, reason: 'payload is not a JSON object' };
   if (typeof payload.topic === 'string' && !(ADREFORM_TOPICS as readonly string[]).includes(payload.topic)) {
-    return { ok: false, reason: `unknown topic ${JSON.stringify(payload.topic.slice(0, 100))}` };
+    return { ok: false, reason: unknownNameReason('topic', payload.topic) };
   }
   const result = v.safeParse(AdReformEventSchema, payload);
   if (!result.success)

@@ -9,6 +9,7 @@ import {
   isJsonObject,
   Optional,
   SMALL_EVENT_MAX_BODY_BYTES,
+  unknownNameReason,
 } from './validation';
 
 // Optimizely Campaign webhooks: one JSON object per event with `type`, `id`, `created` (epoch milliseconds),
@@ -51,7 +52,7 @@ export const OptimizelyEventSchema = v.looseObject({
 export function interpretOptimizely(payload: unknown, receivedAt: string): Interpretation {
   if (!isJsonObject(payload)) return { ok: false, reason: 'payload is not a JSON object' };
   if (typeof payload.type === 'string' && !Object.hasOwn(OPTIMIZELY_EVENTS, payload.type)) {
-    return { ok: false, reason: `unknown type ${JSON.stringify(payload.type.slice(0, 100))}` };
+    return { ok: false, reason: unknownNameReason('type', payload.type) };
   }
   const result = v.safeParse(OptimizelyEventSchema, payload);
   if (!result.success)

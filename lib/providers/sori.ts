@@ -11,6 +11,7 @@ import {
   JsonObjectSchema,
   Optional,
   SMALL_EVENT_MAX_BODY_BYTES,
+  unknownNameReason,
 } from './validation';
 
 // Schemas follow SORI's current format (`event`, nested `campaign`/`material`) and its legacy format (flat,
@@ -212,7 +213,7 @@ export function interpretSori(payload: unknown, receivedAt: string): Interpretat
   const name = payload.event;
   if (typeof name === 'string') {
     if (!Object.hasOwn(SCHEMAS_BY_EVENT, name)) {
-      return { ok: false, reason: `unknown event ${JSON.stringify(name.slice(0, 100))}` };
+      return { ok: false, reason: unknownNameReason('event', name) };
     }
     const result = v.safeParse(SCHEMAS_BY_EVENT[name as keyof typeof SCHEMAS_BY_EVENT], payload);
     if (!result.success) return { ok: false, reason: `invalid ${name}: ${describeIssues(result.issues)}` };
@@ -224,7 +225,7 @@ export function interpretSori(payload: unknown, receivedAt: string): Interpretat
   const legacyName = payload.event_type;
   if (typeof legacyName === 'string') {
     if (!Object.hasOwn(LEGACY_EVENTS, legacyName)) {
-      return { ok: false, reason: `unknown event_type ${JSON.stringify(legacyName.slice(0, 100))}` };
+      return { ok: false, reason: unknownNameReason('event_type', legacyName) };
     }
     const result = v.safeParse(SoriLegacyEventSchema, payload);
     if (!result.success)

@@ -10,6 +10,7 @@ import {
   JsonObjectSchema,
   Optional,
   SMALL_EVENT_MAX_BODY_BYTES,
+  unknownNameReason,
 } from './validation';
 
 // Symphony Ads API webhooks: `event`, and the entity at the payload root: `provider`, `type`, `id`, `reason`,
@@ -56,7 +57,7 @@ export const SYMPHONY_STATUS_RANK: Readonly<Record<string, number>> = {
 export function interpretSymphony(payload: unknown, receivedAt: string): Interpretation {
   if (!isJsonObject(payload)) return { ok: false, reason: 'payload is not a JSON object' };
   if (typeof payload.event === 'string' && !(SYMPHONY_EVENTS as readonly string[]).includes(payload.event)) {
-    return { ok: false, reason: `unknown event ${JSON.stringify(payload.event.slice(0, 100))}` };
+    return { ok: false, reason: unknownNameReason('event', payload.event) };
   }
   const result = v.safeParse(SymphonyEventSchema, payload);
   if (!result.success)

@@ -126,16 +126,88 @@ export const IdSchema = v.pipe(
 export const Optional = <T extends v.GenericSchema>(schema: T) => v.nullish(schema, null);
 
 /**
- * Joins valibot issues into one line a person can act on, e.g. `campaign.id: expected a non-empty string`.
+ * The longest quarantine reason. A reason is stored with the quarantined delivery, logged, and answered to the
+ * sender: it stays one line a person reads, whatever came in (the raw body keeps the whole value).
+ */
+export const MAX_REASON_LENGTH = 500;
+/** The longest rule or field path one issue contributes to a reason. */
+const MAX_PART_LENGTH = 120;
+/** How many fields a reason names at most: the first few are enough to act on, and the raw body has the rest. */
+const MAX_ISSUES = 5;
+
+/** Cuts `text` to at most `limit` characters, marking the cut with `…` and never splitting a surrogate pair. */
+export function cut(text: string, limit: number): string {
+  if (text.length <= limit) return text;
+  let end = limit - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}…`;
+}
+
+/** Cuts a reason to {@link MAX_REASON_LENGTH} characters: any provider's reason, before it is kept. */
+export const capReason = (reason: string) => cut(reason, MAX_REASON_LENGTH);
+
+/** What kind of JSON value `value` is, in words: what a reason says instead of the value. */
+export function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  switch (typeof value) {
+    case 'string':
+      return 'a string';
+    case 'number':
+      return 'a number';
+    case 'boolean':
+      return 'a boolean';
+    case 'object':
+      return 'an object';
+    default:
+      return typeof value;
+  }
+}
+
+/**
+ * The rule an issue states. valibot's own messages end with the value received, quoted whole (`Invalid type:
+ * Expected "event" but received "<the value>"`): those are rebuilt from the rule (`expected "event"`) and the
+ * kind of value received. The messages the schemas give themselves name the rule only, and are kept.
+ */
+function ruleOf(issue: v.BaseIssue<unknown>): string {
+  const quotesInput = issue.message.endsWith(`eceived ${issue.received}`);
+  if (!quotesInput) return issue.message;
+  const received = `received ${kindOf(issue.input)}`;
+  return issue.expected
+    ? `expected ${issue.expected}, ${received}`
+    : `failed the ${issue.type} rule, ${received}`;
+}
+
+/**
+ * Joins valibot issues into one line a person can act on, e.g. `campaign.id: expected a non-empty string`: each
+ * names the field path and the rule, never the value received (a sender's value can be megabytes long and
+ * holds anything). One issue per field, at most {@link MAX_ISSUES}, each part and the whole line capped.
  */
 export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
-  return issues
-    .slice(0, 5)
-    .map((issue) => {
-      const path = v.getDotPath(issue);
-      return path ? `${path}: ${issue.message}` : issue.message;
-    })
-    .join('; ');
+  const byPath = new Map<string, string>();
+  for (const issue of issues) {
+    if (byPath.size === MAX_ISSUES) break;
+    const path = cut(v.getDotPath(issue) ?? '', MAX_PART_LENGTH);
+    // The first issue of a field is the one to fix first (a malformed date-time is not also "no real date").
+    if (!byPath.has(path)) byPath.set(path, cut(ruleOf(issue), MAX_PART_LENGTH));
+  }
+  return capReason([...byPath].map(([path, rule]) => (path ? `${path}: ${rule}` : rule)).join('; '));
+}
+
+/** Any name at most 64 characters long of letters, digits and `_ . : -`, starting with a letter or digit. */
+const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+
+/**
+ * The reason for an event name a provider does not know. A plain name is quoted, so that the deliveries of one
+ * new event type can be told apart and reprocessed together once it is supported; anything else (long, control
+ * characters, quotes, a formula) is not a name any provider sends, and is described instead of quoted.
+ * @param field the field as the provider names it (`event`, `topic`, `type`)
+ */
+export function unknownNameReason(field: string, value: string): string {
+  return PLAIN_NAME.test(value)
+    ? `unknown ${field} "${value}"`
+    : `unknown ${field}: not a known ${field} name`;
 }
 
 /** `true` for a JSON object (not an array, not null). */

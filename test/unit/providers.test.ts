@@ -6,7 +6,9 @@ import { allProviders } from '../../lib/providers';
 import { interpretAdReform } from '../../lib/providers/adreform';
 import { interpretOptimizely } from '../../lib/providers/optimizely';
 import { interpretSymphony, symphonyState } from '../../lib/providers/symphony';
+import { MAX_REASON_LENGTH } from '../../lib/providers/validation';
 import { ipAllowed } from '../../lib/signature/authenticate';
+import { hugeShapes, MIB, PROVIDER_FIELDS, quotes, withValue } from '../support/hostile-values';
 
 const fixture = (provider: string, name: string) =>
   JSON.parse(
@@ -175,5 +177,59 @@ describe('ipAllowed', () => {
     ['10.0.0.1', ['10.0.0.0/33'], false],
   ] as const)('%s in %j → %s', (address, allowed, expected) => {
     expect(ipAllowed(address, allowed)).toBe(expected);
+  });
+});
+
+describe('quarantine reasons', () => {
+  const cases = PROVIDER_FIELDS.flatMap(({ provider, example, payload, paths }) =>
+    paths.map((path) => ({ name: provider.name, provider, example, payload, path })),
+  );
+
+  it.each(cases)(
+    '$name $example: a 1 MiB value at $path is refused, if at all, naming the field, quoting none of it, within 500 characters',
+    ({ provider, payload, path }) => {
+      for (const [, value] of hugeShapes(MIB)) {
+        const result = provider.interpret(withValue(payload, path, value), RECEIVED);
+        if (result.ok) continue;
+        expect(result.reason.length).toBeLessThanOrEqual(MAX_REASON_LENGTH);
+        expect(quotes(result.reason)).toBe(false);
+        expect(result.reason).toContain(path.split('.').at(-1));
+      }
+    },
+  );
+
+  it("names Ad Reform's `type` rule and what kind of value came, not the value", () => {
+    const payload = fixture('adreform', 'screenshot-set-approved');
+    expect(interpretAdReform({ ...payload, type: 'x'.repeat(MIB / 2) }, RECEIVED)).toEqual({
+      ok: false,
+      reason: 'invalid Ad Reform event: type: expected "event", received a string',
+    });
+    expect(interpretAdReform({ ...payload, type: 7 }, RECEIVED)).toEqual({
+      ok: false,
+      reason: 'invalid Ad Reform event: type: expected "event", received a number',
+    });
+  });
+
+  it('describes a wrong type by its kind: an array, an object, a boolean', () => {
+    const bounce = fixture('optimizely', 'bounce');
+    const reason = (mediaType: unknown) => {
+      const result = interpretOptimizely({ ...bounce, mediaType }, RECEIVED);
+      return result.ok ? undefined : result.reason;
+    };
+    expect(reason(['EMAIL'])).toBe('invalid Optimizely event: mediaType: expected string, received an array');
+    expect(reason({ EMAIL: 1 })).toBe(
+      'invalid Optimizely event: mediaType: expected string, received an object',
+    );
+    expect(reason(true)).toBe('invalid Optimizely event: mediaType: expected string, received a boolean');
+  });
+
+  it('quotes an unknown event name only when it is a plain name, and describes any other', () => {
+    const symphonyEvent = (event: string) => {
+      const result = interpretSymphony({ ...fixture('symphony', 'campaign-created'), event }, RECEIVED);
+      return result.ok ? undefined : result.reason;
+    };
+    expect(symphonyEvent('campaign.deleted')).toBe('unknown event "campaign.deleted"');
+    for (const name of ['campaign deleted', 'x'.repeat(65), '=HYPERLINK("x")', 'a\u001fb', 'a\nb', 'é'])
+      expect(symphonyEvent(name)).toBe('unknown event: not a known event name');
   });
 });
