@@ -1,6 +1,9 @@
+import { INLINE_RAW_BYTES } from '../blobs/raw-store';
 import type { EventRecord, QueueMessage } from '../events/event-record';
 import { buildQuarantineId } from '../events/record-id';
 import type { Provider } from '../providers/provider';
+import { capReason } from '../providers/validation';
+import { toAsciiJson } from '../queue/event-queue';
 
 // `ignoreBOM: true` keeps a byte-order mark in the text, so the raw body travels byte for byte.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -16,8 +19,11 @@ function decodeUtf8(raw: Uint8Array): string | undefined {
 /**
  * Turns an authentic body into the one message the queue carries: the normalized record when the provider's
  * schemas understand it, else a quarantine note with the reason. Nothing authentic is dropped: a delivery
- * that passed authentication is kept even when it is not understood. The raw body travels as text when it is
- * valid UTF-8, else as base64.
+ * that passed authentication is kept even when it is not understood, and so is one whose normalized record
+ * would exceed {@link MAX_RECORD_BYTES}. The raw body travels as text when it is valid UTF-8, else as base64.
+ *
+ * Every message fits {@link MAX_QUEUE_MESSAGE_BYTES} once a raw body over {@link INLINE_RAW_BYTES} is replaced
+ * by its reference (the receive function does that), and every item stored from it fits DynamoDB's 400 KB.
  *
  * @returns never throws.
  */
@@ -27,17 +33,15 @@ export function buildQueueMessage(provider: Provider, raw: Uint8Array, receivedA
     text === undefined
       ? { raw: Buffer.from(raw).toString('base64'), raw_encoding: 'base64' as const }
       : { raw: text, raw_encoding: 'utf8' as const };
-  const quarantine = (reason: string): QueueMessage => ({
-    v: 1,
-    kind: 'quarantine',
-    record: {
+  const quarantine = (reason: string): QueueMessage => {
+    const record = {
       id: buildQuarantineId(provider.name, raw),
       provider: provider.name,
-      reason,
+      reason: capReason(reason),
       received_at: receivedAt,
-    },
-    ...body,
-  });
+    };
+    return fitRaw({ v: 1, kind: 'quarantine', record, ...body }, raw, toAsciiJson(record).length);
+  };
 
   if (text === undefined) return quarantine('body is not valid UTF-8');
   let payload: unknown;
@@ -57,8 +61,45 @@ export function buildQueueMessage(provider: Provider, raw: Uint8Array, receivedA
     return quarantine(`could not interpret: ${error instanceof Error ? error.name : 'error'}`);
   }
   if (!interpretation.ok) return quarantine(interpretation.reason);
-  return { v: 1, kind: 'event', record: capRecord(interpretation.record, raw.length), ...body };
+  const record = capRecord(interpretation.record, raw.length);
+  const recordBytes = toAsciiJson(record).length;
+  if (recordBytes > MAX_RECORD_BYTES) return quarantine(`normalized record over ${MAX_RECORD_BYTES} bytes`);
+  return fitRaw({ v: 1, kind: 'event', record, ...body }, raw, recordBytes);
 }
+
+/**
+ * The most one queue message takes, in the queue's encoding (ASCII JSON): SQS's limit was 256 KiB until it was
+ * raised to 1 MiB, and a queue may still be set to 256 KiB. Staying within it, no message depends on how its
+ * queue is configured.
+ */
+export const MAX_QUEUE_MESSAGE_BYTES = 256 * 1024;
+
+/**
+ * The most a normalized record takes, in the queue's encoding (ASCII JSON). It leaves room in a message for a
+ * raw body at {@link INLINE_RAW_BYTES} as base64 (a third more), and in an item for the same body compressed:
+ * ASCII JSON never takes fewer bytes than the UTF-8 that DynamoDB counts. The providers cut their free-text
+ * fields well within it; a record over it is a sender filling every field, and is quarantined with its raw body.
+ */
+export const MAX_RECORD_BYTES = 96 * 1024;
+
+/**
+ * Keeps a message with its raw body inline within {@link MAX_QUEUE_MESSAGE_BYTES}. The body travels as text
+ * when it is valid UTF-8, but escaped for the queue a character can take six bytes (a control character, any
+ * letter outside ASCII): a text body that would take the message past the limit travels as base64 instead,
+ * which never takes more than four bytes for three. A body over {@link INLINE_RAW_BYTES} is carried by
+ * reference instead, and keeps its encoding.
+ * @param recordBytes the record's size in the queue's encoding
+ */
+function fitRaw(message: QueueMessage, raw: Uint8Array, recordBytes: number): QueueMessage {
+  if (message.raw_encoding === 'base64' || raw.length > INLINE_RAW_BYTES) return message;
+  // Six bytes for each UTF-16 unit is the most escaping costs: only a message that could overflow is measured.
+  if (recordBytes + message.raw.length * 6 + ENVELOPE_BYTES <= MAX_QUEUE_MESSAGE_BYTES) return message;
+  if (toAsciiJson(message).length <= MAX_QUEUE_MESSAGE_BYTES) return message;
+  return { ...message, raw: Buffer.from(raw).toString('base64'), raw_encoding: 'base64' };
+}
+
+/** More than the message's fixed fields take besides the record and the raw body. */
+const ENVELOPE_BYTES = 1024;
 
 /**
  * Deeper JSON than this is quarantined: serializing it again (for the queue, for the table) would overflow the
