@@ -14,12 +14,14 @@ import { createReceiveHandler } from './receive-webhook';
 
 /**
  * How the receive function calls SQS. SORI gives up after 5 s and the function after 4 s: two tries of at most
- * 1.2 s each, so a slow queue gets a 503 in time and SORI retries later.
+ * 1.2 s each, both cut shorter by the invocation's deadline (what the secret and S3 left of it), so a slow queue
+ * gets a 503 in time and SORI retries later.
  */
 export const RECEIVE_SQS_TUNING = { maxAttempts: 2, timeoutMs: 1_200 } as const;
 /**
- * How it reads the signing secret: one short try. A failed refresh costs nothing while the cached secret keeps
- * verifying (retried 30 s later), and a first read that hangs must not eat the time the queue needs.
+ * How it reads the signing secret: one short try, within the invocation's deadline. A failed refresh costs
+ * nothing while the cached secret keeps verifying (retried 30 s later), and a first read that hangs must not eat
+ * the time the queue needs.
  */
 export const RECEIVE_SECRET_TUNING = { maxAttempts: 1, timeoutMs: 1_000 } as const;
 

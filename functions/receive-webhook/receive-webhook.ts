@@ -1,5 +1,6 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { Deadline } from '../../lib/aws/deadline';
 import { INLINE_RAW_BYTES, type RawStore } from '../../lib/blobs/raw-store';
 import { PayloadTooLargeError, QueueUnavailableError, UnknownProviderError } from '../../lib/errors';
 import type { QueueMessage } from '../../lib/events/event-record';
@@ -8,12 +9,14 @@ import { METRIC, type MetricsSink } from '../../lib/metrics';
 import { findProvider } from '../../lib/providers';
 import type { AuthConfig } from '../../lib/providers/provider';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
+import { type DeadlineOptions, invocationDeadline } from '../../lib/receive/invocation-deadline';
 import { authenticate } from '../../lib/signature/authenticate';
 import type { SigningSecrets } from '../../lib/signature/signing-secrets';
 import { renderHttpErrors } from './render-http-errors';
 
 export interface ReceiveWebhookDeps {
-  queue: { send(message: QueueMessage): Promise<void> };
+  /** Sends the message by the deadline; resolves only once the queue said it took it. */
+  queue: { send(message: QueueMessage, deadline?: Deadline): Promise<void> };
   secrets: SigningSecrets;
   maxBodyBytes: number;
   logger: Logger;
@@ -26,6 +29,9 @@ export interface ReceiveWebhookDeps {
   enabled?: readonly string[];
   /** Where raw bodies over {@link INLINE_RAW_BYTES} go; without one they must fit in the queue message. */
   rawStore?: RawStore;
+  /** The invocation's time where no Lambda context tells it (the local server), and the margin kept back. */
+  timeoutMs?: DeadlineOptions['timeoutMs'];
+  deadlineMarginMs?: DeadlineOptions['marginMs'];
   now?: () => Date;
 }
 
@@ -64,13 +70,19 @@ const MAX_INLINE_RAW_BYTES = 640 * 1024;
  * @throws {PayloadTooLargeError} when there is no raw store and the body cannot travel inline.
  * @throws {QueueUnavailableError} when the raw store does not take it (the sender retries).
  */
-async function offloadRaw(message: QueueMessage, provider: string, raw: Buffer, store: RawStore | undefined) {
+async function offloadRaw(
+  message: QueueMessage,
+  provider: string,
+  raw: Buffer,
+  store: RawStore | undefined,
+  deadline: Deadline,
+) {
   if (!store) {
     if (raw.length > MAX_INLINE_RAW_BYTES) throw new PayloadTooLargeError(raw.length, MAX_INLINE_RAW_BYTES);
     return message;
   }
   try {
-    return { ...message, raw: '', raw_ref: await store.put(provider, raw) };
+    return { ...message, raw: '', raw_ref: await store.put(provider, raw, deadline) };
   } catch (error) {
     throw new QueueUnavailableError('the raw store did not take the body', { cause: error });
   }
@@ -86,11 +98,21 @@ function header(event: APIGatewayProxyEventV2, name: string): string | undefined
  * Builds the receive flow: resolve provider → check size → verify the signature over the raw bytes (or the
  * URL token, when that route is on) → parse
  * and normalize (or quarantine) → one `SendMessage` → 202. It never touches DynamoDB.
+ *
+ * One deadline per invocation, from the time the Lambda context says is left less a margin: the secret's
+ * refresh, the S3 put of a large body and the `SendMessage` tries all end by it, and none starts after it. When
+ * the time runs out the answer is the 503 a queue failure gets, never a 202 after the function's timeout; and a
+ * 202 means SQS answered with the message's `MessageId`.
  */
 export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
   const now = deps.now ?? (() => new Date());
   const metrics = deps.metrics ?? { count: () => {} };
-  return async function receiveWebhook(event: APIGatewayProxyEventV2): Promise<Result> {
+  const timing = { timeoutMs: deps.timeoutMs, marginMs: deps.deadlineMarginMs };
+  return async function receiveWebhook(
+    event: APIGatewayProxyEventV2,
+    context?: Partial<Pick<Context, 'getRemainingTimeInMillis'>>,
+  ): Promise<Result> {
+    const deadline = invocationDeadline(context, timing);
     const method = event.requestContext?.http?.method ?? 'POST';
     if (method !== 'POST') return json(405, { message: 'Method Not Allowed' }, { allow: 'POST' });
 
@@ -109,13 +131,14 @@ export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
         token: event.pathParameters?.token,
         sourceIp: event.requestContext?.http?.sourceIp,
       },
-      await deps.secrets.credentials(provider.name),
+      await deps.secrets.credentials(provider.name, deadline),
       deps.allowUnsigned,
     );
 
     let message = buildQueueMessage(provider, raw, now().toISOString());
-    if (raw.length > INLINE_RAW_BYTES) message = await offloadRaw(message, provider.name, raw, deps.rawStore);
-    await deps.queue.send(message);
+    if (raw.length > INLINE_RAW_BYTES)
+      message = await offloadRaw(message, provider.name, raw, deps.rawStore, deadline);
+    await deps.queue.send(message, deadline);
 
     const { id } = message.record;
     if (message.kind === 'quarantine') {
@@ -139,9 +162,9 @@ export function createReceiveHandler(
   deps: ReceiveWebhookDeps,
   ...outer: MiddlewareObj<APIGatewayProxyEventV2, Result, Error, Context>[]
 ) {
-  // No early-timeout timer per invocation: every call the flow makes has its own time limit (SQS 2 × 1.2 s, a
-  // secret read 1 s, a large body's S3 put 2.5 s at most), so a slow service is a 503 the sender retries. Only
-  // all of them slow in one invocation could outlast the 4 s timeout, which the sender also sees as a failure.
+  // No early-timeout timer of middy's: the flow's own deadline ends every call it makes in time (each also has
+  // its own limit: SQS 2 × 1.2 s, a secret read 1 s, a large body's S3 put 2.5 s), so a slow service is a 503
+  // the sender retries, and the answer is never the lost one of a function stopped at its timeout.
   const handler = middy<APIGatewayProxyEventV2, Result, Error, Context>(createReceiveWebhook(deps), {
     timeoutEarlyInMillis: 0,
   });

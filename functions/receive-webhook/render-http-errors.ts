@@ -1,5 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { DeadlineExceededError } from '../../lib/aws/deadline';
 import {
   PayloadTooLargeError,
   QueueUnavailableError,
@@ -18,8 +19,9 @@ export function toHttpAnswer(error: unknown): Answer {
   if (error instanceof PayloadTooLargeError) return { status: 413, message: 'Payload Too Large' };
   // Never say why a signature failed.
   if (error instanceof SignatureError) return { status: 401, message: 'Unauthorized' };
-  // 503 makes the sender retry later: nothing was stored, so nothing is half-done.
-  if (error instanceof QueueUnavailableError)
+  // 503 makes the sender retry later: nothing was stored, so nothing is half-done. Time running out before the
+  // queue said it took the message is the same case.
+  if (error instanceof QueueUnavailableError || error instanceof DeadlineExceededError)
     return { status: 503, message: 'Service Unavailable', headers: { 'retry-after': '5' } };
   // No secret to verify with yet: the delivery may well be authentic, so ask for it again rather than refuse it.
   if (error instanceof SecretUnavailableError)
@@ -36,7 +38,11 @@ export function renderHttpErrors(
     onError: async (request) => {
       const answer = toHttpAnswer(request.error);
       if (request.error instanceof SignatureError) metrics?.count(METRIC.signatureFailures);
-      else if (request.error instanceof QueueUnavailableError) metrics?.count(METRIC.queueFailures);
+      else if (
+        request.error instanceof QueueUnavailableError ||
+        request.error instanceof DeadlineExceededError
+      )
+        metrics?.count(METRIC.queueFailures);
       else if (answer.status < 500) metrics?.count(METRIC.rejected);
       // The route key, never the raw path: a URL-token route carries its secret in the path.
       const fields = { status: answer.status, error: request.error, route: request.event.routeKey };

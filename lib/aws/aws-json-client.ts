@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { type Deadline, DeadlineExceededError, timeLeft } from './deadline';
 import { type AwsCredentials, environmentCredentials, signJsonRequest } from './signature-v4';
 
 /** What an AWS service answered, as far as a client of its JSON protocol needs it. */
@@ -99,14 +100,18 @@ const isReset = (error: unknown) =>
 /**
  * The transport over Node's HTTP(S) client. A kept-alive connection may have been closed by the service while
  * the function was frozen between invocations: a request that finds it so is sent again at once on a new
- * connection, without counting as a try (as Node's documentation advises).
+ * connection, without counting as a try (as Node's documentation advises), but within the same `timeoutMs`:
+ * the try's time is all the two sends get, so a resend never outlasts the deadline the try was cut to.
  */
 export const nodeTransport: Transport = async (url, headers, body, timeoutMs) => {
+  const giveUpAt = Date.now() + timeoutMs;
   try {
     return await sendOnce(url, headers, body, timeoutMs);
   } catch (error) {
     if (!(error as { stale?: boolean }).stale) throw error;
-    return sendOnce(url, headers, body, timeoutMs);
+    const left = giveUpAt - Date.now();
+    if (left <= 0) throw new AwsTimeoutError(timeoutMs);
+    return sendOnce(url, headers, body, left);
   }
 };
 
@@ -134,7 +139,7 @@ export interface AwsJsonClientOptions {
   jsonVersion: '1.0' | '1.1';
   /** Tries per call, the first included; only a failure that may pass (throttling, 5xx, no answer) is retried. */
   maxAttempts?: number;
-  /** Per try. */
+  /** Per try, the resend on a new connection included; cut shorter when the call's deadline comes first. */
   timeoutMs?: number;
   credentials?: () => AwsCredentials;
   transport?: Transport;
@@ -142,6 +147,24 @@ export interface AwsJsonClientOptions {
 }
 
 const THROTTLING = /Throttl|TooManyRequests|RequestLimitExceeded|SlowDown|RequestThrottled/;
+
+/** How one call is made. */
+export interface CallOptions<T> {
+  /** No try starts after it, and each try ends by it (see {@link Deadline}). */
+  deadline?: Deadline | undefined;
+  /**
+   * Whether a 2xx answer is the one the operation gives when it succeeded (e.g. `SendMessage`'s carries a
+   * `MessageId`). One that is not, like a body that is not JSON, is a failure that may pass, retried as such.
+   */
+  accept?: (answer: T) => boolean;
+}
+
+/** A 2xx answer that does not say the operation succeeded: an empty, cut or unreadable body. */
+export class IncompleteAnswerError extends AwsServiceError {
+  constructor(status: number, what: string) {
+    super('IncompleteAnswer', status, `a ${status} answer ${what}`, true);
+  }
+}
 
 /**
  * A client of an AWS service's JSON protocol (SQS, Secrets Manager): signs each call with Signature Version 4
@@ -169,16 +192,21 @@ export class AwsJsonClient {
   }
 
   /**
-   * Calls `operation` with `input`.
+   * Calls `operation` with `input`, trying again what may pass while tries and time are left.
    * @throws {AwsServiceError} when the service refuses it (or keeps failing), {@link AwsTimeoutError} or a
-   * network error when it could not be reached.
+   * network error when it could not be reached, {@link DeadlineExceededError} when the deadline had passed
+   * before the first try.
    */
-  async call<T>(operation: string, input: unknown): Promise<T> {
+  async call<T>(operation: string, input: unknown, options: CallOptions<T> = {}): Promise<T> {
     const body = JSON.stringify(input);
     const contentType = `application/x-amz-json-${this.options.jsonVersion}`;
     const target = `${this.options.targetPrefix}.${operation}`;
-    for (let attempt = 1; ; attempt++) {
-      let failure: unknown;
+    let failure: unknown;
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      // A short, jittered pause before another try, as the SDK's standard retry strategy makes.
+      if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
+      const left = timeLeft(options.deadline);
+      if (left <= 0) throw failure ?? new DeadlineExceededError();
       try {
         const headers = signJsonRequest(
           { url: this.url, headers: { 'content-type': contentType, 'x-amz-target': target }, body },
@@ -189,18 +217,39 @@ export class AwsJsonClient {
             now: this.options.now?.(),
           },
         );
-        const response = await this.transport(this.url, headers, body, this.timeoutMs);
-        if (response.status >= 200 && response.status < 300) return JSON.parse(response.body || '{}') as T;
-        failure = serviceError(response);
+        const response = await this.transport(this.url, headers, body, Math.min(this.timeoutMs, left));
+        if (response.status < 200 || response.status >= 300) failure = serviceError(response);
+        else {
+          const answer = successAnswer<T>(response, options.accept);
+          if (!(answer instanceof IncompleteAnswerError)) return answer;
+          failure = answer;
+        }
       } catch (error) {
         failure = error;
       }
       const retryable = failure instanceof AwsServiceError ? failure.retryable : isTransient(failure);
-      if (!retryable || attempt >= this.maxAttempts) throw failure;
-      // A short, jittered pause, as the SDK's standard retry strategy makes.
-      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
+      if (!retryable) throw failure;
     }
+    throw failure;
   }
+}
+
+/** A 2xx answer's JSON when it is what the operation answers on success, else why not. */
+function successAnswer<T>(
+  response: TransportResponse,
+  accept?: (answer: T) => boolean,
+): T | IncompleteAnswerError {
+  let answer: T;
+  try {
+    answer = JSON.parse(response.body || '{}') as T;
+  } catch {
+    return new IncompleteAnswerError(response.status, 'whose body is not JSON');
+  }
+  if (typeof answer !== 'object' || answer === null)
+    return new IncompleteAnswerError(response.status, 'whose body is not a JSON object');
+  if (accept && !accept(answer))
+    return new IncompleteAnswerError(response.status, 'without the expected result');
+  return answer;
 }
 
 /** Network failures another try may not meet again: no answer in time, a refused, reset or unresolved connection. */

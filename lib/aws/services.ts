@@ -1,10 +1,14 @@
-import type { SendMessage } from '../queue/event-queue';
+import type { SendMessage, SendMessageAnswer } from '../queue/event-queue';
 import type { ReadSecret } from '../signature/signing-secrets';
 import { AwsJsonClient, type AwsJsonClientOptions, serviceEndpoint } from './aws-json-client';
 
 type Tuning = Pick<AwsJsonClientOptions, 'maxAttempts' | 'timeoutMs' | 'transport' | 'credentials'>;
 
-/** SQS's `SendMessage` over its JSON protocol (`AmazonSQS.SendMessage`, `application/x-amz-json-1.0`). */
+/**
+ * SQS's `SendMessage` over its JSON protocol (`AmazonSQS.SendMessage`, `application/x-amz-json-1.0`). Only an
+ * answer carrying the `MessageId` SQS gives every message it took counts as sent: a 2xx without one, an empty
+ * body included, is tried again like any failure that may pass.
+ */
 export function sqsSendMessage(region: string, tuning: Tuning = {}, env = process.env): SendMessage {
   const client = new AwsJsonClient({
     service: 'sqs',
@@ -14,10 +18,17 @@ export function sqsSendMessage(region: string, tuning: Tuning = {}, env = proces
     jsonVersion: '1.0',
     ...tuning,
   });
-  return (input) => client.call('SendMessage', input);
+  return (input, deadline) =>
+    client.call<SendMessageAnswer>('SendMessage', input, {
+      deadline,
+      accept: (answer) => typeof answer.MessageId === 'string' && answer.MessageId !== '',
+    });
 }
 
-/** Secrets Manager's `GetSecretValue` (`secretsmanager.GetSecretValue`, `application/x-amz-json-1.1`). */
+/**
+ * Secrets Manager's `GetSecretValue` (`secretsmanager.GetSecretValue`, `application/x-amz-json-1.1`). An answer
+ * that carries no value at all (an empty body) is tried again, not read as an empty secret.
+ */
 export function secretsManagerReadSecret(region: string, tuning: Tuning = {}, env = process.env): ReadSecret {
   const client = new AwsJsonClient({
     service: 'secretsmanager',
@@ -27,6 +38,12 @@ export function secretsManagerReadSecret(region: string, tuning: Tuning = {}, en
     jsonVersion: '1.1',
     ...tuning,
   });
-  return async (secretId) =>
-    (await client.call<{ SecretString?: string }>('GetSecretValue', { SecretId: secretId })).SecretString;
+  return async (secretId, deadline) =>
+    (
+      await client.call<{ SecretString?: string; SecretBinary?: string }>(
+        'GetSecretValue',
+        { SecretId: secretId },
+        { deadline, accept: (answer) => 'SecretString' in answer || 'SecretBinary' in answer },
+      )
+    ).SecretString;
 }

@@ -1,11 +1,21 @@
+import type { Deadline } from '../aws/deadline';
 import { QueueUnavailableError } from '../errors';
 import type { QueueMessage } from '../events/event-record';
 
+/** What SQS answers a `SendMessage` it took with: the message's id, which no other answer carries. */
+export interface SendMessageAnswer {
+  MessageId?: string | undefined;
+}
+
 /**
  * SQS's `SendMessage`: the SDK's client in the local stack and the tools (`sdkSendMessage`), the receive
- * function's own signed client when deployed (`lib/aws/services.ts`).
+ * function's own signed client when deployed (`lib/aws/services.ts`). Given a deadline, no try starts after it
+ * and every try ends by it.
  */
-export type SendMessage = (input: { QueueUrl: string; MessageBody: string }) => Promise<unknown>;
+export type SendMessage = (
+  input: { QueueUrl: string; MessageBody: string },
+  deadline?: Deadline,
+) => Promise<SendMessageAnswer>;
 
 /** Sends normalized deliveries to the events queue. */
 export class EventQueue {
@@ -15,15 +25,24 @@ export class EventQueue {
   ) {}
 
   /**
-   * Sends one message.
-   * @throws {QueueUnavailableError} when SQS did not take it, so the sender is told to retry.
+   * Sends one message, by `deadline` when one is given. Resolves only once SQS answered with its `MessageId`.
+   * @throws {QueueUnavailableError} when SQS did not take it, or did not say it did (no `MessageId` in its
+   *   answer), so the sender is told to retry.
    */
-  async send(message: QueueMessage): Promise<void> {
+  async send(message: QueueMessage, deadline?: Deadline): Promise<void> {
+    let answer: SendMessageAnswer | undefined;
     try {
-      await this.sendMessage({ QueueUrl: this.queueUrl, MessageBody: toAsciiJson(message) });
+      answer = await this.sendMessage(
+        { QueueUrl: this.queueUrl, MessageBody: toAsciiJson(message) },
+        deadline,
+      );
     } catch (error) {
       throw new QueueUnavailableError('the events queue did not accept the message', { cause: error });
     }
+    // SQS gives every message it takes an id: an answer without one says nothing was taken.
+    const id = answer?.MessageId;
+    if (typeof id !== 'string' || id === '')
+      throw new QueueUnavailableError('the events queue answered without a MessageId');
   }
 }
 

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import * as v from 'valibot';
+import type { Deadline } from '../aws/deadline';
 import { ConfigError, SecretUnavailableError } from '../errors';
 import type { Logger } from '../log';
 import { METRIC, type MetricsSink } from '../metrics';
@@ -38,10 +39,11 @@ export interface SigningSecretDocument {
 /** Where the receiver reads credentials from. */
 export interface SigningSecrets {
   /**
+   * @param deadline when given, a read of the secret ends by it, and none starts after it.
    * @returns what authenticates `provider`'s requests; empty when nothing is configured (then all are refused).
    * @throws {SecretUnavailableError} when the secret cannot be read and no earlier copy is at hand.
    */
-  credentials(provider: string): Promise<Credentials>;
+  credentials(provider: string, deadline?: Deadline): Promise<Credentials>;
 }
 
 /**
@@ -105,8 +107,8 @@ function nameAndMessage(error: unknown): Error {
   return copy;
 }
 
-/** Secrets Manager's `GetSecretValue`: the secret's current `SecretString`. */
-export type ReadSecret = (secretId: string) => Promise<string | undefined>;
+/** Secrets Manager's `GetSecretValue`: the secret's current `SecretString`, read by `deadline` when given. */
+export type ReadSecret = (secretId: string, deadline?: Deadline) => Promise<string | undefined>;
 
 /** Tuning and observers of {@link SecretsManagerSigningSecrets}. */
 export interface SecretsManagerSigningSecretsOptions {
@@ -130,6 +132,9 @@ export interface SecretsManagerSigningSecretsOptions {
  * met with a call per request. Only with no copy at all (the container's first read failed) does reading
  * fail, with {@link SecretUnavailableError} (a 503 the sender retries); every request tries again then, since
  * nothing can be verified until one succeeds.
+ *
+ * A refresh takes its time from the invocation that needs it: cut at that invocation's deadline, it is a failed
+ * refresh like any other, and the cached copy verifies meanwhile.
  */
 export class SecretsManagerSigningSecrets implements SigningSecrets {
   private cached: { document: SigningSecretDocument; refreshAt: number } | undefined;
@@ -148,22 +153,22 @@ export class SecretsManagerSigningSecrets implements SigningSecrets {
     this.now = options.now ?? Date.now;
   }
 
-  async credentials(provider: string): Promise<Credentials> {
-    return credentialsOf(await this.document(), provider);
+  async credentials(provider: string, deadline?: Deadline): Promise<Credentials> {
+    return credentialsOf(await this.document(deadline), provider);
   }
 
-  private async document(): Promise<SigningSecretDocument> {
+  private async document(deadline: Deadline | undefined): Promise<SigningSecretDocument> {
     if (this.cached && this.cached.refreshAt > this.now()) return this.cached.document;
-    this.pending ??= this.refresh().finally(() => {
+    this.pending ??= this.refresh(deadline).finally(() => {
       this.pending = undefined;
     });
     return this.pending;
   }
 
-  private async refresh(): Promise<SigningSecretDocument> {
+  private async refresh(deadline: Deadline | undefined): Promise<SigningSecretDocument> {
     let document: SigningSecretDocument;
     try {
-      document = parseSigningSecretDocument((await this.readSecret(this.secretId)) ?? '');
+      document = parseSigningSecretDocument((await this.readSecret(this.secretId, deadline)) ?? '');
     } catch (error) {
       this.options.metrics?.count(METRIC.secretRefreshFailures);
       // A malformed value is the operator's mistake, not an outage: it keeps its own loud error.

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { AwsTimeoutError, serviceEndpoint } from '../../lib/aws/aws-json-client';
+import { DeadlineExceededError } from '../../lib/aws/deadline';
 import { sqsSendMessage } from '../../lib/aws/services';
 import { createTestQueues, localClients, takeMessages } from '../support/local-aws';
 import { SQS_OK, type SqsReply, sdkAuthorization, startSqsStandIn } from '../support/sqs-stand-in';
@@ -139,6 +140,66 @@ describe("the receive function's SQS client, when SQS fails", () => {
     );
     await expect(send(INPUT)).rejects.toThrow(/no AWS credentials/);
     expect(seen).toHaveLength(0);
+  });
+});
+
+describe("the receive function's SQS client, against the invocation's deadline", () => {
+  // Margins for a loaded machine: a cut at the deadline may come this much late and still pass, while a try
+  // that ran to its own limit, or a resend given a fresh one, comes a second or more late.
+  const LATE_AT_MOST = 700;
+
+  it('cuts a try at the deadline when that comes before its own limit, and starts no other after it', async () => {
+    const { seen, send } = await scripted(['hang'], { maxAttempts: 3, timeoutMs: 3_000 });
+    const deadline = Date.now() + 1_000;
+    const error = await send(INPUT, deadline).catch((caught: unknown) => caught);
+    const settledAt = Date.now();
+    expect(error).toBeInstanceOf(AwsTimeoutError);
+    expect(settledAt).toBeLessThan(deadline + LATE_AT_MOST);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('starts no try at all once the deadline has passed', async () => {
+    const { seen, send } = await scripted([OK]);
+    await expect(send(INPUT, Date.now() - 1)).rejects.toBeInstanceOf(DeadlineExceededError);
+    expect(seen).toHaveLength(0);
+  });
+
+  it('counts the resend after a kept-alive connection is found closed against the same deadline', async () => {
+    // The kept connection is closed by the service only after holding the request a second, as when it drops
+    // idle connections: the resend on a new connection has what is left before the deadline, not a try's worth.
+    const { seen, ports, send } = await scripted([OK, { dropAfterMs: 1_000 }, 'hang'], {
+      maxAttempts: 1,
+      timeoutMs: 5_000,
+    });
+    await send(INPUT);
+    const deadline = Date.now() + 2_000;
+    const error = await send(INPUT, deadline).catch((caught: unknown) => caught);
+    const settledAt = Date.now();
+    expect(error).toBeInstanceOf(AwsTimeoutError);
+    expect(seen).toHaveLength(3);
+    expect(ports[1]).toBe(ports[0]);
+    expect(ports[2]).not.toBe(ports[1]);
+    expect(settledAt).toBeLessThan(deadline + LATE_AT_MOST);
+  });
+});
+
+describe("the receive function's SQS client, when SQS answers 2xx without a MessageId", () => {
+  const INCOMPLETE: [string, SqsReply][] = [
+    ['an empty body', { status: 200, raw: '' }],
+    ['a JSON body without a MessageId', { status: 200, body: { MD5OfMessageBody: 'x' } }],
+    ['a body that is not JSON', { status: 200, raw: '<html>' }],
+  ];
+
+  it.each(INCOMPLETE)('does not take %s for a sent message: it tries again', async (_, reply) => {
+    const { seen, send } = await scripted([reply, OK]);
+    await expect(send(INPUT)).resolves.toEqual({ MessageId: 'm-1' });
+    expect(seen).toHaveLength(2);
+  });
+
+  it.each(INCOMPLETE)('fails when every try gets %s', async (_, reply) => {
+    const { seen, send } = await scripted([reply]);
+    await expect(send(INPUT)).rejects.toMatchObject({ retryable: true });
+    expect(seen).toHaveLength(2);
   });
 });
 

@@ -11,9 +11,17 @@
  * await receive.close();                                       // in afterEach/finally
  * ```
  *
+ * Each invocation gets a Lambda context whose `getRemainingTimeInMillis` counts down from 4 s (the function's
+ * timeout), or from `remainingMs` when a test passes it: `invoke(request, { remainingMs: 2_000 })`. What the
+ * context said was left when the answer came back is in `remainingMsAtAnswer` (0 or less: the function would
+ * have been stopped before answering).
+ *
  * `invoke` returns what the function wrote while it ran: Powertools INFO logs and the metrics it flushes
  * (embedded metric format, one JSON line per flush) on stdout, WARN and ERROR logs on stderr. Captured output is
  * not echoed. Concurrent invocations share the streams, so each sees the others' lines too.
+ *
+ * Bodies over 96 KiB go to the raw bucket through S3's API: a test that sends one points `AWS_ENDPOINT_URL_S3` at
+ * a server of that API (the run's fauxqs serves it) and creates {@link DeployedReceive.rawBucket} there first.
  *
  * The project's modules are imported fresh at each load (a cold start); packages under node_modules stay Node's
  * cached instances, which hold no state of the function's own. One deployed receive at a time per test file:
@@ -32,7 +40,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { inject, vi } from 'vitest';
 import { CampaignInbox, type CampaignInboxProps } from '../../infra/constructs/campaign-inbox';
 import type { SigningSecretDocument } from '../../lib/signature/signing-secrets';
-import { createTestQueues, localClients, takeMessages } from './local-aws';
+import { createTestQueues, localClients, takeMessages, uniqueName } from './local-aws';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 
@@ -222,11 +230,21 @@ export interface DeployedInvocation {
   stdout: string;
   /** Everything written to stderr meanwhile: Powertools WARN and ERROR log lines. */
   stderr: string;
+  /** What the context's `getRemainingTimeInMillis` said when the answer came back (≤ 0: past the timeout). */
+  remainingMsAtAnswer: number;
+}
+
+/** How Lambda runs one invocation. */
+export interface InvokeOptions {
+  /** The time the context says is left when the invocation starts; default 4,000 ms (the function's timeout). */
+  remainingMs?: number;
 }
 
 export interface DeployedReceive {
-  invoke(request: DeployedRequest): Promise<DeployedInvocation>;
+  invoke(request: DeployedRequest, options?: InvokeOptions): Promise<DeployedInvocation>;
   secretsManager: SecretsManagerStandIn;
+  /** The raw bodies bucket's name in the function's environment (a new one per load). */
+  rawBucket: string;
   /** The events queue (on the run's fauxqs server) the function sends to. */
   queueUrl: string;
   /** Bodies of the messages now in the queue, removed from it. */
@@ -290,8 +308,9 @@ function routeEvent(routeKeys: string[], request: DeployedRequest): APIGatewayPr
   return undefined;
 }
 
-function lambdaContext(): Context {
-  const deadline = Date.now() + 4_000;
+/** A Lambda context whose remaining time counts down from `remainingMs`, as Lambda's does from the timeout. */
+function lambdaContext(remainingMs = 4_000): Context & { remaining(): number } {
+  const deadline = Date.now() + remainingMs;
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName: 'campaign-inbox-receive',
@@ -302,6 +321,7 @@ function lambdaContext(): Context {
     logGroupName: '/aws/lambda/campaign-inbox-receive',
     logStreamName: 'harness',
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    remaining: () => deadline - Date.now(),
     done: () => {},
     fail: () => {},
     succeed: () => {},
@@ -328,6 +348,7 @@ export async function loadDeployedReceive(
   );
   const { sqs } = localClients();
   const { queueUrl } = await createTestQueues(sqs);
+  const rawBucket = uniqueName('campaign-inbox-raw');
 
   // The construct's variables, with each CloudFormation reference replaced by its local stand-in; a reference
   // the harness does not know fails loudly rather than leaving the function half-configured.
@@ -336,8 +357,7 @@ export async function loadDeployedReceive(
     const ref = (value as { Ref?: string }).Ref;
     if (ref === inbox.secretLogicalId) return secretsManager.arn;
     if (ref === inbox.queueLogicalId) return queueUrl;
-    // No local S3 server: bodies over 96 KiB, which go there, get a 503.
-    if (ref && inbox.bucketLogicalIds.includes(ref)) return 'campaign-inbox-raw-harness';
+    if (ref && inbox.bucketLogicalIds.includes(ref)) return rawBucket;
     throw new Error(`no local stand-in for ${name} = ${JSON.stringify(value)}`);
   };
   const env: Record<string, string> = {
@@ -356,7 +376,13 @@ export async function loadDeployedReceive(
     AWS_LAMBDA_FUNCTION_NAME: 'campaign-inbox-receive',
     ...options.env,
   };
-  const unset = ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_ENDPOINT_URL', 'SORI_SECRET_KEY'];
+  const unset = [
+    'AWS_SESSION_TOKEN',
+    'AWS_PROFILE',
+    'AWS_ENDPOINT_URL',
+    'AWS_ENDPOINT_URL_S3',
+    'SORI_SECRET_KEY',
+  ];
   const saved = new Map([...Object.keys(env), ...unset].map((name) => [name, process.env[name]]));
   for (const name of unset) delete process.env[name];
   Object.assign(process.env, env);
@@ -406,22 +432,25 @@ export async function loadDeployedReceive(
   return {
     secretsManager,
     queueUrl,
-    async invoke(request) {
+    rawBucket,
+    async invoke(request, invokeOptions = {}) {
       const event = routeEvent(inbox.routeKeys, request);
       // What API Gateway answers itself when no route matches; the function is not invoked.
       if (!event) {
         const response = { statusCode: 404, body: '{"message":"Not Found"}' };
-        return { response, stdout: '', stderr: '' };
+        return { response, stdout: '', stderr: '', remainingMsAtAnswer: invokeOptions.remainingMs ?? 4_000 };
       }
       const from = written.length;
-      const response = (await handler(event, lambdaContext(), () => {})) as APIGatewayProxyStructuredResultV2;
+      const context = lambdaContext(invokeOptions.remainingMs);
+      const response = (await handler(event, context, () => {})) as APIGatewayProxyStructuredResultV2;
+      const remainingMsAtAnswer = context.remaining();
       const during = written.slice(from);
       const text = (stream: 'stdout' | 'stderr') =>
         during
           .filter((entry) => entry.stream === stream)
           .map((entry) => entry.text)
           .join('');
-      return { response, stdout: text('stdout'), stderr: text('stderr') };
+      return { response, stdout: text('stdout'), stderr: text('stderr'), remainingMsAtAnswer };
     },
     takeQueued: () => takeMessages(sqs, queueUrl),
     close: restore,

@@ -1,8 +1,9 @@
 /**
  * A stand-in for SQS's HTTP endpoint, for what the local SQS server cannot show or be made to do: it records the
  * request headers (no local server checks signatures) and answers each request with the next scripted reply,
- * the last one repeating: an answer, no answer at all (`hang`), half an answer and a dropped connection (`cut`),
- * or a connection closed before any answer (`drop`).
+ * the last one repeating: an answer (JSON, or a raw body such as an empty one, at once or after `delayMs`), no
+ * answer at all (`hang`), half an answer and a dropped connection (`cut`), or a connection closed before any
+ * answer (`drop`, at once or after `dropAfterMs`).
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
@@ -75,7 +76,13 @@ export async function sdkAuthorization(
   return String(out.headers.authorization);
 }
 
-export type SqsReply = { status: number; body: unknown } | 'hang' | 'cut' | 'drop';
+export type SqsReply =
+  | { status: number; body: unknown; delayMs?: number }
+  | { status: number; raw: string; delayMs?: number }
+  | { dropAfterMs: number }
+  | 'hang'
+  | 'cut'
+  | 'drop';
 
 export const SQS_OK: SqsReply = { status: 200, body: { MessageId: 'm-1' } };
 
@@ -115,9 +122,20 @@ export async function startSqsStandIn(replies: SqsReply[] = [SQS_OK]) {
       setTimeout(() => response.socket?.destroy(), 20);
       return;
     }
-    request.on('end', () => {
+    if ('dropAfterMs' in reply) {
+      // Held, then let go without a word: a kept-alive connection the service closes while the request waits.
+      hanging.push(response);
+      setTimeout(() => request.socket.destroy(), reply.dropAfterMs);
+      return;
+    }
+    const answer = () => {
+      if (response.destroyed) return;
       response.writeHead(reply.status, { 'content-type': 'application/x-amz-json-1.0' });
-      response.end(JSON.stringify(reply.body));
+      response.end('raw' in reply ? reply.raw : JSON.stringify(reply.body));
+    };
+    request.on('end', () => {
+      if (reply.delayMs) setTimeout(answer, reply.delayMs);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -128,7 +146,9 @@ export async function startSqsStandIn(replies: SqsReply[] = [SQS_OK]) {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: async () => {
       for (const response of hanging) response.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      const closed = new Promise((resolve) => server.close(resolve));
+      server.closeAllConnections();
+      await closed;
     },
   };
 }
