@@ -18,6 +18,7 @@ import type { StoredEvent } from '../lib/table/records-table';
 import { invocation, isEntry, reportFailure, runAsEntry, UsageError } from './entry';
 import { exportEvents } from './export-events';
 import { dataDir, resolveQueueTarget, withTable } from './local-target';
+import { readRawBodiesBucket } from './stack-outputs';
 import { forTerminal } from './terminal-text';
 
 const COMMON = `Where the data is:
@@ -436,6 +437,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'reprocess') {
     const since = parseTime('--since', values.since, false);
+    // Raw bodies are read only where this stack keeps them: its bucket in AWS, the data folder locally.
+    const rawBucket = values.stack ? await readRawBodiesBucket(values.stack) : undefined;
     return withTable(
       { endpoint: values.endpoint, table: values.table, stack: values.stack },
       async (target) => {
@@ -448,11 +451,16 @@ async function main(argv: string[]): Promise<number> {
             counters: new CampaignCounters(target.client, target.tableName, target.layout),
           },
           { reason: values.reason, since, id: values.id },
-          { dryRun: values['dry-run'], fileRoot: values.stack ? undefined : dataDir() },
+          { dryRun: values['dry-run'], fileRoot: values.stack ? undefined : dataDir(), rawBucket },
         );
         print(outcomes, values.json, ['id', 'provider', 'result', 'record_id', 'reason']);
         if (values['dry-run']) console.error('events: dry run, nothing written');
-        return 0;
+        const skipped = outcomes.filter((outcome) => outcome.result === 'skipped').length;
+        if (skipped === 0) return 0;
+        console.error(
+          `events: ${skipped} left quarantined as it was: ${skipped === 1 ? 'its raw body' : 'their raw bodies'} could not be used (see reason)`,
+        );
+        return 1;
       },
     );
   }

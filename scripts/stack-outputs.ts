@@ -1,4 +1,9 @@
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  CloudFormationClient,
+  DescribeStacksCommand,
+  paginateListStackResources,
+  type StackResourceSummary,
+} from '@aws-sdk/client-cloudformation';
 
 /** The outputs of a deployed stack, by key (`WebhookUrl`, `EventsTableName`, ...). */
 export async function readStackOutputs(stackName: string): Promise<Record<string, string>> {
@@ -21,4 +26,37 @@ export function requireOutput(outputs: Record<string, string>, key: string, stac
   const value = outputs[key];
   if (!value) throw new Error(`stack ${stackName} has no output ${key}: is it a campaign-inbox stack?`);
   return value;
+}
+
+/**
+ * The raw-bodies bucket among a stack's resources: the one S3 bucket whose logical id is the `RawBodies`
+ * construct's (`…RawBodiesBucket<hash>`, whatever the construct's parent is called).
+ * @returns its name, or `undefined` when the stack has no such bucket or more than one.
+ */
+export function rawBodiesBucketOf(
+  resources: Pick<StackResourceSummary, 'LogicalResourceId' | 'ResourceType' | 'PhysicalResourceId'>[],
+): string | undefined {
+  const buckets = resources.filter(
+    (resource) =>
+      resource.ResourceType === 'AWS::S3::Bucket' &&
+      /RawBodiesBucket[0-9A-F]{8}$/.test(resource.LogicalResourceId ?? ''),
+  );
+  return buckets.length === 1 ? buckets[0]?.PhysicalResourceId || undefined : undefined;
+}
+
+/** @returns the name of a deployed stack's raw-bodies bucket (see {@link rawBodiesBucketOf}), from its resources. */
+export async function readRawBodiesBucket(stackName: string): Promise<string | undefined> {
+  const client = new CloudFormationClient({});
+  try {
+    const resources: StackResourceSummary[] = [];
+    for await (const page of paginateListStackResources({ client }, { StackName: stackName }))
+      resources.push(...(page.StackResourceSummaries ?? []));
+    return rawBodiesBucketOf(resources);
+  } catch (error) {
+    throw new Error(`could not list the resources of stack ${stackName}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  } finally {
+    client.destroy();
+  }
 }

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { readFile, realpath } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { readRawRef } from '../blobs/raw-store';
 import { findProvider } from '../providers';
@@ -30,11 +33,25 @@ export interface ReprocessOutcome {
   provider: string;
   /**
    * `stored`: it is a record now; `duplicate`: its record was there already (a live retry came first), and the
-   * quarantine entry now points to it; `quarantined`: it still does not parse, with `reason` (updated if new).
+   * quarantine entry now points to it; `quarantined`: it still does not parse, with `reason` (updated if new);
+   * `skipped`: its raw body could not be used (a reference not of this stack's form and place, a body that
+   * cannot be read or does not match its reference), `reason` says which, and the entry is left as it was.
    */
-  result: 'stored' | 'duplicate' | 'quarantined';
+  result: 'stored' | 'duplicate' | 'quarantined' | 'skipped';
   record_id?: string;
   reason?: string;
+}
+
+/**
+ * Where this stack keeps raw bodies, the only places a quarantine entry's `raw_ref` is read from: the reference
+ * is data in the table, and reading whatever it names would let it pick a file of the user's or an object of
+ * any bucket their credentials reach.
+ */
+export interface RawPlaces {
+  /** The local stack's data folder: `file://raw/<provider>/<sha-256>` is read from its `raw` folder only. */
+  fileRoot?: string | undefined;
+  /** The deployed stack's raw-bodies bucket: `s3://<bucket>/raw/<provider>/<sha-256>` is read from it only. */
+  rawBucket?: string | undefined;
 }
 
 /**
@@ -54,7 +71,7 @@ export async function reprocessQuarantine(
     counters: CampaignCounters;
   },
   filter: ReprocessFilter,
-  options: { dryRun?: boolean; fileRoot?: string | undefined } = {},
+  options: { dryRun?: boolean } & RawPlaces = {},
 ): Promise<ReprocessOutcome[]> {
   const entries = (await tables.repository.listQuarantine(Number.POSITIVE_INFINITY)).filter(
     (entry) =>
@@ -70,7 +87,11 @@ export async function reprocessQuarantine(
       outcomes.push({ id: entry.id, provider: entry.provider, result: 'quarantined', reason: entry.reason });
       continue;
     }
-    const raw = await rawBytes(entry, options.fileRoot);
+    const raw = await rawBytes(entry, options);
+    if (typeof raw === 'string') {
+      outcomes.push({ id: entry.id, provider: entry.provider, result: 'skipped', reason: raw });
+      continue;
+    }
     const message = buildQueueMessage(provider, raw, entry.received_at);
     if (message.kind === 'quarantine') {
       const reason = message.record.reason;
@@ -91,9 +112,70 @@ export async function reprocessQuarantine(
   return outcomes;
 }
 
-async function rawBytes(entry: StoredQuarantine, fileRoot: string | undefined): Promise<Buffer> {
-  if (entry.raw_ref) return readRawRef(entry.raw_ref, { fileRoot });
-  return Buffer.from(entry.raw, entry.raw_encoding);
+/** A SHA-256 in hex, as the raw store names a body by its bytes. */
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** A reference as a reason may quote it: cut, since it is data from the table and may be of any length. */
+const quoted = (ref: string) => JSON.stringify(ref.length > 120 ? `${ref.slice(0, 120)}…` : ref);
+
+/**
+ * The raw body of a quarantine entry: inline, or read where its reference points if that is where and how this
+ * stack stores raw bodies (`<scheme>raw/<provider>/<sha-256 of the bytes>`, the provider the entry's own).
+ * @returns the bytes, or why they cannot be used (the entry is then left as it is).
+ */
+async function rawBytes(entry: StoredQuarantine, places: RawPlaces): Promise<Buffer | string> {
+  const ref = entry.raw_ref;
+  if (!ref) return Buffer.from(entry.raw, entry.raw_encoding);
+  const refused = (why: string) => `raw body reference refused: ${why}`;
+  const name = /^(?:file:\/\/|s3:\/\/[^/]+\/)raw\/([^/]+)\/([^/]+)$/.exec(ref);
+  const hash = name?.[2] ?? '';
+  if (ref.startsWith('file://')) {
+    const form = `file://raw/${entry.provider}/<sha-256>`;
+    if (!places.fileRoot) return refused('a local file, readable only where the local stack runs');
+    if (!name || name[1] !== entry.provider || !SHA256_HEX.test(hash))
+      return refused(`not one of this stack's (${form}): ${quoted(ref)}`);
+    const folder = join(places.fileRoot, 'raw');
+    let bytes: Buffer;
+    try {
+      // Resolved through any link before it is read: a link in the folder must not lead out of it.
+      const [real, realFolder] = await Promise.all([
+        realpath(join(folder, entry.provider, hash)),
+        realpath(folder),
+      ]);
+      if (!real.startsWith(`${realFolder}${sep}`))
+        return refused(`${quoted(ref)} leads outside the data folder's raw bodies`);
+      bytes = await readFile(real);
+    } catch (error) {
+      return `raw body not read: ${(error as Error).message.split('\n')[0]}`;
+    }
+    return matching(bytes, hash);
+  }
+  if (ref.startsWith('s3://')) {
+    if (!places.rawBucket) return refused('an S3 reference, and no raw-bodies bucket is known here');
+    const form = `s3://${places.rawBucket}/raw/${entry.provider}/<sha-256>`;
+    if (
+      !name ||
+      !ref.startsWith(`s3://${places.rawBucket}/raw/`) ||
+      name[1] !== entry.provider ||
+      !SHA256_HEX.test(hash)
+    )
+      return refused(`not one of this stack's (${form}): ${quoted(ref)}`);
+    let bytes: Buffer;
+    try {
+      bytes = await readRawRef(`s3://${places.rawBucket}/raw/${entry.provider}/${hash}`);
+    } catch (error) {
+      return `raw body not read: ${(error as Error).message.split('\n')[0]}`;
+    }
+    return matching(bytes, hash);
+  }
+  return refused(`neither a file nor an S3 reference: ${quoted(ref)}`);
+}
+
+/** The bytes when they are the ones their reference names (their SHA-256), else why not. */
+function matching(bytes: Buffer, hash: string): Buffer | string {
+  return createHash('sha256').update(bytes).digest('hex') === hash
+    ? bytes
+    : 'raw body refused: its bytes do not hash to the name its reference gives';
 }
 
 const quarantineKey = (id: string) => ({
