@@ -34,6 +34,11 @@ export const EventRecordSchema = v.object({
 });
 export type EventRecord = v.InferOutput<typeof EventRecordSchema>;
 
+/** Longest free-text field kept in a record; the raw body keeps the whole value. */
+export const MAX_TEXT_FIELD = 1024;
+/** Largest `metadata` kept in a record (serialized, UTF-8); larger metadata stays in the raw body only. */
+export const MAX_METADATA_BYTES = 16 * 1024;
+
 /** An authentic delivery the schemas did not understand, kept raw with the reason. */
 export const QuarantineRecordSchema = v.object({
   id: v.pipe(v.string(), v.minLength(1)),

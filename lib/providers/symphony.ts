@@ -1,9 +1,10 @@
 import * as v from 'valibot';
-import type { EventRecord } from '../events/event-record';
+import { type EventRecord, MAX_METADATA_BYTES } from '../events/event-record';
 import { buildRecordId, canonicalJson } from '../events/record-id';
 import type { Interpretation, Provider, StateUpdate } from './provider';
 import {
   baseRecord,
+  cut,
   describeIssues,
   IdSchema,
   isJsonObject,
@@ -39,19 +40,47 @@ export type SymphonyEvent = v.InferOutput<typeof SymphonyEventSchema>;
  * The ordering rule of the current-state item. Symphony's payload carries no timestamp, so deliveries are
  * ordered by the campaign's lifecycle: a state never moves to a lower rank (a late `PROCESSING` does not undo
  * `FINISHED`); within one rank (`ACTIVE` ↔ `PAUSED`) the latest delivery wins. Unknown statuses rank lowest.
+ * A map: a status is a sender's value, and only these names have a rank (not `constructor`, not `__proto__`).
  */
-export const SYMPHONY_STATUS_RANK: Readonly<Record<string, number>> = {
-  DRAFT: 0,
-  IN_REVIEW: 1,
-  PROCESSING: 2,
-  TO_RETRY: 2,
-  ACTIVE: 3,
-  PAUSED: 3,
-  ANTICIPATED_PAUSE: 3,
-  SUCCESS: 4,
-  FAILED: 4,
-  FINISHED: 5,
-};
+export const SYMPHONY_STATUS_RANK: ReadonlyMap<string, number> = new Map([
+  ['DRAFT', 0],
+  ['IN_REVIEW', 1],
+  ['PROCESSING', 2],
+  ['TO_RETRY', 2],
+  ['ACTIVE', 3],
+  ['PAUSED', 3],
+  ['ANTICIPATED_PAUSE', 3],
+  ['SUCCESS', 4],
+  ['FAILED', 4],
+  ['FINISHED', 5],
+]);
+
+/** The rank of a status no lifecycle step has, or of none. */
+const UNRANKED = -1;
+
+/**
+ * Longest `status`, `type` and `reason` kept in the record. Symphony's are short words (`ACTIVE`,
+ * `get_playlisted`, `end_date_changed`), and keeping them short keeps them, with the status the current state
+ * is moved by, within the record's metadata limit whatever else the payload holds.
+ */
+const MAX_OWN_FIELD = 256;
+
+/**
+ * The record's metadata: Symphony's own `status`, `type` and `reason`, and its free-form `metadata` object
+ * under its own name, so that nothing in the free-form object can stand in for Symphony's own fields. The
+ * free-form object is left to the raw body when it would take the metadata past its limit, so that the
+ * status always reaches the current state.
+ */
+function metadataOf(event: SymphonyEvent): Record<string, unknown> {
+  const own = {
+    status: event.status === null ? null : cut(event.status, MAX_OWN_FIELD),
+    type: event.type === null ? null : cut(event.type, MAX_OWN_FIELD),
+    reason: event.reason === null ? null : cut(event.reason, MAX_OWN_FIELD),
+  };
+  if (event.metadata === null) return own;
+  const withFreeForm = { ...own, metadata: event.metadata };
+  return Buffer.byteLength(JSON.stringify(withFreeForm)) <= MAX_METADATA_BYTES ? withFreeForm : own;
+}
 
 /** Validates and normalizes a Symphony payload. Never throws. */
 export function interpretSymphony(payload: unknown, receivedAt: string): Interpretation {
@@ -78,7 +107,7 @@ export function interpretSymphony(payload: unknown, receivedAt: string): Interpr
       }),
       campaign_id: event.id,
       platform: event.provider,
-      metadata: { status: event.status, type: event.type, reason: event.reason, ...(event.metadata ?? {}) },
+      metadata: metadataOf(event),
     },
   };
 }
@@ -89,7 +118,7 @@ export function symphonyState(record: EventRecord): StateUpdate | undefined {
   const status = typeof record.metadata?.status === 'string' ? record.metadata.status : null;
   return {
     key: record.campaign_id,
-    rank: SYMPHONY_STATUS_RANK[status ?? ''] ?? -1,
+    rank: (status === null ? undefined : SYMPHONY_STATUS_RANK.get(status)) ?? UNRANKED,
     fields: { status, event: record.event, updated_at: record.received_at, record_id: record.id },
   };
 }

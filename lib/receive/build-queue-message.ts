@@ -1,5 +1,10 @@
 import { INLINE_RAW_BYTES } from '../blobs/raw-store';
-import type { EventRecord, QueueMessage } from '../events/event-record';
+import {
+  type EventRecord,
+  MAX_METADATA_BYTES,
+  MAX_TEXT_FIELD,
+  type QueueMessage,
+} from '../events/event-record';
 import { buildQuarantineId } from '../events/record-id';
 import type { Provider } from '../providers/provider';
 import { capReason } from '../providers/validation';
@@ -107,10 +112,7 @@ const ENVELOPE_BYTES = 1024;
  */
 export const MAX_JSON_DEPTH = 64;
 
-/** Longest free-text field kept in the record; the raw body keeps the whole value. */
-export const MAX_TEXT_FIELD = 1024;
-/** Largest `metadata` kept in the record (serialized); larger metadata stays in the raw body only. */
-export const MAX_METADATA_BYTES = 16 * 1024;
+export { MAX_METADATA_BYTES, MAX_TEXT_FIELD };
 
 /**
  * `false` when the JSON text holds no more than `limit` opening brackets, so that what it parses to cannot

@@ -184,6 +184,45 @@ describe('symphony current state', () => {
     });
   });
 
+  it("moves by Symphony's own status, never by a status inside its free-form metadata", async () => {
+    const deliver = (name: string, metadata: Record<string, unknown>) =>
+      post(
+        `/webhooks/symphony/${TOKENS.symphony}`,
+        JSON.stringify({ ...fixture('symphony', name), id: 'cmp_metadata_status', metadata }),
+      );
+    const records = new RecordsRepository(stack.dynamodb, stack.tableName, stack.layout);
+    await deliver('campaign-created', { status: 'FINISHED' });
+    await drained();
+    expect(await records.getState('symphony', 'cmp_metadata_status')).toMatchObject({
+      status: 'DRAFT',
+      rank: 0,
+    });
+    await deliver('campaign-updated', { status: 'DRAFT' });
+    await drained();
+    expect(await records.getState('symphony', 'cmp_metadata_status')).toMatchObject({
+      status: 'ACTIVE',
+      rank: 3,
+    });
+  });
+
+  it.each(['__proto__', 'constructor', 'toString'])(
+    'stores a delivery whose status is %j, its state ranked lowest with the status kept as a value',
+    async (status) => {
+      const id = `cmp_status_${status}`;
+      const answer = await post(
+        `/webhooks/symphony/${TOKENS.symphony}`,
+        JSON.stringify({ ...fixture('symphony', 'campaign-updated'), id, status }),
+      );
+      expect(answer).toMatchObject({ status: 202, body: { status: 'accepted' } });
+      await drained();
+      const records = new RecordsRepository(stack.dynamodb, stack.tableName, stack.layout);
+      expect(await eventually(async () => records.getState('symphony', id))).toMatchObject({
+        status,
+        rank: -1,
+      });
+    },
+  );
+
   it('lets the latest delivery win within one rank (ACTIVE and PAUSED)', async () => {
     const deliver = (status: string) =>
       post(

@@ -5,10 +5,18 @@ import { DEFAULT_MAX_BODY_BYTES } from '../../lib/config';
 import { allProviders } from '../../lib/providers';
 import { interpretAdReform } from '../../lib/providers/adreform';
 import { interpretOptimizely } from '../../lib/providers/optimizely';
-import { interpretSymphony, symphonyState } from '../../lib/providers/symphony';
+import { interpretSymphony, symphony, symphonyState } from '../../lib/providers/symphony';
 import { MAX_REASON_LENGTH } from '../../lib/providers/validation';
+import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { ipAllowed } from '../../lib/signature/authenticate';
-import { hugeShapes, MIB, PROVIDER_FIELDS, quotes, withValue } from '../support/hostile-values';
+import {
+  hugeShapes,
+  MIB,
+  PROVIDER_FIELDS,
+  quotes,
+  STRUCTURAL_VALUES,
+  withValue,
+} from '../support/hostile-values';
 
 const fixture = (provider: string, name: string) =>
   JSON.parse(
@@ -41,6 +49,49 @@ describe('Symphony', () => {
     expect(rank('campaign-created')).toBeLessThan(rank('campaign-updated') ?? 0);
     expect(rank('campaign-updated')).toBeLessThan(rank('campaign-completed') ?? 0);
   });
+
+  const stateOf = (payload: Record<string, unknown>) => {
+    const result = interpretSymphony(payload, RECEIVED);
+    if (!result.ok) throw new Error(result.reason);
+    return symphonyState(result.record);
+  };
+
+  it('keeps its own status, type and reason over the same names in its free-form metadata, which it keeps too', () => {
+    const completed = fixture('symphony', 'campaign-completed');
+    const metadata = { status: 'DRAFT', type: 'other', reason: 'spoofed', end_date: '2025-12-31' };
+    const result = interpretSymphony({ ...completed, metadata }, RECEIVED);
+    expect(result).toMatchObject({
+      ok: true,
+      record: { metadata: { status: 'FINISHED', type: 'get_playlisted', reason: null, metadata } },
+    });
+    expect(stateOf({ ...completed, metadata })).toMatchObject({ rank: 5, fields: { status: 'FINISHED' } });
+  });
+
+  it('gives a delivery without a status of its own no rank, whatever its metadata says', () => {
+    const created = fixture('symphony', 'campaign-created');
+    expect(stateOf({ ...created, status: null, metadata: { status: 'FINISHED' } })).toMatchObject({
+      rank: -1,
+      fields: { status: null },
+    });
+  });
+
+  it('moves the state by its status when its free-form metadata is too large to keep in the record', () => {
+    const completed = fixture('symphony', 'campaign-completed');
+    const raw = Buffer.from(JSON.stringify({ ...completed, metadata: { note: 'n'.repeat(200_000) } }));
+    const message = buildQueueMessage(symphony, raw, RECEIVED);
+    if (message.kind !== 'event') throw new Error(message.record.reason);
+    expect(message.record.metadata).toEqual({ status: 'FINISHED', type: 'get_playlisted', reason: null });
+    expect(symphonyState(message.record)).toMatchObject({ rank: 5, fields: { status: 'FINISHED' } });
+  });
+
+  it.each(STRUCTURAL_VALUES)(
+    'ranks a status of %j lowest, as a number, and keeps it as a value',
+    (status) => {
+      const state = stateOf({ ...fixture('symphony', 'campaign-updated'), status });
+      expect(state?.rank).toBe(-1);
+      expect(state?.fields.status).toBe(status);
+    },
+  );
 
   it('quarantines unknown events and missing ids', () => {
     expect(interpretSymphony({ event: 'campaign.deleted', id: 'x' }, RECEIVED)).toEqual({
