@@ -50,7 +50,7 @@ function parseMessage(body: string): QueueMessage {
  * `batchItemFailures` so SQS redelivers only that one, and after `maxReceiveCount` moves it to the DLQ.
  */
 export function createProcessWebhook(deps: ProcessWebhookDeps) {
-  return async function processWebhook(event: SQSEvent): Promise<SQSBatchResponse> {
+  return async function processWebhook(event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
     const summary: BatchSummary = { stored: 0, duplicates: 0, quarantined: 0, failed: 0 };
     const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
     const fail = (messageId: string, error: unknown) => {
@@ -83,6 +83,7 @@ export function createProcessWebhook(deps: ProcessWebhookDeps) {
       deps.writer,
       deps.counters,
       readable.map((entry) => entry.message),
+      { deadline: batchDeadline(deps.counters.staleAfterMs, context) },
     );
     outcomes.forEach((result, i) => {
       const entry = readable[i];
@@ -102,6 +103,23 @@ export function createProcessWebhook(deps: ProcessWebhookDeps) {
     deps.logger.debug('batch processed', { size: event.Records.length, ...summary });
     return { batchItemFailures };
   };
+}
+
+/** Time kept after the batch's table calls, to report its failures before the function times out. */
+const REPORT_MARGIN_MS = 3_000;
+
+/**
+ * When a batch's table calls must be over: before the function times out (a call cut by the timeout would end
+ * in doubt with nobody to report it), and before half the claims' staleness in any case.
+ */
+export function batchDeadline(
+  staleAfterMs: number,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+): number {
+  const now = Date.now();
+  const limit = now + staleAfterMs / 2;
+  const remaining = context?.getRemainingTimeInMillis?.();
+  return remaining === undefined ? limit : Math.min(limit, now + Math.max(0, remaining - REPORT_MARGIN_MS));
 }
 
 /** The process flow wrapped with middy and `middlewares`, in the order given (the metrics flush first). */

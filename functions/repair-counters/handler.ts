@@ -14,6 +14,8 @@ const counters = new CampaignCounters(
   config.layout,
   config.staleAfterMs,
 );
+counters.onRepairError = (key, error) =>
+  logger.warn('campaign-day not settled; the next pass retries it', { ...key, error });
 
 /**
  * Runs on a schedule: recounts every campaign-day that a killed or failed consumer batch left with stale

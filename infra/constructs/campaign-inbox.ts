@@ -21,6 +21,14 @@ export type CampaignInboxProps = Partial<Omit<InboxConfig, 'stackName'>>;
 
 /** The consumer's timeout; the queue's visibility timeout is six times it. */
 const PROCESS_TIMEOUT = Duration.seconds(30);
+/** What storing a batch and recounting a campaign-day call on the records table, and nothing more. */
+const COUNTER_WRITER_ACTIONS = [
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+] as const;
 /** Left out of the receive bundle (see lib/blobs/raw-store.ts): the Lambda runtime provides it. */
 export const RECEIVE_EXTERNAL_MODULES = PACKAGED_FUNCTIONS['receive-webhook'] ?? [];
 /** Well under SORI's 5 s: a slow queue gets a 503 (retried) rather than a sender-side timeout. */
@@ -114,11 +122,11 @@ export class CampaignInbox extends Construct {
         resources: [this.queue.deadLetterQueue.queueArn],
       }),
     );
-    // Conditional puts (records, device markers), counter updates, and the consistent reads of a recount:
-    // on the table only, no index ARNs.
+    // Conditional puts (records, device markers), counter updates, and the consistent reads of a recount
+    // (device markers read 100 at a time): on the table only, no index ARNs.
     this.processFunction.role.addToPolicy(
       new iam.PolicyStatement({
-        actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:Query'],
+        actions: [...COUNTER_WRITER_ACTIONS],
         resources: [this.records.table.tableArn],
       }),
     );
@@ -137,7 +145,7 @@ export class CampaignInbox extends Construct {
     // Reads the list of claimed counters (one index), recounts from the table, writes missing device markers.
     this.repairFunction.role.addToPolicy(
       new iam.PolicyStatement({
-        actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:Query'],
+        actions: [...COUNTER_WRITER_ACTIONS],
         resources: [this.records.table.tableArn],
       }),
     );

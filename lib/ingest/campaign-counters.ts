@@ -6,7 +6,9 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { findProvider } from '../providers';
+import { callOptions } from '../table/deadline';
 import {
+  BreakdownBudget,
   COUNTED_ATTRIBUTE,
   type CounterKey,
   campaignDayFamily,
@@ -25,7 +27,7 @@ import {
   statsDayPartitionKey,
   type TableLayout,
 } from '../table/records-table';
-import { getItems, type Item, queryItems, updateIf } from '../table/table-io';
+import { getItems, type Item, keyOf, queryItems, updateIf } from '../table/table-io';
 import { setCountedFlag } from './event-writer';
 
 /**
@@ -39,9 +41,15 @@ export interface Tally {
 
 /**
  * Counter attributes written by one update at most: an expression is limited to 4 KB, and `ADD #a12 :a12, `
- * takes 12 characters. A batch with more is applied in several updates, each conditional on its claim.
+ * takes 12 characters. A batch with more is applied in several updates (see {@link CampaignCounters.apply}).
  */
 const ATTRIBUTES_PER_UPDATE = 200;
+
+/** Settings of {@link CampaignCounters} that only tests and benches change. */
+export interface CounterOptions {
+  /** Counter attributes per update (default 200). */
+  attributesPerUpdate?: number;
+}
 
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -61,15 +69,23 @@ export function newClaimToken(now = Date.now()): string {
 
 const claimTime = (token: string) => Number.parseInt(token.split('_')[0] ?? '', 36);
 
-/** Claims are top-level attributes, so one update can add one without a map to exist first. */
+/**
+ * Claims are top-level attributes, so one update can add one without a map to exist first. A claim's value is
+ * the number of parts of its batch's counts applied so far (see {@link CampaignCounters.apply}).
+ */
 const CLAIM_PREFIX = 'claim_';
 
-function claimsOf(item: Record<string, AttributeValue> | undefined): Record<string, number> {
-  const claims: Record<string, number> = {};
-  for (const [name, value] of Object.entries(item ?? {})) {
-    if (name.startsWith(CLAIM_PREFIX)) claims[name.slice(CLAIM_PREFIX.length)] = Number(value.N);
-  }
-  return claims;
+const claimsOf = (item: Record<string, AttributeValue> | undefined): string[] =>
+  Object.keys(item ?? {})
+    .filter((name) => name.startsWith(CLAIM_PREFIX))
+    .map((name) => name.slice(CLAIM_PREFIX.length));
+
+/** What a claim found on its counter item: the claims on it, and what its breakdowns may still take. */
+export interface Claimed {
+  /** Tokens of the claims now on the item, this one included. */
+  claims: string[];
+  /** The item's breakdown values: a batch counts what it adds within it. */
+  budget: BreakdownBudget;
 }
 
 const N = (value: number): AttributeValue => ({ N: String(value) });
@@ -82,6 +98,8 @@ export interface RepairSummary {
   recounted: number;
   /** Items with no claim left, taken off the list. */
   cleared: number;
+  /** Items the pass could not settle (a failed read or write); they stay listed for the next pass. */
+  failed: number;
 }
 
 /**
@@ -106,7 +124,15 @@ export class CampaignCounters {
     private readonly layout: TableLayout,
     readonly staleAfterMs = 60_000,
     private readonly deadBefore = 0,
+    private readonly options: CounterOptions = {},
   ) {}
+
+  /** Called with each campaign-day a repair pass could not settle, and why (for the logs). */
+  onRepairError?: (key: CounterKey, error: unknown) => void;
+
+  private get attributesPerUpdate() {
+    return this.options.attributesPerUpdate ?? ATTRIBUTES_PER_UPDATE;
+  }
 
   /**
    * The one staleness rule: a claim has no batch behind it any more when it is older than any batch runs
@@ -121,22 +147,17 @@ export class CampaignCounters {
 
   /**
    * Puts a batch's claim on a campaign-day (an attribute `claim_<token>`), creating its counter item if needed
-   * and listing it for the repair.
-   * @returns the claims now on the item (token → epoch ms), this one included.
+   * and listing it for the repair. Applied twice (a retry), it changes nothing more.
+   * @returns the claims now on the item and its breakdown budget.
    */
-  async claim(
-    key: CounterKey,
-    token: string,
-    now = Date.now(),
-    name?: string | null,
-  ): Promise<Record<string, number>> {
+  async claim(key: CounterKey, token: string, name?: string | null): Promise<Claimed> {
     const byDay = RECORDS_TABLE.indexes.byTypeAndDay;
     const pending = RECORDS_TABLE.indexes.byDevice;
     const output = await this.client.send(
       new UpdateItemCommand({
         TableName: this.tableName,
         Key: counterItemKey(key),
-        UpdateExpression: `SET #claim = :now, #kind = :kind, #provider = :provider, #campaign = :campaign, #day = :day, #dpk = :dpk, #dsk = :dsk, #ppk = :ppk, #psk = :psk${name ? ', #name = :name' : ''} ADD #version :one`,
+        UpdateExpression: `SET #claim = :zero, #kind = :kind, #provider = :provider, #campaign = :campaign, #day = :day, #dpk = :dpk, #dsk = :dsk, #ppk = :ppk, #psk = :psk${name ? ', #name = :name' : ''} ADD #version :one`,
         ExpressionAttributeNames: {
           '#claim': `${CLAIM_PREFIX}${token}`,
           '#kind': 'kind',
@@ -152,7 +173,7 @@ export class CampaignCounters {
         },
         ExpressionAttributeValues: {
           ...(name ? { ':name': { S: name } } : {}),
-          ':now': N(now),
+          ':zero': N(0),
           ':kind': { S: 'stats' },
           ':provider': { S: key.provider },
           ':campaign': { S: key.campaignId },
@@ -165,39 +186,55 @@ export class CampaignCounters {
         },
         ReturnValues: 'ALL_NEW',
       }),
+      callOptions(),
     );
-    return claimsOf(output.Attributes);
+    return {
+      claims: claimsOf(output.Attributes),
+      budget: new BreakdownBudget(Object.keys(output.Attributes ?? {})),
+    };
   }
 
   /**
-   * Adds a batch's first inserts and, when its writes are all settled, drops its claim.
-   * @returns `false` when the claim was already gone (a recount took it over, having counted from the records).
+   * Adds a batch's first inserts and drops its claim. Counts that do not fit one update are applied in parts;
+   * each part is conditional on the claim's progress (the parts applied so far) and moves it on, so a part
+   * applied whose answer was lost is neither applied again nor lost, and each part moves `version`, so a recount
+   * that read the item before it does not write over it.
+   * @returns `false` when the claim was gone before its last part (a recount took it over, having counted from
+   *   the records).
    */
-  async apply(key: CounterKey, token: string, tally: Tally, release: boolean): Promise<boolean> {
-    const parts = chunks(Object.entries(tally.counts), ATTRIBUTES_PER_UPDATE);
+  async apply(key: CounterKey, token: string, tally: Tally): Promise<boolean> {
+    const claim = `${CLAIM_PREFIX}${token}`;
+    const parts = chunks(Object.entries(tally.counts), this.attributesPerUpdate);
     for (const [index, part] of parts.entries()) {
       const last = index === parts.length - 1;
-      const names: Record<string, string> = { '#claim': `${CLAIM_PREFIX}${token}` };
-      const values: Record<string, AttributeValue> = {};
-      const adds: string[] = [];
+      const names: Record<string, string> = { '#claim': claim, '#version': 'version' };
+      const values: Record<string, AttributeValue> = { ':done': N(index), ':one': N(1) };
+      const adds: string[] = ['#version :one'];
       part.forEach(([attribute, count], i) => {
         names[`#a${i}`] = attribute;
         values[`:a${i}`] = N(count);
         adds.push(`#a${i} :a${i}`);
       });
       if (last) {
-        Object.assign(names, { '#unique': DEVICES_ATTRIBUTE, '#version': 'version' });
-        Object.assign(values, { ':u': N(tally.unique_devices), ':one': N(1) });
-        adds.push('#unique :u', '#version :one');
+        names['#unique'] = DEVICES_ATTRIBUTE;
+        values[':u'] = N(tally.unique_devices);
+        adds.push('#unique :u');
+      } else {
+        values[':next'] = N(index + 1);
       }
-      const applied = await updateIf(this.client, {
-        TableName: this.tableName,
-        Key: counterItemKey(key),
-        UpdateExpression: `ADD ${adds.join(', ')}${last && release ? ' REMOVE #claim' : ''}`,
-        ConditionExpression: 'attribute_exists(#claim)',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      });
+      const applied = await updateIf(
+        this.client,
+        {
+          TableName: this.tableName,
+          Key: counterItemKey(key),
+          UpdateExpression: `ADD ${adds.join(', ')} ${last ? 'REMOVE #claim' : 'SET #claim = :next'}`,
+          ConditionExpression: '#claim = :done',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        },
+        // Found after a retry: this part was applied if the claim moved past it (or, for the last, is gone).
+        (found) => (last ? found?.[claim] === undefined : Number(found?.[claim]?.N) === index + 1),
+      );
       if (!applied) return false;
     }
     return true;
@@ -217,19 +254,38 @@ export class CampaignCounters {
   private async read(key: CounterKey) {
     const { Item } = await this.client.send(
       new GetItemCommand({ TableName: this.tableName, Key: counterItemKey(key), ConsistentRead: true }),
+      callOptions(),
     );
     return Item;
   }
 
+  /**
+   * `true` when some records of `day` may have expired: retention counts from receipt, and an event may be
+   * received up to a day before its `created_at` (a sender's clock ahead), so none expires before the day
+   * plus the retention minus one day.
+   */
+  private mayHaveExpired(day: string, now: number): boolean {
+    const days = this.layout.retentionDays;
+    if (days === null) return false;
+    return Date.parse(`${day}T00:00:00.000Z`) + (days - 1) * 86_400_000 <= now;
+  }
+
   private async recountItem(key: CounterKey, item: Item, ownToken: string | undefined, now: number) {
     const claims = claimsOf(item);
-    const stale = Object.keys(claims).filter((token) => token === ownToken || this.isStale(token, now));
-    if (stale.length === 0 || stale.length < Object.keys(claims).length) return false;
+    const stale = claims.filter((token) => token === ownToken || this.isStale(token, now));
+    if (stale.length === 0 || stale.length < claims.length) return false;
 
-    const tally = await this.countFromRecords(key);
+    const tally = await this.countFromRecords(key, new BreakdownBudget(Object.keys(item)));
     // Every counter attribute counted before or now: one no record moves any more is set to 0, not left behind.
     for (const name of Object.keys(item)) if (isCountAttribute(name)) tally.counts[name] ??= 0;
-    const parts = chunks(Object.entries(tally.counts), ATTRIBUTES_PER_UPDATE);
+    if (this.mayHaveExpired(key.day, now)) {
+      // Records of this day may be gone with their TTL: what is left counts less than what was stored.
+      for (const [name, count] of Object.entries(tally.counts)) {
+        tally.counts[name] = Math.max(count, Number(item[name]?.N ?? 0));
+      }
+      tally.unique_devices = Math.max(tally.unique_devices, Number(item[DEVICES_ATTRIBUTE]?.N ?? 0));
+    }
+    const parts = chunks(Object.entries(tally.counts), this.attributesPerUpdate);
     let version = item.version ?? N(0);
     for (const [index, part] of parts.entries()) {
       const last = index === parts.length - 1;
@@ -279,8 +335,8 @@ export class CampaignCounters {
    * records first (a batch killed between a record and its marker leaves the marker missing or unflagged), so a
    * later retry of such an event finds its marker flagged and does not count the device a second time.
    */
-  async countFromRecords(key: CounterKey): Promise<Tally> {
-    const tally: Tally = { counts: {}, unique_devices: 0 };
+  async countFromRecords(key: CounterKey, budget = new BreakdownBudget()): Promise<Tally> {
+    const raw = new Map<string, number>();
     const counted = findProvider(key.provider)?.counted ?? {};
     const devices = new Map<string, Item>();
     const family = campaignDayFamily(key.provider, key.campaignId, key.day);
@@ -295,21 +351,25 @@ export class CampaignCounters {
       for (const item of events) {
         const event = item.event?.S ?? '';
         for (const attribute of counterAttributesOf(fromEventItem(item))) {
-          tally.counts[attribute] = (tally.counts[attribute] ?? 0) + 1;
+          raw.set(attribute, (raw.get(attribute) ?? 0) + 1);
         }
         const device = item.device_id?.S;
         if (device && counted[event] && !devices.has(device)) devices.set(device, item);
       }
+    }
+    // The most frequent values take the room a breakdown has left; the rest are counted as "other".
+    const tally: Tally = { counts: {}, unique_devices: 0 };
+    for (const [attribute, count] of [...raw.entries()].sort(
+      (a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1),
+    )) {
+      const placed = budget.place(attribute);
+      tally.counts[placed] = (tally.counts[placed] ?? 0) + count;
     }
     const markers: Item[] = [];
     for (const item of devices.values()) {
       const marker = deviceMarkerItem(fromEventItem(item), this.layout);
       if (marker) markers.push(marker);
     }
-    const keyOf = (item: Item) => ({
-      [RECORDS_TABLE.partitionKey]: item[RECORDS_TABLE.partitionKey] as AttributeValue,
-      [RECORDS_TABLE.sortKey]: item[RECORDS_TABLE.sortKey] as AttributeValue,
-    });
     const flagged = new Set(
       (await getItems(this.client, this.tableName, markers.map(keyOf)))
         .filter((item) => item[COUNTED_ATTRIBUTE] !== undefined)
@@ -317,7 +377,7 @@ export class CampaignCounters {
     );
     for (const marker of markers) {
       if (!flagged.has(`${marker.pk?.S}\u0000${marker.sk?.S}`)) {
-        await setCountedFlag(this.client, this.tableName, marker, false);
+        await setCountedFlag(this.client, this.tableName, marker, undefined);
       }
     }
     tally.unique_devices = devices.size;
@@ -329,7 +389,7 @@ export class CampaignCounters {
    * stale is recounted from its records; an item with no claim left is taken off the list (unless a batch
    * claimed it meanwhile); an item with a live claim stays listed for the next pass.
    * @returns what the pass did.
-   * @throws the SDK's error when the table cannot be read; the next pass starts over.
+   * @throws the SDK's error when the list cannot be read; the next pass starts over.
    */
   async repair(now = Date.now()): Promise<RepairSummary> {
     const index = RECORDS_TABLE.indexes.byDevice;
@@ -340,19 +400,25 @@ export class CampaignCounters {
       ExpressionAttributeNames: { '#pk': index.partitionKey },
       ExpressionAttributeValues: { ':pk': { S: PENDING_COUNTERS_PARTITION } },
     });
-    const summary: RepairSummary = { checked: listed.length, recounted: 0, cleared: 0 };
+    const summary: RepairSummary = { checked: listed.length, recounted: 0, cleared: 0, failed: 0 };
     for (const entry of listed) {
       const key = {
         provider: entry.provider?.S ?? '',
         campaignId: entry.campaign_id?.S ?? '',
         day: entry[RECORDS_TABLE.sortKey]?.S ?? '',
       };
-      const item = await this.read(key);
-      if (!item) continue;
-      if (Object.keys(claimsOf(item)).length > 0) {
-        if (await this.recountItem(key, item, undefined, now)) summary.recounted++;
-      } else if (await this.unlist(key, item)) {
-        summary.cleared++;
+      // One campaign-day that cannot be settled now (throttled, say) must not hold back the others.
+      try {
+        const item = await this.read(key);
+        if (!item) continue;
+        if (claimsOf(item).length > 0) {
+          if (await this.recountItem(key, item, undefined, now)) summary.recounted++;
+        } else if (await this.unlist(key, item)) {
+          summary.cleared++;
+        }
+      } catch (error) {
+        summary.failed++;
+        this.onRepairError?.(key, error);
       }
     }
     return summary;

@@ -1,6 +1,7 @@
 import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { EventRecord, QueueMessage } from '../events/event-record';
 import type { StateUpdate } from '../providers/provider';
+import { callOptions } from '../table/deadline';
 import {
   COUNTED_ATTRIBUTE,
   DEFAULT_LAYOUT,
@@ -10,8 +11,9 @@ import {
   statePartitionKey,
   type TableLayout,
   toItem,
+  WRITER_ATTRIBUTE,
 } from '../table/records-table';
-import { putItemIfAbsent, type StoreOutcome, updateIf } from '../table/table-io';
+import { keyOf, putItemIfAbsent, type StoreOutcome, updateIf } from '../table/table-io';
 
 export type { StoreOutcome };
 
@@ -21,8 +23,38 @@ export type { StoreOutcome };
  */
 export type MarkerOutcome = 'first' | 'seen' | 'none';
 
-/** Markers a container remembers as written; far more than the devices a busy day brings to one container. */
-const MARKER_CACHE_SIZE = 50_000;
+/**
+ * Markers a container remembers as written, least recently used first out. An entry (two keys of about 80
+ * characters, a `Map` slot) takes about 400 bytes, so 100,000 entries hold about 40 MB of the function's memory.
+ */
+const MARKER_CACHE_SIZE = 100_000;
+
+/** A set that forgets its least recently used entries beyond `capacity`. */
+export class RecentSet {
+  private readonly entries = new Map<string, true>();
+
+  constructor(readonly capacity: number) {}
+
+  /** @returns `true` when `key` is held; it becomes the most recently used. */
+  has(key: string): boolean {
+    if (!this.entries.delete(key)) return false;
+    this.entries.set(key, true);
+    return true;
+  }
+
+  add(key: string): void {
+    this.entries.delete(key);
+    this.entries.set(key, true);
+    if (this.entries.size > this.capacity) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
 
 /**
  * The consumer's writes: event records, device markers, current-state items. Knows DynamoDB, nothing of Lambda.
@@ -32,31 +64,45 @@ const MARKER_CACHE_SIZE = 50_000;
  * exact, never a guess: it holds only markers the table confirmed.
  */
 export class EventWriter {
-  private readonly markers = new Set<string>();
+  private readonly markers: RecentSet;
   private readonly pending = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly client: DynamoDBClient,
     readonly tableName: string,
     readonly layout: TableLayout = DEFAULT_LAYOUT,
-  ) {}
+    markerCacheSize = MARKER_CACHE_SIZE,
+  ) {
+    this.markers = new RecentSet(markerCacheSize);
+  }
+
+  /** Markers this container remembers as written (for the cache's measurements). */
+  get cachedMarkers(): number {
+    return this.markers.size;
+  }
 
   /**
    * Stores the record a queue message carries, unless an item with its key is already there.
-   * @returns `stored` on first insert, `duplicate` when the key existed.
+   * @param writer names the batch that writes (see `newClaimToken`): an attempt of this write that was applied
+   *   but whose answer was lost is then known for a first insert, not taken for a duplicate.
+   * @returns `stored` on first insert, `duplicate` when the key existed before.
    * @throws the SDK's error for anything else (throttling, unavailability): the caller retries the message.
    */
-  store(message: QueueMessage): Promise<StoreOutcome> {
-    return putItemIfAbsent(this.client, this.tableName, toItem(message, this.layout));
+  store(message: QueueMessage, writer?: string): Promise<StoreOutcome> {
+    const ours = writer
+      ? (found?: Record<string, AttributeValue>) => found?.[WRITER_ATTRIBUTE]?.S === writer
+      : undefined;
+    return putItemIfAbsent(this.client, this.tableName, toItem(message, this.layout, writer), ours);
   }
 
   /**
    * Writes the marker that the record's device was seen in its partition family on its day, unless this
    * container knows it is there. For a counted event (`counted`), the marker is also flagged `counted`, once:
-   * the write that sets the flag is the device's first counted event of that campaign-day.
+   * the write that sets the flag is the device's first counted event of that campaign-day. The flag's value is
+   * `writer`, so a flag set by an attempt whose answer was lost is known for this batch's.
    * @throws the SDK's error when the write fails.
    */
-  async markDevice(record: EventRecord, counted: boolean): Promise<MarkerOutcome> {
+  async markDevice(record: EventRecord, counted: boolean, writer = 'true'): Promise<MarkerOutcome> {
     const marker = deviceMarkerItem(record, this.layout);
     if (!marker) return 'none';
     const key = `${marker.pk?.S}\u0000${marker.sk?.S}`;
@@ -69,12 +115,11 @@ export class EventWriter {
       return 'seen';
     }
     const write = counted
-      ? setCountedFlag(this.client, this.tableName, marker, true)
+      ? setCountedFlag(this.client, this.tableName, marker, writer)
       : putItemIfAbsent(this.client, this.tableName, marker).then(() => false);
     this.pending.set(cacheKey, write);
     try {
       const first = await write;
-      if (this.markers.size >= MARKER_CACHE_SIZE) this.markers.clear();
       this.markers.add(cacheKey);
       this.markers.add(key);
       return first ? 'first' : 'seen';
@@ -123,19 +168,20 @@ export class EventWriter {
 
 /**
  * Creates a device marker if needed and flags it `counted`.
- * @param onlyIfUnflagged `true`: write only if the flag is not set yet.
- * @returns `false` when `onlyIfUnflagged` and the flag was already set (nothing written).
+ * @param writer the flag's value when it is set only if unset (the batch that sets it); `undefined` sets it
+ *   whatever it was (a recount making a marker match the records).
+ * @returns `false` when `writer` is given and the flag was already set by another writer (nothing written).
  */
 export async function setCountedFlag(
   client: DynamoDBClient,
   tableName: string,
   marker: Record<string, AttributeValue>,
-  onlyIfUnflagged: boolean,
+  writer: string | undefined,
 ): Promise<boolean> {
   const { pk, sk, ...rest } = marker;
   const names: Record<string, string> = { '#counted': COUNTED_ATTRIBUTE };
-  const values: Record<string, AttributeValue> = { ':true': { BOOL: true } };
-  const sets = ['#counted = :true'];
+  const values: Record<string, AttributeValue> = { ':by': writer ? { S: writer } : { BOOL: true } };
+  const sets = ['#counted = :by'];
   Object.entries(rest).forEach(([name, value], i) => {
     names[`#a${i}`] = name;
     values[`:a${i}`] = value;
@@ -143,16 +189,18 @@ export async function setCountedFlag(
   });
   const update = {
     TableName: tableName,
-    Key: {
-      [RECORDS_TABLE.partitionKey]: pk as AttributeValue,
-      [RECORDS_TABLE.sortKey]: sk as AttributeValue,
-    },
+    Key: keyOf(marker),
     UpdateExpression: `SET ${sets.join(', ')}`,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
   };
-  if (onlyIfUnflagged)
-    return updateIf(client, { ...update, ConditionExpression: 'attribute_not_exists(#counted)' });
-  await client.send(new UpdateItemCommand(update));
+  if (writer) {
+    return updateIf(
+      client,
+      { ...update, ConditionExpression: 'attribute_not_exists(#counted)' },
+      (found) => found?.[COUNTED_ATTRIBUTE]?.S === writer,
+    );
+  }
+  await client.send(new UpdateItemCommand(update), callOptions());
   return true;
 }

@@ -113,8 +113,16 @@ export const pendingCounterSortKey = (provider: string, campaignId: string, day:
   `${day}#${provider}#${campaignId}`;
 export const EVENT_SORT_PREFIX = 'E#';
 export const eventSortKey = (createdAt: string, id: string) => `${EVENT_SORT_PREFIX}${createdAt}#${id}`;
-/** The attribute a device marker carries once a counted event of its campaign-day has been seen. */
+/**
+ * The attribute a device marker carries once a counted event of its campaign-day has been seen; its value says
+ * which batch set it (older markers hold `true`).
+ */
 export const COUNTED_ATTRIBUTE = 'counted';
+/**
+ * The attribute an event item carries to say which batch wrote it, so that a batch whose write was applied but
+ * whose answer was lost knows the item for its own when the retried write finds it.
+ */
+export const WRITER_ATTRIBUTE = 'writer';
 
 /** The attribute of a counter item that counts stored events of one type. */
 export const COUNT_PREFIX = 'n:';
@@ -130,8 +138,25 @@ export type Breakdown = (typeof BREAKDOWNS)[number];
 /** Counter attributes are `n:<event>` and `b␟<breakdown>␟<value>␟<event>` (␟: the unit separator). */
 const SEPARATOR = '\u001f';
 const BREAKDOWN_PREFIX = `b${SEPARATOR}`;
+/** Control characters, the separator among them, are replaced in breakdown values: they are a name's structure. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const CONTROL = /[\u0000-\u001f\u007f]/g;
 /** Longest breakdown value kept (a longer one is cut): values become attribute names. */
 const MAX_BREAKDOWN_VALUE = 100;
+/**
+ * Distinct values a campaign-day keeps per breakdown; later ones are counted under {@link OTHER_VALUE}. Values
+ * come from senders, and each one is an attribute of the counter item: without a bound, a sender could grow the
+ * item to DynamoDB's 400 KB item limit, after which no event of that campaign-day could be counted or stored.
+ * With these bounds a counter item stays under 100 KB whatever is sent.
+ */
+export const BREAKDOWN_LIMITS: Readonly<Record<Breakdown, number>> = {
+  hour: 24,
+  platform: 10,
+  country: 60,
+  material: 50,
+};
+/** The breakdown value under which values past a breakdown's limit are counted. */
+export const OTHER_VALUE = '(other)';
 
 /** The values of a record by which its campaign-day is broken down; absent values are left out. */
 function breakdownValues(record: EventRecord): [Breakdown, string][] {
@@ -143,7 +168,7 @@ function breakdownValues(record: EventRecord): [Breakdown, string][] {
   ];
   return values
     .filter((entry): entry is [Breakdown, string] => Boolean(entry[1]))
-    .map(([breakdown, value]) => [breakdown, value.slice(0, MAX_BREAKDOWN_VALUE)]);
+    .map(([breakdown, value]) => [breakdown, value.slice(0, MAX_BREAKDOWN_VALUE).replace(CONTROL, '\uFFFD')]);
 }
 
 /**
@@ -159,6 +184,57 @@ export function counterAttributesOf(record: EventRecord): string[] {
         `${BREAKDOWN_PREFIX}${breakdown}${SEPARATOR}${value}${SEPARATOR}${record.event}`,
     ),
   ];
+}
+
+/** The breakdown and value a breakdown attribute counts, `undefined` for any other attribute. */
+function breakdownOf(attribute: string): { breakdown: Breakdown; value: string; event: string } | undefined {
+  if (!attribute.startsWith(BREAKDOWN_PREFIX)) return undefined;
+  const [breakdown, value, event] = attribute.slice(BREAKDOWN_PREFIX.length).split(SEPARATOR);
+  if (
+    !(BREAKDOWNS as readonly string[]).includes(breakdown ?? '') ||
+    value === undefined ||
+    event === undefined
+  ) {
+    return undefined;
+  }
+  return { breakdown: breakdown as Breakdown, value, event };
+}
+
+/**
+ * Keeps a campaign-day's breakdowns within {@link BREAKDOWN_LIMITS}: a value the counter item already has stays,
+ * a new one is taken while its breakdown has room, and any other is counted as {@link OTHER_VALUE}.
+ */
+export class BreakdownBudget {
+  private readonly values = new Map<Breakdown, Set<string>>();
+
+  /** @param attributes the names of the counter item's attributes (what it already counts). */
+  constructor(attributes: Iterable<string> = []) {
+    for (const attribute of attributes) {
+      const parsed = breakdownOf(attribute);
+      if (parsed) this.valuesOf(parsed.breakdown).add(parsed.value);
+    }
+  }
+
+  /** @returns the attribute that counts `attribute` within the budget (itself, or its breakdown's "other"). */
+  place(attribute: string): string {
+    const parsed = breakdownOf(attribute);
+    if (!parsed) return attribute;
+    const values = this.valuesOf(parsed.breakdown);
+    if (values.has(parsed.value)) return attribute;
+    const taken = values.size - (values.has(OTHER_VALUE) ? 1 : 0);
+    const value = taken < BREAKDOWN_LIMITS[parsed.breakdown] ? parsed.value : OTHER_VALUE;
+    values.add(value);
+    return `${BREAKDOWN_PREFIX}${parsed.breakdown}${SEPARATOR}${value}${SEPARATOR}${parsed.event}`;
+  }
+
+  private valuesOf(breakdown: Breakdown): Set<string> {
+    let values = this.values.get(breakdown);
+    if (!values) {
+      values = new Set();
+      this.values.set(breakdown, values);
+    }
+    return values;
+  }
 }
 
 /** `true` for the attributes of a counter item that count events (see {@link counterAttributesOf}). */
@@ -297,10 +373,11 @@ export function rawBytesOf(item: Record<string, AttributeValue>): Buffer | undef
   return Buffer.from(raw.S, item.raw_encoding?.S === 'base64' ? 'base64' : 'utf8');
 }
 
-/** Turns a queue message into the table item that stores it. */
+/** Turns a queue message into the table item that stores it; `writer` names the batch that writes it. */
 export function toItem(
   message: QueueMessage,
   layout: TableLayout = DEFAULT_LAYOUT,
+  writer?: string,
 ): Record<string, AttributeValue> {
   const { pk, sk } = itemKey(message, layout);
   if (message.kind === 'quarantine') {
@@ -343,6 +420,7 @@ export function toItem(
   }
   const expires = expiresAt(record.received_at, layout);
   if (expires) item[TTL_ATTRIBUTE] = expires;
+  if (writer) item[WRITER_ATTRIBUTE] = S(writer);
   Object.assign(item, rawAttributes(message));
   return item;
 }
@@ -428,22 +506,19 @@ export interface CounterItem {
 
 /** @returns the counts a counter item holds. */
 export function fromCounterItem(item: Record<string, AttributeValue>): CounterItem {
-  const counts: Record<string, number> = {};
-  const breakdowns = { hour: {}, platform: {}, country: {}, material: {} } as CounterItem['breakdowns'];
+  // Event types and breakdown values come from senders: objects keyed by them have no prototype, so a value
+  // such as `__proto__` or `constructor` is a key like any other.
+  const counts: Record<string, number> = Object.create(null);
+  const breakdowns = Object.create(null) as CounterItem['breakdowns'];
+  for (const breakdown of BREAKDOWNS) breakdowns[breakdown] = Object.create(null);
   for (const [name, value] of Object.entries(item)) {
     const count = Number(value.N ?? 0);
     if (name.startsWith(COUNT_PREFIX)) counts[name.slice(COUNT_PREFIX.length)] = count;
-    if (name.startsWith(BREAKDOWN_PREFIX)) {
-      const [breakdown, key, event] = name.slice(BREAKDOWN_PREFIX.length).split(SEPARATOR) as [
-        Breakdown,
-        string,
-        string,
-      ];
-      const byValue = breakdowns[breakdown];
-      if (!byValue) continue;
-      byValue[key] ??= {};
-      (byValue[key] as Record<string, number>)[event] = count;
-    }
+    const parsed = breakdownOf(name);
+    if (!parsed) continue;
+    const byValue = breakdowns[parsed.breakdown];
+    byValue[parsed.value] ??= Object.create(null) as Record<string, number>;
+    (byValue[parsed.value] as Record<string, number>)[parsed.event] = count;
   }
   return {
     provider: str(item, 'provider') ?? '',

@@ -4,6 +4,7 @@ import {
   type BatchGetItemCommandOutput,
   ConditionalCheckFailedException,
   type DynamoDBClient,
+  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   type QueryCommandInput,
@@ -12,6 +13,7 @@ import {
   UpdateItemCommand,
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
+import { callOptions } from './deadline';
 import { RECORDS_TABLE } from './records-table';
 
 /** A table item as the low-level SDK sees it. */
@@ -21,47 +23,85 @@ export type Item = Record<string, AttributeValue>;
 export type StoreOutcome = 'stored' | 'duplicate';
 
 /**
+ * Tells whether the item found where a conditional write failed was written by that very write: an attempt
+ * applied whose answer was lost, then retried by the SDK, fails its own condition. The item says which writer
+ * wrote it (`WRITER_ATTRIBUTE` for records, the flag's value for device markers).
+ */
+export type Ownership = (found: Item | undefined) => boolean;
+
+/**
  * Writes an item unless one with its key exists: the one write that both stores and deduplicates.
- * @returns `stored` on first insert, `duplicate` when the key existed.
+ * @param ours tells an attempt of this very write from an earlier write of the same key (see {@link Ownership}).
+ * @returns `stored` on first insert (also when its answer was lost and a retry found it), `duplicate` when the
+ *   key existed before.
  * @throws the SDK's error for anything else (throttling, unavailability).
  */
 export async function putItemIfAbsent(
   client: DynamoDBClient,
   tableName: string,
   item: Item,
+  ours?: Ownership,
 ): Promise<StoreOutcome> {
   const written = await writeIf(
-    client.send(
-      new PutItemCommand({
-        TableName: tableName,
-        Item: item,
-        ConditionExpression: 'attribute_not_exists(#pk)',
-        ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey },
-      }),
-    ),
+    client,
+    new PutItemCommand({
+      TableName: tableName,
+      Item: item,
+      ConditionExpression: 'attribute_not_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey },
+      ReturnValuesOnConditionCheckFailure: ours ? 'ALL_OLD' : undefined,
+    }),
+    { TableName: tableName, Key: keyOf(item) },
+    ours,
   );
   return written ? 'stored' : 'duplicate';
 }
 
 /**
  * Runs a conditional update.
+ * @param ours tells an attempt of this very update from another write (see {@link Ownership}).
  * @returns `false` when its condition did not hold (nothing was written), `true` when it was applied.
  * @throws the SDK's error for anything else.
  */
 export function updateIf(
   client: DynamoDBClient,
   input: UpdateItemCommandInput & { ConditionExpression: string },
+  ours?: Ownership,
 ): Promise<boolean> {
-  return writeIf(client.send(new UpdateItemCommand(input)));
+  return writeIf(
+    client,
+    new UpdateItemCommand({ ...input, ReturnValuesOnConditionCheckFailure: ours ? 'ALL_OLD' : undefined }),
+    { TableName: input.TableName ?? '', Key: input.Key ?? {} },
+    ours,
+  );
 }
 
-async function writeIf(write: Promise<unknown>): Promise<boolean> {
+/** The primary key of an item. */
+export const keyOf = (item: Item): Item => ({
+  [RECORDS_TABLE.partitionKey]: item[RECORDS_TABLE.partitionKey] as AttributeValue,
+  [RECORDS_TABLE.sortKey]: item[RECORDS_TABLE.sortKey] as AttributeValue,
+});
+
+async function writeIf(
+  client: DynamoDBClient,
+  command: PutItemCommand | UpdateItemCommand,
+  target: { TableName: string; Key: Item },
+  ours: Ownership | undefined,
+): Promise<boolean> {
   try {
-    await write;
+    await (command instanceof PutItemCommand
+      ? client.send(command, callOptions())
+      : client.send(command, callOptions()));
     return true;
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    // Only a retried write can have failed its own condition: one attempt is a plain answer.
+    if (!ours || (error.$metadata.attempts ?? 1) <= 1) return false;
+    // Some DynamoDB-API servers leave out the old item; a consistent read tells the same.
+    const found =
+      error.Item ??
+      (await client.send(new GetItemCommand({ ...target, ConsistentRead: true }), callOptions())).Item;
+    return ours(found);
   }
 }
 
@@ -76,7 +116,7 @@ export function queryItems(
   limit = Number.POSITIVE_INFINITY,
 ) {
   return collectPages(
-    (start) => client.send(new QueryCommand({ ...input, ExclusiveStartKey: start })),
+    (start) => client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }), callOptions()),
     limit,
   );
 }
@@ -88,7 +128,7 @@ export function queryItems(
 export async function* queryPages(client: DynamoDBClient, input: QueryCommandInput): AsyncGenerator<Item[]> {
   let start: Item | undefined;
   do {
-    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }), callOptions());
     yield page.Items ?? [];
     start = page.LastEvaluatedKey;
   } while (start);
@@ -129,6 +169,7 @@ export async function getItems(client: DynamoDBClient, tableName: string, keys: 
     while (pending && pending.length > 0) {
       const page: BatchGetItemCommandOutput = await client.send(
         new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }),
+        callOptions(),
       );
       items.push(...(page.Responses?.[tableName] ?? []));
       pending = page.UnprocessedKeys?.[tableName]?.Keys;

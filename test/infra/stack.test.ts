@@ -224,6 +224,7 @@ describe('CampaignInbox stack', () => {
   it('grants the process function only item writes and reads on the table (no index ARNs) besides consuming the queue and sending to its DLQ', () => {
     const statements = statementsOf(template, 'InboxProcessRole');
     expect(actionsOf(statements)).toEqual([
+      'dynamodb:BatchGetItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:Query',

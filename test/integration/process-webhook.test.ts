@@ -133,7 +133,10 @@ describe('process webhook behind the SQS poller (Lambda event source semantics)'
       if (command.name !== 'PutItemCommand' || item?.event?.S !== 'campaign.click' || throttled > 0)
         return undefined;
       throttled++;
-      return new ProvisionedThroughputExceededException({ message: 'injected throttle', $metadata: {} });
+      return new ProvisionedThroughputExceededException({
+        message: 'injected throttle',
+        $metadata: { httpStatusCode: 400 },
+      });
     });
     const table = new RecordsRepository(client, tableName);
     const handler = createProcessWebhook({

@@ -38,6 +38,21 @@ export async function bundledFunction(outdir: string, resources: Record<string, 
   return { properties, file: join(asset, 'index.mjs') };
 }
 
+/**
+ * A function's environment as the template gives it, its references to the stack's resources (`Ref`,
+ * `Fn::GetAtt`) replaced by `local`'s values for the same variables.
+ * @throws when a reference has no local value.
+ */
+export function templateEnvironment(variables: Record<string, unknown> = {}, local: Record<string, string>) {
+  return Object.fromEntries(
+    Object.entries(variables).map(([name, value]) => {
+      if (typeof value === 'string') return [name, value];
+      if (!local[name]) throw new Error(`no local value for ${name} = ${JSON.stringify(value)}`);
+      return [name, local[name]];
+    }),
+  );
+}
+
 /** Runs a bundle's `handler(event, context)` in a fresh Node process and returns what the handler returned. */
 export async function invokeBundle(
   file: string,
@@ -75,20 +90,13 @@ export async function deliverThroughBundles(
     rotateSecret(generatedSecretDocument(), 'sori', 'sk_bundle'),
   );
   const resolve = (variables: Record<string, unknown> = {}) =>
-    Object.fromEntries(
-      Object.entries(variables).map(([name, value]) => {
-        if (typeof value === 'string') return [name, value];
-        const local: Record<string, string> = {
-          QUEUE_URL: queues.queueUrl,
-          DLQ_URL: queues.dlqUrl,
-          SIGNING_SECRET_ARN: secrets.arn,
-          TABLE_NAME: tableName,
-          RAW_BUCKET: 'raw-bodies-unused',
-        };
-        if (!local[name]) throw new Error(`no local value for ${name} = ${JSON.stringify(value)}`);
-        return [name, local[name]];
-      }),
-    );
+    templateEnvironment(variables, {
+      QUEUE_URL: queues.queueUrl,
+      DLQ_URL: queues.dlqUrl,
+      SIGNING_SECRET_ARN: secrets.arn,
+      TABLE_NAME: tableName,
+      RAW_BUCKET: 'raw-bodies-unused',
+    });
   const aws = {
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'bundle',

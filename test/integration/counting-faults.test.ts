@@ -1,0 +1,275 @@
+/**
+ * Counters under the faults only AWS produces: a write applied whose answer is lost, a connection reset after
+ * the commit, a permission the role lacks. The local DynamoDB-API server does the storing; a proxy in front of it
+ * (test/support/dynamodb-proxy.ts) loses answers and refuses what the policy does not allow.
+ */
+import { randomUUID } from 'node:crypto';
+import { DeleteItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { QueueMessage } from '../../lib/events/event-record';
+import { CampaignCounters } from '../../lib/ingest/campaign-counters';
+import { EventWriter } from '../../lib/ingest/event-writer';
+import { storeBatch } from '../../lib/ingest/store-batch';
+import { sori } from '../../lib/providers/sori';
+import { CampaignStats } from '../../lib/queries/campaign-stats';
+import { buildQueueMessage } from '../../lib/receive/build-queue-message';
+import type { TableLayout } from '../../lib/table/records-table';
+import { keyOf } from '../../lib/table/table-io';
+import { localClientConfig } from '../../local/local-stack';
+import { mulberry32 } from '../../scripts/load';
+import { soriPayload } from '../support/deliveries';
+import { type Fault, type ProxiedCall, startDynamoDbProxy } from '../support/dynamodb-proxy';
+import { createTestTable, localClients } from '../support/local-aws';
+
+const { dynamodb } = localClients();
+const LAYOUT: TableLayout = { shards: 2, retentionDays: 365 };
+const proxies: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
+});
+
+/** A client whose requests go through a proxy that applies `fault` to the calls it picks. */
+async function clientThrough(fault: (call: ProxiedCall) => Fault | undefined) {
+  const proxy = await startDynamoDbProxy({ fault });
+  proxies.push(proxy);
+  return { client: new DynamoDBClient(localClientConfig(proxy.endpoint)), proxy };
+}
+
+/** SORI events over one or two campaigns, hours, platforms and devices; every event distinct. */
+function events(count: number, options: { campaigns?: number; day?: string; platforms?: number } = {}) {
+  const seed = randomUUID().slice(0, 6);
+  const base = soriPayload('impression');
+  return Array.from({ length: count }, (_, i) => {
+    const payload = {
+      ...base,
+      event: i % 3 === 2 ? 'campaign.click' : 'campaign.impression',
+      activity_id: `act_${seed}_${i}`,
+      device_id: `device_${i % 5}`,
+      platform: `platform_${i % (options.platforms ?? 2)}`,
+      created_at: `${options.day ?? '2025-10-14'}T${String(5 + (i % 6)).padStart(2, '0')}:00:0${i % 10}.000Z`,
+      campaign: { ...(base.campaign as object), id: `cmp_${i % (options.campaigns ?? 1)}` },
+    };
+    return buildQueueMessage(sori, Buffer.from(JSON.stringify(payload)), '2026-01-01T00:00:00.000Z');
+  });
+}
+
+/** What the counters must say: per campaign-day, events per type, unique devices, and breakdown totals. */
+function expectedCounts(messages: QueueMessage[]) {
+  const out: Record<
+    string,
+    { impressions: number; clicks: number; devices: Set<string>; platforms: number }
+  > = {};
+  const seen = new Set<string>();
+  for (const message of messages) {
+    if (message.kind !== 'event' || seen.has(message.record.id)) continue;
+    seen.add(message.record.id);
+    const key = `${message.record.campaign_id}|${message.record.created_at.slice(0, 10)}`;
+    out[key] ??= { impressions: 0, clicks: 0, devices: new Set(), platforms: 0 };
+    const entry = out[key];
+    if (message.record.event === 'campaign.click') entry.clicks++;
+    else entry.impressions++;
+    entry.devices.add(message.record.device_id ?? '');
+    entry.platforms++;
+  }
+  return Object.fromEntries(
+    Object.entries(out).map(([key, entry]) => [
+      key,
+      {
+        impressions: entry.impressions,
+        clicks: entry.clicks,
+        unique_devices: entry.devices.size,
+        breakdown: entry.platforms,
+      },
+    ]),
+  );
+}
+
+async function actualCounts(tableName: string, campaigns: string[]) {
+  const stats = new CampaignStats(dynamodb, tableName);
+  const out: Record<
+    string,
+    { impressions: number; clicks: number; unique_devices: number; breakdown: number }
+  > = {};
+  for (const campaign of campaigns) {
+    const rows = await stats.campaignStats('sori', campaign);
+    const items = await stats.counterItems('sori', campaign);
+    for (const row of rows) {
+      const item = items.find((candidate) => candidate.day === row.day);
+      let breakdown = 0;
+      for (const byEvent of Object.values(item?.breakdowns.platform ?? {})) {
+        for (const count of Object.values(byEvent)) breakdown += count;
+      }
+      out[`${row.campaign_id}|${row.day}`] = {
+        impressions: row.impressions,
+        clicks: row.clicks,
+        unique_devices: row.unique_devices,
+        breakdown,
+      };
+    }
+  }
+  return out;
+}
+
+/** Runs batches as the event source would: a failed message comes back in a later batch. */
+async function drain(writer: EventWriter, counters: CampaignCounters, batches: QueueMessage[][]) {
+  const queue = [...batches];
+  for (let round = 0; queue.length > 0 && round < 200; round++) {
+    const batch = queue.shift() ?? [];
+    const outcomes = await storeBatch(writer, counters, batch);
+    const failed = batch.filter((_, i) => !outcomes[i]?.ok);
+    if (failed.length > 0) queue.push(failed);
+  }
+  expect(queue).toEqual([]);
+}
+
+/** Repair passes as the schedule runs them, with the clock past every claim's staleness. */
+async function repairAll(tableName: string) {
+  const counters = new CampaignCounters(dynamodb, tableName, LAYOUT, 1_000);
+  for (let pass = 0; pass < 5; pass++) {
+    const summary = await counters.repair(Date.now() + 120_000);
+    if (summary.checked === 0) return;
+  }
+}
+
+const isRecordPut = (call: ProxiedCall) =>
+  call.action === 'PutItem' && String((call.input.Item as { sk?: { S?: string } })?.sk?.S).startsWith('E#');
+const isCountedFlag = (call: ProxiedCall) =>
+  call.action === 'UpdateItem' &&
+  JSON.stringify(call.input.ExpressionAttributeNames ?? {}).includes('"counted"');
+
+describe('counters when the answer of an applied write is lost', () => {
+  it.each<Fault>(['lose-answer', 'reset-after'])(
+    'a first insert whose answer is lost (%s) is counted once, breakdowns and unique devices included',
+    async (fault) => {
+      const { tableName } = await createTestTable(dynamodb, LAYOUT);
+      let left = 3;
+      const { client } = await clientThrough((call) => (isRecordPut(call) && left-- > 0 ? fault : undefined));
+      const writer = new EventWriter(client, tableName, LAYOUT);
+      const counters = new CampaignCounters(client, tableName, LAYOUT, 1_000);
+      const messages = events(10);
+      await drain(writer, counters, [messages]);
+      await repairAll(tableName);
+      expect(left).toBeLessThan(0);
+      expect(await actualCounts(tableName, ['cmp_0'])).toEqual(expectedCounts(messages));
+    },
+  );
+
+  it('a device flag whose answer is lost still counts the device once', async () => {
+    const { tableName } = await createTestTable(dynamodb, LAYOUT);
+    let left = 2;
+    const { client } = await clientThrough((call) =>
+      isCountedFlag(call) && left-- > 0 ? 'lose-answer' : undefined,
+    );
+    const writer = new EventWriter(client, tableName, LAYOUT);
+    const counters = new CampaignCounters(client, tableName, LAYOUT, 1_000);
+    const messages = events(10);
+    await drain(writer, counters, [messages]);
+    await repairAll(tableName);
+    expect(left).toBeLessThan(0);
+    expect(await actualCounts(tableName, ['cmp_0'])).toEqual(expectedCounts(messages));
+  });
+
+  it('a counter update split in parts adds each part once when a part is applied and its answer lost', async () => {
+    const { tableName } = await createTestTable(dynamodb, LAYOUT);
+    let left = 1;
+    // Every counter update's answer is lost once: the first part of the split apply among them.
+    const { client } = await clientThrough((call) =>
+      call.action === 'UpdateItem' && String(call.input.UpdateExpression).startsWith('ADD') && left-- > 0
+        ? 'lose-answer'
+        : undefined,
+    );
+    const writer = new EventWriter(client, tableName, LAYOUT);
+    // 290 platform values, and few attributes per update: the batch's counters need several updates.
+    const counters = new CampaignCounters(client, tableName, LAYOUT, 60_000, 0, { attributesPerUpdate: 8 });
+    const messages = events(300, { platforms: 290 });
+    await drain(writer, counters, [messages]);
+    expect(left).toBeLessThan(0);
+    expect(await actualCounts(tableName, ['cmp_0'])).toEqual(expectedCounts(messages));
+  });
+});
+
+describe('the repair', () => {
+  it('settles every listed campaign-day even when one of them fails, and recounts it on a later pass', async () => {
+    const { tableName, writer } = await createTestTable(dynamodb, LAYOUT);
+    // A killed batch: claims on three campaign-days, records stored, nothing counted.
+    const killed = new CampaignCounters(dynamodb, tableName, LAYOUT, 1_000);
+    const messages = events(9, { campaigns: 3 });
+    const token = `${(Date.now() - 120_000).toString(36)}_dead`;
+    for (const campaign of ['cmp_0', 'cmp_1', 'cmp_2']) {
+      await killed.claim({ provider: 'sori', campaignId: campaign, day: '2025-10-14' }, token);
+    }
+    for (const message of messages) await writer.store(message);
+    let failing = true;
+    const { client } = await clientThrough((call) =>
+      failing && call.action === 'Query' && JSON.stringify(call.input).includes('CAMPAIGN#sori#cmp_1#')
+        ? 'fail-before'
+        : undefined,
+    );
+    const repair = new CampaignCounters(client, tableName, LAYOUT, 1_000);
+    const first = await repair.repair();
+    expect(first.recounted).toBe(2);
+    expect(first.failed).toBe(1);
+    failing = false;
+    expect((await repair.repair()).recounted).toBe(1);
+    expect(await actualCounts(tableName, ['cmp_0', 'cmp_1', 'cmp_2'])).toEqual(expectedCounts(messages));
+  });
+
+  it('never lowers the counts of a day whose records may have expired', async () => {
+    const layout: TableLayout = { shards: 1, retentionDays: 30 };
+    const { tableName, writer, counters } = await createTestTable(dynamodb, layout);
+    const messages = events(6, { day: '2020-01-02' });
+    await storeBatch(writer, counters, messages);
+    const before = await actualCounts(tableName, ['cmp_0']);
+    expect(before['cmp_0|2020-01-02']?.impressions).toBe(4);
+    // TTL deleted some of the day's records; a stale claim then asks for a recount.
+    const { Items = [] } = await dynamodb.send(
+      new ScanCommand({ TableName: tableName, ConsistentRead: true }),
+    );
+    for (const item of Items.filter((candidate) => candidate.kind?.S === 'event').slice(0, 4)) {
+      await dynamodb.send(new DeleteItemCommand({ TableName: tableName, Key: keyOf(item) }));
+    }
+    const old = `${(Date.now() - 120_000).toString(36)}_dead`;
+    await counters.claim({ provider: 'sori', campaignId: 'cmp_0', day: '2020-01-02' }, old);
+    await new CampaignCounters(dynamodb, tableName, layout, 1_000).repair();
+    expect(await actualCounts(tableName, ['cmp_0'])).toEqual(before);
+  });
+});
+
+describe('counters under a schedule of faults on every call', () => {
+  const seed = Number(process.env.FAULT_SEED ?? 20261205);
+  it(`equal the stored records after the repair, no event reported stored twice (seed ${seed}; FAULT_SEED picks another)`, async () => {
+    const random = mulberry32(seed);
+    const faults: Fault[] = ['lose-answer', 'reset-after', 'fail-before', 'throttle'];
+    const { tableName } = await createTestTable(dynamodb, LAYOUT);
+    const { client } = await clientThrough(() =>
+      random() < 0.12 ? faults[Math.floor(random() * faults.length)] : undefined,
+    );
+    const writer = new EventWriter(client, tableName, LAYOUT);
+    const counters = new CampaignCounters(client, tableName, LAYOUT, 1_000);
+    const messages = events(60, { campaigns: 3, platforms: 4 });
+    const deliveries = [...messages, ...messages.filter(() => random() < 0.3)].sort(() => random() - 0.5);
+    const batches: QueueMessage[][] = [];
+    for (let i = 0; i < deliveries.length; i += 7) batches.push(deliveries.slice(i, i + 7));
+    const stored = new Map<string, number>();
+    const queue = [...batches];
+    for (let round = 0; queue.length > 0 && round < 300; round++) {
+      const batch = queue.shift() ?? [];
+      const outcomes = await storeBatch(writer, counters, batch);
+      batch.forEach((message, i) => {
+        const outcome = outcomes[i];
+        if (outcome?.ok && outcome.outcome === 'stored')
+          stored.set(message.record.id, (stored.get(message.record.id) ?? 0) + 1);
+      });
+      const failed = batch.filter((_, i) => !outcomes[i]?.ok);
+      if (failed.length > 0) queue.push(failed);
+    }
+    expect(queue).toEqual([]);
+    await repairAll(tableName);
+    expect(await actualCounts(tableName, ['cmp_0', 'cmp_1', 'cmp_2'])).toEqual(expectedCounts(messages));
+    const { Items = [] } = await dynamodb.send(
+      new ScanCommand({ TableName: tableName, ConsistentRead: true }),
+    );
+    expect(Items.filter((item) => item.kind?.S === 'event')).toHaveLength(messages.length);
+    expect([...stored.values()].every((times) => times === 1)).toBe(true);
+  });
+});
