@@ -51,8 +51,9 @@ const COMMANDS: Record<string, { usage: string; flags: string[] }> = {
     flags: ['limit', 'json', ...WHERE],
   },
   stats: {
-    usage: `stats        exact counters, one row per campaign and day
-    --campaign <id>    one campaign, day by day (without it: every campaign, most impressions first)
+    usage: `stats        exact counters, one row per provider, campaign and day
+    --campaign <id>    one campaign, day by day (without it: every campaign of every provider, summed over the
+                       days, most impressions first)
     --provider <name>  one provider (default: all)
     --since <day>      first UTC day (default: 6 days before --until)
     --until <day>      last UTC day (default: today)
@@ -73,7 +74,9 @@ const COMMANDS: Record<string, { usage: string; flags: string[] }> = {
   },
   reprocess: {
     usage: `reprocess    runs quarantined deliveries again through the current provider code (after a fix):
-                     what parses now is stored once and counted once, its entry marked resolved
+                     what parses now is stored once and counted once, its entry marked resolved; an entry
+                     whose raw body is not where and as this stack keeps it is left as it is, its row says
+                     why, and the exit code is 1
     --reason <text>    only those whose reason contains the text
     --since <ISO>      only those received at or after
     --id <id>          only this one
