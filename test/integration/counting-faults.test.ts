@@ -273,3 +273,31 @@ describe('counters under a schedule of faults on every call', () => {
     expect([...stored.values()].every((times) => times === 1)).toBe(true);
   });
 });
+
+describe('a writer on a slow link', () => {
+  it('gives up a record put held past its deadline, so the put never lands behind the recount, and the redelivery is stored and counted once', async () => {
+    const { tableName } = await createTestTable(dynamodb, LAYOUT);
+    let held = 0;
+    const proxy = await startDynamoDbProxy({
+      fault: (call) => (isRecordPut(call) && held++ === 0 ? 'hold' : undefined),
+      holdMs: 4_000,
+    });
+    proxies.push(proxy);
+    const client = new DynamoDBClient(localClientConfig(proxy.endpoint));
+    // Claims stale after 2 s: the batch's table calls must end within 1 s.
+    const writer = new EventWriter(client, tableName, LAYOUT);
+    const counters = new CampaignCounters(client, tableName, LAYOUT, 2_000);
+    const [message] = events(1);
+    if (!message) throw new Error('no event');
+    const [outcome] = await storeBatch(writer, counters, [message]);
+    expect(outcome?.ok).toBe(false);
+
+    // The repair recounts the campaign-day once the claim is stale; the held put would land after it.
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    await new CampaignCounters(dynamodb, tableName, LAYOUT, 2_000).repair();
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const [again] = await storeBatch(writer, counters, [message]);
+    expect(again).toEqual({ ok: true, outcome: 'stored' });
+    expect(await actualCounts(tableName, ['cmp_0'])).toEqual(expectedCounts([message]));
+  });
+});

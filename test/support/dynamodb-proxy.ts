@@ -12,9 +12,10 @@ import { inject } from 'vitest';
  * - `lose-answer`: forwards it (DynamoDB applies it) and answers 500 InternalServerError;
  * - `reset-after`: forwards it and closes the connection without an answer;
  * - `fail-before`: answers 500 without forwarding (nothing applied);
- * - `throttle`: answers 400 ProvisionedThroughputExceededException without forwarding.
+ * - `throttle`: answers 400 ProvisionedThroughputExceededException without forwarding;
+ * - `hold`: forwards it only after `holdMs` (a slow link), and not at all if the caller gave up meanwhile.
  */
-export type Fault = 'lose-answer' | 'reset-after' | 'fail-before' | 'throttle';
+export type Fault = 'lose-answer' | 'reset-after' | 'fail-before' | 'throttle' | 'hold';
 
 /** One request the proxy saw: the action (`PutItem`, …) and its JSON input. */
 export interface ProxiedCall {
@@ -27,6 +28,8 @@ export interface DynamoDbProxyOptions {
   allow?: ReadonlySet<string>;
   /** The fault for a call, if any; asked once per request (each SDK retry is a new request). */
   fault?: (call: ProxiedCall) => Fault | undefined;
+  /** How long a `hold` fault holds a request (default 3 s). */
+  holdMs?: number;
 }
 
 const error = (type: string, message: string) =>
@@ -90,7 +93,13 @@ export async function startDynamoDbProxy(options: DynamoDbProxyOptions = {}) {
         },
       );
       forward.on('error', () => req.socket.destroy());
-      forward.end(body);
+      if (fault !== 'hold') return forward.end(body);
+      const timer = setTimeout(() => forward.end(body), options.holdMs ?? 3_000);
+      res.on('close', () => {
+        if (res.writableEnded) return;
+        clearTimeout(timer);
+        forward.destroy();
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
