@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { buildRecordId } from '../events/record-id';
+import { topLevelIntegerLiterals } from './exact-integers';
 import type { Interpretation, Provider } from './provider';
 import {
   baseRecord,
@@ -27,7 +28,35 @@ export const OPTIMIZELY_EVENTS = {
 /** The address Optimizely Campaign sends from: its document allows deliveries "from the IP address 193.169.180.1". */
 export const OPTIMIZELY_SENDER_IP = '193.169.180.1';
 
-const IdLike = v.union([IdSchema, v.pipe(v.number(), v.integer(), v.transform(String))]);
+/**
+ * An id sent as a string or as a JSON number (its sample sends `clientId`, `mailingId` as numbers). A number is
+ * kept as its digits only while JSON keeps it exactly (up to 2^53); a larger one is read as written from the
+ * body's text before it gets here (see {@link exactIds}), so one that still comes as a number was rounded, and
+ * would make two ids one.
+ */
+const IdLike = v.union(
+  [IdSchema, v.pipe(v.number(), v.safeInteger(), v.transform(String))],
+  'expected a string, or an integer JSON keeps exactly',
+);
+
+/** The ids that may come as JSON numbers, at the payload's top level. */
+const NUMERIC_ID_FIELDS = ['recipientId', 'clientId', 'mailingId', 'mailId'] as const;
+
+/**
+ * The payload with each id that JSON.parse rounded (an integer above 2^53) replaced by its digits as written
+ * in `source`, so that `…993` and `…992` stay two ids. Without a source, or when the text does not write the
+ * id as plain digits, the rounded number stays, and the schema refuses it.
+ */
+function exactIds(payload: Record<string, unknown>, source: string | undefined): Record<string, unknown> {
+  const rounded = NUMERIC_ID_FIELDS.filter((field) => {
+    const value = payload[field];
+    return typeof value === 'number' && !Number.isSafeInteger(value);
+  });
+  if (rounded.length === 0 || source === undefined) return payload;
+  const exact = { ...payload };
+  for (const [field, digits] of topLevelIntegerLiterals(source, new Set(rounded))) exact[field] = digits;
+  return exact;
+}
 
 export const OptimizelyEventSchema = v.looseObject({
   type: v.picklist(Object.keys(OPTIMIZELY_EVENTS) as (keyof typeof OPTIMIZELY_EVENTS)[]),
@@ -49,12 +78,12 @@ export const OptimizelyEventSchema = v.looseObject({
 });
 
 /** Validates and normalizes an Optimizely Campaign payload. Never throws. */
-export function interpretOptimizely(payload: unknown, receivedAt: string): Interpretation {
+export function interpretOptimizely(payload: unknown, receivedAt: string, source?: string): Interpretation {
   if (!isJsonObject(payload)) return { ok: false, reason: 'payload is not a JSON object' };
   if (typeof payload.type === 'string' && !Object.hasOwn(OPTIMIZELY_EVENTS, payload.type)) {
     return { ok: false, reason: unknownNameReason('type', payload.type) };
   }
-  const result = v.safeParse(OptimizelyEventSchema, payload);
+  const result = v.safeParse(OptimizelyEventSchema, exactIds(payload, source));
   if (!result.success)
     return { ok: false, reason: `invalid Optimizely event: ${describeIssues(result.issues)}` };
   const event = result.output;

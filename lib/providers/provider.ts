@@ -58,9 +58,11 @@ export interface Provider {
   /**
    * Validates a parsed JSON body and normalizes it; the record id is built only from fields that do not change
    * between the provider's retries.
+   * @param source the JSON text `payload` was parsed from, where there is one: what JSON.parse cannot keep
+   *   exactly (an integer above 2^53) is read from it
    * @returns never throws: anything not understood comes back as `{ ok: false, reason }`.
    */
-  interpret(payload: unknown, receivedAt: string): Interpretation;
+  interpret(payload: unknown, receivedAt: string, source?: string): Interpretation;
   /** The current-state item an event moves, if the provider keeps one. */
   stateOf?(record: EventRecord): StateUpdate | undefined;
 }

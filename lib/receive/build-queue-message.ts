@@ -49,10 +49,11 @@ export function buildQueueMessage(provider: Provider, raw: Uint8Array, receivedA
   };
 
   if (text === undefined) return quarantine('body is not valid UTF-8');
+  // JSON text may start with a byte-order mark, which JSON.parse does not take.
+  const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   let payload: unknown;
   try {
-    // JSON text may start with a byte-order mark, which JSON.parse does not take.
-    payload = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    payload = JSON.parse(json);
   } catch (error) {
     return quarantine(`invalid JSON: ${describeJsonError(error)}`);
   }
@@ -60,7 +61,7 @@ export function buildQueueMessage(provider: Provider, raw: Uint8Array, receivedA
     return quarantine(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   let interpretation: ReturnType<Provider['interpret']>;
   try {
-    interpretation = provider.interpret(payload, receivedAt);
+    interpretation = provider.interpret(payload, receivedAt, json);
   } catch (error) {
     // A provider's schemas should never throw; if one does, the delivery is still kept.
     return quarantine(`could not interpret: ${error instanceof Error ? error.name : 'error'}`);

@@ -316,6 +316,33 @@ describe('optimizely', () => {
   });
 });
 
+describe('optimizely ids above 2^53', () => {
+  it('stores and counts two mailings and two recipients that differ only past 2^53 as two, their digits exact', async () => {
+    const open = (mailing: string, recipient: string, id: string) =>
+      post(
+        `/webhooks/optimizely/${TOKENS.optimizely}`,
+        // Bare digits, as Optimizely writes its numeric ids: JSON.stringify cannot write such a number.
+        JSON.stringify({ ...fixture('optimizely', 'bounce'), type: 'open', id, mailingId: 0, recipientId: 0 })
+          .replace('"mailingId":0', `"mailingId":${mailing}`)
+          .replace('"recipientId":0', `"recipientId":${recipient}`),
+      );
+    const answers = await Promise.all([
+      open('9007199254740993', '9007199254740993', 'big-open-1'),
+      open('9007199254740992', '9007199254740993', 'big-open-2'),
+      open('9007199254740992', '9007199254740992', 'big-open-3'),
+    ]);
+    expect(answers.map((answer) => answer.body.status)).toEqual(['accepted', 'accepted', 'accepted']);
+    await drained();
+    const counters = new CampaignStats(stack.dynamodb, stack.tableName);
+    expect(await counters.campaignStats('optimizely', '9007199254740993')).toEqual([
+      expect.objectContaining({ impressions: 1, unique_devices: 1 }),
+    ]);
+    expect(await counters.campaignStats('optimizely', '9007199254740992')).toEqual([
+      expect.objectContaining({ impressions: 2, unique_devices: 2 }),
+    ]);
+  });
+});
+
 describe('authentication fails closed', () => {
   it('refuses everything for a URL-token provider whose token is not set', async () => {
     const bare = await startLocalStack({ port: 0, secret: 'sk', logger: memoryLogger().logger });

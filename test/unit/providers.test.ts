@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_BODY_BYTES } from '../../lib/config';
 import { allProviders } from '../../lib/providers';
 import { interpretAdReform } from '../../lib/providers/adreform';
-import { interpretOptimizely } from '../../lib/providers/optimizely';
+import { interpretOptimizely, optimizely } from '../../lib/providers/optimizely';
 import { interpretSymphony, symphony, symphonyState } from '../../lib/providers/symphony';
 import { MAX_REASON_LENGTH } from '../../lib/providers/validation';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
@@ -182,6 +182,55 @@ describe('Optimizely Campaign', () => {
     ).toEqual({
       ok: false,
       reason: 'invalid Optimizely event: created 1970-01-19T17:11:48.575Z is before 2000-01-01T00:00:00.000Z',
+    });
+  });
+
+  /** A bounce whose `field` is written as the integer literal `digits`, which JSON.stringify cannot write. */
+  const bounceWith = (field: string, digits: string) =>
+    Buffer.from(
+      JSON.stringify({ ...fixture('optimizely', 'bounce'), [field]: 0 }).replace(
+        `"${field}":0`,
+        `"${field}":${digits}`,
+      ),
+    );
+
+  it.each([
+    ['recipientId', 'device_id'],
+    ['clientId', 'account_id'],
+    ['mailingId', 'campaign_id'],
+    ['mailId', 'material_id'],
+  ] as const)(
+    'keeps a %s above 2^53 exact, as written: two that differ only there stay two',
+    (field, recordField) => {
+      const [a, b] = ['9007199254740993', '9007199254740992'].map((digits) =>
+        buildQueueMessage(optimizely, bounceWith(field, digits), RECEIVED),
+      );
+      expect(a?.kind === 'event' && a.record[recordField]).toBe('9007199254740993');
+      expect(b?.kind === 'event' && b.record[recordField]).toBe('9007199254740992');
+      const negative = buildQueueMessage(optimizely, bounceWith(field, '-123456789012345678901'), RECEIVED);
+      expect(negative.kind === 'event' && negative.record[recordField]).toBe('-123456789012345678901');
+    },
+  );
+
+  it('quarantines an id above 2^53 whose digits it cannot read as written, rather than round it', () => {
+    const result = interpretOptimizely(
+      { ...fixture('optimizely', 'bounce'), mailingId: 2 ** 53 + 2 },
+      RECEIVED,
+    );
+    expect(result).toEqual({
+      ok: false,
+      reason: 'invalid Optimizely event: mailingId: expected a string, or an integer JSON keeps exactly',
+    });
+    const exponent = buildQueueMessage(optimizely, bounceWith('mailingId', '1e300'), RECEIVED);
+    expect(exponent.kind === 'quarantine' && exponent.record.reason).toContain('mailingId');
+  });
+
+  it('reads ids up to 2^53 as before: the number written as its digits', () => {
+    expect(
+      buildQueueMessage(optimizely, bounceWith('mailingId', '9007199254740991'), RECEIVED),
+    ).toMatchObject({
+      kind: 'event',
+      record: { campaign_id: '9007199254740991' },
     });
   });
 
