@@ -6,6 +6,9 @@ import { join } from 'node:path';
  */
 export const BUNDLING = {
   minify: true,
+  // Class and function names kept through minification: errors are logged by their `name` (`SignatureError`,
+  // `ConfigError`), which minifying would cut to a letter. It costs some 7 % of a bundle's bytes.
+  keepNames: true,
   // No source maps: Node would parse them at every cold start.
   sourceMap: false,
   format: 'esm',

@@ -20,7 +20,7 @@ import {
 import { dirname, join, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { BUNDLING } from '../infra/bundling';
-import { KEEP_NAMES, PACKAGED_FUNCTIONS } from '../infra/constructs/node-function';
+import { PACKAGED_FUNCTIONS } from '../infra/constructs/node-function';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DIST = join(ROOT, 'dist');
@@ -46,7 +46,7 @@ for (const [name, external] of Object.entries(PACKAGED_FUNCTIONS)) {
     bundle: true,
     platform: 'node',
     minify: BUNDLING.minify,
-    keepNames: KEEP_NAMES,
+    keepNames: BUNDLING.keepNames,
     sourcemap: BUNDLING.sourceMap,
     format: BUNDLING.format,
     target: BUNDLING.target,

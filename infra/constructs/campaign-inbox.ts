@@ -6,6 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { RECEIVE_TIMEOUT_MS } from '../../lib/receive/invocation-deadline';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
 import { DEFAULT_CONFIG, type InboxConfig } from '../config';
 import { acknowledgeFindings } from './acknowledge-findings';
@@ -32,7 +33,7 @@ const COUNTER_WRITER_ACTIONS = [
 /** Left out of the receive bundle (see lib/blobs/raw-store.ts): the Lambda runtime provides it. */
 export const RECEIVE_EXTERNAL_MODULES = PACKAGED_FUNCTIONS['receive-webhook'] ?? [];
 /** Well under SORI's 5 s: a slow queue gets a 503 (retried) rather than a sender-side timeout. */
-const RECEIVE_TIMEOUT = Duration.seconds(4);
+const RECEIVE_TIMEOUT = Duration.millis(RECEIVE_TIMEOUT_MS);
 
 /**
  * The whole webhook receiver: HTTP API → receive function → SQS (+ DLQ) → process function → DynamoDB, with

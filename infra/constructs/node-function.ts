@@ -20,12 +20,6 @@ export const PACKAGED_FUNCTIONS: Record<string, string[]> = {
   'repair-counters': [],
 };
 
-/**
- * Class and function names kept through minification: errors are logged by their `name` (`SignatureError`,
- * `ConfigError`), which minifying would cut to a letter. It costs some 7 % of a bundle's bytes.
- */
-export const KEEP_NAMES = true;
-
 /** Where a prebuilt bundle sits next to the built package's code, when this runs from the package. */
 const prebuilt = (name: string) => {
   const folder = join(import.meta.dirname, 'functions', name);
@@ -99,7 +93,7 @@ export class NodeFunction extends Construct {
       depsLockFilePath: join(ROOT, 'package-lock.json'),
       bundling: {
         minify: BUNDLING.minify,
-        keepNames: KEEP_NAMES,
+        keepNames: BUNDLING.keepNames,
         sourceMap: BUNDLING.sourceMap,
         format: OutputFormat.ESM,
         target: BUNDLING.target,
