@@ -13,6 +13,7 @@ import { createProcessHandler } from '../functions/process-webhook/process-webho
 import { createReceiveHandler } from '../functions/receive-webhook/receive-webhook';
 import { FileRawStore } from '../lib/blobs/raw-store';
 import { DEFAULT_MAX_BODY_BYTES } from '../lib/config';
+import { QueueUnavailableError } from '../lib/errors';
 import type { QueueMessage } from '../lib/events/event-record';
 import { CampaignCounters } from '../lib/ingest/campaign-counters';
 import { EventWriter } from '../lib/ingest/event-writer';
@@ -25,12 +26,12 @@ import { type SigningSecretDocument, StaticSigningSecrets } from '../lib/signatu
 import { DEFAULT_LAYOUT, itemKey, type TableLayout } from '../lib/table/records-table';
 import { Activity } from './activity';
 import { type LambdaHttpHandler, startApiGatewayServer } from './api-gateway-server';
-import { type LocalServer, startDynamoDb, startSqs } from './aws-servers';
+import { type DynamoDbServer, type LocalServer, queueContents, startDynamoDb, startSqs } from './aws-servers';
 import { CounterRepairLoop } from './counter-repair';
 import { ensureRecordsTable } from './create-records-table';
 import { createDashboard } from './dashboard';
 import { type DataDirLock, lockDataDir } from './data-dir-lock';
-import { DeliveryJournal } from './delivery-journal';
+import { DeliveryJournal, type DeliveryJournalOptions } from './delivery-journal';
 import { DurableFileRawStore } from './durable-raw-store';
 import { ensurePrivateDir, writePrivateFileAtomic } from './private-files';
 import { type Reaction, Reactions } from './reactions';
@@ -83,6 +84,13 @@ export interface LocalStackOptions {
   onEvent?: Reaction;
   /** Runs of a throwing reaction before it is given up, and the wait before the second (doubled each time). */
   reactionRetries?: { attempts?: number; backoffMs?: number };
+  /**
+   * Gets the few lines someone running the stack must see: the disk refusing the journal's or the table's
+   * writes (deliveries are then answered 503), taking them again, entries set aside. Stderr by default.
+   */
+  alert?: (line: string) => void;
+  /** Creates the journal's segment files (see {@link DeliveryJournalOptions}). */
+  openJournalSegment?: DeliveryJournalOptions['openSegment'];
 }
 
 export interface LocalStack extends LocalStackInfo {
@@ -90,7 +98,7 @@ export interface LocalStack extends LocalStackInfo {
   dynamodb: DynamoDBClient;
   sqs: SQSClient;
   poller: SqsPoller;
-  dynamoServer: LocalServer;
+  dynamoServer: DynamoDbServer;
   sqsServer: LocalServer;
   /** The delivery journal (with a `dataDir` only). */
   journal: DeliveryJournal | undefined;
@@ -248,7 +256,9 @@ async function startUnlocked(
   lock: DataDirLock | undefined,
 ): Promise<LocalStack> {
   const dataDir = options.dataDir;
-  const dynamoServer = await startDynamoDb(dataDir ? { path: join(dataDir, 'dynamodb') } : {});
+  const alert = options.alert ?? ((line: string) => void globalThis.process.stderr.write(`${line}\n`));
+  const tablePath = dataDir ? join(dataDir, 'dynamodb') : undefined;
+  const dynamoServer = await startDynamoDb(tablePath ? { path: tablePath } : {});
   const sqsServer = await startSqs();
   const dynamodb = new DynamoDBClient(localClientConfig(dynamoServer.endpoint));
   const sqs = new SQSClient(localClientConfig(sqsServer.endpoint));
@@ -260,8 +270,25 @@ async function startUnlocked(
     visibilityTimeout: options.visibilityTimeoutSeconds ?? 5,
     maxReceiveCount: options.maxReceiveCount ?? 5,
   });
-  // Declared before the journal, which asks whether the consumer is idle before deleting a segment.
-  let poller: SqsPoller | undefined;
+  // A table whose disk refuses writes cannot store what it would be sent: deliveries are answered 503 (the
+  // sender retries) and the consumer waits, rather than failing messages into the DLQ, until a probe write
+  // succeeds again.
+  const storage = dynamoServer.storage;
+  let tableFault: string | undefined;
+  storage?.onChange(() => {
+    if (storage.fault && !tableFault)
+      alert(
+        `the table cannot write in ${tablePath}: ${storage.fault}; deliveries are answered 503 until it can`,
+      );
+    else if (!storage.fault && tableFault)
+      alert(`the table writes again in ${tablePath}; deliveries are accepted`);
+    tableFault = storage.fault;
+  });
+  const probing = setInterval(() => {
+    if (storage?.fault) void storage.probe();
+  }, 1_000);
+  probing.unref();
+
   let journal: DeliveryJournal | undefined;
   if (dataDir) {
     const legacy = await takeLegacySnapshot(dataDir, logger);
@@ -271,9 +298,11 @@ async function startUnlocked(
       queueUrl,
       dlqUrl,
       queue: new EventQueue(sdkSendMessage(sqs), queueUrl),
-      depth: (url) => queueDepth(sqs, url),
-      consumerIdle: () => poller?.idle ?? true,
+      inspect: (url) => queueContents(sqsServer.endpoint, url),
+      makeTableDurable: () => storage?.makeDurable() ?? Promise.resolve(),
       logger,
+      alert,
+      ...(options.openJournalSegment ? { openSegment: options.openJournalSegment } : {}),
       ...(legacy ? { adopt: legacy } : {}),
     });
     if (legacy) await rm(legacy.path);
@@ -281,13 +310,21 @@ async function startUnlocked(
     const { events, deadLetters, skipped } = opened.replayed;
     if (events + deadLetters + skipped > 0)
       logger.info('delivery journal replayed', { events, deadLetters, skipped });
-    if (skipped > 0) logger.warn('journal records torn by a crash skipped', { skipped });
+    if (skipped > 0) logger.warn('journal fragments a crash or a full disk left skipped', { skipped });
   }
+  const delivered = journal ?? new EventQueue(sdkSendMessage(sqs), queueUrl);
+  const queue = {
+    send: async (message: QueueMessage, deadline?: number) => {
+      if (storage?.fault)
+        throw new QueueUnavailableError(`the table cannot store deliveries: ${storage.fault}`);
+      await delivered.send(message, deadline);
+    },
+  };
 
   const urlTokens = options.urlTokens ?? {};
   const receive = createReceiveHandler({
     // The deployed handler, unchanged; only its queue differs: locally it goes through the journal.
-    queue: journal ?? new EventQueue(sdkSendMessage(sqs), queueUrl),
+    queue,
     secrets: new StaticSigningSecrets({
       sori: { current: options.secret, previous: options.previousSecret ?? null },
       ...Object.fromEntries(
@@ -326,7 +363,7 @@ async function startUnlocked(
     logger,
   });
   const dashboard = createDashboard(new DashboardReader(dynamodb, LOCAL_TABLE_NAME, layout), activity);
-  poller = new SqsPoller({
+  const poller = new SqsPoller({
     client: sqs,
     queueUrl,
     queueArn,
@@ -334,6 +371,7 @@ async function startUnlocked(
     logger,
     waitTimeSeconds: options.waitTimeSeconds ?? 1,
     concurrency: options.pollerConcurrency ?? 2,
+    paused: () => storage?.fault !== undefined,
   });
 
   const consumer = poller;
@@ -412,9 +450,10 @@ async function startUnlocked(
       await repair.stop();
       await reactions?.close(started + STOP_BUDGET_MS - 2_500);
       if (dataDir) {
-        await journal?.close((url) => drainQueue(sqs, url), started + STOP_BUDGET_MS - 1_000);
+        await journal?.close();
         await rm(join(dataDir, STACK_FILE), { force: true });
       }
+      clearInterval(probing);
       dynamodb.destroy();
       sqs.destroy();
       await sqsServer.stop();

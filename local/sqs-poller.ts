@@ -19,6 +19,8 @@ export interface SqsPollerOptions {
   waitTimeSeconds?: number;
   /** Parallel polling loops, as Lambda's concurrent invocations. */
   concurrency?: number;
+  /** While this says so, nothing is received: messages wait in the queue rather than fail their receives. */
+  paused?: () => boolean;
 }
 
 function toSqsRecord(message: Message, queueArn: string): SQSRecord {
@@ -127,6 +129,10 @@ export class SqsPoller {
 
   private async loop(): Promise<void> {
     while (this.running) {
+      if (this.options.paused?.()) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
       try {
         await this.pollOnce(this.abort.signal);
       } catch (error) {

@@ -7,6 +7,7 @@ import { DataDirBusyError, lockDataDir } from './data-dir-lock';
 import { resolveDevSecret, resolveDevUrlTokens } from './dev-secret';
 import { STOP_BUDGET_MS, startLocalStack } from './local-stack';
 import { ensurePrivateDir } from './private-files';
+import { describeStorageError } from './storage-errors';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -23,19 +24,43 @@ function integer(name: string, fallback: number): number {
 
 const port = integer('PORT', 3000);
 const dataDir = resolve(process.env.DATA_DIR || '.data');
+
+/**
+ * Says in one line why the stack cannot start and exits with 1: a disk refusing writes is named as such (no
+ * stack trace: nothing in the code is wrong).
+ */
+function cannotStart(error: unknown): never {
+  const storage = describeStorageError(error);
+  console.error(
+    `campaign-inbox could not start: ${storage ? `DATA_DIR ${dataDir} cannot be written: ${storage}` : firstLine(error)}`,
+  );
+  process.exit(1);
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+}
+
 // Taken before anything in DATA_DIR is touched: a second stack on it would corrupt the first one's data.
-await ensurePrivateDir(dataDir);
-const lock = await lockDataDir(dataDir).catch((error: unknown) => {
-  if (error instanceof DataDirBusyError) {
-    console.error(
-      `campaign-inbox could not start: ${error.message}; stop it, or set DATA_DIR to another directory.`,
-    );
-    process.exit(2);
-  }
-  throw error;
+const lock = await ensurePrivateDir(dataDir)
+  .then(() => lockDataDir(dataDir))
+  .catch((error: unknown) => {
+    if (error instanceof DataDirBusyError) {
+      console.error(
+        `campaign-inbox could not start: ${error.message}; stop it, or set DATA_DIR to another directory.`,
+      );
+      process.exit(2);
+    }
+    return cannotStart(error);
+  });
+const { secret, generated, tokens, generatedTokens } = await (async () => {
+  const { secret, generated } = await resolveDevSecret(dataDir, process.env.SORI_SECRET_KEY);
+  const { tokens, generated: generatedTokens } = await resolveDevUrlTokens(dataDir, process.env);
+  return { secret, generated, tokens, generatedTokens };
+})().catch(async (error: unknown) => {
+  await lock.release().catch(() => undefined);
+  return cannotStart(error);
 });
-const { secret, generated } = await resolveDevSecret(dataDir, process.env.SORI_SECRET_KEY);
-const { tokens, generated: generatedTokens } = await resolveDevUrlTokens(dataDir, process.env);
 let auth: ReturnType<typeof loadAuthConfig>;
 try {
   auth = loadAuthConfig();
@@ -104,10 +129,11 @@ const stack = await startLocalStack({
   logger: createLogger('local', (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn'),
   onEvent: reaction,
 }).catch((error: unknown) => {
-  console.error(`campaign-inbox could not start: ${error instanceof Error ? error.message : String(error)}`);
-  if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
-    console.error(`Port ${port} is in use: set PORT to another one.`);
-  process.exit(1);
+  if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    console.error(`campaign-inbox could not start: port ${port} is in use: set PORT to another one.`);
+    process.exit(1);
+  }
+  return cannotStart(error);
 });
 
 console.log(`campaign-inbox is running (data in ${dataDir})
@@ -149,7 +175,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         process.exit(0);
       },
       (error: unknown) => {
-        console.error('stopped with an error:', error);
+        const storage = describeStorageError(error);
+        console.error(`stopped with an error: ${storage ?? firstLine(error)}`);
         process.exit(1);
       },
     );

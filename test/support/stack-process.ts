@@ -19,9 +19,16 @@ export interface StackProcess {
   kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
 }
 
-/** Runs a script of the repository with tsx, as `npm start` does, in a process group of its own. */
-export function spawnScript(script: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', script], {
+/**
+ * Runs a script of the repository with tsx's loader, as `npm start` does, in a process group of its own;
+ * `nodeArgs` go before the script (e.g. another `--import`).
+ */
+export function spawnScript(
+  script: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, script], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'error', ...env },
     detached: true,
