@@ -2,6 +2,16 @@ import * as v from 'valibot';
 
 const NullableString = v.nullable(v.string());
 
+/**
+ * A JSON object, taken as it is. valibot's `record` would build a new object and leave out members named
+ * `__proto__`, `constructor` or `prototype`, which are a sender's data like any other name in free-form
+ * metadata: the record would lose them between the queue and the table.
+ */
+const JsonObject = v.custom<Record<string, unknown>>(
+  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  'expected an object',
+);
+
 export const GeolocationSchema = v.object({
   viewer_country: NullableString,
   viewer_region: NullableString,
@@ -29,7 +39,7 @@ export const EventRecordSchema = v.object({
   created_at: v.string(),
   /** When this receiver accepted the delivery. */
   received_at: v.string(),
-  metadata: v.nullable(v.record(v.string(), v.unknown())),
+  metadata: v.nullable(JsonObject),
   geolocation: v.nullable(GeolocationSchema),
 });
 export type EventRecord = v.InferOutput<typeof EventRecordSchema>;

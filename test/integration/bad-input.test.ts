@@ -257,6 +257,38 @@ const CASES: Case[] = [
     outcome: 'stored',
   },
   {
+    name: 'a 200 KB value of the wrong type, answered with a reason that names the rule and quotes none of it',
+    body: withFields({ activity_id: ['y'.repeat(200_000)] }),
+    status: 202,
+    answer: {
+      status: 'quarantined',
+      reason: 'invalid campaign.impression: activity_id: expected string, received an array',
+    },
+    outcome: 'quarantined',
+  },
+  {
+    name: 'an unknown event name of 200 KB, described instead of quoted',
+    body: withFields({ event: 'z'.repeat(200_000) }),
+    status: 202,
+    answer: { status: 'quarantined', reason: 'unknown event: not a known event name' },
+    outcome: 'quarantined',
+  },
+  {
+    name: '__proto__, constructor and a unit separator as values of every kind of field',
+    body: withFields({
+      activity_id: '__proto__',
+      device_id: 'constructor',
+      platform: '__proto__\u001ftimeIsReceipt',
+      geolocation: { viewer_country: 'constructor', viewer_region: '\u001f', viewer_city: 'toString' },
+      campaign: { id: 'cmp_structural', name: '__proto__', tags: ['constructor'] },
+      material: { id: '__proto__', name: '\u001f' },
+      metadata: { note: '__proto__' },
+    }),
+    status: 202,
+    answer: { status: 'accepted' },
+    outcome: 'stored',
+  },
+  {
     name: 'an unknown event name',
     body: withFields({ event: 'campaign.share' }),
     status: 202,

@@ -20,6 +20,11 @@ export interface ProviderFields {
   example: string;
   payload: Record<string, unknown>;
   paths: readonly string[];
+  /**
+   * A field the record id is built from, and a value of it for each `n`, to make deliveries that differ only
+   * elsewhere distinct events; absent where the whole payload is the key.
+   */
+  id?: { path: string; value: (n: number) => string };
 }
 
 const SORI_ENTITY = ['id', 'name', 'tags', 'tags.0', 'image'];
@@ -47,6 +52,7 @@ export const PROVIDER_FIELDS: readonly ProviderFields[] = [
     provider: sori,
     example: 'impression',
     payload: fixture('sori', 'impression'),
+    id: { path: 'activity_id', value: (n) => `act_${n}` },
     paths: [
       'event',
       'activity_id',
@@ -61,12 +67,14 @@ export const PROVIDER_FIELDS: readonly ProviderFields[] = [
     provider: sori,
     example: 'authentication',
     payload: fixture('sori', 'authentication'),
+    id: { path: 'account_id', value: (n) => `acc_${n}` },
     paths: ['event', ...SORI_COMMON],
   },
   {
     provider: sori,
     example: 'admin-material-created',
     payload: fixture('sori', 'admin-material-created'),
+    id: { path: 'account_id', value: (n) => `acc_${n}` },
     paths: ['event', ...SORI_COMMON, 'material', ...SORI_ENTITY.map((p) => `material.${p}`)],
   },
   {
@@ -94,6 +102,7 @@ export const PROVIDER_FIELDS: readonly ProviderFields[] = [
     provider: adreform,
     example: 'screenshot-set-approved',
     payload: fixture('adreform', 'screenshot-set-approved'),
+    id: { path: 'id', value: (n) => `evt_${n}` },
     paths: [
       'id',
       'type',
@@ -113,6 +122,7 @@ export const PROVIDER_FIELDS: readonly ProviderFields[] = [
     provider: optimizely,
     example: 'bounce',
     payload: fixture('optimizely', 'bounce'),
+    id: { path: 'id', value: (n) => `bounce_${n}` },
     paths: [
       'type',
       'id',

@@ -95,6 +95,17 @@ describe('record ids of authentication events', () => {
     );
   });
 
+  it('tells apart two logins whose metadata differ only in a member named __proto__ or constructor', () => {
+    // JSON.parse makes such members own data members, as a sender means them.
+    const withMetadata = (members: string) =>
+      JSON.parse(JSON.stringify(login).replace(/"metadata":\{[^}]*\}/, `"metadata":{${members}}`));
+    const ids = ['"__proto__":"a"', '"__proto__":"b"', '"constructor":"a"', '"constructor":{"a":1}', ''].map(
+      (members) => idOf(withMetadata(members)),
+    );
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(idOf(withMetadata('"__proto__":"a","x":1'))).toBe(idOf(withMetadata('"x":1,"__proto__":"a"')));
+  });
+
   it('gives a login the same id whether its empty fields are null or absent', () => {
     const { platform: _p, geolocation: _g, ...bare } = login;
     expect(idOf({ ...bare, platform: null, geolocation: null, device_id: '' })).toBe(idOf(bare));
@@ -105,6 +116,11 @@ describe('record ids of authentication events', () => {
 describe('canonicalJson', () => {
   it('sorts keys at every depth and keeps arrays in order', () => {
     expect(canonicalJson({ b: 1, a: { d: [2, 1], c: null } })).toBe('{"a":{"c":null,"d":[2,1]},"b":1}');
+  });
+
+  it('writes members named __proto__ and constructor as members, and a unit separator as a character', () => {
+    const parsed = JSON.parse('{"constructor":1,"__proto__":{"b":2},"a\\u001f":null}');
+    expect(canonicalJson(parsed)).toBe('{"__proto__":{"b":2},"a\\u001f":null,"constructor":1}');
   });
 
   it('drops null members at every depth when asked, and keeps nulls in arrays in place', () => {
