@@ -158,12 +158,20 @@ Try it:       npm run send
 Query:        npm run events -- query
 Ctrl-C stops everything; data stays in ${dataDir}.`);
 
-let stopping = false;
+/**
+ * A signal this soon after the first is the same Ctrl-C: a terminal signals the whole process group, and npm
+ * forwards what it got to the script it runs, which is this process when the shell runs the command in its place.
+ */
+const SAME_CTRL_C_MS = 1_000;
+let stopping: number | undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    // Accepted deliveries are in the journal already: a second Ctrl-C, or a stop that hangs, may just exit.
-    if (stopping) process.exit(130);
-    stopping = true;
+    if (stopping !== undefined) {
+      if (performance.now() - stopping < SAME_CTRL_C_MS) return;
+      // Accepted deliveries are in the journal already: a second Ctrl-C, or a stop that hangs, may just exit.
+      process.exit(130);
+    }
+    stopping = performance.now();
     setTimeout(() => {
       console.error('stop took too long; exiting (accepted deliveries are kept in the journal)');
       process.exit(1);
