@@ -8,7 +8,8 @@ import type { Logger } from '../../lib/log';
 import { METRIC, type MetricsSink } from '../../lib/metrics';
 import { findProvider } from '../../lib/providers';
 import type { AuthConfig } from '../../lib/providers/provider';
-import { buildQueueMessage } from '../../lib/receive/build-queue-message';
+import { toAsciiJson } from '../../lib/queue/event-queue';
+import { buildQueueMessage, MAX_QUEUE_MESSAGE_BYTES } from '../../lib/receive/build-queue-message';
 import { type DeadlineOptions, invocationDeadline } from '../../lib/receive/invocation-deadline';
 import { authenticate } from '../../lib/signature/authenticate';
 import type { SigningSecrets } from '../../lib/signature/signing-secrets';
@@ -62,12 +63,9 @@ function readRawBody(event: APIGatewayProxyEventV2, limit: number): Buffer {
   return raw;
 }
 
-/** SQS takes 1 MiB per message; the record and the JSON escaping of the body need their share of it. */
-const MAX_INLINE_RAW_BYTES = 640 * 1024;
-
 /**
  * Moves a large raw body out of the message into the raw store, leaving a reference.
- * @throws {PayloadTooLargeError} when there is no raw store and the body cannot travel inline.
+ * @throws {PayloadTooLargeError} when there is no raw store and the message would be over 256 KiB.
  * @throws {QueueUnavailableError} when the raw store does not take it (the sender retries).
  */
 async function offloadRaw(
@@ -78,7 +76,9 @@ async function offloadRaw(
   deadline: Deadline,
 ) {
   if (!store) {
-    if (raw.length > MAX_INLINE_RAW_BYTES) throw new PayloadTooLargeError(raw.length, MAX_INLINE_RAW_BYTES);
+    // Measured as the queue carries it: escaping can take a text body to six bytes a character.
+    const bytes = toAsciiJson(message).length;
+    if (bytes > MAX_QUEUE_MESSAGE_BYTES) throw new PayloadTooLargeError(bytes, MAX_QUEUE_MESSAGE_BYTES);
     return message;
   }
   try {

@@ -166,6 +166,14 @@ describe('receive webhook: refusals', () => {
     expect(await queued()).toHaveLength(1);
   });
 
+  it('answers 413, and enqueues nothing, for a body within the limit that no queue message can carry when there is no raw store', async () => {
+    const roomy = handlerFor(queueUrl, 1024 * 1024);
+    // 200 KiB of UTF-8 within SORI's 256 KiB: each 'é' takes six bytes once escaped for the queue.
+    const big = JSON.stringify({ ...JSON.parse(body), padding: 'é'.repeat(100 * 1024) });
+    expect((await roomy(signed(big))).statusCode).toBe(413);
+    expect(await queued()).toEqual([]);
+  });
+
   it('answers 413 for a body over the configured limit whichever provider it is for, Ad Reform included', async () => {
     const token = 'tok_adreform_0123456789abcdef';
     const adreform = (maxBodyBytes: number) => {
