@@ -24,6 +24,13 @@ export interface Route {
   pattern: RegExp;
   params: string[];
   handler: LambdaHttpHandler;
+  /**
+   * The most body bytes the handler takes for this request, or `undefined` when it reads none (a method or a
+   * provider it refuses): a body is read only that far. API Gateway's own 10 MiB limit without it.
+   */
+  bodyLimit?: (params: Record<string, string>, method: string) => number | undefined;
+  /** The handler's answer to a body over {@link bodyLimit}; API Gateway's own 413 without it. */
+  tooLarge?: (size: number, limit: number) => APIGatewayProxyStructuredResultV2;
 }
 
 export interface ApiGatewayServerOptions {
@@ -67,15 +74,44 @@ function collectHeaders(request: IncomingMessage): Record<string, string> {
   return headers;
 }
 
-async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > API_GATEWAY_MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+/**
+ * Reads the body, up to `limit` bytes. Past it the reading stops (the request is paused, not destroyed, so the
+ * answer still goes out) and `undefined` is returned.
+ */
+function readBody(request: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      request.off('data', onData);
+      request.off('end', onEnd);
+      request.off('error', onError);
+      request.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      done();
+      request.pause();
+      resolve(undefined);
+    };
+    const onEnd = () => {
+      done();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      done();
+      reject(error);
+    };
+    const onClose = () => {
+      done();
+      reject(new Error('the request was aborted before its body ended'));
+    };
+    request.on('data', onData);
+    request.once('end', onEnd);
+    request.once('error', onError);
+    request.once('close', onClose);
+  });
 }
 
 /** Builds the API Gateway HTTP API (payload v2) event for a request matched to `route`. */
@@ -155,10 +191,33 @@ export async function startApiGatewayServer(
         // A path that does not decode names no provider: no route matches it.
         if (!params) break;
         routeKey = route.routeKey;
-        const body = await readBody(request);
-        if (body === undefined) {
+        const method = request.method ?? 'GET';
+        const limit = route.bodyLimit ? route.bodyLimit(params, method) : API_GATEWAY_MAX_BODY_BYTES;
+        const tooLarge = (size: number, max: number) => {
           log(413);
-          return send(response, 413, JSON.stringify({ message: 'Request Entity Too Large' }));
+          const answer = route.tooLarge?.(size, max) ?? {
+            statusCode: 413,
+            body: JSON.stringify({ message: 'Request Entity Too Large' }),
+          };
+          // The rest of the body is never read: the connection cannot serve another request after it.
+          response.writeHead(answer.statusCode ?? 413, {
+            'content-type': 'application/json',
+            ...(answer.headers as Record<string, string>),
+            connection: 'close',
+          });
+          response.end(answer.body ?? '');
+        };
+        let body: Buffer = Buffer.alloc(0);
+        if (limit === undefined) {
+          // Unread, the body leaves the connection unusable for a next request.
+          if (!request.complete) response.setHeader('connection', 'close');
+        } else {
+          // Refused from its declared length before a byte of it is read, as it could not be taken anyway.
+          const declared = Number(request.headers['content-length'] ?? 0);
+          if (declared > limit) return tooLarge(declared, limit);
+          const read = await readBody(request, limit);
+          if (read === undefined) return tooLarge(limit + 1, limit);
+          body = read;
         }
         const result = await route.handler(toApiGatewayEvent(request, url, route, params, body), {} as never);
         const payload = result.isBase64Encoded

@@ -11,13 +11,15 @@ import {
 } from '@aws-sdk/client-sqs';
 import { createProcessHandler } from '../functions/process-webhook/process-webhook';
 import { createReceiveHandler } from '../functions/receive-webhook/receive-webhook';
+import { toHttpAnswer } from '../functions/receive-webhook/render-http-errors';
 import { FileRawStore } from '../lib/blobs/raw-store';
 import { DEFAULT_MAX_BODY_BYTES } from '../lib/config';
-import { QueueUnavailableError } from '../lib/errors';
+import { PayloadTooLargeError, QueueUnavailableError } from '../lib/errors';
 import type { QueueMessage } from '../lib/events/event-record';
 import { CampaignCounters } from '../lib/ingest/campaign-counters';
 import { EventWriter } from '../lib/ingest/event-writer';
 import { createLogger, type Logger } from '../lib/log';
+import { findProvider } from '../lib/providers';
 import type { AuthConfig } from '../lib/providers/provider';
 import { DashboardReader } from '../lib/queries/dashboard';
 import { EventQueue } from '../lib/queue/event-queue';
@@ -322,6 +324,7 @@ async function startUnlocked(
   };
 
   const urlTokens = options.urlTokens ?? {};
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const receive = createReceiveHandler({
     // The deployed handler, unchanged; only its queue differs: locally it goes through the journal.
     queue,
@@ -332,7 +335,7 @@ async function startUnlocked(
       ),
       ...options.credentials,
     }),
-    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    maxBodyBytes,
     auth: options.auth ?? {},
     rawStore: dataDir
       ? new DurableFileRawStore(dataDir)
@@ -386,6 +389,21 @@ async function startUnlocked(
     }
   };
 
+  // The receive handler's own limits, applied before a body is read: a provider's, capped by the deployment's.
+  const bodyLimit = (params: Record<string, string>, method: string) => {
+    const provider = findProvider(params.provider ?? '');
+    // A method or provider the handler refuses: it looks at no body.
+    if (method !== 'POST' || !provider) return undefined;
+    return Math.min(provider.maxBodyBytes ?? maxBodyBytes, maxBodyBytes);
+  };
+  const tooLarge = (size: number, limit: number) => {
+    const answer = toHttpAnswer(new PayloadTooLargeError(size, limit));
+    return {
+      statusCode: answer.status,
+      headers: { 'content-type': 'application/json', ...answer.headers },
+      body: JSON.stringify({ message: answer.message }),
+    };
+  };
   const http = await startApiGatewayServer({
     port: options.port,
     logger,
@@ -395,12 +413,16 @@ async function startUnlocked(
         pattern: /^\/webhooks\/([^/]+)\/?$/,
         params: ['provider'],
         handler: receive,
+        bodyLimit,
+        tooLarge,
       },
       {
         routeKey: 'ANY /webhooks/{provider}/{token}',
         pattern: /^\/webhooks\/([^/]+)\/([^/]+)\/?$/,
         params: ['provider', 'token'],
         handler: receive,
+        bodyLimit,
+        tooLarge,
       },
     ],
     extra: async (request, response) => {
