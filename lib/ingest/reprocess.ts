@@ -92,7 +92,9 @@ export async function reprocessQuarantine(
       outcomes.push({ id: entry.id, provider: entry.provider, result: 'skipped', reason: raw });
       continue;
     }
-    const message = buildQueueMessage(provider, raw, entry.received_at);
+    const built = buildQueueMessage(provider, raw, entry.received_at);
+    // A body kept by reference stays there: inline it would take an incompressible one past the item limit.
+    const message = entry.raw_ref ? { ...built, raw: '', raw_ref: entry.raw_ref } : built;
     if (message.kind === 'quarantine') {
       const reason = message.record.reason;
       if (!options.dryRun && reason !== entry.reason) await setReason(tables, entry.id, reason);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -194,6 +194,37 @@ describe('reprocessing a quarantined delivery whose raw body is kept by referenc
       expect(entry.resolved_at, entry.id).toBeUndefined();
       expect(entry.reason, entry.id).toContain('campaign.view');
     }
+  });
+
+  it('stores a delivery whose body, kept by reference, is too large for an item, keeping the reference', async () => {
+    const table = await createTestTable(dynamodb);
+    const dataDir = await mkdtemp(join(tmpdir(), 'reprocess-data-'));
+    await mkdir(join(dataDir, 'raw', 'sori'), { recursive: true });
+    // 450 KB that no compression shrinks: inline, the record's item would pass DynamoDB's 400 KB.
+    const bytes = Buffer.from(
+      JSON.stringify({
+        ...soriPayload('impression'),
+        event: 'campaign.view',
+        activity_id: 'act_big_ref',
+        padding: randomBytes(337_500).toString('base64'),
+      }),
+    );
+    await writeFile(join(dataDir, 'raw', 'sori', sha256(bytes)), bytes);
+    const quarantined = buildQueueMessage(sori, bytes, '2026-11-22T10:00:00.000Z');
+    expect(quarantined.kind).toBe('quarantine');
+    const ref = `file://raw/sori/${sha256(bytes)}`;
+    await storeBatch(table.writer, table.counters, [
+      { ...quarantined, raw: '', raw_ref: ref } as QueueMessage,
+    ]);
+    fixSori();
+    const [outcome] = await reprocessQuarantine({ client: dynamodb, ...table }, {}, { fileRoot: dataDir });
+    expect(outcome).toMatchObject({ result: 'stored' });
+    const [stored] = await table.repository.queryEvents({
+      provider: 'sori',
+      campaign: 'cmp_1234',
+      limit: 10,
+    });
+    expect(stored?.activity_id).toBe('act_big_ref');
   });
 
   it("reads S3 references only in the stack's raw-bodies bucket under raw/<provider>/, and fetches nothing from any other bucket", async () => {
