@@ -45,9 +45,13 @@ async function post(body: string, headers: Record<string, string> = {}) {
 
 /** `npm run events -- <args>` as a user runs it, finding the stack through DATA_DIR alone. */
 async function events(...args: string[]): Promise<Record<string, unknown>[]> {
-  const { stdout } = await run('npx', ['tsx', 'scripts/events.ts', ...args, '--json'], {
-    env: { ...process.env, DATA_DIR: dataDir },
-  });
+  const { stdout } = await run(
+    process.execPath,
+    ['--import', 'tsx', 'scripts/events.ts', ...args, '--json'],
+    {
+      env: { ...process.env, DATA_DIR: dataDir },
+    },
+  );
   return stdout
     .split('\n')
     .filter(Boolean)
@@ -167,7 +171,15 @@ describe('local stack (npm start)', () => {
   it('counts them exactly in `stats`, per campaign and day and across campaigns', async () => {
     await seeded();
     expect(await events('stats', '--campaign', 'cmp_1234')).toEqual([
-      { campaign_id: 'cmp_1234', day: '2025-10-14', impressions: 1, clicks: 1, unique_devices: 1, ctr: 1 },
+      {
+        provider: 'sori',
+        campaign_id: 'cmp_1234',
+        day: '2025-10-14',
+        impressions: 1,
+        clicks: 1,
+        unique_devices: 1,
+        ctr: 1,
+      },
     ]);
     const summary = await events('stats', '--since', '2025-10-13', '--until', '2025-10-14');
     expect(summary).toEqual([
@@ -341,9 +353,13 @@ describe('local stack (npm start)', () => {
     await stack.sqs.send(
       new SendMessageCommand({ QueueUrl: stack.dlqUrl, MessageBody: JSON.stringify(legacy) }),
     );
-    const { stdout, stderr } = await run('npx', ['tsx', 'scripts/events.ts', 'redrive'], {
-      env: { ...process.env, DATA_DIR: dataDir },
-    });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/events.ts', 'redrive'],
+      {
+        env: { ...process.env, DATA_DIR: dataDir },
+      },
+    );
     // A confirmation, not data: on stderr.
     expect(stderr).toContain('1 moved back');
     expect(stdout).toBe('');
@@ -370,7 +386,7 @@ describe('local stack (npm start)', () => {
     );
     const env = { ...process.env, DATA_DIR: dataDir };
     const dlq = async (...args: string[]) =>
-      run('npx', ['tsx', 'scripts/events.ts', 'dlq', ...args], { env }).then(
+      run(process.execPath, ['--import', 'tsx', 'scripts/events.ts', 'dlq', ...args], { env }).then(
         ({ stdout }) => ({ code: 0, stdout }),
         (error: { code: number; stdout: string; stderr: string }) => error,
       );
