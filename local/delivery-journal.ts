@@ -42,6 +42,8 @@ export interface DeliveryJournalOptions {
   queue: { send(message: QueueMessage, deadline?: number): Promise<unknown> };
   /** Every message body a queue holds now, ready or in flight, read without taking any off it. */
   inspect: (queueUrl: string) => Promise<string[]>;
+  /** How many messages a queue holds now, ready or in flight: cheaper to ask than {@link inspect}. */
+  depth: (queueUrl: string) => Promise<number>;
   /** Makes every write the table has answered so far survive a power loss. */
   makeTableDurable: () => Promise<void>;
   logger: Logger;
@@ -252,8 +254,9 @@ export class DeliveryJournal {
   private compacting = true;
   private closed = false;
   private fault: string | undefined;
-  /** Bytes of queue content the journal held beyond new deliveries when last compacted (or replayed). */
-  private checkpointed = 0;
+  /** Records appended since the start, and as many as there were at the last compaction's look. */
+  private appended = 0;
+  private appendedAtLastLook = 0;
   private readonly maxSegmentBytes: number;
   private readonly alert: (line: string) => void;
 
@@ -326,10 +329,6 @@ export class DeliveryJournal {
       segment.bytes = bytes;
       this.segments.push(segment);
     }
-    this.checkpointed = [
-      ...events.map((b) => ({ q: 'events' as const, b })),
-      ...deadLetters.map((b) => ({ q: 'dlq' as const, b })),
-    ].reduce((sum, entry) => sum + Buffer.byteLength(lineOf(entry), 'utf8'), 0);
     const refused = [
       ...(await sendBodies(sqs, queueUrl, 'events', events)),
       ...(await sendBodies(sqs, dlqUrl, 'dlq', deadLetters)),
@@ -458,6 +457,7 @@ export class DeliveryJournal {
       }
       segment.records += batch.length;
       segment.bytes += bytes.length;
+      this.appended += batch.length;
       // Counted before anyone hears of the write, so a compaction never sees this segment settled too early.
       segment.take(batch.length);
       this.writesAgain();
@@ -531,7 +531,7 @@ export class DeliveryJournal {
    * What the queue and its DLQ hold, as journal lines. Main, DLQ, then main again: a message moving between the
    * two (a redrive either way) shows in one of them. A body found in the DLQ is kept as a dead letter only.
    */
-  private async outstanding(): Promise<{ lines: string[]; bytes: number }> {
+  private async outstanding(): Promise<{ lines: string[] }> {
     const { inspect, queueUrl, dlqUrl } = this.options;
     const main = await inspect(queueUrl);
     const dead = new Set(await inspect(dlqUrl));
@@ -541,7 +541,7 @@ export class DeliveryJournal {
       ...events.map((b) => lineOf({ q: 'events', b })),
       ...[...dead].map((b) => lineOf({ q: 'dlq', b })),
     ];
-    return { lines, bytes: lines.reduce((sum, line) => sum + Buffer.byteLength(line, 'utf8'), 0) };
+    return { lines };
   }
 
   /**
@@ -557,13 +557,15 @@ export class DeliveryJournal {
 
   private async compactOnce(): Promise<number> {
     if (this.closed || !this.compacting) return 0;
-    const idle = this.current.records === 0;
-    if (idle && this.segments.length === 1) return 0;
-    const journaled = this.segments.reduce((sum, segment) => sum + segment.bytes, 0);
-    const queued = (await this.outstanding()).bytes;
-    // Rewriting what the queues hold costs its size: worth it once the journal holds as much again besides, or,
-    // when nothing new came, once something left the queues since the last checkpoint (a purge, a redrive).
-    if (journaled < 2 * queued && !(idle && queued < this.checkpointed)) {
+    if (this.current.records === 0 && this.segments.length === 1) return 0;
+    const journaled = this.segments.reduce((sum, segment) => sum + segment.records, 0);
+    const { depth, queueUrl, dlqUrl } = this.options;
+    const queued = (await depth(queueUrl)) + (await depth(dlqUrl));
+    const quiet = this.appended === this.appendedAtLastLook;
+    this.appendedAtLastLook = this.appended;
+    // Rewriting what the queues hold costs its size: under traffic, worth it once the journal holds as many
+    // records again besides; once deliveries pause, as soon as anything left the queues (stored, purged).
+    if (journaled < 2 * queued && !(quiet && journaled > queued)) {
       if (this.current.bytes >= this.maxSegmentBytes) await this.rotate(this.current.seq + 1);
       return 0;
     }
@@ -583,7 +585,6 @@ export class DeliveryJournal {
       ...(checkpoint ? [checkpoint] : []),
       ...this.segments.filter((segment) => !superseded.includes(segment)),
     ];
-    this.checkpointed = kept.bytes;
     return superseded.length;
   }
 

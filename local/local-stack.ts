@@ -301,6 +301,7 @@ async function startUnlocked(
       dlqUrl,
       queue: new EventQueue(sdkSendMessage(sqs), queueUrl),
       inspect: (url) => queueContents(sqsServer.endpoint, url),
+      depth: (url) => queueDepth(sqs, url),
       makeTableDurable: () => storage?.makeDurable() ?? Promise.resolve(),
       logger,
       alert,

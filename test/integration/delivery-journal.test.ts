@@ -21,6 +21,7 @@ import {
   type SegmentFile,
   setAsidePathOf,
 } from '../../local/delivery-journal';
+import { queueDepth } from '../../local/local-stack';
 import { memoryLogger, soriPayload } from '../support/deliveries';
 import { createTestQueues, localClients, takeMessages } from '../support/local-aws';
 
@@ -97,6 +98,7 @@ async function openJournal(
     dlqUrl: queues.dlqUrl,
     queue: new EventQueue(sdkSendMessage(sqs), queues.queueUrl),
     inspect: (url) => queueContents(inject('sqsEndpoint'), url),
+    depth: (url) => queueDepth(sqs, url),
     makeTableDurable: async () => undefined,
     logger: log.logger,
     alert: (line) => alerts.push(line),
@@ -281,6 +283,35 @@ describe('delivery journal: compaction', () => {
     // What was stored before the last compactions is no longer in it (a replay of it would be harmless).
     expect(replayedEvents.length).toBeLessThan(20);
     expect(replayed.deadLetters).toBe(1);
+  });
+
+  it('drops a dead letter from the journal once it is taken off the DLQ, with no delivery since, so a crash does not bring it back', async () => {
+    const dir = await journalDir();
+    const queues = await createTestQueues(sqs);
+    const { journal } = await openJournal(dir, queues);
+    const letters: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await journal.send(delivery(`dead_${i}`));
+      letters.push(await deadLetter(sqs, queues));
+    }
+    await journal.compact();
+    // Someone deals with one dead letter and deletes it from the DLQ; nothing else happens.
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queues.dlqUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1 }),
+    );
+    const [handled] = Messages;
+    await sqs.send(
+      new DeleteMessageCommand({ QueueUrl: queues.dlqUrl, ReceiptHandle: handled?.ReceiptHandle ?? '' }),
+    );
+    expect(await journal.compact()).toBeGreaterThan(0);
+
+    // The process dies here; the next start replays what the journal kept into fresh queues.
+    const fresh = await createTestQueues(sqs);
+    const { replayed } = await openJournal(dir, fresh);
+    expect(replayed).toMatchObject({ events: 0, deadLetters: 2 });
+    expect(sorted(await takeMessages(sqs, fresh.dlqUrl))).toEqual(
+      sorted(letters.filter((b) => b !== handled?.Body)),
+    );
   });
 
   it("deletes what it compacted only once the table's writes are durable", async () => {
