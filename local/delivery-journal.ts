@@ -241,7 +241,8 @@ async function sendBodies(
  * every send journaled before has reached the queue, reads what the queue and its DLQ hold (without taking it),
  * has the table flush what the consumer stored to disk, writes that content as a checkpoint segment and deletes
  * the older segments. Dead letters thus live in the checkpoint, copied from the DLQ; whatever left the queues
- * was stored, and is durable in the table before its journal copy goes.
+ * was stored (or deleted on purpose), and is durable in the table before its journal copy goes. It runs when
+ * the records it drops outnumber those it rewrites, or, once deliveries pause, are an eighth of them.
  */
 export class DeliveryJournal {
   private segments: Segment[] = [];
@@ -546,7 +547,7 @@ export class DeliveryJournal {
 
   /**
    * Replaces every segment but the one being written with a checkpoint of what the queues hold, once that pays
-   * (the segments hold at least twice what the queues do); see the class comment.
+   * (see the class comment).
    * @returns the number of segments deleted.
    */
   compact(): Promise<number> {
@@ -563,9 +564,11 @@ export class DeliveryJournal {
     const queued = (await depth(queueUrl)) + (await depth(dlqUrl));
     const quiet = this.appended === this.appendedAtLastLook;
     this.appendedAtLastLook = this.appended;
-    // Rewriting what the queues hold costs its size: under traffic, worth it once the journal holds as many
-    // records again besides; once deliveries pause, as soon as anything left the queues (stored, purged).
-    if (journaled < 2 * queued && !(quiet && journaled > queued)) {
+    // A compaction rewrites what the queues hold to drop the rest: under traffic, worth it once the rest is as
+    // much again; once deliveries pause, for an eighth of it, so that what left the queues (stored, purged)
+    // does not stay for long, and a large DLQ is still not rewritten for every delivery stored.
+    const dropped = journaled - queued;
+    if (dropped < queued && !(quiet && dropped > 0 && dropped * 8 >= queued)) {
       if (this.current.bytes >= this.maxSegmentBytes) await this.rotate(this.current.seq + 1);
       return 0;
     }
