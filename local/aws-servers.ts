@@ -41,7 +41,8 @@ const PROBE_KEY = '~campaign-inbox-probe';
 
 /**
  * Makes dynalite answer a failed LevelDB call with DynamoDB's 500 `InternalServerError`, which the SDK retries,
- * where it would throw it from a callback and bring the whole process down; and tells `onFault` about it.
+ * where it would throw it from a callback and bring the whole process down; and tells `storage` whether each
+ * write failed or succeeded.
  */
 function answerStorageErrors(
   db: DynaliteStore['db'],

@@ -13,6 +13,8 @@ export class CounterRepairLoop {
     private readonly counters: CampaignCounters,
     private readonly logger: Logger,
     private readonly intervalMs: number,
+    /** While this says so, passes are skipped: a table refusing writes could settle nothing. */
+    private readonly paused: () => boolean = () => false,
   ) {}
 
   start(): void {
@@ -32,6 +34,7 @@ export class CounterRepairLoop {
   }
 
   private async pass(): Promise<void> {
+    if (this.paused()) return;
     try {
       const summary = await this.counters.repair();
       if (summary.recounted > 0) this.logger.info('counters repaired', { ...summary });

@@ -347,7 +347,12 @@ async function startUnlocked(
   const activity = new Activity();
   // Claims older than this process were left by one that is gone: the repair settles them at once.
   const counters = new CampaignCounters(dynamodb, LOCAL_TABLE_NAME, layout, options.staleAfterMs, Date.now());
-  const repair = new CounterRepairLoop(counters, logger, options.repairIntervalMs ?? 2_000);
+  const repair = new CounterRepairLoop(
+    counters,
+    logger,
+    options.repairIntervalMs ?? 2_000,
+    () => storage?.fault !== undefined,
+  );
   // Settles what a crash left of the reactions before the consumer runs; nothing at all without a reaction.
   const reactions = options.onEvent
     ? (
