@@ -280,7 +280,7 @@ async function startUnlocked(
   storage?.onChange(() => {
     if (storage.fault && !tableFault)
       alert(
-        `the table cannot write in ${tablePath}: ${storage.fault}; deliveries are answered 503 until it can`,
+        `the table cannot write in ${tablePath}: ${storage.fault}; deliveries are answered 503 until it can (LevelDB may need a restart of the stack once the disk is fixed)`,
       );
     else if (!storage.fault && tableFault)
       alert(`the table writes again in ${tablePath}; deliveries are accepted`);
