@@ -148,30 +148,18 @@ const isCountedFlag = (call: ProxiedCall) =>
   JSON.stringify(call.input.ExpressionAttributeNames ?? {}).includes('"counted"');
 
 describe('counters when the answer of an applied write is lost', () => {
-  it.each<Fault>(['lose-answer', 'reset-after'])(
-    'a first insert whose answer is lost (%s) is counted once, breakdowns and unique devices included',
-    async (fault) => {
-      const { tableName } = await createTestTable(dynamodb, LAYOUT);
-      let left = 3;
-      const { client } = await clientThrough((call) => (isRecordPut(call) && left-- > 0 ? fault : undefined));
-      const writer = new EventWriter(client, tableName, LAYOUT);
-      const counters = new CampaignCounters(client, tableName, LAYOUT, 1_000);
-      const messages = events(10);
-      await drain(writer, counters, [messages]);
-      await repairAll(tableName);
-      expect(left).toBeLessThan(0);
-      expect(await actualCounts(tableName, ['cmp_0'])).toEqual(expectedCounts(messages));
-    },
-  );
-
-  it('a device flag whose answer is lost still counts the device once', async () => {
+  it.each<{ name: string; lost: (call: ProxiedCall) => boolean; fault: Fault; times: number }>([
+    { name: 'a first insert (lose-answer)', lost: isRecordPut, fault: 'lose-answer', times: 3 },
+    { name: 'a first insert (reset-after)', lost: isRecordPut, fault: 'reset-after', times: 3 },
+    { name: "a device's counted flag (lose-answer)", lost: isCountedFlag, fault: 'lose-answer', times: 2 },
+  ])('$name whose answer is lost is counted once, breakdowns and unique devices included', async (faulty) => {
     const { tableName } = await createTestTable(dynamodb, LAYOUT);
-    let left = 2;
+    let left = faulty.times;
     const { client } = await clientThrough((call) =>
-      isCountedFlag(call) && left-- > 0 ? 'lose-answer' : undefined,
+      faulty.lost(call) && left-- > 0 ? faulty.fault : undefined,
     );
     const writer = new EventWriter(client, tableName, LAYOUT);
-    const counters = new CampaignCounters(client, tableName, LAYOUT, 1_000);
+    const counters = new CampaignCounters(client, tableName, LAYOUT);
     const messages = events(10);
     await drain(writer, counters, [messages]);
     await repairAll(tableName);
