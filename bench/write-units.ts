@@ -14,14 +14,18 @@ import {
   type GlobalSecondaryIndexDescription,
 } from '@aws-sdk/client-dynamodb';
 import { itemBytes } from '../lib/table/item-size';
+import { statsPartitionKey } from '../lib/table/records-table';
 
 type Item = Record<string, AttributeValue>;
+
+/** Counter items' partition keys begin so (`statsPartitionKey`). */
+const COUNTER_PREFIX = statsPartitionKey('', '').slice(0, statsPartitionKey('', '').indexOf('#') + 1);
 
 const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand']);
 
 const units = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
 
-interface IndexShape {
+export interface IndexShape {
   keys: string[];
   projected: string[] | 'ALL';
 }
@@ -33,6 +37,17 @@ function entryOf(item: Item | undefined, index: IndexShape, tableKeys: string[])
   const entry: Item = {};
   for (const name of names) if (item[name] !== undefined) entry[name] = item[name] as AttributeValue;
   return entry;
+}
+
+/**
+ * Bytes an item's entries take in each index, the 100 bytes of overhead DynamoDB counts per entry included
+ * (what its indexes store, and bill, for it).
+ */
+export function indexEntryBytes(item: Item, indexes: IndexShape[], tableKeys: string[]): number[] {
+  return indexes.map((shape) => {
+    const entry = entryOf(item, shape, tableKeys);
+    return entry ? itemBytes(entry) + 100 : 0;
+  });
 }
 
 const same = (a: Item, b: Item) =>
@@ -70,6 +85,9 @@ export interface WriteTally {
   /** Requests and units of device-marker writes, included in the totals. */
   markerRequests: number;
   markerUnits: number;
+  /** Requests and units of counter-item writes (claims, applies, recounts, the repair's), included in the totals. */
+  counterRequests: number;
+  counterUnits: number;
 }
 
 /**
@@ -80,7 +98,15 @@ export function countWriteUnits(
   client: DynamoDBClient,
   describe: (table: string) => { keys: string[]; indexes: GlobalSecondaryIndexDescription[] },
 ): WriteTally {
-  const tally: WriteTally = { requests: 0, tableUnits: 0, indexUnits: 0, markerRequests: 0, markerUnits: 0 };
+  const tally: WriteTally = {
+    requests: 0,
+    tableUnits: 0,
+    indexUnits: 0,
+    markerRequests: 0,
+    markerUnits: 0,
+    counterRequests: 0,
+    counterUnits: 0,
+  };
   client.middlewareStack.add(
     (next, context) => async (args) => {
       if (!WRITES.has(String(context.commandName))) return next(args);
@@ -118,6 +144,10 @@ export function countWriteUnits(
         if (input.Item?.kind?.S === 'device' || key.pk?.S?.startsWith('DEVICE#')) {
           tally.markerRequests++;
           tally.markerUnits += spent.table + spent.indexes;
+        }
+        if (key.pk?.S?.startsWith(COUNTER_PREFIX)) {
+          tally.counterRequests++;
+          tally.counterUnits += spent.table + spent.indexes;
         }
       }
     },

@@ -15,8 +15,10 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
+  GetItemCommand,
   type GlobalSecondaryIndexDescription,
   PutItemCommand,
+  QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { QueueMessage } from '../lib/events/event-record';
@@ -25,10 +27,13 @@ import { EventWriter } from '../lib/ingest/event-writer';
 import { storeBatch } from '../lib/ingest/store-batch';
 import { sori } from '../lib/providers/sori';
 import { buildQueueMessage } from '../lib/receive/build-queue-message';
+import { itemBytes } from '../lib/table/item-size';
 import {
   campaignPartitionKey,
+  counterItemKey,
   DEFAULT_LAYOUT,
   devicePartitionKey,
+  RECORDS_TABLE,
   rawBytesOf,
   toItem,
   typeDayPartitionKey,
@@ -36,7 +41,9 @@ import {
 import { startDynamoDb } from '../local/aws-servers';
 import { ensureRecordsTable } from '../local/create-records-table';
 import { localClientConfig } from '../local/local-stack';
-import { countWriteUnits, type WriteTally } from './write-units';
+import { growCounters } from './counter-growth';
+import { campaignId, DEPLOYED_LAYOUT, type Workload, deliveries as workloadDeliveries } from './workload';
+import { countWriteUnits, type WriteTally, writeUnits } from './write-units';
 
 const FIXTURE = JSON.parse(
   readFileSync(join(import.meta.dirname, '../test/fixtures/sori/impression.json'), 'utf8'),
@@ -318,4 +325,164 @@ export async function measureWrites(): Promise<WriteFigures[]> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(JSON.stringify(await measureWrites(), null, 2));
+}
+
+/** Write units per stored event of the consumer replaying a workload in batches of measured sizes. */
+export interface ReplayFigures {
+  workload: string;
+  /** What the batch sizes are: the setting and rate they were measured at. */
+  label: string;
+  ratePerSecond: number;
+  deliveries: number;
+  stored: number;
+  batches: number;
+  meanBatch: number;
+  /** As replayed: every write of the consumer, markers written as its cache decided over this short replay. */
+  writeUnits: number;
+  requests: number;
+  markerUnits: number;
+  markers: number;
+  counterUnits: number;
+  counterRequests: number;
+  /** Write units of records (table and indexes, duplicates' refused puts included) per stored event. */
+  recordUnits: number;
+  /** Counter items' mean size when the replay began and when it ended (bytes). */
+  counterItemBytes: { before: number; after: number };
+  /** One repair pass after the replay, when every campaign-day replayed is listed (see `repairFigures`). */
+  repair: RepairFigures;
+}
+
+/** What the repair's pass costs once a minute while the campaign-days take traffic. */
+export interface RepairFigures {
+  /** Campaign-days listed when the pass ran. */
+  listed: number;
+  /** Write units of the pass (unlisting each item rewrites it). */
+  writeUnits: number;
+  /** Read units of the pass: the list's query (eventually consistent) and one consistent read per item. */
+  readUnits: number;
+  /** Write units the next claim of an unlisted item adds: its entry put back in the list's index. */
+  relistUnitsPerItem: number;
+}
+
+const readUnits = (bytes: number, consistent: boolean) =>
+  Math.max(1, Math.ceil(bytes / 4096)) * (consistent ? 1 : 0.5);
+
+async function counterItems(client: DynamoDBClient, table: string, workload: Workload, day: string) {
+  const items = [];
+  for (let k = 0; k < workload.campaigns; k++) {
+    const { Item } = await client.send(
+      new GetItemCommand({
+        TableName: table,
+        Key: counterItemKey({ provider: 'sori', campaignId: campaignId(k), day }),
+        ConsistentRead: true,
+      }),
+    );
+    if (Item) items.push(Item);
+  }
+  return items;
+}
+
+/**
+ * Replays `deliveries` of the workload (12:00 to 13:00) through the real consumer (`storeBatch`, one
+ * EventWriter and CampaignCounters, as one warm container) in batches of `sizes`, taken in turn, after each
+ * campaign-day's counter item was given its morning (see counter-growth.ts) at `ratePerSecond` when the workload
+ * measures at mid-day; then runs one repair pass. Every write is priced by write-units.ts.
+ */
+export async function replayWorkload(options: {
+  endpoint: string;
+  workload: Workload;
+  ratePerSecond: number;
+  sizes: readonly number[];
+  deliveries: number;
+  label: string;
+  table: string;
+  seed: number;
+}): Promise<ReplayFigures> {
+  const { endpoint, workload, table } = options;
+  const day = '2025-10-14';
+  const layout = DEPLOYED_LAYOUT;
+  const setup = new DynamoDBClient(localClientConfig(endpoint));
+  await ensureRecordsTable(setup, table);
+  if (workload.midDayCounters) await growCounters(setup, table, layout, workload, options.ratePerSecond, day);
+  const before = await counterItems(setup, table, workload, day);
+  const distinctShare = 1 - workload.duplicateShare;
+  const messages = workloadDeliveries(workload, {
+    events: Math.round(options.deliveries * distinctShare),
+    seed: options.seed,
+    day,
+    fromHour: 12,
+    toHour: 13,
+  });
+  const stored = new Set(messages.map((m) => m.record.id)).size;
+  const { client, tally } = await counted(endpoint, [table]);
+  const writer = new EventWriter(client, table, layout);
+  const counters = new CampaignCounters(client, table, layout);
+  let batches = 0;
+  let cursor = 0;
+  for (let i = 0; i < messages.length; batches++) {
+    const size = Math.max(1, options.sizes[cursor++ % options.sizes.length] ?? 1);
+    const outcomes = await storeBatch(writer, counters, messages.slice(i, i + size));
+    if (outcomes.some((o) => !o.ok)) throw new Error('a benchmark write failed');
+    i += size;
+  }
+  const replayed = { ...tally };
+  const after = await counterItems(setup, table, workload, day);
+
+  // The repair's pass: the list read, each listed item read and unlisted.
+  const index = RECORDS_TABLE.indexes.byDevice;
+  const { Items: listed = [] } = await setup.send(
+    new QueryCommand({
+      TableName: table,
+      IndexName: index.name,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': index.partitionKey },
+      ExpressionAttributeValues: { ':pk': { S: 'STATS#PENDING' } },
+    }),
+  );
+  const listBytes = listed.reduce((sum, item) => sum + itemBytes(item), 0);
+  const unitsBefore = tally.tableUnits + tally.indexUnits;
+  await counters.repair();
+  const passUnits = tally.tableUnits + tally.indexUnits - unitsBefore;
+  const { Table } = await setup.send(new DescribeTableCommand({ TableName: table }));
+  const shapes = (Table?.GlobalSecondaryIndexes ?? []).map((gsi) => ({
+    keys: (gsi.KeySchema ?? []).map((k) => k.AttributeName ?? ''),
+    projected:
+      gsi.Projection?.ProjectionType === 'ALL' ? ('ALL' as const) : (gsi.Projection?.NonKeyAttributes ?? []),
+  }));
+  const tableKeys = (Table?.KeySchema ?? []).map((k) => k.AttributeName ?? '');
+  const relist = after.map((item) => {
+    const { [index.partitionKey]: _pk, [index.sortKey]: _sk, ...unlisted } = item;
+    const spent = writeUnits(unlisted, item, shapes, tableKeys);
+    // The claim's own table write is paid anyway; what unlisting adds is the index entry put back.
+    return spent.indexes - writeUnits(item, item, shapes, tableKeys).indexes;
+  });
+  client.destroy();
+  setup.destroy();
+  const mean = (items: Record<string, AttributeValue>[]) =>
+    items.reduce((sum, item) => sum + itemBytes(item), 0) / Math.max(1, items.length);
+  const units = replayed.tableUnits + replayed.indexUnits;
+  return {
+    workload: workload.name,
+    label: options.label,
+    ratePerSecond: options.ratePerSecond,
+    deliveries: messages.length,
+    stored,
+    batches,
+    meanBatch: messages.length / batches,
+    writeUnits: units / stored,
+    requests: replayed.requests / stored,
+    markerUnits: replayed.markerUnits / stored,
+    markers: replayed.markerRequests / stored,
+    counterUnits: replayed.counterUnits / stored,
+    counterRequests: replayed.counterRequests / stored,
+    recordUnits: (units - replayed.markerUnits - replayed.counterUnits) / stored,
+    counterItemBytes: { before: mean(before), after: mean(after) },
+    repair: {
+      listed: listed.length,
+      writeUnits: passUnits,
+      readUnits:
+        readUnits(listBytes, false) + after.reduce((sum, item) => sum + readUnits(itemBytes(item), true), 0),
+      relistUnitsPerItem: relist.reduce((sum, u) => sum + u, 0) / Math.max(1, relist.length),
+    },
+  };
 }
