@@ -1,0 +1,172 @@
+// CPU the process function spends per batch, by batch size: the deployed composition (createProcessHandler with
+// the Powertools logger and metrics middlewares, as functions/process-webhook/handler.ts builds it) on the
+// realistic workload at mid-day (counter items grown, the marker cache full as it is by noon), its table a
+// DynamoDB-API server in a child process so this process's CPU is the consumer's alone. What it writes to
+// stdout (the metrics line per batch) goes to /dev/null.
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { createProcessHandler } from '../functions/process-webhook/process-webhook';
+import { CampaignCounters } from '../lib/ingest/campaign-counters';
+import { EventWriter } from '../lib/ingest/event-writer';
+import { fromPowertools } from '../lib/log';
+import { METRICS_NAMESPACE } from '../lib/metrics';
+import { PowertoolsMetrics } from '../lib/powertools-metrics';
+import { ensureRecordsTable } from '../local/create-records-table';
+import { localClientConfig } from '../local/local-stack';
+import { growCounters } from './counter-growth';
+import { startDynamoDbProcess } from './dynalite-child';
+import { standInTable } from './markers';
+import { campaignId, DEPLOYED_LAYOUT, deliveries, drawer, type Workload } from './workload';
+
+export interface ConsumerCpuFigures {
+  /** Batch size → CPU ms per batch (median of the batches), and SDK calls per batch (mean). */
+  perBatch: Array<{ batchSize: number; cpuMs: number; sdkCalls: number; batches: number }>;
+  /** Marker cache entries when the batches ran (the default size: full). */
+  markerCacheEntries: number;
+  /** CPU µs of one markDevice call on the full cache (a cache hit or a miss, as the workload mixes them). */
+  markDeviceMicros: number;
+}
+
+const context = {
+  functionName: 'process-webhook',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:process-webhook',
+  memoryLimitInMB: '256',
+  awsRequestId: 'bench',
+  getRemainingTimeInMillis: () => 30_000,
+} as unknown as Context;
+
+function quietly<T>(run: () => Promise<T>): Promise<T> {
+  const out = process.stdout.write;
+  const devNull = openSync('/dev/null', 'w');
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    if (typeof chunk === 'string') writeSync(devNull, chunk);
+    else writeSync(devNull, chunk);
+    return true;
+  }) as typeof process.stdout.write;
+  return run().finally(() => {
+    process.stdout.write = out;
+    closeSync(devNull);
+  });
+}
+
+/** Measures CPU per batch at each of `batchSizes`, `deliveriesEach` deliveries each. */
+export async function measureConsumerCpu(
+  workload: Workload,
+  ratePerSecond: number,
+  batchSizes: readonly number[],
+  deliveriesEach = 600,
+): Promise<ConsumerCpuFigures> {
+  const server = await startDynamoDbProcess();
+  const saved = process.env.POWERTOOLS_LOG_LEVEL;
+  process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
+  try {
+    const table = 'consumer-cpu';
+    const day = '2025-10-14';
+    const client = new DynamoDBClient(localClientConfig(server.endpoint));
+    await ensureRecordsTable(client, table);
+    await growCounters(client, table, DEPLOYED_LAYOUT, workload, ratePerSecond, day);
+    let calls = 0;
+    client.middlewareStack.add(
+      (next) => (args) => {
+        calls++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCalls' },
+    );
+    // The writer's cache filled by a morning of markers answered by the stand-in, then the real table.
+    const standIn = standInTable();
+    let target: DynamoDBClient = standIn.client;
+    const switching = {
+      send: (...args: unknown[]) => (target.send as (...a: unknown[]) => unknown)(...args),
+    };
+    const writer = new EventWriter(switching as unknown as DynamoDBClient, table, DEPLOYED_LAYOUT);
+    const draw = drawer(workload, 99);
+    // Enough of a morning for the cache to be full and in its steady state.
+    const fill = 250_000;
+    let markMicros = 0;
+    let marked = 0;
+    for (let i = 0; i < fill; i++) {
+      const { campaign, device, click } = draw();
+      const record = {
+        provider: 'sori',
+        event: click ? 'campaign.click' : 'campaign.impression',
+        created_at: `${day}T06:00:00.000Z`,
+        received_at: `${day}T06:00:00.000Z`,
+        device_id: `device_${String(device).padStart(7, '0')}`,
+        campaign_id: campaignId(campaign),
+      } as never;
+      const start = i >= fill - 20_000 ? process.cpuUsage() : undefined;
+      await writer.markDevice(record, true, 'morning');
+      if (start) {
+        const used = process.cpuUsage(start);
+        markMicros += used.user + used.system;
+        marked++;
+      }
+    }
+    target = client;
+    const logger = new Logger({ serviceName: 'process-webhook' });
+    const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'process-webhook' });
+    const handler = createProcessHandler(
+      {
+        writer,
+        counters: new CampaignCounters(client, table, DEPLOYED_LAYOUT),
+        logger: fromPowertools(logger),
+        metrics: new PowertoolsMetrics(metrics),
+      },
+      logMetrics(metrics, { captureColdStartMetric: true }),
+      injectLambdaContext(logger),
+    );
+    const perBatch: ConsumerCpuFigures['perBatch'] = [];
+    let seed = 500;
+    for (const size of batchSizes) {
+      const messages = deliveries(workload, {
+        events: Math.round(deliveriesEach * (1 - workload.duplicateShare)),
+        seed: seed++,
+        day,
+        fromHour: 12,
+        toHour: 13,
+      });
+      const bodies = messages.map((message, i) => ({ messageId: `m${i}`, body: JSON.stringify(message) }));
+      const cpu: number[] = [];
+      let sdkCalls = 0;
+      await quietly(async () => {
+        for (let i = 0; i + size <= bodies.length; i += size) {
+          const event = { Records: bodies.slice(i, i + size) } as unknown as SQSEvent;
+          const before = calls;
+          const start = process.cpuUsage();
+          const result = await handler(event, context);
+          const used = process.cpuUsage(start);
+          if (result.batchItemFailures.length > 0) throw new Error('a benchmark batch failed');
+          // The first batch of each size warms the code paths it takes.
+          if (i === 0) continue;
+          cpu.push((used.user + used.system) / 1000);
+          sdkCalls += calls - before;
+        }
+      });
+      const sorted = [...cpu].sort((a, b) => a - b);
+      perBatch.push({
+        batchSize: size,
+        cpuMs: sorted[Math.floor(sorted.length / 2)] ?? Number.NaN,
+        sdkCalls: sdkCalls / Math.max(1, cpu.length),
+        batches: cpu.length,
+      });
+    }
+    client.destroy();
+    return { perBatch, markerCacheEntries: writer.cachedMarkers, markDeviceMicros: markMicros / marked };
+  } finally {
+    if (saved === undefined) delete process.env.POWERTOOLS_LOG_LEVEL;
+    else process.env.POWERTOOLS_LOG_LEVEL = saved;
+    await server.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { REALISTIC } = await import('./workload');
+  console.log(JSON.stringify(await measureConsumerCpu(REALISTIC, 100, [1, 10, 100]), null, 2));
+}
