@@ -108,3 +108,168 @@ export function costPerMillion(input: CostInput) {
     storagePerMillionPerMonth: storagePerMonth,
   };
 }
+
+/** Hours AWS prices a month at. */
+export const HOURS_PER_MONTH = 730;
+/** SQS bills a request per started 64 KB of its payload. */
+const SQS_CHUNK_BYTES = 64 * 1024;
+/** At most 10 messages a ReceiveMessage returns, and at most 10 entries a DeleteMessageBatch takes. */
+const SQS_BATCH_LIMIT = 10;
+
+/** What one rate's cost per million stored events is computed from: measured figures and the stack's settings. */
+export interface RateCostInput {
+  ratePerSecond: number;
+  /** Share of deliveries that are second deliveries: each stored event arrives 1 / (1 - share) times. */
+  duplicateShare: number;
+  /** Receive CPU per delivery, µs at one full vCPU (measured). */
+  receiveCpuMicros: number;
+  /** DynamoDB write units per stored event (measured), markers and counters in, the repair apart. */
+  writeUnitsPerStored: number;
+  /** Deliveries per process invocation, batch by batch (measured). */
+  batchSizes: readonly number[];
+  /** Billed duration of a batch of `n` deliveries, ms (the process function's model). */
+  processMs: (n: number) => number;
+  /** An SQS message's body, bytes. */
+  messageBytes: number;
+  /** Function log bytes per delivery (receive) and per batch (process), measured. */
+  logBytesPerEvent: number;
+  logBytesPerBatch: number;
+  /** API Gateway access log bytes per request (the stage's format, filled). */
+  accessLogBytesPerRequest: number;
+  receiveMemoryMb: number;
+  processMemoryMb: number;
+}
+
+/** Cost per million stored events at one rate, by part (USD); fixed monthly costs are apart. */
+export function costPerMillionAtRate(input: RateCostInput) {
+  const million = 1_000_000;
+  const deliveries = million / (1 - input.duplicateShare);
+  const a = ASSUMPTIONS;
+  const sizes = input.batchSizes.length > 0 ? input.batchSizes : [1];
+  const perBatch = sizes.reduce((sum, n) => sum + n, 0) / sizes.length;
+  const batches = deliveries / perBatch;
+  // Per measured batch: receives and deletes, each a request per 10 messages and per started 64 KB.
+  const requestsOf = (n: number) =>
+    Math.max(Math.ceil(n / SQS_BATCH_LIMIT), Math.ceil((n * input.messageBytes) / SQS_CHUNK_BYTES));
+  const sqsPerBatch = sizes.reduce((sum, n) => sum + 2 * requestsOf(n), 0) / sizes.length;
+  const sendsPerDelivery = Math.ceil(input.messageBytes / SQS_CHUNK_BYTES);
+  const billedMsPerBatch = sizes.reduce((sum, n) => sum + Math.ceil(input.processMs(n)), 0) / sizes.length;
+  const receiveMs = Math.ceil(
+    (input.receiveCpuMicros / 1000) * (a.fullVcpuMb / input.receiveMemoryMb) + a.sqsSendMs,
+  );
+  const gbSeconds = (ms: number, mb: number, n: number) => (ms / 1000) * (mb / 1024) * n;
+  const parts = {
+    apiGateway: (deliveries / million) * price('apiGatewayHttpPerMillionRequests'),
+    lambdaReceive:
+      (deliveries / million) * price('lambdaPerMillionRequests') +
+      gbSeconds(receiveMs, input.receiveMemoryMb, deliveries) * price('lambdaArmPerGbSecond'),
+    sqs:
+      ((deliveries * sendsPerDelivery + batches * sqsPerBatch) / million) *
+      price('sqsStandardPerMillionRequests'),
+    lambdaProcess:
+      (batches / million) * price('lambdaPerMillionRequests') +
+      gbSeconds(billedMsPerBatch, input.processMemoryMb, batches) * price('lambdaArmPerGbSecond'),
+    dynamodbWrites: input.writeUnitsPerStored * price('dynamodbOnDemandPerMillionWriteUnits'),
+    functionLogs:
+      ((deliveries * input.logBytesPerEvent + batches * input.logBytesPerBatch) / 1024 ** 3) *
+      price('cloudwatchLogsIngestPerGb'),
+    apiAccessLogs:
+      ((deliveries * input.accessLogBytesPerRequest) / 1024 ** 3) * price('cloudwatchLogsIngestPerGb'),
+  };
+  return {
+    ratePerSecond: input.ratePerSecond,
+    deliveriesPerMillionStored: deliveries,
+    meanBatch: perBatch,
+    invocationsPerMillionStored: batches,
+    sqsRequestsPerBatch: sqsPerBatch,
+    processBilledMsPerBatch: billedMsPerBatch,
+    receiveBilledMs: receiveMs,
+    parts,
+    total: Object.values(parts).reduce((sum, value) => sum + value, 0),
+  };
+}
+
+/** What the stack runs whatever the traffic: counted from the synthesized template and the measured repair. */
+export interface FixedCostInput {
+  secrets: number;
+  /** GetSecretValue calls a month (one warm receive container refreshing every `secretTtlMinutes`). */
+  secretReadsPerMonth: number;
+  customMetrics: number;
+  /** Metrics the alarms watch (a metric-math alarm pays for each metric it reads). */
+  alarmMetrics: number;
+  dashboards: number;
+  kmsKeys: number;
+  /** Scheduled repair runs a month, and what one run costs: billed ms, write and read units. */
+  repairRunsPerMonth: number;
+  repairMemoryMb: number;
+  repairBilledMs: number;
+  repairWriteUnitsPerRun: number;
+  repairReadUnitsPerRun: number;
+  /** Idle long polls of the event source's pollers a month (each waits 20 s and comes back empty). */
+  emptyPollsPerMonth: number;
+}
+
+/** Fixed costs per month, by part (USD). */
+export function fixedCostPerMonth(input: FixedCostInput) {
+  const parts = {
+    secret:
+      input.secrets * price('secretsManagerPerSecretMonth') +
+      (input.secretReadsPerMonth / 10_000) * price('secretsManagerPer10kApiCalls'),
+    customMetrics: input.customMetrics * price('cloudwatchMetricPerMonth'),
+    alarms: input.alarmMetrics * price('cloudwatchAlarmMetricPerMonth'),
+    dashboard: input.dashboards * price('cloudwatchDashboardPerMonth'),
+    kmsKeys: input.kmsKeys * price('kmsKeyPerMonth'),
+    repairFunction:
+      (input.repairRunsPerMonth / 1_000_000) * price('lambdaPerMillionRequests') +
+      (input.repairBilledMs / 1000) *
+        (input.repairMemoryMb / 1024) *
+        input.repairRunsPerMonth *
+        price('lambdaArmPerGbSecond'),
+    repairTableWrites:
+      ((input.repairRunsPerMonth * input.repairWriteUnitsPerRun) / 1_000_000) *
+      price('dynamodbOnDemandPerMillionWriteUnits'),
+    repairTableReads:
+      ((input.repairRunsPerMonth * input.repairReadUnitsPerRun) / 1_000_000) *
+      price('dynamodbOnDemandPerMillionReadUnits'),
+    emptyLongPolls: (input.emptyPollsPerMonth / 1_000_000) * price('sqsStandardPerMillionRequests'),
+  };
+  return { parts, total: Object.values(parts).reduce((sum, value) => sum + value, 0) };
+}
+
+/** What a million stored events keep in the table for their life. */
+export interface StorageInput {
+  /** An event record's item, bytes (DynamoDB's 100 bytes of item overhead apart). */
+  recordBytes: number;
+  /** Its entries in each index, overhead included. */
+  indexEntryBytes: readonly number[];
+  /** Device markers left per stored event (one per device, campaign and day), and a marker's bytes. */
+  markersPerStored: number;
+  markerBytes: number;
+  /** Days records and markers are kept (TTL); `null` for ever (then a year is counted). */
+  retentionDays: number | null;
+}
+
+/**
+ * Storage of a million stored events over their life (USD): table storage and point-in-time recovery on the
+ * table's items (PITR is billed on the table's size, indexes apart), index storage on the entries, for as many
+ * months as the retention keeps them.
+ */
+export function storagePerMillionLifetime(input: StorageInput) {
+  const million = 1_000_000;
+  const overhead = ASSUMPTIONS.itemOverheadBytes;
+  const tableBytes =
+    million * (input.recordBytes + overhead + input.markersPerStored * (input.markerBytes + overhead));
+  const indexBytes = million * input.indexEntryBytes.reduce((sum, bytes) => sum + bytes, 0);
+  const months = (input.retentionDays ?? 365) / (365.25 / 12);
+  const gb = (bytes: number) => bytes / 1024 ** 3;
+  const perMonth =
+    gb(tableBytes) * (price('dynamodbStoragePerGbMonth') + price('dynamodbPitrPerGbMonth')) +
+    gb(indexBytes) * price('dynamodbStoragePerGbMonth');
+  return {
+    tableGb: gb(tableBytes),
+    indexGb: gb(indexBytes),
+    months,
+    perMonth,
+    lifetime: perMonth * months,
+  };
+}
