@@ -1,0 +1,358 @@
+// The figures the README's cost section is built from, on the traffic users send (workload.ts's REALISTIC):
+// batch sizes the event source forms at 10, 100 and 1,000 events/s (batching.ts), write units per stored event
+// at those batches (the real consumer replayed, writes.ts), the marker cache over a day (markers.ts), the
+// process function's time per batch (consumer-cpu.ts), and cost per million at each rate, fixed costs and
+// lifetime storage apart (cost.ts). Each figure carries what it assumes.
+import { DEFAULT_CONFIG } from '../infra/config';
+import { itemBytes } from '../lib/table/item-size';
+import { deviceMarkerItem, PROJECTED_ATTRIBUTES, RECORDS_TABLE, toItem } from '../lib/table/records-table';
+import { startDynamoDb } from '../local/aws-servers';
+import { type BatchingFigures, type BatchSetting, measureBatching } from './batching';
+import { type ConsumerCpuFigures, measureConsumerCpu } from './consumer-cpu';
+import {
+  ASSUMPTIONS,
+  costPerMillionAtRate,
+  fixedCostPerMonth,
+  HOURS_PER_MONTH,
+  storagePerMillionLifetime,
+} from './cost';
+import { type MarkerCacheFigures, measureMarkerCache } from './markers';
+import { readStackFacts, type StackFacts } from './stack-facts';
+import { DEPLOYED_LAYOUT, deliveries, REALISTIC, SMALL, type Workload } from './workload';
+import { indexEntryBytes } from './write-units';
+import { type ReplayFigures, replayWorkload } from './writes';
+
+export const RATES = [10, 100, 1000] as const;
+
+/** Seconds of traffic sent at each rate for the batch measurement (enough batches for a p99 at each). */
+const SECONDS: Record<number, number> = { 10: 30, 100: 15, 1000: 8 };
+
+/** Deliveries replayed through the consumer for each batch-size distribution. */
+const REPLAYED = 1000;
+
+/** The SDK's Node HTTP handler opens at most 50 connections: a batch's parallel writes go 50 at a time. */
+const SDK_CONNECTIONS = 50;
+
+/** Assumptions of the realistic figures, beside the cost model's own (cost.ts's ASSUMPTIONS). */
+export const REALISTIC_ASSUMPTIONS = {
+  /** In-region latency of a DynamoDB call, ms (cost.ts's). */
+  dynamodbCallMs: ASSUMPTIONS.dynamodbWriteMs,
+  /** API Gateway's own time before the receive function, ms (the function's billed time is added to it). */
+  apiGatewayMs: 5,
+  /** Pollers of the SQS event source: Lambda starts five, and `maxConcurrency` caps the invocations. */
+  pollers: 5,
+  /** A poller's idle long poll waits 20 s. */
+  idleLongPollSeconds: 20,
+  /** The receive function reads the signing secret again every 5 minutes (lib/signature/signing-secrets.ts). */
+  secretTtlMinutes: 5,
+  /** Warm receive containers counted for the secret's reads (each more adds about $0.04 a month). */
+  receiveContainers: 1,
+  /**
+   * Custom metrics emitted every hour: receive's Accepted and one Accepted.<event> per event type sent (2), the
+   * process function's Stored, Duplicates and ProcessingFailures (written on every batch, zeros included) and
+   * Powertools' ColdStart; refusals and failures add theirs only in the hours they happen.
+   */
+  customMetrics: 7,
+  /** The process function's CPU per batch, measured at one vCPU, scales by 1,769 MB / its memory. */
+  cpuScalesWithMemory: true,
+  /** Storage: a month is 365.25 / 12 days; records and markers live the default retention; counter items are
+   * per campaign-day, not per event (about 3 KB each, kept for ever), and left out. */
+  storage: 'table + PITR on items, indexes on their entries, 100 bytes of overhead per item and per entry',
+};
+
+export interface Setting extends BatchSetting {
+  isDefault: boolean;
+}
+
+/** The defaults (from infra/config.ts, checked against the template) and the candidates the lead weighs. */
+export function settings(facts: StackFacts): Setting[] {
+  const { batchSize, batchWindowSeconds } = DEFAULT_CONFIG;
+  if (facts.eventSource.batchSize !== batchSize || facts.eventSource.windowSeconds !== batchWindowSeconds) {
+    throw new Error('the template does not deploy the event source DEFAULT_CONFIG describes');
+  }
+  return [
+    {
+      name: `default (batch ${batchSize}, window ${batchWindowSeconds} s)`,
+      batchSize,
+      windowSeconds: batchWindowSeconds,
+      isDefault: true,
+    },
+    { name: 'candidate (batch 100, window 1 s)', batchSize: 100, windowSeconds: 1, isDefault: false },
+    { name: 'candidate (batch 100, window 2 s)', batchSize: 100, windowSeconds: 2, isDefault: false },
+  ];
+}
+
+/**
+ * The process function's billed time for a batch of `n`, in AWS: its table calls' rounds (claim, records,
+ * markers, counts; the parallel writes 50 at a time) at the in-region latency, plus its CPU (measured at
+ * batches of 1, 10 and 100, linear between them) scaled to its memory.
+ */
+export function processModel(cpu: ConsumerCpuFigures, memoryMb: number): (n: number) => number {
+  const points = [...cpu.perBatch].sort((a, b) => a.batchSize - b.batchSize);
+  const cpuAt = (n: number) => {
+    for (let i = 1; i < points.length; i++) {
+      const a = points[i - 1];
+      const b = points[i];
+      if (!a || !b) continue;
+      if (n <= b.batchSize || i === points.length - 1) {
+        return a.cpuMs + ((b.cpuMs - a.cpuMs) * (n - a.batchSize)) / (b.batchSize - a.batchSize);
+      }
+    }
+    return points[0]?.cpuMs ?? 0;
+  };
+  const scale = ASSUMPTIONS.fullVcpuMb / memoryMb;
+  return (n) => {
+    const rounds = 2 + 2 * Math.ceil(n / SDK_CONNECTIONS);
+    return rounds * REALISTIC_ASSUMPTIONS.dynamodbCallMs + Math.max(0, cpuAt(n)) * scale;
+  };
+}
+
+export interface RateFigures {
+  setting: string;
+  isDefault: boolean;
+  ratePerSecond: number;
+  batching: Omit<BatchingFigures, 'sizes'>;
+  /** Whether the process function keeps up: invocations at once it needs, and the most it may run. */
+  keepsUp: boolean;
+  concurrencyNeeded: number;
+  markerCache: MarkerCacheFigures;
+  replay: ReplayFigures;
+  /** Write units per stored event: records and counters as replayed, markers at the day's cache figure. */
+  writeUnitsPerStored: number;
+  costPerMillion: ReturnType<typeof costPerMillionAtRate>;
+  storage: ReturnType<typeof storagePerMillionLifetime>;
+}
+
+export interface RealisticFigures {
+  workload: Workload;
+  stack: StackFacts;
+  assumptions: typeof REALISTIC_ASSUMPTIONS & typeof ASSUMPTIONS;
+  consumerCpu: ConsumerCpuFigures;
+  processMs: { at1: number; at10: number; at100: number };
+  rates: RateFigures[];
+  /** The bench's earlier workload at the default setting's measured batches. */
+  small: ReplayFigures[];
+  /** The marker cache at 1,000,000 devices, default setting. */
+  millionDevices: MarkerCacheFigures[];
+  fixed: ReturnType<typeof fixedCostPerMonth> & { assumptions: Record<string, number | string> };
+  /** A stored event's item and index entries, and a device marker (bytes). */
+  itemBytes: { record: number; indexEntries: number[]; marker: number; message: number };
+}
+
+export async function measureRealistic(options: {
+  receiveCpuMicros: number;
+  logBytesPerEvent: number;
+  logBytesPerBatch: number;
+  log: (message: string) => void;
+}): Promise<RealisticFigures> {
+  const { log } = options;
+  const workload = REALISTIC;
+  const stack = readStackFacts();
+  const memory = (name: string) => stack.memoryMb[name] ?? 256;
+  log('realistic: process function CPU per batch');
+  const consumerCpu = await measureConsumerCpu(workload, 100, [1, 10, 100]);
+  const processMs = processModel(consumerCpu, memory('Process'));
+
+  const messages = deliveries(workload, { events: 500, seed: 5, fromHour: 12, toHour: 13 });
+  const bodies = messages.map((message) => JSON.stringify(message));
+  const messageBytes = bodies.reduce((sum, body) => sum + Buffer.byteLength(body), 0) / bodies.length;
+  const receiveBilledMs = Math.ceil(
+    (options.receiveCpuMicros / 1000) * (ASSUMPTIONS.fullVcpuMb / memory('Receive')) + ASSUMPTIONS.sqsSendMs,
+  );
+  const pollers = Math.min(REALISTIC_ASSUMPTIONS.pollers, stack.eventSource.maxConcurrency);
+
+  const batching: Array<{ setting: Setting; figures: BatchingFigures }> = [];
+  for (const setting of settings(stack)) {
+    for (const rate of RATES) {
+      log(`realistic: batches at ${rate}/s, ${setting.name}`);
+      batching.push({
+        setting,
+        figures: await measureBatching({
+          setting,
+          ratePerSecond: rate,
+          seconds: SECONDS[rate] ?? 10,
+          bodies,
+          handlerMs: processMs,
+          pollers,
+          postMs: REALISTIC_ASSUMPTIONS.apiGatewayMs + receiveBilledMs,
+        }),
+      });
+    }
+  }
+
+  // One simulated day per number of containers: each container keeps a cache of its own.
+  const containersOf = (figures: BatchingFigures) =>
+    Math.min(pollers, Math.max(1, Math.ceil(figures.meanConcurrent - 1e-9)));
+  const sims = new Map<string, MarkerCacheFigures[]>();
+  const simulate = async (devices: number, containers: number, meanBatch: number) => {
+    const key = `${devices}/${containers}`;
+    let figures = sims.get(key);
+    if (!figures) {
+      log(
+        `realistic: marker cache over a day, ${devices.toLocaleString('en-US')} devices, ${containers} container(s)`,
+      );
+      figures = await measureMarkerCache({
+        workload,
+        devices,
+        containers,
+        meanBatch,
+        rates: RATES,
+        // A million devices: nearly every event is its device's first of the day in its campaign, at any rate,
+        // and the cache's steady state comes once it is full; a shorter day's start shows it.
+        ...(devices > workload.devices ? { maxDeliveries: 300_000 } : {}),
+      });
+      sims.set(key, figures);
+    }
+    return figures;
+  };
+
+  const server = await startDynamoDb();
+  const replays = new Map<string, ReplayFigures>();
+  let tables = 0;
+  const replay = async (w: Workload, rate: number, sizes: readonly number[], label: string) => {
+    const key = `${w.name}/${rate}/${sizes.slice(0, 2000).join(',')}`;
+    let figures = replays.get(key);
+    if (!figures) {
+      log(`realistic: replaying ${label} (${w.name.split(':')[0]})`);
+      figures = await replayWorkload({
+        endpoint: server.endpoint,
+        workload: w,
+        ratePerSecond: rate,
+        sizes,
+        deliveries: REPLAYED,
+        label,
+        table: `replay-${tables++}`,
+        seed: 21,
+      });
+      replays.set(key, figures);
+    }
+    return figures;
+  };
+
+  const sample = messages[0];
+  if (sample?.kind !== 'event') throw new Error('the workload made no event');
+  const record = toItem(sample, DEPLOYED_LAYOUT);
+  const shapes = Object.values(RECORDS_TABLE.indexes).map((index) => ({
+    keys: [index.partitionKey, index.sortKey],
+    projected: [...PROJECTED_ATTRIBUTES],
+  }));
+  const entries = indexEntryBytes(record, shapes, [RECORDS_TABLE.partitionKey, RECORDS_TABLE.sortKey]);
+  const markerBytes = itemBytes(deviceMarkerItem(sample.record, DEPLOYED_LAYOUT) ?? {});
+
+  const rates: RateFigures[] = [];
+  const small: ReplayFigures[] = [];
+  const millionDevices: MarkerCacheFigures[] = [];
+  try {
+    for (const { setting, figures } of batching) {
+      const rate = figures.ratePerSecond;
+      const containers = containersOf(figures);
+      const cache = (await simulate(workload.devices, containers, figures.meanBatch)).find(
+        (m) => m.ratePerSecond === rate,
+      ) as MarkerCacheFigures;
+      const replayed = await replay(workload, rate, figures.sizes, `${setting.name} at ${rate}/s`);
+      const unitsPerMarkerWrite = replayed.markers > 0 ? replayed.markerUnits / replayed.markers : 1;
+      const writeUnitsPerStored =
+        replayed.recordUnits + replayed.counterUnits + cache.markerWritesPerStored * unitsPerMarkerWrite;
+      const meanHandlerSeconds =
+        figures.sizes.reduce((sum, n) => sum + processMs(n), 0) / figures.sizes.length / 1000;
+      const capacity = (pollers * figures.meanBatch) / meanHandlerSeconds;
+      const { sizes, ...batchingFigures } = figures;
+      rates.push({
+        setting: setting.name,
+        isDefault: setting.isDefault,
+        ratePerSecond: rate,
+        batching: batchingFigures,
+        keepsUp: capacity > rate,
+        concurrencyNeeded: rate / (figures.meanBatch / meanHandlerSeconds),
+        markerCache: cache,
+        replay: replayed,
+        writeUnitsPerStored,
+        costPerMillion: costPerMillionAtRate({
+          ratePerSecond: rate,
+          duplicateShare: workload.duplicateShare,
+          receiveCpuMicros: options.receiveCpuMicros,
+          writeUnitsPerStored,
+          batchSizes: sizes,
+          processMs,
+          messageBytes,
+          logBytesPerEvent: options.logBytesPerEvent,
+          logBytesPerBatch: options.logBytesPerBatch,
+          accessLogBytesPerRequest: stack.accessLogBytes,
+          receiveMemoryMb: memory('Receive'),
+          processMemoryMb: memory('Process'),
+        }),
+        storage: storagePerMillionLifetime({
+          recordBytes: itemBytes(record),
+          indexEntryBytes: entries,
+          markersPerStored: cache.markersStoredPerStored,
+          markerBytes,
+          retentionDays: DEPLOYED_LAYOUT.retentionDays,
+        }),
+      });
+      if (setting.isDefault) {
+        small.push(await replay(SMALL, rate, sizes, `${setting.name} at ${rate}/s`));
+        const million = (await simulate(1_000_000, containers, figures.meanBatch)).find(
+          (m) => m.ratePerSecond === rate,
+        );
+        if (million) millionDevices.push(million);
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+
+  // The repair: once a minute, a pass over the campaign-days claimed since the last (all 20 of the workload's
+  // take traffic every minute at 10 events/s and above), and the next claim of each putting it back in the list.
+  const repair = rates.find((r) => r.isDefault)?.replay.repair;
+  if (!repair) throw new Error('no repair pass was measured');
+  const cpuPerCallMs =
+    consumerCpu.perBatch.reduce((sum, p) => sum + p.cpuMs, 0) /
+    consumerCpu.perBatch.reduce((sum, p) => sum + p.sdkCalls, 0);
+  const repairCalls = 1 + 2 * repair.listed;
+  const repairBilledMs = Math.ceil(
+    repairCalls * (ASSUMPTIONS.dynamodbWriteMs + cpuPerCallMs * (ASSUMPTIONS.fullVcpuMb / memory('Repair'))),
+  );
+  const fixedInput = {
+    secrets: stack.secrets,
+    secretReadsPerMonth:
+      REALISTIC_ASSUMPTIONS.receiveContainers *
+      (60 / REALISTIC_ASSUMPTIONS.secretTtlMinutes) *
+      HOURS_PER_MONTH,
+    customMetrics: REALISTIC_ASSUMPTIONS.customMetrics,
+    alarmMetrics: stack.alarmMetrics,
+    dashboards: stack.dashboards,
+    kmsKeys: stack.kmsKeys,
+    repairRunsPerMonth: stack.scheduledRunsPerMonth,
+    repairMemoryMb: memory('Repair'),
+    repairBilledMs,
+    repairWriteUnitsPerRun: repair.writeUnits + repair.listed * repair.relistUnitsPerItem,
+    repairReadUnitsPerRun: repair.readUnits,
+    emptyPollsPerMonth: pollers * (3600 / REALISTIC_ASSUMPTIONS.idleLongPollSeconds) * HOURS_PER_MONTH,
+  };
+  const fixed = {
+    ...fixedCostPerMonth(fixedInput),
+    assumptions: {
+      ...fixedInput,
+      repair: `${repair.listed} campaign-days listed a pass; a pass reads the list and each item and rewrites each to unlist it (${repair.writeUnits} units measured), and each next claim puts its list entry back (${repair.relistUnitsPerItem} unit each); ${repairCalls} calls one after another`,
+      emptyLongPolls: `${pollers} idle pollers, one 20 s long poll each at a time: the floor when no traffic comes, and less as traffic fills the polls`,
+    },
+  };
+
+  return {
+    workload,
+    stack,
+    assumptions: { ...ASSUMPTIONS, ...REALISTIC_ASSUMPTIONS },
+    consumerCpu,
+    processMs: { at1: processMs(1), at10: processMs(10), at100: processMs(100) },
+    rates,
+    small,
+    millionDevices,
+    fixed,
+    itemBytes: {
+      record: itemBytes(record),
+      indexEntries: entries,
+      marker: markerBytes,
+      message: messageBytes,
+    },
+  };
+}
