@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The AWS conformance suite (`npm run test:aws`): the synthesized bundles against moto, with moto's request
+ * authentication on. Kept out of `npm test`, which needs no Python.
+ */
+export default defineConfig({
+  test: {
+    include: ['test/aws/**/*.test.ts'],
+    globalSetup: ['test/aws/global-setup.ts'],
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', LOG_LEVEL: 'error' },
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
