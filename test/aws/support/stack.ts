@@ -1,0 +1,250 @@
+/**
+ * The stack as `cdk synth` builds it (esbuild bundling on), its resources made in moto, and for each function an
+ * IAM user carrying exactly what the template grants the function's role, so each bundle runs with its own
+ * role's permissions and the environment the template gives it.
+ */
+import { mkdtemp, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SetQueueAttributesCommand,
+} from '@aws-sdk/client-sqs';
+import { App } from 'aws-cdk-lib';
+import { CampaignInboxStack } from '../../../infra/campaign-inbox-stack';
+import { DEFAULT_CONFIG } from '../../../infra/config';
+import { rotateSecret } from '../../../lib/signature/rotate-secret';
+import { ensureRecordsTable } from '../../../local/create-records-table';
+import { bundledFunction } from '../../support/bundles';
+import { generatedSecretDocument } from '../../support/deployed-receive';
+import { uniqueName } from '../../support/local-aws';
+import { type AwsKey, MOTO_ACCOUNT, MOTO_REGION, type PolicyStatement } from './iam';
+import { moto } from './moto';
+import {
+  functionOf,
+  motoPolicy,
+  type Physical,
+  type Resources,
+  resolvedStatements,
+  resolveValue,
+  templateStatements,
+} from './policy';
+import { type MotoProxy, startMotoProxy } from './proxy';
+
+const ROOT = join(import.meta.dirname, '../../..');
+
+/** The functions of the stack, by the prefix of their logical ids. */
+export const FUNCTIONS = {
+  receive: 'InboxReceiveFunction',
+  process: 'InboxProcessFunction',
+  repair: 'InboxRepairFunction',
+} as const;
+export type FunctionName = keyof typeof FUNCTIONS;
+
+let synthesized: Promise<{ outdir: string; resources: Resources }> | undefined;
+
+/**
+ * Synthesizes the stack once per test file. The assembly sits next to a `node_modules` that is the project's: a
+ * package the receive bundle leaves to the Lambda runtime (`@aws-sdk/client-s3`) resolves there, as it does
+ * from the runtime's own copy in Lambda.
+ */
+export function synthesize() {
+  synthesized ??= (async () => {
+    const root = await mkdtemp(join(tmpdir(), 'campaign-inbox-aws-'));
+    await symlink(join(ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
+    const outdir = join(root, 'assembly');
+    const app = new App({ outdir, builtinCloudFormationValidation: false });
+    const stack = new CampaignInboxStack(app, 'ConformanceTest', { config: DEFAULT_CONFIG });
+    const artifact = app.synth().getStackArtifact(stack.artifactId);
+    return { outdir, resources: (artifact.template as { Resources: Resources }).Resources };
+  })();
+  return synthesized;
+}
+
+const ofType = (resources: Resources, type: string) =>
+  Object.entries(resources).filter(([, resource]) => resource.Type === type);
+
+/**
+ * Makes in moto, as the stack's administrator, a counterpart of each of the template's queues, records table,
+ * bucket and secret (the secret holds `document`); log groups get their ARNs (the functions write logs to
+ * standard output, and no call reaches CloudWatch Logs).
+ * @returns what `Ref` and `Fn::GetAtt` give for each, by logical id.
+ */
+async function createResources(resources: Resources, document: object): Promise<Record<string, Physical>> {
+  const aws = moto();
+  const physical: Record<string, Physical> = {};
+  const queues = ofType(resources, 'AWS::SQS::Queue');
+  for (const [id, resource] of queues) {
+    const attributes = Object.fromEntries(
+      ['VisibilityTimeout', 'MessageRetentionPeriod', 'MaximumMessageSize']
+        .filter((name) => resource.Properties[name] !== undefined)
+        .map((name) => [name, String(resource.Properties[name])]),
+    );
+    const { QueueUrl = '' } = await aws.sqs.send(
+      new CreateQueueCommand({ QueueName: uniqueName(id.toLowerCase()), Attributes: attributes }),
+    );
+    const { Attributes = {} } = await aws.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    physical[id] = { ref: QueueUrl, attributes: { Arn: Attributes.QueueArn ?? '' } };
+  }
+  // Once every queue exists, the redrive policies that name one another.
+  for (const [id, resource] of queues) {
+    const redrive = resource.Properties.RedrivePolicy as {
+      deadLetterTargetArn: unknown;
+      maxReceiveCount: number;
+    };
+    if (!redrive) continue;
+    await aws.sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: physical[id]?.ref,
+        Attributes: {
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: resolveValue(redrive.deadLetterTargetArn, physical),
+            maxReceiveCount: redrive.maxReceiveCount,
+          }),
+        },
+      }),
+    );
+  }
+  for (const [id] of ofType(resources, 'AWS::DynamoDB::GlobalTable')) {
+    const name = uniqueName('records');
+    // As the local stack and the tests make it: the schema is lib/table/records-table.ts's, shared with the
+    // construct.
+    await ensureRecordsTable(aws.dynamodb, name);
+    const { Table } = await aws.dynamodb.send(new DescribeTableCommand({ TableName: name }));
+    physical[id] = {
+      ref: name,
+      attributes: { Arn: Table?.TableArn ?? '', StreamArn: Table?.LatestStreamArn ?? '' },
+    };
+  }
+  for (const [id] of ofType(resources, 'AWS::S3::Bucket')) {
+    const name = uniqueName('raw-bodies');
+    await aws.s3.send(new CreateBucketCommand({ Bucket: name }));
+    physical[id] = { ref: name, attributes: { Arn: `arn:aws:s3:::${name}` } };
+  }
+  for (const [id] of ofType(resources, 'AWS::SecretsManager::Secret')) {
+    const { ARN = '' } = await aws.secrets.send(
+      new CreateSecretCommand({ Name: uniqueName('signing-secret'), SecretString: JSON.stringify(document) }),
+    );
+    physical[id] = { ref: ARN, attributes: {} };
+  }
+  for (const [id] of ofType(resources, 'AWS::Logs::LogGroup')) {
+    const name = `/aws/lambda/${uniqueName(id)}`;
+    physical[id] = {
+      ref: name,
+      attributes: { Arn: `arn:aws:logs:${MOTO_REGION}:${MOTO_ACCOUNT}:log-group:${name}:*` },
+    };
+  }
+  return physical;
+}
+
+/** A function of the stack as deployed to moto. */
+export interface DeployedFunction {
+  /** The bundle's entry file. */
+  file: string;
+  /** Its environment as the template gives it, references resolved to moto's resources. */
+  environment: Record<string, string>;
+  /** The IAM user standing for its role, and that user's statements as the template gives them. */
+  user: string;
+  key: AwsKey;
+  statements: PolicyStatement[];
+  /** The environment to run its bundle with: the template's, the role's key, every service through `proxy`. */
+  env(overrides?: Record<string, string>): Record<string, string>;
+}
+
+export interface Deployment {
+  resources: Resources;
+  physical: Record<string, Physical>;
+  names: {
+    tableName: string;
+    tableArn: string;
+    queueUrl: string;
+    dlqUrl: string;
+    bucket: string;
+    secretArn: string;
+  };
+  /** The SORI signing key in the stack's secret. */
+  soriKey: string;
+  functions: Record<FunctionName, DeployedFunction>;
+  proxy: MotoProxy;
+  close(): Promise<void>;
+}
+
+/**
+ * The synthesized stack's resources made in moto, an IAM user per function carrying its role's statements,
+ * and a {@link MotoProxy} the bundles reach moto through.
+ */
+export async function deployToMoto(): Promise<Deployment> {
+  const { outdir, resources } = await synthesize();
+  const aws = moto();
+  const soriKey = `sk_${uniqueName('moto')}`;
+  const physical = await createResources(resources, rotateSecret(generatedSecretDocument(), 'sori', soriKey));
+  const proxy = await startMotoProxy(aws.endpoint);
+  const only = (type: string, pick: (p: Physical) => string) => {
+    const found = ofType(resources, type).map(([id]) => physical[id] as Physical);
+    if (found.length !== 1) throw new Error(`${found.length} resources of type ${type}, expected 1`);
+    return pick(found[0] as Physical);
+  };
+  const [queue, dlq] = (() => {
+    const queues = ofType(resources, 'AWS::SQS::Queue');
+    const main = queues.find(([, resource]) => resource.Properties.RedrivePolicy);
+    const dead = queues.find(([, resource]) => !resource.Properties.RedrivePolicy);
+    if (!main || !dead || queues.length !== 2) throw new Error('expected an events queue and its DLQ');
+    return [physical[main[0]] as Physical, physical[dead[0]] as Physical];
+  })();
+  const functions = {} as Record<FunctionName, DeployedFunction>;
+  for (const [name, prefix] of Object.entries(FUNCTIONS) as [FunctionName, string][]) {
+    const { functionId, roleId } = functionOf(resources, prefix);
+    const bundle = await bundledFunction(outdir, resources, functionId);
+    const statements = resolvedStatements(templateStatements(resources, roleId), physical);
+    const user = uniqueName(name);
+    const key = await aws.createUser(user, motoPolicy(statements));
+    proxy.grant(key.accessKeyId, statements);
+    const environment = Object.fromEntries(
+      Object.entries(bundle.properties.Environment?.Variables ?? {}).map(([variable, value]) => [
+        variable,
+        resolveValue(value, physical),
+      ]),
+    );
+    functions[name] = {
+      file: bundle.file,
+      environment,
+      user,
+      key,
+      statements,
+      env: (overrides = {}) => ({
+        ...environment,
+        AWS_REGION: MOTO_REGION,
+        AWS_ACCESS_KEY_ID: key.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
+        AWS_ENDPOINT_URL_SQS: proxy.endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: proxy.endpoint,
+        AWS_ENDPOINT_URL_S3: proxy.endpoint,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        ...overrides,
+      }),
+    };
+  }
+  return {
+    resources,
+    physical,
+    names: {
+      tableName: only('AWS::DynamoDB::GlobalTable', (p) => p.ref),
+      tableArn: only('AWS::DynamoDB::GlobalTable', (p) => p.attributes.Arn ?? ''),
+      queueUrl: queue.ref,
+      dlqUrl: dlq.ref,
+      bucket: only('AWS::S3::Bucket', (p) => p.ref),
+      secretArn: only('AWS::SecretsManager::Secret', (p) => p.ref),
+    },
+    soriKey,
+    functions,
+    proxy,
+    close: () => proxy.close(),
+  };
+}
