@@ -1,6 +1,6 @@
 // campaign-inbox <command> [options]: the package's command line (its `bin`, built to dist/cli.js). Each command
 // is one of the tools `npm run events|send|set-secret|dashboard` runs, loaded only when asked for.
-import { runningAsCli } from './entry';
+import { endQuietlyOnClosedStdout, runningAsCli } from './entry';
 
 const COMMANDS: Record<
   string,
@@ -57,6 +57,7 @@ export async function run(argv: string[]): Promise<number> {
   return (await command.load()).run(rest);
 }
 
+endQuietlyOnClosedStdout();
 void run(process.argv.slice(2)).then((code) => {
   if (code !== 0) process.exitCode = code;
 });

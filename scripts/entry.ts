@@ -30,8 +30,27 @@ export function isEntry(url: string): boolean {
   }
 }
 
+/**
+ * Ends the process quietly, with exit code 0, once the reader of its stdout has closed it (`| head`, `| jq`
+ * failing on npm's banner): the reader chose to stop reading, and nothing the tool prints can reach anyone.
+ * Node reports a write to a closed pipe as an `EPIPE` error on the stream, which, unhandled, ends the process
+ * with a stack trace. Lost messages on a closed stderr are dropped without ending anything (the dashboard
+ * keeps serving). Any other stream error is thrown as before.
+ */
+export function endQuietlyOnClosedStdout(): void {
+  const closed = (error: NodeJS.ErrnoException) => error.code === 'EPIPE';
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (!closed(error)) throw error;
+    process.exit(0);
+  });
+  process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+    if (!closed(error)) throw error;
+  });
+}
+
 /** Runs a tool's `run` with the process's arguments and sets the exit code it returns. */
 export function runAsEntry(run: (argv: string[]) => Promise<number>): void {
+  endQuietlyOnClosedStdout();
   void run(process.argv.slice(2)).then((code) => {
     if (code !== 0) process.exitCode = code;
   });

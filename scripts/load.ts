@@ -6,7 +6,7 @@ import { CampaignStats } from '../lib/queries/campaign-stats';
 import { RecordsRepository } from '../lib/queries/records-repository';
 import { signBody } from '../lib/signature/verify-signature';
 import { type LocalStack, localClientConfig, startLocalStack } from '../local/local-stack';
-import { errorLine, isUsageError, UsageError } from './entry';
+import { endQuietlyOnClosedStdout, errorLine, isUsageError, UsageError } from './entry';
 import { findRunningStack, localSecret } from './local-target';
 
 export interface LoadOptions {
@@ -316,6 +316,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  endQuietlyOnClosedStdout();
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
