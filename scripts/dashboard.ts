@@ -11,6 +11,7 @@ Serves the campaign dashboard on http://127.0.0.1:<port>/ (default 3030), readin
   --stack <name>     a deployed stack's table, with your AWS credentials (read-only: Query and GetItem)
   --endpoint <url>   a DynamoDB-API endpoint, with --table <name>
   (none)             the local stack running on DATA_DIR, or its data on disk
+  --region <name>    the AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, else your AWS profile's)
 
 Nothing is created in AWS and nothing is written.
 `;
@@ -23,6 +24,7 @@ async function main(argv: string[]): Promise<number> {
       stack: { type: 'string' },
       endpoint: { type: 'string' },
       table: { type: 'string' },
+      region: { type: 'string' },
       port: { type: 'string', default: '3030' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -40,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
     stack: values.stack,
     endpoint: values.endpoint,
     table: values.table,
+    region: values.region,
   });
   const dashboard = createDashboard(new DashboardReader(target.client, target.tableName, target.layout));
   const server = createServer((request, response) => {
@@ -72,7 +75,6 @@ async function main(argv: string[]): Promise<number> {
   }
   const address = server.address();
   const actual = typeof address === 'object' && address ? address.port : port;
-  process.stderr.write(`dashboard: http://127.0.0.1:${actual}/ reading ${target.tableName}\n`);
   const stop = () => {
     server.close();
     server.closeAllConnections();
@@ -80,6 +82,8 @@ async function main(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Announced only once a signal stops it cleanly: whoever waits for this line may send one at once.
+  process.stderr.write(`dashboard: http://127.0.0.1:${actual}/ reading ${target.tableName}\n`);
   return 0;
 }
 

@@ -15,6 +15,7 @@ import {
 import { peekDeadLetters, purgeDeadLetters } from '../lib/queue/dead-letters';
 import { moveDeadLetters, redriveMessages } from '../lib/queue/redrive';
 import type { StoredEvent } from '../lib/table/records-table';
+import { requireRegion } from './aws-region';
 import { invocation, isEntry, reportFailure, runAsEntry, UsageError } from './entry';
 import { exportEvents } from './export-events';
 import { dataDir, resolveQueueTarget, withTable } from './local-target';
@@ -24,8 +25,9 @@ import { forTerminal } from './terminal-text';
 const COMMON = `Where the data is:
   --stack <name>       the deployed stack (tables and queues from its outputs)
   --endpoint <url>     DynamoDB endpoint (env EVENTS_ENDPOINT); default: the local stack on DATA_DIR
-  --table <name>       records table (env EVENTS_TABLE)`;
-const WHERE = ['stack', 'endpoint', 'table'];
+  --table <name>       records table (env EVENTS_TABLE)
+  --region <name>      the AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, else your AWS profile's)`;
+const WHERE = ['stack', 'endpoint', 'table', 'region'];
 
 /** Each command's usage and the flags it takes; any other flag is refused. */
 const COMMANDS: Record<string, { usage: string; flags: string[] }> = {
@@ -70,7 +72,7 @@ const COMMANDS: Record<string, { usage: string; flags: string[] }> = {
   redrive: {
     usage: `redrive      move the dead-letter queue's messages back to the events queue (after a fix)
     --stack <name>     the deployed stack's queues (default: the local stack on DATA_DIR)`,
-    flags: ['stack'],
+    flags: ['stack', 'region'],
   },
   reprocess: {
     usage: `reprocess    runs quarantined deliveries again through the current provider code (after a fix):
@@ -92,7 +94,7 @@ const COMMANDS: Record<string, { usage: string; flags: string[] }> = {
     dlq purge          delete every message (asks first; --yes to skip the question)
     --stack <name>     the deployed stack's DLQ (default: the local stack on DATA_DIR)
     --json             one JSON object per line`,
-    flags: ['stack', 'json', 'yes'],
+    flags: ['stack', 'region', 'json', 'yes'],
   },
   export: {
     usage: `export       every matching event, no row cap, streamed page by page (progress on stderr)
@@ -257,6 +259,7 @@ async function stats(values: {
   endpoint?: string | undefined;
   table?: string | undefined;
   stack?: string | undefined;
+  region?: string | undefined;
 }): Promise<number> {
   const until = parseDay('--until', values.until) ?? new Date().toISOString().slice(0, 10);
   const since =
@@ -269,11 +272,7 @@ async function stats(values: {
     throw new UsageError(`stats across campaigns covers at most ${TYPE_QUERY_MAX_DAYS} days`);
   }
   return withTable(
-    {
-      endpoint: values.endpoint,
-      table: values.table,
-      stack: values.stack,
-    },
+    { endpoint: values.endpoint, table: values.table, stack: values.stack, region: values.region },
     async (target) => {
       const counters = new CampaignStats(target.client, target.tableName);
       const providers = values.provider ? [values.provider] : providerNames();
@@ -306,7 +305,7 @@ async function stats(values: {
 async function deadLetters(
   action: string | undefined,
   id: string | undefined,
-  values: { stack?: string | undefined; json: boolean; yes: boolean },
+  values: { stack?: string | undefined; region?: string | undefined; json: boolean; yes: boolean },
 ): Promise<number> {
   if (action !== 'list' && action !== 'show' && action !== 'purge') {
     throw new UsageError('dlq needs list, show <id> or purge');
@@ -323,7 +322,7 @@ async function deadLetters(
       return 1;
     }
   }
-  const target = await resolveQueueTarget({ stack: values.stack });
+  const target = await resolveQueueTarget({ stack: values.stack, region: values.region });
   try {
     if (action === 'purge') {
       await purgeDeadLetters(target.client, target.dlqUrl);
@@ -374,6 +373,7 @@ async function main(argv: string[]): Promise<number> {
       endpoint: { type: 'string' },
       table: { type: 'string' },
       stack: { type: 'string' },
+      region: { type: 'string' },
       format: { type: 'string' },
       out: { type: 'string' },
       cursor: { type: 'string' },
@@ -405,7 +405,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   if (command === 'redrive') {
-    const target = await resolveQueueTarget({ stack: values.stack });
+    const target = await resolveQueueTarget({ stack: values.stack, region: values.region });
     try {
       if (values.stack) {
         // In AWS, SQS moves the messages itself; this only starts the task and reports its progress.
@@ -441,9 +441,11 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'reprocess') {
     const since = parseTime('--since', values.since, false);
     // Raw bodies are read only where this stack keeps them: its bucket in AWS, the data folder locally.
-    const rawBucket = values.stack ? await readRawBodiesBucket(values.stack) : undefined;
+    const rawBucket = values.stack
+      ? await readRawBodiesBucket(values.stack, await requireRegion(values.region))
+      : undefined;
     return withTable(
-      { endpoint: values.endpoint, table: values.table, stack: values.stack },
+      { endpoint: values.endpoint, table: values.table, stack: values.stack, region: values.region },
       async (target) => {
         const outcomes = await reprocessQuarantine(
           {
@@ -473,11 +475,7 @@ async function main(argv: string[]): Promise<number> {
     const { provider, campaign } = values;
     if (!provider || !campaign) throw new UsageError('state needs --provider and --campaign');
     return withTable(
-      {
-        endpoint: values.endpoint,
-        table: values.table,
-        stack: values.stack,
-      },
+      { endpoint: values.endpoint, table: values.table, stack: values.stack, region: values.region },
       async (target) => {
         const state = await new RecordsRepository(target.client, target.tableName, target.layout).getState(
           provider,
@@ -509,7 +507,7 @@ async function main(argv: string[]): Promise<number> {
       );
     }
     return withTable(
-      { endpoint: values.endpoint, table: values.table, stack: values.stack },
+      { endpoint: values.endpoint, table: values.table, stack: values.stack, region: values.region },
       async (target) => {
         const repository = new RecordsRepository(target.client, target.tableName, target.layout);
         const queries = (values.provider ? [values.provider] : providerNames()).map((provider) => ({
@@ -551,11 +549,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   return withTable(
-    {
-      endpoint: values.endpoint,
-      table: values.table,
-      stack: values.stack,
-    },
+    { endpoint: values.endpoint, table: values.table, stack: values.stack, region: values.region },
     async (target) => {
       const repository = new RecordsRepository(target.client, target.tableName, target.layout);
       if (command === 'quarantine') {

@@ -1,19 +1,54 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { loadTableLayout } from '../lib/config';
 import type { TableLayout } from '../lib/table/records-table';
 import { readDevSecret } from '../local/dev-secret';
 import { LOCAL_TABLE_NAME, type LocalStackInfo, localClientConfig, STACK_FILE } from '../local/stack-info';
+import { findRegion, NO_REGION, requireRegion } from './aws-region';
 import { UsageError } from './entry';
 import { readStackOutputs, requireOutput } from './stack-outputs';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 /** The data directory `npm start` uses: env `DATA_DIR`, default `.data`. */
 export const dataDir = () => resolve(process.env.DATA_DIR || '.data');
+
+/**
+ * `true` when the working directory is inside a clone of this project, where `npm start` runs the local stack:
+ * the nearest package.json is this project's and `local/start.ts` is beside it (an installed copy of the
+ * package has the same package.json, but no sources).
+ */
+export function inClone(from = process.cwd()): boolean {
+  for (let folder = resolve(from); ; folder = dirname(folder)) {
+    const manifest = join(folder, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        const { name } = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown };
+        return name === 'campaign-inbox' && existsSync(join(folder, 'local/start.ts'));
+      } catch {
+        return false;
+      }
+    }
+    if (dirname(folder) === folder) return false;
+  }
+}
+
+/**
+ * The failure of a tool that found no local stack to work on, in one line: what it looked for, where, and the
+ * flag that names another target (`instead`). Only in a clone does it suggest `npm start`: a user's own app has
+ * no such script.
+ */
+export function noLocalStack(instead: string, dir = dataDir()): Error {
+  return new Error(
+    inClone()
+      ? `no local stack found in ${dir}: start it with "npm start", or pass ${instead}`
+      : `no local stack found in ${dir}; pass ${instead}`,
+  );
+}
+
+/** What the table-reading tools take instead of a local stack. */
+const TABLE_FLAGS = '--stack <name> (or --endpoint and --table)';
 
 /** @returns the running local stack's coordinates, or `undefined` when none runs for this `DATA_DIR`. */
 export async function findRunningStack(dir = dataDir()): Promise<LocalStackInfo | undefined> {
@@ -44,7 +79,9 @@ async function openStoppedData(dir: string) {
   } catch (error) {
     if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
     throw new Error(
-      `no local stack runs on ${dir}: start it, or pass --endpoint and --table (reading a stopped stack's data needs dynalite)`,
+      inClone()
+        ? `the local stack in ${dir} is stopped: start it with "npm start", or pass ${TABLE_FLAGS}`
+        : `the local stack in ${dir} is stopped and reading its data needs dynalite (npm install dynalite); or pass ${TABLE_FLAGS}`,
     );
   }
 }
@@ -56,32 +93,66 @@ export interface TableTarget {
   close(): Promise<void>;
 }
 
-/**
- * Finds the records table to read: the deployed stack's (`--stack`, from its outputs); `--endpoint`/`--table` (or env `EVENTS_ENDPOINT`/`EVENTS_TABLE`) when
- * given; else the local stack running on `DATA_DIR`; else, when the stack is stopped, its data on disk opened
- * directly.
- * @throws when there is nothing to read.
- */
-export async function resolveTableTarget(flags: {
+/** Where a tool was told its table or queues are. */
+export interface TargetFlags {
   endpoint?: string | undefined;
   table?: string | undefined;
   stack?: string | undefined;
-}): Promise<TableTarget> {
+  region?: string | undefined;
+}
+
+// A local server takes any region and key; the local stack's own are the ones its tools sign with.
+const { region: ANY_REGION, credentials: PLACEHOLDER_CREDENTIALS } = localClientConfig('');
+
+/** `true` for an endpoint on this machine: a local DynamoDB-API server, never AWS. */
+function onThisMachine(endpoint: string): boolean {
+  try {
+    const host = new URL(endpoint).hostname;
+    return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The client for a DynamoDB-API endpoint the user named. A server on this machine answers whatever region and
+ * key are signed with: a user with no AWS settings at all can read it, with the AWS settings they have when
+ * they have some (DynamoDB Local keeps a database per key and region). Anywhere else it is AWS, which needs both.
+ */
+async function endpointClient(endpoint: string | undefined, region: string | undefined) {
+  const local = endpoint !== undefined && onThisMachine(endpoint);
+  const chosen = (await findRegion(region)) ?? (local ? ANY_REGION : undefined);
+  if (!chosen) throw new UsageError(NO_REGION);
+  if (!local) return new DynamoDBClient({ ...(endpoint ? { endpoint } : {}), region: chosen });
+  const probe = new DynamoDBClient({ region: chosen });
+  const credentials = await probe.config.credentials().catch(() => PLACEHOLDER_CREDENTIALS);
+  probe.destroy();
+  return new DynamoDBClient({ endpoint, region: chosen, credentials });
+}
+
+/**
+ * Finds the records table to read: the deployed stack's (`--stack`, from its outputs, in the region of
+ * `--region` or the AWS settings); `--endpoint`/`--table` (or env `EVENTS_ENDPOINT`/`EVENTS_TABLE`) when given;
+ * else the local stack running on `DATA_DIR`; else, when the stack is stopped, its data on disk opened directly.
+ * @throws when there is nothing to read, saying in one line what to pass.
+ */
+export async function resolveTableTarget(flags: TargetFlags): Promise<TableTarget> {
   if (flags.stack) {
-    const outputs = await readStackOutputs(flags.stack);
+    const region = await requireRegion(flags.region);
+    const outputs = await readStackOutputs(flags.stack, region);
     const tableName = requireOutput(outputs, 'EventsTableName', flags.stack);
     const layout = loadTableLayout({
       SHARDS: outputs.Shards,
       RECORD_RETENTION_DAYS: outputs.RecordRetentionDays,
     });
-    const client = new DynamoDBClient({});
+    const client = new DynamoDBClient({ region });
     return { client, tableName, layout, close: async () => client.destroy() };
   }
   const endpoint = flags.endpoint ?? process.env.EVENTS_ENDPOINT;
   const table = flags.table ?? process.env.EVENTS_TABLE;
   if (endpoint || table) {
     if (!table) throw new UsageError('--table (or EVENTS_TABLE) is required with --endpoint');
-    const client = new DynamoDBClient(endpoint ? { endpoint } : {});
+    const client = await endpointClient(endpoint, flags.region);
     return { client, tableName: table, layout: loadTableLayout(), close: async () => client.destroy() };
   }
   const dir = dataDir();
@@ -95,11 +166,7 @@ export async function resolveTableTarget(flags: {
       close: async () => client.destroy(),
     };
   }
-  if (!existsSync(join(dir, 'dynamodb'))) {
-    throw new Error(
-      `no local data in ${dir}: start the stack with "npm start", or pass --endpoint and --table`,
-    );
-  }
+  if (!existsSync(join(dir, 'dynamodb'))) throw noLocalStack(TABLE_FLAGS, dir);
   const server = await openStoppedData(dir);
   const client = new DynamoDBClient(localClientConfig(server.endpoint));
   return {
@@ -121,13 +188,15 @@ export interface QueueTarget {
 }
 
 /**
- * Finds the events queue and its DLQ: the deployed stack's (`--stack`), else the running local stack's.
- * @throws when neither is there.
+ * Finds the events queue and its DLQ: the deployed stack's (`--stack`, in the region of `--region` or the AWS
+ * settings), else the running local stack's.
+ * @throws when neither is there, saying in one line what to pass.
  */
-export async function resolveQueueTarget(flags: { stack?: string | undefined }): Promise<QueueTarget> {
+export async function resolveQueueTarget(flags: Pick<TargetFlags, 'stack' | 'region'>): Promise<QueueTarget> {
   if (flags.stack) {
-    const outputs = await readStackOutputs(flags.stack);
-    const client = new SQSClient({});
+    const region = await requireRegion(flags.region);
+    const outputs = await readStackOutputs(flags.stack, region);
+    const client = new SQSClient({ region });
     return {
       client,
       queueUrl: requireOutput(outputs, 'QueueUrl', flags.stack),
@@ -136,8 +205,7 @@ export async function resolveQueueTarget(flags: { stack?: string | undefined }):
     };
   }
   const running = await findRunningStack();
-  if (!running)
-    throw new Error(`no local stack runs on ${dataDir()}: start it with "npm start", or pass --stack <name>`);
+  if (!running) throw noLocalStack('--stack <name>');
   const client = new SQSClient(localClientConfig(running.sqsEndpoint));
   return { client, queueUrl: running.queueUrl, dlqUrl: running.dlqUrl, close: () => client.destroy() };
 }

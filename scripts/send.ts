@@ -4,8 +4,8 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findProvider, providerNames } from '../lib/providers';
 import { signBody } from '../lib/signature/verify-signature';
-import { errorLine, invocation, isEntry, isUsageError, runAsEntry, UsageError } from './entry';
-import { dataDir, findRunningStack, localSecret } from './local-target';
+import { invocation, isEntry, reportFailure, runAsEntry, UsageError } from './entry';
+import { dataDir, findRunningStack, inClone, localSecret, noLocalStack } from './local-target';
 import { forTerminal } from './terminal-text';
 
 const usage = () => `Usage: ${invocation('send')} [options]
@@ -90,8 +90,6 @@ function parsed(text: string): unknown {
   }
 }
 
-/** A mistake in the command line (exit code 2, as every tool here), as opposed to a failed delivery (1). */
-
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -126,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
   const signed = provider.auth.scheme.kind === 'hmac';
   const running = await findRunningStack();
   const url = values.url ?? running?.webhookUrls?.[provider.name];
-  if (!url) throw new Error(`no local stack runs on ${dataDir()}: start it with "npm start", or pass --url`);
+  if (!url) throw noLocalStack('--url <webhook URL>');
   const secret = signed
     ? (values.secret ?? (values.url ? process.env.SORI_SECRET_KEY : await localSecret()))
     : '';
@@ -134,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
     throw new Error(
       values.url
         ? 'give the secret_key with --secret or SORI_SECRET_KEY'
-        : `no secret found for ${dataDir()}: run "npm start" first`,
+        : `no secret found in ${dataDir()}; pass --secret <key> or set SORI_SECRET_KEY`,
     );
   }
 
@@ -144,7 +142,9 @@ async function main(argv: string[]): Promise<number> {
       const signature = signBody(body, secret ?? '').toString(encoding);
       headers[provider.auth.scheme.header] = values.prefix ? `sha256=${signature}` : signature;
     }
-    const response = await fetch(url, { method: 'POST', headers, body });
+    const response = await fetch(url, { method: 'POST', headers, body }).catch((error: unknown) => {
+      throw unreachable(url, error);
+    });
     const text = await response.text();
     const name = basename(file);
     console.log(
@@ -173,16 +173,29 @@ async function main(argv: string[]): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
+/**
+ * A delivery that reached no server, in one line: where (the origin only: a URL-token provider's path is a
+ * secret) and why. Only in a clone does it suggest `npm start`: a user's own app has no such script.
+ */
+function unreachable(url: string, error: unknown): Error {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+  const where = URL.canParse(url) ? new URL(url).origin : url;
+  const hint =
+    cause?.code === 'ECONNREFUSED'
+      ? inClone()
+        ? '; is the stack running? start it with "npm start"'
+        : '; is its server running?'
+      : '';
+  return new Error(`could not post to ${where}: ${reason}${hint}`, { cause: error });
+}
+
 /** The tool: signs and posts the payloads. @returns the exit code (0 all accepted, 1 not, 2 usage error). */
 export async function run(argv: string[]): Promise<number> {
   try {
     return await main(argv);
   } catch (error) {
-    console.error(`send: ${errorLine(error)}`);
-    if ((error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED')
-      console.error('Is the stack running? Start it with "npm start".');
-    const usage = isUsageError(error);
-    return usage ? 2 : 1;
+    return reportFailure('send', error);
   }
 }
 

@@ -12,7 +12,8 @@ import {
   type SigningSecretDocument,
   tokenWebhookUrl,
 } from '../lib/signature/signing-secrets';
-import { errorLine, invocation, isEntry, isUsageError, runAsEntry, UsageError } from './entry';
+import { requireRegion } from './aws-region';
+import { invocation, isEntry, reportFailure, runAsEntry, UsageError } from './entry';
 import { readStackOutputs, requireOutput } from './stack-outputs';
 
 const usage =
@@ -24,6 +25,7 @@ previous secret, so deliveries signed before the change still verify. Every othe
 URLs go to stdout, messages to stderr.
 
   --stack <name>      the deployed stack (default ${DEFAULT_CONFIG.stackName})
+  --region <name>     its AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, else your AWS profile's)
   --provider <name>   whose credentials (default sori; with --show-token-url, default every URL-token provider)
   --show-token-url    print the URL-token webhook URLs (secrets) and change nothing: each provider has its own
                       token, derived from the value generated at deploy time unless given one of its own
@@ -47,13 +49,12 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').trim();
 }
 
-/** A mistake in the command line (exit code 2, as every tool here), as opposed to a failure (1). */
-
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
       stack: { type: 'string', default: DEFAULT_CONFIG.stackName },
+      region: { type: 'string' },
       provider: { type: 'string' },
       'show-token-url': { type: 'boolean', default: false },
       'new-url-token': { type: 'boolean', default: false },
@@ -71,10 +72,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const modes = [values['show-token-url'], values['new-url-token'], values.basic].filter(Boolean).length;
   if (modes > 1) throw new UsageError('choose one of --show-token-url, --new-url-token and --basic');
-  const outputs = await readStackOutputs(values.stack);
+  const region = await requireRegion(values.region);
+  const outputs = await readStackOutputs(values.stack, region);
   const secretId = requireOutput(outputs, 'SigningSecretArn', values.stack);
   const webhookUrl = requireOutput(outputs, 'WebhookUrl', values.stack);
-  const client = new SecretsManagerClient({});
+  const client = new SecretsManagerClient({ region });
   const put = (document: SigningSecretDocument) =>
     client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(document) }));
   try {
@@ -127,9 +129,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     return await main(argv);
   } catch (error) {
-    console.error(`set-secret: ${errorLine(error)}`);
-    const usage = isUsageError(error);
-    return usage ? 2 : 1;
+    return reportFailure('set-secret', error);
   }
 }
 

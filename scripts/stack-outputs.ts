@@ -4,10 +4,14 @@ import {
   paginateListStackResources,
   type StackResourceSummary,
 } from '@aws-sdk/client-cloudformation';
+import { requireRegion } from './aws-region';
 
-/** The outputs of a deployed stack, by key (`WebhookUrl`, `EventsTableName`, ...). */
-export async function readStackOutputs(stackName: string): Promise<Record<string, string>> {
-  const client = new CloudFormationClient({});
+/**
+ * The outputs of a deployed stack, by key (`WebhookUrl`, `EventsTableName`, ...).
+ * @param region the stack's region; by default the one the AWS settings give (see `requireRegion`).
+ */
+export async function readStackOutputs(stackName: string, region?: string): Promise<Record<string, string>> {
+  const client = new CloudFormationClient({ region: region ?? (await requireRegion()) });
   try {
     const { Stacks = [] } = await client.send(new DescribeStacksCommand({ StackName: stackName }));
     const outputs = Stacks[0]?.Outputs ?? [];
@@ -45,8 +49,8 @@ export function rawBodiesBucketOf(
 }
 
 /** @returns the name of a deployed stack's raw-bodies bucket (see {@link rawBodiesBucketOf}), from its resources. */
-export async function readRawBodiesBucket(stackName: string): Promise<string | undefined> {
-  const client = new CloudFormationClient({});
+export async function readRawBodiesBucket(stackName: string, region?: string): Promise<string | undefined> {
+  const client = new CloudFormationClient({ region: region ?? (await requireRegion()) });
   try {
     const resources: StackResourceSummary[] = [];
     for await (const page of paginateListStackResources({ client }, { StackName: stackName }))
