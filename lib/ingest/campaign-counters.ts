@@ -6,7 +6,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { findProvider } from '../providers';
-import { callOptions } from '../table/deadline';
+import { callOptions, trackUnansweredAttempts } from '../table/deadline';
 import {
   BreakdownBudget,
   COUNTED_ATTRIBUTE,
@@ -125,7 +125,9 @@ export class CampaignCounters {
     readonly staleAfterMs = 60_000,
     private readonly deadBefore = 0,
     private readonly options: CounterOptions = {},
-  ) {}
+  ) {
+    trackUnansweredAttempts(client);
+  }
 
   /** Called with each campaign-day a repair pass could not settle, and why (for the logs). */
   onRepairError?: (key: CounterKey, error: unknown) => void;

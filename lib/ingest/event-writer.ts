@@ -1,7 +1,7 @@
 import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { EventRecord, QueueMessage } from '../events/event-record';
 import type { StateUpdate } from '../providers/provider';
-import { callOptions } from '../table/deadline';
+import { callOptions, trackUnansweredAttempts } from '../table/deadline';
 import {
   COUNTED_ATTRIBUTE,
   DEFAULT_LAYOUT,
@@ -74,6 +74,7 @@ export class EventWriter {
     markerCacheSize = MARKER_CACHE_SIZE,
   ) {
     this.markers = new RecentSet(markerCacheSize);
+    trackUnansweredAttempts(client);
   }
 
   /** Markers this container remembers as written (for the cache's measurements). */

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 const deadlines = new AsyncLocalStorage<number>();
 
@@ -21,12 +22,52 @@ export function callOptions(): { abortSignal?: AbortSignal } {
   return { abortSignal: AbortSignal.timeout(Math.max(0, deadline - Date.now())) };
 }
 
+/** Marks an error whose call had an attempt cut off without an answer (see {@link trackUnansweredAttempts}). */
+const UNANSWERED = Symbol('an attempt of this call got no answer');
+
 /**
- * `true` when DynamoDB answered the failed call (any status), so nothing of it can still be applied later;
- * `false` for a call cut off without an answer (a reset, a timeout, an abort), which may still be in flight.
+ * Makes every call of `client` remember whether any of its attempts, not only the last, was cut off without an
+ * answer: the SDK retries such an attempt, and the call's final error (a 500, a throttle) then says nothing of
+ * the attempt that may still be applied. Adding it again changes nothing.
+ */
+export function trackUnansweredAttempts(client: DynamoDBClient): void {
+  // Inside the retry loop (the SDK's retry middleware is `finalizeRequest`, priority high): once per attempt.
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        if (!hasStatus(error)) (context as Record<symbol, boolean>)[UNANSWERED] = true;
+        throw error;
+      }
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'unansweredAttempts', override: true },
+  );
+  // Outside it: the call's final error carries what any attempt saw.
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        if ((context as Record<symbol, boolean>)[UNANSWERED] && error && typeof error === 'object') {
+          Object.defineProperty(error, UNANSWERED, { value: true });
+        }
+        throw error;
+      }
+    },
+    { step: 'initialize', name: 'unansweredCall', override: true },
+  );
+}
+
+const hasStatus = (error: unknown) =>
+  typeof (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode ===
+  'number';
+
+/**
+ * `true` when DynamoDB answered every attempt of the failed call (any status), so nothing of it can still be
+ * applied later; `false` when an attempt was cut off without an answer (a reset, a timeout, an abort), which may
+ * still be in flight. Only calls of a client given to {@link trackUnansweredAttempts} know their earlier attempts.
  */
 export function wasAnswered(error: unknown): boolean {
-  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
-    ?.httpStatusCode;
-  return typeof status === 'number';
+  return hasStatus(error) && !(error as Record<symbol, unknown>)[UNANSWERED];
 }

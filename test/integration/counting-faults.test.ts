@@ -39,8 +39,8 @@ afterEach(async () => {
 });
 
 /** A client whose requests go through a proxy that applies `fault` to the calls it picks. */
-async function clientThrough(fault: (call: ProxiedCall) => Fault | undefined) {
-  const proxy = await startDynamoDbProxy({ fault });
+async function clientThrough(fault: (call: ProxiedCall) => Fault | undefined, holdMs?: number) {
+  const proxy = await startDynamoDbProxy({ fault, holdMs });
   proxies.push(proxy);
   return { client: new DynamoDBClient(localClientConfig(proxy.endpoint)), proxy };
 }
@@ -363,5 +363,32 @@ describe('a writer on a slow link', () => {
     const [again] = await storeBatch(writer, counters, [message]);
     expect(again).toEqual({ ok: true, outcome: 'stored' });
     expect(await actualCounts(tableName, ['cmp_0'])).toEqual(expectedCounts([message]));
+  });
+});
+
+describe('a write applied after its call failed', () => {
+  it('is counted by the repair when an attempt cut off without an answer lands after the last attempt was answered', async () => {
+    const { tableName } = await createTestTable(dynamodb, LAYOUT);
+    const messages = events(5);
+    const victim = messages[2];
+    if (!victim) throw new Error('no event');
+    let attempt = 0;
+    // The victim's put: the first attempt reaches the table 300 ms after its connection was cut, every retry
+    // is answered 500 without being applied; the call fails with that answered 500.
+    const { client } = await clientThrough((call) => {
+      if (call.action !== 'PutItem' || !JSON.stringify(call.input).includes(victim.record.id))
+        return undefined;
+      attempt++;
+      return attempt === 1 ? 'late' : attempt <= 4 ? 'fail-before' : undefined;
+    }, 300);
+    const writer = new EventWriter(client, tableName, LAYOUT);
+    const counters = new CampaignCounters(client, tableName, LAYOUT);
+    const outcomes = await storeBatch(writer, counters, messages);
+    expect(outcomes[2]?.ok).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    // SQS redelivers it: the record is there already.
+    expect(await storeBatch(writer, counters, [victim])).toEqual([{ ok: true, outcome: 'duplicate' }]);
+    await repairAll(tableName);
+    expect(await actualCounts(tableName, ['cmp_0'])).toEqual(expectedCounts(messages));
   });
 });

@@ -13,9 +13,11 @@ import { inject } from 'vitest';
  * - `reset-after`: forwards it and closes the connection without an answer;
  * - `fail-before`: answers 500 without forwarding (nothing applied);
  * - `throttle`: answers 400 ProvisionedThroughputExceededException without forwarding;
- * - `hold`: forwards it only after `holdMs` (a slow link), and not at all if the caller gave up meanwhile.
+ * - `hold`: forwards it only after `holdMs` (a slow link), and not at all if the caller gave up meanwhile;
+ * - `late`: closes the connection at once, without an answer, and forwards the request `holdMs` later (a request
+ *   the service had in hand and applies after the caller gave up on it).
  */
-export type Fault = 'lose-answer' | 'reset-after' | 'fail-before' | 'throttle' | 'hold';
+export type Fault = 'lose-answer' | 'reset-after' | 'fail-before' | 'throttle' | 'hold' | 'late';
 
 /** One request the proxy saw: the action (`PutItem`, …) and its JSON input. */
 export interface ProxiedCall {
@@ -84,6 +86,7 @@ export async function startDynamoDbProxy(options: DynamoDbProxyOptions = {}) {
           const parts: Buffer[] = [];
           upstream.on('data', (chunk: Buffer) => parts.push(chunk));
           upstream.on('end', () => {
+            if (fault === 'late') return;
             if (fault === 'lose-answer')
               return answer(500, error('InternalServerError', 'Internal server error'));
             if (fault === 'reset-after') return req.socket.destroy();
@@ -93,6 +96,11 @@ export async function startDynamoDbProxy(options: DynamoDbProxyOptions = {}) {
         },
       );
       forward.on('error', () => req.socket.destroy());
+      if (fault === 'late') {
+        req.socket.destroy();
+        setTimeout(() => forward.end(body), options.holdMs ?? 3_000);
+        return;
+      }
       if (fault !== 'hold') return forward.end(body);
       const timer = setTimeout(() => forward.end(body), options.holdMs ?? 3_000);
       res.on('close', () => {
