@@ -1,16 +1,13 @@
-// The tools' `--stack` path: the stack's outputs from CloudFormation, then its table. CloudFormation has no
-// server among the run's local ones: a stand-in answers DescribeStacks (and ListStackResources, with nothing)
-// for one stack whose table is on the run's DynamoDB-API server, and records the region each request was signed
-// for (the credential scope of its SigV4 Authorization header). The table is read from the real local server.
+// The tools' `--stack` path: the stack's outputs from CloudFormation (a stand-in: none runs locally), then its
+// table, read from the run's real DynamoDB-API server.
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { storeBatch } from '../../lib/ingest/store-batch';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
+import { startCloudFormationStandIn } from '../support/cloudformation-stand-in';
 import { soriPayload } from '../support/deliveries';
 import { createTestQueues, createTestTable, localClients } from '../support/local-aws';
 import {
@@ -25,47 +22,7 @@ import {
 const { dynamodb, sqs } = localClients();
 const STACK = 'InboxStack';
 
-/** What the stand-in was asked: the action and the region its signature names. */
-interface Asked {
-  action: string;
-  region: string | undefined;
-}
-
-function cloudFormationStandIn(outputs: Record<string, string>) {
-  const asked: Asked[] = [];
-  const server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => {
-      body += chunk.toString();
-    });
-    request.on('end', () => {
-      const action = new URLSearchParams(body).get('Action') ?? '';
-      const region = /Credential=[^/]+\/\d{8}\/([^/]+)\/cloudformation\//.exec(
-        request.headers.authorization ?? '',
-      )?.[1];
-      asked.push({ action, region });
-      response.writeHead(200, { 'content-type': 'text/xml' });
-      if (action === 'DescribeStacks') {
-        const members = Object.entries(outputs)
-          .map(
-            ([key, value]) =>
-              `<member><OutputKey>${key}</OutputKey><OutputValue>${value}</OutputValue></member>`,
-          )
-          .join('');
-        response.end(
-          `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>${STACK}</StackName><StackId>arn:aws:cloudformation:eu-west-3:000000000000:stack/${STACK}/1</StackId><CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs>${members}</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></DescribeStacksResponse>`,
-        );
-        return;
-      }
-      response.end(
-        `<ListStackResourcesResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><ListStackResourcesResult><StackResourceSummaries></StackResourceSummaries></ListStackResourcesResult><ResponseMetadata><RequestId>2</RequestId></ResponseMetadata></ListStackResourcesResponse>`,
-      );
-    });
-  });
-  return { server, asked };
-}
-
-let standIn: ReturnType<typeof cloudFormationStandIn>;
+let standIn: Awaited<ReturnType<typeof startCloudFormationStandIn>>;
 let cloudFormation: string;
 let campaign: string;
 let app: string;
@@ -82,7 +39,7 @@ beforeAll(async () => {
     campaign: { ...(payload.campaign as object), id: campaign },
   });
   await storeBatch(writer, counters, [buildQueueMessage(sori, Buffer.from(body), new Date().toISOString())]);
-  standIn = cloudFormationStandIn({
+  standIn = await startCloudFormationStandIn(STACK, {
     EventsTableName: tableName,
     Shards: '1',
     RecordRetentionDays: '0',
@@ -91,14 +48,13 @@ beforeAll(async () => {
     WebhookUrl: 'https://example.invalid/webhooks/{provider}',
     SigningSecretArn: 'arn:aws:secretsmanager:eu-west-3:000000000000:secret:signing',
   });
-  await new Promise<void>((resolve) => standIn.server.listen(0, '127.0.0.1', resolve));
-  cloudFormation = `http://127.0.0.1:${(standIn.server.address() as AddressInfo).port}`;
+  cloudFormation = standIn.endpoint;
   app = await consumerFolder();
   home = await mkdtemp(join(tmpdir(), 'campaign-inbox-aws-home-'));
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => (standIn.server as Server).close(resolve));
+  await standIn.stop();
 });
 
 /**
