@@ -4,11 +4,16 @@ import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { storeBatch } from '../../lib/ingest/store-batch';
+import { sori } from '../../lib/providers/sori';
+import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { deliverThroughBundles } from '../support/bundles';
+import { startCloudFormationStandIn } from '../support/cloudformation-stand-in';
 import { hexSignature, soriPayload } from '../support/deliveries';
-import { eventually } from '../support/local-aws';
+import { createTestTable, eventually, localClients } from '../support/local-aws';
 import { exited, startStackProcess } from '../support/stack-process';
+import { bareEnv, finished } from '../support/tool-process';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -60,10 +65,11 @@ app.synth();
 `;
 
 describe('the package in a CDK app of its own', () => {
-  it('installs from its tarball with its peers, type-checks under NodeNext, synthesizes the functions, the route and the table, and its shipped bundles store a signed delivery; its CLI, run with npx from the app folder, answers --help, refuses an unknown command with exit code 2, sends the shipped examples, prints the stored events as JSON lines and serves the dashboard', {
-    timeout: 600_000,
-  }, async () => {
-    const app = await mkdtemp(join(tmpdir(), 'campaign-inbox-consumer-'));
+  /** A fresh app folder, with the packed tarball, its peers and TypeScript installed: what a user starts from. */
+  let app: string;
+
+  beforeAll(async () => {
+    app = await mkdtemp(join(tmpdir(), 'campaign-inbox-consumer-'));
     const { stdout: packed } = await run('npm', ['pack', '--silent', '--pack-destination', app], {
       cwd: ROOT,
       maxBuffer: 64 * 1024 * 1024,
@@ -89,6 +95,11 @@ describe('the package in a CDK app of its own', () => {
       ],
       { cwd: app, maxBuffer: 64 * 1024 * 1024 },
     );
+  }, 600_000);
+
+  it('installs from its tarball with its peers, type-checks under NodeNext, synthesizes the functions, the route and the table, and its shipped bundles store a signed delivery; its CLI, run with npx from the app folder, answers --help, refuses an unknown command with exit code 2, sends the shipped examples, prints the stored events as JSON lines and serves the dashboard', {
+    timeout: 600_000,
+  }, async () => {
     // What the tarball holds: the built package, no sources, tests, benches or local data.
     const shipped = await readdir(join(app, 'node_modules/campaign-inbox'));
     expect(shipped.sort()).toEqual(['LICENSE', 'README.md', 'dist', 'package.json']);
@@ -223,5 +234,100 @@ describe('the package in a CDK app of its own', () => {
     } finally {
       await stack.kill('SIGTERM');
     }
+  });
+
+  it("its CLI stands alone in the app, with no AWS settings and no local stack: events, dashboard and send say in one line what to pass instead and never mention npm start; --stack with no region says to pass --region or set AWS_REGION, and with AWS_DEFAULT_REGION reads the stack's table; events query --json reads a table given by --endpoint and --table, every line one JSON object, and ends quietly with exit 0 when its reader stops early", {
+    timeout: 300_000,
+  }, async () => {
+    const bin = join(app, 'node_modules/.bin/campaign-inbox');
+    const dataDir = await mkdtemp(join(tmpdir(), 'campaign-inbox-consumer-empty-'));
+    const env = bareEnv({ DATA_DIR: dataDir });
+    // The bin itself (no npx between the test and the process).
+    const cli = (args: string[], extra: Record<string, string | undefined> = {}) =>
+      run(bin, args, { cwd: app, env: { ...env, ...extra } }).then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+    const oneLine = (result: { stderr: string }, what: string) =>
+      expect(result.stderr.trim().split('\n'), what).toHaveLength(1);
+
+    for (const [args, instead] of [
+      [['events', 'query'], '--stack <name> (or --endpoint and --table)'],
+      [['events', 'dlq', 'list'], '--stack <name>'],
+      [['dashboard', '--port', '0'], '--stack <name> (or --endpoint and --table)'],
+      [['send'], '--url <webhook URL>'],
+    ] as const) {
+      const result = await cli([...args]);
+      const what = args.join(' ');
+      expect(result.code, `${what}: ${result.stderr}`).toBe(1);
+      oneLine(result, what);
+      expect(result.stderr, what).toContain(`no local stack found in ${dataDir}; pass ${instead}`);
+      expect(result.stderr, what).not.toContain('npm start');
+    }
+    for (const args of [
+      ['events', 'query', '--stack', 'MyStack'],
+      ['set-secret', '--show-token-url', '--stack', 'MyStack'],
+    ]) {
+      const result = await cli(args);
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(2);
+      oneLine(result, args.join(' '));
+      expect(result.stderr).toContain('no AWS region: pass --region <name> or set AWS_REGION');
+    }
+
+    // A table on the run's DynamoDB-API server, holding one delivery of a campaign of its own.
+    const { dynamodb } = localClients();
+    const { tableName, writer, counters } = await createTestTable(dynamodb);
+    const campaign = `cmp_standalone_${Date.now()}`;
+    const payload = soriPayload('impression');
+    const body = JSON.stringify({
+      ...payload,
+      created_at: new Date().toISOString(),
+      campaign: { ...(payload.campaign as object), id: campaign },
+    });
+    await storeBatch(writer, counters, [
+      buildQueueMessage(sori, Buffer.from(body), new Date().toISOString()),
+    ]);
+    const where = ['--endpoint', inject('dynamodbEndpoint'), '--table', tableName];
+    const query = await cli(['events', 'query', '--json', ...where]);
+    expect(query.code, query.stderr).toBe(0);
+    const lines = query.stdout
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((line) => line.campaign_id)).toEqual([campaign]);
+
+    // The same table as a deployed stack's: its outputs from a CloudFormation stand-in (none runs locally),
+    // the region from AWS_DEFAULT_REGION, which the SDK does not read itself.
+    const cloudFormation = await startCloudFormationStandIn('MyStack', {
+      EventsTableName: tableName,
+      Shards: '1',
+      RecordRetentionDays: '0',
+    });
+    try {
+      const deployed = await cli(['events', 'query', '--json', '--stack', 'MyStack'], {
+        AWS_DEFAULT_REGION: 'eu-west-3',
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormation.endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: inject('dynamodbEndpoint'),
+      });
+      expect(deployed.code, deployed.stderr).toBe(0);
+      expect(
+        deployed.stdout
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line).campaign_id),
+      ).toEqual([campaign]);
+      expect(cloudFormation.asked).toEqual([{ action: 'DescribeStacks', region: 'eu-west-3' }]);
+    } finally {
+      await cloudFormation.stop();
+    }
+
+    // `| head -c 0`: the reader closes stdout before the CLI writes anything.
+    const piped = spawn(bin, ['events', 'query', '--json', ...where], { cwd: app, env });
+    piped.stdout.destroy();
+    const ended = await finished(piped);
+    expect(ended.code, ended.stderr).toBe(0);
+    expect(ended.stderr).toBe('');
   });
 });
