@@ -28,8 +28,10 @@ ${Object.entries(COMMANDS)
   .map(([name, command]) => `  ${name.padEnd(12)} ${command.summary}`)
   .join('\n')}
 
-events, send and dashboard work on the local stack running on DATA_DIR (default ./.data); events, dashboard
-and set-secret on a deployed stack with --stack <name>.
+events, dashboard and set-secret work on a deployed stack with --stack <name> (its region from --region,
+AWS_REGION, AWS_DEFAULT_REGION or your AWS profile); events and dashboard on any records table with --endpoint
+<url> --table <name>; send posts to --url <webhook URL>. Without these, events, send and dashboard work on the
+local stack running on DATA_DIR (default ./.data).
 "campaign-inbox <command> --help" shows a command's options (through npx: "npx campaign-inbox help"). Data goes to stdout, messages to stderr.
 Exit codes: 0 done, 1 failed, 2 usage error.`;
 
