@@ -80,8 +80,8 @@ async function openStoppedData(dir: string) {
     if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
     throw new Error(
       inClone()
-        ? `the local stack in ${dir} is stopped: start it with "npm start", or pass ${TABLE_FLAGS}`
-        : `the local stack in ${dir} is stopped and reading its data needs dynalite (npm install dynalite); or pass ${TABLE_FLAGS}`,
+        ? `no local stack runs in ${dir}: start it with "npm start", or pass ${TABLE_FLAGS}`
+        : `no local stack runs in ${dir}, and reading its data needs dynalite (npm install dynalite); or pass ${TABLE_FLAGS}`,
     );
   }
 }

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -236,7 +236,7 @@ describe('the package in a CDK app of its own', () => {
     }
   });
 
-  it("its CLI stands alone in the app, with no AWS settings and no local stack: events, dashboard and send say in one line what to pass instead and never mention npm start; --stack with no region says to pass --region or set AWS_REGION, and with AWS_DEFAULT_REGION reads the stack's table; events query --json reads a table given by --endpoint and --table, every line one JSON object, and ends quietly with exit 0 when its reader stops early", {
+  it("its CLI stands alone in the app, with no AWS settings and no local stack: events, dashboard and send say in one line what to pass instead (for a stopped stack's data too, which needs dynalite) and never mention npm start; --stack with no region says to pass --region or set AWS_REGION, and with AWS_DEFAULT_REGION reads the stack's table; events query --json reads a table given by --endpoint and --table, every line one JSON object, and ends quietly with exit 0 when its reader stops early", {
     timeout: 300_000,
   }, async () => {
     const bin = join(app, 'node_modules/.bin/campaign-inbox');
@@ -264,6 +264,16 @@ describe('the package in a CDK app of its own', () => {
       expect(result.stderr, what).toContain(`no local stack found in ${dataDir}; pass ${instead}`);
       expect(result.stderr, what).not.toContain('npm start');
     }
+    // A stopped local stack's data, which the package reads only with dynalite, which it leaves out.
+    const stopped = await mkdtemp(join(tmpdir(), 'campaign-inbox-consumer-stopped-'));
+    await mkdir(join(stopped, 'dynamodb'));
+    const unread = await cli(['events', 'query'], { DATA_DIR: stopped });
+    expect(unread.code, unread.stderr).toBe(1);
+    oneLine(unread, 'events query on stopped data');
+    expect(unread.stderr).toContain(
+      `no local stack runs in ${stopped}, and reading its data needs dynalite (npm install dynalite); or pass --stack <name>`,
+    );
+    expect(unread.stderr).not.toContain('npm start');
     for (const args of [
       ['events', 'query', '--stack', 'MyStack'],
       ['set-secret', '--show-token-url', '--stack', 'MyStack'],
