@@ -1,6 +1,6 @@
 /**
  * Starts one `moto_server` for the AWS conformance suite, with moto's request authentication on: the first
- * {@link UNSIGNED_SETUP_CALLS} calls create an administrator (an IAM user, its policy, its access key), and every
+ * {@link UNCHECKED_SETUP_CALLS} calls create an administrator (an IAM user, its policy, its access key), and every
  * later call, ours and the tests' alike, is verified with botocore's Signature Version 4 and checked against the
  * calling user's IAM policies.
  *
@@ -17,10 +17,10 @@ declare module 'vitest' {
   }
 }
 
-/** CreateUser, PutUserPolicy, CreateAccessKey: the only calls moto takes unsigned. */
-const UNSIGNED_SETUP_CALLS = 3;
+/** CreateUser, PutUserPolicy, CreateAccessKey: the only calls moto takes without checking them. */
+const UNCHECKED_SETUP_CALLS = 3;
 const MOTO_VERSION = '5.2.1';
-export const INSTALL_MOTO = `pip install 'moto[server]==${MOTO_VERSION}'`;
+const INSTALL_MOTO = `pip install 'moto[server]==${MOTO_VERSION}'`;
 
 function missing(why: string): Error {
   const message = [
@@ -35,7 +35,7 @@ function missing(why: string): Error {
 /** Runs `moto_server` on a loopback port it picks itself. */
 async function startMoto(): Promise<{ endpoint: string; child: ChildProcess }> {
   const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', '0'], {
-    env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: String(UNSIGNED_SETUP_CALLS) },
+    env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: String(UNCHECKED_SETUP_CALLS) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -41,6 +41,12 @@ const lastCall = () => {
 describe("each function's role, as an IAM user in moto", () => {
   it('carries exactly the statements the template gives the role, each reference resolved to the resource made in moto', async () => {
     const aws = moto();
+    // Every function of the template has its user here: a new one would fail this line until it has.
+    const functions = Object.entries(stack.resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+    expect(functions.map(([id]) => Object.values(FUNCTIONS).find((prefix) => id.startsWith(prefix)))).toEqual(
+      expect.arrayContaining(Object.values(FUNCTIONS)),
+    );
+    expect(functions).toHaveLength(Object.keys(FUNCTIONS).length);
     for (const name of Object.keys(FUNCTIONS) as FunctionName[]) {
       const fn = stack.functions[name];
       const template = templateStatements(

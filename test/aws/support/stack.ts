@@ -74,7 +74,11 @@ const ofType = (resources: Resources, type: string) =>
  * standard output, and no call reaches CloudWatch Logs).
  * @returns what `Ref` and `Fn::GetAtt` give for each, by logical id.
  */
-async function createResources(resources: Resources, document: object): Promise<Record<string, Physical>> {
+async function createResources(
+  resources: Resources,
+  document: object,
+  proxy: MotoProxy,
+): Promise<Record<string, Physical>> {
   const aws = moto();
   const physical: Record<string, Physical> = {};
   const queues = ofType(resources, 'AWS::SQS::Queue');
@@ -90,7 +94,12 @@ async function createResources(resources: Resources, document: object): Promise<
     const { Attributes = {} } = await aws.sqs.send(
       new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
     );
-    physical[id] = { ref: QueueUrl, attributes: { Arn: Attributes.QueueArn ?? '' } };
+    // The SDK sends an SQS call to the host of the queue's URL (as it would to sqs.<region>.amazonaws.com), so
+    // the URLs name the proxy's host: every call on a queue passes it.
+    physical[id] = {
+      ref: new URL(new URL(QueueUrl).pathname, proxy.endpoint).href,
+      attributes: { Arn: Attributes.QueueArn ?? '' },
+    };
   }
   // Once every queue exists, the redrive policies that name one another.
   for (const [id, resource] of queues) {
@@ -183,8 +192,12 @@ export async function deployToMoto(): Promise<Deployment> {
   const { outdir, resources } = await synthesize();
   const aws = moto();
   const soriKey = `sk_${uniqueName('moto')}`;
-  const physical = await createResources(resources, rotateSecret(generatedSecretDocument(), 'sori', soriKey));
   const proxy = await startMotoProxy(aws.endpoint);
+  const physical = await createResources(
+    resources,
+    rotateSecret(generatedSecretDocument(), 'sori', soriKey),
+    proxy,
+  );
   const only = (type: string, pick: (p: Physical) => string) => {
     const found = ofType(resources, type).map(([id]) => physical[id] as Physical);
     if (found.length !== 1) throw new Error(`${found.length} resources of type ${type}, expected 1`);
