@@ -6,8 +6,8 @@
  * - the resource half of IAM's decision for the services moto authorizes without a resource (DynamoDB, Secrets
  *   Manager, see `UNSCOPED_IN_MOTO`), from the caller's statements as the template gives them: a call on a
  *   resource none allows is answered here with IAM's `AccessDeniedException`, as AWS would answer it;
- * - a fault on demand (`fail`): a 500 `InternalServerError` in place of moto's answer, the call not forwarded,
- *   for a failure moto cannot be made to produce.
+ * - a pause on demand (`before`): a call is held until a promise settles (a policy changed meanwhile, say), then
+ *   goes on to moto unchanged.
  */
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,8 +25,8 @@ export interface SeenCall {
   status: number;
   /** The error code of a refusal (`AccessDenied`, `SignatureDoesNotMatch`, …). */
   code?: string | undefined;
-  /** Who answered: moto, or the proxy (a resource denial or an injected fault). */
-  by: 'moto' | 'resource-check' | 'fault';
+  /** Who answered: moto, or the proxy (the resource half of IAM's decision). */
+  by: 'moto' | 'resource-check';
 }
 
 export interface MotoProxy {
@@ -34,8 +34,8 @@ export interface MotoProxy {
   calls: SeenCall[];
   /** The statements each user (by access key) has in the template, for the resource half of IAM's decision. */
   grant(accessKeyId: string, statements: PolicyStatement[]): void;
-  /** While set, a call it returns `true` for is answered with a 500 and not forwarded. */
-  fail: ((call: Pick<SeenCall, 'service' | 'action' | 'input'>) => boolean) | undefined;
+  /** While set, a call it returns a promise for goes on to moto once that promise has settled. */
+  before: ((call: Readonly<SeenCall>) => Promise<unknown> | undefined) | undefined;
   close(): Promise<void>;
 }
 
@@ -55,7 +55,7 @@ export async function startMotoProxy(motoEndpoint: string): Promise<MotoProxy> {
     endpoint: '',
     calls,
     grant: (accessKeyId, statements) => grants.set(accessKeyId, statements),
-    fail: undefined,
+    before: undefined,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -65,7 +65,7 @@ export async function startMotoProxy(motoEndpoint: string): Promise<MotoProxy> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
+    req.on('end', async () => {
       const body = Buffer.concat(chunks);
       const authorization = String(req.headers.authorization ?? '');
       const scope = /Credential=([^/]+)\/\d{8}\/[^/]+\/([^/]+)\//.exec(authorization);
@@ -91,7 +91,7 @@ export async function startMotoProxy(motoEndpoint: string): Promise<MotoProxy> {
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
         res.end(JSON.stringify({ __type: `com.amazon.coral.service#${type}`, Message: message }));
       };
-      if (proxy.fail?.(call)) return answer(500, 'InternalServerError', 'Internal server error', 'fault');
+      await proxy.before?.(call)?.catch(() => {});
       const statements = grants.get(call.accessKeyId);
       const resources = statements && resourcesOfCall(service, call.action, input);
       const denial = statements && resources && resourceDenial(statements, service, call.action, resources);
