@@ -1,4 +1,6 @@
 import { mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
@@ -73,6 +75,32 @@ describe('the tools outside a clone of this project', () => {
       oneLine(result, result.stderr);
       expect(result.stderr).toContain(`no local stack found in ${dataDir}: start it with "npm start"`);
     }
+  });
+
+  it('send to a URL where nothing listens says in one line where (the origin, not a URL token\'s path) and why, exit code 1; "npm start" only in a clone', {
+    timeout: 120_000,
+  }, async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const closed = createServer();
+    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((done) => closed.close(done));
+    const origin = `http://127.0.0.1:${port}`;
+    const args = ['--url', `${origin}/webhooks/symphony/secret-token`, '--provider', 'symphony'];
+    const env = bareEnv({ DATA_DIR: '/nonexistent-campaign-inbox' });
+    const [outside, inside] = await Promise.all([
+      runToolIn('send', args, { cwd: await consumerFolder(), env }),
+      runToolIn('send', args, { cwd: ROOT, env }),
+    ]);
+    for (const result of [outside, inside]) {
+      expect(result.code, result.stderr).toBe(1);
+      oneLine(result, result.stderr);
+      expect(result.stderr).toMatch(new RegExp(`^send: could not post to ${origin}: ECONNREFUSED; `));
+      expect(result.stderr).not.toContain('secret-token');
+    }
+    expect(outside.stderr).toContain('is its server running?');
+    expect(outside.stderr).not.toContain('npm start');
+    expect(inside.stderr).toContain('is the stack running? start it with "npm start"');
   });
 
   it('events query --json reads a local table given by --endpoint and --table with no AWS region, credentials or profile set, every line of stdout one JSON object (what `| jq .` reads)', {
