@@ -82,6 +82,8 @@ export function standInTable() {
       }
       throw new Error(`the marker stand-in answers marker writes only, not ${String(command)}`);
     },
+    // Middleware the consumer adds to its client has nothing to act on here: every answer is immediate.
+    middlewareStack: { add() {} },
     destroy() {},
   };
   return {

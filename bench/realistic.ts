@@ -24,6 +24,8 @@ import { type ReplayFigures, replayWorkload } from './writes';
 
 export const RATES = [10, 100, 1000] as const;
 
+const fixedMs = (ms: number) => Math.round(ms);
+
 /** Seconds of traffic sent at each rate for the batch measurement (enough batches for a p99 at each). */
 const SECONDS: Record<number, number> = { 10: 30, 100: 15, 1000: 8 };
 
@@ -121,12 +123,14 @@ export interface RateFigures {
   writeUnitsPerStored: number;
   costPerMillion: ReturnType<typeof costPerMillionAtRate>;
   storage: ReturnType<typeof storagePerMillionLifetime>;
+  /** What these figures assume, beside them. */
+  assumptions: string[];
 }
 
 export interface RealisticFigures {
   workload: Workload;
   stack: StackFacts;
-  assumptions: typeof REALISTIC_ASSUMPTIONS & typeof ASSUMPTIONS;
+  assumptions: typeof REALISTIC_ASSUMPTIONS & Omit<typeof ASSUMPTIONS, 'fullBatches'>;
   consumerCpu: ConsumerCpuFigures;
   processMs: { at1: number; at10: number; at100: number };
   rates: RateFigures[];
@@ -281,6 +285,16 @@ export async function measureRealistic(options: {
           receiveMemoryMb: memory('Receive'),
           processMemoryMb: memory('Process'),
         }),
+        assumptions: [
+          `batches: ${figures.poller}; ${pollers} pollers; Poisson arrivals for ${figures.seconds} s`,
+          `the process function takes ${fixedMs(processMs(1))} / ${fixedMs(processMs(10))} / ${fixedMs(processMs(100))} ms for a batch of 1 / 10 / 100 (its CPU measured at one vCPU × ${(ASSUMPTIONS.fullVcpuMb / memory('Process')).toFixed(2)} for ${memory('Process')} MB, plus its rounds of DynamoDB calls at ${REALISTIC_ASSUMPTIONS.dynamodbCallMs} ms)`,
+          `POST → stored: send → batch stored, measured, plus ${REALISTIC_ASSUMPTIONS.apiGatewayMs + receiveBilledMs} ms of API Gateway and the receive function`,
+          `write units: records and counters as the consumer wrote them replaying ${REPLAYED} deliveries at these batches (counter items at their mid-day size at this rate), marker writes ${cache.markerWritesPerStored.toFixed(3)} per stored event from the marker cache over the day (${cache.method}; ${containers} container(s), each with its own cache, from the invocations running at once)`,
+          `cost: per million stored events, ${(1 / (1 - workload.duplicateShare)).toFixed(2)} deliveries each; SQS a receive and a delete per 10 messages of each batch; fixed costs and storage apart`,
+          capacity > rate
+            ? `keeps up: ${pollers} invocations at once handle about ${Math.round(capacity)} events/s at these batches`
+            : `falls behind: ${pollers} invocations at once handle about ${Math.round(capacity)} events/s at full batches; the queue grows and the latency with it`,
+        ],
         storage: storagePerMillionLifetime({
           recordBytes: itemBytes(record),
           indexEntryBytes: entries,
@@ -341,7 +355,7 @@ export async function measureRealistic(options: {
   return {
     workload,
     stack,
-    assumptions: { ...ASSUMPTIONS, ...REALISTIC_ASSUMPTIONS },
+    assumptions: (({ fullBatches: _, ...rest }) => ({ ...rest, ...REALISTIC_ASSUMPTIONS }))(ASSUMPTIONS),
     consumerCpu,
     processMs: { at1: processMs(1), at10: processMs(10), at100: processMs(100) },
     rates,

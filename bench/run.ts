@@ -1,4 +1,5 @@
 // npm run bench: every figure next to a baseline measured in the same run, as a ratio. Offline, a few minutes.
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -160,6 +161,15 @@ const rows: Row[] = [
       ratio: '-',
     })),
   {
+    figure: `marker cache: markDevice CPU per call, µs at one vCPU, on the default cache full (${realistic.consumerCpu.markerCacheEntries.toLocaleString('en-US')} entries; baseline: a 1,000-entry cache)`,
+    ours: fixed(realistic.consumerCpu.markDeviceMicros),
+    baseline: fixed(realistic.consumerCpu.markDeviceMicrosSmallCache),
+    ratio: fixed(
+      realistic.consumerCpu.markDeviceMicros / realistic.consumerCpu.markDeviceMicrosSmallCache,
+      2,
+    ),
+  },
+  {
     figure: 'fixed cost per month (USD: secret, metrics, alarms, dashboard, repair runs, idle long polls)',
     ours: fixed(realistic.fixed.total, 2),
     baseline: '-',
@@ -218,6 +228,21 @@ const summaryAssumptions: Record<string, string> = {
   storage_per_million_events_lifetime_usd: `a million stored events' records (${realistic.itemBytes.record} bytes each, no index entries: campaign events are found through their campaign-day partition) and the device markers they leave at 10 events/s (${fixed(atDefaults(10).markerCache.markersStoredPerStored, 3)} per event), plus 100 bytes of overhead each, in table storage and PITR for the ${DEFAULT_CONFIG.recordRetentionDays}-day default retention`,
 };
 
+/** The code measured: the commit, and the source files that differed from it while the bench ran. */
+const git = (args: string[]) => {
+  try {
+    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
+  } catch {
+    return '';
+  }
+};
+const source = {
+  commit: git(['rev-parse', 'HEAD']).trim(),
+  uncommitted: git(['status', '--porcelain', '--', 'lib', 'functions', 'local', 'infra'])
+    .split('\n')
+    .filter(Boolean),
+};
+
 const machine = {
   cpus: cpus().length,
   cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -239,6 +264,6 @@ console.table(
 );
 writeFileSync(
   join(ROOT, 'bench', 'results.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), machine, summary, assumptions: summaryAssumptions, rows, receiveCpu: { own, withSdk }, bundles, writes, endToEnd: e2e, cost, realistic }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), source, machine, summary, assumptions: summaryAssumptions, rows, receiveCpu: { own, withSdk }, bundles, writes, endToEnd: e2e, cost, realistic }, null, 2)}\n`,
 );
 log('wrote bench/results.json');
