@@ -93,11 +93,11 @@ describe('the receive bundle against moto', () => {
     const ids = new Map<string, string>();
     for (const body of [hostile, near.body]) {
       const { answer, calls, summary } = await receive(body);
-      expect(answer.statusCode).toBe(202);
       expect(summary).toEqual([
         ['secretsmanager', 'GetSecretValue', 200, undefined, 'moto'],
         ['sqs', 'SendMessage', 200, undefined, 'moto'],
       ]);
+      expect(answer.statusCode).toBe(202);
       takenByMoto(calls);
       ids.set((JSON.parse(answer.body) as { id: string }).id, body);
     }
@@ -129,13 +129,13 @@ describe('the receive bundle against moto', () => {
     const body = JSON.stringify({ ...payload, padding: `${HOSTILE}${'x'.repeat(room - 1_000)}` });
     expect(Buffer.byteLength(body)).toBeGreaterThan(SMALL_EVENT_MAX_BODY_BYTES - 1_024);
     const { answer, calls, summary } = await receive(body);
-    expect(answer.statusCode).toBe(202);
     const key = `raw/sori/${createHash('sha256').update(body).digest('hex')}`;
     expect(summary).toEqual([
       ['secretsmanager', 'GetSecretValue', 200, undefined, 'moto'],
       ['s3', `PUT /${stack.names.bucket}/${key}?x-id=PutObject`, 200, undefined, 'moto'],
       ['sqs', 'SendMessage', 200, undefined, 'moto'],
     ]);
+    expect(answer.statusCode).toBe(202);
     takenByMoto(calls);
 
     const [message, ...more] = await drain(stack.names.queueUrl);
