@@ -190,10 +190,9 @@ export class CampaignCounters {
       }),
       callOptions(),
     );
-    return {
-      claims: claimsOf(output.Attributes),
-      budget: new BreakdownBudget(Object.keys(output.Attributes ?? {})),
-    };
+    const claims = claimsOf(output.Attributes);
+    // Batches that hold claims together share the room the campaign-day's breakdowns have left.
+    return { claims, budget: new BreakdownBudget(Object.keys(output.Attributes ?? {}), claims.length) };
   }
 
   /**
@@ -375,10 +374,10 @@ export class CampaignCounters {
     const flagged = new Set(
       (await getItems(this.client, this.tableName, markers.map(keyOf)))
         .filter((item) => item[COUNTED_ATTRIBUTE] !== undefined)
-        .map((item) => `${item.pk?.S}\u0000${item.sk?.S}`),
+        .map((item) => JSON.stringify([item.pk?.S, item.sk?.S])),
     );
     for (const marker of markers) {
-      if (!flagged.has(`${marker.pk?.S}\u0000${marker.sk?.S}`)) {
+      if (!flagged.has(JSON.stringify([marker.pk?.S, marker.sk?.S]))) {
         await setCountedFlag(this.client, this.tableName, marker, undefined);
       }
     }

@@ -106,8 +106,9 @@ export class EventWriter {
   async markDevice(record: EventRecord, counted: boolean, writer = 'true'): Promise<MarkerOutcome> {
     const marker = deviceMarkerItem(record, this.layout);
     if (!marker) return 'none';
-    const key = `${marker.pk?.S}\u0000${marker.sk?.S}`;
-    const cacheKey = counted ? `${key}\u0000${COUNTED_ATTRIBUTE}` : key;
+    // Ids come from senders and may hold any character: the key is their JSON, which no two markers share.
+    const key = JSON.stringify([marker.pk?.S, marker.sk?.S]);
+    const cacheKey = counted ? JSON.stringify([marker.pk?.S, marker.sk?.S, COUNTED_ATTRIBUTE]) : key;
     if (this.markers.has(cacheKey)) return 'seen';
     // Events of one device in one batch share the write: only one of them can be the first.
     const pending = this.pending.get(cacheKey);

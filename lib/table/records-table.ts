@@ -141,13 +141,31 @@ const BREAKDOWN_PREFIX = `b${SEPARATOR}`;
 /** Control characters, the separator among them, are replaced in breakdown values: they are a name's structure. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const CONTROL = /[\u0000-\u001f\u007f]/g;
-/** Longest breakdown value kept (a longer one is cut): values become attribute names. */
-const MAX_BREAKDOWN_VALUE = 100;
+/** Longest breakdown value kept, in UTF-8 bytes (a longer one is cut): values become attribute names. */
+const MAX_BREAKDOWN_VALUE_BYTES = 64;
+
+/**
+ * A breakdown value as a counter attribute's name holds it: cut at {@link MAX_BREAKDOWN_VALUE_BYTES} on a whole
+ * character (never half a surrogate pair), lone surrogates and control characters replaced by U+FFFD.
+ */
+function attributeValue(value: string): string {
+  let out = '';
+  let bytes = 0;
+  for (const code of value) {
+    // A string iterates by code point: a surrogate on its own is a lone half.
+    const char = code.length === 1 && code >= '\uD800' && code <= '\uDFFF' ? '\uFFFD' : code;
+    bytes += Buffer.byteLength(char);
+    if (bytes > MAX_BREAKDOWN_VALUE_BYTES) break;
+    out += char;
+  }
+  return out.replace(CONTROL, '\uFFFD');
+}
 /**
  * Distinct values a campaign-day keeps per breakdown; later ones are counted under {@link OTHER_VALUE}. Values
  * come from senders, and each one is an attribute of the counter item: without a bound, a sender could grow the
  * item to DynamoDB's 400 KB item limit, after which no event of that campaign-day could be counted or stored.
- * With these bounds a counter item stays under 100 KB whatever is sent.
+ * With these bounds (and values cut at 64 bytes) a counter item stays far below that limit whatever is sent: about
+ * 125 KB at the very worst, with five batches claiming one campaign-day at once and five event types.
  */
 export const BREAKDOWN_LIMITS: Readonly<Record<Breakdown, number>> = {
   hour: 24,
@@ -155,6 +173,8 @@ export const BREAKDOWN_LIMITS: Readonly<Record<Breakdown, number>> = {
   country: 60,
   material: 50,
 };
+/** New values a batch may add to a breakdown with room left, however many batches share the room. */
+const MIN_SHARE = 4;
 /** The breakdown value under which values past a breakdown's limit are counted. */
 export const OTHER_VALUE = '(other)';
 
@@ -168,7 +188,7 @@ function breakdownValues(record: EventRecord): [Breakdown, string][] {
   ];
   return values
     .filter((entry): entry is [Breakdown, string] => Boolean(entry[1]))
-    .map(([breakdown, value]) => [breakdown, value.slice(0, MAX_BREAKDOWN_VALUE).replace(CONTROL, '\uFFFD')]);
+    .map(([breakdown, value]) => [breakdown, attributeValue(value)]);
 }
 
 /**
@@ -206,12 +226,25 @@ function breakdownOf(attribute: string): { breakdown: Breakdown; value: string; 
  */
 export class BreakdownBudget {
   private readonly values = new Map<Breakdown, Set<string>>();
+  private readonly room = new Map<Breakdown, number>();
 
-  /** @param attributes the names of the counter item's attributes (what it already counts). */
-  constructor(attributes: Iterable<string> = []) {
+  /**
+   * @param attributes the names of the counter item's attributes (what it already counts).
+   * @param sharers the batches with a claim on the campaign-day, this one included. They all see the same room
+   *   left, so each takes its share of it, and at least {@link MIN_SHARE} values while room is left: a batch
+   *   alone takes all, and however many n run at once, the values added stay within the limit times
+   *   1 + 1/2 + … + 1/n (a later claimer sees the earlier claims) plus n × {@link MIN_SHARE}.
+   */
+  constructor(attributes: Iterable<string> = [], sharers = 1) {
     for (const attribute of attributes) {
       const parsed = breakdownOf(attribute);
       if (parsed) this.valuesOf(parsed.breakdown).add(parsed.value);
+    }
+    for (const breakdown of BREAKDOWNS) {
+      const values = this.valuesOf(breakdown);
+      const left = BREAKDOWN_LIMITS[breakdown] - (values.size - (values.has(OTHER_VALUE) ? 1 : 0));
+      const share = Math.max(Math.floor(left / Math.max(1, sharers)), Math.min(left, MIN_SHARE));
+      this.room.set(breakdown, Math.max(0, share));
     }
   }
 
@@ -219,10 +252,13 @@ export class BreakdownBudget {
   place(attribute: string): string {
     const parsed = breakdownOf(attribute);
     if (!parsed) return attribute;
+    // An hour is one of 24 by construction (`created_at` is a checked date-time): no sender can add one.
+    if (parsed.breakdown === 'hour') return attribute;
     const values = this.valuesOf(parsed.breakdown);
     if (values.has(parsed.value)) return attribute;
-    const taken = values.size - (values.has(OTHER_VALUE) ? 1 : 0);
-    const value = taken < BREAKDOWN_LIMITS[parsed.breakdown] ? parsed.value : OTHER_VALUE;
+    const room = this.room.get(parsed.breakdown) ?? 0;
+    const value = room > 0 ? parsed.value : OTHER_VALUE;
+    if (room > 0) this.room.set(parsed.breakdown, room - 1);
     values.add(value);
     return `${BREAKDOWN_PREFIX}${parsed.breakdown}${SEPARATOR}${value}${SEPARATOR}${parsed.event}`;
   }
