@@ -44,8 +44,8 @@ const drained = () =>
 async function query(provider: string, day?: string) {
   const days = day ? ['--since', day, '--until', day] : [];
   const { stdout } = await run(
-    'npx',
-    ['tsx', 'scripts/events.ts', 'query', '--provider', provider, ...days, '--json'],
+    process.execPath,
+    ['--import', 'tsx', 'scripts/events.ts', 'query', '--provider', provider, ...days, '--json'],
     {
       env: { ...process.env, DATA_DIR: dataDir },
     },

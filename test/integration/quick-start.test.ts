@@ -27,7 +27,7 @@ describe('the Quick start: `npm start`, then `npm run send`', () => {
   });
 
   it("ends on today's dashboard with numbers: the seeds are sent as if they happened now", async () => {
-    const { stdout } = await run('npx', ['tsx', 'scripts/send.ts'], {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/send.ts'], {
       env: { ...process.env, DATA_DIR: dataDir },
     });
     expect(stdout.split('\n').filter((line) => line.startsWith('202 '))).toHaveLength(6);

@@ -140,7 +140,8 @@ describe('the package in a CDK app of its own', () => {
     const secret = 'consumer-cli-secret';
     const stack = await startStackProcess(dataDir, { SORI_SECRET_KEY: secret });
     const cli = (...args: string[]) =>
-      run('npx', ['campaign-inbox', ...args], {
+      // The bin npm links into the app, run as npx would run it.
+      run(join(app, 'node_modules', '.bin', 'campaign-inbox'), args, {
         cwd: app,
         env: { ...process.env, DATA_DIR: dataDir, SORI_SECRET_KEY: secret },
       }).then(
