@@ -1,5 +1,5 @@
 // campaign-inbox <command> [options]: the package's command line (its `bin`, built to dist/cli.js). Each command
-// is one of the tools `npm run events|send|set-secret|dashboard` runs, loaded only when asked for.
+// is one of the tools `npm run events|send|set-secret|dashboard|doctor` runs, loaded only when asked for.
 import { endQuietlyOnClosedStdout, runningAsCli } from './entry';
 
 const COMMANDS: Record<
@@ -19,6 +19,10 @@ const COMMANDS: Record<
     load: () => import('./set-secret'),
   },
   dashboard: { summary: 'serve the campaign dashboard on 127.0.0.1', load: () => import('./dashboard') },
+  doctor: {
+    summary: 'check a stack end to end with a test delivery, then remove it',
+    load: () => import('./doctor'),
+  },
 };
 
 const USAGE = `Usage: campaign-inbox <command> [options]
@@ -28,10 +32,10 @@ ${Object.entries(COMMANDS)
   .map(([name, command]) => `  ${name.padEnd(12)} ${command.summary}`)
   .join('\n')}
 
-events, dashboard and set-secret work on a deployed stack with --stack <name> (its region from --region,
+events, dashboard, set-secret and doctor work on a deployed stack with --stack <name> (its region from --region,
 AWS_REGION, AWS_DEFAULT_REGION or your AWS profile); events and dashboard on any records table with --endpoint
-<url> --table <name>; send posts to --url <webhook URL>. Without these, events, send and dashboard work on the
-local stack running on DATA_DIR (default ./.data).
+<url> --table <name>; send posts to --url <webhook URL>. Without these, events, send, dashboard and doctor work
+on the local stack running on DATA_DIR (default ./.data).
 "campaign-inbox <command> --help" shows a command's options (through npx: "npx campaign-inbox help"). Data goes to stdout, messages to stderr.
 Exit codes: 0 done, 1 failed, 2 usage error.`;
 
