@@ -20,6 +20,21 @@ const started = Date.now();
 const log = (message: string) =>
   console.error(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${message}`);
 
+/** The code measured: the commit, and the source files that differed from it, when the bench started. */
+const git = (args: string[]) => {
+  try {
+    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
+  } catch {
+    return '';
+  }
+};
+const source = {
+  commit: git(['rev-parse', 'HEAD']).trim(),
+  uncommitted: git(['status', '--porcelain', '--', 'lib', 'functions', 'local', 'infra'])
+    .split('\n')
+    .filter(Boolean),
+};
+
 log('receive CPU, own work');
 const own = await measureReceiveCpu('serialize-only', 10_000, 5);
 log('receive CPU, with the send');
@@ -226,21 +241,6 @@ const summaryAssumptions: Record<string, string> = {
     'the highest of the three rates at the default settings: records and counters from the real consumer replayed at the measured batch sizes, counter items at their mid-day size, 30 % duplicates; marker writes from the marker cache over a whole day; the repair apart (in fixed_cost_per_month_usd)',
   fixed_cost_per_month_usd: `a month of ${730} hours: ${realistic.stack.secrets} secret and its reads, ${realistic.assumptions.customMetrics} custom metrics, ${realistic.stack.alarmMetrics} alarm metrics (${realistic.stack.alarms} alarms), ${realistic.stack.dashboards} dashboard, the repair every minute over the workload's 20 campaign-days (its run, reads and writes), ${realistic.assumptions.pollers} pollers' idle 20 s long polls; before free tiers`,
   storage_per_million_events_lifetime_usd: `a million stored events' records (${realistic.itemBytes.record} bytes each, no index entries: campaign events are found through their campaign-day partition) and the device markers they leave at 10 events/s (${fixed(atDefaults(10).markerCache.markersStoredPerStored, 3)} per event), plus 100 bytes of overhead each, in table storage and PITR for the ${DEFAULT_CONFIG.recordRetentionDays}-day default retention`,
-};
-
-/** The code measured: the commit, and the source files that differed from it while the bench ran. */
-const git = (args: string[]) => {
-  try {
-    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
-  } catch {
-    return '';
-  }
-};
-const source = {
-  commit: git(['rev-parse', 'HEAD']).trim(),
-  uncommitted: git(['status', '--porcelain', '--', 'lib', 'functions', 'local', 'infra'])
-    .split('\n')
-    .filter(Boolean),
 };
 
 const machine = {
