@@ -110,22 +110,39 @@ export function resolvedStatements(
 
 /**
  * Services whose calls moto authorizes against no resource (it asks its policy engine about `*`): a statement
- * naming a table or a secret never matches there, so moto's copy of it names `*`, and {@link resourceDenial}
+ * naming a table, a stream, a secret or a stack never matches there, so moto's copy of it names `*`, and {@link resourceDenial}
  * checks the resource in moto's place.
  */
-export const UNSCOPED_IN_MOTO = ['dynamodb', 'secretsmanager'] as const;
+export const UNSCOPED_IN_MOTO = ['dynamodb', 'secretsmanager', 'cloudformation'] as const;
 
 const serviceOf = (action: string) => action.split(':')[0] ?? '';
 const unscoped = (action: string) => (UNSCOPED_IN_MOTO as readonly string[]).includes(serviceOf(action));
 
 /**
+ * IAM authorizes each batch call of SQS with its single action (`ChangeMessageVisibilityBatch` needs
+ * `sqs:ChangeMessageVisibility`); moto asks its policy engine about an action named after the operation
+ * (`sqs:ChangeMessageVisibilityBatch`), which AWS has not. The batch names moto asks for, by the action AWS checks.
+ */
+const MOTO_BATCH_ACTIONS: Record<string, string> = {
+  'sqs:ChangeMessageVisibility': 'sqs:ChangeMessageVisibilityBatch',
+  'sqs:DeleteMessage': 'sqs:DeleteMessageBatch',
+  'sqs:SendMessage': 'sqs:SendMessageBatch',
+};
+
+/**
  * The policy an IAM user in moto carries for a role: its statements as they are, except that the actions of
- * {@link UNSCOPED_IN_MOTO} services go in statements of their own with the resource `*`.
+ * {@link UNSCOPED_IN_MOTO} services go in statements of their own with the resource `*`, and an SQS action that
+ * allows a batch call in AWS also names that call as moto names it ({@link MOTO_BATCH_ACTIONS}).
  */
 export function motoPolicy(statements: PolicyStatement[]): PolicyDocument {
   const out: PolicyStatement[] = [];
   for (const statement of statements) {
-    const actions = list(statement.Action).map(String);
+    const actions = list(statement.Action)
+      .map(String)
+      .flatMap((action) => {
+        const batch = MOTO_BATCH_ACTIONS[action];
+        return batch ? [action, batch] : [action];
+      });
     const scoped = actions.filter((action) => !unscoped(action));
     const widened = actions.filter(unscoped);
     if (scoped.length > 0) out.push({ ...statement, Action: scoped });
@@ -144,7 +161,8 @@ const matches = (pattern: string, value: string) =>
 
 /**
  * The resources a call of an {@link UNSCOPED_IN_MOTO} service acts on, as IAM names them: the table (or its index)
- * of a DynamoDB call, every table of a batch, the secret of a Secrets Manager call.
+ * of a DynamoDB call, every table of a batch, the stream of a DynamoDB Streams call, the secret of a Secrets
+ * Manager call, the stack of a CloudFormation call.
  * @returns `undefined` for a service moto authorizes with the resource itself (SQS, S3).
  * @throws for a call whose resource is not read here.
  */
@@ -155,6 +173,12 @@ export function resourcesOfCall(
 ): string[] | undefined {
   const table = (name: unknown) => `arn:aws:dynamodb:${MOTO_REGION}:${MOTO_ACCOUNT}:table/${String(name)}`;
   if (service === 'dynamodb') {
+    // DynamoDB Streams signs as `dynamodb`; its calls act on a stream. moto's shard iterators are the stream's ARN,
+    // `|1|`, then random bytes, so a `GetRecords` names its stream (AWS's iterators are opaque, the resource the
+    // same).
+    if (typeof input.StreamArn === 'string') return [input.StreamArn];
+    if (typeof input.ShardIterator === 'string') return [input.ShardIterator.split('|')[0] ?? ''];
+    if (action === 'ListStreams') return ['*'];
     if (input.RequestItems) return Object.keys(input.RequestItems as object).map(table);
     if (typeof input.TableName !== 'string') throw new Error(`no table named in dynamodb:${action}`);
     return [
@@ -165,6 +189,16 @@ export function resourcesOfCall(
     const id = String(input.SecretId ?? '');
     if (!id.startsWith('arn:')) throw new Error(`secretsmanager:${action} names its secret by name (${id})`);
     return [id];
+  }
+  if (service === 'cloudformation') {
+    // A stack named by its name stands for every stack of that name (its id is the ARN's last part).
+    const stack = String(input.StackName ?? '');
+    if (!stack) throw new Error(`no stack named in cloudformation:${action}`);
+    return [
+      stack.startsWith('arn:')
+        ? stack
+        : `arn:aws:cloudformation:${MOTO_REGION}:${MOTO_ACCOUNT}:stack/${stack}/*`,
+    ];
   }
   return undefined;
 }

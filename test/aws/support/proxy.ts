@@ -17,10 +17,10 @@ import { resourceDenial, resourcesOfCall } from './policy';
 export interface SeenCall {
   /** The signing name in the request's credential scope (`sqs`, `dynamodb`, `s3`, …). */
   service: string;
-  /** The operation (`PutItem`, `SendMessage`, …), or for S3 the method and path. */
+  /** The operation (`PutItem`, `SendMessage`, `DescribeStacks`, …), or for S3 the method and path. */
   action: string;
   accessKeyId: string;
-  /** The JSON input of a JSON-protocol call. */
+  /** The input of a JSON-protocol call, or the form fields of a query-protocol call. */
   input: Record<string, unknown>;
   status: number;
   /** The error code of a refusal (`AccessDenied`, `SignatureDoesNotMatch`, …). */
@@ -77,9 +77,16 @@ export async function startMotoProxy(motoEndpoint: string): Promise<MotoProxy> {
           input = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
         } catch {}
       }
+      // A call of a query protocol (CloudFormation) names its action and input in a form body.
+      const form = String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+      if (!target_ && form) input = Object.fromEntries(new URLSearchParams(body.toString('utf8')));
       const call: SeenCall = {
         service,
-        action: target_ ? (target_.split('.').pop() ?? '') : `${req.method} ${req.url}`,
+        action: target_
+          ? (target_.split('.').pop() ?? '')
+          : form && typeof input.Action === 'string'
+            ? input.Action
+            : `${req.method} ${req.url}`,
         accessKeyId: scope?.[1] ?? '',
         input,
         status: 0,

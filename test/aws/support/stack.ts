@@ -6,7 +6,7 @@
 import { mkdtemp, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import {
@@ -15,7 +15,7 @@ import {
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
 import { App } from 'aws-cdk-lib';
-import { CampaignInboxStack } from '../../../infra/campaign-inbox-stack';
+import { CampaignInboxStack, type CampaignInboxStackProps } from '../../../infra/campaign-inbox-stack';
 import { DEFAULT_CONFIG } from '../../../infra/config';
 import { rotateSecret } from '../../../lib/signature/rotate-secret';
 import { ensureRecordsTable } from '../../../local/create-records-table';
@@ -45,24 +45,44 @@ export const FUNCTIONS = {
 } as const;
 export type FunctionName = keyof typeof FUNCTIONS;
 
-let synthesized: Promise<{ outdir: string; resources: Resources }> | undefined;
+/** The reaction function's logical id prefix: in the template only when a user's module is configured. */
+export const REACTION = 'OnEventFunction';
+
+/** The stack's `onEvent` setting (`-c onEventModule=…`): the user's module, its event types and providers. */
+export type OnEvent = NonNullable<CampaignInboxStackProps['onEvent']>;
+
+interface Synthesized {
+  outdir: string;
+  resources: Resources;
+  outputs: Record<string, { Value: unknown }>;
+}
+
+const synthesized = new Map<string, Promise<Synthesized>>();
 
 /**
- * Synthesizes the stack once per test file. The assembly sits next to a `node_modules` that is the project's: a
- * package the receive bundle leaves to the Lambda runtime (`@aws-sdk/client-s3`) resolves there, as it does
- * from the runtime's own copy in Lambda.
+ * Synthesizes the stack once per test file (and `onEvent` setting). The assembly sits next to a `node_modules`
+ * that is the project's: a package the receive bundle leaves to the Lambda runtime (`@aws-sdk/client-s3`)
+ * resolves there, as it does from the runtime's own copy in Lambda.
  */
-export function synthesize() {
-  synthesized ??= (async () => {
-    const root = await mkdtemp(join(tmpdir(), 'campaign-inbox-aws-'));
-    await symlink(join(ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
-    const outdir = join(root, 'assembly');
-    const app = new App({ outdir, builtinCloudFormationValidation: false });
-    const stack = new CampaignInboxStack(app, 'ConformanceTest', { config: DEFAULT_CONFIG });
-    const artifact = app.synth().getStackArtifact(stack.artifactId);
-    return { outdir, resources: (artifact.template as { Resources: Resources }).Resources };
-  })();
-  return synthesized;
+export function synthesize(onEvent?: OnEvent) {
+  const key = JSON.stringify(onEvent ?? null);
+  let found = synthesized.get(key);
+  if (!found) {
+    found = (async () => {
+      const root = await mkdtemp(join(tmpdir(), 'campaign-inbox-aws-'));
+      await symlink(join(ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
+      const outdir = join(root, 'assembly');
+      const app = new App({ outdir, builtinCloudFormationValidation: false });
+      const stack = new CampaignInboxStack(app, 'ConformanceTest', { config: DEFAULT_CONFIG, onEvent });
+      const template = app.synth().getStackArtifact(stack.artifactId).template as {
+        Resources: Resources;
+        Outputs?: Record<string, { Value: unknown }>;
+      };
+      return { outdir, resources: template.Resources, outputs: template.Outputs ?? {} };
+    })();
+    synthesized.set(key, found);
+  }
+  return found;
 }
 
 const ofType = (resources: Resources, type: string) =>
@@ -120,11 +140,24 @@ async function createResources(
       }),
     );
   }
-  for (const [id] of ofType(resources, 'AWS::DynamoDB::GlobalTable')) {
+  for (const [id, resource] of ofType(resources, 'AWS::DynamoDB::GlobalTable')) {
     const name = uniqueName('records');
     // As the local stack and the tests make it: the schema is lib/table/records-table.ts's, shared with the
     // construct.
     await ensureRecordsTable(aws.dynamodb, name);
+    // Its stream as the template gives it (the view of each change it records).
+    const stream = resource.Properties.StreamSpecification as { StreamViewType?: string } | undefined;
+    if (stream?.StreamViewType) {
+      await aws.dynamodb.send(
+        new UpdateTableCommand({
+          TableName: name,
+          StreamSpecification: {
+            StreamEnabled: true,
+            StreamViewType: stream.StreamViewType as 'NEW_IMAGE',
+          },
+        }),
+      );
+    }
     const { Table } = await aws.dynamodb.send(new DescribeTableCommand({ TableName: name }));
     physical[id] = {
       ref: name,
@@ -168,18 +201,24 @@ export interface DeployedFunction {
 
 export interface Deployment {
   resources: Resources;
+  /** The template's outputs, as written (references unresolved). */
+  outputs: Record<string, { Value: unknown }>;
   physical: Record<string, Physical>;
   names: {
     tableName: string;
     tableArn: string;
     queueUrl: string;
+    queueArn: string;
     dlqUrl: string;
+    dlqArn: string;
     bucket: string;
     secretArn: string;
   };
   /** The SORI signing key in the stack's secret. */
   soriKey: string;
   functions: Record<FunctionName, DeployedFunction>;
+  /** The reaction function, when the stack was synthesized with an `onEvent` module. */
+  reaction: DeployedFunction | undefined;
   proxy: MotoProxy;
   close(): Promise<void>;
 }
@@ -188,8 +227,8 @@ export interface Deployment {
  * The synthesized stack's resources made in moto, an IAM user per function carrying its role's statements,
  * and a {@link MotoProxy} the bundles reach moto through.
  */
-export async function deployToMoto(): Promise<Deployment> {
-  const { outdir, resources } = await synthesize();
+export async function deployToMoto(onEvent?: OnEvent): Promise<Deployment> {
+  const { outdir, resources, outputs } = await synthesize(onEvent);
   const aws = moto();
   const soriKey = `sk_${uniqueName('moto')}`;
   const proxy = await startMotoProxy(aws.endpoint);
@@ -204,14 +243,18 @@ export async function deployToMoto(): Promise<Deployment> {
     return pick(found[0] as Physical);
   };
   const [queue, dlq] = (() => {
+    // The events queue is the one with a redrive policy, its DLQ the queue that policy names (a reaction's
+    // failure queue is neither).
     const queues = ofType(resources, 'AWS::SQS::Queue');
-    const main = queues.find(([, resource]) => resource.Properties.RedrivePolicy);
-    const dead = queues.find(([, resource]) => !resource.Properties.RedrivePolicy);
-    if (!main || !dead || queues.length !== 2) throw new Error('expected an events queue and its DLQ');
-    return [physical[main[0]] as Physical, physical[dead[0]] as Physical];
+    const main = queues.filter(([, resource]) => resource.Properties.RedrivePolicy);
+    const target = (main[0]?.[1].Properties.RedrivePolicy as { deadLetterTargetArn?: unknown } | undefined)
+      ?.deadLetterTargetArn as { 'Fn::GetAtt'?: [string, string] } | undefined;
+    const dead = target?.['Fn::GetAtt']?.[0];
+    if (main.length !== 1 || !dead || !physical[dead])
+      throw new Error('expected an events queue and its DLQ');
+    return [physical[main[0]?.[0] ?? ''] as Physical, physical[dead] as Physical];
   })();
-  const functions = {} as Record<FunctionName, DeployedFunction>;
-  for (const [name, prefix] of Object.entries(FUNCTIONS) as [FunctionName, string][]) {
+  const deploy = async (name: string, prefix: string): Promise<DeployedFunction> => {
     const { functionId, roleId } = functionOf(resources, prefix);
     const bundle = await bundledFunction(outdir, resources, functionId);
     const statements = resolvedStatements(templateStatements(resources, roleId), physical);
@@ -224,7 +267,7 @@ export async function deployToMoto(): Promise<Deployment> {
         resolveValue(value, physical),
       ]),
     );
-    functions[name] = {
+    return {
       file: bundle.file,
       environment,
       user,
@@ -243,20 +286,30 @@ export async function deployToMoto(): Promise<Deployment> {
         ...overrides,
       }),
     };
-  }
+  };
+  const functions = {} as Record<FunctionName, DeployedFunction>;
+  for (const [name, prefix] of Object.entries(FUNCTIONS) as [FunctionName, string][])
+    functions[name] = await deploy(name, prefix);
+  const reaction = Object.keys(resources).some((id) => id.startsWith(REACTION))
+    ? await deploy('reaction', REACTION)
+    : undefined;
   return {
     resources,
+    outputs,
     physical,
     names: {
       tableName: only('AWS::DynamoDB::GlobalTable', (p) => p.ref),
       tableArn: only('AWS::DynamoDB::GlobalTable', (p) => p.attributes.Arn ?? ''),
       queueUrl: queue.ref,
+      queueArn: queue.attributes.Arn ?? '',
       dlqUrl: dlq.ref,
+      dlqArn: dlq.attributes.Arn ?? '',
       bucket: only('AWS::S3::Bucket', (p) => p.ref),
       secretArn: only('AWS::SecretsManager::Secret', (p) => p.ref),
     },
     soriKey,
     functions,
+    reaction,
     proxy,
     close: () => proxy.close(),
   };

@@ -1,0 +1,206 @@
+/**
+ * The command-line tools' `--stack` path against moto: a CloudFormation stack in moto whose outputs are the
+ * synthesized template's (resolved to the table and queues the suite made from it), read by `events query`,
+ * `stats`, `export` and `dlq list|show|purge` as the deployed tools read them, every call signed by an operator
+ * whose IAM user carries only what these tools call. The tools run from source (node with tsx's loader) in a
+ * folder of their own, outside any clone, with no AWS setting but the region, the operator's key and
+ * `AWS_ENDPOINT_URL` naming the proxy in front of moto.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uniqueName } from '../support/local-aws';
+import { bareEnv, consumerFolder, runToolIn, type ToolRun } from '../support/tool-process';
+import type { AwsKey } from './support/iam';
+import { MOTO_REGION } from './support/iam';
+import { invokeBundleWith } from './support/invoke';
+import { createOperator } from './support/operator';
+import { createOutputsStack, type OutputsStack } from './support/outputs-stack';
+import { processed, queued, soriEvents, sqsBatch } from './support/pipeline';
+import type { SeenCall } from './support/proxy';
+import { drain } from './support/queues';
+import { type Deployment, deployToMoto } from './support/stack';
+
+let stack: Deployment;
+let outputs: OutputsStack;
+let operator: AwsKey;
+let folder: string;
+/** The campaign the process bundle stored: three clicks of two devices, one delivery sent twice. */
+let campaign: string;
+
+beforeAll(async () => {
+  stack = await deployToMoto();
+  outputs = await createOutputsStack(stack);
+  operator = (await createOperator(stack, outputs.stackName, uniqueName('operator'))).key;
+  folder = await consumerFolder();
+  const events = soriEvents(['device_a', 'device_b', 'device_a']);
+  campaign = events.campaign;
+  const messages = await queued(stack, [...events.bodies, events.bodies[0] ?? '']);
+  await processed(stack, messages);
+});
+afterAll(() => stack?.close());
+
+/** Runs `events <args>` as the operator; what it printed, and every call it made through the proxy. */
+async function events(args: string[]): Promise<ToolRun & { calls: SeenCall[] }> {
+  const seen = stack.proxy.calls.length;
+  const run = await runToolIn('events', args, {
+    cwd: folder,
+    env: bareEnv({
+      AWS_REGION: MOTO_REGION,
+      AWS_ACCESS_KEY_ID: operator.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: operator.secretAccessKey,
+      AWS_ENDPOINT_URL: stack.proxy.endpoint,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    }),
+  });
+  return { ...run, calls: stack.proxy.calls.slice(seen) };
+}
+
+/** Every call was the operator's, answered by moto, and taken. */
+function allTaken(calls: SeenCall[]) {
+  expect(calls.length).toBeGreaterThan(0);
+  expect(calls.map((call) => [call.accessKeyId, call.by, call.status < 300 ? 'taken' : call.code])).toEqual(
+    calls.map(() => [operator.accessKeyId, 'moto', 'taken']),
+  );
+}
+
+const lines = (text: string) =>
+  text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+describe("the tools' --stack path against a stack in moto", () => {
+  it("the stack's outputs are the template's, naming the table and queues made in moto from it", () => {
+    expect(Object.keys(outputs.outputs).sort()).toEqual(Object.keys(stack.outputs).sort());
+    expect(outputs.outputs).toMatchObject({
+      EventsTableName: stack.names.tableName,
+      SigningSecretArn: stack.names.secretArn,
+      QueueUrl: stack.names.queueUrl,
+      DeadLetterQueueUrl: stack.names.dlqUrl,
+      Shards: '1',
+      RecordRetentionDays: '365',
+      WebhookUrl: expect.stringMatching(
+        /^https:\/\/[a-z0-9]+\.execute-api\.us-east-1\.amazonaws\.com\/webhooks\/sori$/,
+      ),
+    });
+  });
+
+  it('events query --stack --json prints the stored events as JSON lines, each delivery once, with the operator reading the outputs and the table', async () => {
+    const all = await events(['query', '--stack', outputs.stackName, '--json']);
+    expect(all.stderr).toBe('');
+    expect(all.code).toBe(0);
+    allTaken(all.calls);
+    expect(all.calls[0]).toMatchObject({ service: 'cloudformation', action: 'DescribeStacks' });
+    const printed = lines(all.stdout);
+    expect(printed).toHaveLength(3);
+    expect(printed.map((event) => [event.campaign_id, event.event, event.provider])).toEqual(
+      printed.map(() => [campaign, 'campaign.click', 'sori']),
+    );
+    expect(new Set(printed.map((event) => event.id)).size).toBe(3);
+    // Newest first, every field as the README's example has it.
+    expect(printed.map((event) => event.created_at)).toEqual(
+      printed
+        .map((event) => event.created_at as string)
+        .sort()
+        .reverse(),
+    );
+    expect(Object.keys(printed[0] ?? {})).toEqual(
+      expect.arrayContaining(['id', 'device_id', 'created_at', 'received_at', 'metadata', 'geolocation']),
+    );
+
+    const one = await events(['query', '--stack', outputs.stackName, '--campaign', campaign, '--json']);
+    expect(one.code).toBe(0);
+    allTaken(one.calls);
+    expect(lines(one.stdout)).toEqual(printed);
+  });
+
+  it("events stats --stack counts the campaign's clicks and devices exactly from moto's counters", async () => {
+    const run = await events(['stats', '--stack', outputs.stackName, '--campaign', campaign, '--json']);
+    expect(run.code).toBe(0);
+    allTaken(run.calls);
+    const rows = lines(run.stdout);
+    expect(rows).toEqual([expect.objectContaining({ campaign_id: campaign, clicks: 3, unique_devices: 2 })]);
+    const across = await events(['stats', '--stack', outputs.stackName, '--json']);
+    expect(across.code).toBe(0);
+    allTaken(across.calls);
+    expect(lines(across.stdout)).toEqual([expect.objectContaining({ campaign_id: campaign, clicks: 3 })]);
+  });
+
+  it('events export --stack writes every event as JSON lines and CSV, a campaign by query and the whole table by scan', async () => {
+    const query = lines((await events(['query', '--stack', outputs.stackName, '--json'])).stdout);
+    const byCampaign = await events([
+      'export',
+      '--stack',
+      outputs.stackName,
+      '--format',
+      'jsonl',
+      '--campaign',
+      campaign,
+    ]);
+    expect(byCampaign.code).toBe(0);
+    allTaken(byCampaign.calls);
+    const exported = lines(byCampaign.stdout);
+    const byId = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+      String(a.id).localeCompare(String(b.id));
+    expect([...exported].sort(byId)).toEqual([...query].sort(byId));
+    expect(byCampaign.calls.some((call) => call.action === 'Scan')).toBe(false);
+
+    const whole = await events(['export', '--stack', outputs.stackName, '--format', 'csv']);
+    expect(whole.code).toBe(0);
+    allTaken(whole.calls);
+    expect(whole.calls.some((call) => call.action === 'Scan')).toBe(true);
+    const rows = whole.stdout.trim().split('\n');
+    expect(rows).toHaveLength(4);
+    for (const event of query) expect(whole.stdout).toContain(String(event.id));
+  });
+
+  it('events dlq list, show and purge --stack look at the DLQ in moto without taking its message, then empty it', async () => {
+    // An unreadable message, sent to the DLQ by the process bundle with its role's key.
+    const body = `not json \u0001 ${uniqueName('poison')}`;
+    expect(
+      await invokeBundleWith(stack.functions.process.file, stack.functions.process.env(), sqsBatch([body])),
+    ).toEqual({ batchItemFailures: [] });
+
+    const list = await events(['dlq', 'list', '--stack', outputs.stackName, '--json']);
+    expect(list.code).toBe(0);
+    allTaken(list.calls);
+    const [letter, ...more] = lines(list.stdout);
+    expect(more).toEqual([]);
+    expect(letter).toMatchObject({ body, reason: 'the message body is not JSON', receive_count: 1 });
+    expect(list.calls.map((call) => call.action)).toContain('ChangeMessageVisibilityBatch');
+
+    const show = await events([
+      'dlq',
+      'show',
+      String(letter?.message_id),
+      '--stack',
+      outputs.stackName,
+      '--json',
+    ]);
+    expect(show.code).toBe(0);
+    allTaken(show.calls);
+    expect(lines(show.stdout)).toEqual([expect.objectContaining({ message_id: letter?.message_id, body })]);
+
+    const purge = await events(['dlq', 'purge', '--stack', outputs.stackName, '--yes']);
+    expect(purge.code).toBe(0);
+    allTaken(purge.calls);
+    expect(purge.stderr).toContain('the dead-letter queue is purged');
+    expect(purge.calls.map((call) => call.action)).toContain('PurgeQueue');
+    expect(await drain(stack.names.dlqUrl)).toEqual([]);
+  });
+
+  it("refuses the operator a stack its statements do not name (the proxy, for moto's CloudFormation) and an action they lack (moto's IAM)", async () => {
+    const other = await events(['query', '--stack', uniqueName('NotTheStack'), '--json']);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain('could not read the outputs of stack NotTheStack');
+    expect(other.calls.map((call) => [call.action, call.status, call.code, call.by])).toEqual([
+      ['DescribeStacks', 400, 'AccessDeniedException', 'resource-check'],
+    ]);
+    // `redrive --stack` needs `sqs:GetQueueAttributes` (and the move task's actions), which these tools do not.
+    const redrive = await events(['redrive', '--stack', outputs.stackName]);
+    expect(redrive.code).toBe(1);
+    expect(redrive.calls.map((call) => [call.action, call.status, call.code, call.by])).toEqual([
+      ['DescribeStacks', 200, undefined, 'moto'],
+      ['GetQueueAttributes', 403, 'AccessDenied', 'moto'],
+    ]);
+  });
+});
