@@ -116,7 +116,7 @@ async function stackTarget(stack: string, regionFlag: string | undefined): Promi
       requireOutput(outputs, key, stack);
   } catch (error) {
     throw new CheckFailed(
-      `${errorText(error)}: check the stack's name and region (aws cloudformation describe-stacks --stack-name ${stack} --region ${region})`,
+      `${errorText(error)} Check its name and region: aws cloudformation describe-stacks --stack-name ${stack} --region ${region}`,
     );
   }
   line('ok', `stack ${stack} in ${region}: outputs read`);
@@ -202,7 +202,7 @@ function errorText(error: unknown): string {
 }
 
 /** Posts the signed delivery. @returns the line of the webhook check. */
-async function post(target: Target, secret: string, body: string): Promise<string> {
+async function post(target: Target, secret: string, body: string, given: boolean): Promise<string> {
   const provider = findProvider(PROVIDER);
   const scheme = provider?.auth.scheme;
   const header = scheme?.kind === 'hmac' ? scheme.header : 'x-sori-signature';
@@ -224,9 +224,11 @@ async function post(target: Target, secret: string, body: string): Promise<strin
   if (response.status === 202) return `webhook answered 202 in ${ms} ms`;
   const next =
     response.status === 401 || response.status === 403
-      ? target.stack
-        ? `the stack's SORI secret did not verify the signature; set it again with ${invocation('set-secret')} ${target.flags}`
-        : 'the secret signed with is not the one the local stack verifies with (SORI_SECRET_KEY or its dev secret)'
+      ? given
+        ? 'the secret given with --secret is not one the stack verifies with'
+        : target.stack
+          ? `the stack's SORI secret did not verify the signature; set it again with ${invocation('set-secret')} ${target.flags}`
+          : 'the secret signed with is not the one the local stack verifies with (SORI_SECRET_KEY or its dev secret)'
       : response.status >= 500
         ? `check the receive function's logs${target.stack ? ` (stack ${target.stack})` : ''}`
         : 'check the webhook URL';
@@ -451,7 +453,10 @@ async function main(argv: string[]): Promise<number> {
     }
     const posted =
       secret !== undefined &&
-      (await check(async () => ['ok', await post(ready, secret as string, delivery.body)]));
+      (await check(async () => [
+        'ok',
+        await post(ready, secret as string, delivery.body, values.secret !== undefined),
+      ]));
     if (!posted) line('skip', 'record: no test delivery was accepted');
     else
       await check(async () => [

@@ -1,4 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -14,7 +16,10 @@ import { eventually } from '../support/local-aws';
 import { type StackProcess, startStackProcess } from '../support/stack-process';
 
 // The doctor run against a real local stack: its own process (npm start's), with its webhook server, its
-// DynamoDB-API and SQS servers, and its poller storing and counting what the webhook accepts.
+// DynamoDB-API and SQS servers, and its poller storing and counting what the webhook accepts. With --stack, the
+// same stack stands behind a deployed stack's outputs: CloudFormation and Secrets Manager have no server among
+// the run's local ones, so a stand-in answers DescribeStacks, ListStackResources and GetSecretValue with what a
+// deploy would give (see startDeployedStandIn); the table, the queues and the webhook are the local stack's.
 
 const DOCTOR_CAMPAIGN = 'campaign-inbox-doctor';
 let stack: StackProcess;
@@ -129,7 +134,7 @@ describe('doctor against the local stack', () => {
 
     expect(run.code).toBe(1);
     expect(run.stdout).toContain(
-      'FAIL webhook answered 401, not 202 ({"message":"Unauthorized"}): the secret signed with is not the one the local stack verifies with (SORI_SECRET_KEY or its dev secret)\n',
+      'FAIL webhook answered 401, not 202 ({"message":"Unauthorized"}): the secret given with --secret is not one the stack verifies with\n',
     );
     expect(run.stdout).toContain('skip record: no test delivery was accepted\n');
     expect(run.stdout).toContain('ok   dead-letter queue is empty\n');
@@ -197,5 +202,217 @@ describe('doctor against the local stack', () => {
     }
     expect(wait.stderr).toContain('--wait must be a number of seconds');
     expect(mixed.stderr).toContain('--stack takes the URL and table from the stack');
+  });
+});
+
+const STACK = 'doctor-stack';
+const REGION = 'eu-west-3';
+const SECRET_ARN = `arn:aws:secretsmanager:${REGION}:000000000000:secret:SigningSecret-abc123`;
+const CFN = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
+
+/**
+ * Answers as CloudFormation (query protocol, XML) and Secrets Manager (JSON protocol) do for one deployed
+ * stack: `outputs`, the alarm resources named in `alarms`, and `secret` as the signing secret's value.
+ */
+async function startDeployedStandIn(options: {
+  outputs: Record<string, string>;
+  alarms: string[];
+  secret: string;
+}) {
+  const asked: string[] = [];
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => {
+      body += chunk.toString();
+    });
+    request.on('end', () => {
+      const target = request.headers['x-amz-target'];
+      if (target === 'secretsmanager.GetSecretValue') {
+        asked.push(`GetSecretValue ${(JSON.parse(body) as { SecretId: string }).SecretId}`);
+        response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+        response.end(
+          JSON.stringify({ ARN: SECRET_ARN, Name: 'SigningSecret', SecretString: options.secret }),
+        );
+        return;
+      }
+      const action = new URLSearchParams(body).get('Action') ?? '';
+      asked.push(action);
+      response.writeHead(200, { 'content-type': 'text/xml' });
+      if (action === 'DescribeStacks') {
+        const members = Object.entries(options.outputs)
+          .map(
+            ([key, value]) =>
+              `<member><OutputKey>${key}</OutputKey><OutputValue>${value}</OutputValue></member>`,
+          )
+          .join('');
+        response.end(
+          `<DescribeStacksResponse xmlns="${CFN}"><DescribeStacksResult><Stacks><member><StackName>${STACK}</StackName><StackId>arn:aws:cloudformation:${REGION}:000000000000:stack/${STACK}/1</StackId><CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs>${members}</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></DescribeStacksResponse>`,
+        );
+        return;
+      }
+      const resources = [
+        ['Queue4A7E3555', 'AWS::SQS::Queue'],
+        ...options.alarms.map((alarm) => [alarm, 'AWS::CloudWatch::Alarm']),
+      ]
+        .map(
+          ([id, type]) =>
+            `<member><LogicalResourceId>${id}</LogicalResourceId><PhysicalResourceId>${STACK}-${id}</PhysicalResourceId><ResourceType>${type}</ResourceType><LastUpdatedTimestamp>2026-01-01T00:00:00Z</LastUpdatedTimestamp><ResourceStatus>CREATE_COMPLETE</ResourceStatus></member>`,
+        )
+        .join('');
+      response.end(
+        `<ListStackResourcesResponse xmlns="${CFN}"><ListStackResourcesResult><StackResourceSummaries>${resources}</StackResourceSummaries></ListStackResourcesResult><ResponseMetadata><RequestId>2</RequestId></ResponseMetadata></ListStackResourcesResponse>`,
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    asked,
+    stop: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+/** The outputs a deploy of the stack gives, pointing at the local stack's webhook, table and queues. */
+const deployedOutputs = () => ({
+  WebhookUrl: stack.info.webhookUrls.sori as string,
+  EventsTableName: stack.info.tableName,
+  SigningSecretArn: SECRET_ARN,
+  QueueUrl: stack.info.queueUrl,
+  DeadLetterQueueUrl: stack.info.dlqUrl,
+  Shards: String(stack.info.layout.shards),
+  RecordRetentionDays: String(stack.info.layout.retentionDays ?? 0),
+});
+
+/** `doctor --stack doctor-stack --region eu-west-3` with the stand-in and the local stack's servers as AWS. */
+const doctorOnStack = (standIn: string) =>
+  runTool('doctor', ['--stack', STACK, '--region', REGION], {
+    DATA_DIR: '/nonexistent-campaign-inbox',
+    AWS_ENDPOINT_URL_CLOUDFORMATION: standIn,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: standIn,
+    AWS_ENDPOINT_URL_DYNAMODB: stack.info.dynamodbEndpoint,
+    AWS_ENDPOINT_URL_SQS: stack.info.sqsEndpoint,
+  });
+
+describe('doctor --stack (a deployed stack: its outputs, its secret and its alarms)', () => {
+  it("signs with the stack's own SORI secret read from its signing secret, finds its alarms among its resources, passes every check, exits 0 and removes the test record", {
+    timeout: 180_000,
+  }, async () => {
+    const secret = (await readDevSecret(dataDir)) as string;
+    const standIn = await startDeployedStandIn({
+      outputs: deployedOutputs(),
+      alarms: ['DeadLettersAlarm1A2B3C4D', 'ProcessErrorsAlarm5E6F7A8B'],
+      // As set-secret leaves it: the deploy-time URL token and SORI's current and previous keys.
+      secret: JSON.stringify({
+        url_token: 'generated-at-deploy-time-0123456789',
+        sori: { current: secret, previous: 'old' },
+      }),
+    });
+    try {
+      const run = await doctorOnStack(standIn.endpoint);
+
+      expect(run.code).toBe(0);
+      expect(run.stdout.trim().split('\n')).toEqual([
+        `ok   stack ${STACK} in ${REGION}: outputs read`,
+        "ok   SORI secret read from the stack's signing secret",
+        expect.stringMatching(/^ok {3}webhook answered 202 in \d+ ms$/),
+        expect.stringMatching(
+          /^ok {3}record stored and counted after [\d.]+ s \(campaign campaign-inbox-doctor on [\d-]+: 1 impression\)$/,
+        ),
+        'ok   dead-letter queue is empty',
+        `ok   2 alarms exist in stack ${STACK}`,
+        'ok   test record, device marker and counter removed (3 items; no view counts campaign campaign-inbox-doctor)',
+      ]);
+      expect(standIn.asked).toContain(`GetSecretValue ${SECRET_ARN}`);
+      expect(standIn.asked).toContain('ListStackResources');
+      expect(await doctorItems()).toEqual([]);
+    } finally {
+      await standIn.stop();
+    }
+  });
+
+  it('a stack with no SORI secret_key, a dead letter and no alarms: a FAIL line for each with the command that fixes or explains it (naming the stack and region), nothing posted, exit 1', {
+    timeout: 180_000,
+  }, async () => {
+    const standIn = await startDeployedStandIn({
+      outputs: deployedOutputs(),
+      alarms: [],
+      secret: JSON.stringify({ url_token: 'generated-at-deploy-time-0123456789' }),
+    });
+    await sqs.send(new SendMessageCommand({ QueueUrl: stack.info.dlqUrl, MessageBody: '{"dead":"letter"}' }));
+    try {
+      const run = await doctorOnStack(standIn.endpoint);
+
+      expect(run.code).toBe(1);
+      expect(run.stdout.trim().split('\n')).toEqual([
+        `ok   stack ${STACK} in ${REGION}: outputs read`,
+        `FAIL the stack's signing secret holds no SORI secret_key: set it with printf '%s' "$SORI_SECRET_KEY" | npm run -s set-secret -- --stack ${STACK} --region ${REGION}`,
+        'skip record: no test delivery was accepted',
+        `FAIL dead-letter queue holds 1 message: see why with npm run -s events -- dlq list --stack ${STACK} --region ${REGION}, then after a fix npm run -s events -- redrive --stack ${STACK} --region ${REGION}`,
+        `FAIL stack ${STACK} has no CloudWatch alarms: deploy this version of the stack (npx cdk deploy) so they are created`,
+        'ok   test record, device marker and counter removed (0 items; no view counts campaign campaign-inbox-doctor)',
+      ]);
+      expect(await doctorItems()).toEqual([]);
+    } finally {
+      await sqs.send(new PurgeQueueCommand({ QueueUrl: stack.info.dlqUrl }));
+      await standIn.stop();
+    }
+  });
+
+  it('a stack whose SORI secret_key is not the one its webhook verifies with: FAIL webhook answered 401 with the set-secret command for the stack, exit 1', {
+    timeout: 120_000,
+  }, async () => {
+    const standIn = await startDeployedStandIn({
+      outputs: deployedOutputs(),
+      alarms: ['DeadLettersAlarm1A2B3C4D'],
+      secret: JSON.stringify({ sori: { current: 'a-key-the-webhook-does-not-have' } }),
+    });
+    try {
+      const run = await doctorOnStack(standIn.endpoint);
+
+      expect(run.code).toBe(1);
+      expect(run.stdout).toContain(
+        `FAIL webhook answered 401, not 202 ({"message":"Unauthorized"}): the stack's SORI secret did not verify the signature; set it again with npm run -s set-secret -- --stack ${STACK} --region ${REGION}\n`,
+      );
+      expect(run.stdout).toContain('skip record: no test delivery was accepted\n');
+      expect(await doctorItems()).toEqual([]);
+    } finally {
+      await standIn.stop();
+    }
+  });
+
+  it('a stack without the outputs doctor reads: one FAIL line naming the missing output and how to look the stack up, exit 1', {
+    timeout: 120_000,
+  }, async () => {
+    const { DeadLetterQueueUrl: _, ...outputs } = deployedOutputs();
+    const standIn = await startDeployedStandIn({ outputs, alarms: [], secret: '{}' });
+    try {
+      const run = await doctorOnStack(standIn.endpoint);
+
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe(
+        `FAIL stack ${STACK} has no output DeadLetterQueueUrl: is it a campaign-inbox stack? Check its name and region: aws cloudformation describe-stacks --stack-name ${STACK} --region ${REGION}\n`,
+      );
+    } finally {
+      await standIn.stop();
+    }
+  });
+});
+
+describe('campaign-inbox doctor, the command of the CLI', () => {
+  it('is listed in the CLI help and routed to the doctor tool, whose help names it as campaign-inbox doctor', {
+    timeout: 120_000,
+  }, async () => {
+    const [help, doctorHelp] = await Promise.all([
+      runTool('cli', ['--help']),
+      runTool('cli', ['doctor', '--help']),
+    ]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(
+      /^ {2}doctor {7}check a stack end to end with a test delivery, then remove it$/m,
+    );
+    expect(doctorHelp.code).toBe(0);
+    expect(doctorHelp.stdout).toMatch(/^Usage: campaign-inbox doctor \[--stack <name>\] \[options\]/);
+    expect(doctorHelp.stdout).toContain('--stack <name>');
+    expect(doctorHelp.stdout).toContain('--wait <seconds>');
   });
 });
