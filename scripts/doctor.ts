@@ -59,6 +59,8 @@ stderr.
   --wait <seconds>    how long to wait for the record to be stored and counted (default 60)
 
 Without --stack it checks the local stack running on DATA_DIR (default ./.data), which has no alarms.
+A reaction the stack runs on new events (onEvent) sees the test delivery too: its campaign id is
+${DOCTOR_CAMPAIGN}, its activity id starts with doctor-.
 Exit codes: 0 every check passed, 1 a check failed, 2 usage error.
 `;
 
@@ -76,7 +78,7 @@ interface Target {
 
 type Outcome = 'ok' | 'FAIL' | 'skip';
 
-/** A check failed in a way the user can act on: `message` says what, `next` what to do. */
+/** A check that failed; its message says what failed and what to do next, in one line. */
 class CheckFailed extends Error {}
 
 function line(outcome: Outcome, text: string): void {
@@ -398,7 +400,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const waitSeconds = Number(values.wait);
-  if (!Number.isFinite(waitSeconds) || waitSeconds <= 0 || waitSeconds > 900)
+  if (!Number.isFinite(waitSeconds) || waitSeconds < 1 || waitSeconds > 900)
     throw new UsageError('--wait must be a number of seconds from 1 to 900');
   if (values.stack && (values.url || values.endpoint || values.table))
     throw new UsageError(

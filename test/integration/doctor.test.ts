@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignStats } from '../../lib/queries/campaign-stats';
 import { signBody } from '../../lib/signature/verify-signature';
 import { scanPages } from '../../lib/table/table-io';
+import { ensureRecordsTable } from '../../local/create-records-table';
 import { readDevSecret } from '../../local/dev-secret';
 import { localClientConfig } from '../../local/stack-info';
 import { runTool } from '../support/events-cli';
@@ -185,6 +186,74 @@ describe('doctor against the local stack', () => {
     );
     expect(await doctorItems()).toEqual([]);
     expect(await doctorViews()).toEqual({ stats: '', query: '' });
+  });
+
+  it('with --url, --endpoint and --table (no local stack on DATA_DIR): the same checks on the named webhook and table, the dead-letter queue skipped as there is none to check, exit 0, the test record removed', {
+    timeout: 180_000,
+  }, async () => {
+    const run = await runTool(
+      'doctor',
+      [
+        '--url',
+        stack.info.webhookUrls.sori as string,
+        '--endpoint',
+        stack.info.dynamodbEndpoint,
+        '--table',
+        stack.info.tableName,
+        '--secret',
+        (await readDevSecret(dataDir)) as string,
+      ],
+      { DATA_DIR: '/nonexistent-campaign-inbox' },
+    );
+
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim().split('\n')).toEqual([
+      `ok   table ${stack.info.tableName}`,
+      expect.stringMatching(/^ok {3}webhook answered 202 in \d+ ms$/),
+      expect.stringMatching(/^ok {3}record stored and counted after /),
+      'skip dead-letter queue: none to check here (pass --stack, or run against the local stack)',
+      'skip alarms: the local stack has none (only a deployed stack has CloudWatch alarms)',
+      'ok   test record, device marker and counter removed (3 items; no view counts campaign campaign-inbox-doctor)',
+    ]);
+    expect(await doctorItems()).toEqual([]);
+  });
+
+  it('when the record never shows up where it looks (a table the webhook does not write to): FAIL record not queryable after the wait, with the process logs and dlq list as next steps, exit 1; the next run on the right table removes the delivery stored meanwhile', {
+    timeout: 180_000,
+  }, async () => {
+    await ensureRecordsTable(dynamodb, 'doctor-elsewhere');
+    const secret = (await readDevSecret(dataDir)) as string;
+    const elsewhere = await runTool(
+      'doctor',
+      [
+        '--url',
+        stack.info.webhookUrls.sori as string,
+        '--endpoint',
+        stack.info.dynamodbEndpoint,
+        '--table',
+        'doctor-elsewhere',
+        '--secret',
+        secret,
+        '--wait',
+        '2',
+      ],
+      { DATA_DIR: '/nonexistent-campaign-inbox' },
+    );
+
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stdout).toMatch(/^ok {3}webhook answered 202 in \d+ ms$/m);
+    expect(elsewhere.stdout).toContain(
+      "FAIL record not queryable after 2 s: check the process function's logs and the DLQ (npm run -s events -- dlq list)\n",
+    );
+    // The webhook's own table got the delivery; the next run there removes it.
+    await eventually(
+      async () => ((await impressionsOf(DOCTOR_CAMPAIGN)) === 1 ? true : undefined),
+      60_000,
+      'the delivery to be counted in the stack table',
+    );
+    const next = await doctor();
+    expect(next.code).toBe(0);
+    expect(await doctorItems()).toEqual([]);
   });
 
   it('refuses an unknown flag, a bad --wait and --stack with --url as usage errors: one line on stderr, exit 2, nothing posted', {
