@@ -229,7 +229,7 @@ async function post(target: Target, secret: string, body: string, given: boolean
       ? given
         ? 'the secret given with --secret is not one the stack verifies with'
         : target.stack
-          ? `the stack's SORI secret did not verify the signature; set it again with ${invocation('set-secret')} ${target.flags}`
+          ? `the stack's SORI secret did not verify the signature; set it again with ${invocation('set-secret')} ${target.flags} (the receive function reads a changed secret within 5 minutes)`
           : 'the secret signed with is not the one the local stack verifies with (SORI_SECRET_KEY or its dev secret)'
       : response.status >= 500
         ? `check the receive function's logs${target.stack ? ` (stack ${target.stack})` : ''}`

@@ -440,7 +440,7 @@ describe('doctor --stack (a deployed stack: its outputs, its secret and its alar
 
       expect(run.code).toBe(1);
       expect(run.stdout).toContain(
-        `FAIL webhook answered 401, not 202 ({"message":"Unauthorized"}): the stack's SORI secret did not verify the signature; set it again with npm run -s set-secret -- --stack ${STACK} --region ${REGION}\n`,
+        `FAIL webhook answered 401, not 202 ({"message":"Unauthorized"}): the stack's SORI secret did not verify the signature; set it again with npm run -s set-secret -- --stack ${STACK} --region ${REGION} (the receive function reads a changed secret within 5 minutes)\n`,
       );
       expect(run.stdout).toContain('skip record: no test delivery was accepted\n');
       expect(await doctorItems()).toEqual([]);
