@@ -6,9 +6,14 @@
  * folder of their own, outside any clone, with no AWS setting but the region, the operator's key and
  * `AWS_ENDPOINT_URL` naming the proxy in front of moto.
  */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName } from '../support/local-aws';
-import { bareEnv, consumerFolder, runToolIn, type ToolRun } from '../support/tool-process';
+import { bareEnv, consumerFolder, finished, runToolIn, type ToolRun } from '../support/tool-process';
 import type { AwsKey } from './support/iam';
 import { MOTO_REGION } from './support/iam';
 import { invokeBundleWith } from './support/invoke';
@@ -38,19 +43,23 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.close());
 
+const ROOT = resolve(import.meta.dirname, '../..');
+const execute = promisify(execFile);
+
+/** The operator's environment: the region, its key, every AWS endpoint at the proxy in front of moto. */
+const operatorEnv = () =>
+  bareEnv({
+    AWS_REGION: MOTO_REGION,
+    AWS_ACCESS_KEY_ID: operator.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: operator.secretAccessKey,
+    AWS_ENDPOINT_URL: stack.proxy.endpoint,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  });
+
 /** Runs `events <args>` as the operator; what it printed, and every call it made through the proxy. */
 async function events(args: string[]): Promise<ToolRun & { calls: SeenCall[] }> {
   const seen = stack.proxy.calls.length;
-  const run = await runToolIn('events', args, {
-    cwd: folder,
-    env: bareEnv({
-      AWS_REGION: MOTO_REGION,
-      AWS_ACCESS_KEY_ID: operator.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: operator.secretAccessKey,
-      AWS_ENDPOINT_URL: stack.proxy.endpoint,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    }),
-  });
+  const run = await runToolIn('events', args, { cwd: folder, env: operatorEnv() });
   return { ...run, calls: stack.proxy.calls.slice(seen) };
 }
 
@@ -202,5 +211,48 @@ describe("the tools' --stack path against a stack in moto", () => {
       ['DescribeStacks', 200, undefined, 'moto'],
       ['GetQueueAttributes', 403, 'AccessDenied', 'moto'],
     ]);
+  });
+
+  it('the packed tarball installed in a fresh app: its bin, run from node_modules/.bin, prints the stored events of the stack in moto as JSON lines, as the tools from source do', {
+    timeout: 300_000,
+  }, async () => {
+    // As test/package/consumer.test.ts makes the app: npm pack (its prepack builds dist/), then npm install of
+    // the tarball alone (the CLI bundles what it needs; npm adds the construct's peers).
+    const app = await mkdtemp(join(tmpdir(), 'campaign-inbox-moto-app-'));
+    const { stdout: packed } = await execute('npm', ['pack', '--silent', '--pack-destination', app], {
+      cwd: ROOT,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const tarball = join(app, packed.trim().split('\n').pop() ?? '');
+    await writeFile(
+      join(app, 'package.json'),
+      JSON.stringify({ name: 'my-app', private: true, type: 'module' }),
+    );
+    await execute('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], {
+      cwd: app,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+
+    const fromSource = await events(['query', '--stack', outputs.stackName, '--json']);
+    expect(fromSource.code).toBe(0);
+    const seen = stack.proxy.calls.length;
+    const bin = await finished(
+      spawn(
+        join(app, 'node_modules', '.bin', 'campaign-inbox'),
+        ['events', 'query', '--stack', outputs.stackName, '--json'],
+        {
+          cwd: app,
+          env: operatorEnv(),
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      ),
+    );
+    expect(bin.stderr).toBe('');
+    expect(bin.code).toBe(0);
+    allTaken(stack.proxy.calls.slice(seen));
+    const printed = lines(bin.stdout);
+    expect(printed).toHaveLength(3);
+    expect(printed).toEqual(lines(fromSource.stdout));
+    expect(printed.map((event) => event.campaign_id)).toEqual([campaign, campaign, campaign]);
   });
 });
