@@ -11,15 +11,18 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName } from '../support/local-aws';
 import { bareEnv, consumerFolder, finished, runToolIn, type ToolRun } from '../support/tool-process';
-import type { AwsKey } from './support/iam';
+import type { AwsKey, PolicyStatement } from './support/iam';
 import { MOTO_REGION } from './support/iam';
 import { invokeBundleWith } from './support/invoke';
+import { moto } from './support/moto';
 import { createOperator } from './support/operator';
 import { createOutputsStack, type OutputsStack } from './support/outputs-stack';
 import { processed, queued, soriEvents, sqsBatch } from './support/pipeline';
+import { motoPolicy } from './support/policy';
 import type { SeenCall } from './support/proxy';
 import { drain } from './support/queues';
 import { type Deployment, deployToMoto } from './support/stack';
@@ -27,6 +30,8 @@ import { type Deployment, deployToMoto } from './support/stack';
 let stack: Deployment;
 let outputs: OutputsStack;
 let operator: AwsKey;
+let operatorUser: string;
+let operatorStatements: PolicyStatement[];
 let folder: string;
 /** The campaign the process bundle stored: three clicks of two devices, one delivery sent twice. */
 let campaign: string;
@@ -34,7 +39,12 @@ let campaign: string;
 beforeAll(async () => {
   stack = await deployToMoto();
   outputs = await createOutputsStack(stack);
-  operator = (await createOperator(stack, outputs.stackName, uniqueName('operator'))).key;
+  operatorUser = uniqueName('operator');
+  ({ key: operator, statements: operatorStatements } = await createOperator(
+    stack,
+    outputs.stackName,
+    operatorUser,
+  ));
   folder = await consumerFolder();
   const events = soriEvents(['device_a', 'device_b', 'device_a']);
   campaign = events.campaign;
@@ -195,6 +205,45 @@ describe("the tools' --stack path against a stack in moto", () => {
     expect(purge.stderr).toContain('the dead-letter queue is purged');
     expect(purge.calls.map((call) => call.action)).toContain('PurgeQueue');
     expect(await drain(stack.names.dlqUrl)).toEqual([]);
+  });
+
+  it("needs each of the operator's actions: without it, moto refuses the command's call and the command exits 1", async () => {
+    const body = `not json ${uniqueName('poison')}`;
+    expect(
+      await invokeBundleWith(stack.functions.process.file, stack.functions.process.env(), sqsBatch([body])),
+    ).toEqual({ batchItemFailures: [] });
+    const cases: [action: string, command: string[], refused: string][] = [
+      ['cloudformation:DescribeStacks', ['query', '--json'], 'DescribeStacks'],
+      ['dynamodb:Query', ['stats', '--campaign', campaign, '--json'], 'Query'],
+      ['dynamodb:BatchGetItem', ['query', '--json'], 'BatchGetItem'],
+      ['dynamodb:Scan', ['export', '--format', 'jsonl'], 'Scan'],
+      ['sqs:ReceiveMessage', ['dlq', 'list', '--json'], 'ReceiveMessage'],
+      ['sqs:ChangeMessageVisibility', ['dlq', 'list', '--json'], 'ChangeMessageVisibilityBatch'],
+      ['sqs:PurgeQueue', ['dlq', 'purge', '--yes'], 'PurgeQueue'],
+    ];
+    expect(cases.map(([action]) => action).sort()).toEqual(
+      operatorStatements.flatMap((statement) => statement.Action).sort(),
+    );
+    try {
+      for (const [action, command, refused] of cases) {
+        const without = operatorStatements.map((statement) => ({
+          ...statement,
+          Action: [statement.Action].flat().filter((held) => held !== action),
+        }));
+        await moto().putPolicy(operatorUser, motoPolicy(without));
+        stack.proxy.grant(operator.accessKeyId, without);
+        const run = await events([...command, '--stack', outputs.stackName]);
+        expect(run.code, action).toBe(1);
+        expect(
+          run.calls.filter((call) => call.status >= 300).map((call) => [call.action, call.code, call.by]),
+          action,
+        ).toEqual([[refused, 'AccessDenied', 'moto']]);
+      }
+    } finally {
+      await moto().putPolicy(operatorUser, motoPolicy(operatorStatements));
+      stack.proxy.grant(operator.accessKeyId, operatorStatements);
+      await moto().sqs.send(new PurgeQueueCommand({ QueueUrl: stack.names.dlqUrl }));
+    }
   });
 
   it("refuses the operator a stack its statements do not name (the proxy, for moto's CloudFormation) and an action they lack (moto's IAM)", async () => {
