@@ -11,8 +11,9 @@ import { campaignId, materialId, shares, type Workload } from './workload';
 export const MORNING_HOURS = 12;
 
 /**
- * A morning's counts for one campaign: the events the rate brings by noon, split by type, hour, platform,
- * country and material as the workload splits them (every value present, at least once), and the devices seen.
+ * A morning's counts for one campaign: the distinct events the rate (of deliveries, duplicates included) brings
+ * by noon, split by type, hour, platform, country and material as the workload splits them (every value present,
+ * at least once), and the devices seen.
  */
 export function morningTally(
   workload: Workload,
@@ -21,7 +22,8 @@ export function morningTally(
   day: string,
 ): Tally {
   const share = shares(workload);
-  const events = ratePerSecond * MORNING_HOURS * 3_600 * (share.campaigns[campaign] ?? 0);
+  const events =
+    ratePerSecond * (1 - workload.duplicateShare) * MORNING_HOURS * 3_600 * (share.campaigns[campaign] ?? 0);
   const counts: Record<string, number> = {};
   const add = (attribute: string | undefined, n: number) => {
     if (attribute) counts[attribute] = (counts[attribute] ?? 0) + Math.max(1, Math.round(n));

@@ -120,8 +120,8 @@ interface Tally {
   markers: number;
 }
 
-const deliveriesPerDay = (rate: number, duplicateShare: number) =>
-  Math.round((rate * 86_400) / (1 - duplicateShare));
+/** A rate is of deliveries, duplicates included, as the webhook and the queue see them. */
+const deliveriesPerDay = (rate: number) => Math.round(rate * 86_400);
 
 /**
  * Runs the workload's deliveries (duplicates included, each within 1,000 events of its first) through real
@@ -134,7 +134,7 @@ const deliveriesPerDay = (rate: number, duplicateShare: number) =>
 export async function measureMarkerCache(options: MarkerCacheOptions): Promise<MarkerCacheFigures[]> {
   const workload = { ...options.workload, devices: options.devices ?? options.workload.devices };
   const seed = options.seed ?? 7;
-  const days = options.rates.map((rate) => deliveriesPerDay(rate, workload.duplicateShare));
+  const days = options.rates.map((rate) => deliveriesPerDay(rate));
   const simulated = Math.min(Math.max(...days), options.maxDeliveries ?? MAX_SIMULATED_DELIVERIES);
   const table = standInTable();
   const writers = Array.from(

@@ -37,6 +37,8 @@ const SDK_CONNECTIONS = 50;
 
 /** Assumptions of the realistic figures, beside the cost model's own (cost.ts's ASSUMPTIONS). */
 export const REALISTIC_ASSUMPTIONS = {
+  /** What a rate counts. */
+  rate: 'webhook deliveries per second, duplicates included (what API Gateway and the queue see); with 30 % duplicates, 10/s stores 7 distinct events a second',
   /** In-region latency of a DynamoDB call, ms (cost.ts's). */
   dynamodbCallMs: ASSUMPTIONS.dynamodbWriteMs,
   /** API Gateway's own time before the receive function, ms (the function's billed time is added to it). */
@@ -286,7 +288,7 @@ export async function measureRealistic(options: {
           processMemoryMb: memory('Process'),
         }),
         assumptions: [
-          `batches: ${figures.poller}; ${pollers} pollers; Poisson arrivals for ${figures.seconds} s`,
+          `${rate} deliveries/s (${Math.round(rate * (1 - workload.duplicateShare))} distinct events/s); batches: ${figures.poller}; ${pollers} pollers; Poisson arrivals for ${figures.seconds} s`,
           `the process function takes ${fixedMs(processMs(1))} / ${fixedMs(processMs(10))} / ${fixedMs(processMs(100))} ms for a batch of 1 / 10 / 100 (its CPU measured at one vCPU × ${(ASSUMPTIONS.fullVcpuMb / memory('Process')).toFixed(2)} for ${memory('Process')} MB, plus its rounds of DynamoDB calls at ${REALISTIC_ASSUMPTIONS.dynamodbCallMs} ms)`,
           `POST → stored: send → batch stored, measured, plus ${REALISTIC_ASSUMPTIONS.apiGatewayMs + receiveBilledMs} ms of API Gateway and the receive function`,
           `write units: records and counters as the consumer wrote them replaying ${REPLAYED} deliveries at these batches (counter items at their mid-day size at this rate), marker writes ${cache.markerWritesPerStored.toFixed(3)} per stored event from the marker cache over the day (${cache.method}; ${containers} container(s), each with its own cache, from the invocations running at once)`,
