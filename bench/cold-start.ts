@@ -46,6 +46,7 @@ export async function bundle(
     bundle: true,
     platform: 'node',
     minify: BUNDLING.minify,
+    keepNames: BUNDLING.keepNames,
     sourcemap: BUNDLING.sourceMap,
     format: BUNDLING.format,
     target: BUNDLING.target,
