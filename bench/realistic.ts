@@ -81,8 +81,8 @@ export function settings(facts: StackFacts): Setting[] {
       windowSeconds: batchWindowSeconds,
       isDefault: true,
     },
+    { name: 'earlier default (batch 10, no window)', batchSize: 10, windowSeconds: 0, isDefault: false },
     { name: 'candidate (batch 100, window 1 s)', batchSize: 100, windowSeconds: 1, isDefault: false },
-    { name: 'candidate (batch 100, window 2 s)', batchSize: 100, windowSeconds: 2, isDefault: false },
   ];
 }
 

@@ -50,9 +50,12 @@ export const DEFAULT_CONFIG: InboxConfig = {
   alarmEmail: undefined,
   allowUnsigned: false,
   quietHours: 24,
-  batchSize: 10,
-  batchWindowSeconds: 0,
-  maxConcurrency: 5,
+  // Chosen from `npm run bench`'s realistic workload: batches of 100 gathered for up to 2 s cost about a third
+  // less than batches of 10 without a window at 10 and 100 deliveries/s, with POST → stored within 3 s (p99);
+  // 20 consumers keep up with 1,000 deliveries/s, where 5 fell behind.
+  batchSize: 100,
+  batchWindowSeconds: 2,
+  maxConcurrency: 20,
   maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
   shards: 1,
   recordRetentionDays: 365,

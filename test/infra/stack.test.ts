@@ -156,12 +156,12 @@ describe('CampaignInbox stack', () => {
     expect(policies).not.toContain('/index/*');
   });
 
-  it('turns batch item failures on, batches of 10 with no batching window, and bounded concurrency', () => {
+  it('turns batch item failures on, batches of up to 100 gathered for up to 2 s, and bounded concurrency', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      BatchSize: 10,
-      MaximumBatchingWindowInSeconds: 0,
-      ScalingConfig: { MaximumConcurrency: 5 },
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 2,
+      ScalingConfig: { MaximumConcurrency: 20 },
     });
   });
 
