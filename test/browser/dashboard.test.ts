@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CampaignStats } from '../../lib/queries/campaign-stats';
 import { type LocalStack, startLocalStack } from '../../local/local-stack';
 import { hexSignature, memoryLogger, soriPayload } from '../support/deliveries';
@@ -18,13 +18,21 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
   let stack: LocalStack;
   let browser: Browser;
 
-  beforeAll(async () => {
+  // A stack of its own for each test: they look at a whole day's numbers, and one stops its stack.
+  beforeEach(async () => {
     stack = await startLocalStack({
       port: 0,
       secret: SECRET,
       layout: { shards: 3, retentionDays: null },
       logger: memoryLogger().logger,
     });
+  });
+
+  afterEach(async () => {
+    await stack?.stop();
+  });
+
+  beforeAll(async () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -40,7 +48,6 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
 
   afterAll(async () => {
     await browser?.close();
-    await stack?.stop();
   });
 
   async function deliver(
@@ -132,6 +139,8 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
   });
 
   it('fits a 390 px wide phone screen without scrolling the page sideways', async () => {
+    await deliver('campaign.impression', 'cmp_live', 'device_0', 0);
+    await deliver('campaign.click', 'cmp_live', 'device_0', 0);
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
     await page.goto(`http://127.0.0.1:${stack.port}/`);
     await expect
@@ -143,6 +152,7 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
   });
 
   it('says clearly when the stack is unreachable, and keeps the last numbers marked as stale', async () => {
+    await deliver('campaign.impression', 'cmp_live', 'device_0', 0);
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     await page.goto(`http://127.0.0.1:${stack.port}/`);
     await expect
