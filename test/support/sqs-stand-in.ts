@@ -5,11 +5,11 @@
  * answer at all (`hang`), half an answer and a dropped connection (`cut`), or a connection closed before any
  * answer (`drop`, at once or after `dropAfterMs`).
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentials } from '../../lib/aws/signature-v4';
+import { NodeSha256 } from './node-sha256';
 
 export interface SeenRequest {
   path: string;
@@ -17,27 +17,6 @@ export interface SeenRequest {
   body: string;
   host: string;
 }
-
-/** SHA-256 and HMAC-SHA256 as the SDK's signer takes them (its `sha256` option), from Node's crypto. */
-class NodeSha256 {
-  private readonly hash: Hash | Hmac;
-  constructor(secret?: SourceData) {
-    this.hash = secret ? createHmac('sha256', toBuffer(secret)) : createHash('sha256');
-  }
-  update(data: SourceData) {
-    this.hash.update(toBuffer(data));
-  }
-  async digest() {
-    return new Uint8Array(this.hash.digest());
-  }
-}
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-const toBuffer = (data: SourceData) =>
-  typeof data === 'string'
-    ? Buffer.from(data)
-    : ArrayBuffer.isView(data)
-      ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-      : Buffer.from(data);
 
 /**
  * The `Authorization` the AWS SDK's own signer (`@smithy/signature-v4`) computes for a request as it arrived,

@@ -2,9 +2,9 @@
  * IAM through moto's query API (no IAM client is among the project's packages), each call signed by the AWS
  * SDK's own signer, or unsigned for the calls moto takes before its authentication starts.
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { request } from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { NodeSha256 } from '../../support/node-sha256';
 
 /** moto's default account, which owns every resource its users create. */
 export const MOTO_ACCOUNT = '123456789012';
@@ -14,27 +14,6 @@ export interface AwsKey {
   accessKeyId: string;
   secretAccessKey: string;
 }
-
-/** SHA-256 and HMAC-SHA256 as the SDK's signer takes them (its `sha256` option), from Node's crypto. */
-class NodeSha256 {
-  private readonly hash: Hash | Hmac;
-  constructor(secret?: SourceData) {
-    this.hash = secret ? createHmac('sha256', toBuffer(secret)) : createHash('sha256');
-  }
-  update(data: SourceData) {
-    this.hash.update(toBuffer(data));
-  }
-  async digest() {
-    return new Uint8Array(this.hash.digest());
-  }
-}
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-const toBuffer = (data: SourceData) =>
-  typeof data === 'string'
-    ? Buffer.from(data)
-    : ArrayBuffer.isView(data)
-      ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-      : Buffer.from(data);
 
 /** One HTTP POST, answered in full. */
 function post(url: URL, headers: Record<string, string>, body: string) {
