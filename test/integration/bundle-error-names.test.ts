@@ -9,7 +9,7 @@ import { CampaignInboxStack } from '../../infra/campaign-inbox-stack';
 import { DEFAULT_CONFIG } from '../../infra/config';
 import { rotateSecret } from '../../lib/signature/rotate-secret';
 import { bundledFunction } from '../support/bundles';
-import { hexSignature, soriBody } from '../support/deliveries';
+import { hexSignature, soriBody, webhookEvent } from '../support/deliveries';
 import { generatedSecretDocument, startSecretsManagerStandIn } from '../support/deployed-receive';
 
 const run = promisify(execFile);
@@ -65,19 +65,7 @@ describe('the bundles `cdk synth` produces', () => {
           AWS_SECRET_ACCESS_KEY: 'names',
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         },
-        {
-          version: '2.0',
-          routeKey: 'ANY /webhooks/{provider}',
-          rawPath: '/webhooks/sori',
-          headers: {
-            'content-type': 'application/json',
-            'x-sori-signature': hexSignature(body, 'not-the-secret'),
-          },
-          pathParameters: { provider: 'sori' },
-          requestContext: { http: { method: 'POST', path: '/webhooks/sori', sourceIp: '203.0.113.9' } },
-          body,
-          isBase64Encoded: false,
-        },
+        webhookEvent({ body, headers: { 'x-sori-signature': hexSignature(body, 'not-the-secret') } }),
       );
       const rejected = stderr
         .split('\n')

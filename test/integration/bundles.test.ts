@@ -7,7 +7,7 @@ import { CampaignInboxStack } from '../../infra/campaign-inbox-stack';
 import { DEFAULT_CONFIG } from '../../infra/config';
 import { rotateSecret } from '../../lib/signature/rotate-secret';
 import { bundledFunction, deliverThroughBundles, invokeBundle } from '../support/bundles';
-import { hexSignature, soriBody } from '../support/deliveries';
+import { hexSignature, soriBody, webhookEvent } from '../support/deliveries';
 import { generatedSecretDocument, startSecretsManagerStandIn } from '../support/deployed-receive';
 import { type SeenRequest, sdkAuthorization, startSqsStandIn } from '../support/sqs-stand-in';
 
@@ -94,19 +94,7 @@ describe('the bundles `cdk synth` produces', () => {
           AWS_SESSION_TOKEN: 'role-session-token',
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         },
-        {
-          version: '2.0',
-          routeKey: 'ANY /webhooks/{provider}',
-          rawPath: '/webhooks/sori',
-          headers: {
-            'content-type': 'application/json',
-            'x-sori-signature': hexSignature(body, 'sk_role_bundle'),
-          },
-          pathParameters: { provider: 'sori' },
-          requestContext: { http: { method: 'POST', path: '/webhooks/sori', sourceIp: '203.0.113.9' } },
-          body,
-          isBase64Encoded: false,
-        },
+        webhookEvent({ body, headers: { 'x-sori-signature': hexSignature(body, 'sk_role_bundle') } }),
       )) as { statusCode: number };
       expect(answer.statusCode).toBe(202);
       expect(sqsStandIn.seen).toHaveLength(1);

@@ -11,7 +11,7 @@ import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { expect, inject } from 'vitest';
 import { rotateSecret } from '../../lib/signature/rotate-secret';
 import { ensureRecordsTable } from '../../local/create-records-table';
-import { hexSignature, soriBody } from './deliveries';
+import { hexSignature, soriBody, webhookEvent } from './deliveries';
 import { generatedSecretDocument, startSecretsManagerStandIn } from './deployed-receive';
 import { createTestQueues, eventually, localClients, takeMessages, uniqueName } from './local-aws';
 
@@ -111,16 +111,7 @@ export async function deliverThroughBundles(
     const answer = (await invokeBundle(
       receive.file,
       { ...resolve(receive.properties.Environment?.Variables), ...aws },
-      {
-        version: '2.0',
-        routeKey: 'ANY /webhooks/{provider}',
-        rawPath: '/webhooks/sori',
-        headers: { 'content-type': 'application/json', 'x-sori-signature': hexSignature(body, 'sk_bundle') },
-        pathParameters: { provider: 'sori' },
-        requestContext: { http: { method: 'POST', path: '/webhooks/sori', sourceIp: '203.0.113.9' } },
-        body,
-        isBase64Encoded: false,
-      },
+      webhookEvent({ body, headers: { 'x-sori-signature': hexSignature(body, 'sk_bundle') } }),
     )) as { statusCode: number; body: string };
     expect(answer.statusCode).toBe(202);
     const { id } = JSON.parse(answer.body) as { id: string };
