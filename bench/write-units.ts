@@ -1,4 +1,4 @@
-// DynamoDB write units, as AWS bills them, for the writes a client sends to a local DynamoDB-API server.
+// DynamoDB write and read units, as AWS bills them, for the calls a client sends to a local DynamoDB-API server.
 //
 // The local server does not report index writes, so each write is priced from the item before and after it
 // (read around the write, consistently) by the documented rules:
@@ -7,23 +7,37 @@
 // - an index costs nothing when the write leaves its entry as it was; putting or deleting an entry costs one
 //   unit per started KB of the entry (its keys, the table's keys, the projected attributes, plus 100 bytes);
 //   an entry whose index key changes costs a delete and a put; one whose projected attributes change, a put.
+// Reads are priced from what they return: a get, one unit per started 4 KB of the item (a missing item costs
+// the minimum, one unit); a query page, one unit per started 4 KB of all its items together (at least one);
+// a batch get, each key as a get of its own; an eventually consistent read costs half. No call priced here
+// filters or projects, so what comes back is what DynamoDB reads.
 import {
   type AttributeValue,
   type DynamoDBClient,
   GetItemCommand,
   type GlobalSecondaryIndexDescription,
 } from '@aws-sdk/client-dynamodb';
+import { BATCH_PARTITION, foldStateKey } from '../lib/table/counter-items';
 import { itemBytes } from '../lib/table/item-size';
-import { statsPartitionKey } from '../lib/table/records-table';
+import { RECORDS_TABLE, statsPartitionKey } from '../lib/table/records-table';
 
 type Item = Record<string, AttributeValue>;
 
-/** Counter items' partition keys begin so (`statsPartitionKey`). */
+/**
+ * Counter items' partition keys begin so (`statsPartitionKey`), and so do the counters' other items: the
+ * consumer's journal entries (`STATS#BATCH`) and the fold's state (`STATS#FOLD`), all of them counter units.
+ */
 const COUNTER_PREFIX = statsPartitionKey('', '').slice(0, statsPartitionKey('', '').indexOf('#') + 1);
+const FOLD_STATE_PARTITION = foldStateKey()[RECORDS_TABLE.partitionKey]?.S;
 
 const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand']);
+const READS = new Set(['GetItemCommand', 'QueryCommand', 'ScanCommand', 'BatchGetItemCommand']);
 
 const units = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
+
+/** Read units of a read of `bytes` (one item, or a query page's items together). */
+export const readUnits = (bytes: number, consistent: boolean) =>
+  Math.max(1, Math.ceil(bytes / 4096)) * (consistent ? 1 : 0.5);
 
 export interface IndexShape {
   keys: string[];
@@ -77,17 +91,57 @@ export function writeUnits(
   return { table, indexes: index };
 }
 
-/** What a client spent, in requests and in write units. */
+/** What a client spent, in requests and in write units, and in read requests and read units. */
 export interface WriteTally {
+  /** Write requests. */
   requests: number;
   tableUnits: number;
   indexUnits: number;
   /** Requests and units of device-marker writes, included in the totals. */
   markerRequests: number;
   markerUnits: number;
-  /** Requests and units of counter-item writes (claims, applies, recounts, the repair's), included in the totals. */
+  /**
+   * Requests and units of the counters' writes, included in the totals: the consumer's journal entries, the
+   * fold's state and the counter items the fold writes.
+   */
   counterRequests: number;
   counterUnits: number;
+  /** Of the counters' writes, the journal entries' (`STATS#BATCH`). */
+  journalRequests: number;
+  journalUnits: number;
+  /** Of the counters' writes, the fold state's (`STATS#FOLD`). */
+  foldStateRequests: number;
+  foldStateUnits: number;
+  /** Read requests (each page of a query one) and their read units; the pricing's own reads are left out. */
+  readRequests: number;
+  readUnits: number;
+}
+
+type Output = { Item?: Item; Items?: Item[]; Responses?: Record<string, Item[]> };
+type ReadInput = {
+  ConsistentRead?: boolean;
+  RequestItems?: Record<string, { Keys?: Item[]; ConsistentRead?: boolean }>;
+};
+
+/** Read units a read spent, from what it asked and what it returned (see the rules above). */
+export function readUnitsOf(command: string, input: ReadInput, output: Output): number {
+  const consistent = input.ConsistentRead === true;
+  if (command === 'GetItemCommand') return readUnits(output.Item ? itemBytes(output.Item) : 0, consistent);
+  if (command === 'BatchGetItemCommand') {
+    let spent = 0;
+    for (const [table, request] of Object.entries(input.RequestItems ?? {})) {
+      const found = output.Responses?.[table] ?? [];
+      const each = (item: Item) => readUnits(itemBytes(item), request.ConsistentRead === true);
+      spent += found.reduce((sum, item) => sum + each(item), 0);
+      // A key not found costs what a get of nothing costs.
+      spent +=
+        Math.max(0, (request.Keys?.length ?? 0) - found.length) *
+        readUnits(0, request.ConsistentRead === true);
+    }
+    return spent;
+  }
+  const bytes = (output.Items ?? []).reduce((sum, item) => sum + itemBytes(item), 0);
+  return readUnits(bytes, consistent);
 }
 
 /**
@@ -106,21 +160,36 @@ export function countWriteUnits(
     markerUnits: 0,
     counterRequests: 0,
     counterUnits: 0,
+    journalRequests: 0,
+    journalUnits: 0,
+    foldStateRequests: 0,
+    foldStateUnits: 0,
+    readRequests: 0,
+    readUnits: 0,
   };
+  // The reads that price a write go through this same client: they are the bench's, not the client's.
+  const own = new WeakSet<object>();
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      if (!WRITES.has(String(context.commandName))) return next(args);
+      const command = String(context.commandName);
+      if (READS.has(command)) {
+        if (own.has(args.input as object)) return next(args);
+        const result = await next(args);
+        tally.readRequests++;
+        tally.readUnits += readUnitsOf(command, args.input as ReadInput, result.output as Output);
+        return result;
+      }
+      if (!WRITES.has(command)) return next(args);
       const input = args.input as { TableName: string; Item?: Item; Key?: Item };
       const shape = describe(input.TableName);
       const key =
         input.Key ??
         Object.fromEntries(shape.keys.map((name) => [name, input.Item?.[name] as AttributeValue]));
-      const read = async () =>
-        (
-          await client.send(
-            new GetItemCommand({ TableName: input.TableName, Key: key, ConsistentRead: true }),
-          )
-        ).Item;
+      const read = async () => {
+        const get = { TableName: input.TableName, Key: key, ConsistentRead: true };
+        own.add(get);
+        return (await client.send(new GetItemCommand(get))).Item;
+      };
       const before = await read();
       let failed = false;
       try {
@@ -148,6 +217,14 @@ export function countWriteUnits(
         if (key.pk?.S?.startsWith(COUNTER_PREFIX)) {
           tally.counterRequests++;
           tally.counterUnits += spent.table + spent.indexes;
+        }
+        if (key.pk?.S === BATCH_PARTITION) {
+          tally.journalRequests++;
+          tally.journalUnits += spent.table + spent.indexes;
+        }
+        if (key.pk?.S === FOLD_STATE_PARTITION) {
+          tally.foldStateRequests++;
+          tally.foldStateUnits += spent.table + spent.indexes;
         }
       }
     },
