@@ -8,6 +8,8 @@ import { DEFAULT_CONFIG } from '../infra/config';
 
 type Resource = { Type: string; Properties?: Record<string, unknown> };
 
+export type FunctionRole = 'Receive' | 'Process' | 'Repair';
+
 export interface StackFacts {
   secrets: number;
   dashboards: number;
@@ -19,8 +21,11 @@ export interface StackFacts {
   scheduledRunsPerMonth: number;
   /** The SQS event source: batch size, batching window (s), most invocations at once. */
   eventSource: { batchSize: number; windowSeconds: number; maxConcurrency: number };
-  /** Memory of each function, MB, by its logical id's leading name (Receive, Process, Repair). */
-  memoryMb: Record<string, number>;
+  /**
+   * Memory of each function, MB, by its role, found by what invokes it: `Receive` (the API's integration),
+   * `Process` (the queue's event source), `Repair` (the schedule).
+   */
+  memoryMb: Record<FunctionRole, number>;
   /** One access log line as the stage writes it for a 202, bytes. */
   accessLogBytes: number;
   accessLogFormat: string;
@@ -49,10 +54,16 @@ const TYPICAL: Record<string, string> = {
   '$context.integrationErrorMessage': '-',
 };
 
-export function readStackFacts(): StackFacts {
+/** The stack's template with the default settings, synthesized without bundling. */
+export function synthesizeTemplate(): { Resources: Record<string, Resource> } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
   const stack = new CampaignInboxStack(app, 'Bench', { config: DEFAULT_CONFIG });
-  const resources = Object.entries(Template.fromStack(stack).toJSON().Resources as Record<string, Resource>);
+  return Template.fromStack(stack).toJSON() as { Resources: Record<string, Resource> };
+}
+
+/** What a synthesized template deploys (the default stack's when none is given). */
+export function readStackFacts(template = synthesizeTemplate()): StackFacts {
+  const resources = Object.entries(template.Resources);
   const ofType = (type: string) => resources.filter(([, resource]) => resource.Type === type);
   const alarms = ofType('AWS::CloudWatch::Alarm');
   const alarmMetrics = alarms.reduce((sum, [, alarm]) => {
@@ -64,11 +75,28 @@ export function readStackFacts(): StackFacts {
     return sum + (minutes ? MINUTES_PER_MONTH / minutes : 0);
   }, 0);
   const [, mapping] = ofType('AWS::Lambda::EventSourceMapping')[0] ?? [];
-  const memoryMb: Record<string, number> = {};
-  for (const [id, fn] of ofType('AWS::Lambda::Function')) {
-    const name = /^Inbox([A-Z][a-z]+)/.exec(id)?.[1] ?? id;
-    memoryMb[name] = Number(fn.Properties?.MemorySize ?? 128);
-  }
+  // A function is referred to by `Ref` (its name) or `Fn::GetAtt [id, 'Arn']`.
+  const target = (value: unknown): string | undefined => {
+    const ref = value as { Ref?: string; 'Fn::GetAtt'?: [string, string] } | undefined;
+    return ref?.Ref ?? ref?.['Fn::GetAtt']?.[0];
+  };
+  const [, integration] = ofType('AWS::ApiGatewayV2::Integration')[0] ?? [];
+  const [, schedule] =
+    ofType('AWS::Events::Rule').find(([, rule]) => rule.Properties?.ScheduleExpression) ?? [];
+  const invoked: Record<FunctionRole, string | undefined> = {
+    Receive: target(integration?.Properties?.IntegrationUri),
+    Process: target(mapping?.Properties?.FunctionName),
+    Repair: target((schedule?.Properties?.Targets as Array<{ Arn?: unknown }> | undefined)?.[0]?.Arn),
+  };
+  const functions = new Map(ofType('AWS::Lambda::Function'));
+  const memoryMb = Object.fromEntries(
+    Object.entries(invoked).map(([role, id]) => {
+      const fn = id ? functions.get(id) : undefined;
+      if (!fn) throw new Error(`the template has no ${role} function where the bench looks for it`);
+      // Lambda's default when the template sets none.
+      return [role, Number(fn.Properties?.MemorySize ?? 128)];
+    }),
+  ) as Record<FunctionRole, number>;
   const [, stage] = ofType('AWS::ApiGatewayV2::Stage')[0] ?? [];
   const format = String(
     (stage?.Properties?.AccessLogSettings as { Format?: string } | undefined)?.Format ?? '',
