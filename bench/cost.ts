@@ -18,6 +18,7 @@ export const ASSUMPTIONS = {
   dynamodbWriteMs: 6,
   /** A Lambda gets one vCPU at 1,769 MB; CPU-bound time scales with memory below that. */
   fullVcpuMb: 1769,
+  /** The functions' memory when the caller gives none (the bench passes the synthesized template's). */
   receiveMemoryMb: 256,
   processMemoryMb: 256,
   /** DynamoDB's per-item storage overhead. */
@@ -38,6 +39,9 @@ export interface CostInput {
   /** Log bytes per event and per consumer batch the functions write with the deployed settings (measured). */
   logBytesPerEvent: number;
   logBytesPerBatch: number;
+  /** The functions' memory, MB, as the stack deploys them (ASSUMPTIONS' when not given). */
+  receiveMemoryMb?: number;
+  processMemoryMb?: number;
 }
 
 /**
@@ -54,15 +58,20 @@ export function costPerMillion(input: CostInput) {
     message.kind === 'event'
       ? itemBytes(deviceMarkerItem(message.record, { shards: 1, retentionDays: 365 }) ?? {})
       : 0;
-  const a = ASSUMPTIONS;
+  const a = {
+    ...ASSUMPTIONS,
+    receiveMemoryMb: input.receiveMemoryMb ?? ASSUMPTIONS.receiveMemoryMb,
+    processMemoryMb: input.processMemoryMb ?? ASSUMPTIONS.processMemoryMb,
+  };
   const million = 1_000_000;
 
   const receiveMs = Math.ceil(
     (input.receiveCpuMicros / 1000) * (a.fullVcpuMb / a.receiveMemoryMb) + a.sqsSendMs,
   );
   const processInvocations = million / input.batchSize;
-  // Per batch: claim, puts and markers, increment: three rounds of writes one after another.
-  const processMs = 3 * a.dynamodbWriteMs + 2;
+  // Per batch: the journal entry opened, the records, their markers, the entry closed: four rounds of writes
+  // one after another.
+  const processMs = 4 * a.dynamodbWriteMs + 2;
   const gbSeconds = (ms: number, mb: number, n: number) => (ms / 1000) * (mb / 1024) * n;
 
   const ours = {
@@ -123,8 +132,16 @@ export interface RateCostInput {
   duplicateShare: number;
   /** Receive CPU per delivery, µs at one full vCPU (measured). */
   receiveCpuMicros: number;
-  /** DynamoDB write units per stored event (measured), markers and counters in, the repair apart. */
+  /**
+   * DynamoDB write units per stored event (measured): records, markers, the batches' journal entries, and the
+   * repair's fold of a minute of traffic at this rate above an idle pass (an idle pass is a fixed cost).
+   */
   writeUnitsPerStored: number;
+  /** DynamoDB read units per stored event (measured): the repair's fold above an idle pass. */
+  readUnitsPerStored?: number;
+  /** The repair function's billed ms per stored event above its idle pass, and its memory. */
+  repairBilledMsPerStored?: number;
+  repairMemoryMb?: number;
   /** Deliveries per process invocation, batch by batch (measured). */
   batchSizes: readonly number[];
   /** Billed duration of a batch of `n` deliveries, ms (the process function's model). */
@@ -170,6 +187,10 @@ export function costPerMillionAtRate(input: RateCostInput) {
       (batches / million) * price('lambdaPerMillionRequests') +
       gbSeconds(billedMsPerBatch, input.processMemoryMb, batches) * price('lambdaArmPerGbSecond'),
     dynamodbWrites: input.writeUnitsPerStored * price('dynamodbOnDemandPerMillionWriteUnits'),
+    dynamodbReads: (input.readUnitsPerStored ?? 0) * price('dynamodbOnDemandPerMillionReadUnits'),
+    repairFunction:
+      gbSeconds(input.repairBilledMsPerStored ?? 0, input.repairMemoryMb ?? 0, million) *
+      price('lambdaArmPerGbSecond'),
     functionLogs:
       ((deliveries * input.logBytesPerEvent + batches * input.logBytesPerBatch) / 1024 ** 3) *
       price('cloudwatchLogsIngestPerGb'),
@@ -189,6 +210,23 @@ export function costPerMillionAtRate(input: RateCostInput) {
   };
 }
 
+/**
+ * The cost floor per million stored events at one rate: what the fixed shape pays before counters and markers
+ * (API Gateway, the receive function, SQS's send, receives and deletes, access logs) from the same parts as
+ * `costPerMillionAtRate`, plus one record write per stored event, nothing else.
+ */
+export function costFloorPerMillion(cost: ReturnType<typeof costPerMillionAtRate>, recordWriteUnits: number) {
+  const { apiGateway, lambdaReceive, sqs, apiAccessLogs } = cost.parts;
+  const parts = {
+    apiGateway,
+    lambdaReceive,
+    sqs,
+    apiAccessLogs,
+    recordWrites: recordWriteUnits * price('dynamodbOnDemandPerMillionWriteUnits'),
+  };
+  return { parts, total: Object.values(parts).reduce((sum, value) => sum + value, 0) };
+}
+
 /** What the stack runs whatever the traffic: counted from the synthesized template and the measured repair. */
 export interface FixedCostInput {
   secrets: number;
@@ -199,7 +237,10 @@ export interface FixedCostInput {
   alarmMetrics: number;
   dashboards: number;
   kmsKeys: number;
-  /** Scheduled repair runs a month, and what one run costs: billed ms, write and read units. */
+  /**
+   * Scheduled repair runs a month, and what an idle one costs (nothing to fold): billed ms, write and read units.
+   * Folding traffic costs more, paid per stored event (`costPerMillionAtRate`).
+   */
   repairRunsPerMonth: number;
   repairMemoryMb: number;
   repairBilledMs: number;
