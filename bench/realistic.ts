@@ -1,8 +1,9 @@
 // The figures the README's cost section is built from, on the traffic users send (workload.ts's REALISTIC):
 // batch sizes the event source forms at 10, 100 and 1,000 events/s (batching.ts), write units per stored event
-// at those batches (the real consumer replayed, writes.ts), the marker cache over a day (markers.ts), the
-// process function's time per batch (consumer-cpu.ts), and cost per million at each rate, fixed costs and
-// lifetime storage apart (cost.ts). Each figure carries what it assumes.
+// at those batches (the real consumer replayed, and the repair's fold of a minute of that traffic, writes.ts), the
+// marker cache over a day (markers.ts), the process function's time per batch (consumer-cpu.ts), and cost per
+// million at each rate, fixed costs and lifetime storage apart, with the floor the fixed shape costs (cost.ts).
+// Each figure carries what it assumes.
 import { DEFAULT_CONFIG } from '../infra/config';
 import { itemBytes } from '../lib/table/item-size';
 import { deviceMarkerItem, PROJECTED_ATTRIBUTES, RECORDS_TABLE, toItem } from '../lib/table/records-table';
@@ -11,16 +12,17 @@ import { type BatchingFigures, type BatchSetting, measureBatching } from './batc
 import { type ConsumerCpuFigures, measureConsumerCpu } from './consumer-cpu';
 import {
   ASSUMPTIONS,
+  costFloorPerMillion,
   costPerMillionAtRate,
   fixedCostPerMonth,
   HOURS_PER_MONTH,
   storagePerMillionLifetime,
 } from './cost';
 import { type MarkerCacheFigures, measureMarkerCache } from './markers';
-import { readStackFacts, type StackFacts } from './stack-facts';
+import { type FunctionRole, readStackFacts, type StackFacts } from './stack-facts';
 import { DEPLOYED_LAYOUT, deliveries, REALISTIC, SMALL, type Workload } from './workload';
-import { indexEntryBytes } from './write-units';
-import { type ReplayFigures, replayWorkload } from './writes';
+import { indexEntryBytes, writeUnits } from './write-units';
+import { type PassUnits, type ReplayFigures, replayWorkload } from './writes';
 
 export const RATES = [10, 100, 1000] as const;
 
@@ -87,9 +89,9 @@ export function settings(facts: StackFacts): Setting[] {
 }
 
 /**
- * The process function's billed time for a batch of `n`, in AWS: its table calls' rounds (claim, records,
- * markers, counts; the parallel writes 50 at a time) at the in-region latency, plus its CPU (measured at
- * batches of 1, 10 and 100, linear between them) scaled to its memory.
+ * The process function's billed time for a batch of `n`, in AWS: its table calls' rounds (the journal entry
+ * opened, records, markers, the entry closed; the parallel writes 50 at a time) at the in-region latency, plus
+ * its CPU (measured at batches of 1, 10 and 100, linear between them) scaled to its memory.
  */
 export function processModel(cpu: ConsumerCpuFigures, memoryMb: number): (n: number) => number {
   const points = [...cpu.perBatch].sort((a, b) => a.batchSize - b.batchSize);
@@ -121,9 +123,18 @@ export interface RateFigures {
   concurrencyNeeded: number;
   markerCache: MarkerCacheFigures;
   replay: ReplayFigures;
-  /** Write units per stored event: records and counters as replayed, markers at the day's cache figure. */
+  /**
+   * Write units per stored event: records and journal entries as replayed, markers at the day's cache figure,
+   * the repair's fold of a minute of this traffic above an idle pass.
+   */
   writeUnitsPerStored: number;
+  /** Read units per stored event: the repair's fold above an idle pass. */
+  readUnitsPerStored: number;
   costPerMillion: ReturnType<typeof costPerMillionAtRate>;
+  /** What the fixed shape costs per million stored events before counters and markers (`costFloorPerMillion`). */
+  floor: ReturnType<typeof costFloorPerMillion> & { recordWriteUnits: number };
+  /** The cost per million webhook deliveries, duplicates included: `costPerMillion.total` spread over them. */
+  costPerMillionDeliveries: number;
   storage: ReturnType<typeof storagePerMillionLifetime>;
   /** What these figures assume, beside them. */
   assumptions: string[];
@@ -154,7 +165,7 @@ export async function measureRealistic(options: {
   const { log } = options;
   const workload = REALISTIC;
   const stack = readStackFacts();
-  const memory = (name: string) => stack.memoryMb[name] ?? 256;
+  const memory = (role: FunctionRole) => stack.memoryMb[role];
   log('realistic: process function CPU per batch');
   const consumerCpu = await measureConsumerCpu(workload, 100, [1, 10, 100]);
   const processMs = processModel(consumerCpu, memory('Process'));
@@ -242,8 +253,22 @@ export async function measureRealistic(options: {
     keys: [index.partitionKey, index.sortKey],
     projected: [...PROJECTED_ATTRIBUTES],
   }));
-  const entries = indexEntryBytes(record, shapes, [RECORDS_TABLE.partitionKey, RECORDS_TABLE.sortKey]);
+  const tableKeys = [RECORDS_TABLE.partitionKey, RECORDS_TABLE.sortKey];
+  const entries = indexEntryBytes(record, shapes, tableKeys);
+  // The floor's one write per stored event: the record put, its index entries included.
+  const recordPut = writeUnits(undefined, record, shapes, tableKeys);
+  const recordWriteUnits = recordPut.table + recordPut.indexes;
   const markerBytes = itemBytes(deviceMarkerItem(sample.record, DEPLOYED_LAYOUT) ?? {});
+
+  // The repair function's billed time for a pass of `calls` calls one after another: each at the in-region
+  // latency, plus the consumer's CPU per SDK call scaled to the repair's memory.
+  const cpuPerCallMs =
+    consumerCpu.perBatch.reduce((sum, p) => sum + p.cpuMs, 0) /
+    consumerCpu.perBatch.reduce((sum, p) => sum + p.sdkCalls, 0);
+  const repairBilledMs = (pass: PassUnits) =>
+    Math.ceil(
+      pass.calls * (ASSUMPTIONS.dynamodbWriteMs + cpuPerCallMs * (ASSUMPTIONS.fullVcpuMb / memory('Repair'))),
+    );
 
   const rates: RateFigures[] = [];
   const small: ReplayFigures[] = [];
@@ -257,8 +282,27 @@ export async function measureRealistic(options: {
       ) as MarkerCacheFigures;
       const replayed = await replay(workload, rate, figures.sizes, `${setting.name} at ${rate}/s`);
       const unitsPerMarkerWrite = replayed.markers > 0 ? replayed.markerUnits / replayed.markers : 1;
+      // The counters: the journal as replayed and the fold's minute (both in `counterUnits`).
       const writeUnitsPerStored =
         replayed.recordUnits + replayed.counterUnits + cache.markerWritesPerStored * unitsPerMarkerWrite;
+      const fold = replayed.repair;
+      const costPerMillion = costPerMillionAtRate({
+        ratePerSecond: rate,
+        duplicateShare: workload.duplicateShare,
+        receiveCpuMicros: options.receiveCpuMicros,
+        writeUnitsPerStored,
+        readUnitsPerStored: fold.readUnitsPerStored,
+        repairBilledMsPerStored: (repairBilledMs(fold) - repairBilledMs(fold.idle)) / fold.storedPerMinute,
+        repairMemoryMb: memory('Repair'),
+        batchSizes: figures.sizes,
+        processMs,
+        messageBytes,
+        logBytesPerEvent: options.logBytesPerEvent,
+        logBytesPerBatch: options.logBytesPerBatch,
+        accessLogBytesPerRequest: stack.accessLogBytes,
+        receiveMemoryMb: memory('Receive'),
+        processMemoryMb: memory('Process'),
+      });
       const meanHandlerSeconds =
         figures.sizes.reduce((sum, n) => sum + processMs(n), 0) / figures.sizes.length / 1000;
       const capacity = (pollers * figures.meanBatch) / meanHandlerSeconds;
@@ -273,26 +317,19 @@ export async function measureRealistic(options: {
         markerCache: cache,
         replay: replayed,
         writeUnitsPerStored,
-        costPerMillion: costPerMillionAtRate({
-          ratePerSecond: rate,
-          duplicateShare: workload.duplicateShare,
-          receiveCpuMicros: options.receiveCpuMicros,
-          writeUnitsPerStored,
-          batchSizes: sizes,
-          processMs,
-          messageBytes,
-          logBytesPerEvent: options.logBytesPerEvent,
-          logBytesPerBatch: options.logBytesPerBatch,
-          accessLogBytesPerRequest: stack.accessLogBytes,
-          receiveMemoryMb: memory('Receive'),
-          processMemoryMb: memory('Process'),
-        }),
+        readUnitsPerStored: fold.readUnitsPerStored,
+        costPerMillion,
+        floor: { ...costFloorPerMillion(costPerMillion, recordWriteUnits), recordWriteUnits },
+        costPerMillionDeliveries:
+          (costPerMillion.total * 1_000_000) / costPerMillion.deliveriesPerMillionStored,
         assumptions: [
           `${rate} deliveries/s (${Math.round(rate * (1 - workload.duplicateShare))} distinct events/s); batches: ${figures.poller}; ${pollers} pollers; Poisson arrivals for ${figures.seconds} s`,
           `the process function takes ${fixedMs(processMs(1))} / ${fixedMs(processMs(10))} / ${fixedMs(processMs(100))} ms for a batch of 1 / 10 / 100 (its CPU measured at one vCPU × ${(ASSUMPTIONS.fullVcpuMb / memory('Process')).toFixed(2)} for ${memory('Process')} MB, plus its rounds of DynamoDB calls at ${REALISTIC_ASSUMPTIONS.dynamodbCallMs} ms)`,
           `POST → stored: send → batch stored, measured, plus ${REALISTIC_ASSUMPTIONS.apiGatewayMs + receiveBilledMs} ms of API Gateway and the receive function`,
-          `write units: records and counters as the consumer wrote them replaying ${REPLAYED} deliveries at these batches (counter items at their mid-day size at this rate), marker writes ${cache.markerWritesPerStored.toFixed(3)} per stored event from the marker cache over the day (${cache.method}; ${containers} container(s), each with its own cache, from the invocations running at once)`,
-          `cost: per million stored events, ${(1 / (1 - workload.duplicateShare)).toFixed(2)} deliveries each; SQS a receive and a delete per 10 messages of each batch; fixed costs and storage apart`,
+          `write units: records and the batches' journal entries (an open and a close per batch, ${replayed.journalUnits.toFixed(3)} units per stored event) as the consumer wrote them replaying ${REPLAYED} deliveries at these batches, marker writes ${cache.markerWritesPerStored.toFixed(3)} per stored event from the marker cache over the day (${cache.method}; ${containers} container(s), each with its own cache, from the invocations running at once)`,
+          `the repair's fold, once a minute: one pass over a minute of these batches (${fold.journalEntries} journal entries read: ${Math.round(fold.batchesPerMinute)} batches a minute and the 20 s before), ${fold.listed} counter items written whole at their mid-day size (${fold.counterItemUnits} units; the replay touched ${fold.replayTouched} of the workload's ${fold.campaignDays} campaign-days, a minute at this rate ${fold.expectedTouchedPerMinute.toFixed(1)} on average), the fold state written ${fold.foldStateUnits} units (largest ${(fold.foldStateBytes / 1024).toFixed(1)} KB), ${fold.readUnits} read units (consistent: the state, the journal, each counter item; the earlier protocol's list, eventually consistent); the pass's units above an idle pass's (${fold.idle.writeUnits} write, ${fold.idle.readUnits} read units, in the fixed costs) over the ${Math.round(fold.storedPerMinute)} events stored a minute: ${fold.writeUnitsPerStored.toFixed(4)} write and ${fold.readUnitsPerStored.toFixed(4)} read units per stored event`,
+          `cost: per million stored events, ${(1 / (1 - workload.duplicateShare)).toFixed(2)} deliveries each; SQS a receive and a delete per 10 messages of each batch; the repair's fold (its writes, reads and function time above an idle pass) per stored event; fixed costs and storage apart`,
+          `floor: API Gateway, the receive function, SQS's send, receives and deletes, access logs, as in the cost, and one record write per stored event (${recordWriteUnits} unit${recordWriteUnits === 1 ? '' : 's'}, the record's put with its index entries), nothing else`,
           capacity > rate
             ? `keeps up: ${pollers} invocations at once handle about ${Math.round(capacity)} events/s at these batches`
             : `falls behind: ${pollers} invocations at once handle about ${Math.round(capacity)} events/s at full batches; the queue grows and the latency with it`,
@@ -317,17 +354,11 @@ export async function measureRealistic(options: {
     await server.stop();
   }
 
-  // The repair: once a minute, a pass over the campaign-days claimed since the last (all 20 of the workload's
-  // take traffic every minute at 10 events/s and above), and the next claim of each putting it back in the list.
-  const repair = rates.find((r) => r.isDefault)?.replay.repair;
-  if (!repair) throw new Error('no repair pass was measured');
-  const cpuPerCallMs =
-    consumerCpu.perBatch.reduce((sum, p) => sum + p.cpuMs, 0) /
-    consumerCpu.perBatch.reduce((sum, p) => sum + p.sdkCalls, 0);
-  const repairCalls = 1 + 2 * repair.listed;
-  const repairBilledMs = Math.ceil(
-    repairCalls * (ASSUMPTIONS.dynamodbWriteMs + cpuPerCallMs * (ASSUMPTIONS.fullVcpuMb / memory('Repair'))),
-  );
+  // The repair: once a minute, whatever the traffic, an idle pass (the state read, the journal's and the earlier
+  // protocol's list's empty queries, the state written as the watermark moves on); folding traffic costs more,
+  // paid per stored event above.
+  const idle = rates.find((r) => r.isDefault)?.replay.repair.idle;
+  if (!idle) throw new Error('no idle repair pass was measured');
   const fixedInput = {
     secrets: stack.secrets,
     secretReadsPerMonth:
@@ -340,16 +371,16 @@ export async function measureRealistic(options: {
     kmsKeys: stack.kmsKeys,
     repairRunsPerMonth: stack.scheduledRunsPerMonth,
     repairMemoryMb: memory('Repair'),
-    repairBilledMs,
-    repairWriteUnitsPerRun: repair.writeUnits + repair.listed * repair.relistUnitsPerItem,
-    repairReadUnitsPerRun: repair.readUnits,
+    repairBilledMs: repairBilledMs(idle),
+    repairWriteUnitsPerRun: idle.writeUnits,
+    repairReadUnitsPerRun: idle.readUnits,
     emptyPollsPerMonth: pollers * (3600 / REALISTIC_ASSUMPTIONS.idleLongPollSeconds) * HOURS_PER_MONTH,
   };
   const fixed = {
     ...fixedCostPerMonth(fixedInput),
     assumptions: {
       ...fixedInput,
-      repair: `${repair.listed} campaign-days listed a pass; a pass reads the list and each item and rewrites each to unlist it (${repair.writeUnits} units measured), and each next claim puts its list entry back (${repair.relistUnitsPerItem} unit each); ${repairCalls} calls one after another`,
+      repair: `every minute an idle pass, measured: the fold state read and the journal queried (consistent), the earlier protocol's list queried (eventually consistent), ${idle.readUnits} read units; the state written as the watermark moves on, ${idle.writeUnits} write unit(s); ${idle.calls} calls one after another. A pass folding traffic (counter items written whole, the state written ahead) is paid per stored event at its rate, not here`,
       emptyLongPolls: `${pollers} idle pollers, one 20 s long poll each at a time: the floor when no traffic comes, and less as traffic fills the polls`,
     },
   };

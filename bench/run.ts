@@ -79,6 +79,8 @@ const cost = costPerMillion({
   markersPerStored: atDefault?.ours.markers ?? Number.NaN,
   batchSize: defaults.batchSize,
   ...logBytes,
+  receiveMemoryMb: realistic.stack.memoryMb.Receive,
+  processMemoryMb: realistic.stack.memoryMb.Process,
 });
 
 type Row = { figure: string; ours: string | number; baseline: string | number; ratio: number | string };
@@ -167,6 +169,14 @@ const rows: Row[] = [
   ...realistic.rates
     .filter((r) => r.isDefault)
     .map((r) => ({
+      figure: `cost floor per million stored events at the realistic workload (API Gateway + receive function + SQS send/receive/delete + access logs + one record write per stored event, nothing else) at ${r.ratePerSecond}/s (USD; baseline: the cost at the defaults)`,
+      ours: fixed(r.floor.total, 2),
+      baseline: fixed(r.costPerMillion.total, 2),
+      ratio: fixed(r.costPerMillion.total / r.floor.total, 2),
+    })),
+  ...realistic.rates
+    .filter((r) => r.isDefault)
+    .map((r) => ({
       figure: `marker cache at ${r.ratePerSecond}/s, default size, ${r.markerCache.containers} container(s): hit rate / marker writes per stored event (baseline: 1,000,000 devices)`,
       ours: `${fixed(r.markerCache.hitRate, 3)} / ${fixed(r.markerCache.markerWritesPerStored, 3)}`,
       baseline: (() => {
@@ -223,25 +233,47 @@ const summary = {
   write_units_per_stored_event_realistic_at_1000_per_s: fixed(atDefaults(1000).writeUnitsPerStored, 2),
   fixed_cost_per_month_usd: fixed(realistic.fixed.total, 2),
   storage_per_million_events_lifetime_usd: fixed(atDefaults(10).storage.lifetime, 2),
+  cost_floor_per_million_events_usd_at_10_per_s: fixed(atDefaults(10).floor.total, 2),
+  cost_floor_per_million_events_usd_at_100_per_s: fixed(atDefaults(100).floor.total, 2),
+  cost_floor_per_million_events_usd_at_1000_per_s: fixed(atDefaults(1000).floor.total, 2),
+  cost_per_million_deliveries_usd_at_10_per_s: fixed(atDefaults(10).costPerMillionDeliveries, 2),
+  cost_per_million_deliveries_usd_at_100_per_s: fixed(atDefaults(100).costPerMillionDeliveries, 2),
+  cost_per_million_deliveries_usd_at_1000_per_s: fixed(atDefaults(1000).costPerMillionDeliveries, 2),
 };
 
 /** What each figure of the summary is, and what it assumes. */
 const summaryAssumptions: Record<string, string> = {
   write_units_per_stored_event:
-    'the small workload (3 campaigns, 50 devices, one hour), batches of 100 assumed full, no duplicates',
+    "the small workload (3 campaigns, 50 devices, one hour), batches of 100 assumed full, no duplicates; the counters: each batch's journal entry (an open and a close) and one repair pass folding the 1,000 deliveries into the counter items, as if they came within a minute",
   write_units_per_stored_event_30pct_dup: 'as write_units_per_stored_event, with 30 % duplicate deliveries',
   cost_per_million_events_usd:
-    'the small workload at batch 10 assumed full (fullBatches), storage and fixed costs apart; kept for comparison, superseded by cost_per_million_events_usd_at_*',
+    "the small workload at batch 10 assumed full (fullBatches), the functions' memory from the synthesized template, storage and fixed costs apart; kept for comparison, superseded by cost_per_million_events_usd_at_*",
   storage_per_million_events_month_usd:
     'one month of table storage and PITR for a million records of the small workload',
-  cost_per_million_events_usd_at_10_per_s: `per million stored (distinct) events of the realistic workload at 10 webhook deliveries a second (duplicates included, so 7 distinct events a second), its 30 % duplicate deliveries paid for, at the default settings (batch ${DEFAULT_CONFIG.batchSize}, window ${DEFAULT_CONFIG.batchWindowSeconds} s, at most ${DEFAULT_CONFIG.maxConcurrency} invocations), at batch sizes measured with the local poller at this rate; API Gateway, both functions (the process function's time modelled per batch from its measured CPU at ${realistic.stack.memoryMb.Process ?? 256} MB and ${realistic.assumptions.dynamodbCallMs} ms per DynamoDB round trip), SQS (a send per delivery, a receive and a delete per 10 messages of each batch), DynamoDB writes, function and access logs; fixed costs and storage apart; list prices of ${cost.prices.region}, ${cost.prices.date} (bench/prices.json)`,
+  cost_per_million_events_usd_at_10_per_s: `per million stored (distinct) events of the realistic workload at 10 webhook deliveries a second (duplicates included, so 7 distinct events a second), its 30 % duplicate deliveries paid for, at the default settings (batch ${DEFAULT_CONFIG.batchSize}, window ${DEFAULT_CONFIG.batchWindowSeconds} s, at most ${DEFAULT_CONFIG.maxConcurrency} invocations), at batch sizes measured with the local poller at this rate; API Gateway, both functions (the process function's time modelled per batch from its measured CPU at ${realistic.stack.memoryMb.Process} MB, its memory in the synthesized template, and ${realistic.assumptions.dynamodbCallMs} ms per DynamoDB round trip), SQS (a send per delivery, a receive and a delete per 10 messages of each batch), DynamoDB writes (write_units_per_stored_event_realistic_at_10_per_s), the repair's fold of this traffic (its writes in the write units, its consistent reads, its function time, each above an idle pass, per stored event), function and access logs; fixed costs (the idle repair pass among them) and storage apart; list prices of ${cost.prices.region}, ${cost.prices.date} (bench/prices.json)`,
   cost_per_million_events_usd_at_100_per_s:
     'as cost_per_million_events_usd_at_10_per_s, at 100 deliveries a second',
   cost_per_million_events_usd_at_1000_per_s: `as cost_per_million_events_usd_at_10_per_s, at 1,000 deliveries a second${atDefaults(1000).keepsUp ? '' : `; at the defaults the consumer falls behind at this rate (it needs about ${fixed(atDefaults(1000).concurrencyNeeded)} invocations at once), so batches are full and the queue grows`}`,
   write_units_per_stored_event_realistic:
-    'the highest of the three rates at the default settings: records and counters from the real consumer replayed at the measured batch sizes, counter items at their mid-day size, 30 % duplicates; marker writes from the marker cache over a whole day; the repair apart (in fixed_cost_per_month_usd)',
-  fixed_cost_per_month_usd: `a month of ${730} hours: ${realistic.stack.secrets} secret and its reads, ${realistic.assumptions.customMetrics} custom metrics, ${realistic.stack.alarmMetrics} alarm metrics (${realistic.stack.alarms} alarms), ${realistic.stack.dashboards} dashboard, the repair every minute over the workload's 20 campaign-days (its run, reads and writes), ${realistic.assumptions.pollers} pollers' idle 20 s long polls; before free tiers`,
+    "the highest of the three rates at the default settings: records and the batches' journal entries (two writes a batch) from the real consumer replayed at the measured batch sizes, 30 % duplicates; marker writes from the marker cache over a whole day; the counter items written by the repair's fold once a minute, whole at their mid-day size, with the fold state: one pass over a minute of the measured batches, its units above an idle pass's spread over the events stored that minute (rate × 0.7 × 60)",
+  write_units_per_stored_event_realistic_at_10_per_s:
+    'as write_units_per_stored_event_realistic, at 10 deliveries a second (the fold over 420 events stored a minute)',
+  write_units_per_stored_event_realistic_at_100_per_s:
+    'as write_units_per_stored_event_realistic, at 100 deliveries a second (the fold over 4,200 events stored a minute)',
+  write_units_per_stored_event_realistic_at_1000_per_s:
+    'as write_units_per_stored_event_realistic, at 1,000 deliveries a second (the fold over 42,000 events stored a minute)',
+  fixed_cost_per_month_usd: `a month of ${730} hours: ${realistic.stack.secrets} secret and its reads, ${realistic.assumptions.customMetrics} custom metrics, ${realistic.stack.alarmMetrics} alarm metrics (${realistic.stack.alarms} alarms), ${realistic.stack.dashboards} dashboard, the repair's idle pass every minute (its run, the fold state read, the journal and the earlier protocol's list queried, the state written as the watermark moves on; folding traffic is paid per stored event in cost_per_million_events_usd_at_*), ${realistic.assumptions.pollers} pollers' idle 20 s long polls; before free tiers`,
   storage_per_million_events_lifetime_usd: `a million stored events' records (${realistic.itemBytes.record} bytes each, no index entries: campaign events are found through their campaign-day partition) and the device markers they leave at 10 deliveries a second (${fixed(atDefaults(10).markerCache.markersStoredPerStored, 3)} per event), plus 100 bytes of overhead each, in table storage and PITR for the ${DEFAULT_CONFIG.recordRetentionDays}-day default retention`,
+  cost_floor_per_million_events_usd_at_10_per_s: `what the fixed shape costs per million stored events of the realistic workload at 10 deliveries a second, at the default settings and the same measured batches and prices as cost_per_million_events_usd_at_10_per_s: API Gateway, the receive function, SQS (a send per delivery, a receive and a delete per 10 messages of each batch), access logs, and one record write per stored event (${atDefaults(10).floor.recordWriteUnits} write unit${atDefaults(10).floor.recordWriteUnits === 1 ? '' : 's'}: the record's put, ${realistic.itemBytes.record} bytes, with its index entries); nothing else: no process function, no duplicate's refused put, no device marker, no counters, no function logs, no fixed costs, no storage`,
+  cost_floor_per_million_events_usd_at_100_per_s:
+    'as cost_floor_per_million_events_usd_at_10_per_s, at 100 deliveries a second',
+  cost_floor_per_million_events_usd_at_1000_per_s:
+    'as cost_floor_per_million_events_usd_at_10_per_s, at 1,000 deliveries a second',
+  cost_per_million_deliveries_usd_at_10_per_s: `cost_per_million_events_usd_at_10_per_s spread over the webhook deliveries instead of the stored events: per million deliveries, duplicates included (${fixed(1 / (1 - realistic.workload.duplicateShare), 2)} deliveries per stored event), so × ${fixed(1 - realistic.workload.duplicateShare, 2)}`,
+  cost_per_million_deliveries_usd_at_100_per_s:
+    'as cost_per_million_deliveries_usd_at_10_per_s, from cost_per_million_events_usd_at_100_per_s',
+  cost_per_million_deliveries_usd_at_1000_per_s:
+    'as cost_per_million_deliveries_usd_at_10_per_s, from cost_per_million_events_usd_at_1000_per_s',
 };
 
 const machine = {

@@ -11,6 +11,8 @@ import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempo
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import {
   type AttributeValue,
+  BatchWriteItemCommand,
+  type BatchWriteItemCommandOutput,
   ConditionalCheckFailedException,
   CreateTableCommand,
   DescribeTableCommand,
@@ -18,32 +20,39 @@ import {
   GetItemCommand,
   type GlobalSecondaryIndexDescription,
   PutItemCommand,
-  QueryCommand,
   UpdateItemCommand,
+  type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import type { QueueMessage } from '../lib/events/event-record';
-import { CampaignCounters } from '../lib/ingest/campaign-counters';
+import { CampaignCounters, newClaimToken, type RepairSummary } from '../lib/ingest/campaign-counters';
 import { EventWriter } from '../lib/ingest/event-writer';
 import { storeBatch } from '../lib/ingest/store-batch';
 import { sori } from '../lib/providers/sori';
 import { buildQueueMessage } from '../lib/receive/build-queue-message';
+import { batchKey, foldStateItem, journalQuery } from '../lib/table/counter-items';
 import { itemBytes } from '../lib/table/item-size';
 import {
   campaignPartitionKey,
   counterItemKey,
   DEFAULT_LAYOUT,
   devicePartitionKey,
-  RECORDS_TABLE,
   rawBytesOf,
   toItem,
   typeDayPartitionKey,
 } from '../lib/table/records-table';
+import { keyOf, queryItems } from '../lib/table/table-io';
 import { startDynamoDb } from '../local/aws-servers';
 import { ensureRecordsTable } from '../local/create-records-table';
 import { localClientConfig } from '../local/local-stack';
 import { growCounters } from './counter-growth';
-import { campaignId, DEPLOYED_LAYOUT, type Workload, deliveries as workloadDeliveries } from './workload';
-import { countWriteUnits, type WriteTally, writeUnits } from './write-units';
+import {
+  campaignId,
+  DEPLOYED_LAYOUT,
+  shares,
+  type Workload,
+  deliveries as workloadDeliveries,
+} from './workload';
+import { countWriteUnits, type WriteTally } from './write-units';
 
 const FIXTURE = JSON.parse(
   readFileSync(join(import.meta.dirname, '../test/fixtures/sori/impression.json'), 'utf8'),
@@ -79,7 +88,10 @@ function deliveries(distinct: number, duplicates: number, seed: string): QueueMe
 export interface WriteFigures {
   batchSize: number;
   duplicateShare: number;
-  /** Write units per distinct stored event: table and indexes, markers and counters included. */
+  /**
+   * Write units per distinct stored event: table and indexes, markers and counters included (ours: its journal
+   * entries, and one repair pass folding them into the counter items, as if the deliveries came within a minute).
+   */
   ours: PerStored;
   conditionalPut: PerStored;
   powertoolsIdempotency: PerStored;
@@ -131,6 +143,10 @@ async function ours(endpoint: string, messages: QueueMessage[], batchSize: numbe
     const outcomes = await storeBatch(writer, counters, messages.slice(i, i + batchSize));
     if (outcomes.some((o) => !o.ok)) throw new Error('a benchmark write failed');
   }
+  // The counter items are written by the repair's fold, once a minute: one pass over these batches, as if
+  // they all came within a minute.
+  const pass = await counters.repair();
+  if (pass.failed > 0) throw new Error('the repair pass failed');
   client.destroy();
   return tally;
 }
@@ -337,35 +353,66 @@ export interface ReplayFigures {
   stored: number;
   batches: number;
   meanBatch: number;
-  /** As replayed: every write of the consumer, markers written as its cache decided over this short replay. */
+  /**
+   * Write units per stored event: every write of the consumer as replayed (records, journal entries, markers as
+   * its cache decided over this short replay), plus the fold's share at this rate (`repair.writeUnitsPerStored`).
+   */
   writeUnits: number;
+  /** The consumer's write requests per stored event (the fold's apart). */
   requests: number;
   markerUnits: number;
   markers: number;
+  /** The counters' write units per stored event: the batches' journal entries, plus the fold's share. */
   counterUnits: number;
+  /** The consumer's counter writes per stored event: its journal entries' (open and close, per batch). */
   counterRequests: number;
+  /** Of `counterUnits`, the journal entries' as replayed. */
+  journalUnits: number;
   /** Write units of records (table and indexes, duplicates' refused puts included) per stored event. */
   recordUnits: number;
-  /** Counter items' mean size when the replay began and when it ended (bytes). */
+  /** Counter items' mean size when the replay began and after the fold wrote them (bytes). */
   counterItemBytes: { before: number; after: number };
-  /** One repair pass after the replay, when every campaign-day replayed is listed (see `repairFigures`). */
+  /** The repair's pass over a minute of this traffic (see `RepairFigures`). */
   repair: RepairFigures;
 }
 
-/** What the repair's pass costs once a minute while the campaign-days take traffic. */
-export interface RepairFigures {
-  /** Campaign-days listed when the pass ran. */
-  listed: number;
-  /** Write units of the pass (unlisting each item rewrites it). */
+/** Units and calls of one repair pass. */
+export interface PassUnits {
   writeUnits: number;
-  /** Read units of the pass: the list's query (eventually consistent) and one consistent read per item. */
   readUnits: number;
-  /** Write units the next claim of an unlisted item adds: its entry put back in the list's index. */
-  relistUnitsPerItem: number;
+  /** Calls one after another: writes, gets, query pages. */
+  calls: number;
 }
 
-const readUnits = (bytes: number, consistent: boolean) =>
-  Math.max(1, Math.ceil(bytes / 4096)) * (consistent ? 1 : 0.5);
+/**
+ * What the repair's pass costs once a minute while the campaign-days take traffic: it reads the fold state and
+ * the journal from its watermark (the minute's batches and the 20 s before, folded by the pass before), writes
+ * the state (the fold under way), reads and writes whole each counter item the minute touched, writes the state
+ * again, and once more as the watermark moves on.
+ */
+export interface RepairFigures extends PassUnits {
+  /** Counter items (campaign-days) the pass wrote. */
+  listed: number;
+  /** Of `writeUnits`, the counter items' and the fold state's. */
+  counterItemUnits: number;
+  foldStateUnits: number;
+  /** The largest fold state item the pass wrote, bytes (DynamoDB takes items of up to 400 KB). */
+  foldStateBytes: number;
+  /** Journal entries the pass read, and batches a minute at this rate (the measured batch sizes' mean). */
+  journalEntries: number;
+  batchesPerMinute: number;
+  /** Campaign-days of the workload, those the replay touched, and those a minute touches on average. */
+  campaignDays: number;
+  replayTouched: number;
+  expectedTouchedPerMinute: number;
+  /** A pass with no traffic since the last: the fixed costs' share. */
+  idle: PassUnits;
+  /** Stored events a minute at this rate: rate × (1 - duplicate share) × 60. */
+  storedPerMinute: number;
+  /** The pass's units above an idle pass's, per stored event of the minute. */
+  writeUnitsPerStored: number;
+  readUnitsPerStored: number;
+}
 
 async function counterItems(client: DynamoDBClient, table: string, workload: Workload, day: string) {
   const items = [];
@@ -382,11 +429,96 @@ async function counterItems(client: DynamoDBClient, table: string, workload: Wor
   return items;
 }
 
+/** Runs `work`, returning what it added to `tally`. */
+async function spent(tally: WriteTally, work: () => Promise<unknown>) {
+  const before = { ...tally };
+  tally.foldStateMaxBytes = 0;
+  await work();
+  const diff = Object.fromEntries(
+    Object.entries(tally).map(([name, value]) => [name, value - before[name as keyof WriteTally]]),
+  ) as unknown as WriteTally;
+  // A largest size, not a sum: this work's own.
+  diff.foldStateMaxBytes = tally.foldStateMaxBytes;
+  tally.foldStateMaxBytes = Math.max(before.foldStateMaxBytes, tally.foldStateMaxBytes);
+  return {
+    tally: diff,
+    pass: {
+      writeUnits: diff.tableUnits + diff.indexUnits,
+      readUnits: diff.readUnits,
+      calls: diff.requests + diff.readRequests,
+    },
+  };
+}
+
+/** The time part of a batch token (see `newClaimToken`): tokens and the fold's watermark compare by it. */
+const timePart = (ms: number) => newClaimToken(ms).split('_')[0] as string;
+
+/**
+ * Gives the journal what it holds when a steady pass begins at `now`: 80 s of batches shaped as the replay's
+ * (their campaign-days and first inserts, taken in turn), the first 20 s of them folded by the pass a minute
+ * before, which left its watermark at their start (the fold keeps the watermark 20 s behind, for entries still
+ * landing). The replay's own entries are taken out: earlier passes folded them.
+ */
+async function steadyJournal(
+  client: DynamoDBClient,
+  table: string,
+  batchesPerMinute: number,
+  now: number,
+): Promise<{ entries: number; minute: number }> {
+  const replayed = await queryItems(client, journalQuery(table, ''));
+  if (replayed.length === 0) throw new Error('the replay journaled no batch');
+  const write = async (requests: WriteRequest[]) => {
+    for (let i = 0; i < requests.length; i += 25) {
+      let pending: WriteRequest[] | undefined = requests.slice(i, i + 25);
+      while (pending && pending.length > 0) {
+        const answer: BatchWriteItemCommandOutput = await client.send(
+          new BatchWriteItemCommand({ RequestItems: { [table]: pending } }),
+        );
+        pending = answer.UnprocessedItems?.[table];
+      }
+    }
+  };
+  await write(replayed.map((item) => ({ DeleteRequest: { Key: keyOf(item) } })));
+  const entries = Math.max(1, Math.round((batchesPerMinute * 80) / 60));
+  const before = Math.round((batchesPerMinute * 20) / 60);
+  const span = 80_000;
+  const tokens = Array.from({ length: entries }, (_, i) =>
+    newClaimToken(now - span + Math.floor(((i + 0.5) * span) / entries)),
+  );
+  await write(
+    tokens.map((token, i) => {
+      const shape = replayed[i % replayed.length] as Record<string, AttributeValue>;
+      return { PutRequest: { Item: { ...shape, ...batchKey(token) } } };
+    }),
+  );
+  await client.send(
+    new PutItemCommand({
+      TableName: table,
+      Item: foldStateItem({
+        watermark: timePart(now - span),
+        folded: tokens.slice(0, before),
+        run: undefined,
+        version: 1_000,
+      }),
+    }),
+  );
+  return { entries, minute: entries - before };
+}
+
+/** Campaign-days `n` deliveries touch on average, from the campaigns' shares (one day). */
+function expectedTouched(workload: Workload, n: number): number {
+  return shares(workload).campaigns.reduce((sum, p) => sum + 1 - (1 - p) ** n, 0);
+}
+
 /**
  * Replays `deliveries` of the workload (12:00 to 13:00) through the real consumer (`storeBatch`, one
  * EventWriter and CampaignCounters, as one warm container) in batches of `sizes`, taken in turn, after each
  * campaign-day's counter item was given its morning (see counter-growth.ts) at `ratePerSecond` when the workload
- * measures at mid-day; then runs one repair pass. Every write is priced by write-units.ts.
+ * measures at mid-day. The consumer's writes are its records, device markers and two journal writes per batch.
+ * Then prices the repair's pass (`CampaignCounters.repair`, the counter items' one writer) as it runs once a
+ * minute at this rate: over a journal holding a minute of batches shaped as the replay's (see `steadyJournal`),
+ * with an idle pass (no traffic) measured before the replay for the fixed costs. Every call is priced by
+ * write-units.ts.
  */
 export async function replayWorkload(options: {
   endpoint: string;
@@ -398,12 +530,12 @@ export async function replayWorkload(options: {
   table: string;
   seed: number;
 }): Promise<ReplayFigures> {
-  const { endpoint, workload, table } = options;
+  const { endpoint, workload, table, ratePerSecond } = options;
   const day = '2025-10-14';
   const layout = DEPLOYED_LAYOUT;
   const setup = new DynamoDBClient(localClientConfig(endpoint));
   await ensureRecordsTable(setup, table);
-  if (workload.midDayCounters) await growCounters(setup, table, layout, workload, options.ratePerSecond, day);
+  if (workload.midDayCounters) await growCounters(setup, table, layout, workload, ratePerSecond, day);
   const before = await counterItems(setup, table, workload, day);
   const distinctShare = 1 - workload.duplicateShare;
   const messages = workloadDeliveries(workload, {
@@ -417,72 +549,74 @@ export async function replayWorkload(options: {
   const { client, tally } = await counted(endpoint, [table]);
   const writer = new EventWriter(client, table, layout);
   const counters = new CampaignCounters(client, table, layout);
-  let batches = 0;
-  let cursor = 0;
-  for (let i = 0; i < messages.length; batches++) {
-    const size = Math.max(1, options.sizes[cursor++ % options.sizes.length] ?? 1);
-    const outcomes = await storeBatch(writer, counters, messages.slice(i, i + size));
-    if (outcomes.some((o) => !o.ok)) throw new Error('a benchmark write failed');
-    i += size;
-  }
-  const replayed = { ...tally };
-  const after = await counterItems(setup, table, workload, day);
 
-  // The repair's pass: the list read, each listed item read and unlisted.
-  const index = RECORDS_TABLE.indexes.byDevice;
-  const { Items: listed = [] } = await setup.send(
-    new QueryCommand({
-      TableName: table,
-      IndexName: index.name,
-      KeyConditionExpression: '#pk = :pk',
-      ExpressionAttributeNames: { '#pk': index.partitionKey },
-      ExpressionAttributeValues: { ':pk': { S: 'STATS#PENDING' } },
-    }),
-  );
-  const listBytes = listed.reduce((sum, item) => sum + itemBytes(item), 0);
-  const unitsBefore = tally.tableUnits + tally.indexUnits;
-  await counters.repair();
-  const passUnits = tally.tableUnits + tally.indexUnits - unitsBefore;
-  const { Table } = await setup.send(new DescribeTableCommand({ TableName: table }));
-  const shapes = (Table?.GlobalSecondaryIndexes ?? []).map((gsi) => ({
-    keys: (gsi.KeySchema ?? []).map((k) => k.AttributeName ?? ''),
-    projected:
-      gsi.Projection?.ProjectionType === 'ALL' ? ('ALL' as const) : (gsi.Projection?.NonKeyAttributes ?? []),
-  }));
-  const tableKeys = (Table?.KeySchema ?? []).map((k) => k.AttributeName ?? '');
-  const relist = after.map((item) => {
-    const { [index.partitionKey]: _pk, [index.sortKey]: _sk, ...unlisted } = item;
-    const spent = writeUnits(unlisted, item, shapes, tableKeys);
-    // The claim's own table write is paid anyway; what unlisting adds is the index entry put back.
-    return spent.indexes - writeUnits(item, item, shapes, tableKeys).indexes;
+  // A pass with nothing to fold: the state read, the journal's and the earlier protocol's list's empty
+  // queries, and the state written as the watermark moves on.
+  const idle = (await spent(tally, () => counters.repair())).pass;
+
+  let batches = 0;
+  const { tally: replayed } = await spent(tally, async () => {
+    let cursor = 0;
+    for (let i = 0; i < messages.length; batches++) {
+      const size = Math.max(1, options.sizes[cursor++ % options.sizes.length] ?? 1);
+      const outcomes = await storeBatch(writer, counters, messages.slice(i, i + size));
+      if (outcomes.some((o) => !o.ok)) throw new Error('a benchmark write failed');
+      i += size;
+    }
   });
+
+  const meanSize = options.sizes.reduce((sum, n) => sum + Math.max(1, n), 0) / options.sizes.length;
+  const batchesPerMinute = (ratePerSecond * 60) / meanSize;
+  const now = Date.now();
+  const journal = await steadyJournal(setup, table, batchesPerMinute, now);
+  let summary: RepairSummary | undefined;
+  const pass = await spent(tally, async () => {
+    summary = await counters.repair(now);
+  });
+  if (!summary || summary.folded !== journal.minute || summary.failed > 0 || summary.recounted > 0) {
+    throw new Error(`the measured pass did not fold the minute's batches: ${JSON.stringify(summary)}`);
+  }
+  const after = await counterItems(setup, table, workload, day);
   client.destroy();
   setup.destroy();
+
   const mean = (items: Record<string, AttributeValue>[]) =>
     items.reduce((sum, item) => sum + itemBytes(item), 0) / Math.max(1, items.length);
+  const storedPerMinute = ratePerSecond * distinctShare * 60;
+  const repair: RepairFigures = {
+    ...pass.pass,
+    listed: summary.written,
+    counterItemUnits: pass.tally.counterUnits - pass.tally.foldStateUnits,
+    foldStateUnits: pass.tally.foldStateUnits,
+    foldStateBytes: pass.tally.foldStateMaxBytes,
+    journalEntries: summary.checked,
+    batchesPerMinute,
+    campaignDays: workload.campaigns,
+    replayTouched: new Set(messages.flatMap((m) => (m.kind === 'event' ? [m.record.campaign_id] : []))).size,
+    expectedTouchedPerMinute: expectedTouched(workload, ratePerSecond * 60),
+    idle,
+    storedPerMinute,
+    writeUnitsPerStored: (pass.pass.writeUnits - idle.writeUnits) / storedPerMinute,
+    readUnitsPerStored: (pass.pass.readUnits - idle.readUnits) / storedPerMinute,
+  };
   const units = replayed.tableUnits + replayed.indexUnits;
   return {
     workload: workload.name,
     label: options.label,
-    ratePerSecond: options.ratePerSecond,
+    ratePerSecond,
     deliveries: messages.length,
     stored,
     batches,
     meanBatch: messages.length / batches,
-    writeUnits: units / stored,
+    writeUnits: units / stored + repair.writeUnitsPerStored,
     requests: replayed.requests / stored,
     markerUnits: replayed.markerUnits / stored,
     markers: replayed.markerRequests / stored,
-    counterUnits: replayed.counterUnits / stored,
+    counterUnits: replayed.counterUnits / stored + repair.writeUnitsPerStored,
     counterRequests: replayed.counterRequests / stored,
+    journalUnits: replayed.journalUnits / stored,
     recordUnits: (units - replayed.markerUnits - replayed.counterUnits) / stored,
     counterItemBytes: { before: mean(before), after: mean(after) },
-    repair: {
-      listed: listed.length,
-      writeUnits: passUnits,
-      readUnits:
-        readUnits(listBytes, false) + after.reduce((sum, item) => sum + readUnits(itemBytes(item), true), 0),
-      relistUnitsPerItem: relist.reduce((sum, u) => sum + u, 0) / Math.max(1, relist.length),
-    },
+    repair,
   };
 }

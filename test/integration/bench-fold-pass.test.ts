@@ -1,0 +1,50 @@
+import { describe, expect, inject, it } from 'vitest';
+import { SMALL } from '../../bench/workload';
+import { replayWorkload } from '../../bench/writes';
+import { uniqueName } from '../support/local-aws';
+
+describe("bench replay and the repair's fold", () => {
+  it('prices a pass over a minute of batches at the rate: the journal read from the watermark, each campaign-day written once, the units above an idle pass spread over the events stored that minute', async () => {
+    const figures = await replayWorkload({
+      endpoint: inject('dynamodbEndpoint'),
+      workload: SMALL,
+      ratePerSecond: 10,
+      sizes: [10],
+      deliveries: 200,
+      label: 'test',
+      table: uniqueName('replay'),
+      seed: 7,
+    });
+    const repair = figures.repair;
+    // 10 deliveries a second in batches of 10: 60 batches a minute, and the 20 s before it read again.
+    expect(repair.batchesPerMinute).toBe(60);
+    expect(repair.journalEntries).toBe(80);
+    expect(repair.listed).toBe(SMALL.campaigns);
+    expect(repair.replayTouched).toBe(SMALL.campaigns);
+    expect(repair.storedPerMinute).toBe(600);
+    expect(repair.writeUnits).toBe(repair.counterItemUnits + repair.foldStateUnits);
+    // The state is written ahead of the fold, after it, and as the watermark moves on.
+    expect(repair.foldStateUnits).toBeGreaterThanOrEqual(3);
+    expect(repair.writeUnitsPerStored).toBeCloseTo((repair.writeUnits - repair.idle.writeUnits) / 600, 9);
+    expect(repair.readUnitsPerStored).toBeCloseTo((repair.readUnits - repair.idle.readUnits) / 600, 9);
+    // An idle pass: the state read, two empty queries, the state written.
+    expect(repair.idle).toEqual({ writeUnits: 1, readUnits: 2.5, calls: 4 });
+  }, 120_000);
+
+  it("counts the consumer's journal entries, an open and a close per batch, as counter writes, and adds the fold's share", async () => {
+    const figures = await replayWorkload({
+      endpoint: inject('dynamodbEndpoint'),
+      workload: SMALL,
+      ratePerSecond: 10,
+      sizes: [10],
+      deliveries: 200,
+      label: 'test',
+      table: uniqueName('replay'),
+      seed: 8,
+    });
+    expect(figures.batches).toBe(20);
+    expect(figures.counterRequests * figures.stored).toBe(2 * figures.batches);
+    expect(figures.journalUnits).toBeGreaterThanOrEqual((2 * figures.batches) / figures.stored);
+    expect(figures.counterUnits).toBeCloseTo(figures.journalUnits + figures.repair.writeUnitsPerStored, 9);
+  }, 120_000);
+});
