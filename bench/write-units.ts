@@ -112,6 +112,8 @@ export interface WriteTally {
   /** Of the counters' writes, the fold state's (`STATS#FOLD`). */
   foldStateRequests: number;
   foldStateUnits: number;
+  /** The largest fold state item written (bytes; DynamoDB takes items of up to 400 KB). */
+  foldStateMaxBytes: number;
   /** Read requests (each page of a query one) and their read units; the pricing's own reads are left out. */
   readRequests: number;
   readUnits: number;
@@ -164,6 +166,7 @@ export function countWriteUnits(
     journalUnits: 0,
     foldStateRequests: 0,
     foldStateUnits: 0,
+    foldStateMaxBytes: 0,
     readRequests: 0,
     readUnits: 0,
   };
@@ -225,6 +228,7 @@ export function countWriteUnits(
         if (key.pk?.S === FOLD_STATE_PARTITION) {
           tally.foldStateRequests++;
           tally.foldStateUnits += spent.table + spent.indexes;
+          tally.foldStateMaxBytes = Math.max(tally.foldStateMaxBytes, after ? itemBytes(after) : 0);
         }
       }
     },
