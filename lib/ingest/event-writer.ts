@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { EventRecord, QueueMessage } from '../events/event-record';
 import type { StateUpdate } from '../providers/provider';
@@ -24,44 +25,216 @@ export type { StoreOutcome };
 export type MarkerOutcome = 'first' | 'seen' | 'none';
 
 /**
- * Markers a container remembers as written, the least recently used forgotten first (see {@link RecentSet}). An
- * entry (a key of about 100 characters and its slot) takes about 400 bytes, so 100,000 entries hold about 40 MB
- * of the function's memory.
+ * Bytes a cached marker takes: its digest (16), its two neighbours in recency order (4 each), its counted flag
+ * (1) and two positions of the index (4 each), which stays at most half full. All of it lives in typed arrays
+ * sized once, outside the garbage-collected heap: `bench/marker-cache-memory.ts` measures 33.0 bytes per entry
+ * (heap and array buffers) over 300,000 entries, as the arithmetic says.
  */
-const MARKER_CACHE_SIZE = 100_000;
+export const MARKER_CACHE_ENTRY_BYTES = 33;
 
 /**
- * A set that keeps at most `capacity` entries and forgets the ones not used for longest: entries live in two
- * generations of half the capacity each; a hit in the older one moves the entry to the newer, and when the newer
- * is full the older is dropped whole. Every operation is O(1) (a `Map` evicting one entry at a time walks the
- * slots its deletes left, some 15 µs an eviction at 100,000 entries).
+ * The share of the function's memory the marker cache takes: the rest leaves the consumer its heap (a batch of
+ * 100 events and the SDK's buffers need a few MB) with room to spare at Lambda's smallest size, 128 MB.
  */
-export class RecentSet {
-  private current = new Set<string>();
-  private previous = new Set<string>();
+const MARKER_CACHE_MEMORY_SHARE = 1 / 4;
 
-  constructor(readonly capacity: number) {}
+/** Markers cached outside Lambda (tests, local runs), where no function memory is set: about 3.3 MB. */
+const LOCAL_MARKER_CACHE_SIZE = 100_000;
 
-  /** @returns `true` when `key` is held; it becomes recently used. */
-  has(key: string): boolean {
-    if (this.current.has(key)) return true;
-    if (!this.previous.delete(key)) return false;
-    this.add(key);
+/**
+ * The markers a cache may hold in a function of `memoryMb` MB: {@link MARKER_CACHE_MEMORY_SHARE} of it at
+ * {@link MARKER_CACHE_ENTRY_BYTES} each (about 2.03 million at 256 MB).
+ */
+export function markerCacheSizeFor(memoryMb: number): number {
+  return Math.max(
+    1,
+    Math.floor((memoryMb * 1024 * 1024 * MARKER_CACHE_MEMORY_SHARE) / MARKER_CACHE_ENTRY_BYTES),
+  );
+}
+
+/**
+ * The marker cache's size for this process: from the memory Lambda gives the function
+ * (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, in MB), or {@link LOCAL_MARKER_CACHE_SIZE} where it is not set.
+ */
+export function defaultMarkerCacheSize(env: Record<string, string | undefined> = process.env): number {
+  const memoryMb = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+  return Number.isFinite(memoryMb) && memoryMb > 0 ? markerCacheSizeFor(memoryMb) : LOCAL_MARKER_CACHE_SIZE;
+}
+
+/**
+ * Device markers the table confirmed, at most `capacity`, the least recently used forgotten first; each knows
+ * whether its counted flag is set. A marker is held as the first 128 bits of its key's SHA-256: two markers
+ * share a digest with odds of about n² / 2^129 among n markers, so even a container that looked up 10^12
+ * markers against a full cache of 2^23 would meet one with odds below 10^-19, and only some 2^64 markers
+ * would make one likely. A sender choosing device ids cannot aim at a collision either: finding any pair
+ * takes some 2^64 hashes.
+ *
+ * Every operation is O(1): the digests sit in slots of one typed array, found through an open-addressing
+ * index (linear probing, at most half full, a removal shifting its cluster back so no tombstones
+ * accumulate), and the slots are chained in recency order, so the oldest is known without a search. A `Map`
+ * would not do: evicting its first key walks every slot that earlier deletes emptied (45 µs an eviction at
+ * 100,000 entries, measured on Node 20), and millions of key strings in the heap would be marked by every full
+ * garbage collection.
+ */
+export class MarkerCache {
+  readonly capacity: number;
+  /** Slot s's digest in words 4s to 4s + 3. */
+  private readonly words: Int32Array;
+  /** The next slot toward the least recently used, -1 at the oldest. */
+  private readonly older: Int32Array;
+  /** The next slot toward the most recently used, -1 at the newest. */
+  private readonly newer: Int32Array;
+  /** 1 when the slot's marker is known to carry its counted flag. */
+  private readonly flagged: Uint8Array;
+  /** Slot + 1 at each position, 0 where empty. */
+  private readonly index: Int32Array;
+  private newest = -1;
+  private oldest = -1;
+  private used = 0;
+  /** Where {@link find} stopped when the digest is absent: the position it would take. */
+  private free = 0;
+
+  constructor(capacity: number) {
+    this.capacity = Math.max(1, Math.floor(capacity));
+    this.words = new Int32Array(this.capacity * 4);
+    this.older = new Int32Array(this.capacity);
+    this.newer = new Int32Array(this.capacity);
+    this.flagged = new Uint8Array(this.capacity);
+    this.index = new Int32Array(this.capacity * 2);
+  }
+
+  /** Markers held. */
+  get size(): number {
+    return this.used;
+  }
+
+  /**
+   * @returns `true` when the marker is held and, for a `counted` lookup, known to carry its counted flag; it
+   *   becomes the most recently used.
+   */
+  has(key: string, counted: boolean): boolean {
+    const digest = hash('sha256', key, 'binary');
+    const at = this.find(digest);
+    if (at < 0) return false;
+    const slot = (this.index[at] as number) - 1;
+    if (counted && this.flagged[slot] === 0) return false;
+    this.touch(slot);
     return true;
   }
 
-  add(key: string): void {
-    this.current.add(key);
-    if (this.current.size >= Math.max(1, this.capacity / 2)) {
-      this.previous = this.current;
-      this.current = new Set();
+  /**
+   * Holds the marker as the most recently used, its counted flag known set when `counted` (a flag once known
+   * stays known), forgetting the least recently used when full.
+   */
+  add(key: string, counted: boolean): void {
+    const digest = hash('sha256', key, 'binary');
+    let at = this.find(digest);
+    if (at >= 0) {
+      const slot = (this.index[at] as number) - 1;
+      if (counted) this.flagged[slot] = 1;
+      this.touch(slot);
+      return;
+    }
+    let slot: number;
+    if (this.used < this.capacity) {
+      slot = this.used++;
+    } else {
+      slot = this.oldest;
+      this.unindex(this.positionOf(slot));
+      this.unlink(slot);
+      // The removal may have moved the cluster the new digest belongs to: find its place again.
+      this.find(digest);
+    }
+    at = this.free;
+    const w = slot * 4;
+    this.words[w] = wordOf(digest, 0);
+    this.words[w + 1] = wordOf(digest, 4);
+    this.words[w + 2] = wordOf(digest, 8);
+    this.words[w + 3] = wordOf(digest, 12);
+    this.flagged[slot] = counted ? 1 : 0;
+    this.index[at] = slot + 1;
+    this.pushNewest(slot);
+  }
+
+  /** The index position holding `digest`, or -1 (then {@link free} is where it would go). */
+  private find(digest: string): number {
+    const a = wordOf(digest, 0);
+    const b = wordOf(digest, 4);
+    const c = wordOf(digest, 8);
+    const d = wordOf(digest, 12);
+    const { index, words } = this;
+    const positions = index.length;
+    let at = (a >>> 0) % positions;
+    for (;;) {
+      const entry = index[at] as number;
+      if (entry === 0) {
+        this.free = at;
+        return -1;
+      }
+      const w = (entry - 1) * 4;
+      if (words[w] === a && words[w + 1] === b && words[w + 2] === c && words[w + 3] === d) return at;
+      at = at + 1 === positions ? 0 : at + 1;
     }
   }
 
-  get size(): number {
-    return this.current.size + this.previous.size;
+  /** The index position of a held slot. */
+  private positionOf(slot: number): number {
+    const positions = this.index.length;
+    let at = ((this.words[slot * 4] as number) >>> 0) % positions;
+    while (this.index[at] !== slot + 1) at = at + 1 === positions ? 0 : at + 1;
+    return at;
+  }
+
+  /** Empties an index position, moving back the entries after it that probing would no longer reach. */
+  private unindex(at: number): void {
+    const { index, words } = this;
+    const positions = index.length;
+    let hole = at;
+    let next = at;
+    for (;;) {
+      next = next + 1 === positions ? 0 : next + 1;
+      const entry = index[next] as number;
+      if (entry === 0) break;
+      const home = ((words[(entry - 1) * 4] as number) >>> 0) % positions;
+      // The entry may fill the hole when its home is not after the hole (cyclically, up to the entry).
+      if ((next - home + positions) % positions >= (next - hole + positions) % positions) {
+        index[hole] = entry;
+        hole = next;
+      }
+    }
+    index[hole] = 0;
+  }
+
+  private touch(slot: number): void {
+    if (slot === this.newest) return;
+    this.unlink(slot);
+    this.pushNewest(slot);
+  }
+
+  private unlink(slot: number): void {
+    const older = this.older[slot] as number;
+    const newer = this.newer[slot] as number;
+    if (older >= 0) this.newer[older] = newer;
+    else this.oldest = newer;
+    if (newer >= 0) this.older[newer] = older;
+    else this.newest = older;
+  }
+
+  private pushNewest(slot: number): void {
+    this.older[slot] = this.newest;
+    this.newer[slot] = -1;
+    if (this.newest >= 0) this.newer[this.newest] = slot;
+    else this.oldest = slot;
+    this.newest = slot;
   }
 }
+
+/** Bytes `from` to `from + 3` of a digest in the `binary` encoding (one character a byte), as a 32-bit word. */
+const wordOf = (digest: string, from: number) =>
+  digest.charCodeAt(from) |
+  (digest.charCodeAt(from + 1) << 8) |
+  (digest.charCodeAt(from + 2) << 16) |
+  (digest.charCodeAt(from + 3) << 24);
 
 /**
  * The consumer's writes: event records, device markers, current-state items. Knows DynamoDB, nothing of Lambda.
@@ -71,16 +244,16 @@ export class RecentSet {
  * exact, never a guess: it holds only markers the table confirmed.
  */
 export class EventWriter {
-  private readonly markers: RecentSet;
+  private readonly markers: MarkerCache;
   private readonly pending = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly client: DynamoDBClient,
     readonly tableName: string,
     readonly layout: TableLayout = DEFAULT_LAYOUT,
-    markerCacheSize = MARKER_CACHE_SIZE,
+    markerCacheSize = defaultMarkerCacheSize(),
   ) {
-    this.markers = new RecentSet(markerCacheSize);
+    this.markers = new MarkerCache(markerCacheSize);
     trackUnansweredAttempts(client);
   }
 
@@ -118,12 +291,13 @@ export class EventWriter {
   async markDevice(record: EventRecord, counted: boolean, writer = 'true'): Promise<MarkerOutcome> {
     const marker = deviceMarkerItem(record, this.layout);
     if (!marker) return 'none';
-    // Ids come from senders and may hold any character: the key is their JSON, which no two markers share.
+    // Ids come from senders and may hold any character: the key is their JSON, which no two markers share (a
+    // lone surrogate is written as an escape, so the UTF-8 the cache digests is as distinct as the key).
     const key = JSON.stringify([marker.pk?.S, marker.sk?.S]);
-    const cacheKey = counted ? JSON.stringify([marker.pk?.S, marker.sk?.S, COUNTED_ATTRIBUTE]) : key;
-    if (this.markers.has(cacheKey)) return 'seen';
+    if (this.markers.has(key, counted)) return 'seen';
     // Events of one device in one batch share the write: only one of them can be the first.
-    const pending = this.pending.get(cacheKey);
+    const pendingKey = counted ? JSON.stringify([marker.pk?.S, marker.sk?.S, COUNTED_ATTRIBUTE]) : key;
+    const pending = this.pending.get(pendingKey);
     if (pending) {
       await pending;
       return 'seen';
@@ -131,14 +305,13 @@ export class EventWriter {
     const write = counted
       ? setCountedFlag(this.client, this.tableName, marker, writer)
       : putItemIfAbsent(this.client, this.tableName, marker).then(() => false);
-    this.pending.set(cacheKey, write);
+    this.pending.set(pendingKey, write);
     try {
       const first = await write;
-      this.markers.add(cacheKey);
-      this.markers.add(key);
+      this.markers.add(key, counted);
       return first ? 'first' : 'seen';
     } finally {
-      this.pending.delete(cacheKey);
+      this.pending.delete(pendingKey);
     }
   }
 
