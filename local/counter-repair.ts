@@ -3,7 +3,8 @@ import type { Logger } from '../lib/log';
 
 /**
  * Plays the deployed stack's scheduled counter repair locally: one pass right away (settling what a killed
- * process left), then one every `intervalMs`.
+ * process left), then one every `intervalMs`, and one soon after each batch the local consumer stores
+ * ({@link CounterRepairLoop.kick}), so local counters follow the records at once.
  */
 export class CounterRepairLoop {
   private timer: NodeJS.Timeout | undefined;
@@ -17,13 +18,37 @@ export class CounterRepairLoop {
     private readonly paused: () => boolean = () => false,
   ) {}
 
+  private kicked = false;
+
   start(): void {
-    const tick = () => {
-      this.running = this.pass().finally(() => {
-        if (this.timer !== undefined) this.timer = setTimeout(tick, this.intervalMs);
-      });
-    };
-    this.timer = setTimeout(tick, 0);
+    this.timer = setTimeout(() => this.tick(), 0);
+  }
+
+  private tick(): void {
+    this.kicked = false;
+    this.running = this.pass().finally(() => {
+      if (this.timer === undefined) return;
+      // A batch stored during the pass asks for another one at once.
+      this.timer = setTimeout(() => this.tick(), this.kicked ? 0 : this.intervalMs);
+    });
+  }
+
+  /** Asks for a pass as soon as the one under way (if any) is over: a batch was just stored. */
+  kick(): void {
+    if (this.timer === undefined) return;
+    this.kicked = true;
+    // Between passes: run the next one now rather than at the end of the interval.
+    void this.running.then(() => {
+      if (this.timer === undefined || !this.kicked) return;
+      clearTimeout(this.timer);
+      this.tick();
+    });
+  }
+
+  /** Runs a pass now, after the one under way (if any). */
+  passNow(): Promise<void> {
+    this.running = this.running.then(() => this.pass());
+    return this.running;
   }
 
   /** Stops after the pass under way, if any. */

@@ -106,6 +106,8 @@ export interface LocalStack extends LocalStackInfo {
   journal: DeliveryJournal | undefined;
   /** `true` when the local servers answer and the poller runs. */
   healthy(): Promise<boolean>;
+  /** Runs a counter repair pass now, after the one under way: counters then include every batch stored. */
+  foldNow(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -125,12 +127,14 @@ class ActivityRecordingWriter extends EventWriter {
     super(client, tableName, layout);
   }
 
-  override async store(message: QueueMessage) {
+  override async store(message: QueueMessage, writer?: string) {
     const reactions = this.reactions;
     const outcome =
       reactions && message.kind === 'event' && reactions.reactsTo(message.record)
-        ? await reactions.store(message.record, itemKey(message, this.layout), () => super.store(message))
-        : await super.store(message);
+        ? await reactions.store(message.record, itemKey(message, this.layout), () =>
+            super.store(message, writer),
+          )
+        : await super.store(message, writer);
     if (outcome === 'stored' && message.kind === 'event') this.activity.add(message.record);
     return outcome;
   }
@@ -345,7 +349,7 @@ async function startUnlocked(
   }) as unknown as LambdaHttpHandler;
   const layout = options.layout ?? DEFAULT_LAYOUT;
   const activity = new Activity();
-  // Claims older than this process were left by one that is gone: the repair settles them at once.
+  // Batches begun before this process were left by one that is gone: the repair counts them at once.
   const counters = new CampaignCounters(dynamodb, LOCAL_TABLE_NAME, layout, options.staleAfterMs, Date.now());
   const repair = new CounterRepairLoop(
     counters,
@@ -376,7 +380,11 @@ async function startUnlocked(
     client: sqs,
     queueUrl,
     queueArn,
-    handler: (event) => process(event, {} as never),
+    handler: async (event) => {
+      const response = await process(event, {} as never);
+      repair.kick();
+      return response;
+    },
     logger,
     waitTimeSeconds: options.waitTimeSeconds ?? 1,
     concurrency: options.pollerConcurrency ?? 2,
@@ -501,6 +509,7 @@ async function startUnlocked(
     sqsServer,
     journal,
     healthy,
+    foldNow: () => repair.passNow(),
     stop,
   };
 }

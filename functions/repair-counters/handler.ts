@@ -14,13 +14,13 @@ const counters = new CampaignCounters(
   config.layout,
   config.staleAfterMs,
 );
-counters.onRepairError = (key, error) =>
-  logger.warn('campaign-day not settled; the next pass retries it', { ...key, error });
+counters.onRepairError = (subject, error) =>
+  logger.warn('not settled; the next pass retries it', { ...subject, error });
 
 /**
- * Runs on a schedule: recounts every campaign-day that a killed or failed consumer batch left with stale
- * claims, so counters equal the stored records without waiting for more traffic. A failed pass throws (the
- * function's error alarm sees it) and the next one starts over.
+ * Runs on a schedule: folds the consumer batches' journal into the counter items (their one writer), counting a
+ * batch that a killed or failed consumer left open from its own writes once it is stale. A failed pass throws
+ * (the function's error alarm sees it) and the next one finishes what it left.
  */
 export async function repairCounters(): Promise<RepairSummary> {
   const summary = await counters.repair();

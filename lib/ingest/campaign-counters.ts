@@ -1,18 +1,40 @@
 import { randomBytes } from 'node:crypto';
-import {
-  type AttributeValue,
-  type DynamoDBClient,
-  GetItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { findProvider } from '../providers';
-import { callOptions, trackUnansweredAttempts } from '../table/deadline';
+import {
+  type BatchEntry,
+  type BatchTally,
+  batchKey,
+  type Condition,
+  type CounterGroup,
+  closeBatchUpdate,
+  counterItem,
+  counterUnchanged,
+  type FoldRun,
+  type FoldState,
+  foldOf,
+  foldStateItem,
+  foldStateKey,
+  fromBatchItem,
+  fromFoldStateItem,
+  type Inserted,
+  journalQuery,
+  legacyClaimsOf,
+  openBatchItem,
+  registerUpdate,
+  stateUnchanged,
+  typesOf,
+  versionOf,
+} from '../table/counter-items';
+import { callOptions, trackUnansweredAttempts, withDeadline } from '../table/deadline';
 import {
   BreakdownBudget,
   COUNTED_ATTRIBUTE,
+  type CounterFields,
   type CounterKey,
   campaignDayFamily,
-  counterAttributesOf,
+  counterAttributesOfFields,
+  counterFieldsOf,
   counterItemKey,
   DEVICES_ATTRIBUTE,
   deviceMarkerItem,
@@ -21,18 +43,19 @@ import {
   isCountAttribute,
   NAME_ATTRIBUTE,
   PENDING_COUNTERS_PARTITION,
-  pendingCounterSortKey,
   RECORDS_TABLE,
   shardKeys,
-  statsDayPartitionKey,
   type TableLayout,
+  WRITER_ATTRIBUTE,
 } from '../table/records-table';
-import { getItems, type Item, keyOf, queryItems, updateIf } from '../table/table-io';
+import { getItems, type Item, keyOf, putIf, putItemIfAbsent, queryItems, updateIf } from '../table/table-io';
 import { setCountedFlag } from './event-writer';
 
+export type { BatchTally, CounterGroup, CounterKey, Inserted };
+
 /**
- * What a batch adds to one campaign-day: first inserts per counter attribute (per event type, and per
- * breakdown value and event type; see `counterAttributesOf`), and devices seen for the first time.
+ * What a campaign-day's records add up to: events per counter attribute (per event type, and per breakdown
+ * value and event type; see `counterAttributesOf`), and unique devices.
  */
 export interface Tally {
   counts: Record<string, number>;
@@ -40,82 +63,59 @@ export interface Tally {
 }
 
 /**
- * Counter attributes written by one update at most: an expression is limited to 4 KB, and `ADD #a12 :a12, `
- * takes 12 characters. A batch with more is applied in several updates (see {@link CampaignCounters.apply}).
- */
-const ATTRIBUTES_PER_UPDATE = 200;
-
-/** Settings of {@link CampaignCounters} that only tests and benches change. */
-export interface CounterOptions {
-  /** Counter attributes per update (default 200). */
-  attributesPerUpdate?: number;
-}
-
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out.length > 0 ? out : [[]];
-}
-
-export type { CounterKey };
-
-/**
- * A claim a batch puts on a campaign-day before it writes records: `<epoch ms, base 36>_<random>`. Its time
- * tells when the claim is stale (its batch can no longer be running).
+ * A batch's token: `<epoch ms, base 36, 9 digits>_<random>`. It names the batch's journal entry and every write
+ * of the batch, and its time tells when the batch is stale (can no longer be running). Tokens sort by time.
  */
 export function newClaimToken(now = Date.now()): string {
-  return `${now.toString(36)}_${randomBytes(6).toString('hex')}`;
+  return `${timeKey(now)}_${randomBytes(6).toString('hex')}`;
 }
 
+const timeKey = (ms: number) => Math.max(0, Math.floor(ms)).toString(36).padStart(9, '0');
 const claimTime = (token: string) => Number.parseInt(token.split('_')[0] ?? '', 36);
-
-/**
- * Claims are top-level attributes, so one update can add one without a map to exist first. A claim's value is
- * the number of parts of its batch's counts applied so far (see {@link CampaignCounters.apply}).
- */
-const CLAIM_PREFIX = 'claim_';
-
-const claimsOf = (item: Record<string, AttributeValue> | undefined): string[] =>
-  Object.keys(item ?? {})
-    .filter((name) => name.startsWith(CLAIM_PREFIX))
-    .map((name) => name.slice(CLAIM_PREFIX.length));
-
-/** What a claim found on its counter item: the claims on it, and what its breakdowns may still take. */
-export interface Claimed {
-  /** Tokens of the claims now on the item, this one included. */
-  claims: string[];
-  /** The item's breakdown values: a batch counts what it adds within it. */
-  budget: BreakdownBudget;
-}
-
-const N = (value: number): AttributeValue => ({ N: String(value) });
 
 /** What one repair pass did. */
 export interface RepairSummary {
-  /** Counter items claimed since the previous pass. */
+  /** Journal entries read (batches since the fold's watermark). */
   checked: number;
-  /** Items left with only stale claims, recounted from their records. */
+  /** Batches left open by a killed or failed consumer, counted from their own writes. */
   recounted: number;
-  /** Items with no claim left, taken off the list. */
+  /** Counter items taken off the earlier protocol's repair list. */
   cleared: number;
-  /** Items the pass could not settle (a failed read or write); they stay listed for the next pass. */
+  /** Batches or campaign-days the pass could not settle (a failed read or write); the next pass retries. */
   failed: number;
+  /** Batches folded into the counter items by this pass. */
+  folded: number;
+  /** Counter items this pass wrote. */
+  written: number;
 }
 
+/** A campaign-day's share of a fold: the first inserts and new devices its batches journaled. */
+interface Delta {
+  key: CounterKey;
+  name: string | null;
+  inserted: CounterFields[];
+  devices: number;
+  /** Claims of the earlier protocol this fold settles on the campaign-day. */
+  legacy: string[];
+}
+
+const keyId = (key: CounterKey) => JSON.stringify([key.provider, key.campaignId, key.day]);
+
 /**
- * Exact per campaign-day counters, moved only by first inserts, without transactions.
+ * Exact per campaign-day counters, moved only by first inserts, without transactions, at a few writes per batch
+ * whatever the number of campaign-days it touches.
  *
- * A batch first puts a claim on each campaign-day it touches (`claim_<token>`), then writes its records and
- * device markers with conditional puts, then adds what it stored for the first time and drops its claim in one
- * conditional update: one increment per campaign-day per batch. A batch that dies between the two, or whose
- * writes ended in doubt, leaves its claim behind. Once no batch can still be behind the claim (see
- * {@link CampaignCounters.isStale}), the campaign-day is recounted from its records with consistent reads,
- * which is exact by construction. A recount writes only if no live claim exists and nothing changed since it
- * read (`version`), so it never races a running batch.
+ * A consumer batch writes a journal entry before anything else (`open`: the campaign-days it may count), then its
+ * records and device markers with conditional puts that name the batch (`writer`, the `counted` flag), then
+ * closes the entry with what it stored for the first time (`close`: per first insert, the few fields the
+ * counters read; new devices per campaign-day). It never writes a counter item.
  *
- * Nothing waits for traffic to come back: every claim also lists its item in a sparse index, and
- * {@link CampaignCounters.repair}, run on a schedule (every minute in AWS, every few seconds locally), settles
- * what is listed. Read paths only read.
+ * The repair pass ({@link CampaignCounters.repair}, every minute in AWS, every 2 s locally) is the counter items'
+ * one writer: it reads the journal from its watermark on and folds every closed batch into the counter items,
+ * each written whole once per pass, conditional on its version. A batch left open (its consumer killed, or
+ * its writes ended in doubt) is counted, once stale, from its own writes: the records whose `writer` names it
+ * and the device markers it flagged. A fold is written down before it touches a counter item, and each counter
+ * item it writes says so (`fold`), so a pass killed half-way is finished by the next, never applied twice.
  */
 export class CampaignCounters {
   constructor(
@@ -124,23 +124,18 @@ export class CampaignCounters {
     private readonly layout: TableLayout,
     readonly staleAfterMs = 60_000,
     private readonly deadBefore = 0,
-    private readonly options: CounterOptions = {},
   ) {
     trackUnansweredAttempts(client);
   }
 
-  /** Called with each campaign-day a repair pass could not settle, and why (for the logs). */
-  onRepairError?: (key: CounterKey, error: unknown) => void;
-
-  private get attributesPerUpdate() {
-    return this.options.attributesPerUpdate ?? ATTRIBUTES_PER_UPDATE;
-  }
+  /** Called with each batch or campaign-day a repair pass could not settle, and why (for the logs). */
+  onRepairError?: (subject: CounterKey | { batch: string }, error: unknown) => void;
 
   /**
-   * The one staleness rule: a claim has no batch behind it any more when it is older than any batch runs
-   * (`staleAfterMs`, above the consumer's timeout), or when it was made before `deadBefore` (the local stack
-   * passes its start time: claims from before are a killed process's).
-   * @param token a claim token, which carries the time it was made (see {@link newClaimToken}).
+   * The one staleness rule: a batch can no longer be running when it is older than any batch runs
+   * (`staleAfterMs`, above the consumer's timeout), or when it began before `deadBefore` (the local stack
+   * passes its start time: batches from before are a killed process's).
+   * @param token a batch token, which carries the time it began (see {@link newClaimToken}).
    */
   isStale(token: string, now = Date.now()): boolean {
     const claimedAt = claimTime(token);
@@ -148,108 +143,245 @@ export class CampaignCounters {
   }
 
   /**
-   * Puts a batch's claim on a campaign-day (an attribute `claim_<token>`), creating its counter item if needed
-   * and listing it for the repair. Applied twice (a retry), it changes nothing more.
-   * @returns the claims now on the item and its breakdown budget.
+   * How long after its token's time a batch's journal entry can still land: the entry is the batch's first
+   * write and is given a sixth of the staleness (10 s by default), so a third leaves room for a slow link. The
+   * fold moves its watermark no closer to the present than this.
    */
-  async claim(key: CounterKey, token: string, name?: string | null): Promise<Claimed> {
-    const byDay = RECORDS_TABLE.indexes.byTypeAndDay;
-    const pending = RECORDS_TABLE.indexes.byDevice;
-    const output = await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.tableName,
-        Key: counterItemKey(key),
-        UpdateExpression: `SET #claim = :zero, #kind = :kind, #provider = :provider, #campaign = :campaign, #day = :day, #dpk = :dpk, #dsk = :dsk, #ppk = :ppk, #psk = :psk${name ? ', #name = :name' : ''} ADD #version :one`,
-        ExpressionAttributeNames: {
-          '#claim': `${CLAIM_PREFIX}${token}`,
-          '#kind': 'kind',
-          '#provider': 'provider',
-          '#campaign': 'campaign_id',
-          '#day': 'day',
-          '#dpk': byDay.partitionKey,
-          '#dsk': byDay.sortKey,
-          '#ppk': pending.partitionKey,
-          '#psk': pending.sortKey,
-          '#version': 'version',
-          ...(name ? { '#name': NAME_ATTRIBUTE } : {}),
-        },
-        ExpressionAttributeValues: {
-          ...(name ? { ':name': { S: name } } : {}),
-          ':zero': N(0),
-          ':kind': { S: 'stats' },
-          ':provider': { S: key.provider },
-          ':campaign': { S: key.campaignId },
-          ':day': { S: key.day },
-          ':dpk': { S: statsDayPartitionKey(key.provider, key.day) },
-          ':dsk': { S: key.campaignId },
-          ':ppk': { S: PENDING_COUNTERS_PARTITION },
-          ':psk': { S: pendingCounterSortKey(key.provider, key.campaignId, key.day) },
-          ':one': N(1),
-        },
-        ReturnValues: 'ALL_NEW',
+  get openWithinMs(): number {
+    return Math.floor(this.staleAfterMs / 6);
+  }
+
+  /**
+   * Opens a batch's journal entry: the campaign-days it may count. Its own deadline is {@link openWithinMs}
+   * after the token's time (or the batch's deadline, if sooner).
+   * @throws the SDK's error: nothing of the batch may then be written.
+   */
+  async open(token: string, groups: CounterGroup[]): Promise<void> {
+    const deadline = claimTime(token) + this.openWithinMs;
+    const write = () => putItemIfAbsent(this.client, this.tableName, openBatchItem(token, groups));
+    await withDeadline(deadline, write);
+  }
+
+  /** Campaign-days and event types this container has registered (see {@link register}); only confirmed ones. */
+  private readonly registered = new Set<string>();
+
+  /**
+   * Lists, on their counter items, the campaign-days and event types a batch stores, unless this container
+   * registered them before: the read paths then find the records before the repair counts them. One small
+   * update per campaign-day and type a container has not seen, whatever the traffic.
+   * @throws the SDK's error (the records are then found once the repair has counted them).
+   */
+  async register(groups: readonly (CounterGroup & { types: readonly string[] })[]): Promise<void> {
+    await Promise.all(
+      groups.map(async ({ key, name, types }) => {
+        const ids = types.map((type) => JSON.stringify([key.provider, key.campaignId, key.day, type]));
+        const fresh = types.filter((_, i) => !this.registered.has(ids[i] as string));
+        if (fresh.length === 0) return;
+        await this.client.send(
+          new UpdateItemCommand(registerUpdate(this.tableName, key, name, fresh)),
+          callOptions(),
+        );
+        // Bounded: forgetting costs a write, never a count.
+        if (this.registered.size > 100_000) this.registered.clear();
+        for (const id of ids) this.registered.add(id);
       }),
+    );
+  }
+
+  /**
+   * Closes a batch's journal entry with what it stored for the first time, once.
+   * @returns `false` when the entry was closed before (by the repair, having counted from the batch's writes).
+   */
+  close(token: string, tally: BatchTally): Promise<boolean> {
+    const update = closeBatchUpdate(this.tableName, token, tally);
+    const value = update.ExpressionAttributeValues[':tally'].S;
+    return updateIf(this.client, update, (found) => found?.tally?.S === value);
+  }
+
+  /**
+   * One repair pass: finishes a fold a killed pass left, counts stale open batches from their own writes, folds
+   * every closed batch not yet folded into the counter items, settles stale claims of the earlier protocol, and
+   * moves the watermark on.
+   * @returns what the pass did.
+   * @throws the SDK's error when the journal or the fold state cannot be read or written; the next pass starts
+   *   over where this one stopped.
+   */
+  async repair(now = Date.now()): Promise<RepairSummary> {
+    const summary: RepairSummary = { checked: 0, recounted: 0, cleared: 0, failed: 0, folded: 0, written: 0 };
+    let state = await this.readState();
+    const entries = (await queryItems(this.client, journalQuery(this.tableName, state.watermark))).map(
+      fromBatchItem,
+    );
+    summary.checked = entries.length;
+    const byToken = new Map(entries.map((entry) => [entry.token, entry]));
+    if (state.run) state = await this.finishRun(state, byToken, summary);
+    if (state.run) return summary;
+
+    const folded = new Set(state.folded);
+    const tokens: string[] = [];
+    let oldestUnfolded: string | undefined;
+    for (const entry of entries) {
+      if (folded.has(entry.token)) continue;
+      if (!entry.tally && this.isStale(entry.token, now)) {
+        try {
+          entry.tally = await this.recountBatch(entry);
+          summary.recounted++;
+        } catch (error) {
+          summary.failed++;
+          this.onRepairError?.({ batch: entry.token }, error);
+        }
+      }
+      if (entry.tally) tokens.push(entry.token);
+      else oldestUnfolded ??= entry.token;
+    }
+    const legacy = await this.legacyClaims(now, summary);
+    if (tokens.length > 0 || legacy.length > 0) {
+      const run: FoldRun = { id: newClaimToken(now), tokens, legacy };
+      state = await this.writeState({ ...state, run, version: state.version + 1 }, state.version);
+      state = await this.finishRun(state, byToken, summary);
+      if (state.run) return summary;
+    }
+    // Every batch that began before the bound has its entry in the table by now (see `openWithinMs`), so the
+    // journal before the bound, bar what is still open, needs no reading again.
+    // (A `now` ahead of the clock, as tests pass to age batches, must not move it past entries still to come.)
+    const bound = timeKey(Math.min(now, Date.now()) - 2 * this.openWithinMs);
+    const watermark = [bound, oldestUnfolded ?? bound].sort()[0] as string;
+    if (watermark > state.watermark) {
+      const kept = state.folded.filter((token) => token >= watermark);
+      await this.writeState({ ...state, watermark, folded: kept, version: state.version + 1 }, state.version);
+    }
+    return summary;
+  }
+
+  private async readState(): Promise<FoldState> {
+    const { Item } = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: foldStateKey(), ConsistentRead: true }),
       callOptions(),
     );
-    const claims = claimsOf(output.Attributes);
-    // Batches that hold claims together share the room the campaign-day's breakdowns have left.
-    return { claims, budget: new BreakdownBudget(Object.keys(output.Attributes ?? {}), claims.length) };
+    return fromFoldStateItem(Item);
+  }
+
+  /** Writes the fold state, unless another pass wrote it since `expected`. */
+  private async writeState(state: FoldState, expected: number): Promise<FoldState> {
+    const item = foldStateItem(state);
+    const written = await putIf(
+      this.client,
+      { TableName: this.tableName, Item: item, ...stateUnchanged(expected) },
+      (found) => found?.version?.N === item.version?.N && found?.run?.S === item.run?.S,
+    );
+    if (!written) throw new Error('another repair pass moved the fold state; this pass stops');
+    return state;
   }
 
   /**
-   * Adds a batch's first inserts and drops its claim. Counts that do not fit one update are applied in parts;
-   * each part is conditional on the claim's progress (the parts applied so far) and moves it on, so a part
-   * applied whose answer was lost is neither applied again nor lost, and each part moves `version`, so a recount
-   * that read the item before it does not write over it.
-   * @returns `false` when the claim was gone before its last part (a recount took it over, having counted from
-   *   the records).
+   * Applies a fold written down in the state to every counter item it touches (skipping those that say they
+   * have it), then marks its batches folded.
+   * @returns the state after it; still holding the run when a counter item could not be written (the next pass
+   *   finishes it).
    */
-  async apply(key: CounterKey, token: string, tally: Tally): Promise<boolean> {
-    const claim = `${CLAIM_PREFIX}${token}`;
-    const parts = chunks(Object.entries(tally.counts), this.attributesPerUpdate);
-    for (const [index, part] of parts.entries()) {
-      const last = index === parts.length - 1;
-      const names: Record<string, string> = { '#claim': claim, '#version': 'version' };
-      const values: Record<string, AttributeValue> = { ':done': N(index), ':one': N(1) };
-      const adds: string[] = ['#version :one'];
-      part.forEach(([attribute, count], i) => {
-        names[`#a${i}`] = attribute;
-        values[`:a${i}`] = N(count);
-        adds.push(`#a${i} :a${i}`);
-      });
-      if (last) {
-        names['#unique'] = DEVICES_ATTRIBUTE;
-        values[':u'] = N(tally.unique_devices);
-        adds.push('#unique :u');
-      } else {
-        values[':next'] = N(index + 1);
+  private async finishRun(
+    state: FoldState,
+    byToken: Map<string, BatchEntry>,
+    summary: RepairSummary,
+  ): Promise<FoldState> {
+    const run = state.run as FoldRun;
+    const deltas = new Map<string, Delta>();
+    const deltaOf = (key: CounterKey): Delta => {
+      const id = keyId(key);
+      let delta = deltas.get(id);
+      if (!delta) {
+        delta = { key, name: null, inserted: [], devices: 0, legacy: [] };
+        deltas.set(id, delta);
       }
-      const applied = await updateIf(
-        this.client,
-        {
-          TableName: this.tableName,
-          Key: counterItemKey(key),
-          UpdateExpression: `ADD ${adds.join(', ')} ${last ? 'REMOVE #claim' : 'SET #claim = :next'}`,
-          ConditionExpression: '#claim = :done',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        },
-        // Found after a retry: this part was applied if the claim moved past it (or, for the last, is gone).
-        (found) => (last ? found?.[claim] === undefined : Number(found?.[claim]?.N) === index + 1),
-      );
-      if (!applied) return false;
+      return delta;
+    };
+    for (const token of run.tokens) {
+      const entry = byToken.get(token);
+      if (!entry?.tally) throw new Error(`journal entry ${token} of the fold under way is missing`);
+      entry.groups.forEach((group, g) => {
+        const delta = deltaOf(group.key);
+        if (group.name) delta.name = group.name;
+        delta.devices += entry.tally?.devices[g] ?? 0;
+      });
+      for (const [g, ...fields] of entry.tally.inserted) {
+        const group = entry.groups[g];
+        if (group) deltaOf(group.key).inserted.push(fields);
+      }
     }
-    return true;
+    for (const [provider, campaignId, day, token] of run.legacy) {
+      deltaOf({ provider, campaignId, day }).legacy.push(token);
+    }
+    let complete = true;
+    for (const delta of deltas.values()) {
+      // One campaign-day that cannot be written now (throttled, say) must not hold back the others.
+      try {
+        if (await this.foldInto(delta, run.id)) summary.written++;
+      } catch (error) {
+        complete = false;
+        summary.failed++;
+        this.onRepairError?.(delta.key, error);
+      }
+    }
+    if (!complete) return state;
+    summary.folded += run.tokens.length;
+    const done: FoldState = {
+      ...state,
+      folded: [...state.folded, ...run.tokens],
+      run: undefined,
+      version: state.version + 1,
+    };
+    return this.writeState(done, state.version);
   }
 
   /**
-   * Recounts a campaign-day from its records when it carries stale claims, unless a live claim (other than
-   * `ownToken`, whose writes are settled) is on it. Drops the stale claims and takes the item off the repair
-   * list in the same conditional write.
-   * @returns `true` when the counters were rewritten.
+   * Writes one counter item whole with a fold's share added, unless it already has it.
+   * @returns `false` when the item already had this fold.
    */
-  async recountIfStale(key: CounterKey, ownToken?: string, now = Date.now()): Promise<boolean> {
-    const item = await this.read(key);
-    return item ? this.recountItem(key, item, ownToken, now) : false;
+  private async foldInto(delta: Delta, runId: string): Promise<boolean> {
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const item = await this.read(delta.key);
+      if (foldOf(item) === runId) return false;
+      const legacyClaims = legacyClaimsOf(item);
+      const inserted = [...delta.inserted];
+      let devices = delta.devices;
+      for (const token of delta.legacy) {
+        if (!legacyClaims.has(token)) continue;
+        const own = await this.countOwnWrites(token, [delta.key]);
+        inserted.push(...own.inserted.map(([, ...fields]) => fields as CounterFields));
+        devices += own.devices[0] ?? 0;
+        legacyClaims.delete(token);
+      }
+      const counts: Record<string, number> = {};
+      for (const [name, value] of Object.entries(item ?? {})) {
+        if (isCountAttribute(name)) counts[name] = Number(value.N ?? 0);
+      }
+      // The item's breakdowns keep their values; new ones are taken while there is room, the rest are "other".
+      const budget = new BreakdownBudget(Object.keys(item ?? {}));
+      for (const fields of inserted) {
+        for (const attribute of counterAttributesOfFields(fields)) {
+          const placed = budget.place(attribute);
+          counts[placed] = (counts[placed] ?? 0) + 1;
+        }
+      }
+      const next = counterItem(delta.key, {
+        types: [...typesOf(item), ...inserted.map(([event]) => event)],
+        counts,
+        devices: Number(item?.[DEVICES_ATTRIBUTE]?.N ?? 0) + devices,
+        name: delta.name ?? item?.[NAME_ATTRIBUTE]?.S ?? null,
+        version: versionOf(item) + 1,
+        fold: runId,
+        legacyClaims,
+      });
+      const written = await putIf(
+        this.client,
+        { TableName: this.tableName, Item: next, ...counterUnchanged(item) },
+        (found) => foldOf(found) === runId,
+      );
+      if (written) return true;
+      // Only a consumer of the earlier protocol, still finishing its batch, writes a counter item besides the
+      // fold: read it again.
+    }
+    throw new Error('the counter item kept changing while the fold wrote it');
   }
 
   private async read(key: CounterKey) {
@@ -261,138 +393,90 @@ export class CampaignCounters {
   }
 
   /**
-   * `true` when some records of `day` may have expired: retention counts from receipt, and an event may be
-   * received up to a day before its `created_at` (a sender's clock ahead), so none expires before the day
-   * plus the retention minus one day.
+   * Counts a batch left open from its own writes, and closes its entry with the count (so a fold killed
+   * after it reads the same again).
    */
-  private mayHaveExpired(day: string, now: number): boolean {
-    const days = this.layout.retentionDays;
-    if (days === null) return false;
-    return Date.parse(`${day}T00:00:00.000Z`) + (days - 1) * 86_400_000 <= now;
-  }
-
-  private async recountItem(key: CounterKey, item: Item, ownToken: string | undefined, now: number) {
-    const claims = claimsOf(item);
-    const stale = claims.filter((token) => token === ownToken || this.isStale(token, now));
-    if (stale.length === 0 || stale.length < claims.length) return false;
-
-    const tally = await this.countFromRecords(key, new BreakdownBudget(Object.keys(item)));
-    // Every counter attribute counted before or now: one no record moves any more is set to 0, not left behind.
-    for (const name of Object.keys(item)) if (isCountAttribute(name)) tally.counts[name] ??= 0;
-    if (this.mayHaveExpired(key.day, now)) {
-      // Records of this day may be gone with their TTL: what is left counts less than what was stored.
-      for (const [name, count] of Object.entries(tally.counts)) {
-        tally.counts[name] = Math.max(count, Number(item[name]?.N ?? 0));
-      }
-      tally.unique_devices = Math.max(tally.unique_devices, Number(item[DEVICES_ATTRIBUTE]?.N ?? 0));
-    }
-    const parts = chunks(Object.entries(tally.counts), this.attributesPerUpdate);
-    let version = item.version ?? N(0);
-    for (const [index, part] of parts.entries()) {
-      const last = index === parts.length - 1;
-      const names: Record<string, string> = { '#version': 'version' };
-      const values: Record<string, AttributeValue> = { ':one': N(1), ':version': version };
-      const sets: string[] = [];
-      part.forEach(([attribute, count], i) => {
-        names[`#a${i}`] = attribute;
-        values[`:a${i}`] = N(count);
-        sets.push(`#a${i} = :a${i}`);
-      });
-      const removes: string[] = [];
-      if (last) {
-        const pending = RECORDS_TABLE.indexes.byDevice;
-        Object.assign(names, {
-          '#unique': DEVICES_ATTRIBUTE,
-          '#ppk': pending.partitionKey,
-          '#psk': pending.sortKey,
-        });
-        values[':u'] = N(tally.unique_devices);
-        sets.push('#unique = :u');
-        removes.push('#ppk', '#psk');
-        stale.forEach((token, i) => {
-          names[`#t${i}`] = `${CLAIM_PREFIX}${token}`;
-          removes.push(`#t${i}`);
-        });
-      }
-      // Each part is conditional on nothing having changed since the last: a batch that claims meanwhile stops
-      // the recount, and its stale claims stay for the next repair pass, which recounts all of it again.
-      const written = await updateIf(this.client, {
+  private async recountBatch(entry: BatchEntry): Promise<BatchTally> {
+    const tally = await this.countOwnWrites(
+      entry.token,
+      entry.groups.map((group) => group.key),
+    );
+    if (await this.close(entry.token, tally)) return tally;
+    // Closed meanwhile by its own consumer: its count is the same.
+    const { Item } = await this.client.send(
+      new GetItemCommand({
         TableName: this.tableName,
-        Key: counterItemKey(key),
-        UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''} ADD #version :one`,
-        ConditionExpression: '#version = :version',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      });
-      if (!written) return false;
-      version = N(Number(version.N ?? 0) + 1);
-    }
-    return true;
+        Key: batchKey(entry.token),
+        ConsistentRead: true,
+      }),
+      callOptions(),
+    );
+    const closed = Item ? fromBatchItem(Item).tally : undefined;
+    if (!closed) throw new Error(`journal entry ${entry.token} is neither open nor closed`);
+    return closed;
   }
 
   /**
-   * Counts a campaign-day from its stored events, over every shard, with consistent reads: events per type,
-   * unique devices as the distinct `device_id`s among its counted events. Device markers are made to match the
-   * records first (a batch killed between a record and its marker leaves the marker missing or unflagged), so a
-   * later retry of such an event finds its marker flagged and does not count the device a second time.
+   * What a batch stored for the first time, from its own writes: the records of its campaign-days whose `writer`
+   * names it, and the device markers whose `counted` flag it set (for any message of the batch, a duplicate
+   * delivery's too). A marker its batch did not get to is flagged now in the name of the batch's record (once: a
+   * marker flagged meanwhile by a later delivery counts for that one). Reads are consistent, and the batch is
+   * stale: none of its writes can land any more.
    */
-  async countFromRecords(key: CounterKey, budget = new BreakdownBudget()): Promise<Tally> {
-    const raw = new Map<string, number>();
-    const counted = findProvider(key.provider)?.counted ?? {};
-    const devices = new Map<string, Item>();
-    const family = campaignDayFamily(key.provider, key.campaignId, key.day);
-    for (const pk of shardKeys(family, this.layout)) {
-      const events = await queryItems(this.client, {
-        TableName: this.tableName,
-        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-        ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
-        ExpressionAttributeValues: { ':pk': { S: pk }, ':prefix': { S: EVENT_SORT_PREFIX } },
-        ConsistentRead: true,
-      });
-      for (const item of events) {
-        const event = item.event?.S ?? '';
-        for (const attribute of counterAttributesOf(fromEventItem(item))) {
-          raw.set(attribute, (raw.get(attribute) ?? 0) + 1);
+  private async countOwnWrites(token: string, keys: CounterKey[]): Promise<BatchTally> {
+    const tally: BatchTally = { inserted: [], devices: keys.map(() => 0) };
+    const mine = `${token}.`;
+    for (const [g, key] of keys.entries()) {
+      const counted = findProvider(key.provider)?.counted ?? {};
+      const family = campaignDayFamily(key.provider, key.campaignId, key.day);
+      // Per device of a counted event: its marker, and the first record of it this batch wrote, if any.
+      const devices = new Map<string, { marker: Item; writer: string | undefined }>();
+      for (const pk of shardKeys(family, this.layout)) {
+        const items = await queryItems(this.client, {
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+          ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
+          ExpressionAttributeValues: { ':pk': { S: pk }, ':prefix': { S: EVENT_SORT_PREFIX } },
+          ConsistentRead: true,
+        });
+        for (const item of items) {
+          const record = fromEventItem(item);
+          const writer = item[WRITER_ATTRIBUTE]?.S;
+          const ours = writer?.startsWith(mine) === true;
+          if (ours) tally.inserted.push([g, ...counterFieldsOf(record)]);
+          const marker = counted[record.event] ? deviceMarkerItem(record, this.layout) : undefined;
+          if (!marker) continue;
+          const id = JSON.stringify([marker.pk?.S, marker.sk?.S]);
+          const seen = devices.get(id);
+          if (!seen) devices.set(id, { marker, writer: ours ? writer : undefined });
+          else if (ours) seen.writer ??= writer;
         }
-        const device = item.device_id?.S;
-        if (device && counted[event] && !devices.has(device)) devices.set(device, item);
+      }
+      const found = new Map(
+        (
+          await getItems(
+            this.client,
+            this.tableName,
+            [...devices.values()].map((d) => keyOf(d.marker)),
+          )
+        ).map((item) => [JSON.stringify([item.pk?.S, item.sk?.S]), item] as const),
+      );
+      for (const [id, { marker, writer }] of devices) {
+        const flag = found.get(id)?.[COUNTED_ATTRIBUTE];
+        const ours = flag
+          ? flag.S?.startsWith(mine) === true
+          : writer !== undefined && (await setCountedFlag(this.client, this.tableName, marker, writer));
+        if (ours) tally.devices[g] = (tally.devices[g] ?? 0) + 1;
       }
     }
-    // The most frequent values take the room a breakdown has left; the rest are counted as "other".
-    const tally: Tally = { counts: {}, unique_devices: 0 };
-    for (const [attribute, count] of [...raw.entries()].sort(
-      (a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1),
-    )) {
-      const placed = budget.place(attribute);
-      tally.counts[placed] = (tally.counts[placed] ?? 0) + count;
-    }
-    const markers: Item[] = [];
-    for (const item of devices.values()) {
-      const marker = deviceMarkerItem(fromEventItem(item), this.layout);
-      if (marker) markers.push(marker);
-    }
-    const flagged = new Set(
-      (await getItems(this.client, this.tableName, markers.map(keyOf)))
-        .filter((item) => item[COUNTED_ATTRIBUTE] !== undefined)
-        .map((item) => JSON.stringify([item.pk?.S, item.sk?.S])),
-    );
-    for (const marker of markers) {
-      if (!flagged.has(JSON.stringify([marker.pk?.S, marker.sk?.S]))) {
-        await setCountedFlag(this.client, this.tableName, marker, undefined);
-      }
-    }
-    tally.unique_devices = devices.size;
     return tally;
   }
 
   /**
-   * One repair pass: settles every counter item claimed since the previous pass. An item whose claims are all
-   * stale is recounted from its records; an item with no claim left is taken off the list (unless a batch
-   * claimed it meanwhile); an item with a live claim stays listed for the next pass.
-   * @returns what the pass did.
-   * @throws the SDK's error when the list cannot be read; the next pass starts over.
+   * Claims of the earlier protocol (a counter item listed for the repair, `claim_<token>` on it) that are
+   * stale, to be settled by this pass's fold; items listed with no claim left are taken off the list.
    */
-  async repair(now = Date.now()): Promise<RepairSummary> {
+  private async legacyClaims(now: number, summary: RepairSummary): Promise<FoldRun['legacy']> {
     const index = RECORDS_TABLE.indexes.byDevice;
     const listed = await queryItems(this.client, {
       TableName: this.tableName,
@@ -401,44 +485,48 @@ export class CampaignCounters {
       ExpressionAttributeNames: { '#pk': index.partitionKey },
       ExpressionAttributeValues: { ':pk': { S: PENDING_COUNTERS_PARTITION } },
     });
-    const summary: RepairSummary = { checked: listed.length, recounted: 0, cleared: 0, failed: 0 };
+    const settle: FoldRun['legacy'] = [];
     for (const entry of listed) {
       const key = {
         provider: entry.provider?.S ?? '',
         campaignId: entry.campaign_id?.S ?? '',
-        day: entry[RECORDS_TABLE.sortKey]?.S ?? '',
+        day: entry.day?.S ?? entry[RECORDS_TABLE.sortKey]?.S ?? '',
       };
-      // One campaign-day that cannot be settled now (throttled, say) must not hold back the others.
       try {
         const item = await this.read(key);
         if (!item) continue;
-        if (claimsOf(item).length > 0) {
-          if (await this.recountItem(key, item, undefined, now)) summary.recounted++;
-        } else if (await this.unlist(key, item)) {
-          summary.cleared++;
+        const claims = legacyClaimsOf(item);
+        if (claims.size === 0) {
+          if (await this.unlist(key, item)) summary.cleared++;
+          continue;
+        }
+        for (const [token, parts] of claims) {
+          if (!this.isStale(token, now)) continue;
+          // A claim whose counts were applied in part cannot tell which parts: only a whole recount can.
+          if (parts > 0) throw new Error(`claim ${token} was applied in part; recount the campaign-day`);
+          settle.push([key.provider, key.campaignId, key.day, token]);
         }
       } catch (error) {
         summary.failed++;
         this.onRepairError?.(key, error);
       }
     }
-    return summary;
+    return settle;
   }
 
-  /** Takes a claim-free item off the repair list, unless a batch claimed it since it was read. */
+  /** Takes a claim-free item off the earlier protocol's repair list, unless it changed since it was read. */
   private unlist(key: CounterKey, item: Item): Promise<boolean> {
     const pending = RECORDS_TABLE.indexes.byDevice;
     return updateIf(this.client, {
       TableName: this.tableName,
       Key: counterItemKey(key),
       UpdateExpression: 'REMOVE #ppk, #psk',
-      ConditionExpression: '#version = :version',
-      ExpressionAttributeNames: {
-        '#ppk': pending.partitionKey,
-        '#psk': pending.sortKey,
-        '#version': 'version',
-      },
-      ExpressionAttributeValues: { ':version': item.version ?? N(0) },
+      ...withCondition(counterUnchanged(item), { '#ppk': pending.partitionKey, '#psk': pending.sortKey }),
     });
   }
+}
+
+/** A condition with more attribute names. */
+function withCondition(condition: Condition, names: Record<string, string>): Condition {
+  return { ...condition, ExpressionAttributeNames: { ...condition.ExpressionAttributeNames, ...names } };
 }

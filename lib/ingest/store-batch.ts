@@ -1,8 +1,8 @@
 import type { QueueMessage } from '../events/event-record';
 import { findProvider } from '../providers';
 import { wasAnswered, withDeadline } from '../table/deadline';
-import { type CounterKey, counterAttributesOf, counterKeyOf } from '../table/records-table';
-import type { CampaignCounters, Claimed, Tally } from './campaign-counters';
+import { counterFieldsOf, counterKeyOf } from '../table/records-table';
+import type { BatchTally, CampaignCounters, CounterGroup } from './campaign-counters';
 import { newClaimToken } from './campaign-counters';
 import type { EventWriter, StoreOutcome } from './event-writer';
 
@@ -13,33 +13,31 @@ export type BatchOutcome = { ok: true; outcome: StoreOutcome } | { ok: false; er
 export interface StoreOptions {
   /**
    * When the batch's table calls must be over (epoch ms): none starts after it, a running one is aborted. It
-   * must come before the batch's claims turn stale; the default is half the staleness from now.
+   * must come before the batch turns stale; the default is half the staleness from now.
    */
   deadline?: number;
 }
 
-interface Group {
-  key: CounterKey;
-  members: number[];
-  claimed: Promise<Claimed>;
-}
-
-const groupId = (key: CounterKey) => JSON.stringify([key.provider, key.campaignId, key.day]);
+const groupId = (message: QueueMessage & { kind: 'event' }) => {
+  const key = counterKeyOf(message.record);
+  return key ? JSON.stringify([key.provider, key.campaignId, key.day]) : undefined;
+};
 
 /**
  * Stores a batch of queue messages: one conditional put per record, a device marker where it can be new, and
  * exact counters per campaign and day (events per type and breakdown, unique devices), moved only by first
- * inserts and aggregated to one increment per campaign-day per batch (see {@link CampaignCounters} for why
- * they stay exact under crashes, retries and lost answers).
+ * inserts. The batch journals what it stored for the first time in one entry, opened before its first write
+ * and closed after its last; the repair folds the journal into the counter items (see {@link CampaignCounters}
+ * for why they stay exact under crashes, retries and lost answers).
  *
- * Every write of the batch names the batch and the message (its claim token and index), so a write applied
- * whose answer was lost is known for the message's own when the SDK's retry finds it. Counts are added only when every write of a
- * campaign-day is known; otherwise its claim stays and a recount counts from the records: at once when every
- * failed call was answered (nothing of the batch can land later), else by the repair once the claim is stale.
+ * Every write of the batch names the batch and the message (its token and index), so a write applied whose
+ * answer was lost is known for the message's own when the SDK's retry finds it. The entry is closed when every
+ * write of the batch is known, a failed one having been answered (nothing of it can land later); otherwise it
+ * stays open and the repair counts the batch from its own writes once it is stale.
  *
- * A message fails (and is retried by SQS) when its record or its device marker could not be written, when its
- * campaign-day could not be claimed, or when its counts could not be applied. A retried message writes its
- * marker again, so a marker is never missing for a message that succeeded.
+ * A message fails (and is retried by SQS) when its record or its device marker could not be written, or, for
+ * a campaign event, when the journal entry could not be opened. A retried message writes its marker again, so
+ * a marker is never missing for a message that succeeded.
  * @returns one outcome per message, in order; never throws.
  */
 export function storeBatch(
@@ -58,37 +56,56 @@ async function store(
   messages: readonly QueueMessage[],
 ): Promise<BatchOutcome[]> {
   const token = newClaimToken();
-  const groups = new Map<string, Group>();
-  const groupOf = new Map<number, Group>();
-  messages.forEach((message, i) => {
-    if (message.kind !== 'event') return;
-    const key = counterKeyOf(message.record);
-    if (!key) return;
-    const id = groupId(key);
-    let group = groups.get(id);
-    if (!group) {
-      const claimed = counters.claim(key, token, message.record.campaign_name);
-      claimed.catch(() => {});
-      group = { key, members: [], claimed };
-      groups.set(id, group);
+  const groups: CounterGroup[] = [];
+  const indexOf = new Map<string, number>();
+  const groupOf: Array<number | undefined> = messages.map((message) => {
+    if (message.kind !== 'event') return undefined;
+    const id = groupId(message);
+    if (id === undefined) return undefined;
+    let index = indexOf.get(id);
+    if (index === undefined) {
+      index = groups.length;
+      indexOf.set(id, index);
+      groups.push({ key: counterKeyOf(message.record) as CounterGroup['key'], name: null });
     }
-    group.members.push(i);
-    groupOf.set(i, group);
+    const group = groups[index] as CounterGroup;
+    group.name = message.record.campaign_name ?? group.name;
+    return index;
   });
 
-  // A campaign event is written only once its campaign-day is claimed, so no first insert escapes a recount.
-  // Its marker follows the record: a batch killed in between leaves a claim, and the recount writes the marker.
-  const markers: Array<'new' | 'old' | undefined> = [];
+  // The entry comes first, so that no first insert of a campaign event escapes the repair.
+  let opened: unknown;
+  if (groups.length > 0) {
+    try {
+      await counters.open(token, groups);
+    } catch (error) {
+      opened = error ?? new Error('the batch journal could not be opened');
+    }
+  }
+  // Listed for the read paths as the records are written; should it fail, the repair's count lists them.
+  const types = groups.map(() => new Set<string>());
+  messages.forEach((message, i) => {
+    const g = groupOf[i];
+    if (g !== undefined && message.kind === 'event') types[g]?.add(message.record.event);
+  });
+  const registered =
+    opened === undefined && groups.length > 0
+      ? counters
+          .register(groups.map((group, g) => ({ ...group, types: [...(types[g] ?? [])] })))
+          .catch(() => undefined)
+      : Promise.resolve();
+
+  const markers: boolean[] = [];
   const outcomes: BatchOutcome[] = await Promise.all(
     messages.map(async (message, i): Promise<BatchOutcome> => {
+      if (opened !== undefined && groupOf[i] !== undefined) return { ok: false, error: opened };
       try {
-        await groupOf.get(i)?.claimed;
         // Per message: two deliveries of one event in one batch must not take each other's write for their own.
         const nonce = `${token}.${i}`;
         const outcome = await writer.store(message, nonce);
         if (message.kind === 'event') {
           const counted = Boolean(findProvider(message.record.provider)?.counted?.[message.record.event]);
-          markers[i] = (await writer.markDevice(message.record, counted, nonce)) === 'first' ? 'new' : 'old';
+          markers[i] = (await writer.markDevice(message.record, counted, nonce)) === 'first';
         }
         return { ok: true, outcome };
       } catch (error) {
@@ -97,46 +114,26 @@ async function store(
     }),
   );
 
-  await Promise.all(
-    [...groups.values()].map(async (group) => {
-      const claimed = await group.claimed.catch(() => undefined);
-      if (claimed === undefined) return;
-      const tally: Tally = { counts: {}, unique_devices: 0 };
-      const failures: unknown[] = [];
-      for (const i of group.members) {
-        const result = outcomes[i];
-        const message = messages[i];
-        if (!result?.ok || message?.kind !== 'event') {
-          failures.push(result?.ok === false ? result.error : undefined);
-          continue;
-        }
-        if (result.outcome === 'stored') {
-          for (const attribute of counterAttributesOf(message.record)) {
-            const placed = claimed.budget.place(attribute);
-            tally.counts[placed] = (tally.counts[placed] ?? 0) + 1;
-          }
-        }
-        if (markers[i] === 'new') tally.unique_devices++;
+  if (groups.length > 0 && opened === undefined) {
+    const tally: BatchTally = { inserted: [], devices: groups.map(() => 0) };
+    let known = true;
+    messages.forEach((message, i) => {
+      const g = groupOf[i];
+      const result = outcomes[i];
+      if (g === undefined || message.kind !== 'event' || !result) return;
+      if (!result.ok) {
+        known &&= wasAnswered(result.error);
+        return;
       }
-      if (failures.length === 0) {
-        try {
-          // A claim taken over by a recount before all was applied: a new claim has the repair count again, in
-          // case a write of this batch landed after the recount read the records.
-          if (!(await counters.apply(group.key, token, tally)))
-            await counters.claim(group.key, newClaimToken());
-        } catch (error) {
-          // The claim stays: a recount will count what was stored. The messages are retried meanwhile.
-          for (const i of group.members) if (outcomes[i]?.ok) outcomes[i] = { ok: false, error };
-          failures.push(error);
-        }
-      }
-      const settledNow = failures.length > 0 && failures.every(wasAnswered);
-      const stale = claimed.claims.some((other) => other !== token && counters.isStale(other));
-      if (settledNow || stale) {
-        await counters.recountIfStale(group.key, settledNow ? token : undefined).catch(() => false);
-      }
-    }),
-  );
+      if (result.outcome === 'stored') tally.inserted.push([g, ...counterFieldsOf(message.record)]);
+      if (markers[i]) tally.devices[g] = (tally.devices[g] ?? 0) + 1;
+    });
+    // Left open, the entry is counted by the repair from the batch's own writes once it is stale; so is it
+    // when the close fails. The messages stored stay stored either way.
+    if (known) await counters.close(token, tally).catch(() => false);
+  }
+
+  await registered;
   // Current-state items (e.g. a Symphony campaign's status), moved by every stored or duplicate event: an
   // update is conditional on its rank, so applying one again, or late, never moves a state back.
   await Promise.all(

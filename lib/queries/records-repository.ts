@@ -415,11 +415,12 @@ type Filter = [attribute: string, value: string];
 type IndexShape = { name: string; partitionKey: string; sortKey: string };
 
 /**
- * `true` when a campaign-day counted events of `type`: its own count only, since the type is the caller's text
- * and `constructor` or `toString` must not find what every object inherits.
+ * `true` when a campaign-day has stored events of `type`: listed in its types (stored, maybe not counted yet), or
+ * counted. Its own count only, since the type is the caller's text and `constructor` or `toString` must not find
+ * what every object inherits.
  */
 const countsType = (counter: CounterItem, type: string) =>
-  Object.hasOwn(counter.counts, type) && (counter.counts[type] ?? 0) > 0;
+  counter.types.includes(type) || (Object.hasOwn(counter.counts, type) && (counter.counts[type] ?? 0) > 0);
 
 const without = (filters: Filter[], attribute: string) => filters.filter(([name]) => name !== attribute);
 

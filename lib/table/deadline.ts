@@ -9,7 +9,8 @@ const deadlines = new AsyncLocalStorage<number>();
  * claims can be taken for stale, or a write landing late would escape the recount that replaced them.
  */
 export function withDeadline<T>(deadline: number, work: () => Promise<T>): Promise<T> {
-  return deadlines.run(deadline, work);
+  // A deadline inside another never extends it.
+  return deadlines.run(Math.min(deadline, deadlines.getStore() ?? Number.POSITIVE_INFINITY), work);
 }
 
 /**
@@ -19,7 +20,7 @@ export function withDeadline<T>(deadline: number, work: () => Promise<T>): Promi
 export function callOptions(): { abortSignal?: AbortSignal } {
   const deadline = deadlines.getStore();
   if (deadline === undefined) return {};
-  return { abortSignal: AbortSignal.timeout(Math.max(0, deadline - Date.now())) };
+  return { abortSignal: AbortSignal.timeout(Math.max(0, Math.floor(deadline - Date.now()))) };
 }
 
 /** Marks an error whose call had an attempt cut off without an answer (see {@link trackUnansweredAttempts}). */

@@ -129,6 +129,8 @@ export const COUNT_PREFIX = 'n:';
 export const countAttribute = (event: string) => `${COUNT_PREFIX}${event}`;
 /** The attribute of a counter item that counts unique devices. */
 export const DEVICES_ATTRIBUTE = 'devices';
+/** The attribute of a counter item that lists the event types its campaign-day has stored (counted yet or not). */
+export const TYPES_ATTRIBUTE = 'types';
 /** The attribute of a counter item that keeps the campaign's name (the latest batch's). */
 export const NAME_ATTRIBUTE = 'name';
 
@@ -165,7 +167,8 @@ function attributeValue(value: string): string {
  * come from senders, and each one is an attribute of the counter item: without a bound, a sender could grow the
  * item to DynamoDB's 400 KB item limit, after which no event of that campaign-day could be counted or stored.
  * With these bounds (and values cut at 64 bytes) a counter item stays far below that limit whatever is sent: about
- * 125 KB at the very worst, with five batches claiming one campaign-day at once and five event types.
+ * 65 KB at the very worst, with five event types. The repair's fold is the counter items' one writer, so the
+ * bounds hold exactly.
  */
 export const BREAKDOWN_LIMITS: Readonly<Record<Breakdown, number>> = {
   hour: 24,
@@ -173,22 +176,25 @@ export const BREAKDOWN_LIMITS: Readonly<Record<Breakdown, number>> = {
   country: 60,
   material: 50,
 };
-/** New values a batch may add to a breakdown with room left, however many batches share the room. */
-const MIN_SHARE = 4;
 /** The breakdown value under which values past a breakdown's limit are counted. */
 export const OTHER_VALUE = '(other)';
 
-/** The values of a record by which its campaign-day is broken down; absent values are left out. */
-function breakdownValues(record: EventRecord): [Breakdown, string][] {
-  const values: [Breakdown, string | null | undefined][] = [
-    ['hour', record.created_at.slice(11, 13)],
-    ['platform', record.platform],
-    ['country', record.geolocation?.viewer_country],
-    ['material', record.material_id],
+/**
+ * What the counters read of a stored event: its type, then its breakdown values in {@link BREAKDOWNS} order
+ * (hour of `created_at`, platform, country, material), each as a counter attribute's name holds it, `null` when
+ * absent. A batch journals these for its first inserts, so they are folded into the counters later.
+ */
+export type CounterFields = [event: string, ...values: (string | null)[]];
+
+/** @returns the fields of `record` the counters read (see {@link CounterFields}). */
+export function counterFieldsOf(record: EventRecord): CounterFields {
+  const values = [
+    record.created_at.slice(11, 13),
+    record.platform,
+    record.geolocation?.viewer_country,
+    record.material_id,
   ];
-  return values
-    .filter((entry): entry is [Breakdown, string] => Boolean(entry[1]))
-    .map(([breakdown, value]) => [breakdown, attributeValue(value)]);
+  return [record.event, ...values.map((value) => (value ? attributeValue(value) : null))];
 }
 
 /**
@@ -197,13 +203,19 @@ function breakdownValues(record: EventRecord): [Breakdown, string][] {
  * decided when they are read.
  */
 export function counterAttributesOf(record: EventRecord): string[] {
-  return [
-    countAttribute(record.event),
-    ...breakdownValues(record).map(
-      ([breakdown, value]) =>
-        `${BREAKDOWN_PREFIX}${breakdown}${SEPARATOR}${value}${SEPARATOR}${record.event}`,
-    ),
-  ];
+  return counterAttributesOfFields(counterFieldsOf(record));
+}
+
+/** @returns the counter attributes of an event's {@link CounterFields}. */
+export function counterAttributesOfFields([event, ...values]: CounterFields): string[] {
+  const attributes = [countAttribute(event)];
+  BREAKDOWNS.forEach((breakdown, i) => {
+    const value = values[i];
+    if (typeof value === 'string' && value !== '') {
+      attributes.push(`${BREAKDOWN_PREFIX}${breakdown}${SEPARATOR}${value}${SEPARATOR}${event}`);
+    }
+  });
+  return attributes;
 }
 
 /** The breakdown and value a breakdown attribute counts, `undefined` for any other attribute. */
@@ -228,14 +240,8 @@ export class BreakdownBudget {
   private readonly values = new Map<Breakdown, Set<string>>();
   private readonly room = new Map<Breakdown, number>();
 
-  /**
-   * @param attributes the names of the counter item's attributes (what it already counts).
-   * @param sharers the batches with a claim on the campaign-day, this one included. They all see the same room
-   *   left, so each takes its share of it, and at least {@link MIN_SHARE} values while room is left: a batch
-   *   alone takes all, and however many n run at once, the values added stay within the limit times
-   *   1 + 1/2 + … + 1/n (a later claimer sees the earlier claims) plus n × {@link MIN_SHARE}.
-   */
-  constructor(attributes: Iterable<string> = [], sharers = 1) {
+  /** @param attributes the names of the counter item's attributes (what it already counts). */
+  constructor(attributes: Iterable<string> = []) {
     for (const attribute of attributes) {
       const parsed = breakdownOf(attribute);
       if (parsed) this.valuesOf(parsed.breakdown).add(parsed.value);
@@ -243,8 +249,7 @@ export class BreakdownBudget {
     for (const breakdown of BREAKDOWNS) {
       const values = this.valuesOf(breakdown);
       const left = BREAKDOWN_LIMITS[breakdown] - (values.size - (values.has(OTHER_VALUE) ? 1 : 0));
-      const share = Math.max(Math.floor(left / Math.max(1, sharers)), Math.min(left, MIN_SHARE));
-      this.room.set(breakdown, Math.max(0, share));
+      this.room.set(breakdown, Math.max(0, left));
     }
   }
 
@@ -538,6 +543,8 @@ export interface CounterItem {
   /** Stored events per breakdown value, then per event type. */
   breakdowns: Record<Breakdown, Record<string, Record<string, number>>>;
   unique_devices: number;
+  /** The event types stored on the campaign-day, counted yet or not (the repair counts them within a pass). */
+  types: string[];
 }
 
 /** @returns the counts a counter item holds. */
@@ -564,6 +571,7 @@ export function fromCounterItem(item: Record<string, AttributeValue>): CounterIt
     counts,
     breakdowns,
     unique_devices: Number(item[DEVICES_ATTRIBUTE]?.N ?? 0),
+    types: item[TYPES_ATTRIBUTE]?.SS ?? [],
   };
 }
 

@@ -6,6 +6,7 @@ import {
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  type PutItemCommandInput,
   QueryCommand,
   type QueryCommandInput,
   ScanCommand,
@@ -72,6 +73,25 @@ export function updateIf(
     client,
     new UpdateItemCommand({ ...input, ReturnValuesOnConditionCheckFailure: ours ? 'ALL_OLD' : undefined }),
     { TableName: input.TableName ?? '', Key: input.Key ?? {} },
+    ours,
+  );
+}
+
+/**
+ * Runs a conditional put.
+ * @param ours tells an attempt of this very put from another write (see {@link Ownership}).
+ * @returns `false` when its condition did not hold (nothing was written), `true` when it was applied.
+ * @throws the SDK's error for anything else.
+ */
+export function putIf(
+  client: DynamoDBClient,
+  input: PutItemCommandInput & { ConditionExpression: string },
+  ours?: Ownership,
+): Promise<boolean> {
+  return writeIf(
+    client,
+    new PutItemCommand({ ...input, ReturnValuesOnConditionCheckFailure: ours ? 'ALL_OLD' : undefined }),
+    { TableName: input.TableName ?? '', Key: keyOf(input.Item ?? {}) },
     ours,
   );
 }

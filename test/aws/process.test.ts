@@ -1,7 +1,7 @@
 /**
  * The synthesized process and repair bundles against moto's DynamoDB and SQS, each with its own role's
  * permissions: deliveries the receive bundle queued in moto are stored once, counted exactly, and a batch whose
- * counter updates were refused leaves claims that the repair bundle recounts.
+ * updates were refused leaves an open journal entry that the repair bundle counts from the batch's own writes.
  */
 import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,19 +127,17 @@ describe('the process and repair bundles against moto', () => {
     });
   });
 
-  it('a batch whose counter updates moto refuses after its claim leaves the counts to the repair bundle, which recounts them from the records with its own role', async () => {
+  it('a batch whose updates moto refuses after its journal entry and records leaves the counts to the repair bundle, which counts the batch from its own writes with its own role', async () => {
     const { campaign, bodies } = clicks(['device_a', 'device_b', 'device_a']);
     const messages = await queued(bodies);
     const processUser = stack.functions.process;
-    const isClaim = (call: Readonly<SeenCall>) =>
-      String(call.input.UpdateExpression).startsWith('SET #claim = :zero');
-    // The first update after the batch's claim waits until the process user's policy denies every update; moto
-    // then refuses it and each one after: what a batch killed after storing its records leaves (claims, records,
-    // no counts), the refusals coming from moto's IAM.
+    // The batch's first update (a device marker's flag, after its journal entry and its records were put) waits
+    // until the process user's policy denies every update; moto then refuses it and each one after, the close
+    // of the journal entry included: what a batch killed after storing its records leaves (an open entry,
+    // records, no markers, no counts), the refusals coming from moto's IAM.
     let denied: Promise<void> | undefined;
     stack.proxy.before = (call) => {
-      if (call.accessKeyId !== processUser.key.accessKeyId || call.action !== 'UpdateItem' || isClaim(call))
-        return;
+      if (call.accessKeyId !== processUser.key.accessKeyId || call.action !== 'UpdateItem') return;
       denied ??= moto().putPolicy(processUser.user, {
         ...motoPolicy(processUser.statements),
         Statement: [
@@ -153,8 +151,9 @@ describe('the process and repair bundles against moto', () => {
       const { result, calls } = await run('process', batch(messages));
       expect((result as { batchItemFailures: unknown[] }).batchItemFailures).toHaveLength(3);
       const updates = calls.filter((call) => call.action === 'UpdateItem');
-      expect(updates.filter(isClaim).map((call) => call.status)).toEqual([200]);
-      expect(refused(calls)).toEqual(updates.filter((call) => !isClaim(call)));
+      const puts = calls.filter((call) => call.action === 'PutItem');
+      expect(puts.map((call) => call.status)).toEqual([200, 200, 200, 200]);
+      expect(refused(calls)).toEqual(updates);
       expect(refused(calls).length).toBeGreaterThan(0);
       expect(new Set(refused(calls).map((call) => `${call.status} ${call.code} ${call.by}`))).toEqual(
         new Set(['403 AccessDenied moto']),
@@ -167,13 +166,14 @@ describe('the process and repair bundles against moto', () => {
     expect(events).toHaveLength(3);
     expect(await stats(campaign)).toEqual([expect.objectContaining({ clicks: 0, unique_devices: 0 })]);
 
-    // The repair, with its template's environment and its own user; its claims' staleness lowered to 1 s so the
-    // claim left above is stale without waiting the deployed minute.
+    // The repair, with its template's environment and its own user; its batches' staleness lowered to 1 s so
+    // the entry left open above is stale without waiting the deployed minute.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     const { result, calls } = await run('repair', {}, { COUNTER_STALE_SECONDS: '1' });
     expect(refused(calls)).toEqual([]);
-    expect(result).toMatchObject({ recounted: 1, failed: 0 });
-    // Every call it made was moto's to answer, the query of the repair list on its index included.
+    expect(result).toMatchObject({ recounted: 1, failed: 0, folded: 1, written: 1 });
+    // Every call it made was moto's to answer, the query of the earlier protocol's repair list on its index
+    // included.
     expect(calls.every((call) => call.by === 'moto')).toBe(true);
     expect(
       calls.some(

@@ -6,11 +6,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { storeBatch } from '../../lib/ingest/store-batch';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { soriPayload } from '../support/deliveries';
 import { createTestTable, localClients } from '../support/local-aws';
+import { storeAndFold } from '../support/store-and-fold';
 import { bareEnv, finished, spawnTool, type ToolRun } from '../support/tool-process';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -47,7 +47,7 @@ async function tableWith(count: number) {
     ),
   );
   for (let i = 0; i < messages.length; i += 100)
-    await storeBatch(table.writer, table.counters, messages.slice(i, i + 100));
+    await storeAndFold(table.writer, table.counters, messages.slice(i, i + 100));
   return ['--endpoint', inject('dynamodbEndpoint'), '--table', table.tableName];
 }
 

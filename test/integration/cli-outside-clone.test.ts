@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { storeBatch } from '../../lib/ingest/store-batch';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { soriPayload } from '../support/deliveries';
 import { createTestTable, localClients } from '../support/local-aws';
+import { storeAndFold } from '../support/store-and-fold';
 import { bareEnv, consumerFolder, runToolIn, type ToolRun } from '../support/tool-process';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -114,7 +114,7 @@ describe('the tools outside a clone of this project', () => {
       created_at: new Date().toISOString(),
       campaign: { ...(payload.campaign as object), id: campaign },
     });
-    await storeBatch(writer, counters, [
+    await storeAndFold(writer, counters, [
       buildQueueMessage(sori, Buffer.from(body), new Date().toISOString()),
     ]);
     const app = await consumerFolder();

@@ -4,12 +4,12 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { storeBatch } from '../../lib/ingest/store-batch';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { startCloudFormationStandIn } from '../support/cloudformation-stand-in';
 import { soriPayload } from '../support/deliveries';
 import { createTestQueues, createTestTable, localClients } from '../support/local-aws';
+import { storeAndFold } from '../support/store-and-fold';
 import {
   bareEnv,
   consumerFolder,
@@ -38,7 +38,9 @@ beforeAll(async () => {
     created_at: new Date().toISOString(),
     campaign: { ...(payload.campaign as object), id: campaign },
   });
-  await storeBatch(writer, counters, [buildQueueMessage(sori, Buffer.from(body), new Date().toISOString())]);
+  await storeAndFold(writer, counters, [
+    buildQueueMessage(sori, Buffer.from(body), new Date().toISOString()),
+  ]);
   standIn = await startCloudFormationStandIn(STACK, {
     EventsTableName: tableName,
     Shards: '1',

@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
-import { storeBatch } from '../../lib/ingest/store-batch';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { SORI_FIXTURES, soriBody, soriPayload } from '../support/deliveries';
 import { runTool } from '../support/events-cli';
 import { createTestTable, localClients } from '../support/local-aws';
+import { storeAndFold } from '../support/store-and-fold';
 
 const execute = promisify(execFile);
 const { dynamodb } = localClients();
@@ -133,7 +133,7 @@ describe('the command-line tools', () => {
     const messages = SORI_FIXTURES.map((name) =>
       buildQueueMessage(sori, Buffer.from(soriBody(name)), '2026-11-22T12:00:00.000Z'),
     );
-    await storeBatch(writer, counters, messages);
+    await storeAndFold(writer, counters, messages);
     const where = ['--endpoint', inject('dynamodbEndpoint'), '--table', tableName];
     const stats = await cli('events', 'stats', '--campaign', 'cmp_1234', ...where);
     expect(stats.code).toBe(0);
@@ -235,7 +235,7 @@ describe('the command-line tools', () => {
         '2026-11-22T12:00:00.000Z',
       ),
     );
-    await storeBatch(writer, counters, messages);
+    await storeAndFold(writer, counters, messages);
     const where = ['--endpoint', inject('dynamodbEndpoint'), '--table', tableName];
     const range = ['--since', '2025-10-14', '--until', '2025-10-14'];
     // Anything a terminal acts on, except the line feed that ends each line of the table.

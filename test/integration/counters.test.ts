@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { ProvisionedThroughputExceededException, ScanCommand } from '@aws-sdk/client-dynamodb';
+import {
+  GetItemCommand,
+  ProvisionedThroughputExceededException,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import type { QueueMessage } from '../../lib/events/event-record';
 import { CampaignCounters, newClaimToken } from '../../lib/ingest/campaign-counters';
@@ -127,6 +132,7 @@ async function drain(
   writer: EventWriter,
   counters: CampaignCounters,
   batches: QueueMessage[][],
+  repair: () => Promise<unknown> = () => counters.repair(),
   concurrency = 3,
 ) {
   const queue = [...batches];
@@ -140,13 +146,15 @@ async function drain(
     });
   }
   expect(queue).toEqual([]);
+  // The scheduled repair folds the batches' journal into the counter items.
+  await repair();
 }
 
 describe.each<TableLayout>([
   { shards: 1, retentionDays: 365 },
   { shards: 4, retentionDays: 365 },
 ])('campaign counters with %o', (layout) => {
-  it('equal the distinct events per campaign and day, by hour, platform, country and material too, after a burst with 30 % duplicates in random order', async () => {
+  it('equal the distinct events per campaign and day, by hour, platform, country and material too, after a burst with 30 % duplicates in random order, once folded', async () => {
     const { writer, counters, stats } = await createTestTable(dynamodb, layout);
     const messages = burst(120);
     await drain(writer, counters, deliveries(messages, 10));
@@ -169,10 +177,11 @@ describe.each<TableLayout>([
     const writer = new EventWriter(client, tableName, layout);
     const counters = new CampaignCounters(client, tableName, layout, 60_000);
     const messages = burst(80);
-    await drain(writer, counters, deliveries(messages, 10));
-    // Claims left by writes that ended in doubt are settled by the scheduled repair pass, once they are stale
-    // (here: made before the pass's process started, as after a restart).
-    await new CampaignCounters(dynamodb, tableName, layout, 60_000, Date.now()).repair();
+    // Batches left open by writes that ended in doubt are counted by the scheduled repair pass (on a table that
+    // answers), once they are stale (here: begun before the pass's process started, as after a restart).
+    await drain(writer, counters, deliveries(messages, 10), () =>
+      new CampaignCounters(dynamodb, tableName, layout, 60_000, Date.now()).repair(),
+    );
     expect(await actual(new CampaignStats(dynamodb, tableName))).toEqual(expected(messages));
     expect(await actualBreakdowns(new CampaignStats(dynamodb, tableName))).toEqual(
       expectedBreakdowns(messages),
@@ -181,11 +190,13 @@ describe.each<TableLayout>([
 
   it('count nothing twice when the consumer dies after some writes of a batch and the batch is redelivered', async () => {
     const { tableName } = await createTestTable(dynamodb, layout);
-    // Fault injection: the process "dies" before its counter increments (the ADD updates fail), and the
-    // whole batch comes back, as after a Lambda crash.
+    // Fault injection: the process "dies" before it closes its batch's journal entry, and the whole batch comes
+    // back, as after a Lambda crash.
     let dead = true;
     const { client } = faultyDynamoDb((command) =>
-      dead && command.name === 'UpdateItemCommand' && String(command.input.UpdateExpression).startsWith('ADD')
+      dead &&
+      command.name === 'UpdateItemCommand' &&
+      String(command.input.UpdateExpression).includes('#tally')
         ? new Error('process crashed')
         : undefined,
     );
@@ -193,35 +204,94 @@ describe.each<TableLayout>([
     const messages = burst(30);
     await storeBatch(writer, new CampaignCounters(client, tableName, layout, 60_000), messages.slice(0, 20));
     dead = false;
-    // The next process knows every claim made before it started is dead.
+    // The next process knows every batch begun before it started is dead.
     const counters = new CampaignCounters(client, tableName, layout, 60_000, Date.now());
     await drain(new EventWriter(client, tableName, layout), counters, [messages.slice(0, 20), messages]);
     expect(await actual(new CampaignStats(dynamodb, tableName))).toEqual(expected(messages));
   });
 });
 
-describe('recounts', () => {
-  it('never overwrite a campaign-day while a live batch holds a claim on it', async () => {
-    const { counters } = await createTestTable(dynamodb, { shards: 2, retentionDays: null }, 60_000);
-    const key = { provider: 'sori', campaignId: 'cmp_x', day: '2025-10-14' };
-    await counters.claim(key, newClaimToken(Date.now() - 120_000));
-    await counters.claim(key, newClaimToken());
-    expect(await counters.recountIfStale(key)).toBe(false);
-  });
+describe('batches left open', () => {
+  const key = { provider: 'sori', campaignId: 'cmp_0', day: '2025-10-14' };
+  const ofCampaignDay = (messages: QueueMessage[]) =>
+    messages.filter(
+      (m) =>
+        m.kind === 'event' &&
+        m.record.campaign_id === 'cmp_0' &&
+        m.record.created_at.startsWith('2025-10-14'),
+    );
 
-  it('rewrite a campaign-day left with only stale claims from its records, and drop the claims', async () => {
+  it('are counted from their own writes once stale, never while the batch may still be running', async () => {
     const layout = { shards: 2, retentionDays: null };
     const { writer, counters, stats } = await createTestTable(dynamodb, layout, 60_000);
-    const messages = burst(6).filter((m) => m.kind === 'event' && m.record.campaign_id === 'cmp_0');
-    for (const message of messages) await writer.store(message);
-    const key = { provider: 'sori', campaignId: 'cmp_0', day: '2025-10-14' };
-    await counters.claim(key, newClaimToken(Date.now() - 120_000));
-    expect(await counters.recountIfStale(key)).toBe(true);
+    const messages = ofCampaignDay(burst(24));
+    // A batch that opened its entry and wrote its records, then was killed before it closed the entry.
+    const token = newClaimToken();
+    await counters.open(token, [{ key, name: null }]);
+    for (const [i, message] of messages.entries()) {
+      await writer.store(message, `${token}.${i}`);
+      if (message.kind === 'event') await writer.markDevice(message.record, true, `${token}.${i}`);
+    }
+    expect(await counters.repair()).toMatchObject({ recounted: 0, folded: 0, written: 0 });
+    expect(await stats.campaignStats('sori', 'cmp_0')).toEqual([]);
+
+    expect(await counters.repair(Date.now() + 60_000)).toMatchObject({ recounted: 1, folded: 1, written: 1 });
     const [row] = await stats.campaignStats('sori', 'cmp_0');
     expect(row).toMatchObject({
       impressions: expected(messages)[0]?.impressions,
       clicks: expected(messages)[0]?.clicks,
+      unique_devices: expected(messages)[0]?.unique_devices,
     });
+    expect(await counters.repair(Date.now() + 60_000)).toMatchObject({ recounted: 0, folded: 0, written: 0 });
+  });
+
+  it('of the earlier protocol (a stale claim on the counter item, listed for the repair) are settled from their own writes, the claim dropped and the item unlisted', async () => {
+    const layout = { shards: 2, retentionDays: null };
+    const { writer, counters, stats, tableName } = await createTestTable(dynamodb, layout, 60_000);
+    const messages = ofCampaignDay(burst(24));
+    const token = newClaimToken(Date.now() - 120_000);
+    // The counter item as the earlier consumer left it: its claim put, nothing applied, listed in gsi2.
+    await dynamodb.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { pk: { S: 'STATS#sori#cmp_0' }, sk: { S: '2025-10-14' } },
+        UpdateExpression:
+          'SET #claim = :zero, kind = :kind, provider = :p, campaign_id = :c, #day = :d, gsi2pk = :ppk, gsi2sk = :psk ADD version :one',
+        ExpressionAttributeNames: { '#claim': `claim_${token}`, '#day': 'day' },
+        ExpressionAttributeValues: {
+          ':zero': { N: '0' },
+          ':one': { N: '1' },
+          ':kind': { S: 'stats' },
+          ':p': { S: 'sori' },
+          ':c': { S: 'cmp_0' },
+          ':d': { S: '2025-10-14' },
+          ':ppk': { S: 'STATS#PENDING' },
+          ':psk': { S: '2025-10-14#sori#cmp_0' },
+        },
+      }),
+    );
+    for (const [i, message] of messages.entries()) {
+      await writer.store(message, `${token}.${i}`);
+      if (message.kind === 'event') await writer.markDevice(message.record, true, `${token}.${i}`);
+    }
+    expect(await counters.repair()).toMatchObject({ written: 1, failed: 0 });
+    const [row] = await stats.campaignStats('sori', 'cmp_0');
+    expect(row).toMatchObject({
+      impressions: expected(messages)[0]?.impressions,
+      clicks: expected(messages)[0]?.clicks,
+      unique_devices: expected(messages)[0]?.unique_devices,
+    });
+    const { Item } = await dynamodb.send(
+      new GetItemCommand({
+        TableName: tableName,
+        Key: { pk: { S: 'STATS#sori#cmp_0' }, sk: { S: '2025-10-14' } },
+        ConsistentRead: true,
+      }),
+    );
+    expect(
+      Object.keys(Item ?? {}).filter((name) => name.startsWith('claim_') || name.startsWith('gsi2')),
+    ).toEqual([]);
+    expect(await counters.repair()).toMatchObject({ written: 0, cleared: 0, failed: 0 });
   });
 });
 
@@ -234,7 +304,7 @@ describe('counter repair', () => {
       new ScanCommand({
         TableName: tableName,
         FilterExpression: 'begins_with(pk, :stats)',
-        ExpressionAttributeValues: { ':stats': { S: 'STATS#' } },
+        ExpressionAttributeValues: { ':stats': { S: 'STATS#sori#' } },
         ConsistentRead: true,
       }),
     );
@@ -258,14 +328,13 @@ describe('counter repair', () => {
 
   it('settles a batch killed between its records and its device markers: every read path and breakdown equals the records, and the retry counts nothing twice', async () => {
     const { tableName } = await createTestTable(dynamodb, layout);
-    // Fault injection: the batch "dies" after its record puts: every marker put and counter write after them
-    // fails, as if the process were gone (the crash test kills a real local stack for the same effect).
+    // Fault injection: the batch "dies" after its record puts: every device marker write and the close of its
+    // journal entry fail, as if the process were gone (the crash test kills a real local stack for the same effect).
     const { client } = faultyDynamoDb((command) => {
-      const item = command.input.Item as Record<string, { S?: string }> | undefined;
-      const marker = command.name === 'PutItemCommand' && item?.sk?.S?.startsWith('D#');
-      const apply =
-        command.name === 'UpdateItemCommand' && !String(command.input.UpdateExpression).includes('#claim =');
-      return marker || apply ? new Error('process killed') : undefined;
+      const key = (command.input.Key ?? command.input.Item) as Record<string, { S?: string }> | undefined;
+      const marker = key?.pk?.S?.startsWith('DEVICE#');
+      const close = String(command.input.UpdateExpression ?? '').includes('#tally');
+      return marker || close ? new Error('process killed') : undefined;
     });
     const messages = burst(40);
     const outcomes = await storeBatch(
@@ -283,10 +352,10 @@ describe('counter repair', () => {
     );
     expect(await statsItems(tableName)).toEqual(before);
 
-    // The next process knows every claim made before it started is dead.
+    // The next process knows every batch begun before it started is dead.
     const repairer = new CampaignCounters(dynamodb, tableName, layout, 60_000, Date.now());
     const summary = await repairer.repair();
-    expect(summary).toMatchObject({ checked: 6, recounted: 6 });
+    expect(summary).toMatchObject({ checked: 1, recounted: 1, folded: 1, written: 6 });
     expect(await actual(reader)).toEqual(expected(messages));
     expect(await actualBreakdowns(reader)).toEqual(expectedBreakdowns(messages));
     expect(
@@ -303,21 +372,58 @@ describe('counter repair', () => {
     // SQS redelivers the dead batch: records and markers are all there, nothing moves.
     await storeBatch(new EventWriter(dynamodb, tableName, layout), repairer, messages);
     expect(await actual(reader)).toEqual(expected(messages));
-    expect(await repairer.repair()).toMatchObject({ recounted: 0 });
+    expect(await repairer.repair()).toMatchObject({ recounted: 0, folded: 1 });
     expect(await actual(reader)).toEqual(expected(messages));
   });
 
-  it('takes settled counters off its list and leaves a campaign-day with a live claim alone', async () => {
-    const { writer, counters, stats, tableName } = await createTestTable(dynamodb, layout, 60_000);
+  it('folds each closed batch once, and leaves the counters alone while a batch is open and live; records are found by campaign and by type before they are counted', async () => {
+    const { writer, counters, stats, tableName, repository } = await createTestTable(
+      dynamodb,
+      layout,
+      60_000,
+    );
     const messages = burst(12);
     await storeBatch(writer, counters, messages);
-    expect(await counters.repair()).toEqual({ checked: 6, recounted: 0, cleared: 6, failed: 0 });
-    expect(await counters.repair()).toEqual({ checked: 0, recounted: 0, cleared: 0, failed: 0 });
+    const byCampaign = await repository.queryEvents({
+      provider: 'sori',
+      campaign: 'cmp_0',
+      since: '2025-10-14T00:00:00.000Z',
+      until: '2025-10-15T23:59:59.999Z',
+      limit: 100,
+    });
+    expect(byCampaign).toHaveLength(
+      messages.filter((m) => m.kind === 'event' && m.record.campaign_id === 'cmp_0').length,
+    );
+    const clicks = await repository.queryEvents({
+      provider: 'sori',
+      type: 'campaign.click',
+      since: '2025-10-14T00:00:00.000Z',
+      until: '2025-10-15T23:59:59.999Z',
+      limit: 100,
+    });
+    expect(clicks).toHaveLength(
+      messages.filter((m) => m.kind === 'event' && m.record.event === 'campaign.click').length,
+    );
+    // Listed (the read paths find the records) but not counted before the repair's pass.
+    expect((await actual(stats)).map((row) => row.impressions + row.clicks + row.unique_devices)).toEqual(
+      expected(messages).map(() => 0),
+    );
+    expect(await counters.repair()).toEqual({
+      checked: 1,
+      recounted: 0,
+      cleared: 0,
+      failed: 0,
+      folded: 1,
+      written: 6,
+    });
+    expect(await counters.repair()).toMatchObject({ folded: 0, written: 0, failed: 0 });
+    expect(await actual(stats)).toEqual(expected(messages));
 
-    const key = { provider: 'sori', campaignId: 'cmp_0', day: '2025-10-14' };
-    await counters.claim(key, newClaimToken());
+    await counters.open(newClaimToken(), [
+      { key: { provider: 'sori', campaignId: 'cmp_0', day: '2025-10-14' }, name: null },
+    ]);
     const before = await statsItems(tableName);
-    expect(await counters.repair()).toEqual({ checked: 1, recounted: 0, cleared: 0, failed: 0 });
+    expect(await counters.repair()).toMatchObject({ recounted: 0, folded: 0, written: 0, failed: 0 });
     expect(await statsItems(tableName)).toEqual(before);
     expect(await actual(stats)).toEqual(expected(messages));
   });

@@ -4,20 +4,21 @@
  * (test/support/dynamodb-proxy.ts) loses answers and refuses what the policy does not allow.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { DeleteItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CampaignInboxStack } from '../../infra/campaign-inbox-stack';
 import { DEFAULT_CONFIG } from '../../infra/config';
 import type { QueueMessage } from '../../lib/events/event-record';
-import { CampaignCounters } from '../../lib/ingest/campaign-counters';
+import { CampaignCounters, type CounterGroup, newClaimToken } from '../../lib/ingest/campaign-counters';
 import { EventWriter } from '../../lib/ingest/event-writer';
 import { storeBatch } from '../../lib/ingest/store-batch';
 import { sori } from '../../lib/providers/sori';
 import { CampaignStats } from '../../lib/queries/campaign-stats';
 import { DashboardReader } from '../../lib/queries/dashboard';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
+import { openBatchItem } from '../../lib/table/counter-items';
 import type { TableLayout } from '../../lib/table/records-table';
 import { keyOf } from '../../lib/table/table-io';
 import { localClientConfig } from '../../local/local-stack';
@@ -135,13 +136,42 @@ async function drain(writer: EventWriter, counters: CampaignCounters, batches: Q
   expect(queue).toEqual([]);
 }
 
-/** Repair passes as the schedule runs them, with the clock past every claim's staleness. */
+/** Repair passes as the schedule runs them, with the clock past every batch's staleness. */
 async function repairAll(tableName: string) {
   const counters = new CampaignCounters(dynamodb, tableName, LAYOUT, 1_000);
   for (let pass = 0; pass < 5; pass++) {
     const summary = await counters.repair(Date.now() + 120_000);
-    if (summary.checked === 0) return;
+    if (summary.folded === 0 && summary.failed === 0) return;
   }
+}
+
+/** A batch killed after its writes: its journal entry opened, its records and markers written, never closed. */
+async function killedBatch(
+  tableName: string,
+  writer: EventWriter,
+  messages: QueueMessage[],
+  at = Date.now(),
+) {
+  const token = newClaimToken(at - 120_000);
+  const groups = new Map<string, CounterGroup>();
+  for (const message of messages) {
+    if (message.kind !== 'event' || !message.record.campaign_id) continue;
+    const key = {
+      provider: 'sori',
+      campaignId: message.record.campaign_id,
+      day: message.record.created_at.slice(0, 10),
+    };
+    groups.set(JSON.stringify(key), { key, name: null });
+  }
+  // Written directly: its own deadline (a few seconds after the token's time) is long past.
+  await dynamodb.send(
+    new PutItemCommand({ TableName: tableName, Item: openBatchItem(token, [...groups.values()]) }),
+  );
+  for (const [i, message] of messages.entries()) {
+    await writer.store(message, `${token}.${i}`);
+    if (message.kind === 'event') await writer.markDevice(message.record, true, `${token}.${i}`);
+  }
+  return token;
 }
 
 const isRecordPut = (call: ProxiedCall) =>
@@ -170,36 +200,35 @@ describe('counters when the answer of an applied write is lost', () => {
     expect(await actualCounts(tableName, ['cmp_0'])).toEqual(expectedCounts(messages));
   });
 
-  it('a counter update split in parts adds each part once when a part is applied and its answer lost', async () => {
-    const { tableName } = await createTestTable(dynamodb, LAYOUT);
+  it("a counter item's fold whose answer is lost is applied once", async () => {
+    const { tableName, writer, counters } = await createTestTable(dynamodb, LAYOUT);
     let left = 1;
-    // Every counter update's answer is lost once: the first part of the split apply among them.
     const { client } = await clientThrough((call) =>
-      call.action === 'UpdateItem' && String(call.input.UpdateExpression).startsWith('ADD') && left-- > 0
+      call.action === 'PutItem' &&
+      String((call.input.Item as { pk?: { S?: string } })?.pk?.S).startsWith('STATS#sori#') &&
+      left-- > 0
         ? 'lose-answer'
         : undefined,
     );
-    const writer = new EventWriter(client, tableName, LAYOUT);
-    // 290 platform values, and few attributes per update: the batch's counters need several updates.
-    const counters = new CampaignCounters(client, tableName, LAYOUT, 60_000, 0, { attributesPerUpdate: 8 });
-    const messages = events(300, { platforms: 290 });
+    const messages = events(40);
     await drain(writer, counters, [messages]);
+    await new CampaignCounters(client, tableName, LAYOUT).repair();
     expect(left).toBeLessThan(0);
     expect(await actualCounts(tableName, ['cmp_0'])).toEqual(expectedCounts(messages));
   });
 });
 
 describe('the repair', () => {
-  it('settles every listed campaign-day even when one of them fails, and recounts it on a later pass', async () => {
+  it('settles every killed batch even when one of them fails, and counts that one on a later pass', async () => {
     const { tableName, writer } = await createTestTable(dynamodb, LAYOUT);
-    // A killed batch: claims on three campaign-days, records stored, nothing counted.
-    const killed = new CampaignCounters(dynamodb, tableName, LAYOUT, 1_000);
     const messages = events(9, { campaigns: 3 });
-    const token = `${(Date.now() - 120_000).toString(36)}_dead`;
     for (const campaign of ['cmp_0', 'cmp_1', 'cmp_2']) {
-      await killed.claim({ provider: 'sori', campaignId: campaign, day: '2025-10-14' }, token);
+      await killedBatch(
+        tableName,
+        writer,
+        messages.filter((m) => m.kind === 'event' && m.record.campaign_id === campaign),
+      );
     }
-    for (const message of messages) await writer.store(message);
     let failing = true;
     const { client } = await clientThrough((call) =>
       failing && call.action === 'Query' && JSON.stringify(call.input).includes('CAMPAIGN#sori#cmp_1#')
@@ -208,29 +237,54 @@ describe('the repair', () => {
     );
     const repair = new CampaignCounters(client, tableName, LAYOUT, 1_000);
     const first = await repair.repair();
-    expect(first.recounted).toBe(2);
-    expect(first.failed).toBe(1);
+    expect(first).toMatchObject({ recounted: 2, failed: 1, folded: 2 });
     failing = false;
-    expect((await repair.repair()).recounted).toBe(1);
+    expect(await repair.repair()).toMatchObject({ recounted: 1, failed: 0, folded: 1 });
     expect(await actualCounts(tableName, ['cmp_0', 'cmp_1', 'cmp_2'])).toEqual(expectedCounts(messages));
   });
 
-  it('never lowers the counts of a day whose records may have expired', async () => {
+  it('finishes a fold killed after some counter items were written, adding nothing twice', async () => {
+    const { tableName, writer, counters } = await createTestTable(dynamodb, LAYOUT);
+    const messages = events(12, { campaigns: 3 });
+    await drain(writer, counters, [messages]);
+    let puts = 0;
+    // The pass "dies" after its first counter item: every later counter write fails.
+    const { client } = await clientThrough((call) =>
+      call.action === 'PutItem' &&
+      String((call.input.Item as { pk?: { S?: string } })?.pk?.S).startsWith('STATS#sori#') &&
+      puts++ >= 1
+        ? 'fail-before'
+        : undefined,
+    );
+    expect(await new CampaignCounters(client, tableName, LAYOUT).repair()).toMatchObject({
+      written: 1,
+      failed: 2,
+      folded: 0,
+    });
+    expect(await new CampaignCounters(dynamodb, tableName, LAYOUT).repair()).toMatchObject({
+      written: 2,
+      failed: 0,
+      folded: 1,
+    });
+    expect(await actualCounts(tableName, ['cmp_0', 'cmp_1', 'cmp_2'])).toEqual(expectedCounts(messages));
+  });
+
+  it('never lowers the counts of a day whose records have expired', async () => {
     const layout: TableLayout = { shards: 1, retentionDays: 30 };
     const { tableName, writer, counters } = await createTestTable(dynamodb, layout);
     const messages = events(6, { day: '2020-01-02' });
     await storeBatch(writer, counters, messages);
+    await counters.repair();
     const before = await actualCounts(tableName, ['cmp_0']);
     expect(before['cmp_0|2020-01-02']?.impressions).toBe(4);
-    // TTL deleted some of the day's records; a stale claim then asks for a recount.
+    // TTL deleted some of the day's records; a batch killed on that day is then counted from its own writes.
     const { Items = [] } = await dynamodb.send(
       new ScanCommand({ TableName: tableName, ConsistentRead: true }),
     );
     for (const item of Items.filter((candidate) => candidate.kind?.S === 'event').slice(0, 4)) {
       await dynamodb.send(new DeleteItemCommand({ TableName: tableName, Key: keyOf(item) }));
     }
-    const old = `${(Date.now() - 120_000).toString(36)}_dead`;
-    await counters.claim({ provider: 'sori', campaignId: 'cmp_0', day: '2020-01-02' }, old);
+    await killedBatch(tableName, writer, []);
     await new CampaignCounters(dynamodb, tableName, layout, 1_000).repair();
     expect(await actualCounts(tableName, ['cmp_0'])).toEqual(before);
   });
@@ -372,7 +426,7 @@ describe('a writer on a slow link', () => {
     });
     proxies.push(proxy);
     const client = new DynamoDBClient(localClientConfig(proxy.endpoint));
-    // Claims stale after 2 s: the batch's table calls must end within 1 s.
+    // Batches stale after 2 s: the batch's table calls must end within 1 s.
     const writer = new EventWriter(client, tableName, LAYOUT);
     const counters = new CampaignCounters(client, tableName, LAYOUT, 2_000);
     const [message] = events(1);
@@ -380,12 +434,13 @@ describe('a writer on a slow link', () => {
     const [outcome] = await storeBatch(writer, counters, [message]);
     expect(outcome?.ok).toBe(false);
 
-    // The repair recounts the campaign-day once the claim is stale; the held put would land after it.
+    // The repair counts the batch from its own writes once it is stale; the held put would land after it.
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     await new CampaignCounters(dynamodb, tableName, LAYOUT, 2_000).repair();
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     const [again] = await storeBatch(writer, counters, [message]);
     expect(again).toEqual({ ok: true, outcome: 'stored' });
+    await repairAll(tableName);
     expect(await actualCounts(tableName, ['cmp_0'])).toEqual(expectedCounts([message]));
   });
 });

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { get as httpGet } from 'node:http';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { storeBatch } from '../../lib/ingest/store-batch';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { SORI_FIXTURES, soriBody } from '../support/deliveries';
 import { createTestTable, localClients } from '../support/local-aws';
+import { storeAndFold } from '../support/store-and-fold';
 
 const { dynamodb } = localClients();
 
@@ -23,7 +23,7 @@ describe('npm run dashboard', () => {
     const messages = SORI_FIXTURES.map((name) =>
       buildQueueMessage(sori, Buffer.from(soriBody(name)), new Date().toISOString()),
     );
-    await storeBatch(writer, counters, messages);
+    await storeAndFold(writer, counters, messages);
 
     // --endpoint/--table stands in for --stack, which resolves the same table from the stack's outputs in AWS.
     // Node itself with tsx's loader: one process, which SIGTERM stops (no npx or tsx wrapper left behind).

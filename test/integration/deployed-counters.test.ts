@@ -41,12 +41,10 @@ describe('the deployed counters', () => {
     const queues = await createTestQueues(sqs);
     const killed = await startDynamoDbProxy({
       allow: allowedDynamoDbActions(resources, 'InboxProcessFunction'),
-      // The batch claims its campaign-day and stores its records, then the table fails every other update
-      // (device flags, counts, its own recount): what a batch killed after its records leaves.
-      fault: (call) =>
-        call.action === 'UpdateItem' && !String(call.input.UpdateExpression).startsWith('SET #claim = :zero')
-          ? 'fail-before'
-          : undefined,
+      // The batch opens its journal entry and stores its records, then the table fails every update (device
+      // flags, the listing of its campaign-day, the close of its entry): what a batch killed after its records
+      // leaves.
+      fault: (call) => (call.action === 'UpdateItem' ? 'fail-before' : undefined),
     });
     const repair = await startDynamoDbProxy({ allow: allowedDynamoDbActions(resources, 'InboxRepair') });
     const aws = (endpoint: string) => ({
@@ -78,13 +76,10 @@ describe('the deployed counters', () => {
       expect(outcome.batchItemFailures).toHaveLength(3);
       const stats = new CampaignStats(dynamodb, tableName);
       const day = messages[0]?.kind === 'event' ? messages[0].record.created_at.slice(0, 10) : '';
-      expect((await stats.campaignStats('sori', 'cmp_1234'))[0]).toMatchObject({
-        clicks: 0,
-        unique_devices: 0,
-      });
+      expect(await stats.campaignStats('sori', 'cmp_1234')).toEqual([]);
 
-      // The repair runs with its template's environment, its claims' staleness lowered to 1 s so that the
-      // killed batch's claim is stale without waiting the deployed minute.
+      // The repair runs with its template's environment, its batches' staleness lowered to 1 s so that the
+      // killed batch's entry is stale without waiting the deployed minute.
       await new Promise((resolve) => setTimeout(resolve, 1_100));
       const summary = (await invokeBundle(
         repairFn.file,
@@ -95,7 +90,7 @@ describe('the deployed counters', () => {
         },
         {},
       )) as { recounted: number; failed: number };
-      expect(summary).toMatchObject({ recounted: 1, failed: 0 });
+      expect(summary).toMatchObject({ recounted: 1, failed: 0, folded: 1, written: 1 });
       expect(await stats.campaignStats('sori', 'cmp_1234')).toEqual([
         expect.objectContaining({ day, clicks: 3, unique_devices: 2 }),
       ]);

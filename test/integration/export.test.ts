@@ -2,13 +2,13 @@ import { lstat, mkdtemp, readFile, stat, symlink, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { storeBatch } from '../../lib/ingest/store-batch';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { CSV_COLUMNS } from '../../scripts/export-events';
 import { soriPayload } from '../support/deliveries';
 import { eventsOn } from '../support/events-cli';
 import { createTestTable, localClients } from '../support/local-aws';
+import { storeAndFold } from '../support/store-and-fold';
 
 const { dynamodb } = localClients();
 const RECEIVED = '2026-11-22T12:00:00.000Z';
@@ -67,7 +67,7 @@ describe('events export', () => {
       ),
     );
     for (let i = 0; i < messages.length; i += 50)
-      await storeBatch(writer, counters, messages.slice(i, i + 50));
+      await storeAndFold(writer, counters, messages.slice(i, i + 50));
 
     const dir = await mkdtemp(join(tmpdir(), 'export-'));
     const out = join(dir, 'events.csv');
@@ -126,7 +126,7 @@ describe('events export', () => {
         RECEIVED,
       ),
     );
-    await storeBatch(writer, counters, messages);
+    await storeAndFold(writer, counters, messages);
 
     const dir = await mkdtemp(join(tmpdir(), 'export-formula-'));
     const out = join(dir, 'events.csv');
@@ -157,7 +157,7 @@ describe('events export', () => {
 
   it('creates the export file readable by its owner only (0600), and narrows an existing one it overwrites', async () => {
     const { tableName, writer, counters } = await createTestTable(dynamodb);
-    await storeBatch(writer, counters, [
+    await storeAndFold(writer, counters, [
       buildQueueMessage(sori, Buffer.from(JSON.stringify(soriPayload('impression'))), RECEIVED),
     ]);
     const dir = await mkdtemp(join(tmpdir(), 'export-mode-'));
@@ -177,7 +177,7 @@ describe('events export', () => {
 
   it('refuses, in one line and without writing, an --out that is a symbolic link, and leaves the file it points to as it was', async () => {
     const { tableName, writer, counters } = await createTestTable(dynamodb);
-    await storeBatch(writer, counters, [
+    await storeAndFold(writer, counters, [
       buildQueueMessage(sori, Buffer.from(JSON.stringify(soriPayload('impression'))), RECEIVED),
     ]);
     const dir = await mkdtemp(join(tmpdir(), 'export-link-'));

@@ -124,6 +124,8 @@ describe('faults', () => {
         'queue drained',
       );
       await poller.stop();
+      // The scheduled repair's pass, which folds the batches' counts into the counter items.
+      await counters.repair();
       const campaign = await records.queryEvents({ provider: 'sori', campaign: 'cmp_1234', limit: 10 });
       const legacy = await records.queryEvents({ provider: 'sori', campaign: 'string', limit: 10 });
       const device = await records.queryEvents({ provider: 'sori', device: 'device_abc', limit: 10 });

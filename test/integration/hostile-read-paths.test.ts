@@ -1,13 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { storeBatch } from '../../lib/ingest/store-batch';
 import { sori } from '../../lib/providers/sori';
 import type { Dashboard } from '../../lib/queries/dashboard';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { soriPayload } from '../support/deliveries';
 import { eventsOn } from '../support/events-cli';
 import { createTestTable, localClients } from '../support/local-aws';
+import { storeAndFold } from '../support/store-and-fold';
 
 const { dynamodb } = localClients();
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -64,7 +64,7 @@ async function storeHostileValues() {
     ...SEPARATED.map((value) => impression('cmp_separated', value, i++)),
   ];
   for (const message of messages) expect(message.kind).toBe('event');
-  await storeBatch(table.writer, table.counters, messages);
+  await storeAndFold(table.writer, table.counters, messages);
   return table;
 }
 

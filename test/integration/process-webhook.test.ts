@@ -170,6 +170,8 @@ describe('process webhook behind the SQS poller (Lambda event source semantics)'
     expect(attempts(message('click').record.id)).toBe(2);
     expect(attempts(message('impression').record.id)).toBe(1);
     expect(attempts(message('authentication').record.id)).toBe(1);
+    // The scheduled repair's pass, which folds the batches' counts into the counter items.
+    await new CampaignCounters(dynamodb, tableName, DEFAULT_LAYOUT).repair();
     expect(await new CampaignStats(dynamodb, tableName).campaignStats('sori', 'cmp_1234')).toEqual([
       expect.objectContaining({ day: '2025-10-14', impressions: 1, clicks: 1, unique_devices: 1 }),
     ]);

@@ -36,8 +36,11 @@ const post = async (path: string, body: string, headers: Record<string, string> 
   });
   return { status: response.status, body: (await response.json()) as Record<string, string> };
 };
-const drained = () =>
-  eventually(async () => ((await queueDepth(stack.sqs, stack.queueUrl)) === 0 ? true : undefined));
+/** Every delivery stored, and a counter repair pass run after it (counters then include them). */
+const drained = async () => {
+  await eventually(async () => ((await queueDepth(stack.sqs, stack.queueUrl)) === 0 ? true : undefined));
+  await stack.foldNow();
+};
 
 /** `npm run events -- query --provider <name> --json`, as a user runs it. */
 /** `events query --provider`: with no other filter it reads day by day, so the examples' day is given. */

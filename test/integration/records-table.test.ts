@@ -139,6 +139,7 @@ describe('unique devices', () => {
     await storeBatch(new EventWriter(dynamodb, writer.tableName, writer.layout), counters, [
       event('open', 'o3'),
     ]);
+    await counters.repair();
     expect(await stats.campaignStats('optimizely', String(bounce.mailingId))).toEqual([
       expect.objectContaining({ impressions: 3, clicks: 1, unique_devices: 1 }),
     ]);

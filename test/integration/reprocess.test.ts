@@ -83,6 +83,7 @@ describe('reprocessing the quarantine', () => {
 
     const stored = await repository.queryEvents({ provider: 'sori', campaign: 'cmp_1234', limit: 10 });
     expect(stored.map((event) => [event.id, event.event])).toEqual([[recordId, 'campaign.impression']]);
+    await counters.repair();
     expect(await stats.campaignStats('sori', 'cmp_1234')).toEqual([
       expect.objectContaining({ impressions: 1, clicks: 0, unique_devices: 1 }),
     ]);

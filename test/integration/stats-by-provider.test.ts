@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { storeBatch } from '../../lib/ingest/store-batch';
 import { optimizely } from '../../lib/providers/optimizely';
 import { sori } from '../../lib/providers/sori';
 import { DashboardReader } from '../../lib/queries/dashboard';
@@ -8,6 +7,7 @@ import { DEFAULT_LAYOUT } from '../../lib/table/records-table';
 import { soriPayload } from '../support/deliveries';
 import { eventsOn } from '../support/events-cli';
 import { createTestTable, localClients } from '../support/local-aws';
+import { storeAndFold } from '../support/store-and-fold';
 
 const { dynamodb } = localClients();
 const RECEIVED = '2025-10-14T12:00:00.000Z';
@@ -56,7 +56,7 @@ async function twoCampaignsOneId() {
     open('click', 3),
   ];
   for (const message of messages) expect(message.kind).toBe('event');
-  await storeBatch(table.writer, table.counters, messages);
+  await storeAndFold(table.writer, table.counters, messages);
   return table;
 }
 

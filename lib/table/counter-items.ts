@@ -1,0 +1,313 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  COUNT_PREFIX,
+  type CounterFields,
+  type CounterKey,
+  counterItemKey,
+  DEVICES_ATTRIBUTE,
+  isCountAttribute,
+  NAME_ATTRIBUTE,
+  PENDING_COUNTERS_PARTITION,
+  pendingCounterSortKey,
+  RECORDS_TABLE,
+  statsDayPartitionKey,
+  TTL_ATTRIBUTE,
+  TYPES_ATTRIBUTE,
+} from './records-table';
+import type { Item } from './table-io';
+
+/**
+ * The items behind the counters besides the counter items themselves: a journal entry per consumer batch, and
+ * the state of the pass that folds the journal into the counter items.
+ *
+ * | item                                   | partition key  | sort key  |
+ * |----------------------------------------|----------------|-----------|
+ * | a consumer batch's journal entry       | `STATS#BATCH`  | `<token>` |
+ * | the fold's state                       | `STATS#FOLD`   | `STATE`   |
+ *
+ * A batch's token begins with its time (see `newClaimToken`), so the journal is sorted by when batches began
+ * and the fold reads it from its watermark on.
+ */
+export const BATCH_PARTITION = 'STATS#BATCH';
+const FOLD_STATE_KEY: Item = {
+  [RECORDS_TABLE.partitionKey]: { S: 'STATS#FOLD' },
+  [RECORDS_TABLE.sortKey]: { S: 'STATE' },
+};
+
+/** Journal entries outlive the fold by far, then DynamoDB deletes them for free (TTL). */
+const BATCH_TTL_SECONDS = 2 * 86_400;
+
+/** The attributes of a counter item that a fold writes: the counts, unique devices, name, version, fold. */
+const VERSION_ATTRIBUTE = 'version';
+const FOLD_ATTRIBUTE = 'fold';
+/** A claim of the earlier protocol, where each batch claimed and updated the counter items itself. */
+export const LEGACY_CLAIM_PREFIX = 'claim_';
+
+const S = (value: string): AttributeValue => ({ S: value });
+const N = (value: number): AttributeValue => ({ N: String(value) });
+
+/** A campaign-day a batch touches, with the campaign's name as the batch had it. */
+export interface CounterGroup {
+  key: CounterKey;
+  name: string | null;
+}
+
+/** One first insert of a batch: the index of its group, then what the counters read of it. */
+export type Inserted = [group: number, ...fields: CounterFields];
+
+/** What a batch stored for the first time: its first inserts, and the devices new per group (by index). */
+export interface BatchTally {
+  inserted: Inserted[];
+  devices: number[];
+}
+
+/** A journal entry as read back. */
+export interface BatchEntry {
+  token: string;
+  groups: CounterGroup[];
+  /** `undefined` while the batch is open (running, or killed before it closed). */
+  tally: BatchTally | undefined;
+}
+
+/** The key of a batch's journal entry. */
+export const batchKey = (token: string): Item => ({
+  [RECORDS_TABLE.partitionKey]: S(BATCH_PARTITION),
+  [RECORDS_TABLE.sortKey]: S(token),
+});
+
+/** The journal entry a batch opens before its first write: which campaign-days it may count. */
+export function openBatchItem(token: string, groups: CounterGroup[], now = Date.now()): Item {
+  return {
+    ...batchKey(token),
+    kind: S('batch'),
+    groups: S(JSON.stringify(groups.map((g) => [g.key.provider, g.key.campaignId, g.key.day, g.name]))),
+    [TTL_ATTRIBUTE]: N(Math.floor(now / 1000) + BATCH_TTL_SECONDS),
+  };
+}
+
+/** The update that closes a batch's journal entry with what it stored, once, while it is open. */
+export function closeBatchUpdate(tableName: string, token: string, tally: BatchTally) {
+  return {
+    TableName: tableName,
+    Key: batchKey(token),
+    UpdateExpression: 'SET #tally = :tally',
+    ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#tally)',
+    ExpressionAttributeNames: { '#tally': 'tally', '#pk': RECORDS_TABLE.partitionKey },
+    ExpressionAttributeValues: { ':tally': S(JSON.stringify([tally.inserted, tally.devices])) },
+  };
+}
+
+/** The query input that reads the journal from `watermark` on, oldest batch first. */
+export function journalQuery(tableName: string, watermark: string) {
+  return {
+    TableName: tableName,
+    KeyConditionExpression: '#pk = :pk AND #sk >= :from',
+    ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
+    ExpressionAttributeValues: { ':pk': S(BATCH_PARTITION), ':from': S(watermark) },
+    ConsistentRead: true,
+  };
+}
+
+/** @returns the journal entry an item holds. */
+export function fromBatchItem(item: Item): BatchEntry {
+  const groups = (JSON.parse(item.groups?.S ?? '[]') as [string, string, string, string | null][]).map(
+    ([provider, campaignId, day, name]) => ({ key: { provider, campaignId, day }, name }),
+  );
+  const tally = item.tally?.S;
+  const [inserted, devices] = tally ? (JSON.parse(tally) as [Inserted[], number[]]) : [[], []];
+  return {
+    token: item[RECORDS_TABLE.sortKey]?.S ?? '',
+    groups,
+    tally: tally ? { inserted, devices } : undefined,
+  };
+}
+
+/**
+ * The fold's state: the journal before `watermark` is folded (or held nothing), the tokens in `folded` are
+ * folded too; `run` is the fold under way, written before it touches a counter item so that a fold killed
+ * half-way is finished, not repeated.
+ */
+export interface FoldState {
+  watermark: string;
+  folded: string[];
+  run: FoldRun | undefined;
+  version: number;
+}
+
+/** A fold under way: its id (each counter item it wrote says so), and the batches it folds. */
+export interface FoldRun {
+  id: string;
+  tokens: string[];
+  /** Claims of the earlier protocol it settles: campaign-day and claim token. */
+  legacy: [provider: string, campaignId: string, day: string, token: string][];
+}
+
+export const foldStateKey = () => ({ ...FOLD_STATE_KEY });
+
+/** @returns the fold state an item holds (the initial state for none). */
+export function fromFoldStateItem(item: Item | undefined): FoldState {
+  return {
+    watermark: item?.watermark?.S ?? '',
+    folded: item?.folded?.SS ?? [],
+    run: item?.run?.S ? (JSON.parse(item.run.S) as FoldRun) : undefined,
+    version: Number(item?.[VERSION_ATTRIBUTE]?.N ?? 0),
+  };
+}
+
+/** The fold state as an item (a string set cannot be empty, so no `folded` when there is none). */
+export function foldStateItem(state: FoldState): Item {
+  const item: Item = {
+    ...FOLD_STATE_KEY,
+    kind: S('fold'),
+    watermark: S(state.watermark),
+    [VERSION_ATTRIBUTE]: N(state.version),
+  };
+  if (state.folded.length > 0) item.folded = { SS: state.folded };
+  if (state.run) item.run = S(JSON.stringify(state.run));
+  return item;
+}
+
+/** A condition expression with its names and values. */
+export interface Condition {
+  ConditionExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+  ExpressionAttributeValues?: Record<string, AttributeValue>;
+}
+
+/** The condition under which the fold state written last is still the one in the table. */
+export function stateUnchanged(version: number): Condition {
+  return version === 0
+    ? {
+        ConditionExpression: 'attribute_not_exists(#v)',
+        ExpressionAttributeNames: { '#v': VERSION_ATTRIBUTE },
+      }
+    : {
+        ConditionExpression: '#v = :v',
+        ExpressionAttributeNames: { '#v': VERSION_ATTRIBUTE },
+        ExpressionAttributeValues: { ':v': N(version) },
+      };
+}
+
+/** @returns the id of the fold that last wrote a counter item. */
+export const foldOf = (item: Item | undefined) => item?.[FOLD_ATTRIBUTE]?.S;
+/** @returns a counter item's version (0 for none). */
+export const versionOf = (item: Item | undefined) => Number(item?.[VERSION_ATTRIBUTE]?.N ?? 0);
+
+/** @returns the claims of the earlier protocol on a counter item, with the parts each has applied. */
+export function legacyClaimsOf(item: Item | undefined): Map<string, number> {
+  const claims = new Map<string, number>();
+  for (const [name, value] of Object.entries(item ?? {})) {
+    if (name.startsWith(LEGACY_CLAIM_PREFIX))
+      claims.set(name.slice(LEGACY_CLAIM_PREFIX.length), Number(value.N ?? 0));
+  }
+  return claims;
+}
+
+/**
+ * A counter item as a fold writes it whole: its keys and index keys, the counts, unique devices, the campaign's
+ * name, the version after this write, the fold that wrote it, and any claim of the earlier protocol still
+ * standing (with its listing for the repair).
+ */
+export function counterItem(
+  key: CounterKey,
+  content: {
+    counts: Record<string, number>;
+    devices: number;
+    name: string | null;
+    version: number;
+    fold: string;
+    legacyClaims: Map<string, number>;
+    /** The event types the campaign-day has stored (see {@link registerUpdate}). */
+    types?: Iterable<string>;
+  },
+): Item {
+  const byDay = RECORDS_TABLE.indexes.byTypeAndDay;
+  const item: Item = {
+    ...counterItemKey(key),
+    kind: S('stats'),
+    provider: S(key.provider),
+    campaign_id: S(key.campaignId),
+    day: S(key.day),
+    [byDay.partitionKey]: S(statsDayPartitionKey(key.provider, key.day)),
+    [byDay.sortKey]: S(key.campaignId),
+    [DEVICES_ATTRIBUTE]: N(content.devices),
+    [VERSION_ATTRIBUTE]: N(content.version),
+    [FOLD_ATTRIBUTE]: S(content.fold),
+  };
+  if (content.name) item[NAME_ATTRIBUTE] = S(content.name);
+  // A counted type is a stored one.
+  const counted = Object.keys(content.counts)
+    .filter((name) => name.startsWith(COUNT_PREFIX))
+    .map((name) => name.slice(COUNT_PREFIX.length));
+  const types = [...new Set([...(content.types ?? []), ...counted])].sort();
+  if (types.length > 0) item[TYPES_ATTRIBUTE] = { SS: types };
+  for (const [name, count] of Object.entries(content.counts))
+    if (isCountAttribute(name)) item[name] = N(count);
+  for (const [token, parts] of content.legacyClaims) item[`${LEGACY_CLAIM_PREFIX}${token}`] = N(parts);
+  if (content.legacyClaims.size > 0) {
+    // Still listed for the repair, which settles those claims once they are stale.
+    const pending = RECORDS_TABLE.indexes.byDevice;
+    item[pending.partitionKey] = S(PENDING_COUNTERS_PARTITION);
+    item[pending.sortKey] = S(pendingCounterSortKey(key.provider, key.campaignId, key.day));
+  }
+  return item;
+}
+
+/**
+ * The update a batch makes, once per campaign-day and event type a container has not seen, before the repair
+ * counts anything: it creates the counter item if need be and adds the type to its `types`, so the read paths,
+ * which find a campaign's records through its counter items, find them as soon as they are stored. It moves
+ * `version`, so a fold that read the item before it writes again.
+ */
+export function registerUpdate(tableName: string, key: CounterKey, name: string | null, types: string[]) {
+  const byDay = RECORDS_TABLE.indexes.byTypeAndDay;
+  return {
+    TableName: tableName,
+    Key: counterItemKey(key),
+    UpdateExpression: `SET #kind = :kind, #provider = :provider, #campaign = :campaign, #day = :day, #dpk = :dpk, #dsk = :dsk${name ? ', #name = :name' : ''} ADD #types :types, #version :one`,
+    ExpressionAttributeNames: {
+      '#kind': 'kind',
+      '#provider': 'provider',
+      '#campaign': 'campaign_id',
+      '#day': 'day',
+      '#dpk': byDay.partitionKey,
+      '#dsk': byDay.sortKey,
+      '#types': TYPES_ATTRIBUTE,
+      '#version': VERSION_ATTRIBUTE,
+      ...(name ? { '#name': NAME_ATTRIBUTE } : {}),
+    },
+    ExpressionAttributeValues: {
+      ':kind': S('stats'),
+      ':provider': S(key.provider),
+      ':campaign': S(key.campaignId),
+      ':day': S(key.day),
+      ':dpk': S(statsDayPartitionKey(key.provider, key.day)),
+      ':dsk': S(key.campaignId),
+      ':types': { SS: types },
+      ':one': N(1),
+      ...(name ? { ':name': S(name) } : {}),
+    },
+  };
+}
+
+/** @returns the event types a counter item lists as stored. */
+export const typesOf = (item: Item | undefined): string[] => item?.[TYPES_ATTRIBUTE]?.SS ?? [];
+
+/** The condition under which a counter item is still as a fold read it. */
+export function counterUnchanged(item: Item | undefined): Condition {
+  return item === undefined
+    ? {
+        ConditionExpression: 'attribute_not_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey },
+      }
+    : item[VERSION_ATTRIBUTE] === undefined
+      ? {
+          ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#v)',
+          ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#v': VERSION_ATTRIBUTE },
+        }
+      : {
+          ConditionExpression: '#v = :v',
+          ExpressionAttributeNames: { '#v': VERSION_ATTRIBUTE },
+          ExpressionAttributeValues: { ':v': item[VERSION_ATTRIBUTE] as AttributeValue },
+        };
+}
