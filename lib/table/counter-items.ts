@@ -147,7 +147,8 @@ export const foldStateKey = () => ({ ...FOLD_STATE_KEY });
 /** @returns the fold state an item holds (the initial state for none). */
 export function fromFoldStateItem(item: Item | undefined): FoldState {
   return {
-    watermark: item?.watermark?.S ?? '',
+    // DynamoDB refuses an empty string in a key condition; every token sorts after "0".
+    watermark: item?.watermark?.S ?? '0',
     folded: item?.folded?.SS ?? [],
     run: item?.run?.S ? (JSON.parse(item.run.S) as FoldRun) : undefined,
     version: Number(item?.[VERSION_ATTRIBUTE]?.N ?? 0),
