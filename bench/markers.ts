@@ -1,7 +1,8 @@
 // The device-marker cache over a whole day of traffic: how many markDevice calls it answers without a write, at
-// the default cache size, for the workload's devices and campaigns at a given rate.
+// the cache size the consumer takes in a function of the given memory, for the workload's devices and campaigns
+// at a given rate.
 //
-// The cache is the consumer's own (EventWriter and its RecentSet, constructed with their default size); only the
+// The cache is the consumer's own (EventWriter and its MarkerCache, sized as in Lambda); only the
 // table is played by a stand-in that answers marker writes as DynamoDB would (a counted flag set once per
 // device, campaign and day; a second attempt fails its condition). A local DynamoDB-API server would take hours
 // for a day of traffic, and the cache's answers do not depend on how fast the table is.
@@ -12,11 +13,14 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { EventRecord } from '../lib/events/event-record';
-import { EventWriter } from '../lib/ingest/event-writer';
-import { campaignId, DEPLOYED_LAYOUT, drawer, random, type Workload } from './workload';
+import { EventWriter, MarkerCache, markerCacheSizeFor } from '../lib/ingest/event-writer';
+import { campaignId, DEPLOYED_LAYOUT, type Draw, drawer, random, type Workload } from './workload';
 
-/** A day's deliveries, or this many at most (then the rest of the day is extrapolated, see below). */
+/** Deliveries through the consumer's writers at most (then through their caches alone, see below). */
 const MAX_SIMULATED_DELIVERIES = 1_250_000;
+
+/** The process function's memory when the stack is deployed with its defaults, MB. */
+export const DEFAULT_PROCESS_MEMORY_MB = 256;
 
 export interface MarkerCacheFigures {
   workload: string;
@@ -24,6 +28,8 @@ export interface MarkerCacheFigures {
   ratePerSecond: number;
   /** Process containers the deliveries were spread over, each with its own cache. */
   containers: number;
+  /** The function memory the cache was sized for, MB, and the markers it holds at that size. */
+  memoryMb: number;
   cacheEntries: number;
   /** Deliveries simulated, and what a whole day holds. */
   simulatedDeliveries: number;
@@ -34,7 +40,7 @@ export interface MarkerCacheFigures {
   markerWritesPerStored: number;
   /** Markers in the table at the end of the day per stored event (what storage keeps). */
   markersStoredPerStored: number;
-  /** Over the last fifth of the simulated deliveries, when the cache is in its steady state. */
+  /** Over the last fifth of the deliveries counted, when the cache is in its steady state. */
   steadyHitRate: number;
   /** How the day's figures were reached. */
   method: string;
@@ -105,6 +111,8 @@ export interface MarkerCacheOptions {
   meanBatch: number;
   /** Overrides the workload's devices (e.g. 1,000,000). */
   devices?: number;
+  /** The process function's memory, which sizes each container's cache (default {@link DEFAULT_PROCESS_MEMORY_MB}). */
+  memoryMb?: number;
   /** The rates whose day the figures are for. */
   rates: readonly number[];
   /** Deliveries simulated at most (default {@link MAX_SIMULATED_DELIVERIES}). */
@@ -123,32 +131,67 @@ interface Tally {
 /** A rate is of deliveries, duplicates included, as the webhook and the queue see them. */
 const deliveriesPerDay = (rate: number) => Math.round(rate * 86_400);
 
+/** Deliveries counted at most, through the consumer's writers and then through their caches alone (see below). */
+const MAX_COUNTED_DELIVERIES = 30_000_000;
+
+/** How often the running tally is kept, in deliveries (the last fifth's rates are read from these). */
+const SNAPSHOT_EVERY = 10_000;
+
+/** A set of small integers, one bit each, that knows its size. */
+function bitSet(size: number) {
+  const bits = new Uint8Array(Math.ceil(size / 8));
+  let count = 0;
+  return {
+    add(n: number): void {
+      const byte = n >>> 3;
+      const bit = 1 << (n & 7);
+      if ((bits[byte] as number) & bit) return;
+      bits[byte] = (bits[byte] as number) | bit;
+      count++;
+    },
+    get size() {
+      return count;
+    },
+  };
+}
+
 /**
  * Runs the workload's deliveries (duplicates included, each within 1,000 events of its first) through real
  * EventWriters, one per container, batches dealt to containers in turn, from the start of a day: as many as
- * the busiest rate's day holds, or {@link MAX_SIMULATED_DELIVERIES}. A rate whose day fits is read where its day
- * ends; for a longer day, the day's marker writes are those simulated plus the rest of the day at the miss rate
- * of the simulation's last fifth (the cache full, the day's markers nearly all seen: new markers come rarer as
- * the day goes on, so this errs high).
+ * the busiest rate's day holds, or {@link MAX_SIMULATED_DELIVERIES}.
+ *
+ * Beside each writer runs a cache of its own size and kind fed a short key per marker: a least-recently-used
+ * cache answers by the order of its keys' uses alone (every event here is counted, so every marker it holds
+ * carries its flag), so it hits exactly when the writer's does, which every delivery through the writers checks. The day then goes on through those caches alone, a miss counted as the
+ * marker write it would be, until the busiest day ends or {@link MAX_COUNTED_DELIVERIES}. A rate whose day was
+ * reached is read where its day ends; for a longer day, the day's marker writes are those counted plus the rest
+ * of the day at the miss rate of the last fifth counted (new markers come rarer as the day goes on, so this errs
+ * high).
  */
 export async function measureMarkerCache(options: MarkerCacheOptions): Promise<MarkerCacheFigures[]> {
   const workload = { ...options.workload, devices: options.devices ?? options.workload.devices };
   const seed = options.seed ?? 7;
   const days = options.rates.map((rate) => deliveriesPerDay(rate));
-  const simulated = Math.min(Math.max(...days), options.maxDeliveries ?? MAX_SIMULATED_DELIVERIES);
+  const busiestDay = Math.max(...days);
+  const simulated = Math.min(busiestDay, options.maxDeliveries ?? MAX_SIMULATED_DELIVERIES);
   const table = standInTable();
+  const memoryMb = options.memoryMb ?? DEFAULT_PROCESS_MEMORY_MB;
+  // The size the consumer's writer takes in Lambda, where AWS_LAMBDA_FUNCTION_MEMORY_SIZE tells it the memory.
   const writers = Array.from(
     { length: options.containers },
-    () => new EventWriter(table.client, 'markers', DEPLOYED_LAYOUT),
+    () => new EventWriter(table.client, 'markers', DEPLOYED_LAYOUT, markerCacheSizeFor(memoryMb)),
   );
-  // The default size, as the consumer constructs its writer; read back for the report.
-  const cacheEntries = (writers[0] as unknown as { markers: { capacity: number } }).markers.capacity;
+  const cacheEntries = (writers[0] as EventWriter).markerCacheCapacity;
+  const shadows = writers.map(() => new MarkerCache(cacheEntries));
+  // The markers (a campaign and a device on the day) the table holds.
+  const markerCount = workload.campaigns * workload.devices;
+  const stored = bitSet(markerCount);
   const draw = drawer(workload, seed);
   const next = random(seed ^ 0x5bd1e995);
   // Duplicates wait in a queue sorted by the distinct event they are due after.
-  const due: Array<{ at: number; record: EventRecord }> = [];
+  const due: Array<{ at: number; event: Draw }> = [];
   const day = '2025-10-14';
-  const recordOf = (campaign: number, device: number, click: boolean): EventRecord =>
+  const recordOf = ({ campaign, device, click }: Draw): EventRecord =>
     ({
       id: '',
       provider: 'sori',
@@ -161,27 +204,28 @@ export async function measureMarkerCache(options: MarkerCacheOptions): Promise<M
   const duplicateOdds = workload.duplicateShare / (1 - workload.duplicateShare);
   const at: Tally = { deliveries: 0, distinct: 0, hits: 0, writes: 0, markers: 0 };
   const checkpoints = new Map<number, Tally>();
-  const steadyFrom = Math.floor(simulated * 0.8);
-  let steady: Tally | undefined;
+  const snapshots: Tally[] = [];
   let batch = 0;
   let inBatch = 0;
-  const snapshot = (): Tally => ({ ...at, writes: table.writes, markers: table.markers });
-  for (let delivered = 0; delivered < simulated; delivered++) {
-    if (delivered === steadyFrom) steady = snapshot();
-    let record: EventRecord;
+  /** Writes counted through the caches alone, beyond the stand-in's. */
+  let countedWrites = 0;
+  const snapshot = (): Tally => ({ ...at, writes: table.writes + countedWrites, markers: stored.size });
+  /** The next delivery: its event, the container its batch goes to, and whether that container's cache hits. */
+  const deliver = () => {
+    if (at.deliveries % SNAPSHOT_EVERY === 0) snapshots.push(snapshot());
+    let event: Draw;
     const first = due[0];
     if (first && first.at <= at.distinct) {
       due.shift();
-      record = first.record;
+      event = first.event;
     } else {
-      const { campaign, device, click } = draw();
-      record = recordOf(campaign, device, click);
+      event = draw();
       at.distinct++;
       if (next() < duplicateOdds) {
         const dueAt = at.distinct + Math.floor(next() * 1000);
         let i = due.length;
         while (i > 0 && (due[i - 1] as { at: number }).at > dueAt) i--;
-        due.splice(i, 0, { at: dueAt, record });
+        due.splice(i, 0, { at: dueAt, event });
       }
     }
     if (inBatch >= options.meanBatch) {
@@ -189,19 +233,45 @@ export async function measureMarkerCache(options: MarkerCacheOptions): Promise<M
       inBatch = 0;
     }
     inBatch++;
-    const writer = writers[batch % writers.length] as EventWriter;
-    const before = table.writes;
-    await writer.markDevice(record, true, 'bench');
+    const container = batch % writers.length;
+    const marker = event.campaign * workload.devices + event.device;
+    const shadow = shadows[container] as MarkerCache;
+    const key = String(marker);
+    const hit = shadow.has(key, true);
+    if (!hit) shadow.add(key, true);
+    stored.add(marker);
+    if (hit) at.hits++;
+    return { event, container, hit };
+  };
+  const delivered = () => {
     at.deliveries++;
-    if (table.writes === before) at.hits++;
     if (days.includes(at.deliveries)) checkpoints.set(at.deliveries, snapshot());
+  };
+  while (at.deliveries < simulated) {
+    const { event, container, hit } = deliver();
+    const before = table.writes;
+    await (writers[container] as EventWriter).markDevice(recordOf(event), true, 'bench');
+    if ((table.writes === before) !== hit) {
+      throw new Error(`delivery ${at.deliveries}: the writer's cache and its shadow disagree`);
+    }
+    delivered();
+  }
+  const throughWriters = at.deliveries;
+  while (at.deliveries < Math.min(busiestDay, MAX_COUNTED_DELIVERIES)) {
+    if (!deliver().hit) countedWrites++;
+    delivered();
   }
   const end = snapshot();
-  const start = steady ?? end;
+  const start = snapshots.findLast((s) => s.deliveries <= end.deliveries * 0.8) ?? end;
   const window = Math.max(1, end.deliveries - start.deliveries);
   const steadyMiss = (end.writes - start.writes) / window;
   const newMarkers = (end.markers - start.markers) / window;
   const newDistinct = (end.distinct - start.distinct) / window;
+  const how = (upTo: number) => {
+    const through = `${Math.min(upTo, throughWriters).toLocaleString('en-US')} deliveries through the consumer's writers`;
+    const alone = upTo - throughWriters;
+    return `the day's first ${through}${alone > 0 ? `, then ${alone.toLocaleString('en-US')} through their caches alone` : ''}`;
+  };
   return options.rates.map((rate, r) => {
     const dayDeliveries = days[r] as number;
     const fits = checkpoints.get(dayDeliveries);
@@ -209,12 +279,13 @@ export async function measureMarkerCache(options: MarkerCacheOptions): Promise<M
     const base = fits ?? end;
     const writes = base.writes + rest * steadyMiss;
     const distinct = base.distinct + rest * newDistinct;
-    const markers = Math.min(workload.devices * workload.campaigns, base.markers + rest * newMarkers);
+    const markers = Math.min(markerCount, base.markers + rest * newMarkers);
     return {
       workload: workload.name,
       devices: workload.devices,
       ratePerSecond: rate,
       containers: options.containers,
+      memoryMb,
       cacheEntries,
       simulatedDeliveries: fits ? dayDeliveries : end.deliveries,
       deliveriesPerDay: dayDeliveries,
@@ -223,15 +294,48 @@ export async function measureMarkerCache(options: MarkerCacheOptions): Promise<M
       markersStoredPerStored: markers / distinct,
       steadyHitRate: 1 - steadyMiss,
       method: fits
-        ? 'a whole day simulated'
-        : `the day's first ${end.deliveries.toLocaleString('en-US')} deliveries simulated, the rest at the steady-state miss rate`,
+        ? dayDeliveries <= throughWriters
+          ? 'a whole day simulated'
+          : `${how(dayDeliveries)}: the whole day`
+        : `${how(end.deliveries)}, the rest at the miss rate of the last fifth`,
     };
   });
 }
 
+// Run alone (`npx tsx bench/markers.ts`): the realistic workload and a million devices, at the cache sizes of
+// three function memories, each rate on the containers the realistic bench's default settings keep busy (one at
+// 10 and 100 deliveries a second, five at 1,000) and the batches they form (about 11, 50 and 100).
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { REALISTIC } = await import('./workload');
-  console.log(
-    await measureMarkerCache({ workload: REALISTIC, containers: 1, meanBatch: 1, rates: [10, 100, 1000] }),
-  );
+  const settings = [
+    { rate: 10, containers: 1, meanBatch: 11 },
+    { rate: 100, containers: 1, meanBatch: 50 },
+    { rate: 1000, containers: 5, meanBatch: 100 },
+  ];
+  for (const devices of [REALISTIC.devices, 1_000_000]) {
+    for (const memoryMb of [256, 512, 1024]) {
+      for (const { rate, containers, meanBatch } of settings) {
+        const [figures] = await measureMarkerCache({
+          workload: REALISTIC,
+          devices,
+          memoryMb,
+          containers,
+          meanBatch,
+          rates: [rate],
+        });
+        if (!figures) continue;
+        console.log(
+          [
+            `${devices.toLocaleString('en-US')} devices`,
+            `${memoryMb} MB (${figures.cacheEntries.toLocaleString('en-US')} markers)`,
+            `${rate}/s on ${containers}`,
+            `hit rate ${figures.hitRate.toFixed(3)}`,
+            `marker writes per stored event ${figures.markerWritesPerStored.toFixed(3)}`,
+            `markers stored per stored event ${figures.markersStoredPerStored.toFixed(3)}`,
+            figures.method,
+          ].join(' | '),
+        );
+      }
+    }
+  }
 }
