@@ -19,8 +19,11 @@ import { campaignId, DEPLOYED_LAYOUT, type Draw, drawer, random, type Workload }
 /** Deliveries through the consumer's writers at most (then through their caches alone, see below). */
 const MAX_SIMULATED_DELIVERIES = 1_250_000;
 
-/** The process function's memory when the stack is deployed with its defaults, MB. */
-export const DEFAULT_PROCESS_MEMORY_MB = 256;
+/**
+ * The process function's memory when the stack is deployed with its defaults, MB (the stack's construct sets it;
+ * a caller that reads the synthesized stack passes what it finds).
+ */
+export const DEFAULT_PROCESS_MEMORY_MB = 512;
 
 export interface MarkerCacheFigures {
   workload: string;
