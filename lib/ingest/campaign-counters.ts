@@ -87,6 +87,18 @@ export interface RepairSummary {
   folded: number;
   /** Counter items this pass wrote. */
   written: number;
+  /** `true` when another pass moved the fold state first and this one stopped (nothing lost). */
+  gaveWay?: boolean;
+}
+
+/** Counter items a fold writes at once. */
+const FOLD_CONCURRENCY = 8;
+
+/** Another repair pass wrote the fold state since this one read it. */
+class GaveWay extends Error {
+  constructor() {
+    super('another repair pass moved the fold state; this pass stops');
+  }
 }
 
 /** A campaign-day's share of a fold: the first inserts and new devices its batches journaled. */
@@ -208,6 +220,16 @@ export class CampaignCounters {
    */
   async repair(now = Date.now()): Promise<RepairSummary> {
     const summary: RepairSummary = { checked: 0, recounted: 0, cleared: 0, failed: 0, folded: 0, written: 0 };
+    try {
+      return await this.pass(now, summary);
+    } catch (error) {
+      // Another pass (the schedule's, or `doctor`'s) wrote the fold state first: it carries on, this one stops.
+      if (error instanceof GaveWay) return { ...summary, gaveWay: true };
+      throw error;
+    }
+  }
+
+  private async pass(now: number, summary: RepairSummary): Promise<RepairSummary> {
     let state = await this.readState();
     const entries = (await queryItems(this.client, journalQuery(this.tableName, state.watermark))).map(
       fromBatchItem,
@@ -269,7 +291,7 @@ export class CampaignCounters {
       { TableName: this.tableName, Item: item, ...stateUnchanged(expected) },
       (found) => found?.version?.N === item.version?.N && found?.run?.S === item.run?.S,
     );
-    if (!written) throw new Error('another repair pass moved the fold state; this pass stops');
+    if (!written) throw new GaveWay();
     return state;
   }
 
@@ -312,16 +334,22 @@ export class CampaignCounters {
       deltaOf({ provider, campaignId, day }).legacy.push(token);
     }
     let complete = true;
-    for (const delta of deltas.values()) {
-      // One campaign-day that cannot be written now (throttled, say) must not hold back the others.
-      try {
-        if (await this.foldInto(delta, run.id)) summary.written++;
-      } catch (error) {
-        complete = false;
-        summary.failed++;
-        this.onRepairError?.(delta.key, error);
-      }
-    }
+    const pending = [...deltas.values()];
+    // A few counter items at a time: a pass over thousands of campaign-days ends well within its minute.
+    await Promise.all(
+      Array.from({ length: Math.min(FOLD_CONCURRENCY, pending.length) }, async () => {
+        for (let delta = pending.shift(); delta; delta = pending.shift()) {
+          // One campaign-day that cannot be written now (throttled, say) must not hold back the others.
+          try {
+            if (await this.foldInto(delta, run.id)) summary.written++;
+          } catch (error) {
+            complete = false;
+            summary.failed++;
+            this.onRepairError?.(delta.key, error);
+          }
+        }
+      }),
+    );
     if (!complete) return state;
     summary.folded += run.tokens.length;
     const done: FoldState = {

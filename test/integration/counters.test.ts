@@ -427,4 +427,16 @@ describe('counter repair', () => {
     expect(await statsItems(tableName)).toEqual(before);
     expect(await actual(stats)).toEqual(expected(messages));
   });
+
+  it('two repair passes at once (the schedule and doctor, say) fold every batch once, the later one giving way without an error', async () => {
+    const { writer, counters, stats, tableName } = await createTestTable(dynamodb, layout, 60_000);
+    const messages = burst(24);
+    await storeBatch(writer, counters, messages.slice(0, 12));
+    await storeBatch(writer, counters, messages.slice(12));
+    const other = new CampaignCounters(dynamodb, tableName, layout, 60_000);
+    const passes = await Promise.all([counters.repair(), other.repair(), counters.repair()]);
+    expect(passes.every((pass) => pass.failed === 0)).toBe(true);
+    await other.repair();
+    expect(await actual(stats)).toEqual(expected(messages));
+  });
 });
