@@ -33,8 +33,9 @@ export type MarkerOutcome = 'first' | 'seen' | 'none';
 export const MARKER_CACHE_ENTRY_BYTES = 33;
 
 /**
- * The share of the function's memory the marker cache takes: the rest leaves the consumer its heap (a batch of
- * 100 events and the SDK's buffers need a few MB) with room to spare at Lambda's smallest size, 128 MB.
+ * The share of the function's memory the marker cache takes; the other three quarters stay the runtime's and the
+ * batches' (96 MB at Lambda's smallest size, 128 MB). Its arrays are reserved at once but take memory only as
+ * markers fill them.
  */
 const MARKER_CACHE_MEMORY_SHARE = 1 / 4;
 
