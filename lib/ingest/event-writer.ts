@@ -34,8 +34,8 @@ export const MARKER_CACHE_ENTRY_BYTES = 33;
 
 /**
  * The share of the function's memory the marker cache takes; the other three quarters stay the runtime's and the
- * batches' (96 MB at Lambda's smallest size, 128 MB). Its arrays are reserved at once but take memory only as
- * markers fill them.
+ * batches' (96 MB at Lambda's smallest size, 128 MB). Its arrays are reserved at once: the index (8 of the 33
+ * bytes) is in memory within some tens of thousands of markers, the slots only as markers fill them.
  */
 const MARKER_CACHE_MEMORY_SHARE = 1 / 4;
 
