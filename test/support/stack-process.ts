@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import type { LocalStackInfo } from '../../local/local-stack';
 import { eventually } from './local-aws';
 
@@ -19,21 +20,45 @@ export interface StackProcess {
   kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
 }
 
+/** Process groups spawned and still running: a test that fails before it stops its stack leaves none behind. */
+const running = new Set<number>();
+function killRunning() {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+  running.clear();
+}
+// After the test file that imported this module (each file has its own copy), and, should the worker end first,
+// with it.
+afterAll(killRunning);
+process.once('exit', killRunning);
+
 /**
  * Runs a script of the repository with tsx's loader, as `npm start` does, in a process group of its own;
- * `nodeArgs` go before the script (e.g. another `--import`).
+ * `nodeArgs` go before the script (e.g. another `--import`). Whatever is still running when the test worker
+ * exits is killed with it.
  */
 export function spawnScript(
   script: string,
   env: Record<string, string>,
   nodeArgs: string[] = [],
 ): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, script], {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, script], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'error', ...env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const pid = child.pid;
+  if (pid !== undefined) {
+    running.add(pid);
+    child.once('exit', () => running.delete(pid));
+  }
+  return child;
 }
 
 /** Waits for a child to exit. @returns its exit code and signal. */
