@@ -22,7 +22,7 @@ import { type MarkerCacheFigures, measureMarkerCache } from './markers';
 import { type FunctionRole, readStackFacts, type StackFacts } from './stack-facts';
 import { DEPLOYED_LAYOUT, deliveries, REALISTIC, SMALL, type Workload } from './workload';
 import { indexEntryBytes, writeUnits } from './write-units';
-import { type PassUnits, type ReplayFigures, replayWorkload } from './writes';
+import { CONTAINER_STARTS_PER_DAY, type PassUnits, type ReplayFigures, replayWorkload } from './writes';
 
 export const RATES = [10, 100, 1000] as const;
 
@@ -36,6 +36,9 @@ const REPLAYED = 1000;
 
 /** The SDK's Node HTTP handler opens at most 50 connections: a batch's parallel writes go 50 at a time. */
 const SDK_CONNECTIONS = 50;
+
+/** Counter items the repair's fold reads and writes at once (`CampaignCounters`' own bound). */
+const FOLD_AT_ONCE = 8;
 
 /** Assumptions of the realistic figures, beside the cost model's own (cost.ts's ASSUMPTIONS). */
 export const REALISTIC_ASSUMPTIONS = {
@@ -226,8 +229,14 @@ export async function measureRealistic(options: {
   const server = await startDynamoDb();
   const replays = new Map<string, ReplayFigures>();
   let tables = 0;
-  const replay = async (w: Workload, rate: number, sizes: readonly number[], label: string) => {
-    const key = `${w.name}/${rate}/${sizes.slice(0, 2000).join(',')}`;
+  const replay = async (
+    w: Workload,
+    rate: number,
+    sizes: readonly number[],
+    label: string,
+    containers: number,
+  ) => {
+    const key = `${w.name}/${rate}/${containers}/${sizes.slice(0, 2000).join(',')}`;
     let figures = replays.get(key);
     if (!figures) {
       log(`realistic: replaying ${label} (${w.name.split(':')[0]})`);
@@ -240,6 +249,7 @@ export async function measureRealistic(options: {
         label,
         table: `replay-${tables++}`,
         seed: 21,
+        containers,
       });
       replays.set(key, figures);
     }
@@ -260,15 +270,19 @@ export async function measureRealistic(options: {
   const recordWriteUnits = recordPut.table + recordPut.indexes;
   const markerBytes = itemBytes(deviceMarkerItem(sample.record, DEPLOYED_LAYOUT) ?? {});
 
-  // The repair function's billed time for a pass of `calls` calls one after another: each at the in-region
-  // latency, plus the consumer's CPU per SDK call scaled to the repair's memory.
+  // The repair function's billed time for a pass: its rounds of calls at the in-region latency (the fold
+  // reads and writes up to FOLD_AT_ONCE counter items at once, each a read then a put; the rest one after
+  // another), plus the consumer's CPU per SDK call scaled to the repair's memory.
   const cpuPerCallMs =
     consumerCpu.perBatch.reduce((sum, p) => sum + p.cpuMs, 0) /
     consumerCpu.perBatch.reduce((sum, p) => sum + p.sdkCalls, 0);
-  const repairBilledMs = (pass: PassUnits) =>
-    Math.ceil(
-      pass.calls * (ASSUMPTIONS.dynamodbWriteMs + cpuPerCallMs * (ASSUMPTIONS.fullVcpuMb / memory('Repair'))),
+  const repairBilledMs = (pass: PassUnits, items = 0) => {
+    const rounds = pass.calls - 2 * items + 2 * Math.ceil(items / FOLD_AT_ONCE);
+    return Math.ceil(
+      rounds * ASSUMPTIONS.dynamodbWriteMs +
+        pass.calls * cpuPerCallMs * (ASSUMPTIONS.fullVcpuMb / memory('Repair')),
     );
+  };
 
   const rates: RateFigures[] = [];
   const small: ReplayFigures[] = [];
@@ -280,7 +294,13 @@ export async function measureRealistic(options: {
       const cache = (await simulate(workload.devices, containers, figures.meanBatch)).find(
         (m) => m.ratePerSecond === rate,
       ) as MarkerCacheFigures;
-      const replayed = await replay(workload, rate, figures.sizes, `${setting.name} at ${rate}/s`);
+      const replayed = await replay(
+        workload,
+        rate,
+        figures.sizes,
+        `${setting.name} at ${rate}/s`,
+        containers,
+      );
       const unitsPerMarkerWrite = replayed.markers > 0 ? replayed.markerUnits / replayed.markers : 1;
       // The counters: the journal as replayed and the fold's minute (both in `counterUnits`).
       const writeUnitsPerStored =
@@ -292,7 +312,8 @@ export async function measureRealistic(options: {
         receiveCpuMicros: options.receiveCpuMicros,
         writeUnitsPerStored,
         readUnitsPerStored: fold.readUnitsPerStored,
-        repairBilledMsPerStored: (repairBilledMs(fold) - repairBilledMs(fold.idle)) / fold.storedPerMinute,
+        repairBilledMsPerStored:
+          (repairBilledMs(fold, fold.listed) - repairBilledMs(fold.idle)) / fold.storedPerMinute,
         repairMemoryMb: memory('Repair'),
         batchSizes: figures.sizes,
         processMs,
@@ -326,7 +347,7 @@ export async function measureRealistic(options: {
           `${rate} deliveries/s (${Math.round(rate * (1 - workload.duplicateShare))} distinct events/s); batches: ${figures.poller}; ${pollers} pollers; Poisson arrivals for ${figures.seconds} s`,
           `the process function takes ${fixedMs(processMs(1))} / ${fixedMs(processMs(10))} / ${fixedMs(processMs(100))} ms for a batch of 1 / 10 / 100 (its CPU measured at one vCPU × ${(ASSUMPTIONS.fullVcpuMb / memory('Process')).toFixed(2)} for ${memory('Process')} MB, plus its rounds of DynamoDB calls at ${REALISTIC_ASSUMPTIONS.dynamodbCallMs} ms)`,
           `POST → stored: send → batch stored, measured, plus ${REALISTIC_ASSUMPTIONS.apiGatewayMs + receiveBilledMs} ms of API Gateway and the receive function`,
-          `write units: records and the batches' journal entries (an open and a close per batch, ${replayed.journalUnits.toFixed(3)} units per stored event) as the consumer wrote them replaying ${REPLAYED} deliveries at these batches, marker writes ${cache.markerWritesPerStored.toFixed(3)} per stored event from the marker cache over the day (${cache.method}; ${containers} container(s), each with its own cache, from the invocations running at once)`,
+          `write units: records and the batches' journal entries (an open and a close per batch, ${replayed.journalUnits.toFixed(3)} units per stored event) as the consumer wrote them replaying ${REPLAYED} deliveries at these batches; a container's registrations (each campaign-day and event type listed on its counter item by the container's first batch of it: ${replayed.register.requests} updates, ${replayed.register.units} units at the items' mid-day size) paid again by each of ${containers} container(s) ${CONTAINER_STARTS_PER_DAY} times a day (a container replaced every 30 minutes), over a day's stored events: ${replayed.registerUnitsPerStored.toFixed(4)} units per stored event; marker writes ${cache.markerWritesPerStored.toFixed(3)} per stored event from the marker cache over the day (${cache.method}; ${containers} container(s), each with its own cache, from the invocations running at once)`,
           `the repair's fold, once a minute: one pass over a minute of these batches (${fold.journalEntries} journal entries read: ${Math.round(fold.batchesPerMinute)} batches a minute and the 20 s before), ${fold.listed} counter items written whole at their mid-day size (${fold.counterItemUnits} units; the replay touched ${fold.replayTouched} of the workload's ${fold.campaignDays} campaign-days, a minute at this rate ${fold.expectedTouchedPerMinute.toFixed(1)} on average), the fold state written ${fold.foldStateUnits} units (largest ${(fold.foldStateBytes / 1024).toFixed(1)} KB), ${fold.readUnits} read units (consistent: the state, the journal, each counter item; the earlier protocol's list, eventually consistent); the pass's units above an idle pass's (${fold.idle.writeUnits} write, ${fold.idle.readUnits} read units, in the fixed costs) over the ${Math.round(fold.storedPerMinute)} events stored a minute: ${fold.writeUnitsPerStored.toFixed(4)} write and ${fold.readUnitsPerStored.toFixed(4)} read units per stored event`,
           `cost: per million stored events, ${(1 / (1 - workload.duplicateShare)).toFixed(2)} deliveries each; SQS a receive and a delete per 10 messages of each batch; the repair's fold (its writes, reads and function time above an idle pass) per stored event; fixed costs and storage apart`,
           `floor: API Gateway, the receive function, SQS's send, receives and deletes, access logs, as in the cost, and one record write per stored event (${recordWriteUnits} unit${recordWriteUnits === 1 ? '' : 's'}, the record's put with its index entries), nothing else`,
@@ -343,7 +364,7 @@ export async function measureRealistic(options: {
         }),
       });
       if (setting.isDefault) {
-        small.push(await replay(SMALL, rate, sizes, `${setting.name} at ${rate}/s`));
+        small.push(await replay(SMALL, rate, sizes, `${setting.name} at ${rate}/s`, containers));
         const million = (await simulate(1_000_000, containers, figures.meanBatch)).find(
           (m) => m.ratePerSecond === rate,
         );

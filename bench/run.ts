@@ -244,7 +244,7 @@ const summary = {
 /** What each figure of the summary is, and what it assumes. */
 const summaryAssumptions: Record<string, string> = {
   write_units_per_stored_event:
-    "the small workload (3 campaigns, 50 devices, one hour), batches of 100 assumed full, no duplicates; the counters: each batch's journal entry (an open and a close) and one repair pass folding the 1,000 deliveries into the counter items, as if they came within a minute",
+    "the small workload (3 campaigns, 50 devices, one hour), batches of 100 assumed full, no duplicates; the counters: each batch's journal entry (an open and a close), the one container's registrations of its campaign-days (as a fresh container pays them) and one repair pass folding the 1,000 deliveries into the counter items, as if they came within a minute",
   write_units_per_stored_event_30pct_dup: 'as write_units_per_stored_event, with 30 % duplicate deliveries',
   cost_per_million_events_usd:
     "the small workload at batch 10 assumed full (fullBatches), the functions' memory from the synthesized template, storage and fixed costs apart; kept for comparison, superseded by cost_per_million_events_usd_at_*",
@@ -255,7 +255,7 @@ const summaryAssumptions: Record<string, string> = {
     'as cost_per_million_events_usd_at_10_per_s, at 100 deliveries a second',
   cost_per_million_events_usd_at_1000_per_s: `as cost_per_million_events_usd_at_10_per_s, at 1,000 deliveries a second${atDefaults(1000).keepsUp ? '' : `; at the defaults the consumer falls behind at this rate (it needs about ${fixed(atDefaults(1000).concurrencyNeeded)} invocations at once), so batches are full and the queue grows`}`,
   write_units_per_stored_event_realistic:
-    "the highest of the three rates at the default settings: records and the batches' journal entries (two writes a batch) from the real consumer replayed at the measured batch sizes, 30 % duplicates; marker writes from the marker cache over a whole day; the counter items written by the repair's fold once a minute, whole at their mid-day size, with the fold state: one pass over a minute of the measured batches, its units above an idle pass's spread over the events stored that minute (rate × 0.7 × 60)",
+    "the highest of the three rates at the default settings: records and the batches' journal entries (two writes a batch) from the real consumer replayed at the measured batch sizes, 30 % duplicates; each container's registrations of its campaign-days, paid again as containers are replaced (every 30 minutes assumed); marker writes from the marker cache over a whole day; the counter items written by the repair's fold once a minute, whole at their mid-day size, with the fold state: one pass over a minute of the measured batches, its units above an idle pass's spread over the events stored that minute (rate × 0.7 × 60)",
   write_units_per_stored_event_realistic_at_10_per_s:
     'as write_units_per_stored_event_realistic, at 10 deliveries a second (the fold over 420 events stored a minute)',
   write_units_per_stored_event_realistic_at_100_per_s:

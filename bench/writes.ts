@@ -362,12 +362,23 @@ export interface ReplayFigures {
   requests: number;
   markerUnits: number;
   markers: number;
-  /** The counters' write units per stored event: the batches' journal entries, plus the fold's share. */
+  /**
+   * The counters' write units per stored event: the batches' journal entries, the containers' registrations
+   * (`registerUnitsPerStored`) and the fold's share.
+   */
   counterUnits: number;
-  /** The consumer's counter writes per stored event: its journal entries' (open and close, per batch). */
+  /** The consumer's counter writes per stored event as replayed: journal entries, and a fresh container's registrations. */
   counterRequests: number;
-  /** Of `counterUnits`, the journal entries' as replayed. */
+  /** Of `counterUnits`, the journal entries' as replayed (an open and a close per batch), and their requests. */
   journalUnits: number;
+  journalRequests: number;
+  /**
+   * A container's registrations as replayed (requests and units in all, not per event): the first batch of a
+   * campaign-day and event type in a container lists it on its counter item, an update paid at the item's size.
+   */
+  register: { requests: number; units: number };
+  /** Those paid again by each container started (`CONTAINER_STARTS_PER_DAY`), over a day's stored events. */
+  registerUnitsPerStored: number;
   /** Write units of records (table and indexes, duplicates' refused puts included) per stored event. */
   recordUnits: number;
   /** Counter items' mean size when the replay began and after the fold wrote them (bytes). */
@@ -375,6 +386,12 @@ export interface ReplayFigures {
   /** The repair's pass over a minute of this traffic (see `RepairFigures`). */
   repair: RepairFigures;
 }
+
+/**
+ * Times a day each process container starts afresh, registering again every campaign-day it stores: Lambda
+ * replaces warm containers at times it does not publish; taken as every 30 minutes, on the high side.
+ */
+export const CONTAINER_STARTS_PER_DAY = 48;
 
 /** Units and calls of one repair pass. */
 export interface PassUnits {
@@ -514,7 +531,8 @@ function expectedTouched(workload: Workload, n: number): number {
  * Replays `deliveries` of the workload (12:00 to 13:00) through the real consumer (`storeBatch`, one
  * EventWriter and CampaignCounters, as one warm container) in batches of `sizes`, taken in turn, after each
  * campaign-day's counter item was given its morning (see counter-growth.ts) at `ratePerSecond` when the workload
- * measures at mid-day. The consumer's writes are its records, device markers and two journal writes per batch.
+ * measures at mid-day. The consumer's writes are its records, device markers, two journal writes per batch, and
+ * the registrations of a fresh container (priced per container start, see `CONTAINER_STARTS_PER_DAY`).
  * Then prices the repair's pass (`CampaignCounters.repair`, the counter items' one writer) as it runs once a
  * minute at this rate: over a journal holding a minute of batches shaped as the replay's (see `steadyJournal`),
  * with an idle pass (no traffic) measured before the replay for the fixed costs. Every call is priced by
@@ -529,6 +547,8 @@ export async function replayWorkload(options: {
   label: string;
   table: string;
   seed: number;
+  /** Process containers at once at this rate, each registering on its own (1 by default). */
+  containers?: number;
 }): Promise<ReplayFigures> {
   const { endpoint, workload, table, ratePerSecond } = options;
   const day = '2025-10-14';
@@ -583,6 +603,13 @@ export async function replayWorkload(options: {
   const mean = (items: Record<string, AttributeValue>[]) =>
     items.reduce((sum, item) => sum + itemBytes(item), 0) / Math.max(1, items.length);
   const storedPerMinute = ratePerSecond * distinctShare * 60;
+  // The consumer's counter writes are its journal entries and its registrations.
+  const register = {
+    requests: replayed.counterRequests - replayed.journalRequests,
+    units: replayed.counterUnits - replayed.journalUnits,
+  };
+  const registerUnitsPerStored =
+    (register.units * (options.containers ?? 1) * CONTAINER_STARTS_PER_DAY) / (storedPerMinute * 60 * 24);
   const repair: RepairFigures = {
     ...pass.pass,
     listed: summary.written,
@@ -608,13 +635,16 @@ export async function replayWorkload(options: {
     stored,
     batches,
     meanBatch: messages.length / batches,
-    writeUnits: units / stored + repair.writeUnitsPerStored,
+    writeUnits: (units - register.units) / stored + registerUnitsPerStored + repair.writeUnitsPerStored,
     requests: replayed.requests / stored,
     markerUnits: replayed.markerUnits / stored,
     markers: replayed.markerRequests / stored,
-    counterUnits: replayed.counterUnits / stored + repair.writeUnitsPerStored,
+    counterUnits: replayed.journalUnits / stored + registerUnitsPerStored + repair.writeUnitsPerStored,
     counterRequests: replayed.counterRequests / stored,
     journalUnits: replayed.journalUnits / stored,
+    journalRequests: replayed.journalRequests / stored,
+    register,
+    registerUnitsPerStored,
     recordUnits: (units - replayed.markerUnits - replayed.counterUnits) / stored,
     counterItemBytes: { before: mean(before), after: mean(after) },
     repair,

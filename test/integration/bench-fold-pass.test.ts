@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
 import { SMALL } from '../../bench/workload';
-import { replayWorkload } from '../../bench/writes';
+import { CONTAINER_STARTS_PER_DAY, replayWorkload } from '../../bench/writes';
 import { uniqueName } from '../support/local-aws';
 
 describe("bench replay and the repair's fold", () => {
@@ -31,7 +31,7 @@ describe("bench replay and the repair's fold", () => {
     expect(repair.idle).toEqual({ writeUnits: 1, readUnits: 2.5, calls: 4 });
   }, 120_000);
 
-  it("counts the consumer's journal entries, an open and a close per batch, as counter writes, and adds the fold's share", async () => {
+  it("counts the consumer's journal entries (an open and a close per batch) and a container's registrations as counter writes, the registrations paid once per container start", async () => {
     const figures = await replayWorkload({
       endpoint: inject('dynamodbEndpoint'),
       workload: SMALL,
@@ -41,10 +41,23 @@ describe("bench replay and the repair's fold", () => {
       label: 'test',
       table: uniqueName('replay'),
       seed: 8,
+      containers: 2,
     });
     expect(figures.batches).toBe(20);
-    expect(figures.counterRequests * figures.stored).toBe(2 * figures.batches);
+    expect(figures.journalRequests * figures.stored).toBe(2 * figures.batches);
     expect(figures.journalUnits).toBeGreaterThanOrEqual((2 * figures.batches) / figures.stored);
-    expect(figures.counterUnits).toBeCloseTo(figures.journalUnits + figures.repair.writeUnitsPerStored, 9);
+    // Each campaign-day listed by its first batch, once per event type at most.
+    expect(figures.register.requests).toBeGreaterThanOrEqual(SMALL.campaigns);
+    expect(figures.register.requests).toBeLessThanOrEqual(2 * SMALL.campaigns);
+    expect(figures.counterRequests * figures.stored).toBe(2 * figures.batches + figures.register.requests);
+    // 2 containers, each started afresh CONTAINER_STARTS_PER_DAY times, over a day at 7 stored events a second.
+    expect(figures.registerUnitsPerStored).toBeCloseTo(
+      (figures.register.units * 2 * CONTAINER_STARTS_PER_DAY) / (600 * 60 * 24),
+      12,
+    );
+    expect(figures.counterUnits).toBeCloseTo(
+      figures.journalUnits + figures.registerUnitsPerStored + figures.repair.writeUnitsPerStored,
+      9,
+    );
   }, 120_000);
 });
