@@ -1,5 +1,6 @@
 // campaign-inbox <command> [options]: the package's command line (its `bin`, built to dist/cli.js). Each command
-// is one of the tools `npm run events|send|set-secret|dashboard|doctor` runs, loaded only when asked for.
+// is one of the tools `npm run events|send|set-secret|dashboard|doctor|dashboard-users` runs, loaded only when
+// asked for.
 import { endQuietlyOnClosedStdout, runningAsCli } from './entry';
 
 const COMMANDS: Record<
@@ -23,19 +24,23 @@ const COMMANDS: Record<
     summary: 'check a stack end to end with a test delivery, then remove it',
     load: () => import('./doctor'),
   },
+  'dashboard-users': {
+    summary: "add, list or remove who may sign in to a deployed stack's campaign dashboard",
+    load: () => import('./dashboard-users'),
+  },
 };
 
 const USAGE = `Usage: campaign-inbox <command> [options]
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, command]) => `  ${name.padEnd(12)} ${command.summary}`)
+  .map(([name, command]) => `  ${name.padEnd(15)} ${command.summary}`)
   .join('\n')}
 
-events, dashboard, set-secret and doctor work on a deployed stack with --stack <name> (its region from --region,
-AWS_REGION, AWS_DEFAULT_REGION or your AWS profile); events and dashboard on any records table with --endpoint
-<url> --table <name>; send posts to --url <webhook URL>. Without these, events, send, dashboard and doctor work
-on the local stack running on DATA_DIR (default ./.data).
+events, dashboard, set-secret, doctor and dashboard-users work on a deployed stack with --stack <name> (its
+region from --region, AWS_REGION, AWS_DEFAULT_REGION or your AWS profile); events and dashboard on any records
+table with --endpoint <url> --table <name>; send posts to --url <webhook URL>. Without these, events, send,
+dashboard and doctor work on the local stack running on DATA_DIR (default ./.data).
 "campaign-inbox <command> --help" shows a command's options (through npx: "npx campaign-inbox help"). Data goes to stdout, messages to stderr.
 Exit codes: 0 done, 1 failed, 2 usage error.`;
 
