@@ -39,6 +39,11 @@ export interface InboxConfig {
   providers: string[];
   /** Authentication per provider, overriding the providers' own (the receive function's AUTH_CONFIG). */
   auth: Record<string, unknown>;
+  /**
+   * E-mail addresses given a sign-in to the campaign dashboard (Cognito mails each an invitation); more can be
+   * added later with `campaign-inbox dashboard-users add`.
+   */
+  dashboardUsers: string[];
 }
 
 export const DEFAULT_CONFIG: InboxConfig = {
@@ -61,6 +66,7 @@ export const DEFAULT_CONFIG: InboxConfig = {
   recordRetentionDays: 365,
   providers: [],
   auth: {},
+  dashboardUsers: [],
 };
 
 /** Context keys, as written in `cdk.json` or after `-c`. */
@@ -81,6 +87,7 @@ export const CONTEXT_KEYS: { [K in keyof InboxConfig]: string } = {
   recordRetentionDays: 'recordRetentionDays',
   providers: 'providers',
   auth: 'auth',
+  dashboardUsers: 'dashboardUsers',
 };
 
 function integer(key: string, value: unknown, min: number, max: number): number {
@@ -97,6 +104,31 @@ function boolean(key: string, value: unknown): boolean {
   throw new Error(`context ${key} must be true or false, got ${JSON.stringify(value)}`);
 }
 
+/** Plausible, not RFC 5322: one `@`, a dotted domain, no spaces or commas; Cognito sends the invitation. */
+const EMAIL = /^[^\s@,]+@[^\s@,.]+(?:\.[^\s@,.]+)+$/;
+/** Cognito's limit on a user name, which is the e-mail address in a pool that signs in by e-mail. */
+const MAX_USERNAME_LENGTH = 128;
+
+/**
+ * Checks the dashboard users' e-mail addresses (the construct prop, or the context value split at commas).
+ * @throws naming `dashboardUsers` and the address when one is not a plausible e-mail address or is listed twice
+ *   (Cognito compares e-mail user names without regard to case).
+ */
+export function checkDashboardUsers(emails: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return emails.map((email) => {
+    if (!EMAIL.test(email) || email.length > MAX_USERNAME_LENGTH) {
+      throw new Error(
+        `context dashboardUsers must be comma-separated e-mail addresses, got ${JSON.stringify(email)}`,
+      );
+    }
+    const key = email.toLowerCase();
+    if (seen.has(key)) throw new Error(`context dashboardUsers lists ${JSON.stringify(email)} twice`);
+    seen.add(key);
+    return email;
+  });
+}
+
 /**
  * Reads the configuration from CDK context (strings from `-c`, typed values from `cdk.json`).
  * @throws naming the key when a value is out of range.
@@ -108,6 +140,13 @@ export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
     const value = get(key);
     return value === undefined || value === '' ? fallback : parse(value);
   };
+  const list = (v: unknown) =>
+    Array.isArray(v)
+      ? v.map(String)
+      : String(v)
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean);
   const config: InboxConfig = {
     stackName: or('stackName', String, d.stackName),
     throttleRateLimit: or(
@@ -151,23 +190,14 @@ export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
       (v) => integer('recordRetentionDays', v, 0, 36_500),
       d.recordRetentionDays,
     ),
-    providers: or(
-      'providers',
-      (v) =>
-        Array.isArray(v)
-          ? v.map(String)
-          : String(v)
-              .split(',')
-              .map((p) => p.trim())
-              .filter(Boolean),
-      d.providers,
-    ),
+    providers: or('providers', list, d.providers),
     auth: or(
       'auth',
       (v) =>
         typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : (v as Record<string, unknown>),
       d.auth,
     ),
+    dashboardUsers: or('dashboardUsers', (v) => checkDashboardUsers(list(v)), d.dashboardUsers),
   };
   // The same checks the receive function makes at cold start, made at synth time instead.
   loadAuthConfig({ AUTH_CONFIG: JSON.stringify(config.auth) });
