@@ -22,6 +22,8 @@ export class CampaignInboxStack extends Stack {
 
     this.inbox.addOutputs();
     new CfnOutput(this, 'DashboardUrl', {
+      description:
+        'The CloudWatch operations dashboard (API, queue, functions, alarms); the campaign figures are at CampaignDashboardUrl',
       value: `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${this.inbox.monitoring.dashboard.dashboardName}`,
     });
 

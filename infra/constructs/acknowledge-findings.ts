@@ -43,6 +43,21 @@ export function acknowledgeFindings(inbox: CampaignInbox): void {
     reason:
       'The secret_key is issued by SORI, not by AWS: it is rotated in SORI Console and put here with npm run set-secret, which keeps the previous one valid.',
   });
+  Validations.of(inbox.dashboard.pageRoute).acknowledge({
+    id: 'AwsSolutions-APIG4',
+    reason:
+      'GET /dashboard serves the page only: HTML and the public sign-in settings (the managed login address and the public client id), no figures. It must be open, since sign-in starts there and managed login returns to it with the code; the figures are on GET /api/dashboard, behind the JWT authorizer.',
+  });
+  Validations.of(inbox.dashboard.userPool).acknowledge({
+    id: 'AwsSolutions-COG2',
+    reason:
+      'MFA is optional, by an authenticator app (TOTP): each user may turn it on. Required, it would make every invited campaign manager enrol a device before seeing read-only campaign figures; nobody can sign up, so only invited addresses have an account, each with a password of at least 12 characters mixing lower- and upper-case letters, digits and symbols.',
+  });
+  Validations.of(inbox.dashboard.userPool).acknowledge({
+    id: 'AwsSolutions-COG8',
+    reason:
+      'Plus adds threat protection (compromised-credential and risk-based checks) at a price per monthly active user with no free tier. The pool holds only invited users (no sign-up) guarding read-only figures; Essentials, which managed login needs, has its first 10,000 monthly active users free, so an idle stack costs nothing.',
+  });
   if (inbox.monitoring.topic) {
     Validations.of(inbox.monitoring.topic).acknowledge({
       id: 'AwsSolutions-SNS2',

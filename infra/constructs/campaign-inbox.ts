@@ -10,6 +10,7 @@ import { RECEIVE_TIMEOUT_MS } from '../../lib/receive/invocation-deadline';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
 import { DEFAULT_CONFIG, type InboxConfig } from '../config';
 import { acknowledgeFindings } from './acknowledge-findings';
+import { CampaignDashboard } from './campaign-dashboard';
 import { EventQueue } from './event-queue';
 import { Monitoring } from './monitoring';
 import { NodeFunction, PACKAGED_FUNCTIONS } from './node-function';
@@ -37,7 +38,8 @@ const RECEIVE_TIMEOUT = Duration.millis(RECEIVE_TIMEOUT_MS);
 
 /**
  * The whole webhook receiver: HTTP API → receive function → SQS (+ DLQ) → process function → DynamoDB, with
- * the signing secret, alarms and a dashboard. Add it to any CDK stack:
+ * the signing secret, alarms, an operations dashboard and the campaign dashboard behind sign-in. Add it to any
+ * CDK stack:
  *
  * ```ts
  * const inbox = new CampaignInbox(this, 'Inbox', { alarmEmail: 'ops@example.com' });
@@ -54,6 +56,8 @@ export class CampaignInbox extends Construct {
   readonly processFunction: NodeFunction;
   readonly repairFunction: NodeFunction;
   readonly monitoring: Monitoring;
+  /** The campaign dashboard on the same API, behind Cognito sign-in. */
+  readonly dashboard: CampaignDashboard;
   /** The layout settings the tools must read the table with. */
   private readonly settings: { shards: number; recordRetentionDays: number };
 
@@ -181,6 +185,14 @@ export class CampaignInbox extends Construct {
       throttleBurstLimit: config.throttleBurstLimit,
       logRetentionDays: config.logRetentionDays,
     });
+    this.dashboard = new CampaignDashboard(this, 'Dashboard', {
+      api: this.api,
+      records: this.records,
+      users: config.dashboardUsers,
+      shards: config.shards,
+      recordRetentionDays: config.recordRetentionDays,
+      logRetentionDays: config.logRetentionDays,
+    });
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       api: this.api.api,
@@ -198,8 +210,9 @@ export class CampaignInbox extends Construct {
   /** @returns the URL to paste into the provider's console, e.g. SORI Console → Settings → Webhooks. */
   /**
    * Adds the stack outputs the command-line tools read with `--stack <name>` (`events`, `set-secret`,
-   * `dashboard`): `WebhookUrl`, `EventsTableName`, `SigningSecretArn`, `QueueUrl`, `DeadLetterQueueUrl`, `Shards`,
-   * `RecordRetentionDays`. Call it once per stack.
+   * `dashboard`, `dashboard-users`): `WebhookUrl`, `EventsTableName`, `SigningSecretArn`, `QueueUrl`,
+   * `DeadLetterQueueUrl`, `Shards`, `RecordRetentionDays`, `CampaignDashboardUrl`, `DashboardUserPoolId`,
+   * `DashboardUserPoolClientId`. Call it once per stack.
    */
   addOutputs(): void {
     const stack = Stack.of(this);
@@ -216,6 +229,21 @@ export class CampaignInbox extends Construct {
     output('RecordRetentionDays', String(this.settings.recordRetentionDays));
     output('QueueUrl', this.queue.queue.queueUrl);
     output('DeadLetterQueueUrl', this.queue.deadLetterQueue.queueUrl);
+    output(
+      'CampaignDashboardUrl',
+      this.dashboard.url,
+      'The campaign dashboard (impressions, clicks, delivery health), behind sign-in; not the CloudWatch operations dashboard',
+    );
+    output(
+      'DashboardUserPoolId',
+      this.dashboard.userPool.userPoolId,
+      'The Cognito user pool of the campaign dashboard’s users (npm run dashboard-users)',
+    );
+    output(
+      'DashboardUserPoolClientId',
+      this.dashboard.client.userPoolClientId,
+      'The Cognito app client the campaign dashboard’s page signs in with',
+    );
   }
 
   /**

@@ -18,6 +18,7 @@ export const PACKAGED_FUNCTIONS: Record<string, string[]> = {
   'receive-webhook': ['@aws-sdk/client-s3'],
   'process-webhook': [],
   'repair-counters': [],
+  'campaign-dashboard': [],
 };
 
 /** Where a prebuilt bundle sits next to the built package's code, when this runs from the package. */

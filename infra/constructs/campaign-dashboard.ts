@@ -1,0 +1,205 @@
+import { createHash } from 'node:crypto';
+import { Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { RECORDS_TABLE } from '../../lib/table/records-table';
+import { checkDashboardUsers } from '../config';
+import { NodeFunction } from './node-function';
+import type { ReceiverApi } from './receiver-api';
+import type { RecordsTable } from './records-table';
+
+export interface CampaignDashboardProps {
+  /** The HTTP API the webhooks arrive on; the dashboard's two routes are added to it. */
+  api: ReceiverApi;
+  records: RecordsTable;
+  /** E-mail addresses to create users for (Cognito mails each an invitation with a temporary password). */
+  users: readonly string[];
+  shards: number;
+  recordRetentionDays: number;
+  logRetentionDays: number;
+}
+
+/** Cognito's limit on a domain prefix (`<prefix>.auth.<region>.amazoncognito.com`). */
+const MAX_DOMAIN_PREFIX = 63;
+/** What the dashboard reads: the counter items and a day's newest events, and the day listing on `gsi3`. */
+const READ_ACTIONS = ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'];
+/** An HTTP API waits at most 30 s for its integration; the function gives up first, with its own answer. */
+const DASHBOARD_TIMEOUT = Duration.seconds(29);
+
+/**
+ * The campaign dashboard, served by the stack itself behind sign-in: `GET /dashboard` (the page, which holds no
+ * data and signs the user in with Cognito's managed login, authorization code + PKCE) and `GET /api/dashboard`
+ * (the figures, behind a JWT authorizer that accepts only the pool's access tokens for its client; the function
+ * checks the token again itself). Users are created from the `users` prop and by
+ * `campaign-inbox dashboard-users add`; nobody can sign up.
+ *
+ * Idle, it costs nothing: the user pool bills monthly active users (the Essentials plan's first 10,000 a month
+ * are free), a Lambda function and HTTP API routes bill only requests, and managed login has no charge of its
+ * own.
+ */
+export class CampaignDashboard extends Construct {
+  readonly userPool: cognito.UserPool;
+  readonly domain: cognito.UserPoolDomain;
+  readonly client: cognito.UserPoolClient;
+  readonly function: NodeFunction;
+  /** `GET /dashboard`, the page: public, it holds no data. */
+  readonly pageRoute: apigw.HttpRoute;
+  /** `GET /api/dashboard`, the figures: a valid access token of the pool's client only. */
+  readonly dataRoute: apigw.HttpRoute;
+  /** The page's address, `<api endpoint>/dashboard`: where managed login sends the user back to. */
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: CampaignDashboardProps) {
+    super(scope, id);
+    const users = checkDashboardUsers(props.users);
+    this.url = `${props.api.url}/dashboard`;
+
+    this.userPool = new cognito.UserPool(this, 'Users', {
+      // Admins create users (the prop, the CLI); a sign-up form would let anyone read the figures.
+      selfSignUpEnabled: false,
+      signInAliases: { email: true },
+      autoVerify: { email: true },
+      accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
+      // Managed login (the newer pages) needs Essentials or Plus; Essentials' first 10,000 monthly active users
+      // are free, Plus has no free tier.
+      featurePlan: cognito.FeaturePlan.ESSENTIALS,
+      passwordPolicy: {
+        minLength: 12,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireDigits: true,
+        requireSymbols: true,
+        tempPasswordValidity: Duration.days(7),
+      },
+      // Each user may add an authenticator app; SMS would bill per message and needs an SNS origination setup.
+      mfa: cognito.Mfa.OPTIONAL,
+      mfaSecondFactor: { otp: true, sms: false },
+      userInvitation: {
+        emailSubject: 'Your sign-in to the campaign dashboard',
+        emailBody: `You can now sign in to the campaign dashboard at ${this.url} with the user name {username} and the temporary password {####}; you choose your own password at the first sign-in.`,
+      },
+      // Kept when the stack is deleted, as the records table is.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.domain = this.userPool.addDomain('SignIn', {
+      cognitoDomain: { domainPrefix: domainPrefix(this) },
+      managedLoginVersion: cognito.ManagedLoginVersion.NEWER_MANAGED_LOGIN,
+    });
+
+    this.client = this.userPool.addClient('Page', {
+      // A page in a browser cannot keep a secret: a public client, which proves itself with PKCE instead.
+      generateSecret: false,
+      authFlows: { userSrp: true },
+      oAuth: {
+        flows: { authorizationCodeGrant: true, implicitCodeGrant: false, clientCredentials: false },
+        scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
+        callbackUrls: [this.url],
+        logoutUrls: [this.url],
+      },
+      supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
+      preventUserExistenceErrors: true,
+      enableTokenRevocation: true,
+    });
+    // Managed login renders a client's pages only once the client has a style; Cognito's own is enough.
+    new cognito.CfnManagedLoginBranding(this, 'SignInStyle', {
+      userPoolId: this.userPool.userPoolId,
+      clientId: this.client.userPoolClientId,
+      useCognitoProvidedValues: true,
+    });
+
+    // Each address keyed by its own hash, so removing one from the list leaves the others' users in place.
+    for (const email of users) {
+      new cognito.CfnUserPoolUser(this, `User${hash(email.toLowerCase())}`, {
+        userPoolId: this.userPool.userPoolId,
+        username: email,
+        userAttributes: [
+          { name: 'email', value: email },
+          // The address is the one the invitation goes to: verified, so the user can reset a password by it.
+          { name: 'email_verified', value: 'true' },
+        ],
+        desiredDeliveryMediums: ['EMAIL'],
+      });
+    }
+
+    const issuer = `https://${this.userPool.userPoolProviderUrl}`;
+    this.function = new NodeFunction(this, 'Function', {
+      name: 'campaign-dashboard',
+      timeout: DASHBOARD_TIMEOUT,
+      logRetentionDays: props.logRetentionDays,
+      environment: {
+        TABLE_NAME: props.records.table.tableName,
+        SHARDS: String(props.shards),
+        RECORD_RETENTION_DAYS: String(props.recordRetentionDays),
+        TOKEN_ISSUER: issuer,
+        TOKEN_CLIENT_ID: this.client.userPoolClientId,
+        SIGN_IN_URL: this.domain.baseUrl(),
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      },
+    });
+    // Reads only: the table's items, and the listing of a type's events by day.
+    this.function.role.addToPolicy(
+      new iam.PolicyStatement({ actions: READ_ACTIONS, resources: [props.records.table.tableArn] }),
+    );
+    this.function.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${props.records.table.tableArn}/index/${RECORDS_TABLE.indexes.byTypeAndDay.name}`],
+      }),
+    );
+
+    const integration = new HttpLambdaIntegration('Dashboard', this.function.function, {
+      payloadFormatVersion: apigw.PayloadFormatVersion.VERSION_2_0,
+    });
+    const get = (path: string) => apigw.HttpRouteKey.with(path, apigw.HttpMethod.GET);
+    this.pageRoute = new apigw.HttpRoute(this, 'PageRoute', {
+      httpApi: props.api.api,
+      routeKey: get('/dashboard'),
+      integration,
+    });
+    this.dataRoute = new apigw.HttpRoute(this, 'DataRoute', {
+      httpApi: props.api.api,
+      routeKey: get('/api/dashboard'),
+      integration,
+      // API Gateway checks the signature against the pool's keys, the issuer, expiry and that `aud` (ID token)
+      // or `client_id` (access token) is the page's client.
+      authorizer: new HttpJwtAuthorizer('DashboardAuthorizer', issuer, {
+        jwtAudience: [this.client.userPoolClientId],
+      }),
+    });
+  }
+}
+
+const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12);
+
+/**
+ * `<stack name>-<construct hash>-<stack id tail>`, lower-case, at most 63 characters. A prefix is taken for
+ * every account in the region, so the stack's name alone could already be someone else's: the last 12 hex digits
+ * of the UUID in the stack's id (made by CloudFormation when it creates the stack, so resolved at deploy time)
+ * set it apart from every other stack, and a hash of the construct's path keeps two dashboards in one stack
+ * apart. Cognito refuses a prefix holding "aws", "amazon" or "cognito", so those are taken out of the name.
+ */
+function domainPrefix(scope: Construct): string {
+  const stack = Stack.of(scope);
+  const stackName = Token.isUnresolved(stack.stackName) ? 'campaign-inbox' : stack.stackName;
+  const tail = Fn.select(4, Fn.split('-', Fn.select(2, Fn.split('/', stack.stackId))));
+  const suffix = `-${hash(scope.node.path).slice(0, 6)}-`;
+  const room = MAX_DOMAIN_PREFIX - suffix.length - 12;
+  let name = stackName.toLowerCase();
+  // Taking a word out can join two halves into another ("aawsws"): again until none is left.
+  for (let before = ''; before !== name; ) {
+    before = name;
+    name = name.replace(/aws|amazon|cognito/g, '');
+  }
+  name =
+    name
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, room)
+      .replace(/-+$/, '') || 'dashboard';
+  return `${name}${suffix}${tail}`;
+}
