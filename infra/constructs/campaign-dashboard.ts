@@ -27,14 +27,14 @@ export interface CampaignDashboardProps {
 const MAX_DOMAIN_PREFIX = 63;
 /** What the dashboard reads: the counter items and a day's newest events, and the day listing on `gsi3`. */
 const READ_ACTIONS = ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'];
-/** An HTTP API waits at most 30 s for its integration; the function gives up first, with its own answer. */
+/** An HTTP API waits at most 30 s for its integration: a longer run would go on, billed, for nobody. */
 const DASHBOARD_TIMEOUT = Duration.seconds(29);
 
 /**
  * The campaign dashboard, served by the stack itself behind sign-in: `GET /dashboard` (the page, which holds no
  * data and signs the user in with Cognito's managed login, authorization code + PKCE) and `GET /api/dashboard`
- * (the figures, behind a JWT authorizer that accepts only the pool's access tokens for its client; the function
- * checks the token again itself). Users are created from the `users` prop and by
+ * (the figures, behind a JWT authorizer that accepts only tokens the pool signed for the page's client; the
+ * function checks the token again itself, an access token only). Users are created from the `users` prop and by
  * `campaign-inbox dashboard-users add`; nobody can sign up.
  *
  * Idle, it costs nothing: the user pool bills monthly active users (the Essentials plan's first 10,000 a month
