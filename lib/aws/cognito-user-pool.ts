@@ -172,5 +172,8 @@ function poolUser(user: CognitoUser): PoolUser {
 /** The service's refusal named by operation and code, in one line. */
 function refused(operation: string, error: unknown): unknown {
   if (!(error instanceof AwsServiceError)) return error;
-  return new Error(`Cognito refused ${operation}: ${error.code}: ${error.message}`, { cause: error });
+  // Cognito answers in JSON; an XML or HTML answer (an emulator's, a proxy's page) shows here only as its first
+  // line, which says nothing.
+  const message = error.message.startsWith('<') ? 'an answer that is not JSON' : error.message;
+  return new Error(`Cognito refused ${operation}: ${error.code}: ${message}`, { cause: error });
 }
