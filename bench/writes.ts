@@ -514,6 +514,7 @@ async function steadyJournal(
       Item: foldStateItem({
         watermark: timePart(now - span),
         folded: tokens.slice(0, before),
+        pending: [],
         run: undefined,
         version: 1_000,
       }),

@@ -93,6 +93,24 @@ export interface RepairSummary {
 
 /** Counter items a fold writes at once. */
 const FOLD_CONCURRENCY = 8;
+/** Batches one fold folds at most: their tokens (25 bytes each) are written down in the fold state. */
+const MAX_RUN_BATCHES = 2_000;
+/** Folds newer than the watermark's bound the state lists at most (22 bytes each). */
+const MAX_RECENT_FOLDS = 4_000;
+/** A fold's calls end this long after it began; another pass takes it over only after twice as long. */
+const RUN_DEADLINE_MS = 45_000;
+const RUN_LEASE_MS = 2 * RUN_DEADLINE_MS;
+/** A pass starts no new fold after this long (the scheduled function has a minute). */
+const PASS_BUDGET_MS = 30_000;
+
+/** How a repair pass runs. */
+export interface RepairOptions {
+  /**
+   * Whether the pass may take over a fold another pass left under way once its lease is over (default `true`).
+   * A pass run from an operator's machine (`doctor`) passes `false`: its clock may be off.
+   */
+  takeOver?: boolean;
+}
 
 /** Another repair pass wrote the fold state since this one read it. */
 class GaveWay extends Error {
@@ -218,10 +236,10 @@ export class CampaignCounters {
    * @throws the SDK's error when the journal or the fold state cannot be read or written; the next pass starts
    *   over where this one stopped.
    */
-  async repair(now = Date.now()): Promise<RepairSummary> {
+  async repair(now = Date.now(), options: RepairOptions = {}): Promise<RepairSummary> {
     const summary: RepairSummary = { checked: 0, recounted: 0, cleared: 0, failed: 0, folded: 0, written: 0 };
     try {
-      return await this.pass(now, summary);
+      return await this.pass(now, summary, options);
     } catch (error) {
       // Another pass (the schedule's, or `doctor`'s) wrote the fold state first: it carries on, this one stops.
       if (error instanceof GaveWay) return { ...summary, gaveWay: true };
@@ -229,21 +247,35 @@ export class CampaignCounters {
     }
   }
 
-  private async pass(now: number, summary: RepairSummary): Promise<RepairSummary> {
+  private async pass(now: number, summary: RepairSummary, options: RepairOptions): Promise<RepairSummary> {
+    const began = Date.now();
+    // The watermark follows the clock (a `now` ahead of it, as tests pass to age batches, must not move it past
+    // entries still to come); staleness and the lease follow `now`.
+    const clock = Math.min(now, began);
     let state = await this.readState();
-    const entries = (await queryItems(this.client, journalQuery(this.tableName, state.watermark))).map(
+    if (state.run) {
+      // A fold under way may belong to a pass still writing (it stops at its deadline): it is taken over only
+      // once its lease is over, or when it began before this process (a killed local stack's).
+      const dead = state.run.started < this.deadBefore || now - state.run.started >= RUN_LEASE_MS;
+      if (!dead || options.takeOver === false) return { ...summary, gaveWay: true };
+      // Taken over under a lease of its own, so that no third pass takes it from this one meanwhile.
+      const run: FoldRun = { ...state.run, started: now };
+      state = await this.writeState({ ...state, run, version: state.version + 1 }, state.version);
+      state = await this.finishRun(state, await this.entriesOf(run.tokens), summary);
+      if (state.run) return summary;
+    }
+
+    const queried = (await queryItems(this.client, journalQuery(this.tableName, state.watermark))).map(
       fromBatchItem,
     );
+    const pending = await this.entriesOf(state.pending);
+    const entries = [...pending.values(), ...queried].sort((a, b) => (a.token < b.token ? -1 : 1));
     summary.checked = entries.length;
-    const byToken = new Map(entries.map((entry) => [entry.token, entry]));
-    if (state.run) state = await this.finishRun(state, byToken, summary);
-    if (state.run) return summary;
-
     const folded = new Set(state.folded);
-    const tokens: string[] = [];
-    let oldestUnfolded: string | undefined;
+    const candidates: BatchEntry[] = [];
+    const unfolded: string[] = [];
     for (const entry of entries) {
-      if (folded.has(entry.token)) continue;
+      if (entry.token >= state.watermark && folded.has(entry.token)) continue;
       if (!entry.tally && this.isStale(entry.token, now)) {
         try {
           entry.tally = await this.recountBatch(entry);
@@ -253,26 +285,64 @@ export class CampaignCounters {
           this.onRepairError?.({ batch: entry.token }, error);
         }
       }
-      if (entry.tally) tokens.push(entry.token);
-      else oldestUnfolded ??= entry.token;
+      if (entry.tally) candidates.push(entry);
+      else unfolded.push(entry.token);
     }
-    const legacy = await this.legacyClaims(now, summary);
-    if (tokens.length > 0 || legacy.length > 0) {
-      const run: FoldRun = { id: newClaimToken(now), tokens, legacy };
+    // A pending batch no longer in the journal expired unfolded (the repair was down for two weeks).
+    for (const token of state.pending) {
+      if (!pending.has(token))
+        this.onRepairError?.({ batch: token }, new Error('expired before it was folded'));
+    }
+
+    // Every batch that began before the bound has its entry in the table by now (see `openWithinMs`): the
+    // journal before it needs no reading again, bar the pending batches.
+    const bound = timeKey(clock - 2 * this.openWithinMs);
+    let legacy = await this.legacyClaims(now, summary);
+    let recent = state.folded.length;
+    while (candidates.length > 0 || legacy.length > 0) {
+      // Runs of a bounded size, so the fold state stays far below DynamoDB's 400 KB item limit; batches newer
+      // than the bound only while the list of recent folds has room (the others wait for the bound to pass).
+      const take: BatchEntry[] = [];
+      while (take.length < MAX_RUN_BATCHES && candidates.length > 0) {
+        const next = candidates[0] as BatchEntry;
+        if (next.token >= bound && recent >= MAX_RECENT_FOLDS) break;
+        if (next.token >= bound) recent++;
+        take.push(candidates.shift() as BatchEntry);
+      }
+      if (take.length === 0 && legacy.length === 0) break;
+      const run: FoldRun = { id: newClaimToken(now), started: now, tokens: take.map((e) => e.token), legacy };
+      legacy = [];
       state = await this.writeState({ ...state, run, version: state.version + 1 }, state.version);
-      state = await this.finishRun(state, byToken, summary);
+      state = await this.finishRun(state, new Map(take.map((e) => [e.token, e])), summary);
       if (state.run) return summary;
+      if (Date.now() - began >= PASS_BUDGET_MS) break;
     }
-    // Every batch that began before the bound has its entry in the table by now (see `openWithinMs`), so the
-    // journal before the bound, bar what is still open, needs no reading again.
-    // (A `now` ahead of the clock, as tests pass to age batches, must not move it past entries still to come.)
-    const bound = timeKey(Math.min(now, Date.now()) - 2 * this.openWithinMs);
-    const watermark = [bound, oldestUnfolded ?? bound].sort()[0] as string;
-    if (watermark > state.watermark) {
-      const kept = state.folded.filter((token) => token >= watermark);
-      await this.writeState({ ...state, watermark, folded: kept, version: state.version + 1 }, state.version);
+
+    // What was left unfolded below the new watermark is kept pending; recent folds below it are forgotten.
+    const watermark = bound > state.watermark ? bound : state.watermark;
+    const next: FoldState = {
+      ...state,
+      watermark,
+      folded: state.folded.filter((token) => token >= watermark),
+      pending: [...unfolded, ...candidates.map((e) => e.token)].filter((token) => token < watermark),
+      version: state.version + 1,
+    };
+    const same = (a: string[], b: string[]) => a.length === b.length && a.every((t, i) => t === b[i]);
+    if (
+      next.watermark !== state.watermark ||
+      !same([...next.folded].sort(), [...state.folded].sort()) ||
+      !same([...next.pending].sort(), [...state.pending].sort())
+    ) {
+      await this.writeState(next, state.version);
     }
     return summary;
+  }
+
+  /** Reads journal entries by token (consistent). @returns those found, by token. */
+  private async entriesOf(tokens: readonly string[]): Promise<Map<string, BatchEntry>> {
+    if (tokens.length === 0) return new Map();
+    const items = await getItems(this.client, this.tableName, tokens.map(batchKey));
+    return new Map(items.map(fromBatchItem).map((entry) => [entry.token, entry]));
   }
 
   private async readState(): Promise<FoldState> {
@@ -297,16 +367,26 @@ export class CampaignCounters {
 
   /**
    * Applies a fold written down in the state to every counter item it touches (skipping those that say they
-   * have it), then marks its batches folded.
-   * @returns the state after it; still holding the run when a counter item could not be written (the next pass
-   *   finishes it).
+   * have it), then marks its batches folded. Its calls end by its lease's first half (`RUN_DEADLINE_MS` after it
+   * began or was taken over), so that a pass taking it over after the lease finds no write of it still coming.
+   * @returns the state after it; still holding the run when a counter item could not be written (a pass after
+   *   the lease finishes it).
    */
-  private async finishRun(
+  private finishRun(
     state: FoldState,
     byToken: Map<string, BatchEntry>,
     summary: RepairSummary,
   ): Promise<FoldState> {
     const run = state.run as FoldRun;
+    return withDeadline(run.started + RUN_DEADLINE_MS, () => this.applyRun(state, run, byToken, summary));
+  }
+
+  private async applyRun(
+    state: FoldState,
+    run: FoldRun,
+    byToken: Map<string, BatchEntry>,
+    summary: RepairSummary,
+  ): Promise<FoldState> {
     const deltas = new Map<string, Delta>();
     const deltaOf = (key: CounterKey): Delta => {
       const id = keyId(key);
@@ -319,7 +399,11 @@ export class CampaignCounters {
     };
     for (const token of run.tokens) {
       const entry = byToken.get(token);
-      if (!entry?.tally) throw new Error(`journal entry ${token} of the fold under way is missing`);
+      if (!entry?.tally) {
+        // Expired with its TTL before a fold killed long ago was taken over: nothing left to add.
+        this.onRepairError?.({ batch: token }, new Error('expired before it was folded'));
+        continue;
+      }
       entry.groups.forEach((group, g) => {
         const delta = deltaOf(group.key);
         if (group.name) delta.name = group.name;
@@ -334,11 +418,11 @@ export class CampaignCounters {
       deltaOf({ provider, campaignId, day }).legacy.push(token);
     }
     let complete = true;
-    const pending = [...deltas.values()];
+    const todo = [...deltas.values()];
     // A few counter items at a time: a pass over thousands of campaign-days ends well within its minute.
     await Promise.all(
-      Array.from({ length: Math.min(FOLD_CONCURRENCY, pending.length) }, async () => {
-        for (let delta = pending.shift(); delta; delta = pending.shift()) {
+      Array.from({ length: Math.min(FOLD_CONCURRENCY, todo.length) }, async () => {
+        for (let delta = todo.shift(); delta; delta = todo.shift()) {
           // One campaign-day that cannot be written now (throttled, say) must not hold back the others.
           try {
             if (await this.foldInto(delta, run.id)) summary.written++;
@@ -352,9 +436,11 @@ export class CampaignCounters {
     );
     if (!complete) return state;
     summary.folded += run.tokens.length;
+    const tokens = new Set(run.tokens);
     const done: FoldState = {
       ...state,
-      folded: [...state.folded, ...run.tokens],
+      folded: [...state.folded, ...run.tokens.filter((token) => token >= state.watermark)],
+      pending: state.pending.filter((token) => !tokens.has(token)),
       run: undefined,
       version: state.version + 1,
     };

@@ -6,6 +6,7 @@ import { readRawRef } from '../blobs/raw-store';
 import { findProvider } from '../providers';
 import type { RecordsRepository } from '../queries/records-repository';
 import { buildQueueMessage } from '../receive/build-queue-message';
+import { tableClockOffsetMs } from '../table/clock';
 import {
   quarantinePartitionKey,
   RECORD_SORT_KEY,
@@ -80,6 +81,7 @@ export async function reprocessQuarantine(
       (!filter.reason || entry.reason.includes(filter.reason)) &&
       (!filter.since || entry.received_at >= filter.since),
   );
+  if (!options.dryRun && entries.length > 0) await requireClockInSync(tables);
   const outcomes: ReprocessOutcome[] = [];
   for (const entry of entries) {
     const provider = findProvider(entry.provider);
@@ -112,6 +114,23 @@ export async function reprocessQuarantine(
     outcomes.push({ id: entry.id, provider: entry.provider, result: outcome.outcome, record_id: recordId });
   }
   return outcomes;
+}
+
+/**
+ * How far this machine's clock may be from the table's. A batch's journal entry is named by the time it began,
+ * by the clock of the machine that stores it, and the repair reads the journal from a watermark 20 s behind its
+ * own clock: a batch stored from a clock further behind would be stored but never counted.
+ */
+const MAX_CLOCK_OFFSET_MS = 5_000;
+
+/** Refuses to store from a machine whose clock is off (see {@link MAX_CLOCK_OFFSET_MS}). */
+async function requireClockInSync(tables: { client: DynamoDBClient; tableName: string }): Promise<void> {
+  const offset = await tableClockOffsetMs(tables.client, tables.tableName);
+  if (offset === undefined || Math.abs(offset) <= MAX_CLOCK_OFFSET_MS) return;
+  const seconds = Math.round(Math.abs(offset) / 1000);
+  throw new Error(
+    `this machine's clock is ${seconds} s ${offset > 0 ? 'behind' : 'ahead of'} the table's: events stored from it could be left uncounted; set the clock right (NTP) and run again`,
+  );
 }
 
 /** A SHA-256 in hex, as the raw store names a body by its bytes. */

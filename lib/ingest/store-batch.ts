@@ -95,6 +95,8 @@ async function store(
           .catch(() => undefined)
       : Promise.resolve();
 
+  // What each message's record write did, known even when its marker write failed after it.
+  const stored: Array<StoreOutcome | undefined> = [];
   const markers: boolean[] = [];
   const outcomes: BatchOutcome[] = await Promise.all(
     messages.map(async (message, i): Promise<BatchOutcome> => {
@@ -103,6 +105,7 @@ async function store(
         // Per message: two deliveries of one event in one batch must not take each other's write for their own.
         const nonce = `${token}.${i}`;
         const outcome = await writer.store(message, nonce);
+        stored[i] = outcome;
         if (message.kind === 'event') {
           const counted = Boolean(findProvider(message.record.provider)?.counted?.[message.record.event]);
           markers[i] = (await writer.markDevice(message.record, counted, nonce)) === 'first';
@@ -121,11 +124,10 @@ async function store(
       const g = groupOf[i];
       const result = outcomes[i];
       if (g === undefined || message.kind !== 'event' || !result) return;
-      if (!result.ok) {
-        known &&= wasAnswered(result.error);
-        return;
-      }
-      if (result.outcome === 'stored') tally.inserted.push([g, ...counterFieldsOf(message.record)]);
+      // A record stored counts even when the message then failed on its marker: its redelivery finds the
+      // record and takes it for a duplicate. A failure that may have applied something leaves the entry open.
+      if (!result.ok) known &&= wasAnswered(result.error);
+      if (stored[i] === 'stored') tally.inserted.push([g, ...counterFieldsOf(message.record)]);
       if (markers[i]) tally.devices[g] = (tally.devices[g] ?? 0) + 1;
     });
     // Left open, the entry is counted by the repair from the batch's own writes once it is stale; so is it

@@ -34,8 +34,11 @@ const FOLD_STATE_KEY: Item = {
   [RECORDS_TABLE.sortKey]: { S: 'STATE' },
 };
 
-/** Journal entries outlive the fold by far, then DynamoDB deletes them for free (TTL). */
-const BATCH_TTL_SECONDS = 2 * 86_400;
+/**
+ * Journal entries outlive the fold by far (a repair down for two weeks still finds them, as the DLQ keeps its
+ * messages as long), then DynamoDB deletes them for free (TTL).
+ */
+const BATCH_TTL_SECONDS = 14 * 86_400;
 
 /** The attributes of a counter item that a fold writes: the counts, unique devices, name, version, fold. */
 const VERSION_ATTRIBUTE = 'version';
@@ -123,20 +126,24 @@ export function fromBatchItem(item: Item): BatchEntry {
 }
 
 /**
- * The fold's state: the journal before `watermark` is folded (or held nothing), the tokens in `folded` are
- * folded too; `run` is the fold under way, written before it touches a counter item so that a fold killed
- * half-way is finished, not repeated.
+ * The fold's state: the journal before `watermark` is folded, bar the tokens in `pending` (batches still open,
+ * or not yet folded); from the watermark on, the tokens in `folded` are folded. `run` is the fold under way,
+ * written before it touches a counter item so that a fold killed half-way is finished, not repeated. The lists
+ * stay short: `folded` holds only the last seconds' batches, `pending` those still running or failing.
  */
 export interface FoldState {
   watermark: string;
   folded: string[];
+  pending: string[];
   run: FoldRun | undefined;
   version: number;
 }
 
-/** A fold under way: its id (each counter item it wrote says so), and the batches it folds. */
+/** A fold under way: its id (each counter item it wrote says so), when it began, and the batches it folds. */
 export interface FoldRun {
   id: string;
+  /** Epoch ms, by the clock of the pass that began it. */
+  started: number;
   tokens: string[];
   /** Claims of the earlier protocol it settles: campaign-day and claim token. */
   legacy: [provider: string, campaignId: string, day: string, token: string][];
@@ -150,6 +157,7 @@ export function fromFoldStateItem(item: Item | undefined): FoldState {
     // DynamoDB refuses an empty string in a key condition; every token sorts after "0".
     watermark: item?.watermark?.S ?? '0',
     folded: item?.folded?.SS ?? [],
+    pending: item?.pending?.SS ?? [],
     run: item?.run?.S ? (JSON.parse(item.run.S) as FoldRun) : undefined,
     version: Number(item?.[VERSION_ATTRIBUTE]?.N ?? 0),
   };
@@ -163,7 +171,8 @@ export function foldStateItem(state: FoldState): Item {
     watermark: S(state.watermark),
     [VERSION_ATTRIBUTE]: N(state.version),
   };
-  if (state.folded.length > 0) item.folded = { SS: state.folded };
+  if (state.folded.length > 0) item.folded = { SS: [...new Set(state.folded)] };
+  if (state.pending.length > 0) item.pending = { SS: [...new Set(state.pending)] };
   if (state.run) item.run = S(JSON.stringify(state.run));
   return item;
 }

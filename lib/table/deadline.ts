@@ -38,7 +38,8 @@ export function trackUnansweredAttempts(client: DynamoDBClient): void {
       try {
         return await next(args);
       } catch (error) {
-        if (!hasStatus(error)) (context as Record<symbol, boolean>)[UNANSWERED] = true;
+        // No answer, or a 5xx: DynamoDB documents a 500 as "may or may not have succeeded".
+        if (!answeredNotApplied(error)) (context as Record<symbol, boolean>)[UNANSWERED] = true;
         throw error;
       }
     },
@@ -60,15 +61,19 @@ export function trackUnansweredAttempts(client: DynamoDBClient): void {
   );
 }
 
-const hasStatus = (error: unknown) =>
-  typeof (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode ===
-  'number';
+/** `true` for an error DynamoDB answered with a status below 500: a refusal, so nothing was applied. */
+const answeredNotApplied = (error: unknown) => {
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' && status < 500;
+};
 
 /**
- * `true` when DynamoDB answered every attempt of the failed call (any status), so nothing of it can still be
- * applied later; `false` when an attempt was cut off without an answer (a reset, a timeout, an abort), which may
- * still be in flight. Only calls of a client given to {@link trackUnansweredAttempts} know their earlier attempts.
+ * `true` when DynamoDB answered every attempt of the failed call with a refusal (a status below 500: a throttle,
+ * a failed condition, a validation error), so nothing of it was applied nor can be later; `false` when an attempt
+ * was cut off without an answer (a reset, a timeout, an abort: it may still be in flight) or answered 5xx (which
+ * DynamoDB documents as "may or may not have succeeded"). Only calls of a client given to
+ * {@link trackUnansweredAttempts} know their earlier attempts.
  */
 export function wasAnswered(error: unknown): boolean {
-  return hasStatus(error) && !(error as Record<symbol, unknown>)[UNANSWERED];
+  return answeredNotApplied(error) && !(error as Record<symbol, unknown>)[UNANSWERED];
 }

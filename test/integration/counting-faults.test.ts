@@ -261,7 +261,9 @@ describe('the repair', () => {
       failed: 2,
       folded: 0,
     });
-    expect(await new CampaignCounters(dynamodb, tableName, LAYOUT).repair()).toMatchObject({
+    // A pass within the killed fold's lease gives way; the first after it (90 s) finishes the fold.
+    expect(await new CampaignCounters(dynamodb, tableName, LAYOUT).repair()).toMatchObject({ gaveWay: true });
+    expect(await new CampaignCounters(dynamodb, tableName, LAYOUT).repair(Date.now() + 120_000)).toMatchObject({
       written: 2,
       failed: 0,
       folded: 1,

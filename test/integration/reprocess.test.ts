@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import type { QueueMessage } from '../../lib/events/event-record';
 import { reprocessQuarantine } from '../../lib/ingest/reprocess';
 import { storeBatch } from '../../lib/ingest/store-batch';
@@ -95,6 +95,23 @@ describe('reprocessing the quarantine', () => {
     expect(await stats.campaignStats('sori', 'cmp_1234')).toEqual([
       expect.objectContaining({ impressions: 1 }),
     ]);
+  });
+
+  it("refuses, storing nothing, from a machine whose clock is 30 s behind the table: a batch stored from it would sort before the repair's watermark and never be counted", async () => {
+    const { tables, repository } = await setUp();
+    fixSori();
+    // The operator's machine, its clock 30 s behind (only Date is faked; the table answers with its own time).
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() - 30_000);
+    try {
+      await expect(reprocessQuarantine(tables, {})).rejects.toThrow(
+        /this machine's clock is 3\d s behind the table's: events stored from it could be left uncounted; set the clock right \(NTP\)/,
+      );
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await repository.queryEvents({ provider: 'sori', campaign: 'cmp_1234', limit: 10 })).toEqual([]);
+    expect((await repository.listQuarantine(10))[0]?.resolved_at).toBeUndefined();
   });
 });
 

@@ -1,0 +1,160 @@
+/**
+ * A message of a batch that fails after its record was applied: the batch closes its journal entry with a tally
+ * that leaves the message out, and the redelivery finds the record there (a duplicate). The local DynamoDB-API
+ * server stores; a proxy in front of it (test/support/dynamodb-proxy.ts) throttles or loses answers, which the
+ * local server cannot be made to do.
+ */
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { QueueMessage } from '../../lib/events/event-record';
+import { CampaignCounters } from '../../lib/ingest/campaign-counters';
+import { EventWriter } from '../../lib/ingest/event-writer';
+import { storeBatch } from '../../lib/ingest/store-batch';
+import { sori } from '../../lib/providers/sori';
+import { CampaignStats } from '../../lib/queries/campaign-stats';
+import { RecordsRepository } from '../../lib/queries/records-repository';
+import { buildQueueMessage } from '../../lib/receive/build-queue-message';
+import type { TableLayout } from '../../lib/table/records-table';
+import { localClientConfig } from '../../local/local-stack';
+import { soriPayload } from '../support/deliveries';
+import { type Fault, type ProxiedCall, startDynamoDbProxy } from '../support/dynamodb-proxy';
+import { createTestTable, localClients } from '../support/local-aws';
+
+const { dynamodb } = localClients();
+const LAYOUT: TableLayout = { shards: 2, retentionDays: 365 };
+const proxies: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
+});
+
+/** Impressions of one campaign-day, each from its own device. */
+function impressions(count: number) {
+  const seed = randomUUID().slice(0, 6);
+  const base = soriPayload('impression');
+  return Array.from({ length: count }, (_, i) => {
+    const payload = {
+      ...base,
+      event: 'campaign.impression',
+      activity_id: `act_${seed}_${i}`,
+      device_id: `device_${seed}_${i}`,
+      created_at: '2025-10-14T05:00:00.000Z',
+      campaign: { ...(base.campaign as object), id: 'cmp_0' },
+    };
+    return buildQueueMessage(sori, Buffer.from(JSON.stringify(payload)), '2026-01-01T00:00:00.000Z');
+  });
+}
+
+const mentions = (call: ProxiedCall, text: string) => JSON.stringify(call.input).includes(text);
+
+/** Stores the batch, then redelivers its failed messages until none fails (as SQS does), then repairs. */
+async function deliverAndRepair(
+  tableName: string,
+  client: DynamoDBClient,
+  messages: QueueMessage[],
+  firstOver: () => void,
+) {
+  const writer = new EventWriter(client, tableName, LAYOUT);
+  const counters = new CampaignCounters(client, tableName, LAYOUT);
+  let queue = messages;
+  const first = await storeBatch(writer, counters, queue);
+  const failedFirst = first.filter((outcome) => !outcome.ok).length;
+  firstOver();
+  for (let round = 0; queue.length > 0 && round < 10; round++) {
+    const outcomes = round === 0 ? first : await storeBatch(writer, counters, queue);
+    queue = queue.filter((_, i) => !outcomes[i]?.ok);
+  }
+  expect(queue).toEqual([]);
+  const repair = new CampaignCounters(dynamodb, tableName, LAYOUT);
+  for (let pass = 0; pass < 3; pass++) await repair.repair(Date.now() + 120_000);
+  const [row] = await new CampaignStats(dynamodb, tableName).campaignStats('sori', 'cmp_0');
+  const records = await new RecordsRepository(dynamodb, tableName, LAYOUT).queryEvents({
+    provider: 'sori',
+    campaign: 'cmp_0',
+    since: '2025-10-14T00:00:00.000Z',
+    until: '2025-10-14T23:59:59.999Z',
+    limit: 100,
+  });
+  return {
+    failedFirst,
+    impressions: row?.impressions,
+    unique_devices: row?.unique_devices,
+    records: records.length,
+  };
+}
+
+describe('a message whose record was applied but which failed later', () => {
+  it('is counted once when its device marker write is throttled on every attempt (a 400, answered) after its record was stored', async () => {
+    const { tableName } = await createTestTable(dynamodb, LAYOUT);
+    const messages = impressions(5);
+    const victim = messages[2];
+    if (victim?.kind !== 'event') throw new Error('no event');
+    // Every attempt of the victim's marker write in the first delivery is throttled (the SDK makes 4 here).
+    let throttled = 0;
+    let firstDelivery = true;
+    const proxy = await startDynamoDbProxy({
+      fault: (call): Fault | undefined => {
+        if (!firstDelivery || call.action !== 'UpdateItem' || !mentions(call, victim.record.device_id ?? '?'))
+          return undefined;
+        throttled++;
+        return 'throttle';
+      },
+    });
+    proxies.push(proxy);
+    const client = new DynamoDBClient(localClientConfig(proxy.endpoint));
+    const result = await deliverAndRepair(tableName, client, messages, () => {
+      firstDelivery = false;
+    });
+    expect(throttled).toBeGreaterThanOrEqual(3);
+    expect(result).toEqual({ failedFirst: 1, impressions: 5, unique_devices: 5, records: 5 });
+  });
+
+  it('is counted once when its record put is applied but every attempt is answered 500 (the first after applying it)', async () => {
+    const { tableName } = await createTestTable(dynamodb, LAYOUT);
+    const messages = impressions(5);
+    const victim = messages[2];
+    if (victim?.kind !== 'event') throw new Error('no event');
+    // The victim's record put in the first delivery: applied with its answer lost, every retry answered 500.
+    let attempt = 0;
+    let firstDelivery = true;
+    const proxy = await startDynamoDbProxy({
+      fault: (call): Fault | undefined => {
+        if (!firstDelivery || call.action !== 'PutItem' || !mentions(call, victim.record.id))
+          return undefined;
+        attempt++;
+        return attempt === 1 ? 'lose-answer' : 'fail-before';
+      },
+    });
+    proxies.push(proxy);
+    const client = new DynamoDBClient(localClientConfig(proxy.endpoint));
+    const result = await deliverAndRepair(tableName, client, messages, () => {
+      firstDelivery = false;
+    });
+    expect(attempt).toBeGreaterThanOrEqual(3);
+    expect(result).toEqual({ failedFirst: 1, impressions: 5, unique_devices: 5, records: 5 });
+  });
+
+  it("is counted once, its device too, when its device's counted flag is applied but every attempt is answered 500 (the first after applying it)", async () => {
+    const { tableName } = await createTestTable(dynamodb, LAYOUT);
+    const messages = impressions(5);
+    const victim = messages[2];
+    if (victim?.kind !== 'event') throw new Error('no event');
+    let attempt = 0;
+    let firstDelivery = true;
+    const proxy = await startDynamoDbProxy({
+      fault: (call): Fault | undefined => {
+        if (!firstDelivery || call.action !== 'UpdateItem' || !mentions(call, victim.record.device_id ?? '?'))
+          return undefined;
+        attempt++;
+        return attempt === 1 ? 'lose-answer' : 'fail-before';
+      },
+    });
+    proxies.push(proxy);
+    const client = new DynamoDBClient(localClientConfig(proxy.endpoint));
+    const result = await deliverAndRepair(tableName, client, messages, () => {
+      firstDelivery = false;
+    });
+    expect(attempt).toBeGreaterThanOrEqual(3);
+    expect(result).toEqual({ failedFirst: 1, impressions: 5, unique_devices: 5, records: 5 });
+  });
+});
