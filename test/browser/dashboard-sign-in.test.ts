@@ -261,7 +261,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the deployed dashboard’s sign-in in a 
     for (const authorization of api.authorizations)
       expect(authorization).toBe(`Bearer ${login.state.issued[0]}`);
     // The access token stays in this tab's session storage, nowhere else.
-    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    expect(await page.evaluate('localStorage.length')).toBe(0);
+    expect(
+      JSON.parse(String(await page.evaluate(`sessionStorage.getItem('campaign-inbox.tokens')`))),
+    ).toMatchObject({
+      accessToken: login.state.issued[0],
+    });
     expect(await page.locator('#sign-out').isVisible()).toBe(true);
     expect(violations).toEqual([]);
   });
@@ -271,16 +276,14 @@ describe.skipIf(!existsSync(CHROMIUM))('the deployed dashboard’s sign-in in a 
     await expect.poll(campaignRow, { timeout: 15_000 }).toHaveLength(6);
     // A token the function refuses (signed by another key), stored as if signed in an hour ago.
     const forged = createTestIssuer(ISSUER, CLIENT).accessToken();
-    await page.evaluate((token) => {
-      sessionStorage.setItem(
-        'campaign-inbox.tokens',
-        JSON.stringify({
-          accessToken: token,
-          expiresAt: Date.now() + 3_600_000,
-          signedInAt: Date.now() - 3_600_000,
-        }),
-      );
-    }, forged);
+    const stored = {
+      accessToken: forged,
+      expiresAt: Date.now() + 3_600_000,
+      signedInAt: Date.now() - 3_600_000,
+    };
+    await page.evaluate(
+      `sessionStorage.setItem('campaign-inbox.tokens', ${JSON.stringify(JSON.stringify(stored))})`,
+    );
     await expect
       .poll(() => login.seen.filter((r) => r.path === '/oauth2/token').length, { timeout: 15_000 })
       .toBe(2);
@@ -303,7 +306,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the deployed dashboard’s sign-in in a 
     expect(logout).toEqual([
       { path: '/logout', query: { client_id: CLIENT, logout_uri: `${api.origin}/dashboard` } },
     ]);
-    expect(await page.evaluate(() => sessionStorage.getItem('campaign-inbox.tokens'))).toBeNull();
+    expect(await page.evaluate(`sessionStorage.getItem('campaign-inbox.tokens')`)).toBeNull();
   });
 
   it('says why when the sign-in is refused, and does not start it again by itself', async () => {
