@@ -40,7 +40,8 @@ describe('CampaignInbox stack', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
       RouteKey: 'ANY /webhooks/{provider}/{token}',
     });
-    template.resourceCountIs('AWS::ApiGatewayV2::Route', 2);
+    // Besides them, only the campaign dashboard's two routes (test/infra/dashboard.test.ts).
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 4);
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
@@ -119,9 +120,9 @@ describe('CampaignInbox stack', () => {
     ).toThrow('batchSize');
   });
 
-  it('runs all three functions (receive, process, counter repair) on ARM64 and the current Node runtime', () => {
+  it('runs all four functions (receive, process, counter repair, campaign dashboard) on ARM64 and the current Node runtime', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(3);
+    expect(functions).toHaveLength(4);
     for (const fn of functions) {
       expect(fn.Properties.Architectures).toEqual(['arm64']);
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
@@ -137,7 +138,9 @@ describe('CampaignInbox stack', () => {
   it('keeps signing secrets out of environment variables', () => {
     for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
       const variables = Object.keys(fn.Properties.Environment?.Variables ?? {});
-      expect(variables.filter((name) => /SECRET_KEY|TOKEN/.test(name))).toEqual([]);
+      // The dashboard's token issuer, client id and key set are public values, not secrets.
+      const PUBLIC = ['TOKEN_ISSUER', 'TOKEN_CLIENT_ID', 'TOKEN_JWKS_URL'];
+      expect(variables.filter((name) => /SECRET_KEY|TOKEN/.test(name) && !PUBLIC.includes(name))).toEqual([]);
     }
   });
 
@@ -306,6 +309,9 @@ describe('CampaignInbox in a stack of its user', () => {
     const outputs = Object.keys(Template.fromStack(userStack).toJSON().Outputs ?? {});
     expect(outputs.sort()).toEqual(
       [
+        'CampaignDashboardUrl',
+        'DashboardUserPoolClientId',
+        'DashboardUserPoolId',
         'DeadLetterQueueUrl',
         'EventsTableName',
         'QueueUrl',
