@@ -76,13 +76,15 @@ export class CognitoUserPool {
   private current: AwsCredentials | undefined;
   private readonly reads: AwsJsonClient;
   private readonly writes: AwsJsonClient;
+  private readonly endpoint: string;
 
   constructor(private readonly options: CognitoUserPoolOptions) {
+    this.endpoint = cognitoEndpoint(options.region, options.env);
     const client = (maxAttempts: number) =>
       new AwsJsonClient({
         service: 'cognito-idp',
         region: options.region,
-        endpoint: cognitoEndpoint(options.region, options.env),
+        endpoint: this.endpoint,
         targetPrefix: 'AWSCognitoIdentityProviderService',
         jsonVersion: '1.1',
         maxAttempts,
@@ -99,9 +101,18 @@ export class CognitoUserPool {
     this.writes = client(1);
   }
 
+  /** @throws {AwsServiceError} as Cognito refused the call; an error naming the endpoint when none answered. */
   private async call<T>(client: AwsJsonClient, operation: string, input: object): Promise<T> {
     this.current = await this.options.credentials();
-    return client.call<T>(operation, { UserPoolId: this.options.userPoolId, ...input });
+    try {
+      return await client.call<T>(operation, { UserPoolId: this.options.userPoolId, ...input });
+    } catch (error) {
+      if (error instanceof AwsServiceError) throw error;
+      throw new Error(
+        `could not reach Cognito at ${this.endpoint} (${operation}): ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
   }
 
   /**

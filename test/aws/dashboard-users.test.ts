@@ -137,6 +137,14 @@ afterAll(() => proxy?.close());
 
 /** `campaign-inbox dashboard-users <args>` as the operator; what it printed, and the calls it made. */
 async function dashboardUsers(...args: string[]): Promise<ToolRun & { calls: SeenCall[] }> {
+  return dashboardUsersWith({}, ...args);
+}
+
+/** {@link dashboardUsers} with more environment variables. */
+async function dashboardUsersWith(
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<ToolRun & { calls: SeenCall[] }> {
   const seen = proxy.calls.length;
   const run = await runToolIn('cli', ['dashboard-users', ...args], {
     cwd: folder,
@@ -146,6 +154,7 @@ async function dashboardUsers(...args: string[]): Promise<ToolRun & { calls: See
       AWS_SECRET_ACCESS_KEY: operator.secretAccessKey,
       AWS_ENDPOINT_URL: proxy.endpoint,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...env,
     }),
   });
   return { ...run, calls: proxy.calls.slice(seen) };
@@ -362,6 +371,24 @@ describe('dashboard-users --stack against a user pool in moto', () => {
     expect(callsOf(refused.calls)).toEqual([
       ['DescribeStacks', 400, 'AccessDeniedException', 'resource-check'],
     ]);
+  });
+
+  it("sends Cognito's calls where AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER says, before AWS_ENDPOINT_URL, and says in one line, exit 1, when nothing answers there", async () => {
+    const nowhere = 'http://127.0.0.1:9';
+    const run = await dashboardUsersWith(
+      { AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: nowhere },
+      'list',
+      '--stack',
+      stack.name,
+    );
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    oneLine(run);
+    expect(run.stderr).toMatch(
+      /^dashboard-users: could not reach Cognito at http:\/\/127\.0\.0\.1:9 \(ListUsers\): .*ECONNREFUSED/,
+    );
+    // The stack's outputs still came through AWS_ENDPOINT_URL; no Cognito call reached it.
+    expect(callsOf(run.calls)).toEqual([['DescribeStacks', 200, undefined, 'moto']]);
   });
 
   it("needs each of the operator's actions: without it, moto refuses the command's call and the command exits 1 in one line naming the call", async () => {
