@@ -52,7 +52,7 @@ const body = (request: IncomingMessage) =>
 async function startManagedLogin(issuer: TestIssuer, dashboardOrigin: () => string) {
   const seen: { path: string; query: Record<string, string>; form?: Record<string, string> }[] = [];
   const codes = new Map<string, { challenge: string; redirectUri: string }>();
-  const state = { refuseNext: false, issued: [] as string[] };
+  const state = { refuseNext: false, issued: [] as string[], claims: {} as Record<string, unknown> };
   const redirectUri = () => `${dashboardOrigin()}/dashboard`;
   const server = createServer(async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
@@ -114,7 +114,7 @@ async function startManagedLogin(issuer: TestIssuer, dashboardOrigin: () => stri
       ) {
         return fail(400, 'invalid_grant');
       }
-      const accessToken = issuer.accessToken({ jti: `jti-${seen.length}` });
+      const accessToken = issuer.accessToken({ jti: `jti-${seen.length}`, ...state.claims });
       state.issued.push(accessToken);
       response
         .writeHead(200, {
@@ -307,6 +307,19 @@ describe.skipIf(!existsSync(CHROMIUM))('the deployed dashboard’s sign-in in a 
       { path: '/logout', query: { client_id: CLIENT, logout_uri: `${api.origin}/dashboard` } },
     ]);
     expect(await page.evaluate(`sessionStorage.getItem('campaign-inbox.tokens')`)).toBeNull();
+  });
+
+  it('says so instead of signing in again and again when the API refuses a token just given', async () => {
+    // The pool gives tokens of another client than the function takes: each fresh token is refused.
+    login.state.claims = { client_id: 'another-client' };
+    await page.goto(`${api.origin}/dashboard?day=${DAY}`);
+    await expect
+      .poll(() => page.locator('#banner').textContent(), { timeout: 15_000 })
+      .toBe(
+        'Signed in, but the dashboard refused the token. Ask the administrator to check the sign-in settings.',
+      );
+    expect(login.seen.filter((r) => r.path === '/oauth2/authorize')).toHaveLength(1);
+    expect(api.authorizations).toEqual([`Bearer ${login.state.issued[0]}`]);
   });
 
   it('says why when the sign-in is refused, and does not start it again by itself', async () => {
