@@ -8,7 +8,11 @@ import type { Logger } from '../lib/log';
  */
 export class CounterRepairLoop {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> = Promise.resolve();
+  /** Every pass runs after the one before: two passes at once would only make one give way. */
+  private chain: Promise<void> = Promise.resolve();
+  /** A pass is waiting its turn: a kick need not add another. */
+  private queued = false;
+  private stopped = true;
 
   constructor(
     private readonly counters: CampaignCounters,
@@ -18,44 +22,39 @@ export class CounterRepairLoop {
     private readonly paused: () => boolean = () => false,
   ) {}
 
-  private kicked = false;
-
   start(): void {
-    this.timer = setTimeout(() => this.tick(), 0);
+    this.stopped = false;
+    const next = () => {
+      if (this.stopped) return;
+      this.timer = setTimeout(() => void this.enqueue().then(next), this.intervalMs);
+    };
+    void this.enqueue().then(next);
   }
 
-  private tick(): void {
-    this.kicked = false;
-    this.running = this.pass().finally(() => {
-      if (this.timer === undefined) return;
-      // A batch stored during the pass asks for another one at once.
-      this.timer = setTimeout(() => this.tick(), this.kicked ? 0 : this.intervalMs);
+  private enqueue(): Promise<void> {
+    this.queued = true;
+    this.chain = this.chain.then(async () => {
+      this.queued = false;
+      if (!this.stopped) await this.pass();
     });
+    return this.chain;
   }
 
-  /** Asks for a pass as soon as the one under way (if any) is over: a batch was just stored. */
+  /** Asks for a pass after the one under way, if none is waiting already: a batch was just stored. */
   kick(): void {
-    if (this.timer === undefined) return;
-    this.kicked = true;
-    // Between passes: run the next one now rather than at the end of the interval.
-    void this.running.then(() => {
-      if (this.timer === undefined || !this.kicked) return;
-      clearTimeout(this.timer);
-      this.tick();
-    });
+    if (!this.stopped && !this.queued) void this.enqueue();
   }
 
-  /** Runs a pass now, after the one under way (if any). */
+  /** Runs a pass after the one under way (and any waiting). */
   passNow(): Promise<void> {
-    this.running = this.running.then(() => this.pass());
-    return this.running;
+    return this.enqueue();
   }
 
   /** Stops after the pass under way, if any. */
   async stop(): Promise<void> {
+    this.stopped = true;
     clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+    await this.chain;
   }
 
   private async pass(): Promise<void> {

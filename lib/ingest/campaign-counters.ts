@@ -434,7 +434,12 @@ export class CampaignCounters {
         }
       }),
     );
-    if (!complete) return state;
+    if (!complete) {
+      // Every call of this fold is over (a late one is a put conditional on a version, which the next pass's
+      // read or write moves): the next pass may take it over at once rather than wait out the lease.
+      const released: FoldState = { ...state, run: { ...run, started: 0 }, version: state.version + 1 };
+      return this.writeState(released, state.version).catch(() => state);
+    }
     summary.folded += run.tokens.length;
     const tokens = new Set(run.tokens);
     const done: FoldState = {

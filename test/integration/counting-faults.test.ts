@@ -243,7 +243,7 @@ describe('the repair', () => {
     expect(await actualCounts(tableName, ['cmp_0', 'cmp_1', 'cmp_2'])).toEqual(expectedCounts(messages));
   });
 
-  it('finishes a fold killed after some counter items were written, adding nothing twice', async () => {
+  it('finishes a fold that failed after some counter items were written, at the next pass, adding nothing twice', async () => {
     const { tableName, writer, counters } = await createTestTable(dynamodb, LAYOUT);
     const messages = events(12, { campaigns: 3 });
     await drain(writer, counters, [messages]);
@@ -261,9 +261,8 @@ describe('the repair', () => {
       failed: 2,
       folded: 0,
     });
-    // A pass within the killed fold's lease gives way; the first after it (90 s) finishes the fold.
-    expect(await new CampaignCounters(dynamodb, tableName, LAYOUT).repair()).toMatchObject({ gaveWay: true });
-    expect(await new CampaignCounters(dynamodb, tableName, LAYOUT).repair(Date.now() + 120_000)).toMatchObject({
+    // The failed fold released its lease (its calls were over): the next pass finishes it at once.
+    expect(await new CampaignCounters(dynamodb, tableName, LAYOUT).repair()).toMatchObject({
       written: 2,
       failed: 0,
       folded: 1,

@@ -481,7 +481,7 @@ describe('campaign-inbox doctor, the command of the CLI', () => {
     ]);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(
-      /^ {2}doctor {7}check a stack end to end with a test delivery, then remove it$/m,
+      /^ {2}doctor +check a stack end to end with a test delivery, then remove it$/m,
     );
     expect(doctorHelp.code).toBe(0);
     expect(doctorHelp.stdout).toMatch(/^Usage: campaign-inbox doctor \[--stack <name>\] \[options\]/);
