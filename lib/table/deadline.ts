@@ -63,7 +63,8 @@ export function trackUnansweredAttempts(client: DynamoDBClient): void {
 
 /** `true` for an error DynamoDB answered with a status below 500: a refusal, so nothing was applied. */
 const answeredNotApplied = (error: unknown) => {
-  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
+    ?.httpStatusCode;
   return typeof status === 'number' && status < 500;
 };
 

@@ -65,7 +65,7 @@ function pausedClient() {
 }
 
 describe('two repair passes at once', () => {
-  it('add a batch once: a pass that finds another pass\'s fold under way gives way to it, and the batch stored meanwhile is folded next', async () => {
+  it("add a batch once: a pass that finds another pass's fold under way gives way to it, and the batch stored meanwhile is folded next", async () => {
     const { tableName, writer, counters } = await createTestTable(dynamodb, LAYOUT);
     const first = impressions(3);
     const second = impressions(2);
