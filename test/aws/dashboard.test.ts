@@ -1,9 +1,12 @@
 /**
- * Sign-in against a token issuer we did not write: moto's Cognito. A user pool and its client are made in moto,
- * a user signs in with a password (`InitiateAuth`, `USER_PASSWORD_AUTH`) and gets moto's real RS256 tokens, and
- * the synthesized dashboard bundle (the template's `InboxDashboardFunction`, with its role's statements as an IAM
- * user in moto and the template's environment, the pool's references resolved to the pool made in moto) reads
- * `/api/dashboard` from moto's table, the key set read from moto's `/<pool id>/.well-known/jwks.json`.
+ * Sign-in against a token issuer we did not write: moto's Cognito. The stack's own user pool and page client,
+ * made in moto from the template by `deployToMoto`, get a user who signs in with a password (`InitiateAuth`,
+ * `USER_PASSWORD_AUTH`) and gets moto's real RS256 tokens, and the synthesized dashboard bundle (the template's
+ * `InboxDashboardFunction` as deployed there: its role's statements as an IAM user in moto, the template's
+ * environment resolved to that pool, client and domain) reads `/api/dashboard` from moto's table, the key set read
+ * from moto's `/<pool id>/.well-known/jwks.json`. moto does not hold a client to its allowed sign-in flows (the
+ * template's allows SRP and managed login's authorization code, which moto does not serve): the password sign-in
+ * stands for them, and what the function sees is the same, an access token the pool issued for that client.
  *
  * moto signs the tokens of every pool with one key (`kid` "dummy", as its `jwks-public.json` says), so another
  * pool's token is refused here by its issuer, not its signature; the issuer check is what tells pools apart.
@@ -12,41 +15,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessTokenVerifier, fetchJwks, TokenRefusedError } from '../../lib/auth/jwt';
-import { AwsJsonClient } from '../../lib/aws/aws-json-client';
-import { bundledFunction } from '../support/bundles';
 import { dashboardEvent } from '../support/dashboard-events';
 import { uniqueName } from '../support/local-aws';
-import { MOTO_ACCOUNT, MOTO_REGION } from './support/iam';
+import { MOTO_REGION } from './support/iam';
 import { invokeBundleWith } from './support/invoke';
 import { moto } from './support/moto';
 import { processed, queued, soriEvents } from './support/pipeline';
-import {
-  functionOf,
-  motoPolicy,
-  type Physical,
-  resolvedStatements,
-  resolveValue,
-  templateStatements,
-} from './support/policy';
-import { type Deployment, deployToMoto, synthesize } from './support/stack';
-
-const DASHBOARD = 'InboxDashboardFunction';
+import { type Deployment, deployToMoto } from './support/stack';
 
 /** Cognito's API in moto, as its administrator. */
-function cognito() {
-  const aws = moto();
-  const client = new AwsJsonClient({
-    service: 'cognito-idp',
-    region: MOTO_REGION,
-    endpoint: aws.endpoint,
-    targetPrefix: 'AWSCognitoIdentityProviderService',
-    jsonVersion: '1.1',
-    credentials: () => aws.admin,
-    maxAttempts: 1,
-    timeoutMs: 10_000,
-  });
-  return <T>(operation: string, input: unknown) => client.call<T>(operation, input);
-}
+const cognito = <T>(operation: string, input: unknown) => moto().cognito.call<T>(operation, input);
 
 interface Pool {
   poolId: string;
@@ -57,23 +35,11 @@ interface Pool {
   tokens: { AccessToken: string; IdToken: string };
 }
 
-/** A user pool signing in by e-mail, a public client allowing password sign-in, a user with a permanent password. */
-async function poolWithUser(): Promise<Pool> {
-  const call = cognito();
-  const { UserPool } = await call<{ UserPool: { Id: string } }>('CreateUserPool', {
-    PoolName: uniqueName('dashboard-users'),
-    UsernameAttributes: ['email'],
-  });
-  const poolId = UserPool.Id;
-  const { UserPoolClient } = await call<{ UserPoolClient: { ClientId: string } }>('CreateUserPoolClient', {
-    UserPoolId: poolId,
-    ClientName: 'page',
-    GenerateSecret: false,
-    ExplicitAuthFlows: ['ALLOW_USER_PASSWORD_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
-  });
+/** A user with a permanent password in the pool, signed in through `clientId`. */
+async function signedIn(poolId: string, clientId: string): Promise<Pool> {
   const email = `${uniqueName('manager')}@example.com`;
   const password = 'Conformance-Passw0rd!';
-  await call('AdminCreateUser', {
+  await cognito('AdminCreateUser', {
     UserPoolId: poolId,
     Username: email,
     MessageAction: 'SUPPRESS',
@@ -82,24 +48,39 @@ async function poolWithUser(): Promise<Pool> {
       { Name: 'email_verified', Value: 'true' },
     ],
   });
-  await call('AdminSetUserPassword', {
+  await cognito('AdminSetUserPassword', {
     UserPoolId: poolId,
     Username: email,
     Password: password,
     Permanent: true,
   });
-  const { AuthenticationResult } = await call<{ AuthenticationResult: Pool['tokens'] }>('InitiateAuth', {
-    ClientId: UserPoolClient.ClientId,
+  const { AuthenticationResult } = await cognito<{ AuthenticationResult: Pool['tokens'] }>('InitiateAuth', {
+    ClientId: clientId,
     AuthFlow: 'USER_PASSWORD_AUTH',
     AuthParameters: { USERNAME: email, PASSWORD: password },
   });
   return {
     poolId,
-    clientId: UserPoolClient.ClientId,
+    clientId,
     issuer: `https://cognito-idp.${MOTO_REGION}.amazonaws.com/${poolId}`,
     jwksUrl: `${moto().endpoint}/${poolId}/.well-known/jwks.json`,
     tokens: AuthenticationResult,
   };
+}
+
+/** Another pool than the stack's, signing in by e-mail, with a public client allowing password sign-in. */
+async function otherPool(): Promise<Pool> {
+  const { UserPool } = await cognito<{ UserPool: { Id: string } }>('CreateUserPool', {
+    PoolName: uniqueName('other-users'),
+    UsernameAttributes: ['email'],
+  });
+  const { UserPoolClient } = await cognito<{ UserPoolClient: { ClientId: string } }>('CreateUserPoolClient', {
+    UserPoolId: UserPool.Id,
+    ClientName: 'page',
+    GenerateSecret: false,
+    ExplicitAuthFlows: ['ALLOW_USER_PASSWORD_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
+  });
+  return signedIn(UserPool.Id, UserPoolClient.ClientId);
 }
 
 const claims = (token: string) =>
@@ -113,53 +94,18 @@ let campaign: string;
 
 beforeAll(async () => {
   stack = await deployToMoto();
-  [pool, other] = [await poolWithUser(), await poolWithUser()];
-  const { outdir, resources } = await synthesize();
-  // The template's user pool, client and domain, as the pool made in moto (moto's Cognito has no domains: the
-  // prefix is only shown in the page's sign-in settings).
-  const ofType = (type: string) => Object.keys(resources).filter((id) => resources[id]?.Type === type);
-  const cognitoResources: Record<string, Physical> = {};
-  for (const id of ofType('AWS::Cognito::UserPool')) {
-    cognitoResources[id] = {
-      ref: pool.poolId,
-      attributes: {
-        ProviderURL: `cognito-idp.${MOTO_REGION}.amazonaws.com/${pool.poolId}`,
-        Arn: `arn:aws:cognito-idp:${MOTO_REGION}:${MOTO_ACCOUNT}:userpool/${pool.poolId}`,
-      },
-    };
-  }
-  for (const id of ofType('AWS::Cognito::UserPoolClient'))
-    cognitoResources[id] = { ref: pool.clientId, attributes: {} };
-  for (const id of ofType('AWS::Cognito::UserPoolDomain'))
-    cognitoResources[id] = { ref: 'campaign-inbox-conformance', attributes: {} };
-  const physical = { ...stack.physical, ...cognitoResources };
-
-  const { functionId, roleId } = functionOf(resources, DASHBOARD);
-  const bundle = await bundledFunction(outdir, resources, functionId);
-  const statements = resolvedStatements(templateStatements(resources, roleId), physical);
-  const key = await moto().createUser(uniqueName('dashboard'), motoPolicy(statements));
-  stack.proxy.grant(key.accessKeyId, statements);
-  const environment = Object.fromEntries(
-    Object.entries(bundle.properties.Environment?.Variables ?? {}).map(([name, value]) => [
-      name,
-      resolveValue(value, physical),
-    ]),
-  );
+  pool = await signedIn(stack.names.userPoolId, stack.names.userPoolClientId);
+  other = await otherPool();
+  const deployed = stack.functions.dashboard;
   dashboard = {
-    file: bundle.file,
-    accessKeyId: key.accessKeyId,
-    env: {
-      ...environment,
+    file: deployed.file,
+    accessKeyId: deployed.key.accessKeyId,
+    env: deployed.env({
       // Not in the template (the function derives it from the issuer there): moto serves the key set on its own
       // endpoint, not at the issuer's address.
       TOKEN_JWKS_URL: pool.jwksUrl,
-      AWS_REGION: MOTO_REGION,
-      AWS_ACCESS_KEY_ID: key.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: stack.proxy.endpoint,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       LOG_LEVEL: 'error',
-    },
+    }),
   };
 
   // Three clicks of two devices, through the receive, process and repair bundles.
@@ -237,8 +183,13 @@ describe('the dashboard behind moto’s Cognito', () => {
     const settings = /<script id="campaign-inbox-sign-in" type="application\/json">([^<]*)<\/script>/.exec(
       answer.body,
     )?.[1];
+    // The domain moto holds for the stack's pool, made from the template's prefix.
+    const { UserPool } = await cognito<{ UserPool: { Domain?: string } }>('DescribeUserPool', {
+      UserPoolId: pool.poolId,
+    });
+    expect(UserPool.Domain).toBe(stack.names.userPoolDomain);
     expect(JSON.parse(settings ?? 'null')).toEqual({
-      signInUrl: `https://campaign-inbox-conformance.auth.${MOTO_REGION}.amazoncognito.com`,
+      signInUrl: `https://${UserPool.Domain}.auth.${MOTO_REGION}.amazoncognito.com`,
       clientId: pool.clientId,
       redirectPath: '/dashboard',
     });

@@ -6,6 +6,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { inject } from 'vitest';
+import { AwsJsonClient } from '../../../lib/aws/aws-json-client';
 import { type AwsKey, iam, MOTO_REGION, type PolicyDocument, readTag } from './iam';
 
 /** The run's moto server, and its administrator (allowed everything). */
@@ -20,6 +21,17 @@ export function moto() {
     sqs: new SQSClient(config),
     s3: new S3Client({ ...config, forcePathStyle: true }),
     secrets: new SecretsManagerClient(config),
+    /** Cognito user pools' API (the project has no SDK client for it: its own JSON client signs the calls). */
+    cognito: new AwsJsonClient({
+      service: 'cognito-idp',
+      region: MOTO_REGION,
+      endpoint,
+      targetPrefix: 'AWSCognitoIdentityProviderService',
+      jsonVersion: '1.1',
+      credentials: () => admin,
+      maxAttempts: 1,
+      timeoutMs: 10_000,
+    }),
     /** Creates an IAM user with `policy` as its one inline policy, and its access key. */
     async createUser(name: string, policy: PolicyDocument): Promise<AwsKey> {
       await iam(endpoint, admin, 'CreateUser', { UserName: name });

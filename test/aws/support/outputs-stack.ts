@@ -21,22 +21,13 @@ import { type Physical, resolveValue } from './policy';
 import type { Deployment } from './stack';
 
 /**
- * Resources of the template the tools never read that have no counterpart in moto: the HTTP API (its endpoint is
- * only shown to the user, as `WebhookUrl`) and the CloudWatch dashboard (only `DashboardUrl`). Their stand-ins
- * have the shape AWS gives them, and nothing serves them.
+ * The one resource an output names that has no counterpart in moto and no stand-in in the deployment: the
+ * CloudWatch dashboard (only `DashboardUrl`, which the tools never read). The HTTP API's stand-in is the
+ * deployment's (`WebhookUrl`, `CampaignDashboardUrl`); nothing serves either.
  */
 function standIns(stack: Deployment): Record<string, Physical> {
   const made: Record<string, Physical> = {};
   for (const [id, resource] of Object.entries(stack.resources)) {
-    if (resource.Type === 'AWS::ApiGatewayV2::Api') {
-      const apiId = uniqueName('api')
-        .replace(/[^a-z0-9]/g, '')
-        .slice(-10);
-      made[id] = {
-        ref: apiId,
-        attributes: { ApiEndpoint: `https://${apiId}.execute-api.${MOTO_REGION}.amazonaws.com` },
-      };
-    }
     if (resource.Type === 'AWS::CloudWatch::Dashboard')
       made[id] = { ref: uniqueName('dashboard'), attributes: {} };
   }

@@ -15,8 +15,10 @@ export interface Physical {
 }
 
 /**
- * A template value with its intrinsic functions (`Ref`, `Fn::GetAtt`, `Fn::Join`) resolved against the resources
- * made in moto and the pseudo parameters of moto's account and region.
+ * A template value with its intrinsic functions (`Ref`, `Fn::GetAtt`, `Fn::Join`, `Fn::Select` of an `Fn::Split`
+ * or a list) resolved against the resources made in moto and the pseudo parameters of moto's account and region.
+ * The stack's own pseudo parameters (`AWS::StackId`, `AWS::StackName`) differ from one deployment to the next:
+ * they are entries of `physical`, as its resources are.
  * @throws for a reference to a resource not made in moto, or a function not resolved here.
  */
 export function resolveValue(value: unknown, physical: Record<string, Physical>): string {
@@ -44,7 +46,44 @@ export function resolveValue(value: unknown, physical: Record<string, Physical>)
     const [separator, parts] = object['Fn::Join'] as [string, unknown[]];
     return parts.map((part) => resolveValue(part, physical)).join(separator);
   }
+  if ('Fn::Select' in object) {
+    const [index, list] = object['Fn::Select'] as [number | string, unknown];
+    const items = resolveList(list, physical);
+    const found = items[Number(index)];
+    // CloudFormation refuses an index past the list's end rather than give an empty string.
+    if (found === undefined) throw new Error(`Fn::Select of item ${index} in a list of ${items.length}`);
+    return found;
+  }
   throw new Error(`a template value not resolved here: ${JSON.stringify(value)}`);
+}
+
+/** A template list: a list of values, or `Fn::Split` of one. */
+function resolveList(value: unknown, physical: Record<string, Physical>): string[] {
+  if (Array.isArray(value)) return value.map((item) => resolveValue(item, physical));
+  const object = (value ?? {}) as Record<string, unknown>;
+  if ('Fn::Split' in object) {
+    const [separator, source] = object['Fn::Split'] as [string, unknown];
+    return resolveValue(source, physical).split(separator);
+  }
+  throw new Error(`a template list not resolved here: ${JSON.stringify(value)}`);
+}
+
+const isIntrinsic = (object: object) => {
+  const keys = Object.keys(object);
+  return keys.length === 1 && (keys[0] === 'Ref' || String(keys[0]).startsWith('Fn::'));
+};
+
+/**
+ * A resource's properties as the template gives them, every intrinsic function in them, at any depth, resolved
+ * by {@link resolveValue}.
+ */
+export function resolveProperties(value: unknown, physical: Record<string, Physical>): unknown {
+  if (Array.isArray(value)) return value.map((item) => resolveProperties(item, physical));
+  if (value === null || typeof value !== 'object') return value;
+  if (isIntrinsic(value)) return resolveValue(value, physical);
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [key, resolveProperties(item, physical)]),
+  );
 }
 
 /** The logical ids of a function of the template and of its role. */
@@ -110,10 +149,11 @@ export function resolvedStatements(
 
 /**
  * Services whose calls moto authorizes against no resource (it asks its policy engine about `*`): a statement
- * naming a table, a stream, a secret or a stack never matches there, so moto's copy of it names `*`, and {@link resourceDenial}
- * checks the resource in moto's place.
+ * naming a table, a stream, a secret, a stack or a user pool never matches there, so moto's copy of it names `*`,
+ * and {@link resourceDenial} checks the resource in moto's place. Cognito user pools are among them: IAM scopes
+ * an administrator's call such as `AdminCreateUser` to the pool it names, moto only to the action.
  */
-export const UNSCOPED_IN_MOTO = ['dynamodb', 'secretsmanager', 'cloudformation'] as const;
+export const UNSCOPED_IN_MOTO = ['dynamodb', 'secretsmanager', 'cloudformation', 'cognito-idp'] as const;
 
 const serviceOf = (action: string) => action.split(':')[0] ?? '';
 const unscoped = (action: string) => (UNSCOPED_IN_MOTO as readonly string[]).includes(serviceOf(action));
@@ -162,7 +202,7 @@ const matches = (pattern: string, value: string) =>
 /**
  * The resources a call of an {@link UNSCOPED_IN_MOTO} service acts on, as IAM names them: the table (or its index)
  * of a DynamoDB call, every table of a batch, the stream of a DynamoDB Streams call, the secret of a Secrets
- * Manager call, the stack of a CloudFormation call.
+ * Manager call, the stack of a CloudFormation call, the user pool of a Cognito call.
  * @returns `undefined` for a service moto authorizes with the resource itself (SQS, S3).
  * @throws for a call whose resource is not read here.
  */
@@ -189,6 +229,11 @@ export function resourcesOfCall(
     const id = String(input.SecretId ?? '');
     if (!id.startsWith('arn:')) throw new Error(`secretsmanager:${action} names its secret by name (${id})`);
     return [id];
+  }
+  if (service === 'cognito-idp') {
+    // An administrator's call names its pool by id; IAM checks it against the pool's ARN.
+    if (typeof input.UserPoolId !== 'string') throw new Error(`no user pool named in cognito-idp:${action}`);
+    return [`arn:aws:cognito-idp:${MOTO_REGION}:${MOTO_ACCOUNT}:userpool/${input.UserPoolId}`];
   }
   if (service === 'cloudformation') {
     // A stack named by its name stands for every stack of that name (its id is the ARN's last part).

@@ -4,8 +4,9 @@
  * each answer comes back as moto gave it. What the proxy adds:
  * - a record of every call (service, action, caller's key, status, error code), to say which calls moto took;
  * - the resource half of IAM's decision for the services moto authorizes without a resource (DynamoDB, Secrets
- *   Manager, see `UNSCOPED_IN_MOTO`), from the caller's statements as the template gives them: a call on a
- *   resource none allows is answered here with IAM's `AccessDeniedException`, as AWS would answer it;
+ *   Manager, CloudFormation, Cognito user pools, see `UNSCOPED_IN_MOTO`), from the caller's statements as the
+ *   template gives them: a call on a resource none allows is answered here with IAM's `AccessDeniedException`,
+ *   as AWS would answer it;
  * - a pause on demand (`before`): a call is held until a promise settles (a policy changed meanwhile, say), then
  *   goes on to moto unchanged.
  */

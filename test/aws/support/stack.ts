@@ -3,6 +3,7 @@
  * IAM user carrying exactly what the template grants the function's role, so each bundle runs with its own
  * role's permissions and the environment the template gives it.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,8 +29,10 @@ import {
   functionOf,
   motoPolicy,
   type Physical,
+  type Resource,
   type Resources,
   resolvedStatements,
+  resolveProperties,
   resolveValue,
   templateStatements,
 } from './policy';
@@ -42,6 +45,7 @@ export const FUNCTIONS = {
   receive: 'InboxReceiveFunction',
   process: 'InboxProcessFunction',
   repair: 'InboxRepairFunction',
+  dashboard: 'InboxDashboardFunction',
 } as const;
 export type FunctionName = keyof typeof FUNCTIONS;
 
@@ -52,6 +56,8 @@ export const REACTION = 'OnEventFunction';
 export type OnEvent = NonNullable<CampaignInboxStackProps['onEvent']>;
 
 interface Synthesized {
+  /** The stack's name in the template's assembly. */
+  stackName: string;
   outdir: string;
   resources: Resources;
   outputs: Record<string, { Value: unknown }>;
@@ -78,7 +84,12 @@ export function synthesize(onEvent?: OnEvent) {
         Resources: Resources;
         Outputs?: Record<string, { Value: unknown }>;
       };
-      return { outdir, resources: template.Resources, outputs: template.Outputs ?? {} };
+      return {
+        stackName: stack.stackName,
+        outdir,
+        resources: template.Resources,
+        outputs: template.Outputs ?? {},
+      };
     })();
     synthesized.set(key, found);
   }
@@ -90,17 +101,26 @@ const ofType = (resources: Resources, type: string) =>
 
 /**
  * Makes in moto, as the stack's administrator, a counterpart of each of the template's queues, records table,
- * bucket and secret (the secret holds `document`); log groups get their ARNs (the functions write logs to
- * standard output, and no call reaches CloudWatch Logs).
- * @returns what `Ref` and `Fn::GetAtt` give for each, by logical id.
+ * bucket, secret (it holds `document`), user pool, user pool client and domain; log groups get their ARNs (the
+ * functions write logs to standard output, and no call reaches CloudWatch Logs), and the HTTP API a stand-in.
+ * @returns what `Ref` and `Fn::GetAtt` give for each, by logical id, and the stack's own pseudo parameters.
  */
 async function createResources(
+  stackName: string,
   resources: Resources,
   document: object,
   proxy: MotoProxy,
 ): Promise<Record<string, Physical>> {
   const aws = moto();
-  const physical: Record<string, Physical> = {};
+  // CloudFormation gives each stack it creates an id ending in a new UUID: a template may derive names from it
+  // (the user pool's domain prefix does, as a prefix must be unique in the region).
+  const physical: Record<string, Physical> = {
+    'AWS::StackId': {
+      ref: `arn:aws:cloudformation:${MOTO_REGION}:${MOTO_ACCOUNT}:stack/${stackName}/${randomUUID()}`,
+      attributes: {},
+    },
+    'AWS::StackName': { ref: stackName, attributes: {} },
+  };
   const queues = ofType(resources, 'AWS::SQS::Queue');
   for (const [id, resource] of queues) {
     const attributes = Object.fromEntries(
@@ -182,7 +202,79 @@ async function createResources(
       attributes: { Arn: `arn:aws:logs:${MOTO_REGION}:${MOTO_ACCOUNT}:log-group:${name}:*` },
     };
   }
+  // moto cannot serve an HTTP API with Lambda integrations: a stand-in of AWS's shape, which nothing serves, so
+  // that what names its endpoint (the invitation's text, the client's sign-in return address, the outputs)
+  // resolves. The bundles are invoked directly.
+  for (const [id] of ofType(resources, 'AWS::ApiGatewayV2::Api')) {
+    const apiId = uniqueName('api')
+      .replace(/[^a-z0-9]/g, '')
+      .slice(-10);
+    physical[id] = {
+      ref: apiId,
+      attributes: { ApiEndpoint: `https://${apiId}.execute-api.${MOTO_REGION}.amazonaws.com` },
+    };
+  }
+  await createUserPools(resources, physical);
   return physical;
+}
+
+/**
+ * The template's user pools, their clients and domains, made in moto with the template's properties, references
+ * resolved, as CloudFormation passes them to Cognito's API. Not made: a managed login style
+ * (`AWS::Cognito::ManagedLoginBranding`: moto 5.2.1 has no such call, and serves no sign-in pages to style).
+ */
+async function createUserPools(resources: Resources, physical: Record<string, Physical>) {
+  const { cognito } = moto();
+  const properties = (resource: Resource) =>
+    resolveProperties(resource.Properties, physical) as Record<string, unknown>;
+  for (const [id, resource] of ofType(resources, 'AWS::Cognito::UserPool')) {
+    // The two properties CloudFormation does not pass to CreateUserPool as they are: the name (a generated one
+    // when the template gives none) and the MFA methods, which it sets with SetUserPoolMfaConfig.
+    const { UserPoolName, EnabledMfas, ...rest } = properties(resource);
+    const { UserPool } = await cognito.call<{ UserPool: { Id: string; Arn: string } }>('CreateUserPool', {
+      ...rest,
+      PoolName: UserPoolName ?? uniqueName(id),
+    });
+    const mfas = (EnabledMfas as string[] | undefined) ?? [];
+    if (mfas.length > 0) {
+      await cognito.call('SetUserPoolMfaConfig', {
+        UserPoolId: UserPool.Id,
+        MfaConfiguration: rest.MfaConfiguration,
+        SoftwareTokenMfaConfiguration: { Enabled: mfas.includes('SOFTWARE_TOKEN_MFA') },
+      });
+    }
+    // As CloudFormation documents them: the provider name and URL are the issuer's host and path, without
+    // `https://`.
+    const provider = `cognito-idp.${MOTO_REGION}.amazonaws.com/${UserPool.Id}`;
+    physical[id] = {
+      ref: UserPool.Id,
+      attributes: {
+        Arn: UserPool.Arn,
+        ProviderName: provider,
+        ProviderURL: provider,
+        UserPoolId: UserPool.Id,
+      },
+    };
+  }
+  for (const [id, resource] of ofType(resources, 'AWS::Cognito::UserPoolClient')) {
+    // Cognito's API needs a client name, which the template may leave to CloudFormation.
+    const { ClientName, ...rest } = properties(resource);
+    const { UserPoolClient } = await cognito.call<{
+      UserPoolClient: { ClientId: string; ClientName: string };
+    }>('CreateUserPoolClient', { ...rest, ClientName: ClientName ?? id });
+    physical[id] = {
+      ref: UserPoolClient.ClientId,
+      attributes: { ClientId: UserPoolClient.ClientId, Name: UserPoolClient.ClientName },
+    };
+  }
+  for (const [id, resource] of ofType(resources, 'AWS::Cognito::UserPoolDomain')) {
+    const domain = properties(resource);
+    const created = await cognito.call<{ CloudFrontDomain?: string }>('CreateUserPoolDomain', domain);
+    physical[id] = {
+      ref: String(domain.Domain),
+      attributes: created.CloudFrontDomain ? { CloudFrontDistribution: created.CloudFrontDomain } : {},
+    };
+  }
 }
 
 /** A function of the stack as deployed to moto. */
@@ -203,6 +295,7 @@ export interface Deployment {
   resources: Resources;
   /** The template's outputs, as written (references unresolved). */
   outputs: Record<string, { Value: unknown }>;
+  /** What `Ref` and `Fn::GetAtt` give for each resource, by logical id (see {@link createResources}). */
   physical: Record<string, Physical>;
   names: {
     tableName: string;
@@ -213,6 +306,10 @@ export interface Deployment {
     dlqArn: string;
     bucket: string;
     secretArn: string;
+    userPoolId: string;
+    userPoolClientId: string;
+    /** The managed login domain's prefix (`<prefix>.auth.<region>.amazoncognito.com`). */
+    userPoolDomain: string;
   };
   /** The SORI signing key in the stack's secret. */
   soriKey: string;
@@ -228,11 +325,12 @@ export interface Deployment {
  * and a {@link MotoProxy} the bundles reach moto through.
  */
 export async function deployToMoto(onEvent?: OnEvent): Promise<Deployment> {
-  const { outdir, resources, outputs } = await synthesize(onEvent);
+  const { stackName, outdir, resources, outputs } = await synthesize(onEvent);
   const aws = moto();
   const soriKey = `sk_${uniqueName('moto')}`;
   const proxy = await startMotoProxy(aws.endpoint);
   const physical = await createResources(
+    stackName,
     resources,
     rotateSecret(generatedSecretDocument(), 'sori', soriKey),
     proxy,
@@ -306,6 +404,9 @@ export async function deployToMoto(onEvent?: OnEvent): Promise<Deployment> {
       dlqArn: dlq.attributes.Arn ?? '',
       bucket: only('AWS::S3::Bucket', (p) => p.ref),
       secretArn: only('AWS::SecretsManager::Secret', (p) => p.ref),
+      userPoolId: only('AWS::Cognito::UserPool', (p) => p.ref),
+      userPoolClientId: only('AWS::Cognito::UserPoolClient', (p) => p.ref),
+      userPoolDomain: only('AWS::Cognito::UserPoolDomain', (p) => p.ref),
     },
     soriKey,
     functions,
