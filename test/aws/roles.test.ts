@@ -1,16 +1,24 @@
 /**
  * Each function of the synthesized stack runs in this suite as an IAM user of moto's that carries its role's
  * statements, read from the template. These tests hold the harness to that, and show that a call outside a
- * role's grant is refused, by moto or (for the resource of a DynamoDB or Secrets Manager call, which moto does
- * not check) by the proxy in front of it.
+ * role's grant is refused, by moto or (for the resource of a DynamoDB, Secrets Manager or Cognito user-pool call,
+ * which moto does not check) by the proxy in front of it.
  */
-import { DynamoDBClient, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AwsJsonClient, AwsServiceError } from '../../lib/aws/aws-json-client';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
-import { type AwsKey, iam, MOTO_REGION, readTag } from './support/iam';
+import { uniqueName } from '../support/local-aws';
+import { type AwsKey, iam, MOTO_ACCOUNT, MOTO_REGION, type PolicyStatement, readTag } from './support/iam';
 import { moto } from './support/moto';
 import { functionOf, motoPolicy, templateStatements } from './support/policy';
 import { type Deployment, deployToMoto, FUNCTIONS, type FunctionName } from './support/stack';
@@ -21,6 +29,19 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.close());
 
+/** A Cognito user-pool client signing with `key`, at `endpoint` (the proxy's unless said), one try per call. */
+const cognitoAs = (key: AwsKey, endpoint = stack.proxy.endpoint) =>
+  new AwsJsonClient({
+    service: 'cognito-idp',
+    region: MOTO_REGION,
+    endpoint,
+    targetPrefix: 'AWSCognitoIdentityProviderService',
+    jsonVersion: '1.1',
+    credentials: () => key,
+    maxAttempts: 1,
+    timeoutMs: 10_000,
+  });
+
 /** SDK clients signing with `key`, through the proxy in front of moto, one try per call. */
 function clientsOf(key: AwsKey) {
   const config = { region: MOTO_REGION, endpoint: stack.proxy.endpoint, credentials: key, maxAttempts: 1 };
@@ -29,6 +50,7 @@ function clientsOf(key: AwsKey) {
     sqs: new SQSClient(config),
     s3: new S3Client({ ...config, forcePathStyle: true }),
     secrets: new SecretsManagerClient(config),
+    cognito: cognitoAs(key),
   };
 }
 
@@ -91,6 +113,22 @@ describe("each function's role, as an IAM user in moto", () => {
         },
       ]),
     );
+    // The dashboard reads the table and its day listing, and nothing else of AWS but its logs.
+    const { dashboard } = stack.functions;
+    expect(
+      dashboard.statements.filter((s) => ![s.Action].flat().every((a) => a.startsWith('logs:'))),
+    ).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'],
+        Resource: [stack.names.tableArn],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:Query'],
+        Resource: [`${stack.names.tableArn}/index/${RECORDS_TABLE.indexes.byTypeAndDay.name}`],
+      },
+    ]);
   });
 
   it('refuses each function a call its role is not granted, as AWS would, and takes the calls it is granted', async () => {
@@ -158,5 +196,76 @@ describe("each function's role, as an IAM user in moto", () => {
       asRepair.sqs.send(new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: 'x' })),
     ).rejects.toThrow();
     expect(lastCall()).toEqual({ action: 'SendMessage', status: 403, code: 'AccessDenied', by: 'moto' });
+
+    // The dashboard reads: the day listing and items are taken, a write, a scan, another index and any call on
+    // its user pool are not.
+    const asDashboard = clientsOf(stack.functions.dashboard.key);
+    const byDay = RECORDS_TABLE.indexes.byTypeAndDay;
+    await asDashboard.dynamodb.send(
+      new QueryCommand({
+        TableName: tableName,
+        IndexName: byDay.name,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': byDay.partitionKey },
+        ExpressionAttributeValues: { ':pk': { S: 'role-test' } },
+      }),
+    );
+    expect(lastCall()).toEqual({ action: 'Query', status: 200, code: undefined, by: 'moto' });
+    await asDashboard.dynamodb.send(new GetItemCommand({ TableName: tableName, Key: item }));
+    expect(lastCall()).toEqual({ action: 'GetItem', status: 200, code: undefined, by: 'moto' });
+    await expect(
+      asDashboard.dynamodb.send(new PutItemCommand({ TableName: tableName, Item: item })),
+    ).rejects.toThrow();
+    expect(lastCall()).toEqual({ action: 'PutItem', status: 403, code: 'AccessDenied', by: 'moto' });
+    await expect(asDashboard.dynamodb.send(new ScanCommand({ TableName: tableName }))).rejects.toThrow();
+    expect(lastCall()).toEqual({ action: 'Scan', status: 403, code: 'AccessDenied', by: 'moto' });
+    await expect(asDashboard.dynamodb.send(onIndex)).rejects.toThrow(
+      /no identity-based policy allows dynamodb:Query/,
+    );
+    expect(lastCall()).toMatchObject({ action: 'Query', status: 400, by: 'resource-check' });
+    await expect(
+      asDashboard.cognito.call('ListUsers', { UserPoolId: stack.names.userPoolId }),
+    ).rejects.toThrow();
+    expect(lastCall()).toEqual({ action: 'ListUsers', status: 403, code: 'AccessDenied', by: 'moto' });
+  });
+});
+
+describe('a Cognito user-pool call, which moto authorizes against *', () => {
+  it("is scoped by the proxy to the pools the caller's statements name: moto alone takes it on any pool, through the proxy only the named pool's", async () => {
+    const aws = moto();
+    const { UserPool } = await aws.cognito.call<{ UserPool: { Id: string } }>('CreateUserPool', {
+      PoolName: uniqueName('not-the-stacks'),
+    });
+    const statements: PolicyStatement[] = [
+      {
+        Effect: 'Allow',
+        Action: ['cognito-idp:ListUsers'],
+        Resource: [`arn:aws:cognito-idp:${MOTO_REGION}:${MOTO_ACCOUNT}:userpool/${stack.names.userPoolId}`],
+      },
+    ];
+    // moto's copy of the statement names every pool: naming the stack's, it would match no call.
+    expect(motoPolicy(statements).Statement).toEqual([{ ...statements[0], Resource: '*' }]);
+    const key = await aws.createUser(uniqueName('pool-reader'), motoPolicy(statements));
+    stack.proxy.grant(key.accessKeyId, statements);
+
+    const direct = cognitoAs(key, aws.endpoint);
+    await expect(direct.call('ListUsers', { UserPoolId: UserPool.Id })).resolves.toMatchObject({ Users: [] });
+
+    const through = cognitoAs(key);
+    await through.call('ListUsers', { UserPoolId: stack.names.userPoolId });
+    expect(lastCall()).toEqual({ action: 'ListUsers', status: 200, code: undefined, by: 'moto' });
+    const refused = await through
+      .call('ListUsers', { UserPoolId: UserPool.Id })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(AwsServiceError);
+    expect(String((refused as Error).message)).toContain(
+      `no identity-based policy allows cognito-idp:ListUsers on resource: arn:aws:cognito-idp:${MOTO_REGION}:${MOTO_ACCOUNT}:userpool/${UserPool.Id}`,
+    );
+    expect(lastCall()).toEqual({
+      action: 'ListUsers',
+      status: 400,
+      code: 'AccessDeniedException',
+      by: 'resource-check',
+    });
   });
 });
