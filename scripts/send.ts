@@ -15,15 +15,19 @@ Signs SORI deliveries with the secret key and posts them, as SORI does.
   --url <url>        webhook URL (default: the local stack's URL for the provider)
   --provider <name>  sori (default), symphony, adreform or optimizely: which seed examples, how to sign
   --secret <key>     secret_key to sign with (env SORI_SECRET_KEY; default: the local dev secret)
-  --file <path>      a JSON payload to send (repeatable; default: the provider's example payloads)
+  --file <path>      a payload to send as it is, byte for byte, signed over its bytes (repeatable;
+                     default: the provider's example payloads); sent twice, it is stored once, and a
+                     date the receiver refuses lands in the quarantine
+  --now              set the payloads' event times to now before signing, as the examples get by default
+                     (with --file: re-stamp the files, and fill the legacy "string" placeholders)
   --repeat <n>       deliver each payload n times, like SORI's retries (default 1); retries of
                      current-format events carry a new "timestamp", as SORI's do
   --concurrent       send the repeats of a payload at the same time instead of one after another
   --encoding <enc>   signature encoding: hex (default) or base64
   --prefix           prefix the signature with "sha256="
-  --keep-dates       send the payloads verbatim; by default their event times are set to now (so the
-                     dashboard's today shows them) and the legacy examples' "string" placeholders get
-                     realistic values
+  --keep-dates       send the example payloads verbatim too; by default their event times are set to now
+                     (so the dashboard's today shows them) and the legacy examples' "string" placeholders
+                     get realistic values
   --json             one JSON object per delivery: file, attempt, HTTP status and the response's body
 
 Exit codes: 0 every delivery accepted, 1 one or more refused or failed, 2 usage error.
@@ -43,11 +47,30 @@ async function payloadFiles(provider: string, files: string[] | undefined): Prom
   return names.map((name) => join(folder, name));
 }
 
-/** A retry as SORI sends it: same event, `timestamp` "appended just before dispatch". Others repeat the body. */
-function asRetry(provider: string, body: string): string {
-  const payload = JSON.parse(body) as Record<string, unknown>;
-  if (provider !== 'sori' || typeof payload.event !== 'string' || !('timestamp' in payload)) return body;
+/** What is posted: a payload serialized here, or a file's own bytes. */
+type Body = string | Uint8Array;
+
+/**
+ * A retry as SORI sends it: same event, `timestamp` "appended just before dispatch". Others, and a body that is
+ * not a JSON object, repeat the body as it is.
+ */
+function asRetry(provider: string, body: Body): Body {
+  if (provider !== 'sori') return body;
+  const payload = jsonObject(body);
+  if (!payload || typeof payload.event !== 'string' || !('timestamp' in payload)) return body;
   return JSON.stringify({ ...payload, timestamp: new Date().toISOString() });
+}
+
+/** The body read as a JSON object, `undefined` when it is not one. */
+function jsonObject(body: Body): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(typeof body === 'string' ? body : Buffer.from(body).toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Realistic values for the legacy examples, whose documented payloads say "string" for every field. */
@@ -103,6 +126,7 @@ async function main(argv: string[]): Promise<number> {
       encoding: { type: 'string', default: 'hex' },
       prefix: { type: 'boolean', default: false },
       'keep-dates': { type: 'boolean', default: false },
+      now: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -117,6 +141,8 @@ async function main(argv: string[]): Promise<number> {
   if (values.encoding !== 'hex' && values.encoding !== 'base64')
     throw new UsageError('--encoding must be hex or base64');
   const encoding = values.encoding;
+  if (values.now && values['keep-dates'])
+    throw new UsageError('--now sets the event times and --keep-dates keeps them: give one of them');
 
   const provider = findProvider(values.provider);
   if (!provider)
@@ -136,7 +162,7 @@ async function main(argv: string[]): Promise<number> {
     );
   }
 
-  const deliver = async (file: string, body: string, attempt: number) => {
+  const deliver = async (file: string, body: Body, attempt: number) => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (provider.auth.scheme.kind === 'hmac') {
       const signature = signBody(body, secret ?? '').toString(encoding);
@@ -156,9 +182,20 @@ async function main(argv: string[]): Promise<number> {
   };
 
   let failures = 0;
+  // A file of one's own is a delivery as it stands: its dates are part of the record's identity (SORI's
+  // retries keep them), so re-stamping would make every send a new event; and its bytes are what is signed.
+  // The examples are there to light up today's dashboard, so they are re-stamped unless told otherwise.
+  const ownFiles = (values.file?.length ?? 0) > 0;
+  const restamp = values.now || (!ownFiles && !values['keep-dates']);
   for (const file of await payloadFiles(provider.name, values.file)) {
-    const payload = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-    const original = JSON.stringify(values['keep-dates'] ? payload : stampNow(provider.name, payload));
+    const bytes = await readFile(file);
+    let original: Body = bytes;
+    if (restamp) {
+      const payload = jsonObject(bytes);
+      if (!payload)
+        throw new Error(`cannot set the event times of ${basename(file)}: it is not a JSON object`);
+      original = JSON.stringify(stampNow(provider.name, payload));
+    }
     const bodies = Array.from({ length: repeat }, (_, i) =>
       i === 0 ? original : asRetry(provider.name, original),
     );
