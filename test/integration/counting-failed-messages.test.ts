@@ -1,23 +1,14 @@
-/**
- * A message of a batch that fails after its record was applied: the batch closes its journal entry with a tally
- * that leaves the message out, and the redelivery finds the record there (a duplicate). The local DynamoDB-API
- * server stores; a proxy in front of it (test/support/dynamodb-proxy.ts) throttles or loses answers, which the
- * local server cannot be made to do.
- */
-import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { QueueMessage } from '../../lib/events/event-record';
 import { CampaignCounters } from '../../lib/ingest/campaign-counters';
 import { EventWriter } from '../../lib/ingest/event-writer';
 import { storeBatch } from '../../lib/ingest/store-batch';
-import { sori } from '../../lib/providers/sori';
 import { CampaignStats } from '../../lib/queries/campaign-stats';
 import { RecordsRepository } from '../../lib/queries/records-repository';
-import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import type { TableLayout } from '../../lib/table/records-table';
 import { localClientConfig } from '../../local/local-stack';
-import { soriPayload } from '../support/deliveries';
+import { campaignDayImpressions } from '../support/deliveries';
 import { type Fault, type ProxiedCall, startDynamoDbProxy } from '../support/dynamodb-proxy';
 import { createTestTable, localClients } from '../support/local-aws';
 
@@ -28,22 +19,7 @@ afterEach(async () => {
   await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
 });
 
-/** Impressions of one campaign-day, each from its own device. */
-function impressions(count: number) {
-  const seed = randomUUID().slice(0, 6);
-  const base = soriPayload('impression');
-  return Array.from({ length: count }, (_, i) => {
-    const payload = {
-      ...base,
-      event: 'campaign.impression',
-      activity_id: `act_${seed}_${i}`,
-      device_id: `device_${seed}_${i}`,
-      created_at: '2025-10-14T05:00:00.000Z',
-      campaign: { ...(base.campaign as object), id: 'cmp_0' },
-    };
-    return buildQueueMessage(sori, Buffer.from(JSON.stringify(payload)), '2026-01-01T00:00:00.000Z');
-  });
-}
+const impressions = campaignDayImpressions;
 
 const mentions = (call: ProxiedCall, text: string) => JSON.stringify(call.input).includes(text);
 

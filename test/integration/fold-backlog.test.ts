@@ -1,41 +1,18 @@
-/**
- * A backlog of journal entries in one repair pass: the fold state (`STATS#FOLD` / `STATE`) lists the tokens of
- * the fold under way and of every batch folded since the watermark, in one item, which DynamoDB caps at 400 KB.
- * The backlog is written straight into the journal as consumer batches leave it (closed entries of batches that
- * stored only duplicates), on the real local server.
- */
-import { randomUUID } from 'node:crypto';
 import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { CampaignCounters, newClaimToken } from '../../lib/ingest/campaign-counters';
 import { storeBatch } from '../../lib/ingest/store-batch';
-import { sori } from '../../lib/providers/sori';
 import { CampaignStats } from '../../lib/queries/campaign-stats';
-import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { openBatchItem } from '../../lib/table/counter-items';
 import type { TableLayout } from '../../lib/table/records-table';
-import { soriPayload } from '../support/deliveries';
+import { campaignDayImpressions } from '../support/deliveries';
 import { createTestTable, localClients } from '../support/local-aws';
 
 const { dynamodb } = localClients();
 const LAYOUT: TableLayout = { shards: 2, retentionDays: 365 };
 const key = { provider: 'sori', campaignId: 'cmp_0', day: '2025-10-14' };
 
-function impressions(count: number) {
-  const seed = randomUUID().slice(0, 6);
-  const base = soriPayload('impression');
-  return Array.from({ length: count }, (_, i) => {
-    const payload = {
-      ...base,
-      event: 'campaign.impression',
-      activity_id: `act_${seed}_${i}`,
-      device_id: `device_${seed}_${i}`,
-      created_at: '2025-10-14T05:00:00.000Z',
-      campaign: { ...(base.campaign as object), id: 'cmp_0' },
-    };
-    return buildQueueMessage(sori, Buffer.from(JSON.stringify(payload)), '2026-01-01T00:00:00.000Z');
-  });
-}
+const impressions = campaignDayImpressions;
 
 /** `count` closed journal entries of batches begun over the last `spanMs`, each of which stored nothing new. */
 async function journalBacklog(tableName: string, count: number, spanMs: number) {

@@ -1,41 +1,17 @@
-/**
- * Two repair passes at once (the schedule's and `doctor`'s, or a scheduled pass still running when the next one
- * starts): one finishing a fold another pass has already finished, and followed by a newer fold on the same
- * counter item. The slow pass is a client whose one read of the counter item waits until the other pass is
- * done: a stand-in for a pass paused mid-way (throttled retries, a slow link), which the local server cannot be
- * made to do on demand; everything else is the real local server.
- */
-import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
 import { CampaignCounters } from '../../lib/ingest/campaign-counters';
 import { storeBatch } from '../../lib/ingest/store-batch';
-import { sori } from '../../lib/providers/sori';
 import { CampaignStats } from '../../lib/queries/campaign-stats';
-import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import type { TableLayout } from '../../lib/table/records-table';
 import { localClientConfig } from '../../local/local-stack';
-import { soriPayload } from '../support/deliveries';
+import { campaignDayImpressions } from '../support/deliveries';
 import { createTestTable, localClients } from '../support/local-aws';
 
 const { dynamodb } = localClients();
 const LAYOUT: TableLayout = { shards: 2, retentionDays: 365 };
 
-function impressions(count: number) {
-  const seed = randomUUID().slice(0, 6);
-  const base = soriPayload('impression');
-  return Array.from({ length: count }, (_, i) => {
-    const payload = {
-      ...base,
-      event: 'campaign.impression',
-      activity_id: `act_${seed}_${i}`,
-      device_id: `device_${seed}_${i}`,
-      created_at: '2025-10-14T05:00:00.000Z',
-      campaign: { ...(base.campaign as object), id: 'cmp_0' },
-    };
-    return buildQueueMessage(sori, Buffer.from(JSON.stringify(payload)), '2026-01-01T00:00:00.000Z');
-  });
-}
+const impressions = campaignDayImpressions;
 
 /** A client whose first GetItem of cmp_0's counter item waits for `release`; `reached` resolves when it does. */
 function pausedClient() {

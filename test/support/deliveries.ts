@@ -1,7 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { QueueMessage } from '../../lib/events/event-record';
 import { createLogger } from '../../lib/log';
+import { sori } from '../../lib/providers/sori';
+import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { signBody } from '../../lib/signature/verify-signature';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures');
@@ -77,4 +81,24 @@ export function webhookEvent(options: {
 export function memoryLogger() {
   const lines: string[] = [];
   return { lines, logger: createLogger('test', 'debug', (line) => lines.push(line)) };
+}
+
+/**
+ * Queue messages of `count` SORI impressions of one campaign-day (`cmp_0` on 2025-10-14), each event and device
+ * its own, as the receive function builds them.
+ */
+export function campaignDayImpressions(count: number): QueueMessage[] {
+  const seed = randomUUID().slice(0, 6);
+  const base = soriPayload('impression');
+  return Array.from({ length: count }, (_, i) => {
+    const payload = {
+      ...base,
+      event: 'campaign.impression',
+      activity_id: `act_${seed}_${i}`,
+      device_id: `device_${seed}_${i}`,
+      created_at: '2025-10-14T05:00:00.000Z',
+      campaign: { ...(base.campaign as object), id: 'cmp_0' },
+    };
+    return buildQueueMessage(sori, Buffer.from(JSON.stringify(payload)), '2026-01-01T00:00:00.000Z');
+  });
 }
