@@ -4,8 +4,10 @@ import {
   BREAKDOWNS,
   type CounterItem,
   campaignDayFamily,
+  counterFieldsOf,
   EVENT_SORT_PREFIX,
   fromEventItem,
+  OTHER_VALUE,
   RECORDS_TABLE,
   type StoredEvent,
   shardKeys,
@@ -36,6 +38,15 @@ export interface BreakdownRow {
   clicks: number;
 }
 
+/** A material's row: its counts, and the name its events give it. */
+export interface MaterialRow extends BreakdownRow {
+  /**
+   * The material's name in the newest event read that names it (the counters keep its id only); `null` when
+   * none of the events read does.
+   */
+  name: string | null;
+}
+
 /** `GET /api/dashboard?day=YYYY-MM-DD`: the fields are a contract (extend, never rename). */
 export interface Dashboard {
   day: string;
@@ -48,13 +59,28 @@ export interface Dashboard {
   };
   /** 24 entries, hour 0 to 23 (UTC) of `created_at`. */
   hourly: { hour: number; impressions: number; clicks: number }[];
-  breakdowns: { platform: BreakdownRow[]; country: BreakdownRow[]; material: BreakdownRow[] };
+  breakdowns: { platform: BreakdownRow[]; country: BreakdownRow[]; material: MaterialRow[] };
   /** The day's latest events by `created_at`, newest first, as `query --json` prints them. */
   latest: StoredEvent[];
 }
 
 /** How many latest events the dashboard lists. */
 export const LATEST_EVENTS = 20;
+
+/**
+ * Newest events read, once, from each partition of a campaign-day whose material the day's latest events do not
+ * name: a bound on what naming a material costs (a query reads whole items, about 13 read units per 100).
+ */
+export const MATERIAL_NAME_EVENTS = 100;
+
+/** Material names and fruitless searches a reader keeps; past this many it forgets them and reads them again. */
+const REMEMBERED = 10_000;
+
+/** A material id under one provider (two providers may give one id to two materials); ids come from senders. */
+const materialKey = (provider: string, material: string) => JSON.stringify([provider, material]);
+/** A material of one campaign-day. */
+const searchKey = (item: CounterItem, day: string, material: string) =>
+  JSON.stringify([item.provider, item.campaign_id, day, material]);
 
 /**
  * Which counter (if any) an event type moves for a provider. Only the provider's own entries: the event type is
@@ -70,10 +96,17 @@ const hourOf = (key: string) => (/^([01]\d|2[0-3])$/.test(key) ? Number(key) : u
 
 /**
  * Builds the dashboard of one day from the counter items (exact: the same per-batch updates as the counters)
- * and the day's latest events from the table. Only reads.
+ * and the day's latest events from the table, which also name the materials the counters know by id. Only reads.
  */
 export class DashboardReader {
   private readonly stats: CampaignStats;
+  /**
+   * Material names by provider and material as counters hold its id, with the time of the event that gave
+   * each: the page asks every few seconds, and a name found once is not looked for again.
+   */
+  private readonly materialNames = new Map<string, { name: string; at: string }>();
+  /** Campaign-days whose events were read for a material's name and did not give one (see `nameMaterials`). */
+  private readonly searched = new Set<string>();
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -113,6 +146,9 @@ export class DashboardReader {
     for (const item of items) addBreakdowns(item, hourly, breakdowns);
     const rows = (map: Map<string, BreakdownRow>) =>
       [...map.values()].sort((a, b) => b.impressions - a.impressions || a.key.localeCompare(b.key));
+    const events = await this.dayEvents(day, items);
+    this.learnNames(events);
+    await this.nameMaterials(day, items);
     return {
       day,
       campaigns,
@@ -125,14 +161,17 @@ export class DashboardReader {
       breakdowns: {
         platform: rows(breakdowns.platform),
         country: rows(breakdowns.country),
-        material: rows(breakdowns.material),
+        material: rows(breakdowns.material).map((row) => ({ ...row, name: this.nameOf(items, row.key) })),
       },
-      latest: await this.latest(day, items),
+      latest: events.slice(0, LATEST_EVENTS),
     };
   }
 
-  /** The day's newest events: each campaign's partitions and each provider's other event types, merged. */
-  private async latest(day: string, items: CounterItem[]): Promise<StoredEvent[]> {
+  /**
+   * The day's newest events, newest first: up to {@link LATEST_EVENTS} of each of each campaign's partitions and
+   * each provider's other event types (material events among them).
+   */
+  private async dayEvents(day: string, items: CounterItem[]): Promise<StoredEvent[]> {
     const families = [
       ...items.map((item) => campaignDayFamily(item.provider, item.campaign_id, day)),
       ...providerNames().flatMap((provider) =>
@@ -160,8 +199,81 @@ export class DashboardReader {
     return pages
       .flat()
       .map(fromEventItem)
-      .sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id))
-      .slice(0, LATEST_EVENTS);
+      .sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
+  }
+
+  /** Keeps the material names `events` give, a newer event's name over an older one's. */
+  private learnNames(events: StoredEvent[]) {
+    if (this.materialNames.size > REMEMBERED) this.materialNames.clear();
+    for (const event of events) {
+      // The material as the counters hold its id: cut and cleaned as a counter attribute's name holds it.
+      const material = counterFieldsOf(event)[4];
+      if (!material || !event.material_name) continue;
+      const key = materialKey(event.provider, material);
+      const known = this.materialNames.get(key);
+      if (!known || known.at < event.created_at) {
+        this.materialNames.set(key, { name: event.material_name, at: event.created_at });
+      }
+    }
+  }
+
+  /**
+   * Looks for the names of the materials counted on `day` that no event read so far names: in the newest
+   * {@link MATERIAL_NAME_EVENTS} events of each partition of each campaign-day that counts them, once per
+   * campaign-day (a name sent later comes with the latest events).
+   */
+  private async nameMaterials(day: string, items: CounterItem[]) {
+    if (this.searched.size > REMEMBERED) this.searched.clear();
+    const unnamed = (item: CounterItem) =>
+      Object.keys(item.breakdowns.material).filter(
+        (material) =>
+          material !== OTHER_VALUE &&
+          !this.materialNames.has(materialKey(item.provider, material)) &&
+          !this.searched.has(searchKey(item, day, material)),
+      );
+    const searches = items.filter((item) => unnamed(item).length > 0);
+    const pages = await Promise.all(
+      searches.flatMap((item) =>
+        shardKeys(campaignDayFamily(item.provider, item.campaign_id, day), this.layout).map((partitionKey) =>
+          queryItems(
+            this.client,
+            {
+              TableName: this.tableName,
+              KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :events)',
+              ScanIndexForward: false,
+              Limit: MATERIAL_NAME_EVENTS,
+              ProjectionExpression: '#provider, #created, #material, #name',
+              ExpressionAttributeNames: {
+                '#pk': RECORDS_TABLE.partitionKey,
+                '#sk': RECORDS_TABLE.sortKey,
+                '#provider': 'provider',
+                '#created': 'created_at',
+                '#material': 'material_id',
+                '#name': 'material_name',
+              },
+              ExpressionAttributeValues: { ':pk': { S: partitionKey }, ':events': { S: EVENT_SORT_PREFIX } },
+            },
+            MATERIAL_NAME_EVENTS,
+          ),
+        ),
+      ),
+    );
+    this.learnNames(pages.flat().map(fromEventItem));
+    for (const item of searches) {
+      for (const material of unnamed(item)) {
+        this.searched.add(searchKey(item, day, material));
+      }
+    }
+  }
+
+  /** The name of a material row: the one known under the first provider whose counters count it. */
+  private nameOf(items: CounterItem[], material: string): string | null {
+    for (const item of items) {
+      if (!Object.hasOwn(item.breakdowns.material, material)) continue;
+      const known = this.materialNames.get(materialKey(item.provider, material));
+      if (known) return known.name;
+    }
+    return null;
   }
 }
 
