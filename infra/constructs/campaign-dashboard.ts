@@ -62,7 +62,13 @@ export class CampaignDashboard extends Construct {
       // Admins create users (the prop, the CLI); a sign-up form would let anyone read the figures.
       selfSignUpEnabled: false,
       signInAliases: { email: true },
+      // `Ana@x.com` and `ana@x.com` are one user, whom `dashboard-users remove` finds however it is typed (Cognito
+      // fixes this when the pool is made).
+      signInCaseSensitive: false,
       autoVerify: { email: true },
+      // A changed address takes effect only once verified: a user cannot move to an address the lists do not
+      // know (the client lets no user write attributes anyway).
+      keepOriginal: { email: true },
       accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
       // Managed login (the newer pages) needs Essentials or Plus; Essentials' first 10,000 monthly active users
       // are free, Plus has no free tier.
@@ -94,7 +100,14 @@ export class CampaignDashboard extends Construct {
     this.client = this.userPool.addClient('Page', {
       // A page in a browser cannot keep a secret: a public client, which proves itself with PKCE instead.
       generateSecret: false,
-      authFlows: { userSrp: true },
+      // Sign-in on managed login only: no direct API sign-in, whose tokens could change the user's attributes.
+      authFlows: { userSrp: false },
+      writeAttributes: new cognito.ClientAttributes(),
+      // Short-lived tokens: a removed user's token stops working within 15 minutes; managed login's own session
+      // signs a user still there in again without a password. The page keeps no refresh token.
+      accessTokenValidity: Duration.minutes(15),
+      idTokenValidity: Duration.minutes(15),
+      refreshTokenValidity: Duration.minutes(60),
       oAuth: {
         flows: { authorizationCodeGrant: true, implicitCodeGrant: false, clientCredentials: false },
         scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
@@ -156,6 +169,14 @@ export class CampaignDashboard extends Construct {
       payloadFormatVersion: apigw.PayloadFormatVersion.VERSION_2_0,
     });
     const get = (path: string) => apigw.HttpRouteKey.with(path, apigw.HttpMethod.GET);
+    // Their own throttles, below the stage's, so that open dashboards (one request every 2 s each) and requests
+    // for the public page never take the webhooks' share of it.
+    const stage = props.api.stage.node.defaultChild as apigw.CfnStage;
+    stage.routeSettings = {
+      ...(stage.routeSettings as Record<string, unknown> | undefined),
+      'GET /dashboard': { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+      'GET /api/dashboard': { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 },
+    };
     this.pageRoute = new apigw.HttpRoute(this, 'PageRoute', {
       httpApi: props.api.api,
       routeKey: get('/dashboard'),
@@ -171,6 +192,8 @@ export class CampaignDashboard extends Construct {
         jwtAudience: [this.client.userPoolClientId],
       }),
     });
+    // The stage names the routes in its settings: CloudFormation must make them first.
+    stage.node.addDependency(this.pageRoute, this.dataRoute);
   }
 }
 

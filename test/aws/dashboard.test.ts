@@ -5,7 +5,7 @@
  * `InboxDashboardFunction` as deployed there: its role's statements as an IAM user in moto, the template's
  * environment resolved to that pool, client and domain) reads `/api/dashboard` from moto's table, the key set read
  * from moto's `/<pool id>/.well-known/jwks.json`. moto does not hold a client to its allowed sign-in flows (the
- * template's allows SRP and managed login's authorization code, which moto does not serve): the password sign-in
+ * template's allows only managed login's authorization code, which moto does not serve): the password sign-in
  * stands for them, and what the function sees is the same, an access token the pool issued for that client.
  *
  * moto signs the tokens of every pool with one key (`kid` "dummy", as its `jwks-public.json` says), so another

@@ -78,7 +78,7 @@ describe("the stack's user pool in moto", () => {
     );
     expect(UserPoolClient.ClientSecret).toBeUndefined();
     expect(UserPoolClient).toMatchObject({
-      ExplicitAuthFlows: ['ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
+      ExplicitAuthFlows: ['ALLOW_REFRESH_TOKEN_AUTH'],
       AllowedOAuthFlows: ['code'],
       AllowedOAuthScopes: ['openid', 'email'],
       CallbackURLs: [expect.stringMatching(/^https:\/\/\w+\.execute-api\..*\/dashboard$/)],

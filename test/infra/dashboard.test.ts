@@ -164,6 +164,39 @@ describe('the campaign dashboard in the stack', () => {
     template.hasResource('AWS::DynamoDB::GlobalTable', { DeletionPolicy: 'Retain' });
   });
 
+  it('keeps a removed user out: one user per address in any case, no attribute a user may change, no sign-in but managed login, tokens of 15 minutes', () => {
+    const { resources } = synth();
+    const [, pool] = only(resources, 'AWS::Cognito::UserPool');
+    expect(pool.Properties.UsernameConfiguration).toEqual({ CaseSensitive: false });
+    expect(pool.Properties.UserAttributeUpdateSettings).toEqual({
+      AttributesRequireVerificationBeforeUpdate: ['email'],
+    });
+    const [, client] = only(resources, 'AWS::Cognito::UserPoolClient');
+    expect(client.Properties.WriteAttributes).toEqual([]);
+    expect(client.Properties.ExplicitAuthFlows).toEqual(['ALLOW_REFRESH_TOKEN_AUTH']);
+    expect(client.Properties).toMatchObject({
+      AccessTokenValidity: 15,
+      IdTokenValidity: 15,
+      RefreshTokenValidity: 60,
+      TokenValidityUnits: { AccessToken: 'minutes', IdToken: 'minutes', RefreshToken: 'minutes' },
+    });
+  });
+
+  it("throttles the dashboard's routes below the stage's rate, so open dashboards never take the webhooks' share", () => {
+    const { resources } = synth();
+    const [id, stage] = only(resources, 'AWS::ApiGatewayV2::Stage');
+    const settings = stage.Properties.RouteSettings as Record<string, { ThrottlingRateLimit: number }>;
+    expect(Object.keys(settings).sort()).toEqual(['GET /api/dashboard', 'GET /dashboard']);
+    for (const route of Object.values(settings)) {
+      expect(route.ThrottlingRateLimit).toBeLessThan(DEFAULT_CONFIG.throttleRateLimit);
+    }
+    // CloudFormation makes the routes before the stage that names them.
+    const routeIds = ofType(resources, 'AWS::ApiGatewayV2::Route')
+      .filter(([, route]) => String(route.Properties.RouteKey).includes('dashboard'))
+      .map(([routeId]) => routeId);
+    expect(resources[id]?.DependsOn).toEqual(expect.arrayContaining(routeIds));
+  });
+
   it('signs in on managed login under a domain prefix made from the stack: lower-case, at most 63 characters, different for each stack', () => {
     const name = 'Campaign-Inbox-For-Aws-Amazon-Cognito-Production-Europe-West-Team';
     const { resources: long } = synth({}, name);
