@@ -126,7 +126,7 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
       .toEqual(['United States', '5', '1', '20.0 %']);
     await expect
       .poll(() => page.locator('#by-material td').allTextContents())
-      .toEqual(['mat_5678', '5', '1', '20.0 %']);
+      .toEqual(['Audio Spot 15smat_5678', '5', '1', '20.0 %']);
 
     await mkdir(join(SCREENSHOT, '..'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
@@ -147,7 +147,7 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
       .poll(() => page.locator('tr[data-campaign="cmp_live"]').count(), { timeout: 15_000 })
       .toBe(1);
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
-    await page.screenshot({ path: SCREENSHOT.replace('.png', '-390.png'), fullPage: true });
+    await page.screenshot({ path: SCREENSHOT.replace('.png', '-today-390.png'), fullPage: true });
     await page.close();
   });
 
