@@ -190,6 +190,40 @@ describe.skipIf(!existsSync(CHROMIUM))('the local dashboard, read at 1280 px and
     await page.close();
   });
 
+  it('labels the Y axis with whole, distinct, evenly spaced numbers from 0 past the highest bar for busiest hours from none to over a million', async () => {
+    const page = await open(WIDE);
+    await expect.poll(() => page.locator('#no-campaigns').isVisible(), { timeout: 15_000 }).toBe(true);
+    const highests = [
+      0, 1, 3, 4, 5, 6, 9, 10, 11, 19, 26, 99, 101, 999, 1001, 4321, 12_345, 99_999, 1_234_567,
+    ];
+    // The page's own drawing of a day whose busiest hour has `highest` impressions, read in the same task
+    // (before a refresh can draw the real day again).
+    const drawn = (await page.evaluate(
+      `${JSON.stringify(highests)}.map((highest) => {
+        renderHourly(Array.from({ length: 24 }, (_, hour) => ({ hour, impressions: hour === 9 ? highest : 0, clicks: 0 })));
+        return [...document.querySelectorAll('#hourly text[text-anchor="end"]')]
+          .sort((a, b) => Number(b.getAttribute('y')) - Number(a.getAttribute('y')))
+          .map((t) => t.textContent);
+      })`,
+    )) as string[][];
+    const unit: Record<string, number> = { '': 1, K: 1e3, M: 1e6, B: 1e9 };
+    drawn.forEach((labels, i) => {
+      const highest = highests[i] ?? 0;
+      const values = labels.map((label) => {
+        const [, digits = '', suffix = ''] = /^([\d.,]+)([KMB]?)$/.exec(label) ?? [];
+        return Number(digits.replace(/,/g, '')) * (unit[suffix] ?? Number.NaN);
+      });
+      const step = (values[1] ?? 0) - (values[0] ?? 0);
+      expect(step, `${highest}: ${labels.join(' ')}`).toBeGreaterThan(0);
+      expect(values, `${highest}: ${labels.join(' ')}`).toEqual(values.map((_, i) => i * step));
+      expect(new Set(labels).size, `${highest}: ${labels.join(' ')}`).toBe(labels.length);
+      expect(values.every(Number.isInteger), `${highest}: ${labels.join(' ')}`).toBe(true);
+      expect(values.at(-1), `${highest}: ${labels.join(' ')}`).toBeGreaterThanOrEqual(highest);
+      expect(labels.length, `${highest}: ${labels.join(' ')}`).toBeLessThanOrEqual(6);
+    });
+    await page.close();
+  });
+
   it('shows each breakdown table whole at 1280 px: its CTR column inside its panel, nothing hidden to the side', async () => {
     await deliverDay();
     const page = await open(WIDE);
