@@ -187,7 +187,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the local dashboard, read at 1280 px and
       const axisHeight = (labels[0]?.y ?? 0) - (labels.at(-1)?.y ?? 0);
       expect(bar / axisHeight).toBeCloseTo(highest / (values.at(-1) ?? 1), 2);
     }
-    await page.close();
+    await page.context().close();
   });
 
   it('labels the Y axis with whole, distinct, evenly spaced numbers from 0 past the highest bar for busiest hours from none to over a million', async () => {
@@ -221,7 +221,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the local dashboard, read at 1280 px and
       expect(values.at(-1), `${highest}: ${labels.join(' ')}`).toBeGreaterThanOrEqual(highest);
       expect(labels.length, `${highest}: ${labels.join(' ')}`).toBeLessThanOrEqual(6);
     });
-    await page.close();
+    await page.context().close();
   });
 
   it('shows each breakdown table whole at 1280 px: its CTR column inside its panel, nothing hidden to the side', async () => {
@@ -242,7 +242,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the local dashboard, read at 1280 px and
       }
     }
     await page.screenshot({ path: join(RESULTS, 'dashboard-1280.png'), fullPage: true });
-    await page.close();
+    await page.context().close();
   });
 
   it('puts the totals first on a 390 px phone and shows every campaign’s and the total’s numbers without scrolling sideways', async () => {
@@ -273,7 +273,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the local dashboard, read at 1280 px and
     expect(rows).toHaveLength(2);
     for (const row of rows) expect(row.top).toBeGreaterThan(total?.top ?? Number.POSITIVE_INFINITY);
     await page.screenshot({ path: join(RESULTS, 'dashboard-390.png'), fullPage: true });
-    await page.close();
+    await page.context().close();
   });
 
   it('names each material by the name its events carry, its id beside it, and by its id alone when no event names it', async () => {
@@ -288,7 +288,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the local dashboard, read at 1280 px and
     await expect
       .poll(() => page.locator('#by-material tr:first-child td').allTextContents())
       .toEqual(['Audio Spot 15smat_5678', '2', '0', '0.0 %']);
-    await page.close();
+    await page.context().close();
   });
 
   it('shows event times as UTC clock times, not ISO strings, in a browser set to another zone, and says on the page that days and times are UTC', async () => {
@@ -301,10 +301,11 @@ describe.skipIf(!existsSync(CHROMIUM))('the local dashboard, read at 1280 px and
       .toEqual(['Oct 14, 23:05:07', 'Oct 14, 09:30:00']);
     expect(await page.locator('#latest time').first().getAttribute('datetime')).toBe(`${DAY}T23:05:07.250Z`);
     expect(await page.locator('main').textContent()).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:/);
+    expect(await page.locator('#day').textContent()).toBe('Tue, Oct 14, 2025 (UTC)');
     expect(await page.locator('#zone').textContent()).toBe(
       'All days and times are UTC: the counters are cut in UTC days.',
     );
     await expect.poll(() => page.locator('#status').textContent()).toMatch(/^updated \d\d:\d\d:\d\d UTC$/);
-    await page.close();
+    await page.context().close();
   });
 });
