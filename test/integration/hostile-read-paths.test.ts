@@ -198,7 +198,7 @@ describe('values that look like structure, on every read path', () => {
     expect(jsonLines(exported.stdout)).toHaveLength(VALUES.length + 1);
   });
 
-  it('are counted as data by the dashboard API: campaigns, totals, hours and breakdowns exact, every breakdown row a key and two counts', async () => {
+  it('are counted as data by the dashboard API: campaigns, totals, hours and breakdowns exact, every breakdown row a key and two counts (material rows also their name)', async () => {
     const { tableName } = await storeHostileValues();
     const url = await startDashboard(tableName);
     // Asked twice: a value that changed what every object inherits would break the second answer, if not the first.
@@ -227,7 +227,11 @@ describe('values that look like structure, on every read path', () => {
       for (const breakdown of ['platform', 'country', 'material'] as const) {
         const rows = dashboard.breakdowns[breakdown];
         for (const row of rows) {
-          expect(Object.keys(row).sort(), breakdown).toEqual(['clicks', 'impressions', 'key']);
+          expect(Object.keys(row).sort(), breakdown).toEqual(
+            breakdown === 'material'
+              ? ['clicks', 'impressions', 'key', 'name']
+              : ['clicks', 'impressions', 'key'],
+          );
           expect(Number.isSafeInteger(row.impressions) && row.impressions >= 0, breakdown).toBe(true);
           expect(Number.isSafeInteger(row.clicks) && row.clicks >= 0, breakdown).toBe(true);
         }
@@ -239,6 +243,7 @@ describe('values that look like structure, on every read path', () => {
             key: value,
             impressions: CAMPAIGNS.length,
             clicks: value === '__proto__' ? CAMPAIGNS.length : 0,
+            ...(breakdown === 'material' ? { name: 'm' } : {}),
           });
         }
         // Breakdowns never count more than was stored.

@@ -244,7 +244,9 @@ describe('local stack (npm start)', () => {
       expect.arrayContaining([{ key: 'Android', impressions: 1, clicks: 1 }]),
     );
     expect(breakdowns.country).toEqual([{ key: 'United States', impressions: 1, clicks: 1 }]);
-    expect(breakdowns.material).toEqual([{ key: 'mat_5678', impressions: 1, clicks: 1 }]);
+    expect(breakdowns.material).toEqual([
+      { key: 'mat_5678', impressions: 1, clicks: 1, name: 'Audio Spot 15s' },
+    ]);
     // The latest events are read from the table (not kept in memory), newest created_at first.
     const latest = data.latest as { created_at: string; id: string }[];
     expect(latest.length).toBeGreaterThanOrEqual(4);
