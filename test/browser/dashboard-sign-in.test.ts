@@ -335,4 +335,13 @@ describe.skipIf(!existsSync(CHROMIUM))('the deployed dashboard’s sign-in in a 
     expect(api.authorizations).toEqual([]);
     expect(new URL(page.url()).search).toBe(`?day=${DAY}`);
   });
+  it("shows a fixed message, not the link's words, for a sign-in error this page did not ask for (a crafted link)", async () => {
+    const words = encodeURIComponent('Your account is locked: call 555-0100 now');
+    await page.goto(`${api.origin}/dashboard?error=access_denied&error_description=${words}`);
+    await expect
+      .poll(() => page.locator('#banner').textContent(), { timeout: 15_000 })
+      .toBe('Sign-in failed. Reload the page to try again.');
+    expect(await page.content()).not.toContain('555-0100');
+    expect(api.authorizations).toEqual([]);
+  });
 });
