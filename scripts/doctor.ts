@@ -256,7 +256,10 @@ async function impressionsOn(table: TableTarget, day: string): Promise<number> {
 
 /** One repair pass on the table, as the scheduled function runs it; a pass that gives way is retried next poll. */
 async function foldNow(table: TableTarget): Promise<void> {
-  await new CampaignCounters(table.client, table.tableName, table.layout).repair().catch(() => undefined);
+  await new CampaignCounters(table.client, table.tableName, table.layout)
+    // Never takes over a fold another pass left: this machine's clock may be off.
+    .repair(Date.now(), { takeOver: false })
+    .catch(() => undefined);
 }
 
 /** Waits until the test record can be queried and its campaign-day counts it. @returns the check's line. */
