@@ -115,7 +115,7 @@ describe("the tools' --stack path against a stack in moto", () => {
       printed.map(() => [campaign, 'campaign.click', 'sori']),
     );
     expect(new Set(printed.map((event) => event.id)).size).toBe(3);
-    // Newest first, every field as the README's example has it.
+    // Newest first, every field as docs/cli.md's example has it.
     expect(printed.map((event) => event.created_at)).toEqual(
       printed
         .map((event) => event.created_at as string)

@@ -282,7 +282,7 @@ describe('CampaignInbox stack', () => {
     }
   });
 
-  it('has a dashboard and the outputs the README and scripts rely on', () => {
+  it('has a dashboard and the outputs the docs and scripts rely on', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     for (const output of [
       'WebhookUrl',

@@ -52,7 +52,7 @@ const TSCONFIG = {
   exclude: ['node_modules', 'cdk.out'],
 };
 
-/** The README's snippet, as a user pastes it into their app. */
+/** docs/deploy.md's snippet, as a user pastes it into their app. */
 const APP = `import { App, CfnOutput, Stack } from 'aws-cdk-lib';
 import { CampaignInbox } from 'campaign-inbox';
 

@@ -2,7 +2,7 @@
  * The operator who runs the command-line tools against a deployed stack, as an IAM user of moto's carrying only
  * what those tools call: `events query`, `stats`, `export` and `dlq list|show|purge` with `--stack`.
  *
- * The README names the permissions of `redrive --stack` (`sqs:StartMessageMoveTask`,
+ * docs/cli.md names the permissions of `redrive --stack` (`sqs:StartMessageMoveTask`,
  * `sqs:ListMessageMoveTasks`, `sqs:GetQueueAttributes`) and the `cloudformation:ListStackResources` that
  * `reprocess --stack` adds, but none for these commands; they are read from the calls the tools make:
  * - every `--stack` command reads the stack's outputs: `cloudformation:DescribeStacks` on the stack;
