@@ -7,10 +7,11 @@ import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignStats } from '../../lib/queries/campaign-stats';
 import { COUNTED_ATTRIBUTE, devicePartitionKey, RECORDS_TABLE } from '../../lib/table/records-table';
-import { hexSignature, soriPayload, webhookEvent } from '../support/deliveries';
+import { soriPayload } from '../support/deliveries';
 import { uniqueName } from '../support/local-aws';
 import { invokeBundleWith } from './support/invoke';
 import { moto } from './support/moto';
+import { queued } from './support/pipeline';
 import { motoPolicy } from './support/policy';
 import type { SeenCall } from './support/proxy';
 import { drain } from './support/queues';
@@ -34,23 +35,6 @@ function clicks(devices: string[]) {
     }),
   );
   return { campaign, bodies };
-}
-
-/** Sends each body through the receive bundle; the messages it queued in moto, in the order sent. */
-async function queued(bodies: string[]): Promise<string[]> {
-  const messages: string[] = [];
-  for (const body of bodies) {
-    const answer = (await invokeBundleWith(
-      stack.functions.receive.file,
-      stack.functions.receive.env(),
-      webhookEvent({ body, headers: { 'x-sori-signature': hexSignature(body, stack.soriKey) } }),
-    )) as { statusCode: number };
-    expect(answer.statusCode).toBe(202);
-    const taken = await drain(stack.names.queueUrl);
-    expect(taken).toHaveLength(1);
-    messages.push(taken[0]?.Body ?? '');
-  }
-  return messages;
 }
 
 /** Runs a bundle with its role's key and the template's environment; what it returned, and its calls. */
@@ -93,7 +77,7 @@ const stats = (campaign: string) =>
 describe('the process and repair bundles against moto', () => {
   it('store each delivery once and count first inserts only: a delivery sent twice and a redelivered batch add nothing, and the counters equal the records', async () => {
     const { campaign, bodies } = clicks(['device_a', 'device_b', 'device_a']);
-    const messages = await queued([...bodies, bodies[0] ?? '']);
+    const messages = await queued(stack, [...bodies, bodies[0] ?? '']);
     for (const attempt of [1, 2]) {
       const { result, calls } = await run('process', batch(messages));
       expect(result, `attempt ${attempt}`).toEqual({ batchItemFailures: [] });
@@ -133,7 +117,7 @@ describe('the process and repair bundles against moto', () => {
 
   it('a batch whose updates moto refuses after its journal entry and records leaves the counts to the repair bundle, which counts the batch from its own writes with its own role', async () => {
     const { campaign, bodies } = clicks(['device_a', 'device_b', 'device_a']);
-    const messages = await queued(bodies);
+    const messages = await queued(stack, bodies);
     const processUser = stack.functions.process;
     // The batch's first update (a device marker's flag, after its journal entry and its records were put) waits
     // until the process user's policy denies every update; moto then refuses it and each one after, the close

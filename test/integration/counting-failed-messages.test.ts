@@ -59,78 +59,68 @@ async function deliverAndRepair(
   };
 }
 
+/**
+ * Five impressions delivered through a proxy that answers each of the third one's `action` calls of the first
+ * delivery (those naming `victim` of its record) with `fault(attempt)`; then redelivered and repaired.
+ * @returns how many of those calls the proxy answered so, and what the table then holds.
+ */
+async function victimDelivery(
+  action: 'PutItem' | 'UpdateItem',
+  victim: (record: { id: string; device_id?: string | null }) => string,
+  fault: (attempt: number) => Fault,
+) {
+  const { tableName } = await createTestTable(dynamodb, LAYOUT);
+  const messages = impressions(5);
+  const third = messages[2];
+  if (third?.kind !== 'event') throw new Error('no event');
+  const text = victim(third.record);
+  let attempts = 0;
+  let firstDelivery = true;
+  const proxy = await startDynamoDbProxy({
+    fault: (call): Fault | undefined => {
+      if (!firstDelivery || call.action !== action || !mentions(call, text)) return undefined;
+      attempts++;
+      return fault(attempts);
+    },
+  });
+  proxies.push(proxy);
+  const client = new DynamoDBClient(localClientConfig(proxy.endpoint));
+  const result = await deliverAndRepair(tableName, client, messages, () => {
+    firstDelivery = false;
+  });
+  return { attempts, result };
+}
+
 describe('a message whose record was applied but which failed later', () => {
   it('is counted once when its device marker write is throttled on every attempt (a 400, answered) after its record was stored', async () => {
-    const { tableName } = await createTestTable(dynamodb, LAYOUT);
-    const messages = impressions(5);
-    const victim = messages[2];
-    if (victim?.kind !== 'event') throw new Error('no event');
     // Every attempt of the victim's marker write in the first delivery is throttled (the SDK makes 4 here).
-    let throttled = 0;
-    let firstDelivery = true;
-    const proxy = await startDynamoDbProxy({
-      fault: (call): Fault | undefined => {
-        if (!firstDelivery || call.action !== 'UpdateItem' || !mentions(call, victim.record.device_id ?? '?'))
-          return undefined;
-        throttled++;
-        return 'throttle';
-      },
-    });
-    proxies.push(proxy);
-    const client = new DynamoDBClient(localClientConfig(proxy.endpoint));
-    const result = await deliverAndRepair(tableName, client, messages, () => {
-      firstDelivery = false;
-    });
-    expect(throttled).toBeGreaterThanOrEqual(3);
+    const { attempts, result } = await victimDelivery(
+      'UpdateItem',
+      (record) => record.device_id ?? '?',
+      () => 'throttle',
+    );
+    expect(attempts).toBeGreaterThanOrEqual(3);
     expect(result).toEqual({ failedFirst: 1, impressions: 5, unique_devices: 5, records: 5 });
   });
 
   it('is counted once when its record put is applied but every attempt is answered 500 (the first after applying it)', async () => {
-    const { tableName } = await createTestTable(dynamodb, LAYOUT);
-    const messages = impressions(5);
-    const victim = messages[2];
-    if (victim?.kind !== 'event') throw new Error('no event');
     // The victim's record put in the first delivery: applied with its answer lost, every retry answered 500.
-    let attempt = 0;
-    let firstDelivery = true;
-    const proxy = await startDynamoDbProxy({
-      fault: (call): Fault | undefined => {
-        if (!firstDelivery || call.action !== 'PutItem' || !mentions(call, victim.record.id))
-          return undefined;
-        attempt++;
-        return attempt === 1 ? 'lose-answer' : 'fail-before';
-      },
-    });
-    proxies.push(proxy);
-    const client = new DynamoDBClient(localClientConfig(proxy.endpoint));
-    const result = await deliverAndRepair(tableName, client, messages, () => {
-      firstDelivery = false;
-    });
-    expect(attempt).toBeGreaterThanOrEqual(3);
+    const { attempts, result } = await victimDelivery(
+      'PutItem',
+      (record) => record.id,
+      (attempt) => (attempt === 1 ? 'lose-answer' : 'fail-before'),
+    );
+    expect(attempts).toBeGreaterThanOrEqual(3);
     expect(result).toEqual({ failedFirst: 1, impressions: 5, unique_devices: 5, records: 5 });
   });
 
   it("is counted once, its device too, when its device's counted flag is applied but every attempt is answered 500 (the first after applying it)", async () => {
-    const { tableName } = await createTestTable(dynamodb, LAYOUT);
-    const messages = impressions(5);
-    const victim = messages[2];
-    if (victim?.kind !== 'event') throw new Error('no event');
-    let attempt = 0;
-    let firstDelivery = true;
-    const proxy = await startDynamoDbProxy({
-      fault: (call): Fault | undefined => {
-        if (!firstDelivery || call.action !== 'UpdateItem' || !mentions(call, victim.record.device_id ?? '?'))
-          return undefined;
-        attempt++;
-        return attempt === 1 ? 'lose-answer' : 'fail-before';
-      },
-    });
-    proxies.push(proxy);
-    const client = new DynamoDBClient(localClientConfig(proxy.endpoint));
-    const result = await deliverAndRepair(tableName, client, messages, () => {
-      firstDelivery = false;
-    });
-    expect(attempt).toBeGreaterThanOrEqual(3);
+    const { attempts, result } = await victimDelivery(
+      'UpdateItem',
+      (record) => record.device_id ?? '?',
+      (attempt) => (attempt === 1 ? 'lose-answer' : 'fail-before'),
+    );
+    expect(attempts).toBeGreaterThanOrEqual(3);
     expect(result).toEqual({ failedFirst: 1, impressions: 5, unique_devices: 5, records: 5 });
   });
 });
