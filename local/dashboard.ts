@@ -1,17 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import type { DashboardReader } from '../lib/queries/dashboard';
+import { type DashboardReader, isDay } from '../lib/queries/dashboard';
 import type { Activity } from './activity';
 
 const PAGE = join(import.meta.dirname, 'dashboard', 'index.html');
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
-/** `true` for a real calendar day `YYYY-MM-DD`. */
-export function isDay(value: string): boolean {
-  const time = Date.parse(`${value}T00:00:00Z`);
-  return DAY.test(value) && !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === value;
-}
 
 /** The names the dashboard answers to: it listens on 127.0.0.1, so a browser reaches it by one of these. */
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);

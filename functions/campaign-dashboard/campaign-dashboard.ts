@@ -1,8 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { type AccessTokenClaims, SigningKeysUnavailableError, TokenRefusedError } from '../../lib/auth/jwt';
 import type { Logger } from '../../lib/log';
-import type { Dashboard } from '../../lib/queries/dashboard';
-import { isDay } from '../../local/dashboard';
+import { type Dashboard, isDay } from '../../lib/queries/dashboard';
 import type { ServedPage } from './page';
 
 type Result = APIGatewayProxyStructuredResultV2;

@@ -301,3 +301,13 @@ function addBreakdowns(
     }
   }
 }
+
+const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+
+/** `true` for a real calendar day `YYYY-MM-DD`. */
+export function isDay(value: string): boolean {
+  const time = Date.parse(`${value}T00:00:00Z`);
+  return (
+    DAY_PATTERN.test(value) && !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === value
+  );
+}
