@@ -1,4 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { histogramAttribute, REACH_ATTRIBUTE, type ReachHistogram } from './reach';
 import {
   COUNT_PREFIX,
   type CounterFields,
@@ -58,10 +59,22 @@ export interface CounterGroup {
 /** One first insert of a batch: the index of its group, then what the counters read of it. */
 export type Inserted = [group: number, ...fields: CounterFields];
 
-/** What a batch stored for the first time: its first inserts, and the devices new per group (by index). */
+/** A device a batch counted on a new day in a campaign: the index of its group, and the device. */
+export type NewDevice = [group: number, deviceId: string];
+
+/** What a batch's deliveries of one provider, received on one UTC day, came to (see `ProviderDay`). */
+export type Deliveries = [provider: string, day: string, ...figures: [number, number, number, number]];
+
+/**
+ * What a batch stored for the first time: its first inserts, and the devices new per group (by index); which
+ * devices those are (for the reach histograms); and its deliveries per provider and day. Entries of the earlier
+ * layout have neither of the last two.
+ */
 export interface BatchTally {
   inserted: Inserted[];
   devices: number[];
+  reach?: NewDevice[];
+  deliveries?: Deliveries[];
 }
 
 /** A journal entry as read back. */
@@ -96,7 +109,9 @@ export function closeBatchUpdate(tableName: string, token: string, tally: BatchT
     UpdateExpression: 'SET #tally = :tally',
     ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#tally)',
     ExpressionAttributeNames: { '#tally': 'tally', '#pk': RECORDS_TABLE.partitionKey },
-    ExpressionAttributeValues: { ':tally': S(JSON.stringify([tally.inserted, tally.devices])) },
+    ExpressionAttributeValues: {
+      ':tally': S(JSON.stringify([tally.inserted, tally.devices, tally.reach ?? [], tally.deliveries ?? []])),
+    },
   };
 }
 
@@ -117,11 +132,13 @@ export function fromBatchItem(item: Item): BatchEntry {
     ([provider, campaignId, day, name]) => ({ key: { provider, campaignId, day }, name }),
   );
   const tally = item.tally?.S;
-  const [inserted, devices] = tally ? (JSON.parse(tally) as [Inserted[], number[]]) : [[], []];
+  const [inserted, devices, reach, deliveries] = tally
+    ? (JSON.parse(tally) as [Inserted[], number[], NewDevice[]?, Deliveries[]?])
+    : [[], []];
   return {
     token: item[RECORDS_TABLE.sortKey]?.S ?? '',
     groups,
-    tally: tally ? { inserted, devices } : undefined,
+    tally: tally ? { inserted, devices, reach: reach ?? [], deliveries: deliveries ?? [] } : undefined,
   };
 }
 
@@ -227,6 +244,8 @@ export function counterItem(
     version: number;
     fold: string;
     legacyClaims: Map<string, number>;
+    /** The campaign-day's reach histogram (see `reach.ts`). */
+    reach?: ReachHistogram;
     /** The event types the campaign-day has stored (see {@link registerUpdate}). */
     types?: Iterable<string>;
   },
@@ -245,6 +264,7 @@ export function counterItem(
     [FOLD_ATTRIBUTE]: S(content.fold),
   };
   if (content.name) item[NAME_ATTRIBUTE] = S(content.name);
+  if (content.reach && content.reach.size > 0) item[REACH_ATTRIBUTE] = histogramAttribute(content.reach);
   // A counted type is a stored one.
   const counted = Object.keys(content.counts)
     .filter((name) => name.startsWith(COUNT_PREFIX))

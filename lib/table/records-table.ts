@@ -3,6 +3,7 @@ import * as zlib from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { type EventRecord, EventRecordSchema, type QueueMessage } from '../events/event-record';
 import { findProvider } from '../providers';
+import { histogramOf, REACH_ATTRIBUTE, type ReachHistogram } from './reach';
 
 /**
  * The records table, and the one place that knows its keys, prefixes, indexes and item shapes.
@@ -543,6 +544,11 @@ export interface CounterItem {
   /** Stored events per breakdown value, then per event type. */
   breakdowns: Record<Breakdown, Record<string, Record<string, number>>>;
   unique_devices: number;
+  /**
+   * The day's devices by gap to their previous day in the campaign (see `reach.ts`); empty for an item last
+   * folded before histograms were kept, whose devices are then all taken for new ones.
+   */
+  reach: ReachHistogram;
   /** The event types stored on the campaign-day, counted yet or not (the repair counts them within a pass). */
   types: string[];
 }
@@ -571,6 +577,7 @@ export function fromCounterItem(item: Record<string, AttributeValue>): CounterIt
     counts,
     breakdowns,
     unique_devices: Number(item[DEVICES_ATTRIBUTE]?.N ?? 0),
+    reach: histogramOf(item[REACH_ATTRIBUTE]),
     types: item[TYPES_ATTRIBUTE]?.SS ?? [],
   };
 }
