@@ -10,6 +10,7 @@ import {
   closeBatchUpdate,
   counterItem,
   counterUnchanged,
+  type Deliveries,
   type FoldRun,
   type FoldState,
   foldOf,
@@ -28,6 +29,20 @@ import {
 } from '../table/counter-items';
 import { callOptions, trackUnansweredAttempts, withDeadline } from '../table/deadline';
 import {
+  type DeviceReach,
+  deviceReachItem,
+  deviceReachUnchanged,
+  readDeviceReach,
+} from '../table/device-reach';
+import {
+  DELIVERY_FIGURES,
+  fromProviderDayItem,
+  type ProviderDay,
+  providerDayItem,
+  providerDayKey,
+} from '../table/provider-days';
+import { changed, dayNumber, dayOfNumber, decodeDays, encodeDays, reachChanges } from '../table/reach';
+import {
   BreakdownBudget,
   COUNTED_ATTRIBUTE,
   type CounterFields,
@@ -39,6 +54,7 @@ import {
   DEVICES_ATTRIBUTE,
   deviceMarkerItem,
   EVENT_SORT_PREFIX,
+  fromCounterItem,
   fromEventItem,
   isCountAttribute,
   NAME_ATTRIBUTE,
@@ -51,7 +67,21 @@ import {
 import { getItems, type Item, keyOf, putIf, putItemIfAbsent, queryItems, updateIf } from '../table/table-io';
 import { setCountedFlag } from './event-writer';
 
-export type { BatchTally, CounterGroup, CounterKey, Inserted };
+export type { BatchTally, CounterGroup, CounterKey, Deliveries, Inserted };
+
+/** Delivery figures summed per provider and day. */
+export function mergeDeliveries(entries: Iterable<Deliveries>): Deliveries[] {
+  const merged = new Map<string, Deliveries>();
+  for (const [provider, day, ...figures] of entries) {
+    const id = JSON.stringify([provider, day]);
+    const sum = merged.get(id) ?? [provider, day, 0, 0, 0, 0];
+    figures.forEach((value, i) => {
+      sum[i + 2] = (sum[i + 2] as number) + value;
+    });
+    merged.set(id, sum);
+  }
+  return [...merged.values()];
+}
 
 /**
  * What a campaign-day's records add up to: events per counter attribute (per event type, and per breakdown
@@ -93,6 +123,12 @@ export interface RepairSummary {
 
 /** Counter items a fold writes at once. */
 const FOLD_CONCURRENCY = 8;
+/** Devices whose days a fold reads and writes at once (a query and a put each). */
+const REACH_CONCURRENCY = 16;
+/** Devices new on a day a fold counts at most: each costs a query and a put, and a fold ends within its lease. */
+const MAX_RUN_DEVICES = 5_000;
+/** How long delivery figures of batches without a campaign event wait for an entry before a batch opens one. */
+const CARRY_MS = 60_000;
 /** Batches one fold folds at most: their tokens (25 bytes each) are written down in the fold state. */
 const MAX_RUN_BATCHES = 2_000;
 /** Folds newer than the watermark's bound the state lists at most (22 bytes each). */
@@ -125,11 +161,50 @@ interface Delta {
   name: string | null;
   inserted: CounterFields[];
   devices: number;
+  /** What the new devices change in its reach histogram, by gap. */
+  reach: Map<number, number>;
   /** Claims of the earlier protocol this fold settles on the campaign-day. */
   legacy: string[];
 }
 
 const keyId = (key: CounterKey) => JSON.stringify([key.provider, key.campaignId, key.day]);
+
+/** A provider-day's share of a fold: its deliveries, and what new devices change in its reach histogram. */
+interface ProviderDelta {
+  provider: string;
+  day: string;
+  figures: number[];
+  reach: Map<number, number>;
+}
+
+/** Adds changes by gap into a histogram's pending change. */
+function addChange(target: Map<number, number>, change: ReadonlyMap<number, number>) {
+  for (const [gap, by] of change) target.set(gap, (target.get(gap) ?? 0) + by);
+}
+
+/** Runs `work` over `items`, `concurrency` at a time; every item is tried. @returns whether all succeeded. */
+async function eachLimited<T>(
+  items: T[],
+  concurrency: number,
+  work: (item: T) => Promise<void>,
+  onError: (item: T, error: unknown) => void,
+) {
+  const todo = [...items];
+  let complete = true;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, todo.length) }, async () => {
+      for (let item = todo.shift(); item !== undefined; item = todo.shift()) {
+        try {
+          await work(item);
+        } catch (error) {
+          complete = false;
+          onError(item, error);
+        }
+      }
+    }),
+  );
+  return complete;
+}
 
 /**
  * Exact per campaign-day counters, moved only by first inserts, without transactions, at a few writes per batch
@@ -228,6 +303,31 @@ export class CampaignCounters {
     return updateIf(this.client, update, (found) => found?.tally?.S === value);
   }
 
+  /** Delivery figures of this container's batches that no journal entry holds yet, and since when. */
+  private carried = new Map<string, Deliveries>();
+  private carriedSince: number | undefined;
+
+  /** Keeps delivery figures for the container's next journal entry. */
+  carryDeliveries(deliveries: readonly Deliveries[], now = Date.now()): void {
+    if (deliveries.length === 0) return;
+    const merged = mergeDeliveries([...this.carried.values(), ...deliveries]);
+    this.carried = new Map(merged.map((entry) => [JSON.stringify(entry.slice(0, 2)), entry]));
+    this.carriedSince ??= now;
+  }
+
+  /** @returns the delivery figures carried so far, which the caller's entry now holds. */
+  takeCarriedDeliveries(): Deliveries[] {
+    const carried = [...this.carried.values()];
+    this.carried = new Map();
+    this.carriedSince = undefined;
+    return carried;
+  }
+
+  /** `true` when carried delivery figures have waited long enough for a batch to open an entry of its own. */
+  carriedDeliveriesAreDue(now = Date.now()): boolean {
+    return this.carriedSince !== undefined && now - this.carriedSince >= CARRY_MS;
+  }
+
   /**
    * One repair pass: finishes a fold a killed pass left, counts stale open batches from their own writes, folds
    * every closed batch not yet folded into the counter items, settles stale claims of the earlier protocol, and
@@ -303,9 +403,13 @@ export class CampaignCounters {
       // Runs of a bounded size, so the fold state stays far below DynamoDB's 400 KB item limit; batches newer
       // than the bound only while the list of recent folds has room (the others wait for the bound to pass).
       const take: BatchEntry[] = [];
+      let devices = 0;
       while (take.length < MAX_RUN_BATCHES && candidates.length > 0) {
         const next = candidates[0] as BatchEntry;
         if (next.token >= bound && recent >= MAX_RECENT_FOLDS) break;
+        const reach = next.tally?.reach?.length ?? 0;
+        if (take.length > 0 && devices + reach > MAX_RUN_DEVICES) break;
+        devices += reach;
         if (next.token >= bound) recent++;
         take.push(candidates.shift() as BatchEntry);
       }
@@ -392,11 +496,23 @@ export class CampaignCounters {
       const id = keyId(key);
       let delta = deltas.get(id);
       if (!delta) {
-        delta = { key, name: null, inserted: [], devices: 0, legacy: [] };
+        delta = { key, name: null, inserted: [], devices: 0, reach: new Map(), legacy: [] };
         deltas.set(id, delta);
       }
       return delta;
     };
+    const providerDeltas = new Map<string, ProviderDelta>();
+    const providerDeltaOf = (provider: string, day: string): ProviderDelta => {
+      const id = JSON.stringify([provider, day]);
+      let delta = providerDeltas.get(id);
+      if (!delta) {
+        delta = { provider, day, figures: DELIVERY_FIGURES.map(() => 0), reach: new Map() };
+        providerDeltas.set(id, delta);
+      }
+      return delta;
+    };
+    // Per device, the days it was counted on anew in each campaign, for the reach histograms.
+    const newDays = new Map<string, { provider: string; deviceId: string; days: Map<string, Set<number>> }>();
     for (const token of run.tokens) {
       const entry = byToken.get(token);
       if (!entry?.tally) {
@@ -413,11 +529,94 @@ export class CampaignCounters {
         const group = entry.groups[g];
         if (group) deltaOf(group.key).inserted.push(fields);
       }
+      for (const [g, deviceId] of entry.tally.reach ?? []) {
+        const group = entry.groups[g];
+        if (!group) continue;
+        const id = JSON.stringify([group.key.provider, deviceId]);
+        const device = newDays.get(id) ?? { provider: group.key.provider, deviceId, days: new Map() };
+        newDays.set(id, device);
+        const days = device.days.get(group.key.campaignId) ?? new Set<number>();
+        device.days.set(group.key.campaignId, days.add(dayNumber(group.key.day)));
+      }
+      for (const [provider, day, ...figures] of entry.tally.deliveries ?? []) {
+        const delta = providerDeltaOf(provider, day);
+        figures.forEach((value, i) => {
+          delta.figures[i] = (delta.figures[i] ?? 0) + value;
+        });
+      }
     }
     for (const [provider, campaignId, day, token] of run.legacy) {
       deltaOf({ provider, campaignId, day }).legacy.push(token);
     }
+    // The devices' days first: a fold that fails here writes no counter item, and starts again from the days
+    // each device had before it (`base`), so that every histogram moves once.
+    const reached = await eachLimited(
+      [...newDays.values()],
+      REACH_CONCURRENCY,
+      async ({ provider, deviceId, days }) => {
+        const known = await readDeviceReach(this.client, this.tableName, provider, deviceId);
+        const before = new Map<string, number[]>();
+        for (const [campaignId, reach] of known) {
+          before.set(campaignId, decodeDays(reach.fold === run.id ? reach.base : reach.days));
+        }
+        const after = new Map(before);
+        for (const [campaignId, added] of days) {
+          after.set(campaignId, [...new Set([...(before.get(campaignId) ?? []), ...added])]);
+        }
+        for (const campaignId of days.keys()) {
+          const changes = reachChanges(before.get(campaignId) ?? [], after.get(campaignId) ?? []);
+          for (const [day, change] of changes) {
+            addChange(deltaOf({ provider, campaignId, day: dayOfNumber(day) }).reach, change);
+          }
+        }
+        const across = reachChanges([...before.values()].flat(), [...after.values()].flat());
+        for (const [day, change] of across)
+          addChange(providerDeltaOf(provider, dayOfNumber(day)).reach, change);
+        for (const campaignId of days.keys()) {
+          const old = before.get(campaignId) ?? [];
+          const next = after.get(campaignId) ?? [];
+          if (next.length === old.length) continue;
+          const read: DeviceReach | undefined = known.get(campaignId);
+          const item: DeviceReach = {
+            campaignId,
+            days: encodeDays(next),
+            base: encodeDays(old),
+            fold: run.id,
+          };
+          await putIf(
+            this.client,
+            {
+              TableName: this.tableName,
+              Item: deviceReachItem(provider, deviceId, item),
+              ...deviceReachUnchanged(read),
+            },
+            (found) => found?.fold?.S === run.id,
+          ).then((written) => {
+            if (!written) throw new Error(`device ${deviceId}'s days changed while the fold wrote them`);
+          });
+        }
+      },
+      (device, error) => this.onRepairError?.({ batch: `${run.id} (device ${device.deviceId})` }, error),
+    );
+    if (!reached) {
+      summary.failed++;
+      const released: FoldState = { ...state, run: { ...run, started: 0 }, version: state.version + 1 };
+      return this.writeState(released, state.version).catch(() => state);
+    }
+
     let complete = true;
+    const providerTodo = [...providerDeltas.values()];
+    const providersDone = eachLimited(
+      providerTodo,
+      FOLD_CONCURRENCY,
+      async (delta) => {
+        await this.foldIntoProviderDay(delta, run.id);
+      },
+      (delta, error) => {
+        summary.failed++;
+        this.onRepairError?.({ provider: delta.provider, campaignId: '*', day: delta.day }, error);
+      },
+    );
     const todo = [...deltas.values()];
     // A few counter items at a time: a pass over thousands of campaign-days ends well within its minute.
     await Promise.all(
@@ -434,6 +633,7 @@ export class CampaignCounters {
         }
       }),
     );
+    if (!(await providersDone)) complete = false;
     if (!complete) {
       // Every call of this fold is over (a late one is a put conditional on a version, which the next pass's
       // read or write moves): the next pass may take it over at once rather than wait out the lease.
@@ -486,6 +686,7 @@ export class CampaignCounters {
         types: [...typesOf(item), ...inserted.map(([event]) => event)],
         counts,
         devices: Number(item?.[DEVICES_ATTRIBUTE]?.N ?? 0) + devices,
+        reach: changed(item ? fromCounterItem(item).reach : new Map(), delta.reach),
         name: delta.name ?? item?.[NAME_ATTRIBUTE]?.S ?? null,
         version: versionOf(item) + 1,
         fold: runId,
@@ -501,6 +702,50 @@ export class CampaignCounters {
       // fold: read it again.
     }
     throw new Error('the counter item kept changing while the fold wrote it');
+  }
+
+  /**
+   * Writes one provider-day item whole with a fold's share added, unless it already has it.
+   * @returns `false` when the item already had this fold.
+   */
+  private async foldIntoProviderDay(delta: ProviderDelta, runId: string): Promise<boolean> {
+    const { Item } = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: providerDayKey(delta.provider, delta.day),
+        ConsistentRead: true,
+      }),
+      callOptions(),
+    );
+    if (foldOf(Item) === runId) return false;
+    const day: ProviderDay = Item
+      ? fromProviderDayItem(Item)
+      : {
+          provider: delta.provider,
+          day: delta.day,
+          reach: new Map(),
+          received: 0,
+          stored: 0,
+          duplicates: 0,
+          quarantined: 0,
+        };
+    DELIVERY_FIGURES.forEach((figure, i) => {
+      day[figure] += delta.figures[i] ?? 0;
+    });
+    const next = providerDayItem(
+      { ...day, reach: changed(day.reach, delta.reach) },
+      versionOf(Item) + 1,
+      runId,
+    );
+    const written = await putIf(
+      this.client,
+      { TableName: this.tableName, Item: next, ...counterUnchanged(Item) },
+      (found) => foldOf(found) === runId,
+    );
+    // The fold alone writes these items, under its lease: another write means another pass took it over.
+    if (!written)
+      throw new Error(`provider-day ${delta.provider} ${delta.day} changed while the fold wrote it`);
+    return true;
   }
 
   private async read(key: CounterKey) {
@@ -543,13 +788,14 @@ export class CampaignCounters {
    * stale: none of its writes can land any more.
    */
   private async countOwnWrites(token: string, keys: CounterKey[]): Promise<BatchTally> {
-    const tally: BatchTally = { inserted: [], devices: keys.map(() => 0) };
+    const tally: BatchTally = { inserted: [], devices: keys.map(() => 0), reach: [], deliveries: [] };
+    const deliveries: Deliveries[] = [];
     const mine = `${token}.`;
     for (const [g, key] of keys.entries()) {
       const counted = findProvider(key.provider)?.counted ?? {};
       const family = campaignDayFamily(key.provider, key.campaignId, key.day);
       // Per device of a counted event: its marker, and the first record of it this batch wrote, if any.
-      const devices = new Map<string, { marker: Item; writer: string | undefined }>();
+      const devices = new Map<string, { marker: Item; deviceId: string; writer: string | undefined }>();
       for (const pk of shardKeys(family, this.layout)) {
         const items = await queryItems(this.client, {
           TableName: this.tableName,
@@ -562,12 +808,16 @@ export class CampaignCounters {
           const record = fromEventItem(item);
           const writer = item[WRITER_ATTRIBUTE]?.S;
           const ours = writer?.startsWith(mine) === true;
-          if (ours) tally.inserted.push([g, ...counterFieldsOf(record)]);
+          if (ours) {
+            tally.inserted.push([g, ...counterFieldsOf(record)]);
+            deliveries.push([record.provider, record.received_at.slice(0, 10), 1, 1, 0, 0]);
+          }
           const marker = counted[record.event] ? deviceMarkerItem(record, this.layout) : undefined;
-          if (!marker) continue;
+          if (!marker || !record.device_id) continue;
           const id = JSON.stringify([marker.pk?.S, marker.sk?.S]);
           const seen = devices.get(id);
-          if (!seen) devices.set(id, { marker, writer: ours ? writer : undefined });
+          if (!seen)
+            devices.set(id, { marker, deviceId: record.device_id, writer: ours ? writer : undefined });
           else if (ours) seen.writer ??= writer;
         }
       }
@@ -580,14 +830,17 @@ export class CampaignCounters {
           )
         ).map((item) => [JSON.stringify([item.pk?.S, item.sk?.S]), item] as const),
       );
-      for (const [id, { marker, writer }] of devices) {
+      for (const [id, { marker, deviceId, writer }] of devices) {
         const flag = found.get(id)?.[COUNTED_ATTRIBUTE];
         const ours = flag
           ? flag.S?.startsWith(mine) === true
           : writer !== undefined && (await setCountedFlag(this.client, this.tableName, marker, writer));
-        if (ours) tally.devices[g] = (tally.devices[g] ?? 0) + 1;
+        if (!ours) continue;
+        tally.devices[g] = (tally.devices[g] ?? 0) + 1;
+        tally.reach?.push([g, deviceId]);
       }
     }
+    tally.deliveries = mergeDeliveries(deliveries);
     return tally;
   }
 

@@ -2,8 +2,8 @@ import type { QueueMessage } from '../events/event-record';
 import { findProvider } from '../providers';
 import { wasAnswered, withDeadline } from '../table/deadline';
 import { counterFieldsOf, counterKeyOf } from '../table/records-table';
-import type { BatchTally, CampaignCounters, CounterGroup } from './campaign-counters';
-import { newClaimToken } from './campaign-counters';
+import type { BatchTally, CampaignCounters, CounterGroup, Deliveries } from './campaign-counters';
+import { mergeDeliveries, newClaimToken } from './campaign-counters';
 import type { EventWriter, StoreOutcome } from './event-writer';
 
 /** What storing one message of a batch did, or why it failed (the message is then retried). */
@@ -73,9 +73,12 @@ async function store(
     return index;
   });
 
-  // The entry comes first, so that no first insert of a campaign event escapes the repair.
+  // The entry comes first, so that no first insert of a campaign event escapes the repair. A batch without a
+  // campaign event opens none (its delivery figures wait for the container's next entry), unless those figures
+  // have waited a minute.
+  const journaled = groups.length > 0 || (messages.length > 0 && counters.carriedDeliveriesAreDue());
   let opened: unknown;
-  if (groups.length > 0) {
+  if (journaled) {
     try {
       await counters.open(token, groups);
     } catch (error) {
@@ -117,8 +120,9 @@ async function store(
     }),
   );
 
-  if (groups.length > 0 && opened === undefined) {
-    const tally: BatchTally = { inserted: [], devices: groups.map(() => 0) };
+  const deliveries = deliveriesOf(messages, stored);
+  if (journaled && opened === undefined) {
+    const tally: BatchTally = { inserted: [], devices: groups.map(() => 0), reach: [], deliveries: [] };
     let known = true;
     messages.forEach((message, i) => {
       const g = groupOf[i];
@@ -128,11 +132,35 @@ async function store(
       // record and takes it for a duplicate. A failure that may have applied something leaves the entry open.
       if (!result.ok) known &&= wasAnswered(result.error);
       if (stored[i] === 'stored') tally.inserted.push([g, ...counterFieldsOf(message.record)]);
-      if (markers[i]) tally.devices[g] = (tally.devices[g] ?? 0) + 1;
+      if (markers[i]) {
+        tally.devices[g] = (tally.devices[g] ?? 0) + 1;
+        if (message.record.device_id) tally.reach?.push([g, message.record.device_id]);
+      }
     });
     // Left open, the entry is counted by the repair from the batch's own writes once it is stale; so is it
-    // when the close fails. The messages stored stay stored either way.
-    if (known) await counters.close(token, tally).catch(() => false);
+    // when the close fails. The messages stored stay stored either way. Delivery figures are not part of that
+    // promise: those of an entry left open count its first inserts only.
+    if (known) {
+      const carried = counters.takeCarriedDeliveries();
+      tally.deliveries = mergeDeliveries([...carried, ...deliveries]);
+      const closed = await counters.close(token, tally).catch(() => undefined);
+      // Closed before by the repair (from the batch's writes): the carried figures are not in it.
+      if (closed === false) counters.carryDeliveries(carried);
+    } else {
+      // Left open: the repair's count from the batch's own writes gives its first inserts of events alone.
+      counters.carryDeliveries(
+        deliveries.map(([provider, day, received, events, duplicates, quarantined]) => [
+          provider,
+          day,
+          received - events,
+          0,
+          duplicates,
+          quarantined,
+        ]),
+      );
+    }
+  } else {
+    counters.carryDeliveries(deliveries);
   }
 
   await registered;
@@ -151,4 +179,26 @@ async function store(
     }),
   );
   return outcomes;
+}
+
+/**
+ * What a batch's deliveries came to, per provider and UTC day of receipt: each message settled (stored for the
+ * first time, a duplicate, or quarantined); a failed one is retried, and counted then.
+ */
+function deliveriesOf(
+  messages: readonly QueueMessage[],
+  stored: ReadonlyArray<StoreOutcome | undefined>,
+): Deliveries[] {
+  return mergeDeliveries(
+    messages.flatMap((message, i): Deliveries[] => {
+      const outcome = stored[i];
+      if (!outcome) return [];
+      const first = outcome === 'stored';
+      const day = message.record.received_at.slice(0, 10);
+      const event = message.kind === 'event';
+      return [
+        [message.record.provider, day, 1, first && event ? 1 : 0, first ? 0 : 1, first && !event ? 1 : 0],
+      ];
+    }),
+  );
 }

@@ -1,4 +1,4 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { RECORDS_TABLE } from './records-table';
 import { type Item, queryItems } from './table-io';
 
@@ -64,7 +64,11 @@ export function deviceReachItem(provider: string, deviceId: string, reach: Devic
 }
 
 /** The condition under which a device's item is still as the fold read it. */
-export function deviceReachUnchanged(read: DeviceReach | undefined) {
+export function deviceReachUnchanged(read: DeviceReach | undefined): {
+  ConditionExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+  ExpressionAttributeValues?: Record<string, AttributeValue>;
+} {
   return read?.fold
     ? {
         ConditionExpression: '#fold = :fold',

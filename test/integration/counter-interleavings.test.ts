@@ -331,7 +331,7 @@ describe('a recount racing its batch', () => {
     });
     expect(consumerClosed).toBe(true);
     expect((await journalEntry(tableName, token))?.tally?.S).toBe(
-      JSON.stringify([truth.inserted, truth.devices]),
+      JSON.stringify([truth.inserted, truth.devices, [], []]),
     );
     expect(await actual(tableName)).toEqual(expected(messages));
   });
