@@ -22,6 +22,8 @@ import { histogramOf, REACH_ATTRIBUTE, type ReachHistogram } from './reach';
  * | where a device was seen, day by day         | table | `DEVICE#<provider>#<device_id>`                | `<day>#<partition family>`  |
  * | counters of a campaign, day by day          | table | `STATS#<provider>#<campaign>`                  | `<day>`                     |
  * | counters of every campaign on one day       | gsi3  | `STATSDAY#<provider>#<day>`                    | `<campaign>`                |
+ * | a provider's day (reach, deliveries)        | table | `PROVIDERDAY#<provider>`                       | `<day>`                     |
+ * | a device's days in each campaign            | table | `REACH#<provider>#<device_id>`                 | `<campaign>`                |
  * | counters claimed since the last repair      | gsi2  | `STATS#PENDING`                                | `<day>#<provider>#<campaign>` |
  * | a quarantined delivery (and its dedup)      | table | `QUARANTINE#<id>`                              | `RECORD`                    |
  * | quarantined deliveries, oldest first        | gsi1  | `QUARANTINE`                                   | `<received_at>#<id>`        |
