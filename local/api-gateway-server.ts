@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Logger } from '../lib/log';
+import { findProvider } from '../lib/providers';
+import { RefusalCounts } from './activity';
 
 /** API Gateway's own hard limit on a request body. */
 const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -40,6 +42,8 @@ export interface ApiGatewayServerOptions {
   extra?: (request: IncomingMessage, response: ServerResponse) => Promise<boolean>;
   /** Gets one line per webhook request: the route key and the status, never the path (it may hold a token). */
   logger?: Logger;
+  /** Where refusals are counted (see {@link startApiGatewayServer}); a new count by default. */
+  refusals?: RefusalCounts;
 }
 
 const TEXT_TYPES = /^(application\/([\w.+-]*json|x-www-form-urlencoded|xml)|text\/)/i;
@@ -168,19 +172,34 @@ function send(response: ServerResponse, status: number, body: string, headers: R
   response.end(body);
 }
 
-/** A local stand-in for an API Gateway HTTP API with Lambda proxy integrations, on 127.0.0.1 only. */
-export async function startApiGatewayServer(
-  options: ApiGatewayServerOptions,
-): Promise<{ server: Server; port: number; stop(graceMs?: number): Promise<void> }> {
+/**
+ * A local stand-in for an API Gateway HTTP API with Lambda proxy integrations, on 127.0.0.1 only.
+ *
+ * It counts refusals as the deployed receive function does: each 4xx answer of a route with a `provider` path
+ * parameter, its own 413 for a body over the limit included. A refusal is counted for a provider only when a
+ * POST named one this build serves; any other name, and any other method, is counted in the total alone, so the
+ * counts never grow with what senders put in paths.
+ */
+export async function startApiGatewayServer(options: ApiGatewayServerOptions): Promise<{
+  server: Server;
+  port: number;
+  /** The refusals answered since the server started. */
+  refusals: RefusalCounts;
+  stop(graceMs?: number): Promise<void>;
+}> {
+  const refusals = options.refusals ?? new RefusalCounts();
   const server = createServer(async (request, response) => {
     let routeKey: string | undefined;
+    let refusal: (() => void) | undefined;
     const started = performance.now();
-    const log = (status: number) =>
+    const log = (status: number) => {
+      if (status >= 400 && status < 500) refusal?.();
       options.logger?.info('webhook request', {
         routeKey,
         status,
         durationMs: Math.round(performance.now() - started),
       });
+    };
     try {
       const url = new URL(request.url ?? '/', 'http://127.0.0.1');
       if (options.extra && (await options.extra(request, response))) return;
@@ -192,6 +211,10 @@ export async function startApiGatewayServer(
         if (!params) break;
         routeKey = route.routeKey;
         const method = request.method ?? 'GET';
+        if (route.params.includes('provider')) {
+          const provider = method === 'POST' ? findProvider(params.provider ?? '')?.name : undefined;
+          refusal = () => refusals.note(provider);
+        }
         const limit = route.bodyLimit ? route.bodyLimit(params, method) : API_GATEWAY_MAX_BODY_BYTES;
         const tooLarge = (size: number, max: number) => {
           log(413);
@@ -245,6 +268,7 @@ export async function startApiGatewayServer(
   return {
     server,
     port: (server.address() as AddressInfo).port,
+    refusals,
     stop: (graceMs = 2_000) =>
       new Promise<void>((resolve) => {
         // Requests under way get `graceMs` to be answered; idle keep-alive connections go at once, and each
