@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import { Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, RECEIVE_SERVICE } from '../../lib/metrics';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
 import { checkDashboardUsers } from '../config';
 import { NodeFunction } from './node-function';
@@ -21,6 +23,12 @@ export interface CampaignDashboardProps {
   shards: number;
   recordRetentionDays: number;
   logRetentionDays: number;
+  /** The events queue: the page shows the age of its oldest message (none without it). */
+  queue?: sqs.IQueue;
+  /** The dead-letter queue: the page counts its messages (no count without it). */
+  deadLetterQueue?: sqs.IQueue;
+  /** The providers the receive function serves, whose refusals are shown one by one; all when empty or absent. */
+  providers?: readonly string[];
 }
 
 /** Cognito's limit on a domain prefix (`<prefix>.auth.<region>.amazoncognito.com`). */
@@ -151,6 +159,12 @@ export class CampaignDashboard extends Construct {
         TOKEN_ISSUER: issuer,
         TOKEN_CLIENT_ID: this.client.userPoolClientId,
         SIGN_IN_URL: this.domain.baseUrl(),
+        // Delivery health: the receive function's refusal metrics, and the queues now.
+        METRICS_NAMESPACE,
+        RECEIVE_METRICS_SERVICE: RECEIVE_SERVICE,
+        ...(props.providers && props.providers.length > 0 ? { PROVIDERS: props.providers.join(',') } : {}),
+        ...(props.queue ? { QUEUE_URL: props.queue.queueUrl } : {}),
+        ...(props.deadLetterQueue ? { DLQ_URL: props.deadLetterQueue.queueUrl } : {}),
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
     });
@@ -164,6 +178,27 @@ export class CampaignDashboard extends Construct {
         resources: [`${props.records.table.tableArn}/index/${RECORDS_TABLE.indexes.byTypeAndDay.name}`],
       }),
     );
+
+    // Refusals per day and SQS's age of the oldest message. IAM has no resource for GetMetricData: it reads
+    // any namespace, which holds counts only, never an event.
+    this.function.role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
+    );
+    Validations.of(this.function.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'cloudwatch:GetMetricData has no resource type in IAM, so it cannot be scoped: the dashboard reads the refusal counts and the queue age with it, metrics that hold counts only.',
+    });
+    // The queues' message counts, and nothing else of them: no receive, no delete.
+    const queues = [props.queue, props.deadLetterQueue].filter((queue) => queue !== undefined);
+    if (queues.length > 0) {
+      this.function.role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['sqs:GetQueueAttributes'],
+          resources: queues.map((queue) => queue.queueArn),
+        }),
+      );
+    }
 
     const integration = new HttpLambdaIntegration('Dashboard', this.function.function, {
       payloadFormatVersion: apigw.PayloadFormatVersion.VERSION_2_0,
