@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { type DashboardReader, isDay } from '../lib/queries/dashboard';
+import { type DashboardReader, parseDashboardQuery } from '../lib/queries/dashboard';
 import type { Activity } from './activity';
 
 const PAGE = join(import.meta.dirname, 'dashboard', 'index.html');
@@ -20,9 +20,10 @@ function fromThisMachine(request: IncomingMessage): boolean {
 }
 
 /**
- * Serves the dashboard: the page at `/` and its data at `/api/dashboard?day=YYYY-MM-DD` (default: today, UTC;
- * anything but a real day answers 400). With `activity` (the local stack), the data also carries the events
- * stored per minute by this process. A request whose `Host` is not this machine's name answers 403.
+ * Serves the dashboard: the page at `/` and its data at `/api/dashboard` (a range of UTC days, by default today,
+ * and its filters, as `parseDashboardQuery` reads them; a bad parameter answers 400 saying which and why). With
+ * `activity` (the local stack), the data also carries the events stored per minute by this process. A request
+ * whose `Host` is not this machine's name answers 403.
  * @returns `false` for any other path.
  */
 export function createDashboard(reader: DashboardReader, activity?: Activity) {
@@ -40,14 +41,13 @@ export function createDashboard(reader: DashboardReader, activity?: Activity) {
       return true;
     }
     if (url.pathname === '/api/dashboard') {
-      const requested = url.searchParams.get('day');
-      if (requested !== null && !isDay(requested)) {
+      const parsed = parseDashboardQuery(url.searchParams, new Date().toISOString().slice(0, 10));
+      if (!parsed.ok) {
         response.writeHead(400, { 'content-type': 'application/json' });
-        response.end(JSON.stringify({ message: 'day must be a calendar day, YYYY-MM-DD' }));
+        response.end(JSON.stringify({ message: parsed.message }));
         return true;
       }
-      const day = requested ?? new Date().toISOString().slice(0, 10);
-      const dashboard = await reader.read(day);
+      const dashboard = await reader.read(parsed.query);
       const perMinute = activity ? { perMinute: activity.snapshot().perMinute } : {};
       response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       response.end(JSON.stringify({ ...dashboard, ...perMinute }));

@@ -1,17 +1,17 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { type AccessTokenClaims, SigningKeysUnavailableError, TokenRefusedError } from '../../lib/auth/jwt';
 import type { Logger } from '../../lib/log';
-import { type Dashboard, isDay } from '../../lib/queries/dashboard';
+import { type Dashboard, type DashboardQuery, parseDashboardQuery } from '../../lib/queries/dashboard';
 import type { ServedPage } from './page';
 
 type Result = APIGatewayProxyStructuredResultV2;
 
 export interface DashboardDeps {
-  reader: { read(day: string): Promise<Dashboard> };
+  reader: { read(query: DashboardQuery): Promise<Dashboard> };
   verifier: { verify(token: string): Promise<AccessTokenClaims> };
   page: ServedPage;
   logger: Logger;
-  /** Today, `YYYY-MM-DD` (UTC): the day read when none is asked for. */
+  /** Today, `YYYY-MM-DD` (UTC): the range's last day when none is asked for. */
   today?: () => string;
 }
 
@@ -46,8 +46,8 @@ function bearerToken(event: APIGatewayProxyEventV2): string | undefined {
 
 /**
  * The deployed dashboard, for an API Gateway HTTP API (payload v2): `GET /dashboard` answers the page with its
- * sign-in settings and Content-Security-Policy; `GET /api/dashboard?day=YYYY-MM-DD` answers the day's
- * dashboard as the local `/api/dashboard` does (400 for anything but a real day), and only to a request
+ * sign-in settings and Content-Security-Policy; `GET /api/dashboard` answers the dashboard of a range of days
+ * as the local `/api/dashboard` does (the same query rules, the same 400s), and only to a request
  * carrying a valid access token, checked here whatever the gateway checked before: 401 without one, 503 when
  * the issuer's keys cannot be read to tell.
  */
@@ -96,13 +96,15 @@ export function createDashboardHandler(deps: DashboardDeps) {
       }
       throw error;
     }
-    const requested = event.queryStringParameters?.day;
-    if (requested !== undefined && !isDay(requested)) {
-      return json(400, { message: 'day must be a calendar day, YYYY-MM-DD' });
-    }
+    const parsed = parseDashboardQuery(event.queryStringParameters ?? {}, today());
+    if (!parsed.ok) return json(400, { message: parsed.message });
     try {
-      const dashboard = await deps.reader.read(requested ?? today());
-      deps.logger.debug('dashboard read', { user: claims.username ?? claims.sub, day: dashboard.day });
+      const dashboard = await deps.reader.read(parsed.query);
+      deps.logger.debug('dashboard read', {
+        user: claims.username ?? claims.sub,
+        from: dashboard.from,
+        to: dashboard.to,
+      });
       return json(200, dashboard);
     } catch (error) {
       deps.logger.error('the dashboard could not be read', { error });

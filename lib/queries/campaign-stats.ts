@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { findProvider } from '../providers';
+import type { ReachHistogram } from '../table/reach';
 import {
   type CounterItem,
   counterItemKey,
@@ -45,6 +46,50 @@ export function toCampaignDayStats(counter: CounterItem): CampaignDayStats {
     unique_devices: counter.unique_devices,
     ctr: impressions > 0 ? clicks / impressions : null,
   };
+}
+
+/**
+ * A counter item's reach histogram (see `reach.ts`). An item folded before histograms were kept has none: its
+ * day's unique devices are then taken as devices new to any range, which over-counts a device seen on two of
+ * its days but never under-counts.
+ */
+export function reachOf(item: CounterItem): ReachHistogram {
+  const reach = (item as CounterItem & { reach?: ReachHistogram }).reach;
+  if (reach && reach.size > 0) return reach;
+  return item.unique_devices > 0 ? new Map([[0, item.unique_devices]]) : new Map();
+}
+
+/**
+ * How many reads a range runs at once: a 92-day range and its previous period are 184 provider-days per
+ * provider, and DynamoDB's SDK client shares 50 sockets by default with whatever else the process does.
+ */
+export const READ_CONCURRENCY = 16;
+
+/**
+ * Maps `inputs` through `read` with at most `limit` calls under way, in order; the first failure is thrown once
+ * the calls under way have ended, and no call starts after it.
+ */
+export async function mapBounded<T, R>(
+  inputs: readonly T[],
+  limit: number,
+  read: (input: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(inputs.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (next < inputs.length && !failure) {
+      const at = next++;
+      try {
+        results[at] = await read(inputs[at] as T);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, inputs.length)) }, worker));
+  if (failure) throw failure.error;
+  return results;
 }
 
 /** One campaign's counts summed over a range of days. */
@@ -129,6 +174,18 @@ export class CampaignStats {
       counterItemKey({ provider, campaignId: item[index.sortKey]?.S ?? '', day }),
     );
     return (await getItems(this.client, this.tableName, keys)).map(fromCounterItem);
+  }
+
+  /**
+   * Every campaign's counter items on each of `days` for each of `providers`: one index query and its batch
+   * reads per provider-day, {@link READ_CONCURRENCY} provider-days at once.
+   */
+  async daysCounterItems(providers: readonly string[], days: readonly string[]): Promise<CounterItem[]> {
+    const providerDays = providers.flatMap((provider) => days.map((day) => ({ provider, day })));
+    const read = await mapBounded(providerDays, READ_CONCURRENCY, ({ provider, day }) =>
+      this.dayCounterItems(provider, day),
+    );
+    return read.flat();
   }
 
   /** Every campaign's counts on one day, most impressions first. */

@@ -1,5 +1,16 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { MAX_TEXT_FIELD } from '../events/event-record';
 import { findProvider, providerNames } from '../providers';
+import { type ProviderDay, readProviderDays } from '../table/provider-days';
+import {
+  addInto,
+  dayNumber,
+  dayOfNumber,
+  devicesOf,
+  MAX_RANGE_DAYS,
+  type ReachHistogram,
+  uniqueOver,
+} from '../table/reach';
 import {
   BREAKDOWNS,
   type CounterItem,
@@ -15,20 +26,28 @@ import {
   typeDayFamily,
 } from '../table/records-table';
 import { queryItems } from '../table/table-io';
-import { byImpressions, CampaignStats, toCampaignDayStats } from './campaign-stats';
+import {
+  byImpressions,
+  CampaignStats,
+  mapBounded,
+  READ_CONCURRENCY,
+  reachOf,
+  toCampaignDayStats,
+} from './campaign-stats';
 
 /** One campaign's row of the dashboard. */
 export interface DashboardCampaign {
   provider: string;
   campaign_id: string;
-  /** The day asked for (kept from the first version of this API). */
+  /** The range's last day (kept from the first version of this API, which read one day). */
   day: string;
   campaign_name: string | null;
   impressions: number;
   clicks: number;
   /** clicks / impressions, `null` with no impressions. */
   ctr: number | null;
-  unique_devices: number;
+  /** Devices counted once over the range; `null` under a breakdown filter (devices are not kept per value). */
+  unique_devices: number | null;
 }
 
 /** Impressions and clicks of one breakdown value (a platform, a country, a material). */
@@ -47,21 +66,119 @@ export interface MaterialRow extends BreakdownRow {
   name: string | null;
 }
 
-/** `GET /api/dashboard?day=YYYY-MM-DD`: the fields are a contract (extend, never rename). */
-export interface Dashboard {
+/** The breakdowns a dashboard can be filtered by (the hour is a chart of its own, not a filter). */
+export const FILTER_BREAKDOWNS = ['platform', 'country', 'material'] as const;
+export type FilterBreakdown = (typeof FILTER_BREAKDOWNS)[number];
+
+/** What one `GET /api/dashboard` asks for, checked by {@link parseDashboardQuery}. */
+export interface DashboardQuery {
+  /** First and last UTC day of the range, `YYYY-MM-DD`, inclusive, at most {@link MAX_RANGE_DAYS} days. */
+  from: string;
+  to: string;
+  /** The IANA time zone the page shows times in; days are UTC whatever it is. */
+  tz: string;
+  /** One campaign only: both set or neither. */
+  provider: string | null;
+  campaign: string | null;
+  /** One breakdown value only: both set or neither. */
+  breakdown: FilterBreakdown | null;
+  value: string | null;
+}
+
+/** One day of the range's series. */
+export interface DailyRow {
   day: string;
+  impressions: number;
+  clicks: number;
+  ctr: number | null;
+  /** The day's unique devices (per provider, summed over providers); `null` under a breakdown filter. */
+  unique_devices: number | null;
+}
+
+/** The figures of the period of the same length just before the range. */
+export interface PreviousPeriod {
+  from: string;
+  to: string;
+  impressions: number;
+  clicks: number;
+  ctr: number | null;
+  unique_devices: number | null;
+}
+
+/** One provider's deliveries over the range; `null` for a figure its source cannot give. */
+export interface ProviderDelivery {
+  provider: string;
+  received: number | null;
+  stored: number | null;
+  duplicates: number | null;
+  quarantined: number | null;
+  refused: number | null;
+}
+
+/** What the pipeline did with the range's deliveries, and its queues now; `null` for what no source gives. */
+export interface Delivery {
+  received: number | null;
+  stored: number | null;
+  duplicates: number | null;
+  quarantined: number | null;
+  refused: number | null;
+  dead_letters: number | null;
+  oldest_message_age_s: number | null;
+  by_provider: ProviderDelivery[];
+}
+
+/**
+ * Where the figures the table does not keep come from: refused deliveries over a range, and the queues now
+ * (the shape `pipeline-health.ts` implements).
+ */
+export interface PipelineHealthSource {
+  read(
+    from: string,
+    to: string,
+  ): Promise<{
+    refused: { total: number | null; by_provider: Record<string, number> };
+    dead_letters: number | null;
+    oldest_message_age_s: number | null;
+  }>;
+}
+
+/** `GET /api/dashboard`: the fields are a contract (extend, never rename). */
+export interface Dashboard {
+  /** The range's last day (the first version of this API read one day, named here). */
+  day: string;
+  from: string;
+  to: string;
+  tz: string;
+  /** Days are cut in UTC whatever `tz` is: the counters are kept per UTC day. */
+  days_in: 'UTC';
+  filter: {
+    provider: string | null;
+    campaign: string | null;
+    breakdown: FilterBreakdown | null;
+    value: string | null;
+  };
   campaigns: DashboardCampaign[];
   totals: {
     impressions: number;
     clicks: number;
-    /** Summed over campaigns: a device seen by two campaigns counts in both. */
-    unique_devices: number;
+    /**
+     * Devices counted once over the range across campaigns, per provider (two providers' devices are different
+     * devices); `null` under a breakdown filter.
+     */
+    unique_devices: number | null;
   };
-  /** 24 entries, hour 0 to 23 (UTC) of `created_at`. */
+  /** 24 entries, hour 0 to 23 (UTC) of `created_at`, summed over the range; zeros under a breakdown filter. */
   hourly: { hour: number; impressions: number; clicks: number }[];
+  /** `false` under a breakdown filter: the counters keep hours per campaign-day, not per breakdown value. */
+  hourly_available: boolean;
+  /** Summed over the range; under a breakdown filter only that breakdown's row of the value, the others empty. */
   breakdowns: { platform: BreakdownRow[]; country: BreakdownRow[]; material: MaterialRow[] };
-  /** The day's latest events by `created_at`, newest first, as `query --json` prints them. */
+  /** The range's last day's latest events by `created_at`, newest first, as `query --json` prints them. */
   latest: StoredEvent[];
+  /** One row per day of the range, oldest first. */
+  daily: DailyRow[];
+  previous: PreviousPeriod;
+  delivery: Delivery;
 }
 
 /** How many latest events the dashboard lists. */
@@ -79,8 +196,10 @@ const REMEMBERED = 10_000;
 /** A material id under one provider (two providers may give one id to two materials); ids come from senders. */
 const materialKey = (provider: string, material: string) => JSON.stringify([provider, material]);
 /** A material of one campaign-day. */
-const searchKey = (item: CounterItem, day: string, material: string) =>
-  JSON.stringify([item.provider, item.campaign_id, day, material]);
+const searchKey = (item: CounterItem, material: string) =>
+  JSON.stringify([item.provider, item.campaign_id, item.day, material]);
+/** A campaign: its provider and its id (two providers may use one id for unrelated campaigns). */
+const campaignKey = (provider: string, campaign: string) => JSON.stringify([provider, campaign]);
 
 /**
  * Which counter (if any) an event type moves for a provider. Only the provider's own entries: the event type is
@@ -94,9 +213,47 @@ function counterOf(provider: string, event: string): 'impressions' | 'clicks' | 
 /** An hour breakdown's value as a slot of the day, `undefined` for anything but `00` … `23`. */
 const hourOf = (key: string) => (/^([01]\d|2[0-3])$/.test(key) ? Number(key) : undefined);
 
+const ctrOf = (impressions: number, clicks: number) => (impressions > 0 ? clicks / impressions : null);
+
+/** The UTC days from `from` to `to`, inclusive, oldest first. */
+export function daysOf(from: string, to: string): string[] {
+  const first = dayNumber(from);
+  return Array.from({ length: dayNumber(to) - first + 1 }, (_, i) => dayOfNumber(first + i));
+}
+
+/** The query of one whole UTC day, unfiltered: what `read(day)` has always read. */
+export const dayQuery = (day: string): DashboardQuery => ({
+  from: day,
+  to: day,
+  tz: 'UTC',
+  provider: null,
+  campaign: null,
+  breakdown: null,
+  value: null,
+});
+
+/** A counter item's impressions and clicks, or those of one breakdown value only. */
+function countsOf(item: CounterItem, query: DashboardQuery): { impressions: number; clicks: number } {
+  if (!query.breakdown || query.value === null) return toCampaignDayStats(item);
+  const counts = { impressions: 0, clicks: 0 };
+  const byEvent = Object.hasOwn(item.breakdowns[query.breakdown], query.value)
+    ? item.breakdowns[query.breakdown][query.value]
+    : undefined;
+  for (const [event, count] of Object.entries(byEvent ?? {})) {
+    const counter = counterOf(item.provider, event);
+    if (counter) counts[counter] += count;
+  }
+  return counts;
+}
+
+/** `false` for an item the query's breakdown filter leaves out: it counted nothing under the value. */
+const keeps = (item: CounterItem, query: DashboardQuery) =>
+  !query.breakdown || query.value === null || Object.hasOwn(item.breakdowns[query.breakdown], query.value);
+
 /**
- * Builds the dashboard of one day from the counter items (exact: the same per-batch updates as the counters)
- * and the day's latest events from the table, which also name the materials the counters know by id. Only reads.
+ * Builds the dashboard of a range of UTC days from the counter items (exact: the same per-batch updates as the
+ * counters), the provider-day items (reach across campaigns, deliveries) and the range's last day's latest
+ * events from the table, which also name the materials the counters know by id. Only reads.
  */
 export class DashboardReader {
   private readonly stats: CampaignStats;
@@ -108,92 +265,176 @@ export class DashboardReader {
   /** Campaign-days whose events were read for a material's name and did not give one (see `nameMaterials`). */
   private readonly searched = new Set<string>();
 
+  /**
+   * @param health where refusals, dead letters and the oldest message's age come from; without it those
+   *   figures are `null`.
+   */
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
     private readonly layout: TableLayout,
+    private readonly health?: PipelineHealthSource,
   ) {
     this.stats = new CampaignStats(client, tableName);
   }
 
-  /** @param day `YYYY-MM-DD` (UTC) */
-  async read(day: string): Promise<Dashboard> {
-    const items = (
-      await Promise.all(providerNames().map((provider) => this.stats.dayCounterItems(provider, day)))
-    ).flat();
-    const campaigns = items
-      .map((item) => {
-        const { provider, campaign_id, impressions, clicks, ctr, unique_devices } = toCampaignDayStats(item);
-        return {
-          provider,
-          campaign_id,
-          day,
-          campaign_name: item.name,
-          impressions,
-          clicks,
-          ctr,
-          unique_devices,
-        };
-      })
-      .sort(byImpressions);
+  /**
+   * @param request a query checked by {@link parseDashboardQuery}, or one UTC day `YYYY-MM-DD` (the whole day,
+   *   unfiltered).
+   */
+  async read(request: string | DashboardQuery): Promise<Dashboard> {
+    const query = typeof request === 'string' ? dayQuery(request) : request;
+    const { from, to } = query;
+    const days = daysOf(from, to);
+    const previousTo = dayOfNumber(dayNumber(from) - 1);
+    const previousFrom = dayOfNumber(dayNumber(from) - days.length);
+    const providers = providerNames();
+    const [allItems, providerDays, health] = await Promise.all([
+      this.counterItems(query, previousFrom, to),
+      Promise.all(
+        providers.map((provider) =>
+          readProviderDays(this.client, this.tableName, provider, previousFrom, to),
+        ),
+      ),
+      this.health ? this.health.read(from, to) : undefined,
+    ]);
+    const inRange = (item: CounterItem) => item.day >= from && item.day <= to;
+    const items = allItems.filter((item) => inRange(item) && keeps(item, query));
+    const reach = new ReachOf(allItems, providerDays.flat());
+
+    const campaigns = this.campaignRows(items, query, reach);
     const sum = (pick: (c: DashboardCampaign) => number) =>
       campaigns.reduce((total, c) => total + pick(c), 0);
     const hourly = Array.from({ length: 24 }, (_, hour) => ({ hour, impressions: 0, clicks: 0 }));
     const breakdowns = { platform: new Map(), country: new Map(), material: new Map() } as Record<
-      'platform' | 'country' | 'material',
+      FilterBreakdown,
       Map<string, BreakdownRow>
     >;
-    for (const item of items) addBreakdowns(item, hourly, breakdowns);
+    for (const item of items) addBreakdowns(item, hourly, breakdowns, query);
     const rows = (map: Map<string, BreakdownRow>) =>
       [...map.values()].sort((a, b) => b.impressions - a.impressions || a.key.localeCompare(b.key));
-    const events = await this.dayEvents(day, items);
+    const lastDay = items.filter((item) => item.day === to);
+    const events = await this.dayEvents(to, lastDay, query);
     this.learnNames(events);
-    await this.nameMaterials(day, items);
+    await this.nameMaterials(items);
+    const unique = (first: string, last: string) => reach.unique(query, first, last);
+    const period = (first: string, last: string) => {
+      const counted = allItems.filter((item) => item.day >= first && item.day <= last && keeps(item, query));
+      const impressions = counted.reduce((total, item) => total + countsOf(item, query).impressions, 0);
+      const clicks = counted.reduce((total, item) => total + countsOf(item, query).clicks, 0);
+      return { impressions, clicks, ctr: ctrOf(impressions, clicks), unique_devices: unique(first, last) };
+    };
     return {
-      day,
+      day: to,
+      from,
+      to,
+      tz: query.tz,
+      days_in: 'UTC',
+      filter: {
+        provider: query.provider,
+        campaign: query.campaign,
+        breakdown: query.breakdown,
+        value: query.value,
+      },
       campaigns,
       totals: {
         impressions: sum((c) => c.impressions),
         clicks: sum((c) => c.clicks),
-        unique_devices: sum((c) => c.unique_devices),
+        unique_devices: unique(from, to),
       },
       hourly,
+      hourly_available: query.breakdown === null,
       breakdowns: {
         platform: rows(breakdowns.platform),
         country: rows(breakdowns.country),
         material: rows(breakdowns.material).map((row) => ({ ...row, name: this.nameOf(items, row.key) })),
       },
       latest: events.slice(0, LATEST_EVENTS),
+      daily: days.map((day) => {
+        const { impressions, clicks, ctr } = period(day, day);
+        return { day, impressions, clicks, ctr, unique_devices: reach.daily(query, day) };
+      }),
+      previous: { from: previousFrom, to: previousTo, ...period(previousFrom, previousTo) },
+      delivery: deliveryOf(providers, days, allItems, providerDays.flat(), health),
     };
   }
 
   /**
-   * The day's newest events, newest first: up to {@link LATEST_EVENTS} of each of each campaign's partitions and
-   * each provider's other event types (material events among them).
+   * The counter items from `first` to `last`: a campaign's in one query of its partition, else every campaign's
+   * day by day through the day's index partition (the index lists a day's campaigns; a table query by day would
+   * read every campaign's partition).
    */
-  private async dayEvents(day: string, items: CounterItem[]): Promise<StoredEvent[]> {
-    const families = [
-      ...items.map((item) => campaignDayFamily(item.provider, item.campaign_id, day)),
-      ...providerNames().flatMap((provider) =>
-        (findProvider(provider)?.events ?? []).map((event) => typeDayFamily(provider, event, day)),
-      ),
-    ];
-    const pages = await Promise.all(
-      families.flatMap((family) =>
-        shardKeys(family, this.layout).map((partitionKey) =>
-          queryItems(
-            this.client,
-            {
-              TableName: this.tableName,
-              KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :events)',
-              ScanIndexForward: false,
-              Limit: LATEST_EVENTS,
-              ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
-              ExpressionAttributeValues: { ':pk': { S: partitionKey }, ':events': { S: EVENT_SORT_PREFIX } },
-            },
-            LATEST_EVENTS,
-          ),
-        ),
+  private counterItems(query: DashboardQuery, first: string, last: string): Promise<CounterItem[]> {
+    if (query.provider !== null && query.campaign !== null) {
+      return this.stats.counterItems(query.provider, query.campaign, first, last);
+    }
+    return this.stats.daysCounterItems(providerNames(), daysOf(first, last));
+  }
+
+  /** One row per campaign counted in the range, its figures summed over the range's items. */
+  private campaignRows(items: CounterItem[], query: DashboardQuery, reach: ReachOf): DashboardCampaign[] {
+    const rows = new Map<string, DashboardCampaign & { named: string }>();
+    for (const item of items) {
+      const key = campaignKey(item.provider, item.campaign_id);
+      const row = rows.get(key) ?? {
+        provider: item.provider,
+        campaign_id: item.campaign_id,
+        day: query.to,
+        campaign_name: null,
+        impressions: 0,
+        clicks: 0,
+        ctr: null,
+        unique_devices: null,
+        named: '',
+      };
+      const { impressions, clicks } = countsOf(item, query);
+      row.impressions += impressions;
+      row.clicks += clicks;
+      // The newest day's name: a campaign renamed within the range shows its current name.
+      if (item.name !== null && item.day >= row.named) {
+        row.campaign_name = item.name;
+        row.named = item.day;
+      }
+      rows.set(key, row);
+    }
+    return [...rows.values()]
+      .map(({ named: _, ...row }) => ({
+        ...row,
+        ctr: ctrOf(row.impressions, row.clicks),
+        unique_devices: query.breakdown
+          ? null
+          : reach.campaign(row.provider, row.campaign_id, query.from, query.to),
+      }))
+      .sort(byImpressions);
+  }
+
+  /**
+   * The day's newest events, newest first: up to {@link LATEST_EVENTS} of each of each campaign's partitions and,
+   * unless one campaign is asked for, each provider's other event types (material events among them).
+   */
+  private async dayEvents(day: string, items: CounterItem[], query: DashboardQuery): Promise<StoredEvent[]> {
+    const families =
+      query.provider !== null && query.campaign !== null
+        ? [campaignDayFamily(query.provider, query.campaign, day)]
+        : [
+            ...items.map((item) => campaignDayFamily(item.provider, item.campaign_id, day)),
+            ...providerNames().flatMap((provider) =>
+              (findProvider(provider)?.events ?? []).map((event) => typeDayFamily(provider, event, day)),
+            ),
+          ];
+    const partitions = families.flatMap((family) => shardKeys(family, this.layout));
+    const pages = await mapBounded(partitions, READ_CONCURRENCY, (partitionKey) =>
+      queryItems(
+        this.client,
+        {
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :events)',
+          ScanIndexForward: false,
+          Limit: LATEST_EVENTS,
+          ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
+          ExpressionAttributeValues: { ':pk': { S: partitionKey }, ':events': { S: EVENT_SORT_PREFIX } },
+        },
+        LATEST_EVENTS,
       ),
     );
     return pages
@@ -218,52 +459,54 @@ export class DashboardReader {
   }
 
   /**
-   * Looks for the names of the materials counted on `day` that no event read so far names: in the newest
-   * {@link MATERIAL_NAME_EVENTS} events of each partition of each campaign-day that counts them, once per
-   * campaign-day (a name sent later comes with the latest events).
+   * Looks for the names of the materials counted in `items` that no event read so far names: in the newest
+   * {@link MATERIAL_NAME_EVENTS} events of each partition of the newest campaign-day that counts each, once per
+   * campaign-day (a name sent later comes with the latest events). One search per unnamed material at most,
+   * however long the range.
    */
-  private async nameMaterials(day: string, items: CounterItem[]) {
+  private async nameMaterials(items: CounterItem[]) {
     if (this.searched.size > REMEMBERED) this.searched.clear();
-    const unnamed = (item: CounterItem) =>
-      Object.keys(item.breakdowns.material).filter(
-        (material) =>
-          material !== OTHER_VALUE &&
-          !this.materialNames.has(materialKey(item.provider, material)) &&
-          !this.searched.has(searchKey(item, day, material)),
-      );
-    const searches = items.filter((item) => unnamed(item).length > 0);
-    const pages = await Promise.all(
-      searches.flatMap((item) =>
-        shardKeys(campaignDayFamily(item.provider, item.campaign_id, day), this.layout).map((partitionKey) =>
-          queryItems(
-            this.client,
-            {
-              TableName: this.tableName,
-              KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :events)',
-              ScanIndexForward: false,
-              Limit: MATERIAL_NAME_EVENTS,
-              ProjectionExpression: '#provider, #created, #material, #name',
-              ExpressionAttributeNames: {
-                '#pk': RECORDS_TABLE.partitionKey,
-                '#sk': RECORDS_TABLE.sortKey,
-                '#provider': 'provider',
-                '#created': 'created_at',
-                '#material': 'material_id',
-                '#name': 'material_name',
-              },
-              ExpressionAttributeValues: { ':pk': { S: partitionKey }, ':events': { S: EVENT_SORT_PREFIX } },
-            },
-            MATERIAL_NAME_EVENTS,
-          ),
-        ),
+    const newest = new Map<string, { item: CounterItem; material: string }>();
+    for (const item of items) {
+      for (const material of Object.keys(item.breakdowns.material)) {
+        if (material === OTHER_VALUE || this.materialNames.has(materialKey(item.provider, material)))
+          continue;
+        const key = materialKey(item.provider, material);
+        const known = newest.get(key);
+        if (!known || known.item.day < item.day) newest.set(key, { item, material });
+      }
+    }
+    const unsearched = [...newest.values()].filter(
+      ({ item, material }) => !this.searched.has(searchKey(item, material)),
+    );
+    const searches = [...new Set(unsearched.map(({ item }) => item))];
+    const partitions = searches.flatMap((item) =>
+      shardKeys(campaignDayFamily(item.provider, item.campaign_id, item.day), this.layout),
+    );
+    const pages = await mapBounded(partitions, READ_CONCURRENCY, (partitionKey) =>
+      queryItems(
+        this.client,
+        {
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :events)',
+          ScanIndexForward: false,
+          Limit: MATERIAL_NAME_EVENTS,
+          ProjectionExpression: '#provider, #created, #material, #name',
+          ExpressionAttributeNames: {
+            '#pk': RECORDS_TABLE.partitionKey,
+            '#sk': RECORDS_TABLE.sortKey,
+            '#provider': 'provider',
+            '#created': 'created_at',
+            '#material': 'material_id',
+            '#name': 'material_name',
+          },
+          ExpressionAttributeValues: { ':pk': { S: partitionKey }, ':events': { S: EVENT_SORT_PREFIX } },
+        },
+        MATERIAL_NAME_EVENTS,
       ),
     );
     this.learnNames(pages.flat().map(fromEventItem));
-    for (const item of searches) {
-      for (const material of unnamed(item)) {
-        this.searched.add(searchKey(item, day, material));
-      }
-    }
+    for (const { item, material } of unsearched) this.searched.add(searchKey(item, material));
   }
 
   /** The name of a material row: the one known under the first provider whose counters count it. */
@@ -277,13 +520,137 @@ export class DashboardReader {
   }
 }
 
+/**
+ * Unique devices of the items read: per campaign from its items' histograms, per provider from its provider-day
+ * items, and for a day without a provider-day item (folded before they were kept) from the sum of that day's
+ * campaign histograms, which counts a device seen by two campaigns twice.
+ */
+class ReachOf {
+  private readonly byCampaign = new Map<string, Map<string, ReachHistogram>>();
+  private readonly byProvider = new Map<string, Map<string, ReachHistogram>>();
+
+  constructor(items: CounterItem[], providerDays: ProviderDay[]) {
+    const summed = new Map<string, Map<string, Map<number, number>>>();
+    for (const item of items) {
+      const campaign = campaignKey(item.provider, item.campaign_id);
+      const days = this.byCampaign.get(campaign) ?? new Map<string, ReachHistogram>();
+      days.set(item.day, reachOf(item));
+      this.byCampaign.set(campaign, days);
+      const provider = summed.get(item.provider) ?? new Map<string, Map<number, number>>();
+      const day = provider.get(item.day) ?? new Map<number, number>();
+      addInto(day, reachOf(item));
+      provider.set(item.day, day);
+      summed.set(item.provider, provider);
+    }
+    for (const [provider, days] of summed) this.byProvider.set(provider, days);
+    for (const day of providerDays) {
+      const days = this.byProvider.get(day.provider) ?? new Map<string, ReachHistogram>();
+      days.set(day.day, day.reach);
+      this.byProvider.set(day.provider, days);
+    }
+  }
+
+  /** One campaign's devices over `[from, to]`, each counted once. */
+  campaign(provider: string, campaign: string, from: string, to: string): number {
+    return uniqueOver(this.byCampaign.get(campaignKey(provider, campaign)) ?? new Map(), from, to);
+  }
+
+  /**
+   * The query's devices over `[from, to]`: its campaign's, or every provider's summed (a device id is a
+   * provider's: two providers' devices are different devices); `null` under a breakdown filter.
+   */
+  unique(query: DashboardQuery, from: string, to: string): number | null {
+    if (query.breakdown) return null;
+    if (query.provider !== null && query.campaign !== null) {
+      return this.campaign(query.provider, query.campaign, from, to);
+    }
+    let total = 0;
+    for (const days of this.byProvider.values()) total += uniqueOver(days, from, to);
+    return total;
+  }
+
+  /** The query's devices on one day. */
+  daily(query: DashboardQuery, day: string): number | null {
+    if (query.breakdown) return null;
+    if (query.provider !== null && query.campaign !== null) {
+      const histogram = this.byCampaign.get(campaignKey(query.provider, query.campaign))?.get(day);
+      return histogram ? devicesOf(histogram) : 0;
+    }
+    let total = 0;
+    for (const days of this.byProvider.values()) {
+      const histogram = days.get(day);
+      if (histogram) total += devicesOf(histogram);
+    }
+    return total;
+  }
+}
+
+/**
+ * The range's deliveries per provider from its provider-day items. A provider's figures are `null` when one of
+ * the range's days has its counter items but no provider-day item (that day was folded before they were kept,
+ * so what its deliveries came to is not known); a day with neither had no deliveries. Refusals and the queues
+ * come from `health`, `null` without it.
+ */
+function deliveryOf(
+  providers: string[],
+  days: string[],
+  items: CounterItem[],
+  providerDays: ProviderDay[],
+  health: Awaited<ReturnType<PipelineHealthSource['read']>> | undefined,
+): Delivery {
+  const inRange = new Set(days);
+  const by_provider = providers.map((provider): ProviderDelivery => {
+    const own = providerDays.filter((day) => day.provider === provider && inRange.has(day.day));
+    const kept = new Set(own.map((day) => day.day));
+    const unknown = items.some(
+      (item) => item.provider === provider && inRange.has(item.day) && !kept.has(item.day),
+    );
+    const figure = (pick: (day: ProviderDay) => number) =>
+      unknown ? null : own.reduce((total, day) => total + pick(day), 0);
+    const refusedTotal = health?.refused.total ?? null;
+    const refused =
+      health && Object.hasOwn(health.refused.by_provider, provider)
+        ? (health.refused.by_provider[provider] ?? null)
+        : refusedTotal === null
+          ? null
+          : 0;
+    return {
+      provider,
+      received: figure((day) => day.received),
+      stored: figure((day) => day.stored),
+      duplicates: figure((day) => day.duplicates),
+      quarantined: figure((day) => day.quarantined),
+      refused,
+    };
+  });
+  const total = (pick: (row: ProviderDelivery) => number | null) =>
+    by_provider.reduce<number | null>((sum, row) => {
+      const value = pick(row);
+      return sum === null || value === null ? null : sum + value;
+    }, 0);
+  return {
+    received: total((row) => row.received),
+    stored: total((row) => row.stored),
+    duplicates: total((row) => row.duplicates),
+    quarantined: total((row) => row.quarantined),
+    refused: health?.refused.total ?? null,
+    dead_letters: health?.dead_letters ?? null,
+    oldest_message_age_s: health?.oldest_message_age_s ?? null,
+    by_provider,
+  };
+}
+
 function addBreakdowns(
   item: CounterItem,
   hourly: Dashboard['hourly'],
-  breakdowns: Record<'platform' | 'country' | 'material', Map<string, BreakdownRow>>,
+  breakdowns: Record<FilterBreakdown, Map<string, BreakdownRow>>,
+  query: DashboardQuery,
 ) {
   for (const breakdown of BREAKDOWNS) {
+    // Under a breakdown filter, only the value's own row: the counters do not cross one breakdown with another.
+    if (query.breakdown && breakdown !== query.breakdown) continue;
     for (const [key, byEvent] of Object.entries(item.breakdowns[breakdown])) {
+      if (query.breakdown && key !== query.value) continue;
       for (const [event, count] of Object.entries(byEvent)) {
         const counter = counterOf(item.provider, event);
         if (!counter) continue;
@@ -310,4 +677,97 @@ export function isDay(value: string): boolean {
   return (
     DAY_PATTERN.test(value) && !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === value
   );
+}
+
+/** {@link parseDashboardQuery}'s answer: the query, or the 400 message saying which parameter broke which rule. */
+export type ParsedDashboardQuery = { ok: true; query: DashboardQuery } | { ok: false; message: string };
+
+/** `true` for a time zone name the runtime knows (`Intl` throws a RangeError for any other). */
+function isTimeZone(name: string): boolean {
+  // IANA names start with a letter; this also keeps out offsets such as `+02:00`, which are not zone names.
+  if (!/^[A-Za-z]/.test(name)) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks `GET /api/dashboard`'s query, the same for the local server and the deployed function.
+ * A parameter given twice is read as API Gateway hands it over, its values joined by commas (so it is refused
+ * as the value it then is). Parameters it does not know are left alone.
+ * @param params the query string's parameters (`URLSearchParams`, or API Gateway's `queryStringParameters`)
+ * @param today today's UTC day, `YYYY-MM-DD`: `to` when none is given
+ */
+export function parseDashboardQuery(
+  params: URLSearchParams | Readonly<Record<string, string | undefined>>,
+  today: string,
+): ParsedDashboardQuery {
+  const get = (name: string): string | undefined => {
+    if (params instanceof URLSearchParams) {
+      const values = params.getAll(name);
+      return values.length > 0 ? values.join(',') : undefined;
+    }
+    return Object.hasOwn(params, name) ? params[name] : undefined;
+  };
+  const refuse = (message: string): ParsedDashboardQuery => ({ ok: false, message });
+  const day = get('day');
+  const fromAsked = get('from');
+  const toAsked = get('to');
+  for (const [name, value] of [
+    ['day', day],
+    ['from', fromAsked],
+    ['to', toAsked],
+  ] as const) {
+    if (value !== undefined && !isDay(value)) return refuse(`${name} must be a calendar day, YYYY-MM-DD`);
+  }
+  if (day !== undefined && (fromAsked !== undefined || toAsked !== undefined)) {
+    return refuse('day is one day: give either day, or from and to');
+  }
+  const to = day ?? toAsked ?? today;
+  const from = day ?? fromAsked ?? to;
+  if (from > to) {
+    return refuse(
+      `from must not be after to: ${from} is after ${to}${toAsked === undefined ? ' (today, as to was not given)' : ''}`,
+    );
+  }
+  const length = dayNumber(to) - dayNumber(from) + 1;
+  if (length > MAX_RANGE_DAYS) {
+    return refuse(`from and to span at most ${MAX_RANGE_DAYS} days: ${from} to ${to} is ${length} days`);
+  }
+  const tz = get('tz') ?? 'UTC';
+  if (!isTimeZone(tz)) return refuse('tz must be an IANA time zone name, such as UTC or Europe/Berlin');
+  const provider = get('provider') ?? null;
+  const campaign = get('campaign') ?? null;
+  if ((provider === null) !== (campaign === null)) {
+    return refuse(
+      `provider and campaign go together: ${provider === null ? 'provider' : 'campaign'} is missing`,
+    );
+  }
+  if (provider !== null && !providerNames().includes(provider)) {
+    return refuse(`provider must be one of ${providerNames().join(', ')}`);
+  }
+  if (campaign === '') return refuse('campaign must not be empty');
+  if (campaign !== null && campaign.length > MAX_TEXT_FIELD) {
+    return refuse(
+      `campaign must be at most ${MAX_TEXT_FIELD} characters (campaign ids are kept to that length)`,
+    );
+  }
+  const breakdown = get('breakdown') ?? null;
+  const value = get('value') ?? null;
+  if ((breakdown === null) !== (value === null)) {
+    return refuse(
+      `breakdown and value go together: ${breakdown === null ? 'breakdown' : 'value'} is missing`,
+    );
+  }
+  if (breakdown !== null && !(FILTER_BREAKDOWNS as readonly string[]).includes(breakdown)) {
+    return refuse(`breakdown must be one of ${FILTER_BREAKDOWNS.join(', ')}`);
+  }
+  if (value === '') return refuse('value must not be empty');
+  return {
+    ok: true,
+    query: { from, to, tz, provider, campaign, breakdown: breakdown as FilterBreakdown | null, value },
+  };
 }
