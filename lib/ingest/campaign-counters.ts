@@ -5,7 +5,6 @@ import {
   type BatchEntry,
   type BatchTally,
   batchKey,
-  type Condition,
   type CounterGroup,
   closeBatchUpdate,
   counterItem,
@@ -25,6 +24,7 @@ import {
   registerUpdate,
   stateUnchanged,
   typesOf,
+  unlistUpdate,
   versionOf,
 } from '../table/counter-items';
 import { callOptions, trackUnansweredAttempts, withDeadline } from '../table/deadline';
@@ -845,7 +845,7 @@ export class CampaignCounters {
   }
 
   /**
-   * Claims of the earlier protocol (a counter item listed for the repair, `claim_<token>` on it) that are
+   * Claims of the earlier protocol (a counter item listed for the repair, a claim attribute on it) that are
    * stale, to be settled by this pass's fold; items listed with no claim left are taken off the list.
    */
   private async legacyClaims(now: number, summary: RepairSummary): Promise<FoldRun['legacy']> {
@@ -888,17 +888,6 @@ export class CampaignCounters {
 
   /** Takes a claim-free item off the earlier protocol's repair list, unless it changed since it was read. */
   private unlist(key: CounterKey, item: Item): Promise<boolean> {
-    const pending = RECORDS_TABLE.indexes.byDevice;
-    return updateIf(this.client, {
-      TableName: this.tableName,
-      Key: counterItemKey(key),
-      UpdateExpression: 'REMOVE #ppk, #psk',
-      ...withCondition(counterUnchanged(item), { '#ppk': pending.partitionKey, '#psk': pending.sortKey }),
-    });
+    return updateIf(this.client, unlistUpdate(this.tableName, key, item));
   }
-}
-
-/** A condition with more attribute names. */
-function withCondition(condition: Condition, names: Record<string, string>): Condition {
-  return { ...condition, ExpressionAttributeNames: { ...condition.ExpressionAttributeNames, ...names } };
 }

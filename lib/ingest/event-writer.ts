@@ -3,6 +3,7 @@ import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from '@aw
 import type { EventRecord, QueueMessage } from '../events/event-record';
 import type { StateUpdate } from '../providers/provider';
 import { callOptions, trackUnansweredAttempts } from '../table/deadline';
+import { countedFlagSet, countedFlagUpdate } from '../table/marker-items';
 import {
   COUNTED_ATTRIBUTE,
   DEFAULT_LAYOUT,
@@ -14,6 +15,7 @@ import {
   toItem,
   WRITER_ATTRIBUTE,
 } from '../table/records-table';
+import { stateUpdate } from '../table/state-items';
 import { keyOf, putItemIfAbsent, type StoreOutcome, updateIf } from '../table/table-io';
 
 export type { StoreOutcome };
@@ -322,35 +324,7 @@ export class EventWriter {
    * @returns `false` when the stored state was newer and stays as it is.
    */
   applyState(provider: string, update: StateUpdate): Promise<boolean> {
-    const names: Record<string, string> = {
-      '#pk': RECORDS_TABLE.partitionKey,
-      '#rank': 'rank',
-      '#at': 'updated_at',
-      '#kind': 'kind',
-      '#provider': 'provider',
-      '#key': 'state_key',
-    };
-    const values: Record<string, AttributeValue> = {
-      ':rank': { N: String(update.rank) },
-      ':at': { S: update.fields.updated_at ?? '' },
-      ':kind': { S: 'state' },
-      ':provider': { S: provider },
-      ':key': { S: update.key },
-    };
-    const sets = ['#rank = :rank', '#kind = :kind', '#provider = :provider', '#key = :key'];
-    Object.entries(update.fields).forEach(([field, value], i) => {
-      names[`#f${i}`] = field;
-      values[`:f${i}`] = value === null ? { NULL: true } : { S: value };
-      sets.push(`#f${i} = :f${i}`);
-    });
-    return updateIf(this.client, {
-      TableName: this.tableName,
-      Key: { pk: { S: statePartitionKey(provider, update.key) }, sk: { S: RECORD_SORT_KEY } },
-      UpdateExpression: `SET ${sets.join(', ')}`,
-      ConditionExpression: 'attribute_not_exists(#pk) OR #rank < :rank OR (#rank = :rank AND #at <= :at)',
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    });
+    return updateIf(this.client, stateUpdate(this.tableName, provider, update));
   }
 }
 
@@ -366,29 +340,10 @@ export async function setCountedFlag(
   marker: Record<string, AttributeValue>,
   writer: string | undefined,
 ): Promise<boolean> {
-  const { pk, sk, ...rest } = marker;
-  const names: Record<string, string> = { '#counted': COUNTED_ATTRIBUTE };
-  const values: Record<string, AttributeValue> = { ':by': writer ? { S: writer } : { BOOL: true } };
-  const sets = ['#counted = :by'];
-  Object.entries(rest).forEach(([name, value], i) => {
-    names[`#a${i}`] = name;
-    values[`:a${i}`] = value;
-    sets.push(`#a${i} = :a${i}`);
-  });
-  const update = {
-    TableName: tableName,
-    Key: keyOf(marker),
-    UpdateExpression: `SET ${sets.join(', ')}`,
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: values,
-  };
   if (writer) {
-    return updateIf(
-      client,
-      { ...update, ConditionExpression: 'attribute_not_exists(#counted)' },
-      (found) => found?.[COUNTED_ATTRIBUTE]?.S === writer,
-    );
+    const update = countedFlagUpdate(tableName, marker, writer);
+    return updateIf(client, update, (found) => found?.[COUNTED_ATTRIBUTE]?.S === writer);
   }
-  await client.send(new UpdateItemCommand(update), callOptions());
+  await client.send(new UpdateItemCommand(countedFlagSet(tableName, marker)), callOptions());
   return true;
 }

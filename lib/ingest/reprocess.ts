@@ -7,6 +7,7 @@ import { findProvider } from '../providers';
 import type { RecordsRepository } from '../queries/records-repository';
 import { buildQueueMessage } from '../receive/build-queue-message';
 import { tableClockOffsetMs } from '../table/clock';
+import { reasonUpdate, resolvedUpdate } from '../table/quarantine-items';
 import {
   quarantinePartitionKey,
   RECORD_SORT_KEY,
@@ -199,39 +200,10 @@ function matching(bytes: Buffer, hash: string): Buffer | string {
     : 'raw body refused: its bytes do not hash to the name its reference gives';
 }
 
-const quarantineKey = (id: string) => ({
-  [RECORDS_TABLE.partitionKey]: { S: quarantinePartitionKey(id) },
-  [RECORDS_TABLE.sortKey]: { S: RECORD_SORT_KEY },
-});
-
 /** Marks a quarantine entry resolved with its record's id, once (a concurrent run that marked it first wins). */
-function markResolved(tables: { client: DynamoDBClient; tableName: string }, id: string, recordId: string) {
-  return updateIf(tables.client, {
-    TableName: tables.tableName,
-    Key: quarantineKey(id),
-    UpdateExpression: 'SET #at = :at, #record = :record',
-    ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#at)',
-    ExpressionAttributeNames: {
-      '#pk': RECORDS_TABLE.partitionKey,
-      '#at': RESOLVED_ATTRIBUTES.at,
-      '#record': RESOLVED_ATTRIBUTES.record,
-    },
-    ExpressionAttributeValues: { ':at': { S: new Date().toISOString() }, ':record': { S: recordId } },
-  });
-}
+const markResolved = (tables: { client: DynamoDBClient; tableName: string }, id: string, recordId: string) =>
+  updateIf(tables.client, resolvedUpdate(tables.tableName, id, recordId, new Date().toISOString()));
 
 /** Records the reason the current provider code gives, for an entry that is still not understood. */
-function setReason(tables: { client: DynamoDBClient; tableName: string }, id: string, reason: string) {
-  return updateIf(tables.client, {
-    TableName: tables.tableName,
-    Key: quarantineKey(id),
-    UpdateExpression: 'SET #reason = :reason',
-    ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#at)',
-    ExpressionAttributeNames: {
-      '#pk': RECORDS_TABLE.partitionKey,
-      '#reason': 'reason',
-      '#at': RESOLVED_ATTRIBUTES.at,
-    },
-    ExpressionAttributeValues: { ':reason': { S: reason } },
-  });
-}
+const setReason = (tables: { client: DynamoDBClient; tableName: string }, id: string, reason: string) =>
+  updateIf(tables.client, reasonUpdate(tables.tableName, id, reason));

@@ -341,3 +341,23 @@ export function counterUnchanged(item: Item | undefined): Condition {
           ExpressionAttributeValues: { ':v': item[VERSION_ATTRIBUTE] as AttributeValue },
         };
 }
+
+/**
+ * The update that takes a claim-free counter item off the earlier protocol's repair list, unless it changed
+ * since it was read.
+ */
+export function unlistUpdate(tableName: string, key: CounterKey, item: Item | undefined) {
+  const pending = RECORDS_TABLE.indexes.byDevice;
+  const condition = counterUnchanged(item);
+  return {
+    TableName: tableName,
+    Key: counterItemKey(key),
+    UpdateExpression: 'REMOVE #ppk, #psk',
+    ...condition,
+    ExpressionAttributeNames: {
+      ...condition.ExpressionAttributeNames,
+      '#ppk': pending.partitionKey,
+      '#psk': pending.sortKey,
+    },
+  };
+}
