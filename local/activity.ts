@@ -16,12 +16,16 @@ const MINUTE_MS = 60_000;
 export class Activity {
   private readonly latest: EventRecord[] = [];
   private readonly perMinute = new Map<number, number>();
+  /** The refusals the local API Gateway answers (it counts them here when given them). */
+  readonly refusals: RefusalCounts;
 
   constructor(
     private readonly keep = 50,
     private readonly minutes = 30,
     private readonly now = Date.now,
-  ) {}
+  ) {
+    this.refusals = new RefusalCounts(now);
+  }
 
   /** Notes an event stored for the first time. */
   add(record: EventRecord): void {
@@ -91,8 +95,8 @@ export class RefusalCounts {
 
 /** What {@link LocalPipelineHealth} reads. */
 export interface LocalPipelineHealthOptions {
-  /** The local API Gateway's refusals (`startApiGatewayServer`'s `refusals`); `undefined` before it started. */
-  refusals: () => RefusalCounts | undefined;
+  /** The refusals the local API Gateway counts (the `refusals` given to `startApiGatewayServer`). */
+  refusals: RefusalCounts;
   sqs: SQSClient;
   queueUrl: string;
   dlqUrl: string;
@@ -121,13 +125,12 @@ export class LocalPipelineHealth implements PipelineHealth {
 
   async read(from: string, to: string): Promise<PipelineHealthFigures> {
     rangeOfDays(from, to);
-    const refusals = this.options.refusals();
     const [deadLetters, age] = await Promise.all([
       queueMessageCount(this.options.sqs, this.options.dlqUrl).catch(() => null),
       this.oldestMessageAge().catch(() => null),
     ]);
     return {
-      refused: refusals ? refusals.over(from, to, providerNames()) : { total: null, by_provider: {} },
+      refused: this.options.refusals.over(from, to, providerNames()),
       dead_letters: deadLetters,
       oldest_message_age_s: age,
     };

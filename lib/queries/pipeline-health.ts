@@ -85,10 +85,19 @@ export async function queueMessageCount(sqs: Pick<SQSClient, 'send'>, queueUrl: 
   return counts.reduce((sum, count) => sum + count, 0);
 }
 
-/** The queue's name, the last part of its URL (`https://sqs.<region>.amazonaws.com/<account>/<name>`). */
+// SQS's rule for a queue name: 1 to 80 letters, digits, hyphens and underscores, `.fifo` at the end of a FIFO
+// queue's.
+const QUEUE_NAME = /^[A-Za-z0-9_-]{1,80}(\.fifo)?$/;
+
+/**
+ * The queue's name, the last part of its URL (`https://sqs.<region>.amazonaws.com/<account>/<name>`). Read from
+ * the text: a local server's URL may name a host a URL parser refuses (`sqs.<region>.127.0.0.1`).
+ * @throws {ConfigError} when the URL does not end in a queue name.
+ */
 export function queueNameOf(queueUrl: string): string {
-  const name = new URL(queueUrl).pathname.split('/').filter(Boolean).pop();
-  if (!name) throw new ConfigError(`not a queue URL: ${queueUrl}`);
+  const name = queueUrl.slice(queueUrl.lastIndexOf('/') + 1);
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(queueUrl) || !QUEUE_NAME.test(name))
+    throw new ConfigError(`not a queue URL: ${queueUrl}`);
   return name;
 }
 
