@@ -26,7 +26,7 @@ import { EventQueue } from '../lib/queue/event-queue';
 import { sdkSendMessage } from '../lib/queue/sdk-send-message';
 import { type SigningSecretDocument, StaticSigningSecrets } from '../lib/signature/signing-secrets';
 import { DEFAULT_LAYOUT, itemKey, type TableLayout } from '../lib/table/records-table';
-import { Activity } from './activity';
+import { Activity, LocalPipelineHealth } from './activity';
 import { type LambdaHttpHandler, startApiGatewayServer } from './api-gateway-server';
 import { type DynamoDbServer, type LocalServer, queueContents, startDynamoDb, startSqs } from './aws-servers';
 import { CounterRepairLoop } from './counter-repair';
@@ -375,7 +375,21 @@ async function startUnlocked(
     counters,
     logger,
   });
-  const dashboard = createDashboard(new DashboardReader(dynamodb, LOCAL_TABLE_NAME, layout), activity);
+  const dashboard = createDashboard(
+    new DashboardReader(
+      dynamodb,
+      LOCAL_TABLE_NAME,
+      layout,
+      new LocalPipelineHealth({
+        refusals: activity.refusals,
+        sqs,
+        queueUrl,
+        dlqUrl,
+        sqsEndpoint: sqsServer.endpoint,
+      }),
+    ),
+    activity,
+  );
   const poller = new SqsPoller({
     client: sqs,
     queueUrl,
@@ -421,6 +435,7 @@ async function startUnlocked(
   const http = await startApiGatewayServer({
     port: options.port,
     logger,
+    refusals: activity.refusals,
     routes: [
       {
         routeKey: 'ANY /webhooks/{provider}',
