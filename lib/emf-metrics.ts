@@ -84,8 +84,9 @@ export class EmfMetrics implements MetricsSink {
       Metrics: metricsOf(counts.keys()),
     });
     const [only, ...others] = [...this.refusals];
-    // The flush's refusals all came from one provider: the totals are that provider's counts, so the same
-    // members serve both dimension sets in one line (as happens when each refusal is flushed as it is counted).
+    // The flush's refusals all came from one provider: the totals are that provider's counts, so the refusal
+    // members take both dimension sets in one directive (as happens when each refusal is flushed as it is
+    // counted), and the other members keep theirs.
     const oneProvider =
       only !== undefined &&
       others.length === 0 &&
@@ -94,7 +95,12 @@ export class EmfMetrics implements MetricsSink {
       );
     if (only && oneProvider) {
       const [provider, counts] = only;
-      this.writeLine(now, [base, byProvider(counts)], { service: this.service, provider, ...values });
+      const rest = [...this.counts.keys()].filter((name) => !isRefusalMetric(name as MetricName));
+      const directives = [
+        ...(rest.length > 0 ? [{ ...base, Metrics: metricsOf(rest) }] : []),
+        { ...byProvider(counts), Dimensions: [['service'], ['service', 'provider']] },
+      ];
+      this.writeLine(now, directives, { service: this.service, provider, ...values });
     } else {
       this.writeLine(now, [base], { service: this.service, ...values });
       for (const [provider, counts] of this.refusals) {

@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { levelFrom } from '../../lib/log';
+import { createLambdaLogger, levelFrom } from '../../lib/log';
+import { awsPipelineHealth, loadPipelineHealthConfig } from '../../lib/queries/pipeline-health';
 // The page travels inside the bundle: esbuild reads a `type: 'text'` import as the file's text.
 import html from '../../local/dashboard/index.html' with { type: 'text' };
 import { composeDashboardHandler } from './compose';
@@ -7,8 +8,20 @@ import { loadDashboardConfig } from './config';
 
 // Once per container: a missing variable fails the cold start loudly.
 const config = loadDashboardConfig();
+const logLevel = levelFrom(process.env.POWERTOOLS_LOG_LEVEL ?? process.env.LOG_LEVEL);
+// Delivery health from CloudWatch and SQS, where the construct says to read it (`METRICS_NAMESPACE`, …).
+const health = loadPipelineHealthConfig();
 
-export const handler = composeDashboardHandler(config, html, {
+const runtime = {
   dynamodb: new DynamoDBClient({}),
-  logLevel: levelFrom(process.env.POWERTOOLS_LOG_LEVEL ?? process.env.LOG_LEVEL),
-});
+  logLevel,
+  ...(health
+    ? {
+        pipelineHealth: awsPipelineHealth(health, {
+          logger: createLambdaLogger('campaign-dashboard', logLevel),
+        }),
+      }
+    : {}),
+};
+
+export const handler = composeDashboardHandler(config, html, runtime);
