@@ -7,10 +7,11 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sori } from '../../lib/providers/sori';
 import { RecordsRepository } from '../../lib/queries/records-repository';
-import { DeadLetterQueue } from '../../lib/queue/dead-letters';
+import { DeadLetterQueue, peekDeadLetters, purgeDeadLetters } from '../../lib/queue/dead-letters';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { type LocalStack, queueDepth, startLocalStack } from '../../local/local-stack';
 import { hexSignature, memoryLogger, SORI_FIXTURES, soriBody, soriPayload } from '../support/deliveries';
+import { runEvents } from '../support/events-cli';
 import { eventually } from '../support/local-aws';
 
 const run = promisify(execFile);
@@ -43,19 +44,30 @@ async function post(body: string, headers: Record<string, string> = {}) {
   return { status: response.status, body: (await response.json()) as Record<string, string> };
 }
 
-/** `npm run events -- <args>` as a user runs it, finding the stack through DATA_DIR alone. */
+/**
+ * `npm run events -- <args> --json` as a user runs it, finding the stack through DATA_DIR alone (in this process);
+ * rejects as a failed run would.
+ */
 async function events(...args: string[]): Promise<Record<string, unknown>[]> {
-  const { stdout } = await run(
-    process.execPath,
-    ['--import', 'tsx', 'scripts/events.ts', ...args, '--json'],
-    {
-      env: { ...process.env, DATA_DIR: dataDir },
-    },
-  );
-  return stdout
+  const result = await runEvents([...args, '--json'], { DATA_DIR: dataDir });
+  if (result.code !== 0) throw Object.assign(new Error(result.stderr), result);
+  return result.stdout
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line));
+}
+
+/**
+ * Empties the dead-letter queue, which this file's tests share, and waits until a look finds it empty: each test
+ * that counts dead letters sees only the ones it sends, whichever test ran before it.
+ */
+async function noDeadLetters() {
+  await purgeDeadLetters(stack.sqs, stack.dlqUrl);
+  await eventually(
+    async () => ((await peekDeadLetters(stack.sqs, stack.dlqUrl)).length === 0 ? true : undefined),
+    10_000,
+    'an empty dead-letter queue',
+  );
 }
 
 const retryOf = (name: (typeof SORI_FIXTURES)[number], attempt: number) => {
@@ -353,6 +365,7 @@ describe('local stack (npm start)', () => {
 
   it('moves dead letters back with `npm run events -- redrive`, and they are stored once', async () => {
     await seeded();
+    await noDeadLetters();
     const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
     const legacy = buildQueueMessage(sori, Buffer.from(soriBody('legacy-click')), new Date().toISOString());
     await stack.sqs.send(
@@ -365,11 +378,11 @@ describe('local stack (npm start)', () => {
         env: { ...process.env, DATA_DIR: dataDir },
       },
     );
-    // A confirmation, not data: on stderr.
+    // The tool as its own process, as a user runs it. A confirmation, not data: on stderr.
     expect(stderr).toContain('1 moved back');
     expect(stdout).toBe('');
     const repository = new RecordsRepository(stack.dynamodb, stack.tableName);
-    // The legacy click was stored by the first test already: the redriven copy must not add a record.
+    // The legacy click was stored with the seed already: the redriven copy must not add a record.
     await eventually(
       async () => ((await queueDepth(stack.sqs, stack.queueUrl)) === 0 ? true : undefined),
       10_000,
@@ -379,6 +392,7 @@ describe('local stack (npm start)', () => {
   });
 
   it('shows the dead-letter queue without taking anything off it (`dlq list`, `dlq show`), and empties it only when told to (`dlq purge --yes`)', async () => {
+    await noDeadLetters();
     const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
     const click = buildQueueMessage(sori, Buffer.from(soriBody('click')), new Date().toISOString());
     await stack.sqs.send(
@@ -389,12 +403,7 @@ describe('local stack (npm start)', () => {
       'poison: not JSON',
       'not a queue message: invalid JSON',
     );
-    const env = { ...process.env, DATA_DIR: dataDir };
-    const dlq = async (...args: string[]) =>
-      run(process.execPath, ['--import', 'tsx', 'scripts/events.ts', 'dlq', ...args], { env }).then(
-        ({ stdout }) => ({ code: 0, stdout }),
-        (error: { code: number; stdout: string; stderr: string }) => error,
-      );
+    const dlq = (...args: string[]) => runEvents(['dlq', ...args], { DATA_DIR: dataDir });
     const list = async () =>
       (await dlq('list', '--json')).stdout
         .split('\n')
@@ -436,6 +445,7 @@ describe('local stack (npm start)', () => {
 
   it('keeps stored events and dead letters across a restart with the same DATA_DIR', async () => {
     await seeded();
+    await noDeadLetters();
     const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
     await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.dlqUrl, MessageBody: 'dead letter' }));
     await stack.stop();

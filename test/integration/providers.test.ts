@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,9 +11,9 @@ import { RecordsRepository } from '../../lib/queries/records-repository';
 import { startSqs } from '../../local/aws-servers';
 import { type LocalStack, localClientConfig, queueDepth, startLocalStack } from '../../local/local-stack';
 import { memoryLogger } from '../support/deliveries';
+import { runEvents } from '../support/events-cli';
 import { eventually } from '../support/local-aws';
 
-const run = promisify(execFile);
 const FIXTURES = join(import.meta.dirname, '../fixtures');
 const fixture = (provider: string, name: string) =>
   JSON.parse(readFileSync(join(FIXTURES, provider, `${name}.json`), 'utf8')) as Record<string, unknown>;
@@ -42,18 +40,13 @@ const drained = async () => {
   await stack.foldNow();
 };
 
-/** `npm run events -- query --provider <name> --json`, as a user runs it. */
+/** `npm run events -- query --provider <name> --json`, as a user runs it (in this process). */
 /** `events query --provider`: with no other filter it reads day by day, so the examples' day is given. */
 async function query(provider: string, day?: string) {
   const days = day ? ['--since', day, '--until', day] : [];
-  const { stdout } = await run(
-    process.execPath,
-    ['--import', 'tsx', 'scripts/events.ts', 'query', '--provider', provider, ...days, '--json'],
-    {
-      env: { ...process.env, DATA_DIR: dataDir },
-    },
-  );
-  return stdout
+  const result = await runEvents(['query', '--provider', provider, ...days, '--json'], { DATA_DIR: dataDir });
+  if (result.code !== 0) throw Object.assign(new Error(result.stderr), result);
+  return result.stdout
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as Record<string, unknown>);
