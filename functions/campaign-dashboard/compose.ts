@@ -2,6 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AccessTokenVerifier, fetchJwks } from '../../lib/auth/jwt';
 import { createLambdaLogger, type Level } from '../../lib/log';
 import { DashboardReader } from '../../lib/queries/dashboard';
+import type { PipelineHealth } from '../../lib/queries/pipeline-health';
 import { createDashboardHandler } from './campaign-dashboard';
 import type { DashboardConfig } from './config';
 import { servedPage } from './page';
@@ -18,6 +19,8 @@ export const DASHBOARD_PATH = '/dashboard';
 export interface DashboardRuntime {
   dynamodb: DynamoDBClient;
   logLevel: Level;
+  /** Where refusals, dead letters and the oldest message's age are read; without it they are `null`. */
+  pipelineHealth?: PipelineHealth;
 }
 
 /**
@@ -26,7 +29,7 @@ export interface DashboardRuntime {
  */
 export function composeDashboardHandler(config: DashboardConfig, html: string, runtime: DashboardRuntime) {
   return createDashboardHandler({
-    reader: new DashboardReader(runtime.dynamodb, config.tableName, config.layout),
+    reader: new DashboardReader(runtime.dynamodb, config.tableName, config.layout, runtime.pipelineHealth),
     verifier: new AccessTokenVerifier({
       issuer: config.tokenIssuer,
       clientId: config.tokenClientId,

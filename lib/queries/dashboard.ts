@@ -34,6 +34,7 @@ import {
   reachOf,
   toCampaignDayStats,
 } from './campaign-stats';
+import type { PipelineHealth, PipelineHealthFigures } from './pipeline-health';
 
 /** One campaign's row of the dashboard. */
 export interface DashboardCampaign {
@@ -125,21 +126,6 @@ export interface Delivery {
   dead_letters: number | null;
   oldest_message_age_s: number | null;
   by_provider: ProviderDelivery[];
-}
-
-/**
- * Where the figures the table does not keep come from: refused deliveries over a range, and the queues now
- * (the shape `pipeline-health.ts` implements).
- */
-export interface PipelineHealthSource {
-  read(
-    from: string,
-    to: string,
-  ): Promise<{
-    refused: { total: number | null; by_provider: Record<string, number> };
-    dead_letters: number | null;
-    oldest_message_age_s: number | null;
-  }>;
 }
 
 /** `GET /api/dashboard`: the fields are a contract (extend, never rename). */
@@ -273,7 +259,7 @@ export class DashboardReader {
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
     private readonly layout: TableLayout,
-    private readonly health?: PipelineHealthSource,
+    private readonly health?: PipelineHealth,
   ) {
     this.stats = new CampaignStats(client, tableName);
   }
@@ -318,10 +304,23 @@ export class DashboardReader {
     this.learnNames(events);
     await this.nameMaterials(items);
     const unique = (first: string, last: string) => reach.unique(query, first, last);
+    const byDay = new Map<string, { impressions: number; clicks: number }>();
+    for (const item of allItems) {
+      if (!keeps(item, query)) continue;
+      const counts = countsOf(item, query);
+      const day = byDay.get(item.day) ?? { impressions: 0, clicks: 0 };
+      day.impressions += counts.impressions;
+      day.clicks += counts.clicks;
+      byDay.set(item.day, day);
+    }
     const period = (first: string, last: string) => {
-      const counted = allItems.filter((item) => item.day >= first && item.day <= last && keeps(item, query));
-      const impressions = counted.reduce((total, item) => total + countsOf(item, query).impressions, 0);
-      const clicks = counted.reduce((total, item) => total + countsOf(item, query).clicks, 0);
+      let impressions = 0;
+      let clicks = 0;
+      for (const [day, counts] of byDay) {
+        if (day < first || day > last) continue;
+        impressions += counts.impressions;
+        clicks += counts.clicks;
+      }
       return { impressions, clicks, ctr: ctrOf(impressions, clicks), unique_devices: unique(first, last) };
     };
     return {
@@ -596,7 +595,7 @@ function deliveryOf(
   days: string[],
   items: CounterItem[],
   providerDays: ProviderDay[],
-  health: Awaited<ReturnType<PipelineHealthSource['read']>> | undefined,
+  health: PipelineHealthFigures | undefined,
 ): Delivery {
   const inRange = new Set(days);
   const by_provider = providers.map((provider): ProviderDelivery => {

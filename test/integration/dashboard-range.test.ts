@@ -20,9 +20,9 @@ import {
   type Dashboard,
   type DashboardQuery,
   DashboardReader,
-  type PipelineHealthSource,
   parseDashboardQuery,
 } from '../../lib/queries/dashboard';
+import type { PipelineHealth } from '../../lib/queries/pipeline-health';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { RECORDS_TABLE, type TableLayout } from '../../lib/table/records-table';
 import { createDashboard } from '../../local/dashboard';
@@ -436,7 +436,7 @@ describe('the dashboard over a range of days', () => {
     // A stand-in health source: the figures it gives come from CloudWatch and SQS, which the local servers do
     // not keep; what is tested here is how the reader places them.
     const asked: [string, string][] = [];
-    const health: PipelineHealthSource = {
+    const health: PipelineHealth = {
       read: async (from, to) => {
         asked.push([from, to]);
         return {
