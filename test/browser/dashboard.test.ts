@@ -11,10 +11,16 @@ import { eventually } from '../support/local-aws';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SECRET = 'sk_browser_test';
 const SCREENSHOT = join(import.meta.dirname, '../../test-results/dashboard.png');
+/**
+ * How long the page may take to show what it is waited for: its first page load, then a refresh after the
+ * stack has stored and counted a delivery, on a busy 2-core machine (a poll's own default is 1 s).
+ */
+const WAIT = { timeout: 20_000 };
 
 // Chromium comes from Debian (`apt-get install chromium`), which .ci/run installs; a machine with only
 // Node.js (the README's Quick start) has none, and this suite is then skipped rather than failed.
-describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () => {
+// Each test waits for the page several times (see WAIT): room for all of them on a busy machine.
+describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', { timeout: 120_000 }, () => {
   let stack: LocalStack;
   let browser: Browser;
 
@@ -44,7 +50,7 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
         '--no-first-run',
       ],
     });
-  });
+  }, 60_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -82,7 +88,7 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
   it("shows today's exact counts by campaign, hour, platform, country and material, changing as events arrive, and the day's latest events", async () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     await page.goto(`http://127.0.0.1:${stack.port}/`);
-    await expect.poll(() => page.locator('#no-campaigns').isVisible()).toBe(true);
+    await expect.poll(() => page.locator('#no-campaigns').isVisible(), WAIT).toBe(true);
 
     for (let n = 0; n < 4; n++) await deliver('campaign.impression', 'cmp_live', `device_${n % 3}`, n);
     const click = await deliver('campaign.click', 'cmp_live', 'device_0', 0);
@@ -96,36 +102,40 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
 
     const row = page.locator('tr[data-campaign="cmp_live"] td');
     await expect
-      .poll(async () => row.allTextContents(), { timeout: 15_000 })
+      .poll(async () => row.allTextContents(), WAIT)
       .toEqual(['Live campaigncmp_live', 'sori', '4', '1', '25.0 %', '3']);
     await expect
-      .poll(() => page.locator('#totals td').allTextContents())
+      .poll(() => page.locator('#totals td').allTextContents(), WAIT)
       .toEqual(['Total', '', '5', '1', '20.0 %', '4']);
     const today = new Date().toISOString().slice(0, 10);
     const counters = new CampaignStats(stack.dynamodb, stack.tableName);
-    const exact = await eventually(async () => {
-      const rows = await counters.dayStats('sori', today);
-      return rows.length === 2 ? rows : undefined;
-    });
+    const exact = await eventually(
+      async () => {
+        const rows = await counters.dayStats('sori', today);
+        return rows.length === 2 ? rows : undefined;
+      },
+      WAIT.timeout,
+      "the day's counters",
+    );
     expect(exact.map((r) => [r.campaign_id, r.impressions, r.clicks, r.unique_devices])).toEqual([
       ['cmp_live', 4, 1, 3],
       ['cmp_other', 1, 0, 1],
     ]);
-    await expect.poll(() => page.locator('#latest tr').count()).toBe(6);
+    await expect.poll(() => page.locator('#latest tr').count(), WAIT).toBe(6);
     // 24 hours, a bar each for impressions and clicks; this hour's bars carry the day's counts.
-    await expect.poll(() => page.locator('#hourly rect').count()).toBe(48);
+    await expect.poll(() => page.locator('#hourly rect').count(), WAIT).toBe(48);
     const hour = new Date().getUTCHours();
     await expect
-      .poll(() => page.locator(`#hourly rect[data-hour="${hour}"] title`).allTextContents())
+      .poll(() => page.locator(`#hourly rect[data-hour="${hour}"] title`).allTextContents(), WAIT)
       .toEqual([expect.stringMatching(/impressions: 5$/), expect.stringMatching(/clicks: 1$/)]);
     await expect
-      .poll(() => page.locator('#by-platform td').allTextContents())
+      .poll(() => page.locator('#by-platform td').allTextContents(), WAIT)
       .toEqual(['Android', '5', '1', '20.0 %']);
     await expect
-      .poll(() => page.locator('#by-country td').allTextContents())
+      .poll(() => page.locator('#by-country td').allTextContents(), WAIT)
       .toEqual(['United States', '5', '1', '20.0 %']);
     await expect
-      .poll(() => page.locator('#by-material td').allTextContents())
+      .poll(() => page.locator('#by-material td').allTextContents(), WAIT)
       .toEqual(['Audio Spot 15smat_5678', '5', '1', '20.0 %']);
 
     await mkdir(join(SCREENSHOT, '..'), { recursive: true });
@@ -134,7 +144,7 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
     // Another day: nothing there.
     await page.fill('#day-picker', '2020-01-01');
     await page.dispatchEvent('#day-picker', 'change');
-    await expect.poll(() => page.locator('#no-campaigns').isVisible()).toBe(true);
+    await expect.poll(() => page.locator('#no-campaigns').isVisible(), WAIT).toBe(true);
     await page.close();
   });
 
@@ -143,9 +153,7 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
     await deliver('campaign.click', 'cmp_live', 'device_0', 0);
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
     await page.goto(`http://127.0.0.1:${stack.port}/`);
-    await expect
-      .poll(() => page.locator('tr[data-campaign="cmp_live"]').count(), { timeout: 15_000 })
-      .toBe(1);
+    await expect.poll(() => page.locator('tr[data-campaign="cmp_live"]').count(), WAIT).toBe(1);
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     await page.screenshot({ path: SCREENSHOT.replace('.png', '-today-390.png'), fullPage: true });
     await page.close();
@@ -155,11 +163,9 @@ describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', () =
     await deliver('campaign.impression', 'cmp_live', 'device_0', 0);
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     await page.goto(`http://127.0.0.1:${stack.port}/`);
-    await expect
-      .poll(() => page.locator('tr[data-campaign="cmp_live"]').count(), { timeout: 15_000 })
-      .toBe(1);
+    await expect.poll(() => page.locator('tr[data-campaign="cmp_live"]').count(), WAIT).toBe(1);
     await stack.stop();
-    await expect.poll(() => page.locator('#banner').isVisible(), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => page.locator('#banner').isVisible(), WAIT).toBe(true);
     expect(await page.locator('#status').textContent()).toBe('stack unreachable');
     await page.close();
   });

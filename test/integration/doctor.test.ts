@@ -12,7 +12,7 @@ import { scanPages } from '../../lib/table/table-io';
 import { ensureRecordsTable } from '../../local/create-records-table';
 import { readDevSecret } from '../../local/dev-secret';
 import { localClientConfig } from '../../local/stack-info';
-import { runTool } from '../support/events-cli';
+import { runEvents, runTool } from '../support/events-cli';
 import { eventually } from '../support/local-aws';
 import { type StackProcess, startStackProcess } from '../support/stack-process';
 
@@ -92,8 +92,8 @@ const impressionsOf = async (campaign: string) =>
 /** The views a user reads: `events stats` and `events query` for the doctor campaign, as JSON lines. */
 async function doctorViews() {
   const [stats, query] = await Promise.all([
-    runTool('events', ['stats', '--campaign', DOCTOR_CAMPAIGN, '--json'], { DATA_DIR: dataDir }),
-    runTool('events', ['query', '--campaign', DOCTOR_CAMPAIGN, '--json'], { DATA_DIR: dataDir }),
+    runEvents(['stats', '--campaign', DOCTOR_CAMPAIGN, '--json'], { DATA_DIR: dataDir }),
+    runEvents(['query', '--campaign', DOCTOR_CAMPAIGN, '--json'], { DATA_DIR: dataDir }),
   ]);
   expect(stats.code).toBe(0);
   expect(query.code).toBe(0);
@@ -125,7 +125,7 @@ describe('doctor against the local stack', () => {
       'ok   dead-letter queue is empty',
       'skip alarms: the local stack has none (only a deployed stack has CloudWatch alarms)',
       // The event, its device marker and the campaign-day's counter item.
-      'ok   test record, device marker and counter removed (3 items; no view counts campaign campaign-inbox-doctor)',
+      'ok   test record, device marker and counter removed (4 items; no view counts campaign campaign-inbox-doctor)',
     ]);
     expect(await doctorItems()).toEqual([]);
     expect(await doctorViews()).toEqual({ stats: '', query: '' });
@@ -159,7 +159,7 @@ describe('doctor against the local stack', () => {
       );
       expect(run.stdout).toMatch(/^ok {3}webhook answered 202 in \d+ ms$/m);
       expect(run.stdout).toMatch(/^ok {3}record stored and counted after /m);
-      expect(run.stdout).toContain('ok   test record, device marker and counter removed (3 items;');
+      expect(run.stdout).toContain('ok   test record, device marker and counter removed (4 items;');
       expect(run.stdout).not.toMatch(/^FAIL (?!dead-letter)/m);
       expect(await doctorItems()).toEqual([]);
       expect(await doctorViews()).toEqual({ stats: '', query: '' });
@@ -184,7 +184,7 @@ describe('doctor against the local stack', () => {
 
     expect(run.code).toBe(0);
     // Both runs' events and device markers, and the one counter item of the day.
-    expect(run.stdout).toContain('ok   test record, device marker and counter removed (5 items;');
+    expect(run.stdout).toContain('ok   test record, device marker and counter removed (7 items;');
     expect(run.stdout).toMatch(
       /record stored and counted after [\d.]+ s \(campaign campaign-inbox-doctor on [\d-]+: 2 impressions\)/,
     );
@@ -217,7 +217,7 @@ describe('doctor against the local stack', () => {
       expect.stringMatching(/^ok {3}record stored and counted after /),
       'skip dead-letter queue: none to check here (pass --stack, or run against the local stack)',
       'skip alarms: the local stack has none (only a deployed stack has CloudWatch alarms)',
-      'ok   test record, device marker and counter removed (3 items; no view counts campaign campaign-inbox-doctor)',
+      'ok   test record, device marker and counter removed (4 items; no view counts campaign campaign-inbox-doctor)',
     ]);
     expect(await doctorItems()).toEqual([]);
   });
@@ -393,7 +393,7 @@ describe('doctor --stack (a deployed stack: its outputs, its secret and its alar
         ),
         'ok   dead-letter queue is empty',
         `ok   2 alarms exist in stack ${STACK}`,
-        'ok   test record, device marker and counter removed (3 items; no view counts campaign campaign-inbox-doctor)',
+        'ok   test record, device marker and counter removed (4 items; no view counts campaign campaign-inbox-doctor)',
       ]);
       expect(standIn.asked).toContain(`GetSecretValue ${SECRET_ARN}`);
       expect(standIn.asked).toContain('ListStackResources');
