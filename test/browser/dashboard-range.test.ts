@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { type Browser, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servedPage } from '../../functions/campaign-dashboard/page';
-import { startLocalStack } from '../../local/local-stack';
+import { type LocalStack, startLocalStack } from '../../local/local-stack';
 import { hexSignature, memoryLogger, soriPayload } from '../support/deliveries';
 import { runTool } from '../support/events-cli';
 
@@ -500,7 +500,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard over ranges, in a real bro
       }
     }
     for (const delta of await texts(page, '.kpi .delta'))
-      expect(delta).toMatch(/^[▲▼±] \d+\.\d (%|pt) vs the 30 days before$/);
+      expect(delta).toMatch(/^[▲▼±] \d+\.\d\d? (%|pt) vs the 30 days before$/);
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
     const scrollers = await page.evaluate(
       `[...document.querySelectorAll('main .scroll, main table')].filter((e) => e.scrollWidth > e.clientWidth).length`,
@@ -826,7 +826,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard over ranges, in a real bro
     await standIn.close();
   });
 
-  it('reads a 30-day range from the real local stack: the days with events, their sum, a campaign drill-down, and the quarantine and dead-letter commands it shows run against that stack', async () => {
+  /** The local stack as `npm start` runs it, on a data folder of its own (the events tool finds it there). */
+  async function withLocalStack(
+    run: (stack: LocalStack, post: (body: string) => Promise<string>, dataDir: string) => Promise<void>,
+  ) {
     const dataDir = await mkdtemp(join(tmpdir(), 'campaign-inbox-range-'));
     const secret = 'sk_browser_range';
     const stack = await startLocalStack({
@@ -836,7 +839,36 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard over ranges, in a real bro
       layout: { shards: 2, retentionDays: null },
       logger: memoryLogger().logger,
     });
+    const post = async (body: string) => {
+      const response = await fetch(stack.webhookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-sori-signature': hexSignature(body, secret) },
+        body,
+      });
+      expect(response.status).toBe(202);
+      return body;
+    };
     try {
+      await run(stack, post, dataDir);
+    } finally {
+      await stack.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }
+
+  /** Runs a command as the delivery panel shows it (`npm run -s events -- …`) on the stack's data folder. */
+  async function runShown(page: Page, id: string, dataDir: string) {
+    const shown = String(await page.locator(`#${id}`).textContent());
+    expect(shown.startsWith('npm run -s events -- '), shown).toBe(true);
+    const run = await runTool('events', shown.slice('npm run -s events -- '.length).split(' '), {
+      DATA_DIR: dataDir,
+    });
+    expect(run.code, `${shown}: ${run.stderr}`).toBe(0);
+    return run;
+  }
+
+  it('reads a 30-day range from the real local stack: the days with events, their sum, exact unique devices, a campaign drill-down, the deliveries received, stored and dropped as duplicates, and the events commands it shows run on that stack', async () => {
+    await withLocalStack(async (stack, post, dataDir) => {
       const to = today();
       const days = [addDays(to, -20), addDays(to, -3)];
       let sentCount = 0;
@@ -847,13 +879,14 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard over ranges, in a real bro
         event = 'campaign.impression',
       ) => {
         sentCount += 1;
+        const at = `${day}T10:00:0${sentCount % 10}.000Z`;
         const payload = {
           ...soriPayload('impression'),
           event,
           activity_id: `act_range_${sentCount}`,
           device_id: device,
-          created_at: `${day}T10:00:0${sentCount % 10}.000Z`,
-          timestamp: `${day}T10:00:0${sentCount % 10}.000Z`,
+          created_at: at,
+          timestamp: at,
           campaign: {
             id: campaign,
             name: campaign === 'cmp_range' ? 'Range campaign' : 'Other campaign',
@@ -861,21 +894,17 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard over ranges, in a real bro
             image: null,
           },
         };
-        const body = JSON.stringify(payload);
-        const response = await fetch(stack.webhookUrl, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-sori-signature': hexSignature(body, secret) },
-          body,
-        });
-        expect(response.status).toBe(202);
+        return post(JSON.stringify(payload));
       };
       // The same two devices on both days: 4 impressions, 1 click, 2 unique devices over the range.
       for (const day of days) {
         await deliver(day, 'cmp_range', 'device_a');
         await deliver(day, 'cmp_range', 'device_b');
       }
-      await deliver(days[1] ?? to, 'cmp_range', 'device_a', 'campaign.click');
+      const click = await deliver(days[1] ?? to, 'cmp_range', 'device_a', 'campaign.click');
       await deliver(days[1] ?? to, 'cmp_other', 'device_z');
+      // SORI's retry of the click: 7 deliveries received today, 6 stored, 1 dropped as a duplicate.
+      await post(click);
       await stack.foldNow();
 
       const context = await browser.newContext({ viewport: WIDE, locale: 'en-US', timezoneId: 'UTC' });
@@ -896,26 +925,45 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard over ranges, in a real bro
           await page.locator(`#trend-impressions rect.hit[data-day="${day}"] title`).textContent(),
         ).toMatch(new RegExp(`^${shortDay(day ?? to)}: impressions ${impressions}(;|$)`));
       }
+      await expect
+        .poll(() => page.locator('#delivery-received').textContent(), { timeout: 15_000 })
+        .toBe('7');
+      expect(await page.locator('#delivery-stored').textContent()).toBe('6');
+      expect(await page.locator('#delivery-duplicates').textContent()).toBe('1');
+      expect((await texts(page, '#delivery-providers tr td')).slice(0, 4)).toEqual(['sori', '7', '6', '1']);
+
       await page.locator('tr[data-campaign="cmp_range"] a.drill').click();
       await expect.poll(() => page.locator('#campaigns tr').count(), { timeout: 15_000 }).toBe(1);
       await expect.poll(() => page.locator('#kpi-impressions').textContent(), { timeout: 15_000 }).toBe('4');
       expect(await page.locator('#kpi-devices').textContent()).toBe('2');
-      await expect.poll(() => page.locator('#delivery-received').textContent()).not.toBe('–');
       await page.screenshot({ path: join(RESULTS, 'dashboard-range-local-stack-1280.png'), fullPage: true });
 
-      // The commands the panel shows, as the events tool runs them on this stack's data folder.
-      for (const id of ['cli-quarantine', 'cli-reprocess', 'cli-dlq']) {
-        const shown = String(await page.locator(`#${id}`).textContent());
-        expect(shown.startsWith('npm run -s events -- '), shown).toBe(true);
-        const run = await runTool('events', shown.slice('npm run -s events -- '.length).split(' '), {
-          DATA_DIR: dataDir,
-        });
-        expect(run.code, `${shown}: ${run.stderr}`).toBe(0);
-      }
+      for (const id of ['cli-quarantine', 'cli-reprocess', 'cli-dlq']) await runShown(page, id, dataDir);
       await context.close();
-    } finally {
-      await stack.stop();
-      await rm(dataDir, { recursive: true, force: true });
-    }
+    });
+  });
+
+  it('counts an authentic delivery quarantined on receipt among the range’s received and quarantined deliveries, which the quarantine command it shows lists, on the real local stack', async () => {
+    await withLocalStack(async (stack, post, dataDir) => {
+      await post(JSON.stringify({ event: 'campaign.share', account_id: 'acc_range' }));
+      await stack.foldNow();
+      const context = await browser.newContext({ viewport: WIDE, locale: 'en-US', timezoneId: 'UTC' });
+      const page = await context.newPage();
+      await page.goto(`http://127.0.0.1:${stack.port}/`);
+      const run = await runShown(page, 'cli-quarantine', dataDir);
+      expect(run.stdout).toContain('unknown event "campaign.share"');
+      await expect
+        .poll(() => page.locator('#delivery-quarantined').textContent(), { timeout: 15_000 })
+        .toBe('1');
+      expect(await page.locator('#delivery-received').textContent()).toBe('1');
+      expect((await texts(page, '#delivery-providers tr td')).slice(0, 5)).toEqual([
+        'sori',
+        '1',
+        '0',
+        '0',
+        '1',
+      ]);
+      await context.close();
+    });
   });
 });
