@@ -14,6 +14,7 @@ import { CampaignStats, toCampaignDayStats } from '../lib/queries/campaign-stats
 import { RecordsRepository } from '../lib/queries/records-repository';
 import { credentialsOf, parseSigningSecretDocument } from '../lib/signature/signing-secrets';
 import { signBody } from '../lib/signature/verify-signature';
+import { deviceReachPartitionKey } from '../lib/table/device-reach';
 import {
   counterItemKey,
   counterKeyOf,
@@ -365,6 +366,13 @@ async function removeTestRecords(table: TableTarget): Promise<number> {
       });
     const counter = counterKeyOf(event);
     if (counter) keys.push(counterItemKey(counter));
+    // The device's days in the doctor campaign, kept by the repair for unique devices over ranges.
+    if (event.device_id && event.campaign_id) {
+      keys.push({
+        [RECORDS_TABLE.partitionKey]: S(deviceReachPartitionKey(event.provider, event.device_id)),
+        [RECORDS_TABLE.sortKey]: S(event.campaign_id),
+      });
+    }
   }
   const counters = await new CampaignStats(table.client, table.tableName).counterItems(
     PROVIDER,

@@ -58,19 +58,47 @@ export const QuarantineRecordSchema = v.object({
 });
 export type QuarantineRecord = v.InferOutput<typeof QuarantineRecordSchema>;
 
-/** The body of one SQS message: the normalized record (or the quarantine note) and the raw body. */
+/**
+ * What the provider's code decided about an event when it was received, carried with it so that the table
+ * and the consumer never ask the provider registry: an upgrade that changes a provider's mapping then changes
+ * nothing about events already received (their placement, whether they count, the state they move).
+ */
+export const EventPolicySchema = v.object({
+  /** Keyed by its id alone: the provider's payloads carry no time of their own (a retry has another). */
+  keyed_by_id: v.boolean(),
+  /** Moves the campaign counters (which counter is decided when they are read). */
+  counted: v.boolean(),
+  /** The provider's current-state item the event moves, if any. */
+  state: v.nullable(
+    v.object({
+      key: v.string(),
+      rank: v.number(),
+      fields: v.record(v.string(), v.nullable(v.string())),
+    }),
+  ),
+});
+export type EventPolicy = v.InferOutput<typeof EventPolicySchema>;
+
+/** The message layout the receive function writes; the consumer reads this one and the one before. */
+export const QUEUE_MESSAGE_VERSION = 2;
+
+/**
+ * The body of one SQS message: the normalized record (or the quarantine note) and the raw body. Version 2 adds
+ * the event's `policy`; a version 1 message (sent before an upgrade) has none, and the consumer completes it.
+ */
 export const QueueMessageSchema = v.variant('kind', [
   v.object({
-    v: v.literal(1),
+    v: v.picklist([1, 2]),
     kind: v.literal('event'),
     record: EventRecordSchema,
+    policy: v.optional(EventPolicySchema),
     raw: v.string(),
     raw_encoding: v.picklist(['utf8', 'base64']),
     /** Where the raw body is when it was too large to travel inline (`raw` is then empty). */
     raw_ref: v.optional(v.string()),
   }),
   v.object({
-    v: v.literal(1),
+    v: v.picklist([1, 2]),
     kind: v.literal('quarantine'),
     record: QuarantineRecordSchema,
     raw: v.string(),

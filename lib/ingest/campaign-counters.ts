@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { findProvider } from '../providers';
+import { countedEvents } from '../receive/event-policy';
 import {
   type BatchEntry,
   type BatchTally,
@@ -665,7 +665,7 @@ export class CampaignCounters {
       let devices = delta.devices;
       for (const token of delta.legacy) {
         if (!legacyClaims.has(token)) continue;
-        const own = await this.countOwnWrites(token, [delta.key]);
+        const own = await this.countOwnWrites(token, [{ key: delta.key, name: null }]);
         inserted.push(...own.inserted.map(([, ...fields]) => fields as CounterFields));
         devices += own.devices[0] ?? 0;
         legacyClaims.delete(token);
@@ -761,10 +761,7 @@ export class CampaignCounters {
    * after it reads the same again).
    */
   private async recountBatch(entry: BatchEntry): Promise<BatchTally> {
-    const tally = await this.countOwnWrites(
-      entry.token,
-      entry.groups.map((group) => group.key),
-    );
+    const tally = await this.countOwnWrites(entry.token, entry.groups);
     if (await this.close(entry.token, tally)) return tally;
     // Closed meanwhile by its own consumer: its count is the same.
     const { Item } = await this.client.send(
@@ -787,12 +784,13 @@ export class CampaignCounters {
    * marker flagged meanwhile by a later delivery counts for that one). Reads are consistent, and the batch is
    * stale: none of its writes can land any more.
    */
-  private async countOwnWrites(token: string, keys: CounterKey[]): Promise<BatchTally> {
-    const tally: BatchTally = { inserted: [], devices: keys.map(() => 0), reach: [], deliveries: [] };
+  private async countOwnWrites(token: string, groups: CounterGroup[]): Promise<BatchTally> {
+    const tally: BatchTally = { inserted: [], devices: groups.map(() => 0), reach: [], deliveries: [] };
     const deliveries: Deliveries[] = [];
     const mine = `${token}.`;
-    for (const [g, key] of keys.entries()) {
-      const counted = findProvider(key.provider)?.counted ?? {};
+    for (const [g, { key, counted: countedTypes }] of groups.entries()) {
+      // The types the batch's events counted as when received; an entry of the earlier layout does not say.
+      const counted = new Set(countedTypes ?? countedEvents(key.provider));
       const family = campaignDayFamily(key.provider, key.campaignId, key.day);
       // Per device of a counted event: its marker, and the first record of it this batch wrote, if any.
       const devices = new Map<string, { marker: Item; deviceId: string; writer: string | undefined }>();
@@ -812,7 +810,7 @@ export class CampaignCounters {
             tally.inserted.push([g, ...counterFieldsOf(record)]);
             deliveries.push([record.provider, record.received_at.slice(0, 10), 1, 1, 0, 0]);
           }
-          const marker = counted[record.event] ? deviceMarkerItem(record, this.layout) : undefined;
+          const marker = counted.has(record.event) ? deviceMarkerItem(record, this.layout) : undefined;
           if (!marker || !record.device_id) continue;
           const id = JSON.stringify([marker.pk?.S, marker.sk?.S]);
           const seen = devices.get(id);

@@ -289,10 +289,16 @@ export class EventWriter {
    * container knows it is there. For a counted event (`counted`), the marker is also flagged `counted`, once:
    * the write that sets the flag is the device's first counted event of that campaign-day. The flag's value is
    * `writer`, so a flag set by an attempt whose answer was lost is known for this batch's.
+   * @param keyedById the event's policy: an event keyed by id alone has no marker (its index entry is one).
    * @throws the SDK's error when the write fails.
    */
-  async markDevice(record: EventRecord, counted: boolean, writer = 'true'): Promise<MarkerOutcome> {
-    const marker = deviceMarkerItem(record, this.layout);
+  async markDevice(
+    record: EventRecord,
+    counted: boolean,
+    writer = 'true',
+    keyedById = false,
+  ): Promise<MarkerOutcome> {
+    const marker = deviceMarkerItem(record, this.layout, keyedById);
     if (!marker) return 'none';
     // Ids come from senders and may hold any character: the key is their JSON, which no two markers share (a
     // lone surrogate is written as an escape, so the UTF-8 the cache digests is as distinct as the key).

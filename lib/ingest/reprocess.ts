@@ -3,18 +3,12 @@ import { readFile, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { readRawRef } from '../blobs/raw-store';
-import { findProvider } from '../providers';
 import type { RecordsRepository } from '../queries/records-repository';
 import { buildQueueMessage } from '../receive/build-queue-message';
+import { providerNamed } from '../receive/event-policy';
 import { tableClockOffsetMs } from '../table/clock';
 import { reasonUpdate, resolvedUpdate } from '../table/quarantine-items';
-import {
-  quarantinePartitionKey,
-  RECORD_SORT_KEY,
-  RECORDS_TABLE,
-  RESOLVED_ATTRIBUTES,
-  type StoredQuarantine,
-} from '../table/records-table';
+import type { StoredQuarantine } from '../table/records-table';
 import { updateIf } from '../table/table-io';
 import type { CampaignCounters } from './campaign-counters';
 import type { EventWriter } from './event-writer';
@@ -85,7 +79,7 @@ export async function reprocessQuarantine(
   if (!options.dryRun && entries.length > 0) await requireClockInSync(tables);
   const outcomes: ReprocessOutcome[] = [];
   for (const entry of entries) {
-    const provider = findProvider(entry.provider);
+    const provider = providerNamed(entry.provider);
     if (!provider) {
       outcomes.push({ id: entry.id, provider: entry.provider, result: 'quarantined', reason: entry.reason });
       continue;

@@ -1,5 +1,5 @@
 import type { QueueMessage } from '../events/event-record';
-import { findProvider } from '../providers';
+import { withPolicy } from '../receive/event-policy';
 import { wasAnswered, withDeadline } from '../table/deadline';
 import { counterFieldsOf, counterKeyOf } from '../table/records-table';
 import type { BatchTally, CampaignCounters, CounterGroup, Deliveries } from './campaign-counters';
@@ -19,7 +19,7 @@ export interface StoreOptions {
 }
 
 const groupId = (message: QueueMessage & { kind: 'event' }) => {
-  const key = counterKeyOf(message.record);
+  const key = counterKeyOf(message.record, message.policy?.keyed_by_id);
   return key ? JSON.stringify([key.provider, key.campaignId, key.day]) : undefined;
 };
 
@@ -47,7 +47,9 @@ export function storeBatch(
   options: StoreOptions = {},
 ): Promise<BatchOutcome[]> {
   const deadline = options.deadline ?? Date.now() + counters.staleAfterMs / 2;
-  return withDeadline(deadline, () => store(writer, counters, messages));
+  // The table and the counters follow each event's policy as it was received (a message sent before an
+  // upgrade gets the current code's).
+  return withDeadline(deadline, () => store(writer, counters, messages.map(withPolicy)));
 }
 
 async function store(
@@ -66,10 +68,18 @@ async function store(
     if (index === undefined) {
       index = groups.length;
       indexOf.set(id, index);
-      groups.push({ key: counterKeyOf(message.record) as CounterGroup['key'], name: null });
+      groups.push({
+        key: counterKeyOf(message.record, message.policy?.keyed_by_id) as CounterGroup['key'],
+        name: null,
+        counted: [],
+      });
     }
     const group = groups[index] as CounterGroup;
     group.name = message.record.campaign_name ?? group.name;
+    // Which of its event types count, as received: the repair recounts a killed batch by them.
+    if (message.policy?.counted && !group.counted?.includes(message.record.event)) {
+      group.counted?.push(message.record.event);
+    }
     return index;
   });
 
@@ -110,8 +120,8 @@ async function store(
         const outcome = await writer.store(message, nonce);
         stored[i] = outcome;
         if (message.kind === 'event') {
-          const counted = Boolean(findProvider(message.record.provider)?.counted?.[message.record.event]);
-          markers[i] = (await writer.markDevice(message.record, counted, nonce)) === 'first';
+          const { counted = false, keyed_by_id: keyedById = false } = message.policy ?? {};
+          markers[i] = (await writer.markDevice(message.record, counted, nonce, keyedById)) === 'first';
         }
         return { ok: true, outcome };
       } catch (error) {
@@ -169,7 +179,7 @@ async function store(
   await Promise.all(
     messages.map(async (message, i) => {
       if (message.kind !== 'event' || !outcomes[i]?.ok) return;
-      const update = findProvider(message.record.provider)?.stateOf?.(message.record);
+      const update = message.policy?.state;
       if (!update) return;
       try {
         await writer.applyState(message.record.provider, update);

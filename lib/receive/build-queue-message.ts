@@ -3,12 +3,14 @@ import {
   type EventRecord,
   MAX_METADATA_BYTES,
   MAX_TEXT_FIELD,
+  QUEUE_MESSAGE_VERSION,
   type QueueMessage,
 } from '../events/event-record';
 import { buildQuarantineId } from '../events/record-id';
 import type { Provider } from '../providers/provider';
 import { capReason } from '../providers/validation';
 import { toAsciiJson } from '../queue/event-queue';
+import { policyFor } from './event-policy';
 
 // `ignoreBOM: true` keeps a byte-order mark in the text, so the raw body travels byte for byte.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -45,7 +47,11 @@ export function buildQueueMessage(provider: Provider, raw: Uint8Array, receivedA
       reason: capReason(reason),
       received_at: receivedAt,
     };
-    return fitRaw({ v: 1, kind: 'quarantine', record, ...body }, raw, toAsciiJson(record).length);
+    return fitRaw(
+      { v: QUEUE_MESSAGE_VERSION, kind: 'quarantine', record, ...body },
+      raw,
+      toAsciiJson(record).length,
+    );
   };
 
   if (text === undefined) return quarantine('body is not valid UTF-8');
@@ -70,7 +76,12 @@ export function buildQueueMessage(provider: Provider, raw: Uint8Array, receivedA
   const record = capRecord(interpretation.record, raw.length);
   const recordBytes = toAsciiJson(record).length;
   if (recordBytes > MAX_RECORD_BYTES) return quarantine(`normalized record over ${MAX_RECORD_BYTES} bytes`);
-  return fitRaw({ v: 1, kind: 'event', record, ...body }, raw, recordBytes);
+  const policy = policyFor(provider, record);
+  return fitRaw(
+    { v: QUEUE_MESSAGE_VERSION, kind: 'event', record, policy, ...body },
+    raw,
+    recordBytes + toAsciiJson(policy).length,
+  );
 }
 
 /**

@@ -54,6 +54,11 @@ const N = (value: number): AttributeValue => ({ N: String(value) });
 export interface CounterGroup {
   key: CounterKey;
   name: string | null;
+  /**
+   * The batch's event types of the campaign-day that count, as their policy said when received (the repair
+   * recounts a killed batch by them); absent in entries of the earlier layout.
+   */
+  counted?: string[];
 }
 
 /** One first insert of a batch: the index of its group, then what the counters read of it. */
@@ -96,7 +101,17 @@ export function openBatchItem(token: string, groups: CounterGroup[], now = Date.
   return {
     ...batchKey(token),
     kind: S('batch'),
-    groups: S(JSON.stringify(groups.map((g) => [g.key.provider, g.key.campaignId, g.key.day, g.name]))),
+    groups: S(
+      JSON.stringify(
+        groups.map((g) => [
+          g.key.provider,
+          g.key.campaignId,
+          g.key.day,
+          g.name,
+          ...(g.counted ? [g.counted] : []),
+        ]),
+      ),
+    ),
     [TTL_ATTRIBUTE]: N(Math.floor(now / 1000) + BATCH_TTL_SECONDS),
   };
 }
@@ -128,9 +143,13 @@ export function journalQuery(tableName: string, watermark: string) {
 
 /** @returns the journal entry an item holds. */
 export function fromBatchItem(item: Item): BatchEntry {
-  const groups = (JSON.parse(item.groups?.S ?? '[]') as [string, string, string, string | null][]).map(
-    ([provider, campaignId, day, name]) => ({ key: { provider, campaignId, day }, name }),
-  );
+  const groups = (
+    JSON.parse(item.groups?.S ?? '[]') as [string, string, string, string | null, string[]?][]
+  ).map(([provider, campaignId, day, name, counted]) => ({
+    key: { provider, campaignId, day },
+    name,
+    ...(counted ? { counted } : {}),
+  }));
   const tally = item.tally?.S;
   const [inserted, devices, reach, deliveries] = tally
     ? (JSON.parse(tally) as [Inserted[], number[], NewDevice[]?, Deliveries[]?])

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { type EventRecord, EventRecordSchema, type QueueMessage } from '../events/event-record';
-import { findProvider } from '../providers';
 import { histogramOf, REACH_ATTRIBUTE, type ReachHistogram } from './reach';
 
 /**
@@ -321,10 +320,13 @@ export const shardKeys = (prefix: string, layout: TableLayout) =>
 
 /**
  * Where an event lives: its partition family without the shard (`CAMPAIGN#…#<day>` or `TYPE#…#<day>`), or
- * `undefined` for an event keyed by id alone (its provider's `created_at` is the receipt time).
+ * `undefined` for an event keyed by id alone.
+ * @param keyedById the event's policy (`EventPolicy.keyed_by_id`): its provider's `created_at` is the receipt
+ *   time, so a retry would land elsewhere. The table never asks the provider registry: the policy comes with
+ *   the message, or from the reader.
  */
-export function placementOf(record: EventRecord): string | undefined {
-  if (findProvider(record.provider)?.timeIsReceipt) return undefined;
+export function placementOf(record: EventRecord, keyedById = false): string | undefined {
+  if (keyedById) return undefined;
   const day = dayOf(record.created_at);
   return record.campaign_id
     ? campaignDayFamily(record.provider, record.campaign_id, day)
@@ -342,8 +344,8 @@ export interface CounterKey {
 }
 
 /** The counter item of a campaign event, `undefined` for an event of no campaign or keyed by id alone. */
-export function counterKeyOf(record: EventRecord): CounterKey | undefined {
-  if (!record.campaign_id || placementOf(record) === undefined) return undefined;
+export function counterKeyOf(record: EventRecord, keyedById = false): CounterKey | undefined {
+  if (!record.campaign_id || placementOf(record, keyedById) === undefined) return undefined;
   return { provider: record.provider, campaignId: record.campaign_id, day: dayOf(record.created_at) };
 }
 
@@ -371,7 +373,7 @@ export function itemKey(message: QueueMessage, layout: TableLayout): { pk: strin
   const record = message.record;
   if (message.kind === 'quarantine') return { pk: quarantinePartitionKey(record.id), sk: RECORD_SORT_KEY };
   const event = message.record;
-  const placement = placementOf(event);
+  const placement = placementOf(event, message.policy?.keyed_by_id);
   if (placement === undefined) return { pk: eventPartitionKey(event.id), sk: RECORD_SORT_KEY };
   return {
     pk: `${placement}#${shardOf(event.id, layout.shards)}`,
@@ -448,7 +450,7 @@ export function toItem(
   for (const field of JSON_FIELDS) {
     if (record[field] !== null) item[field] = S(JSON.stringify(record[field]));
   }
-  if (placementOf(record) === undefined) {
+  if (placementOf(record, message.policy?.keyed_by_id) === undefined) {
     const shard = shardOf(record.id, layout.shards);
     const sortKey = S(`${record.created_at}#${record.id}`);
     if (record.campaign_id) {
@@ -477,8 +479,9 @@ export function toItem(
 export function deviceMarkerItem(
   record: EventRecord,
   layout: TableLayout,
+  keyedById = false,
 ): Record<string, AttributeValue> | undefined {
-  const placement = placementOf(record);
+  const placement = placementOf(record, keyedById);
   if (!record.device_id || placement === undefined) return undefined;
   const item: Record<string, AttributeValue> = {
     pk: S(devicePartitionKey(record.provider, record.device_id)),

@@ -54,7 +54,8 @@ describe('receive webhook: authentic SORI deliveries', () => {
       const messages = await queued();
       expect(messages).toHaveLength(1);
       expect(messages[0]).toMatchObject({
-        v: 1,
+        v: 2,
+        policy: { keyed_by_id: false, counted: expect.any(Boolean), state: null },
         kind: 'event',
         raw: body,
         raw_encoding: 'utf8',
