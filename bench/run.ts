@@ -7,6 +7,7 @@ import { DEFAULT_CONFIG } from '../infra/config';
 import { RECEIVE_EXTERNAL_MODULES } from '../infra/constructs/campaign-inbox';
 import { type BundleFigures, measureBundles } from './cold-start';
 import { costPerMillion } from './cost';
+import { dashboardReport, measureDashboardLoad, printDashboardFigures } from './dashboard-load';
 import { measureEndToEnd } from './end-to-end';
 import { measureLogBytes } from './log-bytes';
 import { measureRealistic } from './realistic';
@@ -63,6 +64,9 @@ log('end to end');
 const e2e = await measureEndToEnd(40, 10);
 log('realistic workload: batches, write units, marker cache, cost');
 const realistic = await measureRealistic({ receiveCpuMicros: withSdk.oursMicros, ...logBytes, log });
+log('dashboard loads: time for 100 campaigns, read units at 10,000 and 1,000,000 devices');
+const dashboard = await measureDashboardLoad({ log });
+const dashboardFigures = dashboardReport(dashboard);
 const atDefaults = (rate: number) => {
   const found = realistic.rates.find((r) => r.isDefault && r.ratePerSecond === rate);
   if (!found) throw new Error(`no realistic figures at ${rate}/s`);
@@ -206,6 +210,7 @@ const rows: Row[] = [
     baseline: '-',
     ratio: '-',
   },
+  ...dashboardFigures.rows,
 ];
 
 /** Figures tooling reads; the names are a contract. */
@@ -239,6 +244,7 @@ const summary = {
   cost_per_million_deliveries_usd_at_10_per_s: fixed(atDefaults(10).costPerMillionDeliveries, 2),
   cost_per_million_deliveries_usd_at_100_per_s: fixed(atDefaults(100).costPerMillionDeliveries, 2),
   cost_per_million_deliveries_usd_at_1000_per_s: fixed(atDefaults(1000).costPerMillionDeliveries, 2),
+  ...dashboardFigures.summary,
 };
 
 /** What each figure of the summary is, and what it assumes. */
@@ -274,6 +280,7 @@ const summaryAssumptions: Record<string, string> = {
     'as cost_per_million_deliveries_usd_at_10_per_s, from cost_per_million_events_usd_at_100_per_s',
   cost_per_million_deliveries_usd_at_1000_per_s:
     'as cost_per_million_deliveries_usd_at_10_per_s, from cost_per_million_events_usd_at_1000_per_s',
+  ...dashboardFigures.assumptions,
 };
 
 const machine = {
@@ -283,6 +290,7 @@ const machine = {
   node: process.version,
 };
 console.table(rows);
+printDashboardFigures(dashboard);
 console.log('summary (bench/results.json):');
 console.table(summary);
 console.log('cost per million events, by part (USD):');
@@ -297,7 +305,7 @@ console.table(
 );
 writeFileSync(
   join(ROOT, 'bench', 'results.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), source, machine, summary, assumptions: summaryAssumptions, rows, receiveCpu: { own, withSdk }, bundles, writes, endToEnd: e2e, cost, realistic }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), source, machine, summary, assumptions: summaryAssumptions, rows, receiveCpu: { own, withSdk }, bundles, writes, endToEnd: e2e, cost, realistic, dashboard }, null, 2)}\n`,
 );
 // In the project's format, so `npm run check` passes on the file as written.
 try {

@@ -1,0 +1,1027 @@
+// What one dashboard load costs, through DashboardReader's public API (`parseDashboardQuery` then `read`), against a
+// local DynamoDB-API server in a process of its own:
+// - its time for an account of 100 campaigns over a 30-day range: the first load of a new reader (the cold load),
+//   then median and p95 of the loads a warm reader answers as the page polls, against a one-day load of the
+//   same data (`?day=`, the first version's only load) measured in the same run, alternately;
+// - its read units, priced as DynamoDB bills them (write-units.ts's rules), for one campaign over 30 days with
+//   10,000 and with 1,000,000 devices, in read units, USD per load and USD per month of a page left open.
+//
+// The 100 campaigns and the 10,000-device campaign are stored through the real path: the consumer's storeBatch,
+// then the repair's fold (CampaignCounters.repair), which writes the counter items and the provider-day items the
+// dashboard reads. A million devices do not go through that path in a bench's minutes: the 1,000,000-device
+// campaign's counter items and provider-day items are built with the fold's own item builders (counterItem,
+// providerDayItem), their reach histograms computed exactly by the fold's own reachChanges over a simulated
+// million devices' days (drawn as the 10,000-device campaign's are), their counts the 10,000-device campaign's
+// times 100; its event records (the latest events and material names the dashboard reads) are the
+// 10,000-device campaign's last day's records.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import {
+  BatchWriteItemCommand,
+  type BatchWriteItemCommandOutput,
+  DynamoDBClient,
+  QueryCommand,
+  type QueryCommandInput,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import type { QueueMessage } from '../lib/events/event-record';
+import { CampaignCounters } from '../lib/ingest/campaign-counters';
+import { EventWriter } from '../lib/ingest/event-writer';
+import { storeBatch } from '../lib/ingest/store-batch';
+import { sori } from '../lib/providers/sori';
+import { type Dashboard, DashboardReader, parseDashboardQuery } from '../lib/queries/dashboard';
+import { buildQueueMessage } from '../lib/receive/build-queue-message';
+import { counterItem } from '../lib/table/counter-items';
+import { itemBytes } from '../lib/table/item-size';
+import { providerDayItem, providerDayPartitionKey, readProviderDays } from '../lib/table/provider-days';
+import {
+  dayNumber,
+  dayOfNumber,
+  devicesOf,
+  histogramOf,
+  REACH_ATTRIBUTE,
+  type ReachHistogram,
+  reachChanges,
+} from '../lib/table/reach';
+import {
+  campaignDayFamily,
+  isCountAttribute,
+  NAME_ATTRIBUTE,
+  RECORDS_TABLE,
+  shardKeys,
+  statsPartitionKey,
+  TYPES_ATTRIBUTE,
+} from '../lib/table/records-table';
+import { type Item, queryItems } from '../lib/table/table-io';
+import { ensureRecordsTable } from '../local/create-records-table';
+import { localClientConfig } from '../local/local-stack';
+import { startDynamoDbProcess } from './dynalite-child';
+import { DEPLOYED_LAYOUT, random } from './workload';
+import { readUnitsOf } from './write-units';
+
+const ROOT = join(import.meta.dirname, '..');
+const FIXTURE = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/sori/impression.json'), 'utf8')) as Record<
+  string,
+  unknown
+> & { campaign: Record<string, unknown>; material: Record<string, unknown>; geolocation: object };
+const PRICES = JSON.parse(readFileSync(join(import.meta.dirname, 'prices.json'), 'utf8')) as {
+  dynamodbOnDemandPerMillionReadUnits: number;
+  region: string;
+  date: string;
+};
+
+/** The range the page shows (its "30 days" preset), and the period of the same length before it. */
+export const RANGE_DAYS = 30;
+/** A fixed last day, so every run stores the same items (the figures do not depend on the date). */
+const TO = '2026-11-30';
+const FROM = dayOfNumber(dayNumber(TO) - RANGE_DAYS + 1);
+const PREVIOUS_FROM = dayOfNumber(dayNumber(FROM) - RANGE_DAYS);
+const PREVIOUS_TO = dayOfNumber(dayNumber(FROM) - 1);
+const HOURS_PER_MONTH = 730;
+
+/** The 100-campaign account: its range stored through the real path. */
+const ACCOUNT = {
+  campaigns: 100,
+  /** Campaign events per campaign and day, spread over the day's hours. */
+  eventsPerCampaignDay: 12,
+  /** Each campaign's audience; neighbouring campaigns share half of theirs (one account's devices). */
+  devicesPerCampaign: 2_000,
+} as const;
+
+/** Shares of SORI's campaign events, as a running campaign sends them. */
+const TRAFFIC = {
+  clickShare: 0.05,
+  platforms: [
+    ['Android', 0.55],
+    ['iOS', 0.4],
+    ['Web', 0.05],
+  ] as const,
+  /** Viewer countries, the k-th most frequent 1/k as often as the first. */
+  countries: [
+    'United States',
+    'Germany',
+    'United Kingdom',
+    'France',
+    'Japan',
+    'Brazil',
+    'Canada',
+    'India',
+    'Spain',
+    'Italy',
+  ],
+  materialsPerCampaign: 3,
+} as const;
+
+/**
+ * One campaign's devices over the range and the period before it: each device is seen on one day of the range
+ * drawn at random (so the range's unique devices are the whole population), and on `REVISITS` more days on
+ * average (a Poisson draw), each drawn at random over both periods; one event per day seen.
+ */
+const REVISITS = 1;
+/** The single campaigns' populations: the one stored through the real path, and the simulated one. */
+const SMALL_DEVICES = 10_000;
+const LARGE_DEVICES = 1_000_000;
+const SCALE = LARGE_DEVICES / SMALL_DEVICES;
+
+/** Warm loads timed of each kind (30 days, one day), alternately. */
+const WARM_LOADS = 15;
+
+const fixed = (value: number, digits = 1) => Number(value.toFixed(digits));
+const DAY_MS = 86_400_000;
+const dayStart = (day: number) => day * DAY_MS;
+
+/** A seeded Poisson draw (Knuth's; the mean is small). */
+function poisson(next: () => number, mean: number): number {
+  const limit = Math.exp(-mean);
+  let k = 0;
+  let p = next();
+  while (p > limit) {
+    k++;
+    p *= next();
+  }
+  return k;
+}
+
+/** Picks a value by weight (the weights sum to 1). */
+function weighted<T>(values: ReadonlyArray<readonly [T, number]>, u: number): T {
+  let sum = 0;
+  for (const [value, weight] of values) {
+    sum += weight;
+    if (u < sum) return value;
+  }
+  return (values.at(-1) as readonly [T, number])[0];
+}
+
+const COUNTRY_WEIGHTS = (() => {
+  const raw = TRAFFIC.countries.map((_, k) => 1 / (k + 1));
+  const total = raw.reduce((a, b) => a + b, 0);
+  return TRAFFIC.countries.map((country, k) => [country, (raw[k] as number) / total] as const);
+})();
+
+const campaignIdOf = (k: number) => `cmp_${String(k).padStart(4, '0')}`;
+const campaignNameOf = (k: number) =>
+  `${['Autumn', 'Winter', 'Spring', 'Summer', 'Launch'][k % 5]} ${['Audio', 'Video', 'Display', 'Podcast'][k % 4]} ${k + 1}`;
+const deviceIdOf = (n: number) => `device_${String(n).padStart(7, '0')}`;
+
+/** What the bench sent, to check the dashboard against: events per counter, devices per day. */
+interface Sent {
+  impressions: number;
+  clicks: number;
+  /** Devices (account-wide ids) seen in the range. */
+  devices: Set<number>;
+}
+
+/** One SORI campaign event as SORI sends it (the documented impression, its fields varied), received at once. */
+function campaignEvent(
+  next: () => number,
+  at: number,
+  seq: string,
+  campaign: number,
+  device: number,
+  sent: Sent | undefined,
+): QueueMessage {
+  const createdAt = new Date(at).toISOString();
+  const material = Math.floor(next() * TRAFFIC.materialsPerCampaign);
+  const click = next() < TRAFFIC.clickShare;
+  const payload = {
+    ...FIXTURE,
+    event: click ? 'campaign.click' : 'campaign.impression',
+    created_at: createdAt,
+    timestamp: createdAt,
+    activity_id: `act_${seq}`,
+    device_id: deviceIdOf(device),
+    platform: weighted(TRAFFIC.platforms, next()),
+    geolocation: { ...FIXTURE.geolocation, viewer_country: weighted(COUNTRY_WEIGHTS, next()) },
+    campaign: { ...FIXTURE.campaign, id: campaignIdOf(campaign), name: campaignNameOf(campaign) },
+    material: {
+      ...FIXTURE.material,
+      id: `mat_${String(campaign).padStart(4, '0')}_${material}`,
+      name: `${campaignNameOf(campaign)}, spot ${material + 1}`,
+    },
+  };
+  if (sent && createdAt.slice(0, 10) >= FROM && createdAt.slice(0, 10) <= TO) {
+    if (click) sent.clicks++;
+    else sent.impressions++;
+    sent.devices.add(device);
+  }
+  return buildQueueMessage(sori, Buffer.from(JSON.stringify(payload)), createdAt);
+}
+
+/** The 100-campaign account's events of one day, in time order. */
+function accountDay(day: number, sent: Sent): QueueMessage[] {
+  const next = random(day * 7_919 + 1);
+  const slot = DAY_MS / ACCOUNT.eventsPerCampaignDay;
+  const events: { at: number; campaign: number }[] = [];
+  for (let campaign = 0; campaign < ACCOUNT.campaigns; campaign++) {
+    // Spread over the day, a jitter within each slot.
+    for (let i = 0; i < ACCOUNT.eventsPerCampaignDay; i++)
+      events.push({ at: dayStart(day) + Math.floor(i * slot + next() * slot), campaign });
+  }
+  events.sort((a, b) => a.at - b.at);
+  return events.map(({ at, campaign }, i) => {
+    const device =
+      campaign * (ACCOUNT.devicesPerCampaign / 2) + Math.floor(next() * ACCOUNT.devicesPerCampaign);
+    return campaignEvent(next, at, `a${day}_${i}`, campaign, device, sent);
+  });
+}
+
+/**
+ * The days each of `devices` devices is seen (day numbers, a day twice for two events that day), as
+ * {@link REVISITS} describes: `visit` is called once per device.
+ */
+function deviceDays(devices: number, seed: number, visit: (device: number, days: number[]) => void): void {
+  const next = random(seed);
+  const first = dayNumber(PREVIOUS_FROM);
+  const rangeFirst = dayNumber(FROM);
+  for (let device = 0; device < devices; device++) {
+    const days = [rangeFirst + Math.floor(next() * RANGE_DAYS)];
+    const more = poisson(next, REVISITS);
+    for (let i = 0; i < more; i++) days.push(first + Math.floor(next() * 2 * RANGE_DAYS));
+    visit(device, days);
+  }
+}
+
+/** Unique devices of the range and of the period before it, counted from the devices' days themselves. */
+interface Reach {
+  range: number;
+  previous: number;
+}
+
+/** The 10,000-device campaign's events, day by day, in time order within each day. */
+function singleCampaignDays(devices: number, sent: Sent): { days: QueueMessage[][]; reach: Reach } {
+  const visits = new Map<number, number[]>();
+  const reach: Reach = { range: 0, previous: 0 };
+  deviceDays(devices, 10_000, (device, days) => {
+    for (const day of days) {
+      const list = visits.get(day) ?? [];
+      list.push(device);
+      visits.set(day, list);
+    }
+    countReach(reach, days);
+  });
+  const next = random(77);
+  const days = [...visits]
+    .sort(([a], [b]) => a - b)
+    .map(([day, seen]) => {
+      const at = seen.map(() => dayStart(day) + Math.floor(next() * DAY_MS)).sort((a, b) => a - b);
+      return seen.map((device, i) => campaignEvent(next, at[i] as number, `s${day}_${i}`, 0, device, sent));
+    });
+  return { days, reach };
+}
+
+function countReach(reach: Reach, days: number[]) {
+  const from = dayNumber(FROM);
+  const previousFrom = dayNumber(PREVIOUS_FROM);
+  if (days.some((day) => day >= from)) reach.range++;
+  if (days.some((day) => day >= previousFrom && day < from)) reach.previous++;
+}
+
+/**
+ * The reach histograms of a simulated campaign of `devices` devices, per day, exactly as the fold keeps them: for
+ * each device, reachChanges from no day to its days.
+ */
+function simulatedHistograms(devices: number): { byDay: Map<number, Map<number, number>>; reach: Reach } {
+  const byDay = new Map<number, Map<number, number>>();
+  const reach: Reach = { range: 0, previous: 0 };
+  deviceDays(devices, 10_000, (_, days) => {
+    for (const [day, change] of reachChanges([], days)) {
+      const histogram = byDay.get(day) ?? new Map<number, number>();
+      for (const [gap, by] of change) histogram.set(gap, (histogram.get(gap) ?? 0) + by);
+      byDay.set(day, histogram);
+    }
+    countReach(reach, days);
+  });
+  return { byDay, reach };
+}
+
+/**
+ * Stores days of deliveries through the real path: the consumer's storeBatch in batches of 100 (one warm
+ * container), then the repair's fold after each day, as its schedule folds deliveries as they come.
+ */
+async function storeThroughPipeline(
+  client: DynamoDBClient,
+  table: string,
+  days: Iterable<QueueMessage[]>,
+  log: (message: string) => void,
+): Promise<{ events: number; seconds: number }> {
+  const writer = new EventWriter(client, table, DEPLOYED_LAYOUT);
+  const counters = new CampaignCounters(client, table, DEPLOYED_LAYOUT);
+  const began = Date.now();
+  let events = 0;
+  let count = 0;
+  for (const messages of days) {
+    for (let i = 0; i < messages.length; i += 100) {
+      const outcomes = await storeBatch(writer, counters, messages.slice(i, i + 100));
+      if (outcomes.some((o) => !o.ok)) throw new Error('a bench batch failed to store');
+    }
+    events += messages.length;
+    await foldAll(counters);
+    if (++count % 10 === 0)
+      log(`dashboard: ${table}: ${count} days stored and folded, ${events.toLocaleString('en-US')} events`);
+  }
+  return { events, seconds: (Date.now() - began) / 1000 };
+}
+
+/** Repair passes until one finds nothing left to fold (a pass stops at its time budget). */
+async function foldAll(counters: CampaignCounters) {
+  for (;;) {
+    const pass = await counters.repair();
+    if (pass.failed > 0 || pass.gaveWay) throw new Error('a bench repair pass failed');
+    if (pass.folded === 0 && pass.recounted === 0) return;
+  }
+}
+
+async function putAll(client: DynamoDBClient, table: string, items: Item[]) {
+  for (let i = 0; i < items.length; i += 25) {
+    let pending: WriteRequest[] | undefined = items
+      .slice(i, i + 25)
+      .map((Item) => ({ PutRequest: { Item } }));
+    while (pending && pending.length > 0) {
+      const out: BatchWriteItemCommandOutput = await client.send(
+        new BatchWriteItemCommand({ RequestItems: { [table]: pending } }),
+      );
+      pending = out.UnprocessedItems?.[table];
+    }
+  }
+}
+
+/** A campaign's counter items over `[first, last]`, as stored. */
+const campaignCounterItems = (
+  client: DynamoDBClient,
+  table: string,
+  campaign: string,
+  first: string,
+  last: string,
+) =>
+  queryItems(client, {
+    TableName: table,
+    KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :first AND :last',
+    ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
+    ExpressionAttributeValues: {
+      ':pk': { S: statsPartitionKey('sori', campaign) },
+      ':first': { S: first },
+      ':last': { S: last },
+    },
+  });
+
+/** A folded counter item rebuilt with the fold's builder, on another day or with other counts and reach. */
+function rebuiltCounter(
+  item: Item,
+  change: { day?: string; scale?: number; reach?: ReachHistogram; fold: string },
+): Item {
+  const counts: Record<string, number> = {};
+  for (const [name, value] of Object.entries(item))
+    if (isCountAttribute(name)) counts[name] = Number(value.N) * (change.scale ?? 1);
+  const reach = change.reach ?? histogramOf(item[REACH_ATTRIBUTE]);
+  return counterItem(
+    {
+      provider: item.provider?.S ?? '',
+      campaignId: item.campaign_id?.S ?? '',
+      day: change.day ?? item.day?.S ?? '',
+    },
+    {
+      counts,
+      devices: change.reach ? devicesOf(change.reach) : Number(item.devices?.N ?? 0),
+      name: item[NAME_ATTRIBUTE]?.S ?? null,
+      version: Number(item.version?.N ?? 1),
+      fold: change.fold,
+      legacyClaims: new Map(),
+      reach,
+      types: item[TYPES_ATTRIBUTE]?.SS ?? [],
+    },
+  );
+}
+
+/** Where a dashboard read goes, by what it reads. */
+type ReadKind =
+  | 'counter listing (index query per provider-day)'
+  | 'counter items (batch get)'
+  | 'counter items (campaign query)'
+  | 'provider-days (query)'
+  | 'latest events (query)'
+  | 'material names (query)'
+  | 'other';
+
+interface ReadFigures {
+  requests: number;
+  /** Read units as the reads were sent (a consistent read costs twice an eventually consistent one). */
+  units: number;
+  /** Read units had every read been eventually consistent. */
+  unitsEventual: number;
+  items: number;
+}
+
+interface ReadTally extends ReadFigures {
+  byKind: Partial<Record<ReadKind, ReadFigures>>;
+}
+
+const newFigures = (): ReadFigures => ({ requests: 0, units: 0, unitsEventual: 0, items: 0 });
+
+function kindOf(command: string, input: QueryCommandInput): ReadKind {
+  if (command === 'BatchGetItemCommand') return 'counter items (batch get)';
+  if (command !== 'QueryCommand') return 'other';
+  if (input.IndexName) return 'counter listing (index query per provider-day)';
+  const pk = input.ExpressionAttributeValues?.[':pk']?.S ?? '';
+  if (pk.startsWith(statsPartitionKey('sori', ''))) return 'counter items (campaign query)';
+  if (pk.startsWith(providerDayPartitionKey(''))) return 'provider-days (query)';
+  return input.ProjectionExpression ? 'material names (query)' : 'latest events (query)';
+}
+
+type Output = { Item?: Item; Items?: Item[]; Responses?: Record<string, Item[]> };
+
+/**
+ * Meters every read `client` sends, priced as DynamoDB bills it. A query that projects is billed for the whole
+ * items it reads, not for what it returns: it is priced from the same query run again without the projection
+ * (on `plain`, unmetered, after the load, so that the load's time is its own).
+ */
+function meterReads(client: DynamoDBClient, plain: DynamoDBClient) {
+  let tally: ReadTally | undefined;
+  let projected: Promise<void>[] = [];
+  const add = (kind: ReadKind, figures: ReadFigures) => {
+    if (!tally) return;
+    const part = tally.byKind[kind] ?? newFigures();
+    tally.byKind[kind] = part;
+    for (const t of [tally, part]) {
+      t.requests += figures.requests;
+      t.units += figures.units;
+      t.unitsEventual += figures.unitsEventual;
+      t.items += figures.items;
+    }
+  };
+  const price = (command: string, input: Record<string, unknown>, output: Output): ReadFigures => {
+    const eventual = {
+      ...input,
+      ConsistentRead: false,
+      RequestItems: Object.fromEntries(
+        Object.entries((input.RequestItems ?? {}) as Record<string, object>).map(([t, r]) => [
+          t,
+          { ...r, ConsistentRead: false },
+        ]),
+      ),
+    };
+    return {
+      requests: 1,
+      units: readUnitsOf(command, input, output),
+      unitsEventual: readUnitsOf(command, eventual, output),
+      items:
+        (output.Item ? 1 : 0) +
+        (output.Items?.length ?? 0) +
+        Object.values(output.Responses ?? {}).reduce((n, list) => n + list.length, 0),
+    };
+  };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      const command = String(context.commandName);
+      if (!tally || !['GetItemCommand', 'QueryCommand', 'BatchGetItemCommand'].includes(command))
+        return result;
+      const input = args.input as QueryCommandInput;
+      const kind = kindOf(command, input);
+      const output = result.output as Output & { LastEvaluatedKey?: Item };
+      if (command === 'QueryCommand' && input.ProjectionExpression) {
+        const returned = output.Items?.length ?? 0;
+        projected.push(
+          (async () => {
+            const { ProjectionExpression: _, ...whole } = input;
+            // Only the names the key condition uses: DynamoDB refuses names an expression does not use.
+            whole.ExpressionAttributeNames = Object.fromEntries(
+              Object.entries(input.ExpressionAttributeNames ?? {}).filter(([name]) =>
+                (input.KeyConditionExpression ?? '').includes(name),
+              ),
+            );
+            const read = await plain.send(new QueryCommand({ ...whole, Limit: returned || 1 }));
+            add(
+              kind,
+              price(command, whole as Record<string, unknown>, { Items: read.Items?.slice(0, returned) }),
+            );
+          })(),
+        );
+        return result;
+      }
+      add(kind, price(command, input as unknown as Record<string, unknown>, output));
+      return result;
+    },
+    { step: 'initialize', name: 'meterDashboardReads' },
+  );
+  return {
+    start() {
+      tally = { ...newFigures(), byKind: {} };
+      projected = [];
+    },
+    async stop(): Promise<ReadTally> {
+      await Promise.all(projected);
+      const done = tally as ReadTally;
+      tally = undefined;
+      return done;
+    },
+  };
+}
+
+interface Load {
+  ms: number;
+  reads: ReadTally;
+  dashboard: Dashboard;
+}
+
+/** A reader as the page's server keeps one (its own client, so a new one opens its connections), metered. */
+function newReader(endpoint: string, table: string, plain: DynamoDBClient) {
+  const client = new DynamoDBClient(localClientConfig(endpoint));
+  const meter = meterReads(client, plain);
+  const reader = new DashboardReader(client, table, DEPLOYED_LAYOUT);
+  return {
+    /** One load through the reader's public API, as `GET /api/dashboard?<params>` asks for it. */
+    async load(params: Record<string, string>): Promise<Load> {
+      const parsed = parseDashboardQuery(new URLSearchParams(params), TO);
+      if (!parsed.ok) throw new Error(`the bench's query was refused: ${parsed.message}`);
+      meter.start();
+      const began = performance.now();
+      const dashboard = await reader.read(parsed.query);
+      const ms = performance.now() - began;
+      return { ms, reads: await meter.stop(), dashboard };
+    },
+    close: () => client.destroy(),
+  };
+}
+
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
+};
+
+/** The page's polling, read from the page itself: every N s for a range ending today, every M s for a past one. */
+export function pagePolling(): { intervalS: number; pastRangeIntervalS: number } {
+  const page = readFileSync(join(ROOT, 'local/dashboard/index.html'), 'utf8');
+  const poll = /setInterval\(\(\) => \{([\s\S]*?)\}, (\d+)\);/.exec(page);
+  const past = poll ? /lastAsked >= (\d+)/.exec(poll[1] ?? '') : null;
+  if (!poll || !past)
+    throw new Error("the page's polling interval was not found in local/dashboard/index.html");
+  return { intervalS: Number(poll[2]) / 1000, pastRangeIntervalS: Number(past[1]) / 1000 };
+}
+
+/** Throws unless the dashboard's figures are the ones sent: the load measured is a right one. */
+function check(label: string, actual: unknown, expected: unknown) {
+  if (actual !== expected) throw new Error(`dashboard bench: ${label} is ${actual}, expected ${expected}`);
+}
+
+export interface CampaignCost {
+  devices: number;
+  /** How its items were made. */
+  built: string;
+  /** A warm reader's load of the 30-day range (what each poll costs), and its parts. */
+  warm: ReadTally;
+  /** A new reader's first load (it also looks for material names the latest events do not give). */
+  cold: ReadTally;
+  /** A warm load drilled down to the campaign (`provider` + `campaign`). */
+  drillDown: ReadTally;
+  usdPerLoad: number;
+  usdPerHourOpen: number;
+  usdPerMonthOpen: number;
+  /** What the same loads would cost with every read eventually consistent. */
+  usdPerMonthOpenEventual: number;
+  counterItemBytes: { median: number; max: number };
+}
+
+export interface DashboardLoadFigures {
+  range: { from: string; to: string; previousFrom: string; previousTo: string };
+  polling: { intervalS: number; pastRangeIntervalS: number; loadsPerHour: number; loadsPerMonth: number };
+  prices: { readUnitsPerMillionUsd: number; region: string; date: string };
+  loadAverage: number[];
+  account: {
+    campaigns: number;
+    events: number;
+    storeSeconds: number;
+    counterItems: number;
+    coldMs: number;
+    warmMs: { median: number; p95: number; all: number[] };
+    dayMs: { median: number; p95: number; all: number[] };
+    ratioVsDay: number;
+    warm: ReadTally;
+    cold: ReadTally;
+    day: ReadTally;
+    usdPerMonthOpen: number;
+  };
+  small: CampaignCost & { events: number; storeSeconds: number };
+  large: CampaignCost & { simulatedSeconds: number };
+}
+
+const usd = (units: number) => (units * PRICES.dynamodbOnDemandPerMillionReadUnits) / 1_000_000;
+
+/** Measures a single campaign's loads: cold, warm, drill-down, and checks the reach against what was sent. */
+async function campaignCost(
+  endpoint: string,
+  plain: DynamoDBClient,
+  table: string,
+  devices: number,
+  expected: Reach & { impressions: number; clicks: number },
+  built: string,
+  polling: DashboardLoadFigures['polling'],
+): Promise<CampaignCost> {
+  const reader = newReader(endpoint, table, plain);
+  const range = { from: FROM, to: TO };
+  const cold = await reader.load(range);
+  let warm = await reader.load(range);
+  for (let i = 0; i < 3; i++) warm = await reader.load(range);
+  const drill = await reader.load({ ...range, provider: 'sori', campaign: campaignIdOf(0) });
+  reader.close();
+  check(`${table}: unique devices over the range`, warm.dashboard.totals.unique_devices, expected.range);
+  check(
+    `${table}: the campaign's unique devices`,
+    warm.dashboard.campaigns[0]?.unique_devices,
+    expected.range,
+  );
+  check(`${table}: drill-down unique devices`, drill.dashboard.totals.unique_devices, expected.range);
+  check(
+    `${table}: previous period's unique devices`,
+    warm.dashboard.previous.unique_devices,
+    expected.previous,
+  );
+  check(`${table}: impressions over the range`, warm.dashboard.totals.impressions, expected.impressions);
+  check(`${table}: clicks over the range`, warm.dashboard.totals.clicks, expected.clicks);
+  const items = await campaignCounterItems(plain, table, campaignIdOf(0), PREVIOUS_FROM, TO);
+  const sizes = items.map(itemBytes).sort((a, b) => a - b);
+  const perLoad = usd(warm.reads.units);
+  return {
+    devices,
+    built,
+    warm: warm.reads,
+    cold: cold.reads,
+    drillDown: drill.reads,
+    usdPerLoad: perLoad,
+    usdPerHourOpen: perLoad * polling.loadsPerHour,
+    usdPerMonthOpen: perLoad * polling.loadsPerMonth,
+    usdPerMonthOpenEventual: usd(warm.reads.unitsEventual) * polling.loadsPerMonth,
+    counterItemBytes: { median: quantile(sizes, 0.5), max: sizes.at(-1) ?? 0 },
+  };
+}
+
+export async function measureDashboardLoad(
+  options: { log?: (message: string) => void } = {},
+): Promise<DashboardLoadFigures> {
+  const log = options.log ?? ((message: string) => console.error(message));
+  const { intervalS, pastRangeIntervalS } = pagePolling();
+  const polling = {
+    intervalS,
+    pastRangeIntervalS,
+    loadsPerHour: 3_600 / intervalS,
+    loadsPerMonth: (HOURS_PER_MONTH * 3_600) / intervalS,
+  };
+  const server = await startDynamoDbProcess();
+  const plain = new DynamoDBClient(localClientConfig(server.endpoint));
+  try {
+    // The 10,000-device campaign, through the real path: the range and the period before it.
+    await ensureRecordsTable(plain, 'dash-10k');
+    const smallSent: Sent = { impressions: 0, clicks: 0, devices: new Set() };
+    const single = singleCampaignDays(SMALL_DEVICES, smallSent);
+    log(
+      `dashboard: storing one campaign of ${SMALL_DEVICES.toLocaleString('en-US')} devices over ${2 * RANGE_DAYS} days through storeBatch and the repair's fold`,
+    );
+    const smallStored = await storeThroughPipeline(plain, 'dash-10k', single.days, log);
+
+    // The 1,000,000-device campaign: the fold's builders, histograms from a simulated million devices' days.
+    log(`dashboard: simulating ${LARGE_DEVICES.toLocaleString('en-US')} devices' days`);
+    const simulatedAt = performance.now();
+    const large = simulatedHistograms(LARGE_DEVICES);
+    const simulatedSeconds = (performance.now() - simulatedAt) / 1000;
+    await ensureRecordsTable(plain, 'dash-1m');
+    const smallCounters = await campaignCounterItems(plain, 'dash-10k', campaignIdOf(0), PREVIOUS_FROM, TO);
+    const largeItems: Item[] = smallCounters.map((item) =>
+      rebuiltCounter(item, {
+        scale: SCALE,
+        reach: large.byDay.get(dayNumber(item.day?.S ?? '')) ?? new Map(),
+        fold: 'bench-1m',
+      }),
+    );
+    for (const day of await readProviderDays(plain, 'dash-10k', 'sori', PREVIOUS_FROM, TO)) {
+      largeItems.push(
+        providerDayItem(
+          {
+            ...day,
+            reach: large.byDay.get(dayNumber(day.day)) ?? new Map(),
+            received: day.received * SCALE,
+            stored: day.stored * SCALE,
+            duplicates: day.duplicates * SCALE,
+            quarantined: day.quarantined * SCALE,
+          },
+          1,
+          'bench-1m',
+        ),
+      );
+    }
+    for (const partition of shardKeys(campaignDayFamily('sori', campaignIdOf(0), TO), DEPLOYED_LAYOUT)) {
+      largeItems.push(
+        ...(await queryItems(plain, {
+          TableName: 'dash-10k',
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey },
+          ExpressionAttributeValues: { ':pk': { S: partition } },
+        })),
+      );
+    }
+    await putAll(plain, 'dash-1m', largeItems);
+
+    // The 100-campaign account: its range through the real path; the period before it, its range's folded
+    // items a period earlier (rebuilt with the fold's builders), so that a load reads both periods' items.
+    await ensureRecordsTable(plain, 'dash-account');
+    const accountSent: Sent = { impressions: 0, clicks: 0, devices: new Set() };
+    const accountDays = Array.from({ length: RANGE_DAYS }, (_, i) => dayNumber(FROM) + i);
+    log(
+      `dashboard: storing ${ACCOUNT.campaigns} campaigns over ${RANGE_DAYS} days (${(ACCOUNT.campaigns * ACCOUNT.eventsPerCampaignDay * RANGE_DAYS).toLocaleString('en-US')} events) through storeBatch and the repair's fold`,
+    );
+    const accountStored = await storeThroughPipeline(
+      plain,
+      'dash-account',
+      (function* () {
+        for (const day of accountDays) yield accountDay(day, accountSent);
+      })(),
+      log,
+    );
+    const previousItems: Item[] = [];
+    for (let campaign = 0; campaign < ACCOUNT.campaigns; campaign++) {
+      for (const item of await campaignCounterItems(
+        plain,
+        'dash-account',
+        campaignIdOf(campaign),
+        FROM,
+        TO,
+      )) {
+        const day = dayOfNumber(dayNumber(item.day?.S ?? '') - RANGE_DAYS);
+        previousItems.push(rebuiltCounter(item, { day, fold: 'bench-previous-period' }));
+      }
+    }
+    for (const day of await readProviderDays(plain, 'dash-account', 'sori', FROM, TO)) {
+      previousItems.push(
+        providerDayItem(
+          { ...day, day: dayOfNumber(dayNumber(day.day) - RANGE_DAYS) },
+          1,
+          'bench-previous-period',
+        ),
+      );
+    }
+    await putAll(plain, 'dash-account', previousItems);
+
+    const loadAverage = loadavg().map((n) => fixed(n, 2));
+    log(`dashboard: timing loads (load average ${loadAverage.join(', ')})`);
+    const accountReader = newReader(server.endpoint, 'dash-account', plain);
+    const cold = await accountReader.load({ from: FROM, to: TO });
+    const warm: Load[] = [];
+    const day: Load[] = [];
+    for (let i = 0; i < WARM_LOADS; i++) {
+      warm.push(await accountReader.load({ from: FROM, to: TO }));
+      day.push(await accountReader.load({ day: TO }));
+    }
+    accountReader.close();
+    const last = warm.at(-1) as Load;
+    check('account: impressions over the range', last.dashboard.totals.impressions, accountSent.impressions);
+    check('account: clicks over the range', last.dashboard.totals.clicks, accountSent.clicks);
+    check(
+      'account: unique devices over the range',
+      last.dashboard.totals.unique_devices,
+      accountSent.devices.size,
+    );
+    check('account: campaigns listed', last.dashboard.campaigns.length, ACCOUNT.campaigns);
+    const warmMs = warm.map((l) => fixed(l.ms));
+    const dayMs = day.map((l) => fixed(l.ms));
+
+    log('dashboard: read units of one campaign, 10,000 and 1,000,000 devices');
+    const small = await campaignCost(
+      server.endpoint,
+      plain,
+      'dash-10k',
+      SMALL_DEVICES,
+      { ...single.reach, impressions: smallSent.impressions, clicks: smallSent.clicks },
+      `stored through storeBatch and the repair's fold: ${smallStored.events.toLocaleString('en-US')} events`,
+      polling,
+    );
+    const largeCost = await campaignCost(
+      server.endpoint,
+      plain,
+      'dash-1m',
+      LARGE_DEVICES,
+      { ...large.reach, impressions: smallSent.impressions * SCALE, clicks: smallSent.clicks * SCALE },
+      `counter and provider-day items built with counterItem and providerDayItem, reach histograms by reachChanges over ${LARGE_DEVICES.toLocaleString('en-US')} simulated devices' days, counts the 10,000-device campaign's × ${SCALE}; its last day's event records copied from it`,
+      polling,
+    );
+
+    return {
+      range: { from: FROM, to: TO, previousFrom: PREVIOUS_FROM, previousTo: PREVIOUS_TO },
+      polling,
+      prices: {
+        readUnitsPerMillionUsd: PRICES.dynamodbOnDemandPerMillionReadUnits,
+        region: PRICES.region,
+        date: PRICES.date,
+      },
+      loadAverage,
+      account: {
+        campaigns: ACCOUNT.campaigns,
+        events: accountStored.events,
+        storeSeconds: fixed(accountStored.seconds),
+        counterItems: last.reads.byKind['counter items (batch get)']?.items ?? 0,
+        coldMs: fixed(cold.ms),
+        warmMs: { median: quantile(warmMs, 0.5), p95: quantile(warmMs, 0.95), all: warmMs },
+        dayMs: { median: quantile(dayMs, 0.5), p95: quantile(dayMs, 0.95), all: dayMs },
+        ratioVsDay: fixed(quantile(warmMs, 0.5) / quantile(dayMs, 0.5), 2),
+        warm: last.reads,
+        cold: cold.reads,
+        day: (day.at(-1) as Load).reads,
+        usdPerMonthOpen: usd(last.reads.units) * polling.loadsPerMonth,
+      },
+      small: { ...small, events: smallStored.events, storeSeconds: fixed(smallStored.seconds) },
+      large: { ...largeCost, simulatedSeconds: fixed(simulatedSeconds) },
+    };
+  } finally {
+    plain.destroy();
+    await server.stop();
+  }
+}
+
+const sig = (value: number, digits = 3) => Number(value.toPrecision(digits));
+
+/** The figures for bench/results.json: summary fields (new names only), what each assumes, and table rows. */
+export function dashboardReport(f: DashboardLoadFigures) {
+  const summary = {
+    dashboard_30d_100_campaigns_load_ms: f.account.warmMs.median,
+    dashboard_30d_100_campaigns_load_p95_ms: f.account.warmMs.p95,
+    dashboard_30d_100_campaigns_cold_load_ms: f.account.coldMs,
+    dashboard_1d_100_campaigns_load_ms: f.account.dayMs.median,
+    dashboard_30d_vs_1d_load_ratio: f.account.ratioVsDay,
+    dashboard_read_units_per_load_30d_100_campaigns: f.account.warm.units,
+    dashboard_read_units_per_load_at_10k_devices: f.small.warm.units,
+    dashboard_read_units_per_load_at_1m_devices: f.large.warm.units,
+    dashboard_read_units_per_load_at_10k_devices_if_eventually_consistent: f.small.warm.unitsEventual,
+    dashboard_read_units_per_load_at_1m_devices_if_eventually_consistent: f.large.warm.unitsEventual,
+    dashboard_usd_per_load_at_10k_devices: sig(f.small.usdPerLoad),
+    dashboard_usd_per_load_at_1m_devices: sig(f.large.usdPerLoad),
+    dashboard_usd_per_month_open_at_10k_devices: fixed(f.small.usdPerMonthOpen, 2),
+    dashboard_usd_per_month_open_at_1m_devices: fixed(f.large.usdPerMonthOpen, 2),
+    dashboard_usd_per_month_open_30d_100_campaigns: fixed(f.account.usdPerMonthOpen, 2),
+    dashboard_poll_interval_s: f.polling.intervalS,
+  };
+  const range = `the 30-day range ${f.range.from} to ${f.range.to} (the page's "30 days"), whose load also reads the 30 days before it (${f.range.previousFrom} to ${f.range.previousTo}) for the comparison`;
+  const account = `${f.account.campaigns} SORI campaigns, ${f.account.events.toLocaleString('en-US')} campaign events (${ACCOUNT.eventsPerCampaignDay} per campaign and day over every hour, ${TRAFFIC.clickShare * 100} % clicks, ${TRAFFIC.platforms.length} platforms, ${TRAFFIC.countries.length} countries, ${TRAFFIC.materialsPerCampaign} materials per campaign, ${ACCOUNT.devicesPerCampaign.toLocaleString('en-US')} devices per campaign, neighbours sharing half) stored over the range through storeBatch (batches of 100) and the repair's fold; the period before holds the range's folded counter and provider-day items a period earlier (rebuilt with counterItem and providerDayItem)`;
+  const loadsOpen = `a page open around the clock for a month (${HOURS_PER_MONTH} h) on a range ending today, which the page asks for every ${f.polling.intervalS} s (local/dashboard/index.html; a range ending before today every ${f.polling.pastRangeIntervalS} s): ${f.polling.loadsPerMonth.toLocaleString('en-US')} warm loads`;
+  const price = `on-demand, $${f.prices.readUnitsPerMillionUsd} per million read units (${f.prices.region}, ${f.prices.date}, bench/prices.json)`;
+  const single = (c: CampaignCost) =>
+    `one SORI campaign of ${c.devices.toLocaleString('en-US')} devices, each seen on one day of the range and on ${REVISITS} more day on average (Poisson) over both periods, the table holding nothing else; ${c.built}`;
+  const units =
+    "read units of a warm reader's load, as sent (the reader reads the counter items consistently) and priced as DynamoDB bills them: a batch get 1 unit per started 4 KB of each item (half eventually consistent), a query 1 unit per started 4 KB of its page's items together (half eventually consistent), a projected query by the whole items it reads";
+  const assumptions: Record<string, string> = {
+    dashboard_30d_100_campaigns_load_ms: `median of ${WARM_LOADS} loads of ${range}, through DashboardReader.read after parseDashboardQuery, by a warm reader (as the page's polling keeps the function's), against a local DynamoDB-API server (dynalite) in its own process on this machine (load average ${f.loadAverage.join(', ')} when timed); ${account}`,
+    dashboard_30d_100_campaigns_load_p95_ms: 'as dashboard_30d_100_campaigns_load_ms, the 95th percentile',
+    dashboard_30d_100_campaigns_cold_load_ms:
+      'as dashboard_30d_100_campaigns_load_ms, the first load of a new reader with a new client (its connections opened, the material names not yet known); the modules were already loaded',
+    dashboard_1d_100_campaigns_load_ms: `the baseline: median of ${WARM_LOADS} loads of the range's last day alone (?day=${f.range.to}, the first version's one-day load) of the same data by the same warm reader, each run right after a 30-day load`,
+    dashboard_30d_vs_1d_load_ratio:
+      'dashboard_30d_100_campaigns_load_ms / dashboard_1d_100_campaigns_load_ms',
+    dashboard_read_units_per_load_30d_100_campaigns: `${units}; the data of dashboard_30d_100_campaigns_load_ms`,
+    dashboard_read_units_per_load_at_10k_devices: `${units}; ${single(f.small)}`,
+    dashboard_read_units_per_load_at_1m_devices: `${units}; ${single(f.large)}`,
+    dashboard_read_units_per_load_at_10k_devices_if_eventually_consistent:
+      'as dashboard_read_units_per_load_at_10k_devices, had every read been eventually consistent',
+    dashboard_read_units_per_load_at_1m_devices_if_eventually_consistent:
+      'as dashboard_read_units_per_load_at_1m_devices, had every read been eventually consistent',
+    dashboard_usd_per_load_at_10k_devices: `dashboard_read_units_per_load_at_10k_devices, ${price}`,
+    dashboard_usd_per_load_at_1m_devices: `dashboard_read_units_per_load_at_1m_devices, ${price}`,
+    dashboard_usd_per_month_open_at_10k_devices: `dashboard_usd_per_load_at_10k_devices × ${loadsOpen}; reads only (no Lambda, API Gateway or sign-in)`,
+    dashboard_usd_per_month_open_at_1m_devices: `dashboard_usd_per_load_at_1m_devices × ${loadsOpen}; reads only`,
+    dashboard_usd_per_month_open_30d_100_campaigns: `dashboard_read_units_per_load_30d_100_campaigns, ${price}, × ${loadsOpen}; reads only`,
+    dashboard_poll_interval_s: `seconds between the page's loads of a range ending today, read from local/dashboard/index.html (a past range: ${f.polling.pastRangeIntervalS} s)`,
+  };
+  const rows = [
+    {
+      figure: `dashboard load, 30 days, ${f.account.campaigns} campaigns, warm median / p95 (ms; baseline: one-day load)`,
+      ours: `${f.account.warmMs.median} / ${f.account.warmMs.p95}`,
+      baseline: `${f.account.dayMs.median} / ${f.account.dayMs.p95}`,
+      ratio: f.account.ratioVsDay,
+    },
+    {
+      figure: `dashboard load, 30 days, ${f.account.campaigns} campaigns, cold (ms; baseline: warm median)`,
+      ours: f.account.coldMs,
+      baseline: f.account.warmMs.median,
+      ratio: fixed(f.account.coldMs / f.account.warmMs.median, 2),
+    },
+    {
+      figure: `dashboard read units per load, 30 days, ${f.account.campaigns} campaigns (baseline: one-day load)`,
+      ours: f.account.warm.units,
+      baseline: f.account.day.units,
+      ratio: fixed(f.account.warm.units / f.account.day.units, 2),
+    },
+    {
+      figure:
+        'dashboard read units per load, one campaign, 30 days, 1,000,000 devices (baseline: 10,000 devices)',
+      ours: f.large.warm.units,
+      baseline: f.small.warm.units,
+      ratio: fixed(f.large.warm.units / f.small.warm.units, 2),
+    },
+    {
+      figure: `dashboard USD per month open (polled every ${f.polling.intervalS} s), one campaign, 1,000,000 devices (baseline: 10,000 devices)`,
+      ours: fixed(f.large.usdPerMonthOpen, 2),
+      baseline: fixed(f.small.usdPerMonthOpen, 2),
+      ratio: fixed(f.large.usdPerMonthOpen / f.small.usdPerMonthOpen, 2),
+    },
+  ];
+  return { summary, assumptions, rows };
+}
+
+/** The read parts of a load, for printing. */
+function readRows(label: string, tally: ReadTally) {
+  return Object.entries(tally.byKind).map(([kind, figures]) => ({
+    load: label,
+    reads: kind,
+    requests: figures.requests,
+    items: figures.items,
+    units: figures.units,
+    'units if eventual': figures.unitsEventual,
+  }));
+}
+
+/** Prints how the figures were made, and each load's reads by part (the figures themselves are in the rows). */
+export function printDashboardFigures(f: DashboardLoadFigures) {
+  console.log(
+    `dashboard loads through DashboardReader.read (${f.range.from} to ${f.range.to}, with the previous period ${f.range.previousFrom} to ${f.range.previousTo})`,
+  );
+  console.log(
+    `- ${f.account.campaigns} campaigns: ${f.account.events.toLocaleString('en-US')} events stored through storeBatch + the repair's fold in ${f.account.storeSeconds} s; a load reads ${f.account.counterItems.toLocaleString('en-US')} counter items`,
+  );
+  console.log(
+    `- ${f.small.devices.toLocaleString('en-US')} devices: ${f.small.events.toLocaleString('en-US')} events stored through storeBatch + the repair's fold in ${f.small.storeSeconds} s; counter items ${f.small.counterItemBytes.median} B median, ${f.small.counterItemBytes.max} B largest`,
+  );
+  console.log(
+    `- ${f.large.devices.toLocaleString('en-US')} devices: NOT stored through the pipeline (too slow locally): ${f.large.built} (simulated in ${f.large.simulatedSeconds} s); counter items ${f.large.counterItemBytes.median} B median, ${f.large.counterItemBytes.max} B largest`,
+  );
+  console.log(
+    `- the page polls every ${f.polling.intervalS} s (a range ending today; ${f.polling.pastRangeIntervalS} s for a past one): ${f.polling.loadsPerHour.toLocaleString('en-US')} loads an hour, ${f.polling.loadsPerMonth.toLocaleString('en-US')} a month open around the clock; machine load average ${f.loadAverage.join(', ')}`,
+  );
+  console.table([
+    ...readRows(`${f.account.campaigns} campaigns, warm`, f.account.warm),
+    ...readRows(`${f.account.campaigns} campaigns, cold`, f.account.cold),
+    ...readRows(`${f.account.campaigns} campaigns, one day`, f.account.day),
+    ...readRows('10k devices, warm', f.small.warm),
+    ...readRows('10k devices, cold', f.small.cold),
+    ...readRows('10k devices, drill-down', f.small.drillDown),
+    ...readRows('1M devices, warm', f.large.warm),
+    ...readRows('1M devices, cold', f.large.cold),
+    ...readRows('1M devices, drill-down', f.large.drillDown),
+  ]);
+}
+
+/**
+ * `npm run bench:dashboard`: measures, prints, and adds the figures to bench/results.json (its summary fields
+ * and their assumptions, and a `dashboard` section with its own date and source), leaving the rest as it is.
+ */
+async function main() {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const started = Date.now();
+  const log = (message: string) =>
+    console.error(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${message}`);
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
+    } catch {
+      return '';
+    }
+  };
+  const source = {
+    commit: git(['rev-parse', 'HEAD']).trim(),
+    uncommitted: git([
+      'status',
+      '--porcelain',
+      '--',
+      'lib',
+      'functions',
+      'local',
+      'infra',
+      'bench/dashboard-load.ts',
+    ])
+      .split('\n')
+      .filter(Boolean),
+  };
+  const figures = await measureDashboardLoad({ log });
+  const { summary, assumptions, rows } = dashboardReport(figures);
+  console.table(rows);
+  printDashboardFigures(figures);
+  console.log('summary (added to bench/results.json):');
+  console.table(summary);
+  const path = join(ROOT, 'bench', 'results.json');
+  const results = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : {};
+  results.summary = { ...(results.summary as object), ...summary };
+  results.assumptions = { ...(results.assumptions as object), ...assumptions };
+  const kept = ((results.rows as { figure: string }[] | undefined) ?? []).filter(
+    (row) => !row.figure.startsWith('dashboard '),
+  );
+  results.rows = [...kept, ...rows];
+  results.dashboard = { date: new Date().toISOString(), source, ...figures };
+  writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`);
+  try {
+    execFileSync(join(ROOT, 'node_modules', '.bin', 'biome'), ['format', '--write', 'bench/results.json'], {
+      cwd: ROOT,
+      stdio: 'ignore',
+    });
+  } catch {
+    log('bench/results.json left unformatted: biome did not run');
+  }
+  log('added the dashboard figures to bench/results.json');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
