@@ -127,8 +127,7 @@ const FOLD_CONCURRENCY = 8;
 const REACH_CONCURRENCY = 16;
 /** Devices new on a day a fold counts at most: each costs a query and a put, and a fold ends within its lease. */
 const MAX_RUN_DEVICES = 5_000;
-/** How long delivery figures of batches without a campaign event wait for an entry before a batch opens one. */
-const CARRY_MS = 60_000;
+
 /** Batches one fold folds at most: their tokens (25 bytes each) are written down in the fold state. */
 const MAX_RUN_BATCHES = 2_000;
 /** Folds newer than the watermark's bound the state lists at most (22 bytes each). */
@@ -301,31 +300,6 @@ export class CampaignCounters {
     const update = closeBatchUpdate(this.tableName, token, tally);
     const value = update.ExpressionAttributeValues[':tally'].S;
     return updateIf(this.client, update, (found) => found?.tally?.S === value);
-  }
-
-  /** Delivery figures of this container's batches that no journal entry holds yet, and since when. */
-  private carried = new Map<string, Deliveries>();
-  private carriedSince: number | undefined;
-
-  /** Keeps delivery figures for the container's next journal entry. */
-  carryDeliveries(deliveries: readonly Deliveries[], now = Date.now()): void {
-    if (deliveries.length === 0) return;
-    const merged = mergeDeliveries([...this.carried.values(), ...deliveries]);
-    this.carried = new Map(merged.map((entry) => [JSON.stringify(entry.slice(0, 2)), entry]));
-    this.carriedSince ??= now;
-  }
-
-  /** @returns the delivery figures carried so far, which the caller's entry now holds. */
-  takeCarriedDeliveries(): Deliveries[] {
-    const carried = [...this.carried.values()];
-    this.carried = new Map();
-    this.carriedSince = undefined;
-    return carried;
-  }
-
-  /** `true` when carried delivery figures have waited long enough for a batch to open an entry of its own. */
-  carriedDeliveriesAreDue(now = Date.now()): boolean {
-    return this.carriedSince !== undefined && now - this.carriedSince >= CARRY_MS;
   }
 
   /**

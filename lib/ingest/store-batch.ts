@@ -83,10 +83,9 @@ async function store(
     return index;
   });
 
-  // The entry comes first, so that no first insert of a campaign event escapes the repair. A batch without a
-  // campaign event opens none (its delivery figures wait for the container's next entry), unless those figures
-  // have waited a minute.
-  const journaled = groups.length > 0 || (messages.length > 0 && counters.carriedDeliveriesAreDue());
+  // The entry comes first, so that no first insert of a campaign event escapes the repair. Every batch has one:
+  // it also carries what the batch's deliveries came to (the delivery figures), campaign events or not.
+  const journaled = messages.length > 0;
   let opened: unknown;
   if (journaled) {
     try {
@@ -130,7 +129,6 @@ async function store(
     }),
   );
 
-  const deliveries = deliveriesOf(messages, stored);
   if (journaled && opened === undefined) {
     const tally: BatchTally = { inserted: [], devices: groups.map(() => 0), reach: [], deliveries: [] };
     let known = true;
@@ -149,28 +147,11 @@ async function store(
     });
     // Left open, the entry is counted by the repair from the batch's own writes once it is stale; so is it
     // when the close fails. The messages stored stay stored either way. Delivery figures are not part of that
-    // promise: those of an entry left open count its first inserts only.
+    // promise: those of an entry left open count its first inserts of events only.
     if (known) {
-      const carried = counters.takeCarriedDeliveries();
-      tally.deliveries = mergeDeliveries([...carried, ...deliveries]);
-      const closed = await counters.close(token, tally).catch(() => undefined);
-      // Closed before by the repair (from the batch's writes): the carried figures are not in it.
-      if (closed === false) counters.carryDeliveries(carried);
-    } else {
-      // Left open: the repair's count from the batch's own writes gives its first inserts of events alone.
-      counters.carryDeliveries(
-        deliveries.map(([provider, day, received, events, duplicates, quarantined]) => [
-          provider,
-          day,
-          received - events,
-          0,
-          duplicates,
-          quarantined,
-        ]),
-      );
+      tally.deliveries = deliveriesOf(messages, stored);
+      await counters.close(token, tally).catch(() => false);
     }
-  } else {
-    counters.carryDeliveries(deliveries);
   }
 
   await registered;
