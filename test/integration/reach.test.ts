@@ -239,7 +239,7 @@ describe('unique devices over a range', () => {
       buildQueueMessage(
         sori,
         Buffer.from(
-          JSON.stringify({ ...soriPayload('authentication'), activity_id: `login_${prefix}_${i}` }),
+          JSON.stringify({ ...soriPayload('authentication'), device_id: `login_${prefix}_${i}` }),
         ),
         `${FIRST_DAY}T09:00:00.000Z`,
       ),
