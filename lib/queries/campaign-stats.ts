@@ -66,6 +66,14 @@ export function reachOf(item: CounterItem): ReachHistogram {
 export const READ_CONCURRENCY = 16;
 
 /**
+ * How many items read in one call cost about as much as one call more: a range's counter items are read by one
+ * query per campaign when that takes fewer calls than batch reads by key would, counting this many items as one
+ * call (a query reads a partition's items together, a batch read finds each by key; measured against the local
+ * DynamoDB-API server, and in DynamoDB a query is also billed per 4 KB read rather than per item).
+ */
+export const ITEMS_PER_CALL = 32;
+
+/**
  * Maps `inputs` through `read` with at most `limit` calls under way, in order; the first failure is thrown once
  * the calls under way have ended, and no call starts after it.
  */
@@ -157,33 +165,70 @@ export class CampaignStats {
     return (await this.counterItems(provider, campaignId, since, until)).map(toCampaignDayStats);
   }
 
-  /**
-   * Every campaign's counter items on one day: the `gsi3` index lists them, the table gives their counts
-   * (consistent reads; the index entries hold no counts, so moving a count never rewrites one).
-   */
-  async dayCounterItems(provider: string, day: string): Promise<CounterItem[]> {
+  /** The campaigns with a counter item on one day, as the `gsi3` index lists them (keys only). */
+  private async dayCampaigns(provider: string, day: string): Promise<string[]> {
     const index = RECORDS_TABLE.indexes.byTypeAndDay;
     const listed = await queryItems(this.client, {
       TableName: this.tableName,
       IndexName: index.name,
       KeyConditionExpression: '#pk = :pk',
-      ExpressionAttributeNames: { '#pk': index.partitionKey },
+      ProjectionExpression: '#sk',
+      ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey },
       ExpressionAttributeValues: { ':pk': { S: statsDayPartitionKey(provider, day) } },
     });
-    const keys = listed.map((item) =>
-      counterItemKey({ provider, campaignId: item[index.sortKey]?.S ?? '', day }),
-    );
+    return listed.map((item) => item[index.sortKey]?.S ?? '');
+  }
+
+  /** Counter items by key: consistent batch reads of up to 100 keys. */
+  private async itemsOn(provider: string, day: string, campaigns: string[]): Promise<CounterItem[]> {
+    const keys = campaigns.map((campaignId) => counterItemKey({ provider, campaignId, day }));
     return (await getItems(this.client, this.tableName, keys)).map(fromCounterItem);
   }
 
   /**
-   * Every campaign's counter items on each of `days` for each of `providers`: one index query and its batch
-   * reads per provider-day, {@link READ_CONCURRENCY} provider-days at once.
+   * Every campaign's counter items on one day: the `gsi3` index lists them, the table gives their counts
+   * (consistent reads; the index entries hold no counts, so moving a count never rewrites one).
+   */
+  async dayCounterItems(provider: string, day: string): Promise<CounterItem[]> {
+    return this.itemsOn(provider, day, await this.dayCampaigns(provider, day));
+  }
+
+  /**
+   * Every campaign's counter items on each of `days` (consecutive UTC days) for each of `providers`. Each
+   * provider-day's campaigns are listed by one index query, {@link READ_CONCURRENCY} at once; the items are then
+   * read the cheaper way: by key, in batches of 100 per provider-day, or, when the campaigns have items on many
+   * of the days, by one query of each campaign's partition over the days (a query is billed per 4 KB of the
+   * items it reads together, a batch read per item, and each call has a cost of its own; see
+   * {@link ITEMS_PER_CALL}).
    */
   async daysCounterItems(providers: readonly string[], days: readonly string[]): Promise<CounterItem[]> {
     const providerDays = providers.flatMap((provider) => days.map((day) => ({ provider, day })));
-    const read = await mapBounded(providerDays, READ_CONCURRENCY, ({ provider, day }) =>
-      this.dayCounterItems(provider, day),
+    const listed = await mapBounded(providerDays, READ_CONCURRENCY, async ({ provider, day }) => ({
+      provider,
+      day,
+      campaigns: await this.dayCampaigns(provider, day),
+    }));
+    const items = listed.reduce((total, { campaigns }) => total + campaigns.length, 0);
+    const batches = listed.reduce((total, { campaigns }) => total + Math.ceil(campaigns.length / 100), 0);
+    // Keyed by a Map on both parts: ids are the senders' and may be any string.
+    const campaigns = new Map<string, { provider: string; campaignId: string }>();
+    for (const { provider, campaigns: ids } of listed) {
+      for (const campaignId of ids)
+        campaigns.set(JSON.stringify([provider, campaignId]), { provider, campaignId });
+    }
+    if (campaigns.size < batches + items / ITEMS_PER_CALL) {
+      const first = days.reduce((a, b) => (b < a ? b : a), days[0] ?? '');
+      const last = days.reduce((a, b) => (b > a ? b : a), days[0] ?? '');
+      const wanted = new Set(days);
+      const read = await mapBounded([...campaigns.values()], READ_CONCURRENCY, ({ provider, campaignId }) =>
+        this.counterItems(provider, campaignId, first, last),
+      );
+      return read.flat().filter((item) => wanted.has(item.day));
+    }
+    const read = await mapBounded(
+      listed.filter(({ campaigns: ids }) => ids.length > 0),
+      READ_CONCURRENCY,
+      ({ provider, day, campaigns: ids }) => this.itemsOn(provider, day, ids),
     );
     return read.flat();
   }

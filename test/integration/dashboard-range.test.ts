@@ -29,7 +29,7 @@ import { createDashboard } from '../../local/dashboard';
 import { localClientConfig } from '../../local/local-stack';
 import { dashboardEvent } from '../support/dashboard-events';
 import { memoryLogger, soriPayload } from '../support/deliveries';
-import { createTestTable, localClients } from '../support/local-aws';
+import { createTestTable, faultyDynamoDb, localClients } from '../support/local-aws';
 import { storeAndFold } from '../support/store-and-fold';
 
 const { dynamodb } = localClients();
@@ -490,6 +490,13 @@ describe('the dashboard over a range of days', () => {
     );
     expect(most).toBeGreaterThan(1);
     expect(most).toBeLessThanOrEqual(READ_CONCURRENCY + 4);
+    // The range's campaigns have items on several of its days: one query of each campaign's partition reads
+    // them (three campaigns), not a batch read per provider-day.
+    const partitionQueries = commands.filter(
+      (c) => c.name === 'QueryCommand' && String(JSON.stringify(c.input)).includes('"STATS#'),
+    );
+    expect(partitionQueries).toHaveLength(3);
+    expect(commands.filter((c) => c.name === 'BatchGetItemCommand')).toEqual([]);
     const nameSearches = () =>
       commands.filter(
         (c) => c.name === 'QueryCommand' && String(c.input.ProjectionExpression).includes('#name'),
@@ -497,6 +504,64 @@ describe('the dashboard over a range of days', () => {
     commands.length = 0;
     await reader.read(thirtyDays);
     expect(nameSearches()).toEqual([]);
+  });
+});
+
+describe('the counter items of a range', () => {
+  it('are read by key for a day of many campaigns and by one query per campaign for a long range, the figures exact either way', async () => {
+    const table = await createTestTable(dynamodb, LAYOUT);
+    const campaigns = ['cmp_0', 'cmp_1', 'cmp_2', 'cmp_3', 'cmp_4'];
+    // Each campaign on each of six days, its devices shared with the others' over the days.
+    const days = ['2025-10-09', '2025-10-10', '2025-10-11', '2025-10-12', '2025-10-13', '2025-10-14'];
+    const sent = [
+      ...days.flatMap((d, n) =>
+        campaigns.map((campaign, i) =>
+          soriEvent(
+            'impression',
+            campaign,
+            `dev_${(i + n) % 7}`,
+            `${d}T09:00:00.000Z`,
+            'iOS',
+            'Germany',
+            'mat_1',
+          ),
+        ),
+      ),
+      soriEvent('click', 'cmp_0', 'dev_9', '2025-10-02T09:00:00.000Z', 'iOS', 'Germany', 'mat_1'),
+    ];
+    await storeAndFold(table.writer, table.counters, sent.map(message));
+    const rows = (events: Sent[]) =>
+      campaigns
+        .map((campaign) => {
+          const own = events.filter((e) => e.campaign === campaign);
+          return [campaign, figures(own).impressions, figures(own).clicks, devices(own)];
+        })
+        .filter(([, impressions, clicks]) => Number(impressions) + Number(clicks) > 0);
+    const read = async (search: string) => {
+      const { client, seen } = faultyDynamoDb();
+      const board = await new DashboardReader(client, table.tableName, LAYOUT).read(query(search));
+      return {
+        rows: board.campaigns
+          .map((c) => [c.campaign_id, c.impressions, c.clicks, c.unique_devices])
+          .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+        batchReads: seen.filter((c) => c.name === 'BatchGetItemCommand').length,
+        partitionQueries: seen.filter(
+          (c) => c.name === 'QueryCommand' && JSON.stringify(c.input).includes('"STATS#'),
+        ).length,
+      };
+    };
+    // A day and the day before: five campaigns on each, two batch reads by key rather than five queries.
+    const oneDay = await read('day=2025-10-14');
+    expect(oneDay).toEqual({
+      rows: rows(sent.filter((e) => day(e) === '2025-10-14')),
+      batchReads: 2,
+      partitionQueries: 0,
+    });
+    // Thirty days and the thirty before them: one query of each campaign's partition rather than seven batch
+    // reads by key.
+    const range = await read('from=2025-09-15&to=2025-10-14');
+    expect(range).toEqual({ rows: rows(sent), batchReads: 0, partitionQueries: 5 });
+    expect(range.rows[0]).toEqual(['cmp_0', 6, 1, 7]);
   });
 });
 
