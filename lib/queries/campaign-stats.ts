@@ -54,8 +54,7 @@ export function toCampaignDayStats(counter: CounterItem): CampaignDayStats {
  * its days but never under-counts.
  */
 export function reachOf(item: CounterItem): ReachHistogram {
-  const reach = (item as CounterItem & { reach?: ReachHistogram }).reach;
-  if (reach && reach.size > 0) return reach;
+  if (item.reach.size > 0) return item.reach;
   return item.unique_devices > 0 ? new Map([[0, item.unique_devices]]) : new Map();
 }
 
