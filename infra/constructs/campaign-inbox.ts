@@ -192,6 +192,9 @@ export class CampaignInbox extends Construct {
       shards: config.shards,
       recordRetentionDays: config.recordRetentionDays,
       logRetentionDays: config.logRetentionDays,
+      queue: this.queue.queue,
+      deadLetterQueue: this.queue.deadLetterQueue,
+      providers: config.providers,
     });
 
     this.monitoring = new Monitoring(this, 'Monitoring', {

@@ -240,10 +240,14 @@ describe('the campaign dashboard in the stack', () => {
         ],
       },
       POWERTOOLS_LOG_LEVEL: 'INFO',
+      METRICS_NAMESPACE: 'CampaignInbox',
+      RECEIVE_METRICS_SERVICE: 'receive-webhook',
+      QUEUE_URL: { Ref: queueOf(sharded, false) },
+      DLQ_URL: { Ref: queueOf(sharded, true) },
     });
   });
 
-  it('allows the dashboard function only Query, GetItem and BatchGetItem on the table and Query on gsi3: no write', () => {
+  it("allows the dashboard function only Query, GetItem and BatchGetItem on the table and Query on gsi3 (no write), metrics reads, and the queues' attributes", () => {
     const [tableId] = only(resources, 'AWS::DynamoDB::GlobalTable');
     const statements = statementsOfFunction(resources, functionOf(resources, 'GET /api/dashboard'));
     const table = { 'Fn::GetAtt': [tableId, 'Arn'] };
@@ -259,6 +263,14 @@ describe('the campaign dashboard in the stack', () => {
         ['dynamodb:GetItem', JSON.stringify(table)],
         ['dynamodb:Query', JSON.stringify(table)],
         ['dynamodb:Query', JSON.stringify({ 'Fn::Join': ['', [table, '/index/gsi3']] })],
+        ['cloudwatch:GetMetricData', '"*"'],
+        [
+          'sqs:GetQueueAttributes',
+          JSON.stringify([
+            { 'Fn::GetAtt': [queueOf(resources, false), 'Arn'] },
+            { 'Fn::GetAtt': [queueOf(resources, true), 'Arn'] },
+          ]),
+        ],
       ].sort(),
     );
     for (const statement of statements) expect(statement.Effect).toBe('Allow');
@@ -396,3 +408,15 @@ describe('cdk-nag AwsSolutions with the dashboard', () => {
     ).toEqual(['AwsSolutions-APIG4 Control/Open/Resource']);
   });
 });
+
+/** The logical id of the events queue, or of its dead-letter queue (the one no other queue redrives to). */
+function queueOf(
+  resources: Record<string, { Type: string; Properties: Record<string, unknown> }>,
+  deadLetter: boolean,
+) {
+  const queues = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::SQS::Queue');
+  const main = queues.find(([, r]) => r.Properties.RedrivePolicy !== undefined);
+  const found = deadLetter ? queues.find(([id]) => id !== main?.[0]) : main;
+  if (!found) throw new Error('no such queue in the template');
+  return found[0];
+}
