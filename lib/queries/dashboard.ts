@@ -69,6 +69,7 @@ export interface MaterialRow extends BreakdownRow {
 
 /** The breakdowns a dashboard can be filtered by (the hour is a chart of its own, not a filter). */
 export const FILTER_BREAKDOWNS = ['platform', 'country', 'material'] as const;
+/** One of {@link FILTER_BREAKDOWNS}. */
 export type FilterBreakdown = (typeof FILTER_BREAKDOWNS)[number];
 
 /** What one `GET /api/dashboard` asks for, checked by {@link parseDashboardQuery}. */
@@ -585,10 +586,11 @@ class ReachOf {
 }
 
 /**
- * The range's deliveries per provider from its provider-day items. A provider's figures are `null` when one of
- * the range's days has its counter items but no provider-day item (that day was folded before they were kept,
- * so what its deliveries came to is not known); a day with neither had no deliveries. Refusals and the queues
- * come from `health`, `null` without it.
+ * The range's deliveries per provider from its provider-day items, whatever the filter (they are the pipeline's,
+ * not a campaign's). A provider's figures are `null` when one of the range's days has counter items read but no
+ * provider-day item (that day was folded before they were kept, so what its deliveries came to is not known); a
+ * day with neither had no deliveries. Refusals and the queues come from `health`, `null` without it, and a
+ * provider's refusals `null` when `health` does not count them apart.
  */
 function deliveryOf(
   providers: string[],
@@ -606,13 +608,11 @@ function deliveryOf(
     );
     const figure = (pick: (day: ProviderDay) => number) =>
       unknown ? null : own.reduce((total, day) => total + pick(day), 0);
-    const refusedTotal = health?.refused.total ?? null;
+    // The source lists every provider the stack serves; one it does not list is not counted apart.
     const refused =
       health && Object.hasOwn(health.refused.by_provider, provider)
         ? (health.refused.by_provider[provider] ?? null)
-        : refusedTotal === null
-          ? null
-          : 0;
+        : null;
     return {
       provider,
       received: figure((day) => day.received),
