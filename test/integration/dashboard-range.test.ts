@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDashboardHandler } from '../../functions/campaign-dashboard/campaign-dashboard';
@@ -24,7 +24,9 @@ import {
 } from '../../lib/queries/dashboard';
 import type { PipelineHealth } from '../../lib/queries/pipeline-health';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
-import { RECORDS_TABLE, type TableLayout } from '../../lib/table/records-table';
+import { providerDayKey } from '../../lib/table/provider-days';
+import { REACH_ATTRIBUTE } from '../../lib/table/reach';
+import { counterItemKey, RECORDS_TABLE, type TableLayout } from '../../lib/table/records-table';
 import { createDashboard } from '../../local/dashboard';
 import { localClientConfig } from '../../local/local-stack';
 import { dashboardEvent } from '../support/dashboard-events';
@@ -564,6 +566,61 @@ describe('the counter items of a range', () => {
     const range = await read('from=2025-09-15&to=2025-10-14');
     expect(range).toEqual({ rows: rows(sent), batchReads: 0, partitionQueries: 5 });
     expect(range.rows[0]).toEqual(['cmp_0', 6, 1, 7]);
+  });
+});
+
+describe('a day folded before reach histograms and provider-day items were kept', () => {
+  it('counts its campaigns’ devices as their counter items say, sums them across campaigns, and gives its deliveries as unknown', async () => {
+    const table = await createTestTable(dynamodb, LAYOUT);
+    const day = '2025-10-14';
+    const sent = [
+      soriEvent('impression', 'cmp_a', 'dev_1', `${day}T09:00:00.000Z`, 'iOS', 'Germany', 'mat_1'),
+      soriEvent('impression', 'cmp_a', 'dev_2', `${day}T09:01:00.000Z`, 'iOS', 'Germany', 'mat_1'),
+      soriEvent('impression', 'cmp_b', 'dev_1', `${day}T09:02:00.000Z`, 'iOS', 'Germany', 'mat_1'),
+    ];
+    await storeAndFold(table.writer, table.counters, sent.map(message));
+    // As the earlier fold left the day: counter items with their unique devices and no histogram, and no
+    // provider-day item.
+    for (const campaign of ['cmp_a', 'cmp_b']) {
+      await dynamodb.send(
+        new UpdateItemCommand({
+          TableName: table.tableName,
+          Key: counterItemKey({ provider: 'sori', campaignId: campaign, day }),
+          UpdateExpression: 'REMOVE #reach',
+          ExpressionAttributeNames: { '#reach': REACH_ATTRIBUTE },
+        }),
+      );
+    }
+    await dynamodb.send(
+      new DeleteItemCommand({ TableName: table.tableName, Key: providerDayKey('sori', day) }),
+    );
+    const board = await new DashboardReader(dynamodb, table.tableName, LAYOUT).read(day);
+    expect(board.campaigns.map((c) => [c.campaign_id, c.unique_devices])).toEqual([
+      ['cmp_a', 2],
+      ['cmp_b', 1],
+    ]);
+    // dev_1 is counted in both campaigns: what such a day's items can tell, an upper bound.
+    expect(board.totals.unique_devices).toBe(3);
+    expect(board.daily).toEqual([{ day, impressions: 3, clicks: 0, ctr: 0, unique_devices: 3 }]);
+    const sori = board.delivery.by_provider.find((row) => row.provider === 'sori');
+    expect(sori).toEqual({
+      provider: 'sori',
+      received: null,
+      stored: null,
+      duplicates: null,
+      quarantined: null,
+      refused: null,
+    });
+    expect(board.delivery.by_provider.find((row) => row.provider === 'optimizely')).toMatchObject({
+      received: 0,
+      stored: 0,
+    });
+    expect(board.delivery).toMatchObject({
+      received: null,
+      stored: null,
+      duplicates: null,
+      quarantined: null,
+    });
   });
 });
 
