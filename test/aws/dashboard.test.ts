@@ -158,12 +158,15 @@ describe('the dashboard behind moto’s Cognito', () => {
       clicks: 3,
       unique_devices: 2,
     });
-    // Every call signed with the function's role and taken by moto; reads only.
+    // Every call signed with the function's role and taken by moto; reads only (the table, the pipeline's
+    // metrics and the queues' attributes for delivery health).
     expect(calls.length).toBeGreaterThan(0);
     for (const call of calls) {
       expect(call.accessKeyId).toBe(dashboard.accessKeyId);
       expect(call.status).toBe(200);
-      expect(['Query', 'GetItem', 'BatchGetItem']).toContain(call.action);
+      expect(['Query', 'GetItem', 'BatchGetItem', 'GetMetricData', 'GetQueueAttributes']).toContain(
+        call.action,
+      );
     }
   });
 

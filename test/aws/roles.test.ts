@@ -79,7 +79,12 @@ describe("each function's role, as an IAM user in moto", () => {
       expect(fn.statements.map((s) => [s.Effect, s.Action])).toEqual(
         template.map((s) => [s.Effect, [s.Action].flat()]),
       );
-      for (const resource of fn.statements.flatMap((s) => s.Resource)) expect(resource).toMatch(/^arn:aws:/);
+      for (const statement of fn.statements) {
+        // GetMetricData is the one call IAM cannot scope to a resource.
+        const unscoped = [statement.Action].flat().every((action) => action === 'cloudwatch:GetMetricData');
+        for (const resource of [statement.Resource].flat())
+          expect(resource).toMatch(unscoped ? /^\*$/ : /^arn:aws:/);
+      }
       // The user in moto carries them (moto's own copy of them, see motoPolicy), and nothing else.
       const policies = await iam(aws.endpoint, aws.admin, 'ListUserPolicies', { UserName: fn.user });
       expect([...policies.matchAll(/<member>([^<]*)<\/member>/g)].map((m) => m[1])).toEqual(['role']);
@@ -113,7 +118,8 @@ describe("each function's role, as an IAM user in moto", () => {
         },
       ]),
     );
-    // The dashboard reads the table and its day listing, and nothing else of AWS but its logs.
+    // The dashboard reads the table and its day listing, the pipeline's metrics (GetMetricData takes no
+    // resource) and the queues' attributes, and nothing else of AWS but its logs.
     const { dashboard } = stack.functions;
     expect(
       dashboard.statements.filter((s) => ![s.Action].flat().every((a) => a.startsWith('logs:'))),
@@ -127,6 +133,12 @@ describe("each function's role, as an IAM user in moto", () => {
         Effect: 'Allow',
         Action: ['dynamodb:Query'],
         Resource: [`${stack.names.tableArn}/index/${RECORDS_TABLE.indexes.byTypeAndDay.name}`],
+      },
+      { Effect: 'Allow', Action: ['cloudwatch:GetMetricData'], Resource: ['*'] },
+      {
+        Effect: 'Allow',
+        Action: ['sqs:GetQueueAttributes'],
+        Resource: [stack.names.queueArn, stack.names.dlqArn],
       },
     ]);
   });

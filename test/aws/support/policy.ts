@@ -181,7 +181,11 @@ export function motoPolicy(statements: PolicyStatement[]): PolicyDocument {
       .map(String)
       .flatMap((action) => {
         const batch = MOTO_BATCH_ACTIONS[action];
-        return batch ? [action, batch] : [action];
+        // moto's IAM names CloudWatch's actions by the service's endpoint prefix, `monitoring:`.
+        const monitoring = action.startsWith('cloudwatch:')
+          ? `monitoring:${action.slice('cloudwatch:'.length)}`
+          : undefined;
+        return [action, ...(batch ? [batch] : []), ...(monitoring ? [monitoring] : [])];
       });
     const scoped = actions.filter((action) => !unscoped(action));
     const widened = actions.filter(unscoped);

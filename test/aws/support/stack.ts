@@ -380,6 +380,7 @@ export async function deployToMoto(onEvent?: OnEvent): Promise<Deployment> {
         AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint,
         AWS_ENDPOINT_URL_SECRETS_MANAGER: proxy.endpoint,
         AWS_ENDPOINT_URL_S3: proxy.endpoint,
+        AWS_ENDPOINT_URL_CLOUDWATCH: proxy.endpoint,
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         ...overrides,
       }),
