@@ -13,6 +13,9 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDashboardHandler } from '../../functions/campaign-dashboard/campaign-dashboard';
 import type { QueueMessage } from '../../lib/events/event-record';
+import { CampaignCounters } from '../../lib/ingest/campaign-counters';
+import { EventWriter } from '../../lib/ingest/event-writer';
+import { storeBatch } from '../../lib/ingest/store-batch';
 import { optimizely } from '../../lib/providers/optimizely';
 import { sori } from '../../lib/providers/sori';
 import { READ_CONCURRENCY } from '../../lib/queries/campaign-stats';
@@ -175,8 +178,8 @@ type Filter = {
 const breakdownValue = (sent: Sent, breakdown: 'platform' | 'country' | 'material') => sent[breakdown];
 
 /** The events a query counts: on its days, of its campaign and breakdown value. */
-function counted(from: string, to: string, filter: Filter = {}): Sent[] {
-  return EVENTS.filter(
+function counted(from: string, to: string, filter: Filter = {}, sent: Sent[] = EVENTS): Sent[] {
+  return sent.filter(
     (sent) =>
       day(sent) >= from &&
       day(sent) <= to &&
@@ -204,8 +207,8 @@ const shift = (d: string, by: number) =>
   new Date(Date.parse(`${d}T00:00:00Z`) + by * 86_400_000).toISOString().slice(0, 10);
 
 /** The contract's figures for a query, from the events sent. */
-function expected(from: string, to: string, filter: Filter = {}) {
-  const events = counted(from, to, filter);
+function expected(from: string, to: string, filter: Filter = {}, sent: Sent[] = EVENTS) {
+  const events = counted(from, to, filter, sent);
   const byBreakdown = !!filter.breakdown;
   const campaigns = [...new Set(events.map((e) => `${e.provider}\u0000${e.campaign}`))]
     .map((key) => {
@@ -228,13 +231,13 @@ function expected(from: string, to: string, filter: Filter = {}) {
   const length = daysFrom(from, to).length;
   const previousFrom = shift(from, -length);
   const previousTo = shift(from, -1);
-  const previous = counted(previousFrom, previousTo, filter);
+  const previous = counted(previousFrom, previousTo, filter, sent);
   const { ctr: _, ...totals } = figures(events);
   return {
     campaigns,
     totals: { ...totals, unique_devices: byBreakdown ? null : devices(events) },
     daily: daysFrom(from, to).map((d) => {
-      const own = counted(d, d, filter);
+      const own = counted(d, d, filter, sent);
       return { day: d, ...figures(own), unique_devices: byBreakdown ? null : devices(own) };
     }),
     previous: {
@@ -566,6 +569,60 @@ describe('the counter items of a range', () => {
     const range = await read('from=2025-09-15&to=2025-10-14');
     expect(range).toEqual({ rows: rows(sent), batchReads: 0, partitionQueries: 5 });
     expect(range.rows[0]).toEqual(['cmp_0', 6, 1, 7]);
+  });
+});
+
+describe('the dashboard after a crash and a repair', () => {
+  it('equals the stored events once a batch killed part-way is counted by the repair and its deliveries come again', async () => {
+    const table = await createTestTable(dynamodb, LAYOUT);
+    const sent = [
+      ...['2025-10-13', '2025-10-14', '2025-10-15'].flatMap((d, n) =>
+        ['cmp_x', 'cmp_y'].flatMap((campaign, c) =>
+          [0, 1].map((k) =>
+            soriEvent(
+              k === 1 && c === 0 ? 'click' : 'impression',
+              campaign,
+              `dev_${(n + c + k) % 4}`,
+              `${d}T1${k}:00:00.000Z`,
+              k === 0 ? 'iOS' : 'Android',
+              'Germany',
+              'mat_1',
+            ),
+          ),
+        ),
+      ),
+    ];
+    const messages = sent.map(message);
+    // The consumer's process dies after storing five records: a stand-in client fails every call from then on
+    // (no local server can be made to stop a process at a chosen write), so the batch's journal entry stays open.
+    let recordPuts = 0;
+    const { client } = faultyDynamoDb((command) => {
+      const sk = (command.input.Item as { sk?: { S?: string } } | undefined)?.sk?.S;
+      if (recordPuts >= 5) return new Error('the process died');
+      if (command.name === 'PutItemCommand' && sk?.startsWith('E#')) recordPuts += 1;
+      return undefined;
+    });
+    const outcomes = await storeBatch(
+      new EventWriter(client, table.tableName, LAYOUT),
+      new CampaignCounters(client, table.tableName, LAYOUT),
+      messages,
+    );
+    expect(outcomes.filter((outcome) => outcome.ok).length).toBeLessThan(messages.length);
+    // The scheduled repair, once the batch is stale, counts it from its own writes.
+    const repair = new CampaignCounters(dynamodb, table.tableName, LAYOUT, 1_000);
+    for (let pass = 0; pass < 5; pass++) {
+      const summary = await repair.repair(Date.now() + 120_000);
+      if (summary.folded === 0 && summary.failed === 0) break;
+    }
+    // SQS delivers the batch's messages again; those stored before the crash are duplicates.
+    await storeAndFold(table.writer, table.counters, messages);
+    const board = await new DashboardReader(dynamodb, table.tableName, LAYOUT).read(
+      query('from=2025-10-13&to=2025-10-15'),
+    );
+    const want = expected('2025-10-13', '2025-10-15', {}, sent);
+    expect(want.totals).toMatchObject({ impressions: 9, clicks: 3 });
+    expectCounts(board, want);
+    expectReach(board, want);
   });
 });
 
