@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MAX_TEXT_FIELD } from '../events/event-record';
-import { findProvider, providerNames } from '../providers';
+import { allProviders, findProvider, providerNames } from '../providers';
 import { type ProviderDay, readProviderDays } from '../table/provider-days';
 import {
   addInto,
@@ -418,9 +418,12 @@ export class DashboardReader {
         ? [campaignDayFamily(query.provider, query.campaign, day)]
         : [
             ...items.map((item) => campaignDayFamily(item.provider, item.campaign_id, day)),
-            ...providerNames().flatMap((provider) =>
-              (findProvider(provider)?.events ?? []).map((event) => typeDayFamily(provider, event, day)),
-            ),
+            // A provider whose events carry no time of their own keys them by id: none is in a type-day family.
+            ...allProviders()
+              .filter((provider) => !provider.timeIsReceipt)
+              .flatMap((provider) =>
+                provider.events.map((event) => typeDayFamily(provider.name, event, day)),
+              ),
           ];
     const partitions = families.flatMap((family) => shardKeys(family, this.layout));
     const pages = await mapBounded(partitions, READ_CONCURRENCY, (partitionKey) =>
