@@ -300,7 +300,8 @@ export class DashboardReader {
     for (const item of items) addBreakdowns(item, hourly, breakdowns, query);
     const rows = (map: Map<string, BreakdownRow>) =>
       [...map.values()].sort((a, b) => b.impressions - a.impressions || a.key.localeCompare(b.key));
-    const lastDay = items.filter((item) => item.day === to);
+    // The last day's campaigns whatever the breakdown filter: the events are not cut by breakdown value.
+    const lastDay = allItems.filter((item) => item.day === to);
     const events = await this.dayEvents(to, lastDay, query);
     this.learnNames(events);
     await this.nameMaterials(items);
