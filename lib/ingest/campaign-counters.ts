@@ -181,6 +181,74 @@ function addChange(target: Map<number, number>, change: ReadonlyMap<number, numb
   for (const [gap, by] of change) target.set(gap, (target.get(gap) ?? 0) + by);
 }
 
+/** A device counted on new days by a fold's batches: per campaign, the day numbers. */
+interface NewDays {
+  provider: string;
+  deviceId: string;
+  days: Map<string, Set<number>>;
+}
+
+/** What one fold adds: per campaign-day, per provider-day, and the devices counted on new days. */
+class FoldShare {
+  private readonly byCounter = new Map<string, Delta>();
+  private readonly byProviderDay = new Map<string, ProviderDelta>();
+  private readonly byDevice = new Map<string, NewDays>();
+
+  /** The share of a campaign-day's counter item. */
+  counter(key: CounterKey): Delta {
+    const id = keyId(key);
+    let delta = this.byCounter.get(id);
+    if (!delta) {
+      delta = { key, name: null, inserted: [], devices: 0, reach: new Map(), legacy: [] };
+      this.byCounter.set(id, delta);
+    }
+    return delta;
+  }
+
+  /** The share of a provider-day's item. */
+  providerDay(provider: string, day: string): ProviderDelta {
+    const id = JSON.stringify([provider, day]);
+    let delta = this.byProviderDay.get(id);
+    if (!delta) {
+      delta = { provider, day, figures: DELIVERY_FIGURES.map(() => 0), reach: new Map() };
+      this.byProviderDay.set(id, delta);
+    }
+    return delta;
+  }
+
+  /** Adds a closed journal entry: its first inserts, new devices and delivery figures. */
+  addEntry(entry: BatchEntry, tally: BatchTally): void {
+    entry.groups.forEach((group, g) => {
+      const delta = this.counter(group.key);
+      if (group.name) delta.name = group.name;
+      delta.devices += tally.devices[g] ?? 0;
+    });
+    for (const [g, ...fields] of tally.inserted) {
+      const group = entry.groups[g];
+      if (group) this.counter(group.key).inserted.push(fields);
+    }
+    for (const [g, deviceId] of tally.reach ?? []) {
+      const group = entry.groups[g];
+      if (!group) continue;
+      const id = JSON.stringify([group.key.provider, deviceId]);
+      const device = this.byDevice.get(id) ?? { provider: group.key.provider, deviceId, days: new Map() };
+      this.byDevice.set(id, device);
+      const days = device.days.get(group.key.campaignId) ?? new Set<number>();
+      device.days.set(group.key.campaignId, days.add(dayNumber(group.key.day)));
+    }
+    for (const [provider, day, ...figures] of tally.deliveries ?? []) {
+      const delta = this.providerDay(provider, day);
+      figures.forEach((value, i) => {
+        delta.figures[i] = (delta.figures[i] ?? 0) + value;
+      });
+    }
+  }
+
+  counters = () => [...this.byCounter.values()];
+  providerDays = () => [...this.byProviderDay.values()];
+  devices = () => [...this.byDevice.values()];
+}
+
 /** Runs `work` over `items`, `concurrency` at a time; every item is tried. @returns whether all succeeded. */
 async function eachLimited<T>(
   items: T[],
@@ -465,150 +533,26 @@ export class CampaignCounters {
     byToken: Map<string, BatchEntry>,
     summary: RepairSummary,
   ): Promise<FoldState> {
-    const deltas = new Map<string, Delta>();
-    const deltaOf = (key: CounterKey): Delta => {
-      const id = keyId(key);
-      let delta = deltas.get(id);
-      if (!delta) {
-        delta = { key, name: null, inserted: [], devices: 0, reach: new Map(), legacy: [] };
-        deltas.set(id, delta);
-      }
-      return delta;
-    };
-    const providerDeltas = new Map<string, ProviderDelta>();
-    const providerDeltaOf = (provider: string, day: string): ProviderDelta => {
-      const id = JSON.stringify([provider, day]);
-      let delta = providerDeltas.get(id);
-      if (!delta) {
-        delta = { provider, day, figures: DELIVERY_FIGURES.map(() => 0), reach: new Map() };
-        providerDeltas.set(id, delta);
-      }
-      return delta;
-    };
-    // Per device, the days it was counted on anew in each campaign, for the reach histograms.
-    const newDays = new Map<string, { provider: string; deviceId: string; days: Map<string, Set<number>> }>();
+    const share = new FoldShare();
     for (const token of run.tokens) {
       const entry = byToken.get(token);
-      if (!entry?.tally) {
-        // Expired with its TTL before a fold killed long ago was taken over: nothing left to add.
-        this.onRepairError?.({ batch: token }, new Error('expired before it was folded'));
-        continue;
-      }
-      entry.groups.forEach((group, g) => {
-        const delta = deltaOf(group.key);
-        if (group.name) delta.name = group.name;
-        delta.devices += entry.tally?.devices[g] ?? 0;
-      });
-      for (const [g, ...fields] of entry.tally.inserted) {
-        const group = entry.groups[g];
-        if (group) deltaOf(group.key).inserted.push(fields);
-      }
-      for (const [g, deviceId] of entry.tally.reach ?? []) {
-        const group = entry.groups[g];
-        if (!group) continue;
-        const id = JSON.stringify([group.key.provider, deviceId]);
-        const device = newDays.get(id) ?? { provider: group.key.provider, deviceId, days: new Map() };
-        newDays.set(id, device);
-        const days = device.days.get(group.key.campaignId) ?? new Set<number>();
-        device.days.set(group.key.campaignId, days.add(dayNumber(group.key.day)));
-      }
-      for (const [provider, day, ...figures] of entry.tally.deliveries ?? []) {
-        const delta = providerDeltaOf(provider, day);
-        figures.forEach((value, i) => {
-          delta.figures[i] = (delta.figures[i] ?? 0) + value;
-        });
-      }
+      // Expired with its TTL before a fold killed long ago was taken over: nothing left to add.
+      if (entry?.tally) share.addEntry(entry, entry.tally);
+      else this.onRepairError?.({ batch: token }, new Error('expired before it was folded'));
     }
     for (const [provider, campaignId, day, token] of run.legacy) {
-      deltaOf({ provider, campaignId, day }).legacy.push(token);
+      share.counter({ provider, campaignId, day }).legacy.push(token);
     }
     // The devices' days first: a fold that fails here writes no counter item, and starts again from the days
     // each device had before it (`base`), so that every histogram moves once.
     const reached = await eachLimited(
-      [...newDays.values()],
+      share.devices(),
       REACH_CONCURRENCY,
-      async ({ provider, deviceId, days }) => {
-        const known = await readDeviceReach(this.client, this.tableName, provider, deviceId);
-        const before = new Map<string, number[]>();
-        for (const [campaignId, reach] of known) {
-          before.set(campaignId, decodeDays(reach.fold === run.id ? reach.base : reach.days));
-        }
-        const after = new Map(before);
-        for (const [campaignId, added] of days) {
-          after.set(campaignId, [...new Set([...(before.get(campaignId) ?? []), ...added])]);
-        }
-        for (const campaignId of days.keys()) {
-          const changes = reachChanges(before.get(campaignId) ?? [], after.get(campaignId) ?? []);
-          for (const [day, change] of changes) {
-            addChange(deltaOf({ provider, campaignId, day: dayOfNumber(day) }).reach, change);
-          }
-        }
-        const across = reachChanges([...before.values()].flat(), [...after.values()].flat());
-        for (const [day, change] of across)
-          addChange(providerDeltaOf(provider, dayOfNumber(day)).reach, change);
-        for (const campaignId of days.keys()) {
-          const old = before.get(campaignId) ?? [];
-          const next = after.get(campaignId) ?? [];
-          if (next.length === old.length) continue;
-          const read: DeviceReach | undefined = known.get(campaignId);
-          const item: DeviceReach = {
-            campaignId,
-            days: encodeDays(next),
-            base: encodeDays(old),
-            fold: run.id,
-          };
-          await putIf(
-            this.client,
-            {
-              TableName: this.tableName,
-              Item: deviceReachItem(provider, deviceId, item),
-              ...deviceReachUnchanged(read),
-            },
-            (found) => found?.fold?.S === run.id,
-          ).then((written) => {
-            if (!written) throw new Error(`device ${deviceId}'s days changed while the fold wrote them`);
-          });
-        }
-      },
+      (device) => this.foldDeviceDays(run.id, device, share),
       (device, error) => this.onRepairError?.({ batch: `${run.id} (device ${device.deviceId})` }, error),
     );
-    if (!reached) {
-      summary.failed++;
-      const released: FoldState = { ...state, run: { ...run, started: 0 }, version: state.version + 1 };
-      return this.writeState(released, state.version).catch(() => state);
-    }
-
-    let complete = true;
-    const providerTodo = [...providerDeltas.values()];
-    const providersDone = eachLimited(
-      providerTodo,
-      FOLD_CONCURRENCY,
-      async (delta) => {
-        await this.foldIntoProviderDay(delta, run.id);
-      },
-      (delta, error) => {
-        summary.failed++;
-        this.onRepairError?.({ provider: delta.provider, campaignId: '*', day: delta.day }, error);
-      },
-    );
-    const todo = [...deltas.values()];
-    // A few counter items at a time: a pass over thousands of campaign-days ends well within its minute.
-    await Promise.all(
-      Array.from({ length: Math.min(FOLD_CONCURRENCY, todo.length) }, async () => {
-        for (let delta = todo.shift(); delta; delta = todo.shift()) {
-          // One campaign-day that cannot be written now (throttled, say) must not hold back the others.
-          try {
-            if (await this.foldInto(delta, run.id)) summary.written++;
-          } catch (error) {
-            complete = false;
-            summary.failed++;
-            this.onRepairError?.(delta.key, error);
-          }
-        }
-      }),
-    );
-    if (!(await providersDone)) complete = false;
-    if (!complete) {
+    if (!reached) summary.failed++;
+    if (!reached || !(await this.writeShare(share, run.id, summary))) {
       // Every call of this fold is over (a late one is a put conditional on a version, which the next pass's
       // read or write moves): the next pass may take it over at once rather than wait out the lease.
       const released: FoldState = { ...state, run: { ...run, started: 0 }, version: state.version + 1 };
@@ -624,6 +568,84 @@ export class CampaignCounters {
       version: state.version + 1,
     };
     return this.writeState(done, state.version);
+  }
+
+  /**
+   * Adds a device's new days to its days in each campaign, and what they change in the reach histograms of the
+   * campaign-days and of the provider's days to the fold's share; writes the device's days back, naming the
+   * fold. A fold taken over starts again from the days before it (`base`).
+   * @throws the SDK's error, or when the device's days changed meanwhile (the fold then writes no counter item).
+   */
+  private async foldDeviceDays(runId: string, device: NewDays, share: FoldShare): Promise<void> {
+    const { provider, deviceId, days } = device;
+    const known = await readDeviceReach(this.client, this.tableName, provider, deviceId);
+    const before = new Map<string, number[]>();
+    for (const [campaignId, reach] of known) {
+      before.set(campaignId, decodeDays(reach.fold === runId ? reach.base : reach.days));
+    }
+    const after = new Map(before);
+    for (const [campaignId, added] of days) {
+      after.set(campaignId, [...new Set([...(before.get(campaignId) ?? []), ...added])]);
+    }
+    for (const campaignId of days.keys()) {
+      const changes = reachChanges(before.get(campaignId) ?? [], after.get(campaignId) ?? []);
+      for (const [day, change] of changes) {
+        addChange(share.counter({ provider, campaignId, day: dayOfNumber(day) }).reach, change);
+      }
+    }
+    const across = reachChanges([...before.values()].flat(), [...after.values()].flat());
+    for (const [day, change] of across)
+      addChange(share.providerDay(provider, dayOfNumber(day)).reach, change);
+    for (const campaignId of days.keys()) {
+      const old = before.get(campaignId) ?? [];
+      const next = after.get(campaignId) ?? [];
+      if (next.length === old.length) continue;
+      const item: DeviceReach = { campaignId, days: encodeDays(next), base: encodeDays(old), fold: runId };
+      const written = await putIf(
+        this.client,
+        {
+          TableName: this.tableName,
+          Item: deviceReachItem(provider, deviceId, item),
+          ...deviceReachUnchanged(known.get(campaignId)),
+        },
+        (found) => found?.fold?.S === runId,
+      );
+      if (!written) throw new Error(`device ${deviceId}'s days changed while the fold wrote them`);
+    }
+  }
+
+  /**
+   * Writes a fold's share into every counter and provider-day item it touches, a few at a time (a pass over
+   * thousands of campaign-days ends well within its minute); one item that cannot be written now (throttled,
+   * say) does not hold back the others.
+   * @returns whether every item has the fold.
+   */
+  private async writeShare(share: FoldShare, runId: string, summary: RepairSummary): Promise<boolean> {
+    const [counters, providerDays] = await Promise.all([
+      eachLimited(
+        share.counters(),
+        FOLD_CONCURRENCY,
+        async (delta) => {
+          if (await this.foldInto(delta, runId)) summary.written++;
+        },
+        (delta, error) => {
+          summary.failed++;
+          this.onRepairError?.(delta.key, error);
+        },
+      ),
+      eachLimited(
+        share.providerDays(),
+        FOLD_CONCURRENCY,
+        async (delta) => {
+          await this.foldIntoProviderDay(delta, runId);
+        },
+        (delta, error) => {
+          summary.failed++;
+          this.onRepairError?.({ provider: delta.provider, campaignId: '*', day: delta.day }, error);
+        },
+      ),
+    ]);
+    return counters && providerDays;
   }
 
   /**
