@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sori } from '../../lib/providers/sori';
+import { CampaignStats } from '../../lib/queries/campaign-stats';
 import { RecordsRepository } from '../../lib/queries/records-repository';
 import { DeadLetterQueue, peekDeadLetters, purgeDeadLetters } from '../../lib/queue/dead-letters';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
@@ -82,7 +83,8 @@ let seeding: Promise<Awaited<ReturnType<typeof post>>[]> | undefined;
 
 /**
  * Delivers every seed event 4 times concurrently (once per file, whichever test asks first) and waits until
- * all are stored, so each test that reads them also passes when run alone.
+ * all are stored and counted, so each test that reads them passes alone and in any order (the counters are
+ * folded after the events are stored).
  */
 function seeded() {
   seeding ??= (async () => {
@@ -98,6 +100,17 @@ function seeded() {
       },
       15_000,
       'the seed events stored',
+    );
+    const stats = new CampaignStats(stack.dynamodb, stack.tableName);
+    const counted = async (campaign: string) =>
+      (await stats.campaignStats('sori', campaign)).map((row) => [row.impressions, row.clicks]);
+    await eventually(
+      async () => {
+        const [campaign, legacy] = [await counted('cmp_1234'), await counted('string')];
+        return JSON.stringify([campaign, legacy]) === '[[[1,1]],[[1,1]]]' ? true : undefined;
+      },
+      15_000,
+      'the seed events counted',
     );
     return answers;
   })();
