@@ -52,12 +52,39 @@ export function storeBatch(
   return withDeadline(deadline, () => store(writer, counters, messages.map(withPolicy)));
 }
 
+/** The phases of a batch, each a function of what the one before returned. */
 async function store(
   writer: EventWriter,
   counters: CampaignCounters,
   messages: readonly QueueMessage[],
 ): Promise<BatchOutcome[]> {
+  if (messages.length === 0) return [];
   const token = newClaimToken();
+  const { groups, groupOf } = groupByCampaignDay(messages);
+  // The entry comes first, so that no first insert of a campaign event escapes the repair. Every batch has one:
+  // it also carries what the batch's deliveries came to (the delivery figures), campaign events or not.
+  const opened = await openEntry(counters, token, groups);
+  // Listed for the read paths as the records are written; should it fail, the repair's count lists them.
+  const registered =
+    opened === undefined && groups.length > 0
+      ? counters.register(typesByGroup(messages, groups, groupOf)).catch(() => undefined)
+      : Promise.resolve();
+  const written = await writeMessages(writer, messages, token, (i) =>
+    opened !== undefined && groupOf[i] !== undefined ? opened : undefined,
+  );
+  if (opened === undefined) {
+    const { tally, known } = tallyOf(messages, groups, groupOf, written);
+    // Left open, the entry is counted by the repair from the batch's own writes once it is stale; so is it
+    // when the close fails. The messages stored stay stored either way. Delivery figures are not part of that
+    // promise: those of an entry left open count its first inserts of events only.
+    if (known) await counters.close(token, tally).catch(() => false);
+  }
+  await registered;
+  return applyStates(writer, messages, written.outcomes);
+}
+
+/** The campaign-days a batch's events move (its journal entry's groups), and each message's group. */
+function groupByCampaignDay(messages: readonly QueueMessage[]) {
   const groups: CounterGroup[] = [];
   const indexOf = new Map<string, number>();
   const groupOf: Array<number | undefined> = messages.map((message) => {
@@ -82,37 +109,58 @@ async function store(
     }
     return index;
   });
+  return { groups, groupOf };
+}
 
-  // The entry comes first, so that no first insert of a campaign event escapes the repair. Every batch has one:
-  // it also carries what the batch's deliveries came to (the delivery figures), campaign events or not.
-  const journaled = messages.length > 0;
-  let opened: unknown;
-  if (journaled) {
-    try {
-      await counters.open(token, groups);
-    } catch (error) {
-      opened = error ?? new Error('the batch journal could not be opened');
-    }
+/** Opens the batch's journal entry. @returns why it could not be opened, `undefined` when it was. */
+async function openEntry(counters: CampaignCounters, token: string, groups: CounterGroup[]) {
+  try {
+    await counters.open(token, groups);
+    return undefined;
+  } catch (error) {
+    return error ?? new Error('the batch journal could not be opened');
   }
-  // Listed for the read paths as the records are written; should it fail, the repair's count lists them.
+}
+
+/** Each group with the event types the batch stores in it. */
+function typesByGroup(
+  messages: readonly QueueMessage[],
+  groups: CounterGroup[],
+  groupOf: (number | undefined)[],
+) {
   const types = groups.map(() => new Set<string>());
   messages.forEach((message, i) => {
     const g = groupOf[i];
     if (g !== undefined && message.kind === 'event') types[g]?.add(message.record.event);
   });
-  const registered =
-    opened === undefined && groups.length > 0
-      ? counters
-          .register(groups.map((group, g) => ({ ...group, types: [...(types[g] ?? [])] })))
-          .catch(() => undefined)
-      : Promise.resolve();
+  return groups.map((group, g) => ({ ...group, types: [...(types[g] ?? [])] }));
+}
 
-  // What each message's record write did, known even when its marker write failed after it.
-  const stored: Array<StoreOutcome | undefined> = [];
+/** What writing a batch's messages did. */
+interface Written {
+  outcomes: BatchOutcome[];
+  /** What each message's record write did, known even when its marker write failed after it. */
+  stored: Array<StoreOutcome | undefined>;
+  /** Whether each message's marker write was its device's first counted one in its campaign-day. */
+  markers: boolean[];
+}
+
+/**
+ * Writes each message's record and device marker, each write naming the batch and the message.
+ * @param refused why a message may not be written (its campaign-day's entry could not be opened).
+ */
+async function writeMessages(
+  writer: EventWriter,
+  messages: readonly QueueMessage[],
+  token: string,
+  refused: (i: number) => unknown,
+): Promise<Written> {
+  const stored: Written['stored'] = [];
   const markers: boolean[] = [];
-  const outcomes: BatchOutcome[] = await Promise.all(
+  const outcomes = await Promise.all(
     messages.map(async (message, i): Promise<BatchOutcome> => {
-      if (opened !== undefined && groupOf[i] !== undefined) return { ok: false, error: opened };
+      const error = refused(i);
+      if (error !== undefined) return { ok: false, error };
       try {
         // Per message: two deliveries of one event in one batch must not take each other's write for their own.
         const nonce = `${token}.${i}`;
@@ -128,48 +176,61 @@ async function store(
       }
     }),
   );
+  return { outcomes, stored, markers };
+}
 
-  if (journaled && opened === undefined) {
-    const tally: BatchTally = { inserted: [], devices: groups.map(() => 0), reach: [], deliveries: [] };
-    let known = true;
-    messages.forEach((message, i) => {
-      const g = groupOf[i];
-      const result = outcomes[i];
-      if (g === undefined || message.kind !== 'event' || !result) return;
-      // A record stored counts even when the message then failed on its marker: its redelivery finds the
-      // record and takes it for a duplicate. A failure that may have applied something leaves the entry open.
-      if (!result.ok) known &&= wasAnswered(result.error);
-      if (stored[i] === 'stored') tally.inserted.push([g, ...counterFieldsOf(message.record)]);
-      if (markers[i]) {
-        tally.devices[g] = (tally.devices[g] ?? 0) + 1;
-        if (message.record.device_id) tally.reach?.push([g, message.record.device_id]);
-      }
-    });
-    // Left open, the entry is counted by the repair from the batch's own writes once it is stale; so is it
-    // when the close fails. The messages stored stay stored either way. Delivery figures are not part of that
-    // promise: those of an entry left open count its first inserts of events only.
-    if (known) {
-      tally.deliveries = deliveriesOf(messages, stored);
-      await counters.close(token, tally).catch(() => false);
+/**
+ * What the batch stored for the first time, and whether every write of it is known: a failure that may have
+ * applied something (unanswered) leaves the entry to the repair.
+ */
+function tallyOf(
+  messages: readonly QueueMessage[],
+  groups: CounterGroup[],
+  groupOf: (number | undefined)[],
+  { outcomes, stored, markers }: Written,
+): { tally: BatchTally; known: boolean } {
+  const tally: BatchTally = { inserted: [], devices: groups.map(() => 0), reach: [], deliveries: [] };
+  let known = true;
+  messages.forEach((message, i) => {
+    const g = groupOf[i];
+    const result = outcomes[i];
+    if (g === undefined || message.kind !== 'event' || !result) return;
+    // A record stored counts even when the message then failed on its marker: its redelivery finds the
+    // record and takes it for a duplicate.
+    if (!result.ok) known &&= wasAnswered(result.error);
+    if (stored[i] === 'stored') tally.inserted.push([g, ...counterFieldsOf(message.record)]);
+    if (markers[i]) {
+      tally.devices[g] = (tally.devices[g] ?? 0) + 1;
+      if (message.record.device_id) tally.reach?.push([g, message.record.device_id]);
     }
-  }
+  });
+  tally.deliveries = deliveriesOf(messages, stored);
+  return { tally, known };
+}
 
-  await registered;
-  // Current-state items (e.g. a Symphony campaign's status), moved by every stored or duplicate event: an
-  // update is conditional on its rank, so applying one again, or late, never moves a state back.
-  await Promise.all(
-    messages.map(async (message, i) => {
-      if (message.kind !== 'event' || !outcomes[i]?.ok) return;
-      const update = message.policy?.state;
-      if (!update) return;
+/**
+ * Moves current-state items (e.g. a Symphony campaign's status) by every stored or duplicate event: an update
+ * is conditional on its rank, so applying one again, or late, never moves a state back.
+ * @returns the outcomes, a message whose state could not be moved failed (and retried).
+ */
+async function applyStates(
+  writer: EventWriter,
+  messages: readonly QueueMessage[],
+  outcomes: readonly BatchOutcome[],
+): Promise<BatchOutcome[]> {
+  return Promise.all(
+    messages.map(async (message, i): Promise<BatchOutcome> => {
+      const outcome = outcomes[i] as BatchOutcome;
+      const update = message.kind === 'event' && outcome.ok ? message.policy?.state : undefined;
+      if (!update) return outcome;
       try {
         await writer.applyState(message.record.provider, update);
+        return outcome;
       } catch (error) {
-        outcomes[i] = { ok: false, error };
+        return { ok: false, error };
       }
     }),
   );
-  return outcomes;
 }
 
 /**
