@@ -25,7 +25,7 @@ import {
   type TableLayout,
   typeDayFamily,
 } from '../table/records-table';
-import { queryItems } from '../table/table-io';
+import { type Item, queryItems } from '../table/table-io';
 import {
   byImpressions,
   CampaignStats,
@@ -410,8 +410,12 @@ export class DashboardReader {
   }
 
   /**
-   * The day's newest events, newest first: up to {@link LATEST_EVENTS} of each of each campaign's partitions and,
-   * unless one campaign is asked for, each provider's other event types (material events among them).
+   * The events read to find the day's {@link LATEST_EVENTS} newest, newest first (so those come first): from each
+   * campaign's partitions and, unless one campaign is asked for, each provider's other event types (material
+   * events among them). Read in two rounds, so that a day of many campaigns does not read {@link LATEST_EVENTS}
+   * events of each: first the few newest of every partition, then the newest {@link LATEST_EVENTS} of the
+   * partitions whose few newest all rank among the first round's {@link LATEST_EVENTS} newest. A partition whose
+   * oldest event read is older than that many events read holds none of the day's newest beyond what was read.
    */
   private async dayEvents(day: string, items: CounterItem[], query: DashboardQuery): Promise<StoredEvent[]> {
     const families =
@@ -427,22 +431,39 @@ export class DashboardReader {
               ),
           ];
     const partitions = families.flatMap((family) => shardKeys(family, this.layout));
-    const pages = await mapBounded(partitions, READ_CONCURRENCY, (partitionKey) =>
+    const newest = (partitionKey: string, limit: number) =>
       queryItems(
         this.client,
         {
           TableName: this.tableName,
           KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :events)',
           ScanIndexForward: false,
-          Limit: LATEST_EVENTS,
+          Limit: limit,
           ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
           ExpressionAttributeValues: { ':pk': { S: partitionKey }, ':events': { S: EVENT_SORT_PREFIX } },
         },
-        LATEST_EVENTS,
-      ),
+        limit,
+      );
+    const few = Math.min(LATEST_EVENTS, Math.max(2, Math.ceil((2 * LATEST_EVENTS) / partitions.length)));
+    const first = await mapBounded(partitions, READ_CONCURRENCY, (partitionKey) => newest(partitionKey, few));
+    // An event's sort key orders a partition's events by `created_at`, then id.
+    const sortKey = (item: Item) => item[RECORDS_TABLE.sortKey]?.S ?? '';
+    const read = first.flat().map(sortKey).sort().reverse();
+    const threshold = read.length >= LATEST_EVENTS ? (read[LATEST_EVENTS - 1] as string) : '';
+    const more = partitions.filter((_, i) => {
+      const page = first[i] ?? [];
+      return (
+        page.length === few && few < LATEST_EVENTS && sortKey(page[page.length - 1] as Item) >= threshold
+      );
+    });
+    const second = await mapBounded(more, READ_CONCURRENCY, (partitionKey) =>
+      newest(partitionKey, LATEST_EVENTS),
     );
-    return pages
-      .flat()
+    const events = new Map<string, Item>();
+    for (const item of [...first.flat(), ...second.flat()]) {
+      events.set(JSON.stringify([item[RECORDS_TABLE.partitionKey]?.S, sortKey(item)]), item);
+    }
+    return [...events.values()]
       .map(fromEventItem)
       .sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
   }

@@ -23,13 +23,19 @@ import {
   type Dashboard,
   type DashboardQuery,
   DashboardReader,
+  LATEST_EVENTS,
   parseDashboardQuery,
 } from '../../lib/queries/dashboard';
 import type { PipelineHealth } from '../../lib/queries/pipeline-health';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { providerDayKey } from '../../lib/table/provider-days';
 import { REACH_ATTRIBUTE } from '../../lib/table/reach';
-import { counterItemKey, RECORDS_TABLE, type TableLayout } from '../../lib/table/records-table';
+import {
+  counterItemKey,
+  EVENT_SORT_PREFIX,
+  RECORDS_TABLE,
+  type TableLayout,
+} from '../../lib/table/records-table';
 import { createDashboard } from '../../local/dashboard';
 import { localClientConfig } from '../../local/local-stack';
 import { dashboardEvent } from '../support/dashboard-events';
@@ -575,6 +581,108 @@ describe('the counter items of a range', () => {
     const range = await read('from=2025-09-15&to=2025-10-14');
     expect(range).toEqual({ rows: rows(sent), batchReads: 0, partitionQueries: 5 });
     expect(range.rows[0]).toEqual(['cmp_0', 6, 1, 7]);
+  });
+});
+
+describe('the latest events', () => {
+  it('are the day’s 20 newest of every campaign and type partition, however they are spread, each partition read in full only when it may hold some of them', async () => {
+    const table = await createTestTable(dynamodb, LAYOUT);
+    const at = (d: string, second: number) =>
+      new Date(Date.parse(`${d}T08:00:00.000Z`) + second * 1000).toISOString();
+    const campaigns = Array.from({ length: 30 }, (_, c) => `cmp_${String(c).padStart(2, '0')}`);
+    const sent = [
+      // 2025-10-14: one campaign holds every one of the day's newest events.
+      ...campaigns.flatMap((campaign, c) =>
+        [0, 1].map((k) =>
+          soriEvent(
+            'impression',
+            campaign,
+            `dev_${c}`,
+            at('2025-10-14', c * 2 + k),
+            'iOS',
+            'Germany',
+            'mat_1',
+          ),
+        ),
+      ),
+      ...Array.from({ length: 25 }, (_, k) =>
+        soriEvent(
+          'impression',
+          'cmp_hot',
+          `dev_${k}`,
+          at('2025-10-14', 3_600 + k),
+          'iOS',
+          'Germany',
+          'mat_1',
+        ),
+      ),
+      // 2025-10-15: the newest spread over the campaigns, three each, interleaved in time.
+      ...campaigns.flatMap((campaign, c) =>
+        [0, 1, 2].map((k) =>
+          soriEvent('click', campaign, `dev_${c}`, at('2025-10-15', k * 30 + c), 'iOS', 'Germany', 'mat_1'),
+        ),
+      ),
+      // 2025-10-16: fewer events than the list shows.
+      ...campaigns
+        .slice(0, 4)
+        .flatMap((campaign, c) =>
+          [0, 1].map((k) =>
+            soriEvent(
+              'impression',
+              campaign,
+              `dev_${c}`,
+              at('2025-10-16', c * 2 + k),
+              'iOS',
+              'Germany',
+              'mat_1',
+            ),
+          ),
+        ),
+    ];
+    const messages = sent.map(message);
+    // A material's creation, of no campaign, among the newest of 2025-10-15.
+    const material = buildQueueMessage(
+      sori,
+      Buffer.from(
+        JSON.stringify({
+          ...soriPayload('admin-material-created'),
+          created_at: at('2025-10-15', 75),
+          timestamp: at('2025-10-15', 75),
+          material: { id: 'mat_new', name: 'New spot', tags: [], image: null },
+        }),
+      ),
+      '2025-10-15T23:00:00.000Z',
+    );
+    for (let i = 0; i < messages.length; i += 50) {
+      await storeAndFold(table.writer, table.counters, messages.slice(i, i + 50));
+    }
+    await storeAndFold(table.writer, table.counters, [material]);
+    const stored = [...messages, material].flatMap((m) => (m.kind === 'event' ? [m.record] : []));
+    for (const d of ['2025-10-14', '2025-10-15', '2025-10-16']) {
+      const want = stored
+        .filter((record) => record.created_at.startsWith(d))
+        .sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id))
+        .slice(0, LATEST_EVENTS)
+        .map((record) => record.id);
+      const { client, seen } = faultyDynamoDb();
+      const board = await new DashboardReader(client, table.tableName, LAYOUT).read(d);
+      expect(
+        board.latest.map((event) => event.id),
+        d,
+      ).toEqual(want);
+      const eventQueries = seen.filter(
+        (c) => c.name === 'QueryCommand' && JSON.stringify(c.input).includes(`"${EVENT_SORT_PREFIX}"`),
+      );
+      // Two shards of each campaign's partition family and of each type's; of them, those read in full are at
+      // most as many as the events listed.
+      const full = eventQueries.filter(
+        (c) => c.input.Limit === LATEST_EVENTS && !c.input.ProjectionExpression,
+      );
+      expect(full.length, d).toBeLessThanOrEqual(LATEST_EVENTS);
+      const campaignsOn = new Set(stored.filter((r) => r.created_at.startsWith(d)).map((r) => r.campaign_id));
+      expect(eventQueries.length, d).toBeGreaterThan(2 * campaignsOn.size);
+    }
+    expect(stored.filter((r) => r.created_at.startsWith('2025-10-16'))).toHaveLength(8);
   });
 });
 
