@@ -181,6 +181,27 @@ function addChange(target: Map<number, number>, change: ReadonlyMap<number, numb
   for (const [gap, by] of change) target.set(gap, (target.get(gap) ?? 0) + by);
 }
 
+/**
+ * Takes the next run's batches off the front of `candidates`: runs of a bounded size, so the fold state stays
+ * far below DynamoDB's 400 KB item limit and a fold ends within its lease; batches newer than `bound` only
+ * while the list of recent folds (`recent` long) has room (the others wait for the bound to pass).
+ */
+function takeRun(candidates: BatchEntry[], bound: string, recent: number): BatchEntry[] {
+  const take: BatchEntry[] = [];
+  let devices = 0;
+  let newer = recent;
+  while (take.length < MAX_RUN_BATCHES && candidates.length > 0) {
+    const next = candidates[0] as BatchEntry;
+    if (next.token >= bound && newer >= MAX_RECENT_FOLDS) break;
+    const reach = next.tally?.reach?.length ?? 0;
+    if (take.length > 0 && devices + reach > MAX_RUN_DEVICES) break;
+    devices += reach;
+    if (next.token >= bound) newer++;
+    take.push(candidates.shift() as BatchEntry);
+  }
+  return take;
+}
+
 /** A device counted on new days by a fold's batches: per campaign, the day numbers. */
 interface NewDays {
   provider: string;
@@ -406,7 +427,32 @@ export class CampaignCounters {
       state = await this.finishRun(state, await this.entriesOf(run.tokens), summary);
       if (state.run) return summary;
     }
+    const { candidates, unfolded } = await this.unfoldedEntries(state, now, summary);
+    // Every batch that began before the bound has its entry in the table by now (see `openWithinMs`): the
+    // journal before it needs no reading again, bar the pending batches.
+    const bound = timeKey(clock - 2 * this.openWithinMs);
+    let legacy = await this.legacyClaims(now, summary);
+    let recent = state.folded.length;
+    while (candidates.length > 0 || legacy.length > 0) {
+      const take = takeRun(candidates, bound, recent);
+      recent += take.filter((entry) => entry.token >= bound).length;
+      if (take.length === 0 && legacy.length === 0) break;
+      const run: FoldRun = { id: newClaimToken(now), started: now, tokens: take.map((e) => e.token), legacy };
+      legacy = [];
+      state = await this.writeState({ ...state, run, version: state.version + 1 }, state.version);
+      state = await this.finishRun(state, new Map(take.map((e) => [e.token, e])), summary);
+      if (state.run) return summary;
+      if (Date.now() - began >= PASS_BUDGET_MS) break;
+    }
+    await this.moveWatermark(state, bound, [...unfolded, ...candidates.map((e) => e.token)]);
+    return summary;
+  }
 
+  /**
+   * The journal's entries not folded yet, from the watermark on and the pending ones, oldest first: those with a
+   * tally (closed, or stale and counted now from their own writes) to fold, and the tokens of those still open.
+   */
+  private async unfoldedEntries(state: FoldState, now: number, summary: RepairSummary) {
     const queried = (await queryItems(this.client, journalQuery(this.tableName, state.watermark))).map(
       fromBatchItem,
     );
@@ -435,42 +481,20 @@ export class CampaignCounters {
       if (!pending.has(token))
         this.onRepairError?.({ batch: token }, new Error('expired before it was folded'));
     }
+    return { candidates, unfolded };
+  }
 
-    // Every batch that began before the bound has its entry in the table by now (see `openWithinMs`): the
-    // journal before it needs no reading again, bar the pending batches.
-    const bound = timeKey(clock - 2 * this.openWithinMs);
-    let legacy = await this.legacyClaims(now, summary);
-    let recent = state.folded.length;
-    while (candidates.length > 0 || legacy.length > 0) {
-      // Runs of a bounded size, so the fold state stays far below DynamoDB's 400 KB item limit; batches newer
-      // than the bound only while the list of recent folds has room (the others wait for the bound to pass).
-      const take: BatchEntry[] = [];
-      let devices = 0;
-      while (take.length < MAX_RUN_BATCHES && candidates.length > 0) {
-        const next = candidates[0] as BatchEntry;
-        if (next.token >= bound && recent >= MAX_RECENT_FOLDS) break;
-        const reach = next.tally?.reach?.length ?? 0;
-        if (take.length > 0 && devices + reach > MAX_RUN_DEVICES) break;
-        devices += reach;
-        if (next.token >= bound) recent++;
-        take.push(candidates.shift() as BatchEntry);
-      }
-      if (take.length === 0 && legacy.length === 0) break;
-      const run: FoldRun = { id: newClaimToken(now), started: now, tokens: take.map((e) => e.token), legacy };
-      legacy = [];
-      state = await this.writeState({ ...state, run, version: state.version + 1 }, state.version);
-      state = await this.finishRun(state, new Map(take.map((e) => [e.token, e])), summary);
-      if (state.run) return summary;
-      if (Date.now() - began >= PASS_BUDGET_MS) break;
-    }
-
-    // What was left unfolded below the new watermark is kept pending; recent folds below it are forgotten.
+  /**
+   * Moves the watermark to `bound`: what was left unfolded below it is kept pending, and recent folds below it
+   * are forgotten. Writes the state only when that changes it.
+   */
+  private async moveWatermark(state: FoldState, bound: string, unfolded: string[]): Promise<void> {
     const watermark = bound > state.watermark ? bound : state.watermark;
     const next: FoldState = {
       ...state,
       watermark,
       folded: state.folded.filter((token) => token >= watermark),
-      pending: [...unfolded, ...candidates.map((e) => e.token)].filter((token) => token < watermark),
+      pending: unfolded.filter((token) => token < watermark),
       version: state.version + 1,
     };
     const same = (a: string[], b: string[]) => a.length === b.length && a.every((t, i) => t === b[i]);
@@ -481,7 +505,6 @@ export class CampaignCounters {
     ) {
       await this.writeState(next, state.version);
     }
-    return summary;
   }
 
   /** Reads journal entries by token (consistent). @returns those found, by token. */
