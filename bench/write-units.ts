@@ -112,6 +112,14 @@ export interface WriteTally {
   /** Of the counters' writes, the fold state's (`STATS#FOLD`). */
   foldStateRequests: number;
   foldStateUnits: number;
+  /**
+   * Requests and units of the fold's writes for unique devices over ranges, included in the totals: a device's
+   * days per campaign (`REACH#`) and the provider-day items (`PROVIDERDAY#`, with the delivery figures).
+   */
+  reachRequests: number;
+  reachUnits: number;
+  providerDayRequests: number;
+  providerDayUnits: number;
   /** The largest fold state item written (bytes; DynamoDB takes items of up to 400 KB). */
   foldStateMaxBytes: number;
   /** Read requests (each page of a query one) and their read units; the pricing's own reads are left out. */
@@ -166,6 +174,10 @@ export function countWriteUnits(
     journalUnits: 0,
     foldStateRequests: 0,
     foldStateUnits: 0,
+    reachRequests: 0,
+    reachUnits: 0,
+    providerDayRequests: 0,
+    providerDayUnits: 0,
     foldStateMaxBytes: 0,
     readRequests: 0,
     readUnits: 0,
@@ -220,6 +232,14 @@ export function countWriteUnits(
         if (key.pk?.S?.startsWith(COUNTER_PREFIX)) {
           tally.counterRequests++;
           tally.counterUnits += spent.table + spent.indexes;
+        }
+        if (key.pk?.S?.startsWith('REACH#')) {
+          tally.reachRequests++;
+          tally.reachUnits += spent.table + spent.indexes;
+        }
+        if (key.pk?.S?.startsWith('PROVIDERDAY#')) {
+          tally.providerDayRequests++;
+          tally.providerDayUnits += spent.table + spent.indexes;
         }
         if (key.pk?.S === BATCH_PARTITION) {
           tally.journalRequests++;

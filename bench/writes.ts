@@ -416,6 +416,9 @@ export interface RepairFigures extends PassUnits {
   /** Of `writeUnits`, the counter items' and the fold state's. */
   counterItemUnits: number;
   foldStateUnits: number;
+  /** Of `writeUnits`, the devices' days (one write per device counted on a new day) and the provider-days. */
+  deviceReachUnits: number;
+  providerDayUnits: number;
   /** The largest fold state item the pass wrote, bytes (DynamoDB takes items of up to 400 KB). */
   foldStateBytes: number;
   /** Journal entries the pass read, of them the batches it folded, and batches a minute at this rate (the
@@ -629,6 +632,8 @@ export async function replayWorkload(options: {
     listed: summary.written,
     counterItemUnits: pass.tally.counterUnits - pass.tally.foldStateUnits,
     foldStateUnits: pass.tally.foldStateUnits,
+    deviceReachUnits: pass.tally.reachUnits,
+    providerDayUnits: pass.tally.providerDayUnits,
     foldStateBytes: pass.tally.foldStateMaxBytes,
     journalEntries: summary.checked,
     folded: summary.folded,

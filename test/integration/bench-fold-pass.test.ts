@@ -22,7 +22,12 @@ describe("bench replay and the repair's fold", () => {
     expect(repair.listed).toBe(SMALL.campaigns);
     expect(repair.replayTouched).toBe(SMALL.campaigns);
     expect(repair.storedPerMinute).toBe(600);
-    expect(repair.writeUnits).toBe(repair.counterItemUnits + repair.foldStateUnits);
+    expect(repair.writeUnits).toBe(
+      repair.counterItemUnits + repair.foldStateUnits + repair.deviceReachUnits + repair.providerDayUnits,
+    );
+    // Devices counted on a new day have their days written once each; the minute's one provider-day once.
+    expect(repair.deviceReachUnits).toBeGreaterThan(0);
+    expect(repair.providerDayUnits).toBe(1);
     // The state is written ahead of the fold, after it, and as the watermark moves on.
     expect(repair.foldStateUnits).toBeGreaterThanOrEqual(3);
     expect(repair.writeUnitsPerStored).toBeCloseTo((repair.writeUnits - repair.idle.writeUnits) / 600, 9);
