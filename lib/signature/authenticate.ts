@@ -1,4 +1,3 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { SignatureError, UnknownProviderError } from '../errors';
 import type { AuthConfig } from '../providers/provider';
@@ -47,32 +46,6 @@ export function ipAllowed(address: string | undefined, allowed: readonly string[
   });
 }
 
-/** HMAC over the raw body: SHA-256 as {@link verifySignature} reads it; other algorithms hex or base64. */
-function verifyHmac(
-  raw: Uint8Array,
-  header: string | undefined,
-  algorithm: string,
-  secrets: string[],
-): boolean {
-  if (header === undefined) return false;
-  if (algorithm === 'sha256') return verifySignature(raw, header, secrets);
-  let value = header.trim();
-  if (value.toLowerCase().startsWith(`${algorithm}=`)) value = value.slice(algorithm.length + 1);
-  const claimed = /^([0-9a-fA-F]{2})+$/.test(value)
-    ? Buffer.from(value, 'hex')
-    : /^[A-Za-z0-9+/_-]+={0,2}$/.test(value)
-      ? Buffer.from(value.replaceAll('-', '+').replaceAll('_', '/'), 'base64')
-      : undefined;
-  if (!claimed) return false;
-  let matched = false;
-  for (const secret of secrets) {
-    if (!secret) continue;
-    const expected = createHmac(algorithm, secret).update(raw).digest();
-    if (expected.length === claimed.length && timingSafeEqual(expected, claimed)) matched = true;
-  }
-  return matched;
-}
-
 function verifyBasic(header: string | undefined, expected: Credentials['basic']): boolean {
   if (!expected || !header?.toLowerCase().startsWith('basic ')) return false;
   const given = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
@@ -99,7 +72,7 @@ export function authenticate(
     if (!secretMatches(request.token, credentials.urlToken)) throw new SignatureError('URL token mismatch');
   } else if (scheme.kind === 'hmac') {
     if (credentials.secrets.length === 0) throw new SignatureError('no signing secret configured');
-    if (!verifyHmac(request.raw, request.header(scheme.header), scheme.algorithm, credentials.secrets)) {
+    if (!verifySignature(request.raw, request.header(scheme.header), credentials.secrets, scheme.algorithm)) {
       throw new SignatureError('signature mismatch');
     }
   } else if (scheme.kind === 'basic') {
