@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { bundleFunction } from '../infra/bundle-function';
 import { BUNDLING } from '../infra/bundling';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -40,22 +40,7 @@ export async function bundle(
 ): Promise<string> {
   mkdirSync(OUT, { recursive: true });
   const outfile = join(OUT, `${name}.mjs`);
-  await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    minify: BUNDLING.minify,
-    keepNames: BUNDLING.keepNames,
-    sourcemap: BUNDLING.sourceMap,
-    format: BUNDLING.format,
-    target: BUNDLING.target,
-    mainFields: [...BUNDLING.mainFields],
-    external,
-    alias,
-    banner: { js: BUNDLING.banner },
-    logLevel: 'silent',
-  });
+  await bundleFunction({ entry, outfile, external, alias, logLevel: 'silent' });
   return outfile;
 }
 

@@ -19,6 +19,7 @@ import {
 } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
+import { bundleFunction } from '../infra/bundle-function';
 import { BUNDLING } from '../infra/bundling';
 import { PACKAGED_FUNCTIONS } from '../infra/constructs/node-function';
 
@@ -40,20 +41,10 @@ await build({
 });
 
 for (const [name, external] of Object.entries(PACKAGED_FUNCTIONS)) {
-  await build({
-    entryPoints: [join(ROOT, 'functions', name, 'handler.ts')],
+  await bundleFunction({
+    entry: join(ROOT, 'functions', name, 'handler.ts'),
     outfile: join(DIST, 'functions', name, 'index.mjs'),
-    bundle: true,
-    platform: 'node',
-    minify: BUNDLING.minify,
-    keepNames: BUNDLING.keepNames,
-    sourcemap: BUNDLING.sourceMap,
-    format: BUNDLING.format,
-    target: BUNDLING.target,
-    mainFields: [...BUNDLING.mainFields],
     external,
-    alias: BUNDLING.alias,
-    banner: { js: BUNDLING.banner },
     logLevel: 'warning',
   });
 }

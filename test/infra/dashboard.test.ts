@@ -410,10 +410,7 @@ describe('cdk-nag AwsSolutions with the dashboard', () => {
 });
 
 /** The logical id of the events queue, or of its dead-letter queue (the one no other queue redrives to). */
-function queueOf(
-  resources: Record<string, { Type: string; Properties: Record<string, unknown> }>,
-  deadLetter: boolean,
-) {
+function queueOf(resources: Record<string, Resource>, deadLetter: boolean) {
   const queues = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::SQS::Queue');
   const main = queues.find(([, r]) => r.Properties.RedrivePolicy !== undefined);
   const found = deadLetter ? queues.find(([id]) => id !== main?.[0]) : main;

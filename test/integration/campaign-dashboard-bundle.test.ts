@@ -7,9 +7,8 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BUNDLING } from '../../infra/bundling';
+import { bundleFunction } from '../../infra/bundle-function';
 import { invokeBundle } from '../support/bundles';
 import { dashboardEvent } from '../support/dashboard-events';
 import { createTestTable, localClients } from '../support/local-aws';
@@ -29,21 +28,7 @@ beforeAll(async () => {
   const outdir = await mkdtemp(join(tmpdir(), 'campaign-dashboard-bundle-'));
   bundle = join(outdir, 'index.mjs');
   // As the stack's NodejsFunction and `npm run build` bundle every function.
-  await build({
-    entryPoints: [join(ROOT, 'functions/campaign-dashboard/handler.ts')],
-    outfile: bundle,
-    bundle: true,
-    platform: 'node',
-    minify: BUNDLING.minify,
-    keepNames: BUNDLING.keepNames,
-    sourcemap: BUNDLING.sourceMap,
-    format: BUNDLING.format,
-    target: BUNDLING.target,
-    mainFields: [...BUNDLING.mainFields],
-    alias: BUNDLING.alias,
-    banner: { js: BUNDLING.banner },
-    logLevel: 'error',
-  });
+  await bundleFunction({ entry: join(ROOT, 'functions/campaign-dashboard/handler.ts'), outfile: bundle });
   jwks = await serveJwks(() => issuer.jwks());
   const { tableName } = await createTestTable(localClients().dynamodb);
   env = {

@@ -10,9 +10,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BUNDLING } from '../../infra/bundling';
+import { bundleFunction } from '../../infra/bundle-function';
 import { METRICS_NAMESPACE, RECEIVE_SERVICE } from '../../lib/metrics';
 import { invokeBundle } from '../support/bundles';
 import { dashboardEvent } from '../support/dashboard-events';
@@ -40,21 +39,7 @@ async function closedPort(): Promise<number> {
 beforeAll(async () => {
   const outdir = await mkdtemp(join(tmpdir(), 'dashboard-health-bundle-'));
   bundle = join(outdir, 'index.mjs');
-  await build({
-    entryPoints: [join(ROOT, 'functions/campaign-dashboard/handler.ts')],
-    outfile: bundle,
-    bundle: true,
-    platform: 'node',
-    minify: BUNDLING.minify,
-    keepNames: BUNDLING.keepNames,
-    sourcemap: BUNDLING.sourceMap,
-    format: BUNDLING.format,
-    target: BUNDLING.target,
-    mainFields: [...BUNDLING.mainFields],
-    alias: BUNDLING.alias,
-    banner: { js: BUNDLING.banner },
-    logLevel: 'error',
-  });
+  await bundleFunction({ entry: join(ROOT, 'functions/campaign-dashboard/handler.ts'), outfile: bundle });
   jwks = await serveJwks(() => issuer.jwks());
   const { dynamodb, sqs } = localClients();
   const { tableName } = await createTestTable(dynamodb);
