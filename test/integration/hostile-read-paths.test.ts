@@ -219,7 +219,9 @@ describe('values that look like structure, on every read path', () => {
       }
       const impressions = CAMPAIGNS.length * VALUES.length + SEPARATED.length;
       const clicks = CAMPAIGNS.length;
-      expect(dashboard.totals).toEqual({ impressions, clicks, unique_devices: impressions });
+      // Devices counted once across campaigns: each value is one device, seen in every campaign.
+      const devices = new Set([...VALUES, ...SEPARATED]).size;
+      expect(dashboard.totals).toEqual({ impressions, clicks, unique_devices: devices });
       expect(dashboard.hourly[5]).toEqual({ hour: 5, impressions, clicks });
       expect(
         dashboard.hourly.filter((slot) => slot.hour !== 5).every((s) => !s.impressions && !s.clicks),
