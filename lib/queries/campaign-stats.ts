@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { findProvider } from '../providers';
-import type { ReachHistogram } from '../table/reach';
+import { dayNumber, MAX_RANGE_DAYS, type ReachHistogram, uniqueOver } from '../table/reach';
 import {
   type CounterItem,
   counterItemKey,
@@ -108,8 +108,13 @@ export interface CampaignRangeStats {
   until: string;
   impressions: number;
   clicks: number;
-  /** The sum of each day's unique devices: a device seen on two days counts twice. */
+  /**
+   * Devices counted once over the range (exact up to {@link MAX_RANGE_DAYS} days); over a longer range, the sum
+   * of each day's unique devices, where a device seen on two days counts twice (see `unique_devices_exact`).
+   */
   unique_devices: number;
+  /** `true` when `unique_devices` counts each device once over the range. */
+  unique_devices_exact: boolean;
   /** clicks / impressions, `null` with no impressions. */
   ctr: number | null;
 }
@@ -244,13 +249,18 @@ export class CampaignStats {
   async rangeStats(providers: string[], days: string[]): Promise<CampaignRangeStats[]> {
     const since = days.reduce((first, day) => (day < first ? day : first), days[0] ?? '');
     const until = days.reduce((last, day) => (day > last ? day : last), days[0] ?? '');
+    const exact = days.length > 0 && dayNumber(until) - dayNumber(since) < MAX_RANGE_DAYS;
     // Keyed by a Map on both parts: ids are the senders' and may be any string, `__proto__` included.
-    const totals = new Map<string, Map<string, CampaignRangeStats>>();
+    const totals = new Map<
+      string,
+      Map<string, CampaignRangeStats & { reach: Map<string, ReachHistogram> }>
+    >();
     for (const provider of providers) {
-      const campaigns = new Map<string, CampaignRangeStats>();
+      const campaigns = new Map<string, CampaignRangeStats & { reach: Map<string, ReachHistogram> }>();
       totals.set(provider, campaigns);
       for (const day of days) {
-        for (const row of await this.dayStats(provider, day)) {
+        for (const item of await this.dayCounterItems(provider, day)) {
+          const row = toCampaignDayStats(item);
           const total = campaigns.get(row.campaign_id) ?? {
             provider,
             campaign_id: row.campaign_id,
@@ -259,18 +269,25 @@ export class CampaignStats {
             impressions: 0,
             clicks: 0,
             unique_devices: 0,
+            unique_devices_exact: exact,
             ctr: null,
+            reach: new Map(),
           };
           total.impressions += row.impressions;
           total.clicks += row.clicks;
           total.unique_devices += row.unique_devices;
+          total.reach.set(day, reachOf(item));
           campaigns.set(row.campaign_id, total);
         }
       }
     }
     return [...totals.values()]
       .flatMap((campaigns) => [...campaigns.values()])
-      .map((total) => ({ ...total, ctr: total.impressions > 0 ? total.clicks / total.impressions : null }))
+      .map(({ reach, ...total }) => ({
+        ...total,
+        unique_devices: exact ? uniqueOver(reach, since, until) : total.unique_devices,
+        ctr: total.impressions > 0 ? total.clicks / total.impressions : null,
+      }))
       .sort(byImpressions);
   }
 }

@@ -238,9 +238,7 @@ describe('unique devices over a range', () => {
     const logins = Array.from({ length: 3 }, (_, i) =>
       buildQueueMessage(
         sori,
-        Buffer.from(
-          JSON.stringify({ ...soriPayload('authentication'), device_id: `login_${prefix}_${i}` }),
-        ),
+        Buffer.from(JSON.stringify({ ...soriPayload('authentication'), device_id: `login_${prefix}_${i}` })),
         `${FIRST_DAY}T09:00:00.000Z`,
       ),
     );
@@ -248,5 +246,18 @@ describe('unique devices over a range', () => {
     await counters.repair();
     const [day] = await readProviderDays(dynamodb, tableName, 'sori', FIRST_DAY, FIRST_DAY);
     expect(day).toMatchObject({ received: 4, stored: 3, duplicates: 1, quarantined: 0 });
+  });
+
+  it("are what `events stats` gives over a range: each campaign's devices counted once, exact up to 92 days", async () => {
+    const { tableName, writer, counters } = await createTestTable(dynamodb, LAYOUT);
+    const messages = traffic(120, 12, 6);
+    await storeInBatches(writer, counters, messages);
+    await counters.repair();
+    const lastDay = dayOfNumber(dayNumber(FIRST_DAY) + DAYS - 1);
+    const days = Array.from({ length: DAYS }, (_, i) => dayOfNumber(dayNumber(FIRST_DAY) + i));
+    const rows = await new CampaignStats(dynamodb, tableName).rangeStats(['sori'], days);
+    expect(rows.map((row) => [row.campaign_id, row.unique_devices, row.unique_devices_exact]).sort()).toEqual(
+      CAMPAIGNS.map((campaign) => [campaign, truth(messages, FIRST_DAY, lastDay, campaign), true]).sort(),
+    );
   });
 });

@@ -83,6 +83,7 @@ describe('stats of campaigns of different providers that share an id', () => {
         impressions: 2,
         clicks: 1,
         unique_devices: 3,
+        unique_devices_exact: true,
         ctr: 0.5,
       },
       {
@@ -93,6 +94,7 @@ describe('stats of campaigns of different providers that share an id', () => {
         impressions: 1,
         clicks: 2,
         unique_devices: 3,
+        unique_devices_exact: true,
         ctr: 2,
       },
     ]);
