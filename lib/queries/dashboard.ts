@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MAX_TEXT_FIELD } from '../events/event-record';
 import { allProviders, findProvider, providerNames } from '../providers';
+import { foldStateVersion } from '../table/counter-items';
 import { type ProviderDay, readProviderDays } from '../table/provider-days';
 import {
   addInto,
@@ -168,6 +169,9 @@ export interface Dashboard {
   delivery: Delivery;
 }
 
+/** Views whose counted items a reader keeps (see `countedItems`). */
+const COUNTED_VIEWS = 8;
+
 /** How many latest events the dashboard lists. */
 export const LATEST_EVENTS = 20;
 
@@ -276,13 +280,8 @@ export class DashboardReader {
     const previousTo = dayOfNumber(dayNumber(from) - 1);
     const previousFrom = dayOfNumber(dayNumber(from) - days.length);
     const providers = providerNames();
-    const [allItems, providerDays, health] = await Promise.all([
-      this.counterItems(query, previousFrom, to),
-      Promise.all(
-        providers.map((provider) =>
-          readProviderDays(this.client, this.tableName, provider, previousFrom, to),
-        ),
-      ),
+    const [{ items: allItems, providerDays }, health] = await Promise.all([
+      this.countedItems(query, previousFrom, to),
       this.health ? this.health.read(from, to) : undefined,
     ]);
     const inRange = (item: CounterItem) => item.day >= from && item.day <= to;
@@ -358,6 +357,38 @@ export class DashboardReader {
       previous: { from: previousFrom, to: previousTo, ...period(previousFrom, previousTo) },
       delivery: deliveryOf(providers, days, allItems, providerDays.flat(), health),
     };
+  }
+
+  /** Counted items read by earlier loads, by what they cover, with the fold state's version they were read at. */
+  private readonly counted = new Map<
+    string,
+    { version: number; items: CounterItem[]; providerDays: ProviderDay[][] }
+  >();
+
+  /**
+   * The counter items and provider-day items from `first` to `last`. Only the repair's fold writes counts, and it
+   * moves the fold state's version whenever it writes (at least once a minute in AWS): while the version is
+   * the one they were read at, the items of an earlier load are the table's, so a page asking every few
+   * seconds reads them again once per fold, not once per load (one small read of the state instead).
+   */
+  private async countedItems(query: DashboardQuery, first: string, last: string) {
+    const key = JSON.stringify([query.provider, query.campaign, first, last]);
+    const version = await foldStateVersion(this.client, this.tableName);
+    const known = this.counted.get(key);
+    if (known && version !== undefined && known.version === version) return known;
+    const [items, providerDays] = await Promise.all([
+      this.counterItems(query, first, last),
+      Promise.all(
+        providerNames().map((provider) =>
+          readProviderDays(this.client, this.tableName, provider, first, last),
+        ),
+      ),
+    ]);
+    const read = { version: version ?? -1, items, providerDays };
+    // A few views at a time (a range, the period before, a drill-down or two); the oldest goes first.
+    if (this.counted.size >= COUNTED_VIEWS) this.counted.delete(this.counted.keys().next().value as string);
+    if (version !== undefined) this.counted.set(key, read);
+    return read;
   }
 
   /**

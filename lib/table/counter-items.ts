@@ -1,4 +1,5 @@
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { callOptions } from './deadline';
 import { histogramAttribute, REACH_ATTRIBUTE, type ReachHistogram } from './reach';
 import {
   COUNT_PREFIX,
@@ -379,4 +380,25 @@ export function unlistUpdate(tableName: string, key: CounterKey, item: Item | un
       '#psk': pending.sortKey,
     },
   };
+}
+
+/**
+ * The fold state's version (eventually consistent, half a read unit for a state of up to 8 KB): it moves
+ * whenever the fold writes, so counts read at one version are the table's until it moves.
+ * @returns `undefined` before any fold.
+ */
+export async function foldStateVersion(
+  client: DynamoDBClient,
+  tableName: string,
+): Promise<number | undefined> {
+  const { Item } = await client.send(
+    new GetItemCommand({
+      TableName: tableName,
+      Key: FOLD_STATE_KEY,
+      ProjectionExpression: '#v',
+      ExpressionAttributeNames: { '#v': VERSION_ATTRIBUTE },
+    }),
+    callOptions(),
+  );
+  return Item?.[VERSION_ATTRIBUTE]?.N === undefined ? undefined : Number(Item[VERSION_ATTRIBUTE].N);
 }

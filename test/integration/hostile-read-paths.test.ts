@@ -136,6 +136,7 @@ describe('values that look like structure, on every read path', () => {
         impressions: VALUES.length,
         clicks: 1,
         unique_devices: VALUES.length,
+        unique_devices_exact: true,
         ctr: Number((1 / VALUES.length).toFixed(4)),
       });
     }
