@@ -3,7 +3,6 @@ import { readFile, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { readRawRef } from '../blobs/raw-store';
-import type { RecordsRepository } from '../queries/records-repository';
 import { buildQueueMessage } from '../receive/build-queue-message';
 import { providerNamed } from '../receive/event-policy';
 import { tableClockOffsetMs } from '../table/clock';
@@ -62,7 +61,8 @@ export async function reprocessQuarantine(
   tables: {
     client: DynamoDBClient;
     tableName: string;
-    repository: RecordsRepository;
+    /** Where the quarantined deliveries are listed from, oldest first (the read model's repository). */
+    repository: { listQuarantine(limit: number): Promise<StoredQuarantine[]> };
     writer: EventWriter;
     counters: CampaignCounters;
   },
