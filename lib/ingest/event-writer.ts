@@ -1,7 +1,6 @@
 import { hash } from 'node:crypto';
 import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { EventRecord, QueueMessage } from '../events/event-record';
-import type { StateUpdate } from '../providers/provider';
 import { callOptions, trackUnansweredAttempts } from '../table/deadline';
 import { countedFlagSet, countedFlagUpdate } from '../table/marker-items';
 import {
@@ -15,6 +14,7 @@ import {
   toItem,
   WRITER_ATTRIBUTE,
 } from '../table/records-table';
+import type { StateChange } from '../table/state-items';
 import { stateUpdate } from '../table/state-items';
 import { keyOf, putItemIfAbsent, type StoreOutcome, updateIf } from '../table/table-io';
 
@@ -329,7 +329,7 @@ export class EventWriter {
    * higher, or equal with a later `updated_at`.
    * @returns `false` when the stored state was newer and stays as it is.
    */
-  applyState(provider: string, update: StateUpdate): Promise<boolean> {
+  applyState(provider: string, update: StateChange): Promise<boolean> {
     return updateIf(this.client, stateUpdate(this.tableName, provider, update));
   }
 }
