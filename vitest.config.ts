@@ -9,5 +9,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Files and the tests in each run in a shuffled order, so that a test that passes only after another one
+    // fails here. The run prints its seed ("Running tests with seed …"); `npx vitest run --sequence.seed=<seed>`
+    // runs that order again.
+    sequence: { shuffle: true },
   },
 });
