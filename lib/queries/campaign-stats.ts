@@ -133,12 +133,21 @@ export const byImpressions = <T extends { impressions: number; campaign_id: stri
  * repair pass, never by a reader.
  */
 export class CampaignStats {
+  /**
+   * @param options.consistent consistent reads of counter items (the default, as `stats` reads them); a view
+   *   that reads again every few seconds (the dashboard) takes eventually consistent ones, at half the units.
+   */
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    private readonly options: { consistent?: boolean } = {},
   ) {}
 
-  /** One campaign's counter items, day by day (`since`/`until` inclusive, `YYYY-MM-DD`), read consistently. */
+  private get consistent() {
+    return this.options.consistent ?? true;
+  }
+
+  /** One campaign's counter items, day by day (`since`/`until` inclusive, `YYYY-MM-DD`). */
   async counterItems(
     provider: string,
     campaignId: string,
@@ -154,7 +163,7 @@ export class CampaignStats {
         ':since': { S: since },
         ':until': { S: until },
       },
-      ConsistentRead: true,
+      ConsistentRead: this.consistent,
     });
     return items.map(fromCounterItem);
   }
@@ -186,7 +195,7 @@ export class CampaignStats {
   /** Counter items by key: consistent batch reads of up to 100 keys. */
   private async itemsOn(provider: string, day: string, campaigns: string[]): Promise<CounterItem[]> {
     const keys = campaigns.map((campaignId) => counterItemKey({ provider, campaignId, day }));
-    return (await getItems(this.client, this.tableName, keys)).map(fromCounterItem);
+    return (await getItems(this.client, this.tableName, keys, this.consistent)).map(fromCounterItem);
   }
 
   /**

@@ -266,7 +266,8 @@ export class DashboardReader {
     private readonly layout: TableLayout,
     private readonly health?: PipelineHealth,
   ) {
-    this.stats = new CampaignStats(client, tableName);
+    // Eventually consistent: a load a second behind the table shows the fold's counts at the next one.
+    this.stats = new CampaignStats(client, tableName, { consistent: false });
   }
 
   /**

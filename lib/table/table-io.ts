@@ -179,16 +179,25 @@ async function collectPages(
 }
 
 /**
- * Reads items by key with consistent reads, 100 keys per request, retrying what DynamoDB leaves unprocessed.
+ * Reads items by key, 100 keys per request, retrying what DynamoDB leaves unprocessed.
+ * @param consistent consistent reads (the default; a read model's view may take eventually consistent ones, at
+ *   half the read units).
  * @returns the items found, in no particular order (missing keys are left out).
  */
-export async function getItems(client: DynamoDBClient, tableName: string, keys: Item[]): Promise<Item[]> {
+export async function getItems(
+  client: DynamoDBClient,
+  tableName: string,
+  keys: Item[],
+  consistent = true,
+): Promise<Item[]> {
   const items: Item[] = [];
   for (let start = 0; start < keys.length; start += 100) {
     let pending: Item[] | undefined = keys.slice(start, start + 100);
     while (pending && pending.length > 0) {
       const page: BatchGetItemCommandOutput = await client.send(
-        new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }),
+        new BatchGetItemCommand({
+          RequestItems: { [tableName]: { Keys: pending, ConsistentRead: consistent } },
+        }),
         callOptions(),
       );
       items.push(...(page.Responses?.[tableName] ?? []));
