@@ -49,9 +49,25 @@ function send(c: Case): Promise<{ status: number; body: string }> {
   });
 }
 
+/**
+ * Items a delivery stores: records, quarantined deliveries, device markers and state items. The repair's own
+ * items (the journal, the fold state, counters, provider-days, devices' days) are written after a case by the
+ * local repair loop, so another case's may land meanwhile.
+ */
 async function itemCount(): Promise<number> {
   const { Count = 0 } = await stack.dynamodb.send(
-    new ScanCommand({ TableName: stack.tableName, Select: 'COUNT' }),
+    new ScanCommand({
+      TableName: stack.tableName,
+      Select: 'COUNT',
+      FilterExpression: '#kind IN (:event, :quarantine, :device, :state)',
+      ExpressionAttributeNames: { '#kind': 'kind' },
+      ExpressionAttributeValues: {
+        ':event': { S: 'event' },
+        ':quarantine': { S: 'quarantine' },
+        ':device': { S: 'device' },
+        ':state': { S: 'state' },
+      },
+    }),
   );
   return Count;
 }
