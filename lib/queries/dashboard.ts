@@ -241,6 +241,57 @@ function countsOf(item: CounterItem, query: DashboardQuery): { impressions: numb
 const keeps = (item: CounterItem, query: DashboardQuery) =>
   !query.breakdown || query.value === null || Object.hasOwn(item.breakdowns[query.breakdown], query.value);
 
+/** The range's hours and breakdown tables, each value's rows most impressions first. */
+function breakdownTables(items: CounterItem[], query: DashboardQuery) {
+  const hourly = Array.from({ length: 24 }, (_, hour) => ({ hour, impressions: 0, clicks: 0 }));
+  const tables = { platform: new Map(), country: new Map(), material: new Map() } as Record<
+    FilterBreakdown,
+    Map<string, BreakdownRow>
+  >;
+  for (const item of items) addBreakdowns(item, hourly, tables, query);
+  const rows = (map: Map<string, BreakdownRow>) =>
+    [...map.values()].sort((a, b) => b.impressions - a.impressions || a.key.localeCompare(b.key));
+  return {
+    hourly,
+    breakdowns: {
+      platform: rows(tables.platform),
+      country: rows(tables.country),
+      material: rows(tables.material),
+    },
+  };
+}
+
+/**
+ * The figures of any period within the items read (the range and the period before it): impressions, clicks
+ * and CTR summed by day, unique devices counted once over the period.
+ */
+function periodOf(allItems: CounterItem[], query: DashboardQuery, reach: ReachOf) {
+  const byDay = new Map<string, { impressions: number; clicks: number }>();
+  for (const item of allItems) {
+    if (!keeps(item, query)) continue;
+    const counts = countsOf(item, query);
+    const day = byDay.get(item.day) ?? { impressions: 0, clicks: 0 };
+    day.impressions += counts.impressions;
+    day.clicks += counts.clicks;
+    byDay.set(item.day, day);
+  }
+  return (first: string, last: string) => {
+    let impressions = 0;
+    let clicks = 0;
+    for (const [day, counts] of byDay) {
+      if (day < first || day > last) continue;
+      impressions += counts.impressions;
+      clicks += counts.clicks;
+    }
+    return {
+      impressions,
+      clicks,
+      ctr: ctrOf(impressions, clicks),
+      unique_devices: reach.unique(query, first, last),
+    };
+  };
+}
+
 /**
  * Builds the dashboard of a range of UTC days from the counter items (exact: the same per-batch updates as the
  * counters), the provider-day items (reach across campaigns, deliveries) and the range's last day's latest
@@ -285,46 +336,19 @@ export class DashboardReader {
       this.countedItems(query, previousFrom, to),
       this.health ? this.health.read(from, to) : undefined,
     ]);
-    const inRange = (item: CounterItem) => item.day >= from && item.day <= to;
-    const items = allItems.filter((item) => inRange(item) && keeps(item, query));
+    const items = allItems.filter((item) => item.day >= from && item.day <= to && keeps(item, query));
     const reach = new ReachOf(allItems, providerDays.flat());
-
     const campaigns = this.campaignRows(items, query, reach);
-    const sum = (pick: (c: DashboardCampaign) => number) =>
-      campaigns.reduce((total, c) => total + pick(c), 0);
-    const hourly = Array.from({ length: 24 }, (_, hour) => ({ hour, impressions: 0, clicks: 0 }));
-    const breakdowns = { platform: new Map(), country: new Map(), material: new Map() } as Record<
-      FilterBreakdown,
-      Map<string, BreakdownRow>
-    >;
-    for (const item of items) addBreakdowns(item, hourly, breakdowns, query);
-    const rows = (map: Map<string, BreakdownRow>) =>
-      [...map.values()].sort((a, b) => b.impressions - a.impressions || a.key.localeCompare(b.key));
+    const { hourly, breakdowns } = breakdownTables(items, query);
     // The last day's campaigns whatever the breakdown filter: the events are not cut by breakdown value.
-    const lastDay = allItems.filter((item) => item.day === to);
-    const events = await this.dayEvents(to, lastDay, query);
+    const events = await this.dayEvents(
+      to,
+      allItems.filter((item) => item.day === to),
+      query,
+    );
     this.learnNames(events);
     await this.nameMaterials(items);
-    const unique = (first: string, last: string) => reach.unique(query, first, last);
-    const byDay = new Map<string, { impressions: number; clicks: number }>();
-    for (const item of allItems) {
-      if (!keeps(item, query)) continue;
-      const counts = countsOf(item, query);
-      const day = byDay.get(item.day) ?? { impressions: 0, clicks: 0 };
-      day.impressions += counts.impressions;
-      day.clicks += counts.clicks;
-      byDay.set(item.day, day);
-    }
-    const period = (first: string, last: string) => {
-      let impressions = 0;
-      let clicks = 0;
-      for (const [day, counts] of byDay) {
-        if (day < first || day > last) continue;
-        impressions += counts.impressions;
-        clicks += counts.clicks;
-      }
-      return { impressions, clicks, ctr: ctrOf(impressions, clicks), unique_devices: unique(first, last) };
-    };
+    const period = periodOf(allItems, query, reach);
     return {
       day: to,
       from,
@@ -339,16 +363,16 @@ export class DashboardReader {
       },
       campaigns,
       totals: {
-        impressions: sum((c) => c.impressions),
-        clicks: sum((c) => c.clicks),
-        unique_devices: unique(from, to),
+        impressions: campaigns.reduce((total, c) => total + c.impressions, 0),
+        clicks: campaigns.reduce((total, c) => total + c.clicks, 0),
+        unique_devices: reach.unique(query, from, to),
       },
       hourly,
       hourly_available: query.breakdown === null,
       breakdowns: {
-        platform: rows(breakdowns.platform),
-        country: rows(breakdowns.country),
-        material: rows(breakdowns.material).map((row) => ({ ...row, name: this.nameOf(items, row.key) })),
+        platform: breakdowns.platform,
+        country: breakdowns.country,
+        material: breakdowns.material.map((row) => ({ ...row, name: this.nameOf(items, row.key) })),
       },
       latest: events.slice(0, LATEST_EVENTS),
       daily: days.map((day) => {
