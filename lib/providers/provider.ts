@@ -3,12 +3,42 @@ import type { EventRecord } from '../events/event-record';
 /** What a provider's schemas made of a parsed body: a normalized record, or why it was not understood. */
 export type Interpretation = { ok: true; record: EventRecord } | { ok: false; reason: string };
 
-/** An HMAC over the raw body bytes, in a request header. */
+/** What a request said of the delivery it carries, besides the body. */
+export interface Delivery {
+  /** The value of the provider's {@link Provider.deliveryIdHeader}, when it has one and the request sent it. */
+  id?: string | undefined;
+}
+
+/**
+ * An HMAC in a request header, over the raw body bytes or over a string composed of the body and other headers'
+ * values (Standard Webhooks signs `msg_id.timestamp.body`). Every optional field absent is SORI's scheme: one
+ * hex or base64 digest of the raw body, keyed with the secret's text.
+ */
 export interface HmacScheme {
   kind: 'hmac';
-  /** Lower case (API Gateway lower-cases header names). */
+  /** Lower case (API Gateway lower-cases header names), as for every header named here. */
   header: string;
   algorithm: 'sha256' | 'sha1' | 'sha512';
+  /** The digest's encoding; absent: hex or base64, whichever the value is. */
+  encoding?: 'hex' | 'base64' | undefined;
+  /** What each signature starts with (`sha256=`, `v1,`), required when set; absent: an optional `<algorithm>=`. */
+  prefix?: string | undefined;
+  /** What separates several signatures in the header (any one matching is enough); absent: one signature. */
+  separator?: string | undefined;
+  /** How a secret becomes the key: its text (default), or `whsec`: the bytes of `whsec_` + base64. */
+  secretFormat?: 'text' | 'whsec' | undefined;
+  /**
+   * What is signed: a template of `{body}` (the raw bytes, exactly once), `{timestamp}` and `{id}` (the values of
+   * the `timestamp` and `idHeader` headers) and literal text, e.g. `{id}.{timestamp}.{body}`. Absent: `{body}`.
+   */
+  signedContent?: string | undefined;
+  /**
+   * The header holding the time the delivery was signed, in Unix seconds, and how far from the receipt time it may
+   * be: checked when a delivery is received, never when a stored one is processed again.
+   */
+  timestamp?: { header: string; toleranceSeconds: number } | undefined;
+  /** The header whose value `{id}` stands for in the signed content. */
+  idHeader?: string | undefined;
 }
 
 /**
@@ -60,9 +90,16 @@ export interface Provider {
    * between the provider's retries.
    * @param source the JSON text `payload` was parsed from, where there is one: what JSON.parse cannot keep
    *   exactly (an integer above 2^53) is read from it
+   * @param delivery what the request said of the delivery besides its body, when it is known: `id`, the value of
+   *   {@link Provider.deliveryIdHeader} (a delivery processed again from its stored body alone has none)
    * @returns never throws: anything not understood comes back as `{ ok: false, reason }`.
    */
-  interpret(payload: unknown, receivedAt: string, source?: string): Interpretation;
+  interpret(payload: unknown, receivedAt: string, source?: string, delivery?: Delivery): Interpretation;
+  /**
+   * The request header naming the delivery, the same on every retry of it (Standard Webhooks' `webhook-id`), when
+   * the provider keys its records by it: the receiver hands its value to {@link Provider.interpret}.
+   */
+  readonly deliveryIdHeader?: string;
   /** The current-state item an event moves, if the provider keeps one. */
   stateOf?(record: EventRecord): StateUpdate | undefined;
 }

@@ -1,8 +1,9 @@
 import { isIP } from 'node:net';
 import { SignatureError, UnknownProviderError } from '../errors';
-import type { AuthConfig } from '../providers/provider';
+import type { AuthConfig, HmacScheme } from '../providers/provider';
 import { secretMatches } from './secret-matches';
-import { verifySignature } from './verify-signature';
+import { BODY_ONLY, composeSignedContent, parseSignedContent, type SignedPart } from './signed-content';
+import { type SignedContent, verifySignature } from './verify-signature';
 
 /** What the receiver knows of a request when it authenticates it. */
 export interface AuthRequest {
@@ -12,6 +13,8 @@ export interface AuthRequest {
   /** The `{token}` path segment, when the request came by the URL-token route. */
   token: string | undefined;
   sourceIp: string | undefined;
+  /** When the request was received (epoch ms), what a signed timestamp is held against; default now. */
+  now?: number | undefined;
 }
 
 /** A provider's credentials, from the signing secret. */
@@ -52,6 +55,60 @@ function verifyBasic(header: string | undefined, expected: Credentials['basic'])
   return secretMatches(given, `${expected.username}:${expected.password}`);
 }
 
+/** Templates already read: a scheme's comes from configuration, so there are only ever a few. */
+const templates = new Map<string, SignedPart[]>();
+
+function templateParts(template: string): SignedPart[] {
+  let parts = templates.get(template);
+  if (!parts) {
+    const parsed = parseSignedContent(template);
+    // Configuration is validated when it is read; a template that got past it refuses everything.
+    if (!Array.isArray(parsed))
+      throw new SignatureError(`the signed content is not a template: ${parsed.error}`);
+    parts = parsed;
+    templates.set(template, parts);
+  }
+  return parts;
+}
+
+/** A header the signed content needs; a request without it cannot be authentic. */
+function requiredHeader(request: AuthRequest, name: string | undefined): string {
+  const value = name === undefined ? undefined : request.header(name);
+  if (value === undefined) throw new SignatureError(`no ${name ?? 'delivery id'} header`);
+  return value;
+}
+
+/** What the sender signed: the raw body, or the string the scheme's template composes from it and the headers. */
+function signedContentOf(scheme: HmacScheme, request: AuthRequest): SignedContent {
+  if (scheme.signedContent === undefined || scheme.signedContent === BODY_ONLY) return request.raw;
+  const parts = templateParts(scheme.signedContent);
+  const uses = (value: string) => parts.some((part) => 'value' in part && part.value === value);
+  return composeSignedContent(parts, request.raw, {
+    timestamp: uses('timestamp') ? requiredHeader(request, scheme.timestamp?.header) : undefined,
+    id: uses('id') ? requiredHeader(request, scheme.idHeader) : undefined,
+  });
+}
+
+/** A Unix time in whole seconds, as Standard Webhooks' `webhook-timestamp` is ("integer unix timestamp"). */
+const UNIX_SECONDS = /^\d{1,15}$/;
+
+/**
+ * Holds the signed timestamp against the receipt time: a delivery signed longer ago than the tolerance (or as far
+ * ahead) is refused, so that a captured request cannot be replayed later. Only at receipt: a delivery accepted
+ * in time is never refused afterwards, whatever runs it again.
+ */
+function checkTimestamp(scheme: HmacScheme, request: AuthRequest): void {
+  if (!scheme.timestamp) return;
+  const value = requiredHeader(request, scheme.timestamp.header).trim();
+  if (!UNIX_SECONDS.test(value)) throw new SignatureError(`${scheme.timestamp.header} is not a Unix time`);
+  const skew = Math.floor((request.now ?? Date.now()) / 1000) - Number(value);
+  if (Math.abs(skew) > scheme.timestamp.toleranceSeconds) {
+    throw new SignatureError(
+      `${scheme.timestamp.header} is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'ahead'}, over the tolerance of ${scheme.timestamp.toleranceSeconds} s`,
+    );
+  }
+}
+
 /**
  * Authenticates a request by the provider's scheme; fails closed: a scheme whose credentials are not set
  * refuses everything. The URL-token route is taken only by providers whose scheme is `url-token`, or by an
@@ -72,9 +129,11 @@ export function authenticate(
     if (!secretMatches(request.token, credentials.urlToken)) throw new SignatureError('URL token mismatch');
   } else if (scheme.kind === 'hmac') {
     if (credentials.secrets.length === 0) throw new SignatureError('no signing secret configured');
-    if (!verifySignature(request.raw, request.header(scheme.header), credentials.secrets, scheme.algorithm)) {
+    const content = signedContentOf(scheme, request);
+    if (!verifySignature(content, request.header(scheme.header), credentials.secrets, scheme)) {
       throw new SignatureError('signature mismatch');
     }
+    checkTimestamp(scheme, request);
   } else if (scheme.kind === 'basic') {
     if (!verifyBasic(request.header('authorization'), credentials.basic))
       throw new SignatureError('basic credentials mismatch');
