@@ -123,6 +123,7 @@ export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
 
     const raw = readRawBody(event, Math.min(provider.maxBodyBytes ?? deps.maxBodyBytes, deps.maxBodyBytes));
     const auth = deps.auth?.[provider.name] ?? provider.auth;
+    const receivedAt = now();
     authenticate(
       auth,
       {
@@ -130,12 +131,14 @@ export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
         header: (name) => header(event, name),
         token: event.pathParameters?.token,
         sourceIp: event.requestContext?.http?.sourceIp,
+        now: receivedAt.getTime(),
       },
       await deps.secrets.credentials(provider.name, deadline),
       deps.allowUnsigned,
     );
 
-    let message = buildQueueMessage(provider, raw, now().toISOString());
+    const delivery = provider.deliveryIdHeader ? { id: header(event, provider.deliveryIdHeader) } : undefined;
+    let message = buildQueueMessage(provider, raw, receivedAt.toISOString(), delivery);
     if (raw.length > INLINE_RAW_BYTES)
       message = await offloadRaw(message, provider.name, raw, deps.rawStore, deadline);
     await deps.queue.send(message, deadline);
@@ -146,7 +149,10 @@ export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
       deps.logger.warn('quarantined', { provider: provider.name, id, reason: message.record.reason });
       return json(202, { status: 'quarantined', id, reason: message.record.reason });
     }
-    metrics.count(METRIC.accepted, 1, message.record.event);
+    // Per event only for the names the provider declares: a configured provider may take any name it is sent,
+    // and each one would be one more custom metric.
+    const declared = provider.events.includes(message.record.event);
+    metrics.count(METRIC.accepted, 1, declared ? message.record.event : undefined);
     // Accepted deliveries are counted, not logged one by one: the logs carry what needs a look.
     deps.logger.debug('accepted', { provider: provider.name, id, event: message.record.event });
     return json(202, { status: 'accepted', id });

@@ -7,7 +7,7 @@ import {
   type QueueMessage,
 } from '../events/event-record';
 import { buildQuarantineId } from '../events/record-id';
-import type { Provider } from '../providers/provider';
+import type { Delivery, Provider } from '../providers/provider';
 import { capReason } from '../providers/validation';
 import { toAsciiJson } from '../queue/event-queue';
 import { policyFor } from './event-policy';
@@ -32,9 +32,16 @@ function decodeUtf8(raw: Uint8Array): string | undefined {
  * Every message fits {@link MAX_QUEUE_MESSAGE_BYTES} once a raw body over {@link INLINE_RAW_BYTES} is replaced
  * by its reference (the receive function does that), and every item stored from it fits DynamoDB's 400 KB.
  *
+ * @param delivery what the request said of the delivery besides its body (its id header), when it is known: a
+ *   delivery processed again from its stored body alone has none
  * @returns never throws.
  */
-export function buildQueueMessage(provider: Provider, raw: Uint8Array, receivedAt: string): QueueMessage {
+export function buildQueueMessage(
+  provider: Provider,
+  raw: Uint8Array,
+  receivedAt: string,
+  delivery?: Delivery,
+): QueueMessage {
   const text = decodeUtf8(raw);
   const body =
     text === undefined
@@ -67,7 +74,7 @@ export function buildQueueMessage(provider: Provider, raw: Uint8Array, receivedA
     return quarantine(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   let interpretation: ReturnType<Provider['interpret']>;
   try {
-    interpretation = provider.interpret(payload, receivedAt, json);
+    interpretation = provider.interpret(payload, receivedAt, json, delivery);
   } catch (error) {
     // A provider's schemas should never throw; if one does, the delivery is still kept.
     return quarantine(`could not interpret: ${error instanceof Error ? error.name : 'error'}`);
