@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { loadAuthConfig, loadTableLayout } from '../lib/config';
 import { createLogger } from '../lib/log';
 import { allProviders, providerNames } from '../lib/providers';
+import { registerCustomProviders } from '../lib/providers/declarative';
 import { DataDirBusyError, lockDataDir } from './data-dir-lock';
 import { resolveDevSecret, resolveDevUrlTokens } from './dev-secret';
 import { STOP_BUDGET_MS, startLocalStack } from './local-stack';
@@ -63,6 +64,7 @@ const { secret, generated, tokens, generatedTokens } = await (async () => {
 });
 let auth: ReturnType<typeof loadAuthConfig>;
 try {
+  registerCustomProviders(process.env.CUSTOM_PROVIDERS);
   auth = loadAuthConfig();
 } catch (error) {
   console.error(`campaign-inbox could not start: ${(error as Error).message}`);

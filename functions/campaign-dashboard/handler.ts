@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createLambdaLogger, levelFrom } from '../../lib/log';
+import { registerCustomProviders } from '../../lib/providers/declarative';
 import { awsPipelineHealth, loadPipelineHealthConfig } from '../../lib/queries/pipeline-health';
 // The page travels inside the bundle: esbuild reads a `type: 'text'` import as the file's text.
 import html from '../../local/dashboard/index.html' with { type: 'text' };
@@ -7,6 +8,7 @@ import { composeDashboardHandler } from './compose';
 import { loadDashboardConfig } from './config';
 
 // Once per container: a missing variable fails the cold start loudly.
+registerCustomProviders(process.env.CUSTOM_PROVIDERS);
 const config = loadDashboardConfig();
 const logLevel = levelFrom(process.env.POWERTOOLS_LOG_LEVEL ?? process.env.LOG_LEVEL);
 // Delivery health from CloudWatch and SQS, where the construct says to read it (`METRICS_NAMESPACE`, …).

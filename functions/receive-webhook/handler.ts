@@ -1,9 +1,12 @@
 import { secretsManagerReadSecret, sqsSendMessage } from '../../lib/aws/services';
 import { loadReceiveConfig } from '../../lib/config';
 import { levelFrom } from '../../lib/log';
+import { registerCustomProviders } from '../../lib/providers/declarative';
 import { composeReceiveHandler, RECEIVE_SECRET_TUNING, RECEIVE_SQS_TUNING } from './compose';
 
-// Once per container: a missing variable fails the cold start loudly.
+// Once per container: a missing variable fails the cold start loudly. The configured providers first, so that
+// the list of providers served (`PROVIDERS`) may name them.
+registerCustomProviders(process.env.CUSTOM_PROVIDERS);
 const config = loadReceiveConfig();
 // SQS and Secrets Manager through the function's own signed client (lib/aws): the one call each that it makes,
 // with the role's credentials Lambda puts in the environment, for a fraction of the SDK's code to load.
