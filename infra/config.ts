@@ -1,14 +1,34 @@
 import type { Node } from 'constructs';
 import { DEFAULT_MAX_BODY_BYTES, loadAuthConfig, loadEnabledProviders } from '../lib/config';
+import { providerNames } from '../lib/providers';
+
+/** An API Gateway route-level throttle: steady requests per second, and the bucket a burst may empty. */
+export interface RouteThrottle {
+  rateLimit: number;
+  burstLimit: number;
+}
 
 /** Every setting of the deployed stack, with its default. Set with `cdk.json` context or `-c key=value`. */
 export interface InboxConfig {
   /** CloudFormation stack name. */
   stackName: string;
-  /** API Gateway stage throttling: steady requests per second. */
+  /**
+   * API Gateway stage throttling, steady requests per second: the limit of each route without one of its own,
+   * which are the routes for paths that name no served provider and for methods other than POST.
+   */
   throttleRateLimit: number;
-  /** API Gateway stage throttling: burst. */
+  /** API Gateway stage throttling: burst (see {@link throttleRateLimit}). */
   throttleBurstLimit: number;
+  /**
+   * Each served provider's own throttle, on each of its two routes (`POST /webhooks/<name>` and
+   * `POST /webhooks/<name>/{token}`); a provider not listed gets {@link DEFAULT_PROVIDER_THROTTLE}.
+   */
+  providerThrottles: Record<string, RouteThrottle>;
+  /**
+   * AWS WAF in front of the API through CloudFront: the most requests one IP address may make in 5 minutes
+   * before WAF answers it 429. Off when undefined. The stack must then be in us-east-1.
+   */
+  wafRateLimit: number | undefined;
   /** Days CloudWatch keeps the functions' and the API's logs. */
   logRetentionDays: number;
   /** Receives before a message that keeps failing moves to the DLQ. */
@@ -46,10 +66,24 @@ export interface InboxConfig {
   dashboardUsers: string[];
 }
 
+/** The throttle of a served provider that `providerThrottles` does not list. */
+export const DEFAULT_PROVIDER_THROTTLE: Readonly<RouteThrottle> = Object.freeze({
+  rateLimit: 50,
+  burstLimit: 100,
+});
+/** API Gateway's default account quota in a Region (10,000 requests/s, bursts of 5,000): no route may go above. */
+const MAX_RATE_LIMIT = 10_000;
+const MAX_BURST_LIMIT = 5_000;
+/** AWS WAF's bounds on a rate-based rule's limit per evaluation window. */
+const MIN_WAF_RATE_LIMIT = 10;
+const MAX_WAF_RATE_LIMIT = 2_000_000_000;
+
 export const DEFAULT_CONFIG: InboxConfig = {
   stackName: 'CampaignInbox',
   throttleRateLimit: 100,
   throttleBurstLimit: 200,
+  providerThrottles: {},
+  wafRateLimit: undefined,
   logRetentionDays: 30,
   dlqMaxReceiveCount: 5,
   alarmEmail: undefined,
@@ -74,6 +108,8 @@ export const CONTEXT_KEYS: { [K in keyof InboxConfig]: string } = {
   stackName: 'stackName',
   throttleRateLimit: 'throttleRateLimit',
   throttleBurstLimit: 'throttleBurstLimit',
+  providerThrottles: 'providerThrottles',
+  wafRateLimit: 'wafRateLimit',
   logRetentionDays: 'logRetentionDays',
   dlqMaxReceiveCount: 'dlqMaxReceiveCount',
   alarmEmail: 'alarmEmail',
@@ -130,6 +166,95 @@ export function checkDashboardUsers(emails: readonly string[]): string[] {
 }
 
 /**
+ * The providers the stack serves, each given routes and a throttle of its own: the built-in providers enabled
+ * (`providers`, or every one when empty).
+ */
+export function servedProviders(config: Pick<InboxConfig, 'providers'>): string[] {
+  return [...new Set(config.providers.length > 0 ? config.providers : providerNames())];
+}
+
+const THROTTLE_FIELDS: Record<keyof RouteThrottle, number> = {
+  rateLimit: MAX_RATE_LIMIT,
+  burstLimit: MAX_BURST_LIMIT,
+};
+
+/**
+ * Checks per-provider throttles (the construct prop, or the context value, JSON text or an object) against the
+ * providers served. A provider may give `rateLimit`, `burstLimit` or both: a missing rate is the default's, a
+ * missing burst twice the rate (at most 5,000).
+ * @throws naming `providerThrottles`, the provider and the field, when a provider is not served (a typo would
+ *   otherwise leave its route on the default) or a value is not an integer in API Gateway's range.
+ */
+export function checkProviderThrottles(
+  value: unknown,
+  served: readonly string[],
+): Record<string, RouteThrottle> {
+  let parsed = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      throw new Error(
+        `context providerThrottles must be JSON like {"sori":{"rateLimit":50,"burstLimit":100}}, got ${JSON.stringify(value.slice(0, 80))}`,
+      );
+    }
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error(
+      `context providerThrottles must be an object of providers, like {"sori":{"rateLimit":50,"burstLimit":100}}, got ${JSON.stringify(parsed)}`,
+    );
+  }
+  const throttles: Record<string, RouteThrottle> = {};
+  for (const [provider, entry] of Object.entries(parsed)) {
+    const key = `providerThrottles.${provider}`;
+    if (!served.includes(provider)) {
+      throw new Error(
+        `context providerThrottles names ${JSON.stringify(provider)}, which this stack does not serve (it serves ${served.join(', ')})`,
+      );
+    }
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new Error(
+        `context ${key} must be an object with rateLimit and/or burstLimit, got ${JSON.stringify(entry)}`,
+      );
+    }
+    const fields = entry as Record<string, unknown>;
+    for (const field of Object.keys(fields)) {
+      if (!(field in THROTTLE_FIELDS)) {
+        throw new Error(
+          `context ${key} has ${JSON.stringify(field)}: only rateLimit and burstLimit are known`,
+        );
+      }
+    }
+    const rateLimit =
+      fields.rateLimit === undefined
+        ? DEFAULT_PROVIDER_THROTTLE.rateLimit
+        : integer(`${key}.rateLimit`, fields.rateLimit, 1, MAX_RATE_LIMIT);
+    const burstLimit =
+      fields.burstLimit === undefined
+        ? Math.min(2 * rateLimit, MAX_BURST_LIMIT)
+        : integer(`${key}.burstLimit`, fields.burstLimit, 1, MAX_BURST_LIMIT);
+    throttles[provider] = { rateLimit, burstLimit };
+  }
+  return throttles;
+}
+
+/** @returns the throttle of a served provider's routes: its own, or {@link DEFAULT_PROVIDER_THROTTLE}. */
+export function providerThrottle(
+  throttles: Readonly<Record<string, RouteThrottle>>,
+  provider: string,
+): RouteThrottle {
+  return { ...(throttles[provider] ?? DEFAULT_PROVIDER_THROTTLE) };
+}
+
+/**
+ * Checks the WAF rate limit: requests per IP address in 5 minutes, within AWS WAF's bounds for a rate-based rule.
+ * @throws naming `wafRateLimit` when it is not an integer from 10 to 2,000,000,000.
+ */
+export function checkWafRateLimit(value: unknown): number {
+  return integer('wafRateLimit', value, MIN_WAF_RATE_LIMIT, MAX_WAF_RATE_LIMIT);
+}
+
+/**
  * Reads the configuration from CDK context (strings from `-c`, typed values from `cdk.json`).
  * @throws naming the key when a value is out of range.
  */
@@ -151,14 +276,17 @@ export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
     stackName: or('stackName', String, d.stackName),
     throttleRateLimit: or(
       'throttleRateLimit',
-      (v) => integer('throttleRateLimit', v, 1, 10_000),
+      (v) => integer('throttleRateLimit', v, 1, MAX_RATE_LIMIT),
       d.throttleRateLimit,
     ),
     throttleBurstLimit: or(
       'throttleBurstLimit',
-      (v) => integer('throttleBurstLimit', v, 1, 5_000),
+      (v) => integer('throttleBurstLimit', v, 1, MAX_BURST_LIMIT),
       d.throttleBurstLimit,
     ),
+    // Checked below, once the providers served are known.
+    providerThrottles: d.providerThrottles,
+    wafRateLimit: or('wafRateLimit', checkWafRateLimit, d.wafRateLimit),
     logRetentionDays: or(
       'logRetentionDays',
       (v) => integer('logRetentionDays', v, 1, 3653),
@@ -202,6 +330,11 @@ export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
   // The same checks the receive function makes at cold start, made at synth time instead.
   loadAuthConfig({ AUTH_CONFIG: JSON.stringify(config.auth) });
   loadEnabledProviders({ PROVIDERS: config.providers.join(',') });
+  config.providerThrottles = or(
+    'providerThrottles',
+    (v) => checkProviderThrottles(v, servedProviders(config)),
+    d.providerThrottles,
+  );
   if (config.batchSize > 10 && config.batchWindowSeconds < 1) {
     throw new Error(
       'context batchSize above 10 needs batchWindowSeconds of at least 1 (an SQS event source rule)',

@@ -8,7 +8,14 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { RECEIVE_TIMEOUT_MS } from '../../lib/receive/invocation-deadline';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
-import { DEFAULT_CONFIG, type InboxConfig } from '../config';
+import {
+  checkProviderThrottles,
+  checkWafRateLimit,
+  DEFAULT_CONFIG,
+  type InboxConfig,
+  providerThrottle,
+  servedProviders,
+} from '../config';
 import { acknowledgeFindings } from './acknowledge-findings';
 import { CampaignDashboard } from './campaign-dashboard';
 import { EventQueue } from './event-queue';
@@ -18,6 +25,7 @@ import { RawBodies } from './raw-bodies';
 import { ReceiverApi } from './receiver-api';
 import { RecordsTable } from './records-table';
 import { SigningSecret } from './signing-secret';
+import { WebhookFirewall } from './webhook-firewall';
 
 export type CampaignInboxProps = Partial<Omit<InboxConfig, 'stackName'>>;
 
@@ -58,6 +66,8 @@ export class CampaignInbox extends Construct {
   readonly monitoring: Monitoring;
   /** The campaign dashboard on the same API, behind Cognito sign-in. */
   readonly dashboard: CampaignDashboard;
+  /** AWS WAF and the CloudFront distribution in front of the API, with `wafRateLimit` only. */
+  readonly firewall: WebhookFirewall | undefined;
   /** The layout settings the tools must read the table with. */
   private readonly settings: { shards: number; recordRetentionDays: number };
 
@@ -179,12 +189,23 @@ export class CampaignInbox extends Construct {
       }),
     );
 
+    // Checked here too: a user's stack passes props without going through the context's checks.
+    const served = servedProviders(config);
+    const throttles = checkProviderThrottles(config.providerThrottles, served);
     this.api = new ReceiverApi(this, 'Api', {
       handler: this.receiveFunction.function,
       throttleRateLimit: config.throttleRateLimit,
       throttleBurstLimit: config.throttleBurstLimit,
       logRetentionDays: config.logRetentionDays,
+      providers: served.map((name) => ({ name, ...providerThrottle(throttles, name) })),
     });
+    this.firewall =
+      config.wafRateLimit === undefined
+        ? undefined
+        : new WebhookFirewall(this, 'Firewall', {
+            api: this.api.api,
+            rateLimit: checkWafRateLimit(config.wafRateLimit),
+          });
     this.dashboard = new CampaignDashboard(this, 'Dashboard', {
       api: this.api,
       records: this.records,
@@ -199,6 +220,7 @@ export class CampaignInbox extends Construct {
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       api: this.api.api,
+      throttledRequests: this.api.throttledRequests,
       receiveFunction: this.receiveFunction.function,
       processFunction: this.processFunction.function,
       repairFunction: this.repairFunction.function,
@@ -210,12 +232,11 @@ export class CampaignInbox extends Construct {
     acknowledgeFindings(this);
   }
 
-  /** @returns the URL to paste into the provider's console, e.g. SORI Console → Settings → Webhooks. */
   /**
    * Adds the stack outputs the command-line tools read with `--stack <name>` (`events`, `set-secret`,
    * `dashboard`, `dashboard-users`): `WebhookUrl`, `EventsTableName`, `SigningSecretArn`, `QueueUrl`,
    * `DeadLetterQueueUrl`, `Shards`, `RecordRetentionDays`, `CampaignDashboardUrl`, `DashboardUserPoolId`,
-   * `DashboardUserPoolClientId`. Call it once per stack.
+   * `DashboardUserPoolClientId`; with `wafRateLimit`, `ProtectedWebhookUrl` too. Call it once per stack.
    */
   addOutputs(): void {
     const stack = Stack.of(this);
@@ -247,6 +268,13 @@ export class CampaignInbox extends Construct {
       this.dashboard.client.userPoolClientId,
       'The Cognito app client the campaign dashboard’s page signs in with',
     );
+    if (this.firewall) {
+      output(
+        'ProtectedWebhookUrl',
+        this.protectedWebhookUrl('sori') ?? '',
+        'With AWS WAF in front: paste this into SORI Console instead of WebhookUrl (Settings → Webhooks, or a campaign’s Advanced settings), so its rate rule applies',
+      );
+    }
   }
 
   /**
@@ -295,7 +323,16 @@ export class CampaignInbox extends Construct {
 
   private reactions = 0;
 
+  /** @returns the URL to paste into the provider's console, e.g. SORI Console → Settings → Webhooks. */
   webhookUrl(provider: string): string {
     return `${this.api.url}/webhooks/${provider}`;
+  }
+
+  /**
+   * @returns the provider's URL through CloudFront and AWS WAF (with `wafRateLimit`), to paste into its console
+   *   in place of {@link webhookUrl}; `undefined` without the firewall.
+   */
+  protectedWebhookUrl(provider: string): string | undefined {
+    return this.firewall ? `${this.firewall.url}/webhooks/${provider}` : undefined;
   }
 }

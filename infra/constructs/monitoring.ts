@@ -12,6 +12,8 @@ import { allProviders } from '../../lib/providers';
 
 export interface MonitoringProps {
   api: apigw.HttpApi;
+  /** The stage's 429 answers (API Gateway counts them among its 4xx only); no throttle alarm without it. */
+  throttledRequests?: cw.Metric;
   receiveFunction: lambda.IFunction;
   processFunction: lambda.IFunction;
   repairFunction: lambda.IFunction;
@@ -85,6 +87,38 @@ export class Monitoring extends Construct {
       comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cw.TreatMissingData.NOT_BREACHING,
     });
+    if (props.throttledRequests) {
+      alarm(
+        'ThrottledAlarm',
+        'The API answered 429 (throttled) in the last 5 minutes: a sender over its route’s rate or a flood; senders retry 429 only a few times. The access logs name the route.',
+        {
+          metric: props.throttledRequests,
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        },
+      );
+    }
+    alarm(
+      'ClientErrorRateAlarm',
+      'Over half of at least 50 requests in 5 minutes were answered 4xx (refused or throttled): a sender with a wrong URL or secret, or a flood of unauthenticated traffic.',
+      {
+        metric: new cw.MathExpression({
+          expression: 'IF(n >= 50, 100 * e / n, 0)',
+          usingMetrics: {
+            e: props.api.metricClientError({ period: Duration.minutes(5), statistic: cw.Stats.SUM }),
+            n: props.api.metricCount({ period: Duration.minutes(5), statistic: cw.Stats.SUM }),
+          },
+          period: Duration.minutes(5),
+          label: 'API 4xx (%)',
+        }),
+        threshold: 50,
+        evaluationPeriods: 1,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      },
+    );
     alarm(
       'SignatureFailureRateAlarm',
       'Over half of at least 10 deliveries failed the signature check: a wrong secret, or someone probing.',
@@ -209,6 +243,9 @@ export class Monitoring extends Construct {
           process(METRIC.processingFailures, perMinute).with({ label: 'processing failures' }),
           props.api.metricServerError({ period: perMinute }).with({ label: 'API 5xx' }),
           props.api.metricClientError({ period: perMinute }).with({ label: 'API 4xx' }),
+          ...(props.throttledRequests
+            ? [props.throttledRequests.with({ period: perMinute, label: 'API 429 (throttled)' })]
+            : []),
         ],
       }),
       new cw.GraphWidget({

@@ -1,26 +1,60 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../../lib/metrics';
+import type { RouteThrottle } from '../config';
+
+/** A provider served on routes of its own, with their throttle. */
+export interface ProviderRoutes extends RouteThrottle {
+  name: string;
+}
 
 export interface ReceiverApiProps {
   handler: lambda.IFunction;
+  /** The stage's default throttle: every route without one of its own. */
   throttleRateLimit: number;
   throttleBurstLimit: number;
   logRetentionDays: number;
+  /**
+   * The providers given `POST /webhooks/<name>` and `POST /webhooks/<name>/{token}`, each route throttled on
+   * its own; none: every path is served by the two catch-all routes alone, as before.
+   */
+  providers?: readonly ProviderRoutes[];
 }
 
+/** The metric the access logs give of the stage's 429 answers, by API. */
+export const THROTTLED_METRIC = 'ThrottledRequests';
+
+/** Route keys name a provider in the path: it must be one whole segment with no template braces. */
+const ROUTE_SEGMENT = /^[A-Za-z0-9._~-]+$/;
+
 /**
- * The HTTP API in front of the receive function: `ANY /webhooks/{provider}` (the function answers 405 to
- * anything but POST, so senders get a precise status), stage throttling, JSON access logs. Access logs name the
- * route, never the path, so a URL token is not written to them.
+ * The HTTP API in front of the receive function, JSON access logs, and the throttles:
+ *
+ * - each served provider has its own `POST /webhooks/<name>` and `POST /webhooks/<name>/{token}`, each with a
+ *   route-level throttle, so that a flood on another provider's URL or on any other path takes nothing from
+ *   its rate (API Gateway keeps a token bucket per route: the stage's limit is a default for each route, not a
+ *   total shared between them);
+ * - `ANY /webhooks/{provider}` and `ANY /webhooks/{provider}/{token}` take everything else (a provider not
+ *   served, any method but POST) on the stage's default throttle, so the function still answers them precisely
+ *   (404 for a provider it does not serve, 405 with `allow: POST`).
+ *
+ * Access logs name the route, never the path, so a URL token is not written to them.
  */
 export class ReceiverApi extends Construct {
   readonly api: apigw.HttpApi;
   readonly stage: apigw.HttpStage;
+  /** The JSON access logs of the stage. */
+  readonly accessLogs: logs.LogGroup;
+  /** The stage's 429 answers (throttled before the function ran), from the access logs, per 5 minutes. */
+  readonly throttledRequests: cw.Metric;
+  /** The routes of each served provider, by name: the plain one first, then its `{token}` form. */
+  readonly providerRoutes: ReadonlyMap<string, readonly apigw.HttpRoute[]>;
 
   constructor(scope: Construct, id: string, props: ReceiverApiProps) {
     super(scope, id);
@@ -36,7 +70,39 @@ export class ReceiverApi extends Construct {
     const paths = ['/webhooks/{provider}', '/webhooks/{provider}/{token}'];
     for (const path of paths) this.api.addRoutes({ path, methods: [apigw.HttpMethod.ANY], integration });
 
-    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+    const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
+    const providerRoutes = new Map<string, apigw.HttpRoute[]>();
+    for (const provider of props.providers ?? []) {
+      if (!ROUTE_SEGMENT.test(provider.name) || providerRoutes.has(provider.name)) {
+        throw new Error(
+          `provider ${JSON.stringify(provider.name)} cannot have routes of its own: a name is one path segment, given once`,
+        );
+      }
+      // API Gateway picks the route that matches most exactly: a literal path over a path variable, and a
+      // method over ANY, so these take the provider's POSTs and nothing else.
+      const routes = this.api.addRoutes({
+        path: `/webhooks/${provider.name}`,
+        methods: [apigw.HttpMethod.POST],
+        integration,
+      });
+      routes.push(
+        ...this.api.addRoutes({
+          path: `/webhooks/${provider.name}/{token}`,
+          methods: [apigw.HttpMethod.POST],
+          integration,
+        }),
+      );
+      providerRoutes.set(provider.name, routes);
+      for (const path of [`/webhooks/${provider.name}`, `/webhooks/${provider.name}/{token}`]) {
+        routeSettings[`POST ${path}`] = {
+          ThrottlingRateLimit: provider.rateLimit,
+          ThrottlingBurstLimit: provider.burstLimit,
+        };
+      }
+    }
+    this.providerRoutes = providerRoutes;
+
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetentionDays as logs.RetentionDays,
       removalPolicy: RemovalPolicy.DESTROY,
     });
@@ -46,12 +112,13 @@ export class ReceiverApi extends Construct {
       autoDeploy: true,
       throttle: { rateLimit: props.throttleRateLimit, burstLimit: props.throttleBurstLimit },
       accessLogSettings: {
-        destination: new apigw.LogGroupLogDestination(accessLogs),
+        destination: new apigw.LogGroupLogDestination(this.accessLogs),
         format: AccessLogFormat.custom(
           JSON.stringify({
             requestId: '$context.requestId',
             time: '$context.requestTime',
             ip: '$context.identity.sourceIp',
+            apiId: '$context.apiId',
             route: '$context.routeKey',
             status: '$context.status',
             length: '$context.responseLength',
@@ -61,6 +128,34 @@ export class ReceiverApi extends Construct {
           }),
         ),
       },
+    });
+    if (providerRoutes.size > 0) {
+      const stage = this.stage.node.defaultChild as apigw.CfnStage;
+      stage.routeSettings = {
+        ...(stage.routeSettings as Record<string, unknown> | undefined),
+        ...routeSettings,
+      };
+      // The stage names the routes in its settings: CloudFormation must make them first.
+      stage.node.addDependency(...[...providerRoutes.values()].flat());
+    }
+
+    // API Gateway publishes no count of the requests it throttled (they are among its 4xx): the access logs
+    // give it, one per 429 line, by API so that two stacks in one account stay apart.
+    new logs.MetricFilter(this, 'Throttled', {
+      logGroup: this.accessLogs,
+      filterPattern: logs.FilterPattern.stringValue('$.status', '=', '429'),
+      metricNamespace: METRICS_NAMESPACE,
+      metricName: THROTTLED_METRIC,
+      metricValue: '1',
+      dimensions: { ApiId: '$.apiId' },
+      unit: cw.Unit.COUNT,
+    });
+    this.throttledRequests = new cw.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: THROTTLED_METRIC,
+      dimensionsMap: { ApiId: this.api.apiId },
+      statistic: cw.Stats.SUM,
+      period: Duration.minutes(5),
     });
   }
 

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CampaignInboxStack, type CampaignInboxStackProps } from '../../infra/campaign-inbox-stack';
 import { DEFAULT_CONFIG, type InboxConfig, readConfig } from '../../infra/config';
 import { CampaignInbox } from '../../infra/constructs/campaign-inbox';
+import { providerNames } from '../../lib/providers';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
 
 /** Synthesizes without bundling (no esbuild run) and without the slow built-in CloudFormation validation. */
@@ -40,8 +41,9 @@ describe('CampaignInbox stack', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
       RouteKey: 'ANY /webhooks/{provider}/{token}',
     });
-    // Besides them, only the campaign dashboard's two routes (test/infra/dashboard.test.ts).
-    template.resourceCountIs('AWS::ApiGatewayV2::Route', 4);
+    // Besides them, each served provider's two POST routes (test/infra/provider-routes.test.ts) and the
+    // campaign dashboard's two routes (test/infra/dashboard.test.ts).
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 4 + 2 * providerNames().length);
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
