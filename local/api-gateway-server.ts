@@ -20,12 +20,25 @@ export type LambdaHttpHandler = (
   context: never,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
+/** A route's throttle, as API Gateway's route settings give it: requests per second, and the burst. */
+export interface RouteThrottle {
+  rateLimit: number;
+  burstLimit: number;
+}
+
 export interface Route {
-  /** e.g. `ANY /webhooks/{provider}` */
+  /** e.g. `ANY /webhooks/{provider}`; its method (`ANY`: every one) is the one the route takes. */
   routeKey: string;
   pattern: RegExp;
   params: string[];
   handler: LambdaHttpHandler;
+  /**
+   * The provider of a route of its own (`POST /webhooks/sori`), whose path names it without a `{provider}`
+   * path parameter: its refusals are counted for it.
+   */
+  provider?: string;
+  /** Its own throttle, in place of the server's {@link ApiGatewayServerOptions.defaultThrottle}. */
+  throttle?: RouteThrottle;
   /**
    * The most body bytes the handler takes for this request, or `undefined` when it reads none (a method or a
    * provider it refuses): a body is read only that far. API Gateway's own 10 MiB limit without it.
@@ -44,6 +57,51 @@ export interface ApiGatewayServerOptions {
   logger?: Logger;
   /** Where refusals are counted (see {@link startApiGatewayServer}); a new count by default. */
   refusals?: RefusalCounts;
+  /**
+   * The stage's throttle, for each route without its own; with neither, a route is not throttled. API Gateway
+   * keeps one token bucket per route, so the default is each route's, not a total they share.
+   */
+  defaultThrottle?: RouteThrottle;
+  /** The clock of the throttles, milliseconds; `performance.now` by default. */
+  now?: () => number;
+}
+
+/**
+ * API Gateway's throttle of one route, a token bucket: it holds up to `burstLimit` requests' tokens, starts
+ * full, and gains `rateLimit` tokens a second; a request that finds no whole token is answered 429.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly throttle: RouteThrottle,
+    now: number,
+  ) {
+    this.tokens = throttle.burstLimit;
+    this.last = now;
+  }
+
+  /** Takes a token at `now` (milliseconds); `false` when none is left, which is a 429. */
+  take(now: number): boolean {
+    const elapsed = Math.max(0, now - this.last) / 1000;
+    this.last = Math.max(this.last, now);
+    this.tokens = Math.min(this.throttle.burstLimit, this.tokens + elapsed * this.throttle.rateLimit);
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+const methodOf = (route: Route) => route.routeKey.split(' ')[0] ?? 'ANY';
+
+/**
+ * API Gateway's choice among the routes a request matches: the one that matches most exactly, a literal path
+ * segment over a path variable, and a route's own method over `ANY`. Sorted once, matched in order.
+ */
+function bySpecificity(routes: readonly Route[]): Route[] {
+  const rank = (route: Route) => route.params.length * 2 + (methodOf(route) === 'ANY' ? 1 : 0);
+  return [...routes].sort((a, b) => rank(a) - rank(b));
 }
 
 const TEXT_TYPES = /^(application\/([\w.+-]*json|x-www-form-urlencoded|xml)|text\/)/i;
@@ -175,8 +233,12 @@ function send(response: ServerResponse, status: number, body: string, headers: R
 /**
  * A local stand-in for an API Gateway HTTP API with Lambda proxy integrations, on 127.0.0.1 only.
  *
+ * Routes are chosen as API Gateway chooses them (the most exact match), and throttled as its route settings
+ * throttle them: a token bucket per route, its own throttle or the stage's default, 429 past it.
+ *
  * It counts refusals as the deployed receive function does: each 4xx answer of a route with a `provider` path
- * parameter, its own 413 for a body over the limit included. A refusal is counted for a provider only when a
+ * parameter (or a provider route of its own), its own 413 for a body over the limit included; never a 429 of a
+ * throttle, which the function does not see. A refusal is counted for a provider only when a
  * POST named one this build serves; any other name, and any other method, is counted in the total alone, so the
  * counts never grow with what senders put in paths.
  */
@@ -188,6 +250,13 @@ export async function startApiGatewayServer(options: ApiGatewayServerOptions): P
   stop(graceMs?: number): Promise<void>;
 }> {
   const refusals = options.refusals ?? new RefusalCounts();
+  const now = options.now ?? (() => performance.now());
+  const routes = bySpecificity(options.routes);
+  const buckets = new Map<Route, TokenBucket>();
+  for (const route of routes) {
+    const throttle = route.throttle ?? options.defaultThrottle;
+    if (throttle) buckets.set(route, new TokenBucket(throttle, now()));
+  }
   const server = createServer(async (request, response) => {
     let routeKey: string | undefined;
     let refusal: (() => void) | undefined;
@@ -203,16 +272,30 @@ export async function startApiGatewayServer(options: ApiGatewayServerOptions): P
     try {
       const url = new URL(request.url ?? '/', 'http://127.0.0.1');
       if (options.extra && (await options.extra(request, response))) return;
-      for (const route of options.routes) {
+      const method = request.method ?? 'GET';
+      for (const route of routes) {
+        const routeMethod = methodOf(route);
+        if (routeMethod !== 'ANY' && routeMethod !== method) continue;
         const match = route.pattern.exec(url.pathname);
         if (!match) continue;
         const params = decodeParams(route, match);
         // A path that does not decode names no provider: no route matches it.
         if (!params) break;
         routeKey = route.routeKey;
-        const method = request.method ?? 'GET';
-        if (route.params.includes('provider')) {
-          const provider = method === 'POST' ? findProvider(params.provider ?? '')?.name : undefined;
+        // Throttled before anything else, as API Gateway does: the function never sees the request, so it is
+        // not one of the function's refusals either.
+        const bucket = buckets.get(route);
+        if (bucket && !bucket.take(now())) {
+          log(429);
+          // Its body is never read: the connection cannot serve another request after it.
+          send(response, 429, JSON.stringify({ message: 'Too Many Requests' }), {
+            ...(request.complete ? {} : { connection: 'close' }),
+          });
+          return;
+        }
+        if (route.provider !== undefined || route.params.includes('provider')) {
+          const named = route.provider ?? params.provider ?? '';
+          const provider = method === 'POST' ? findProvider(named)?.name : undefined;
           refusal = () => refusals.note(provider);
         }
         const limit = route.bodyLimit ? route.bodyLimit(params, method) : API_GATEWAY_MAX_BODY_BYTES;

@@ -12,6 +12,12 @@ import {
 import { createProcessHandler } from '../functions/process-webhook/process-webhook';
 import { createReceiveHandler } from '../functions/receive-webhook/receive-webhook';
 import { toHttpAnswer } from '../functions/receive-webhook/render-http-errors';
+import {
+  checkProviderThrottles,
+  DEFAULT_CONFIG,
+  providerThrottle,
+  type RouteThrottle,
+} from '../infra/config';
 import { FileRawStore } from '../lib/blobs/raw-store';
 import { DEFAULT_MAX_BODY_BYTES } from '../lib/config';
 import { PayloadTooLargeError, QueueUnavailableError } from '../lib/errors';
@@ -19,7 +25,7 @@ import type { QueueMessage } from '../lib/events/event-record';
 import { CampaignCounters } from '../lib/ingest/campaign-counters';
 import { EventWriter } from '../lib/ingest/event-writer';
 import { createLogger, type Logger } from '../lib/log';
-import { findProvider } from '../lib/providers';
+import { findProvider, providerNames } from '../lib/providers';
 import type { AuthConfig } from '../lib/providers/provider';
 import { DashboardReader } from '../lib/queries/dashboard';
 import { EventQueue } from '../lib/queue/event-queue';
@@ -27,7 +33,7 @@ import { sdkSendMessage } from '../lib/queue/sdk-send-message';
 import { type SigningSecretDocument, StaticSigningSecrets } from '../lib/signature/signing-secrets';
 import { DEFAULT_LAYOUT, itemKey, type TableLayout } from '../lib/table/records-table';
 import { Activity, LocalPipelineHealth } from './activity';
-import { type LambdaHttpHandler, startApiGatewayServer } from './api-gateway-server';
+import { type LambdaHttpHandler, type Route, startApiGatewayServer } from './api-gateway-server';
 import { type DynamoDbServer, type LocalServer, queueContents, startDynamoDb, startSqs } from './aws-servers';
 import { CounterRepairLoop } from './counter-repair';
 import { ensureRecordsTable } from './create-records-table';
@@ -93,6 +99,52 @@ export interface LocalStackOptions {
   alert?: (line: string) => void;
   /** Creates the journal's segment files (see {@link DeliveryJournalOptions}). */
   openJournalSegment?: DeliveryJournalOptions['openSegment'];
+  /**
+   * The deployed stage's throttles, enforced with 429 as API Gateway does; none by default. See
+   * {@link LocalThrottles}.
+   */
+  throttles?: LocalThrottles;
+}
+
+/**
+ * The throttles of the deployed stack (`throttleRateLimit`/`throttleBurstLimit` and `providerThrottles`),
+ * kept by the local API Gateway as API Gateway keeps them: each provider's two POST routes with its own
+ * throttle (the default one when not listed), every other route with the stage's.
+ */
+export interface LocalThrottles {
+  /** The stage's default, for every route without its own; the deployed default when absent. */
+  stage?: RouteThrottle;
+  /** Per provider, as the `providerThrottles` setting; a provider not listed gets the deployed default. */
+  providers?: Record<string, Partial<RouteThrottle>>;
+}
+
+/**
+ * Reads {@link LocalThrottles} from the environment, named as the deployed settings are: `THROTTLE_RATE_LIMIT`
+ * and `THROTTLE_BURST_LIMIT` (the stage's), `PROVIDER_THROTTLES` (JSON, as the `providerThrottles` context
+ * value). `undefined`, no throttling, when none is set.
+ * @throws naming the variable when a value is not a positive integer, or as the deployed settings are checked.
+ */
+export function readLocalThrottles(
+  env: NodeJS.ProcessEnv = globalThis.process.env,
+): LocalThrottles | undefined {
+  const positive = (name: string, fallback: number) => {
+    const text = env[name];
+    if (text === undefined || text === '') return fallback;
+    const value = Number(text);
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new Error(`${name} must be a positive integer, got ${JSON.stringify(text)}`);
+    }
+    return value;
+  };
+  if (!env.THROTTLE_RATE_LIMIT && !env.THROTTLE_BURST_LIMIT && !env.PROVIDER_THROTTLES) return undefined;
+  const stage = {
+    rateLimit: positive('THROTTLE_RATE_LIMIT', DEFAULT_CONFIG.throttleRateLimit),
+    burstLimit: positive('THROTTLE_BURST_LIMIT', DEFAULT_CONFIG.throttleBurstLimit),
+  };
+  const providers = env.PROVIDER_THROTTLES
+    ? checkProviderThrottles(env.PROVIDER_THROTTLES, providerNames())
+    : undefined;
+  return { stage, ...(providers ? { providers } : {}) };
 }
 
 export interface LocalStack extends LocalStackInfo {
@@ -432,11 +484,53 @@ async function startUnlocked(
       body: JSON.stringify({ message: answer.message }),
     };
   };
+  // Each provider's own routes, as the deployed API has them, then the catch-all routes for everything else
+  // (a provider not known, any method but POST), which the handler answers 404 and 405.
+  const throttles = options.throttles
+    ? checkProviderThrottles(options.throttles.providers ?? {}, providerNames())
+    : undefined;
+  const providerRoutes = providerNames().flatMap((name): Route[] => {
+    // The deployed receive function reads the provider from the `{provider}` path parameter, which a route of
+    // the provider's own does not have (its path names it): it is given here as that parameter.
+    const handler: LambdaHttpHandler = (event, context) =>
+      receive({ ...event, pathParameters: { ...event.pathParameters, provider: name } }, context);
+    const shared = {
+      handler,
+      provider: name,
+      bodyLimit: (_params: Record<string, string>, method: string) => bodyLimit({ provider: name }, method),
+      tooLarge,
+      ...(throttles ? { throttle: providerThrottle(throttles, name) } : {}),
+    };
+    const path = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    return [
+      {
+        routeKey: `POST /webhooks/${name}`,
+        pattern: new RegExp(`^/webhooks/${path}/?$`),
+        params: [],
+        ...shared,
+      },
+      {
+        routeKey: `POST /webhooks/${name}/{token}`,
+        pattern: new RegExp(`^/webhooks/${path}/([^/]+)/?$`),
+        params: ['token'],
+        ...shared,
+      },
+    ];
+  });
   const http = await startApiGatewayServer({
     port: options.port,
     logger,
     refusals: activity.refusals,
+    ...(options.throttles
+      ? {
+          defaultThrottle: options.throttles.stage ?? {
+            rateLimit: DEFAULT_CONFIG.throttleRateLimit,
+            burstLimit: DEFAULT_CONFIG.throttleBurstLimit,
+          },
+        }
+      : {}),
     routes: [
+      ...providerRoutes,
       {
         routeKey: 'ANY /webhooks/{provider}',
         pattern: /^\/webhooks\/([^/]+)\/?$/,
