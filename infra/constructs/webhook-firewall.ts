@@ -76,7 +76,7 @@ export class WebhookFirewall extends Construct {
               evaluationWindowSec: RATE_WINDOW_SECONDS,
             },
           },
-          // 429 as API Gateway's own throttle answers: senders such as SORI retry it later.
+          // 429, as API Gateway's own throttle answers: a sender retries it as it retries that one.
           action: { block: { customResponse: { responseCode: 429 } } },
           visibilityConfig: {
             cloudWatchMetricsEnabled: true,
