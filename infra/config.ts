@@ -1,6 +1,7 @@
 import type { Node } from 'constructs';
 import { DEFAULT_MAX_BODY_BYTES, loadAuthConfig, loadEnabledProviders } from '../lib/config';
-import { providerNames } from '../lib/providers';
+import { isBuiltInProvider, providerNames } from '../lib/providers';
+import { type CustomProviderConfig, parseCustomProviders } from '../lib/providers/declarative';
 
 /** An API Gateway route-level throttle: steady requests per second, and the bucket a burst may empty. */
 export interface RouteThrottle {
@@ -55,8 +56,13 @@ export interface InboxConfig {
   shards: number;
   /** Days event records are kept (TTL); 0 keeps them for ever. Counters are always kept. */
   recordRetentionDays: number;
-  /** Providers served; empty: all. */
+  /** Built-in providers served; empty: all. Every configured provider ({@link customProviders}) is served. */
   providers: string[];
+  /**
+   * Providers added by configuration alone (see docs/custom-providers.md), checked with the schema the functions
+   * read them with at cold start (`CUSTOM_PROVIDERS`).
+   */
+  customProviders: CustomProviderConfig[];
   /** Authentication per provider, overriding the providers' own (the receive function's AUTH_CONFIG). */
   auth: Record<string, unknown>;
   /**
@@ -99,6 +105,7 @@ export const DEFAULT_CONFIG: InboxConfig = {
   shards: 1,
   recordRetentionDays: 365,
   providers: [],
+  customProviders: [],
   auth: {},
   dashboardUsers: [],
 };
@@ -122,6 +129,7 @@ export const CONTEXT_KEYS: { [K in keyof InboxConfig]: string } = {
   shards: 'shards',
   recordRetentionDays: 'recordRetentionDays',
   providers: 'providers',
+  customProviders: 'customProviders',
   auth: 'auth',
   dashboardUsers: 'dashboardUsers',
 };
@@ -167,10 +175,17 @@ export function checkDashboardUsers(emails: readonly string[]): string[] {
 
 /**
  * The providers the stack serves, each given routes and a throttle of its own: the built-in providers enabled
- * (`providers`, or every one when empty).
+ * (`providers`, or every one when empty), then every configured one.
  */
-export function servedProviders(config: Pick<InboxConfig, 'providers'>): string[] {
-  return [...new Set(config.providers.length > 0 ? config.providers : providerNames())];
+export function servedProviders(config: Pick<InboxConfig, 'providers' | 'customProviders'>): string[] {
+  const builtIn = providerNames().filter(isBuiltInProvider);
+  const enabled = config.providers.filter((name) => builtIn.includes(name));
+  return [
+    ...new Set([
+      ...(config.providers.length > 0 ? enabled : builtIn),
+      ...config.customProviders.map((provider) => provider.name),
+    ]),
+  ];
 }
 
 const THROTTLE_FIELDS: Record<keyof RouteThrottle, number> = {
@@ -319,6 +334,11 @@ export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
       d.recordRetentionDays,
     ),
     providers: or('providers', list, d.providers),
+    customProviders: or(
+      'customProviders',
+      (v) => parseCustomProviders(v, 'customProviders'),
+      d.customProviders,
+    ),
     auth: or(
       'auth',
       (v) =>
@@ -329,7 +349,9 @@ export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
   };
   // The same checks the receive function makes at cold start, made at synth time instead.
   loadAuthConfig({ AUTH_CONFIG: JSON.stringify(config.auth) });
-  loadEnabledProviders({ PROVIDERS: config.providers.join(',') });
+  // A configured provider may be named too: it is served in any case.
+  const configured = new Set(config.customProviders.map((provider) => provider.name));
+  loadEnabledProviders({ PROVIDERS: config.providers.filter((name) => !configured.has(name)).join(',') });
   config.providerThrottles = or(
     'providerThrottles',
     (v) => checkProviderThrottles(v, servedProviders(config)),

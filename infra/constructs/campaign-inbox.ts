@@ -6,6 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { parseCustomProviders } from '../../lib/providers/declarative';
 import { RECEIVE_TIMEOUT_MS } from '../../lib/receive/invocation-deadline';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
 import {
@@ -84,6 +85,17 @@ export class CampaignInbox extends Construct {
       maxReceiveCount: config.dlqMaxReceiveCount,
     });
 
+    // Checked here too: a user's stack passes props without going through the context's checks.
+    const customProviders = parseCustomProviders(config.customProviders, 'customProviders');
+    const served = servedProviders({ providers: config.providers, customProviders });
+    const throttles = checkProviderThrottles(config.providerThrottles, served);
+    // Every function that reads the provider list learns the configured providers at cold start; with a list of
+    // providers served, it names them too.
+    const providerEnvironment: Record<string, string> = {
+      ...(customProviders.length > 0 ? { CUSTOM_PROVIDERS: JSON.stringify(customProviders) } : {}),
+      ...(config.providers.length > 0 ? { PROVIDERS: served.join(',') } : {}),
+    };
+
     this.receiveFunction = new NodeFunction(this, 'Receive', {
       name: 'receive-webhook',
       timeout: RECEIVE_TIMEOUT,
@@ -97,7 +109,7 @@ export class CampaignInbox extends Construct {
         MAX_BODY_BYTES: String(config.maxBodyBytes),
         ALLOW_UNSIGNED: String(config.allowUnsigned),
         RAW_BUCKET: this.rawBodies.bucket.bucketName,
-        ...(config.providers.length > 0 ? { PROVIDERS: config.providers.join(',') } : {}),
+        ...providerEnvironment,
         ...(Object.keys(config.auth).length > 0 ? { AUTH_CONFIG: JSON.stringify(config.auth) } : {}),
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
@@ -189,9 +201,6 @@ export class CampaignInbox extends Construct {
       }),
     );
 
-    // Checked here too: a user's stack passes props without going through the context's checks.
-    const served = servedProviders(config);
-    const throttles = checkProviderThrottles(config.providerThrottles, served);
     this.api = new ReceiverApi(this, 'Api', {
       handler: this.receiveFunction.function,
       throttleRateLimit: config.throttleRateLimit,
@@ -215,8 +224,14 @@ export class CampaignInbox extends Construct {
       logRetentionDays: config.logRetentionDays,
       queue: this.queue.queue,
       deadLetterQueue: this.queue.deadLetterQueue,
-      providers: config.providers,
+      providers: config.providers.length > 0 ? served : [],
     });
+    if (providerEnvironment.CUSTOM_PROVIDERS) {
+      this.dashboard.function.function.addEnvironment(
+        'CUSTOM_PROVIDERS',
+        providerEnvironment.CUSTOM_PROVIDERS,
+      );
+    }
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       api: this.api.api,

@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { CampaignInboxStack } from '../../infra/campaign-inbox-stack';
 import { DEFAULT_CONFIG, type InboxConfig, readConfig } from '../../infra/config';
 import { CampaignInbox } from '../../infra/constructs/campaign-inbox';
-import { providerNames } from '../../lib/providers';
+import { loadEnabledProviders } from '../../lib/config';
+import { isBuiltInProvider, providerNames, setConfiguredProviders } from '../../lib/providers';
+import { parseCustomProviders, registerCustomProviders } from '../../lib/providers/declarative';
 
 type Resource = ReturnType<Template['findResources']>[string];
 type Settings = Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }>;
@@ -39,6 +41,44 @@ const routeKeys = (resources: Record<string, Resource>) =>
   ofType(resources, 'AWS::ApiGatewayV2::Route').map(([, route]) => String(route.Properties.RouteKey));
 
 const ownRoutes = (name: string) => [`POST /webhooks/${name}`, `POST /webhooks/${name}/{token}`];
+
+/** Two providers added by configuration alone (the worked example of docs/custom-providers.md). */
+const CUSTOM_PROVIDERS = JSON.stringify([
+  {
+    name: 'acme-ads',
+    scheme: 'hmac',
+    header: 'x-acme-signature',
+    algorithm: 'sha256',
+    encoding: 'hex',
+    prefix: 'sha256=',
+    signedContent: '{timestamp}.{body}',
+    timestampHeader: 'x-acme-timestamp',
+    toleranceSeconds: 300,
+    fields: {
+      id: 'event_id',
+      time: 'occurred_at',
+      event: 'type',
+      campaign: 'data.campaign.id',
+      campaign_name: 'data.campaign.name',
+      device: 'data.viewer.device_id',
+    },
+    events: ['ad.viewed', 'ad.clicked', 'ad.hidden'],
+    counted: { impressions: ['ad.viewed'], clicks: ['ad.clicked'] },
+  },
+  {
+    name: 'beacon',
+    scheme: 'standard-webhooks',
+    fields: { time: 'timestamp', event: 'type', campaign: 'data.campaign_id', device: 'data.device_id' },
+    counted: { impressions: ['impression.recorded'], clicks: ['click.recorded'] },
+  },
+]);
+
+/** The environments of the functions that have `variable`. */
+function environmentsWith(resources: Record<string, Resource>, variable: string) {
+  return ofType(resources, 'AWS::Lambda::Function')
+    .map(([, fn]) => (fn.Properties.Environment?.Variables ?? {}) as Record<string, unknown>)
+    .filter((variables) => variable in variables);
+}
 
 describe('per-provider routes and throttles', () => {
   it("gives each served provider POST /webhooks/<name> and POST /webhooks/<name>/{token} on the receive function, each throttled 50/s with bursts of 100 by default, and leaves every other path and method to the catch-all routes on the stage's default", () => {
@@ -128,6 +168,78 @@ describe('per-provider routes and throttles', () => {
       expect(ofType(resources, type), type).toEqual([]);
     }
     expect(ofType(resources, 'AWS::ApiGatewayV2::Stage')).toHaveLength(1);
+  });
+
+  it('gives each provider configured in customProviders (context JSON) routes of its own with its throttle, and the receive and dashboard functions CUSTOM_PROVIDERS, which their cold start reads back', () => {
+    const config = fromContext({
+      customProviders: CUSTOM_PROVIDERS,
+      providerThrottles: '{"acme-ads":{"rateLimit":7}}',
+    });
+    const { resources } = synth(config);
+    const { settings } = stageOf(resources);
+    for (const key of ownRoutes('acme-ads'))
+      expect(settings[key], key).toEqual({ ThrottlingRateLimit: 7, ThrottlingBurstLimit: 14 });
+    for (const key of ownRoutes('beacon'))
+      expect(settings[key], key).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+    for (const key of ownRoutes('sori')) expect(settings[key], key).toBeDefined();
+
+    // The dashboard function (it has TOKEN_ISSUER) and the receive function (SIGNING_SECRET_ARN) both get it.
+    const withCustom = environmentsWith(resources, 'CUSTOM_PROVIDERS');
+    expect(
+      withCustom
+        .map((variables) => ['SIGNING_SECRET_ARN', 'TOKEN_ISSUER'].find((name) => name in variables))
+        .sort(),
+    ).toEqual(['SIGNING_SECRET_ARN', 'TOKEN_ISSUER']);
+    for (const variables of withCustom) {
+      expect(variables.PROVIDERS).toBeUndefined();
+      const json = String(variables.CUSTOM_PROVIDERS);
+      expect(parseCustomProviders(json, 'CUSTOM_PROVIDERS')).toEqual(parseCustomProviders(CUSTOM_PROVIDERS));
+      try {
+        registerCustomProviders(json);
+        expect(providerNames().filter((name) => !isBuiltInProvider(name))).toEqual(['acme-ads', 'beacon']);
+      } finally {
+        setConfiguredProviders([]);
+      }
+    }
+  });
+
+  it('serves every configured provider besides the built-in ones listed in providers, and names them all in PROVIDERS, which the cold start accepts', () => {
+    const { resources } = synth(fromContext({ providers: 'sori', customProviders: CUSTOM_PROVIDERS }));
+    expect(
+      routeKeys(resources)
+        .filter((key) => key.startsWith('POST /webhooks/'))
+        .sort(),
+    ).toEqual([...ownRoutes('sori'), ...ownRoutes('acme-ads'), ...ownRoutes('beacon')].sort());
+    const withProviders = environmentsWith(resources, 'PROVIDERS');
+    expect(withProviders).toHaveLength(2);
+    for (const variables of withProviders) {
+      expect(variables.PROVIDERS).toBe('sori,acme-ads,beacon');
+      try {
+        registerCustomProviders(String(variables.CUSTOM_PROVIDERS));
+        expect(loadEnabledProviders({ PROVIDERS: String(variables.PROVIDERS) })).toEqual([
+          'sori',
+          'acme-ads',
+          'beacon',
+        ]);
+      } finally {
+        setConfiguredProviders([]);
+      }
+    }
+  });
+
+  it('refuses a customProviders configuration the functions would refuse at cold start, naming the provider and the field, at synth and in the construct', () => {
+    const broken = JSON.parse(CUSTOM_PROVIDERS) as Array<{ fields: Record<string, string> }>;
+    delete broken[0]?.fields.campaign;
+    expect(() => fromContext({ customProviders: JSON.stringify(broken) })).toThrow(
+      /provider "acme-ads", fields\.campaign: required/,
+    );
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Theirs');
+    expect(
+      () =>
+        new CampaignInbox(stack, 'Inbox', {
+          customProviders: broken as unknown as InboxConfig['customProviders'],
+        }),
+    ).toThrow('acme-ads');
   });
 
   it('refuses providerThrottles naming a provider not served, a field it does not know, or a value outside API Gateway’s range, naming the key', () => {
