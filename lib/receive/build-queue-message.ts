@@ -47,12 +47,20 @@ export function buildQueueMessage(
     text === undefined
       ? { raw: Buffer.from(raw).toString('base64'), raw_encoding: 'base64' as const }
       : { raw: text, raw_encoding: 'utf8' as const };
+  const deliveryId = deliveryIdOf(provider, delivery);
   const quarantine = (reason: string): QueueMessage => {
     const record = {
-      id: buildQuarantineId(provider.name, raw),
+      // A provider keyed by its delivery id may send one body under two ids (two events alike): they stay two
+      // entries. No header value holds a NUL, so the id and the body cannot be told apart two ways.
+      id: buildQuarantineId(
+        provider.name,
+        deliveryId === undefined ? raw : Buffer.concat([Buffer.from(`${deliveryId}\u0000`), raw]),
+      ),
       provider: provider.name,
       reason: capReason(reason),
       received_at: receivedAt,
+      // What a reprocess needs besides the body to key the record as it would have been keyed at receipt.
+      ...(deliveryId === undefined ? {} : { delivery_id: deliveryId }),
     };
     return fitRaw(
       { v: QUEUE_MESSAGE_VERSION, kind: 'quarantine', record, ...body },
@@ -89,6 +97,16 @@ export function buildQueueMessage(
     raw,
     recordBytes + toAsciiJson(policy).length,
   );
+}
+
+/** The longest delivery id kept with a quarantined delivery: an id is a part of a key (see `IdSchema`). */
+const MAX_DELIVERY_ID_LENGTH = 256;
+
+/** The delivery id of a provider keyed by one, when the request sent a usable one. */
+function deliveryIdOf(provider: Provider, delivery: Delivery | undefined): string | undefined {
+  const id = delivery?.id;
+  if (provider.deliveryIdHeader === undefined || !id || id.length > MAX_DELIVERY_ID_LENGTH) return undefined;
+  return id;
 }
 
 /**

@@ -458,6 +458,23 @@ describe('a standard-webhooks provider', () => {
     expect(provider().deliveryIdHeader).toBe('webhook-id');
   });
 
+  it('keeps the webhook-id with a quarantined delivery: one entry per id, the same one on a retry', () => {
+    const unfit = Buffer.from(
+      '{"type":"contact.created","timestamp":"2022-11-03T20:26:10.344522Z","data":{}}',
+    );
+    const at = '2022-11-03T20:26:11.000Z';
+    const first = buildQueueMessage(provider(), unfit, at, { id: 'msg_a' });
+    const retry = buildQueueMessage(provider(), unfit, '2022-11-03T20:40:00.000Z', { id: 'msg_a' });
+    const other = buildQueueMessage(provider(), unfit, at, { id: 'msg_b' });
+    expect(first).toMatchObject({ kind: 'quarantine', record: { delivery_id: 'msg_a' } });
+    expect(retry.record.id).toBe(first.record.id);
+    expect(other.record.id).not.toBe(first.record.id);
+    // A provider not keyed by a delivery id keeps the body's own quarantine id, and no delivery id.
+    const acmeQuarantined = messageOf(acmeBody({ data: {} }), { id: 'msg_a' });
+    expect(acmeQuarantined.record).not.toHaveProperty('delivery_id');
+    expect(acmeQuarantined.record.id).toBe(messageOf(acmeBody({ data: {} })).record.id);
+  });
+
   it('quarantines a body whose webhook-id is not known (processed again from the body alone), never keying it otherwise', () => {
     const message = buildQueueMessage(provider(), body, '2022-11-03T20:26:11.000Z');
     expect(message.record).toMatchObject({
