@@ -112,7 +112,8 @@ function checkTimestamp(scheme: HmacScheme, request: AuthRequest): void {
 /**
  * Authenticates a request by the provider's scheme; fails closed: a scheme whose credentials are not set
  * refuses everything. The URL-token route is taken only by providers whose scheme is `url-token`, or by an
- * HMAC provider when `allowUnsigned` is on.
+ * HMAC provider when `allowUnsigned` is on. An HMAC scheme with a timestamp also holds it to its tolerance of
+ * `request.now`: this runs when a delivery is received and never again (what is queued carries no signature).
  * @throws {SignatureError} with a reason for logs, never for the sender; {@link UnknownProviderError} for
  *   the URL-token route of a provider that does not take it.
  */
