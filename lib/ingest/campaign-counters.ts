@@ -427,11 +427,15 @@ export class CampaignCounters {
       state = await this.finishRun(state, await this.entriesOf(run.tokens), summary);
       if (state.run) return summary;
     }
-    const { candidates, unfolded } = await this.unfoldedEntries(state, now, summary);
+    // A pass that may not take over (doctor's, from a machine whose clock may be off) only folds what consumers
+    // closed: by its clock it must neither take a batch for stale (it may be running) nor move the watermark
+    // (the journal before it is not read again).
+    const careful = options.takeOver === false;
+    const { candidates, unfolded } = await this.unfoldedEntries(state, careful ? 0 : now, summary);
     // Every batch that began before the bound has its entry in the table by now (see `openWithinMs`): the
     // journal before it needs no reading again, bar the pending batches.
     const bound = timeKey(clock - 2 * this.openWithinMs);
-    let legacy = await this.legacyClaims(now, summary);
+    let legacy = await this.legacyClaims(careful ? 0 : now, summary);
     let recent = state.folded.length;
     while (candidates.length > 0 || legacy.length > 0) {
       const take = takeRun(candidates, bound, recent);
@@ -444,7 +448,7 @@ export class CampaignCounters {
       if (state.run) return summary;
       if (Date.now() - began >= PASS_BUDGET_MS) break;
     }
-    await this.moveWatermark(state, bound, [...unfolded, ...candidates.map((e) => e.token)]);
+    if (!careful) await this.moveWatermark(state, bound, [...unfolded, ...candidates.map((e) => e.token)]);
     return summary;
   }
 
