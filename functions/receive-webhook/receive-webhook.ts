@@ -14,6 +14,7 @@ import { type DeadlineOptions, invocationDeadline } from '../../lib/receive/invo
 import { authenticate } from '../../lib/signature/authenticate';
 import type { SigningSecrets } from '../../lib/signature/signing-secrets';
 import { renderHttpErrors } from './render-http-errors';
+import { routeProvider } from './route-provider';
 
 export interface ReceiveWebhookDeps {
   /** Sends the message by the deadline; resolves only once the queue said it took it. */
@@ -116,7 +117,7 @@ export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
     const method = event.requestContext?.http?.method ?? 'POST';
     if (method !== 'POST') return json(405, { message: 'Method Not Allowed' }, { allow: 'POST' });
 
-    const name = event.pathParameters?.provider ?? '';
+    const name = routeProvider(event);
     const provider = findProvider(name);
     if (!provider || (deps.enabled && !deps.enabled.includes(provider.name)))
       throw new UnknownProviderError(`unknown provider ${JSON.stringify(name.slice(0, 64))}`);

@@ -11,6 +11,7 @@ import {
 import type { Logger } from '../../lib/log';
 import { METRIC, type MetricsSink } from '../../lib/metrics';
 import { findProvider } from '../../lib/providers';
+import { routeProvider } from './route-provider';
 
 type Answer = { status: number; message: string; headers?: Record<string, string> };
 
@@ -37,7 +38,7 @@ export function toHttpAnswer(error: unknown): Answer {
  */
 function servedProvider(error: unknown, event: APIGatewayProxyEventV2): string | undefined {
   if (error instanceof UnknownProviderError) return undefined;
-  return findProvider(event.pathParameters?.provider ?? '')?.name;
+  return findProvider(routeProvider(event))?.name;
 }
 
 /**

@@ -255,18 +255,48 @@ export interface DeployedReceive {
 
 let loaded = false;
 
-function routeEvent(routeKeys: string[], request: DeployedRequest): APIGatewayProxyEventV2 | undefined {
+/**
+ * How API Gateway ranks the routes a request matches (most exact first): `$default` last, then a route with a
+ * greedy `{name+}` variable, then one with more path variables, and at equal paths a method of its own over
+ * `ANY`. A provider's own `POST /webhooks/sori` is thus chosen over `ANY /webhooks/{provider}`.
+ */
+function routeRank(routeKey: string): number[] {
+  if (routeKey === '$default') return [1, 0, 0, 0];
+  const [method, template = ''] = routeKey.split(' ');
+  const variables = template.match(/\{[^}]+\}/g) ?? [];
+  const greedy = variables.filter((variable) => variable.endsWith('+}')).length;
+  return [0, greedy, variables.length, method === 'ANY' ? 1 : 0];
+}
+
+function byRank(a: string, b: string): number {
+  const [left, right] = [routeRank(a), routeRank(b)];
+  const at = left.findIndex((value, i) => value !== right[i]);
+  return at < 0 ? 0 : (left[at] ?? 0) - (right[at] ?? 0);
+}
+
+/**
+ * The event API Gateway hands the function for `request`, on the route it chooses among `routeKeys` (see
+ * {@link routeRank}); `undefined` when no route matches, which API Gateway answers 404 itself.
+ */
+export function routeEvent(
+  routeKeys: string[],
+  request: DeployedRequest,
+): APIGatewayProxyEventV2 | undefined {
   const method = request.method ?? 'POST';
-  for (const routeKey of routeKeys) {
-    const [routeMethod, template = ''] = routeKey.split(' ');
+  for (const routeKey of [...routeKeys].sort(byRank)) {
+    const [routeMethod, template = ''] = routeKey === '$default' ? ['ANY', '/{proxy+}'] : routeKey.split(' ');
     if (routeMethod !== 'ANY' && routeMethod !== method) continue;
     const names: string[] = [];
-    const pattern = template.replace(/\{([^}]+)\}/g, (_, name: string) => {
+    const escaped = template.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
+    const pattern = escaped.replace(/\{([^}]+?)(\\\+)?\}/g, (_, name: string, greedy?: string) => {
       names.push(name);
-      return '([^/]+)';
+      return greedy ? '(.+)' : '([^/]+)';
     });
     const match = new RegExp(`^${pattern}$`).exec(request.path);
     if (!match) continue;
+    const pathParameters = Object.fromEntries(
+      names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]),
+    );
     const body = request.body;
     return {
       version: '2.0',
@@ -277,9 +307,8 @@ function routeEvent(routeKeys: string[], request: DeployedRequest): APIGatewayPr
       headers: Object.fromEntries(
         Object.entries(request.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
       ),
-      pathParameters: Object.fromEntries(
-        names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]),
-      ),
+      // API Gateway leaves the field out of the event of a route without path variables.
+      ...(names.length > 0 ? { pathParameters } : {}),
       requestContext: {
         accountId: '000000000000',
         apiId: 'harness',

@@ -1,0 +1,15 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+
+/** A provider's own routes: `POST /webhooks/<name>` and `POST /webhooks/<name>/{token}`. */
+const PROVIDER_ROUTE = /^POST \/webhooks\/([^/{}]+)(?:\/\{token\})?$/;
+
+/**
+ * The provider name a request's route gives: the `{provider}` path variable of the catch-all routes, else the
+ * name in the route key of a provider's own route, whose path names it literally (API Gateway then passes no
+ * `provider` path variable); `''` when neither names one. Never the raw path: that is the sender's to choose.
+ */
+export function routeProvider(event: APIGatewayProxyEventV2): string {
+  const variable = event.pathParameters?.provider;
+  if (variable !== undefined) return variable;
+  return PROVIDER_ROUTE.exec(event.routeKey ?? '')?.[1] ?? '';
+}
