@@ -490,12 +490,9 @@ async function startUnlocked(
     ? checkProviderThrottles(options.throttles.providers ?? {}, providerNames())
     : undefined;
   const providerRoutes = providerNames().flatMap((name): Route[] => {
-    // The deployed receive function reads the provider from the `{provider}` path parameter, which a route of
-    // the provider's own does not have (its path names it): it is given here as that parameter.
-    const handler: LambdaHttpHandler = (event, context) =>
-      receive({ ...event, pathParameters: { ...event.pathParameters, provider: name } }, context);
+    // The deployed handler as it is: it reads the provider from the route key, as API Gateway gives it.
     const shared = {
-      handler,
+      handler: receive,
       provider: name,
       bodyLimit: (_params: Record<string, string>, method: string) => bodyLimit({ provider: name }, method),
       tooLarge,
