@@ -41,7 +41,16 @@ import {
   providerDayItem,
   providerDayKey,
 } from '../table/provider-days';
-import { changed, dayNumber, dayOfNumber, decodeDays, encodeDays, reachChanges } from '../table/reach';
+import {
+  changed,
+  dayNumber,
+  dayOfNumber,
+  decodeDays,
+  encodeDays,
+  REACH_ATTRIBUTE,
+  REACH_SEED_ATTRIBUTE,
+  reachChanges,
+} from '../table/reach';
 import {
   BreakdownBudget,
   COUNTED_ATTRIBUTE,
@@ -61,6 +70,7 @@ import {
   PENDING_COUNTERS_PARTITION,
   RECORDS_TABLE,
   shardKeys,
+  statsDayPartitionKey,
   type TableLayout,
   WRITER_ATTRIBUTE,
 } from '../table/records-table';
@@ -200,6 +210,27 @@ function takeRun(candidates: BatchEntry[], bound: string, recent: number): Batch
     take.push(candidates.shift() as BatchEntry);
   }
   return take;
+}
+
+/**
+ * A counter item's histogram before a fold adds to it: an item folded before histograms were kept has its
+ * devices so far taken as new to any range (over-counted across its days, never dropped).
+ */
+function reachBefore(item: Item | undefined): Map<number, number> {
+  if (!item) return new Map();
+  const { reach, unique_devices } = fromCounterItem(item);
+  if (item[REACH_ATTRIBUTE] === undefined && unique_devices > 0) return new Map([[0, unique_devices]]);
+  return new Map(reach);
+}
+
+/**
+ * The devices an item held before histograms were kept (`reach_seed`, kept on the item once its histogram is
+ * seeded with them), so that the day's provider-day item, whenever it is made, counts them once.
+ */
+function reachSeedOf(item: Item | undefined): number {
+  if (!item) return 0;
+  if (item[REACH_ATTRIBUTE] === undefined) return Number(item[DEVICES_ATTRIBUTE]?.N ?? 0);
+  return Number(item[REACH_SEED_ATTRIBUTE]?.N ?? 0);
 }
 
 /** A device counted on new days by a fold's batches: per campaign, the day numbers. */
@@ -709,7 +740,8 @@ export class CampaignCounters {
         types: [...typesOf(item), ...inserted.map(([event]) => event)],
         counts,
         devices: Number(item?.[DEVICES_ATTRIBUTE]?.N ?? 0) + devices,
-        reach: changed(item ? fromCounterItem(item).reach : new Map(), delta.reach),
+        reach: changed(reachBefore(item), delta.reach),
+        reachSeed: reachSeedOf(item),
         name: delta.name ?? item?.[NAME_ATTRIBUTE]?.S ?? null,
         version: versionOf(item) + 1,
         fold: runId,
@@ -741,6 +773,8 @@ export class CampaignCounters {
       callOptions(),
     );
     if (foldOf(Item) === runId) return false;
+    // A day counted before histograms were kept: its campaigns' devices so far count as new to any range.
+    const seed = Item ? 0 : await this.devicesWithoutReach(delta.provider, delta.day);
     const day: ProviderDay = Item
       ? fromProviderDayItem(Item)
       : {
@@ -755,11 +789,8 @@ export class CampaignCounters {
     DELIVERY_FIGURES.forEach((figure, i) => {
       day[figure] += delta.figures[i] ?? 0;
     });
-    const next = providerDayItem(
-      { ...day, reach: changed(day.reach, delta.reach) },
-      versionOf(Item) + 1,
-      runId,
-    );
+    const before = seed > 0 ? changed(day.reach, new Map([[0, seed]])) : day.reach;
+    const next = providerDayItem({ ...day, reach: changed(before, delta.reach) }, versionOf(Item) + 1, runId);
     const written = await putIf(
       this.client,
       { TableName: this.tableName, Item: next, ...counterUnchanged(Item) },
@@ -769,6 +800,27 @@ export class CampaignCounters {
     if (!written)
       throw new Error(`provider-day ${delta.provider} ${delta.day} changed while the fold wrote it`);
     return true;
+  }
+
+  /**
+   * The unique devices of a provider's campaigns on a day that their counter items hold without a histogram
+   * (folded before histograms were kept), summed over the campaigns.
+   */
+  private async devicesWithoutReach(provider: string, day: string): Promise<number> {
+    const index = RECORDS_TABLE.indexes.byTypeAndDay;
+    const listed = await queryItems(this.client, {
+      TableName: this.tableName,
+      IndexName: index.name,
+      KeyConditionExpression: '#pk = :pk',
+      ProjectionExpression: '#sk',
+      ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey },
+      ExpressionAttributeValues: { ':pk': { S: statsDayPartitionKey(provider, day) } },
+    });
+    const keys = listed.map((item) =>
+      counterItemKey({ provider, campaignId: item[index.sortKey]?.S ?? '', day }),
+    );
+    const items = await getItems(this.client, this.tableName, keys);
+    return items.reduce((sum, item) => sum + reachSeedOf(item), 0);
   }
 
   private async read(key: CounterKey) {

@@ -1,6 +1,6 @@
 import { type AttributeValue, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { callOptions } from './deadline';
-import { histogramAttribute, REACH_ATTRIBUTE, type ReachHistogram } from './reach';
+import { histogramAttribute, REACH_ATTRIBUTE, REACH_SEED_ATTRIBUTE, type ReachHistogram } from './reach';
 import {
   COUNT_PREFIX,
   type CounterFields,
@@ -266,6 +266,8 @@ export function counterItem(
     legacyClaims: Map<string, number>;
     /** The campaign-day's reach histogram (see `reach.ts`). */
     reach?: ReachHistogram;
+    /** The devices it held before histograms were kept (see `REACH_SEED_ATTRIBUTE`). */
+    reachSeed?: number;
     /** The event types the campaign-day has stored (see {@link registerUpdate}). */
     types?: Iterable<string>;
   },
@@ -285,6 +287,7 @@ export function counterItem(
   };
   if (content.name) item[NAME_ATTRIBUTE] = S(content.name);
   if (content.reach && content.reach.size > 0) item[REACH_ATTRIBUTE] = histogramAttribute(content.reach);
+  if (content.reachSeed) item[REACH_SEED_ATTRIBUTE] = N(content.reachSeed);
   // A counted type is a stored one.
   const counted = Object.keys(content.counts)
     .filter((name) => name.startsWith(COUNT_PREFIX))

@@ -15,6 +15,12 @@ export type ReachHistogram = ReadonlyMap<number, number>;
 /** The attribute of a counter item or a provider-day item that holds its day's histogram. */
 export const REACH_ATTRIBUTE = 'reach';
 
+/**
+ * The attribute of a counter item folded before histograms were kept that holds the devices it had then (they
+ * count as new to any range; the day's provider-day item counts them once).
+ */
+export const REACH_SEED_ATTRIBUTE = 'reach_seed';
+
 /** The longest range whose unique devices the histograms give exactly. */
 export const MAX_RANGE_DAYS = 92;
 
