@@ -103,7 +103,7 @@ export async function reprocessQuarantine(
       outcomes.push({ id: entry.id, provider: entry.provider, result: 'stored', record_id: recordId });
       continue;
     }
-    const [outcome] = await storeBatch(tables.writer, tables.counters, [message]);
+    const [outcome] = await storeBatch(tables.writer, tables.counters, [message], { reprocessed: true });
     if (!outcome?.ok) throw outcome?.error ?? new Error(`reprocessing ${entry.id} failed`);
     await markResolved(tables, entry.id, recordId);
     outcomes.push({ id: entry.id, provider: entry.provider, result: outcome.outcome, record_id: recordId });

@@ -16,6 +16,11 @@ export interface StoreOptions {
    * must come before the batch turns stale; the default is half the staleness from now.
    */
   deadline?: number;
+  /**
+   * The batch stores deliveries kept in the quarantine (`events reprocess`): in the delivery figures each moves
+   * from quarantined to stored (or duplicates), and is not received again.
+   */
+  reprocessed?: boolean;
 }
 
 const groupId = (message: QueueMessage & { kind: 'event' }) => {
@@ -49,7 +54,9 @@ export function storeBatch(
   const deadline = options.deadline ?? Date.now() + counters.staleAfterMs / 2;
   // The table and the counters follow each event's policy as it was received (a message sent before an
   // upgrade gets the current code's).
-  return withDeadline(deadline, () => store(writer, counters, messages.map(withPolicy)));
+  return withDeadline(deadline, () =>
+    store(writer, counters, messages.map(withPolicy), options.reprocessed === true),
+  );
 }
 
 /** The phases of a batch, each a function of what the one before returned. */
@@ -57,6 +64,7 @@ async function store(
   writer: EventWriter,
   counters: CampaignCounters,
   messages: readonly QueueMessage[],
+  reprocessed: boolean,
 ): Promise<BatchOutcome[]> {
   if (messages.length === 0) return [];
   const token = newClaimToken();
@@ -73,7 +81,7 @@ async function store(
     opened !== undefined && groupOf[i] !== undefined ? opened : undefined,
   );
   if (opened === undefined) {
-    const { tally, known } = tallyOf(messages, groups, groupOf, written);
+    const { tally, known } = tallyOf(messages, groups, groupOf, written, reprocessed);
     // Left open, the entry is counted by the repair from the batch's own writes once it is stale; so is it
     // when the close fails. The messages stored stay stored either way. Delivery figures are not part of that
     // promise: those of an entry left open count its first inserts of events only.
@@ -188,6 +196,7 @@ function tallyOf(
   groups: CounterGroup[],
   groupOf: (number | undefined)[],
   { outcomes, stored, markers }: Written,
+  reprocessed: boolean,
 ): { tally: BatchTally; known: boolean } {
   const tally: BatchTally = { inserted: [], devices: groups.map(() => 0), reach: [], deliveries: [] };
   let known = true;
@@ -204,7 +213,7 @@ function tallyOf(
       if (message.record.device_id) tally.reach?.push([g, message.record.device_id]);
     }
   });
-  tally.deliveries = deliveriesOf(messages, stored);
+  tally.deliveries = deliveriesOf(messages, stored, reprocessed);
   return { tally, known };
 }
 
@@ -240,6 +249,7 @@ async function applyStates(
 function deliveriesOf(
   messages: readonly QueueMessage[],
   stored: ReadonlyArray<StoreOutcome | undefined>,
+  reprocessed: boolean,
 ): Deliveries[] {
   return mergeDeliveries(
     messages.flatMap((message, i): Deliveries[] => {
@@ -248,6 +258,8 @@ function deliveriesOf(
       const first = outcome === 'stored';
       const day = message.record.received_at.slice(0, 10);
       const event = message.kind === 'event';
+      // A delivery the quarantine kept, stored now: received (and quarantined) when it came.
+      if (reprocessed) return [[message.record.provider, day, 0, first ? 1 : 0, first ? 0 : 1, -1]];
       return [
         [message.record.provider, day, 1, first && event ? 1 : 0, first ? 0 : 1, first && !event ? 1 : 0],
       ];
