@@ -751,6 +751,9 @@ function addBreakdowns(
 
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 
+/** The first day a range may start on. */
+export const EARLIEST_DAY = '2000-01-01';
+
 /** `true` for a real calendar day `YYYY-MM-DD`. */
 export function isDay(value: string): boolean {
   const time = Date.parse(`${value}T00:00:00Z`);
@@ -802,6 +805,9 @@ export function parseDashboardQuery(
     ['to', toAsked],
   ] as const) {
     if (value !== undefined && !isDay(value)) return refuse(`${name} must be a calendar day, YYYY-MM-DD`);
+    // Nothing is stored before it (event times are refused earlier), and the years before 1000 print unlike days.
+    if (value !== undefined && value < EARLIEST_DAY)
+      return refuse(`${name} must be ${EARLIEST_DAY} or later`);
   }
   if (day !== undefined && (fromAsked !== undefined || toAsked !== undefined)) {
     return refuse('day is one day: give either day, or from and to');
