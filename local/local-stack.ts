@@ -25,7 +25,7 @@ import type { QueueMessage } from '../lib/events/event-record';
 import { CampaignCounters } from '../lib/ingest/campaign-counters';
 import { EventWriter } from '../lib/ingest/event-writer';
 import { createLogger, type Logger } from '../lib/log';
-import { findProvider, providerNames } from '../lib/providers';
+import { findProvider, isBuiltInProvider, providerNames } from '../lib/providers';
 import type { AuthConfig } from '../lib/providers/provider';
 import { DashboardReader } from '../lib/queries/dashboard';
 import { EventQueue } from '../lib/queue/event-queue';
@@ -567,6 +567,10 @@ async function startUnlocked(
         provider,
         `http://127.0.0.1:${http.port}/webhooks/${provider}/${token}`,
       ]),
+      // The providers added by configuration, each on its own route.
+      ...providerNames()
+        .filter((provider) => !isBuiltInProvider(provider))
+        .map((provider) => [provider, `http://127.0.0.1:${http.port}/webhooks/${provider}`]),
     ]),
     dynamodbEndpoint: dynamoServer.endpoint,
     sqsEndpoint: sqsServer.endpoint,

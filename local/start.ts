@@ -3,10 +3,10 @@ import { pathToFileURL } from 'node:url';
 import { loadAuthConfig, loadTableLayout } from '../lib/config';
 import { createLogger } from '../lib/log';
 import { allProviders, providerNames } from '../lib/providers';
-import { registerCustomProviders } from '../lib/providers/declarative';
+import { customProviderSecrets, registerCustomProviders } from '../lib/providers/declarative';
 import { DataDirBusyError, lockDataDir } from './data-dir-lock';
 import { resolveDevSecret, resolveDevUrlTokens } from './dev-secret';
-import { STOP_BUDGET_MS, startLocalStack } from './local-stack';
+import { readLocalThrottles, STOP_BUDGET_MS, startLocalStack } from './local-stack';
 import { ensurePrivateDir } from './private-files';
 import { describeStorageError } from './storage-errors';
 
@@ -63,9 +63,12 @@ const { secret, generated, tokens, generatedTokens } = await (async () => {
   return cannotStart(error);
 });
 let auth: ReturnType<typeof loadAuthConfig>;
+let throttles: ReturnType<typeof readLocalThrottles>;
 try {
   registerCustomProviders(process.env.CUSTOM_PROVIDERS);
   auth = loadAuthConfig();
+  // After the configured providers are known: PROVIDER_THROTTLES may name them.
+  throttles = readLocalThrottles();
 } catch (error) {
   console.error(`campaign-inbox could not start: ${(error as Error).message}`);
   await lock.release();
@@ -128,6 +131,9 @@ const stack = await startLocalStack({
   previousSecret: process.env.SORI_PREVIOUS_SECRET_KEY,
   urlTokens: tokens,
   auth,
+  credentials: customProviderSecrets(process.env),
+  // Only when the environment names a throttle: the stack answers 429 past it, as the deployed stage would.
+  ...(throttles ? { throttles } : {}),
   logger: createLogger('local', (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn'),
   onEvent: reaction,
 }).catch((error: unknown) => {
