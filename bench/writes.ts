@@ -524,6 +524,7 @@ async function steadyJournal(
         folded: tokens.slice(0, before),
         pending: [],
         run: undefined,
+        counted: 1,
         version: 1_000,
       }),
     }),

@@ -613,7 +613,12 @@ export class CampaignCounters {
     if (!reached || !(await this.writeShare(share, run.id, summary))) {
       // Every call of this fold is over (a late one is a put conditional on a version, which the next pass's
       // read or write moves): the next pass may take it over at once rather than wait out the lease.
-      const released: FoldState = { ...state, run: { ...run, started: 0 }, version: state.version + 1 };
+      const released: FoldState = {
+        ...state,
+        run: { ...run, started: 0 },
+        version: state.version + 1,
+        counted: state.counted + 1,
+      };
       return this.writeState(released, state.version).catch(() => state);
     }
     summary.folded += run.tokens.length;
@@ -624,6 +629,7 @@ export class CampaignCounters {
       pending: state.pending.filter((token) => !tokens.has(token)),
       run: undefined,
       version: state.version + 1,
+      counted: state.counted + 1,
     };
     return this.writeState(done, state.version);
   }

@@ -45,6 +45,8 @@ const BATCH_TTL_SECONDS = 14 * 86_400;
 /** The attributes of a counter item that a fold writes: the counts, unique devices, name, version, fold. */
 const VERSION_ATTRIBUTE = 'version';
 const FOLD_ATTRIBUTE = 'fold';
+/** The fold state's attribute that moves only when counts were written (see `FoldState.counted`). */
+const COUNTED_VERSION_ATTRIBUTE = 'counted';
 /** A claim of the earlier protocol, where each batch claimed and updated the counter items itself. */
 export const LEGACY_CLAIM_PREFIX = 'claim_';
 
@@ -174,6 +176,11 @@ export interface FoldState {
   pending: string[];
   run: FoldRun | undefined;
   version: number;
+  /**
+   * Moves when a fold has written counts (done, or released after writing some); a pass that folds nothing
+   * leaves it: counts read at one value are the table's until it moves.
+   */
+  counted: number;
 }
 
 /** A fold under way: its id (each counter item it wrote says so), when it began, and the batches it folds. */
@@ -197,6 +204,7 @@ export function fromFoldStateItem(item: Item | undefined): FoldState {
     pending: item?.pending?.SS ?? [],
     run: item?.run?.S ? (JSON.parse(item.run.S) as FoldRun) : undefined,
     version: Number(item?.[VERSION_ATTRIBUTE]?.N ?? 0),
+    counted: Number(item?.[COUNTED_VERSION_ATTRIBUTE]?.N ?? 0),
   };
 }
 
@@ -207,6 +215,7 @@ export function foldStateItem(state: FoldState): Item {
     kind: S('fold'),
     watermark: S(state.watermark),
     [VERSION_ATTRIBUTE]: N(state.version),
+    [COUNTED_VERSION_ATTRIBUTE]: N(state.counted),
   };
   if (state.folded.length > 0) item.folded = { SS: [...new Set(state.folded)] };
   if (state.pending.length > 0) item.pending = { SS: [...new Set(state.pending)] };
@@ -386,8 +395,8 @@ export function unlistUpdate(tableName: string, key: CounterKey, item: Item | un
 }
 
 /**
- * The fold state's version (eventually consistent, half a read unit for a state of up to 8 KB): it moves
- * whenever the fold writes, so counts read at one version are the table's until it moves.
+ * The fold state's `counted` (eventually consistent, half a read unit for a state of up to 8 KB): it moves
+ * whenever a fold has written counts, so counts read at one value are the table's until it moves.
  * @returns `undefined` before any fold.
  */
 export async function foldStateVersion(
@@ -398,10 +407,11 @@ export async function foldStateVersion(
     new GetItemCommand({
       TableName: tableName,
       Key: FOLD_STATE_KEY,
-      ProjectionExpression: '#v',
-      ExpressionAttributeNames: { '#v': VERSION_ATTRIBUTE },
+      ProjectionExpression: '#v, #c',
+      ExpressionAttributeNames: { '#v': VERSION_ATTRIBUTE, '#c': COUNTED_VERSION_ATTRIBUTE },
     }),
     callOptions(),
   );
-  return Item?.[VERSION_ATTRIBUTE]?.N === undefined ? undefined : Number(Item[VERSION_ATTRIBUTE].N);
+  if (Item?.[VERSION_ATTRIBUTE]?.N === undefined) return undefined;
+  return Number(Item[COUNTED_VERSION_ATTRIBUTE]?.N ?? 0);
 }
