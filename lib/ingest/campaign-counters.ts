@@ -665,6 +665,9 @@ export class CampaignCounters {
       const next = after.get(campaignId) ?? [];
       if (next.length === old.length) continue;
       const item: DeviceReach = { campaignId, days: encodeDays(next), base: encodeDays(old), fold: runId };
+      // Written already by this fold, before a pass took it over: nothing to write again.
+      const read = known.get(campaignId);
+      if (read?.fold === runId && read.days === item.days) continue;
       const written = await putIf(
         this.client,
         {
