@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { DEFAULT_CONFIG } from '../infra/config';
 import { allProviders, providerNames } from '../lib/providers';
+import { registerCustomProviders } from '../lib/providers/declarative';
 import { rotateSecret, rotateUrlToken, setBasicCredentials } from '../lib/signature/rotate-secret';
 import {
   parseSigningSecretDocument,
@@ -66,6 +67,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return 0;
   }
+  // The providers the stack is configured with: their secrets sit in the signing secret beside SORI's.
+  if (process.env.CUSTOM_PROVIDERS !== undefined) registerCustomProviders(process.env.CUSTOM_PROVIDERS);
   const provider = values.provider ?? 'sori';
   if (!providerNames().includes(provider)) {
     throw new UsageError(`unknown provider ${provider}; known: ${providerNames().join(', ')}`);

@@ -1,5 +1,6 @@
 // The events tool: query, export and count stored events; the dead-letter queue. Each command is a module of
 // its own with a `run` callable in process; this one finds the command in the arguments and hands them on.
+import { registerCustomProviders } from '../../lib/providers/declarative';
 import { invocation, UsageError } from '../entry';
 import { type CommandRun, type CommandSpec, failure, parseAll } from './command';
 import * as dlq from './dlq';
@@ -49,6 +50,9 @@ Data goes to stdout, messages to stderr. Exit codes: 0 done, 1 failed, 2 usage e
  */
 export async function run(argv: string[], io: EventsIo = processIo()): Promise<number> {
   try {
+    // The providers the stack is configured with, so `--provider` takes their names too. Without the variable
+    // the providers this process has are kept: a process that registered its own runs the tool in process.
+    if (process.env.CUSTOM_PROVIDERS !== undefined) registerCustomProviders(process.env.CUSTOM_PROVIDERS);
     const { values, positionals, tokens } = parseAll(argv);
     const name = positionals[0];
     // Its own commands only: `toString` or `constructor` are what every object inherits, not commands.
