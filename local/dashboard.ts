@@ -28,7 +28,11 @@ function fromThisMachine(request: IncomingMessage): boolean {
  */
 export function createDashboard(reader: DashboardReader, activity?: Activity) {
   return async (request: IncomingMessage, response: ServerResponse): Promise<boolean> => {
-    const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+    const raw = request.url ?? '/';
+    // `//other.example/…` parsed against a base would name another host and read as `/`: the page would then
+    // build its links from that path, to the other host.
+    if (!raw.startsWith('/') || raw.startsWith('//')) return false;
+    const url = new URL(raw, 'http://127.0.0.1');
     if (request.method !== 'GET') return false;
     if ((url.pathname === '/' || url.pathname === '/api/dashboard') && !fromThisMachine(request)) {
       response.writeHead(403, { 'content-type': 'application/json' });
