@@ -74,8 +74,8 @@ export interface InboxConfig {
 
 /** The throttle of a served provider that `providerThrottles` does not list. */
 export const DEFAULT_PROVIDER_THROTTLE: Readonly<RouteThrottle> = Object.freeze({
-  rateLimit: 50,
-  burstLimit: 100,
+  rateLimit: 100,
+  burstLimit: 200,
 });
 /** API Gateway's default account quota in a Region (10,000 requests/s, bursts of 5,000): no route may go above. */
 const MAX_RATE_LIMIT = 10_000;

@@ -81,7 +81,7 @@ function environmentsWith(resources: Record<string, Resource>, variable: string)
 }
 
 describe('per-provider routes and throttles', () => {
-  it("gives each served provider POST /webhooks/<name> and POST /webhooks/<name>/{token} on the receive function, each throttled 50/s with bursts of 100 by default, and leaves every other path and method to the catch-all routes on the stage's default", () => {
+  it("gives each served provider POST /webhooks/<name> and POST /webhooks/<name>/{token} on the receive function, each throttled 100/s with bursts of 200 by default (the stage's limit before, now SORI's alone), and leaves every other path and method to the catch-all routes on the stage's default", () => {
     const { resources } = synth();
     const { id, stage, settings } = stageOf(resources);
     const keys = routeKeys(resources);
@@ -91,7 +91,7 @@ describe('per-provider routes and throttles', () => {
     for (const name of providerNames()) {
       for (const key of ownRoutes(name)) {
         expect(keys, key).toContain(key);
-        expect(settings[key], key).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+        expect(settings[key], key).toEqual({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
         // The same integration as the catch-all route: the receive function.
         expect(targetOf(key), key).toBe(targetOf('ANY /webhooks/{provider}'));
       }
@@ -114,7 +114,7 @@ describe('per-provider routes and throttles', () => {
     }
   });
 
-  it('takes each provider’s throttle from providerThrottles (context JSON): a missing burst is twice the rate, a provider not listed keeps 50/100', () => {
+  it('takes each provider’s throttle from providerThrottles (context JSON): a missing burst is twice the rate, a provider not listed keeps 100/200', () => {
     const config = fromContext({
       providerThrottles: JSON.stringify({
         sori: { rateLimit: 300, burstLimit: 600 },
@@ -131,7 +131,7 @@ describe('per-provider routes and throttles', () => {
     for (const key of ownRoutes('symphony'))
       expect(settings[key]).toEqual({ ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 });
     for (const key of ownRoutes('optimizely'))
-      expect(settings[key]).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+      expect(settings[key]).toEqual({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
   });
 
   it('gives routes of their own only to the providers served: one left out of providers is answered by the catch-all route', () => {
@@ -155,7 +155,7 @@ describe('per-provider routes and throttles', () => {
       ThrottlingBurstLimit: 1,
     });
     for (const key of ownRoutes('sori'))
-      expect(settings[key], key).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+      expect(settings[key], key).toEqual({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
     // API Gateway keeps one bucket per route: the stage's default applies to a route without settings of its
     // own, never as a total over the routes. Nothing else could cap them: no usage plan, no second stage, no
     // WAF unless asked for.
@@ -180,7 +180,7 @@ describe('per-provider routes and throttles', () => {
     for (const key of ownRoutes('acme-ads'))
       expect(settings[key], key).toEqual({ ThrottlingRateLimit: 7, ThrottlingBurstLimit: 14 });
     for (const key of ownRoutes('beacon'))
-      expect(settings[key], key).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+      expect(settings[key], key).toEqual({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
     for (const key of ownRoutes('sori')) expect(settings[key], key).toBeDefined();
 
     // The dashboard function (it has TOKEN_ISSUER) and the receive function (SIGNING_SECRET_ARN) both get it.
@@ -322,8 +322,8 @@ describe('AWS WAF in front, through CloudFront (wafRateLimit)', () => {
     });
     // The API's own throttles stay as they are behind it.
     expect(stageOf(resources).settings['POST /webhooks/sori']).toEqual({
-      ThrottlingRateLimit: 50,
-      ThrottlingBurstLimit: 100,
+      ThrottlingRateLimit: 100,
+      ThrottlingBurstLimit: 200,
     });
   });
 

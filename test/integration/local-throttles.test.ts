@@ -43,7 +43,7 @@ const TOO_MANY = JSON.stringify({ message: 'Too Many Requests' });
 describe('local API Gateway throttles, as the deployed route settings', () => {
   it("answers a flood on Symphony's route and on unknown paths 429 past their limits, while SORI's deliveries sent during it are all answered 202", async () => {
     // Symphony's route and the stage's default (the catch-all routes) at 1 request a second, bursts of 5; SORI
-    // keeps the deployed default of its own (50 a second, bursts of 100).
+    // keeps the deployed default of its own (100 a second, bursts of 200).
     const stack = await start({
       stage: { rateLimit: 1, burstLimit: 5 },
       providers: { symphony: { rateLimit: 1, burstLimit: 5 } },
