@@ -1,7 +1,7 @@
 import type { Node } from 'constructs';
 import { DEFAULT_MAX_BODY_BYTES, loadAuthConfig, loadEnabledProviders } from '../lib/config';
 import { isBuiltInProvider, providerNames } from '../lib/providers';
-import { type CustomProviderConfig, parseCustomProviders } from '../lib/providers/declarative';
+import { parseCustomProviders } from '../lib/providers/declarative';
 
 /** An API Gateway route-level throttle: steady requests per second, and the bucket a burst may empty. */
 export interface RouteThrottle {
@@ -62,7 +62,11 @@ export interface InboxConfig {
    * Providers added by configuration alone (see docs/custom-providers.md), checked with the schema the functions
    * read them with at cold start (`CUSTOM_PROVIDERS`).
    */
-  customProviders: CustomProviderConfig[];
+  /**
+   * Providers added by configuration alone (see docs/custom-providers.md), as the functions' own schema checks
+   * them at synth; typed loosely here so that the construct's types need no schema library.
+   */
+  customProviders: readonly { name: string }[];
   /** Authentication per provider, overriding the providers' own (the receive function's AUTH_CONFIG). */
   auth: Record<string, unknown>;
   /**
