@@ -805,11 +805,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard over ranges, in a real bro
     // The page's clock runs only when the test says: its refresh timer fires exactly as often as the time run.
     await page.clock.install();
     await page.goto(`${standIn.origin}/`);
-    await expect.poll(() => standIn.asked.length, { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => standIn.asked.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(1);
     await expect.poll(() => page.locator('#kpi-impressions').textContent()).not.toBe('–');
     // Visible: a refresh every 2 s of the page's time (today's range is live).
+    const loaded = standIn.asked.length;
     await page.clock.runFor(4_100);
-    await expect.poll(() => standIn.asked.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => standIn.asked.length, { timeout: 15_000 }).toBeGreaterThan(loaded);
     // No request on its way (the page's own flag), so that coming back in sight asks at once.
     await expect.poll(() => page.evaluate('inFlight'), { timeout: 15_000 }).toBe(0);
     await page.evaluate(
