@@ -175,7 +175,8 @@ export class CampaignInbox extends Construct {
       },
     });
     // Reads the journal and the fold state, writes counter items whole, flags missing device markers; reads the
-    // earlier protocol's list of claimed counters (one index) to settle what it left.
+    // earlier protocol's list of claimed counters (one index) to settle what it left, and a day's campaigns (the
+    // day index) when it first writes the day's provider-day item.
     this.repairFunction.role.addToPolicy(
       new iam.PolicyStatement({
         actions: [...COUNTER_WRITER_ACTIONS],
@@ -185,7 +186,10 @@ export class CampaignInbox extends Construct {
     this.repairFunction.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:Query'],
-        resources: [`${this.records.table.tableArn}/index/${RECORDS_TABLE.indexes.byDevice.name}`],
+        resources: [
+          `${this.records.table.tableArn}/index/${RECORDS_TABLE.indexes.byDevice.name}`,
+          `${this.records.table.tableArn}/index/${RECORDS_TABLE.indexes.byTypeAndDay.name}`,
+        ],
       }),
     );
     new events.Rule(this, 'RepairSchedule', {

@@ -114,7 +114,10 @@ describe("each function's role, as an IAM user in moto", () => {
         {
           Effect: 'Allow',
           Action: ['dynamodb:Query'],
-          Resource: [`${stack.names.tableArn}/index/${RECORDS_TABLE.indexes.byDevice.name}`],
+          Resource: [
+            `${stack.names.tableArn}/index/${RECORDS_TABLE.indexes.byDevice.name}`,
+            `${stack.names.tableArn}/index/${RECORDS_TABLE.indexes.byTypeAndDay.name}`,
+          ],
         },
       ]),
     );
