@@ -10,6 +10,7 @@ import {
   counterItem,
   counterUnchanged,
   type Deliveries,
+  dayCampaigns,
   type FoldRun,
   type FoldState,
   foldOf,
@@ -70,7 +71,6 @@ import {
   PENDING_COUNTERS_PARTITION,
   RECORDS_TABLE,
   shardKeys,
-  statsDayPartitionKey,
   type TableLayout,
   WRITER_ATTRIBUTE,
 } from '../table/records-table';
@@ -816,18 +816,8 @@ export class CampaignCounters {
    * (folded before histograms were kept), summed over the campaigns.
    */
   private async devicesWithoutReach(provider: string, day: string): Promise<number> {
-    const index = RECORDS_TABLE.indexes.byTypeAndDay;
-    const listed = await queryItems(this.client, {
-      TableName: this.tableName,
-      IndexName: index.name,
-      KeyConditionExpression: '#pk = :pk',
-      ProjectionExpression: '#sk',
-      ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey },
-      ExpressionAttributeValues: { ':pk': { S: statsDayPartitionKey(provider, day) } },
-    });
-    const keys = listed.map((item) =>
-      counterItemKey({ provider, campaignId: item[index.sortKey]?.S ?? '', day }),
-    );
+    const campaigns = await dayCampaigns(this.client, this.tableName, provider, day);
+    const keys = campaigns.map((campaignId) => counterItemKey({ provider, campaignId, day }));
     const items = await getItems(this.client, this.tableName, keys);
     return items.reduce((sum, item) => sum + reachSeedOf(item), 0);
   }

@@ -1,12 +1,12 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { findProvider } from '../providers';
+import { dayCampaigns } from '../table/counter-items';
 import { dayNumber, MAX_RANGE_DAYS, type ReachHistogram, uniqueOver } from '../table/reach';
 import {
   type CounterItem,
   counterItemKey,
   fromCounterItem,
   RECORDS_TABLE,
-  statsDayPartitionKey,
   statsPartitionKey,
 } from '../table/records-table';
 import { getItems, queryItems } from '../table/table-io';
@@ -179,17 +179,8 @@ export class CampaignStats {
   }
 
   /** The campaigns with a counter item on one day, as the `gsi3` index lists them (keys only). */
-  private async dayCampaigns(provider: string, day: string): Promise<string[]> {
-    const index = RECORDS_TABLE.indexes.byTypeAndDay;
-    const listed = await queryItems(this.client, {
-      TableName: this.tableName,
-      IndexName: index.name,
-      KeyConditionExpression: '#pk = :pk',
-      ProjectionExpression: '#sk',
-      ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey },
-      ExpressionAttributeValues: { ':pk': { S: statsDayPartitionKey(provider, day) } },
-    });
-    return listed.map((item) => item[index.sortKey]?.S ?? '');
+  private dayCampaigns(provider: string, day: string): Promise<string[]> {
+    return dayCampaigns(this.client, this.tableName, provider, day);
   }
 
   /** Counter items by key: consistent batch reads of up to 100 keys. */

@@ -16,7 +16,7 @@ import {
   TTL_ATTRIBUTE,
   TYPES_ATTRIBUTE,
 } from './records-table';
-import type { Item } from './table-io';
+import { type Item, queryItems } from './table-io';
 
 /**
  * The items behind the counters besides the counter items themselves: a journal entry per consumer batch, and
@@ -414,4 +414,23 @@ export async function foldStateVersion(
   );
   if (Item?.[VERSION_ATTRIBUTE]?.N === undefined) return undefined;
   return Number(Item[COUNTED_VERSION_ATTRIBUTE]?.N ?? 0);
+}
+
+/** The campaigns with a counter item on one day of a provider, as the day index lists them (keys only). */
+export async function dayCampaigns(
+  client: DynamoDBClient,
+  tableName: string,
+  provider: string,
+  day: string,
+): Promise<string[]> {
+  const index = RECORDS_TABLE.indexes.byTypeAndDay;
+  const listed = await queryItems(client, {
+    TableName: tableName,
+    IndexName: index.name,
+    KeyConditionExpression: '#pk = :pk',
+    ProjectionExpression: '#sk',
+    ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey },
+    ExpressionAttributeValues: { ':pk': { S: statsDayPartitionKey(provider, day) } },
+  });
+  return listed.map((item) => item[index.sortKey]?.S ?? '');
 }
