@@ -7,16 +7,13 @@ import {
   COUNTED_ATTRIBUTE,
   DEFAULT_LAYOUT,
   deviceMarkerItem,
-  RECORD_SORT_KEY,
-  RECORDS_TABLE,
-  statePartitionKey,
   type TableLayout,
   toItem,
   WRITER_ATTRIBUTE,
 } from '../table/records-table';
 import type { StateChange } from '../table/state-items';
 import { stateUpdate } from '../table/state-items';
-import { keyOf, putItemIfAbsent, type StoreOutcome, updateIf } from '../table/table-io';
+import { putItemIfAbsent, type StoreOutcome, updateIf } from '../table/table-io';
 
 export type { StoreOutcome };
 
