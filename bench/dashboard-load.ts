@@ -577,11 +577,13 @@ const quantile = (values: number[], q: number) => {
 
 /** The page's polling, read from the page itself: every N s for a range ending today, every M s for a past one. */
 export function pagePolling(): { intervalS: number; pastRangeIntervalS: number } {
-  const page = readFileSync(join(ROOT, 'local/dashboard/index.html'), 'utf8');
+  const page = readFileSync(join(ROOT, 'functions/campaign-dashboard/page/index.html'), 'utf8');
   const poll = /setInterval\(\(\) => \{([\s\S]*?)\}, (\d+)\);/.exec(page);
   const past = poll ? /lastAsked >= (\d+)/.exec(poll[1] ?? '') : null;
   if (!poll || !past)
-    throw new Error("the page's polling interval was not found in local/dashboard/index.html");
+    throw new Error(
+      "the page's polling interval was not found in functions/campaign-dashboard/page/index.html",
+    );
   return { intervalS: Number(poll[2]) / 1000, pastRangeIntervalS: Number(past[1]) / 1000 };
 }
 
@@ -1016,7 +1018,7 @@ export function dashboardReport(f: DashboardLoadFigures) {
   const account = `${a.campaigns} SORI campaigns, ${a.events.toLocaleString('en-US')} campaign events (${ACCOUNT.eventsPerCampaignDay} per campaign and day spread over the day's hours, ${TRAFFIC.clickShare * 100} % clicks, ${TRAFFIC.platforms.length} platforms, ${TRAFFIC.countries.length} countries, ${TRAFFIC.materialsPerCampaign} materials per campaign, ${ACCOUNT.devicesPerCampaign.toLocaleString('en-US')} devices per campaign, neighbours sharing half) stored over the range through storeBatch (batches of 100) and the repair's fold; the period before holds the range's folded counter and provider-day items a period earlier (rebuilt with counterItem and providerDayItem); ${a.counterItems.toLocaleString('en-US')} counter items read by a load after a fold`;
   const local = `through parseDashboardQuery and DashboardReader.read, against a local DynamoDB-API server (dynalite) in a process of its own on this machine (load average ${f.loadAverage.join(', ')} when timed)`;
   const afterFold = `a warm reader's load just after the repair's fold counted new traffic (one more event of campaign ${campaignIdOf(0)} on ${f.range.to}, from a device already counted that day, through storeBatch and the fold), so the reader reads its counted items again; a page polling every ${f.polling.intervalS} s gets one such load per fold (every ${f.polling.foldIntervalS} s while events come, RepairSchedule in infra/constructs/campaign-inbox.ts), the others between folds`;
-  const open = `a page open around the clock for a month (${HOURS_PER_MONTH} h) on a range ending today, which the page asks for every ${f.polling.intervalS} s (local/dashboard/index.html; a range ending before today every ${f.polling.pastRangeIntervalS} s): ${f.polling.loadsPerMonth.toLocaleString('en-US')} loads, one in ${f.polling.loadsPerFold} just after a fold (a fold every ${f.polling.foldIntervalS} s, as while events come), the others between folds`;
+  const open = `a page open around the clock for a month (${HOURS_PER_MONTH} h) on a range ending today, which the page asks for every ${f.polling.intervalS} s (functions/campaign-dashboard/page/index.html; a range ending before today every ${f.polling.pastRangeIntervalS} s): ${f.polling.loadsPerMonth.toLocaleString('en-US')} loads, one in ${f.polling.loadsPerFold} just after a fold (a fold every ${f.polling.foldIntervalS} s, as while events come), the others between folds`;
   const price = `on-demand, $${f.prices.readUnitsPerMillionUsd} per million read units (${f.prices.region}, ${f.prices.date}, bench/prices.json)`;
   const single = (c: CampaignCost) =>
     `one SORI campaign of ${c.devices.toLocaleString('en-US')} devices over ${range}, each device seen on one day of the range and on ${REVISITS} more day on average (Poisson) over both periods, the table holding nothing else; ${c.built}`;
@@ -1046,7 +1048,7 @@ export function dashboardReport(f: DashboardLoadFigures) {
     dashboard_usd_per_month_open_at_10k_devices: `the reads of ${open}: dashboard_read_units_per_load_at_10k_devices and dashboard_read_units_per_load_at_10k_devices_between_folds, ${price}; reads only (no Lambda, API Gateway or sign-in)`,
     dashboard_usd_per_month_open_at_1m_devices: `as dashboard_usd_per_month_open_at_10k_devices, from dashboard_read_units_per_load_at_1m_devices and dashboard_read_units_per_load_at_1m_devices_between_folds`,
     dashboard_usd_per_month_open_30d_100_campaigns: `as dashboard_usd_per_month_open_at_10k_devices, from dashboard_read_units_per_load_30d_100_campaigns and dashboard_read_units_per_load_30d_100_campaigns_between_folds`,
-    dashboard_poll_interval_s: `seconds between the page's loads of a range ending today, read from local/dashboard/index.html (a past range: ${f.polling.pastRangeIntervalS} s)`,
+    dashboard_poll_interval_s: `seconds between the page's loads of a range ending today, read from functions/campaign-dashboard/page/index.html (a past range: ${f.polling.pastRangeIntervalS} s)`,
   };
   const rows = [
     {

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join } from 'node:path';
+import { DASHBOARD_PAGE_FILE } from '../functions/campaign-dashboard/page-file';
 import { type DashboardReader, parseDashboardQuery } from '../lib/queries/dashboard';
 import type { Activity } from './activity';
 
-const PAGE = join(import.meta.dirname, 'dashboard', 'index.html');
+const PAGE = DASHBOARD_PAGE_FILE;
 
 /** The names the dashboard answers to: it listens on 127.0.0.1, so a browser reaches it by one of these. */
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);

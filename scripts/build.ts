@@ -3,8 +3,8 @@
 // - dist/functions/<name>/index.mjs: the Lambda bundles, built with the stack's own options, so a consumer's
 //   synth needs neither esbuild nor this project's lock file.
 // - dist/cli.js: the `campaign-inbox` command (the package's bin), one executable ESM file holding everything it
-//   runs (SDK clients, valibot, ...), so a consumer needs no dependency of ours; dist/dashboard/index.html and
-//   dist/examples/<provider>/*.json beside it are the page it serves and the payloads `send` posts.
+//   runs (SDK clients, valibot, ...), so a consumer needs no dependency of ours; dist/page/index.html beside it
+//   is the page it serves. The payloads `send` posts are the package's examples/payloads, shipped as they are.
 // - dist/types/: declarations, with relative imports spelled as NodeNext resolves them (`./x.js`).
 import {
   chmodSync,
@@ -66,16 +66,8 @@ await build({
   logLevel: 'warning',
 });
 chmodSync(join(DIST, 'cli.js'), 0o755);
-mkdirSync(join(DIST, 'dashboard'), { recursive: true });
-copyFileSync(join(ROOT, 'local/dashboard/index.html'), join(DIST, 'dashboard/index.html'));
-for (const provider of readdirSync(join(ROOT, 'test/fixtures'))) {
-  const folder = join(ROOT, 'test/fixtures', provider);
-  if (!statSync(folder).isDirectory()) continue;
-  const examples = readdirSync(folder).filter((name) => name.endsWith('.json'));
-  if (examples.length === 0) continue;
-  mkdirSync(join(DIST, 'examples', provider), { recursive: true });
-  for (const name of examples) copyFileSync(join(folder, name), join(DIST, 'examples', provider, name));
-}
+mkdirSync(join(DIST, 'page'), { recursive: true });
+copyFileSync(join(ROOT, 'functions/campaign-dashboard/page/index.html'), join(DIST, 'page/index.html'));
 
 // Declarations of the package's entry and what it reaches.
 const { execFileSync } = await import('node:child_process');

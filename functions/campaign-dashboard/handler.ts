@@ -2,10 +2,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createLambdaLogger, levelFrom } from '../../lib/log';
 import { registerCustomProviders } from '../../lib/providers/declarative';
 import { awsPipelineHealth, loadPipelineHealthConfig } from '../../lib/queries/pipeline-health';
-// The page travels inside the bundle: esbuild reads a `type: 'text'` import as the file's text.
-import html from '../../local/dashboard/index.html' with { type: 'text' };
 import { composeDashboardHandler } from './compose';
 import { loadDashboardConfig } from './config';
+// The page travels inside the bundle: esbuild reads a `type: 'text'` import as the file's text.
+import html from './page/index.html' with { type: 'text' };
 
 // Once per container: a missing variable fails the cold start loudly.
 registerCustomProviders(process.env.CUSTOM_PROVIDERS);

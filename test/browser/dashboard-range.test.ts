@@ -23,7 +23,7 @@ import { runTool } from '../support/events-cli';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const RESULTS = join(import.meta.dirname, '../../test-results');
-const PAGE = join(import.meta.dirname, '../../local/dashboard/index.html');
+const PAGE = join(import.meta.dirname, '../../functions/campaign-dashboard/page/index.html');
 const WIDE = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 const DAY_MS = 86_400_000;

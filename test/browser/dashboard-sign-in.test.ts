@@ -208,7 +208,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the deployed dashboard’s sign-in in a 
       ],
     });
     tableName = await storedDay();
-    html = await readFile(join(import.meta.dirname, '../../local/dashboard/index.html'), 'utf8');
+    html = await readFile(
+      join(import.meta.dirname, '../../functions/campaign-dashboard/page/index.html'),
+      'utf8',
+    );
   });
   afterAll(() => browser?.close());
 

@@ -24,7 +24,7 @@ import { storeAndFold } from '../support/store-and-fold';
 import { createTestIssuer, serveJwks } from '../support/token-issuer';
 
 const { dynamodb } = localClients();
-const PAGE = join(import.meta.dirname, '../../local/dashboard/index.html');
+const PAGE = join(import.meta.dirname, '../../functions/campaign-dashboard/page/index.html');
 const DAY = '2025-10-14';
 const POOL = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Dashboard';
 const CLIENT = 'dashboard-client-id';

@@ -807,7 +807,10 @@ function gatewayParameters(search: string): Record<string, string> {
 describe('GET /api/dashboard with a range, locally and deployed', () => {
   let html: string;
   beforeAll(async () => {
-    html = await readFile(join(import.meta.dirname, '../../local/dashboard/index.html'), 'utf8');
+    html = await readFile(
+      join(import.meta.dirname, '../../functions/campaign-dashboard/page/index.html'),
+      'utf8',
+    );
   });
 
   /** The deployed handler with a verifier that takes any token: its sign-in is tested elsewhere. */
