@@ -3,18 +3,22 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findProvider, providerNames } from '../lib/providers';
-import { signBody } from '../lib/signature/verify-signature';
+import { registerCustomProviders } from '../lib/providers/declarative';
+import type { Provider } from '../lib/providers/provider';
 import { invocation, isEntry, reportFailure, runAsEntry, UsageError } from './entry';
 import { dataDir, findRunningStack, inClone, localSecret, noLocalStack } from './local-target';
+import { signatureHeaders } from './sign-delivery';
 import { forTerminal } from './terminal-text';
 
 const usage = () => `Usage: ${invocation('send')} [options]
 
-Signs SORI deliveries with the secret key and posts them, as SORI does.
+Signs deliveries with the secret key and posts them, as the provider does (SORI by default).
 
   --url <url>        webhook URL (default: the local stack's URL for the provider)
-  --provider <name>  sori (default), symphony, adreform or optimizely: which seed examples, how to sign
-  --secret <key>     secret_key to sign with (env SORI_SECRET_KEY; default: the local dev secret)
+  --provider <name>  sori (default), symphony, adreform or optimizely: which seed examples, how to sign;
+                     or a provider CUSTOM_PROVIDERS configures, signed as its scheme declares (with --file)
+  --secret <key>     secret_key to sign with (env SORI_SECRET_KEY, or <NAME>_SECRET_KEY for a configured
+                     provider, e.g. ACME_ADS_SECRET_KEY; default for sori: the local dev secret)
   --file <path>      a payload to send as it is, byte for byte, signed over its bytes (repeatable;
                      default: the provider's example payloads); sent twice, it is stored once, and a
                      date the receiver refuses lands in the quarantine
@@ -23,8 +27,8 @@ Signs SORI deliveries with the secret key and posts them, as SORI does.
   --repeat <n>       deliver each payload n times, like SORI's retries (default 1); retries of
                      current-format events carry a new "timestamp", as SORI's do
   --concurrent       send the repeats of a payload at the same time instead of one after another
-  --encoding <enc>   signature encoding: hex (default) or base64
-  --prefix           prefix the signature with "sha256="
+  --encoding <enc>   signature encoding: hex (default) or base64, unless the provider's scheme names one
+  --prefix           prefix the signature with "sha256=", unless the provider's scheme names a prefix
   --keep-dates       send the example payloads verbatim too; by default their event times are set to now
                      (so the dashboard's today shows them) and the legacy examples' "string" placeholders
                      get realistic values
@@ -33,16 +37,17 @@ Signs SORI deliveries with the secret key and posts them, as SORI does.
 Exit codes: 0 every delivery accepted, 1 one or more refused or failed, 2 usage error.
 `;
 
-/** The example payloads, by provider: beside the CLI bundle (dist/examples), else the repository's fixtures. */
-const FIXTURES = [
-  join(import.meta.dirname, 'examples'),
-  resolve(import.meta.dirname, '../test/fixtures'),
-].find((folder) => existsSync(folder));
+/**
+ * The example payloads, one folder per provider: `examples/payloads` of the repository, which the package ships
+ * at the same place relative to its CLI bundle (`dist/cli.js`).
+ */
+const EXAMPLES = resolve(import.meta.dirname, '../examples/payloads');
 
 async function payloadFiles(provider: string, files: string[] | undefined): Promise<string[]> {
   if (files && files.length > 0) return files.map((file) => resolve(file));
-  if (!FIXTURES) throw new Error('no example payloads found: pass --file');
-  const folder = join(FIXTURES, provider);
+  if (!existsSync(EXAMPLES)) throw new Error('no example payloads found: pass --file');
+  const folder = join(EXAMPLES, provider);
+  if (!existsSync(folder)) throw new UsageError(`no example payloads for ${provider}: pass --file <payload>`);
   const names = (await readdir(folder)).filter((name) => name.endsWith('.json')).sort();
   return names.map((name) => join(folder, name));
 }
@@ -113,7 +118,8 @@ function parsed(text: string): unknown {
   }
 }
 
-async function main(argv: string[]): Promise<number> {
+/** The options of `send`, parsed and checked: a mistake in them is a usage error (exit code 2). */
+function readOptions(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -131,78 +137,126 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (values.help) {
-    console.log(usage());
-    return 0;
-  }
+  if (values.help) return { ...values, repeat: 1, encoding: 'hex' as const };
   const repeat = Number(values.repeat);
   if (!Number.isSafeInteger(repeat) || repeat < 1 || repeat > 100)
     throw new UsageError('--repeat must be an integer from 1 to 100');
-  if (values.encoding !== 'hex' && values.encoding !== 'base64')
-    throw new UsageError('--encoding must be hex or base64');
   const encoding = values.encoding;
+  if (encoding !== 'hex' && encoding !== 'base64') throw new UsageError('--encoding must be hex or base64');
   if (values.now && values['keep-dates'])
     throw new UsageError('--now sets the event times and --keep-dates keeps them: give one of them');
+  return { ...values, repeat, encoding: encoding === 'base64' ? ('base64' as const) : ('hex' as const) };
+}
+type Options = ReturnType<typeof readOptions>;
 
-  const provider = findProvider(values.provider);
-  if (!provider)
-    throw new UsageError(`unknown provider ${values.provider}; known: ${providerNames().join(', ')}`);
-  const signed = provider.auth.scheme.kind === 'hmac';
+/**
+ * The provider named, among the built-in ones and those `CUSTOM_PROVIDERS` configures (read here, as `npm start`
+ * and the deployed functions read it, so a name they serve is one `send` knows).
+ */
+function chosenProvider(name: string): Provider {
+  if (process.env.CUSTOM_PROVIDERS !== undefined) registerCustomProviders(process.env.CUSTOM_PROVIDERS);
+  const provider = findProvider(name);
+  if (!provider) throw new UsageError(`unknown provider ${name}; known: ${providerNames().join(', ')}`);
+  return provider;
+}
+
+/**
+ * The environment variable holding a provider's secret, as `npm start` reads it: `SORI_SECRET_KEY`, and for a
+ * configured provider its name upper-cased, hyphens as underscores (`ACME_ADS_SECRET_KEY`).
+ */
+const secretVariable = (provider: string) => `${provider.toUpperCase().replaceAll('-', '_')}_SECRET_KEY`;
+
+/**
+ * Where to post and what to sign with: `--url`, else the running local stack's URL for the provider; `--secret`,
+ * else the provider's secret variable, else (SORI, on the local stack) the generated dev secret. A provider that
+ * signs nothing (a URL token is in its URL) needs none.
+ */
+async function resolveTarget(provider: Provider, options: Options) {
   const running = await findRunningStack();
-  const url = values.url ?? running?.webhookUrls?.[provider.name];
+  const url = options.url ?? running?.webhookUrls?.[provider.name];
   if (!url) throw noLocalStack('--url <webhook URL>');
-  const secret = signed
-    ? (values.secret ?? (values.url ? process.env.SORI_SECRET_KEY : await localSecret()))
-    : '';
-  if (signed && !secret) {
+  if (provider.auth.scheme.kind !== 'hmac') return { url, secret: '' };
+  const variable = secretVariable(provider.name);
+  const fromEnv = process.env[variable] || undefined;
+  const secret =
+    options.secret ??
+    (options.url ? fromEnv : (fromEnv ?? (provider.name === 'sori' ? await localSecret() : undefined)));
+  if (!secret) {
     throw new Error(
-      values.url
-        ? 'give the secret_key with --secret or SORI_SECRET_KEY'
-        : `no secret found in ${dataDir()}; pass --secret <key> or set SORI_SECRET_KEY`,
+      options.url
+        ? `give the secret_key with --secret or ${variable}`
+        : `no secret found in ${dataDir()}; pass --secret <key> or set ${variable}`,
     );
   }
+  return { url, secret };
+}
 
-  const deliver = async (file: string, body: Body, attempt: number) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (provider.auth.scheme.kind === 'hmac') {
-      const signature = signBody(body, secret ?? '').toString(encoding);
-      headers[provider.auth.scheme.header] = values.prefix ? `sha256=${signature}` : signature;
-    }
-    const response = await fetch(url, { method: 'POST', headers, body }).catch((error: unknown) => {
+/** Posts one body to `url`, signed as the provider's scheme says; prints the answer. @returns `true` on a 2xx. */
+async function deliver(
+  provider: Provider,
+  target: { url: string; secret: string },
+  options: Options,
+  delivery: { file: string; body: Body; attempt: number },
+): Promise<boolean> {
+  const { url, secret } = target;
+  const { scheme } = provider.auth;
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (scheme.kind === 'hmac') {
+    const bytes = typeof delivery.body === 'string' ? Buffer.from(delivery.body) : delivery.body;
+    const choices = { encoding: options.encoding, algorithmPrefix: options.prefix };
+    Object.assign(headers, signatureHeaders(scheme, bytes, secret, choices));
+  }
+  const response = await fetch(url, { method: 'POST', headers, body: delivery.body }).catch(
+    (error: unknown) => {
       throw unreachable(url, error);
-    });
-    const text = await response.text();
-    const name = basename(file);
-    console.log(
-      values.json
-        ? JSON.stringify({ file: name, attempt, status: response.status, body: parsed(text) })
-        : `${response.status} ${forTerminal(name)} #${attempt} ${forTerminal(text)}`,
-    );
-    return response.ok;
-  };
+    },
+  );
+  const text = await response.text();
+  const name = basename(delivery.file);
+  console.log(
+    options.json
+      ? JSON.stringify({ file: name, attempt: delivery.attempt, status: response.status, body: parsed(text) })
+      : `${response.status} ${forTerminal(name)} #${delivery.attempt} ${forTerminal(text)}`,
+  );
+  return response.ok;
+}
 
+/**
+ * The bodies one file is sent as: the first, then its retries. A file of one's own is a delivery as it stands:
+ * its dates are part of the record's identity (SORI's retries keep them), so re-stamping would make every send
+ * a new event; and its bytes are what is signed. The examples are there to light up today's dashboard, so they
+ * are re-stamped unless told otherwise.
+ */
+async function bodiesOf(file: string, provider: string, options: Options): Promise<Body[]> {
+  const bytes = await readFile(file);
+  const ownFiles = (options.file?.length ?? 0) > 0;
+  let original: Body = bytes;
+  if (options.now || (!ownFiles && !options['keep-dates'])) {
+    const payload = jsonObject(bytes);
+    if (!payload) throw new Error(`cannot set the event times of ${basename(file)}: it is not a JSON object`);
+    original = JSON.stringify(stampNow(provider, payload));
+  }
+  return Array.from({ length: options.repeat }, (_, i) => (i === 0 ? original : asRetry(provider, original)));
+}
+
+async function main(argv: string[]): Promise<number> {
+  const options = readOptions(argv);
+  if (options.help) {
+    console.log(usage());
+    return 0;
+  }
+  const provider = chosenProvider(options.provider);
+  const files = await payloadFiles(provider.name, options.file);
+  const target = await resolveTarget(provider, options);
   let failures = 0;
-  // A file of one's own is a delivery as it stands: its dates are part of the record's identity (SORI's
-  // retries keep them), so re-stamping would make every send a new event; and its bytes are what is signed.
-  // The examples are there to light up today's dashboard, so they are re-stamped unless told otherwise.
-  const ownFiles = (values.file?.length ?? 0) > 0;
-  const restamp = values.now || (!ownFiles && !values['keep-dates']);
-  for (const file of await payloadFiles(provider.name, values.file)) {
-    const bytes = await readFile(file);
-    let original: Body = bytes;
-    if (restamp) {
-      const payload = jsonObject(bytes);
-      if (!payload)
-        throw new Error(`cannot set the event times of ${basename(file)}: it is not a JSON object`);
-      original = JSON.stringify(stampNow(provider.name, payload));
-    }
-    const bodies = Array.from({ length: repeat }, (_, i) =>
-      i === 0 ? original : asRetry(provider.name, original),
-    );
-    const results = values.concurrent
-      ? await Promise.all(bodies.map((body, i) => deliver(file, body, i + 1)))
+  for (const file of files) {
+    const bodies = await bodiesOf(file, provider.name, options);
+    const send = (body: Body, i: number) =>
+      deliver(provider, target, options, { file, body, attempt: i + 1 });
+    const results = options.concurrent
+      ? await Promise.all(bodies.map(send))
       : await bodies.reduce<Promise<boolean[]>>(
-          async (done, body, i) => [...(await done), await deliver(file, body, i + 1)],
+          async (done, body, i) => [...(await done), await send(body, i)],
           Promise.resolve([]),
         );
     failures += results.filter((ok) => !ok).length;
