@@ -7,6 +7,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { loadProcessConfig } from '../../lib/config';
 import { CampaignCounters } from '../../lib/ingest/campaign-counters';
 import { EventWriter } from '../../lib/ingest/event-writer';
+import { createIngest } from '../../lib/ingest/ingest';
 import { fromPowertools } from '../../lib/log';
 import { METRICS_NAMESPACE } from '../../lib/metrics';
 import { PowertoolsMetrics } from '../../lib/powertools-metrics';
@@ -23,8 +24,10 @@ const dlqUrl = process.env.DLQ_URL;
 
 export const handler = createProcessHandler(
   {
-    writer: new EventWriter(dynamodb, config.tableName, config.layout),
-    counters: new CampaignCounters(dynamodb, config.tableName, config.layout, config.staleAfterMs),
+    ingest: createIngest({
+      writer: new EventWriter(dynamodb, config.tableName, config.layout),
+      counters: new CampaignCounters(dynamodb, config.tableName, config.layout, config.staleAfterMs),
+    }),
     logger: fromPowertools(logger),
     metrics: new PowertoolsMetrics(metrics),
     ...(dlqUrl ? { deadLetters: new DeadLetterQueue(new SQSClient({}), dlqUrl) } : {}),

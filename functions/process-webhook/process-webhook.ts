@@ -3,15 +3,18 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as v from 'valibot';
 import { WebhookError } from '../../lib/errors';
 import { type QueueMessage, QueueMessageSchema } from '../../lib/events/event-record';
-import type { CampaignCounters } from '../../lib/ingest/campaign-counters';
-import type { EventWriter } from '../../lib/ingest/event-writer';
-import { storeBatch } from '../../lib/ingest/store-batch';
+import { createIngest, type Ingest, type IngestOptions } from '../../lib/ingest/ingest';
 import type { Logger } from '../../lib/log';
 import { METRIC, type MetricsSink } from '../../lib/metrics';
 
-export interface ProcessWebhookDeps {
-  writer: EventWriter;
-  counters: CampaignCounters;
+/**
+ * What the process flow needs: the ingest port it stores batches through ({@link createIngest}), or the writer
+ * and counters to build one without listeners.
+ */
+export type ProcessWebhookDeps = ConsumerDeps &
+  ({ ingest: Ingest } | Pick<IngestOptions, 'writer' | 'counters'>);
+
+interface ConsumerDeps {
   logger: Logger;
   metrics?: MetricsSink;
   /** Where a message the consumer can never read goes at once; without it, it waits for `maxReceiveCount`. */
@@ -50,6 +53,7 @@ function parseMessage(body: string): QueueMessage {
  * `batchItemFailures` so SQS redelivers only that one, and after `maxReceiveCount` moves it to the DLQ.
  */
 export function createProcessWebhook(deps: ProcessWebhookDeps) {
+  const ingest = 'ingest' in deps ? deps.ingest : createIngest(deps);
   return async function processWebhook(event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
     const summary: BatchSummary = { stored: 0, duplicates: 0, quarantined: 0, failed: 0 };
     const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
@@ -79,11 +83,9 @@ export function createProcessWebhook(deps: ProcessWebhookDeps) {
         await deadLetter(record.messageId, record.body, error);
       }
     }
-    const outcomes = await storeBatch(
-      deps.writer,
-      deps.counters,
+    const outcomes = await ingest.store(
       readable.map((entry) => entry.message),
-      { deadline: batchDeadline(deps.counters.staleAfterMs, context) },
+      { deadline: batchDeadline(ingest.staleAfterMs, context) },
     );
     outcomes.forEach((result, i) => {
       const entry = readable[i];

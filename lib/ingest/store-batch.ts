@@ -45,17 +45,52 @@ const groupId = (message: QueueMessage & { kind: 'event' }) => {
  * a marker is never missing for a message that succeeded.
  * @returns one outcome per message, in order; never throws.
  */
-export function storeBatch(
+export async function storeBatch(
   writer: EventWriter,
   counters: CampaignCounters,
   messages: readonly QueueMessage[],
   options: StoreOptions = {},
 ): Promise<BatchOutcome[]> {
+  return (await storeBatchWrites(writer, counters, messages, options)).outcomes;
+}
+
+/**
+ * Runs before a message's record is written, with the message as it is stored: a throw fails the message
+ * (retried by SQS) and nothing of it is written.
+ */
+export type BeforeWrite = (message: QueueMessage) => Promise<void>;
+
+/** What storing a batch did, message by message. */
+export interface BatchWrites {
+  /** The batch's messages as they were stored: each event with the policy it was stored by. */
+  messages: readonly QueueMessage[];
+  /** What storing each message did (see {@link storeBatch}), in order. */
+  outcomes: BatchOutcome[];
+  /**
+   * What each message's record write answered, in order: `stored` for a first insert, `duplicate`, or
+   * `undefined` when it was not attempted or failed (a failure without an answer may still have been applied).
+   * A record stored counts even when its message then failed on its marker or its state.
+   */
+  writes: ReadonlyArray<StoreOutcome | undefined>;
+}
+
+/**
+ * {@link storeBatch}, telling also what each record write answered, and running `beforeWrite` before each one.
+ * @returns never throws.
+ */
+export function storeBatchWrites(
+  writer: EventWriter,
+  counters: CampaignCounters,
+  messages: readonly QueueMessage[],
+  options: StoreOptions = {},
+  beforeWrite?: BeforeWrite,
+): Promise<BatchWrites> {
   const deadline = options.deadline ?? Date.now() + counters.staleAfterMs / 2;
   // The table and the counters follow each event's policy as it was received (a message sent before an
   // upgrade gets the current code's).
+  const policed = messages.map(withPolicy);
   return withDeadline(deadline, () =>
-    store(writer, counters, messages.map(withPolicy), options.reprocessed === true),
+    store(writer, counters, policed, options.reprocessed === true, beforeWrite),
   );
 }
 
@@ -65,8 +100,9 @@ async function store(
   counters: CampaignCounters,
   messages: readonly QueueMessage[],
   reprocessed: boolean,
-): Promise<BatchOutcome[]> {
-  if (messages.length === 0) return [];
+  beforeWrite: BeforeWrite | undefined,
+): Promise<BatchWrites> {
+  if (messages.length === 0) return { messages, outcomes: [], writes: [] };
   const token = newClaimToken();
   const { groups, groupOf } = groupByCampaignDay(messages);
   // The entry comes first, so that no first insert of a campaign event escapes the repair. Every batch has one:
@@ -77,9 +113,8 @@ async function store(
     opened === undefined && groups.length > 0
       ? counters.register(typesByGroup(messages, groups, groupOf)).catch(() => undefined)
       : Promise.resolve();
-  const written = await writeMessages(writer, messages, token, (i) =>
-    opened !== undefined && groupOf[i] !== undefined ? opened : undefined,
-  );
+  const refused = (i: number) => (opened !== undefined && groupOf[i] !== undefined ? opened : undefined);
+  const written = await writeMessages(writer, messages, token, refused, beforeWrite);
   if (opened === undefined) {
     const { tally, known } = tallyOf(messages, groups, groupOf, written, reprocessed);
     // Left open, the entry is counted by the repair from the batch's own writes once it is stale; so is it
@@ -88,7 +123,8 @@ async function store(
     if (known) await counters.close(token, tally).catch(() => false);
   }
   await registered;
-  return applyStates(writer, messages, written.outcomes);
+  const outcomes = await applyStates(writer, messages, written.outcomes);
+  return { messages, outcomes, writes: messages.map((_, i) => written.stored[i]) };
 }
 
 /** The campaign-days a batch's events move (its journal entry's groups), and each message's group. */
@@ -162,6 +198,7 @@ async function writeMessages(
   messages: readonly QueueMessage[],
   token: string,
   refused: (i: number) => unknown,
+  beforeWrite: BeforeWrite | undefined,
 ): Promise<Written> {
   const stored: Written['stored'] = [];
   const markers: boolean[] = [];
@@ -172,6 +209,7 @@ async function writeMessages(
       try {
         // Per message: two deliveries of one event in one batch must not take each other's write for their own.
         const nonce = `${token}.${i}`;
+        await beforeWrite?.(message);
         const outcome = await writer.store(message, nonce);
         stored[i] = outcome;
         if (message.kind === 'event') {
