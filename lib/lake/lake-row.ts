@@ -1,0 +1,146 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { EventRecord } from '../events/event-record';
+import { findProvider } from '../providers';
+import { counterKeyOf, dayOf, eventPartitionKey, fromEventItem, RECORDS_TABLE } from '../table/records-table';
+
+/**
+ * One stored event as the lake keeps it: one row per first insert, flat, every value a string or a boolean. This
+ * type is the lake table's schema ({@link LAKE_COLUMNS} gives it column by column, with the Iceberg types the
+ * deployed table declares); the deployed stream transform and the local sink both build it with
+ * {@link lakeRowOf}, so both lakes hold the same rows.
+ */
+export interface LakeRow {
+  /** The record id: the same on every delivery of the event (a row delivered twice carries the same id). */
+  id: string;
+  provider: string;
+  event: string;
+  /** UTC day of `created_at` (`YYYY-MM-DD`): the day partition, and the day `events stats` counts it on. */
+  day: string;
+  /** When the event happened (ISO 8601, UTC, milliseconds), as the record has it. */
+  created_at: string;
+  /** When this receiver accepted the delivery that stored it. */
+  received_at: string;
+  account_id: string | null;
+  campaign_id: string | null;
+  campaign_name: string | null;
+  material_id: string | null;
+  material_name: string | null;
+  activity_id: string | null;
+  device_id: string | null;
+  platform: string | null;
+  /** `geolocation.viewer_country`, `viewer_region` and `viewer_city`. */
+  country: string | null;
+  region: string | null;
+  city: string | null;
+  /**
+   * The campaign counter the event moves (`impressions` or `clicks`, as its provider counts its event types),
+   * `null` when it moves none: a type the provider does not count, an event of no campaign, or one keyed by id.
+   */
+  counter: 'impressions' | 'clicks' | null;
+  /**
+   * `true` when the provider's payloads carry no time of their own (`created_at` is the receipt time): such an
+   * event has no campaign-day, so no campaign counts it.
+   */
+  keyed_by_id: boolean;
+  /** The record's free-form metadata as JSON text. */
+  metadata: string | null;
+}
+
+/** A column of the lake table: its name, its Iceberg type, whether every row has a value, what it holds. */
+export interface LakeColumn {
+  name: keyof LakeRow;
+  type: 'string' | 'boolean';
+  required: boolean;
+  doc: string;
+}
+
+/** The lake table's columns in order; their position (from 1) is their Iceberg field id. */
+export const LAKE_COLUMNS: readonly LakeColumn[] = [
+  { name: 'id', type: 'string', required: true, doc: 'record id, the same on every delivery of the event' },
+  { name: 'provider', type: 'string', required: true, doc: 'webhook provider (partition)' },
+  { name: 'event', type: 'string', required: true, doc: 'canonical event type' },
+  { name: 'day', type: 'string', required: true, doc: 'UTC day of created_at, YYYY-MM-DD (partition)' },
+  { name: 'created_at', type: 'string', required: true, doc: 'event time, ISO 8601 UTC' },
+  { name: 'received_at', type: 'string', required: true, doc: 'receipt time, ISO 8601 UTC' },
+  { name: 'account_id', type: 'string', required: false, doc: 'account' },
+  { name: 'campaign_id', type: 'string', required: false, doc: 'campaign' },
+  { name: 'campaign_name', type: 'string', required: false, doc: 'campaign name in this event' },
+  { name: 'material_id', type: 'string', required: false, doc: 'material' },
+  { name: 'material_name', type: 'string', required: false, doc: 'material name in this event' },
+  { name: 'activity_id', type: 'string', required: false, doc: 'activity' },
+  { name: 'device_id', type: 'string', required: false, doc: 'device' },
+  { name: 'platform', type: 'string', required: false, doc: 'platform' },
+  { name: 'country', type: 'string', required: false, doc: 'geolocation.viewer_country' },
+  { name: 'region', type: 'string', required: false, doc: 'geolocation.viewer_region' },
+  { name: 'city', type: 'string', required: false, doc: 'geolocation.viewer_city' },
+  {
+    name: 'counter',
+    type: 'string',
+    required: false,
+    doc: 'campaign counter moved: impressions, clicks or null',
+  },
+  { name: 'keyed_by_id', type: 'boolean', required: true, doc: 'no event time of its own: no campaign-day' },
+  { name: 'metadata', type: 'string', required: false, doc: 'metadata as JSON text' },
+];
+
+/** The columns the lake table is partitioned by (identity), in order: the day, then the provider. */
+export const LAKE_PARTITION_COLUMNS = ['day', 'provider'] as const satisfies readonly (keyof LakeRow)[];
+
+/** The lake table's name in its database; the shipped queries read it by this name. */
+export const LAKE_TABLE_NAME = 'events';
+
+/** Which counter a provider's event type moves: only the provider's own entries, never an inherited name. */
+function counterOf(provider: string, event: string): LakeRow['counter'] {
+  const counted = findProvider(provider)?.counted;
+  if (!counted || !Object.hasOwn(counted, event)) return null;
+  return counted[event] ?? null;
+}
+
+/**
+ * The lake row of a stored event.
+ * @param keyedById whether the event is keyed by its id alone (its policy's `keyed_by_id`).
+ * @returns the row; never throws.
+ */
+export function lakeRowOf(record: EventRecord, keyedById = false): LakeRow {
+  const moves = counterKeyOf(record, keyedById) !== undefined;
+  return {
+    id: record.id,
+    provider: record.provider,
+    event: record.event,
+    day: dayOf(record.created_at),
+    created_at: record.created_at,
+    received_at: record.received_at,
+    account_id: record.account_id,
+    campaign_id: record.campaign_id,
+    campaign_name: record.campaign_name,
+    material_id: record.material_id,
+    material_name: record.material_name,
+    activity_id: record.activity_id,
+    device_id: record.device_id,
+    platform: record.platform,
+    country: record.geolocation?.viewer_country ?? null,
+    region: record.geolocation?.viewer_region ?? null,
+    city: record.geolocation?.viewer_city ?? null,
+    counter: moves ? counterOf(record.provider, record.event) : null,
+    keyed_by_id: keyedById,
+    metadata: record.metadata === null ? null : JSON.stringify(record.metadata),
+  };
+}
+
+/** The prefix of the partition key of an event keyed by its id alone (`EVENT#<id>`). */
+const KEYED_BY_ID_PREFIX = eventPartitionKey('');
+
+/**
+ * The lake row of a stored event item, as the table's stream carries it (its new image); the item's key tells
+ * whether it is keyed by id. `undefined` for any item that is not an event (a counter, a marker, a quarantined
+ * delivery, a state): those never reach the lake.
+ */
+export function lakeRowOfItem(item: Record<string, AttributeValue>): LakeRow | undefined {
+  if (item.kind?.S !== 'event') return undefined;
+  const keyedById = item[RECORDS_TABLE.partitionKey]?.S?.startsWith(KEYED_BY_ID_PREFIX) ?? false;
+  return lakeRowOf(fromEventItem(item), keyedById);
+}
+
+/** A row's partition as a path, Hive style: `day=<day>/provider=<provider>` (the provider URI-encoded). */
+export const lakePartitionPath = (row: Pick<LakeRow, 'day' | 'provider'>) =>
+  `day=${row.day}/provider=${encodeURIComponent(row.provider)}`;

@@ -1,0 +1,13 @@
+-- Impressions and clicks per country over a range of UTC days, across campaigns, as the dashboard's country
+-- breakdown counts them. Parameters, in order: the first and the last day of the range, inclusive, as
+-- 'YYYY-MM-DD'. Events are counted by their record id, so a row delivered twice counts once.
+SELECT
+  country AS key,
+  COUNT(DISTINCT CASE WHEN counter = 'impressions' THEN id END) AS impressions,
+  COUNT(DISTINCT CASE WHEN counter = 'clicks' THEN id END) AS clicks
+FROM events
+WHERE day BETWEEN ? AND ?
+  AND counter IS NOT NULL
+  AND country IS NOT NULL
+GROUP BY country
+ORDER BY impressions DESC, key
