@@ -1,0 +1,329 @@
+import { Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as athena from 'aws-cdk-lib/aws-athena';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { LAKE_QUERIES, lakeQueryText } from '../../lib/lake/lake-queries';
+import { LAKE_COLUMNS, LAKE_PARTITION_COLUMNS, LAKE_TABLE_NAME } from '../../lib/lake/lake-row';
+import { NodeFunction } from './node-function';
+
+/** What can be chosen about the lake (`lake: true` takes every default). */
+export interface EventLakeOptions {
+  /**
+   * Seconds Firehose gathers rows before it commits them to the table (0 to 900, default 300): fewer, larger
+   * files and commits with a longer wait, rows queryable sooner with a shorter one.
+   */
+  bufferSeconds?: number;
+  /** The Glue database's name (letters, digits, underscores); default: the stack's name, then `_lake`. */
+  databaseName?: string;
+  /** Days the transform function's and Firehose's logs are kept (default 30). */
+  logRetentionDays?: number;
+  /**
+   * The configured providers' JSON (as `CUSTOM_PROVIDERS` holds it), so the transform knows which of their
+   * event types each campaign counter counts.
+   */
+  customProviders?: string;
+}
+
+export interface EventLakeProps extends EventLakeOptions {
+  /** The records table; its stream (new images) feeds the lake. */
+  table: dynamodb.ITable;
+}
+
+/** Where the table's data and metadata live in the bucket, and where Athena writes its results. */
+const TABLE_PREFIX = 'events/';
+const ERRORS_PREFIX = 'errors/';
+const RESULTS_PREFIX = 'athena-results/';
+
+/** A Glue name from a stack name: Firehose and Glue take letters, digits and underscores, Athena lower case. */
+const glueName = (name: string) =>
+  `${name
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, '_')
+    .replace(/^_+|_+$/g, '')}_lake`;
+
+/**
+ * A lake for Athena, off the records table's stream: each first insert of an event (the stream's INSERTs of
+ * event items; a duplicate delivery writes nothing, so it is never there) becomes one row of an Apache Iceberg
+ * table catalogued in AWS Glue, partitioned by day and provider, written by Amazon Data Firehose into an S3
+ * bucket of its own. A small function turns stream records into rows (`lib/lake/lake-row.ts`, the same mapping
+ * the local sink uses); Athena named queries in a workgroup of the lake's reproduce `events stats` and the
+ * dashboard's breakdowns over any range.
+ *
+ * ```ts
+ * new EventLake(this, 'Lake', { table: inbox.records.table });
+ * ```
+ */
+export class EventLake extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly database: glue.CfnDatabase;
+  readonly table: glue.CfnTable;
+  readonly deliveryStream: firehose.CfnDeliveryStream;
+  readonly transform: NodeFunction;
+  readonly workGroup: athena.CfnWorkGroup;
+  readonly namedQueries: athena.CfnNamedQuery[];
+  /** Where stream batches that kept failing are described (to look at, then replay by hand). */
+  readonly failures: sqs.Queue;
+  /** The Glue database's name, which Athena queries name the table in. */
+  readonly databaseName: string;
+
+  constructor(scope: Construct, id: string, props: EventLakeProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const logRetentionDays = props.logRetentionDays ?? 30;
+    this.databaseName = props.databaseName ?? glueName(stack.stackName);
+
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      // The lake is a copy users query and may have built on: it outlives the stack, like the records table.
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        // Query results and refused rows are working files, not the lake; the table's files are never expired
+        // by age (an Iceberg table would lose files its metadata still names).
+        { prefix: RESULTS_PREFIX, expiration: Duration.days(30) },
+        { prefix: ERRORS_PREFIX, expiration: Duration.days(90) },
+        { abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+    });
+    Validations.of(this.bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'Only Firehose writes here and only Athena reads, through the roles and workgroup of this construct; CloudTrail records their API calls, and a log bucket would cost more than the lake.',
+    });
+
+    this.database = new glue.CfnDatabase(this, 'Database', {
+      catalogId: Aws.ACCOUNT_ID,
+      databaseInput: {
+        name: this.databaseName,
+        description: 'Stored webhook events, one row per first insert',
+      },
+    });
+    const fieldId = (name: string) => LAKE_COLUMNS.findIndex((column) => column.name === name) + 1;
+    this.table = new glue.CfnTable(this, 'Table', {
+      catalogId: Aws.ACCOUNT_ID,
+      databaseName: this.databaseName,
+      tableInput: { name: LAKE_TABLE_NAME, tableType: 'EXTERNAL_TABLE' },
+      openTableFormatInput: {
+        icebergInput: {
+          metadataOperation: 'CREATE',
+          version: '2',
+          icebergTableInput: {
+            location: this.bucket.s3UrlForObject(TABLE_PREFIX.slice(0, -1)),
+            schema: {
+              type: 'struct',
+              fields: LAKE_COLUMNS.map((column, i) => ({
+                id: i + 1,
+                name: column.name,
+                type: column.type,
+                required: column.required,
+                doc: column.doc,
+              })),
+            },
+            partitionSpec: {
+              specId: 0,
+              fields: LAKE_PARTITION_COLUMNS.map((name, i) => ({
+                name,
+                sourceId: fieldId(name),
+                transform: 'identity',
+                fieldId: 1000 + i,
+              })),
+            },
+            properties: { 'write.parquet.compression-codec': 'zstd' },
+          },
+        },
+      },
+    });
+    this.table.addDependency(this.database);
+
+    const firehoseLogs = new logs.LogGroup(this, 'DeliveryLogs', {
+      retention: logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const firehoseLogStream = new logs.LogStream(this, 'DeliveryLogStream', {
+      logGroup: firehoseLogs,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const deliveryRole = new iam.Role(this, 'DeliveryRole', {
+      assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', {
+        conditions: { StringEquals: { 'sts:ExternalId': Aws.ACCOUNT_ID } },
+      }),
+    });
+    const tableArn = stack.formatArn({
+      service: 'glue',
+      resource: 'table',
+      resourceName: `${this.databaseName}/${LAKE_TABLE_NAME}`,
+    });
+    const catalogArn = stack.formatArn({ service: 'glue', resource: 'catalog' });
+    deliveryRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['glue:GetTable', 'glue:GetDatabase', 'glue:UpdateTable'],
+        resources: [
+          catalogArn,
+          stack.formatArn({ service: 'glue', resource: 'database', resourceName: this.databaseName }),
+          tableArn,
+        ],
+      }),
+    );
+    deliveryRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          's3:AbortMultipartUpload',
+          's3:GetBucketLocation',
+          's3:GetObject',
+          's3:ListBucket',
+          's3:ListBucketMultipartUploads',
+          's3:PutObject',
+          's3:DeleteObject',
+        ],
+        resources: [this.bucket.bucketArn, this.bucket.arnForObjects('*')],
+      }),
+    );
+    deliveryRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:PutLogEvents'],
+        resources: [firehoseLogs.logGroupArn],
+      }),
+    );
+    // cdk-nag names this finding after the bucket's logical id, which depends on where the construct sits.
+    const bucketId = stack.resolve(stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket));
+    Validations.of(deliveryRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/*]`,
+      reason:
+        "Firehose writes data and metadata files under names it makes at run time (the table's data/ and metadata/ under events/, failed rows under errors/), so its role reaches the lake bucket's objects, and no other bucket.",
+    });
+
+    this.deliveryStream = new firehose.CfnDeliveryStream(this, 'DeliveryStream', {
+      deliveryStreamType: 'DirectPut',
+      deliveryStreamEncryptionConfigurationInput: { keyType: 'AWS_OWNED_CMK' },
+      icebergDestinationConfiguration: {
+        // Rows are first inserts, never updates or deletes: Firehose then scales its throughput by itself.
+        appendOnly: true,
+        roleArn: deliveryRole.roleArn,
+        catalogConfiguration: { catalogArn },
+        destinationTableConfigurationList: [
+          {
+            destinationDatabaseName: this.databaseName,
+            destinationTableName: LAKE_TABLE_NAME,
+            s3ErrorOutputPrefix: ERRORS_PREFIX,
+          },
+        ],
+        bufferingHints: { intervalInSeconds: props.bufferSeconds ?? 300, sizeInMBs: 128 },
+        retryOptions: { durationInSeconds: 3600 },
+        s3BackupMode: 'FailedDataOnly',
+        s3Configuration: {
+          bucketArn: this.bucket.bucketArn,
+          roleArn: deliveryRole.roleArn,
+          errorOutputPrefix: ERRORS_PREFIX,
+        },
+        cloudWatchLoggingOptions: {
+          enabled: true,
+          logGroupName: firehoseLogs.logGroupName,
+          logStreamName: firehoseLogStream.logStreamName,
+        },
+      },
+    });
+    this.deliveryStream.node.addDependency(deliveryRole);
+    this.deliveryStream.addDependency(this.table);
+
+    // The transform's code lives with the lake's domain (the row mapping it shares with the local sink).
+    this.transform = new NodeFunction(this, 'Transform', {
+      name: '../lib/lake',
+      timeout: Duration.seconds(60),
+      memorySize: 256,
+      logRetentionDays,
+      environment: {
+        DELIVERY_STREAM_NAME: this.deliveryStream.ref,
+        ...(props.customProviders ? { CUSTOM_PROVIDERS: props.customProviders } : {}),
+      },
+    });
+    this.transform.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['firehose:PutRecordBatch'],
+        resources: [this.deliveryStream.attrArn],
+      }),
+    );
+    Validations.of(this.transform.role).acknowledge({
+      id: 'AwsSolutions-IAM5',
+      reason:
+        "logs:CreateLogStream/PutLogEvents on the function's own log group; its streams are created at run time, hence log-group:<name>:*. The stream's read actions are the event source mapping's, on the table's stream.",
+    });
+    this.failures = new sqs.Queue(this, 'Failures', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.failures).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "This queue is itself the dead-letter destination of the lake's stream mapping: it describes the batches that kept failing.",
+    });
+    this.transform.function.addEventSource(
+      new DynamoEventSource(props.table, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        // Many rows per call: the function's cost is per invocation, the stream's reads are free.
+        batchSize: 1000,
+        maxBatchingWindow: Duration.seconds(30),
+        bisectBatchOnError: true,
+        retryAttempts: 10,
+        reportBatchItemFailures: true,
+        onFailure: new SqsDlq(this.failures),
+        filters: [
+          lambda.FilterCriteria.filter({
+            eventName: lambda.FilterRule.isEqual('INSERT'),
+            dynamodb: { NewImage: { kind: { S: lambda.FilterRule.isEqual('event') } } },
+          }),
+        ],
+      }),
+    );
+
+    this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
+      name: `${stack.stackName}-lake`,
+      description: 'Queries of the webhook event lake',
+      recursiveDeleteOption: true,
+      workGroupConfiguration: {
+        enforceWorkGroupConfiguration: true,
+        publishCloudWatchMetricsEnabled: true,
+        engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
+        resultConfiguration: {
+          outputLocation: this.bucket.s3UrlForObject(RESULTS_PREFIX),
+          encryptionConfiguration: { encryptionOption: 'SSE_S3' },
+        },
+      },
+    });
+    this.namedQueries = LAKE_QUERIES.map((query) => {
+      const named = new athena.CfnNamedQuery(this, `Query-${query.name}`, {
+        name: query.name,
+        description: query.description,
+        database: this.databaseName,
+        workGroup: this.workGroup.ref,
+        queryString: lakeQueryText(query),
+      });
+      named.addDependency(this.workGroup);
+      named.addDependency(this.database);
+      return named;
+    });
+  }
+}
+
+/**
+ * The lake behind its option: `undefined` or `false` adds nothing, `true` adds it with every default, an object
+ * adds it with those options.
+ */
+export function addEventLake(
+  scope: Construct,
+  table: dynamodb.ITable,
+  option: boolean | EventLakeOptions | undefined,
+  defaults: EventLakeOptions = {},
+): EventLake | undefined {
+  if (!option) return undefined;
+  return new EventLake(scope, 'Lake', { ...defaults, ...(option === true ? {} : option), table });
+}
