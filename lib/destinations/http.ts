@@ -1,0 +1,114 @@
+import type { EventRecord } from '../events/event-record';
+import {
+  backoff,
+  type DeliveryOrigin,
+  type Destination,
+  DestinationError,
+  deliveredEvent,
+  sleep,
+} from './destination';
+
+export interface HttpDestinationOptions {
+  url: string;
+  /** Tries per record, the first included (default 6). */
+  attempts?: number;
+  /** The first pause before a record is sent again (default 500 ms), doubled at each try. */
+  backoffMs?: number;
+  /** How long one request may take, answer included (default 10 s). */
+  timeoutMs?: number;
+  /** Requests under way at once (default 4). */
+  concurrency?: number;
+  /** Headers sent with every request (e.g. an `authorization` the endpoint expects). */
+  headers?: Record<string, string>;
+  fetch?: typeof fetch;
+}
+
+/** The header carrying the record id, as Stripe and the IETF draft on idempotency keys name it. */
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
+
+/**
+ * POSTs each record to an HTTP endpoint as JSON (a {@link DeliveredEvent}, one record per request), with the
+ * record's id in the `idempotency-key` header too. Any answer but a 2xx, and no answer within the timeout, is
+ * tried again after a growing pause; a record that keeps failing stops the call.
+ */
+export class HttpDestination implements Destination {
+  readonly kind = 'http' as const;
+  readonly target: string;
+  private readonly attempts: number;
+  private readonly backoffMs: number;
+  private readonly timeoutMs: number;
+  private readonly concurrency: number;
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly options: HttpDestinationOptions) {
+    const url = new URL(options.url);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new Error(`an HTTP destination is an http(s) URL, not ${options.url}`);
+    this.target = options.url;
+    this.attempts = Math.max(1, options.attempts ?? 6);
+    this.backoffMs = options.backoffMs ?? 500;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.fetch = options.fetch ?? fetch;
+  }
+
+  /**
+   * POSTs every record, at least once. Once a record has failed for good, no new request starts; those under way
+   * finish.
+   * @throws {DestinationError} naming the record that kept failing, with its last status or error.
+   */
+  async send(records: readonly EventRecord[], origin: DeliveryOrigin): Promise<void> {
+    let next = 0;
+    let failure: DestinationError | undefined;
+    const worker = async () => {
+      while (!failure && next < records.length) {
+        const record = records[next++] as EventRecord;
+        try {
+          await this.post(record, origin);
+        } catch (error) {
+          failure ??=
+            error instanceof DestinationError
+              ? error
+              : new DestinationError(String(error), [record.id], { cause: error });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, records.length) }, worker));
+    if (failure) throw failure;
+  }
+
+  private async post(record: EventRecord, origin: DeliveryOrigin): Promise<void> {
+    const body = JSON.stringify(deliveredEvent(record, origin));
+    let why = '';
+    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+      if (attempt > 1) await sleep(backoff(attempt, this.backoffMs));
+      try {
+        const response = await this.fetch(this.options.url, {
+          method: 'POST',
+          headers: {
+            ...this.options.headers,
+            'content-type': 'application/json',
+            [IDEMPOTENCY_HEADER]: record.id,
+            'user-agent': 'campaign-inbox',
+          },
+          body,
+          signal: AbortSignal.timeout(this.timeoutMs),
+          redirect: 'error',
+        });
+        // The answer's body is read (and dropped) so that the connection is kept for the next request.
+        await response.arrayBuffer().catch(() => undefined);
+        if (response.ok) return;
+        why = `answered ${response.status}`;
+      } catch (error) {
+        why =
+          (error as Error).name === 'TimeoutError'
+            ? `no answer within ${this.timeoutMs} ms`
+            : String((error as Error).cause ?? error);
+      }
+    }
+    throw new DestinationError(
+      `${this.options.url} did not take record ${record.id} after ${this.attempts} tries: ${why}`,
+      [record.id],
+    );
+  }
+}
