@@ -1,0 +1,279 @@
+import type { AttributeValue, DynamoDBClient, QueryCommandInput } from '@aws-sdk/client-dynamodb';
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
+import { findProvider } from '../providers';
+import { daysOldestFirst } from '../queries/records-repository';
+import { dayCampaigns } from '../table/counter-items';
+import { callOptions } from '../table/deadline';
+import {
+  campaignDayFamily,
+  campaignIndexKeys,
+  EVENT_SORT_PREFIX,
+  fromEventItem,
+  RECORDS_TABLE,
+  type StoredEvent,
+  shardKeys,
+  statsPartitionKey,
+  type TableLayout,
+  typeDayFamily,
+  typeDayIndexKeys,
+} from '../table/records-table';
+import { queryItems } from '../table/table-io';
+
+/** The stored events a replay sends: those created within `since`…`until` (both included), filtered. */
+export interface ReplayRange {
+  /** ISO 8601 date-time, milliseconds, UTC (as records keep `created_at`). */
+  since: string;
+  until: string;
+  /** The providers whose events are read (each its own partitions). */
+  providers: readonly string[];
+  campaign?: string | undefined;
+  type?: string | undefined;
+}
+
+/**
+ * Where a source stands among the range's sources, which are read in this order: provider, day, kind (a type's
+ * partitions, a type's events keyed by id, a campaign's partitions, a campaign's events keyed by id), name (the
+ * type or campaign), shard.
+ */
+export type SourcePosition = [provider: string, day: string, kind: number, name: string, shard: number];
+
+/**
+ * How far a replay has read: every source before `source` is read whole, and `source` itself up to `after` (the
+ * last key of the page read; `null` when it is read whole). JSON, for a checkpoint.
+ */
+export interface ReplayCursor {
+  source: SourcePosition;
+  after: Record<string, AttributeValue> | null;
+}
+
+/** One page of a source: its events, and the cursor once they are sent. */
+export interface RangePage {
+  events: StoredEvent[];
+  cursor: ReplayCursor;
+}
+
+/** The day sorted after every real one, for the sources that are not split by day (a campaign's index). */
+const AFTER_EVERY_DAY = '~';
+const TYPE_FAMILY = 0;
+const TYPE_INDEX = 1;
+const CAMPAIGN_FAMILY = 2;
+const CAMPAIGN_INDEX = 3;
+
+/** Orders two positions as the sources are read (strings by UTF-16 code units, as the sort of names). */
+export function comparePositions(a: SourcePosition, b: SourcePosition): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as string | number;
+    const y = b[i] as string | number;
+    if (x < y) return -1;
+    if (x > y) return 1;
+  }
+  return 0;
+}
+
+const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** One partition's events in the range: a base-table partition or an index partition. */
+interface Source {
+  position: SourcePosition;
+  input: QueryCommandInput;
+}
+
+export interface RangeReaderOptions {
+  client: DynamoDBClient;
+  tableName: string;
+  layout: TableLayout;
+  /** Items read per query page (default 100): a checkpoint is written after each page. */
+  pageSize?: number;
+}
+
+/**
+ * Reads the stored events of a time range in a fixed order, page by page, from any cursor it gave: the range's
+ * days oldest first, and each day's partitions one after the other, so that a replay stopped anywhere resumes
+ * where it stopped. Each event is in exactly one partition read, so each comes once per read of the range.
+ *
+ * Nothing scans the table: a day's campaigns are those with a counter item that day (the consumer registers it
+ * when it stores their first event), a day's other events are in their type's partitions, and events keyed by id
+ * alone are read from the indexes that list them by type and day (or, for one campaign, by campaign).
+ */
+export class RangeReader {
+  private readonly pageSize: number;
+
+  constructor(private readonly options: RangeReaderOptions) {
+    this.pageSize = options.pageSize ?? 100;
+  }
+
+  /**
+   * The range's events, page by page, from `from` on (from the start without it).
+   * @throws the SDK's error when a page cannot be read.
+   */
+  async *pages(range: ReplayRange, from?: ReplayCursor): AsyncGenerator<RangePage> {
+    for await (const source of this.sources(range, from)) {
+      const resume = from && comparePositions(source.position, from.source) === 0;
+      if (resume && from.after === null) continue;
+      let start = resume ? (from.after ?? undefined) : undefined;
+      do {
+        const page = await this.options.client.send(
+          new QueryCommand({ ...source.input, Limit: this.pageSize, ExclusiveStartKey: start }),
+          callOptions(),
+        );
+        start = page.LastEvaluatedKey;
+        yield {
+          events: (page.Items ?? []).map(fromEventItem),
+          cursor: { source: source.position, after: start ?? null },
+        };
+      } while (start);
+    }
+  }
+
+  /** The range's sources in order, those before `from` left out. */
+  private async *sources(range: ReplayRange, from?: ReplayCursor): AsyncGenerator<Source> {
+    const providers = [...range.providers].sort(byCodeUnits);
+    const lastDay = range.until.slice(0, 10);
+    for (const provider of providers) {
+      if (from && provider < from.source[0]) continue;
+      const days = range.campaign
+        ? await this.campaignDays(provider, range.campaign, range.since.slice(0, 10), lastDay)
+        : daysOldestFirst(range.since, range.until);
+      if (range.campaign) days.push(AFTER_EVERY_DAY);
+      for (const day of days) {
+        if (from && comparePositions([provider, day, 99, '', 0], from.source) < 0) continue;
+        const sources = await this.daySources(provider, day, range);
+        sources.sort((a, b) => comparePositions(a.position, b.position));
+        for (const source of sources) {
+          if (from && comparePositions(source.position, from.source) < 0) continue;
+          yield source;
+        }
+      }
+    }
+  }
+
+  /** The days of a campaign with a counter item in `first`…`last`, oldest first. */
+  private async campaignDays(provider: string, campaign: string, first: string, last: string) {
+    const items = await queryItems(this.options.client, {
+      TableName: this.options.tableName,
+      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :first AND :last',
+      ProjectionExpression: '#sk',
+      ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
+      ExpressionAttributeValues: {
+        ':pk': { S: statsPartitionKey(provider, campaign) },
+        ':first': { S: first },
+        ':last': { S: last },
+      },
+      ConsistentRead: true,
+    });
+    return items.map((item) => item[RECORDS_TABLE.sortKey]?.S ?? '').filter(Boolean);
+  }
+
+  /** One day's sources of a provider (for one campaign, the day's shards, or its index after every day). */
+  private async daySources(provider: string, day: string, range: ReplayRange): Promise<Source[]> {
+    const { layout } = this.options;
+    const typeFilter = range.type ? [['event', range.type] as const] : [];
+    const sources: Source[] = [];
+    if (range.campaign) {
+      const campaign = range.campaign;
+      if (day === AFTER_EVERY_DAY) {
+        campaignIndexKeys(provider, campaign, layout).forEach((key, shard) => {
+          sources.push({
+            position: [provider, day, CAMPAIGN_INDEX, campaign, shard],
+            input: this.indexInput(RECORDS_TABLE.indexes.byCampaign, key, range, typeFilter),
+          });
+        });
+        return sources;
+      }
+      shardKeys(campaignDayFamily(provider, campaign, day), layout).forEach((key, shard) => {
+        sources.push({
+          position: [provider, day, CAMPAIGN_FAMILY, campaign, shard],
+          input: this.familyInput(key, range, typeFilter),
+        });
+      });
+      return sources;
+    }
+    const types = range.type ? [range.type] : [...(findProvider(provider)?.events ?? [])];
+    for (const type of types) {
+      shardKeys(typeDayFamily(provider, type, day), layout).forEach((key, shard) => {
+        sources.push({
+          position: [provider, day, TYPE_FAMILY, type, shard],
+          input: this.familyInput(key, range, []),
+        });
+      });
+      typeDayIndexKeys(provider, type, day, layout).forEach((key, shard) => {
+        sources.push({
+          position: [provider, day, TYPE_INDEX, type, shard],
+          input: this.indexInput(RECORDS_TABLE.indexes.byTypeAndDay, key, range, []),
+        });
+      });
+    }
+    for (const campaign of await dayCampaigns(this.options.client, this.options.tableName, provider, day)) {
+      shardKeys(campaignDayFamily(provider, campaign, day), layout).forEach((key, shard) => {
+        sources.push({
+          position: [provider, day, CAMPAIGN_FAMILY, campaign, shard],
+          input: this.familyInput(key, range, typeFilter),
+        });
+      });
+    }
+    return sources;
+  }
+
+  /** A base-table partition's events created in the range, oldest first. */
+  private familyInput(
+    partitionKey: string,
+    range: ReplayRange,
+    filters: readonly (readonly [string, string])[],
+  ): QueryCommandInput {
+    return this.rangeInput(
+      { pk: RECORDS_TABLE.partitionKey, sk: RECORDS_TABLE.sortKey },
+      partitionKey,
+      `${EVENT_SORT_PREFIX}${range.since}`,
+      // `E#<created_at>#<id>`: a bound one character past `until` takes every id of its last millisecond.
+      `${EVENT_SORT_PREFIX}${range.until}\uffff`,
+      filters,
+    );
+  }
+
+  /** An index partition's events (keyed by id) created in the range, oldest first. */
+  private indexInput(
+    index: { name: string; partitionKey: string; sortKey: string },
+    partitionKey: string,
+    range: ReplayRange,
+    filters: readonly (readonly [string, string])[],
+  ): QueryCommandInput {
+    return {
+      ...this.rangeInput(
+        { pk: index.partitionKey, sk: index.sortKey },
+        partitionKey,
+        range.since,
+        `${range.until}\uffff`,
+        filters,
+      ),
+      IndexName: index.name,
+    };
+  }
+
+  private rangeInput(
+    keys: { pk: string; sk: string },
+    partitionKey: string,
+    low: string,
+    high: string,
+    filters: readonly (readonly [string, string])[],
+  ): QueryCommandInput {
+    const names: Record<string, string> = { '#pk': keys.pk, '#sk': keys.sk };
+    const values: Record<string, AttributeValue> = {
+      ':pk': { S: partitionKey },
+      ':low': { S: low },
+      ':high': { S: high },
+    };
+    filters.forEach(([attribute, value], i) => {
+      names[`#f${i}`] = attribute;
+      values[`:f${i}`] = { S: value };
+    });
+    return {
+      TableName: this.options.tableName,
+      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :low AND :high',
+      // Events only: a counter or marker never shares an event partition, but the filter costs nothing.
+      FilterExpression: ['#kind = :event', ...filters.map((_, i) => `#f${i} = :f${i}`)].join(' AND '),
+      ExpressionAttributeNames: { ...names, '#kind': 'kind' },
+      ExpressionAttributeValues: { ...values, ':event': { S: 'event' } },
+      ScanIndexForward: true,
+    };
+  }
+}
