@@ -9,6 +9,7 @@ import { type EventsIo, line, processIo } from './io';
 import * as quarantine from './quarantine';
 import * as query from './query';
 import * as redrive from './redrive';
+import * as replay from './replay';
 import * as reprocess from './reprocess';
 import * as state from './state';
 import * as stats from './stats';
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, { spec: CommandSpec; run: CommandRun }> = {
   state,
   redrive,
   reprocess,
+  replay,
   dlq,
   export: exportCommand,
 };
@@ -44,6 +46,20 @@ Data goes to stdout, messages to stderr. Exit codes: 0 done, 1 failed, 2 usage e
 "${invocation('events')} <command> --help" shows one command.`;
 
 /**
+ * The arguments as the commands' shared flags parse them; when those refuse them, as replay's own flags do
+ * (`--to`, `--target`, `--checkpoint`) for a replay. Any other refusal is the shared parser's, with its hint.
+ */
+function parseArguments(argv: string[]) {
+  try {
+    return parseAll(argv);
+  } catch (error) {
+    const ours = replay.parseReplay(argv);
+    if (!ours) throw error;
+    return ours;
+  }
+}
+
+/**
  * The tool: runs the command its arguments name, with the rest of them, writing to `io` (default the
  * process's streams).
  * @returns the exit code (0 done, 1 failed, 2 usage error).
@@ -53,7 +69,7 @@ export async function run(argv: string[], io: EventsIo = processIo()): Promise<n
     // The providers the stack is configured with, so `--provider` takes their names too. Without the variable
     // the providers this process has are kept: a process that registered its own runs the tool in process.
     if (process.env.CUSTOM_PROVIDERS !== undefined) registerCustomProviders(process.env.CUSTOM_PROVIDERS);
-    const { values, positionals, tokens } = parseAll(argv);
+    const { values, positionals, tokens } = parseArguments(argv);
     const name = positionals[0];
     // Its own commands only: `toString` or `constructor` are what every object inherits, not commands.
     const command = name === undefined || !Object.hasOwn(COMMANDS, name) ? undefined : COMMANDS[name];
