@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { QueueMessage } from '../../lib/events/event-record';
 import { createLogger } from '../../lib/log';
+import { findProvider } from '../../lib/providers';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { signBody } from '../../lib/signature/verify-signature';
@@ -33,24 +34,61 @@ export function soriBody(name: SoriFixture): string {
 export const hexSignature = (body: string | Uint8Array, secret: string) =>
   signBody(body, secret).toString('hex');
 
-/** An API Gateway HTTP API (payload v2) event for a webhook request. */
+/** The route API Gateway matched, as a webhook request's route key and path variables name it. */
+export interface WebhookRoute {
+  routeKey: string;
+  path: string;
+  pathParameters?: Record<string, string>;
+}
+
+/**
+ * The route a deployed stack matches for a request to `/webhooks/<provider>[/<token>]`: a served provider's own
+ * `POST /webhooks/<name>` (or `POST /webhooks/<name>/{token}`), which names the provider in its route key and
+ * passes no `provider` variable; the catch-all `ANY /webhooks/{provider}` (or `.../{token}`) for any other
+ * method or a provider not served, or when `catchAll` asks for it.
+ */
+export function webhookRoute(
+  provider: string,
+  options: { method?: string; token?: string; catchAll?: boolean } = {},
+): WebhookRoute {
+  const method = options.method ?? 'POST';
+  const { token } = options;
+  const path = `/webhooks/${provider}${token === undefined ? '' : `/${token}`}`;
+  if (options.catchAll || method !== 'POST' || !findProvider(provider)) {
+    return token === undefined
+      ? { routeKey: 'ANY /webhooks/{provider}', path, pathParameters: { provider } }
+      : { routeKey: 'ANY /webhooks/{provider}/{token}', path, pathParameters: { provider, token } };
+  }
+  return token === undefined
+    ? { routeKey: `POST /webhooks/${provider}`, path }
+    : { routeKey: `POST /webhooks/${provider}/{token}`, path, pathParameters: { token } };
+}
+
+/**
+ * An API Gateway HTTP API (payload v2) event for a webhook request, on the route a deployed stack matches for it
+ * (see {@link webhookRoute}): a served provider's own route for a POST, the catch-all for anything else, or
+ * always with `catchAll`. `token` is the URL token segment of a provider that authenticates by one.
+ */
 export function webhookEvent(options: {
   body?: string;
   headers?: Record<string, string>;
   method?: string;
   provider?: string;
   base64?: boolean;
+  token?: string;
+  catchAll?: boolean;
 }): APIGatewayProxyEventV2 {
   const provider = options.provider ?? 'sori';
   const method = options.method ?? 'POST';
   const body = options.body;
+  const route = webhookRoute(provider, { method, token: options.token, catchAll: options.catchAll });
   return {
     version: '2.0',
-    routeKey: 'ANY /webhooks/{provider}',
-    rawPath: `/webhooks/${provider}`,
+    routeKey: route.routeKey,
+    rawPath: route.path,
     rawQueryString: '',
     headers: { 'content-type': 'application/json', ...options.headers },
-    pathParameters: { provider },
+    ...(route.pathParameters ? { pathParameters: route.pathParameters } : {}),
     requestContext: {
       accountId: '000000000000',
       apiId: 'test',
@@ -58,13 +96,13 @@ export function webhookEvent(options: {
       domainPrefix: 'test',
       http: {
         method,
-        path: `/webhooks/${provider}`,
+        path: route.path,
         protocol: 'HTTP/1.1',
         sourceIp: '127.0.0.1',
         userAgent: 'test',
       },
       requestId: 'test',
-      routeKey: 'ANY /webhooks/{provider}',
+      routeKey: route.routeKey,
       stage: '$default',
       time: new Date().toUTCString(),
       timeEpoch: Date.now(),
