@@ -13,6 +13,7 @@ import {
   dayCampaigns,
   type FoldRun,
   type FoldState,
+  foldChangesUpdate,
   foldOf,
   foldStateItem,
   foldStateKey,
@@ -610,7 +611,11 @@ export class CampaignCounters {
       (device, error) => this.onRepairError?.({ batch: `${run.id} (device ${device.deviceId})` }, error),
     );
     if (!reached) summary.failed++;
-    if (!reached || !(await this.writeShare(share, run.id, summary))) {
+    const wrote = reached && (await this.writeShare(share, run.id, summary));
+    // Sent whether or not every item was written (a released fold moves `counted` too), before the state: a
+    // reader that sees `counted` move finds what to read again.
+    await this.recordChanges(share, state.counted + 1);
+    if (!wrote) {
       // Every call of this fold is over (a late one is a put conditional on a version, which the next pass's
       // read or write moves): the next pass may take it over at once rather than wait out the lease.
       const released: FoldState = {
@@ -632,6 +637,25 @@ export class CampaignCounters {
       counted: state.counted + 1,
     };
     return this.writeState(done, state.version);
+  }
+
+  /**
+   * Writes down the counter items and provider-day items a fold writes, under the `counted` it moves the state
+   * to. A failure is reported and otherwise left: a reader that finds no list reads everything again.
+   */
+  private async recordChanges(share: FoldShare, counted: number): Promise<void> {
+    const changes = {
+      counters: share.counters().map((delta) => delta.key),
+      providerDays: share.providerDays().map(({ provider, day }) => ({ provider, day })),
+    };
+    try {
+      await this.client.send(
+        new UpdateItemCommand(foldChangesUpdate(this.tableName, counted, changes, Date.now())),
+        callOptions(),
+      );
+    } catch (error) {
+      this.onRepairError?.({ batch: `fold changes ${counted}` }, error as Error);
+    }
   }
 
   /**

@@ -1,8 +1,13 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MAX_TEXT_FIELD } from '../events/event-record';
 import { allProviders, findProvider, providerNames } from '../providers';
-import { foldStateVersion } from '../table/counter-items';
-import { type ProviderDay, readProviderDays } from '../table/provider-days';
+import { foldStateVersion, readFoldChanges } from '../table/counter-items';
+import {
+  fromProviderDayItem,
+  type ProviderDay,
+  providerDayKey,
+  readProviderDays,
+} from '../table/provider-days';
 import {
   addInto,
   dayNumber,
@@ -17,7 +22,9 @@ import {
   type CounterItem,
   campaignDayFamily,
   counterFieldsOf,
+  counterItemKey,
   EVENT_SORT_PREFIX,
+  fromCounterItem,
   fromEventItem,
   OTHER_VALUE,
   RECORDS_TABLE,
@@ -26,7 +33,7 @@ import {
   type TableLayout,
   typeDayFamily,
 } from '../table/records-table';
-import { type Item, queryItems } from '../table/table-io';
+import { getItems, type Item, queryItems } from '../table/table-io';
 import {
   byImpressions,
   CampaignStats,
@@ -171,6 +178,19 @@ export interface Dashboard {
 
 /** Views whose counted items a reader keeps (see `countedItems`). */
 const COUNTED_VIEWS = 8;
+/**
+ * Folds a reader may be behind and still read only what they wrote; a page polling every few seconds is at most
+ * one behind, a page left in a background tab a few.
+ */
+const MAX_FOLDS_BEHIND = 5;
+
+/** The counted items of a view, as of the fold state's `counted`; `settled` once checked against its fold. */
+interface CountedView {
+  version: number;
+  settled: boolean;
+  items: CounterItem[];
+  providerDays: ProviderDay[];
+}
 
 /** How many latest events the dashboard lists. */
 export const LATEST_EVENTS = 20;
@@ -337,7 +357,7 @@ export class DashboardReader {
       this.health ? this.health.read(from, to) : undefined,
     ]);
     const items = allItems.filter((item) => item.day >= from && item.day <= to && keeps(item, query));
-    const reach = new ReachOf(allItems, providerDays.flat());
+    const reach = new ReachOf(allItems, providerDays);
     const campaigns = this.campaignRows(items, query, reach);
     const { hourly, breakdowns } = breakdownTables(items, query);
     // The last day's campaigns whatever the breakdown filter: the events are not cut by breakdown value.
@@ -380,27 +400,33 @@ export class DashboardReader {
         return { day, impressions, clicks, ctr, unique_devices: reach.daily(query, day) };
       }),
       previous: { from: previousFrom, to: previousTo, ...period(previousFrom, previousTo) },
-      delivery: deliveryOf(providers, days, allItems, providerDays.flat(), health),
+      delivery: deliveryOf(providers, days, allItems, providerDays, health),
     };
   }
 
-  /** Counted items read by earlier loads, by what they cover, with the fold state's version they were read at. */
-  private readonly counted = new Map<
-    string,
-    { version: number; items: CounterItem[]; providerDays: ProviderDay[][] }
-  >();
+  /** Counted items read by earlier loads, by what they cover, with the fold state's `counted` they were read at. */
+  private readonly counted = new Map<string, CountedView>();
 
   /**
    * The counter items and provider-day items from `first` to `last`. Only the repair's fold writes counts, and it
-   * moves the fold state's version whenever it writes (at least once a minute in AWS): while the version is
-   * the one they were read at, the items of an earlier load are the table's, so a page asking every few
-   * seconds reads them again once per fold, not once per load (one small read of the state instead).
+   * moves the fold state's `counted` whenever it writes (at least once a minute in AWS while events come):
+   * - while `counted` is the one they were read at, the items of an earlier load are the table's: a page asking
+   *   every few seconds reads one small item per load;
+   * - when it moved by a few folds, each fold wrote down which items it wrote: only those are read again, by key
+   *   and consistently;
+   * - else (a first load, a reader far behind, a fold of very many items) every item is read again, eventually
+   *   consistent. Such a read may miss a write made a moment before, so the next load reads the latest fold's
+   *   items again consistently; earlier folds' writes are a fold interval old by then, far longer than
+   *   DynamoDB takes to make a write visible to every read.
    */
-  private async countedItems(query: DashboardQuery, first: string, last: string) {
+  private async countedItems(query: DashboardQuery, first: string, last: string): Promise<CountedView> {
     const key = JSON.stringify([query.provider, query.campaign, first, last]);
     const version = await foldStateVersion(this.client, this.tableName);
     const known = this.counted.get(key);
-    if (known && version !== undefined && known.version === version) return known;
+    if (version !== undefined && known) {
+      const updated = await this.updated(known, version, query, first, last);
+      if (updated) return this.remember(key, updated);
+    }
     const [items, providerDays] = await Promise.all([
       this.counterItems(query, first, last),
       Promise.all(
@@ -409,11 +435,74 @@ export class DashboardReader {
         ),
       ),
     ]);
-    const read = { version: version ?? -1, items, providerDays };
-    // A few views at a time (a range, the period before, a drill-down or two); the oldest goes first.
+    const read: CountedView = {
+      version: version ?? -1,
+      settled: false,
+      items,
+      providerDays: providerDays.flat(),
+    };
+    return version === undefined ? read : this.remember(key, read);
+  }
+
+  /** Keeps a few views at a time (a range, the period before, a drill-down or two); the oldest goes first. */
+  private remember(key: string, view: CountedView): CountedView {
+    this.counted.delete(key);
     if (this.counted.size >= COUNTED_VIEWS) this.counted.delete(this.counted.keys().next().value as string);
-    if (version !== undefined) this.counted.set(key, read);
-    return read;
+    this.counted.set(key, view);
+    return view;
+  }
+
+  /**
+   * `known` brought to `version` by reading again what the folds since wrote.
+   * @returns `undefined` when that cannot be told (the folds' lists expired or were not kept): read everything.
+   */
+  private async updated(
+    known: CountedView,
+    version: number,
+    query: DashboardQuery,
+    first: string,
+    last: string,
+  ): Promise<CountedView | undefined> {
+    if (known.version === version && known.settled) return known;
+    const behind = version - known.version;
+    if (behind < 0 || behind > MAX_FOLDS_BEHIND || (behind > 0 && !known.settled)) return undefined;
+    const versions =
+      behind === 0 ? [version] : Array.from({ length: behind }, (_, i) => known.version + 1 + i);
+    const changes = await readFoldChanges(this.client, this.tableName, versions);
+    // The latest fold's list is gone (written before lists were kept): the read stands, as it did before.
+    if (behind === 0 && !changes) return { ...known, settled: true };
+    if (!changes || changes.whole) return undefined;
+    const served = new Set(providerNames());
+    const within = (provider: string, day: string) => served.has(provider) && day >= first && day <= last;
+    const counters = changes.counters.filter(
+      (key) =>
+        within(key.provider, key.day) &&
+        (query.campaign === null || (key.provider === query.provider && key.campaignId === query.campaign)),
+    );
+    const providerDays = changes.providerDays.filter(({ provider, day }) => within(provider, day));
+    const [items, days] = await Promise.all([
+      getItems(this.client, this.tableName, counters.map(counterItemKey)),
+      getItems(
+        this.client,
+        this.tableName,
+        providerDays.map(({ provider, day }) => providerDayKey(provider, day)),
+      ),
+    ]);
+    const counterId = (provider: string, campaign: string, day: string) =>
+      JSON.stringify([provider, campaign, day]);
+    const dayId = (provider: string, day: string) => JSON.stringify([provider, day]);
+    const itemsBy = new Map(
+      known.items.map((item) => [counterId(item.provider, item.campaign_id, item.day), item]),
+    );
+    for (const { provider, campaignId, day } of counters)
+      itemsBy.delete(counterId(provider, campaignId, day));
+    for (const item of items.map(fromCounterItem)) {
+      itemsBy.set(counterId(item.provider, item.campaign_id, item.day), item);
+    }
+    const daysBy = new Map(known.providerDays.map((day) => [dayId(day.provider, day.day), day]));
+    for (const { provider, day } of providerDays) daysBy.delete(dayId(provider, day));
+    for (const day of days.map(fromProviderDayItem)) daysBy.set(dayId(day.provider, day.day), day);
+    return { version, settled: true, items: [...itemsBy.values()], providerDays: [...daysBy.values()] };
   }
 
   /**

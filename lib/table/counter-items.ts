@@ -1,4 +1,9 @@
-import { type AttributeValue, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  GetItemCommand,
+  type UpdateItemCommandInput,
+} from '@aws-sdk/client-dynamodb';
 import { callOptions } from './deadline';
 import { histogramAttribute, REACH_ATTRIBUTE, REACH_SEED_ATTRIBUTE, type ReachHistogram } from './reach';
 import {
@@ -16,7 +21,7 @@ import {
   TTL_ATTRIBUTE,
   TYPES_ATTRIBUTE,
 } from './records-table';
-import { type Item, queryItems } from './table-io';
+import { getItems, type Item, queryItems } from './table-io';
 
 /**
  * The items behind the counters besides the counter items themselves: a journal entry per consumer batch, and
@@ -26,6 +31,7 @@ import { type Item, queryItems } from './table-io';
  * |----------------------------------------|----------------|-----------|
  * | a consumer batch's journal entry       | `STATS#BATCH`  | `<token>` |
  * | the fold's state                       | `STATS#FOLD`   | `STATE`   |
+ * | what the fold that moved `counted` to n wrote | `STATS#FOLD` | `CHANGES#<n>` |
  *
  * A batch's token begins with its time (see `newClaimToken`), so the journal is sorted by when batches began
  * and the fold reads it from its watermark on.
@@ -392,6 +398,88 @@ export function unlistUpdate(tableName: string, key: CounterKey, item: Item | un
       '#psk': pending.sortKey,
     },
   };
+}
+
+/**
+ * The items a fold wrote counts into, kept under the fold state's `counted` it moved to, so that a reader holding
+ * the counted items of the `counted` before re-reads only these. A fold of more than {@link MAX_FOLD_CHANGES}
+ * items says `whole` (read everything again): the list stays well under DynamoDB's 400 KB item.
+ */
+export interface FoldChanges {
+  counters: CounterKey[];
+  providerDays: { provider: string; day: string }[];
+  whole: boolean;
+}
+
+export const MAX_FOLD_CHANGES = 2_000;
+/** A day: a reader more than a fold behind reads everything again anyway. */
+const FOLD_CHANGES_TTL_SECONDS = 86_400;
+const foldChangesKey = (counted: number): Item => ({
+  [RECORDS_TABLE.partitionKey]: FOLD_STATE_KEY[RECORDS_TABLE.partitionKey] as AttributeValue,
+  [RECORDS_TABLE.sortKey]: S(`CHANGES#${counted}`),
+});
+
+/**
+ * The update recording what a fold wrote under the `counted` it moves the state to, sent before the state.
+ * Entries go into a string set with `ADD`: a late pass of the same fold (taken over) adds the same entries, and a
+ * union only ever names more items than were written, which a reader reads again for nothing.
+ */
+export function foldChangesUpdate(
+  tableName: string,
+  counted: number,
+  changes: Omit<FoldChanges, 'whole'>,
+  now: number,
+): UpdateItemCommandInput {
+  const entries = [
+    ...changes.counters.map((key) => JSON.stringify(['c', key.provider, key.campaignId, key.day])),
+    ...changes.providerDays.map(({ provider, day }) => JSON.stringify(['p', provider, day])),
+  ];
+  const whole = entries.length > MAX_FOLD_CHANGES;
+  const values: Record<string, AttributeValue> = {
+    ':kind': S('fold-changes'),
+    ':expires': N(Math.floor(now / 1000) + FOLD_CHANGES_TTL_SECONDS),
+  };
+  if (whole) values[':whole'] = { BOOL: true };
+  else if (entries.length > 0) values[':entries'] = { SS: entries };
+  const set = ['#kind = :kind', '#expires = :expires', ...(whole ? ['#whole = :whole'] : [])];
+  return {
+    TableName: tableName,
+    Key: foldChangesKey(counted),
+    UpdateExpression: `SET ${set.join(', ')}${values[':entries'] ? ' ADD #entries :entries' : ''}`,
+    ExpressionAttributeNames: {
+      '#kind': 'kind',
+      '#expires': TTL_ATTRIBUTE,
+      ...(whole ? { '#whole': 'whole' } : {}),
+      ...(values[':entries'] ? { '#entries': 'entries' } : {}),
+    },
+    ExpressionAttributeValues: values,
+  };
+}
+
+/**
+ * What the folds that moved `counted` to each of `versions` wrote, read consistently (a reader relies on them to
+ * leave every other item as it read it).
+ * @returns `undefined` when one of them is not found (expired, or written by a version that did not keep them):
+ *   the reader then reads everything again.
+ */
+export async function readFoldChanges(
+  client: DynamoDBClient,
+  tableName: string,
+  versions: number[],
+): Promise<FoldChanges | undefined> {
+  const found = await getItems(client, tableName, versions.map(foldChangesKey), true);
+  if (found.length !== versions.length) return undefined;
+  const changes: FoldChanges = { counters: [], providerDays: [], whole: false };
+  for (const item of found) {
+    if (item.whole?.BOOL) changes.whole = true;
+    for (const entry of item.entries?.SS ?? []) {
+      const [kind, provider, ...rest] = JSON.parse(entry) as string[];
+      if (kind === 'c')
+        changes.counters.push({ provider: provider ?? '', campaignId: rest[0] ?? '', day: rest[1] ?? '' });
+      else changes.providerDays.push({ provider: provider ?? '', day: rest[0] ?? '' });
+    }
+  }
+  return changes;
 }
 
 /**

@@ -43,6 +43,8 @@ describe('the dashboard across a repair pass that folds nothing', () => {
     );
     const reader = new DashboardReader(client, tableName, LAYOUT);
     await reader.read(dayQuery(DAY));
+    // The load after a first (eventually consistent) read reads the latest fold's items again by key, once.
+    await reader.read(dayQuery(DAY));
     calls.splice(0);
 
     // A scheduled pass with nothing to fold.
