@@ -9,7 +9,8 @@ import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { signBody } from '../../lib/signature/verify-signature';
 
-const FIXTURES = join(import.meta.dirname, '../fixtures');
+/** The providers' own example payloads, as `npm run send` ships them. */
+const EXAMPLES = join(import.meta.dirname, '../../examples/payloads');
 
 export const SORI_FIXTURES = [
   'impression',
@@ -21,12 +22,12 @@ export const SORI_FIXTURES = [
 ] as const;
 export type SoriFixture = (typeof SORI_FIXTURES)[number];
 
-/** A seed example payload, parsed. */
+/** One of SORI's example payloads, parsed. */
 export function soriPayload(name: SoriFixture): Record<string, unknown> {
-  return JSON.parse(readFileSync(join(FIXTURES, 'sori', `${name}.json`), 'utf8'));
+  return JSON.parse(readFileSync(join(EXAMPLES, 'sori', `${name}.json`), 'utf8'));
 }
 
-/** A seed example payload as the bytes SORI would send. */
+/** One of SORI's example payloads as the bytes SORI would send. */
 export function soriBody(name: SoriFixture): string {
   return JSON.stringify(soriPayload(name));
 }
