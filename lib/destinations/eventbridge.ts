@@ -1,4 +1,4 @@
-import { AwsJsonClient, type AwsJsonClientOptions } from '../aws/aws-json-client';
+import { AwsJsonClient, type AwsJsonClientOptions, AwsServiceError } from '../aws/aws-json-client';
 import type { EventRecord } from '../events/event-record';
 import {
   backoff,
@@ -185,7 +185,9 @@ export class EventBridgeDestination implements Destination {
           { accept: (a) => Array.isArray(a.Entries) && a.Entries.length === pending.length },
         );
       } catch (error) {
-        if (attempt === this.attempts) throw this.failure(pending, String(error), error);
+        // A refusal another try would meet again (no permission, no such bus, a malformed call) ends it here.
+        const final = error instanceof AwsServiceError && !error.retryable;
+        if (final || attempt === this.attempts) throw this.failure(pending, attempt, String(error), error);
         lastErrors = [String(error)];
         continue;
       }
@@ -197,13 +199,13 @@ export class EventBridgeDestination implements Destination {
       pending = failed;
       if (pending.length === 0) return;
     }
-    throw this.failure(pending, [...new Set(lastErrors)].join('; '));
+    throw this.failure(pending, this.attempts, [...new Set(lastErrors)].join('; '));
   }
 
-  private failure(pending: BusEvent[], why: string, cause?: unknown) {
+  private failure(pending: BusEvent[], tries: number, why: string, cause?: unknown) {
     const ids = pending.map((entry) => (JSON.parse(entry.Detail) as DeliveredEvent).record_id);
     return new DestinationError(
-      `EventBridge bus ${this.options.bus} did not take ${ids.length} event(s) after ${this.attempts} tries: ${why}`,
+      `EventBridge bus ${this.options.bus} did not take ${ids.length} event(s) after ${tries} ${tries === 1 ? 'try' : 'tries'}: ${why}`,
       ids,
       { cause },
     );

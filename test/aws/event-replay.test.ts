@@ -1,0 +1,166 @@
+/**
+ * `events replay --to eventbridge` against moto: a day of events stored in a records table in moto through the
+ * consumer's path, replayed onto a bus of moto's by a user whose IAM policy allows `dynamodb:Query` and
+ * `events:PutEvents` only, every EventBridge call signed by the project's own JSON client and verified by moto.
+ * (moto checks DynamoDB's and EventBridge's actions against `*` whatever the resource, so the policy names no
+ * resource: a statement naming the table or the bus would refuse every call there.) A rule on the
+ * bus sends what it matches to a queue, where the test reads the events as a target receives them.
+ */
+import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AwsJsonClient } from '../../lib/aws/aws-json-client';
+import { EVENT_SOURCE } from '../../lib/destinations/eventbridge';
+import { CampaignCounters } from '../../lib/ingest/campaign-counters';
+import { EventWriter } from '../../lib/ingest/event-writer';
+import { DEFAULT_LAYOUT } from '../../lib/table/records-table';
+import { ensureRecordsTable } from '../../local/create-records-table';
+import { runEvents } from '../support/events-cli';
+import { uniqueName } from '../support/local-aws';
+import { DAY_END, DAY_START, storeReplayDay } from '../support/replay-events';
+import { MOTO_REGION } from './support/iam';
+import { moto } from './support/moto';
+import { drain } from './support/queues';
+
+let tableName: string;
+let inside: Set<string>;
+let outside: Set<string>;
+
+beforeAll(async () => {
+  const { dynamodb } = moto();
+  tableName = uniqueName('records');
+  await ensureRecordsTable(dynamodb, tableName);
+  ({ inside, outside } = await storeReplayDay(
+    new EventWriter(dynamodb, tableName, DEFAULT_LAYOUT),
+    new CampaignCounters(dynamodb, tableName, DEFAULT_LAYOUT),
+    { campaignA: 25, campaignB: 12, authentications: 6, symphony: 2 },
+  ));
+});
+
+/** EventBridge's API in moto, as the administrator. */
+function events() {
+  const { endpoint, admin } = moto();
+  return new AwsJsonClient({
+    service: 'events',
+    region: MOTO_REGION,
+    endpoint,
+    targetPrefix: 'AWSEvents',
+    jsonVersion: '1.1',
+    credentials: () => admin,
+    maxAttempts: 1,
+    timeoutMs: 10_000,
+  });
+}
+
+/** A bus whose every `campaign-inbox` event goes to a new queue. */
+async function busToQueue() {
+  const { sqs } = moto();
+  const bus = uniqueName('bus');
+  await events().call('CreateEventBus', { Name: bus });
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('bus-target') }));
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  const rule = uniqueName('all');
+  await events().call('PutRule', {
+    Name: rule,
+    EventBusName: bus,
+    EventPattern: JSON.stringify({ source: [EVENT_SOURCE] }),
+  });
+  await events().call('PutTargets', {
+    Rule: rule,
+    EventBusName: bus,
+    Targets: [{ Id: 'queue', Arn: Attributes?.QueueArn }],
+  });
+  return { bus, queueUrl: QueueUrl as string };
+}
+
+describe('events replay to an EventBridge bus (moto)', () => {
+  it('puts every event of the day on the bus once, as the documented bus event with its record id, signed by a user allowed only to query tables and put events', async () => {
+    const { endpoint } = moto();
+    const { bus, queueUrl } = await busToQueue();
+    const key = await moto().createUser(uniqueName('replayer'), {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: ['dynamodb:Query'], Resource: ['*'] },
+        { Effect: 'Allow', Action: ['events:PutEvents'], Resource: ['*'] },
+      ],
+    });
+    const run = await runEvents(
+      [
+        'replay',
+        '--since',
+        DAY_START,
+        '--until',
+        DAY_END,
+        '--to',
+        'eventbridge',
+        '--target',
+        bus,
+        '--endpoint',
+        endpoint,
+        '--table',
+        tableName,
+        '--json',
+      ],
+      {
+        AWS_REGION: MOTO_REGION,
+        AWS_ACCESS_KEY_ID: key.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
+        AWS_ENDPOINT_URL_EVENTBRIDGE: endpoint,
+      },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ to: 'eventbridge', target: bus, sent: inside.size });
+
+    const received = (await drain(queueUrl)).map(
+      (message) =>
+        JSON.parse(message.Body ?? '{}') as {
+          source: string;
+          'detail-type': string;
+          time: string;
+          detail: {
+            record_id: string;
+            origin: string;
+            record: { id: string; event: string; created_at: string };
+          };
+        },
+    );
+    const ids = received.map((event) => event.detail.record_id);
+    expect(ids.sort()).toEqual([...inside].sort());
+    expect(ids.filter((id) => outside.has(id))).toEqual([]);
+    for (const event of received) {
+      expect(event.source).toBe(EVENT_SOURCE);
+      expect(event['detail-type']).toBe(event.detail.record.event);
+      expect(event.detail.record.id).toBe(event.detail.record_id);
+      expect(event.detail.origin).toBe('replay');
+      expect(Date.parse(event.time)).toBe(
+        Math.floor(Date.parse(event.detail.record.created_at) / 1000) * 1000,
+      );
+    }
+  });
+
+  it('stops, naming the bus, when the user may not put events on it', async () => {
+    const { endpoint } = moto();
+    const { bus } = await busToQueue();
+    const key = await moto().createUser(uniqueName('reader'), {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: ['dynamodb:Query'], Resource: ['*'] }],
+    });
+    const run = await runEvents(
+      ['replay', '--since', DAY_START, '--until', DAY_END, '--to', 'eventbridge', '--target', bus],
+      {
+        AWS_REGION: MOTO_REGION,
+        AWS_ACCESS_KEY_ID: key.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
+        AWS_ENDPOINT_URL_EVENTBRIDGE: endpoint,
+        EVENTS_ENDPOINT: endpoint,
+        EVENTS_TABLE: tableName,
+      },
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`EventBridge bus ${bus} did not take`);
+    expect(run.stderr).toContain('HTTP 403');
+    // Refused for good: not tried again.
+    expect(run.stderr).toContain('after 1 try');
+  });
+});
