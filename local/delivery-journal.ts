@@ -1,5 +1,5 @@
 import { open, readdir, readFile, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { QueueUnavailableError } from '../lib/errors';
 import type { QueueMessage } from '../lib/events/event-record';
@@ -7,6 +7,7 @@ import type { Logger } from '../lib/log';
 import { toAsciiJson } from '../lib/queue/event-queue';
 import { ensurePrivateDir, PRIVATE_FILE_MODE, syncDir, writePrivateFileAtomic } from './private-files';
 import { describeStorageError } from './storage-errors';
+import { appendSynced, writeSynced } from './synced-append';
 
 /** One line of a segment. A checkpoint first line says: every older segment is superseded by this one. */
 type JournalEntry = { q: 'events' | 'dlq'; b: string } | { checkpoint: true };
@@ -355,17 +356,11 @@ export class DeliveryJournal {
     );
     const fresh = refused.filter((entry) => !known.has(entry.b));
     if (fresh.length === 0) return;
-    const handle = await open(path, 'a', PRIVATE_FILE_MODE);
-    try {
-      const at = new Date().toISOString();
-      await handle.write(
-        fresh.map(({ q, b, reason }) => `${JSON.stringify({ q, b, reason, at })}\n`).join(''),
-      );
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
-    await syncDir(dirname(path));
+    const at = new Date().toISOString();
+    await appendSynced(
+      path,
+      fresh.map(({ q, b, reason }) => `${JSON.stringify({ q, b, reason, at })}\n`).join(''),
+    );
     const reason = (fresh[0]?.reason ?? '').split('\n')[0];
     this.alert(
       `${fresh.length} journaled message${fresh.length === 1 ? '' : 's'} the queue refuses (${reason}) set aside in ${path}; the start goes on without ${fresh.length === 1 ? 'it' : 'them'}`,
@@ -446,11 +441,7 @@ export class DeliveryJournal {
       // At explicit offsets from the last whole record: never after bytes a failed write left behind.
       const start = segment.bytes;
       try {
-        let written = 0;
-        while (written < bytes.length) {
-          written += (await file.write(bytes, written, bytes.length - written, start + written)).bytesWritten;
-        }
-        await file.datasync();
+        await writeSynced(file, bytes, start);
       } catch (error) {
         segment.torn = true;
         await this.mend(segment).catch(() => undefined);

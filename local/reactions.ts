@@ -6,6 +6,7 @@ import type { EventRecord } from '../lib/events/event-record';
 import type { Logger } from '../lib/log';
 import type { StoreOutcome } from '../lib/table/table-io';
 import { ensurePrivateDir, PRIVATE_FILE_MODE, writePrivateFileAtomic } from './private-files';
+import { appendSynced, writeSynced } from './synced-append';
 
 /** Where reactions keep their journal and their failures in `DATA_DIR`. */
 export const REACTIONS_DIR = 'reactions';
@@ -321,10 +322,14 @@ export class Reactions {
       try {
         const handle = this.handle;
         if (!handle) throw new Error('the reaction journal is closed');
-        const data = batch.map((entry) => entry.line).join('');
-        await handle.appendFile(data);
-        this.bytes += Buffer.byteLength(data);
-        if (batch.some((entry) => entry.sync)) await handle.datasync();
+        const data = Buffer.from(batch.map((entry) => entry.line).join(''));
+        await writeSynced(
+          handle,
+          data,
+          null,
+          batch.some((entry) => entry.sync),
+        );
+        this.bytes += data.length;
         for (const entry of batch) entry.resolve();
       } catch (error) {
         for (const entry of batch) entry.reject(error);
@@ -340,15 +345,5 @@ export class Reactions {
         }
       }
     }
-  }
-}
-
-async function appendSynced(path: string, data: string) {
-  const handle = await open(path, 'a', PRIVATE_FILE_MODE);
-  try {
-    await handle.appendFile(data);
-    await handle.datasync();
-  } finally {
-    await handle.close();
   }
 }
