@@ -402,7 +402,8 @@ async function cleanUp(table: TableTarget): Promise<string> {
   return `test record, device marker and counter removed (${removed} items; no view counts campaign ${DOCTOR_CAMPAIGN})`;
 }
 
-async function main(argv: string[]): Promise<number> {
+/** The options of `doctor`, parsed and checked: a mistake in them is a usage error (exit code 2). */
+function readOptions(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -416,10 +417,7 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (values.help) {
-    console.log(usage());
-    return 0;
-  }
+  if (values.help) return { ...values, waitMs: 0 };
   const waitSeconds = Number(values.wait);
   if (!Number.isFinite(waitSeconds) || waitSeconds < 1 || waitSeconds > 900)
     throw new UsageError('--wait must be a number of seconds from 1 to 900');
@@ -427,75 +425,97 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(
       '--stack takes the URL and table from the stack: leave out --url, --endpoint and --table',
     );
+  return { ...values, waitMs: waitSeconds * 1000 };
+}
+type Options = ReturnType<typeof readOptions>;
 
-  let failures = 0;
-  /** Runs one check and prints its line; a failure the user can act on is a FAIL line, not the end. */
-  const check = async (what: () => Promise<[Outcome, string]>): Promise<boolean> => {
+/** Runs checks one after another, each printing its line; a failure the user can act on is a FAIL line, not the end. */
+class Checks {
+  failures = 0;
+
+  /** @returns `true` when the check passed (or was skipped). */
+  async run(what: () => Promise<[Outcome, string]>): Promise<boolean> {
     try {
       const [outcome, text] = await what();
       line(outcome, text);
       return true;
     } catch (error) {
       // An unforeseen error (a refused AWS call, a lost connection) fails its check and lets the rest run.
-      failures++;
+      this.failures++;
       line('FAIL', errorText(error));
       return false;
     }
-  };
+  }
+}
 
-  let target: Target | undefined;
+/** The secret to sign with: `--secret`, else the target's, read as a check of its own. */
+async function signingSecret(checks: Checks, target: Target, given: string | undefined) {
+  if (given !== undefined) return given;
+  let secret: string | undefined;
+  const read = await checks.run(async () => {
+    secret = await target.secret();
+    return [
+      'ok',
+      target.stack
+        ? "SORI secret read from the stack's signing secret"
+        : 'SORI secret of the local stack read',
+    ];
+  });
+  return read ? secret : undefined;
+}
+
+/** Every check on a target whose coordinates were found, then the cleanup, whatever the checks found. */
+async function checkTarget(target: Target, options: Options): Promise<number> {
+  const checks = new Checks();
+  const delivery = testDelivery();
+  const secret = await signingSecret(checks, target, options.secret);
+  const posted =
+    secret !== undefined &&
+    (await checks.run(async () => [
+      'ok',
+      await post(target, secret, delivery.body, options.secret !== undefined),
+    ]));
+  if (!posted) line('skip', 'record: no test delivery was accepted');
+  else
+    await checks.run(async () => [
+      'ok',
+      await awaitRecord(target, delivery.activityId, delivery.day, options.waitMs),
+    ]);
+  await checks.run(() => checkDeadLetters(target));
+  await checks.run(() => checkAlarms(target));
+  // Even when the record did not show up in time, what is stored under the doctor campaign is removed: an
+  // earlier run's leftovers, or this run's own stored since.
+  await checks.run(async () => ['ok', await cleanUp(target.table)]);
+  return checks.failures;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const options = readOptions(argv);
+  if (options.help) {
+    console.log(usage());
+    return 0;
+  }
+  let target: Target;
   try {
-    target = values.stack
-      ? await stackTarget(values.stack, values.region)
+    target = options.stack
+      ? await stackTarget(options.stack, options.region)
       : await localTarget({
-          url: values.url,
-          endpoint: values.endpoint,
-          table: values.table,
-          region: values.region,
+          url: options.url,
+          endpoint: options.endpoint,
+          table: options.table,
+          region: options.region,
         });
   } catch (error) {
     if (!(error instanceof CheckFailed)) throw error;
     line('FAIL', error.message);
     return 1;
   }
-  const ready = target;
   try {
-    const delivery = testDelivery();
-    let secret = values.secret;
-    if (secret === undefined) {
-      const read = await check(async () => {
-        secret = await ready.secret();
-        return [
-          'ok',
-          ready.stack
-            ? "SORI secret read from the stack's signing secret"
-            : 'SORI secret of the local stack read',
-        ];
-      });
-      if (!read) secret = undefined;
-    }
-    const posted =
-      secret !== undefined &&
-      (await check(async () => [
-        'ok',
-        await post(ready, secret as string, delivery.body, values.secret !== undefined),
-      ]));
-    if (!posted) line('skip', 'record: no test delivery was accepted');
-    else
-      await check(async () => [
-        'ok',
-        await awaitRecord(ready, delivery.activityId, delivery.day, waitSeconds * 1000),
-      ]);
-    await check(() => checkDeadLetters(ready));
-    await check(() => checkAlarms(ready));
-    // Even when the record did not show up in time, what is stored under the doctor campaign is removed: an
-    // earlier run's leftovers, or this run's own stored since.
-    await check(async () => ['ok', await cleanUp(ready.table)]);
+    return (await checkTarget(target, options)) === 0 ? 0 : 1;
   } finally {
-    await ready.table.close();
-    ready.queues?.close();
+    await target.table.close();
+    target.queues?.close();
   }
-  return failures === 0 ? 0 : 1;
 }
 
 /** The tool: checks a stack end to end. @returns the exit code (0 all passed, 1 a check failed, 2 usage). */

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createLogger } from '../lib/log';
 import { CampaignStats } from '../lib/queries/campaign-stats';
 import { RecordsRepository } from '../lib/queries/records-repository';
 import { signBody } from '../lib/signature/verify-signature';
-import { type LocalStack, localClientConfig, startLocalStack } from '../local/local-stack';
+import type { TableLayout } from '../lib/table/records-table';
 import { endQuietlyOnClosedStdout, errorLine, isUsageError, UsageError } from './entry';
-import { findRunningStack, localSecret } from './local-target';
+import { findRunningStack, localSecret, runningStackDynamoDb } from './local-target';
 
 export interface LoadOptions {
   /** Deliveries in all; `duplicateRatio` of them repeat an event already in the burst. */
@@ -45,7 +45,7 @@ export interface LoadTarget {
   secret: string;
   dynamodb: DynamoDBClient;
   tableName: string;
-  layout: LocalStack['layout'];
+  layout: TableLayout;
 }
 
 /** A demo stream's campaigns, one name for each: a dashboard lists them by name. */
@@ -152,19 +152,9 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 }
 
-/**
- * Sends a bounded burst of signed SORI deliveries to a local stack (loopback only): 30 % of them SORI-style
- * retries (same event, new `timestamp`) in random order, `concurrency` at a time; then waits until every
- * distinct event is queryable and the counters of each campaign-day equal its events, and reports both. Giving
- * up after `timeoutMs`, it says so through `options.notify`.
- */
-export async function runLoad(target: LoadTarget, options: LoadOptions): Promise<LoadReport> {
-  const url = new URL(target.webhookUrl);
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname))
-    throw new Error('load runs against loopback addresses only');
-  const run = randomUUID().slice(0, 8);
+/** The burst to send: every distinct event once, then retries of random ones, all in random order. */
+function planDeliveries(events: Record<string, unknown>[], options: LoadOptions) {
   const random = mulberry32(options.seed + 1);
-  const events = makeEvents(options, run, Date.now());
   const deliveries = [...events];
   while (deliveries.length < options.deliveries) {
     deliveries.push(events[Math.floor(random() * events.length)] as Record<string, unknown>);
@@ -176,27 +166,34 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
       deliveries[i] as Record<string, unknown>,
     ];
   }
+  return deliveries;
+}
 
-  const report: LoadReport = {
-    deliveries: deliveries.length,
-    distinct: events.length,
+/** What the receiver answered to a burst. */
+type Answers = Pick<
+  LoadReport,
+  'accepted' | 'duplicates' | 'quarantined' | 'errors5xx' | 'other' | 'latencyMs'
+>;
+
+/** Posts `deliveries`, `concurrency` at a time, each signed as SORI signs; tallies the answers. */
+async function postAll(
+  target: LoadTarget,
+  deliveries: readonly Record<string, unknown>[],
+  concurrency: number,
+): Promise<Answers> {
+  const answers: Answers = {
     accepted: 0,
     duplicates: 0,
     quarantined: 0,
     errors5xx: 0,
     other: 0,
-    stored: 0,
     latencyMs: { p50: 0, p99: 0, max: 0 },
-    secondsUntilQueryable: 0,
-    storedEqualsDistinct: false,
-    countersEqualDistinct: false,
   };
   const latencies: number[] = [];
   const ids = new Set<string>();
   let next = 0;
-  const started = performance.now();
   await Promise.all(
-    Array.from({ length: options.concurrency }, async () => {
+    Array.from({ length: concurrency }, async () => {
       while (next < deliveries.length) {
         // SORI's `timestamp` is "appended just before dispatch": a retry carries a later one than the first.
         const body = JSON.stringify({ ...deliveries[next++], timestamp: new Date().toISOString() });
@@ -211,29 +208,32 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
         });
         const answer = (await response.json()) as { status?: string; id?: string };
         latencies.push(performance.now() - t0);
-        if (response.status >= 500) report.errors5xx++;
-        else if (response.status !== 202) report.other++;
-        else if (answer.status === 'quarantined') report.quarantined++;
+        if (response.status >= 500) answers.errors5xx++;
+        else if (response.status !== 202) answers.other++;
+        else if (answer.status === 'quarantined') answers.quarantined++;
         else {
-          report.accepted++;
-          if (answer.id && ids.has(answer.id)) report.duplicates++;
+          answers.accepted++;
+          if (answer.id && ids.has(answer.id)) answers.duplicates++;
           if (answer.id) ids.add(answer.id);
         }
       }
     }),
   );
   latencies.sort((a, b) => a - b);
-  report.latencyMs = {
+  answers.latencyMs = {
     p50: Number(percentile(latencies, 0.5).toFixed(1)),
     p99: Number(percentile(latencies, 0.99).toFixed(1)),
     max: Number((latencies.at(-1) ?? 0).toFixed(1)),
   };
+  return answers;
+}
 
-  // Expected, from the events themselves: counters are kept per campaign and UTC day of `created_at`.
-  const expected = new Map<
-    string,
-    Map<string, { impressions: number; clicks: number; devices: Set<string> }>
-  >();
+/** Per campaign, per UTC day of `created_at`: what its counters must say once every event is counted. */
+type Expected = Map<string, Map<string, { impressions: number; clicks: number; devices: Set<string> }>>;
+
+/** The counters the events must produce: counters are kept per campaign and UTC day of `created_at`. */
+function expectedCounters(events: readonly Record<string, unknown>[]): Expected {
+  const expected: Expected = new Map();
   for (const event of events) {
     const campaign = (event.campaign as { id: string } | undefined)?.id;
     if (!campaign) continue;
@@ -246,69 +246,108 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
     entry.devices.add(String(event.device_id));
     days.set(day, entry);
   }
-  const campaignDays = [...expected.values()].reduce((sum, days) => sum + days.size, 0);
+  return expected;
+}
 
+/** How many of the burst's events the table holds: each campaign's, and the devices' events of no campaign. */
+async function countStored(
+  target: LoadTarget,
+  expected: Expected,
+  events: readonly Record<string, unknown>[],
+) {
   const records = new RecordsRepository(target.dynamodb, target.tableName, target.layout);
+  let total = 0;
+  for (const campaign of expected.keys()) {
+    total += (await records.queryEvents({ provider: 'sori', campaign, limit: 1_000_000 })).length;
+  }
+  for (const device of new Set(events.map((e) => String(e.device_id)))) {
+    total += (await records.queryEvents({ provider: 'sori', device, limit: 1_000_000 })).filter(
+      (e) => !e.campaign_id,
+    ).length;
+  }
+  return total;
+}
+
+/** The campaign-days whose counters differ from their events. */
+async function countersOff(target: LoadTarget, expected: Expected): Promise<number> {
   const counters = new CampaignStats(target.dynamodb, target.tableName);
-  const countStored = async () => {
-    let total = 0;
-    for (const campaign of expected.keys()) {
-      total += (await records.queryEvents({ provider: 'sori', campaign, limit: 1_000_000 })).length;
+  let off = 0;
+  for (const [campaign, days] of expected) {
+    const rows = new Map((await counters.campaignStats('sori', campaign)).map((row) => [row.day, row]));
+    for (const [day, want] of days) {
+      const row = rows.get(day);
+      if (
+        row?.impressions !== want.impressions ||
+        row.clicks !== want.clicks ||
+        row.unique_devices !== want.devices.size
+      )
+        off++;
     }
-    for (const device of new Set(events.map((e) => String(e.device_id)))) {
-      total += (await records.queryEvents({ provider: 'sori', device, limit: 1_000_000 })).filter(
-        (e) => !e.campaign_id,
-      ).length;
-    }
-    return total;
-  };
-  /** The campaign-days whose counters differ from their events. */
-  const countersOff = async () => {
-    let off = 0;
-    for (const [campaign, days] of expected) {
-      const rows = new Map((await counters.campaignStats('sori', campaign)).map((row) => [row.day, row]));
-      for (const [day, want] of days) {
-        const row = rows.get(day);
-        if (
-          row?.impressions !== want.impressions ||
-          row.clicks !== want.clicks ||
-          row.unique_devices !== want.devices.size
-        )
-          off++;
-      }
-    }
-    return off;
-  };
+  }
+  return off;
+}
+
+const pause = () => new Promise((resolve) => setTimeout(resolve, 200));
+
+/**
+ * Sends a bounded burst of signed SORI deliveries to a local stack (loopback only): 30 % of them SORI-style
+ * retries (same event, new `timestamp`) in random order, `concurrency` at a time; then waits until every
+ * distinct event is queryable and the counters of each campaign-day equal its events, and reports both. Giving
+ * up after `timeoutMs`, it says so through `options.notify`.
+ */
+export async function runLoad(target: LoadTarget, options: LoadOptions): Promise<LoadReport> {
+  const url = new URL(target.webhookUrl);
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname))
+    throw new Error('load runs against loopback addresses only');
+  const events = makeEvents(options, randomUUID().slice(0, 8), Date.now());
+  const deliveries = planDeliveries(events, options);
+  const started = performance.now();
+  const answers = await postAll(target, deliveries, options.concurrency);
+
+  const expected = expectedCounters(events);
   const sent = performance.now();
   const waited = () => ((performance.now() - sent) / 1000).toFixed(1);
   const deadline = Date.now() + options.timeoutMs;
-  const pause = () => new Promise((resolve) => setTimeout(resolve, 200));
+  let stored = 0;
   do {
-    report.stored = await countStored();
-    if (report.stored >= events.length) break;
+    stored = await countStored(target, expected, events);
+    if (stored >= events.length) break;
     await pause();
   } while (Date.now() < deadline);
-  report.secondsUntilQueryable = Number(((performance.now() - started) / 1000).toFixed(2));
-  report.storedEqualsDistinct = report.stored === events.length;
-  if (!report.storedEqualsDistinct) {
+  const secondsUntilQueryable = Number(((performance.now() - started) / 1000).toFixed(2));
+  const storedEqualsDistinct = stored === events.length;
+  if (!storedEqualsDistinct) {
     options.notify?.(
-      `load: stopped waiting after ${waited()} s: ${events.length} distinct events sent (${deliveries.length} deliveries), ${report.stored} of them seen stored`,
+      `load: stopped waiting after ${waited()} s: ${events.length} distinct events sent (${deliveries.length} deliveries), ${stored} of them seen stored`,
     );
   }
 
   // The counters follow the records by a repair pass: they are given what is left of the same time.
-  let off = await countersOff();
-  while (off > 0 && report.storedEqualsDistinct && Date.now() < deadline) {
+  let off = await countersOff(target, expected);
+  while (off > 0 && storedEqualsDistinct && Date.now() < deadline) {
     await pause();
-    off = await countersOff();
+    off = await countersOff(target, expected);
   }
-  report.countersEqualDistinct = off === 0;
-  if (off > 0 && report.storedEqualsDistinct) {
+  if (off > 0 && storedEqualsDistinct) {
+    const campaignDays = [...expected.values()].reduce((sum, days) => sum + days.size, 0);
     options.notify?.(
       `load: stopped waiting after ${waited()} s: the counters of ${off} of ${campaignDays} campaign-days differ from their stored events`,
     );
   }
-  return report;
+  return {
+    deliveries: deliveries.length,
+    distinct: events.length,
+    accepted: answers.accepted,
+    duplicates: answers.duplicates,
+    quarantined: answers.quarantined,
+    errors5xx: answers.errors5xx,
+    other: answers.other,
+    stored,
+    latencyMs: answers.latencyMs,
+    secondsUntilQueryable,
+    storedEqualsDistinct,
+    countersEqualDistinct: off === 0,
+  };
 }
 
 const USAGE = `Usage: npm run -s load -- [options]
@@ -329,9 +368,8 @@ one line on stderr.
 Exit codes: 0 all stored once and counted exactly, 1 not, 2 usage error.
 `;
 
-/** A mistake in the command line (exit code 2), as opposed to a failed run (1). */
-
-async function main(argv: string[]): Promise<number> {
+/** The options of `load`, parsed and checked: a mistake in them is a usage error (exit code 2). */
+function readOptions(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -344,10 +382,6 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
   const options: LoadOptions = {
     deliveries: Number(values.deliveries),
     duplicateRatio: Number(values.duplicates),
@@ -359,6 +393,7 @@ async function main(argv: string[]): Promise<number> {
     hours: Number(values.hours),
     notify: (line) => console.error(line),
   };
+  if (values.help) return { help: true, json: values.json, options };
   if (!(Number.isInteger(options.deliveries) && options.deliveries > 0 && options.deliveries <= 50_000))
     throw new UsageError('--deliveries must be 1 to 50000');
   if (!(Number.isInteger(options.concurrency) && options.concurrency > 0 && options.concurrency <= 200))
@@ -370,38 +405,41 @@ async function main(argv: string[]): Promise<number> {
   const timeout = Number(values.timeout);
   if (!(Number.isInteger(timeout) && timeout >= 1 && timeout <= 3600))
     throw new UsageError('--timeout must be 1 to 3600 seconds');
+  return { help: false, json: values.json, options };
+}
 
-  // Against the running `npm start` when there is one; else against a stack of its own, in memory.
+/**
+ * The stack to load: the running `npm start` when there is one; else a stack of its own, in memory, whose
+ * local runtime is loaded only then.
+ */
+async function loadTarget(): Promise<{ target: LoadTarget; stop?: () => Promise<void> }> {
   const running = await findRunningStack();
-  let own: LocalStack | undefined;
-  let target: LoadTarget;
   if (running) {
     const secret = await localSecret();
     if (!secret) throw new Error('no secret for the running stack');
-    target = {
-      webhookUrl: running.webhookUrl,
-      secret,
-      dynamodb: new DynamoDBClient(localClientConfig(running.dynamodbEndpoint)),
-      tableName: running.tableName,
-      layout: running.layout,
-    };
-  } else {
-    const secret = randomUUID();
-    own = await startLocalStack({ port: 0, secret, logger: createLogger('load', 'error') });
-    target = {
-      webhookUrl: own.webhookUrl,
-      secret,
-      dynamodb: own.dynamodb,
-      tableName: own.tableName,
-      layout: own.layout,
-    };
+    const { webhookUrl, tableName, layout } = running;
+    return { target: { webhookUrl, secret, dynamodb: runningStackDynamoDb(running), tableName, layout } };
   }
+  const { startLocalStack } = await import('../local/local-stack');
+  const secret = randomUUID();
+  const own = await startLocalStack({ port: 0, secret, logger: createLogger('load', 'error') });
+  const { webhookUrl, dynamodb, tableName, layout } = own;
+  return { target: { webhookUrl, secret, dynamodb, tableName, layout }, stop: () => own.stop() };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { help, json, options } = readOptions(argv);
+  if (help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const { target, stop } = await loadTarget();
   console.error(
-    `load: ${options.deliveries} deliveries, ${options.duplicateRatio * 100} % duplicates, concurrency ${options.concurrency}, events of the past ${options.hours} hours → ${target.webhookUrl}${own ? ' (own in-memory stack)' : ''}`,
+    `load: ${options.deliveries} deliveries, ${options.duplicateRatio * 100} % duplicates, concurrency ${options.concurrency}, events of the past ${options.hours} hours → ${target.webhookUrl}${stop ? ' (own in-memory stack)' : ''}`,
   );
   try {
     const report = await runLoad(target, options);
-    if (values.json) console.log(JSON.stringify(report));
+    if (json) console.log(JSON.stringify(report));
     else
       console.table(
         Object.entries(report).map(([figure, value]) => ({
@@ -411,7 +449,7 @@ async function main(argv: string[]): Promise<number> {
       );
     return report.storedEqualsDistinct && report.countersEqualDistinct && report.errors5xx === 0 ? 0 : 1;
   } finally {
-    await own?.stop();
+    await stop?.();
   }
 }
 

@@ -40,11 +40,8 @@ export function inClone(from = process.cwd()): boolean {
  * no such script.
  */
 export function noLocalStack(instead: string, dir = dataDir()): Error {
-  return new Error(
-    inClone()
-      ? `no local stack found in ${dir}: start it with "npm start", or pass ${instead}`
-      : `no local stack found in ${dir}; pass ${instead}`,
-  );
+  const next = inClone() ? `: start it with "npm start", or pass ${instead}` : `; pass ${instead}`;
+  return new Error(`no local stack found in ${dir}${next}`);
 }
 
 /** What the table-reading tools take instead of a local stack. */
@@ -61,6 +58,11 @@ export async function findRunningStack(dir = dataDir()): Promise<LocalStackInfo 
   } catch {
     return undefined;
   }
+}
+
+/** A DynamoDB client for the running local stack's table server, signed with the local stack's own key. */
+export function runningStackDynamoDb(running: Pick<LocalStackInfo, 'dynamodbEndpoint'>): DynamoDBClient {
+  return new DynamoDBClient(localClientConfig(running.dynamodbEndpoint));
 }
 
 /** @returns the secret the local stack verifies with: env `SORI_SECRET_KEY`, else the generated dev secret. */
@@ -158,7 +160,7 @@ export async function resolveTableTarget(flags: TargetFlags): Promise<TableTarge
   const dir = dataDir();
   const running = await findRunningStack(dir);
   if (running) {
-    const client = new DynamoDBClient(localClientConfig(running.dynamodbEndpoint));
+    const client = runningStackDynamoDb(running);
     return {
       client,
       tableName: running.tableName,
