@@ -137,7 +137,15 @@ export class EventLake extends Construct {
                 fieldId: 1000 + i,
               })),
             },
-            properties: { 'write.parquet.compression-codec': 'zstd' },
+            properties: {
+              'write.parquet.compression-codec': 'zstd',
+              // Firehose commits every buffering interval, and each commit writes a new metadata file and
+              // snapshot: old metadata files are dropped as new ones come, snapshots expire after a week
+              // (the shipped `vacuum` query removes them and the files only they named).
+              'write.metadata.delete-after-commit.enabled': 'true',
+              'write.metadata.previous-versions-max': '100',
+              'history.expire.max-snapshot-age-ms': String(7 * 24 * 3600 * 1000),
+            },
           },
         },
       },

@@ -72,6 +72,12 @@ describe('the event lake', () => {
     expect(fields.map((field) => [field.Id, field.Name, field.Type])).toEqual(
       LAKE_COLUMNS.map((column, i) => [i + 1, column.name, column.type]),
     );
+    // Each commit's metadata file is not kept for ever, nor are snapshots.
+    expect(iceberg.IcebergTableInput.Properties).toMatchObject({
+      'write.metadata.delete-after-commit.enabled': 'true',
+      'write.metadata.previous-versions-max': '100',
+      'history.expire.max-snapshot-age-ms': '604800000',
+    });
     const idOf = (name: string) => fields.find((field) => field.Name === name)?.Id;
     expect(iceberg.IcebergTableInput.PartitionSpec.Fields).toEqual([
       { Name: 'day', SourceId: idOf('day'), Transform: 'identity', FieldId: 1000 },

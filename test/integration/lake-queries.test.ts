@@ -288,7 +288,7 @@ describe('the shipped campaign-stats query', () => {
       await new LakeSink(copy).write(DAY_15.map((m) => lakeRowOf(m.record)));
       expect((await lakeRows(copy)).length).toBe(EVENTS.length + DAY_15.length);
       await connection.run(lakeViewSql(copy));
-      for (const name of LAKE_QUERIES.map((q) => q.name)) {
+      for (const name of LAKE_QUERIES.filter((q) => q.kind === 'range').map((q) => q.name)) {
         expect(await shipped(name, '2025-10-14', '2025-10-16', connection), name).toEqual(
           await shipped(name, '2025-10-14', '2025-10-16'),
         );
