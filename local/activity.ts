@@ -1,5 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { EventRecord } from '../lib/events/event-record';
+import type { StoredBatch } from '../lib/ingest/ingest';
 import { providerNames } from '../lib/providers';
 import {
   type PipelineHealth,
@@ -25,6 +26,11 @@ export class Activity {
     private readonly now = Date.now,
   ) {
     this.refusals = new RefusalCounts(now);
+  }
+
+  /** Notes the events a batch stored for the first time (a listener of the ingest port's `onStored`). */
+  noteStored({ inserted }: StoredBatch): void {
+    for (const { message } of inserted) if (message.kind === 'event') this.add(message.record);
   }
 
   /** Notes an event stored for the first time. */

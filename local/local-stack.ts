@@ -1,4 +1,5 @@
 import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -11,29 +12,24 @@ import {
 } from '@aws-sdk/client-sqs';
 import { createProcessHandler } from '../functions/process-webhook/process-webhook';
 import { createReceiveHandler } from '../functions/receive-webhook/receive-webhook';
-import { toHttpAnswer } from '../functions/receive-webhook/render-http-errors';
-import {
-  checkProviderThrottles,
-  DEFAULT_CONFIG,
-  providerThrottle,
-  type RouteThrottle,
-} from '../infra/config';
+import { checkProviderThrottles, DEFAULT_CONFIG, type RouteThrottle } from '../infra/config';
 import { FileRawStore } from '../lib/blobs/raw-store';
 import { DEFAULT_MAX_BODY_BYTES } from '../lib/config';
-import { PayloadTooLargeError, QueueUnavailableError } from '../lib/errors';
+import { QueueUnavailableError } from '../lib/errors';
 import type { QueueMessage } from '../lib/events/event-record';
 import { CampaignCounters } from '../lib/ingest/campaign-counters';
 import { EventWriter } from '../lib/ingest/event-writer';
+import { createIngest } from '../lib/ingest/ingest';
 import { createLogger, type Logger } from '../lib/log';
-import { findProvider, isBuiltInProvider, providerNames } from '../lib/providers';
+import { isBuiltInProvider, providerNames } from '../lib/providers';
 import type { AuthConfig } from '../lib/providers/provider';
 import { DashboardReader } from '../lib/queries/dashboard';
 import { EventQueue } from '../lib/queue/event-queue';
 import { sdkSendMessage } from '../lib/queue/sdk-send-message';
 import { type SigningSecretDocument, StaticSigningSecrets } from '../lib/signature/signing-secrets';
-import { DEFAULT_LAYOUT, itemKey, type TableLayout } from '../lib/table/records-table';
+import { DEFAULT_LAYOUT, type TableLayout } from '../lib/table/records-table';
 import { Activity, LocalPipelineHealth } from './activity';
-import { type LambdaHttpHandler, type Route, startApiGatewayServer } from './api-gateway-server';
+import { type LambdaHttpHandler, startApiGatewayServer } from './api-gateway-server';
 import { type DynamoDbServer, type LocalServer, queueContents, startDynamoDb, startSqs } from './aws-servers';
 import { CounterRepairLoop } from './counter-repair';
 import { ensureRecordsTable } from './create-records-table';
@@ -42,9 +38,10 @@ import { type DataDirLock, lockDataDir } from './data-dir-lock';
 import { DeliveryJournal, type DeliveryJournalOptions } from './delivery-journal';
 import { DurableFileRawStore } from './durable-raw-store';
 import { ensurePrivateDir, writePrivateFileAtomic } from './private-files';
-import { type Reaction, Reactions } from './reactions';
+import { type Reaction, Reactions, reactionListeners } from './reactions';
 import { SqsPoller } from './sqs-poller';
 import { LOCAL_TABLE_NAME, type LocalStackInfo, localClientConfig, STACK_FILE } from './stack-info';
+import { webhookRoutes } from './webhook-routes';
 
 export { LOCAL_TABLE_NAME, type LocalStackInfo, localClientConfig, STACK_FILE };
 
@@ -161,35 +158,6 @@ export interface LocalStack extends LocalStackInfo {
   /** Runs a counter repair pass now, after the one under way: counters then include every batch stored. */
   foldNow(): Promise<void>;
   stop(): Promise<void>;
-}
-
-/**
- * The consumer's writer, noting each first insert for the dashboard's live view, and running the user's
- * reaction for it: only a first insert gets there, as only a first insert reaches a DynamoDB stream in AWS.
- * The reaction's journal (see {@link Reactions}) makes it run at least once across throws and crashes.
- */
-class ActivityRecordingWriter extends EventWriter {
-  constructor(
-    client: DynamoDBClient,
-    tableName: string,
-    layout: TableLayout,
-    private readonly activity: Activity,
-    private readonly reactions?: Reactions,
-  ) {
-    super(client, tableName, layout);
-  }
-
-  override async store(message: QueueMessage, writer?: string) {
-    const reactions = this.reactions;
-    const outcome =
-      reactions && message.kind === 'event' && reactions.reactsTo(message.record)
-        ? await reactions.store(message.record, itemKey(message, this.layout), () =>
-            super.store(message, writer),
-          )
-        : await super.store(message, writer);
-    if (outcome === 'stored' && message.kind === 'event') this.activity.add(message.record);
-    return outcome;
-  }
 }
 
 /**
@@ -316,74 +284,171 @@ async function startUnlocked(
   const dataDir = options.dataDir;
   const alert = options.alert ?? ((line: string) => void globalThis.process.stderr.write(`${line}\n`));
   const tablePath = dataDir ? join(dataDir, 'dynamodb') : undefined;
+  const backends = await startBackends(options, tablePath);
+  const probing = watchTableDisk(backends.storage, tablePath, alert);
+  const journal = dataDir ? await openDeliveryJournal(options, dataDir, backends, logger, alert) : undefined;
+  const receive = await createReceive(options, deliveryQueue(backends, journal), logger);
+  const layout = options.layout ?? DEFAULT_LAYOUT;
+  const activity = new Activity();
+  const consumer = await createConsumer(options, backends, layout, activity, logger);
+  const dashboard = createDashboard(
+    new DashboardReader(backends.dynamodb, LOCAL_TABLE_NAME, layout, pipelineHealthOf(backends, activity)),
+    activity,
+  );
+  const healthy = () => isHealthy(backends, consumer.poller);
+  const http = await startApiGatewayServer({
+    port: options.port,
+    logger,
+    refusals: activity.refusals,
+    ...(options.throttles
+      ? { defaultThrottle: options.throttles.stage ?? { ...DEFAULT_STAGE_THROTTLE } }
+      : {}),
+    routes: webhookRoutes(receive, options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, options.throttles),
+    extra: async (request, response) =>
+      (await dashboard(request, response)) || (await answerHealth(request, response, healthy)),
+  });
+  consumer.poller.start();
+  consumer.repair.start();
+  journal?.startCompaction(options.journalCompactionMs ?? 1_000);
+
+  const info = stackInfoOf(http.port, options.urlTokens ?? {}, backends, layout);
+  // Whole or absent for the tools reading it; private, since its URLs carry tokens.
+  if (dataDir) await writePrivateFileAtomic(join(dataDir, STACK_FILE), `${JSON.stringify(info, null, 2)}\n`);
+  const stop = stopOnce({ dataDir, http, backends, consumer, journal, probing, lock });
+  return {
+    ...info,
+    port: http.port,
+    dynamodb: backends.dynamodb,
+    sqs: backends.sqs,
+    poller: consumer.poller,
+    dynamoServer: backends.dynamoServer,
+    sqsServer: backends.sqsServer,
+    journal,
+    healthy,
+    foldNow: () => consumer.repair.passNow(),
+    stop,
+  };
+}
+
+/** The deployed stage's throttle, which the local API Gateway keeps when throttles are asked for and give none. */
+const DEFAULT_STAGE_THROTTLE = {
+  rateLimit: DEFAULT_CONFIG.throttleRateLimit,
+  burstLimit: DEFAULT_CONFIG.throttleBurstLimit,
+};
+
+/** The local AWS-API servers, their clients, and the records table and queues created on them. */
+interface Backends {
+  dynamoServer: DynamoDbServer;
+  sqsServer: LocalServer;
+  dynamodb: DynamoDBClient;
+  sqs: SQSClient;
+  /** The table's disk (with a data directory): its `fault` says why it refuses writes. */
+  storage: DynamoDbServer['storage'];
+  queueUrl: string;
+  queueArn: string;
+  dlqUrl: string;
+}
+
+/** Starts the DynamoDB-API server (its data at `tablePath`, in memory without) and the SQS-API server. */
+async function startBackends(options: LocalStackOptions, tablePath: string | undefined): Promise<Backends> {
   const dynamoServer = await startDynamoDb(tablePath ? { path: tablePath } : {});
   const sqsServer = await startSqs();
   const dynamodb = new DynamoDBClient(localClientConfig(dynamoServer.endpoint));
   const sqs = new SQSClient(localClientConfig(sqsServer.endpoint));
-
   await ensureRecordsTable(dynamodb, LOCAL_TABLE_NAME);
-  const { queueUrl, queueArn, dlqUrl } = await createEventQueues(sqs, {
+  const queues = await createEventQueues(sqs, {
     name: LOCAL_QUEUE_NAME,
     dlqName: LOCAL_DLQ_NAME,
     visibilityTimeout: options.visibilityTimeoutSeconds ?? 5,
     maxReceiveCount: options.maxReceiveCount ?? 5,
   });
+  return { dynamoServer, sqsServer, dynamodb, sqs, storage: dynamoServer.storage, ...queues };
+}
+
+/**
+ * Tells `alert` when the table's disk starts and stops refusing writes, and probes it every second meanwhile.
+ * @returns the probing timer, cleared at stop.
+ */
+function watchTableDisk(
+  storage: Backends['storage'],
+  tablePath: string | undefined,
+  alert: (line: string) => void,
+): NodeJS.Timeout {
   // A table whose disk refuses writes cannot store what it would be sent: deliveries are answered 503 (the
   // sender retries) and the consumer waits, rather than failing messages into the DLQ, until a probe write
   // succeeds again.
-  const storage = dynamoServer.storage;
   let tableFault: string | undefined;
   storage?.onChange(() => {
-    if (storage.fault && !tableFault)
+    if (storage.fault && !tableFault) {
       alert(
         `the table cannot write in ${tablePath}: ${storage.fault}; deliveries are answered 503 until it can (LevelDB may need a restart of the stack once the disk is fixed)`,
       );
-    else if (!storage.fault && tableFault)
+    } else if (!storage.fault && tableFault) {
       alert(`the table writes again in ${tablePath}; deliveries are accepted`);
+    }
     tableFault = storage.fault;
   });
   const probing = setInterval(() => {
     if (storage?.fault) void storage.probe();
   }, 1_000);
   probing.unref();
+  return probing;
+}
 
-  let journal: DeliveryJournal | undefined;
-  if (dataDir) {
-    const legacy = await takeLegacySnapshot(dataDir, logger);
-    const opened = await DeliveryJournal.open({
-      dir: join(dataDir, JOURNAL_DIR),
-      sqs,
-      queueUrl,
-      dlqUrl,
-      queue: new EventQueue(sdkSendMessage(sqs), queueUrl),
-      inspect: (url) => queueContents(sqsServer.endpoint, url),
-      depth: (url) => queueDepth(sqs, url),
-      makeTableDurable: () => storage?.makeDurable() ?? Promise.resolve(),
-      logger,
-      alert,
-      ...(options.openJournalSegment ? { openSegment: options.openJournalSegment } : {}),
-      ...(legacy ? { adopt: legacy } : {}),
-    });
-    if (legacy) await rm(legacy.path);
-    journal = opened.journal;
-    const { events, deadLetters, skipped } = opened.replayed;
-    if (events + deadLetters + skipped > 0)
-      logger.info('delivery journal replayed', { events, deadLetters, skipped });
-    if (skipped > 0) logger.warn('journal fragments a crash or a full disk left skipped', { skipped });
-  }
+/** Opens the delivery journal in `dataDir`, with an older version's queue snapshot adopted, and replays it. */
+async function openDeliveryJournal(
+  options: LocalStackOptions,
+  dataDir: string,
+  { sqs, sqsServer, queueUrl, dlqUrl, storage }: Backends,
+  logger: Logger,
+  alert: (line: string) => void,
+): Promise<DeliveryJournal> {
+  const legacy = await takeLegacySnapshot(dataDir, logger);
+  const opened = await DeliveryJournal.open({
+    dir: join(dataDir, JOURNAL_DIR),
+    sqs,
+    queueUrl,
+    dlqUrl,
+    queue: new EventQueue(sdkSendMessage(sqs), queueUrl),
+    inspect: (url) => queueContents(sqsServer.endpoint, url),
+    depth: (url) => queueDepth(sqs, url),
+    makeTableDurable: () => storage?.makeDurable() ?? Promise.resolve(),
+    logger,
+    alert,
+    ...(options.openJournalSegment ? { openSegment: options.openJournalSegment } : {}),
+    ...(legacy ? { adopt: legacy } : {}),
+  });
+  if (legacy) await rm(legacy.path);
+  const { events, deadLetters, skipped } = opened.replayed;
+  if (events + deadLetters + skipped > 0)
+    logger.info('delivery journal replayed', { events, deadLetters, skipped });
+  if (skipped > 0) logger.warn('journal fragments a crash or a full disk left skipped', { skipped });
+  return opened.journal;
+}
+
+/**
+ * The receive handler's queue: the delivery journal when there is one, the events queue otherwise; refusing
+ * every delivery while the table's disk refuses writes.
+ */
+function deliveryQueue({ sqs, queueUrl, storage }: Backends, journal: DeliveryJournal | undefined) {
   const delivered = journal ?? new EventQueue(sdkSendMessage(sqs), queueUrl);
-  const queue = {
+  return {
     send: async (message: QueueMessage, deadline?: number) => {
       if (storage?.fault)
         throw new QueueUnavailableError(`the table cannot store deliveries: ${storage.fault}`);
       await delivered.send(message, deadline);
     },
   };
+}
 
+/** The deployed receive handler, unchanged; only its queue differs: locally it goes through the journal. */
+async function createReceive(
+  options: LocalStackOptions,
+  queue: ReturnType<typeof deliveryQueue>,
+  logger: Logger,
+): Promise<LambdaHttpHandler> {
   const urlTokens = options.urlTokens ?? {};
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const receive = createReceiveHandler({
-    // The deployed handler, unchanged; only its queue differs: locally it goes through the journal.
+  return createReceiveHandler({
     queue,
     secrets: new StaticSigningSecrets({
       sori: { current: options.secret, previous: options.previousSecret ?? null },
@@ -392,185 +457,145 @@ async function startUnlocked(
       ),
       ...options.credentials,
     }),
-    maxBodyBytes,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     auth: options.auth ?? {},
-    rawStore: dataDir
-      ? new DurableFileRawStore(dataDir)
+    rawStore: options.dataDir
+      ? new DurableFileRawStore(options.dataDir)
       : new FileRawStore(await mkdtemp(join(tmpdir(), 'campaign-inbox-raw-'))),
     logger,
   }) as unknown as LambdaHttpHandler;
-  const layout = options.layout ?? DEFAULT_LAYOUT;
-  const activity = new Activity();
+}
+
+/** The local consumer: the deployed process handler fed by a poller, and the counter repair it kicks. */
+interface Consumer {
+  poller: SqsPoller;
+  repair: CounterRepairLoop;
+  reactions: Reactions | undefined;
+}
+
+/**
+ * The consumer, storing through the ingest port as the deployed one does. Its listeners hear of first inserts
+ * only, as only a first insert reaches a DynamoDB stream in AWS: the dashboard's live view, and the user's
+ * reaction, whose journal (see {@link Reactions}) makes it run at least once across throws and crashes.
+ */
+async function createConsumer(
+  options: LocalStackOptions,
+  { dynamodb, sqs, queueUrl, queueArn, storage }: Backends,
+  layout: TableLayout,
+  activity: Activity,
+  logger: Logger,
+): Promise<Consumer> {
   // Batches begun before this process were left by one that is gone: the repair counts them at once.
   const counters = new CampaignCounters(dynamodb, LOCAL_TABLE_NAME, layout, options.staleAfterMs, Date.now());
-  const repair = new CounterRepairLoop(
-    counters,
-    logger,
-    options.repairIntervalMs ?? 2_000,
-    () => storage?.fault !== undefined,
-  );
+  const paused = () => storage?.fault !== undefined;
+  const repair = new CounterRepairLoop(counters, logger, options.repairIntervalMs ?? 2_000, paused);
   // Settles what a crash left of the reactions before the consumer runs; nothing at all without a reaction.
   const reactions = options.onEvent
-    ? (
-        await Reactions.open({
-          reaction: options.onEvent,
-          client: dynamodb,
-          tableName: LOCAL_TABLE_NAME,
-          logger,
-          dataDir,
-          ...options.reactionRetries,
-        })
-      ).reactions
+    ? await openReactions(options.onEvent, options, dynamodb, logger)
     : undefined;
-  const process = createProcessHandler({
-    writer: new ActivityRecordingWriter(dynamodb, LOCAL_TABLE_NAME, layout, activity, reactions),
+  const reacting = reactions ? reactionListeners(reactions, layout) : undefined;
+  const ingest = createIngest({
+    writer: new EventWriter(dynamodb, LOCAL_TABLE_NAME, layout),
     counters,
     logger,
+    ...(reacting ? { beforeWrite: reacting.beforeWrite } : {}),
+    onStored: (batch) => {
+      activity.noteStored(batch);
+      reacting?.onStored(batch);
+    },
   });
-  const dashboard = createDashboard(
-    new DashboardReader(
-      dynamodb,
-      LOCAL_TABLE_NAME,
-      layout,
-      new LocalPipelineHealth({
-        refusals: activity.refusals,
-        sqs,
-        queueUrl,
-        dlqUrl,
-        sqsEndpoint: sqsServer.endpoint,
-      }),
-    ),
-    activity,
-  );
+  const processBatch = createProcessHandler({ ingest, logger });
   const poller = new SqsPoller({
     client: sqs,
     queueUrl,
     queueArn,
     handler: async (event) => {
-      const response = await process(event, {} as never);
+      const response = await processBatch(event, {} as never);
       repair.kick();
       return response;
     },
     logger,
     waitTimeSeconds: options.waitTimeSeconds ?? 1,
     concurrency: options.pollerConcurrency ?? 2,
-    paused: () => storage?.fault !== undefined,
+    paused,
   });
+  return { poller, repair, reactions };
+}
 
-  const consumer = poller;
-  const healthy = async () => {
-    if (!consumer.ready) return false;
-    try {
-      await dynamodb.send(new DescribeTableCommand({ TableName: LOCAL_TABLE_NAME }));
-      await queueDepth(sqs, queueUrl);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-
-  // The receive handler's own limits, applied before a body is read: a provider's, capped by the deployment's.
-  const bodyLimit = (params: Record<string, string>, method: string) => {
-    const provider = findProvider(params.provider ?? '');
-    // A method or provider the handler refuses: it looks at no body.
-    if (method !== 'POST' || !provider) return undefined;
-    return Math.min(provider.maxBodyBytes ?? maxBodyBytes, maxBodyBytes);
-  };
-  const tooLarge = (size: number, limit: number) => {
-    const answer = toHttpAnswer(new PayloadTooLargeError(size, limit));
-    return {
-      statusCode: answer.status,
-      headers: { 'content-type': 'application/json', ...answer.headers },
-      body: JSON.stringify({ message: answer.message }),
-    };
-  };
-  // Each provider's own routes, as the deployed API has them, then the catch-all routes for everything else
-  // (a provider not known, any method but POST), which the handler answers 404 and 405.
-  const throttles = options.throttles
-    ? checkProviderThrottles(options.throttles.providers ?? {}, providerNames())
-    : undefined;
-  const providerRoutes = providerNames().flatMap((name): Route[] => {
-    // The deployed handler as it is: it reads the provider from the route key, as API Gateway gives it.
-    const shared = {
-      handler: receive,
-      provider: name,
-      bodyLimit: (_params: Record<string, string>, method: string) => bodyLimit({ provider: name }, method),
-      tooLarge,
-      ...(throttles ? { throttle: providerThrottle(throttles, name) } : {}),
-    };
-    const path = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    return [
-      {
-        routeKey: `POST /webhooks/${name}`,
-        pattern: new RegExp(`^/webhooks/${path}/?$`),
-        params: [],
-        ...shared,
-      },
-      {
-        routeKey: `POST /webhooks/${name}/{token}`,
-        pattern: new RegExp(`^/webhooks/${path}/([^/]+)/?$`),
-        params: ['token'],
-        ...shared,
-      },
-    ];
-  });
-  const http = await startApiGatewayServer({
-    port: options.port,
+/** Opens the reactions' journal in the data directory, settling what a crash left pending. */
+async function openReactions(
+  reaction: Reaction,
+  options: LocalStackOptions,
+  client: DynamoDBClient,
+  logger: Logger,
+): Promise<Reactions> {
+  const { reactions } = await Reactions.open({
+    reaction,
+    client,
+    tableName: LOCAL_TABLE_NAME,
     logger,
-    refusals: activity.refusals,
-    ...(options.throttles
-      ? {
-          defaultThrottle: options.throttles.stage ?? {
-            rateLimit: DEFAULT_CONFIG.throttleRateLimit,
-            burstLimit: DEFAULT_CONFIG.throttleBurstLimit,
-          },
-        }
-      : {}),
-    routes: [
-      ...providerRoutes,
-      {
-        routeKey: 'ANY /webhooks/{provider}',
-        pattern: /^\/webhooks\/([^/]+)\/?$/,
-        params: ['provider'],
-        handler: receive,
-        bodyLimit,
-        tooLarge,
-      },
-      {
-        routeKey: 'ANY /webhooks/{provider}/{token}',
-        pattern: /^\/webhooks\/([^/]+)\/([^/]+)\/?$/,
-        params: ['provider', 'token'],
-        handler: receive,
-        bodyLimit,
-        tooLarge,
-      },
-    ],
-    extra: async (request, response) => {
-      if (await dashboard(request, response)) return true;
-      if (new URL(request.url ?? '/', 'http://127.0.0.1').pathname !== '/healthz') return false;
-      const ok = await healthy();
-      response.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ status: ok ? 'ok' : 'starting' }));
-      return true;
-    },
+    dataDir: options.dataDir,
+    ...options.reactionRetries,
   });
-  poller.start();
-  repair.start();
-  journal?.startCompaction(options.journalCompactionMs ?? 1_000);
+  return reactions;
+}
 
-  const info: LocalStackInfo = {
+/** The delivery health the local dashboard shows, read from the local API Gateway and the local queues. */
+function pipelineHealthOf({ sqs, sqsServer, queueUrl, dlqUrl }: Backends, activity: Activity) {
+  return new LocalPipelineHealth({
+    refusals: activity.refusals,
+    sqs,
+    queueUrl,
+    dlqUrl,
+    sqsEndpoint: sqsServer.endpoint,
+  });
+}
+
+/** `true` when the local servers answer and the poller runs. */
+async function isHealthy({ dynamodb, sqs, queueUrl }: Backends, poller: SqsPoller): Promise<boolean> {
+  if (!poller.ready) return false;
+  try {
+    await dynamodb.send(new DescribeTableCommand({ TableName: LOCAL_TABLE_NAME }));
+    await queueDepth(sqs, queueUrl);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Answers `GET /healthz`. @returns `false` for any other path. */
+async function answerHealth(
+  request: IncomingMessage,
+  response: ServerResponse,
+  healthy: () => Promise<boolean>,
+): Promise<boolean> {
+  if (new URL(request.url ?? '/', 'http://127.0.0.1').pathname !== '/healthz') return false;
+  const ok = await healthy();
+  response.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+  response.end(JSON.stringify({ status: ok ? 'ok' : 'starting' }));
+  return true;
+}
+
+/** What the stack file tells the tools: where the stack listens and keeps its data. */
+function stackInfoOf(
+  port: number,
+  urlTokens: Record<string, string>,
+  { dynamoServer, sqsServer, queueUrl, dlqUrl }: Backends,
+  layout: TableLayout,
+): LocalStackInfo {
+  return {
     pid: globalThis.process.pid,
-    webhookUrl: `http://127.0.0.1:${http.port}/webhooks/sori`,
+    webhookUrl: `http://127.0.0.1:${port}/webhooks/sori`,
     webhookUrls: Object.fromEntries([
-      ['sori', `http://127.0.0.1:${http.port}/webhooks/sori`],
+      ['sori', `http://127.0.0.1:${port}/webhooks/sori`],
       ...Object.entries(urlTokens).map(([provider, token]) => [
         provider,
-        `http://127.0.0.1:${http.port}/webhooks/${provider}/${token}`,
+        `http://127.0.0.1:${port}/webhooks/${provider}/${token}`,
       ]),
       // The providers added by configuration, each on its own route.
       ...providerNames()
         .filter((provider) => !isBuiltInProvider(provider))
-        .map((provider) => [provider, `http://127.0.0.1:${http.port}/webhooks/${provider}`]),
+        .map((provider) => [provider, `http://127.0.0.1:${port}/webhooks/${provider}`]),
     ]),
     dynamodbEndpoint: dynamoServer.endpoint,
     sqsEndpoint: sqsServer.endpoint,
@@ -579,47 +604,51 @@ async function startUnlocked(
     dlqUrl,
     layout,
   };
-  // Whole or absent for the tools reading it; private, since its URLs carry tokens.
-  if (dataDir) await writePrivateFileAtomic(join(dataDir, STACK_FILE), `${JSON.stringify(info, null, 2)}\n`);
+}
 
+/** What a stop ends. */
+interface Running {
+  dataDir: string | undefined;
+  http: { stop(graceMs?: number): Promise<void> };
+  backends: Backends;
+  consumer: Consumer;
+  journal: DeliveryJournal | undefined;
+  probing: NodeJS.Timeout;
+  lock: DataDirLock | undefined;
+}
+
+/** The stack's `stop`: the first call stops it, the others wait for that one. */
+function stopOnce(running: Running): () => Promise<void> {
   let stopping: Promise<void> | undefined;
-  const stop = () => {
-    stopping ??= (async () => {
-      const started = Date.now();
-      await http.stop(1_500);
-      // Give the poller a moment to store what was accepted; whatever it leaves, the journal keeps.
-      const settle = started + 3_000;
-      while (Date.now() < settle && (await queueDepth(sqs, queueUrl).catch(() => 0)) > 0) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      await consumer.stop();
-      await repair.stop();
-      await reactions?.close(started + STOP_BUDGET_MS - 2_500);
-      if (dataDir) {
-        await journal?.close();
-        await rm(join(dataDir, STACK_FILE), { force: true });
-      }
-      clearInterval(probing);
-      dynamodb.destroy();
-      sqs.destroy();
-      await sqsServer.stop();
-      await dynamoServer.stop();
-      await lock?.release();
-    })();
+  return () => {
+    stopping ??= stopStack(running);
     return stopping;
   };
+}
 
-  return {
-    ...info,
-    port: http.port,
-    dynamodb,
-    sqs,
-    poller: consumer,
-    dynamoServer,
-    sqsServer,
-    journal,
-    healthy,
-    foldNow: () => repair.passNow(),
-    stop,
-  };
+/**
+ * Stops taking deliveries, lets the poller store what was accepted for a moment (the journal keeps whatever it
+ * leaves), then stops the consumer, the reactions (within {@link STOP_BUDGET_MS}) and the servers.
+ */
+async function stopStack({ dataDir, http, backends, consumer, journal, probing, lock }: Running) {
+  const { dynamodb, sqs, queueUrl, sqsServer, dynamoServer } = backends;
+  const started = Date.now();
+  await http.stop(1_500);
+  const settle = started + 3_000;
+  while (Date.now() < settle && (await queueDepth(sqs, queueUrl).catch(() => 0)) > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await consumer.poller.stop();
+  await consumer.repair.stop();
+  await consumer.reactions?.close(started + STOP_BUDGET_MS - 2_500);
+  if (dataDir) {
+    await journal?.close();
+    await rm(join(dataDir, STACK_FILE), { force: true });
+  }
+  clearInterval(probing);
+  dynamodb.destroy();
+  sqs.destroy();
+  await sqsServer.stop();
+  await dynamoServer.stop();
+  await lock?.release();
 }

@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import type { EventRecord } from '../lib/events/event-record';
+import type { EventRecord, QueueMessage } from '../lib/events/event-record';
+import type { StoredBatch } from '../lib/ingest/ingest';
 import type { Logger } from '../lib/log';
+import { itemKey, type TableLayout } from '../lib/table/records-table';
 import type { StoreOutcome } from '../lib/table/table-io';
 import { ensurePrivateDir, PRIVATE_FILE_MODE, writePrivateFileAtomic } from './private-files';
 import { appendSynced, writeSynced } from './synced-append';
@@ -32,6 +34,13 @@ export function reactsTo(reaction: Reaction, record: EventRecord): boolean {
 export interface ItemKey {
   pk: string;
   sk: string;
+}
+
+/** One delivery about to be stored, as {@link Reactions.intendToStore} noted it. */
+export interface Intent {
+  readonly n: string;
+  readonly record: EventRecord;
+  readonly key: ItemKey;
 }
 
 /**
@@ -130,19 +139,41 @@ export class Reactions {
    * @returns what `put` returned. @throws what `put` threw (the message is then retried).
    */
   async store(record: EventRecord, key: ItemKey, put: () => Promise<StoreOutcome>): Promise<StoreOutcome> {
-    const n = `${this.boot}.${++this.sequence}`;
-    if (this.dir) await this.intend({ t: 'i', n, pk: key.pk, sk: key.sk, at: record.received_at, r: record });
+    const intent = await this.intendToStore(record, key);
     let outcome: StoreOutcome;
     try {
       outcome = await put();
     } catch (error) {
-      // The put may have been applied: the item tells.
-      if (this.dir) void this.settleUncertain(n, key, record);
+      this.stored(intent, undefined);
       throw error;
     }
-    if (outcome === 'duplicate') this.settle(n, 'x');
-    else this.launch(n, record);
+    this.stored(intent, outcome);
     return outcome;
+  }
+
+  /**
+   * Notes, on disk when it resolves, that one delivery of `record` is about to be stored at `key`: should the
+   * process die before {@link stored} is told, the next start reads the item and reacts if the delivery stored
+   * it.
+   * @throws when the journal could not take the intent (the delivery must then not be stored: it is retried).
+   */
+  async intendToStore(record: EventRecord, key: ItemKey): Promise<Intent> {
+    const n = `${this.boot}.${++this.sequence}`;
+    if (this.dir) await this.intend({ t: 'i', n, pk: key.pk, sk: key.sk, at: record.received_at, r: record });
+    return { n, record, key };
+  }
+
+  /**
+   * Settles an intent with what its put answered: a first insert runs the reaction, a duplicate drops the
+   * intent, and a put without an answer (`undefined`, it may have been applied) is decided by the item.
+   */
+  stored(intent: Intent, outcome: StoreOutcome | undefined): void {
+    const { n, record, key } = intent;
+    // The put may have been applied: the item tells.
+    if (outcome === undefined) {
+      if (this.dir) void this.settleUncertain(n, key, record);
+    } else if (outcome === 'duplicate') this.settle(n, 'x');
+    else this.launch(n, record);
   }
 
   /** Waits for running reactions until `deadline` (epoch ms); what is left runs again at the next start. */
@@ -346,4 +377,34 @@ export class Reactions {
       }
     }
   }
+}
+
+/** The reactions as listeners of the ingest port (see {@link reactionListeners}). */
+export interface ReactionListeners {
+  beforeWrite(message: QueueMessage): Promise<void>;
+  onStored(batch: StoredBatch): void;
+}
+
+/**
+ * The reactions as listeners of the ingest port: before each write of an event the reaction is for, its intent
+ * is journaled (a throw fails the message, which is not written); once the batch is stored, each intent is
+ * settled by what its write answered (see {@link Reactions.stored}).
+ */
+export function reactionListeners(reactions: Reactions, layout: TableLayout): ReactionListeners {
+  // By the message as the ingest hands it to both: a batch's messages are its own objects.
+  const intents = new WeakMap<QueueMessage, Intent>();
+  return {
+    async beforeWrite(message) {
+      if (message.kind !== 'event' || !reactions.reactsTo(message.record)) return;
+      intents.set(message, await reactions.intendToStore(message.record, itemKey(message, layout)));
+    },
+    onStored({ messages, writes }) {
+      messages.forEach((message, i) => {
+        const intent = intents.get(message);
+        if (!intent) return;
+        intents.delete(message);
+        reactions.stored(intent, writes[i]);
+      });
+    },
+  };
 }

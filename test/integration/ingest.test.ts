@@ -2,13 +2,19 @@
  * The ingest port: every batch stored through it, and its `onStored` listener told of the records a batch stored
  * for the first time, never of a duplicate. Against the local DynamoDB-API server.
  */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import type { QueueMessage } from '../../lib/events/event-record';
 import { createIngest, type StoredBatch } from '../../lib/ingest/ingest';
+import { createLogger } from '../../lib/log';
 import { DEFAULT_LAYOUT, itemKey } from '../../lib/table/records-table';
+import { REACTIONS_DIR, REACTIONS_JOURNAL_FILE, Reactions, reactionListeners } from '../../local/reactions';
 import { campaignDayImpressions, memoryLogger } from '../support/deliveries';
-import { createTestTable, localClients } from '../support/local-aws';
+import { createTestTable, eventually, localClients } from '../support/local-aws';
 
 const { dynamodb } = localClients();
 
@@ -99,5 +105,54 @@ describe('createIngest', () => {
       { ok: true, outcome: 'stored' },
     ]);
     expect(lines.some((line) => line.includes('the listener broke'))).toBe(true);
+  });
+});
+
+describe('the reactions as listeners of the ingest port (local/reactions.ts)', () => {
+  it('journals an intent before the write of an event the reaction is for, and runs the reaction for its first insert only', async () => {
+    const { tableName, writer, counters } = await createTestTable(dynamodb);
+    const dataDir = await mkdtemp(join(tmpdir(), 'campaign-inbox-ingest-'));
+    const ran: string[] = [];
+    const { reactions } = await Reactions.open({
+      reaction: { run: (event) => void ran.push(event.id) },
+      client: dynamodb,
+      tableName,
+      logger: createLogger('test', 'error'),
+      dataDir,
+    });
+    const journal = join(dataDir, REACTIONS_DIR, REACTIONS_JOURNAL_FILE);
+    const intents = () =>
+      readFileSync(journal, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { t: string; r?: { id: string } })
+        .filter((line) => line.t === 'i')
+        .map((line) => line.r?.id);
+    const listeners = reactionListeners(reactions, DEFAULT_LAYOUT);
+    const journaledBeforeWrite: boolean[] = [];
+    const ingest = createIngest({
+      writer,
+      counters,
+      beforeWrite: async (message) => {
+        await listeners.beforeWrite(message);
+        // Before the write: beforeWrite runs before each record is written (the test above).
+        journaledBeforeWrite.push(intents().includes(message.record.id));
+      },
+      onStored: (batch) => listeners.onStored(batch),
+    });
+    const [a, b] = campaignDayImpressions(2) as [QueueMessage, QueueMessage];
+    try {
+      await ingest.store([a, b, a]);
+      await ingest.store([a, b]);
+
+      expect(journaledBeforeWrite).toEqual([true, true, true, true, true]);
+      await eventually(async () => (ran.length >= 2 ? true : undefined), 10_000, 'both reactions');
+      // A moment more, for a reaction to a duplicate that would come late.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(ran.sort()).toEqual([a.record.id, b.record.id].sort());
+    } finally {
+      await reactions.close(Date.now() + 1_000);
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
