@@ -106,6 +106,48 @@ async function syncWriteAheadLogs(path: string) {
 }
 
 /**
+ * The table's store on disk at `path` as the stack sees it: whether the disk refuses its writes, a probe to find
+ * when it takes them again, a flush of what it holds.
+ */
+function watchStorage(db: DynaliteStore['db'], path: string): TableStorage {
+  let fault: string | undefined;
+  const listeners: (() => void)[] = [];
+  const set = (value: string | undefined) => {
+    if (value === fault) return;
+    fault = value;
+    for (const listener of listeners) listener();
+  };
+  const probe = Object.getPrototypeOf(db).del as (key: string, options: { sync: boolean }) => Promise<void>;
+  answerStorageErrors(db, {
+    // Only a refusal of the disk's is a fault to wait out; anything else is answered 500 and no more.
+    fail: (error) => {
+      const why = describeStorageError(error);
+      if (why) set(why);
+    },
+    succeed: () => set(undefined),
+  });
+  return {
+    get fault() {
+      return fault;
+    },
+    onChange: (listener) => {
+      listeners.push(listener);
+    },
+    probe: async () => {
+      try {
+        await probe.call(db, PROBE_KEY, { sync: true });
+        set(undefined);
+        return true;
+      } catch (error) {
+        set(describeStorageError(error) ?? (error as Error).message.split('\n')[0] ?? 'unknown');
+        return false;
+      }
+    },
+    makeDurable: () => syncWriteAheadLogs(path),
+  };
+}
+
+/**
  * Starts dynalite, a DynamoDB-API server, in this process on 127.0.0.1. With `path` its data lives on disk
  * (LevelDB) and survives a restart; without, in memory.
  */
@@ -133,46 +175,7 @@ export async function startDynamoDb(options: { port?: number; path?: string } = 
   } finally {
     storeModule.create = create;
   }
-  let storage: TableStorage | undefined;
-  const path = options.path;
-  if (path && store) {
-    const db = store.db;
-    let fault: string | undefined;
-    const listeners: (() => void)[] = [];
-    const set = (value: string | undefined) => {
-      if (value === fault) return;
-      fault = value;
-      for (const listener of listeners) listener();
-    };
-    const probe = Object.getPrototypeOf(db).del as (key: string, options: { sync: boolean }) => Promise<void>;
-    answerStorageErrors(db, {
-      // Only a refusal of the disk's is a fault to wait out; anything else is answered 500 and no more.
-      fail: (error) => {
-        const why = describeStorageError(error);
-        if (why) set(why);
-      },
-      succeed: () => set(undefined),
-    });
-    storage = {
-      get fault() {
-        return fault;
-      },
-      onChange: (listener) => {
-        listeners.push(listener);
-      },
-      probe: async () => {
-        try {
-          await probe.call(db, PROBE_KEY, { sync: true });
-          set(undefined);
-          return true;
-        } catch (error) {
-          set(describeStorageError(error) ?? (error as Error).message.split('\n')[0] ?? 'unknown');
-          return false;
-        }
-      },
-      makeDurable: () => syncWriteAheadLogs(path),
-    };
-  }
+  const storage = options.path && store ? watchStorage(store.db, options.path) : undefined;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
