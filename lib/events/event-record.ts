@@ -41,6 +41,16 @@ export const EventRecordSchema = v.object({
   received_at: v.string(),
   metadata: v.nullable(JsonObject),
   geolocation: v.nullable(GeolocationSchema),
+  /**
+   * The mapping that made the record, `<provider>@<version>` (see `Provider.normalizerVersion`). Set when the
+   * delivery is received; a message sent before records said has none, and was made by `<provider>@1`.
+   */
+  normalizer: v.optional(v.string()),
+  /**
+   * The provider's app the delivery came for, by its URL (`/webhooks/<provider>/<app>`) and verified with that
+   * app's credentials: `default` for the provider's own URL. A message sent before apps has none: `default`.
+   */
+  app: v.optional(v.string()),
 });
 export type EventRecord = v.InferOutput<typeof EventRecordSchema>;
 
@@ -55,6 +65,13 @@ export const QuarantineRecordSchema = v.object({
   provider: v.string(),
   reason: v.string(),
   received_at: v.string(),
+  /**
+   * The delivery id header's value of a provider keyed by it (Standard Webhooks' `webhook-id`): what a reprocess
+   * needs besides the body to key the record as it would have been keyed at receipt.
+   */
+  delivery_id: v.optional(v.string()),
+  /** The app the delivery came for (see `EventRecordSchema`); absent: `default`. */
+  app: v.optional(v.string()),
 });
 export type QuarantineRecord = v.InferOutput<typeof QuarantineRecordSchema>;
 
@@ -85,6 +102,8 @@ export const QUEUE_MESSAGE_VERSION = 2;
 /**
  * The body of one SQS message: the normalized record (or the quarantine note) and the raw body. Version 2 adds
  * the event's `policy`; a version 1 message (sent before an upgrade) has none, and the consumer completes it.
+ * The record's `normalizer` and `app`, and the message's `delivery_id`, are optional within version 2: a message
+ * without them was sent before they were, and the consumer completes it (`<provider>@1`, `default`).
  */
 export const QueueMessageSchema = v.variant('kind', [
   v.object({
@@ -92,6 +111,8 @@ export const QueueMessageSchema = v.variant('kind', [
     kind: v.literal('event'),
     record: EventRecordSchema,
     policy: v.optional(EventPolicySchema),
+    /** The delivery id header's value of a provider keyed by it, kept with the record for a later reprocess. */
+    delivery_id: v.optional(v.string()),
     raw: v.string(),
     raw_encoding: v.picklist(['utf8', 'base64']),
     /** Where the raw body is when it was too large to travel inline (`raw` is then empty). */

@@ -68,9 +68,17 @@ export function interpretAdReform(payload: unknown, receivedAt: string): Interpr
   };
 }
 
+/**
+ * The version of this mapping ({@link interpretAdReform} and its schemas): raised by one with any change that could make a
+ * stored body give another record, so that `events reprocess --normalizer adreform@<old>` finds what the earlier
+ * one made.
+ */
+export const ADREFORM_NORMALIZER_VERSION = 1;
+
 /** Ad Reform: large bodies (screenshot sets), retried for days. A URL token by default. */
 export const adreform: Provider = {
   name: 'adreform',
+  normalizerVersion: ADREFORM_NORMALIZER_VERSION,
   auth: { scheme: { kind: 'url-token' } },
   events: ADREFORM_TOPICS,
   // Screenshot sets grow with their screenshots, and its document sets no size. 4 MiB is the most a Lambda

@@ -91,6 +91,13 @@ const commonEntries = {
   maxBodyBytes: v.optional(
     v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(SMALL_EVENT_MAX_BODY_BYTES * 16)),
   ),
+  /**
+   * The version of this configuration's mapping (`fields`, `timeFormat`, `events`): raised by one whenever they
+   * change, so that the records the earlier one made can be found and normalized again. Absent: 1.
+   */
+  normalizerVersion: v.optional(
+    v.pipe(v.number(), v.integer('expected a whole number'), v.minValue(1), v.maxValue(999_999_999)),
+  ),
 };
 
 const HmacProviderSchema = v.strictObject({
@@ -429,6 +436,7 @@ export function customProvider(config: CustomProviderConfig): Provider {
     config.scheme === 'standard-webhooks' ? STANDARD_WEBHOOKS_HEADERS.id : config.idHeader;
   return {
     name: config.name,
+    ...(config.normalizerVersion === undefined ? {} : { normalizerVersion: config.normalizerVersion }),
     auth: { scheme: schemeOf(config), ...(config.allowIps ? { allowIps: config.allowIps } : {}) },
     events: config.events ?? [...new Set([...impressions, ...clicks])],
     ...(impressions.length + clicks.length > 0 ? { counted } : {}),

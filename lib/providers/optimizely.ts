@@ -111,9 +111,17 @@ export function interpretOptimizely(payload: unknown, receivedAt: string, source
   };
 }
 
+/**
+ * The version of this mapping ({@link interpretOptimizely} and its schemas): raised by one with any change that could make a
+ * stored body give another record, so that `events reprocess --normalizer optimizely@<old>` finds what the earlier
+ * one made.
+ */
+export const OPTIMIZELY_NORMALIZER_VERSION = 1;
+
 /** Optimizely Campaign: a URL token by default; add its sender address with configuration. */
 export const optimizely: Provider = {
   name: 'optimizely',
+  normalizerVersion: OPTIMIZELY_NORMALIZER_VERSION,
   auth: { scheme: { kind: 'url-token' } },
   events: Object.values(OPTIMIZELY_EVENTS),
   counted: { 'email.open': 'impressions', 'email.click': 'clicks' },

@@ -7,6 +7,8 @@ export type Interpretation = { ok: true; record: EventRecord } | { ok: false; re
 export interface Delivery {
   /** The value of the provider's {@link Provider.deliveryIdHeader}, when it has one and the request sent it. */
   id?: string | undefined;
+  /** The app whose URL it came to and whose credentials verified it; absent: the provider's default app. */
+  app?: string | undefined;
 }
 
 /**
@@ -69,6 +71,12 @@ export interface StateUpdate {
 export interface Provider {
   /** The `{provider}` path segment, lower case. */
   readonly name: string;
+  /**
+   * The version of its mapping (schemas and normalization): raised by one whenever a change to the mapping could
+   * make a stored body give another record, so that records made by the earlier mapping can be found and
+   * normalized again. Every record says which made it (`normalizer`, `<name>@<version>`). Absent: 1.
+   */
+  readonly normalizerVersion?: number;
   /** How its requests are authenticated unless configuration says otherwise. */
   readonly auth: AuthConfig;
   /** The canonical event names it produces (dashboards and alarms list them). */

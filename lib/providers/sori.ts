@@ -237,9 +237,17 @@ export function interpretSori(payload: unknown, receivedAt: string): Interpretat
   return { ok: false, reason: 'no event or event_type field' };
 }
 
+/**
+ * The version of this mapping ({@link interpretSori} and its schemas): raised by one with any change that could make a
+ * stored body give another record, so that `events reprocess --normalizer sori@<old>` finds what the earlier
+ * one made.
+ */
+export const SORI_NORMALIZER_VERSION = 1;
+
 /** SORI API, current and legacy formats: signed with `X-SORI-Signature`. */
 export const sori: Provider = {
   name: 'sori',
+  normalizerVersion: SORI_NORMALIZER_VERSION,
   // SORI says to "verify the X-SORI-Signature header" but names no algorithm: HMAC-SHA256 of the raw body keyed
   // with secret_key by default; configuration can choose another scheme.
   auth: { scheme: { kind: 'hmac', header: 'x-sori-signature', algorithm: 'sha256' } },

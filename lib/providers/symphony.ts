@@ -123,9 +123,17 @@ export function symphonyState(record: EventRecord): StateUpdate | undefined {
   };
 }
 
+/**
+ * The version of this mapping ({@link interpretSymphony} and its schemas): raised by one with any change that could make a
+ * stored body give another record, so that `events reprocess --normalizer symphony@<old>` finds what the earlier
+ * one made.
+ */
+export const SYMPHONY_NORMALIZER_VERSION = 1;
+
 /** Symphony Ads API. Its document names no signature: a URL token by default. */
 export const symphony: Provider = {
   name: 'symphony',
+  normalizerVersion: SYMPHONY_NORMALIZER_VERSION,
   auth: { scheme: { kind: 'url-token' } },
   events: SYMPHONY_EVENTS,
   maxBodyBytes: SMALL_EVENT_MAX_BODY_BYTES,

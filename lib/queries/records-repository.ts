@@ -276,7 +276,7 @@ export class RecordsRepository {
           this.client,
           this.indexInput(index, partitionKey, range, indexFilters, false),
         )) {
-          if (page.length > 0) yield page.map(fromEventItem);
+          if (page.length > 0) yield await this.fromIndex(page);
         }
       }
     }
@@ -330,7 +330,29 @@ export class RecordsRepository {
         queryItems(this.client, this.indexInput(index, partitionKey, range, filters, true), limit),
       ),
     );
-    return pages.flat().map(fromEventItem);
+    return this.fromIndex(pages.flat());
+  }
+
+  /**
+   * The events of index entries, read whole from the table: the indexes project a fixed list of attributes (part
+   * of their deployed definition), which leaves out the record's `normalizer` and `app`. Eventually consistent
+   * reads, as the index's own are; an entry whose item is gone meanwhile is taken as the index has it.
+   */
+  private async fromIndex(entries: Record<string, AttributeValue>[]): Promise<StoredEvent[]> {
+    if (entries.length === 0) return [];
+    const key = (item: Record<string, AttributeValue>) =>
+      JSON.stringify([item[RECORDS_TABLE.partitionKey]?.S, item[RECORDS_TABLE.sortKey]?.S]);
+    const items = await getItems(
+      this.client,
+      this.tableName,
+      [...new Map(entries.map((entry) => [key(entry), entry])).values()].map((entry) => ({
+        [RECORDS_TABLE.partitionKey]: entry[RECORDS_TABLE.partitionKey] as AttributeValue,
+        [RECORDS_TABLE.sortKey]: entry[RECORDS_TABLE.sortKey] as AttributeValue,
+      })),
+      false,
+    );
+    const byKey = new Map(items.map((item) => [key(item), item]));
+    return entries.map((entry) => fromEventItem(byKey.get(key(entry)) ?? entry));
   }
 
   /** The query of one base-table partition's events in a time range. */

@@ -7,6 +7,8 @@ import {
   type QueueMessage,
 } from '../events/event-record';
 import { buildQuarantineId } from '../events/record-id';
+import { DEFAULT_APP } from '../providers/apps';
+import { normalizerOf } from '../providers/normalizer';
 import type { Delivery, Provider } from '../providers/provider';
 import { capReason } from '../providers/validation';
 import { toAsciiJson } from '../queue/event-queue';
@@ -32,8 +34,12 @@ function decodeUtf8(raw: Uint8Array): string | undefined {
  * Every message fits {@link MAX_QUEUE_MESSAGE_BYTES} once a raw body over {@link INLINE_RAW_BYTES} is replaced
  * by its reference (the receive function does that), and every item stored from it fits DynamoDB's 400 KB.
  *
- * @param delivery what the request said of the delivery besides its body (its id header), when it is known: a
- *   delivery processed again from its stored body alone has none
+ * The record says which mapping made it (`normalizer`, `<provider>@<version>`) and which app it came for (`app`,
+ * {@link DEFAULT_APP} unless `delivery` names another); a quarantine note keeps the app and the delivery id, so
+ * that a reprocess builds the record receipt would have built.
+ *
+ * @param delivery what the request said of the delivery besides its body (its id header, the app of its URL),
+ *   when it is known: a delivery processed again from its stored body has what was kept of it
  * @returns never throws.
  */
 export function buildQueueMessage(
@@ -48,6 +54,7 @@ export function buildQueueMessage(
       ? { raw: Buffer.from(raw).toString('base64'), raw_encoding: 'base64' as const }
       : { raw: text, raw_encoding: 'utf8' as const };
   const deliveryId = deliveryIdOf(provider, delivery);
+  const app = delivery?.app ?? DEFAULT_APP;
   const quarantine = (reason: string): QueueMessage => {
     const record = {
       // A provider keyed by its delivery id may send one body under two ids (two events alike): they stay two
@@ -61,6 +68,7 @@ export function buildQueueMessage(
       received_at: receivedAt,
       // What a reprocess needs besides the body to key the record as it would have been keyed at receipt.
       ...(deliveryId === undefined ? {} : { delivery_id: deliveryId }),
+      ...(app === DEFAULT_APP ? {} : { app }),
     };
     return fitRaw(
       { v: QUEUE_MESSAGE_VERSION, kind: 'quarantine', record, ...body },
@@ -88,12 +96,17 @@ export function buildQueueMessage(
     return quarantine(`could not interpret: ${error instanceof Error ? error.name : 'error'}`);
   }
   if (!interpretation.ok) return quarantine(interpretation.reason);
-  const record = capRecord(interpretation.record, raw.length);
+  const record = {
+    ...capRecord(interpretation.record, raw.length),
+    normalizer: normalizerOf(provider),
+    app,
+  };
   const recordBytes = toAsciiJson(record).length;
   if (recordBytes > MAX_RECORD_BYTES) return quarantine(`normalized record over ${MAX_RECORD_BYTES} bytes`);
   const policy = policyFor(provider, record);
+  const kept = deliveryId === undefined ? {} : { delivery_id: deliveryId };
   return fitRaw(
-    { v: QUEUE_MESSAGE_VERSION, kind: 'event', record, policy, ...body },
+    { v: QUEUE_MESSAGE_VERSION, kind: 'event', record, policy, ...kept, ...body },
     raw,
     recordBytes + toAsciiJson(policy).length,
   );

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import * as zlib from 'node:zlib';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { type EventRecord, EventRecordSchema, type QueueMessage } from '../events/event-record';
+import { DEFAULT_APP } from '../providers/apps';
+import { firstNormalizer } from '../providers/normalizer';
 import { histogramOf, REACH_ATTRIBUTE, type ReachHistogram } from './reach';
 
 /**
@@ -427,7 +429,7 @@ export function toItem(
 ): Record<string, AttributeValue> {
   const { pk, sk } = itemKey(message, layout);
   if (message.kind === 'quarantine') {
-    const { id, provider, reason, received_at } = message.record;
+    const { id, provider, reason, received_at, delivery_id, app } = message.record;
     return {
       pk: S(pk),
       sk: S(sk),
@@ -436,6 +438,9 @@ export function toItem(
       provider: S(provider),
       reason: S(reason),
       received_at: S(received_at),
+      // Kept so that a reprocess builds the record receipt would have built: keyed by this id, for this app.
+      ...(delivery_id ? { delivery_id: S(delivery_id) } : {}),
+      ...(app && app !== DEFAULT_APP ? { app: S(app) } : {}),
       gsi1pk: S(QUARANTINE_PARTITION),
       gsi1sk: S(`${received_at}#${id}`),
       ...rawAttributes(message),
@@ -445,8 +450,9 @@ export function toItem(
   const item: Record<string, AttributeValue> = { pk: S(pk), sk: S(sk), kind: S('event') };
   for (const field of STRING_FIELDS) {
     const value = record[field];
-    if (value !== null && value !== '') item[field] = S(value);
+    if (value !== null && value !== undefined && value !== '') item[field] = S(value);
   }
+  if (message.delivery_id) item[DELIVERY_ID_ATTRIBUTE] = S(message.delivery_id);
   for (const field of JSON_FIELDS) {
     if (record[field] !== null) item[field] = S(JSON.stringify(record[field]));
   }
@@ -503,8 +509,17 @@ const json = (item: Record<string, AttributeValue>, name: string) => {
   return value === undefined ? null : JSON.parse(value);
 };
 
-/** A stored event as the query CLI prints it: every record field, absent ones as `null`. */
-export type StoredEvent = EventRecord;
+/**
+ * A stored event as the query CLI prints it: every record field, absent ones as `null`; `normalizer` and `app`
+ * always named (an item stored before records said is `<provider>@1`'s, of the `default` app).
+ */
+export type StoredEvent = EventRecord & { normalizer: string; app: string };
+
+/**
+ * The attribute of an event item that keeps the delivery id header's value of a provider keyed by it, outside
+ * the record's fields: what normalizing its raw body again needs besides the body.
+ */
+export const DELIVERY_ID_ATTRIBUTE = 'delivery_id';
 
 /** A stored quarantined delivery with its raw body as text (`base64` when it is not UTF-8). */
 export interface StoredQuarantine {
@@ -519,21 +534,89 @@ export interface StoredQuarantine {
   /** When a reprocess made it a record (kept for audit), and that record's id. */
   resolved_at?: string;
   record_id?: string;
+  /** The delivery id header's value, for a provider keyed by it. */
+  delivery_id?: string;
+  /** The app it came for, when not the default one. */
+  app?: string;
 }
 
 /** Attributes a quarantined delivery gets when a reprocess stores it as a record. */
 export const RESOLVED_ATTRIBUTES = { at: 'resolved_at', record: 'record_id' } as const;
+
+/** Every attribute of an event item that holds a record field, `normalizer` and `app` among them. */
+const RECORD_ATTRIBUTES: readonly string[] = [...STRING_FIELDS, ...JSON_FIELDS];
+
+/** The attributes of an event item that say where it is found: its keys and its index keys. */
+export const EVENT_KEY_ATTRIBUTES = [
+  RECORDS_TABLE.partitionKey,
+  RECORDS_TABLE.sortKey,
+  ...Object.values(RECORDS_TABLE.indexes).flatMap((index) => [index.partitionKey, index.sortKey]),
+] as const;
+
+/**
+ * The update that rewrites a stored event's record fields in place with those of `next` (the item the current
+ * mapping makes of the same raw body), once: only while the item still says it was made by `from`. Its keys,
+ * raw body, retention and writer stay as they are; the caller has made sure `next` has the same keys.
+ * @param from the normalizer the item is rewritten from; an item with no `normalizer` was made by `<provider>@1`,
+ *   and is taken for `from` when `from` is that one
+ * @returns the update, and the record fields it changes (`normalizer` left out)
+ */
+export function renormalizeUpdate(
+  tableName: string,
+  stored: Record<string, AttributeValue>,
+  next: Record<string, AttributeValue>,
+  from: string,
+  fromIsFirst: boolean,
+): { update: UpdateItemCommandInput & { ConditionExpression: string }; changed: string[] } {
+  const names: Record<string, string> = { '#pk': RECORDS_TABLE.partitionKey, '#normalizer': 'normalizer' };
+  const values: Record<string, AttributeValue> = { ':from': S(from) };
+  const set: string[] = [];
+  const remove: string[] = [];
+  const changed: string[] = [];
+  RECORD_ATTRIBUTES.forEach((field, i) => {
+    const before = stored[field]?.S;
+    const after = next[field]?.S;
+    if (before === after) return;
+    if (field !== 'normalizer') changed.push(field);
+    names[`#f${i}`] = field;
+    if (after === undefined) remove.push(`#f${i}`);
+    else {
+      values[`:f${i}`] = S(after);
+      set.push(`#f${i} = :f${i}`);
+    }
+  });
+  const expression = [
+    set.length > 0 ? `SET ${set.join(', ')}` : '',
+    remove.length > 0 ? `REMOVE ${remove.join(', ')}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  return {
+    update: {
+      TableName: tableName,
+      Key: { pk: stored.pk as AttributeValue, sk: stored.sk as AttributeValue },
+      UpdateExpression: expression,
+      ConditionExpression: `attribute_exists(#pk) AND (#normalizer = :from${fromIsFirst ? ' OR attribute_not_exists(#normalizer)' : ''})`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    },
+    changed,
+  };
+}
 
 /** @returns the event record stored in `item` (the inverse of {@link toItem}). */
 export function fromEventItem(item: Record<string, AttributeValue>): StoredEvent {
   const record: Record<string, unknown> = {};
   for (const field of STRING_FIELDS) record[field] = str(item, field);
   for (const field of JSON_FIELDS) record[field] = json(item, field);
+  const provider = (record.provider as string | null) ?? '';
   return {
     ...record,
     id: record.id ?? '',
-    provider: record.provider ?? '',
+    provider,
     event: record.event ?? '',
+    normalizer: record.normalizer ?? firstNormalizer(provider),
+    app: record.app ?? DEFAULT_APP,
   } as StoredEvent;
 }
 
@@ -597,6 +680,8 @@ export function fromQuarantineItem(item: Record<string, AttributeValue>): Stored
     ...decodedRaw(item),
     ...(item.raw_ref?.S ? { raw_ref: item.raw_ref.S } : {}),
     ...(item.resolved_at?.S ? { resolved_at: item.resolved_at.S, record_id: item.record_id?.S ?? '' } : {}),
+    ...(item.delivery_id?.S ? { delivery_id: item.delivery_id.S } : {}),
+    ...(item.app?.S ? { app: item.app.S } : {}),
   };
 }
 
