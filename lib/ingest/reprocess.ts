@@ -1,14 +1,26 @@
 import { createHash } from 'node:crypto';
 import { readFile, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { readRawRef } from '../blobs/raw-store';
+import type { EventRecord } from '../events/event-record';
+import { FIRST_NORMALIZER_VERSION, normalizerOf, parseNormalizer } from '../providers/normalizer';
 import { buildQueueMessage } from '../receive/build-queue-message';
-import { providerNamed } from '../receive/event-policy';
+import { providerNamed, withPolicy } from '../receive/event-policy';
 import { tableClockOffsetMs } from '../table/clock';
 import { reasonUpdate, resolvedUpdate } from '../table/quarantine-items';
-import type { StoredQuarantine } from '../table/records-table';
-import { updateIf } from '../table/table-io';
+import {
+  counterFieldsOf,
+  DELIVERY_ID_ATTRIBUTE,
+  EVENT_KEY_ATTRIBUTES,
+  fromEventItem,
+  rawBytesOf,
+  renormalizeUpdate,
+  type StoredQuarantine,
+  type TableLayout,
+  toItem,
+} from '../table/records-table';
+import { scanPages, updateIf } from '../table/table-io';
 import type { CampaignCounters } from './campaign-counters';
 import type { EventWriter } from './event-writer';
 import { storeBatch } from './store-batch';
@@ -84,12 +96,19 @@ export async function reprocessQuarantine(
       outcomes.push({ id: entry.id, provider: entry.provider, result: 'quarantined', reason: entry.reason });
       continue;
     }
-    const raw = await rawBytes(entry, options);
+    const raw = await rawBytes(
+      { ...entry, inline: () => Buffer.from(entry.raw, entry.raw_encoding) },
+      options,
+    );
     if (typeof raw === 'string') {
       outcomes.push({ id: entry.id, provider: entry.provider, result: 'skipped', reason: raw });
       continue;
     }
-    const built = buildQueueMessage(provider, raw, entry.received_at);
+    // Keyed and placed as at receipt: by the delivery id its provider keys records by, for the app it came to.
+    const built = buildQueueMessage(provider, raw, entry.received_at, {
+      id: entry.delivery_id,
+      app: entry.app,
+    });
     // A body kept by reference stays there: inline it would take an incompressible one past the item limit.
     const message = entry.raw_ref ? { ...built, raw: '', raw_ref: entry.raw_ref } : built;
     if (message.kind === 'quarantine') {
@@ -139,9 +158,12 @@ const quoted = (ref: string) => JSON.stringify(ref.length > 120 ? `${ref.slice(0
  * stack stores raw bodies (`<scheme>raw/<provider>/<sha-256 of the bytes>`, the provider the entry's own).
  * @returns the bytes, or why they cannot be used (the entry is then left as it is).
  */
-async function rawBytes(entry: StoredQuarantine, places: RawPlaces): Promise<Buffer | string> {
+async function rawBytes(
+  entry: { provider: string; raw_ref?: string | undefined; inline: () => Buffer | undefined },
+  places: RawPlaces,
+): Promise<Buffer | string> {
   const ref = entry.raw_ref;
-  if (!ref) return Buffer.from(entry.raw, entry.raw_encoding);
+  if (!ref) return entry.inline() ?? 'raw body missing from its item';
   const refused = (why: string) => `raw body reference refused: ${why}`;
   const name = /^(?:file:\/\/|s3:\/\/[^/]+\/)raw\/([^/]+)\/([^/]+)$/.exec(ref);
   const hash = name?.[2] ?? '';
@@ -201,3 +223,189 @@ const markResolved = (tables: { client: DynamoDBClient; tableName: string }, id:
 /** Records the reason the current provider code gives, for an entry that is still not understood. */
 const setReason = (tables: { client: DynamoDBClient; tableName: string }, id: string, reason: string) =>
   updateIf(tables.client, reasonUpdate(tables.tableName, id, reason));
+
+/** Which stored records to normalize again: those a given mapping made. */
+export interface StoredFilter {
+  /** The mapping that made them, `<provider>@<version>` (records stored before records said: `<provider>@1`). */
+  normalizer: string;
+  /** Only those received at or after this time (ISO 8601). */
+  since?: string | undefined;
+  /** Only this record. */
+  id?: string | undefined;
+}
+
+/** What normalizing one stored record again did (or, with `dryRun`, would do). */
+export interface ReprocessStoredOutcome {
+  id: string;
+  provider: string;
+  /**
+   * `rewritten`: its fields are the current mapping's now, and so is its `normalizer`; `already`: another run
+   * rewrote it first; `quarantined`: the current mapping does not understand its body, and `skipped`: its body
+   * cannot be used, or the current mapping would move what the counters count or where the record is found
+   * (see `reason`). A record quarantined or skipped is left as it was, with its normalizer.
+   */
+  result: 'rewritten' | 'already' | 'quarantined' | 'skipped';
+  /** The normalizer it has now (or would have). */
+  normalizer: string;
+  /** The record fields the rewrite changed. */
+  changed?: string[];
+  reason?: string;
+}
+
+/**
+ * Normalizes stored records again with the current mapping of their provider: those `filter.normalizer` made,
+ * read from their raw bodies (kept with each record, or where its reference points) as if received again when
+ * they were, for the app they came to and with the delivery id they were keyed by. Each record is rewritten in
+ * place, once: the write holds only while the item still names the old normalizer, so a run killed anywhere and
+ * run again, or two runs at once, rewrite each record exactly once, and a rewritten record is not listed again.
+ *
+ * The counters are not moved: they count what a record's type, time, platform, country, material, campaign and
+ * device are, and a rewrite that would change any of these (or the record's keys) would leave them counting the
+ * old values. Such a record is `skipped` and left as it was, with the reason; so is one whose body the current
+ * mapping quarantines. Everything else a mapping gives (names, account, activity, metadata, region, city) is
+ * rewritten. The table is scanned once, for this provider's events made by that mapping.
+ * @throws when `filter.normalizer` is not `<provider>@<version>` of a provider served here, or names the current
+ *   mapping (there is nothing newer to normalize into); the SDK's error when a read or a write fails (a run
+ *   stopped so can be run again).
+ * @returns one outcome per record looked at, in the order the scan met them.
+ */
+export async function reprocessStored(
+  tables: { client: DynamoDBClient; tableName: string; layout: TableLayout },
+  filter: StoredFilter,
+  options: { dryRun?: boolean; onOutcome?: (outcome: ReprocessStoredOutcome) => void } & RawPlaces = {},
+): Promise<ReprocessStoredOutcome[]> {
+  const label = parseNormalizer(filter.normalizer);
+  if (!label)
+    throw new Error(`not a normalizer label (<provider>@<version>): ${JSON.stringify(filter.normalizer)}`);
+  const provider = providerNamed(label.provider);
+  if (!provider) throw new Error(`unknown provider ${JSON.stringify(label.provider)}`);
+  const current = normalizerOf(provider);
+  if (current === filter.normalizer)
+    throw new Error(
+      `${current} is the current normalizer of ${provider.name}: there is nothing newer to normalize into`,
+    );
+  const first = label.version === FIRST_NORMALIZER_VERSION;
+  const names: Record<string, string> = {
+    '#kind': 'kind',
+    '#provider': 'provider',
+    '#normalizer': 'normalizer',
+  };
+  const values: Record<string, AttributeValue> = {
+    ':event': { S: 'event' },
+    ':provider': { S: provider.name },
+    ':from': { S: filter.normalizer },
+  };
+  const terms = [
+    '#kind = :event',
+    '#provider = :provider',
+    first ? '(#normalizer = :from OR attribute_not_exists(#normalizer))' : '#normalizer = :from',
+  ];
+  if (filter.since) {
+    names['#received'] = 'received_at';
+    values[':since'] = { S: filter.since };
+    terms.push('#received >= :since');
+  }
+  if (filter.id) {
+    names['#id'] = 'id';
+    values[':id'] = { S: filter.id };
+    terms.push('#id = :id');
+  }
+  const outcomes: ReprocessStoredOutcome[] = [];
+  const report = (outcome: ReprocessStoredOutcome) => {
+    outcomes.push(outcome);
+    options.onOutcome?.(outcome);
+  };
+  for await (const page of scanPages(tables.client, {
+    TableName: tables.tableName,
+    FilterExpression: terms.join(' AND '),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+    ConsistentRead: true,
+  })) {
+    for (const item of page) {
+      report(await renormalize(tables, item, filter.normalizer, first, options));
+    }
+  }
+  return outcomes;
+}
+
+/** Normalizes one stored event again (see {@link reprocessStored}). */
+async function renormalize(
+  tables: { client: DynamoDBClient; tableName: string; layout: TableLayout },
+  item: Record<string, AttributeValue>,
+  from: string,
+  fromIsFirst: boolean,
+  options: { dryRun?: boolean } & RawPlaces,
+): Promise<ReprocessStoredOutcome> {
+  const stored = fromEventItem(item);
+  const base = { id: stored.id, provider: stored.provider };
+  const left = (result: 'quarantined' | 'skipped', reason: string): ReprocessStoredOutcome => ({
+    ...base,
+    result,
+    normalizer: stored.normalizer,
+    reason,
+  });
+  const provider = providerNamed(stored.provider);
+  if (!provider) return left('skipped', `${stored.provider} is not served here`);
+  const raw = await rawBytes(
+    { provider: stored.provider, raw_ref: item.raw_ref?.S, inline: () => rawBytesOf(item) },
+    options,
+  );
+  if (typeof raw === 'string') return left('skipped', raw);
+  // Records stored before the delivery id was kept beside them were of configured providers keyed by it, whose
+  // records took it for their activity id.
+  const deliveryId =
+    item[DELIVERY_ID_ATTRIBUTE]?.S ??
+    (provider.deliveryIdHeader ? (stored.activity_id ?? undefined) : undefined);
+  const built = buildQueueMessage(provider, raw, stored.received_at, { id: deliveryId, app: stored.app });
+  if (built.kind === 'quarantine') return left('quarantined', built.record.reason);
+  const message = withPolicy(item.raw_ref?.S ? { ...built, raw: '', raw_ref: item.raw_ref.S } : built);
+  if (message.kind !== 'event') return left('quarantined', 'not an event');
+  const next = toItem(message, tables.layout);
+  const moved = movedFields(item, next, stored, message.record);
+  if (moved.length > 0)
+    return left(
+      'skipped',
+      `would change what the counters count (${moved.join(', ')}): left as it is, counted as it was`,
+    );
+  const { update, changed } = renormalizeUpdate(tables.tableName, item, next, from, fromIsFirst);
+  const done = { ...base, normalizer: message.record.normalizer ?? normalizerOf(provider), changed };
+  if (options.dryRun) return { ...done, result: 'rewritten' };
+  const written = await updateIf(tables.client, update);
+  return { ...done, result: written ? 'rewritten' : 'already' };
+}
+
+/**
+ * What a rewrite would move that the counters, the device markers or the keys depend on: the item's keys and
+ * index keys, the fields the counters read, the campaign and the device.
+ */
+function movedFields(
+  item: Record<string, AttributeValue>,
+  next: Record<string, AttributeValue>,
+  stored: EventRecord,
+  record: EventRecord,
+): string[] {
+  const moved = COUNTED_FIELDS.filter(
+    ([, read]) => JSON.stringify(read(stored) ?? null) !== JSON.stringify(read(record) ?? null),
+  ).map(([name]) => name);
+  // Every field the counters read is above; the keys are made of them too, so this is a safeguard.
+  if (
+    moved.length === 0 &&
+    JSON.stringify(counterFieldsOf(stored)) !== JSON.stringify(counterFieldsOf(record))
+  )
+    moved.push('counted fields');
+  if (moved.length === 0 && EVENT_KEY_ATTRIBUTES.some((name) => item[name]?.S !== next[name]?.S))
+    moved.push('keys');
+  return moved;
+}
+
+/** The fields a record is counted, marked and found by, each with how it is read. */
+const COUNTED_FIELDS: [string, (record: EventRecord) => unknown][] = [
+  ['event', (record) => record.event],
+  ['created_at', (record) => record.created_at],
+  ['campaign_id', (record) => record.campaign_id],
+  ['device_id', (record) => record.device_id],
+  ['platform', (record) => record.platform],
+  ['viewer_country', (record) => record.geolocation?.viewer_country],
+  ['material_id', (record) => record.material_id],
+];
