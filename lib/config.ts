@@ -1,10 +1,77 @@
 import * as v from 'valibot';
 import { ConfigError } from './errors';
 import { providerNames } from './providers';
-import type { AuthConfig } from './providers/provider';
 import type { TableLayout } from './table/records-table';
 
 type Env = Record<string, string | undefined>;
+
+/**
+ * A function's environment as read back: any of its variables may be missing (a reader says which is required).
+ * Readers take their variables through this type, so that a name the stack no longer writes fails to compile.
+ */
+export type EnvironmentOf<Variables> = { readonly [Name in keyof Variables]?: string | undefined };
+
+/** Drops the variables left unset, for a Lambda function's `environment`, which holds strings only. */
+export function definedVariables<Variables extends object>(variables: Variables): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(variables).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
+}
+
+/** The log level every deployed function starts with; Powertools and our own loggers read it. */
+export const DEPLOYED_LOG_LEVEL = 'INFO';
+
+/** The records table as every function that reads or writes it is told of it. */
+export interface TableVariables {
+  TABLE_NAME: string;
+  /** Partitions a campaign's events spread over, as an integer. */
+  SHARDS: string;
+  /** Days records are kept, as an integer; `0` keeps them for ever. */
+  RECORD_RETENTION_DAYS: string;
+}
+
+/** What the stack knows of the records table: its name and layout, as configured. */
+export interface TableSettings {
+  tableName: string;
+  shards: number;
+  /** 0 keeps records for ever. */
+  recordRetentionDays: number;
+}
+
+/** @returns the table's variables, which {@link loadTableLayout} and each reader's `TABLE_NAME` read back. */
+export function tableVariables(table: TableSettings): TableVariables {
+  return {
+    TABLE_NAME: table.tableName,
+    SHARDS: String(table.shards),
+    RECORD_RETENTION_DAYS: String(table.recordRetentionDays),
+  };
+}
+
+/** The providers served, as the functions that read the provider list are told of them. */
+export interface ProviderVariables {
+  /** The configured providers (`customProviders`), as JSON; unset when there is none. */
+  CUSTOM_PROVIDERS?: string;
+  /** The providers served, comma-separated; unset when every provider is. */
+  PROVIDERS?: string;
+}
+
+/** What the stack knows of the providers it serves. */
+export interface ProviderSettings {
+  /** The configured providers, checked; written as JSON when there is any. */
+  customProviders: readonly unknown[];
+  /** The providers served, named only when the stack serves a chosen list (empty: every provider). */
+  served: readonly string[];
+}
+
+/** @returns the providers' variables, read back by `registerCustomProviders` and {@link readEnabledProviders}. */
+export function providerVariables(providers: ProviderSettings): ProviderVariables {
+  return {
+    ...(providers.customProviders.length > 0
+      ? { CUSTOM_PROVIDERS: JSON.stringify(providers.customProviders) }
+      : {}),
+    ...(providers.served.length > 0 ? { PROVIDERS: providers.served.join(',') } : {}),
+  };
+}
 
 /**
  * 4 MiB: the deployment's ceiling for every provider, set to the largest limit a provider declares (Ad Reform's
@@ -24,12 +91,15 @@ export interface ReceiveConfig {
   secrets: SecretsConfig;
   allowUnsigned: boolean;
   /** Authentication per provider, overriding the providers' own. */
-  auth: Record<string, AuthConfig>;
+  auth: Record<string, AuthOverride>;
   /** Providers served. */
   enabled: string[];
   /** Where bodies too large for a queue message go (S3), when set. */
   rawBucket: string | undefined;
 }
+
+/** A provider's authentication as `AUTH_CONFIG` may override it (a provider's own `AuthConfig` takes it). */
+export type AuthOverride = v.InferOutput<typeof AuthConfigSchema>;
 
 const AuthConfigSchema = v.object({
   scheme: v.variant('kind', [
@@ -47,9 +117,13 @@ const AuthConfigSchema = v.object({
 /**
  * Reads `AUTH_CONFIG`: JSON mapping provider names to `{"scheme":{"kind":…},"allowIps":[…]}`, e.g.
  * `{"optimizely":{"scheme":{"kind":"url-token"},"allowIps":["193.169.180.1"]}}`.
+ * @param known the providers this build serves, built-in and configured
  * @throws {ConfigError} naming the provider or the problem.
  */
-export function loadAuthConfig(env: Env = process.env): Record<string, AuthConfig> {
+export function readAuthConfig(
+  env: EnvironmentOf<ReceiveVariables>,
+  known: readonly string[],
+): Record<string, AuthOverride> {
   const text = env.AUTH_CONFIG;
   if (!text) return {};
   let json: unknown;
@@ -62,26 +136,30 @@ export function loadAuthConfig(env: Env = process.env): Record<string, AuthConfi
   if (!result.success)
     throw new ConfigError(`AUTH_CONFIG: ${v.getDotPath(result.issues[0]) ?? ''} ${result.issues[0].message}`);
   for (const name of Object.keys(result.output)) {
-    if (!providerNames().includes(name))
+    if (!known.includes(name))
       throw new ConfigError(`AUTH_CONFIG names an unknown provider ${JSON.stringify(name)}`);
   }
   return result.output;
 }
 
 /**
- * Reads `PROVIDERS`, the comma-separated providers served (default: all).
+ * Reads `PROVIDERS`, the comma-separated providers served (default: every one `known`).
+ * @param known the providers this build serves, built-in and configured
  * @throws {ConfigError} for an unknown name.
  */
-export function loadEnabledProviders(env: Env = process.env): string[] {
+export function readEnabledProviders(
+  env: EnvironmentOf<ProviderVariables>,
+  known: readonly string[],
+): string[] {
   const names = (env.PROVIDERS ?? '')
     .split(',')
     .map((name) => name.trim())
     .filter(Boolean);
   for (const name of names) {
-    if (!providerNames().includes(name))
+    if (!known.includes(name))
       throw new ConfigError(`PROVIDERS names an unknown provider ${JSON.stringify(name)}`);
   }
-  return names.length > 0 ? names : providerNames();
+  return names.length > 0 ? names : [...known];
 }
 
 export interface ProcessConfig {
@@ -89,6 +167,8 @@ export interface ProcessConfig {
   layout: TableLayout;
   /** Age after which a counter claim is certainly abandoned: above the function timeout, below redelivery. */
   staleAfterMs: number;
+  /** Where a message that can never be read goes at once, with the reason; without it, it is retried. */
+  dlqUrl?: string;
 }
 
 /** Default retention of event records, days (counters are kept for ever). */
@@ -96,13 +176,17 @@ export const DEFAULT_RETENTION_DAYS = 365;
 /** The process function runs at most 30 s; a claim twice that old has no batch behind it. */
 export const DEFAULT_STALE_AFTER_SECONDS = 60;
 
-function required(env: Env, name: string): string {
+function required<Variables>(env: EnvironmentOf<Variables>, name: keyof Variables & string): string {
   const value = env[name];
   if (!value) throw new ConfigError(`environment variable ${name} is required`);
   return value;
 }
 
-function positiveInteger(env: Env, name: string, fallback: number): number {
+function positiveInteger<Variables>(
+  env: EnvironmentOf<Variables>,
+  name: keyof Variables & string,
+  fallback: number,
+): number {
   const text = env[name];
   if (text === undefined || text === '') return fallback;
   const value = Number(text);
@@ -114,12 +198,62 @@ function positiveInteger(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+/** The receive function's environment as the stack writes it. */
+export interface ReceiveVariables extends ProviderVariables {
+  QUEUE_URL: string;
+  /** The ARN, never the secret: the function reads it from Secrets Manager and caches it briefly. */
+  SIGNING_SECRET_ARN: string;
+  MAX_BODY_BYTES: string;
+  ALLOW_UNSIGNED: 'true' | 'false';
+  RAW_BUCKET: string;
+  /** Authentication per provider, as JSON; unset when no provider's is overridden. */
+  AUTH_CONFIG?: string;
+  POWERTOOLS_LOG_LEVEL: string;
+}
+
+/** What the receive function may read besides: tuning, and the local stack's secrets. */
+interface ReceiveTuningVariables {
+  SIGNING_SECRET_TTL_SECONDS: string;
+  SORI_SECRET_KEY: string;
+  SORI_PREVIOUS_SECRET_KEY: string;
+}
+
+/** What the stack knows when it writes the receive function's environment. */
+export interface ReceiveSettings {
+  queueUrl: string;
+  signingSecretArn: string;
+  maxBodyBytes: number;
+  allowUnsigned: boolean;
+  rawBucket: string;
+  providers: ProviderSettings;
+  /** Authentication per provider, overriding the providers' own; empty leaves `AUTH_CONFIG` unset. */
+  auth: Readonly<Record<string, unknown>>;
+}
+
+/** @returns the receive function's environment, which {@link readReceiveConfig} reads back. */
+export function receiveVariables(settings: ReceiveSettings): ReceiveVariables {
+  return {
+    QUEUE_URL: settings.queueUrl,
+    SIGNING_SECRET_ARN: settings.signingSecretArn,
+    MAX_BODY_BYTES: String(settings.maxBodyBytes),
+    ALLOW_UNSIGNED: settings.allowUnsigned ? 'true' : 'false',
+    RAW_BUCKET: settings.rawBucket,
+    ...providerVariables(settings.providers),
+    ...(Object.keys(settings.auth).length > 0 ? { AUTH_CONFIG: JSON.stringify(settings.auth) } : {}),
+    POWERTOOLS_LOG_LEVEL: DEPLOYED_LOG_LEVEL,
+  };
+}
+
 /**
  * Reads the receive function's configuration. Secrets come from Secrets Manager (`SIGNING_SECRET_ARN`, the
  * deployed stack) or, for the local stack only, from `SORI_SECRET_KEY` / `SORI_PREVIOUS_SECRET_KEY`.
+ * @param known the providers this build serves, built-in and configured (register the configured ones first)
  * @throws {ConfigError} at cold start when something is missing or malformed.
  */
-export function loadReceiveConfig(env: Env = process.env): ReceiveConfig {
+export function readReceiveConfig(
+  env: EnvironmentOf<ReceiveVariables & ReceiveTuningVariables>,
+  known: readonly string[],
+): ReceiveConfig {
   const secretArn = env.SIGNING_SECRET_ARN;
   let secrets: SecretsConfig;
   if (secretArn) {
@@ -143,8 +277,8 @@ export function loadReceiveConfig(env: Env = process.env): ReceiveConfig {
     maxBodyBytes: positiveInteger(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES),
     secrets,
     allowUnsigned: env.ALLOW_UNSIGNED === 'true',
-    auth: loadAuthConfig(env),
-    enabled: loadEnabledProviders(env),
+    auth: readAuthConfig(env, known),
+    enabled: readEnabledProviders(env, known),
     rawBucket: env.RAW_BUCKET || undefined,
   };
 }
@@ -154,7 +288,7 @@ export function loadReceiveConfig(env: Env = process.env): ReceiveConfig {
  * for ever). Writers and readers must use the same values.
  * @throws {ConfigError} when a value is malformed.
  */
-export function loadTableLayout(env: Env = process.env): TableLayout {
+export function loadTableLayout(env: EnvironmentOf<TableVariables> = process.env): TableLayout {
   const retention = env.RECORD_RETENTION_DAYS;
   const retentionDays =
     retention === '0' ? null : positiveInteger(env, 'RECORD_RETENTION_DAYS', DEFAULT_RETENTION_DAYS);
@@ -162,13 +296,68 @@ export function loadTableLayout(env: Env = process.env): TableLayout {
 }
 
 /**
- * Reads the process function's configuration.
+ * Reads the records table's name (`TABLE_NAME`) and layout.
+ * @throws {ConfigError} when the name is missing or a value is malformed.
+ */
+export function readTable(env: EnvironmentOf<TableVariables>): { tableName: string; layout: TableLayout } {
+  return { tableName: required(env, 'TABLE_NAME'), layout: loadTableLayout(env) };
+}
+
+/** The process function's environment as the stack writes it. */
+export interface ProcessVariables extends TableVariables {
+  POWERTOOLS_LOG_LEVEL: string;
+  DLQ_URL: string;
+}
+
+/** What the process function may read besides: the age of an abandoned counter claim. */
+interface CounterClaimVariables {
+  COUNTER_STALE_SECONDS: string;
+}
+
+/** @returns the process function's environment, which {@link loadProcessConfig} reads back. */
+export function processVariables(settings: { table: TableSettings; dlqUrl: string }): ProcessVariables {
+  return {
+    ...tableVariables(settings.table),
+    POWERTOOLS_LOG_LEVEL: DEPLOYED_LOG_LEVEL,
+    DLQ_URL: settings.dlqUrl,
+  };
+}
+
+/**
+ * Reads the process function's configuration (the counter repair reads the same, without `DLQ_URL`).
  * @throws {ConfigError} at cold start when `TABLE_NAME` is missing or a value is malformed.
  */
-export function loadProcessConfig(env: Env = process.env): ProcessConfig {
+export function loadProcessConfig(
+  env: EnvironmentOf<ProcessVariables & CounterClaimVariables> = process.env,
+): ProcessConfig {
   return {
-    tableName: required(env, 'TABLE_NAME'),
-    layout: loadTableLayout(env),
+    ...readTable(env),
     staleAfterMs: positiveInteger(env, 'COUNTER_STALE_SECONDS', DEFAULT_STALE_AFTER_SECONDS) * 1000,
+    ...(env.DLQ_URL ? { dlqUrl: env.DLQ_URL } : {}),
   };
+}
+
+/**
+ * {@link readAuthConfig} for the providers this process serves now.
+ * @deprecated pass the provider names to {@link readAuthConfig}: this one ties the configuration to the
+ *   provider registry, and goes once every caller does.
+ */
+export function loadAuthConfig(env: Env = process.env): Record<string, AuthOverride> {
+  return readAuthConfig(env, providerNames());
+}
+
+/**
+ * {@link readEnabledProviders} for the providers this process serves now.
+ * @deprecated pass the provider names to {@link readEnabledProviders}; this one goes once every caller does.
+ */
+export function loadEnabledProviders(env: Env = process.env): string[] {
+  return readEnabledProviders(env, providerNames());
+}
+
+/**
+ * {@link readReceiveConfig} for the providers this process serves now.
+ * @deprecated pass the provider names to {@link readReceiveConfig}; this one goes once every caller does.
+ */
+export function loadReceiveConfig(env: Env = process.env): ReceiveConfig {
+  return readReceiveConfig(env, providerNames());
 }

@@ -1,17 +1,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createLambdaLogger, levelFrom } from '../../lib/log';
-import { registerCustomProviders } from '../../lib/providers/declarative';
+import { createLambdaLogger } from '../../lib/log';
 import { awsPipelineHealth, loadPipelineHealthConfig } from '../../lib/queries/pipeline-health';
 import { composeDashboardHandler } from './compose';
-import { loadDashboardConfig } from './config';
+import { readDashboardEnvironment } from './config';
 // The page travels inside the bundle: esbuild reads a `type: 'text'` import as the file's text.
 import html from './page/index.html' with { type: 'text' };
 
-// Once per container: a missing variable fails the cold start loudly.
-registerCustomProviders(process.env.CUSTOM_PROVIDERS);
-const config = loadDashboardConfig();
-const logLevel = levelFrom(process.env.POWERTOOLS_LOG_LEVEL ?? process.env.LOG_LEVEL);
-// Delivery health from CloudWatch and SQS, where the construct says to read it (`METRICS_NAMESPACE`, …).
+// Once per container: a missing variable fails the cold start loudly. The configured providers are served
+// first, then delivery health is read from CloudWatch and SQS, where the construct says to read it.
+const { config, logLevel } = readDashboardEnvironment();
 const health = loadPipelineHealthConfig();
 
 const runtime = {

@@ -2,11 +2,11 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
-import { loadProcessConfig } from '../../lib/config';
 import { CampaignCounters, type RepairSummary } from '../../lib/ingest/campaign-counters';
+import { readRepairConfig } from './config';
 
 // Once per container: a missing variable fails the cold start loudly.
-const config = loadProcessConfig();
+const config = readRepairConfig();
 const logger = new Logger({ serviceName: 'repair-counters' });
 const counters = new CampaignCounters(
   new DynamoDBClient({}),
