@@ -1,5 +1,5 @@
 import type { Node } from 'constructs';
-import { DEFAULT_MAX_BODY_BYTES, loadAuthConfig, loadEnabledProviders } from '../lib/config';
+import { DEFAULT_MAX_BODY_BYTES, readAuthConfig, readEnabledProviders } from '../lib/config';
 import { isBuiltInProvider, providerNames } from '../lib/providers';
 import { parseCustomProviders } from '../lib/providers/declarative';
 
@@ -273,26 +273,23 @@ export function checkWafRateLimit(value: unknown): number {
   return integer('wafRateLimit', value, MIN_WAF_RATE_LIMIT, MAX_WAF_RATE_LIMIT);
 }
 
-/**
- * Reads the configuration from CDK context (strings from `-c`, typed values from `cdk.json`).
- * @throws naming the key when a value is out of range.
- */
-export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
-  const get = (key: keyof InboxConfig) => node.tryGetContext(CONTEXT_KEYS[key]);
-  const d = DEFAULT_CONFIG;
-  const or = <T>(key: keyof InboxConfig, parse: (value: unknown) => T, fallback: T): T => {
-    const value = get(key);
-    return value === undefined || value === '' ? fallback : parse(value);
-  };
-  const list = (v: unknown) =>
-    Array.isArray(v)
-      ? v.map(String)
-      : String(v)
-          .split(',')
-          .map((p) => p.trim())
-          .filter(Boolean);
-  const config: InboxConfig = {
-    stackName: or('stackName', String, d.stackName),
+/** Reads one context key: its parsed value, or the default when unset or empty. */
+type ContextValue = <T>(key: keyof InboxConfig, parse: (value: unknown) => T, fallback: T) => T;
+
+/** A list from context: a JSON array as `cdk.json` holds it, or comma-separated text as `-c` gives it. */
+const list = (value: unknown) =>
+  Array.isArray(value)
+    ? value.map(String)
+    : String(value)
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean);
+
+const d = DEFAULT_CONFIG;
+
+/** The API's limits and the operations settings (logs, dead letters, alarms). */
+function readLimits(or: ContextValue) {
+  return {
     throttleRateLimit: or(
       'throttleRateLimit',
       (v) => integer('throttleRateLimit', v, 1, MAX_RATE_LIMIT),
@@ -303,8 +300,6 @@ export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
       (v) => integer('throttleBurstLimit', v, 1, MAX_BURST_LIMIT),
       d.throttleBurstLimit,
     ),
-    // Checked below, once the providers served are known.
-    providerThrottles: d.providerThrottles,
     wafRateLimit: or('wafRateLimit', checkWafRateLimit, d.wafRateLimit),
     logRetentionDays: or(
       'logRetentionDays',
@@ -319,6 +314,12 @@ export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
     alarmEmail: or('alarmEmail', String, d.alarmEmail),
     allowUnsigned: or('allowUnsigned', (v) => boolean('allowUnsigned', v), d.allowUnsigned),
     quietHours: or('quietHours', (v) => integer('quietHours', v, 1, 168), d.quietHours),
+  };
+}
+
+/** The consumer's batches, the largest body, and the table's layout. */
+function readStoring(or: ContextValue) {
+  return {
     batchSize: or('batchSize', (v) => integer('batchSize', v, 1, 100), d.batchSize),
     batchWindowSeconds: or(
       'batchWindowSeconds',
@@ -337,6 +338,12 @@ export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
       (v) => integer('recordRetentionDays', v, 0, 36_500),
       d.recordRetentionDays,
     ),
+  };
+}
+
+/** The providers served and their authentication, each value as given. */
+function readProviders(or: ContextValue) {
+  return {
     providers: or('providers', list, d.providers),
     customProviders: or(
       'customProviders',
@@ -349,13 +356,42 @@ export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
         typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : (v as Record<string, unknown>),
       d.auth,
     ),
-    dashboardUsers: or('dashboardUsers', (v) => checkDashboardUsers(list(v)), d.dashboardUsers),
   };
-  // The same checks the receive function makes at cold start, made at synth time instead.
-  loadAuthConfig({ AUTH_CONFIG: JSON.stringify(config.auth) });
+}
+
+/**
+ * Checks the providers as the receive function checks them at cold start, made at synth time instead.
+ * @throws naming the key when `auth` or `providers` names a provider this build does not know.
+ */
+function checkProviders(config: Pick<InboxConfig, 'providers' | 'customProviders' | 'auth'>): void {
+  readAuthConfig({ AUTH_CONFIG: JSON.stringify(config.auth) }, providerNames());
   // A configured provider may be named too: it is served in any case.
   const configured = new Set(config.customProviders.map((provider) => provider.name));
-  loadEnabledProviders({ PROVIDERS: config.providers.filter((name) => !configured.has(name)).join(',') });
+  readEnabledProviders(
+    { PROVIDERS: config.providers.filter((name) => !configured.has(name)).join(',') },
+    providerNames(),
+  );
+}
+
+/**
+ * Reads the configuration from CDK context (strings from `-c`, typed values from `cdk.json`).
+ * @throws naming the key when a value is out of range.
+ */
+export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
+  const or: ContextValue = (key, parse, fallback) => {
+    const value = node.tryGetContext(CONTEXT_KEYS[key]);
+    return value === undefined || value === '' ? fallback : parse(value);
+  };
+  const config: InboxConfig = {
+    stackName: or('stackName', String, d.stackName),
+    ...readLimits(or),
+    // Checked below, once the providers served are known.
+    providerThrottles: d.providerThrottles,
+    ...readStoring(or),
+    ...readProviders(or),
+    dashboardUsers: or('dashboardUsers', (v) => checkDashboardUsers(list(v)), d.dashboardUsers),
+  };
+  checkProviders(config);
   config.providerThrottles = or(
     'providerThrottles',
     (v) => checkProviderThrottles(v, servedProviders(config)),
