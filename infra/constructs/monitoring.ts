@@ -8,7 +8,8 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRIC, METRICS_NAMESPACE, type MetricName, perEventMetricName } from '../../lib/metrics';
-import { allProviders } from '../../lib/providers';
+import { allProviders, isBuiltInProvider, type Provider } from '../../lib/providers';
+import { type CustomProviderConfig, customProvider } from '../../lib/providers/declarative';
 
 export interface MonitoringProps {
   api: apigw.HttpApi;
@@ -21,6 +22,45 @@ export interface MonitoringProps {
   deadLetterQueue: sqs.IQueue;
   quietHours: number;
   alarmEmail: string | undefined;
+  /**
+   * The providers added by configuration (checked), whose event types the dashboard graphs besides the built-in
+   * providers'.
+   */
+  customProviders?: readonly CustomProviderConfig[];
+}
+
+const FIVE_MINUTES = Duration.minutes(5);
+const PER_MINUTE = Duration.minutes(1);
+/** Most alarms here fire on a single count in one 5-minute period: a lost or late event is news at once. */
+const ON_ANY: Pick<
+  cw.AlarmProps,
+  'threshold' | 'evaluationPeriods' | 'comparisonOperator' | 'treatMissingData'
+> = {
+  threshold: 1,
+  evaluationPeriods: 1,
+  comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+  treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+};
+/** A rate alarm: over half, in one period. */
+const OVER_HALF: Pick<
+  cw.AlarmProps,
+  'threshold' | 'evaluationPeriods' | 'comparisonOperator' | 'treatMissingData'
+> = {
+  threshold: 50,
+  evaluationPeriods: 1,
+  comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+  treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+};
+
+/**
+ * The providers whose events are graphed: the built-in ones, then those configured, built from their
+ * configuration here rather than read from the process-wide registry, so a synth sees exactly the stack's own.
+ */
+function graphedProviders(customProviders: readonly CustomProviderConfig[]): Provider[] {
+  return [
+    ...allProviders().filter((provider) => isBuiltInProvider(provider.name)),
+    ...customProviders.map(customProvider),
+  ];
 }
 
 /**
@@ -34,256 +74,274 @@ export class Monitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const custom = (
-      name: MetricName,
-      service: string,
-      extra: Record<string, string> = {},
-      period = Duration.minutes(5),
-    ) =>
-      new cw.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: name,
-        dimensionsMap: { service, ...extra },
-        statistic: cw.Stats.SUM,
-        period,
-      });
-    const receive = (name: MetricName, period?: Duration) => custom(name, 'receive-webhook', {}, period);
-    const process = (name: MetricName, period?: Duration) => custom(name, 'process-webhook', {}, period);
+    this.addQueueAlarms(props);
+    this.addApiAlarms(props);
+    this.addFunctionAlarms(props);
+    this.addQuietSourceAlarm(props.quietHours);
+    this.topic = props.alarmEmail ? this.notify(props.alarmEmail) : undefined;
+    this.dashboard = this.addDashboard(props);
+  }
 
-    const alarm = (id: string, description: string, options: cw.AlarmProps) => {
-      const created = new cw.Alarm(this, id, { alarmDescription: description, ...options });
-      this.alarms.push(created);
-      return created;
-    };
-
-    alarm('DeadLettersAlarm', 'Messages are in the DLQ: fix the cause, then npm run events -- redrive.', {
-      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: cw.Stats.MAXIMUM,
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+  /** One of the functions' own counts (embedded metrics), summed over `period`. */
+  private custom(name: MetricName, service: string, period = FIVE_MINUTES): cw.Metric {
+    return new cw.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: name,
+      dimensionsMap: { service },
+      statistic: cw.Stats.SUM,
+      period,
     });
-    alarm(
+  }
+
+  private receive(name: MetricName, period?: Duration): cw.Metric {
+    return this.custom(name, 'receive-webhook', period);
+  }
+
+  private process(name: MetricName, period?: Duration): cw.Metric {
+    return this.custom(name, 'process-webhook', period);
+  }
+
+  private alarm(id: string, description: string, options: cw.AlarmProps): cw.Alarm {
+    const created = new cw.Alarm(this, id, { alarmDescription: description, ...options });
+    this.alarms.push(created);
+    return created;
+  }
+
+  private addQueueAlarms(props: MonitoringProps): void {
+    this.alarm(
+      'DeadLettersAlarm',
+      'Messages are in the DLQ: fix the cause, then npm run events -- redrive.',
+      {
+        metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: FIVE_MINUTES,
+          statistic: cw.Stats.MAXIMUM,
+        }),
+        ...ON_ANY,
+      },
+    );
+    this.alarm(
       'OldestMessageAgeAlarm',
       'Events wait more than 5 minutes in the queue: the consumer is failing or too slow.',
       {
         metric: props.queue.metricApproximateAgeOfOldestMessage({
-          period: Duration.minutes(5),
+          period: FIVE_MINUTES,
           statistic: cw.Stats.MAXIMUM,
         }),
+        ...ON_ANY,
         threshold: 300,
         evaluationPeriods: 2,
-        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
       },
     );
-    alarm('Receive5xxAlarm', 'The webhook answered 5xx: senders retry, but only a few times.', {
-      metric: props.api.metricServerError({ period: Duration.minutes(5), statistic: cw.Stats.SUM }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+  }
+
+  private addApiAlarms(props: MonitoringProps): void {
+    this.alarm('Receive5xxAlarm', 'The webhook answered 5xx: senders retry, but only a few times.', {
+      metric: props.api.metricServerError({ period: FIVE_MINUTES, statistic: cw.Stats.SUM }),
+      ...ON_ANY,
     });
     if (props.throttledRequests) {
-      alarm(
+      this.alarm(
         'ThrottledAlarm',
         'The API answered 429 (throttled) in the last 5 minutes: a sender over its route’s rate or a flood; senders retry 429 only a few times. The access logs name the route.',
-        {
-          metric: props.throttledRequests,
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: cw.TreatMissingData.NOT_BREACHING,
-        },
+        { metric: props.throttledRequests, ...ON_ANY },
       );
     }
-    alarm(
+    this.alarm(
       'ClientErrorRateAlarm',
       'Over half of at least 50 requests in 5 minutes were answered 4xx (refused or throttled): a sender with a wrong URL or secret, or a flood of unauthenticated traffic.',
       {
         metric: new cw.MathExpression({
           expression: 'IF(n >= 50, 100 * e / n, 0)',
           usingMetrics: {
-            e: props.api.metricClientError({ period: Duration.minutes(5), statistic: cw.Stats.SUM }),
-            n: props.api.metricCount({ period: Duration.minutes(5), statistic: cw.Stats.SUM }),
+            e: props.api.metricClientError({ period: FIVE_MINUTES, statistic: cw.Stats.SUM }),
+            n: props.api.metricCount({ period: FIVE_MINUTES, statistic: cw.Stats.SUM }),
           },
-          period: Duration.minutes(5),
+          period: FIVE_MINUTES,
           label: 'API 4xx (%)',
         }),
-        threshold: 50,
-        evaluationPeriods: 1,
-        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        ...OVER_HALF,
       },
     );
-    alarm(
+    this.alarm(
       'SignatureFailureRateAlarm',
       'Over half of at least 10 deliveries failed the signature check: a wrong secret, or someone probing.',
       {
         metric: new cw.MathExpression({
           expression: 'IF(f >= 10, 100 * f / (f + a + q), 0)',
           usingMetrics: {
-            f: receive(METRIC.signatureFailures),
-            a: receive(METRIC.accepted),
-            q: receive(METRIC.quarantined),
+            f: this.receive(METRIC.signatureFailures),
+            a: this.receive(METRIC.accepted),
+            q: this.receive(METRIC.quarantined),
           },
-          period: Duration.minutes(5),
+          period: FIVE_MINUTES,
           label: 'Signature failures (%)',
         }),
-        threshold: 50,
-        evaluationPeriods: 1,
-        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        ...OVER_HALF,
       },
     );
-    alarm(
+  }
+
+  private addFunctionAlarms(props: MonitoringProps): void {
+    this.alarm(
       'ProcessingErrorsAlarm',
       'The consumer failed to store records; they are retried and then go to the DLQ.',
       {
         metric: new cw.MathExpression({
           expression: 'FILL(e, 0) + FILL(p, 0)',
           usingMetrics: {
-            e: props.processFunction.metricErrors({ period: Duration.minutes(5) }),
-            p: process(METRIC.processingFailures),
+            e: props.processFunction.metricErrors({ period: FIVE_MINUTES }),
+            p: this.process(METRIC.processingFailures),
           },
-          period: Duration.minutes(5),
+          period: FIVE_MINUTES,
           label: 'Processing errors',
         }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        ...ON_ANY,
       },
     );
-    alarm(
+    this.alarm(
       'SecretRefreshAlarm',
       'Reading the signing secret has failed for 15 minutes: the receive function verifies with its cached copy, or answers 503 without one.',
-      {
-        metric: receive(METRIC.secretRefreshFailures),
-        threshold: 1,
-        evaluationPeriods: 3,
-        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
-      },
+      { metric: this.receive(METRIC.secretRefreshFailures), ...ON_ANY, evaluationPeriods: 3 },
     );
-    alarm(
+    this.alarm(
       'CounterRepairAlarm',
       'The counter repair has failed for 15 minutes: campaign counters may stay off until it runs again.',
       {
-        metric: props.repairFunction.metricErrors({ period: Duration.minutes(5) }),
-        threshold: 1,
+        metric: props.repairFunction.metricErrors({ period: FIVE_MINUTES }),
+        ...ON_ANY,
         evaluationPeriods: 3,
-        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
       },
     );
-    alarm(
+  }
+
+  private addQuietSourceAlarm(quietHours: number): void {
+    this.alarm(
       'QuietSourceAlarm',
-      `No event accepted for ${props.quietHours} hours: is the URL still set in the sender's console?`,
+      `No event accepted for ${quietHours} hours: is the URL still set in the sender's console?`,
       {
-        metric: receive(METRIC.accepted, Duration.hours(1)),
+        metric: this.receive(METRIC.accepted, Duration.hours(1)),
         threshold: 1,
-        evaluationPeriods: props.quietHours,
+        evaluationPeriods: quietHours,
         comparisonOperator: cw.ComparisonOperator.LESS_THAN_THRESHOLD,
         treatMissingData: cw.TreatMissingData.BREACHING,
       },
     );
+  }
 
-    if (props.alarmEmail) {
-      this.topic = new sns.Topic(this, 'AlarmTopic', {
-        enforceSSL: true,
-        displayName: 'campaign-inbox alarms',
-      });
-      this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
-      const action = new actions.SnsAction(this.topic);
-      for (const created of this.alarms) {
-        created.addAlarmAction(action);
-        created.addOkAction(action);
-      }
+  /** Every alarm notifies the address through one topic, when it fires and when it clears. */
+  private notify(alarmEmail: string): sns.Topic {
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      enforceSSL: true,
+      displayName: 'campaign-inbox alarms',
+    });
+    topic.addSubscription(new subscriptions.EmailSubscription(alarmEmail));
+    const action = new actions.SnsAction(topic);
+    for (const created of this.alarms) {
+      created.addAlarmAction(action);
+      created.addOkAction(action);
     }
+    return topic;
+  }
 
-    const perMinute = Duration.minutes(1);
-    const eventNames = allProviders().flatMap((provider) => provider.events);
-    this.dashboard = new cw.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
-    this.dashboard.addWidgets(
-      new cw.GraphWidget({
-        title: 'Events per minute by type',
-        width: 12,
-        stacked: true,
-        left: eventNames.map(
-          (event) =>
-            new cw.Metric({
-              namespace: METRICS_NAMESPACE,
-              metricName: perEventMetricName(METRIC.accepted, event),
-              dimensionsMap: { service: 'receive-webhook' },
-              statistic: cw.Stats.SUM,
-              period: perMinute,
-              label: event,
-            }),
-        ),
-      }),
-      new cw.GraphWidget({
-        title: 'Stored, duplicates, quarantined',
-        width: 12,
-        left: [
-          process(METRIC.stored, perMinute).with({ label: 'stored' }),
-          process(METRIC.duplicates, perMinute).with({ label: 'duplicates' }),
-          receive(METRIC.quarantined, perMinute).with({ label: 'quarantined' }),
-        ],
-      }),
-      new cw.GraphWidget({
-        title: 'Failures',
-        width: 12,
-        left: [
-          receive(METRIC.signatureFailures, perMinute).with({ label: 'signature failures' }),
-          receive(METRIC.queueFailures, perMinute).with({ label: 'queue failures (503)' }),
-          process(METRIC.processingFailures, perMinute).with({ label: 'processing failures' }),
-          props.api.metricServerError({ period: perMinute }).with({ label: 'API 5xx' }),
-          props.api.metricClientError({ period: perMinute }).with({ label: 'API 4xx' }),
-          ...(props.throttledRequests
-            ? [props.throttledRequests.with({ period: perMinute, label: 'API 429 (throttled)' })]
-            : []),
-        ],
-      }),
-      new cw.GraphWidget({
-        title: 'Receive latency (ms)',
-        width: 12,
-        left: [
-          props.api
-            .metricLatency({ period: perMinute, statistic: cw.Stats.percentile(50) })
-            .with({ label: 'API p50' }),
-          props.api
-            .metricLatency({ period: perMinute, statistic: cw.Stats.percentile(99) })
-            .with({ label: 'API p99' }),
-          props.receiveFunction
-            .metricDuration({ period: perMinute, statistic: cw.Stats.percentile(99) })
-            .with({ label: 'function p99' }),
-        ],
-      }),
-      new cw.GraphWidget({
-        title: 'Queue depth',
-        width: 12,
-        left: [
-          props.queue
-            .metricApproximateNumberOfMessagesVisible({ period: perMinute })
-            .with({ label: 'waiting' }),
-          props.queue
-            .metricApproximateNumberOfMessagesNotVisible({ period: perMinute })
-            .with({ label: 'in flight' }),
-          props.deadLetterQueue
-            .metricApproximateNumberOfMessagesVisible({ period: perMinute })
-            .with({ label: 'DLQ' }),
-        ],
-        right: [
-          props.queue
-            .metricApproximateAgeOfOldestMessage({ period: perMinute })
-            .with({ label: 'oldest (s)' }),
-        ],
-      }),
+  private addDashboard(props: MonitoringProps): cw.Dashboard {
+    const dashboard = new cw.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
+    dashboard.addWidgets(
+      this.eventsWidget(props.customProviders ?? []),
+      this.outcomesWidget(),
+      this.failuresWidget(props),
+      this.latencyWidget(props),
+      this.queueWidget(props),
       new cw.AlarmStatusWidget({ title: 'Alarms', width: 12, alarms: this.alarms }),
     );
+    return dashboard;
+  }
+
+  /** One line per event type the providers declare, the configured providers' included. */
+  private eventsWidget(customProviders: readonly CustomProviderConfig[]): cw.GraphWidget {
+    const eventNames = graphedProviders(customProviders).flatMap((provider) => provider.events);
+    return new cw.GraphWidget({
+      title: 'Events per minute by type',
+      width: 12,
+      stacked: true,
+      left: eventNames.map(
+        (event) =>
+          new cw.Metric({
+            namespace: METRICS_NAMESPACE,
+            metricName: perEventMetricName(METRIC.accepted, event),
+            dimensionsMap: { service: 'receive-webhook' },
+            statistic: cw.Stats.SUM,
+            period: PER_MINUTE,
+            label: event,
+          }),
+      ),
+    });
+  }
+
+  private outcomesWidget(): cw.GraphWidget {
+    return new cw.GraphWidget({
+      title: 'Stored, duplicates, quarantined',
+      width: 12,
+      left: [
+        this.process(METRIC.stored, PER_MINUTE).with({ label: 'stored' }),
+        this.process(METRIC.duplicates, PER_MINUTE).with({ label: 'duplicates' }),
+        this.receive(METRIC.quarantined, PER_MINUTE).with({ label: 'quarantined' }),
+      ],
+    });
+  }
+
+  private failuresWidget(props: MonitoringProps): cw.GraphWidget {
+    return new cw.GraphWidget({
+      title: 'Failures',
+      width: 12,
+      left: [
+        this.receive(METRIC.signatureFailures, PER_MINUTE).with({ label: 'signature failures' }),
+        this.receive(METRIC.queueFailures, PER_MINUTE).with({ label: 'queue failures (503)' }),
+        this.process(METRIC.processingFailures, PER_MINUTE).with({ label: 'processing failures' }),
+        props.api.metricServerError({ period: PER_MINUTE }).with({ label: 'API 5xx' }),
+        props.api.metricClientError({ period: PER_MINUTE }).with({ label: 'API 4xx' }),
+        ...(props.throttledRequests
+          ? [props.throttledRequests.with({ period: PER_MINUTE, label: 'API 429 (throttled)' })]
+          : []),
+      ],
+    });
+  }
+
+  private latencyWidget(props: MonitoringProps): cw.GraphWidget {
+    return new cw.GraphWidget({
+      title: 'Receive latency (ms)',
+      width: 12,
+      left: [
+        props.api
+          .metricLatency({ period: PER_MINUTE, statistic: cw.Stats.percentile(50) })
+          .with({ label: 'API p50' }),
+        props.api
+          .metricLatency({ period: PER_MINUTE, statistic: cw.Stats.percentile(99) })
+          .with({ label: 'API p99' }),
+        props.receiveFunction
+          .metricDuration({ period: PER_MINUTE, statistic: cw.Stats.percentile(99) })
+          .with({ label: 'function p99' }),
+      ],
+    });
+  }
+
+  private queueWidget(props: MonitoringProps): cw.GraphWidget {
+    return new cw.GraphWidget({
+      title: 'Queue depth',
+      width: 12,
+      left: [
+        props.queue
+          .metricApproximateNumberOfMessagesVisible({ period: PER_MINUTE })
+          .with({ label: 'waiting' }),
+        props.queue
+          .metricApproximateNumberOfMessagesNotVisible({ period: PER_MINUTE })
+          .with({ label: 'in flight' }),
+        props.deadLetterQueue
+          .metricApproximateNumberOfMessagesVisible({ period: PER_MINUTE })
+          .with({ label: 'DLQ' }),
+      ],
+      right: [
+        props.queue.metricApproximateAgeOfOldestMessage({ period: PER_MINUTE }).with({ label: 'oldest (s)' }),
+      ],
+    });
   }
 }
