@@ -7,6 +7,8 @@ import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { dashboardVariables } from '../../functions/campaign-dashboard/config';
+import { definedVariables } from '../../lib/config';
 import { METRICS_NAMESPACE, RECEIVE_SERVICE } from '../../lib/metrics';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
 import { checkDashboardUsers } from '../config';
@@ -29,6 +31,8 @@ export interface CampaignDashboardProps {
   deadLetterQueue?: sqs.IQueue;
   /** The providers the receive function serves, whose refusals are shown one by one; all when empty or absent. */
   providers?: readonly string[];
+  /** The providers added by configuration (checked), which the function serves besides the built-in ones. */
+  customProviders?: readonly unknown[];
 }
 
 /** Cognito's limit on a domain prefix (`<prefix>.auth.<region>.amazoncognito.com`). */
@@ -65,8 +69,23 @@ export class CampaignDashboard extends Construct {
     super(scope, id);
     const users = checkDashboardUsers(props.users);
     this.url = `${props.api.url}/dashboard`;
+    this.userPool = this.addUserPool();
+    this.domain = this.userPool.addDomain('SignIn', {
+      cognitoDomain: { domainPrefix: domainPrefix(this) },
+      managedLoginVersion: cognito.ManagedLoginVersion.NEWER_MANAGED_LOGIN,
+    });
+    this.client = this.addPageClient();
+    this.addUsers(users);
+    const issuer = `https://${this.userPool.userPoolProviderUrl}`;
+    this.function = this.addFunction(props, issuer);
+    this.grantReads(props);
+    const routes = this.addRoutes(props.api, issuer);
+    this.pageRoute = routes.page;
+    this.dataRoute = routes.data;
+  }
 
-    this.userPool = new cognito.UserPool(this, 'Users', {
+  private addUserPool(): cognito.UserPool {
+    return new cognito.UserPool(this, 'Users', {
       // Admins create users (the prop, the CLI); a sign-up form would let anyone read the figures.
       selfSignUpEnabled: false,
       signInAliases: { email: true },
@@ -99,13 +118,10 @@ export class CampaignDashboard extends Construct {
       // Kept when the stack is deleted, as the records table is.
       removalPolicy: RemovalPolicy.RETAIN,
     });
+  }
 
-    this.domain = this.userPool.addDomain('SignIn', {
-      cognitoDomain: { domainPrefix: domainPrefix(this) },
-      managedLoginVersion: cognito.ManagedLoginVersion.NEWER_MANAGED_LOGIN,
-    });
-
-    this.client = this.userPool.addClient('Page', {
+  private addPageClient(): cognito.UserPoolClient {
+    const client = this.userPool.addClient('Page', {
       // A page in a browser cannot keep a secret: a public client, which proves itself with PKCE instead.
       generateSecret: false,
       // Sign-in on managed login only: no direct API sign-in, whose tokens could change the user's attributes.
@@ -129,11 +145,14 @@ export class CampaignDashboard extends Construct {
     // Managed login renders a client's pages only once the client has a style; Cognito's own is enough.
     new cognito.CfnManagedLoginBranding(this, 'SignInStyle', {
       userPoolId: this.userPool.userPoolId,
-      clientId: this.client.userPoolClientId,
+      clientId: client.userPoolClientId,
       useCognitoProvidedValues: true,
     });
+    return client;
+  }
 
-    // Each address keyed by its own hash, so removing one from the list leaves the others' users in place.
+  /** Each address keyed by its own hash, so removing one from the list leaves the others' users in place. */
+  private addUsers(users: readonly string[]): void {
     for (const email of users) {
       new cognito.CfnUserPoolUser(this, `User${hash(email.toLowerCase())}`, {
         userPoolId: this.userPool.userPoolId,
@@ -146,28 +165,38 @@ export class CampaignDashboard extends Construct {
         desiredDeliveryMediums: ['EMAIL'],
       });
     }
+  }
 
-    const issuer = `https://${this.userPool.userPoolProviderUrl}`;
-    this.function = new NodeFunction(this, 'Function', {
+  private addFunction(props: CampaignDashboardProps, issuer: string): NodeFunction {
+    return new NodeFunction(this, 'Function', {
       name: 'campaign-dashboard',
       timeout: DASHBOARD_TIMEOUT,
       logRetentionDays: props.logRetentionDays,
-      environment: {
-        TABLE_NAME: props.records.table.tableName,
-        SHARDS: String(props.shards),
-        RECORD_RETENTION_DAYS: String(props.recordRetentionDays),
-        TOKEN_ISSUER: issuer,
-        TOKEN_CLIENT_ID: this.client.userPoolClientId,
-        SIGN_IN_URL: this.domain.baseUrl(),
-        // Delivery health: the receive function's refusal metrics, and the queues now.
-        METRICS_NAMESPACE,
-        RECEIVE_METRICS_SERVICE: RECEIVE_SERVICE,
-        ...(props.providers && props.providers.length > 0 ? { PROVIDERS: props.providers.join(',') } : {}),
-        ...(props.queue ? { QUEUE_URL: props.queue.queueUrl } : {}),
-        ...(props.deadLetterQueue ? { DLQ_URL: props.deadLetterQueue.queueUrl } : {}),
-        POWERTOOLS_LOG_LEVEL: 'INFO',
-      },
+      environment: definedVariables(
+        dashboardVariables({
+          table: {
+            tableName: props.records.table.tableName,
+            shards: props.shards,
+            recordRetentionDays: props.recordRetentionDays,
+          },
+          tokenIssuer: issuer,
+          tokenClientId: this.client.userPoolClientId,
+          signInUrl: this.domain.baseUrl(),
+          // Delivery health: the receive function's refusal metrics, and the queues now.
+          health: {
+            namespace: METRICS_NAMESPACE,
+            service: RECEIVE_SERVICE,
+            queueUrl: props.queue?.queueUrl,
+            dlqUrl: props.deadLetterQueue?.queueUrl,
+          },
+          providers: { customProviders: props.customProviders ?? [], served: props.providers ?? [] },
+        }),
+      ),
     });
+  }
+
+  /** Reads only: the table's items and day listing, the refusal counts, and the queues' message counts. */
+  private grantReads(props: CampaignDashboardProps): void {
     // Reads only: the table's items, and the listing of a type's events by day.
     this.function.role.addToPolicy(
       new iam.PolicyStatement({ actions: READ_ACTIONS, resources: [props.records.table.tableArn] }),
@@ -178,7 +207,6 @@ export class CampaignDashboard extends Construct {
         resources: [`${props.records.table.tableArn}/index/${RECORDS_TABLE.indexes.byTypeAndDay.name}`],
       }),
     );
-
     // Refusals per day and SQS's age of the oldest message. IAM has no resource for GetMetricData: it reads
     // any namespace, which holds counts only, never an event.
     this.function.role.addToPolicy(
@@ -199,26 +227,28 @@ export class CampaignDashboard extends Construct {
         }),
       );
     }
+  }
 
+  private addRoutes(api: ReceiverApi, issuer: string): { page: apigw.HttpRoute; data: apigw.HttpRoute } {
     const integration = new HttpLambdaIntegration('Dashboard', this.function.function, {
       payloadFormatVersion: apigw.PayloadFormatVersion.VERSION_2_0,
     });
     const get = (path: string) => apigw.HttpRouteKey.with(path, apigw.HttpMethod.GET);
     // Their own throttles, below the stage's, so that open dashboards (one request every 2 s each) and requests
     // for the public page never take the webhooks' share of it.
-    const stage = props.api.stage.node.defaultChild as apigw.CfnStage;
+    const stage = api.stage.node.defaultChild as apigw.CfnStage;
     stage.routeSettings = {
       ...(stage.routeSettings as Record<string, unknown> | undefined),
       'GET /dashboard': { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
       'GET /api/dashboard': { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 },
     };
-    this.pageRoute = new apigw.HttpRoute(this, 'PageRoute', {
-      httpApi: props.api.api,
+    const page = new apigw.HttpRoute(this, 'PageRoute', {
+      httpApi: api.api,
       routeKey: get('/dashboard'),
       integration,
     });
-    this.dataRoute = new apigw.HttpRoute(this, 'DataRoute', {
-      httpApi: props.api.api,
+    const data = new apigw.HttpRoute(this, 'DataRoute', {
+      httpApi: api.api,
       routeKey: get('/api/dashboard'),
       integration,
       // API Gateway checks the signature against the pool's keys, the issuer, expiry and that `aud` (ID token)
@@ -228,7 +258,8 @@ export class CampaignDashboard extends Construct {
       }),
     });
     // The stage names the routes in its settings: CloudFormation must make them first.
-    stage.node.addDependency(this.pageRoute, this.dataRoute);
+    stage.node.addDependency(page, data);
+    return { page, data };
   }
 }
 

@@ -6,7 +6,15 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { parseCustomProviders } from '../../lib/providers/declarative';
+import { repairVariables } from '../../functions/repair-counters/config';
+import {
+  definedVariables,
+  type ProviderSettings,
+  processVariables,
+  receiveVariables,
+  type TableSettings,
+} from '../../lib/config';
+import { type CustomProviderConfig, parseCustomProviders } from '../../lib/providers/declarative';
 import { RECEIVE_TIMEOUT_MS } from '../../lib/receive/invocation-deadline';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
 import {
@@ -15,6 +23,7 @@ import {
   DEFAULT_CONFIG,
   type InboxConfig,
   providerThrottle,
+  type RouteThrottle,
   servedProviders,
 } from '../config';
 import { acknowledgeFindings } from './acknowledge-findings';
@@ -29,6 +38,15 @@ import { SigningSecret } from './signing-secret';
 import { WebhookFirewall } from './webhook-firewall';
 
 export type CampaignInboxProps = Partial<Omit<InboxConfig, 'stackName'>>;
+
+/** The providers the stack serves, checked, and how the functions are told of them. */
+interface ServedProviders {
+  customProviders: CustomProviderConfig[];
+  /** Every provider given routes: the built-in ones enabled, then the configured ones. */
+  served: string[];
+  throttles: Record<string, RouteThrottle>;
+  variables: ProviderSettings;
+}
 
 /** The consumer's timeout; the queue's visibility timeout is six times it. */
 const PROCESS_TIMEOUT = Duration.seconds(30);
@@ -76,6 +94,7 @@ export class CampaignInbox extends Construct {
     super(scope, id);
     const config = { ...DEFAULT_CONFIG, ...props };
     this.settings = { shards: config.shards, recordRetentionDays: config.recordRetentionDays };
+    const providers = this.checkProviders(config);
 
     this.signingSecret = new SigningSecret(this, 'SigningSecret');
     this.records = new RecordsTable(this, 'Records');
@@ -84,53 +103,81 @@ export class CampaignInbox extends Construct {
       consumerTimeout: PROCESS_TIMEOUT,
       maxReceiveCount: config.dlqMaxReceiveCount,
     });
+    this.receiveFunction = this.addReceiveFunction(config, providers);
+    this.processFunction = this.addProcessFunction(config);
+    this.repairFunction = this.addRepairFunction(config);
+    this.api = this.addApi(config, providers);
+    this.firewall = this.addFirewall(config);
+    this.dashboard = this.addDashboard(config, providers);
+    this.monitoring = this.addMonitoring(config, providers);
+    acknowledgeFindings(this);
+  }
 
-    // Checked here too: a user's stack passes props without going through the context's checks.
+  /**
+   * The providers served, checked here too: a user's stack passes props without going through the context's
+   * checks.
+   */
+  private checkProviders(config: InboxConfig): ServedProviders {
     const customProviders = parseCustomProviders(config.customProviders, 'customProviders');
     const served = servedProviders({ providers: config.providers, customProviders });
-    const throttles = checkProviderThrottles(config.providerThrottles, served);
-    // Every function that reads the provider list learns the configured providers at cold start; with a list of
-    // providers served, it names them too.
-    const providerEnvironment: Record<string, string> = {
-      ...(customProviders.length > 0 ? { CUSTOM_PROVIDERS: JSON.stringify(customProviders) } : {}),
-      ...(config.providers.length > 0 ? { PROVIDERS: served.join(',') } : {}),
+    return {
+      customProviders,
+      served,
+      throttles: checkProviderThrottles(config.providerThrottles, served),
+      // Every function that reads the provider list learns the configured providers at cold start; with a list
+      // of providers served, it names them too.
+      variables: { customProviders, served: config.providers.length > 0 ? served : [] },
     };
+  }
 
-    this.receiveFunction = new NodeFunction(this, 'Receive', {
+  /** The records table as the functions are told of it. */
+  private tableSettings(config: InboxConfig): TableSettings {
+    return {
+      tableName: this.records.table.tableName,
+      shards: config.shards,
+      recordRetentionDays: config.recordRetentionDays,
+    };
+  }
+
+  private addReceiveFunction(config: InboxConfig, providers: ServedProviders): NodeFunction {
+    const receive = new NodeFunction(this, 'Receive', {
       name: 'receive-webhook',
       timeout: RECEIVE_TIMEOUT,
       // Only bodies over 96 KiB need S3; loading its client from the runtime keeps it out of every cold start.
       external: RECEIVE_EXTERNAL_MODULES,
       logRetentionDays: config.logRetentionDays,
-      environment: {
-        QUEUE_URL: this.queue.queue.queueUrl,
-        // The ARN, never the secret: the function reads it from Secrets Manager and caches it briefly.
-        SIGNING_SECRET_ARN: this.signingSecret.secret.secretArn,
-        MAX_BODY_BYTES: String(config.maxBodyBytes),
-        ALLOW_UNSIGNED: String(config.allowUnsigned),
-        RAW_BUCKET: this.rawBodies.bucket.bucketName,
-        ...providerEnvironment,
-        ...(Object.keys(config.auth).length > 0 ? { AUTH_CONFIG: JSON.stringify(config.auth) } : {}),
-        POWERTOOLS_LOG_LEVEL: 'INFO',
-      },
+      environment: definedVariables(
+        receiveVariables({
+          queueUrl: this.queue.queue.queueUrl,
+          signingSecretArn: this.signingSecret.secret.secretArn,
+          maxBodyBytes: config.maxBodyBytes,
+          allowUnsigned: config.allowUnsigned,
+          rawBucket: this.rawBodies.bucket.bucketName,
+          providers: providers.variables,
+          auth: config.auth,
+        }),
+      ),
     });
-    this.receiveFunction.role.addToPolicy(
+    receive.role.addToPolicy(
       new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.queue.queue.queueArn] }),
     );
-    this.receiveFunction.role.addToPolicy(
+    receive.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['s3:PutObject'],
         resources: [this.rawBodies.bucket.arnForObjects('raw/*')],
       }),
     );
-    this.receiveFunction.role.addToPolicy(
+    receive.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['secretsmanager:GetSecretValue'],
         resources: [this.signingSecret.secret.secretArn],
       }),
     );
+    return receive;
+  }
 
-    this.processFunction = new NodeFunction(this, 'Process', {
+  private addProcessFunction(config: InboxConfig): NodeFunction {
+    const process = new NodeFunction(this, 'Process', {
       name: 'process-webhook',
       timeout: PROCESS_TIMEOUT,
       // Its time is CPU (hashing, compression, the SDK's own work per call) more than waiting: twice the memory
@@ -138,16 +185,15 @@ export class CampaignInbox extends Construct {
       // with 1,000 deliveries a second on the default 5 pollers (see docs/benchmarks.md).
       memorySize: 512,
       logRetentionDays: config.logRetentionDays,
-      environment: {
-        TABLE_NAME: this.records.table.tableName,
-        SHARDS: String(config.shards),
-        RECORD_RETENTION_DAYS: String(config.recordRetentionDays),
-        POWERTOOLS_LOG_LEVEL: 'INFO',
-        DLQ_URL: this.queue.deadLetterQueue.queueUrl,
-      },
+      environment: definedVariables(
+        processVariables({
+          table: this.tableSettings(config),
+          dlqUrl: this.queue.deadLetterQueue.queueUrl,
+        }),
+      ),
     });
     // A message it can never read goes to the DLQ at once, with the reason.
-    this.processFunction.role.addToPolicy(
+    process.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['sqs:SendMessage'],
         resources: [this.queue.deadLetterQueue.queueArn],
@@ -155,35 +201,44 @@ export class CampaignInbox extends Construct {
     );
     // Conditional puts (records, device markers, its journal entry), the journal's close and the listing of a
     // campaign-day, and the reads after a lost answer: on the table only, no index ARNs.
-    this.processFunction.role.addToPolicy(
+    process.role.addToPolicy(
       new iam.PolicyStatement({
         actions: [...COUNTER_WRITER_ACTIONS],
         resources: [this.records.table.tableArn],
       }),
     );
-    // The counter repair: once a minute, folds the batches' journal into the counter items (their one writer),
-    // counting a batch a killed consumer left open from its own writes.
-    this.repairFunction = new NodeFunction(this, 'Repair', {
+    process.function.addEventSource(
+      new SqsEventSource(this.queue.queue, {
+        batchSize: config.batchSize,
+        maxBatchingWindow: Duration.seconds(config.batchWindowSeconds),
+        reportBatchItemFailures: true,
+        maxConcurrency: config.maxConcurrency,
+      }),
+    );
+    return process;
+  }
+
+  /**
+   * The counter repair: once a minute, folds the batches' journal into the counter items (their one writer),
+   * counting a batch a killed consumer left open from its own writes.
+   */
+  private addRepairFunction(config: InboxConfig): NodeFunction {
+    const repair = new NodeFunction(this, 'Repair', {
       name: 'repair-counters',
       timeout: Duration.minutes(1),
       logRetentionDays: config.logRetentionDays,
-      environment: {
-        TABLE_NAME: this.records.table.tableName,
-        SHARDS: String(config.shards),
-        RECORD_RETENTION_DAYS: String(config.recordRetentionDays),
-        POWERTOOLS_LOG_LEVEL: 'INFO',
-      },
+      environment: definedVariables(repairVariables({ table: this.tableSettings(config) })),
     });
     // Reads the journal and the fold state, writes counter items whole, flags missing device markers; reads the
     // earlier protocol's list of claimed counters (one index) to settle what it left, and a day's campaigns (the
     // day index) when it first writes the day's provider-day item.
-    this.repairFunction.role.addToPolicy(
+    repair.role.addToPolicy(
       new iam.PolicyStatement({
         actions: [...COUNTER_WRITER_ACTIONS],
         resources: [this.records.table.tableArn],
       }),
     );
-    this.repairFunction.role.addToPolicy(
+    repair.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:Query'],
         resources: [
@@ -194,32 +249,32 @@ export class CampaignInbox extends Construct {
     );
     new events.Rule(this, 'RepairSchedule', {
       schedule: events.Schedule.rate(Duration.minutes(1)),
-      targets: [new targets.LambdaFunction(this.repairFunction.function, { retryAttempts: 0 })],
+      targets: [new targets.LambdaFunction(repair.function, { retryAttempts: 0 })],
     });
-    this.processFunction.function.addEventSource(
-      new SqsEventSource(this.queue.queue, {
-        batchSize: config.batchSize,
-        maxBatchingWindow: Duration.seconds(config.batchWindowSeconds),
-        reportBatchItemFailures: true,
-        maxConcurrency: config.maxConcurrency,
-      }),
-    );
+    return repair;
+  }
 
-    this.api = new ReceiverApi(this, 'Api', {
+  private addApi(config: InboxConfig, providers: ServedProviders): ReceiverApi {
+    return new ReceiverApi(this, 'Api', {
       handler: this.receiveFunction.function,
       throttleRateLimit: config.throttleRateLimit,
       throttleBurstLimit: config.throttleBurstLimit,
       logRetentionDays: config.logRetentionDays,
-      providers: served.map((name) => ({ name, ...providerThrottle(throttles, name) })),
+      providers: providers.served.map((name) => ({ name, ...providerThrottle(providers.throttles, name) })),
     });
-    this.firewall =
-      config.wafRateLimit === undefined
-        ? undefined
-        : new WebhookFirewall(this, 'Firewall', {
-            api: this.api.api,
-            rateLimit: checkWafRateLimit(config.wafRateLimit),
-          });
-    this.dashboard = new CampaignDashboard(this, 'Dashboard', {
+  }
+
+  /** AWS WAF and CloudFront in front of the API, with `wafRateLimit` only. */
+  private addFirewall(config: InboxConfig): WebhookFirewall | undefined {
+    if (config.wafRateLimit === undefined) return undefined;
+    return new WebhookFirewall(this, 'Firewall', {
+      api: this.api.api,
+      rateLimit: checkWafRateLimit(config.wafRateLimit),
+    });
+  }
+
+  private addDashboard(config: InboxConfig, providers: ServedProviders): CampaignDashboard {
+    return new CampaignDashboard(this, 'Dashboard', {
       api: this.api,
       records: this.records,
       users: config.dashboardUsers,
@@ -228,16 +283,13 @@ export class CampaignInbox extends Construct {
       logRetentionDays: config.logRetentionDays,
       queue: this.queue.queue,
       deadLetterQueue: this.queue.deadLetterQueue,
-      providers: config.providers.length > 0 ? served : [],
+      providers: providers.variables.served,
+      customProviders: providers.customProviders,
     });
-    if (providerEnvironment.CUSTOM_PROVIDERS) {
-      this.dashboard.function.function.addEnvironment(
-        'CUSTOM_PROVIDERS',
-        providerEnvironment.CUSTOM_PROVIDERS,
-      );
-    }
+  }
 
-    this.monitoring = new Monitoring(this, 'Monitoring', {
+  private addMonitoring(config: InboxConfig, providers: ServedProviders): Monitoring {
+    return new Monitoring(this, 'Monitoring', {
       api: this.api.api,
       throttledRequests: this.api.throttledRequests,
       receiveFunction: this.receiveFunction.function,
@@ -247,8 +299,8 @@ export class CampaignInbox extends Construct {
       deadLetterQueue: this.queue.deadLetterQueue,
       quietHours: config.quietHours,
       alarmEmail: config.alarmEmail,
+      customProviders: providers.customProviders,
     });
-    acknowledgeFindings(this);
   }
 
   /**
