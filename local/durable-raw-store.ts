@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { RawStore } from '../lib/blobs/raw-store';
+import { rawKeyOf } from './file-raw-store';
 import { ensurePrivateDir, writePrivateFileAtomic } from './private-files';
 
 /**
@@ -11,7 +11,7 @@ export class DurableFileRawStore implements RawStore {
   constructor(private readonly root: string) {}
 
   async put(provider: string, raw: Uint8Array): Promise<string> {
-    const key = `raw/${provider}/${createHash('sha256').update(raw).digest('hex')}`;
+    const key = rawKeyOf(provider, raw);
     const path = join(this.root, key);
     await ensurePrivateDir(dirname(path));
     await writePrivateFileAtomic(path, raw);

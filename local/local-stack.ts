@@ -13,7 +13,6 @@ import {
 import { createProcessHandler } from '../functions/process-webhook/process-webhook';
 import { createReceiveHandler } from '../functions/receive-webhook/receive-webhook';
 import { checkProviderThrottles, DEFAULT_CONFIG, type RouteThrottle } from '../infra/config';
-import { FileRawStore } from '../lib/blobs/raw-store';
 import { DEFAULT_MAX_BODY_BYTES } from '../lib/config';
 import { QueueUnavailableError } from '../lib/errors';
 import type { QueueMessage } from '../lib/events/event-record';
@@ -37,6 +36,7 @@ import { createDashboard } from './dashboard';
 import { type DataDirLock, lockDataDir } from './data-dir-lock';
 import { DeliveryJournal, type DeliveryJournalOptions } from './delivery-journal';
 import { DurableFileRawStore } from './durable-raw-store';
+import { FileRawStore } from './file-raw-store';
 import { ensurePrivateDir, writePrivateFileAtomic } from './private-files';
 import { type Reaction, Reactions, reactionListeners } from './reactions';
 import { SqsPoller } from './sqs-poller';
