@@ -150,7 +150,7 @@ export class EventLake extends Construct {
         },
       },
     });
-    this.table.addDependency(this.database);
+    this.table.node.addDependency(this.database);
 
     const firehoseLogs = new logs.LogGroup(this, 'DeliveryLogs', {
       retention: logRetentionDays as logs.RetentionDays,
@@ -240,7 +240,7 @@ export class EventLake extends Construct {
       },
     });
     this.deliveryStream.node.addDependency(deliveryRole);
-    this.deliveryStream.addDependency(this.table);
+    this.deliveryStream.node.addDependency(this.table);
 
     // The transform's code lives with the lake's domain (the row mapping it shares with the local sink).
     this.transform = new NodeFunction(this, 'Transform', {
@@ -315,8 +315,7 @@ export class EventLake extends Construct {
         workGroup: this.workGroup.ref,
         queryString: lakeQueryText(query),
       });
-      named.addDependency(this.workGroup);
-      named.addDependency(this.database);
+      named.node.addDependency(this.workGroup, this.database);
       return named;
     });
   }
