@@ -39,6 +39,14 @@ export class WebhookFirewall extends Construct {
 
   constructor(scope: Construct, id: string, props: WebhookFirewallProps) {
     super(scope, id);
+    this.requireUsEast1();
+    this.webAcl = this.addWebAcl(props.rateLimit);
+    this.distribution = this.addDistribution(props.api);
+    acknowledgeDistributionFindings(this.distribution);
+  }
+
+  /** CloudFront's web ACLs exist in us-east-1 only: refused at synth when the Region is known, else at deploy. */
+  private requireUsEast1(): void {
     const stack = Stack.of(this);
     if (!Token.isUnresolved(stack.region) && stack.region !== CLOUDFRONT_WAF_REGION) {
       throw new Error(
@@ -55,8 +63,11 @@ export class WebhookFirewall extends Construct {
         ],
       });
     }
+  }
 
-    this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
+  /** One rate-based rule: too many requests from one IP address in the window are answered 429. */
+  private addWebAcl(rateLimit: number): wafv2.CfnWebACL {
+    return new wafv2.CfnWebACL(this, 'WebAcl', {
       scope: 'CLOUDFRONT',
       description: 'campaign-inbox webhooks: requests per IP address',
       defaultAction: { allow: {} },
@@ -71,7 +82,7 @@ export class WebhookFirewall extends Construct {
           priority: 0,
           statement: {
             rateBasedStatement: {
-              limit: props.rateLimit,
+              limit: rateLimit,
               aggregateKeyType: 'IP',
               evaluationWindowSec: RATE_WINDOW_SECONDS,
             },
@@ -86,10 +97,12 @@ export class WebhookFirewall extends Construct {
         },
       ],
     });
+  }
 
+  private addDistribution(api: apigw.IHttpApi): cloudfront.Distribution {
     // The API's host name: its endpoint is `https://<id>.execute-api.<region>.amazonaws.com`.
-    const apiDomain = Fn.select(2, Fn.split('/', props.api.apiEndpoint));
-    this.distribution = new cloudfront.Distribution(this, 'Distribution', {
+    const apiDomain = Fn.select(2, Fn.split('/', api.apiEndpoint));
+    return new cloudfront.Distribution(this, 'Distribution', {
       comment: 'campaign-inbox webhooks behind AWS WAF',
       defaultBehavior: {
         origin: new origins.HttpOrigin(apiDomain, {
@@ -105,26 +118,29 @@ export class WebhookFirewall extends Construct {
       },
       webAclId: this.webAcl.attrArn,
     });
-
-    Validations.of(this.distribution).acknowledge({
-      id: 'AwsSolutions-CFR1',
-      reason:
-        'No geographic restriction: webhook senders deliver from their own cloud Regions, which may change without notice; the rate-based rule limits every address instead.',
-    });
-    Validations.of(this.distribution).acknowledge({
-      id: 'AwsSolutions-CFR3',
-      reason:
-        "No CloudFront access logs: every request that reaches the API is in the stage's JSON access logs, and WAF's metrics and sampled requests show what the rule blocked; a log bucket would cost more than the webhooks.",
-    });
-    Validations.of(this.distribution).acknowledge({
-      id: 'AwsSolutions-CFR4',
-      reason:
-        'The distribution answers on its own cloudfront.net name, whose certificate and viewer TLS policy CloudFront sets: an oldest TLS version can only be chosen with a custom domain and a certificate of its own. The hop from CloudFront to the API is TLS 1.2 only.',
-    });
   }
 
   /** The distribution's base URL, `https://<id>.cloudfront.net`, without a trailing slash. */
   get url(): string {
     return `https://${this.distribution.distributionDomainName}`;
   }
+}
+
+/** The findings a distribution in front of webhooks accepts, with the reason next to each. */
+function acknowledgeDistributionFindings(distribution: cloudfront.Distribution): void {
+  Validations.of(distribution).acknowledge({
+    id: 'AwsSolutions-CFR1',
+    reason:
+      'No geographic restriction: webhook senders deliver from their own cloud Regions, which may change without notice; the rate-based rule limits every address instead.',
+  });
+  Validations.of(distribution).acknowledge({
+    id: 'AwsSolutions-CFR3',
+    reason:
+      "No CloudFront access logs: every request that reaches the API is in the stage's JSON access logs, and WAF's metrics and sampled requests show what the rule blocked; a log bucket would cost more than the webhooks.",
+  });
+  Validations.of(distribution).acknowledge({
+    id: 'AwsSolutions-CFR4',
+    reason:
+      'The distribution answers on its own cloudfront.net name, whose certificate and viewer TLS policy CloudFront sets: an oldest TLS version can only be chosen with a custom domain and a certificate of its own. The hop from CloudFront to the API is TLS 1.2 only.',
+  });
 }
