@@ -2,6 +2,8 @@
 -- them. Parameters, in order: the first and the last day of the range, inclusive, as 'YYYY-MM-DD'.
 -- A campaign is its provider and its id. Only events of a campaign-day are counted (not those keyed by id),
 -- events by their record id and devices once over the whole range, so a row delivered twice counts once.
+-- Over a range longer than 92 days, `events stats` sums each day's unique devices; this query still counts
+-- each device once.
 SELECT
   provider,
   campaign_id,
