@@ -27,10 +27,8 @@ import {
 } from '../lib/table/records-table';
 import { requireRegion } from './aws-region';
 import { invocation, isEntry, reportFailure, runAsEntry, UsageError } from './entry';
+import { dataDir, findRunningStack, localSecret } from './local-stack-file';
 import {
-  dataDir,
-  findRunningStack,
-  localSecret,
   noLocalStack,
   type QueueTarget,
   resolveQueueTarget,

@@ -7,7 +7,7 @@ import { RecordsRepository } from '../lib/queries/records-repository';
 import { signBody } from '../lib/signature/verify-signature';
 import type { TableLayout } from '../lib/table/records-table';
 import { endQuietlyOnClosedStdout, errorLine, isUsageError, UsageError } from './entry';
-import { findRunningStack, localSecret, runningStackDynamoDb } from './local-target';
+import { findRunningStack, localSecret, runningStackDynamoDb } from './local-stack-file';
 
 export interface LoadOptions {
   /** Deliveries in all; `duplicateRatio` of them repeat an event already in the burst. */

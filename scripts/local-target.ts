@@ -1,18 +1,23 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { loadTableLayout } from '../lib/config';
 import type { TableLayout } from '../lib/table/records-table';
-import { readDevSecret } from '../local/dev-secret';
-import { LOCAL_TABLE_NAME, type LocalStackInfo, localClientConfig, STACK_FILE } from '../local/stack-info';
 import { findRegion, NO_REGION, requireRegion } from './aws-region';
 import { UsageError } from './entry';
+import {
+  ANY_REGION,
+  dataDir,
+  findRunningStack,
+  openStoppedTable,
+  PLACEHOLDER_CREDENTIALS,
+  runningStackDynamoDb,
+  runningStackSqs,
+} from './local-stack-file';
 import { readStackOutputs, requireOutput } from './stack-outputs';
 
-/** The data directory `npm start` uses: env `DATA_DIR`, default `.data`. */
-export const dataDir = () => resolve(process.env.DATA_DIR || '.data');
+export { dataDir };
 
 /**
  * `true` when the working directory is inside a clone of this project, where `npm start` runs the local stack:
@@ -47,37 +52,10 @@ export function noLocalStack(instead: string, dir = dataDir()): Error {
 /** What the table-reading tools take instead of a local stack. */
 const TABLE_FLAGS = '--stack <name> (or --endpoint and --table)';
 
-/** @returns the running local stack's coordinates, or `undefined` when none runs for this `DATA_DIR`. */
-export async function findRunningStack(dir = dataDir()): Promise<LocalStackInfo | undefined> {
-  const text = await readFile(join(dir, STACK_FILE), 'utf8').catch(() => undefined);
-  if (!text) return undefined;
-  const info = JSON.parse(text) as LocalStackInfo;
-  try {
-    process.kill(info.pid, 0);
-    return info;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A DynamoDB client for the running local stack's table server, signed with the local stack's own key. */
-export function runningStackDynamoDb(running: Pick<LocalStackInfo, 'dynamodbEndpoint'>): DynamoDBClient {
-  return new DynamoDBClient(localClientConfig(running.dynamodbEndpoint));
-}
-
-/** @returns the secret the local stack verifies with: env `SORI_SECRET_KEY`, else the generated dev secret. */
-export async function localSecret(dir = dataDir()): Promise<string | undefined> {
-  return process.env.SORI_SECRET_KEY || (await readDevSecret(dir));
-}
-
-/**
- * Serves a stopped local stack's data on disk with dynalite, loaded only here: the CLI bundle leaves it out, and
- * an installed package has it only when its user adds it.
- */
+/** A stopped local stack's table, read from its data on disk; without dynalite, says in one line what to do. */
 async function openStoppedData(dir: string) {
-  const { startDynamoDb } = await import('../local/aws-servers');
   try {
-    return await startDynamoDb({ path: join(dir, 'dynamodb') });
+    return await openStoppedTable(dir);
   } catch (error) {
     if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
     throw new Error(
@@ -102,9 +80,6 @@ export interface TargetFlags {
   stack?: string | undefined;
   region?: string | undefined;
 }
-
-// A local server takes any region and key; the local stack's own are the ones its tools sign with.
-const { region: ANY_REGION, credentials: PLACEHOLDER_CREDENTIALS } = localClientConfig('');
 
 /** `true` for an endpoint on this machine: a local DynamoDB-API server, never AWS. */
 function onThisMachine(endpoint: string): boolean {
@@ -169,17 +144,7 @@ export async function resolveTableTarget(flags: TargetFlags): Promise<TableTarge
     };
   }
   if (!existsSync(join(dir, 'dynamodb'))) throw noLocalStack(TABLE_FLAGS, dir);
-  const server = await openStoppedData(dir);
-  const client = new DynamoDBClient(localClientConfig(server.endpoint));
-  return {
-    client,
-    tableName: LOCAL_TABLE_NAME,
-    layout: loadTableLayout(),
-    close: async () => {
-      client.destroy();
-      await server.stop();
-    },
-  };
+  return { ...(await openStoppedData(dir)), layout: loadTableLayout() };
 }
 
 export interface QueueTarget {
@@ -208,7 +173,7 @@ export async function resolveQueueTarget(flags: Pick<TargetFlags, 'stack' | 'reg
   }
   const running = await findRunningStack();
   if (!running) throw noLocalStack('--stack <name>');
-  const client = new SQSClient(localClientConfig(running.sqsEndpoint));
+  const client = runningStackSqs(running);
   return { client, queueUrl: running.queueUrl, dlqUrl: running.dlqUrl, close: () => client.destroy() };
 }
 

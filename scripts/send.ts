@@ -6,7 +6,8 @@ import { findProvider, providerNames } from '../lib/providers';
 import { registerCustomProviders } from '../lib/providers/declarative';
 import type { Provider } from '../lib/providers/provider';
 import { invocation, isEntry, reportFailure, runAsEntry, UsageError } from './entry';
-import { dataDir, findRunningStack, inClone, localSecret, noLocalStack } from './local-target';
+import { dataDir, findRunningStack, localSecret } from './local-stack-file';
+import { inClone, noLocalStack } from './local-target';
 import { signatureHeaders } from './sign-delivery';
 import { forTerminal } from './terminal-text';
 

@@ -25,9 +25,9 @@ import {
 } from '../../lib/replay/checkpoint-file';
 import { RangeReader, type ReplayRange } from '../../lib/replay/range-reader';
 import { countRange, replayRange } from '../../lib/replay/replay-range';
-import { localClientConfig } from '../../local/stack-info';
 import { findRegion, requireRegion } from '../aws-region';
 import { UsageError } from '../entry';
+import { localSqs } from '../local-stack-file';
 import { withTable } from '../local-target';
 import { parseTime, providersOf } from './arguments';
 import { type CommandSpec, commandUsage, failure } from './command';
@@ -157,9 +157,7 @@ async function destinationOf(values: ReplayValues): Promise<Destination> {
         throw new UsageError(`--target must be a queue URL, got ${JSON.stringify(target)}`);
       // A local SQS-API server takes any key; AWS needs the user's settings.
       const local = localQueueEndpoint(target);
-      const client = local
-        ? new SQSClient(localClientConfig(local))
-        : new SQSClient({ region: await requireRegion(values.region) });
+      const client = local ? localSqs(local) : new SQSClient({ region: await requireRegion(values.region) });
       const destination = new SqsDestination({ client, queueUrl: target });
       return Object.assign(destination, { close: () => client.destroy() });
     }
