@@ -109,8 +109,15 @@ describe('the event lake', () => {
     });
   });
 
-  it('takes its options: the buffering interval and the database name', () => {
-    const { template: tuned } = synth({ bufferSeconds: 900, databaseName: 'my_events' });
+  it("takes its options: the buffering interval, the database name, the configured providers' counters", () => {
+    const customProviders = JSON.stringify([{ name: 'acme' }]);
+    const { template: tuned } = synth({ bufferSeconds: 900, databaseName: 'my_events', customProviders });
+    tuned.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ CUSTOM_PROVIDERS: customProviders }) },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.not(Match.objectLike({ CUSTOM_PROVIDERS: Match.anyValue() })) },
+    });
     tuned.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
       IcebergDestinationConfiguration: Match.objectLike({
         BufferingHints: { IntervalInSeconds: 900, SizeInMBs: 128 },
