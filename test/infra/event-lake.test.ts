@@ -4,6 +4,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CampaignInboxStack } from '../../infra/campaign-inbox-stack';
 import { DEFAULT_CONFIG } from '../../infra/config';
+import { CampaignInbox } from '../../infra/constructs/campaign-inbox';
 import { addEventLake, type EventLakeOptions } from '../../infra/constructs/event-lake';
 import { RecordsTable } from '../../infra/constructs/records-table';
 import { LAKE_QUERIES, lakeQueryText } from '../../lib/lake/lake-queries';
@@ -239,6 +240,20 @@ describe('the event lake', () => {
     expect(
       report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.resourceLogicalId)}`),
     ).toEqual([]);
+  });
+});
+
+describe('the lake beside the whole inbox', () => {
+  it('adds no unacknowledged cdk-nag finding when added inside the inbox construct, on its records table', () => {
+    const userApp = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const userStack = new Stack(userApp, 'UserStack');
+    const inbox = new CampaignInbox(userStack, 'Inbox');
+    expect(addEventLake(inbox, inbox.records.table, true)).toBeDefined();
+    const report = new AwsSolutionsChecks(userApp).validateScope(userStack);
+    expect(
+      report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.resourceLogicalId)}`),
+    ).toEqual([]);
+    Template.fromStack(userStack).resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 1);
   });
 });
 
