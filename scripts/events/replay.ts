@@ -189,23 +189,42 @@ async function resumeFrom(path: string | undefined, range: ReplayRange, destinat
   return checkpoint;
 }
 
+/** `--dry-run`: counts the range's events, sends none. */
+function countOnly(values: ReplayValues, range: ReplayRange, io: EventsIo): Promise<number> {
+  return withTable(where(values), async (target) => {
+    const count = await countRange(new RangeReader({ ...target }), range);
+    if (values.json) line(io.stdout, JSON.stringify({ count, since: range.since, until: range.until }));
+    else line(io.stdout, String(count));
+    line(io.stderr, 'events: dry run, nothing sent');
+    return 0;
+  });
+}
+
+/** Writes the replay's checkpoint to `path` after each page and at the end; nothing without a path. */
+function checkpointWriter(path: string | undefined, range: ReplayRange, destination: Destination) {
+  const about = { kind: destination.kind, target: destination.target };
+  return (cursor: ReplayCheckpoint['cursor'], sent: number, complete: boolean) =>
+    path
+      ? writeCheckpoint(path, {
+          version: 1,
+          range,
+          destination: about,
+          cursor,
+          sent,
+          complete,
+          updated_at: new Date().toISOString(),
+        })
+      : undefined;
+}
+
 async function replay(values: ReplayValues, io: EventsIo): Promise<number> {
   const range = rangeOf(values);
-  if (values['dry-run']) {
-    return withTable(where(values), async (target) => {
-      const count = await countRange(new RangeReader({ ...target }), range);
-      if (values.json) line(io.stdout, JSON.stringify({ count, since: range.since, until: range.until }));
-      else line(io.stdout, String(count));
-      line(io.stderr, 'events: dry run, nothing sent');
-      return 0;
-    });
-  }
+  if (values['dry-run']) return countOnly(values, range, io);
   await findRegion(values.region);
   const destination = await destinationOf(values);
   const path = values.checkpoint;
   try {
     const checkpoint = await resumeFrom(path, range, destination);
-    const about = { kind: destination.kind, target: destination.target };
     const report = (sent: number, complete: boolean) =>
       print(
         io,
@@ -231,18 +250,7 @@ async function replay(values: ReplayValues, io: EventsIo): Promise<number> {
     if (checkpoint?.cursor)
       line(io.stderr, `events: replay: resuming from ${path} (${checkpoint.sent} sent before)`);
     let total = checkpoint?.sent ?? 0;
-    const save = (cursor: ReplayCheckpoint['cursor'], sent: number, complete: boolean) =>
-      path
-        ? writeCheckpoint(path, {
-            version: 1,
-            range,
-            destination: about,
-            cursor,
-            sent,
-            complete,
-            updated_at: new Date().toISOString(),
-          })
-        : undefined;
+    const save = checkpointWriter(path, range, destination);
     return await withTable(where(values), async (target) => {
       let sentBefore = 0;
       try {
