@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { CampaignInboxStack } from '../../infra/campaign-inbox-stack';
 import { DEFAULT_CONFIG, type InboxConfig, readConfig } from '../../infra/config';
 import { CampaignInbox } from '../../infra/constructs/campaign-inbox';
-import { loadEnabledProviders } from '../../lib/config';
+import { readEnabledProviders } from '../../lib/config';
 import { isBuiltInProvider, providerNames, setConfiguredProviders } from '../../lib/providers';
 import { parseCustomProviders, registerCustomProviders } from '../../lib/providers/declarative';
 
@@ -216,7 +216,7 @@ describe('per-provider routes and throttles', () => {
       expect(variables.PROVIDERS).toBe('sori,acme-ads,beacon');
       try {
         registerCustomProviders(String(variables.CUSTOM_PROVIDERS));
-        expect(loadEnabledProviders({ PROVIDERS: String(variables.PROVIDERS) })).toEqual([
+        expect(readEnabledProviders({ PROVIDERS: String(variables.PROVIDERS) }, providerNames())).toEqual([
           'sori',
           'acme-ads',
           'beacon',

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { loadProcessConfig, loadReceiveConfig } from '../../lib/config';
+import { loadProcessConfig, readReceiveConfig } from '../../lib/config';
 import { ConfigError } from '../../lib/errors';
+import { providerNames } from '../../lib/providers';
 import { parseSigningSecretDocument } from '../../lib/signature/signing-secrets';
+
+/** The receive function's configuration as its cold start reads it, for the providers this build serves. */
+const loadReceiveConfig = (env: Record<string, string>) => readReceiveConfig(env, providerNames());
 
 describe('configuration', () => {
   it('reads the receive settings with the 256 KiB default body limit', () => {
