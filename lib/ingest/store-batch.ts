@@ -124,7 +124,7 @@ async function store(
   }
   await registered;
   const outcomes = await applyStates(writer, messages, written.outcomes);
-  return { messages, outcomes, writes: messages.map((_, i) => written.stored[i]) };
+  return { messages, outcomes, writes: written.stored };
 }
 
 /** The campaign-days a batch's events move (its journal entry's groups), and each message's group. */
@@ -200,29 +200,50 @@ async function writeMessages(
   refused: (i: number) => unknown,
   beforeWrite: BeforeWrite | undefined,
 ): Promise<Written> {
-  const stored: Written['stored'] = [];
-  const markers: boolean[] = [];
-  const outcomes = await Promise.all(
-    messages.map(async (message, i): Promise<BatchOutcome> => {
+  const writes = await Promise.all(
+    messages.map((message, i): Promise<MessageWrite> | MessageWrite => {
       const error = refused(i);
-      if (error !== undefined) return { ok: false, error };
-      try {
-        // Per message: two deliveries of one event in one batch must not take each other's write for their own.
-        const nonce = `${token}.${i}`;
-        await beforeWrite?.(message);
-        const outcome = await writer.store(message, nonce);
-        stored[i] = outcome;
-        if (message.kind === 'event') {
-          const { counted = false, keyed_by_id: keyedById = false } = message.policy ?? {};
-          markers[i] = (await writer.markDevice(message.record, counted, nonce, keyedById)) === 'first';
-        }
-        return { ok: true, outcome };
-      } catch (error) {
-        return { ok: false, error };
-      }
+      if (error !== undefined) return { outcome: { ok: false, error } };
+      // Per message: two deliveries of one event in one batch must not take each other's write for their own.
+      return writeMessage(writer, message, `${token}.${i}`, beforeWrite);
     }),
   );
-  return { outcomes, stored, markers };
+  return {
+    outcomes: writes.map((write) => write.outcome),
+    stored: writes.map((write) => write.stored),
+    markers: writes.map((write) => write.first === true),
+  };
+}
+
+/** What writing one message did. */
+interface MessageWrite {
+  outcome: BatchOutcome;
+  /** What its record write did, known even when its marker write failed after it. */
+  stored?: StoreOutcome;
+  /** Whether its marker write was its device's first counted one in its campaign-day. */
+  first?: boolean;
+}
+
+/** Writes one message's record, then its device marker, both naming `nonce`. */
+async function writeMessage(
+  writer: EventWriter,
+  message: QueueMessage,
+  nonce: string,
+  beforeWrite: BeforeWrite | undefined,
+): Promise<MessageWrite> {
+  let stored: StoreOutcome | undefined;
+  try {
+    await beforeWrite?.(message);
+    stored = await writer.store(message, nonce);
+    let first = false;
+    if (message.kind === 'event') {
+      const { counted = false, keyed_by_id: keyedById = false } = message.policy ?? {};
+      first = (await writer.markDevice(message.record, counted, nonce, keyedById)) === 'first';
+    }
+    return { outcome: { ok: true, outcome: stored }, stored, first };
+  } catch (error) {
+    return { outcome: { ok: false, error }, ...(stored ? { stored } : {}) };
+  }
 }
 
 /**
