@@ -85,6 +85,17 @@ export class EventLake extends Construct {
     const stack = Stack.of(this);
     const logRetentionDays = props.logRetentionDays ?? 30;
     this.databaseName = props.databaseName ?? glueName(stack.stackName);
+    const bufferSeconds = props.bufferSeconds ?? 300;
+    // Firehose buffers an Iceberg destination for 0 to 900 seconds.
+    if (!Number.isInteger(bufferSeconds) || bufferSeconds < 0 || bufferSeconds > 900) {
+      throw new Error(`lake bufferSeconds must be a whole number from 0 to 900, not ${bufferSeconds}`);
+    }
+    // Firehose takes a database name of letters, digits, dots and underscores; Athena reads names in lower case.
+    if (!/^[a-z0-9_]{1,255}$/.test(this.databaseName)) {
+      throw new Error(
+        `lake databaseName must be lower-case letters, digits and underscores, not ${JSON.stringify(this.databaseName)}`,
+      );
+    }
 
     this.bucket = new s3.Bucket(this, 'Bucket', {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -230,7 +241,7 @@ export class EventLake extends Construct {
             s3ErrorOutputPrefix: ERRORS_PREFIX,
           },
         ],
-        bufferingHints: { intervalInSeconds: props.bufferSeconds ?? 300, sizeInMBs: 128 },
+        bufferingHints: { intervalInSeconds: bufferSeconds, sizeInMBs: 128 },
         retryOptions: { durationInSeconds: 3600 },
         s3BackupMode: 'FailedDataOnly',
         s3Configuration: {

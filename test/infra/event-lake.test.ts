@@ -128,6 +128,13 @@ describe('the event lake', () => {
     tuned.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'my_events' } });
   });
 
+  it('refuses a buffering interval Firehose does not take and a database name Firehose or Athena cannot read', () => {
+    expect(() => synth({ bufferSeconds: 901 })).toThrow(/bufferSeconds must be a whole number from 0 to 900/);
+    expect(() => synth({ bufferSeconds: 1.5 })).toThrow(/bufferSeconds/);
+    expect(() => synth({ databaseName: 'My-Events' })).toThrow(/databaseName must be lower-case/);
+    expect(() => synth({ bufferSeconds: 0, databaseName: 'events_2' })).not.toThrow();
+  });
+
   it('lets Firehose touch only its table, its bucket and its log group', () => {
     const role = Object.entries(template.findResources('AWS::IAM::Role')).find(([, r]) =>
       JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('firehose.amazonaws.com'),

@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { QueueMessage } from '../../lib/events/event-record';
-import { type LakeRow, lakePartitionPath, lakeRowOf, lakeRowOfItem } from '../../lib/lake/lake-row';
+import {
+  LAKE_COLUMNS,
+  type LakeRow,
+  lakePartitionPath,
+  lakeRowOf,
+  lakeRowOfItem,
+} from '../../lib/lake/lake-row';
 import { optimizely } from '../../lib/providers/optimizely';
 import type { Provider } from '../../lib/providers/provider';
 import { sori } from '../../lib/providers/sori';
@@ -87,6 +93,18 @@ describe('the lake row', () => {
     expect(lakePartitionPath({ day: '2025-10-14', provider: 'a/b c' })).toBe(
       'day=2025-10-14/provider=a%2Fb%20c',
     );
+  });
+
+  it("has exactly the lake table's columns, in order, each value of its column's type, the required ones never null", () => {
+    for (const event of EVENTS) {
+      const row = lakeRowOf(event.record, event.policy?.keyed_by_id);
+      expect(Object.keys(row)).toEqual(LAKE_COLUMNS.map((column) => column.name));
+      for (const column of LAKE_COLUMNS) {
+        const value = row[column.name];
+        if (value === null) expect(column.required, column.name).toBe(false);
+        else expect(typeof value, column.name).toBe(column.type);
+      }
+    }
   });
 
   it('is never made of an item that is not an event (a device marker, a quarantined delivery)', () => {
