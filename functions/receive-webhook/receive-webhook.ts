@@ -7,14 +7,16 @@ import type { QueueMessage } from '../../lib/events/event-record';
 import type { Logger } from '../../lib/log';
 import { METRIC, type MetricsSink } from '../../lib/metrics';
 import { findProvider } from '../../lib/providers';
-import type { AuthConfig } from '../../lib/providers/provider';
+import { DEFAULT_APP, isAppName } from '../../lib/providers/apps';
+import type { AuthConfig, Provider } from '../../lib/providers/provider';
 import { toAsciiJson } from '../../lib/queue/event-queue';
 import { buildQueueMessage, MAX_QUEUE_MESSAGE_BYTES } from '../../lib/receive/build-queue-message';
 import { type DeadlineOptions, invocationDeadline } from '../../lib/receive/invocation-deadline';
-import { authenticate } from '../../lib/signature/authenticate';
+import { authenticate, type Credentials } from '../../lib/signature/authenticate';
+import { secretMatches } from '../../lib/signature/secret-matches';
 import type { SigningSecrets } from '../../lib/signature/signing-secrets';
 import { renderHttpErrors } from './render-http-errors';
-import { routeProvider } from './route-provider';
+import { routeApp, routeProvider } from './route-provider';
 
 export interface ReceiveWebhookDeps {
   /** Sends the message by the deadline; resolves only once the queue said it took it. */
@@ -95,9 +97,55 @@ function header(event: APIGatewayProxyEventV2, name: string): string | undefined
   return headers[name] ?? Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1];
 }
 
+/** What authenticates a request: the app it is for, the URL token it carries (if it is one), their credentials. */
+interface Caller {
+  app: string;
+  token: string | undefined;
+  credentials: Credentials;
+}
+
+/** The credentials of a name no app can have: none, and the request is refused as a wrong signature is. */
+const NO_CREDENTIALS: Credentials = { secrets: [], urlToken: undefined, basic: undefined };
+
 /**
- * Builds the receive flow: resolve provider → check size → verify the signature over the raw bytes (or the
- * URL token, when that route is on) → parse
+ * Which app a request is for: the one an app's own route names, else, for a provider that signs with an HMAC,
+ * the last segment of `/webhooks/<provider>/<segment>` (the `{token}` route), unless that segment is the
+ * provider's URL token (with `allowUnsigned` on); else the default app. A name the secret does not hold gets no
+ * credentials and is refused exactly as a wrong signature is, after the same work: an answer never tells whether
+ * an app exists.
+ */
+async function callerOf(
+  event: APIGatewayProxyEventV2,
+  provider: Provider,
+  auth: AuthConfig,
+  deps: ReceiveWebhookDeps,
+  deadline: Deadline,
+): Promise<Caller> {
+  const credentials = (app: string) =>
+    app === DEFAULT_APP || isAppName(app)
+      ? deps.secrets.credentials(provider.name, deadline, app)
+      : Promise.resolve(NO_CREDENTIALS);
+  const named = routeApp(event);
+  const segment = event.pathParameters?.token;
+  const app = named ?? (auth.scheme.kind === 'hmac' ? segment : undefined);
+  if (app === undefined) {
+    return { app: DEFAULT_APP, token: segment, credentials: await credentials(DEFAULT_APP) };
+  }
+  if (named === undefined && deps.allowUnsigned) {
+    const own = await credentials(DEFAULT_APP);
+    if (secretMatches(app, own.urlToken)) return { app: DEFAULT_APP, token: segment, credentials: own };
+  }
+  // `default` is no app's name: the default app's URL is the provider's own.
+  return {
+    app,
+    token: undefined,
+    credentials: app === DEFAULT_APP ? NO_CREDENTIALS : await credentials(app),
+  };
+}
+
+/**
+ * Builds the receive flow: resolve provider and app → check size → verify the signature over the raw bytes
+ * with the app's keys (or the URL token, when that route is on) → parse
  * and normalize (or quarantine) → one `SendMessage` → 202. It never touches DynamoDB.
  *
  * One deadline per invocation, from the time the Lambda context says is left less a margin: the secret's
@@ -125,20 +173,24 @@ export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
     const raw = readRawBody(event, Math.min(provider.maxBodyBytes ?? deps.maxBodyBytes, deps.maxBodyBytes));
     const auth = deps.auth?.[provider.name] ?? provider.auth;
     const receivedAt = now();
+    const caller = await callerOf(event, provider, auth, deps, deadline);
     authenticate(
       auth,
       {
         raw,
         header: (name) => header(event, name),
-        token: event.pathParameters?.token,
+        token: caller.token,
         sourceIp: event.requestContext?.http?.sourceIp,
         now: receivedAt.getTime(),
       },
-      await deps.secrets.credentials(provider.name, deadline),
+      caller.credentials,
       deps.allowUnsigned,
     );
 
-    const delivery = provider.deliveryIdHeader ? { id: header(event, provider.deliveryIdHeader) } : undefined;
+    const delivery = {
+      ...(provider.deliveryIdHeader ? { id: header(event, provider.deliveryIdHeader) } : {}),
+      app: caller.app,
+    };
     let message = buildQueueMessage(provider, raw, receivedAt.toISOString(), delivery);
     if (raw.length > INLINE_RAW_BYTES)
       message = await offloadRaw(message, provider.name, raw, deps.rawStore, deadline);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { SignatureError, UnknownProviderError } from '../errors';
 import type { AuthConfig, HmacScheme } from '../providers/provider';
@@ -89,6 +90,14 @@ function signedContentOf(scheme: HmacScheme, request: AuthRequest): SignedConten
   });
 }
 
+/**
+ * The key a signature is checked with when there is none (an app the secret does not name, a provider not yet
+ * given one): random, known to no one, so nothing verifies, and in a form every scheme takes (`whsec_` +
+ * base64 is text too), so that the refusal costs the same HMAC as a wrong signature and its time does not tell a
+ * configured app's name from any other.
+ */
+const NO_KEY = `whsec_${randomBytes(32).toString('base64')}`;
+
 /** A Unix time in whole seconds, as Standard Webhooks' `webhook-timestamp` is ("integer unix timestamp"). */
 const UNIX_SECONDS = /^\d{1,15}$/;
 
@@ -129,11 +138,11 @@ export function authenticate(
     if (!tokenRoute) throw new UnknownProviderError('the URL-token route is off for this provider');
     if (!secretMatches(request.token, credentials.urlToken)) throw new SignatureError('URL token mismatch');
   } else if (scheme.kind === 'hmac') {
-    if (credentials.secrets.length === 0) throw new SignatureError('no signing secret configured');
     const content = signedContentOf(scheme, request);
-    if (!verifySignature(content, request.header(scheme.header), credentials.secrets, scheme)) {
-      throw new SignatureError('signature mismatch');
-    }
+    const keys = credentials.secrets.length > 0 ? credentials.secrets : [NO_KEY];
+    const verified = verifySignature(content, request.header(scheme.header), keys, scheme);
+    if (credentials.secrets.length === 0) throw new SignatureError('no signing secret configured');
+    if (!verified) throw new SignatureError('signature mismatch');
     checkTimestamp(scheme, request);
   } else if (scheme.kind === 'basic') {
     if (!verifyBasic(request.header('authorization'), credentials.basic))

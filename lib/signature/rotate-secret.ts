@@ -1,19 +1,33 @@
 import { randomBytes } from 'node:crypto';
-import { providerEntry, type SigningSecretDocument } from './signing-secrets';
+import { DEFAULT_APP, isAppName } from '../providers/apps';
+import { appEntry, providerEntry, type SigningSecretDocument } from './signing-secrets';
 
 /**
- * Puts a new HMAC secret for `provider` into the signing secret document, keeping the one it replaces as
- * `previous` so deliveries signed before the change still verify. The provider's other credentials (URL
- * token, Basic) and every other provider's entry stay as they are. Setting the same secret again changes
- * nothing.
+ * Puts a new HMAC secret for `provider` (for its `app`; default: its default app) into the signing secret
+ * document, keeping the one it replaces as `previous` so deliveries signed before the change still verify. The
+ * provider's other credentials (URL token, Basic), its other apps' keys and every other provider's entry stay as
+ * they are; a new app is added beside the others. Setting the same secret again changes nothing.
  * @returns a new document; the input is not modified.
+ * @throws when the secret is empty, or `app` is not an app name (see `isAppName`).
  */
 export function rotateSecret(
   document: SigningSecretDocument,
   provider: string,
   secret: string,
+  app: string = DEFAULT_APP,
 ): SigningSecretDocument {
   if (!secret) throw new Error('the new secret is empty');
+  if (app !== DEFAULT_APP) {
+    if (!isAppName(app))
+      throw new Error(
+        `${JSON.stringify(app.slice(0, 40))} is not an app name: 1 to 32 lower-case letters, digits or hyphens`,
+      );
+    const entry = providerEntry(document, provider);
+    const keys = appEntry(document, provider, app);
+    if (keys?.current === secret) return { ...document };
+    const apps = { ...entry?.apps, [app]: { current: secret, previous: keys?.current ?? null } };
+    return { ...document, [provider]: { ...entry, apps } };
+  }
   const current = providerEntry(document, provider);
   if (current?.current === secret) return { ...document };
   return { ...document, [provider]: { ...current, current: secret, previous: current?.current ?? null } };

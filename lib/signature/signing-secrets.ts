@@ -4,17 +4,28 @@ import type { Deadline } from '../aws/deadline';
 import { ConfigError, SecretUnavailableError } from '../errors';
 import type { Logger } from '../log';
 import { METRIC, type MetricsSink } from '../metrics';
+import { AppNameSchema, DEFAULT_APP } from '../providers/apps';
 import type { Credentials } from './authenticate';
+
+/** One app's HMAC keys: the current one and, during a rotation, the one before it. */
+export const AppSecretSchema = v.object({
+  current: v.nullish(v.pipe(v.string(), v.minLength(1))),
+  previous: v.nullish(v.string()),
+});
+export type AppSecret = v.InferOutput<typeof AppSecretSchema>;
 
 /**
  * A provider's credentials in the signing secret: HMAC keys (the current one and, during a rotation, the one
- * before it), a URL token, or HTTP Basic credentials, as its scheme needs.
+ * before it), a URL token, or HTTP Basic credentials, as its scheme needs; and the keys of each of its other
+ * apps by name (`apps`), for deliveries sent to `/webhooks/<provider>/<app>`. The keys at the top level are the
+ * default app's, the provider's own URL's, as before a provider could have several.
  */
 export const ProviderSecretSchema = v.object({
   current: v.nullish(v.pipe(v.string(), v.minLength(1))),
   previous: v.nullish(v.string()),
   url_token: v.nullish(v.pipe(v.string(), v.minLength(16, 'a URL token needs at least 16 characters'))),
   basic: v.nullish(v.object({ username: v.string(), password: v.pipe(v.string(), v.minLength(1)) })),
+  apps: v.nullish(v.record(AppNameSchema, AppSecretSchema)),
 });
 export type ProviderSecret = v.InferOutput<typeof ProviderSecretSchema>;
 
@@ -40,10 +51,12 @@ export interface SigningSecretDocument {
 export interface SigningSecrets {
   /**
    * @param deadline when given, a read of the secret ends by it, and none starts after it.
-   * @returns what authenticates `provider`'s requests; empty when nothing is configured (then all are refused).
+   * @param app whose credentials: one of the provider's apps, or (absent) its default app
+   * @returns what authenticates `provider`'s requests (for `app`); empty when nothing is configured (then all
+   *   are refused).
    * @throws {SecretUnavailableError} when the secret cannot be read and no earlier copy is at hand.
    */
-  credentials(provider: string, deadline?: Deadline): Promise<Credentials>;
+  credentials(provider: string, deadline?: Deadline, app?: string): Promise<Credentials>;
 }
 
 /**
@@ -61,12 +74,35 @@ export function providerEntry(document: SigningSecretDocument, provider: string)
   return typeof entry === 'object' ? entry : undefined;
 }
 
+/** The keys of one of `provider`'s apps other than its default one, when the document names that app. */
+export function appEntry(
+  document: SigningSecretDocument,
+  provider: string,
+  app: string,
+): AppSecret | undefined {
+  const apps = providerEntry(document, provider)?.apps;
+  return apps && Object.hasOwn(apps, app) ? apps[app] : undefined;
+}
+
 /**
- * @returns the credentials of `provider` in a signing secret document. Its URL token is its own `url_token`
- *   when set (what `npm run set-secret -- --new-url-token` writes), else the one {@link deriveUrlToken} derives
- *   from the top-level generated value, else none (then its URL-token route refuses everything).
+ * @returns the credentials of `provider` in a signing secret document (of its `app`, default: its default app).
+ *   Its URL token is its own `url_token` when set (what `npm run set-secret -- --new-url-token` writes), else the
+ *   one {@link deriveUrlToken} derives from the top-level generated value, else none (then its URL-token route
+ *   refuses everything). Another app has its HMAC keys only, none when the document does not name it.
  */
-export function credentialsOf(document: SigningSecretDocument, provider: string): Credentials {
+export function credentialsOf(
+  document: SigningSecretDocument,
+  provider: string,
+  app: string = DEFAULT_APP,
+): Credentials {
+  if (app !== DEFAULT_APP) {
+    const keys = appEntry(document, provider, app);
+    return {
+      secrets: [keys?.current, keys?.previous].filter((value): value is string => Boolean(value)),
+      urlToken: undefined,
+      basic: undefined,
+    };
+  }
   const secret = providerEntry(document, provider);
   return {
     secrets: [secret?.current, secret?.previous].filter((value): value is string => Boolean(value)),
@@ -95,8 +131,8 @@ export function tokenWebhookUrl(
 export class StaticSigningSecrets implements SigningSecrets {
   constructor(private readonly document: SigningSecretDocument) {}
 
-  async credentials(provider: string): Promise<Credentials> {
-    return credentialsOf(this.document, provider);
+  async credentials(provider: string, _deadline?: Deadline, app?: string): Promise<Credentials> {
+    return credentialsOf(this.document, provider, app);
   }
 }
 
@@ -153,8 +189,8 @@ export class SecretsManagerSigningSecrets implements SigningSecrets {
     this.now = options.now ?? Date.now;
   }
 
-  async credentials(provider: string, deadline?: Deadline): Promise<Credentials> {
-    return credentialsOf(await this.document(deadline), provider);
+  async credentials(provider: string, deadline?: Deadline, app?: string): Promise<Credentials> {
+    return credentialsOf(await this.document(deadline), provider, app);
   }
 
   private async document(deadline: Deadline | undefined): Promise<SigningSecretDocument> {
@@ -202,7 +238,7 @@ export function parseSigningSecretDocument(text: string): SigningSecretDocument 
   const result = v.safeParse(SigningSecretDocumentSchema, json);
   if (!result.success) {
     throw new ConfigError(
-      'the signing secret must look like {"url_token":"…","sori":{"current":"…","previous":"…"},"symphony":{"url_token":"…"}}',
+      'the signing secret must look like {"url_token":"…","sori":{"current":"…","previous":"…","apps":{"agency-a":{"current":"…","previous":"…"}}},"symphony":{"url_token":"…"}} (app names: 1 to 32 lower-case letters, digits or hyphens, not default)',
     );
   }
   return result.output as SigningSecretDocument;
