@@ -173,8 +173,30 @@ export interface ProcessConfig {
 
 /** Default retention of event records, days (counters are kept for ever). */
 export const DEFAULT_RETENTION_DAYS = 365;
-/** The process function runs at most 30 s; a claim twice that old has no batch behind it. */
-export const DEFAULT_STALE_AFTER_SECONDS = 60;
+/** The process function's timeout: the queue's visibility timeout and a counter claim's stale age follow from it. */
+export const PROCESS_TIMEOUT_SECONDS = 30;
+/** A counter claim twice as old as the consumer's timeout has no batch behind it. */
+export const DEFAULT_STALE_AFTER_SECONDS = 2 * PROCESS_TIMEOUT_SECONDS;
+
+/**
+ * Checks the age after which a counter claim is taken as abandoned against the consumer that makes claims: above
+ * its timeout, so that a batch still running never loses its claim, and below the queue's visibility timeout, so
+ * that a claim a killed consumer left is settled before its messages come back.
+ * @throws {ConfigError} naming the three values when the age is outside that range.
+ */
+export function checkStaleClaimAge(
+  staleAfterSeconds: number,
+  consumer: { timeoutSeconds: number; visibilityTimeoutSeconds: number },
+): void {
+  if (
+    staleAfterSeconds <= consumer.timeoutSeconds ||
+    staleAfterSeconds >= consumer.visibilityTimeoutSeconds
+  ) {
+    throw new ConfigError(
+      `a counter claim is taken as abandoned after ${staleAfterSeconds} s: it must be above the consumer's timeout (${consumer.timeoutSeconds} s) and below the queue's visibility timeout (${consumer.visibilityTimeoutSeconds} s)`,
+    );
+  }
+}
 
 function required<Variables>(env: EnvironmentOf<Variables>, name: keyof Variables & string): string {
   const value = env[name];

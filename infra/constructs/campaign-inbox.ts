@@ -8,7 +8,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { repairVariables } from '../../functions/repair-counters/config';
 import {
+  checkStaleClaimAge,
+  DEFAULT_STALE_AFTER_SECONDS,
   definedVariables,
+  PROCESS_TIMEOUT_SECONDS,
   type ProviderSettings,
   processVariables,
   receiveVariables,
@@ -49,7 +52,7 @@ interface ServedProviders {
 }
 
 /** The consumer's timeout; the queue's visibility timeout is six times it. */
-const PROCESS_TIMEOUT = Duration.seconds(30);
+const PROCESS_TIMEOUT = Duration.seconds(PROCESS_TIMEOUT_SECONDS);
 /** What storing a batch and recounting a campaign-day call on the records table, and nothing more. */
 const COUNTER_WRITER_ACTIONS = [
   'dynamodb:PutItem',
@@ -102,6 +105,11 @@ export class CampaignInbox extends Construct {
     this.queue = new EventQueue(this, 'Events', {
       consumerTimeout: PROCESS_TIMEOUT,
       maxReceiveCount: config.dlqMaxReceiveCount,
+    });
+    // The consumer and the repair read the default stale age: checked here against the timeouts it follows.
+    checkStaleClaimAge(DEFAULT_STALE_AFTER_SECONDS, {
+      timeoutSeconds: PROCESS_TIMEOUT.toSeconds(),
+      visibilityTimeoutSeconds: this.queue.visibilityTimeout.toSeconds(),
     });
     this.receiveFunction = this.addReceiveFunction(config, providers);
     this.processFunction = this.addProcessFunction(config);

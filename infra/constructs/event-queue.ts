@@ -12,9 +12,12 @@ export interface EventQueueProps {
 export class EventQueue extends Construct {
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
+  /** How long a received message stays hidden: after it, a message not deleted is delivered again. */
+  readonly visibilityTimeout: Duration;
 
   constructor(scope: Construct, id: string, props: EventQueueProps) {
     super(scope, id);
+    this.visibilityTimeout = Duration.seconds(props.consumerTimeout.toSeconds() * 6);
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -23,7 +26,7 @@ export class EventQueue extends Construct {
     this.queue = new sqs.Queue(this, 'Queue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),
+      visibilityTimeout: this.visibilityTimeout,
       // A message carries the raw body (up to the body limit) and the normalized record next to it.
       maxMessageSizeBytes: 1_048_576,
       retentionPeriod: Duration.days(4),
