@@ -1,8 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { StoredBatch } from '../lib/ingest/ingest';
-import { LAKE_COLUMNS, type LakeRow, lakePartitionPath, lakeRowOf } from '../lib/lake/lake-row';
+import {
+  LAKE_COLUMNS,
+  type LakeRow,
+  lakePartitionPath,
+  lakeRowOf,
+  lakeRowOfItem,
+} from '../lib/lake/lake-row';
+import { scanPages } from '../lib/table/table-io';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from './private-files';
 
 /** Where the local lake keeps its files in `DATA_DIR`. */
@@ -34,6 +42,32 @@ export class LakeSink {
     );
     await this.write(rows);
   };
+
+  /**
+   * Writes the row of every event stored in the table, as the stream transform makes it from the item: the local
+   * lake of records stored before the sink listened, or by a process that does not tell it (`events reprocess`
+   * run on its own), or lost in a crash between a batch and its rows. Rows already in the lake are written again;
+   * the shipped queries count each record once.
+   * @returns the rows written.
+   */
+  async backfill(client: DynamoDBClient, tableName: string): Promise<number> {
+    let written = 0;
+    for await (const items of scanPages(client, {
+      TableName: tableName,
+      FilterExpression: '#kind = :event',
+      ExpressionAttributeNames: { '#kind': 'kind' },
+      ExpressionAttributeValues: { ':event': { S: 'event' } },
+      ConsistentRead: true,
+    })) {
+      const rows = items.flatMap((item) => {
+        const row = lakeRowOfItem(item);
+        return row ? [row] : [];
+      });
+      await this.write(rows);
+      written += rows.length;
+    }
+    return written;
+  }
 
   /** Appends rows to their partitions' files, each partition's rows in one write. */
   async write(rows: readonly LakeRow[]): Promise<void> {

@@ -240,6 +240,19 @@ describe('the local lake', () => {
   });
 });
 
+describe('the local lake filled from the table', () => {
+  it('holds the rows the sink wrote as batches were stored, made from the stored items as the stream transform makes them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'campaign-inbox-lake-backfill-'));
+    try {
+      expect(await new LakeSink(dir).backfill(dynamodb, tableName)).toBe(EVENTS.length);
+      const byId = (a: LakeRow, b: LakeRow) => a.id.localeCompare(b.id);
+      expect((await lakeRows(dir)).sort(byId)).toEqual((await lakeRows()).sort(byId));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the shipped campaign-stats query', () => {
   it('gives what events stats gives, campaign by campaign, over each range', async () => {
     for (const [since, until] of RANGES) {
