@@ -83,7 +83,7 @@ describe('several SORI apps in one local stack', () => {
       ['cmp_app_a', 'agency-a'],
       ['cmp_app_b', 'agency-b'],
       ['cmp_app_default', 'default'],
-    ]) {
+    ] as const) {
       const events = await eventually(
         async () => {
           const found = await repository.queryEvents({ provider: 'sori', campaign, limit: 10 });
