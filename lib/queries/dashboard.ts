@@ -33,7 +33,7 @@ import {
   type TableLayout,
   typeDayFamily,
 } from '../table/records-table';
-import { getItems, type Item, queryItems } from '../table/table-io';
+import { getItems, type Item, queryItems, withoutUnusedSdkLogging } from '../table/table-io';
 import {
   byImpressions,
   CampaignStats,
@@ -337,6 +337,8 @@ export class DashboardReader {
     private readonly layout: TableLayout,
     private readonly health?: PipelineHealth,
   ) {
+    // A load parses thousands of counter items: the SDK's logger step would copy each answer for nothing.
+    withoutUnusedSdkLogging(client);
     // Eventually consistent: a load a second behind the table shows the fold's counts at the next one.
     this.stats = new CampaignStats(client, tableName, { consistent: false });
   }
@@ -368,6 +370,7 @@ export class DashboardReader {
     );
     this.learnNames(events);
     await this.nameMaterials(items);
+    const nameOf = this.namesOf(items);
     const period = periodOf(allItems, query, reach);
     return {
       day: to,
@@ -392,7 +395,7 @@ export class DashboardReader {
       breakdowns: {
         platform: breakdowns.platform,
         country: breakdowns.country,
-        material: breakdowns.material.map((row) => ({ ...row, name: this.nameOf(items, row.key) })),
+        material: breakdowns.material.map((row) => ({ ...row, name: nameOf(row.key) })),
       },
       latest: events.slice(0, LATEST_EVENTS),
       daily: days.map((day) => {
@@ -679,14 +682,25 @@ export class DashboardReader {
     for (const { item, material } of unsearched) this.searched.add(searchKey(item, material));
   }
 
-  /** The name of a material row: the one known under the first provider whose counters count it. */
-  private nameOf(items: CounterItem[], material: string): string | null {
+  /**
+   * The names of material rows: the one known under the first provider whose counters count each (the items'
+   * providers gathered once per load: a range has thousands of items and hundreds of materials).
+   */
+  private namesOf(items: CounterItem[]): (material: string) => string | null {
+    const providers = new Map<string, Set<string>>();
     for (const item of items) {
-      if (!Object.hasOwn(item.breakdowns.material, material)) continue;
-      const known = this.materialNames.get(materialKey(item.provider, material));
-      if (known) return known.name;
+      for (const material of Object.keys(item.breakdowns.material)) {
+        const known = providers.get(material) ?? new Set<string>();
+        providers.set(material, known.add(item.provider));
+      }
     }
-    return null;
+    return (material) => {
+      for (const provider of providers.get(material) ?? []) {
+        const known = this.materialNames.get(materialKey(provider, material));
+        if (known) return known.name;
+      }
+      return null;
+    };
   }
 }
 
