@@ -9,9 +9,19 @@ import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../lib/metrics';
 import type { RouteThrottle } from '../config';
 
+/** One of a provider's apps given a route of its own (`POST /webhooks/<provider>/<app>`), with its throttle. */
+export interface AppRoute extends RouteThrottle {
+  name: string;
+}
+
 /** A provider served on routes of its own, with their throttle. */
 export interface ProviderRoutes extends RouteThrottle {
   name: string;
+  /**
+   * Its apps given a route of their own, each with its throttle (`providerThrottles` names it
+   * `<provider>/<app>`); any other app still comes by the `{token}` route, on the provider's throttle.
+   */
+  apps?: readonly AppRoute[];
 }
 
 export interface ReceiverApiProps {
@@ -30,7 +40,7 @@ export interface ReceiverApiProps {
 /** The metric the access logs give of the stage's 429 answers, by API. */
 export const THROTTLED_METRIC = 'ThrottledRequests';
 
-/** Route keys name a provider in the path: it must be one whole segment with no template braces. */
+/** Route keys name a provider (and an app) in the path: each one whole segment with no template braces. */
 const ROUTE_SEGMENT = /^[A-Za-z0-9._~-]+$/;
 
 /**
@@ -39,7 +49,7 @@ const ROUTE_SEGMENT = /^[A-Za-z0-9._~-]+$/;
  * - each served provider has its own `POST /webhooks/<name>` and `POST /webhooks/<name>/{token}`, each with a
  *   route-level throttle, so that a flood on another provider's URL or on any other path takes nothing from
  *   its rate (API Gateway keeps a token bucket per route: the stage's limit is a default for each route, not a
- *   total shared between them);
+ *   total shared between them); each of its apps given one has `POST /webhooks/<name>/<app>` with its own;
  * - `ANY /webhooks/{provider}` and `ANY /webhooks/{provider}/{token}` take everything else (a provider not
  *   served, any method but POST) on the stage's default throttle, so the function still answers them precisely
  *   (404 for a provider it does not serve, 405 with `allow: POST`).
@@ -53,7 +63,7 @@ export class ReceiverApi extends Construct {
   readonly accessLogs: logs.LogGroup;
   /** The stage's 429 answers (throttled before the function ran), from the access logs, per 5 minutes. */
   readonly throttledRequests: cw.Metric;
-  /** The routes of each served provider, by name: the plain one first, then its `{token}` form. */
+  /** The routes of each served provider, by name: the plain one first, then its `{token}` form, then its apps'. */
   readonly providerRoutes: ReadonlyMap<string, readonly apigw.HttpRoute[]>;
 
   constructor(scope: Construct, id: string, props: ReceiverApiProps) {
@@ -97,6 +107,23 @@ export class ReceiverApi extends Construct {
         routeSettings[`POST ${path}`] = {
           ThrottlingRateLimit: provider.rateLimit,
           ThrottlingBurstLimit: provider.burstLimit,
+        };
+      }
+      // An app's own route: a literal last segment, which API Gateway prefers to `{token}`, so that each app
+      // has a rate of its own and one agency's flood takes nothing from another's.
+      const apps = new Set<string>();
+      for (const app of provider.apps ?? []) {
+        if (!ROUTE_SEGMENT.test(app.name) || apps.has(app.name)) {
+          throw new Error(
+            `app ${JSON.stringify(app.name)} of ${provider.name} cannot have a route of its own: a name is one path segment, given once`,
+          );
+        }
+        apps.add(app.name);
+        const path = `/webhooks/${provider.name}/${app.name}`;
+        routes.push(...this.api.addRoutes({ path, methods: [apigw.HttpMethod.POST], integration }));
+        routeSettings[`POST ${path}`] = {
+          ThrottlingRateLimit: app.rateLimit,
+          ThrottlingBurstLimit: app.burstLimit,
         };
       }
     }
