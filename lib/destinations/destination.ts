@@ -42,7 +42,9 @@ export interface Destination {
   close?(): Promise<void> | void;
 }
 
+/** The kinds of destination, as `events replay --to` and the replay function's `to` name them. */
 export const DESTINATION_KINDS = ['reaction', 'eventbridge', 'sqs', 'http'] as const;
+/** One of {@link DESTINATION_KINDS}. */
 export type DestinationKind = (typeof DESTINATION_KINDS)[number];
 
 /** Some records could not be sent: the destination kept refusing them, or could not be reached. */

@@ -58,8 +58,9 @@ export function busEvent(record: EventRecord, origin: DeliveryOrigin, bus: strin
   };
 }
 
-// PutEvents takes at most 10 entries a call, and the entries' total size must be under 256 KB.
+/** PutEvents takes at most 10 entries a call. */
 export const MAX_ENTRIES = 10;
+/** The entries of one PutEvents call must total under 256 KB, as {@link entrySize} counts them. */
 export const MAX_CALL_BYTES = 256 * 1024;
 
 /**
@@ -108,6 +109,7 @@ export function eventBridgeEndpoint(region: string, env: NodeJS.ProcessEnv = pro
   return `https://events.${region}.${suffix}`;
 }
 
+/** Where and as whom an {@link EventBridgeDestination} puts events, and how often it tries. */
 export type EventBridgeDestinationOptions = Pick<
   AwsJsonClientOptions,
   'credentials' | 'transport' | 'timeoutMs' | 'now'

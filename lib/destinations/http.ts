@@ -8,6 +8,7 @@ import {
   sleep,
 } from './destination';
 
+/** The URL an {@link HttpDestination} POSTs to, and how it tries. */
 export interface HttpDestinationOptions {
   url: string;
   /** Tries per record, the first included (default 6). */

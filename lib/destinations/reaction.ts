@@ -32,6 +32,7 @@ export async function loadReactionModule(path: string): Promise<ReactionFunction
   return module.default as ReactionFunction;
 }
 
+/** The reaction a {@link ReactionDestination} runs, and how often it tries. */
 export interface ReactionDestinationOptions {
   run: ReactionFunction;
   /** The module's path, for messages. */

@@ -20,6 +20,7 @@ import {
 const MAX_ENTRIES = 10;
 const MAX_BATCH_BYTES = 262_144;
 
+/** The queue an {@link SqsDestination} sends to, its client, and how often it tries. */
 export interface SqsDestinationOptions {
   client: Pick<SQSClient, 'send'>;
   queueUrl: string;

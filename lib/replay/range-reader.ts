@@ -78,6 +78,7 @@ interface Source {
   input: QueryCommandInput;
 }
 
+/** The table a {@link RangeReader} reads, its layout, and the size of its pages. */
 export interface RangeReaderOptions {
   client: DynamoDBClient;
   tableName: string;

@@ -12,6 +12,7 @@ export interface ReplayProgress {
   provider: string;
 }
 
+/** What {@link replayRange} sends, where to, from where, and whom it tells after each page. */
 export interface ReplayOptions {
   reader: RangeReader;
   destination: Destination;
