@@ -49,7 +49,7 @@ describe('the event lake', () => {
     }
   });
 
-  it('is not in the inbox stack as it deploys today (no lake option there yet)', () => {
+  it('is not in the inbox stack by default', () => {
     const inboxApp = new App({
       context: { 'aws:cdk:bundling-stacks': [] },
       builtinCloudFormationValidation: false,
