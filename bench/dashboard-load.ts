@@ -552,8 +552,15 @@ interface Load {
 function newReader(endpoint: string, table: string, plain: DynamoDBClient) {
   const client = new DynamoDBClient(localClientConfig(endpoint));
   const meter = meterReads(client, plain);
-  const reader = new DashboardReader(client, table, DEPLOYED_LAYOUT);
+  let reader = new DashboardReader(client, table, DEPLOYED_LAYOUT);
   return {
+    /**
+     * A new reader on the same client, as a dashboard function's new instance finds it or a page opened anew:
+     * nothing read yet, the client's connections open.
+     */
+    renew() {
+      reader = new DashboardReader(client, table, DEPLOYED_LAYOUT);
+    },
     /** One load through the reader's public API, as `GET /api/dashboard?<params>` asks for it. */
     async load(params: Record<string, string>): Promise<Load> {
       const parsed = parseDashboardQuery(new URLSearchParams(params), TO);
@@ -657,7 +664,7 @@ export interface CampaignCost {
   devices: number;
   /** How its items were made. */
   built: string;
-  /** A warm reader's load of the 30-day range just after a fold: it reads the counted items again. */
+  /** A warm reader's load of the 30-day range just after a fold: it reads again what the fold wrote. */
   afterFold: ReadTally;
   /** A warm reader's load between two folds: the counted items it keeps are still the table's. */
   betweenFolds: ReadTally;
@@ -698,6 +705,10 @@ export interface DashboardLoadFigures {
     /** The baseline: warm one-day loads (`?day=`) just after a fold. */
     dayMs: Timed;
     ratioVsDay: number;
+    /** A new reader's 30-day load on a warm client: every counted item of the range and the period before. */
+    fullReadMs: Timed;
+    fullReadCpuMs: number;
+    fullRead: ReadTally;
     afterFold: ReadTally;
     betweenFolds: ReadTally;
     cold: ReadTally;
@@ -741,6 +752,8 @@ async function campaignCost(
     return load;
   };
   const cold = checked('cold', await reader.load(range));
+  // The next load of a page, between folds: it reads the latest fold's items again once (see DashboardReader).
+  checked('settled', await reader.load(range));
   await refold(plain, table, expected.sent, device, 1);
   const afterFold = checked('after a fold', await reader.load(range));
   const betweenFolds = checked('between folds', await reader.load(range));
@@ -903,16 +916,26 @@ export async function measureDashboardLoad(
     const afterFold: Load[] = [];
     const betweenFolds: Load[] = [];
     const day: Load[] = [];
-    // Each round as the page sees it: a fold, then the 30-day load that reads the counted items again and one
-    // that keeps them; the one-day load the same way (read again after the fold, its first load of the round).
+    const fullRead: Load[] = [];
+    // Each round as the page sees it: a fold, then the 30-day load that reads again what the fold wrote and one
+    // that keeps what it has; the one-day load the same way (its first load of the round, after the fold); then
+    // the 30-day load of a new reader, which reads every counted item of its range (and settles, read again).
     const accountDevice = await deviceOnLastDay(plain, 'dash-account', 0);
+    await accountReader.load({ from: FROM, to: TO });
+    await accountReader.load({ day: TO });
     for (let i = 0; i < WARM_LOADS; i++) {
       await refold(plain, 'dash-account', accountSent, accountDevice, i);
       afterFold.push(await accountReader.load({ from: FROM, to: TO }));
       betweenFolds.push(await accountReader.load({ from: FROM, to: TO }));
       day.push(await accountReader.load({ day: TO }));
+      accountReader.renew();
+      fullRead.push(await accountReader.load({ from: FROM, to: TO }));
+      await accountReader.load({ from: FROM, to: TO });
+      await accountReader.load({ day: TO });
+      await accountReader.load({ day: TO });
     }
     accountReader.close();
+    checkAccount('a new reader', fullRead.at(-1) as Load);
     checkAccount('after a fold', afterFold.at(-1) as Load);
     checkAccount('between folds', betweenFolds.at(-1) as Load);
     const last = afterFold.at(-1) as Load;
@@ -968,6 +991,9 @@ export async function measureDashboardLoad(
           (last.reads.byKind['counter items (campaign query)']?.items ?? 0),
         coldMs: fixed(cold.ms),
         afterFoldMs: timed(afterFold),
+        fullReadMs: timed(fullRead),
+        fullReadCpuMs: cpu(fullRead),
+        fullRead: (fullRead.at(-1) as Load).reads,
         betweenFoldsMs: timed(betweenFolds),
         afterFoldCpuMs: cpu(afterFold),
         dayCpuMs: cpu(day),
@@ -998,6 +1024,12 @@ export function dashboardReport(f: DashboardLoadFigures) {
     dashboard_30d_100_campaigns_load_p95_ms: a.afterFoldMs.p95,
     dashboard_30d_100_campaigns_load_between_folds_ms: a.betweenFoldsMs.median,
     dashboard_30d_100_campaigns_cold_load_ms: a.coldMs,
+    dashboard_30d_100_campaigns_full_read_ms: a.fullReadMs.median,
+    dashboard_30d_100_campaigns_full_read_p95_ms: a.fullReadMs.p95,
+    dashboard_30d_100_campaigns_full_read_cpu_ms: a.fullReadCpuMs,
+    dashboard_read_units_per_load_30d_100_campaigns_full_read: a.fullRead.units,
+    dashboard_read_units_per_first_load_at_10k_devices: f.small.cold.units,
+    dashboard_read_units_per_first_load_at_1m_devices: f.large.cold.units,
     dashboard_30d_100_campaigns_load_cpu_ms: a.afterFoldCpuMs,
     dashboard_1d_100_campaigns_load_ms: a.dayMs.median,
     dashboard_30d_vs_1d_load_ratio: a.ratioVsDay,
@@ -1017,7 +1049,7 @@ export function dashboardReport(f: DashboardLoadFigures) {
   const range = `the 30-day range ${f.range.from} to ${f.range.to} (the page's "30 days"), whose load also reads the 30 days before it (${f.range.previousFrom} to ${f.range.previousTo}) for the comparison`;
   const account = `${a.campaigns} SORI campaigns, ${a.events.toLocaleString('en-US')} campaign events (${ACCOUNT.eventsPerCampaignDay} per campaign and day spread over the day's hours, ${TRAFFIC.clickShare * 100} % clicks, ${TRAFFIC.platforms.length} platforms, ${TRAFFIC.countries.length} countries, ${TRAFFIC.materialsPerCampaign} materials per campaign, ${ACCOUNT.devicesPerCampaign.toLocaleString('en-US')} devices per campaign, neighbours sharing half) stored over the range through storeBatch (batches of 100) and the repair's fold; the period before holds the range's folded counter and provider-day items a period earlier (rebuilt with counterItem and providerDayItem); ${a.counterItems.toLocaleString('en-US')} counter items read by a load after a fold`;
   const local = `through parseDashboardQuery and DashboardReader.read, against a local DynamoDB-API server (dynalite) in a process of its own on this machine (load average ${f.loadAverage.join(', ')} when timed)`;
-  const afterFold = `a warm reader's load just after the repair's fold counted new traffic (one more event of campaign ${campaignIdOf(0)} on ${f.range.to}, from a device already counted that day, through storeBatch and the fold), so the reader reads its counted items again; a page polling every ${f.polling.intervalS} s gets one such load per fold (every ${f.polling.foldIntervalS} s while events come, RepairSchedule in infra/constructs/campaign-inbox.ts), the others between folds`;
+  const afterFold = `a warm reader's load just after the repair's fold counted new traffic (one more event of campaign ${campaignIdOf(0)} on ${f.range.to}, from a device already counted that day, through storeBatch and the fold), so the reader reads again the items the fold wrote down it wrote (the counter item and provider-day item of that day), by key and consistently; a page polling every ${f.polling.intervalS} s gets one such load per fold (every ${f.polling.foldIntervalS} s while events come, RepairSchedule in infra/constructs/campaign-inbox.ts), the others between folds`;
   const open = `a page open around the clock for a month (${HOURS_PER_MONTH} h) on a range ending today, which the page asks for every ${f.polling.intervalS} s (functions/campaign-dashboard/page/index.html; a range ending before today every ${f.polling.pastRangeIntervalS} s): ${f.polling.loadsPerMonth.toLocaleString('en-US')} loads, one in ${f.polling.loadsPerFold} just after a fold (a fold every ${f.polling.foldIntervalS} s, as while events come), the others between folds`;
   const price = `on-demand, $${f.prices.readUnitsPerMillionUsd} per million read units (${f.prices.region}, ${f.prices.date}, bench/prices.json)`;
   const single = (c: CampaignCost) =>
@@ -1030,6 +1062,14 @@ export function dashboardReport(f: DashboardLoadFigures) {
     dashboard_30d_100_campaigns_load_between_folds_ms: `as dashboard_30d_100_campaigns_load_ms, the median of the loads right after those (no fold in between: the reader keeps its counted items, reading what tells it they are still the table's, and the latest events)`,
     dashboard_30d_100_campaigns_cold_load_ms:
       'as dashboard_30d_100_campaigns_load_ms, the first load of a new reader with a new client (its connections opened, no material name known); the modules were already loaded',
+    dashboard_30d_100_campaigns_full_read_ms: `median of ${WARM_LOADS} loads of ${range} by a new reader on the warm client (a page opened anew, a new instance of the dashboard function): every counted item of both periods read again, eventually consistent, and the material names looked for; timed in the same rounds as dashboard_30d_100_campaigns_load_ms; ${local}; ${account}`,
+    dashboard_30d_100_campaigns_full_read_p95_ms:
+      'as dashboard_30d_100_campaigns_full_read_ms, the 95th percentile',
+    dashboard_30d_100_campaigns_full_read_cpu_ms:
+      "median CPU time of the bench's process during the loads of dashboard_30d_100_campaigns_full_read_ms (as dashboard_30d_100_campaigns_load_cpu_ms)",
+    dashboard_read_units_per_load_30d_100_campaigns_full_read: `${units}; a load of dashboard_30d_100_campaigns_full_read_ms`,
+    dashboard_read_units_per_first_load_at_10k_devices: `${units}; the first load of a new reader (every counted item of both periods, the material names looked for); ${single(f.small)}`,
+    dashboard_read_units_per_first_load_at_1m_devices: `${units}; the first load of a new reader (every counted item of both periods, the material names looked for); ${single(f.large)}`,
     dashboard_30d_100_campaigns_load_cpu_ms:
       "median CPU time of the bench's process during the loads of dashboard_30d_100_campaigns_load_ms: the reader's own work and its SDK's (requests sent, answers parsed), not the local server's, which runs in a process of its own",
     dashboard_1d_100_campaigns_load_ms: `the baseline: median of ${WARM_LOADS} loads of the range's last day alone (?day=${f.range.to}, the first version's only load) of the same data by the same warm reader, each its first since a fold (so its counted items read again), timed in the same rounds as dashboard_30d_100_campaigns_load_ms`,
@@ -1062,6 +1102,12 @@ export function dashboardReport(f: DashboardLoadFigures) {
       ours: `${a.betweenFoldsMs.median} / ${a.coldMs}`,
       baseline: a.afterFoldMs.median,
       ratio: `${fixed(a.betweenFoldsMs.median / a.afterFoldMs.median, 2)} / ${fixed(a.coldMs / a.afterFoldMs.median, 2)}`,
+    },
+    {
+      figure: `dashboard load, 30 days, ${a.campaigns} campaigns, a new reader reading everything, median / p95 (ms; baseline: one-day load)`,
+      ours: `${a.fullReadMs.median} / ${a.fullReadMs.p95}`,
+      baseline: `${a.dayMs.median} / ${a.dayMs.p95}`,
+      ratio: fixed(a.fullReadMs.median / a.dayMs.median, 2),
     },
     {
       figure: `dashboard read units per load, 30 days, ${a.campaigns} campaigns, after a fold / between folds (baseline: one-day load after a fold)`,
