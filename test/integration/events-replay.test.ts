@@ -150,24 +150,24 @@ describe('events replay', () => {
     const { inside, outside } = await storeReplayDay(writer, counters);
     const dir = await tempDir();
     const checkpoint = join(dir, 'replay.checkpoint');
-    const endpoint = await httpEndpoint();
+    // The process is killed as the endpoint takes its 120th event, while later ones may be under way.
+    const killAt = 120;
+    let child: ChildProcess | undefined;
+    const endpoint = await httpEndpoint((count) => {
+      if (count === killAt) child?.kill('SIGKILL');
+      return 200;
+    });
     const args = ['replay', ...DAY, '--to', 'http', '--target', endpoint.url, '--checkpoint', checkpoint];
     const where = ['--endpoint', inject('dynamodbEndpoint'), '--table', tableName];
 
-    const child = spawnEvents([...args, ...where]);
+    child = spawnEvents([...args, ...where]);
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
     });
-    const exited = new Promise<NodeJS.Signals | null>((done) =>
-      child.on('exit', (_code, signal) => done(signal)),
+    const signal = await new Promise<NodeJS.Signals | null>((done) =>
+      child?.on('exit', (_code, exitSignal) => done(exitSignal)),
     );
-    const killAt = 120;
-    const watcher = setInterval(() => {
-      if (endpoint.received.length >= killAt) child.kill('SIGKILL');
-    }, 5);
-    const signal = await exited;
-    clearInterval(watcher);
     expect(signal, stderr).toBe('SIGKILL');
     const before = endpoint.received.length;
     expect(before).toBeLessThan(inside.size);
