@@ -5,7 +5,8 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { DEFAULT_CONFIG } from '../infra/config';
-import { allProviders, providerNames } from '../lib/providers';
+import { allProviders, findProvider, providerNames } from '../lib/providers';
+import { DEFAULT_APP, isAppName } from '../lib/providers/apps';
 import { registerCustomProviders } from '../lib/providers/declarative';
 import { rotateSecret, rotateUrlToken, setBasicCredentials } from '../lib/signature/rotate-secret';
 import {
@@ -18,7 +19,7 @@ import { invocation, isEntry, reportFailure, runAsEntry, UsageError } from './en
 import { readStackOutputs, requireOutput } from './stack-outputs';
 
 const usage =
-  () => `Usage: ${invocation('set-secret')} [--stack <name>] [--provider <name>] [--show-token-url | --new-url-token | --basic]
+  () => `Usage: ${invocation('set-secret')} [--stack <name>] [--provider <name>] [--app <name>] [--show-token-url | --new-url-token | --basic]
 
 Puts a provider's secret_key (SORI Console: app_id/secret_key) into the deployed signing secret. The new
 secret is read from standard input (so it stays out of shell history); the one it replaces is kept as the
@@ -28,12 +29,16 @@ URLs go to stdout, messages to stderr.
   --stack <name>      the deployed stack (default ${DEFAULT_CONFIG.stackName})
   --region <name>     its AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, else your AWS profile's)
   --provider <name>   whose credentials (default sori; with --show-token-url, default every URL-token provider)
+  --app <name>        the secret_key of one of the provider's apps (e.g. an agency's own SORI app), for the URL
+                      it prints: <WebhookUrl>/<app>. Every other app's keys stay. Without it: the provider's
+                      own URL's (the default app)
   --show-token-url    print the URL-token webhook URLs (secrets) and change nothing: each provider has its own
                       token, derived from the value generated at deploy time unless given one of its own
   --new-url-token     give the provider a new URL token of its own and print its URL (the old one stops)
   --basic             set the provider's HTTP Basic credentials, read as user:password from standard input
 
 Example:  printf '%s' "$SORI_SECRET_KEY" | ${invocation('set-secret')} --stack ${DEFAULT_CONFIG.stackName}
+          printf '%s' "$AGENCY_A_SECRET_KEY" | ${invocation('set-secret')} --app agency-a
           ${invocation('set-secret')} --show-token-url
 `;
 
@@ -57,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
       stack: { type: 'string', default: DEFAULT_CONFIG.stackName },
       region: { type: 'string' },
       provider: { type: 'string' },
+      app: { type: 'string' },
       'show-token-url': { type: 'boolean', default: false },
       'new-url-token': { type: 'boolean', default: false },
       basic: { type: 'boolean', default: false },
@@ -75,6 +81,19 @@ async function main(argv: string[]): Promise<number> {
   }
   const modes = [values['show-token-url'], values['new-url-token'], values.basic].filter(Boolean).length;
   if (modes > 1) throw new UsageError('choose one of --show-token-url, --new-url-token and --basic');
+  const app = values.app ?? DEFAULT_APP;
+  if (values.app !== undefined) {
+    if (modes > 0)
+      throw new UsageError(
+        '--app applies to a secret_key only: an app has no URL token or Basic credentials',
+      );
+    if (app !== DEFAULT_APP && !isAppName(app))
+      throw new UsageError(
+        `--app must be 1 to 32 lower-case letters, digits or hyphens (one URL path segment), got ${JSON.stringify(app.slice(0, 40))}`,
+      );
+    if (findProvider(provider)?.auth.scheme.kind !== 'hmac')
+      throw new UsageError(`${provider} does not sign its deliveries with an HMAC: it has no apps`);
+  }
   const region = await requireRegion(values.region);
   const outputs = await readStackOutputs(values.stack, region);
   const secretId = requireOutput(outputs, 'SigningSecretArn', values.stack);
@@ -117,7 +136,15 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const secret = await readStdin();
-    await put(rotateSecret(document, provider, secret));
+    await put(rotateSecret(document, provider, secret, app));
+    if (app !== DEFAULT_APP) {
+      // The app's own URL: the provider's, one segment more. It is no secret, unlike a URL token.
+      console.log(`${webhookUrl.replace(/\/webhooks\/[^/]+\/?$/, '')}/webhooks/${provider}/${app}`);
+      console.error(
+        `The ${provider} secret of app ${app} is set; its previous one still verifies until the next change, and no other app's changed. Paste this URL into that app's console; receive functions pick the key up within 5 minutes.`,
+      );
+      return 0;
+    }
     console.error(
       `The ${provider} secret is set; the previous one still verifies until the next change. Receive functions pick it up within 5 minutes.`,
     );
