@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type Deadline, withinTime } from '../aws/deadline';
 
@@ -58,19 +57,6 @@ export class S3RawStore implements RawStore {
       await client.send(new Put({ Bucket: this.bucket, Key: key, Body: raw }), { abortSignal });
     });
     return `s3://${this.bucket}/${key}`;
-  }
-}
-
-/** Raw bodies as files under a folder (the local stack's `DATA_DIR/raw`), so they survive restarts. */
-export class FileRawStore implements RawStore {
-  constructor(private readonly root: string) {}
-
-  async put(provider: string, raw: Uint8Array): Promise<string> {
-    const key = keyOf(provider, raw);
-    const path = join(this.root, key);
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, raw);
-    return `file://${key}`;
   }
 }
 

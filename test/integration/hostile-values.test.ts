@@ -7,7 +7,6 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, SQSEven
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProcessWebhook } from '../../functions/process-webhook/process-webhook';
 import { createReceiveHandler } from '../../functions/receive-webhook/receive-webhook';
-import { FileRawStore } from '../../lib/blobs/raw-store';
 import { DEFAULT_MAX_BODY_BYTES } from '../../lib/config';
 import type { QueueMessage } from '../../lib/events/event-record';
 import { adreform } from '../../lib/providers/adreform';
@@ -20,6 +19,7 @@ import { sdkSendMessage } from '../../lib/queue/sdk-send-message';
 import { StaticSigningSecrets } from '../../lib/signature/signing-secrets';
 import { itemBytes } from '../../lib/table/item-size';
 import { DEFAULT_LAYOUT, fromEventItem, itemKey, rawBytesOf } from '../../lib/table/records-table';
+import { FileRawStore } from '../../local/file-raw-store';
 import { hexSignature, memoryLogger, soriPayload, webhookEvent } from '../support/deliveries';
 import {
   filler,
