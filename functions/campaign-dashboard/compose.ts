@@ -21,6 +21,8 @@ export interface DashboardRuntime {
   logLevel: Level;
   /** Where refusals, dead letters and the oldest message's age are read; without it they are `null`. */
   pipelineHealth?: PipelineHealth;
+  /** Fields every log line carries: the running invocation's (`createInvocationContext`). */
+  logContext?: () => Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -40,6 +42,6 @@ export function composeDashboardHandler(config: DashboardConfig, html: string, r
       clientId: config.tokenClientId,
       redirectPath: DASHBOARD_PATH,
     }),
-    logger: createLambdaLogger('campaign-dashboard', runtime.logLevel),
+    logger: createLambdaLogger('campaign-dashboard', runtime.logLevel, runtime.logContext),
   });
 }

@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createLambdaLogger } from '../../lib/log';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createInvocationContext, createLambdaLogger, type InvocationInfo } from '../../lib/log';
 import { awsPipelineHealth, loadPipelineHealthConfig } from '../../lib/queries/pipeline-health';
 import { composeDashboardHandler } from './compose';
 import { readDashboardEnvironment } from './config';
@@ -11,16 +12,24 @@ import html from './page/index.html' with { type: 'text' };
 const { config, logLevel } = readDashboardEnvironment();
 const health = loadPipelineHealthConfig();
 
+const invocation = createInvocationContext();
+
 const runtime = {
   dynamodb: new DynamoDBClient({}),
   logLevel,
+  logContext: invocation.fields,
   ...(health
     ? {
         pipelineHealth: awsPipelineHealth(health, {
-          logger: createLambdaLogger('campaign-dashboard', logLevel),
+          logger: createLambdaLogger('campaign-dashboard', logLevel, invocation.fields),
         }),
       }
     : {}),
 };
+const serve = composeDashboardHandler(config, html, runtime);
 
-export const handler = composeDashboardHandler(config, html, runtime);
+/** The API's integration: each request's log lines name its invocation, as Powertools' logger would. */
+export async function handler(event: APIGatewayProxyEventV2, context?: Partial<InvocationInfo>) {
+  invocation.start(context);
+  return serve(event);
+}

@@ -7,6 +7,7 @@ import {
   type TableVariables,
   tableVariables,
 } from '../../lib/config';
+import { type Level, levelFrom } from '../../lib/log';
 
 /** The counter repair's environment as the stack writes it. */
 export interface RepairVariables extends TableVariables {
@@ -18,17 +19,19 @@ export function repairVariables(settings: { table: TableSettings }): RepairVaria
   return { ...tableVariables(settings.table), POWERTOOLS_LOG_LEVEL: DEPLOYED_LOG_LEVEL };
 }
 
-/** What the counter repair reads: the table, and when a counter claim counts as abandoned. */
-export type RepairConfig = Omit<ProcessConfig, 'dlqUrl'>;
+/** What the counter repair reads: the table, when a counter claim counts as abandoned, and its log level. */
+export interface RepairConfig extends Omit<ProcessConfig, 'dlqUrl'> {
+  logLevel: Level;
+}
 
 /**
- * Reads the counter repair's configuration: the table as the consumer writes it, and the same age after which
- * the consumer's counter claims are abandoned (`COUNTER_STALE_SECONDS`), so that both agree on it.
+ * Reads the counter repair's configuration: the table as the consumer writes it, the same age after which the
+ * consumer's counter claims are abandoned (`COUNTER_STALE_SECONDS`), so that both agree on it, and the log level.
  * @throws {ConfigError} at cold start when `TABLE_NAME` is missing or a value is malformed.
  */
 export function readRepairConfig(
-  env: EnvironmentOf<RepairVariables & { COUNTER_STALE_SECONDS: string }> = process.env,
+  env: EnvironmentOf<RepairVariables & { COUNTER_STALE_SECONDS: string; LOG_LEVEL: string }> = process.env,
 ): RepairConfig {
   const { tableName, layout, staleAfterMs } = loadProcessConfig(env);
-  return { tableName, layout, staleAfterMs };
+  return { tableName, layout, staleAfterMs, logLevel: levelFrom(env.POWERTOOLS_LOG_LEVEL ?? env.LOG_LEVEL) };
 }

@@ -1,13 +1,12 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import middy from '@middy/core';
 import { CampaignCounters, type RepairSummary } from '../../lib/ingest/campaign-counters';
+import { createInvocationContext, createLambdaLogger, type InvocationInfo } from '../../lib/log';
 import { readRepairConfig } from './config';
 
 // Once per container: a missing variable fails the cold start loudly.
 const config = readRepairConfig();
-const logger = new Logger({ serviceName: 'repair-counters' });
+const invocation = createInvocationContext();
+const logger = createLambdaLogger('repair-counters', config.logLevel, invocation.fields);
 const counters = new CampaignCounters(
   new DynamoDBClient({}),
   config.tableName,
@@ -28,4 +27,8 @@ export async function repairCounters(): Promise<RepairSummary> {
   return summary;
 }
 
-export const handler = middy(repairCounters).use(injectLambdaContext(logger));
+/** The scheduled entry point: each pass's lines name its invocation, as Powertools' logger would. */
+export async function handler(_event: unknown, context?: Partial<InvocationInfo>): Promise<RepairSummary> {
+  invocation.start(context);
+  return repairCounters();
+}
