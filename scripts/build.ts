@@ -3,8 +3,9 @@
 // - dist/functions/<name>/index.mjs: the Lambda bundles, built with the stack's own options, so a consumer's
 //   synth needs neither esbuild nor this project's lock file.
 // - dist/cli.js: the `campaign-inbox` command (the package's bin), one executable ESM file holding everything it
-//   runs (SDK clients, valibot, ...), so a consumer needs no dependency of ours; dist/page/index.html beside it
-//   is the page it serves. The payloads `send` posts are the package's examples/payloads, shipped as they are.
+//   runs (SDK clients, valibot, ...), so a consumer needs no dependency of ours; dist/page/index.html and
+//   dist/examples/<provider>/*.json beside it are the page it serves and the payloads `send` posts (the
+//   repository's examples/payloads).
 // - dist/types/: declarations, with relative imports spelled as NodeNext resolves them (`./x.js`).
 import {
   chmodSync,
@@ -68,6 +69,14 @@ await build({
 chmodSync(join(DIST, 'cli.js'), 0o755);
 mkdirSync(join(DIST, 'page'), { recursive: true });
 copyFileSync(join(ROOT, 'functions/campaign-dashboard/page/index.html'), join(DIST, 'page/index.html'));
+const EXAMPLES = join(ROOT, 'examples/payloads');
+for (const provider of readdirSync(EXAMPLES, { withFileTypes: true })) {
+  if (!provider.isDirectory()) continue;
+  const examples = readdirSync(join(EXAMPLES, provider.name)).filter((name) => name.endsWith('.json'));
+  mkdirSync(join(DIST, 'examples', provider.name), { recursive: true });
+  for (const name of examples)
+    copyFileSync(join(EXAMPLES, provider.name, name), join(DIST, 'examples', provider.name, name));
+}
 
 // Declarations of the package's entry and what it reaches.
 const { execFileSync } = await import('node:child_process');

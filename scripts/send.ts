@@ -39,14 +39,17 @@ Exit codes: 0 every delivery accepted, 1 one or more refused or failed, 2 usage 
 `;
 
 /**
- * The example payloads, one folder per provider: `examples/payloads` of the repository, which the package ships
- * at the same place relative to its CLI bundle (`dist/cli.js`).
+ * The example payloads, one folder per provider: beside the CLI bundle (`dist/examples`, where the package build
+ * copies them), else the repository's `examples/payloads`.
  */
-const EXAMPLES = resolve(import.meta.dirname, '../examples/payloads');
+const EXAMPLES = [
+  join(import.meta.dirname, 'examples'),
+  resolve(import.meta.dirname, '../examples/payloads'),
+].find((folder) => existsSync(folder));
 
 async function payloadFiles(provider: string, files: string[] | undefined): Promise<string[]> {
   if (files && files.length > 0) return files.map((file) => resolve(file));
-  if (!existsSync(EXAMPLES)) throw new Error('no example payloads found: pass --file');
+  if (!EXAMPLES) throw new Error('no example payloads found: pass --file');
   const folder = join(EXAMPLES, provider);
   if (!existsSync(folder)) throw new UsageError(`no example payloads for ${provider}: pass --file <payload>`);
   const names = (await readdir(folder)).filter((name) => name.endsWith('.json')).sort();
