@@ -46,17 +46,12 @@ Data goes to stdout, messages to stderr. Exit codes: 0 done, 1 failed, 2 usage e
 "${invocation('events')} <command> --help" shows one command.`;
 
 /**
- * The arguments as the commands' shared flags parse them; when those refuse them, as replay's own flags do
- * (`--to`, `--target`, `--checkpoint`) for a replay. Any other refusal is the shared parser's, with its hint.
+ * The arguments as the commands' shared flags parse them; for a replay, as its own flags do (`--to`, `--target`,
+ * `--checkpoint` besides the shared ones), so that its refusals name its flags. Any other refusal is the shared
+ * parser's, with its hint.
  */
 function parseArguments(argv: string[]) {
-  try {
-    return parseAll(argv);
-  } catch (error) {
-    const ours = replay.parseReplay(argv);
-    if (!ours) throw error;
-    return ours;
-  }
+  return replay.parseReplay(argv) ?? parseAll(argv);
 }
 
 /**

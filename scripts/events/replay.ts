@@ -84,15 +84,18 @@ const OPTIONS = {
 } as const;
 
 /**
- * Replay's arguments, its own flags included, or `undefined` when they are not replay's (the command named is
- * another, or they do not parse with replay's flags).
+ * Replay's arguments, its own flags included, when the command they name is replay; `undefined` for another.
+ * @throws {UsageError} when they name replay but do not parse with its flags (an unknown flag, a missing value).
  */
 export function parseReplay(argv: string[]) {
+  const loose = parseArgs({ args: argv, allowPositionals: true, strict: false, options: OPTIONS });
+  if (loose.positionals[0] !== 'replay') return undefined;
   try {
-    const parsed = parseOwn(argv);
-    return parsed.positionals[0] === 'replay' ? parsed : undefined;
-  } catch {
-    return undefined;
+    return parseOwn(argv);
+  } catch (error) {
+    const unknown = /Unknown option '(--[^']+)'/.exec((error as Error).message)?.[1];
+    if (unknown) throw new UsageError(`${unknown} does not apply to replay`);
+    throw error;
   }
 }
 

@@ -281,7 +281,7 @@ describe('events replay', () => {
     expect(JSON.parse(json.stdout)).toEqual({ count: inside.size, since: DAY_START, until: DAY_END });
   });
 
-  it('refuses a checkpoint written by another replay, and a replay with no range or destination', async () => {
+  it('refuses a checkpoint written by another replay, a replay with no range or destination, and flags replay does not take', async () => {
     const { tableName } = await createTestTable(dynamodb);
     const dir = await tempDir();
     const checkpoint = join(dir, 'other.checkpoint');
@@ -329,5 +329,19 @@ describe('events replay', () => {
     ).toContain('replay needs --since and --until');
     expect((await eventsOn(tableName, ['replay', ...DAY])).stderr).toContain('replay needs --to');
     expect((await eventsOn(tableName, ['replay', ...DAY, '--to', 'kafka'])).code).toBe(2);
+    const unknown = await eventsOn(tableName, [
+      'replay',
+      ...DAY,
+      '--to',
+      'http',
+      '--target',
+      endpoint.url,
+      '--limit',
+      '5',
+    ]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('--limit does not apply to replay');
+    // Replay's own flags are its own: another command refuses them.
+    expect((await eventsOn(tableName, ['query', '--to', 'http'])).code).toBe(2);
   });
 });
