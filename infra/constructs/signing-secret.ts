@@ -3,7 +3,10 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
 /**
- * The signing secret: `{"url_token":"…","sori":{"current":"…","previous":"…"},"symphony":{"url_token":"…"}}`.
+ * The signing secret: `{"url_token":"…","sori":{"current":"…","previous":"…"},"symphony":{"url_token":"…"}}`, and
+ * beside a provider's own keys those of each of its other apps (`"sori":{…,"apps":{"agency-a":{"current":"…",
+ * "previous":"…"}}}`, set with `npm run set-secret -- --app agency-a`), which verify deliveries sent to
+ * `/webhooks/sori/agency-a`.
  * Created holding one random value at `url_token`, which is never a token itself: each URL-token provider's
  * token is derived from it (`deriveUrlToken` in lib/signature/signing-secrets.ts), so every provider has its own
  * and one provider's URL opens no other's route. `npm run set-secret` puts SORI's secret_key in (moving the old
