@@ -48,6 +48,13 @@ const LEG_TIMEOUT = Duration.minutes(15);
  *
  * A leg that fails is tried twice more by Lambda from the cursor it started with; one that still fails is put,
  * payload and cursor included, on {@link failures}, from where invoking the function with the payload resumes it.
+ *
+ * Why a function that pages rather than a Step Functions distributed map: a distributed map reads its items from
+ * S3 (or a state's output), not from a DynamoDB query, so the range would first have to be listed to S3 by a
+ * function like this one; it bills each child execution's state transitions on top of the same Lambda time; and
+ * its parallelism is of little use here, since the destinations (one HTTP endpoint, a reaction, a bus whose
+ * targets have their own limits) are paced by what they take, not by how fast the table is read. Several ranges
+ * can still be replayed at once: one invocation per range starts a chain of its own.
  */
 export class EventReplay extends Construct {
   readonly function: NodeFunction;

@@ -95,6 +95,9 @@ export interface RangeReaderOptions {
  * Nothing scans the table: a day's campaigns are those with a counter item that day (the consumer registers it
  * when it stores their first event), a day's other events are in their type's partitions, and events keyed by id
  * alone are read from the indexes that list them by type and day (or, for one campaign, by campaign).
+ *
+ * Every event stored before a read of the range began is in it. One stored while the range is read is in it when
+ * its partition is read after it was written: a replay of a range still receiving events may leave some out.
  */
 export class RangeReader {
   private readonly pageSize: number;
