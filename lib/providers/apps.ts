@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { findProvider } from './index';
 
 /**
  * The app of a delivery sent to a provider's own URL (`/webhooks/<provider>`), verified with the credentials the
@@ -84,3 +85,18 @@ export function parseProviderApps(
 /** @returns `<provider>/<app>` for every app given a route of its own: the names `providerThrottles` takes. */
 export const appRouteKeys = (apps: ProviderApps): string[] =>
   Object.entries(apps).flatMap(([provider, names]) => names.map((name) => `${provider}/${name}`));
+
+/**
+ * @returns `true` when `provider` signs its deliveries with an HMAC as a stack configures it: by its `auth`
+ *   override's scheme when it has one, else by its own; a provider added by configuration always does. Only such
+ *   a provider can have apps (for {@link parseProviderApps}).
+ */
+export function signsWithHmac(
+  provider: string,
+  config: { auth?: Readonly<Record<string, unknown>>; customProviders?: readonly { name: string }[] } = {},
+): boolean {
+  const override = config.auth?.[provider] as { scheme?: { kind?: unknown } } | undefined;
+  if (override?.scheme?.kind !== undefined) return override.scheme.kind === 'hmac';
+  if (config.customProviders?.some((custom) => custom.name === provider)) return true;
+  return findProvider(provider)?.auth.scheme.kind === 'hmac';
+}

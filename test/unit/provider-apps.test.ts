@@ -2,7 +2,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { describe, expect, it } from 'vitest';
 import { createReceiveHandler } from '../../functions/receive-webhook/receive-webhook';
 import type { QueueMessage } from '../../lib/events/event-record';
-import { appRouteKeys, parseProviderApps } from '../../lib/providers/apps';
+import { appRouteKeys, parseProviderApps, signsWithHmac } from '../../lib/providers/apps';
 import { rotateSecret } from '../../lib/signature/rotate-secret';
 import {
   credentialsOf,
@@ -127,6 +127,17 @@ describe('providerApps, the apps given routes of their own at synth', () => {
     ];
     for (const [value, message] of cases)
       expect(() => parseProviderApps(value, served, signs)).toThrow(message);
+  });
+});
+
+describe('which providers can have apps', () => {
+  it('those signing with an HMAC as the stack configures them: SORI unless auth says otherwise, a configured provider, not a URL-token one', () => {
+    expect(signsWithHmac('sori')).toBe(true);
+    expect(signsWithHmac('symphony')).toBe(false);
+    expect(signsWithHmac('sori', { auth: { sori: { scheme: { kind: 'url-token' } } } })).toBe(false);
+    expect(signsWithHmac('optimizely', { auth: { optimizely: { scheme: { kind: 'hmac' } } } })).toBe(true);
+    expect(signsWithHmac('acme-ads', { customProviders: [{ name: 'acme-ads' }] })).toBe(true);
+    expect(signsWithHmac('acme-ads')).toBe(false);
   });
 });
 
