@@ -166,11 +166,24 @@ async function destinationOf(values: ReplayValues): Promise<Destination> {
     }
     case 'eventbridge': {
       const region = await requireRegion(values.region);
-      // The user's credentials as the SDK finds them (environment, profile, SSO), resolved once for the run.
-      const probe = new DynamoDBClient({ region });
-      const credentials = await probe.config.credentials();
-      probe.destroy();
-      return new EventBridgeDestination({ region, bus: target ?? 'default', credentials: () => credentials });
+      // The user's credentials as the SDK finds them (environment, profile, SSO), taken again before a page's
+      // sends when they expire within 5 minutes: a role's or SSO's last an hour, a replay may last longer.
+      const sdk = new DynamoDBClient({ region });
+      let identity = await sdk.config.credentials();
+      const destination = new EventBridgeDestination({
+        region,
+        bus: target ?? 'default',
+        credentials: () => identity,
+      });
+      const send = destination.send.bind(destination);
+      return Object.assign(destination, {
+        send: async (...args: Parameters<typeof send>) => {
+          if (identity.expiration && identity.expiration.getTime() - Date.now() < 300_000)
+            identity = await sdk.config.credentials({ forceRefresh: true });
+          return send(...args);
+        },
+        close: () => sdk.destroy(),
+      });
     }
   }
 }
