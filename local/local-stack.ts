@@ -37,6 +37,7 @@ import { type DataDirLock, lockDataDir } from './data-dir-lock';
 import { DeliveryJournal, type DeliveryJournalOptions } from './delivery-journal';
 import { DurableFileRawStore } from './durable-raw-store';
 import { FileRawStore } from './file-raw-store';
+import { LAKE_DIR, LakeSink } from './lake-sink';
 import { ensurePrivateDir, writePrivateFileAtomic } from './private-files';
 import { type Reaction, Reactions, reactionListeners } from './reactions';
 import { SqsPoller } from './sqs-poller';
@@ -87,6 +88,12 @@ export interface LocalStackOptions {
    * empty), never for a duplicate delivery; journaled in `DATA_DIR/reactions` (see {@link Reactions}).
    */
   onEvent?: Reaction;
+  /**
+   * Writes the rows of first inserts as the deployed lake's Firehose stream would, under `DATA_DIR/lake`
+   * (`day=<day>/provider=<provider>/`, newline-delimited JSON), for the shipped Athena queries to be run on
+   * locally (see `LakeSink`). Needs a `dataDir`.
+   */
+  lake?: boolean;
   /** Runs of a throwing reaction before it is given up, and the wait before the second (doubled each time). */
   reactionRetries?: { attempts?: number; backoffMs?: number };
   /**
@@ -494,14 +501,17 @@ async function createConsumer(
     ? await openReactions(options.onEvent, options, dynamodb, logger)
     : undefined;
   const reacting = reactions ? reactionListeners(reactions, layout) : undefined;
+  // The deployed lake's local twin, kept in DATA_DIR (a stack without one has nowhere to keep it).
+  const lake = options.lake && options.dataDir ? new LakeSink(join(options.dataDir, LAKE_DIR)) : undefined;
   const ingest = createIngest({
     writer: new EventWriter(dynamodb, LOCAL_TABLE_NAME, layout),
     counters,
     logger,
     ...(reacting ? { beforeWrite: reacting.beforeWrite } : {}),
-    onStored: (batch) => {
+    onStored: async (batch) => {
       activity.noteStored(batch);
       reacting?.onStored(batch);
+      await lake?.onStored(batch);
     },
   });
   const processBatch = createProcessHandler({ ingest, logger });

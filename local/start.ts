@@ -136,6 +136,7 @@ const stack = await startLocalStack({
   ...(throttles ? { throttles } : {}),
   logger: createLogger('local', (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn'),
   onEvent: reaction,
+  lake: ['1', 'true'].includes(process.env.LAKE ?? ''),
 }).catch((error: unknown) => {
   if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
     console.error(`campaign-inbox could not start: port ${port} is in use: set PORT to another one.`);
