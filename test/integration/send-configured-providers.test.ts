@@ -40,7 +40,7 @@ beforeAll(async () => {
     credentials: customProviderSecrets(SECRETS_ENV),
     logger: memoryLogger().logger,
   });
-});
+}, 120_000);
 afterAll(async () => {
   await stack?.stop();
   registerCustomProviders(undefined);
@@ -102,8 +102,13 @@ const acmePayload = (campaign: string) => ({
   data: { campaign: { id: campaign, name: 'Spring sale' }, viewer: { device_id: 'dev_send_acme' } },
 });
 
+// Sized for a busy machine: the local stack stores a delivery in well under a second when idle.
 const drained = () =>
-  eventually(async () => ((await queueDepth(stack.sqs, stack.queueUrl)) === 0 ? true : undefined));
+  eventually(
+    async () => ((await queueDepth(stack.sqs, stack.queueUrl)) === 0 ? true : undefined),
+    60_000,
+    'the queue drained',
+  );
 
 const stored = (provider: string, campaign: string) =>
   new RecordsRepository(stack.dynamodb, stack.tableName, stack.layout).queryEvents({
@@ -112,7 +117,7 @@ const stored = (provider: string, campaign: string) =>
     limit: 100,
   });
 
-describe('npm run send -- --provider <a configured provider> --file <payload>', () => {
+describe('npm run send -- --provider <a configured provider> --file <payload>', { timeout: 120_000 }, () => {
   it('signs a Standard Webhooks provider’s delivery as its scheme declares; the same file sent twice is stored once', async () => {
     const campaign = `cmp_send_beacon_${randomUUID().slice(0, 8)}`;
     const file = await payloadFile(beaconPayload(campaign));
