@@ -1,0 +1,274 @@
+import { Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as pipes from 'aws-cdk-lib/aws-pipes';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { EVENT_SOURCE } from '../../lib/destinations/eventbridge';
+
+/** Which first inserts a destination receives: all when a list is absent or empty. */
+export interface DestinationFilter {
+  /** Providers whose events are sent (`sori`, …). */
+  providers?: string[];
+  /** Event types sent, as the provider names them (`campaign.click`, …). */
+  types?: string[];
+}
+
+/** Every first insert put on an EventBridge bus. */
+export interface EventBridgeDestinationOption extends DestinationFilter {
+  /** An existing bus, by name (`default` is the account's) or ARN; without it, a new bus of the stack's. */
+  busName?: string;
+}
+
+/** Every first insert sent to an SQS queue. */
+export interface SqsDestinationOption extends DestinationFilter {
+  /** An existing queue's ARN (standard or FIFO); without it, a new queue with a dead-letter queue. */
+  queueArn?: string;
+}
+
+/** The built-in destinations of first inserts (`destinations` in the CDK context). */
+export interface EventDestinationsOptions {
+  eventBridge?: EventBridgeDestinationOption;
+  sqs?: SqsDestinationOption;
+}
+
+export interface EventDestinationsProps extends EventDestinationsOptions {
+  /** The records table; its stream (new images) is what the destinations are fed from. */
+  table: dynamodb.ITable;
+}
+
+/** A stream record's new image, as pipes' JSON paths reach it. */
+const IMAGE = '$.dynamodb.NewImage';
+
+/**
+ * What each destination receives for a first insert: the bus event's `detail` and the queue message's body.
+ * `record_id` and `origin` are those of every destination's event; `record` holds the fields every event item
+ * has; `item` is the stored item as the stream carries it (DynamoDB JSON: the record's other fields when they
+ * have a value, `metadata` and `geolocation` as JSON text). An input template cannot turn an absent attribute
+ * into `null` nor JSON text into an object, so the record's optional fields are read from `item`.
+ */
+export const INSERT_TEMPLATE = `{"record_id": "<${IMAGE}.id.S>", "origin": "insert", "record": {${(
+  ['id', 'provider', 'event', 'created_at', 'received_at'] as const
+)
+  .map((field) => `"${field}": "<${IMAGE}.${field}.S>"`)
+  .join(', ')}}, "item": <${IMAGE}>}`;
+
+/**
+ * The stream filter of one destination: INSERTs of event items (a duplicate delivery's conditional put writes
+ * nothing, so it never reaches the stream; counters, markers and quarantined deliveries are other kinds), of
+ * the providers and types chosen.
+ */
+export function insertPattern(filter: DestinationFilter): Record<string, unknown> {
+  const image: Record<string, unknown> = { kind: { S: ['event'] } };
+  if (filter.providers?.length) image.provider = { S: [...filter.providers] };
+  if (filter.types?.length) image.event = { S: [...filter.types] };
+  return { eventName: ['INSERT'], dynamodb: { NewImage: image } };
+}
+
+/** A filter's lists hold names: a blank one would match nothing and hide a typo. */
+function checkFilter(filter: DestinationFilter, where: string) {
+  for (const key of ['providers', 'types'] as const) {
+    const list = filter[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list) || list.some((name) => typeof name !== 'string' || name.trim() === '')) {
+      throw new Error(`destinations.${where}.${key} must be a list of non-empty names`);
+    }
+  }
+}
+
+// EventBridge names a bus with up to 256 letters, digits and . _ - / ; an ARN names one in any account.
+const BUS_NAME = /^[A-Za-z0-9._\-/]{1,256}$/;
+const BUS_ARN = /^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]{1,256}$/;
+const QUEUE_ARN = /^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$/;
+
+/**
+ * Publishes every first insert of an event to an EventBridge bus and/or an SQS queue, with no code: one EventBridge
+ * Pipe per destination reads the records table's stream, keeps the INSERTs of event items of the chosen providers
+ * and types, shapes each into {@link INSERT_TEMPLATE} and hands it to the bus (`source` `campaign-inbox`,
+ * `detail-type` the event type, `time` the event's `created_at`) or the queue. A duplicate delivery never reaches
+ * the stream, so it is never published; a record is published at least once (a batch the target refused is
+ * retried, halved, then described in {@link failures}): receivers deduplicate on `record_id`.
+ *
+ * ```ts
+ * new EventDestinations(this, 'Destinations', { table: inbox.records.table, eventBridge: {} });
+ * ```
+ *
+ * Each pipe is one more reader of the stream; DynamoDB advises at most two per shard (the reactions' and the
+ * lake's mappings count), beyond which reads are throttled and retried: later, never lost.
+ *
+ * Cost, at us-east-1 list prices: Pipes bills $0.40 per million events that pass its filter; the bus adds $1.00
+ * per million events put on it, the queue $0.40 per million messages sent (and its consumer's receives). The
+ * stream's polling by each pipe is read requests of DynamoDB Streams ($0.02 per 100,000 beyond the free 2.5
+ * million a month), about four a second per shard: near $2 a month per pipe and shard whatever the traffic.
+ */
+export class EventDestinations extends Construct {
+  /** The bus first inserts are put on, with `eventBridge`. */
+  readonly bus: events.IEventBus | undefined;
+  /** The queue first inserts are sent to, with `sqs`. */
+  readonly queue: sqs.IQueue | undefined;
+  /** The new queue's dead-letter queue (a queue given by ARN keeps its own redrive). */
+  readonly queueDeadLetters: sqs.Queue | undefined;
+  /** The pipes, by destination. */
+  readonly pipes: { eventBridge?: pipes.CfnPipe; sqs?: pipes.CfnPipe } = {};
+  /** Where the pipes describe stream batches a target kept refusing (to look at, then replay by range). */
+  readonly failures: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: EventDestinationsProps) {
+    super(scope, id);
+    const streamArn = props.table.tableStreamArn;
+    if (!streamArn) throw new Error('destinations need the records table to have a stream of new images');
+    if (!props.eventBridge && !props.sqs) throw new Error('destinations name neither eventBridge nor sqs');
+
+    this.failures = new sqs.Queue(this, 'Failures', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.failures).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "This queue is itself the dead-letter destination of the destinations' pipes: it describes the stream batches that kept failing.",
+    });
+
+    if (props.eventBridge) {
+      checkFilter(props.eventBridge, 'eventBridge');
+      this.bus = this.busOf(props.eventBridge.busName);
+      this.pipes.eventBridge = this.addPipe('BusPipe', streamArn, props.eventBridge, {
+        arn: this.bus.eventBusArn,
+        actions: ['events:PutEvents'],
+        parameters: {
+          inputTemplate: INSERT_TEMPLATE,
+          eventBridgeEventBusParameters: {
+            source: EVENT_SOURCE,
+            detailType: `${IMAGE}.event.S`,
+            time: `${IMAGE}.created_at.S`,
+          },
+        },
+      });
+    }
+    if (props.sqs) {
+      checkFilter(props.sqs, 'sqs');
+      const { queue, deadLetters } = this.queueOf(props.sqs.queueArn);
+      this.queue = queue;
+      this.queueDeadLetters = deadLetters;
+      this.pipes.sqs = this.addPipe('QueuePipe', streamArn, props.sqs, {
+        arn: queue.queueArn,
+        actions: ['sqs:SendMessage'],
+        parameters: {
+          inputTemplate: INSERT_TEMPLATE,
+          // A FIFO queue drops a message whose deduplication id it saw in the last 5 minutes: a batch the pipe
+          // sends again carries the same stream record ids. One group per provider keeps its events in order.
+          ...(queue.fifo
+            ? {
+                sqsQueueParameters: {
+                  messageGroupId: `${IMAGE}.provider.S`,
+                  messageDeduplicationId: '$.eventID',
+                },
+              }
+            : {}),
+        },
+      });
+    }
+  }
+
+  private busOf(busName: string | undefined): events.IEventBus {
+    if (busName === undefined) return new events.EventBus(this, 'Bus');
+    if (BUS_ARN.test(busName)) return events.EventBus.fromEventBusArn(this, 'Bus', busName);
+    if (BUS_NAME.test(busName)) return events.EventBus.fromEventBusName(this, 'Bus', busName);
+    throw new Error(
+      `destinations.eventBridge.busName must be a bus name or ARN, not ${JSON.stringify(busName)}`,
+    );
+  }
+
+  private queueOf(queueArn: string | undefined): { queue: sqs.IQueue; deadLetters?: sqs.Queue } {
+    if (queueArn !== undefined) {
+      if (!QUEUE_ARN.test(queueArn)) {
+        throw new Error(
+          `destinations.sqs.queueArn must be an SQS queue ARN, not ${JSON.stringify(queueArn)}`,
+        );
+      }
+      return { queue: sqs.Queue.fromQueueArn(this, 'Queue', queueArn) };
+    }
+    const deadLetters = new sqs.Queue(this, 'QueueDeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(deadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the destination queue.',
+    });
+    const queue = new sqs.Queue(this, 'Queue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      // A consumer that keeps failing on a message moves it aside rather than blocking on it.
+      deadLetterQueue: { queue: deadLetters, maxReceiveCount: 5 },
+    });
+    return { queue, deadLetters };
+  }
+
+  private addPipe(
+    id: string,
+    streamArn: string,
+    filter: DestinationFilter,
+    target: { arn: string; actions: string[]; parameters: pipes.CfnPipe.PipeTargetParametersProperty },
+  ): pipes.CfnPipe {
+    const role = new iam.Role(this, `${id}Role`, {
+      // Only pipes of this account may take the role (the confused-deputy guard Pipes' documentation gives).
+      assumedBy: new iam.ServicePrincipal('pipes.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }),
+    });
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'dynamodb:DescribeStream',
+          'dynamodb:GetRecords',
+          'dynamodb:GetShardIterator',
+          'dynamodb:ListStreams',
+        ],
+        resources: [streamArn],
+      }),
+    );
+    role.addToPolicy(new iam.PolicyStatement({ actions: target.actions, resources: [target.arn] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.failures.queueArn] }),
+    );
+    const pipe = new pipes.CfnPipe(this, id, {
+      roleArn: role.roleArn,
+      source: streamArn,
+      description: `First inserts of ${Stack.of(this).stackName}'s records table`,
+      sourceParameters: {
+        dynamoDbStreamParameters: {
+          // What was stored before the destination existed is a replay's to send (`events replay --since`).
+          startingPosition: 'LATEST',
+          batchSize: 10,
+          // A batch the target refuses is retried, then halved to find the record at fault; what still fails
+          // is described in the failures queue, within the stream's 24 hours.
+          maximumRetryAttempts: 10,
+          onPartialBatchItemFailure: 'AUTOMATIC_BISECT',
+          deadLetterConfig: { arn: this.failures.queueArn },
+        },
+        filterCriteria: { filters: [{ pattern: JSON.stringify(insertPattern(filter)) }] },
+      },
+      target: target.arn,
+      targetParameters: target.parameters,
+    });
+    pipe.node.addDependency(role);
+    return pipe;
+  }
+}
+
+/**
+ * The destinations behind their option: `undefined`, or an option naming neither destination, adds nothing.
+ */
+export function addEventDestinations(
+  scope: Construct,
+  table: dynamodb.ITable,
+  option: EventDestinationsOptions | undefined,
+): EventDestinations | undefined {
+  if (!option || (!option.eventBridge && !option.sqs)) return undefined;
+  return new EventDestinations(scope, 'Destinations', { ...option, table });
+}
