@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -402,5 +405,47 @@ describe('events reprocess --normalizer: stored records made by an earlier mappi
       code: 2,
       stderr: 'events: --reason does not apply to reprocess --normalizer (see --help)\n',
     });
+  });
+
+  it('reads a raw body kept by reference from where this stack keeps raw bodies, and keeps the reference; one not of this stack is left as it is', async () => {
+    const table = await createTestTable(dynamodb);
+    serveAcme(ACME_V1);
+    const v1 = customProvider(configured(ACME_V1));
+    const dataDir = await mkdtemp(join(tmpdir(), 'reprocess-stored-'));
+    const body = acmeBody('evt_ref');
+    const hash = createHash('sha256').update(body).digest('hex');
+    await mkdir(join(dataDir, 'raw', 'acme-reno'), { recursive: true });
+    await writeFile(join(dataDir, 'raw', 'acme-reno', hash), body);
+    const byRef = (message: QueueMessage, ref: string) =>
+      ({ ...message, raw: '', raw_ref: ref }) as QueueMessage;
+    const kept = buildQueueMessage(v1, body, RECEIVED);
+    const foreign = buildQueueMessage(v1, acmeBody('evt_foreign'), RECEIVED);
+    await storeBatch(table.writer, table.counters, [
+      byRef(kept, `file://raw/acme-reno/${hash}`),
+      byRef(foreign, 'file://../../etc/passwd'),
+    ]);
+    serveAcme(ACME_V2);
+    const outcomes = await reprocessStored(
+      tablesOf(table),
+      { normalizer: 'acme-reno@1' },
+      { fileRoot: dataDir },
+    );
+    const byId = new Map(outcomes.map((outcome) => [outcome.id, outcome]));
+    expect(byId.get(kept.record.id)).toMatchObject({ result: 'rewritten', changed: ['campaign_name'] });
+    expect(byId.get(foreign.record.id)).toMatchObject({
+      result: 'skipped',
+      reason: expect.stringMatching(/^raw body reference refused/),
+    });
+    const { Items = [] } = await dynamodb.send(
+      new ScanCommand({
+        TableName: table.tableName,
+        FilterExpression: '#id = :id',
+        ExpressionAttributeNames: { '#id': 'id' },
+        ExpressionAttributeValues: { ':id': { S: kept.record.id } },
+      }),
+    );
+    expect(Items.map((item) => [item.normalizer?.S, item.raw_ref?.S, item.raw])).toEqual([
+      ['acme-reno@2', `file://raw/acme-reno/${hash}`, undefined],
+    ]);
   });
 });
