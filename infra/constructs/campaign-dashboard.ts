@@ -82,6 +82,7 @@ export class CampaignDashboard extends Construct {
     const routes = this.addRoutes(props.api, issuer);
     this.pageRoute = routes.page;
     this.dataRoute = routes.data;
+    this.acknowledgeFindings();
   }
 
   private addUserPool(): cognito.UserPool {
@@ -117,6 +118,25 @@ export class CampaignDashboard extends Construct {
       },
       // Kept when the stack is deleted, as the records table is.
       removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  /** The findings of the sign-in and the open page this design accepts, with the reason next to each. */
+  private acknowledgeFindings(): void {
+    Validations.of(this.pageRoute).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'GET /dashboard serves the page only: HTML and the public sign-in settings (the managed login address and the public client id), no figures. It must be open, since sign-in starts there and managed login returns to it with the code; the figures are on GET /api/dashboard, behind the JWT authorizer.',
+    });
+    Validations.of(this.userPool).acknowledge({
+      id: 'AwsSolutions-COG2',
+      reason:
+        'MFA is optional, by an authenticator app (TOTP): each user may turn it on. Required, it would make every invited campaign manager enrol a device before seeing read-only campaign figures; nobody can sign up, so only invited addresses have an account, each with a password of at least 12 characters mixing lower- and upper-case letters, digits and symbols.',
+    });
+    Validations.of(this.userPool).acknowledge({
+      id: 'AwsSolutions-COG8',
+      reason:
+        'Plus adds threat protection (compromised-credential and risk-based checks) at a price per monthly active user with no free tier. The pool holds only invited users (no sign-up) guarding read-only figures; Essentials, which managed login needs, has its first 10,000 monthly active users free, so an idle stack costs nothing.',
     });
   }
 

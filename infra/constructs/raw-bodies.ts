@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
@@ -24,6 +24,11 @@ export class RawBodies extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules:
         props.retentionDays > 0 ? [{ prefix: 'raw/', expiration: Duration.days(props.retentionDays) }] : [],
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'Only the receive function writes here (s3:PutObject on raw/*) and nothing reads but operators; CloudTrail records the API calls, and a log bucket would cost more than the bodies.',
     });
   }
 }
