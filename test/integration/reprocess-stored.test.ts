@@ -283,6 +283,28 @@ describe('events reprocess --normalizer: stored records made by an earlier mappi
     expect(await table.stats.campaignStats('acme-reno', 'cmp_acme')).toEqual(before);
   });
 
+  it('two runs at once rewrite each record once between them: a run whose listing another run overtook finds its records rewritten already', async () => {
+    const table = await createTestTable(dynamodb);
+    const ids = await storeAcme(table, 6);
+    serveAcme(ACME_V2);
+    // The first run has listed every record; just before its first rewrite is sent, a second run does them all.
+    const { client } = faultyDynamoDb();
+    let second: Promise<ReprocessStoredOutcome[]> | undefined;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'UpdateItemCommand') {
+          second ??= reprocessStored(tablesOf(table), { normalizer: 'acme-reno@1' });
+          await second;
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'overtaken' },
+    );
+    const first = await reprocessStored(tablesOf(table, client), { normalizer: 'acme-reno@1' });
+    expect(first.map((outcome) => outcome.result)).toEqual(ids.map(() => 'already'));
+    expect(rewrittenIds((await second) ?? []).sort()).toEqual([...ids].sort());
+  });
+
   it('a run killed (SIGKILL) between records and run again rewrites each record exactly once', async () => {
     const table = await createTestTable(dynamodb);
     const ids = await storeAcme(table, 5);
