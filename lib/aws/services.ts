@@ -7,7 +7,8 @@ type Tuning = Pick<AwsJsonClientOptions, 'maxAttempts' | 'timeoutMs' | 'transpor
 /**
  * SQS's `SendMessage` over its JSON protocol (`AmazonSQS.SendMessage`, `application/x-amz-json-1.0`). Only an
  * answer carrying the `MessageId` SQS gives every message it took counts as sent: a 2xx without one, an empty
- * body included, is tried again like any failure that may pass.
+ * body included, is tried again like any failure that may pass. Within a traced invocation the message carries its
+ * trace header (`AWSTraceHeader`).
  */
 export function sqsSendMessage(region: string, tuning: Tuning = {}, env = process.env): SendMessage {
   const client = new AwsJsonClient({
@@ -18,11 +19,18 @@ export function sqsSendMessage(region: string, tuning: Tuning = {}, env = proces
     jsonVersion: '1.0',
     ...tuning,
   });
-  return (input, deadline) =>
-    client.call<SendMessageAnswer>('SendMessage', input, {
+  return (input, deadline) => {
+    // Lambda sets the invocation's X-Ray trace header here when tracing is on; sent as the message's
+    // `AWSTraceHeader`, SQS hands it to the consumer, so one delivery can be followed to its stored record.
+    const trace = env._X_AMZN_TRACE_ID;
+    const message = trace
+      ? { ...input, MessageSystemAttributes: { AWSTraceHeader: { DataType: 'String', StringValue: trace } } }
+      : input;
+    return client.call<SendMessageAnswer>('SendMessage', message, {
       deadline,
       accept: (answer) => typeof answer.MessageId === 'string' && answer.MessageId !== '',
     });
+  };
 }
 
 /**
