@@ -1,4 +1,6 @@
 import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
   ReceiveMessageCommand,
   type SendMessageBatchCommandInput,
   type SendMessageBatchCommandOutput,
@@ -9,7 +11,7 @@ import { DestinationError } from '../../lib/destinations/destination';
 import { SqsDestination } from '../../lib/destinations/sqs';
 import type { EventRecord } from '../../lib/events/event-record';
 import { localClientConfig } from '../../local/stack-info';
-import { createTestQueues, localClients } from '../support/local-aws';
+import { createTestQueues, localClients, uniqueName } from '../support/local-aws';
 
 const { sqs } = localClients();
 
@@ -63,6 +65,7 @@ function refusingClient(refuse: (call: number, id: string) => boolean) {
   return { client, calls };
 }
 
+/** The record ids of every message now in a queue, the messages taken off it. */
 async function bodiesIn(queueUrl: string): Promise<string[]> {
   const ids: string[] = [];
   for (let empty = 0; empty < 2; ) {
@@ -75,8 +78,11 @@ async function bodiesIn(queueUrl: string): Promise<string[]> {
       }),
     );
     if (!Messages?.length) empty++;
-    for (const message of Messages ?? [])
+    for (const message of Messages ?? []) {
       ids.push((JSON.parse(message.Body ?? '{}') as { record_id: string }).record_id);
+      // Taken off the queue: a FIFO queue gives a group's next message only once the one before is deleted.
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+    }
   }
   return ids;
 }
@@ -108,5 +114,20 @@ describe('the SQS destination', () => {
     expect(failure).toBeInstanceOf(DestinationError);
     expect((failure as DestinationError).recordIds).toEqual(['sori_sqs_1']);
     expect(calls).toEqual([['0', '1'], ['1'], ['1']]);
+  });
+
+  it('to a FIFO queue, a record sent twice (a replay run again) is one message: its deduplication id is its record id', async () => {
+    const { QueueUrl } = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `${uniqueName('replay')}.fifo`,
+        Attributes: { FifoQueue: 'true' },
+      }),
+    );
+    const queueUrl = QueueUrl as string;
+    const destination = new SqsDestination({ client: sqs, queueUrl, backoffMs: 1 });
+    const records = Array.from({ length: 4 }, (_, i) => record(i));
+    await destination.send(records, 'replay');
+    await destination.send(records, 'replay');
+    expect((await bodiesIn(queueUrl)).sort()).toEqual(records.map((r) => r.id).sort());
   });
 });
