@@ -51,6 +51,8 @@ async function doctorItems(): Promise<Record<string, AttributeValue>[]> {
     for (const item of page) {
       // The batches' journal names the campaign until its entries expire (they count nothing once folded).
       if (item.pk?.S === 'STATS#BATCH') continue;
+      // So do the folds' lists of the items they wrote, for a day (a reader finds a listed item gone: nothing).
+      if (item.pk?.S === 'STATS#FOLD') continue;
       if (JSON.stringify(item).includes(DOCTOR_CAMPAIGN)) found.push(item);
     }
   return found;
