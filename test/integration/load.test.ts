@@ -32,7 +32,7 @@ describe('load (the smaller run of npm run load)', () => {
         concurrency: 50,
         campaigns: 5,
         devices: 60,
-        timeoutMs: 30_000,
+        timeoutMs: 90_000,
         seed: 7,
       },
     );
