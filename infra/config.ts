@@ -59,10 +59,6 @@ export interface InboxConfig {
   /** Built-in providers served; empty: all. Every configured provider ({@link customProviders}) is served. */
   providers: string[];
   /**
-   * Providers added by configuration alone (see docs/custom-providers.md), checked with the schema the functions
-   * read them with at cold start (`CUSTOM_PROVIDERS`).
-   */
-  /**
    * Providers added by configuration alone (see docs/custom-providers.md), as the functions' own schema checks
    * them at synth; typed loosely here so that the construct's types need no schema library.
    */
