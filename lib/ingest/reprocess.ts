@@ -366,7 +366,7 @@ async function renormalize(
   if (moved.length > 0)
     return left(
       'skipped',
-      `would change what the counters count (${moved.join(', ')}): left as it is, counted as it was`,
+      `would move what the counters count or where the record is found (${moved.join(', ')}): left as it is, counted as it was`,
     );
   const { update, changed } = renormalizeUpdate(tables.tableName, item, next, from, fromIsFirst);
   const done = { ...base, normalizer: message.record.normalizer ?? normalizerOf(provider), changed };

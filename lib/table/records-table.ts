@@ -577,7 +577,9 @@ export function renormalizeUpdate(
     const before = stored[field]?.S;
     const after = next[field]?.S;
     if (before === after) return;
-    if (field !== 'normalizer') changed.push(field);
+    // An item stored before records named their app was of the default app: naming it changes nothing.
+    if (field !== 'normalizer' && !(field === 'app' && before === undefined && after === DEFAULT_APP))
+      changed.push(field);
     names[`#f${i}`] = field;
     if (after === undefined) remove.push(`#f${i}`);
     else {

@@ -191,6 +191,7 @@ describe('events reprocess --normalizer: stored records made by an earlier mappi
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line));
+    expect(outcomes.map((outcome) => outcome.changed)).toEqual(outcomes.map(() => ['campaign_name']));
     expect(outcomes.map((outcome) => [outcome.id, outcome.result, outcome.normalizer]).sort()).toEqual(
       [impression, click, older].map((message) => [message.record.id, 'rewritten', 'sori@2']).sort(),
     );
@@ -382,7 +383,9 @@ describe('events reprocess --normalizer: stored records made by an earlier mappi
     serveAcme({ ...ACME_V2, fields: { ...ACME_V2.fields, device: 'device_id' } });
     const dry = await reprocessStored(tablesOf(table), { normalizer: 'acme-reno@1' }, { dryRun: true });
     expect(dry.map((outcome) => outcome.result).sort()).toEqual(['skipped', 'skipped']);
-    expect(dry[0]?.reason).toMatch(/^would change what the counters count \(device_id\): left as it is/);
+    expect(dry[0]?.reason).toMatch(
+      /^would move what the counters count or where the record is found \(device_id\): left as it is/,
+    );
 
     serveAcme({ ...ACME_V2, events: ['tap'], counted: { clicks: ['tap'] } });
     const run = await reprocessOn(table.tableName, ['--normalizer', 'acme-reno@1', '--json']);
