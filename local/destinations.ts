@@ -1,0 +1,222 @@
+import { join } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import * as v from 'valibot';
+import type { EventDestinationsOptions } from '../infra/constructs/event-destinations';
+import type { Destination } from '../lib/destinations/destination';
+import { EventBridgeDestination } from '../lib/destinations/eventbridge';
+import { HttpDestination } from '../lib/destinations/http';
+import { SqsDestination } from '../lib/destinations/sqs';
+import { ConfigError } from '../lib/errors';
+import type { QueueMessage } from '../lib/events/event-record';
+import type { StoredBatch } from '../lib/ingest/ingest';
+import type { Logger } from '../lib/log';
+import type { TableLayout } from '../lib/table/records-table';
+import { type ReactionListeners, Reactions, reactionListeners } from './reactions';
+
+/** Where each destination keeps its journal of first inserts to publish, in `DATA_DIR`. */
+export const DESTINATIONS_DIR = 'destinations';
+/** The queue `sqs` publishes to when it names none, created on the local SQS server. */
+export const DEFAULT_DESTINATION_QUEUE = 'campaign-inbox-destination';
+
+const Name = v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be blank'));
+const Filter = {
+  providers: v.optional(v.array(Name)),
+  types: v.optional(v.array(Name)),
+};
+/** An http(s) URL as Node's fetch reads one. */
+const Url = v.pipe(
+  v.string(),
+  v.check((text) => {
+    try {
+      return ['http:', 'https:'].includes(new URL(text).protocol);
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL'),
+);
+
+/**
+ * `DESTINATIONS`: the construct's `destinations` option (`eventBridge`, `sqs`, each with `providers` and
+ * `types`), plus what only a local run needs: `sqs.queueUrl` (a queue of the local SQS server) and `http` (an
+ * endpoint each first insert is POSTed to). Unknown keys are refused, so a misspelt one does not silently
+ * publish everything or nothing.
+ */
+export const DestinationsSchema = v.strictObject({
+  eventBridge: v.optional(
+    v.strictObject({
+      /** A bus by name or ARN, reached where `AWS_ENDPOINT_URL_EVENTBRIDGE` points (default `default`). */
+      busName: v.optional(Name),
+      ...Filter,
+    }),
+  ),
+  sqs: v.optional(
+    v.strictObject({
+      queueArn: v.optional(
+        v.pipe(
+          v.string(),
+          v.regex(/^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[\w-]{1,80}(\.fifo)?$/, 'must be an SQS queue ARN'),
+        ),
+      ),
+      // The local SQS server names its queues with hosts no URL parser takes (`sqs.<region>.127.0.0.1`): the
+      // queue URL is an identifier here, the client has the server's endpoint.
+      queueUrl: v.optional(v.pipe(v.string(), v.regex(/^https?:\/\/\S+$/, 'must be an http(s) queue URL'))),
+      ...Filter,
+    }),
+  ),
+  http: v.optional(
+    v.strictObject({
+      url: Url,
+      headers: v.optional(v.record(v.string(), v.string())),
+      ...Filter,
+    }),
+  ),
+});
+export type DestinationsConfig = v.InferOutput<typeof DestinationsSchema>;
+
+/** The construct's option is a `DESTINATIONS` value: one schema, read in both places. */
+export const asConstructOption = ({ eventBridge, sqs }: DestinationsConfig): EventDestinationsOptions => {
+  const option: EventDestinationsOptions = {};
+  if (eventBridge) option.eventBridge = eventBridge;
+  if (sqs) {
+    const { queueUrl: _local, ...deployed } = sqs;
+    option.sqs = deployed;
+  }
+  return option;
+};
+
+/**
+ * Reads `DESTINATIONS` (JSON).
+ * @returns the destinations, or `undefined` when the variable is unset or blank.
+ * @throws {ConfigError} naming the field at fault (`DESTINATIONS.sqs.types.0: must not be blank`).
+ */
+export function parseDestinations(
+  text: string | undefined,
+  name = 'DESTINATIONS',
+): DestinationsConfig | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ConfigError(`${name} is not JSON`);
+  }
+  const result = v.safeParse(DestinationsSchema, json);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const path = v.getDotPath(issue);
+    throw new ConfigError(`${path ? `${name}.${path}` : name}: ${issue.message}`);
+  }
+  return result.output;
+}
+
+/** What publishing first inserts locally needs. */
+export interface LocalDestinationsOptions {
+  dynamodb: DynamoDBClient;
+  tableName: string;
+  layout: TableLayout;
+  /** The local SQS server's client. */
+  sqs: SQSClient;
+  logger: Logger;
+  /** `DATA_DIR`; without it nothing is journaled (a crash loses what was not published yet). */
+  dataDir?: string | undefined;
+  /** Region of EventBridge's endpoint and signature (default `AWS_REGION`, else `us-east-1`). */
+  region?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Publications of a record before it is given up and written to the destination's failures file. */
+  attempts?: number;
+  backoffMs?: number;
+}
+
+/** The destinations as the consumer's ingest hears of them. */
+export interface LocalDestinations extends ReactionListeners {
+  /** Each destination by kind, as it publishes. */
+  readonly destinations: readonly Destination[];
+  /** First inserts a crash left unpublished, being published since the open. */
+  readonly replayed: number;
+  /** Waits for publications under way until `deadline` (epoch ms); what is left is published at the next start. */
+  close(deadline: number): Promise<void>;
+}
+
+async function queueUrlOf(sqs: SQSClient, config: NonNullable<DestinationsConfig['sqs']>): Promise<string> {
+  if (config.queueUrl) return config.queueUrl;
+  if (config.queueArn) {
+    const name = config.queueArn.split(':').at(-1) as string;
+    return (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl as string;
+  }
+  return (await sqs.send(new CreateQueueCommand({ QueueName: DEFAULT_DESTINATION_QUEUE })))
+    .QueueUrl as string;
+}
+
+/** Each configured destination, with the first inserts it is for. */
+async function destinationsOf(config: DestinationsConfig, options: LocalDestinationsOptions) {
+  const env = options.env ?? process.env;
+  const list: { destination: Destination; providers?: string[]; types?: string[] }[] = [];
+  if (config.eventBridge) {
+    const { busName, ...filter } = config.eventBridge;
+    const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
+    list.push({
+      destination: new EventBridgeDestination({ region, env, bus: busName ?? 'default' }),
+      ...filter,
+    });
+  }
+  if (config.sqs) {
+    const { queueArn: _arn, queueUrl: _url, ...filter } = config.sqs;
+    const queueUrl = await queueUrlOf(options.sqs, config.sqs);
+    list.push({ destination: new SqsDestination({ client: options.sqs, queueUrl }), ...filter });
+  }
+  if (config.http) {
+    const { url, headers, ...filter } = config.http;
+    list.push({ destination: new HttpDestination({ url, ...(headers ? { headers } : {}) }), ...filter });
+  }
+  return list;
+}
+
+/**
+ * Publishes every first insert of an event to the configured destinations, at least once across throws and
+ * crashes and never for a duplicate delivery, as the deployed stack's pipes do from the table's stream. Each
+ * destination is a reaction of its own (see {@link Reactions}), journaled in `DATA_DIR/destinations/<kind>`:
+ * before the write of an event it is for, the intent is fsynced; a first insert is then published, a duplicate
+ * dropped; on open, what a crash left pending is published when the delivery stored the item.
+ * @example
+ * const destinations = await openDestinations(parseDestinations(process.env.DESTINATIONS), options);
+ * const ingest = createIngest({ writer, counters, beforeWrite: destinations.beforeWrite, onStored: destinations.onStored });
+ */
+export async function openDestinations(
+  config: DestinationsConfig,
+  options: LocalDestinationsOptions,
+): Promise<LocalDestinations> {
+  const configured = await destinationsOf(config, options);
+  const opened = await Promise.all(
+    configured.map(async ({ destination, providers, types }) => {
+      const { reactions, replayed } = await Reactions.open({
+        reaction: {
+          run: (record) => destination.send([record], 'insert'),
+          ...(providers ? { providers } : {}),
+          ...(types ? { events: types } : {}),
+        },
+        client: options.dynamodb,
+        tableName: options.tableName,
+        logger: options.logger,
+        dataDir: options.dataDir ? join(options.dataDir, DESTINATIONS_DIR, destination.kind) : undefined,
+        ...(options.attempts !== undefined ? { attempts: options.attempts } : {}),
+        ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
+      });
+      return { destination, reactions, replayed, listeners: reactionListeners(reactions, options.layout) };
+    }),
+  );
+  return {
+    destinations: opened.map((entry) => entry.destination),
+    replayed: opened.reduce((sum, entry) => sum + entry.replayed, 0),
+    async beforeWrite(message: QueueMessage) {
+      await Promise.all(opened.map((entry) => entry.listeners.beforeWrite(message)));
+    },
+    onStored(batch: StoredBatch) {
+      for (const entry of opened) entry.listeners.onStored(batch);
+    },
+    async close(deadline: number) {
+      await Promise.all(opened.map((entry) => entry.reactions.close(deadline)));
+      await Promise.all(opened.map((entry) => entry.destination.close?.()));
+    },
+  };
+}
