@@ -50,7 +50,7 @@ export interface CostInput {
  */
 export function costPerMillion(input: CostInput) {
   const raw = JSON.stringify(
-    JSON.parse(readFileSync(join(import.meta.dirname, '../test/fixtures/sori/impression.json'), 'utf8')),
+    JSON.parse(readFileSync(join(import.meta.dirname, '../examples/payloads/sori/impression.json'), 'utf8')),
   );
   const message = buildQueueMessage(sori, Buffer.from(raw), new Date().toISOString());
   const recordBytes = itemBytes(toItem(message));

@@ -69,7 +69,7 @@ import { DEPLOYED_LAYOUT, random } from './workload';
 import { readUnitsOf } from './write-units';
 
 const ROOT = join(import.meta.dirname, '..');
-const FIXTURE = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/sori/impression.json'), 'utf8')) as Record<
+const FIXTURE = JSON.parse(readFileSync(join(ROOT, 'examples/payloads/sori/impression.json'), 'utf8')) as Record<
   string,
   unknown
 > & { campaign: Record<string, unknown>; material: Record<string, unknown>; geolocation: object };

@@ -10,7 +10,7 @@ import { buildQueueMessage } from '../lib/receive/build-queue-message';
 import type { TableLayout } from '../lib/table/records-table';
 
 const FIXTURE = JSON.parse(
-  readFileSync(join(import.meta.dirname, '../test/fixtures/sori/impression.json'), 'utf8'),
+  readFileSync(join(import.meta.dirname, '../examples/payloads/sori/impression.json'), 'utf8'),
 ) as Record<string, unknown>;
 
 /** Who sends what: the shape of a user's traffic. */

@@ -55,7 +55,7 @@ import {
 import { countWriteUnits, type WriteTally } from './write-units';
 
 const FIXTURE = JSON.parse(
-  readFileSync(join(import.meta.dirname, '../test/fixtures/sori/impression.json'), 'utf8'),
+  readFileSync(join(import.meta.dirname, '../examples/payloads/sori/impression.json'), 'utf8'),
 ) as Record<string, unknown>;
 
 /**

@@ -19,7 +19,7 @@ import { extractMetrics, sumOf } from '../support/emf';
 
 const SECRET = 'sk_provider_routes_0123456789';
 const SYMPHONY_BODY = readFileSync(
-  join(import.meta.dirname, '../fixtures/symphony/campaign-created.json'),
+  join(import.meta.dirname, '../../examples/payloads/symphony/campaign-created.json'),
   'utf8',
 );
 const service = { service: RECEIVE_SERVICE };

@@ -20,7 +20,7 @@ import { startSqsStandIn } from '../support/sqs-stand-in';
 // answers GetSecretValue with the document CloudFormation would generate from the construct's template, and
 // fails on demand where a test injects an outage (see test/support/deployed-receive.ts).
 
-const FIXTURES = join(import.meta.dirname, '../fixtures');
+const FIXTURES = join(import.meta.dirname, '../../examples/payloads');
 const BODIES: Record<string, string> = {
   symphony: readFileSync(join(FIXTURES, 'symphony/campaign-created.json'), 'utf8'),
   adreform: readFileSync(join(FIXTURES, 'adreform/screenshot-set-approved.json'), 'utf8'),

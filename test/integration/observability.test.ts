@@ -17,7 +17,7 @@ import { eventually } from '../support/local-aws';
 // environment and its queue on the run's SQS server. Secrets Manager has no local server: a stand-in serves the
 // document CloudFormation would generate (see test/support/deployed-receive.ts), and fails where a test says.
 
-const FIXTURES = join(import.meta.dirname, '../fixtures');
+const FIXTURES = join(import.meta.dirname, '../../examples/payloads');
 const body = (provider: string, name: string) =>
   readFileSync(join(FIXTURES, provider, `${name}.json`), 'utf8');
 const SYMPHONY = body('symphony', 'campaign-created');

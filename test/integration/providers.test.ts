@@ -14,7 +14,7 @@ import { memoryLogger } from '../support/deliveries';
 import { runEvents } from '../support/events-cli';
 import { eventually } from '../support/local-aws';
 
-const FIXTURES = join(import.meta.dirname, '../fixtures');
+const FIXTURES = join(import.meta.dirname, '../../examples/payloads');
 const fixture = (provider: string, name: string) =>
   JSON.parse(readFileSync(join(FIXTURES, provider, `${name}.json`), 'utf8')) as Record<string, unknown>;
 const TOKENS = {

@@ -195,7 +195,7 @@ describe('receive webhook: refusals', () => {
         ) as Promise<APIGatewayProxyStructuredResultV2>;
     };
     const fixture = readFileSync(
-      join(import.meta.dirname, '../fixtures/adreform/screenshot-set-approved.json'),
+      join(import.meta.dirname, '../../examples/payloads/adreform/screenshot-set-approved.json'),
       'utf8',
     );
     expect(Buffer.byteLength(fixture)).toBeGreaterThan(1024);

@@ -15,7 +15,7 @@ import { createTestTable, faultyDynamoDb, localClients } from '../support/local-
 const { dynamodb } = localClients();
 const RECEIVED = '2026-11-22T12:00:00.000Z';
 const fixture = (provider: string, name: string) =>
-  readFileSync(join(import.meta.dirname, '../fixtures', provider, `${name}.json`), 'utf8');
+  readFileSync(join(import.meta.dirname, '../../examples/payloads', provider, `${name}.json`), 'utf8');
 
 /** The SORI examples, a Symphony status change, Optimizely opens and a bounce, and a quarantined delivery. */
 function mixedDeliveries(): QueueMessage[] {

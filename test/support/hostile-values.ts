@@ -6,7 +6,7 @@ import type { Provider } from '../../lib/providers/provider';
 import { sori } from '../../lib/providers/sori';
 import { symphony } from '../../lib/providers/symphony';
 
-const FIXTURES = join(import.meta.dirname, '../fixtures');
+const FIXTURES = join(import.meta.dirname, '../../examples/payloads');
 
 /** A seed example payload, parsed. */
 export const fixture = (provider: string, name: string) =>

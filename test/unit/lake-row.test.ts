@@ -17,7 +17,7 @@ import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { deviceMarkerItem, toItem } from '../../lib/table/records-table';
 import { SORI_FIXTURES, soriPayload } from '../support/deliveries';
 
-const FIXTURES = join(import.meta.dirname, '../fixtures');
+const FIXTURES = join(import.meta.dirname, '../../examples/payloads');
 const RECEIVED = '2025-10-14T12:00:00.000Z';
 
 const message = (provider: Provider, payload: unknown): Extract<QueueMessage, { kind: 'event' }> => {

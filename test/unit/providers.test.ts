@@ -20,7 +20,7 @@ import {
 
 const fixture = (provider: string, name: string) =>
   JSON.parse(
-    readFileSync(join(import.meta.dirname, '../fixtures', provider, `${name}.json`), 'utf8'),
+    readFileSync(join(import.meta.dirname, '../../examples/payloads', provider, `${name}.json`), 'utf8'),
   ) as Record<string, unknown>;
 const RECEIVED = '2026-01-01T00:00:00.000Z';
 
