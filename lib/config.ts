@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { ConfigError } from './errors';
+import { type Level, levelFrom } from './log';
 import { providerNames } from './providers';
 import type { TableLayout } from './table/records-table';
 
@@ -238,6 +239,9 @@ interface ReceiveTuningVariables {
   SIGNING_SECRET_TTL_SECONDS: string;
   SORI_SECRET_KEY: string;
   SORI_PREVIOUS_SECRET_KEY: string;
+  /** Seconds between flushes of the accepted counts (default: the function's own). */
+  METRICS_FLUSH_SECONDS: string;
+  LOG_LEVEL: string;
 }
 
 /** What the stack knows when it writes the receive function's environment. */
@@ -252,7 +256,7 @@ export interface ReceiveSettings {
   auth: Readonly<Record<string, unknown>>;
 }
 
-/** @returns the receive function's environment, which {@link readReceiveConfig} reads back. */
+/** @returns the receive function's environment, which {@link readReceiveEnvironment} reads back. */
 export function receiveVariables(settings: ReceiveSettings): ReceiveVariables {
   return {
     QUEUE_URL: settings.queueUrl,
@@ -302,6 +306,32 @@ export function readReceiveConfig(
     auth: readAuthConfig(env, known),
     enabled: readEnabledProviders(env, known),
     rawBucket: env.RAW_BUCKET || undefined,
+  };
+}
+
+/** Everything the receive function reads from its environment at cold start. */
+export interface ReceiveEnvironment {
+  config: ReceiveConfig;
+  logLevel: Level;
+  /** How often accepted counts are flushed, when the environment says (`METRICS_FLUSH_SECONDS`). */
+  metricsFlushMs: number | undefined;
+}
+
+/**
+ * Reads the receive function's whole environment: its configuration ({@link readReceiveConfig}), its log level
+ * (`POWERTOOLS_LOG_LEVEL`, else `LOG_LEVEL`) and how often it flushes its counts. The configured providers
+ * (`CUSTOM_PROVIDERS`) are the caller's to serve first, so that `known` names them.
+ * @param known the providers this build serves, built-in and configured
+ * @throws {ConfigError} at cold start when something is missing or malformed.
+ */
+export function readReceiveEnvironment(
+  env: EnvironmentOf<ReceiveVariables & ReceiveTuningVariables>,
+  known: readonly string[],
+): ReceiveEnvironment {
+  return {
+    config: readReceiveConfig(env, known),
+    logLevel: levelFrom(env.POWERTOOLS_LOG_LEVEL ?? env.LOG_LEVEL),
+    metricsFlushMs: env.METRICS_FLUSH_SECONDS ? Number(env.METRICS_FLUSH_SECONDS) * 1000 : undefined,
   };
 }
 

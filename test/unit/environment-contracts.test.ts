@@ -13,6 +13,7 @@ import {
   type ReceiveSettings,
   type ReceiveVariables,
   readReceiveConfig,
+  readReceiveEnvironment,
   receiveVariables,
 } from '../../lib/config';
 import { levelFrom } from '../../lib/log';
@@ -75,7 +76,21 @@ describe('environment contracts: what the stack writes, each function reads back
         settings.providers.customProviders,
       );
       expect(levelFrom(env.POWERTOOLS_LOG_LEVEL)).toBe('info');
+      expect(readReceiveEnvironment(env, known)).toEqual({
+        config: readReceiveConfig(env, known),
+        logLevel: 'info',
+        metricsFlushMs: undefined,
+      });
     }
+  });
+
+  it('the receive function reads its tuning the stack does not write: a flush interval, and LOG_LEVEL when POWERTOOLS_LOG_LEVEL is unset', () => {
+    const env = { QUEUE_URL: QUEUE, SORI_SECRET_KEY: 's', METRICS_FLUSH_SECONDS: '30', LOG_LEVEL: 'debug' };
+    expect(readReceiveEnvironment(env, BUILT_IN)).toMatchObject({
+      logLevel: 'debug',
+      metricsFlushMs: 30_000,
+    });
+    expect(readReceiveEnvironment({ ...env, POWERTOOLS_LOG_LEVEL: 'WARN' }, BUILT_IN).logLevel).toBe('warn');
   });
 
   it('the process function reads back its table, its layout (0 days: kept for ever) and its dead-letter queue', () => {
@@ -187,11 +202,8 @@ describe('environment contracts: what the stack writes, each function reads back
       }),
     );
     const known = [...BUILT_IN, 'beacon'];
-    // The receive handler serves CUSTOM_PROVIDERS and reads its log level before it reads the rest.
-    expect(unread(receive, (env) => readReceiveConfig(env, known))).toEqual([
-      'CUSTOM_PROVIDERS',
-      'POWERTOOLS_LOG_LEVEL',
-    ]);
+    // The receive handler serves CUSTOM_PROVIDERS before it reads the rest, so that the names it knows include them.
+    expect(unread(receive, (env) => readReceiveEnvironment(env, known))).toEqual(['CUSTOM_PROVIDERS']);
     // Powertools' own logger reads POWERTOOLS_LOG_LEVEL in the process function.
     expect(unread(asDeployed(processVariables({ table, dlqUrl: DLQ })), loadProcessConfig)).toEqual([
       'POWERTOOLS_LOG_LEVEL',
