@@ -3,6 +3,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import * as v from 'valibot';
 import type { EventDestinationsOptions } from '../infra/constructs/event-destinations';
+import { environmentCredentials } from '../lib/aws/signature-v4';
 import type { Destination } from '../lib/destinations/destination';
 import { EventBridgeDestination } from '../lib/destinations/eventbridge';
 import { HttpDestination } from '../lib/destinations/http';
@@ -115,13 +116,17 @@ export interface LocalDestinationsOptions {
   dynamodb: DynamoDBClient;
   tableName: string;
   layout: TableLayout;
-  /** The local SQS server's client. */
-  sqs: SQSClient;
+  /** The local SQS server's client; needed with `sqs` only. */
+  sqs?: SQSClient;
   logger: Logger;
   /** `DATA_DIR`; without it nothing is journaled (a crash loses what was not published yet). */
   dataDir?: string | undefined;
   /** Region of EventBridge's endpoint and signature (default `AWS_REGION`, else `us-east-1`). */
   region?: string;
+  /**
+   * Where EventBridge is reached (`AWS_ENDPOINT_URL_EVENTBRIDGE`, else `AWS_ENDPOINT_URL`) and as whom
+   * (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`); default `process.env`.
+   */
   env?: NodeJS.ProcessEnv;
   /** Publications of a record before it is given up and written to the destination's failures file. */
   attempts?: number;
@@ -155,15 +160,20 @@ async function destinationsOf(config: DestinationsConfig, options: LocalDestinat
   if (config.eventBridge) {
     const { busName, ...filter } = config.eventBridge;
     const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
-    list.push({
-      destination: new EventBridgeDestination({ region, env, bus: busName ?? 'default' }),
-      ...filter,
+    const destination = new EventBridgeDestination({
+      region,
+      env,
+      bus: busName ?? 'default',
+      credentials: () => environmentCredentials(env),
     });
+    list.push({ destination, ...filter });
   }
   if (config.sqs) {
     const { queueArn: _arn, queueUrl: _url, ...filter } = config.sqs;
-    const queueUrl = await queueUrlOf(options.sqs, config.sqs);
-    list.push({ destination: new SqsDestination({ client: options.sqs, queueUrl }), ...filter });
+    const client = options.sqs;
+    if (!client) throw new ConfigError('DESTINATIONS.sqs needs the local SQS server');
+    const queueUrl = await queueUrlOf(client, config.sqs);
+    list.push({ destination: new SqsDestination({ client, queueUrl }), ...filter });
   }
   if (config.http) {
     const { url, headers, ...filter } = config.http;

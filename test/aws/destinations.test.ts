@@ -1,0 +1,144 @@
+/**
+ * The local destinations' EventBridge bus against moto: first inserts stored in a records table in moto through
+ * the ingest port, with `DESTINATIONS`' `eventBridge` listening, put on a bus of moto's by a user whose IAM
+ * policy allows `events:PutEvents` only, every call signed by the project's own JSON client and verified by
+ * moto. A rule on the bus sends what it matches to a queue, where the test reads the events as a target receives
+ * them.
+ */
+import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { describe, expect, it } from 'vitest';
+import { AwsJsonClient } from '../../lib/aws/aws-json-client';
+import { EVENT_SOURCE } from '../../lib/destinations/eventbridge';
+import type { QueueMessage } from '../../lib/events/event-record';
+import { CampaignCounters } from '../../lib/ingest/campaign-counters';
+import { EventWriter } from '../../lib/ingest/event-writer';
+import { createIngest } from '../../lib/ingest/ingest';
+import { createLogger } from '../../lib/log';
+import { sori } from '../../lib/providers/sori';
+import { buildQueueMessage } from '../../lib/receive/build-queue-message';
+import { DEFAULT_LAYOUT } from '../../lib/table/records-table';
+import { ensureRecordsTable } from '../../local/create-records-table';
+import { openDestinations } from '../../local/destinations';
+import { soriPayload } from '../support/deliveries';
+import { uniqueName } from '../support/local-aws';
+import { MOTO_REGION } from './support/iam';
+import { moto } from './support/moto';
+import { drain } from './support/queues';
+
+/** EventBridge's API in moto, as the administrator. */
+function events() {
+  const { endpoint, admin } = moto();
+  return new AwsJsonClient({
+    service: 'events',
+    region: MOTO_REGION,
+    endpoint,
+    targetPrefix: 'AWSEvents',
+    jsonVersion: '1.1',
+    credentials: () => admin,
+    maxAttempts: 1,
+    timeoutMs: 10_000,
+  });
+}
+
+/** A bus whose every `campaign-inbox` event goes to a new queue. */
+async function busToQueue() {
+  const { sqs } = moto();
+  const bus = uniqueName('bus');
+  await events().call('CreateEventBus', { Name: bus });
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('bus-target') }));
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  const rule = uniqueName('all');
+  await events().call('PutRule', {
+    Name: rule,
+    EventBusName: bus,
+    EventPattern: JSON.stringify({ source: [EVENT_SOURCE] }),
+  });
+  await events().call('PutTargets', {
+    Rule: rule,
+    EventBusName: bus,
+    Targets: [{ Id: 'queue', Arn: Attributes?.QueueArn }],
+  });
+  return { bus, queueUrl: QueueUrl as string };
+}
+
+/** `count` distinct SORI events, clicks and impressions in turn. */
+function makeMessages(count: number): QueueMessage[] {
+  return Array.from({ length: count }, (_, i) => {
+    const body = JSON.stringify({
+      ...soriPayload('impression'),
+      event: i % 2 === 0 ? 'campaign.click' : 'campaign.impression',
+      activity_id: `act_${uniqueName('bus')}_${i}`,
+      created_at: new Date().toISOString(),
+    });
+    return buildQueueMessage(sori, Buffer.from(body), new Date().toISOString());
+  });
+}
+
+describe('local destinations: an EventBridge bus (moto)', () => {
+  it('puts each first insert of the chosen type on the bus once, as the documented bus event with its record id, duplicates and other types left out', async () => {
+    const { endpoint, dynamodb } = moto();
+    const tableName = uniqueName('records');
+    await ensureRecordsTable(dynamodb, tableName);
+    const { bus, queueUrl } = await busToQueue();
+    const key = await moto().createUser(uniqueName('publisher'), {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: ['events:PutEvents'], Resource: ['*'] }],
+    });
+    const destinations = await openDestinations(
+      { eventBridge: { busName: bus, types: ['campaign.click'] } },
+      {
+        dynamodb,
+        tableName,
+        layout: DEFAULT_LAYOUT,
+        logger: createLogger('destinations-test', 'error'),
+        region: MOTO_REGION,
+        env: {
+          AWS_ENDPOINT_URL_EVENTBRIDGE: endpoint,
+          AWS_ACCESS_KEY_ID: key.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
+        },
+      },
+    );
+    const ingest = createIngest({
+      writer: new EventWriter(dynamodb, tableName, DEFAULT_LAYOUT),
+      counters: new CampaignCounters(dynamodb, tableName, DEFAULT_LAYOUT),
+      beforeWrite: destinations.beforeWrite,
+      onStored: destinations.onStored,
+    });
+    const messages = makeMessages(10);
+    await ingest.store(messages);
+    // Every delivery again, as SQS redelivers: duplicates, never published.
+    await ingest.store(structuredClone(messages));
+    await destinations.close(Date.now() + 30_000);
+
+    const received = (await drain(queueUrl)).map(
+      (message) =>
+        JSON.parse(message.Body ?? '{}') as {
+          source: string;
+          'detail-type': string;
+          time: string;
+          detail: {
+            record_id: string;
+            origin: string;
+            record: { id: string; event: string; created_at: string };
+          };
+        },
+    );
+    const clicks = messages
+      .filter((message) => message.kind === 'event' && message.record.event === 'campaign.click')
+      .map((message) => message.record.id)
+      .sort();
+    expect(received.map((event) => event.detail.record_id).sort()).toEqual(clicks);
+    for (const event of received) {
+      expect(event.source).toBe(EVENT_SOURCE);
+      expect(event['detail-type']).toBe('campaign.click');
+      expect(event.detail.origin).toBe('insert');
+      expect(event.detail.record.id).toBe(event.detail.record_id);
+      expect(Date.parse(event.time)).toBe(
+        Math.floor(Date.parse(event.detail.record.created_at) / 1000) * 1000,
+      );
+    }
+  });
+});
