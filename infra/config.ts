@@ -32,6 +32,12 @@ export interface InboxConfig {
   wafRateLimit: number | undefined;
   /** Days CloudWatch keeps the functions' and the API's logs. */
   logRetentionDays: number;
+  /**
+   * AWS X-Ray active tracing on the receive, process and repair functions, the trace header carried through the
+   * events queue to the consumer, and the record keeping its trace id. Off by default: X-Ray bills recorded
+   * traces past its free tier.
+   */
+  tracing: boolean;
   /** Receives before a message that keeps failing moves to the DLQ. */
   dlqMaxReceiveCount: number;
   /** E-mail address subscribed to the alarms; none when empty. */
@@ -91,6 +97,7 @@ export const DEFAULT_CONFIG: InboxConfig = {
   providerThrottles: {},
   wafRateLimit: undefined,
   logRetentionDays: 30,
+  tracing: false,
   dlqMaxReceiveCount: 5,
   alarmEmail: undefined,
   allowUnsigned: false,
@@ -118,6 +125,7 @@ export const CONTEXT_KEYS: { [K in keyof InboxConfig]: string } = {
   providerThrottles: 'providerThrottles',
   wafRateLimit: 'wafRateLimit',
   logRetentionDays: 'logRetentionDays',
+  tracing: 'tracing',
   dlqMaxReceiveCount: 'dlqMaxReceiveCount',
   alarmEmail: 'alarmEmail',
   allowUnsigned: 'allowUnsigned',
@@ -310,6 +318,7 @@ function readLimits(or: ContextValue) {
     alarmEmail: or('alarmEmail', String, d.alarmEmail),
     allowUnsigned: or('allowUnsigned', (v) => boolean('allowUnsigned', v), d.allowUnsigned),
     quietHours: or('quietHours', (v) => integer('quietHours', v, 1, 168), d.quietHours),
+    tracing: or('tracing', (v) => boolean('tracing', v), d.tracing),
   };
 }
 

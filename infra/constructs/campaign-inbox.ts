@@ -159,6 +159,7 @@ export class CampaignInbox extends Construct {
   private addReceiveFunction(config: InboxConfig, providers: ServedProviders): NodeFunction {
     const receive = new NodeFunction(this, 'Receive', {
       name: 'receive-webhook',
+      tracing: config.tracing,
       timeout: RECEIVE_TIMEOUT,
       // Only bodies over 96 KiB need S3; loading its client from the runtime keeps it out of every cold start.
       external: RECEIVE_EXTERNAL_MODULES,
@@ -209,6 +210,7 @@ export class CampaignInbox extends Construct {
   private addProcessFunction(config: InboxConfig): NodeFunction {
     const process = new NodeFunction(this, 'Process', {
       name: 'process-webhook',
+      tracing: config.tracing,
       timeout: PROCESS_TIMEOUT,
       // Its time is CPU (hashing, compression, the SDK's own work per call) more than waiting: twice the memory
       // gives twice the CPU and about halves a batch's time, for about the same price per batch, and keeps up
@@ -256,6 +258,7 @@ export class CampaignInbox extends Construct {
   private addRepairFunction(config: InboxConfig): NodeFunction {
     const repair = new NodeFunction(this, 'Repair', {
       name: 'repair-counters',
+      tracing: config.tracing,
       timeout: Duration.minutes(1),
       logRetentionDays: config.logRetentionDays,
       environment: definedVariables(repairVariables({ table: this.tableSettings(config) })),

@@ -38,6 +38,8 @@ export interface NodeFunctionProps {
   external?: string[];
   /** Module names the bundler resolves to these files (the user's code for reactions). */
   alias?: Record<string, string>;
+  /** AWS X-Ray active tracing (Lambda samples the invocations and records their segments). */
+  tracing?: boolean;
 }
 
 /**
@@ -76,6 +78,7 @@ export class NodeFunction extends Construct {
       // are in the function's metrics anyway.
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
       ...(props.environment ? { environment: props.environment } : {}),
+      ...(props.tracing ? { tracing: lambda.Tracing.ACTIVE } : {}),
     };
     const bundle = prebuilt(props.name);
     if (bundle) {
