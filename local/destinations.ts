@@ -88,13 +88,16 @@ export const asConstructOption = ({ eventBridge, sqs }: DestinationsConfig): Eve
 
 /**
  * Reads `DESTINATIONS` (JSON).
+ * @param providers the providers served, when known: a filter naming another one would never match, so it is
+ *   refused as the typo it most likely is
  * @returns the destinations, or `undefined` when the variable is unset or blank.
  * @throws {ConfigError} naming the field at fault (`DESTINATIONS.sqs.types.0: must not be blank`).
  */
 export function parseDestinations(
   text: string | undefined,
-  name = 'DESTINATIONS',
+  options: { name?: string; providers?: readonly string[] } = {},
 ): DestinationsConfig | undefined {
+  const name = options.name ?? 'DESTINATIONS';
   if (text === undefined || text.trim() === '') return undefined;
   let json: unknown;
   try {
@@ -107,6 +110,15 @@ export function parseDestinations(
     const issue = result.issues[0];
     const path = v.getDotPath(issue);
     throw new ConfigError(`${path ? `${name}.${path}` : name}: ${issue.message}`);
+  }
+  const known = options.providers;
+  for (const [kind, destination] of Object.entries(result.output)) {
+    destination?.providers?.forEach((provider, i) => {
+      if (known && !known.includes(provider))
+        throw new ConfigError(
+          `${name}.${kind}.providers.${i}: ${JSON.stringify(provider)} is not a provider served (${known.join(', ')})`,
+        );
+    });
   }
   return result.output;
 }

@@ -140,7 +140,7 @@ async function publishedTo(queueUrl: string, count: number) {
 }
 
 describe('DESTINATIONS', () => {
-  it('reads the construct option and the local-only fields, and names the field at fault', () => {
+  it('reads the construct option and the local-only fields, names the field at fault, and refuses a provider not served', () => {
     expect(parseDestinations(undefined)).toBeUndefined();
     expect(parseDestinations('  ')).toBeUndefined();
     const config = parseDestinations(
@@ -178,6 +178,14 @@ describe('DESTINATIONS', () => {
     expect(refusal('{"http": {}}')).toMatch(/^DESTINATIONS\.http\.url: /);
     expect(refusal('{"eventbridge": {}}')).toMatch(/^DESTINATIONS\.eventbridge: /);
     expect(refusal('{"sqs": {"provider": ["sori"]}}')).toMatch(/^DESTINATIONS\.sqs\.provider: /);
+    expect(() =>
+      parseDestinations('{"http": {"url": "http://127.0.0.1/x", "providers": ["sori", "sorry"]}}', {
+        providers: ['sori', 'symphony'],
+      }),
+    ).toThrow('DESTINATIONS.http.providers.1: "sorry" is not a provider served (sori, symphony)');
+    expect(parseDestinations('{"sqs": {"providers": ["sori"]}}', { providers: ['sori'] })).toEqual({
+      sqs: { providers: ['sori'] },
+    });
   });
 });
 
