@@ -1,3 +1,4 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -11,6 +12,10 @@ import {
   INSERT_TEMPLATE,
 } from '../../infra/constructs/event-destinations';
 import { RecordsTable } from '../../infra/constructs/records-table';
+import { sori } from '../../lib/providers/sori';
+import { buildQueueMessage } from '../../lib/receive/build-queue-message';
+import { fromEventItem, toItem } from '../../lib/table/records-table';
+import { soriPayload } from '../support/deliveries';
 
 /**
  * A stack holding the records table as the inbox deploys it, and the destinations behind their option as the
@@ -242,30 +247,40 @@ describe('the built-in destinations of first inserts', () => {
 });
 
 describe('the insert document a pipe sends', () => {
-  it('is JSON once its paths are filled, naming the record id, the origin and the stored item', () => {
-    const image = {
-      id: { S: 'rec"1' },
-      provider: { S: 'sori' },
-      event: { S: 'campaign.click' },
-      created_at: { S: '2026-03-01T10:15:00.000Z' },
-      received_at: { S: '2026-03-01T10:15:01.000Z' },
-      kind: { S: 'event' },
-    };
+  it("is JSON once its paths are filled with an event item's stream image, naming the record id, the origin, the fields every event has and the whole item, from which the stored record reads back", () => {
+    const payload = soriPayload('impression');
+    const body = JSON.stringify({
+      ...payload,
+      event: 'campaign.click',
+      campaign: { ...(payload.campaign as object), name: 'Spring "sale" \\ 50%' },
+    });
+    const message = buildQueueMessage(sori, Buffer.from(body), '2026-03-01T10:15:01.000Z');
+    if (message.kind !== 'event') throw new Error('not an event');
+    const record = message.record;
+    // The stream's JSON: binary attributes as base64 text.
+    const image = JSON.parse(
+      JSON.stringify(toItem(message), (_, value) =>
+        value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value,
+      ),
+    ) as Record<string, AttributeValue>;
     // As Pipes fills it: a quoted path gets the string's escaped text, an unquoted one the JSON value.
     const filled = INSERT_TEMPLATE.replace(/"<\$\.dynamodb\.NewImage\.(\w+)\.S>"/g, (_, field: string) =>
-      JSON.stringify(image[field as keyof typeof image].S),
+      JSON.stringify(image[field]?.S),
     ).replace('<$.dynamodb.NewImage>', JSON.stringify(image));
-    expect(JSON.parse(filled)).toEqual({
-      record_id: 'rec"1',
+    const document = JSON.parse(filled);
+    expect(document).toEqual({
+      record_id: record.id,
       origin: 'insert',
       record: {
-        id: 'rec"1',
-        provider: 'sori',
+        id: record.id,
+        provider: record.provider,
         event: 'campaign.click',
-        created_at: '2026-03-01T10:15:00.000Z',
-        received_at: '2026-03-01T10:15:01.000Z',
+        created_at: record.created_at,
+        received_at: record.received_at,
       },
       item: image,
     });
+    expect(fromEventItem(document.item)).toMatchObject(record);
+    expect(fromEventItem(document.item).campaign_name).toBe('Spring "sale" \\ 50%');
   });
 });
