@@ -1,6 +1,7 @@
 import type { Node } from 'constructs';
 import { DEFAULT_MAX_BODY_BYTES, readAuthConfig, readEnabledProviders } from '../lib/config';
 import { isBuiltInProvider, providerNames } from '../lib/providers';
+import { appRouteKeys, parseProviderApps, signsWithHmac } from '../lib/providers/apps';
 import { parseCustomProviders } from '../lib/providers/declarative';
 
 /** An API Gateway route-level throttle: steady requests per second, and the bucket a burst may empty. */
@@ -10,6 +11,9 @@ export interface RouteThrottle {
 }
 
 /** Every setting of the deployed stack, with its default. Set with `cdk.json` context or `-c key=value`. */
+/** Apps given routes of their own, by provider (the shape `parseProviderApps` checks). */
+export type ProviderApps = Record<string, string[]>;
+
 export interface InboxConfig {
   /** CloudFormation stack name. */
   stackName: string;
@@ -25,6 +29,11 @@ export interface InboxConfig {
    * `POST /webhooks/<name>/{token}`); a provider not listed gets {@link DEFAULT_PROVIDER_THROTTLE}.
    */
   providerThrottles: Record<string, RouteThrottle>;
+  /**
+   * Apps given routes of their own, by provider (`{"sori":["agency-a"]}`): `POST /webhooks/<provider>/<app>`,
+   * throttled as `providerThrottles` names `<provider>/<app>` (see `parseProviderApps`).
+   */
+  providerApps: ProviderApps;
   /**
    * AWS WAF in front of the API through CloudFront: the most requests one IP address may make in 5 minutes
    * before WAF answers it 429. Off when undefined. The stack must then be in us-east-1.
@@ -95,6 +104,7 @@ export const DEFAULT_CONFIG: InboxConfig = {
   throttleRateLimit: 100,
   throttleBurstLimit: 200,
   providerThrottles: {},
+  providerApps: {},
   wafRateLimit: undefined,
   logRetentionDays: 30,
   tracing: false,
@@ -123,6 +133,7 @@ export const CONTEXT_KEYS: { [K in keyof InboxConfig]: string } = {
   throttleRateLimit: 'throttleRateLimit',
   throttleBurstLimit: 'throttleBurstLimit',
   providerThrottles: 'providerThrottles',
+  providerApps: 'providerApps',
   wafRateLimit: 'wafRateLimit',
   logRetentionDays: 'logRetentionDays',
   tracing: 'tracing',
@@ -194,6 +205,13 @@ export function servedProviders(config: Pick<InboxConfig, 'providers' | 'customP
       ...config.customProviders.map((provider) => provider.name),
     ]),
   ];
+}
+
+/** The names `providerThrottles` may take: each provider served, and `<provider>/<app>` for each app route. */
+export function throttledRoutes(
+  config: Pick<InboxConfig, 'providers' | 'customProviders' | 'providerApps'>,
+): string[] {
+  return [...servedProviders(config), ...appRouteKeys(config.providerApps)];
 }
 
 const THROTTLE_FIELDS: Record<keyof RouteThrottle, number> = {
@@ -392,14 +410,20 @@ export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
     ...readLimits(or),
     // Checked below, once the providers served are known.
     providerThrottles: d.providerThrottles,
+    providerApps: d.providerApps,
     ...readStoring(or),
     ...readProviders(or),
     dashboardUsers: or('dashboardUsers', (v) => checkDashboardUsers(list(v)), d.dashboardUsers),
   };
   checkProviders(config);
+  config.providerApps = or(
+    'providerApps',
+    (v) => parseProviderApps(v, servedProviders(config), (name) => signsWithHmac(name, config)),
+    d.providerApps,
+  );
   config.providerThrottles = or(
     'providerThrottles',
-    (v) => checkProviderThrottles(v, servedProviders(config)),
+    (v) => checkProviderThrottles(v, throttledRoutes(config)),
     d.providerThrottles,
   );
   if (config.batchSize > 10 && config.batchWindowSeconds < 1) {

@@ -18,6 +18,7 @@ import {
   receiveVariables,
   type TableSettings,
 } from '../../lib/config';
+import { appRouteKeys, parseProviderApps, signsWithHmac } from '../../lib/providers/apps';
 import { type CustomProviderConfig, parseCustomProviders } from '../../lib/providers/declarative';
 import { RECEIVE_TIMEOUT_MS } from '../../lib/receive/invocation-deadline';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
@@ -26,6 +27,7 @@ import {
   checkWafRateLimit,
   DEFAULT_CONFIG,
   type InboxConfig,
+  type ProviderApps,
   providerThrottle,
   type RouteThrottle,
   servedProviders,
@@ -47,6 +49,8 @@ interface ServedProviders {
   customProviders: CustomProviderConfig[];
   /** Every provider given routes: the built-in ones enabled, then the configured ones. */
   served: string[];
+  /** The apps given routes of their own, by provider. */
+  apps: ProviderApps;
   throttles: Record<string, RouteThrottle>;
   variables: ProviderSettings;
 }
@@ -127,10 +131,14 @@ export class CampaignInbox extends Construct {
   private checkProviders(config: InboxConfig): ServedProviders {
     const customProviders = parseCustomProviders(config.customProviders, 'customProviders');
     const served = servedProviders({ providers: config.providers, customProviders });
+    const apps = parseProviderApps(config.providerApps, served, (name) =>
+      signsWithHmac(name, { auth: config.auth, customProviders }),
+    );
     return {
       customProviders,
       served,
-      throttles: checkProviderThrottles(config.providerThrottles, served),
+      apps,
+      throttles: checkProviderThrottles(config.providerThrottles, [...served, ...appRouteKeys(apps)]),
       // Every function that reads the provider list learns the configured providers at cold start; with a list
       // of providers served, it names them too.
       variables: { customProviders, served: config.providers.length > 0 ? served : [] },
@@ -295,7 +303,14 @@ export class CampaignInbox extends Construct {
       throttleRateLimit: config.throttleRateLimit,
       throttleBurstLimit: config.throttleBurstLimit,
       logRetentionDays: config.logRetentionDays,
-      providers: providers.served.map((name) => ({ name, ...providerThrottle(providers.throttles, name) })),
+      providers: providers.served.map((name) => ({
+        name,
+        ...providerThrottle(providers.throttles, name),
+        apps: (providers.apps[name] ?? []).map((app) => ({
+          name: app,
+          ...providerThrottle(providers.throttles, `${name}/${app}`),
+        })),
+      })),
     });
     Validations.of(api).acknowledge({
       id: 'AwsSolutions-APIG4',

@@ -51,7 +51,7 @@ Data goes to stdout, messages to stderr. Exit codes: 0 done, 1 failed, 2 usage e
  * parser's, with its hint.
  */
 function parseArguments(argv: string[]) {
-  return replay.parseReplay(argv) ?? parseAll(argv);
+  return replay.parseReplay(argv) ?? reprocess.parseReprocess(argv) ?? parseAll(argv);
 }
 
 /**

@@ -247,8 +247,8 @@ describe('receive webhook: the URL-token route (accounts without app_id/secret_k
       handler(event, {} as never) as Promise<APIGatewayProxyStructuredResultV2>;
   };
 
-  it('is off by default: 404', async () => {
-    expect((await handlerWith(false, 'tok_secret')(tokenEvent('tok_secret'))).statusCode).toBe(404);
+  it("is off by default: the segment is then read as an app's name, and an app it does not know answers as a wrong signature does (401)", async () => {
+    expect((await handlerWith(false, 'tok_secret')(tokenEvent('tok_secret'))).statusCode).toBe(401);
   });
 
   it('accepts an unsigned delivery with the right token', async () => {
