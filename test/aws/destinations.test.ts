@@ -7,6 +7,7 @@
  */
 import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
+import { insertPattern } from '../../infra/constructs/event-destinations';
 import { AwsJsonClient } from '../../lib/aws/aws-json-client';
 import { EVENT_SOURCE } from '../../lib/destinations/eventbridge';
 import type { QueueMessage } from '../../lib/events/event-record';
@@ -16,7 +17,7 @@ import { createIngest } from '../../lib/ingest/ingest';
 import { createLogger } from '../../lib/log';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
-import { DEFAULT_LAYOUT } from '../../lib/table/records-table';
+import { DEFAULT_LAYOUT, deviceMarkerItem, toItem } from '../../lib/table/records-table';
 import { ensureRecordsTable } from '../../local/create-records-table';
 import { openDestinations } from '../../local/destinations';
 import { soriPayload } from '../support/deliveries';
@@ -140,5 +141,83 @@ describe('local destinations: an EventBridge bus (moto)', () => {
         Math.floor(Date.parse(event.detail.record.created_at) / 1000) * 1000,
       );
     }
+  });
+});
+
+describe("the pipes' stream filter, as EventBridge's own pattern matching reads it (moto)", () => {
+  it('keeps the INSERTs of event items of the chosen providers and types only: no update, removal, counter, marker or quarantined delivery', async () => {
+    const { sqs } = moto();
+    const { bus, queueUrl } = await busToQueue();
+    const source = uniqueName('stream');
+    // The pipe's filter under `detail`: a stream record put as an event's detail matches the rule when it would
+    // pass the pipe's filter (both read EventBridge's pattern language).
+    await events().call('PutRule', {
+      Name: uniqueName('filter'),
+      EventBusName: bus,
+      EventPattern: JSON.stringify({
+        source: [source],
+        detail: insertPattern({ providers: ['sori'], types: ['campaign.click'] }),
+      }),
+    });
+    const rules = (await events().call<{ Rules: { Name: string }[] }>('ListRules', { EventBusName: bus }))
+      .Rules;
+    const [everything] = rules.filter((rule) => !rule.Name.startsWith('filter'));
+    // Only the filter's rule sends to the queue: the one sending everything is removed.
+    await events().call('RemoveTargets', { Rule: everything?.Name, EventBusName: bus, Ids: ['queue'] });
+    const filterRule = rules.find((rule) => rule.Name.startsWith('filter'))?.Name;
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    await events().call('PutTargets', {
+      Rule: filterRule,
+      EventBusName: bus,
+      Targets: [{ Id: 'queue', Arn: Attributes?.QueueArn }],
+    });
+
+    const [click, impression] = makeMessages(2) as [QueueMessage, QueueMessage];
+    if (click.kind !== 'event') throw new Error('not an event');
+    const otherProvider = {
+      ...click,
+      record: { ...click.record, provider: 'adreform', id: `${click.record.id}-ad` },
+    };
+    const marker = deviceMarkerItem(click.record, DEFAULT_LAYOUT);
+    const quarantine = toItem({
+      ...click,
+      kind: 'quarantine',
+      record: { id: 'q1', provider: 'sori', reason: 'x', received_at: click.record.received_at },
+    } as unknown as QueueMessage);
+    const image = (item: unknown) =>
+      JSON.parse(
+        JSON.stringify(item, (_, value) =>
+          value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value,
+        ),
+      );
+    const cases: [string, string, unknown, boolean][] = [
+      ['a click of sori stored', 'INSERT', toItem(click), true],
+      ['the same item updated', 'MODIFY', toItem(click), false],
+      ['the same item expired', 'REMOVE', toItem(click), false],
+      ['an impression of sori', 'INSERT', toItem(impression), false],
+      ["another provider's click", 'INSERT', toItem(otherProvider as QueueMessage), false],
+      ['a device marker', 'INSERT', marker, false],
+      ['a quarantined delivery', 'INSERT', quarantine, false],
+      [
+        'a counter item',
+        'INSERT',
+        { pk: { S: 'STATS#sori#cmp_1234' }, sk: { S: '2026-03-01' }, kind: { S: 'stats' } },
+        false,
+      ],
+    ];
+    await events().call('PutEvents', {
+      Entries: cases.map(([name, eventName, item]) => ({
+        Source: source,
+        DetailType: name,
+        EventBusName: bus,
+        Detail: JSON.stringify({ eventName, dynamodb: { NewImage: image(item) } }),
+      })),
+    });
+    const matched = (await drain(queueUrl)).map(
+      (message) => (JSON.parse(message.Body ?? '{}') as { 'detail-type': string })['detail-type'],
+    );
+    expect(matched.sort()).toEqual(cases.filter(([, , , kept]) => kept).map(([name]) => name));
   });
 });
