@@ -1,6 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { findProvider } from '../providers';
 import { countedEvents } from '../receive/event-policy';
+import { isLogin, type SignalFact, signalFactOf } from '../signals/facts';
+import {
+  type CampaignEventFact,
+  type CampaignSignalChange,
+  type LoginEventFact,
+  SignalFold,
+} from '../signals/fold-signals';
+import {
+  addBounded,
+  type CampaignSignals,
+  campaignSignalAttributes,
+  campaignSignalsOf,
+  type LoginSignals,
+  MAX_FLAGS,
+  MAX_ORPHANS,
+  orphanEntry,
+  parseOrphan,
+} from '../signals/signal-items';
+import { DEFAULT_SIGNAL_THRESHOLDS, type SignalThresholds } from '../signals/thresholds';
 import {
   type BatchEntry,
   type BatchTally,
@@ -31,6 +51,7 @@ import {
 } from '../table/counter-items';
 import { callOptions, trackUnansweredAttempts, withDeadline } from '../table/deadline';
 import {
+  addDeviceAccounts,
   type DeviceReach,
   deviceReachItem,
   deviceReachUnchanged,
@@ -130,7 +151,53 @@ export interface RepairSummary {
   written: number;
   /** `true` when another pass moved the fold state first and this one stopped (nothing lost). */
   gaveWay?: boolean;
+  /** Fraud and quality signals this pass raised (new flags on the items it wrote), by signal. */
+  signals?: SignalCounts;
 }
+
+/** Signals counted by kind: see `CampaignSignals` and `LoginSignals`. */
+export interface SignalCounts {
+  /** Clicks whose activity has no impression stored. */
+  clicks_without_impression: number;
+  /** Devices over the clicks-per-minute threshold (a device per campaign and minute). */
+  click_bursts: number;
+  /** Campaign-days whose CTR went over the threshold, with enough impressions. */
+  high_ctr: number;
+  /** Devices signed in to more accounts than the threshold (a device per provider-day). */
+  shared_devices: number;
+  /** Devices signed in from two countries within the threshold's minutes (a device per provider-day). */
+  country_hops: number;
+}
+
+/** No signal. */
+export const noSignals = (): SignalCounts => ({
+  clicks_without_impression: 0,
+  click_bursts: 0,
+  high_ctr: 0,
+  shared_devices: 0,
+  country_hops: 0,
+});
+
+/** Impressions and clicks of a campaign-day's counts, as its provider counts its event types. */
+export function impressionsAndClicks(
+  provider: string,
+  counts: Readonly<Record<string, number>>,
+): { impressions: number; clicks: number } {
+  const counted = findProvider(provider)?.counted ?? {};
+  let impressions = 0;
+  let clicks = 0;
+  for (const [event, kind] of Object.entries(counted)) {
+    const count = counts[`n:${event}`] ?? 0;
+    if (kind === 'impressions') impressions += count;
+    else clicks += count;
+  }
+  return { impressions, clicks };
+}
+
+/** Whether a campaign-day's CTR is over the threshold, with enough impressions to tell. */
+export const isHighCtr = (figures: { impressions: number; clicks: number }, thresholds: SignalThresholds) =>
+  figures.impressions >= thresholds.ctrMinImpressions &&
+  figures.clicks / figures.impressions > thresholds.ctr;
 
 /** Counter items a fold writes at once. */
 const FOLD_CONCURRENCY = 8;
@@ -159,6 +226,20 @@ export interface RepairOptions {
 }
 
 /** Another repair pass wrote the fold state since this one read it. */
+/** Orphan clicks a campaign-day holds: those kept, and those past the bound. */
+const orphanCount = (signals: CampaignSignals) => signals.orphans.size + signals.orphansOver;
+
+/** Whether two campaign-days' signals are the same. */
+function sameSignals(a: CampaignSignals, b: CampaignSignals): boolean {
+  const same = (x: Set<string>, y: Set<string>) => x.size === y.size && [...x].every((e) => y.has(e));
+  return (
+    same(a.orphans, b.orphans) &&
+    a.orphansOver === b.orphansOver &&
+    same(a.bursts, b.bursts) &&
+    a.burstsFull === b.burstsFull
+  );
+}
+
 class GaveWay extends Error {
   constructor() {
     super('another repair pass moved the fold state; this pass stops');
@@ -175,6 +256,13 @@ interface Delta {
   reach: Map<number, number>;
   /** Claims of the earlier protocol this fold settles on the campaign-day. */
   legacy: string[];
+  /** What the fold's first inserts change in its signals. */
+  signals?: CampaignSignalChange;
+  /**
+   * Only its signals may change (an impression's fold taking an orphan click off another day): the item is
+   * written only if it exists and they do.
+   */
+  signalOnly?: boolean;
 }
 
 const keyId = (key: CounterKey) => JSON.stringify([key.provider, key.campaignId, key.day]);
@@ -185,6 +273,8 @@ interface ProviderDelta {
   day: string;
   figures: number[];
   reach: Map<number, number>;
+  /** Devices whose logins this fold flags on the day. */
+  logins?: { accounts: string[]; countries: string[] };
 }
 
 /** Adds changes by gap into a histogram's pending change. */
@@ -246,6 +336,9 @@ class FoldShare {
   private readonly byCounter = new Map<string, Delta>();
   private readonly byProviderDay = new Map<string, ProviderDelta>();
   private readonly byDevice = new Map<string, NewDays>();
+  /** The signal facts of the fold's first inserts. */
+  readonly campaignFacts: CampaignEventFact[] = [];
+  readonly loginFacts: LoginEventFact[] = [];
 
   /** The share of a campaign-day's counter item. */
   counter(key: CounterKey): Delta {
@@ -256,6 +349,11 @@ class FoldShare {
       this.byCounter.set(id, delta);
     }
     return delta;
+  }
+
+  /** Whether the fold counts anything in a campaign-day. */
+  has(key: CounterKey): boolean {
+    return this.byCounter.has(keyId(key));
   }
 
   /** The share of a provider-day's item. */
@@ -294,6 +392,20 @@ class FoldShare {
       figures.forEach((value, i) => {
         delta.figures[i] = (delta.figures[i] ?? 0) + value;
       });
+    }
+    this.addFacts(entry, tally.signals ?? []);
+  }
+
+  private addFacts(entry: BatchEntry, facts: SignalFact[]) {
+    for (const fact of facts) {
+      if (fact[0] === 'c') {
+        const [, g, event, activity, device, at] = fact;
+        const group = entry.groups[g];
+        if (group) this.campaignFacts.push({ key: group.key, event, activity, device, at });
+      } else {
+        const [, provider, device, account, country, at] = fact;
+        if (device) this.loginFacts.push({ provider, device, account, country, at });
+      }
     }
   }
 
@@ -353,6 +465,9 @@ export class CampaignCounters {
     trackUnansweredAttempts(client);
   }
 
+  /** The fraud and quality signals' thresholds the fold applies (the repair function reads them at cold start). */
+  signalThresholds: SignalThresholds = DEFAULT_SIGNAL_THRESHOLDS;
+
   /** Called with each batch or campaign-day a repair pass could not settle, and why (for the logs). */
   onRepairError?: (subject: CounterKey | { batch: string }, error: unknown) => void;
 
@@ -377,13 +492,15 @@ export class CampaignCounters {
   }
 
   /**
-   * Opens a batch's journal entry: the campaign-days it may count. Its own deadline is {@link openWithinMs}
+   * Opens a batch's journal entry: the campaign-days it may count, and the partition families of its logins
+   * (see `loginFamiliesOf`: a recount reads them for the signals). Its own deadline is {@link openWithinMs}
    * after the token's time (or the batch's deadline, if sooner).
    * @throws the SDK's error: nothing of the batch may then be written.
    */
-  async open(token: string, groups: CounterGroup[]): Promise<void> {
+  async open(token: string, groups: CounterGroup[], logins: readonly string[] = []): Promise<void> {
     const deadline = claimTime(token) + this.openWithinMs;
-    const write = () => putItemIfAbsent(this.client, this.tableName, openBatchItem(token, groups));
+    const write = () =>
+      putItemIfAbsent(this.client, this.tableName, openBatchItem(token, groups, Date.now(), logins));
     await withDeadline(deadline, write);
   }
 
@@ -610,8 +727,19 @@ export class CampaignCounters {
       (device) => this.foldDeviceDays(run.id, device, share),
       (device, error) => this.onRepairError?.({ batch: `${run.id} (device ${device.deviceId})` }, error),
     );
-    if (!reached) summary.failed++;
-    const wrote = reached && (await this.writeShare(share, run.id, summary));
+    // The signals read the table around the fold's first inserts before any item is written: a fold that fails
+    // here writes nothing either.
+    const signalled =
+      reached &&
+      (await this.foldSignals(share).then(
+        () => true,
+        (error) => {
+          this.onRepairError?.({ batch: `${run.id} (signals)` }, error);
+          return false;
+        },
+      ));
+    if (!signalled) summary.failed++;
+    const wrote = signalled && (await this.writeShare(share, run.id, summary));
     // Sent whether or not every item was written (a released fold moves `counted` too), before the state: a
     // reader that sees `counted` move finds what to read again.
     await this.recordChanges(share, state.counted + 1);
@@ -637,6 +765,53 @@ export class CampaignCounters {
       counted: state.counted + 1,
     };
     return this.writeState(done, state.version);
+  }
+
+  /**
+   * What a fold's first inserts change in the signals (see {@link SignalFold}), put on the shares of the items
+   * the fold writes; and the accounts of the devices that signed in, added to their accounts item (a union: a
+   * fold taken over adds them again for nothing).
+   * @throws the SDK's error.
+   */
+  private async foldSignals(share: FoldShare): Promise<void> {
+    if (share.campaignFacts.length === 0 && share.loginFacts.length === 0) return;
+    const thresholds = this.signalThresholds;
+    const fold = new SignalFold(this.client, this.tableName, this.layout, thresholds);
+    for (const change of (await fold.campaignChanges(share.campaignFacts)).values()) {
+      const signalOnly = !share.has(change.key);
+      const delta = share.counter(change.key);
+      delta.signals = change;
+      if (signalOnly) delta.signalOnly = true;
+    }
+    const loginsOf = (provider: string, day: string) => {
+      const delta = share.providerDay(provider, day);
+      delta.logins ??= { accounts: [], countries: [] };
+      return delta.logins;
+    };
+    for (const change of (await fold.countryChanges(share.loginFacts)).values())
+      loginsOf(change.provider, change.day).countries.push(...change.countries);
+    const byDevice = new Map<string, LoginEventFact[]>();
+    for (const fact of share.loginFacts) {
+      const id = JSON.stringify([fact.provider, fact.device]);
+      byDevice.set(id, [...(byDevice.get(id) ?? []), fact]);
+    }
+    const devices = [...byDevice.values()];
+    const complete = await eachLimited(
+      devices,
+      REACH_CONCURRENCY,
+      async (logins) => {
+        const { provider, device } = logins[0] as LoginEventFact;
+        const accounts = [...new Set(logins.flatMap((login) => (login.account ? [login.account] : [])))];
+        if (accounts.length === 0) return;
+        const keep = thresholds.accountsPerDevice + 1;
+        const known = await addDeviceAccounts(this.client, this.tableName, provider, device, accounts, keep);
+        if (known <= thresholds.accountsPerDevice) return;
+        for (const day of new Set(logins.map((login) => login.at.slice(0, 10))))
+          loginsOf(provider, day).accounts.push(device);
+      },
+      () => undefined,
+    );
+    if (!complete) throw new Error("a device's accounts could not be read or written");
   }
 
   /**
@@ -717,7 +892,7 @@ export class CampaignCounters {
         share.counters(),
         FOLD_CONCURRENCY,
         async (delta) => {
-          if (await this.foldInto(delta, runId)) summary.written++;
+          if (await this.foldInto(delta, runId, summary)) summary.written++;
         },
         (delta, error) => {
           summary.failed++;
@@ -728,7 +903,7 @@ export class CampaignCounters {
         share.providerDays(),
         FOLD_CONCURRENCY,
         async (delta) => {
-          await this.foldIntoProviderDay(delta, runId);
+          await this.foldIntoProviderDay(delta, runId, summary);
         },
         (delta, error) => {
           summary.failed++;
@@ -743,7 +918,7 @@ export class CampaignCounters {
    * Writes one counter item whole with a fold's share added, unless it already has it.
    * @returns `false` when the item already had this fold.
    */
-  private async foldInto(delta: Delta, runId: string): Promise<boolean> {
+  private async foldInto(delta: Delta, runId: string, summary: RepairSummary): Promise<boolean> {
     for (let attempt = 1; attempt <= 5; attempt++) {
       const item = await this.read(delta.key);
       if (foldOf(item) === runId) return false;
@@ -761,6 +936,11 @@ export class CampaignCounters {
       for (const [name, value] of Object.entries(item ?? {})) {
         if (isCountAttribute(name)) counts[name] = Number(value.N ?? 0);
       }
+      const signalsBefore = campaignSignalsOf(item);
+      const signals = this.nextSignals(signalsBefore, delta.signals);
+      // An impression's fold finds no orphan click of its activity here: nothing to write.
+      if (delta.signalOnly && (!item || sameSignals(signalsBefore, signals))) return false;
+      const figuresBefore = impressionsAndClicks(delta.key.provider, counts);
       // The item's breakdowns keep their values; new ones are taken while there is room, the rest are "other".
       const budget = new BreakdownBudget(Object.keys(item ?? {}));
       for (const fields of inserted) {
@@ -779,13 +959,26 @@ export class CampaignCounters {
         version: versionOf(item) + 1,
         fold: runId,
         legacyClaims,
+        signals: campaignSignalAttributes(signals),
       });
       const written = await putIf(
         this.client,
         { TableName: this.tableName, Item: next, ...counterUnchanged(item) },
         (found) => foldOf(found) === runId,
       );
-      if (written) return true;
+      if (written) {
+        const thresholds = this.signalThresholds;
+        this.raise(summary, {
+          clicks_without_impression: Math.max(0, orphanCount(signals) - orphanCount(signalsBefore)),
+          click_bursts: signals.bursts.size - signalsBefore.bursts.size,
+          high_ctr:
+            !isHighCtr(figuresBefore, thresholds) &&
+            isHighCtr(impressionsAndClicks(delta.key.provider, counts), thresholds)
+              ? 1
+              : 0,
+        });
+        return true;
+      }
       // Only a consumer of the earlier protocol, still finishing its batch, writes a counter item besides the
       // fold: read it again.
     }
@@ -796,7 +989,11 @@ export class CampaignCounters {
    * Writes one provider-day item whole with a fold's share added, unless it already has it.
    * @returns `false` when the item already had this fold.
    */
-  private async foldIntoProviderDay(delta: ProviderDelta, runId: string): Promise<boolean> {
+  private async foldIntoProviderDay(
+    delta: ProviderDelta,
+    runId: string,
+    summary: RepairSummary,
+  ): Promise<boolean> {
     const { Item } = await this.client.send(
       new GetItemCommand({
         TableName: this.tableName,
@@ -823,7 +1020,25 @@ export class CampaignCounters {
       day[figure] += delta.figures[i] ?? 0;
     });
     const before = seed > 0 ? changed(day.reach, new Map([[0, seed]])) : day.reach;
-    const next = providerDayItem({ ...day, reach: changed(before, delta.reach) }, versionOf(Item) + 1, runId);
+    const signalsBefore = day.signals ?? {
+      accounts: new Set<string>(),
+      countries: new Set<string>(),
+      full: false,
+    };
+    const signals: LoginSignals = {
+      accounts: new Set(signalsBefore.accounts),
+      countries: new Set(signalsBefore.countries),
+      full: signalsBefore.full,
+    };
+    if (delta.logins) {
+      if (addBounded(signals.accounts, delta.logins.accounts, MAX_FLAGS)) signals.full = true;
+      if (addBounded(signals.countries, delta.logins.countries, MAX_FLAGS)) signals.full = true;
+    }
+    const next = providerDayItem(
+      { ...day, reach: changed(before, delta.reach), signals },
+      versionOf(Item) + 1,
+      runId,
+    );
     const written = await putIf(
       this.client,
       { TableName: this.tableName, Item: next, ...counterUnchanged(Item) },
@@ -832,7 +1047,45 @@ export class CampaignCounters {
     // The fold alone writes these items, under its lease: another write means another pass took it over.
     if (!written)
       throw new Error(`provider-day ${delta.provider} ${delta.day} changed while the fold wrote it`);
+    this.raise(summary, {
+      shared_devices: signals.accounts.size - signalsBefore.accounts.size,
+      country_hops: signals.countries.size - signalsBefore.countries.size,
+    });
     return true;
+  }
+
+  /** A campaign-day's signals with a fold's change applied. */
+  private nextSignals(before: CampaignSignals, change: CampaignSignalChange | undefined): CampaignSignals {
+    const next: CampaignSignals = {
+      orphans: new Set(before.orphans),
+      orphansOver: before.orphansOver,
+      bursts: new Set(before.bursts),
+      burstsFull: before.burstsFull,
+    };
+    if (!change) return next;
+    const window = this.signalThresholds.impressionMinutes * 60_000;
+    for (const [at, activity] of change.resolves) {
+      for (const entry of next.orphans) {
+        const orphan = parseOrphan(entry);
+        if (orphan.activity === activity && Math.abs(Date.parse(orphan.at) - Date.parse(at)) <= window)
+          next.orphans.delete(entry);
+      }
+    }
+    for (const [at, activity] of change.orphans) {
+      if (next.orphans.size < MAX_ORPHANS) next.orphans.add(orphanEntry(at, activity));
+      else next.orphansOver++;
+    }
+    if (addBounded(next.bursts, change.bursts, MAX_FLAGS)) next.burstsFull = true;
+    return next;
+  }
+
+  /** Adds signals raised to a pass's summary (only those it raised: a summary without any has none). */
+  private raise(summary: RepairSummary, raised: Partial<SignalCounts>) {
+    for (const [name, count] of Object.entries(raised) as [keyof SignalCounts, number][]) {
+      if (count <= 0) continue;
+      summary.signals ??= noSignals();
+      summary.signals[name] += count;
+    }
   }
 
   /**
@@ -859,7 +1112,7 @@ export class CampaignCounters {
    * after it reads the same again).
    */
   private async recountBatch(entry: BatchEntry): Promise<BatchTally> {
-    const tally = await this.countOwnWrites(entry.token, entry.groups);
+    const tally = await this.countOwnWrites(entry.token, entry.groups, entry.logins);
     if (await this.close(entry.token, tally)) return tally;
     // Closed meanwhile by its own consumer: its count is the same.
     const { Item } = await this.client.send(
@@ -882,8 +1135,18 @@ export class CampaignCounters {
    * marker flagged meanwhile by a later delivery counts for that one). Reads are consistent, and the batch is
    * stale: none of its writes can land any more.
    */
-  private async countOwnWrites(token: string, groups: CounterGroup[]): Promise<BatchTally> {
-    const tally: BatchTally = { inserted: [], devices: groups.map(() => 0), reach: [], deliveries: [] };
+  private async countOwnWrites(
+    token: string,
+    groups: CounterGroup[],
+    logins: readonly string[] = [],
+  ): Promise<BatchTally> {
+    const tally: BatchTally = {
+      inserted: [],
+      devices: groups.map(() => 0),
+      reach: [],
+      deliveries: [],
+      signals: [],
+    };
     const deliveries: Deliveries[] = [];
     const mine = `${token}.`;
     for (const [g, { key, counted: countedTypes }] of groups.entries()) {
@@ -906,6 +1169,8 @@ export class CampaignCounters {
           const ours = writer?.startsWith(mine) === true;
           if (ours) {
             tally.inserted.push([g, ...counterFieldsOf(record)]);
+            const fact = signalFactOf(record, g);
+            if (fact) tally.signals?.push(fact);
             deliveries.push([record.provider, record.received_at.slice(0, 10), 1, 1, 0, 0]);
           }
           const marker = counted.has(record.event) ? deviceMarkerItem(record, this.layout) : undefined;
@@ -937,7 +1202,31 @@ export class CampaignCounters {
       }
     }
     tally.deliveries = mergeDeliveries(deliveries);
+    tally.signals?.push(...(await this.ownLogins(mine, logins)));
     return tally;
+  }
+
+  /** The signal facts of the logins a batch stored for the first time, from its own writes. */
+  private async ownLogins(mine: string, families: readonly string[]): Promise<SignalFact[]> {
+    const facts: SignalFact[] = [];
+    for (const family of families) {
+      for (const pk of shardKeys(family, this.layout)) {
+        const items = await queryItems(this.client, {
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+          ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
+          ExpressionAttributeValues: { ':pk': { S: pk }, ':prefix': { S: EVENT_SORT_PREFIX } },
+          ConsistentRead: true,
+        });
+        for (const item of items) {
+          if (item[WRITER_ATTRIBUTE]?.S?.startsWith(mine) !== true) continue;
+          const record = fromEventItem(item);
+          const fact = isLogin(record) ? signalFactOf(record, undefined) : undefined;
+          if (fact) facts.push(fact);
+        }
+      }
+    }
+    return facts;
   }
 
   /**

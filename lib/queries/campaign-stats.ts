@@ -1,5 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { findProvider } from '../providers';
+import type { SignalledCounterItem } from '../signals/report';
+import { campaignSignalsOf } from '../signals/signal-items';
 import { dayCampaigns } from '../table/counter-items';
 import { dayNumber, MAX_RANGE_DAYS, type ReachHistogram, uniqueOver } from '../table/reach';
 import {
@@ -9,7 +11,13 @@ import {
   RECORDS_TABLE,
   statsPartitionKey,
 } from '../table/records-table';
-import { getItems, queryItems } from '../table/table-io';
+import { getItems, type Item, queryItems } from '../table/table-io';
+
+/** A counter item as read, with the fraud and quality signals the fold keeps on it. */
+export const counterItemOf = (item: Item): SignalledCounterItem => ({
+  ...fromCounterItem(item),
+  signals: campaignSignalsOf(item),
+});
 
 /** One campaign's counts for one UTC day. */
 export interface CampaignDayStats {
@@ -165,7 +173,7 @@ export class CampaignStats {
       },
       ConsistentRead: this.consistent,
     });
-    return items.map(fromCounterItem);
+    return items.map(counterItemOf);
   }
 
   /** One campaign's counts, day by day (`since`/`until` inclusive, `YYYY-MM-DD`), read consistently. */
@@ -186,7 +194,7 @@ export class CampaignStats {
   /** Counter items by key: consistent batch reads of up to 100 keys. */
   private async itemsOn(provider: string, day: string, campaigns: string[]): Promise<CounterItem[]> {
     const keys = campaigns.map((campaignId) => counterItemKey({ provider, campaignId, day }));
-    return (await getItems(this.client, this.tableName, keys, this.consistent)).map(fromCounterItem);
+    return (await getItems(this.client, this.tableName, keys, this.consistent)).map(counterItemOf);
   }
 
   /**

@@ -4,6 +4,7 @@ import {
   GetItemCommand,
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
+import type { SignalFact } from '../signals/facts';
 import { callOptions } from './deadline';
 import { histogramAttribute, REACH_ATTRIBUTE, REACH_SEED_ATTRIBUTE, type ReachHistogram } from './reach';
 import {
@@ -89,6 +90,8 @@ export interface BatchTally {
   devices: number[];
   reach?: NewDevice[];
   deliveries?: Deliveries[];
+  /** What the fraud and quality signals read of its first inserts (see `SignalFact`); absent before they were kept. */
+  signals?: SignalFact[];
 }
 
 /** A journal entry as read back. */
@@ -97,6 +100,8 @@ export interface BatchEntry {
   groups: CounterGroup[];
   /** `undefined` while the batch is open (running, or killed before it closed). */
   tally: BatchTally | undefined;
+  /** The partition families (without shard) of the batch's logins, which a recount reads besides its groups. */
+  logins?: string[];
 }
 
 /** The key of a batch's journal entry. */
@@ -106,8 +111,14 @@ export const batchKey = (token: string): Item => ({
 });
 
 /** The journal entry a batch opens before its first write: which campaign-days it may count. */
-export function openBatchItem(token: string, groups: CounterGroup[], now = Date.now()): Item {
+export function openBatchItem(
+  token: string,
+  groups: CounterGroup[],
+  now = Date.now(),
+  logins: readonly string[] = [],
+): Item {
   return {
+    ...(logins.length > 0 ? { logins: { SS: [...new Set(logins)] } } : {}),
     ...batchKey(token),
     kind: S('batch'),
     groups: S(
@@ -134,7 +145,15 @@ export function closeBatchUpdate(tableName: string, token: string, tally: BatchT
     ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#tally)',
     ExpressionAttributeNames: { '#tally': 'tally', '#pk': RECORDS_TABLE.partitionKey },
     ExpressionAttributeValues: {
-      ':tally': S(JSON.stringify([tally.inserted, tally.devices, tally.reach ?? [], tally.deliveries ?? []])),
+      ':tally': S(
+        JSON.stringify([
+          tally.inserted,
+          tally.devices,
+          tally.reach ?? [],
+          tally.deliveries ?? [],
+          ...(tally.signals?.length ? [tally.signals] : []),
+        ]),
+      ),
     },
   };
 }
@@ -160,13 +179,16 @@ export function fromBatchItem(item: Item): BatchEntry {
     ...(counted ? { counted } : {}),
   }));
   const tally = item.tally?.S;
-  const [inserted, devices, reach, deliveries] = tally
-    ? (JSON.parse(tally) as [Inserted[], number[], NewDevice[]?, Deliveries[]?])
+  const [inserted, devices, reach, deliveries, signals] = tally
+    ? (JSON.parse(tally) as [Inserted[], number[], NewDevice[]?, Deliveries[]?, SignalFact[]?])
     : [[], []];
   return {
     token: item[RECORDS_TABLE.sortKey]?.S ?? '',
     groups,
-    tally: tally ? { inserted, devices, reach: reach ?? [], deliveries: deliveries ?? [] } : undefined,
+    tally: tally
+      ? { inserted, devices, reach: reach ?? [], deliveries: deliveries ?? [], signals: signals ?? [] }
+      : undefined,
+    ...(item.logins?.SS ? { logins: item.logins.SS } : {}),
   };
 }
 
@@ -285,6 +307,8 @@ export function counterItem(
     reachSeed?: number;
     /** The event types the campaign-day has stored (see {@link registerUpdate}). */
     types?: Iterable<string>;
+    /** The campaign-day's fraud and quality signals, as attributes (see `campaignSignalAttributes`). */
+    signals?: Item;
   },
 ): Item {
   const byDay = RECORDS_TABLE.indexes.byTypeAndDay;
@@ -312,6 +336,7 @@ export function counterItem(
   for (const [name, count] of Object.entries(content.counts))
     if (isCountAttribute(name)) item[name] = N(count);
   for (const [token, parts] of content.legacyClaims) item[`${LEGACY_CLAIM_PREFIX}${token}`] = N(parts);
+  Object.assign(item, content.signals ?? {});
   if (content.legacyClaims.size > 0) {
     // Still listed for the repair, which settles those claims once they are stale.
     const pending = RECORDS_TABLE.indexes.byDevice;

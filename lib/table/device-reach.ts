@@ -1,4 +1,10 @@
-import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { callOptions } from './deadline';
 import { RECORDS_TABLE } from './records-table';
 import { type Item, queryItems } from './table-io';
 
@@ -84,4 +90,67 @@ export function deviceReachUnchanged(read: DeviceReach | undefined): {
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey },
         };
+}
+
+/**
+ * The accounts a device signed in to (the fraud signal "one device in many accounts"), kept by the fold alone,
+ * written only when a login names an account the device had not signed in to: once per device and account,
+ * not once per login.
+ *
+ * | item                          | partition key                     | sort key   |
+ * |-------------------------------|-----------------------------------|------------|
+ * | a device's accounts           | `ACCOUNTS#<provider>#<device_id>` | `ACCOUNTS` |
+ */
+export const deviceAccountsKey = (provider: string, deviceId: string): Item => ({
+  [RECORDS_TABLE.partitionKey]: { S: `ACCOUNTS#${provider}#${deviceId}` },
+  [RECORDS_TABLE.sortKey]: { S: 'ACCOUNTS' },
+});
+
+/**
+ * Adds accounts to a device's, keeping at most `keep` (once over the threshold a device is flagged, and its
+ * later accounts change nothing: the item stays small whatever a farm device does). A union, so a fold taken
+ * over adds the same accounts again for nothing.
+ * @returns how many accounts the device has signed in to, up to `keep`.
+ * @throws the SDK's error.
+ */
+export async function addDeviceAccounts(
+  client: DynamoDBClient,
+  tableName: string,
+  provider: string,
+  deviceId: string,
+  accounts: readonly string[],
+  keep: number,
+): Promise<number> {
+  const key = deviceAccountsKey(provider, deviceId);
+  const { Item } = await client.send(
+    new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }),
+    callOptions(),
+  );
+  const known = new Set(Item?.accounts?.SS ?? []);
+  const fresh = accounts.filter((account) => !known.has(account));
+  if (known.size >= keep || fresh.length === 0) return known.size;
+  const added = fresh.slice(0, keep - known.size);
+  try {
+    const { Attributes } = await client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: key,
+        UpdateExpression: 'SET #kind = :kind ADD #accounts :accounts',
+        ConditionExpression: 'attribute_not_exists(#accounts) OR size(#accounts) < :keep',
+        ExpressionAttributeNames: { '#kind': 'kind', '#accounts': 'accounts' },
+        ExpressionAttributeValues: {
+          ':kind': { S: 'device-accounts' },
+          ':accounts': { SS: added },
+          ':keep': { N: String(keep) },
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+      callOptions(),
+    );
+    return Attributes?.accounts?.SS?.length ?? known.size + added.length;
+  } catch (error) {
+    // Filled meanwhile by another fold: the device has `keep` accounts.
+    if ((error as Error).name === 'ConditionalCheckFailedException') return keep;
+    throw error;
+  }
 }

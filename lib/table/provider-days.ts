@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type LoginSignals, loginSignalAttributes, loginSignalsOf } from '../signals/signal-items';
 import { histogramAttribute, histogramOf, REACH_ATTRIBUTE, type ReachHistogram } from './reach';
 import { RECORDS_TABLE } from './records-table';
 import { type Item, queryItems } from './table-io';
@@ -25,6 +26,8 @@ export interface ProviderDay {
   duplicates: number;
   /** Deliveries kept in the quarantine (a payload the normalizer refused). */
   quarantined: number;
+  /** The devices whose logins that day raised a fraud signal (absent: none). */
+  signals?: LoginSignals;
 }
 
 /** A provider-day's delivery figures, in the order a journal entry lists them. */
@@ -50,6 +53,7 @@ export function fromProviderDayItem(item: Item): ProviderDay {
     stored: figure('stored'),
     duplicates: figure('duplicates'),
     quarantined: figure('quarantined'),
+    signals: loginSignalsOf(item),
   };
 }
 
@@ -66,6 +70,7 @@ export function providerDayItem(day: ProviderDay, version: number, fold: string)
     quarantined: { N: String(day.quarantined) },
     version: { N: String(version) },
     fold: { S: fold },
+    ...(day.signals ? loginSignalAttributes(day.signals) : {}),
   };
 }
 

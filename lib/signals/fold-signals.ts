@@ -1,0 +1,241 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { findProvider } from '../providers';
+import {
+  type CounterKey,
+  campaignDayFamily,
+  EVENT_SORT_PREFIX,
+  fromEventItem,
+  RECORDS_TABLE,
+  type StoredEvent,
+  shardKeys,
+  type TableLayout,
+  typeDayFamily,
+} from '../table/records-table';
+import { queryItems } from '../table/table-io';
+import { countryOf, LOGIN_EVENTS } from './facts';
+import { burstEntry } from './signal-items';
+import type { SignalThresholds } from './thresholds';
+
+/** A campaign event's fact with its campaign-day (see `CampaignFact`). */
+export interface CampaignEventFact {
+  key: CounterKey;
+  event: string;
+  activity: string | null;
+  device: string | null;
+  at: string;
+}
+
+/** A login's fact (see `LoginFact`). */
+export interface LoginEventFact {
+  provider: string;
+  device: string;
+  account: string | null;
+  country: string | null;
+  at: string;
+}
+
+/** What a fold's facts change in one campaign-day's signals. */
+export interface CampaignSignalChange {
+  key: CounterKey;
+  /** Clicks of the fold with no impression of their activity found: `[created_at, activity]`. */
+  orphans: [string, string][];
+  /** Impressions of the fold that take an orphan click of their activity off, if it is there. */
+  resolves: [string, string][];
+  /** Devices over the clicks-per-minute threshold (`<minute> <device>`). */
+  bursts: string[];
+}
+
+/** What a fold's logins change in one provider-day's signals. */
+export interface LoginSignalChange {
+  provider: string;
+  day: string;
+  accounts: string[];
+  countries: string[];
+}
+
+const MINUTE_MS = 60_000;
+const shift = (at: string, minutes: number) => new Date(Date.parse(at) + minutes * MINUTE_MS).toISOString();
+const dayOf = (at: string) => at.slice(0, 10);
+const keyId = (key: CounterKey) => JSON.stringify([key.provider, key.campaignId, key.day]);
+
+/** The UTC days from `from`'s to `to`'s, inclusive. */
+function daysBetween(from: string, to: string): string[] {
+  const days: string[] = [];
+  for (let day = Date.parse(dayOf(from)); day <= Date.parse(dayOf(to)); day += 86_400_000)
+    days.push(new Date(day).toISOString().slice(0, 10));
+  return days;
+}
+
+/** How a provider counts an event type: `impressions`, `clicks`, or neither. */
+const kindOf = (provider: string, event: string) => {
+  const counted = findProvider(provider)?.counted;
+  return counted && Object.hasOwn(counted, event) ? counted[event] : undefined;
+};
+
+/**
+ * Computes what a fold's first inserts change in the signals, reading the table (never writing): every signal
+ * is a fact about the records stored, so it is read from them when the fold folds the record that may change
+ * it. A record is folded once, after it is stored, so the last fold to touch a signal reads every record it
+ * depends on; a fold taken over reads them again and finds the same or more, and the signals only grow (bar an
+ * orphan click, taken off by the fold of its impression).
+ */
+export class SignalFold {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+    private readonly layout: TableLayout,
+    private readonly thresholds: SignalThresholds,
+  ) {}
+
+  /** The changes to the campaign-days' signals that a fold's campaign events make. */
+  async campaignChanges(facts: readonly CampaignEventFact[]): Promise<Map<string, CampaignSignalChange>> {
+    const changes = new Map<string, CampaignSignalChange>();
+    const change = (key: CounterKey) => {
+      const id = keyId(key);
+      let found = changes.get(id);
+      if (!found) {
+        found = { key, orphans: [], resolves: [], bursts: [] };
+        changes.set(id, found);
+      }
+      return found;
+    };
+    const clicks = facts.filter((f) => kindOf(f.key.provider, f.event) === 'clicks');
+    const impressions = facts.filter((f) => kindOf(f.key.provider, f.event) === 'impressions');
+    await this.orphans(clicks, impressions, change);
+    await this.bursts(clicks, change);
+    return changes;
+  }
+
+  /**
+   * Clicks whose activity has no impression within the window, from the fold's own impressions and the stored
+   * ones; and, for each impression of the fold, the campaign-days whose orphan clicks it may take off (an
+   * impression stored after its click).
+   */
+  private async orphans(
+    clicks: CampaignEventFact[],
+    impressions: CampaignEventFact[],
+    change: (key: CounterKey) => CampaignSignalChange,
+  ) {
+    const window = this.thresholds.impressionMinutes;
+    const near = (a: string, b: string) => Math.abs(Date.parse(a) - Date.parse(b)) <= window * MINUTE_MS;
+    const campaignOf = (f: CampaignEventFact) => JSON.stringify([f.key.provider, f.key.campaignId]);
+    const seen = new Map<string, string[]>();
+    const add = (campaign: string, activity: string, at: string) => {
+      const id = JSON.stringify([campaign, activity]);
+      seen.set(id, [...(seen.get(id) ?? []), at]);
+    };
+    for (const f of impressions) if (f.activity) add(campaignOf(f), f.activity, f.at);
+    const matched = (f: CampaignEventFact) =>
+      (seen.get(JSON.stringify([campaignOf(f), f.activity])) ?? []).some((at) => near(at, f.at));
+    const open = clicks.filter((f) => f.activity && !matched(f));
+    // The stored impressions around the open clicks: one read of each campaign's window, not one per click.
+    const byCampaign = new Map<string, CampaignEventFact[]>();
+    for (const f of open) byCampaign.set(campaignOf(f), [...(byCampaign.get(campaignOf(f)) ?? []), f]);
+    for (const [campaign, list] of byCampaign) {
+      const { provider, campaignId } = (list[0] as CampaignEventFact).key;
+      const times = list.map((f) => f.at).sort();
+      const from = shift(times[0] as string, -window);
+      const to = shift(times[times.length - 1] as string, window);
+      for (const day of daysBetween(from, to)) {
+        const family = campaignDayFamily(provider, campaignId, day);
+        for (const record of await this.eventsBetween(family, from, to)) {
+          if (record.activity_id && kindOf(provider, record.event) === 'impressions')
+            add(campaign, record.activity_id, record.created_at);
+        }
+      }
+    }
+    for (const f of open) {
+      if (!matched(f)) change(f.key).orphans.push([f.at, f.activity as string]);
+    }
+    for (const f of impressions) {
+      if (!f.activity) continue;
+      for (const day of daysBetween(shift(f.at, -window), shift(f.at, window)))
+        change({ ...f.key, day }).resolves.push([f.at, f.activity]);
+    }
+  }
+
+  /** Devices with more clicks than the threshold in a minute of a campaign, counted from the stored records. */
+  private async bursts(clicks: CampaignEventFact[], change: (key: CounterKey) => CampaignSignalChange) {
+    const minutes = new Map<string, { key: CounterKey; minute: string }>();
+    for (const f of clicks) {
+      if (!f.device) continue;
+      const minute = f.at.slice(0, 16);
+      minutes.set(JSON.stringify([keyId(f.key), minute]), { key: f.key, minute });
+    }
+    for (const { key, minute } of minutes.values()) {
+      const family = campaignDayFamily(key.provider, key.campaignId, key.day);
+      const perDevice = new Map<string, number>();
+      for (const record of await this.eventsBetween(family, `${minute}`, `${minute}\uffff`)) {
+        if (!record.device_id || kindOf(key.provider, record.event) !== 'clicks') continue;
+        perDevice.set(record.device_id, (perDevice.get(record.device_id) ?? 0) + 1);
+      }
+      for (const [device, count] of perDevice) {
+        if (count > this.thresholds.clicksPerMinute) change(key).bursts.push(burstEntry(minute, device));
+      }
+    }
+  }
+
+  /**
+   * The devices of a fold's logins that signed in from two countries within the threshold's minutes, read from
+   * the stored logins around them, per provider-day of the fold's login.
+   */
+  async countryChanges(logins: readonly LoginEventFact[]): Promise<Map<string, LoginSignalChange>> {
+    const changes = new Map<string, LoginSignalChange>();
+    const byProvider = new Map<string, LoginEventFact[]>();
+    for (const f of logins)
+      if (f.country) byProvider.set(f.provider, [...(byProvider.get(f.provider) ?? []), f]);
+    const window = this.thresholds.countryMinutes;
+    for (const [provider, list] of byProvider) {
+      const times = list.map((f) => f.at).sort();
+      const from = shift(times[0] as string, -window);
+      const to = shift(times[times.length - 1] as string, window);
+      const stored = new Map<string, { at: string; country: string }[]>();
+      for (const day of daysBetween(from, to)) {
+        for (const event of LOGIN_EVENTS) {
+          for (const record of await this.eventsBetween(typeDayFamily(provider, event, day), from, to)) {
+            const country = countryOf(record);
+            if (!record.device_id || !country) continue;
+            stored.set(record.device_id, [
+              ...(stored.get(record.device_id) ?? []),
+              { at: record.created_at, country },
+            ]);
+          }
+        }
+      }
+      for (const f of list) {
+        const hop = (stored.get(f.device) ?? []).some(
+          (other) =>
+            other.country !== f.country &&
+            Math.abs(Date.parse(other.at) - Date.parse(f.at)) <= window * MINUTE_MS,
+        );
+        if (!hop) continue;
+        const day = dayOf(f.at);
+        const id = JSON.stringify([provider, day]);
+        const found = changes.get(id) ?? { provider, day, accounts: [], countries: [] };
+        found.countries.push(f.device);
+        changes.set(id, found);
+      }
+    }
+    return changes;
+  }
+
+  /** The events of a partition family created from `from` to `to` (ISO 8601, inclusive), read consistently. */
+  private async eventsBetween(family: string, from: string, to: string): Promise<StoredEvent[]> {
+    const records: StoredEvent[] = [];
+    for (const pk of shardKeys(family, this.layout)) {
+      const items = await queryItems(this.client, {
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+        ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
+        ExpressionAttributeValues: {
+          ':pk': { S: pk },
+          ':from': { S: `${EVENT_SORT_PREFIX}${from}` },
+          ':to': { S: `${EVENT_SORT_PREFIX}${to}\uffff` },
+        },
+        ConsistentRead: true,
+      });
+      records.push(...items.map(fromEventItem));
+    }
+    return records;
+  }
+}

@@ -1,0 +1,327 @@
+/**
+ * Fraud and quality signals, folded by the repair from the batches' journal: a burst crafted with each pattern
+ * raises exactly its signal, a clean burst none, and under a duplicated delivery, a batch killed before it closed
+ * and a fold killed half-way the signals are what the stored records say.
+ *
+ * The consumer journals each first insert's signal fact with its tally (`signalFactsOf`) and names its logins'
+ * partitions when it opens its entry (`loginFamiliesOf`). `JournalingCounters` below does that journaling for
+ * `storeBatch`, from the batch's own writes (the records whose `writer` names the batch), as the consumer does
+ * from the answers of those writes.
+ */
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { QueueMessage } from '../../lib/events/event-record';
+import {
+  type BatchTally,
+  CampaignCounters,
+  type CounterGroup,
+  newClaimToken,
+} from '../../lib/ingest/campaign-counters';
+import { EventWriter } from '../../lib/ingest/event-writer';
+import { storeBatch } from '../../lib/ingest/store-batch';
+import { sori } from '../../lib/providers/sori';
+import { CampaignStats } from '../../lib/queries/campaign-stats';
+import { buildQueueMessage } from '../../lib/receive/build-queue-message';
+import { loginFamiliesOf, type SignalFact, signalFactOf } from '../../lib/signals/facts';
+import { type SignalReport, signalReport } from '../../lib/signals/report';
+import { DEFAULT_SIGNAL_THRESHOLDS, type SignalThresholds } from '../../lib/signals/thresholds';
+import { openBatchItem } from '../../lib/table/counter-items';
+import { readProviderDays } from '../../lib/table/provider-days';
+import { counterKeyOf, itemKey, type TableLayout } from '../../lib/table/records-table';
+import { localClientConfig } from '../../local/local-stack';
+import { soriPayload } from '../support/deliveries';
+import { startDynamoDbProxy } from '../support/dynamodb-proxy';
+import { createTestTable, localClients } from '../support/local-aws';
+
+const { dynamodb } = localClients();
+const LAYOUT: TableLayout = { shards: 2, retentionDays: null };
+const DAY = '2025-10-14';
+const THRESHOLDS: SignalThresholds = {
+  ...DEFAULT_SIGNAL_THRESHOLDS,
+  clicksPerMinute: 3,
+  ctr: 0.5,
+  ctrMinImpressions: 10,
+  accountsPerDevice: 2,
+  countryMinutes: 60,
+  impressionMinutes: 10,
+};
+const proxies: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
+});
+
+/** Journals the signal facts of each batch's first inserts, as the consumer does (see the file's comment). */
+class JournalingCounters extends CampaignCounters {
+  batch: readonly QueueMessage[] = [];
+  private readonly groups = new Map<string, CounterGroup[]>();
+
+  override open(token: string, groups: CounterGroup[]): Promise<void> {
+    this.groups.set(token, groups);
+    return super.open(token, groups, loginFamiliesOf(this.batch));
+  }
+
+  override async close(token: string, tally: BatchTally): Promise<boolean> {
+    const groups = this.groups.get(token) ?? [];
+    const signals: SignalFact[] = [];
+    for (const message of this.batch) {
+      if (message.kind !== 'event') continue;
+      const key = itemKey(message, LAYOUT);
+      const { Item } = await dynamodb.send(
+        new GetItemCommand({
+          TableName: this.table,
+          Key: { pk: { S: key.pk }, sk: { S: key.sk } },
+          ConsistentRead: true,
+        }),
+      );
+      if (!Item?.writer?.S?.startsWith(`${token}.`)) continue;
+      const counter = counterKeyOf(message.record);
+      const g = counter
+        ? groups.findIndex(
+            (group) => group.key.campaignId === counter.campaignId && group.key.day === counter.day,
+          )
+        : -1;
+      const fact = signalFactOf(message.record, g >= 0 ? g : undefined);
+      if (fact) signals.push(fact);
+    }
+    return super.close(token, { ...tally, signals });
+  }
+
+  constructor(
+    client: DynamoDBClient,
+    private readonly table: string,
+  ) {
+    super(client, table, LAYOUT, 1_000);
+    this.signalThresholds = THRESHOLDS;
+  }
+}
+
+let sequence = 0;
+/** A SORI event; every field the signals read given, the rest from SORI's example. */
+function event(
+  kind: 'impression' | 'click' | 'authentication',
+  fields: {
+    at: string;
+    device: string;
+    activity?: string;
+    campaign?: string;
+    account?: string;
+    country?: string;
+  },
+): QueueMessage {
+  const base = soriPayload(kind);
+  const payload: Record<string, unknown> = {
+    ...base,
+    created_at: `${DAY}T${fields.at}Z`,
+    device_id: fields.device,
+    account_id: fields.account ?? 'acc_1',
+    geolocation: { ...(base.geolocation as object), viewer_country: fields.country ?? 'United States' },
+    metadata: { n: String(sequence++) },
+  };
+  if (kind !== 'authentication') {
+    payload.activity_id = fields.activity;
+    payload.campaign = { ...(base.campaign as object), id: fields.campaign ?? 'cmp_a' };
+  }
+  return buildQueueMessage(sori, Buffer.from(JSON.stringify(payload)), '2026-01-01T00:00:00.000Z');
+}
+
+/** An impression and its click 30 s later, by one device. */
+const viewed = (activity: string, device: string, at: string, campaign = 'cmp_a') => [
+  event('impression', { at: `${at}:00.000`, device, activity, campaign }),
+  event('click', { at: `${at}:30.000`, device, activity, campaign }),
+];
+
+/** Clean traffic: 12 impressions (one device each), 2 of them clicked a minute apart; one login per device. */
+function cleanBurst(prefix: string): QueueMessage[] {
+  const out: QueueMessage[] = [];
+  for (let i = 0; i < 12; i++) {
+    const device = `${prefix}_dev_${i}`;
+    const at = `10:${String(10 + i).padStart(2, '0')}`;
+    if (i < 2) out.push(...viewed(`${prefix}_act_${i}`, device, at));
+    else out.push(event('impression', { at: `${at}:00.000`, device, activity: `${prefix}_act_${i}` }));
+    out.push(event('authentication', { at: `${at}:05.000`, device, account: `${prefix}_acc_${i}` }));
+  }
+  return out;
+}
+
+async function store(counters: JournalingCounters, writer: EventWriter, batches: QueueMessage[][]) {
+  for (const batch of batches) {
+    counters.batch = batch;
+    const outcomes = await storeBatch(writer, counters, batch);
+    expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
+  }
+}
+
+async function report(tableName: string): Promise<SignalReport> {
+  const stats = new CampaignStats(dynamodb, tableName);
+  const items = await stats.daysCounterItems(['sori'], [DAY]);
+  const days = await readProviderDays(dynamodb, tableName, 'sori', DAY, DAY);
+  return signalReport(items, days, THRESHOLDS);
+}
+
+/** What a report raised, without the thresholds: compact enough to compare whole. */
+const raised = (r: SignalReport) => ({
+  clicks_without_impression: r.clicks_without_impression.map((row) => [row.campaign_id, row.activities]),
+  click_bursts: r.click_bursts.map((row) => [row.campaign_id, row.device_id, row.minutes]),
+  high_ctr: r.high_ctr.map((row) => [row.campaign_id, row.impressions, row.clicks]),
+  shared_devices: r.shared_devices.map((row) => row.device_id),
+  country_hops: r.country_hops.map((row) => row.device_id),
+});
+const NONE = {
+  clicks_without_impression: [],
+  click_bursts: [],
+  high_ctr: [],
+  shared_devices: [],
+  country_hops: [],
+};
+
+async function setUp() {
+  const { tableName } = await createTestTable(dynamodb, LAYOUT);
+  return {
+    tableName,
+    writer: new EventWriter(dynamodb, tableName, LAYOUT),
+    counters: new JournalingCounters(dynamodb, tableName),
+  };
+}
+
+describe('fraud and quality signals', () => {
+  it('a clean burst raises none', async () => {
+    const { tableName, writer, counters } = await setUp();
+    const clean = cleanBurst('c');
+    await store(counters, writer, [clean.slice(0, 20), clean.slice(20)]);
+    await counters.repair();
+    expect(raised(await report(tableName))).toEqual(NONE);
+  });
+
+  it('a burst crafted with each pattern raises exactly its signal, on its campaign-day, device or provider-day', async () => {
+    const { tableName, writer, counters } = await setUp();
+    const clean = cleanBurst('c');
+    const orphan = [event('click', { at: '11:00:00.000', device: 'o_dev', activity: 'o_act' })];
+    const burst = [
+      ...Array.from({ length: 4 }, (_, i) =>
+        event('impression', {
+          at: `12:00:0${i}.000`,
+          device: 'b_dev',
+          activity: `b_act_${i}`,
+          campaign: 'cmp_b',
+        }),
+      ),
+      ...Array.from({ length: 4 }, (_, i) =>
+        event('click', { at: `12:00:1${i}.000`, device: 'b_dev', activity: `b_act_${i}`, campaign: 'cmp_b' }),
+      ),
+    ];
+    const ctr = Array.from({ length: 10 }, (_, i) =>
+      i < 6
+        ? viewed(`h_act_${i}`, `h_dev_${i}`, `13:${String(10 + i)}`, 'cmp_h')
+        : [
+            event('impression', {
+              at: `13:${String(10 + i)}:00.000`,
+              device: `h_dev_${i}`,
+              activity: `h_act_${i}`,
+              campaign: 'cmp_h',
+            }),
+          ],
+    ).flat();
+    const shared = ['s_acc_1', 's_acc_2', 's_acc_3'].map((account, i) =>
+      event('authentication', { at: `14:0${i}:00.000`, device: 's_dev', account }),
+    );
+    const hops = [
+      event('authentication', {
+        at: '15:00:00.000',
+        device: 'x_dev',
+        account: 'x_acc',
+        country: 'United States',
+      }),
+      event('authentication', { at: '15:20:00.000', device: 'x_dev', account: 'x_acc', country: 'France' }),
+    ];
+    await store(counters, writer, [
+      clean,
+      orphan,
+      burst,
+      ctr,
+      shared.slice(0, 2),
+      shared.slice(2),
+      hops.slice(0, 1),
+    ]);
+    await counters.repair();
+    // The second login from another country comes in a batch folded by a later pass.
+    await store(counters, writer, [hops.slice(1)]);
+    await counters.repair();
+    expect(raised(await report(tableName))).toEqual({
+      clicks_without_impression: [['cmp_a', ['o_act']]],
+      click_bursts: [['cmp_b', 'b_dev', [`${DAY}T12:00`]]],
+      high_ctr: [['cmp_h', 10, 6]],
+      shared_devices: ['s_dev'],
+      country_hops: ['x_dev'],
+    });
+  });
+
+  it('a click whose impression arrives in a later batch, folded by a later pass, is taken off once it is stored', async () => {
+    const { tableName, writer, counters } = await setUp();
+    const [impression, click] = viewed('late_act', 'l_dev', '09:00') as [QueueMessage, QueueMessage];
+    await store(counters, writer, [[click]]);
+    await counters.repair();
+    expect(raised(await report(tableName)).clicks_without_impression).toEqual([['cmp_a', ['late_act']]]);
+    await store(counters, writer, [[impression]]);
+    await counters.repair();
+    expect(raised(await report(tableName))).toEqual(NONE);
+  });
+
+  it('equal what the stored records say under a duplicated delivery, a batch killed before it closed and a fold killed half-way', async () => {
+    const { tableName, writer, counters } = await setUp();
+    const burst = Array.from({ length: 4 }, (_, i) =>
+      event('click', { at: `12:00:1${i}.000`, device: 'b_dev', activity: `k_act_${i}` }),
+    );
+    const shared = ['k_acc_1', 'k_acc_2', 'k_acc_3'].map((account, i) =>
+      event('authentication', { at: `14:0${i}:00.000`, device: 'k_dev', account }),
+    );
+    // Duplicated: every message of the first batch delivered again in the next.
+    await store(counters, writer, [
+      burst.slice(0, 2),
+      burst.slice(0, 2),
+      shared.slice(0, 1),
+      shared.slice(0, 1),
+    ]);
+    // A consumer killed after its writes: its entry opened two minutes ago (naming its logins), never closed.
+    const killed = [...burst.slice(2), ...shared.slice(1)];
+    const token = newClaimToken(Date.now() - 120_000);
+    const groups: CounterGroup[] = [{ key: { provider: 'sori', campaignId: 'cmp_a', day: DAY }, name: null }];
+    await dynamodb.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: openBatchItem(token, groups, Date.now(), loginFamiliesOf(killed)),
+      }),
+    );
+    for (const [i, message] of killed.entries()) {
+      await writer.store(message, `${token}.${i}`);
+      if (message.kind === 'event')
+        await writer.markDevice(message.record, message.record.event !== 'authentication', `${token}.${i}`);
+    }
+    // A fold killed half-way: every write of a provider-day item fails (after the counter items are written), then
+    // a later pass takes the fold over.
+    let failures = 0;
+    const proxy = await startDynamoDbProxy({
+      fault: (call) => {
+        const pk = String((call.input.Item as { pk?: { S?: string } })?.pk?.S);
+        return call.action === 'PutItem' && pk.startsWith('PROVIDERDAY#') && ++failures > 0
+          ? 'fail-before'
+          : undefined;
+      },
+    });
+    proxies.push(proxy);
+    const crashing = new JournalingCounters(new DynamoDBClient(localClientConfig(proxy.endpoint)), tableName);
+    const first = await crashing.repair(Date.now() + 120_000);
+    expect(failures).toBeGreaterThan(0);
+    expect(first).toMatchObject({ folded: 0, recounted: 1 });
+    expect(first.failed).toBeGreaterThan(0);
+    await counters.repair(Date.now() + 120_000);
+    expect(await counters.repair()).toMatchObject({ failed: 0 });
+    const found = await report(tableName);
+    expect(raised(found)).toEqual({
+      ...NONE,
+      clicks_without_impression: [['cmp_a', ['k_act_0', 'k_act_1', 'k_act_2', 'k_act_3']]],
+      click_bursts: [['cmp_a', 'b_dev', [`${DAY}T12:00`]]],
+      shared_devices: ['k_dev'],
+    });
+    expect(found.clicks_without_impression[0]?.clicks).toBe(4);
+  });
+});
