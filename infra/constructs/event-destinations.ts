@@ -66,6 +66,16 @@ export function insertPattern(filter: DestinationFilter): Record<string, unknown
   return { eventName: ['INSERT'], dynamodb: { NewImage: image } };
 }
 
+/**
+ * The option comes from `cdk.json` as often as from code: a misspelt key would otherwise publish everything, or
+ * nothing, without a word.
+ */
+function checkKeys(value: object, known: readonly string[], where: string) {
+  const unknown = Object.keys(value).find((key) => !known.includes(key));
+  if (unknown !== undefined)
+    throw new Error(`${where} has ${JSON.stringify(unknown)}: only ${known.join(', ')} are known`);
+}
+
 /** A filter's lists hold names: a blank one would match nothing and hide a typo. */
 function checkFilter(filter: DestinationFilter, where: string) {
   for (const key of ['providers', 'types'] as const) {
@@ -118,6 +128,11 @@ export class EventDestinations extends Construct {
     super(scope, id);
     const streamArn = props.table.tableStreamArn;
     if (!streamArn) throw new Error('destinations need the records table to have a stream of new images');
+    const { table: _table, ...option } = props;
+    checkKeys(option, ['eventBridge', 'sqs'], 'destinations');
+    if (props.eventBridge)
+      checkKeys(props.eventBridge, ['busName', 'providers', 'types'], 'destinations.eventBridge');
+    if (props.sqs) checkKeys(props.sqs, ['queueArn', 'providers', 'types'], 'destinations.sqs');
     if (!props.eventBridge && !props.sqs) throw new Error('destinations name neither eventBridge nor sqs');
 
     this.failures = new sqs.Queue(this, 'Failures', {
@@ -262,13 +277,13 @@ export class EventDestinations extends Construct {
 }
 
 /**
- * The destinations behind their option: `undefined`, or an option naming neither destination, adds nothing.
+ * The destinations behind their option: `undefined`, or `{}`, adds nothing.
  */
 export function addEventDestinations(
   scope: Construct,
   table: dynamodb.ITable,
   option: EventDestinationsOptions | undefined,
 ): EventDestinations | undefined {
-  if (!option || (!option.eventBridge && !option.sqs)) return undefined;
+  if (!option || Object.keys(option).length === 0) return undefined;
   return new EventDestinations(scope, 'Destinations', { ...option, table });
 }

@@ -178,13 +178,19 @@ describe('the built-in destinations of first inserts', () => {
     expect(JSON.stringify(pipe?.Properties.Target)).toContain('event-bus/default');
   });
 
-  it('refuses at synth a bus or queue that is not one, and a blank provider or type', () => {
+  it('refuses at synth a bus or queue that is not one, a blank provider or type, and a misspelt key', () => {
     expect(() => synth({ eventBridge: { busName: 'not a bus' } })).toThrow(/eventBridge\.busName/);
     expect(() => synth({ sqs: { queueArn: 'arn:aws:sns:eu-west-1:123456789012:topic' } })).toThrow(
       /sqs\.queueArn/,
     );
     expect(() => synth({ sqs: { providers: [''] } })).toThrow(/sqs\.providers/);
     expect(() => synth({ eventBridge: { types: ['campaign.click', ' '] } })).toThrow(/eventBridge\.types/);
+    expect(() => synth({ eventbridge: {} } as never)).toThrow(
+      'destinations has "eventbridge": only eventBridge, sqs are known',
+    );
+    expect(() => synth({ sqs: { provider: ['sori'] } } as never)).toThrow(
+      'destinations.sqs has "provider": only queueArn, providers, types are known',
+    );
   });
 
   it("gives each pipe a role only pipes of the account assume, reading the table's stream and writing only its target and the failures queue", () => {
