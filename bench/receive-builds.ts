@@ -4,8 +4,9 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { composeReceiveHandler, RECEIVE_SQS_TUNING } from '../functions/receive-webhook/compose';
 import { sqsSendMessage } from '../lib/aws/services';
-import { loadReceiveConfig } from '../lib/config';
+import { readReceiveConfig } from '../lib/config';
 import { levelFrom } from '../lib/log';
+import { providerNames } from '../lib/providers';
 import type { SendMessage } from '../lib/queue/event-queue';
 import { stubbedSqsClient, stubbedSqsTransport } from './stub-sqs';
 import { createTypicalHandler } from './typical-receive';
@@ -59,13 +60,16 @@ function typicalSqs(mode: SendMode): SQSClient {
  * an invocation does with it).
  */
 export function ourHandler(mode: SendMode = 'send'): Invoke {
-  const handler = composeReceiveHandler(loadReceiveConfig({ QUEUE_URL, SORI_SECRET_KEY: SECRET }), {
-    sendMessage: ourSend(mode),
-    readSecret: () => {
-      throw new Error('the benchmark gives the secret directly');
+  const handler = composeReceiveHandler(
+    readReceiveConfig({ QUEUE_URL, SORI_SECRET_KEY: SECRET }, providerNames()),
+    {
+      sendMessage: ourSend(mode),
+      readSecret: () => {
+        throw new Error('the benchmark gives the secret directly');
+      },
+      logLevel: levelFrom(DEPLOYED_LOG_LEVEL),
     },
-    logLevel: levelFrom(DEPLOYED_LOG_LEVEL),
-  });
+  );
   return (event) => handler(event, context);
 }
 

@@ -1,10 +1,7 @@
 import * as v from 'valibot';
 import { ConfigError } from './errors';
 import { type Level, levelFrom } from './log';
-import { providerNames } from './providers';
 import type { TableLayout } from './table/records-table';
-
-type Env = Record<string, string | undefined>;
 
 /**
  * A function's environment as read back: any of its variables may be missing (a reader says which is required).
@@ -387,29 +384,4 @@ export function loadProcessConfig(
     staleAfterMs: positiveInteger(env, 'COUNTER_STALE_SECONDS', DEFAULT_STALE_AFTER_SECONDS) * 1000,
     ...(env.DLQ_URL ? { dlqUrl: env.DLQ_URL } : {}),
   };
-}
-
-/**
- * {@link readAuthConfig} for the providers this process serves now.
- * @deprecated pass the provider names to {@link readAuthConfig}: this one ties the configuration to the
- *   provider registry, and goes once every caller does.
- */
-export function loadAuthConfig(env: Env = process.env): Record<string, AuthOverride> {
-  return readAuthConfig(env, providerNames());
-}
-
-/**
- * {@link readEnabledProviders} for the providers this process serves now.
- * @deprecated pass the provider names to {@link readEnabledProviders}; this one goes once every caller does.
- */
-export function loadEnabledProviders(env: Env = process.env): string[] {
-  return readEnabledProviders(env, providerNames());
-}
-
-/**
- * {@link readReceiveConfig} for the providers this process serves now.
- * @deprecated pass the provider names to {@link readReceiveConfig}; this one goes once every caller does.
- */
-export function loadReceiveConfig(env: Env = process.env): ReceiveConfig {
-  return readReceiveConfig(env, providerNames());
 }

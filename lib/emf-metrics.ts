@@ -6,7 +6,6 @@ import {
   perEventMetricName,
   type RefusalMetric,
 } from './metrics';
-import { providerNames } from './providers';
 
 /** Counts that are news: a refusal or a failure. Everything else (accepted events) may wait for the next flush. */
 const ANOMALIES: ReadonlySet<string> = new Set<MetricName>([
@@ -41,7 +40,7 @@ export class EmfMetrics implements MetricsSink {
     private readonly namespace: string,
     private readonly service: string,
     private readonly write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
-    providers: readonly string[] = providerNames(),
+    providers: readonly string[],
   ) {
     this.providers = new Set(providers);
   }

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { loadAuthConfig, loadTableLayout } from '../lib/config';
+import { type AuthOverride, loadTableLayout, readAuthConfig } from '../lib/config';
 import { createLogger } from '../lib/log';
 import { allProviders, providerNames } from '../lib/providers';
 import { customProviderSecrets, registerCustomProviders } from '../lib/providers/declarative';
@@ -62,11 +62,11 @@ const { secret, generated, tokens, generatedTokens } = await (async () => {
   await lock.release().catch(() => undefined);
   return cannotStart(error);
 });
-let auth: ReturnType<typeof loadAuthConfig>;
+let auth: Record<string, AuthOverride>;
 let throttles: ReturnType<typeof readLocalThrottles>;
 try {
   registerCustomProviders(process.env.CUSTOM_PROVIDERS);
-  auth = loadAuthConfig();
+  auth = readAuthConfig(process.env, providerNames());
   // After the configured providers are known: PROVIDER_THROTTLES may name them.
   throttles = readLocalThrottles();
 } catch (error) {

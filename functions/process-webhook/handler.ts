@@ -20,7 +20,7 @@ const logger = new Logger({ serviceName: 'process-webhook' });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'process-webhook' });
 
 const dynamodb = new DynamoDBClient({});
-const dlqUrl = process.env.DLQ_URL;
+const dlqUrl = config.dlqUrl;
 
 export const handler = createProcessHandler(
   {

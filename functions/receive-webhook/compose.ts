@@ -3,6 +3,7 @@ import type { ReceiveConfig } from '../../lib/config';
 import { EmfMetrics } from '../../lib/emf-metrics';
 import { createLambdaLogger, type Level } from '../../lib/log';
 import { METRICS_NAMESPACE } from '../../lib/metrics';
+import { providerNames } from '../../lib/providers';
 import { EventQueue, type SendMessage } from '../../lib/queue/event-queue';
 import {
   type ReadSecret,
@@ -43,7 +44,7 @@ export interface ReceiveRuntime {
  */
 export function composeReceiveHandler(config: ReceiveConfig, runtime: ReceiveRuntime) {
   const logger = createLambdaLogger('receive-webhook', runtime.logLevel);
-  const metrics = new EmfMetrics(METRICS_NAMESPACE, 'receive-webhook');
+  const metrics = new EmfMetrics(METRICS_NAMESPACE, 'receive-webhook', undefined, providerNames());
   const secrets =
     config.secrets.source === 'secrets-manager'
       ? new SecretsManagerSigningSecrets(runtime.readSecret, config.secrets.secretArn, {

@@ -1,13 +1,13 @@
 import { secretsManagerReadSecret, sqsSendMessage } from '../../lib/aws/services';
-import { loadReceiveConfig } from '../../lib/config';
-import { levelFrom } from '../../lib/log';
+import { readReceiveEnvironment } from '../../lib/config';
+import { providerNames } from '../../lib/providers';
 import { registerCustomProviders } from '../../lib/providers/declarative';
 import { composeReceiveHandler, RECEIVE_SECRET_TUNING, RECEIVE_SQS_TUNING } from './compose';
 
 // Once per container: a missing variable fails the cold start loudly. The configured providers first, so that
 // the list of providers served (`PROVIDERS`) may name them.
 registerCustomProviders(process.env.CUSTOM_PROVIDERS);
-const config = loadReceiveConfig();
+const { config, logLevel, metricsFlushMs } = readReceiveEnvironment(process.env, providerNames());
 // SQS and Secrets Manager through the function's own signed client (lib/aws): the one call each that it makes,
 // with the role's credentials Lambda puts in the environment, for a fraction of the SDK's code to load.
 const region = process.env.AWS_REGION ?? 'us-east-1';
@@ -15,8 +15,6 @@ const region = process.env.AWS_REGION ?? 'us-east-1';
 export const handler = composeReceiveHandler(config, {
   sendMessage: sqsSendMessage(region, RECEIVE_SQS_TUNING),
   readSecret: secretsManagerReadSecret(region, RECEIVE_SECRET_TUNING),
-  logLevel: levelFrom(process.env.POWERTOOLS_LOG_LEVEL ?? process.env.LOG_LEVEL),
-  metricsFlushMs: process.env.METRICS_FLUSH_SECONDS
-    ? Number(process.env.METRICS_FLUSH_SECONDS) * 1000
-    : undefined,
+  logLevel,
+  metricsFlushMs,
 });

@@ -4,7 +4,7 @@ import { join, sep } from 'node:path';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { readRawRef } from '../blobs/raw-store';
 import type { EventRecord } from '../events/event-record';
-import { FIRST_NORMALIZER_VERSION, normalizerOf, parseNormalizer } from '../providers/normalizer';
+import { FIRST_NORMALIZER_VERSION, normalizerOf, parseNormalizer } from '../events/normalizer';
 import { buildQueueMessage } from '../receive/build-queue-message';
 import { providerNamed, withPolicy } from '../receive/event-policy';
 import { tableClockOffsetMs } from '../table/clock';

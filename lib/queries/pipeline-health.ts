@@ -1,9 +1,10 @@
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { CloudWatchMetrics, type MetricQuery, type MetricSeries } from '../aws/cloudwatch-metrics';
-import { loadEnabledProviders } from '../config';
+import { readEnabledProviders } from '../config';
 import { ConfigError } from '../errors';
 import type { Logger } from '../log';
 import { REFUSAL_METRICS } from '../metrics';
+import { providerNames } from '../providers';
 
 /** Deliveries the receive side refused (any 4xx it answered) over a range of days. */
 export interface RefusedFigures {
@@ -151,7 +152,7 @@ export function loadPipelineHealthConfig(env: Env = process.env): PipelineHealth
     region: env.AWS_REGION || 'us-east-1',
     namespace,
     service,
-    providers: loadEnabledProviders(env),
+    providers: readEnabledProviders(env, providerNames()),
     queueUrl: queue('QUEUE_URL'),
     dlqUrl: queue('DLQ_URL'),
   };

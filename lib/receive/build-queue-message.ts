@@ -6,9 +6,9 @@ import {
   QUEUE_MESSAGE_VERSION,
   type QueueMessage,
 } from '../events/event-record';
+import { normalizerOf } from '../events/normalizer';
 import { buildQuarantineId } from '../events/record-id';
 import { DEFAULT_APP } from '../providers/apps';
-import { normalizerOf } from '../providers/normalizer';
 import type { Delivery, Provider } from '../providers/provider';
 import { capReason } from '../providers/validation';
 import { toAsciiJson } from '../queue/event-queue';

@@ -1,7 +1,7 @@
 import type { EventPolicy, EventRecord, QueueMessage } from '../events/event-record';
+import { firstNormalizer } from '../events/normalizer';
 import { findProvider } from '../providers';
 import { DEFAULT_APP } from '../providers/apps';
-import { firstNormalizer } from '../providers/normalizer';
 import type { Provider } from '../providers/provider';
 
 /** What a provider's code decides about one of its events when it is received (see `EventPolicySchema`). */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_APP, isAppName } from '../providers/apps';
+import { DEFAULT_APP, isAppName } from '../events/app-name';
 import { appEntry, providerEntry, type SigningSecretDocument } from './signing-secrets';
 
 /**

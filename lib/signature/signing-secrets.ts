@@ -2,9 +2,9 @@ import { createHmac } from 'node:crypto';
 import * as v from 'valibot';
 import type { Deadline } from '../aws/deadline';
 import { ConfigError, SecretUnavailableError } from '../errors';
+import { AppNameSchema, DEFAULT_APP } from '../events/app-name';
 import type { Logger } from '../log';
 import { METRIC, type MetricsSink } from '../metrics';
-import { AppNameSchema, DEFAULT_APP } from '../providers/apps';
 import type { Credentials } from './authenticate';
 
 /** One app's HMAC keys: the current one and, during a rotation, the one before it. */

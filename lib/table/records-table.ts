@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import type { AttributeValue, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { DEFAULT_APP } from '../events/app-name';
 import { type EventRecord, EventRecordSchema, type QueueMessage } from '../events/event-record';
-import { DEFAULT_APP } from '../providers/apps';
-import { firstNormalizer } from '../providers/normalizer';
+import { firstNormalizer } from '../events/normalizer';
 import { histogramOf, REACH_ATTRIBUTE, type ReachHistogram } from './reach';
 
 /**

@@ -1,5 +1,7 @@
 // `events reprocess`: quarantined deliveries run again through the current provider code, after a fix; with
 // `--normalizer`, stored records an earlier mapping made, normalized again by the current one.
+
+import { normalizerOf, parseNormalizer } from '../../lib/events/normalizer';
 import { CampaignCounters } from '../../lib/ingest/campaign-counters';
 import { EventWriter } from '../../lib/ingest/event-writer';
 import {
@@ -8,7 +10,6 @@ import {
   reprocessStored,
 } from '../../lib/ingest/reprocess';
 import { findProvider } from '../../lib/providers';
-import { normalizerOf, parseNormalizer } from '../../lib/providers/normalizer';
 import { RecordsRepository } from '../../lib/queries/records-repository';
 import { requireRegion } from '../aws-region';
 import { UsageError } from '../entry';

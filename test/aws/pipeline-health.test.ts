@@ -22,6 +22,7 @@ import { AwsJsonClient } from '../../lib/aws/aws-json-client';
 import { CloudWatchMetrics } from '../../lib/aws/cloudwatch-metrics';
 import { EmfMetrics } from '../../lib/emf-metrics';
 import { METRICS_NAMESPACE, RECEIVE_SERVICE } from '../../lib/metrics';
+import { providerNames } from '../../lib/providers';
 import {
   AwsPipelineHealth,
   awsPipelineHealth,
@@ -188,7 +189,12 @@ async function asFunction<T>(
 /** Refusals the receive flow counts for these requests, as the embedded-metric lines it writes. */
 async function refusalLines(): Promise<string> {
   const lines: string[] = [];
-  const metrics = new EmfMetrics(METRICS_NAMESPACE, RECEIVE_SERVICE, (line) => lines.push(line));
+  const metrics = new EmfMetrics(
+    METRICS_NAMESPACE,
+    RECEIVE_SERVICE,
+    (line) => lines.push(line),
+    providerNames(),
+  );
   const handler = createReceiveHandler(
     {
       queue: { send: async () => {} },

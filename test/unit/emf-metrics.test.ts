@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { EmfMetrics } from '../../lib/emf-metrics';
 import { CountingMetrics, METRIC } from '../../lib/metrics';
+import { providerNames } from '../../lib/providers';
 import { extractMetrics, sumOf } from '../support/emf';
 
-function emf(providers?: string[]) {
+/** Metrics serving `providers`, by default the providers this build knows (as the receive function passes them). */
+function emf(providers: readonly string[] = providerNames()) {
   const lines: string[] = [];
   const metrics = new EmfMetrics('CampaignInbox', 'receive-webhook', (line) => lines.push(line), providers);
   return { metrics, lines, output: () => lines.join('\n') };
@@ -61,7 +63,7 @@ describe('refusals per provider in the embedded metric format', () => {
     expect(points.filter((p) => 'provider' in p.dimensions)).toEqual([]);
   });
 
-  it('serves by default exactly the providers this build knows, and puts no provider on a count that is not a refusal', () => {
+  it('serves exactly the providers it is given (here the ones this build knows), and puts no provider on a count that is not a refusal', () => {
     const { metrics, output } = emf();
     for (const provider of ['sori', 'symphony', 'adreform', 'optimizely', 'unknown'])
       metrics.count(METRIC.rejected, 1, undefined, provider);

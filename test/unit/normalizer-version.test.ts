@@ -1,9 +1,9 @@
 import * as v from 'valibot';
 import { afterEach, describe, expect, it } from 'vitest';
 import { QueueMessageSchema } from '../../lib/events/event-record';
+import { normalizerOf, parseNormalizer } from '../../lib/events/normalizer';
 import { ADREFORM_NORMALIZER_VERSION, adreform } from '../../lib/providers/adreform';
 import { customProvider, parseCustomProviders } from '../../lib/providers/declarative';
-import { normalizerOf, parseNormalizer } from '../../lib/providers/normalizer';
 import { OPTIMIZELY_NORMALIZER_VERSION, optimizely } from '../../lib/providers/optimizely';
 import { SORI_NORMALIZER_VERSION, sori } from '../../lib/providers/sori';
 import { SYMPHONY_NORMALIZER_VERSION, symphony } from '../../lib/providers/symphony';

@@ -1,4 +1,4 @@
-import type { Provider } from './provider';
+import type { Provider } from '../providers/provider';
 
 /**
  * The version every provider's mapping had before records said which made them: a record or a queue message
