@@ -1,6 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MAX_TEXT_FIELD } from '../events/event-record';
 import { allProviders, findProvider, providerNames } from '../providers';
+import { type SignalReport, signalReport } from '../signals/report';
+import { DEFAULT_SIGNAL_THRESHOLDS, type SignalThresholds } from '../signals/thresholds';
 import { foldStateVersion, readFoldChanges } from '../table/counter-items';
 import {
   fromProviderDayItem,
@@ -24,7 +26,6 @@ import {
   counterFieldsOf,
   counterItemKey,
   EVENT_SORT_PREFIX,
-  fromCounterItem,
   fromEventItem,
   OTHER_VALUE,
   RECORDS_TABLE,
@@ -37,6 +38,7 @@ import { getItems, type Item, queryItems, withoutUnusedSdkLogging } from '../tab
 import {
   byImpressions,
   CampaignStats,
+  counterItemOf,
   mapBounded,
   READ_CONCURRENCY,
   reachOf,
@@ -174,6 +176,11 @@ export interface Dashboard {
   daily: DailyRow[];
   previous: PreviousPeriod;
   delivery: Delivery;
+  /**
+   * The range's fraud and quality signals (see `SignalReport`), of the campaigns and providers the filter keeps
+   * (a breakdown filter does not cut them: they are kept per campaign-day and provider-day).
+   */
+  signals: SignalReport;
 }
 
 /** Views whose counted items a reader keeps (see `countedItems`). */
@@ -336,6 +343,8 @@ export class DashboardReader {
     private readonly tableName: string,
     private readonly layout: TableLayout,
     private readonly health?: PipelineHealth,
+    /** The signals' thresholds: the CTR's applies when the page is read, the others when the fold ran. */
+    private readonly thresholds: SignalThresholds = DEFAULT_SIGNAL_THRESHOLDS,
   ) {
     // A load parses thousands of counter items: the SDK's logger step would copy each answer for nothing.
     withoutUnusedSdkLogging(client);
@@ -404,6 +413,24 @@ export class DashboardReader {
       }),
       previous: { from: previousFrom, to: previousTo, ...period(previousFrom, previousTo) },
       delivery: deliveryOf(providers, days, allItems, providerDays, health),
+      signals: signalReport(
+        allItems.filter(
+          (item) =>
+            item.day >= from &&
+            item.day <= to &&
+            (query.provider === null || item.provider === query.provider) &&
+            (query.campaign === null || item.campaign_id === query.campaign),
+        ),
+        query.campaign === null
+          ? providerDays.filter(
+              (day) =>
+                day.day >= from &&
+                day.day <= to &&
+                (query.provider === null || day.provider === query.provider),
+            )
+          : [],
+        this.thresholds,
+      ),
     };
   }
 
@@ -499,7 +526,7 @@ export class DashboardReader {
     );
     for (const { provider, campaignId, day } of counters)
       itemsBy.delete(counterId(provider, campaignId, day));
-    for (const item of items.map(fromCounterItem)) {
+    for (const item of items.map(counterItemOf)) {
       itemsBy.set(counterId(item.provider, item.campaign_id, item.day), item);
     }
     const daysBy = new Map(known.providerDays.map((day) => [dayId(day.provider, day.day), day]));

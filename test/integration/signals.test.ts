@@ -21,6 +21,7 @@ import { EventWriter } from '../../lib/ingest/event-writer';
 import { storeBatch } from '../../lib/ingest/store-batch';
 import { sori } from '../../lib/providers/sori';
 import { CampaignStats } from '../../lib/queries/campaign-stats';
+import { DashboardReader, dayQuery } from '../../lib/queries/dashboard';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { loginFamiliesOf, type SignalFact, signalFactOf } from '../../lib/signals/facts';
 import { type SignalReport, signalReport } from '../../lib/signals/report';
@@ -29,6 +30,7 @@ import { openBatchItem } from '../../lib/table/counter-items';
 import { readProviderDays } from '../../lib/table/provider-days';
 import { counterKeyOf, itemKey, type TableLayout } from '../../lib/table/records-table';
 import { localClientConfig } from '../../local/local-stack';
+import { signalRows } from '../../scripts/events/stats';
 import { soriPayload } from '../support/deliveries';
 import { startDynamoDbProxy } from '../support/dynamodb-proxy';
 import { createTestTable, localClients } from '../support/local-aws';
@@ -192,7 +194,7 @@ describe('fraud and quality signals', () => {
     expect(raised(await report(tableName))).toEqual(NONE);
   });
 
-  it('a burst crafted with each pattern raises exactly its signal, on its campaign-day, device or provider-day', async () => {
+  it('a burst crafted with each pattern raises exactly its signal, on its campaign-day, device or provider-day, on the dashboard and in `events stats --signals` rows', async () => {
     const { tableName, writer, counters } = await setUp();
     const clean = cleanBurst('c');
     const orphan = [event('click', { at: '11:00:00.000', device: 'o_dev', activity: 'o_act' })];
@@ -253,6 +255,25 @@ describe('fraud and quality signals', () => {
       shared_devices: ['s_dev'],
       country_hops: ['x_dev'],
     });
+    // The same on the dashboard, and one row per signal in `events stats --signals`.
+    const board = await new DashboardReader(dynamodb, tableName, LAYOUT, undefined, THRESHOLDS).read(
+      dayQuery(DAY),
+    );
+    expect(raised(board.signals)).toEqual(raised(await report(tableName)));
+    expect(board.signals.counts).toEqual({
+      clicks_without_impression: 1,
+      click_bursts: 1,
+      high_ctr: 1,
+      shared_devices: 1,
+      country_hops: 1,
+    });
+    expect(signalRows(board.signals).map((row) => [row.signal, row.campaign_id, row.device_id])).toEqual([
+      ['clicks_without_impression', 'cmp_a', null],
+      ['click_bursts', 'cmp_b', 'b_dev'],
+      ['high_ctr', 'cmp_h', null],
+      ['shared_devices', null, 's_dev'],
+      ['country_hops', null, 'x_dev'],
+    ]);
   });
 
   it('a click whose impression arrives in a later batch, folded by a later pass, is taken off once it is stored', async () => {
