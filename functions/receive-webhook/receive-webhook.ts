@@ -187,9 +187,11 @@ export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
       deps.allowUnsigned,
     );
 
+    const trace = traceIdOf(process.env._X_AMZN_TRACE_ID);
     const delivery = {
       ...(provider.deliveryIdHeader ? { id: header(event, provider.deliveryIdHeader) } : {}),
       app: caller.app,
+      ...(trace ? { traceId: trace } : {}),
     };
     let message = buildQueueMessage(provider, raw, receivedAt.toISOString(), delivery);
     if (raw.length > INLINE_RAW_BYTES)
@@ -229,4 +231,13 @@ export function createReceiveHandler(
   });
   for (const middleware of outer) handler.use(middleware);
   return handler.use(renderHttpErrors(deps.logger, deps.metrics));
+}
+
+/**
+ * The trace id in Lambda's X-Ray trace header (`Root=1-5759e988-bd862e3fe1be46a994272793;Parent=…;Sampled=1`),
+ * which Lambda sets for each invocation of a traced function; `undefined` without one.
+ */
+export function traceIdOf(header: string | undefined): string | undefined {
+  const root = /(?:^|;)Root=(1-[0-9a-f]{8}-[0-9a-f]{24})(?:;|$)/.exec(header ?? '');
+  return root?.[1];
 }

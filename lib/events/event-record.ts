@@ -51,6 +51,11 @@ export const EventRecordSchema = v.object({
    * app's credentials: `default` for the provider's own URL. A message sent before apps has none: `default`.
    */
   app: v.optional(v.string()),
+  /**
+   * The AWS X-Ray trace id of the POST that delivered it (`1-<time>-<id>`), with the stack's `tracing` on: the
+   * record a trace ends at, and the trace a record came by.
+   */
+  trace_id: v.optional(v.string()),
 });
 export type EventRecord = v.InferOutput<typeof EventRecordSchema>;
 

@@ -9,6 +9,8 @@ export interface Delivery {
   id?: string | undefined;
   /** The app whose URL it came to and whose credentials verified it; absent: the provider's default app. */
   app?: string | undefined;
+  /** The X-Ray trace id of the request that brought it, when the receive function is traced. */
+  traceId?: string | undefined;
 }
 
 /**
