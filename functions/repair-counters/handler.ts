@@ -1,6 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CampaignCounters, type RepairSummary } from '../../lib/ingest/campaign-counters';
 import { createInvocationContext, createLambdaLogger, type InvocationInfo } from '../../lib/log';
+import { signalMetricsLine } from '../../lib/signals/metrics';
+import { readSignalThresholds } from '../../lib/signals/thresholds';
 import { readRepairConfig } from './config';
 
 // Once per container: a missing variable fails the cold start loudly.
@@ -13,6 +15,7 @@ const counters = new CampaignCounters(
   config.layout,
   config.staleAfterMs,
 );
+counters.signalThresholds = readSignalThresholds();
 counters.onRepairError = (subject, error) =>
   logger.warn('not settled; the next pass retries it', { ...subject, error });
 
@@ -24,6 +27,8 @@ counters.onRepairError = (subject, error) =>
 export async function repairCounters(): Promise<RepairSummary> {
   const summary = await counters.repair();
   logger.info('repair pass', { ...summary });
+  // The fraud and quality signals it raised, as metrics alarms can watch.
+  process.stdout.write(`${signalMetricsLine(summary.signals)}\n`);
   return summary;
 }
 
