@@ -287,6 +287,22 @@ describe('fraud and quality signals', () => {
     expect(raised(await report(tableName))).toEqual(NONE);
   });
 
+  it('a click whose impression was stored and folded by an earlier pass finds it in the table, within the window only', async () => {
+    const { tableName, writer, counters } = await setUp();
+    const [impression, click] = viewed('early_act', 'e_dev', '08:00') as [QueueMessage, QueueMessage];
+    // Eleven minutes after its impression: outside the 10-minute window either side.
+    const far = event('impression', { at: '07:49:00.000', device: 'f_dev', activity: 'far_act' });
+    const farClick = event('click', { at: '08:00:01.000', device: 'f_dev', activity: 'far_act' });
+    await store(counters, writer, [[impression, far]]);
+    await counters.repair();
+    await store(counters, writer, [[click, farClick]]);
+    await counters.repair();
+    expect(raised(await report(tableName))).toEqual({
+      ...NONE,
+      clicks_without_impression: [['cmp_a', ['far_act']]],
+    });
+  });
+
   it('equal what the stored records say under a duplicated delivery, a batch killed before it closed and a fold killed half-way', async () => {
     const { tableName, writer, counters } = await setUp();
     const burst = Array.from({ length: 4 }, (_, i) =>
