@@ -3,6 +3,8 @@ import { DEFAULT_MAX_BODY_BYTES, readAuthConfig, readEnabledProviders } from '..
 import { isBuiltInProvider, providerNames } from '../lib/providers';
 import { appRouteKeys, parseProviderApps, signsWithHmac } from '../lib/providers/apps';
 import { parseCustomProviders } from '../lib/providers/declarative';
+import type { EventDestinationsOptions } from './constructs/event-destinations';
+import type { EventLakeOptions } from './constructs/event-lake';
 
 /** An API Gateway route-level throttle: steady requests per second, and the bucket a burst may empty. */
 export interface RouteThrottle {
@@ -47,6 +49,18 @@ export interface InboxConfig {
    * traces past its free tier.
    */
   tracing: boolean;
+  /**
+   * Every first insert of an event published to an EventBridge bus and/or an SQS queue, filtered by provider and
+   * type (EventBridge Pipes from the table's stream). Off when undefined.
+   */
+  destinations: EventDestinationsOptions | undefined;
+  /**
+   * The replay function: stored events of a time range sent again to the destinations above, or to `httpUrl`.
+   * Off when false.
+   */
+  replay: boolean | { httpUrl?: string };
+  /** The event lake for Athena: first inserts into an Iceberg table, partitioned by day and provider. */
+  lake: boolean | EventLakeOptions;
   /** Receives before a message that keeps failing moves to the DLQ. */
   dlqMaxReceiveCount: number;
   /** E-mail address subscribed to the alarms; none when empty. */
@@ -108,6 +122,9 @@ export const DEFAULT_CONFIG: InboxConfig = {
   wafRateLimit: undefined,
   logRetentionDays: 30,
   tracing: false,
+  destinations: undefined,
+  replay: false,
+  lake: false,
   dlqMaxReceiveCount: 5,
   alarmEmail: undefined,
   allowUnsigned: false,
@@ -137,6 +154,9 @@ export const CONTEXT_KEYS: { [K in keyof InboxConfig]: string } = {
   wafRateLimit: 'wafRateLimit',
   logRetentionDays: 'logRetentionDays',
   tracing: 'tracing',
+  destinations: 'destinations',
+  replay: 'replay',
+  lake: 'lake',
   dlqMaxReceiveCount: 'dlqMaxReceiveCount',
   alarmEmail: 'alarmEmail',
   allowUnsigned: 'allowUnsigned',
@@ -295,6 +315,32 @@ export function checkWafRateLimit(value: unknown): number {
   return integer('wafRateLimit', value, MIN_WAF_RATE_LIMIT, MAX_WAF_RATE_LIMIT);
 }
 
+/**
+ * An object from context: JSON text as `-c key=...` gives it, or the object `cdk.json` holds. The construct
+ * that takes it checks its keys and values.
+ * @throws naming `key` when it is neither.
+ */
+function jsonObject<T>(key: string, value: unknown): T {
+  let parsed = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      throw new Error(`context ${key} must be a JSON object, got ${JSON.stringify(value.slice(0, 80))}`);
+    }
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(`context ${key} must be a JSON object, got ${JSON.stringify(parsed)}`);
+  return parsed as T;
+}
+
+/** `true`, `false` (as booleans or text), or an object of options (see {@link jsonObject}). */
+function booleanOr<T>(key: string, value: unknown): boolean | T {
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  return jsonObject<T>(key, value);
+}
+
 /** Reads one context key: its parsed value, or the default when unset or empty. */
 type ContextValue = <T>(key: keyof InboxConfig, parse: (value: unknown) => T, fallback: T) => T;
 
@@ -337,6 +383,13 @@ function readLimits(or: ContextValue) {
     allowUnsigned: or('allowUnsigned', (v) => boolean('allowUnsigned', v), d.allowUnsigned),
     quietHours: or('quietHours', (v) => integer('quietHours', v, 1, 168), d.quietHours),
     tracing: or('tracing', (v) => boolean('tracing', v), d.tracing),
+    destinations: or(
+      'destinations',
+      (v) => jsonObject<EventDestinationsOptions>('destinations', v),
+      d.destinations,
+    ),
+    replay: or('replay', (v) => booleanOr<{ httpUrl?: string }>('replay', v), d.replay),
+    lake: or('lake', (v) => booleanOr<EventLakeOptions>('lake', v), d.lake),
   };
 }
 

@@ -69,6 +69,10 @@ await build({
 chmodSync(join(DIST, 'cli.js'), 0o755);
 mkdirSync(join(DIST, 'page'), { recursive: true });
 copyFileSync(join(ROOT, 'functions/campaign-dashboard/page/index.html'), join(DIST, 'page/index.html'));
+// The lake's Athena queries, read by the construct at synth (lib/lake/lake-queries.ts looks beside the bundle).
+mkdirSync(join(DIST, 'lake', 'queries'), { recursive: true });
+for (const name of readdirSync(join(ROOT, 'lib/lake/queries')).filter((file) => file.endsWith('.sql')))
+  copyFileSync(join(ROOT, 'lib/lake/queries', name), join(DIST, 'lake', 'queries', name));
 const EXAMPLES = join(ROOT, 'examples/payloads');
 for (const provider of readdirSync(EXAMPLES, { withFileTypes: true })) {
   if (!provider.isDirectory()) continue;

@@ -33,7 +33,10 @@ import {
   servedProviders,
 } from '../config';
 import { CampaignDashboard } from './campaign-dashboard';
+import { addEventDestinations, type EventDestinations } from './event-destinations';
+import { addEventLake, type EventLake } from './event-lake';
 import { EventQueue } from './event-queue';
+import { EventReplay } from './event-replay';
 import { Monitoring } from './monitoring';
 import { NodeFunction, PACKAGED_FUNCTIONS } from './node-function';
 import { RawBodies } from './raw-bodies';
@@ -94,6 +97,12 @@ export class CampaignInbox extends Construct {
   readonly dashboard: CampaignDashboard;
   /** AWS WAF and the CloudFront distribution in front of the API, with `wafRateLimit` only. */
   readonly firewall: WebhookFirewall | undefined;
+  /** The pipes publishing first inserts to a bus and/or a queue, with `destinations` only. */
+  readonly destinations: EventDestinations | undefined;
+  /** The replay function, with `replay` only. */
+  readonly replay: EventReplay | undefined;
+  /** The event lake for Athena, with `lake` only. */
+  readonly lake: EventLake | undefined;
   /** The layout settings the tools must read the table with. */
   private readonly settings: { shards: number; recordRetentionDays: number };
 
@@ -122,6 +131,45 @@ export class CampaignInbox extends Construct {
     this.firewall = this.addFirewall(config);
     this.dashboard = this.addDashboard(config, providers);
     this.monitoring = this.addMonitoring(config, providers);
+    this.destinations = addEventDestinations(this, this.records.table, config.destinations);
+    this.replay = this.addReplay(config, providers);
+    this.lake = addEventLake(this, this.records.table, config.lake, {
+      logRetentionDays: config.logRetentionDays,
+      ...this.customProvidersVariable(providers),
+    });
+  }
+
+  /** `CUSTOM_PROVIDERS` as the functions get it, for the constructs that take it as text. */
+  private customProvidersVariable(providers: ServedProviders): { customProviders?: string } {
+    return providers.customProviders.length > 0
+      ? { customProviders: JSON.stringify(providers.customProviders) }
+      : {};
+  }
+
+  /**
+   * The replay function, with `replay`: it sends a range's stored events to the bus and the queue first inserts
+   * go to (`destinations`), or to `replay.httpUrl`.
+   * @throws naming `replay` when there is nowhere to send to.
+   */
+  private addReplay(config: InboxConfig, providers: ServedProviders): EventReplay | undefined {
+    if (!config.replay) return undefined;
+    const httpUrl = config.replay === true ? undefined : config.replay.httpUrl;
+    const destinations = {
+      ...(this.destinations?.bus ? { eventBus: this.destinations.bus } : {}),
+      ...(this.destinations?.queue ? { queue: this.destinations.queue } : {}),
+      ...(httpUrl ? { httpUrl } : {}),
+    };
+    if (Object.keys(destinations).length === 0)
+      throw new Error(
+        'context replay needs somewhere to send to: destinations (a bus or a queue), or replay.httpUrl',
+      );
+    return new EventReplay(this, 'Replay', {
+      table: this.records.table,
+      shards: config.shards,
+      destinations,
+      logRetentionDays: config.logRetentionDays,
+      ...this.customProvidersVariable(providers),
+    });
   }
 
   /**
@@ -395,6 +443,26 @@ export class CampaignInbox extends Construct {
       this.dashboard.client.userPoolClientId,
       'The Cognito app client the campaign dashboard’s page signs in with',
     );
+    if (this.destinations?.bus) output('DestinationBusArn', this.destinations.bus.eventBusArn);
+    if (this.destinations?.queue) output('DestinationQueueUrl', this.destinations.queue.queueUrl);
+    if (this.replay)
+      output(
+        'ReplayFunctionName',
+        this.replay.function.function.functionName,
+        'Invoke asynchronously with {"since","until","to"} to send a range of stored events again',
+      );
+    if (this.lake) {
+      output(
+        'LakeWorkGroup',
+        this.lake.workGroup.ref,
+        'The Athena workgroup whose named queries read the lake',
+      );
+      output(
+        'LakeDatabase',
+        this.lake.databaseName,
+        'The Glue database of the event lake (its table: events)',
+      );
+    }
     if (this.firewall) {
       output(
         'ProtectedWebhookUrl',

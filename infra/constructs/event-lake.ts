@@ -261,7 +261,7 @@ export class EventLake extends Construct {
 
     // The transform's code lives with the lake's domain (the row mapping it shares with the local sink).
     this.transform = new NodeFunction(this, 'Transform', {
-      name: '../lib/lake',
+      name: 'write-lake-rows',
       timeout: Duration.seconds(60),
       memorySize: 256,
       logRetentionDays,

@@ -19,6 +19,9 @@ export const PACKAGED_FUNCTIONS: Record<string, string[]> = {
   'process-webhook': [],
   'repair-counters': [],
   'campaign-dashboard': [],
+  'write-lake-rows': [],
+  'replay-events': [],
+  'daily-digest': [],
 };
 
 /** Where a prebuilt bundle sits next to the built package's code, when this runs from the package. */

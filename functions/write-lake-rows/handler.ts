@@ -1,6 +1,11 @@
-import { ConfigError } from '../errors';
-import { registerCustomProviders } from '../providers/declarative';
-import { type DeliveryOutcome, deliverRows, firehosePutRecordBatch, type StreamRecord } from './deliver-rows';
+import { ConfigError } from '../../lib/errors';
+import {
+  type DeliveryOutcome,
+  deliverRows,
+  firehosePutRecordBatch,
+  type StreamRecord,
+} from '../../lib/lake/deliver-rows';
+import { registerCustomProviders } from '../../lib/providers/declarative';
 
 // Module scope, once per container: a missing stream name fails the cold start loudly rather than every batch.
 const deliveryStreamName = process.env.DELIVERY_STREAM_NAME;
