@@ -12,6 +12,8 @@ import { Construct } from 'constructs';
 import { digestVariables } from '../../functions/daily-digest/config';
 import { definedVariables } from '../../lib/config';
 import { METRIC, METRICS_NAMESPACE, perEventMetricName, RECEIVE_SERVICE } from '../../lib/metrics';
+import { findProvider, isBuiltInProvider } from '../../lib/providers';
+import { type CustomProviderConfig, customProvider } from '../../lib/providers/declarative';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
 import { NodeFunction } from './node-function';
 
@@ -521,4 +523,137 @@ function checkCountable(providers: readonly AlertedProvider[]): void {
       owner.set(event, provider.name);
     }
   }
+}
+
+/**
+ * The `alerts` context value (cdk.json, or `-c alerts='<json>'`): each part as the construct takes it, but the
+ * traffic period in minutes, and `true` for a part with its defaults.
+ *
+ * ```json
+ * "alerts": {
+ *   "slack": { "workspaceId": "T0123ABCD", "channelId": "C0123ABCD" },
+ *   "teams": { "teamId": "<uuid>", "channelId": "19%3a…%40thread.tacv2", "tenantId": "<uuid>" },
+ *   "traffic": { "stdDevs": 3, "periodMinutes": 15, "evaluationPeriods": 4, "datapointsToAlarm": 3 },
+ *   "digest": { "schedule": "cron(0 1 * * ? *)", "timeZone": "UTC" }
+ * }
+ * ```
+ */
+export interface AlertsConfig {
+  slack?: SlackChannel;
+  teams?: TeamsChannel;
+  traffic?: Omit<TrafficAlarmOptions, 'period'> & { periodMinutes?: number };
+  digest?: Pick<DigestOptions, 'schedule' | 'timeZone'>;
+}
+
+type Shape = Record<string, 'string' | 'number'>;
+const SHAPES: Record<keyof AlertsConfig, { required: Shape; optional: Shape; orTrue: boolean }> = {
+  slack: { required: { workspaceId: 'string', channelId: 'string' }, optional: {}, orTrue: false },
+  teams: {
+    required: { teamId: 'string', channelId: 'string', tenantId: 'string' },
+    optional: {},
+    orTrue: false,
+  },
+  traffic: {
+    required: {},
+    optional: {
+      stdDevs: 'number',
+      periodMinutes: 'number',
+      evaluationPeriods: 'number',
+      datapointsToAlarm: 'number',
+      timeZone: 'string',
+      providerDimension: 'string',
+    },
+    orTrue: true,
+  },
+  digest: { required: {}, optional: { schedule: 'string', timeZone: 'string' }, orTrue: true },
+};
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Reads the `alerts` context value: an object, or its JSON text. Each value's format is checked by the
+ * construct; this checks the keys and their types.
+ * @throws naming the key (`alerts.slack.channelId`) that is unknown, missing or of the wrong type.
+ */
+export function parseAlertsConfig(value: unknown): AlertsConfig {
+  let parsed = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      throw new Error(`context alerts must be a JSON object, got ${JSON.stringify(value)}`);
+    }
+  }
+  if (!isObject(parsed))
+    throw new Error(`context alerts must be a JSON object, got ${JSON.stringify(value)}`);
+  const config: Record<string, unknown> = {};
+  for (const [part, given] of Object.entries(parsed)) {
+    const shape = SHAPES[part as keyof AlertsConfig];
+    if (!shape)
+      throw new Error(`context alerts.${part} is not an alerts option (slack, teams, traffic, digest)`);
+    if (given === true && shape.orTrue) {
+      config[part] = {};
+      continue;
+    }
+    if (!isObject(given))
+      throw new Error(
+        `context alerts.${part} must be an object${shape.orTrue ? ' or true' : ''}, got ${JSON.stringify(given)}`,
+      );
+    const types: Shape = { ...shape.required, ...shape.optional };
+    for (const [key, field] of Object.entries(given)) {
+      if (!types[key]) throw new Error(`context alerts.${part}.${key} is not a setting of alerts.${part}`);
+      if (typeof field !== types[key])
+        throw new Error(
+          `context alerts.${part}.${key} must be a ${types[key]}, got ${JSON.stringify(field)}`,
+        );
+    }
+    for (const key of Object.keys(shape.required))
+      if (!(key in given)) throw new Error(`context alerts.${part}.${key} is required`);
+    config[part] = given;
+  }
+  return config as AlertsConfig;
+}
+
+/** What the digest reads, which the stack gives: the table, its layout, the DLQ, the configured providers. */
+export type DigestParts = Omit<DigestOptions, 'schedule' | 'timeZone'>;
+
+/** @returns the construct's options for an `alerts` context value; the digest reads `parts`. */
+export function alertsOptions(config: AlertsConfig, parts: DigestParts): AlertsOptions {
+  const { periodMinutes, ...traffic } = config.traffic ?? {};
+  return {
+    ...(config.slack ? { slack: config.slack } : {}),
+    ...(config.teams ? { teams: config.teams } : {}),
+    ...(config.traffic
+      ? {
+          traffic: {
+            ...traffic,
+            ...(periodMinutes !== undefined ? { period: Duration.minutes(periodMinutes) } : {}),
+          },
+        }
+      : {}),
+    ...(config.digest ? { digest: { ...parts, ...config.digest } } : {}),
+  };
+}
+
+/**
+ * The providers served, each with the event types it declares: a built-in provider's, or a configured one's
+ * built from its configuration (the events it lists, or else those it counts), not from the synthesizing
+ * process's registry, so a synth alerts on exactly the stack's own.
+ * @throws naming a provider that is neither built in nor configured.
+ */
+export function alertedProviders(
+  served: readonly string[],
+  customProviders: readonly CustomProviderConfig[],
+): AlertedProvider[] {
+  return served.map((name) => {
+    const config = customProviders.find((custom) => custom.name === name);
+    const provider = config
+      ? customProvider(config)
+      : isBuiltInProvider(name)
+        ? findProvider(name)
+        : undefined;
+    if (!provider) throw new Error(`Alerts: provider ${name} is neither built in nor configured`);
+    return { name, events: [...provider.events] };
+  });
 }

@@ -4,9 +4,17 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { Alerts, type AlertsOptions } from '../../infra/constructs/alerts';
+import {
+  Alerts,
+  type AlertsOptions,
+  alertedProviders,
+  alertsOptions,
+  parseAlertsConfig,
+} from '../../infra/constructs/alerts';
 import { RecordsTable } from '../../infra/constructs/records-table';
 import { METRIC, METRICS_NAMESPACE, RECEIVE_SERVICE } from '../../lib/metrics';
+import { parseCustomProviders } from '../../lib/providers/declarative';
+import { sori } from '../../lib/providers/sori';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
@@ -421,5 +429,86 @@ describe('the Alerts construct with every option', () => {
           .map((r) => `${v.ruleName} ${r.constructPath}`),
       );
     expect(violations).toEqual([]);
+  });
+});
+
+describe('the alerts context value', () => {
+  it('reads each part from cdk.json (an object) or -c (its JSON text)', () => {
+    const value = {
+      slack: SLACK,
+      teams: TEAMS,
+      traffic: {
+        stdDevs: 2.5,
+        periodMinutes: 30,
+        evaluationPeriods: 4,
+        datapointsToAlarm: 2,
+        timeZone: 'Asia/Tokyo',
+      },
+      digest: { schedule: 'cron(0 9 * * ? *)', timeZone: 'Asia/Tokyo' },
+    };
+    expect(parseAlertsConfig(value)).toEqual(value);
+    expect(parseAlertsConfig(JSON.stringify(value))).toEqual(value);
+    expect(parseAlertsConfig({ traffic: true, digest: true })).toEqual({ traffic: {}, digest: {} });
+    expect(parseAlertsConfig({})).toEqual({});
+  });
+
+  it.each([
+    ['{not json', 'alerts must be'],
+    [{ slak: SLACK }, 'alerts.slak'],
+    [{ slack: { ...SLACK, channel: 'x' } }, 'alerts.slack.channel'],
+    [{ slack: { workspaceId: 'T01' } }, 'alerts.slack.channelId'],
+    [{ traffic: { periodMinutes: '15' } }, 'alerts.traffic.periodMinutes'],
+    [{ digest: { schedule: 7 } }, 'alerts.digest.schedule'],
+    [{ digest: false }, 'alerts.digest'],
+  ])('refuses a malformed alerts value, naming the key (%j)', (value, key) => {
+    expect(() => parseAlertsConfig(value)).toThrow(key);
+  });
+
+  it('turns into the construct options, the digest given the stack parts it reads', () => {
+    const { template } = synth(({ records, dlq }) =>
+      alertsOptions(parseAlertsConfig({ slack: SLACK, traffic: { periodMinutes: 30 }, digest: true }), {
+        table: records.table,
+        shards: 1,
+        recordRetentionDays: 0,
+        logRetentionDays: 7,
+        deadLetterQueue: dlq,
+      }),
+    );
+    expect(countOf(template, 'AWS::Chatbot::SlackChannelConfiguration')).toBe(1);
+    expect(countOf(template, 'AWS::CloudWatch::Alarm')).toBe(4);
+    for (const { queries } of trafficAlarms(template))
+      for (const q of queries.filter((q) => q.MetricStat))
+        expect(q).toMatchObject({ MetricStat: { Period: 1800 } });
+    expect(countOf(template, 'AWS::Scheduler::Schedule')).toBe(1);
+  });
+});
+
+describe('the providers alerted', () => {
+  it('are the providers served, built-in or configured, each with the event types it declares', () => {
+    const parsed = parseCustomProviders([
+      {
+        name: 'acme-ads',
+        scheme: 'hmac',
+        header: 'x-acme-signature',
+        algorithm: 'sha256',
+        encoding: 'hex',
+        fields: { id: 'event_id', time: 'occurred_at', event: 'type', campaign: 'data.campaign.id' },
+        events: ['ad.viewed', 'ad.clicked'],
+        counted: { impressions: ['ad.viewed'], clicks: ['ad.clicked'] },
+      },
+      {
+        name: 'beacon',
+        scheme: 'standard-webhooks',
+        fields: { time: 'timestamp', event: 'type', campaign: 'data.campaign_id' },
+        counted: { impressions: ['impression.recorded'], clicks: ['click.recorded'] },
+      },
+    ]);
+    // Served by the stack's configuration, not by the synthesizing process: nothing is registered here.
+    expect(alertedProviders(['sori', 'acme-ads', 'beacon'], parsed)).toEqual([
+      { name: 'sori', events: sori.events },
+      { name: 'acme-ads', events: ['ad.viewed', 'ad.clicked'] },
+      { name: 'beacon', events: ['impression.recorded', 'click.recorded'] },
+    ]);
+    expect(() => alertedProviders(['nobody'], parsed)).toThrow('nobody');
   });
 });
