@@ -3,134 +3,42 @@
  * raises exactly its signal, a clean burst none, and under a duplicated delivery, a batch killed before it closed
  * and a fold killed half-way the signals are what the stored records say.
  *
- * The consumer journals each first insert's signal fact with its tally (`signalFactsOf`) and names its logins'
- * partitions when it opens its entry (`loginFamiliesOf`). `JournalingCounters` below does that journaling for
- * `storeBatch`, from the batch's own writes (the records whose `writer` names the batch), as the consumer does
- * from the answers of those writes.
+ * The batches journal their first inserts' signal facts through `JournalingCounters` (test/support/signal-journal.ts).
  */
-import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { QueueMessage } from '../../lib/events/event-record';
-import {
-  type BatchTally,
-  CampaignCounters,
-  type CounterGroup,
-  newClaimToken,
-} from '../../lib/ingest/campaign-counters';
+import { type CounterGroup, newClaimToken } from '../../lib/ingest/campaign-counters';
 import { EventWriter } from '../../lib/ingest/event-writer';
 import { storeBatch } from '../../lib/ingest/store-batch';
-import { sori } from '../../lib/providers/sori';
 import { CampaignStats } from '../../lib/queries/campaign-stats';
 import { DashboardReader, dayQuery } from '../../lib/queries/dashboard';
-import { buildQueueMessage } from '../../lib/receive/build-queue-message';
-import { loginFamiliesOf, type SignalFact, signalFactOf } from '../../lib/signals/facts';
+import { loginFamiliesOf } from '../../lib/signals/facts';
 import { type SignalReport, signalReport } from '../../lib/signals/report';
-import { DEFAULT_SIGNAL_THRESHOLDS, type SignalThresholds } from '../../lib/signals/thresholds';
 import { openBatchItem } from '../../lib/table/counter-items';
 import { readProviderDays } from '../../lib/table/provider-days';
-import { counterKeyOf, itemKey, type TableLayout } from '../../lib/table/records-table';
+import type { TableLayout } from '../../lib/table/records-table';
 import { localClientConfig } from '../../local/local-stack';
 import { signalRows } from '../../scripts/events/stats';
-import { soriPayload } from '../support/deliveries';
 import { startDynamoDbProxy } from '../support/dynamodb-proxy';
 import { createTestTable, localClients } from '../support/local-aws';
+import {
+  JournalingCounters,
+  SIGNAL_DAY,
+  signalEvent,
+  TEST_THRESHOLDS,
+  viewed,
+} from '../support/signal-journal';
 
 const { dynamodb } = localClients();
 const LAYOUT: TableLayout = { shards: 2, retentionDays: null };
-const DAY = '2025-10-14';
-const THRESHOLDS: SignalThresholds = {
-  ...DEFAULT_SIGNAL_THRESHOLDS,
-  clicksPerMinute: 3,
-  ctr: 0.5,
-  ctrMinImpressions: 10,
-  accountsPerDevice: 2,
-  countryMinutes: 60,
-  impressionMinutes: 10,
-};
+const DAY = SIGNAL_DAY;
+const THRESHOLDS = TEST_THRESHOLDS;
+const event = signalEvent;
 const proxies: { close(): Promise<void> }[] = [];
 afterEach(async () => {
   await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
 });
-
-/** Journals the signal facts of each batch's first inserts, as the consumer does (see the file's comment). */
-class JournalingCounters extends CampaignCounters {
-  batch: readonly QueueMessage[] = [];
-  private readonly groups = new Map<string, CounterGroup[]>();
-
-  override open(token: string, groups: CounterGroup[]): Promise<void> {
-    this.groups.set(token, groups);
-    return super.open(token, groups, loginFamiliesOf(this.batch));
-  }
-
-  override async close(token: string, tally: BatchTally): Promise<boolean> {
-    const groups = this.groups.get(token) ?? [];
-    const signals: SignalFact[] = [];
-    for (const message of this.batch) {
-      if (message.kind !== 'event') continue;
-      const key = itemKey(message, LAYOUT);
-      const { Item } = await dynamodb.send(
-        new GetItemCommand({
-          TableName: this.table,
-          Key: { pk: { S: key.pk }, sk: { S: key.sk } },
-          ConsistentRead: true,
-        }),
-      );
-      if (!Item?.writer?.S?.startsWith(`${token}.`)) continue;
-      const counter = counterKeyOf(message.record);
-      const g = counter
-        ? groups.findIndex(
-            (group) => group.key.campaignId === counter.campaignId && group.key.day === counter.day,
-          )
-        : -1;
-      const fact = signalFactOf(message.record, g >= 0 ? g : undefined);
-      if (fact) signals.push(fact);
-    }
-    return super.close(token, { ...tally, signals });
-  }
-
-  constructor(
-    client: DynamoDBClient,
-    private readonly table: string,
-  ) {
-    super(client, table, LAYOUT, 1_000);
-    this.signalThresholds = THRESHOLDS;
-  }
-}
-
-let sequence = 0;
-/** A SORI event; every field the signals read given, the rest from SORI's example. */
-function event(
-  kind: 'impression' | 'click' | 'authentication',
-  fields: {
-    at: string;
-    device: string;
-    activity?: string;
-    campaign?: string;
-    account?: string;
-    country?: string;
-  },
-): QueueMessage {
-  const base = soriPayload(kind);
-  const payload: Record<string, unknown> = {
-    ...base,
-    created_at: `${DAY}T${fields.at}Z`,
-    device_id: fields.device,
-    account_id: fields.account ?? 'acc_1',
-    geolocation: { ...(base.geolocation as object), viewer_country: fields.country ?? 'United States' },
-    metadata: { n: String(sequence++) },
-  };
-  if (kind !== 'authentication') {
-    payload.activity_id = fields.activity;
-    payload.campaign = { ...(base.campaign as object), id: fields.campaign ?? 'cmp_a' };
-  }
-  return buildQueueMessage(sori, Buffer.from(JSON.stringify(payload)), '2026-01-01T00:00:00.000Z');
-}
-
-/** An impression and its click 30 s later, by one device. */
-const viewed = (activity: string, device: string, at: string, campaign = 'cmp_a') => [
-  event('impression', { at: `${at}:00.000`, device, activity, campaign }),
-  event('click', { at: `${at}:30.000`, device, activity, campaign }),
-];
 
 /** Clean traffic: 12 impressions (one device each), 2 of them clicked a minute apart; one login per device. */
 function cleanBurst(prefix: string): QueueMessage[] {
@@ -181,7 +89,7 @@ async function setUp() {
   return {
     tableName,
     writer: new EventWriter(dynamodb, tableName, LAYOUT),
-    counters: new JournalingCounters(dynamodb, tableName),
+    counters: new JournalingCounters(dynamodb, tableName, LAYOUT),
   };
 }
 
@@ -345,7 +253,12 @@ describe('fraud and quality signals', () => {
       },
     });
     proxies.push(proxy);
-    const crashing = new JournalingCounters(new DynamoDBClient(localClientConfig(proxy.endpoint)), tableName);
+    const crashing = new JournalingCounters(
+      new DynamoDBClient(localClientConfig(proxy.endpoint)),
+      tableName,
+      LAYOUT,
+      dynamodb,
+    );
     const first = await crashing.repair(Date.now() + 120_000);
     expect(failures).toBeGreaterThan(0);
     expect(first).toMatchObject({ folded: 0, recounted: 1 });
