@@ -26,7 +26,7 @@ describe("the digest function's environment", () => {
     [undefined, 'missing'],
     ['arn:aws:sqs:eu-west-1:123456789012:queue', 'not a topic'],
     ['campaign-inbox-alarms', 'a name, not an ARN'],
-  ])('fails the cold start naming TOPIC_ARN when it is %j (%s)', (topicArn) => {
+  ])('fails the cold start naming TOPIC_ARN when it is %j (%s)', (topicArn, _why) => {
     const env = { ...variables(), TOPIC_ARN: topicArn };
     expect(() => readDigestEnvironment(env)).toThrow(ConfigError);
     expect(() => readDigestEnvironment(env)).toThrow('TOPIC_ARN');
