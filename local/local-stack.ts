@@ -35,6 +35,7 @@ import { ensureRecordsTable } from './create-records-table';
 import { createDashboard } from './dashboard';
 import { type DataDirLock, lockDataDir } from './data-dir-lock';
 import { DeliveryJournal, type DeliveryJournalOptions } from './delivery-journal';
+import { type DestinationsConfig, type LocalDestinations, openDestinations } from './destinations';
 import { DurableFileRawStore } from './durable-raw-store';
 import { FileRawStore } from './file-raw-store';
 import { LAKE_DIR, LakeSink } from './lake-sink';
@@ -94,6 +95,11 @@ export interface LocalStackOptions {
    * locally (see `LakeSink`). Needs a `dataDir`.
    */
   lake?: boolean;
+  /**
+   * Publishes every first insert to an EventBridge bus, an SQS queue and/or an HTTP URL, as the deployed stack's
+   * `destinations` does (`DESTINATIONS`, see `parseDestinations`), journaled in `DATA_DIR/destinations`.
+   */
+  destinations?: DestinationsConfig | undefined;
   /** Runs of a throwing reaction before it is given up, and the wait before the second (doubled each time). */
   reactionRetries?: { attempts?: number; backoffMs?: number };
   /**
@@ -478,6 +484,7 @@ interface Consumer {
   poller: SqsPoller;
   repair: CounterRepairLoop;
   reactions: Reactions | undefined;
+  destinations: LocalDestinations | undefined;
 }
 
 /**
@@ -501,16 +508,34 @@ async function createConsumer(
     ? await openReactions(options.onEvent, options, dynamodb, logger)
     : undefined;
   const reacting = reactions ? reactionListeners(reactions, layout) : undefined;
+  const destinations = options.destinations
+    ? await openDestinations(options.destinations, {
+        dynamodb,
+        sqs,
+        tableName: LOCAL_TABLE_NAME,
+        layout,
+        logger,
+        dataDir: options.dataDir,
+      })
+    : undefined;
   // The deployed lake's local twin, kept in DATA_DIR (a stack without one has nowhere to keep it).
   const lake = options.lake && options.dataDir ? new LakeSink(join(options.dataDir, LAKE_DIR)) : undefined;
   const ingest = createIngest({
     writer: new EventWriter(dynamodb, LOCAL_TABLE_NAME, layout),
     counters,
     logger,
-    ...(reacting ? { beforeWrite: reacting.beforeWrite } : {}),
+    ...(reacting || destinations
+      ? {
+          beforeWrite: async (message: QueueMessage) => {
+            await reacting?.beforeWrite(message);
+            await destinations?.beforeWrite(message);
+          },
+        }
+      : {}),
     onStored: async (batch) => {
       activity.noteStored(batch);
       reacting?.onStored(batch);
+      destinations?.onStored(batch);
       await lake?.onStored(batch);
     },
   });
@@ -529,7 +554,7 @@ async function createConsumer(
     concurrency: options.pollerConcurrency ?? 2,
     paused,
   });
-  return { poller, repair, reactions };
+  return { poller, repair, reactions, destinations };
 }
 
 /** Opens the reactions' journal in the data directory, settling what a crash left pending. */
@@ -651,6 +676,7 @@ async function stopStack({ dataDir, http, backends, consumer, journal, probing, 
   await consumer.poller.stop();
   await consumer.repair.stop();
   await consumer.reactions?.close(started + STOP_BUDGET_MS - 2_500);
+  await consumer.destinations?.close(started + STOP_BUDGET_MS - 2_500);
   if (dataDir) {
     await journal?.close();
     await rm(join(dataDir, STACK_FILE), { force: true });

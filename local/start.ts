@@ -5,6 +5,7 @@ import { createLogger } from '../lib/log';
 import { allProviders, providerNames } from '../lib/providers';
 import { customProviderSecrets, registerCustomProviders } from '../lib/providers/declarative';
 import { DataDirBusyError, lockDataDir } from './data-dir-lock';
+import { type DestinationsConfig, parseDestinations } from './destinations';
 import { resolveDevSecret, resolveDevUrlTokens } from './dev-secret';
 import { readLocalThrottles, STOP_BUDGET_MS, startLocalStack } from './local-stack';
 import { ensurePrivateDir } from './private-files';
@@ -64,11 +65,13 @@ const { secret, generated, tokens, generatedTokens } = await (async () => {
 });
 let auth: Record<string, AuthOverride>;
 let throttles: ReturnType<typeof readLocalThrottles>;
+let destinations: DestinationsConfig | undefined;
 try {
   registerCustomProviders(process.env.CUSTOM_PROVIDERS);
   auth = readAuthConfig(process.env, providerNames());
   // After the configured providers are known: PROVIDER_THROTTLES may name them.
   throttles = readLocalThrottles();
+  destinations = parseDestinations(process.env.DESTINATIONS, { providers: providerNames() });
 } catch (error) {
   console.error(`campaign-inbox could not start: ${(error as Error).message}`);
   await lock.release();
@@ -137,6 +140,7 @@ const stack = await startLocalStack({
   logger: createLogger('local', (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn'),
   onEvent: reaction,
   lake: ['1', 'true'].includes(process.env.LAKE ?? ''),
+  destinations,
 }).catch((error: unknown) => {
   if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
     console.error(`campaign-inbox could not start: port ${port} is in use: set PORT to another one.`);
