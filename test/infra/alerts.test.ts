@@ -114,6 +114,31 @@ describe('the Alerts construct without options', () => {
   });
 });
 
+describe('each option alone', () => {
+  const TYPES = {
+    chat: [
+      'AWS::Chatbot::SlackChannelConfiguration',
+      'AWS::Chatbot::MicrosoftTeamsChannelConfiguration',
+      'AWS::IAM::ManagedPolicy',
+    ],
+    traffic: ['AWS::CloudWatch::Alarm', 'AWS::CloudWatch::AnomalyDetector'],
+    digest: ['AWS::Lambda::Function', 'AWS::Scheduler::Schedule', 'AWS::Logs::LogGroup'],
+  };
+  it.each([
+    ['slack', 'chat', () => ({ slack: SLACK })],
+    ['teams', 'chat', () => ({ teams: TEAMS })],
+    ['traffic', 'traffic', () => ({ traffic: {} })],
+    ['digest', 'digest', digest],
+  ] as const)('%s adds its own resources and none of the others', (_, own, option) => {
+    const { template } = synth(option as (parts: { records: RecordsTable; dlq: sqs.Queue }) => AlertsOptions);
+    for (const [part, types] of Object.entries(TYPES)) {
+      const found = types.reduce((sum, type) => sum + countOf(template, type), 0);
+      if (part === own) expect(found, part).toBeGreaterThan(0);
+      else expect(found, `${part} resources with ${own}`).toBe(0);
+    }
+  });
+});
+
 describe('the chat option', () => {
   it("routes the alarms' topic to a Slack channel under a read-only guardrail, with a role that can read CloudWatch and nothing else", () => {
     const { template, ids } = synth(() => ({ slack: SLACK }));
