@@ -11,7 +11,7 @@ import {
   type TableLayout,
   typeDayFamily,
 } from '../table/records-table';
-import { queryItems } from '../table/table-io';
+import { queryItems, queryPages } from '../table/table-io';
 import { countryOf, LOGIN_EVENTS } from './facts';
 import { burstEntry } from './signal-items';
 import type { SignalThresholds } from './thresholds';
@@ -54,6 +54,25 @@ export interface LoginSignalChange {
 }
 
 const MINUTE_MS = 60_000;
+/** Events a click's impression lookup reads per call and shard (each page is a few read units at most). */
+const LOOKUP_PAGE = 100;
+/** Clicks whose impression the fold looks up at once. */
+const LOOKUP_CONCURRENCY = 8;
+
+/** `work` over `items`, {@link LOOKUP_CONCURRENCY} at a time. @returns the results, in order. */
+async function eachBounded<T, R>(items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(LOOKUP_CONCURRENCY, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await work(items[i] as T);
+      }
+    }),
+  );
+  return results;
+}
 const shift = (at: string, minutes: number) => new Date(Date.parse(at) + minutes * MINUTE_MS).toISOString();
 const dayOf = (at: string) => at.slice(0, 10);
 const keyId = (key: CounterKey) => JSON.stringify([key.provider, key.campaignId, key.day]);
@@ -128,25 +147,10 @@ export class SignalFold {
     const matched = (f: CampaignEventFact) =>
       (seen.get(JSON.stringify([campaignOf(f), f.activity])) ?? []).some((at) => near(at, f.at));
     const open = clicks.filter((f) => f.activity && !matched(f));
-    // The stored impressions around the open clicks: one read of each campaign's window, not one per click.
-    const byCampaign = new Map<string, CampaignEventFact[]>();
-    for (const f of open) byCampaign.set(campaignOf(f), [...(byCampaign.get(campaignOf(f)) ?? []), f]);
-    for (const [campaign, list] of byCampaign) {
-      const { provider, campaignId } = (list[0] as CampaignEventFact).key;
-      const times = list.map((f) => f.at).sort();
-      const from = shift(times[0] as string, -window);
-      const to = shift(times[times.length - 1] as string, window);
-      for (const day of daysBetween(from, to)) {
-        const family = campaignDayFamily(provider, campaignId, day);
-        for (const record of await this.eventsBetween(family, from, to)) {
-          if (record.activity_id && kindOf(provider, record.event) === 'impressions')
-            add(campaign, record.activity_id, record.created_at);
-        }
-      }
-    }
-    for (const f of open) {
-      if (!matched(f)) change(f.key).orphans.push([f.at, f.activity as string]);
-    }
+    const found = await eachBounded(open, (f) => this.impressionNear(f));
+    open.forEach((f, i) => {
+      if (!found[i]) change(f.key).orphans.push([f.at, f.activity as string]);
+    });
     for (const f of impressions) {
       if (!f.activity) continue;
       for (const day of daysBetween(shift(f.at, -window), shift(f.at, window)))
@@ -217,6 +221,66 @@ export class SignalFold {
       }
     }
     return changes;
+  }
+
+  /**
+   * Whether an impression of a click's activity is stored within the window either side of it. Read from the
+   * click outwards, a page of {@link LOOKUP_PAGE} events at a time, every shard in turn, and only until it is
+   * found: a campaign is clicked while it is displayed, so an impression a few seconds before its click costs a
+   * few events read, and only a click without one reads the whole window.
+   */
+  private async impressionNear(click: CampaignEventFact): Promise<boolean> {
+    const { provider, campaignId } = click.key;
+    const impressions = Object.entries(findProvider(provider)?.counted ?? {})
+      .filter(([, kind]) => kind === 'impressions')
+      .map(([event]) => event);
+    if (impressions.length === 0 || !click.activity) return false;
+    const window = this.thresholds.impressionMinutes;
+    const legs: [string, string, boolean][] = [
+      [shift(click.at, -window), click.at, false],
+      [click.at, shift(click.at, window), true],
+    ];
+    for (const [from, to, forward] of legs) {
+      const days = daysBetween(from, to);
+      for (const day of forward ? days : days.reverse()) {
+        const pages = shardKeys(campaignDayFamily(provider, campaignId, day), this.layout).map((pk) =>
+          queryPages(this.client, {
+            TableName: this.tableName,
+            KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+            FilterExpression: `#activity = :activity AND #event IN (${impressions.map((_, i) => `:e${i}`).join(', ')})`,
+            ExpressionAttributeNames: {
+              '#pk': RECORDS_TABLE.partitionKey,
+              '#sk': RECORDS_TABLE.sortKey,
+              '#activity': 'activity_id',
+              '#event': 'event',
+            },
+            ExpressionAttributeValues: {
+              ':pk': { S: pk },
+              ':from': { S: `${EVENT_SORT_PREFIX}${from}` },
+              ':to': { S: `${EVENT_SORT_PREFIX}${to}\uffff` },
+              ':activity': { S: click.activity as string },
+              ...Object.fromEntries(impressions.map((event, i) => [`:e${i}`, { S: event }])),
+            },
+            ProjectionExpression: '#pk',
+            ScanIndexForward: forward,
+            Limit: LOOKUP_PAGE,
+            ConsistentRead: true,
+          }),
+        );
+        // Every shard a page at a time: the impression is on one of them, at a distance the others do not know.
+        while (pages.length > 0) {
+          for (const [i, shard] of [...pages.entries()].reverse()) {
+            const page = await shard.next();
+            if (!page.done && page.value.length > 0) {
+              await Promise.all(pages.map((other) => other.return(undefined)));
+              return true;
+            }
+            if (page.done) pages.splice(i, 1);
+          }
+        }
+      }
+    }
+    return false;
   }
 
   /** The events of a partition family created from `from` to `to` (ISO 8601, inclusive), read consistently. */
