@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { findProvider } from '../providers';
 import { countedEvents } from '../receive/event-policy';
 import { isLogin, type SignalFact, signalFactOf } from '../signals/facts';
 import {
@@ -9,6 +8,7 @@ import {
   type LoginEventFact,
   SignalFold,
 } from '../signals/fold-signals';
+import { impressionsAndClicks, isHighCtr, noSignals, type SignalCounts } from '../signals/signal-counts';
 import {
   addBounded,
   type CampaignSignals,
@@ -99,7 +99,7 @@ import {
 import { getItems, type Item, keyOf, putIf, putItemIfAbsent, queryItems, updateIf } from '../table/table-io';
 import { setCountedFlag } from './event-writer';
 
-export type { BatchTally, CounterGroup, CounterKey, Deliveries, Inserted };
+export type { BatchTally, CounterGroup, CounterKey, Deliveries, Inserted, SignalCounts };
 
 /** Delivery figures summed per provider and day. */
 export function mergeDeliveries(entries: Iterable<Deliveries>): Deliveries[] {
@@ -155,50 +155,6 @@ export interface RepairSummary {
   signals?: SignalCounts;
 }
 
-/** Signals counted by kind: see `CampaignSignals` and `LoginSignals`. */
-export interface SignalCounts {
-  /** Clicks whose activity has no impression stored. */
-  clicks_without_impression: number;
-  /** Devices over the clicks-per-minute threshold (a device per campaign and minute). */
-  click_bursts: number;
-  /** Campaign-days whose CTR went over the threshold, with enough impressions. */
-  high_ctr: number;
-  /** Devices signed in to more accounts than the threshold (a device per provider-day). */
-  shared_devices: number;
-  /** Devices signed in from two countries within the threshold's minutes (a device per provider-day). */
-  country_hops: number;
-}
-
-/** No signal. */
-export const noSignals = (): SignalCounts => ({
-  clicks_without_impression: 0,
-  click_bursts: 0,
-  high_ctr: 0,
-  shared_devices: 0,
-  country_hops: 0,
-});
-
-/** Impressions and clicks of a campaign-day's counts, as its provider counts its event types. */
-export function impressionsAndClicks(
-  provider: string,
-  counts: Readonly<Record<string, number>>,
-): { impressions: number; clicks: number } {
-  const counted = findProvider(provider)?.counted ?? {};
-  let impressions = 0;
-  let clicks = 0;
-  for (const [event, kind] of Object.entries(counted)) {
-    const count = counts[`n:${event}`] ?? 0;
-    if (kind === 'impressions') impressions += count;
-    else clicks += count;
-  }
-  return { impressions, clicks };
-}
-
-/** Whether a campaign-day's CTR is over the threshold, with enough impressions to tell. */
-export const isHighCtr = (figures: { impressions: number; clicks: number }, thresholds: SignalThresholds) =>
-  figures.impressions >= thresholds.ctrMinImpressions &&
-  figures.clicks / figures.impressions > thresholds.ctr;
-
 /** Counter items a fold writes at once. */
 const FOLD_CONCURRENCY = 8;
 /** Devices whose days a fold reads and writes at once (a query and a put each). */
@@ -225,7 +181,6 @@ export interface RepairOptions {
   takeOver?: boolean;
 }
 
-/** Another repair pass wrote the fold state since this one read it. */
 /** Orphan clicks a campaign-day holds: those kept, and those past the bound. */
 const orphanCount = (signals: CampaignSignals) => signals.orphans.size + signals.orphansOver;
 
@@ -240,6 +195,7 @@ function sameSignals(a: CampaignSignals, b: CampaignSignals): boolean {
   );
 }
 
+/** Another repair pass wrote the fold state since this one read it. */
 class GaveWay extends Error {
   constructor() {
     super('another repair pass moved the fold state; this pass stops');

@@ -1,5 +1,5 @@
-import type { SignalCounts } from '../ingest/campaign-counters';
 import { METRICS_NAMESPACE } from '../metrics';
+import type { SignalCounts } from './signal-counts';
 
 /** The metric each signal is counted under (one per signal, so each can have an alarm of its own). */
 export const SIGNAL_METRICS: Readonly<Record<keyof SignalCounts, string>> = {

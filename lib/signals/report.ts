@@ -1,6 +1,6 @@
-import { impressionsAndClicks, isHighCtr } from '../ingest/campaign-counters';
 import type { ProviderDay } from '../table/provider-days';
 import type { CounterItem } from '../table/records-table';
+import { impressionsAndClicks, isHighCtr } from './signal-counts';
 import { burstDevice, type CampaignSignals } from './signal-items';
 import type { SignalThresholds } from './thresholds';
 
