@@ -409,6 +409,11 @@ async function eachLimited<T>(
  * its writes ended in doubt) is counted, once stale, from its own writes: the records whose `writer` names it
  * and the device markers it flagged. A fold is written down before it touches a counter item, and each counter
  * item it writes says so (`fold`), so a pass killed half-way is finished by the next, never applied twice.
+ *
+ * The fraud and quality signals ride on the same fold: a batch journals each first insert's signal fact with its
+ * tally, and the fold, having read the stored records around the facts it folds (see `SignalFold`), writes the
+ * signals into the counter items and provider-day items it writes anyway. A device's accounts are the one item
+ * of their own, written once per device and account.
  */
 export class CampaignCounters {
   constructor(
