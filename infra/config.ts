@@ -3,6 +3,7 @@ import { DEFAULT_MAX_BODY_BYTES, readAuthConfig, readEnabledProviders } from '..
 import { isBuiltInProvider, providerNames } from '../lib/providers';
 import { appRouteKeys, parseProviderApps, signsWithHmac } from '../lib/providers/apps';
 import { parseCustomProviders } from '../lib/providers/declarative';
+import { type AlertsConfig, parseAlertsConfig } from './constructs/alerts';
 import type { EventDestinationsOptions } from './constructs/event-destinations';
 import type { EventLakeOptions } from './constructs/event-lake';
 
@@ -61,6 +62,11 @@ export interface InboxConfig {
   replay: boolean | { httpUrl?: string };
   /** The event lake for Athena: first inserts into an Iceberg table, partitioned by day and provider. */
   lake: boolean | EventLakeOptions;
+  /**
+   * Alerts where people are: the alarms' topic routed to Slack and/or Microsoft Teams, per-provider traffic
+   * anomaly alarms, a daily digest (see `AlertsConfig`). Off when undefined.
+   */
+  alerts: AlertsConfig | undefined;
   /** Receives before a message that keeps failing moves to the DLQ. */
   dlqMaxReceiveCount: number;
   /** E-mail address subscribed to the alarms; none when empty. */
@@ -125,6 +131,7 @@ export const DEFAULT_CONFIG: InboxConfig = {
   destinations: undefined,
   replay: false,
   lake: false,
+  alerts: undefined,
   dlqMaxReceiveCount: 5,
   alarmEmail: undefined,
   allowUnsigned: false,
@@ -157,6 +164,7 @@ export const CONTEXT_KEYS: { [K in keyof InboxConfig]: string } = {
   destinations: 'destinations',
   replay: 'replay',
   lake: 'lake',
+  alerts: 'alerts',
   dlqMaxReceiveCount: 'dlqMaxReceiveCount',
   alarmEmail: 'alarmEmail',
   allowUnsigned: 'allowUnsigned',
@@ -390,6 +398,7 @@ function readLimits(or: ContextValue) {
     ),
     replay: or('replay', (v) => booleanOr<{ httpUrl?: string }>('replay', v), d.replay),
     lake: or('lake', (v) => booleanOr<EventLakeOptions>('lake', v), d.lake),
+    alerts: or('alerts', parseAlertsConfig, d.alerts),
   };
 }
 

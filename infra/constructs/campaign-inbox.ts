@@ -32,6 +32,7 @@ import {
   type RouteThrottle,
   servedProviders,
 } from '../config';
+import { Alerts, alertedProviders, alertsOptions } from './alerts';
 import { CampaignDashboard } from './campaign-dashboard';
 import { addEventDestinations, type EventDestinations } from './event-destinations';
 import { addEventLake, type EventLake } from './event-lake';
@@ -103,6 +104,8 @@ export class CampaignInbox extends Construct {
   readonly replay: EventReplay | undefined;
   /** The event lake for Athena, with `lake` only. */
   readonly lake: EventLake | undefined;
+  /** Chat channels, traffic anomaly alarms and the daily digest, with `alerts` only. */
+  readonly alerts: Alerts | undefined;
   /** The layout settings the tools must read the table with. */
   private readonly settings: { shards: number; recordRetentionDays: number };
 
@@ -131,11 +134,30 @@ export class CampaignInbox extends Construct {
     this.firewall = this.addFirewall(config);
     this.dashboard = this.addDashboard(config, providers);
     this.monitoring = this.addMonitoring(config, providers);
+    this.alerts = this.addAlerts(config, providers);
     this.destinations = addEventDestinations(this, this.records.table, config.destinations);
     this.replay = this.addReplay(config, providers);
     this.lake = addEventLake(this, this.records.table, config.lake, {
       logRetentionDays: config.logRetentionDays,
       ...this.customProvidersVariable(providers),
+    });
+  }
+
+  /** Chat channels on the alarms' topic, traffic anomaly alarms and the daily digest, with `alerts`. */
+  private addAlerts(config: InboxConfig, providers: ServedProviders): Alerts | undefined {
+    const topic = this.monitoring.topic;
+    if (!config.alerts || !topic) return undefined;
+    return new Alerts(this, 'Alerts', {
+      topic,
+      providers: alertedProviders(providers.served, providers.customProviders),
+      ...alertsOptions(config.alerts, {
+        table: this.records.table,
+        shards: config.shards,
+        recordRetentionDays: config.recordRetentionDays,
+        logRetentionDays: config.logRetentionDays,
+        deadLetterQueue: this.queue.deadLetterQueue,
+        customProviders: providers.customProviders,
+      }),
     });
   }
 
@@ -403,6 +425,7 @@ export class CampaignInbox extends Construct {
       deadLetterQueue: this.queue.deadLetterQueue,
       quietHours: config.quietHours,
       alarmEmail: config.alarmEmail,
+      notify: config.alerts !== undefined,
       customProviders: providers.customProviders,
     });
   }

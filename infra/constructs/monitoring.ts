@@ -22,11 +22,14 @@ export interface MonitoringProps {
   deadLetterQueue: sqs.IQueue;
   quietHours: number;
   alarmEmail: string | undefined;
+  /** Keep the alarms' topic even without an e-mail address (chat channels and the digest use it). */
+  notify?: boolean;
   /**
-   * The providers added by configuration (checked), whose event types the dashboard graphs besides the built-in
-   * providers'.
+   * The providers added by configuration, checked by `parseCustomProviders`, whose event types the dashboard
+   * graphs besides the built-in providers'. Typed by their name only: the construct's types name no schema
+   * library, so an app that installs the package type-checks without one.
    */
-  customProviders?: readonly CustomProviderConfig[];
+  customProviders?: readonly { name: string }[];
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
@@ -56,10 +59,10 @@ const OVER_HALF: Pick<
  * The providers whose events are graphed: the built-in ones, then those configured, built from their
  * configuration here rather than read from the process-wide registry, so a synth sees exactly the stack's own.
  */
-function graphedProviders(customProviders: readonly CustomProviderConfig[]): Provider[] {
+function graphedProviders(customProviders: readonly { name: string }[]): Provider[] {
   return [
     ...allProviders().filter((provider) => isBuiltInProvider(provider.name)),
-    ...customProviders.map(customProvider),
+    ...(customProviders as readonly CustomProviderConfig[]).map(customProvider),
   ];
 }
 
@@ -78,7 +81,7 @@ export class Monitoring extends Construct {
     this.addApiAlarms(props);
     this.addFunctionAlarms(props);
     this.addQuietSourceAlarm(props.quietHours);
-    this.topic = props.alarmEmail ? this.notify(props.alarmEmail) : undefined;
+    this.topic = props.alarmEmail || props.notify ? this.notify(props.alarmEmail) : undefined;
     this.dashboard = this.addDashboard(props);
   }
 
@@ -228,13 +231,13 @@ export class Monitoring extends Construct {
     );
   }
 
-  /** Every alarm notifies the address through one topic, when it fires and when it clears. */
-  private notify(alarmEmail: string): sns.Topic {
+  /** Every alarm notifies one topic (and the address, when given), when it fires and when it clears. */
+  private notify(alarmEmail: string | undefined): sns.Topic {
     const topic = new sns.Topic(this, 'AlarmTopic', {
       enforceSSL: true,
       displayName: 'campaign-inbox alarms',
     });
-    topic.addSubscription(new subscriptions.EmailSubscription(alarmEmail));
+    if (alarmEmail) topic.addSubscription(new subscriptions.EmailSubscription(alarmEmail));
     Validations.of(topic).acknowledge({
       id: 'AwsSolutions-SNS2',
       reason:
@@ -262,7 +265,7 @@ export class Monitoring extends Construct {
   }
 
   /** One line per event type the providers declare, the configured providers' included. */
-  private eventsWidget(customProviders: readonly CustomProviderConfig[]): cw.GraphWidget {
+  private eventsWidget(customProviders: readonly { name: string }[]): cw.GraphWidget {
     const eventNames = graphedProviders(customProviders).flatMap((provider) => provider.events);
     return new cw.GraphWidget({
       title: 'Events per minute by type',

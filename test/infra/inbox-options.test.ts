@@ -53,6 +53,15 @@ describe('the optional parts of the inbox', () => {
     expect(outputs(template)).toEqual(expect.arrayContaining(['LakeWorkGroup', 'LakeDatabase']));
   });
 
+  it('adds alerts on the alarms\' topic, kept without an e-mail address: traffic anomaly alarms and the digest', () => {
+    const template = synth({ alerts: '{"traffic":true,"digest":true}' });
+    expect(count(template, 'AWS::SNS::Topic')).toBe(1);
+    expect(count(template, 'AWS::SNS::Subscription')).toBe(0);
+    expect(count(template, 'AWS::CloudWatch::AnomalyDetector')).toBeGreaterThan(0);
+    expect(count(template, 'AWS::Scheduler::Schedule')).toBe(1);
+    expect(count(synth({}), 'AWS::SNS::Topic')).toBe(0);
+  });
+
   it('refuses a replay with nowhere to send to, and values that are not JSON objects, by name', () => {
     expect(() => synth({ replay: true })).toThrow(/replay needs somewhere to send to/);
     expect(() => readConfig(context({ destinations: 'bus' }))).toThrow(
