@@ -53,7 +53,7 @@ describe('the optional parts of the inbox', () => {
     expect(outputs(template)).toEqual(expect.arrayContaining(['LakeWorkGroup', 'LakeDatabase']));
   });
 
-  it('adds alerts on the alarms\' topic, kept without an e-mail address: traffic anomaly alarms and the digest', () => {
+  it("adds alerts on the alarms' topic, kept without an e-mail address: traffic anomaly alarms and the digest", () => {
     const template = synth({ alerts: '{"traffic":true,"digest":true}' });
     expect(count(template, 'AWS::SNS::Topic')).toBe(1);
     expect(count(template, 'AWS::SNS::Subscription')).toBe(0);
