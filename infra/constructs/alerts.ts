@@ -644,10 +644,13 @@ export function alertsOptions(config: AlertsConfig, parts: DigestParts): AlertsO
  */
 export function alertedProviders(
   served: readonly string[],
-  customProviders: readonly CustomProviderConfig[],
+  customProviders: readonly { name: string }[],
 ): AlertedProvider[] {
   return served.map((name) => {
-    const config = customProviders.find((custom) => custom.name === name);
+    // Checked by parseCustomProviders; typed by name here so the construct's types name no schema library.
+    const config = (customProviders as readonly CustomProviderConfig[]).find(
+      (custom) => custom.name === name,
+    );
     const provider = config
       ? customProvider(config)
       : isBuiltInProvider(name)
