@@ -1,5 +1,6 @@
 import type { QueueMessage } from '../events/event-record';
 import { withPolicy } from '../receive/event-policy';
+import { loginFamiliesOf, signalFactsOf } from '../signals/facts';
 import { wasAnswered, withDeadline } from '../table/deadline';
 import { counterFieldsOf, counterKeyOf } from '../table/records-table';
 import type { BatchTally, CampaignCounters, CounterGroup, Deliveries } from './campaign-counters';
@@ -107,7 +108,7 @@ async function store(
   const { groups, groupOf } = groupByCampaignDay(messages);
   // The entry comes first, so that no first insert of a campaign event escapes the repair. Every batch has one:
   // it also carries what the batch's deliveries came to (the delivery figures), campaign events or not.
-  const opened = await openEntry(counters, token, groups);
+  const opened = await openEntry(counters, token, groups, messages);
   // Listed for the read paths as the records are written; should it fail, the repair's count lists them.
   const registered =
     opened === undefined && groups.length > 0
@@ -157,9 +158,15 @@ function groupByCampaignDay(messages: readonly QueueMessage[]) {
 }
 
 /** Opens the batch's journal entry. @returns why it could not be opened, `undefined` when it was. */
-async function openEntry(counters: CampaignCounters, token: string, groups: CounterGroup[]) {
+async function openEntry(
+  counters: CampaignCounters,
+  token: string,
+  groups: CounterGroup[],
+  messages: readonly QueueMessage[],
+) {
   try {
-    await counters.open(token, groups);
+    // The partitions its logins go to: a batch killed before it closes is recounted from its own records there.
+    await counters.open(token, groups, loginFamiliesOf(messages));
     return undefined;
   } catch (error) {
     return error ?? new Error('the batch journal could not be opened');
@@ -273,6 +280,8 @@ function tallyOf(
     }
   });
   tally.deliveries = deliveriesOf(messages, stored, reprocessed);
+  // What the fraud and quality signals read of each first insert (a click's activity, a login's account).
+  tally.signals = signalFactsOf(messages, groupOf, stored);
   return { tally, known };
 }
 

@@ -24,6 +24,7 @@ const OPTIONS = {
   reason: { type: 'string' },
   id: { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
+  signals: { type: 'boolean', default: false },
   yes: { type: 'boolean', default: false },
   format: { type: 'string' },
   out: { type: 'string' },

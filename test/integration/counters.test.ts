@@ -415,6 +415,8 @@ describe('counter repair', () => {
       failed: 0,
       folded: 1,
       written: 6,
+      // What the pass raised, for its metrics (see the signals tests).
+      signals: expect.any(Object),
     });
     expect(await counters.repair()).toMatchObject({ folded: 0, written: 0, failed: 0 });
     expect(await actual(stats)).toEqual(expected(messages));
