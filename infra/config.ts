@@ -3,6 +3,7 @@ import { DEFAULT_MAX_BODY_BYTES, readAuthConfig, readEnabledProviders } from '..
 import { isBuiltInProvider, providerNames } from '../lib/providers';
 import { appRouteKeys, parseProviderApps, signsWithHmac } from '../lib/providers/apps';
 import { parseCustomProviders } from '../lib/providers/declarative';
+import { readSignalThresholds } from '../lib/signals/thresholds';
 import { type AlertsConfig, parseAlertsConfig } from './constructs/alerts';
 import type { EventDestinationsOptions } from './constructs/event-destinations';
 import type { EventLakeOptions } from './constructs/event-lake';
@@ -67,6 +68,11 @@ export interface InboxConfig {
    * anomaly alarms, a daily digest (see `AlertsConfig`). Off when undefined.
    */
   alerts: AlertsConfig | undefined;
+  /**
+   * The fraud and quality signals' thresholds, by their variable names (`{"SIGNAL_CTR":0.3}`: see
+   * `readSignalThresholds`); those unset keep their defaults.
+   */
+  signals: Readonly<Record<string, number | string>>;
   /** Receives before a message that keeps failing moves to the DLQ. */
   dlqMaxReceiveCount: number;
   /** E-mail address subscribed to the alarms; none when empty. */
@@ -132,6 +138,7 @@ export const DEFAULT_CONFIG: InboxConfig = {
   replay: false,
   lake: false,
   alerts: undefined,
+  signals: {},
   dlqMaxReceiveCount: 5,
   alarmEmail: undefined,
   allowUnsigned: false,
@@ -165,6 +172,7 @@ export const CONTEXT_KEYS: { [K in keyof InboxConfig]: string } = {
   replay: 'replay',
   lake: 'lake',
   alerts: 'alerts',
+  signals: 'signals',
   dlqMaxReceiveCount: 'dlqMaxReceiveCount',
   alarmEmail: 'alarmEmail',
   allowUnsigned: 'allowUnsigned',
@@ -399,6 +407,15 @@ function readLimits(or: ContextValue) {
     replay: or('replay', (v) => booleanOr<{ httpUrl?: string }>('replay', v), d.replay),
     lake: or('lake', (v) => booleanOr<EventLakeOptions>('lake', v), d.lake),
     alerts: or('alerts', parseAlertsConfig, d.alerts),
+    signals: or(
+      'signals',
+      (v) => {
+        const thresholds = jsonObject<Record<string, number | string>>('signals', v);
+        readSignalThresholds(thresholds);
+        return thresholds;
+      },
+      d.signals,
+    ),
   };
 }
 

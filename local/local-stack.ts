@@ -25,6 +25,7 @@ import type { AuthConfig } from '../lib/providers/provider';
 import { DashboardReader } from '../lib/queries/dashboard';
 import { EventQueue } from '../lib/queue/event-queue';
 import { sdkSendMessage } from '../lib/queue/sdk-send-message';
+import type { SignalThresholds } from '../lib/signals/thresholds';
 import { type SigningSecretDocument, StaticSigningSecrets } from '../lib/signature/signing-secrets';
 import { DEFAULT_LAYOUT, type TableLayout } from '../lib/table/records-table';
 import { Activity, LocalPipelineHealth } from './activity';
@@ -100,6 +101,8 @@ export interface LocalStackOptions {
    * `destinations` does (`DESTINATIONS`, see `parseDestinations`), journaled in `DATA_DIR/destinations`.
    */
   destinations?: DestinationsConfig | undefined;
+  /** The fraud and quality signals' thresholds (`SIGNAL_*`, see `readSignalThresholds`); unset: defaults. */
+  signals?: SignalThresholds;
   /** Runs of a throwing reaction before it is given up, and the wait before the second (doubled each time). */
   reactionRetries?: { attempts?: number; backoffMs?: number };
   /**
@@ -305,7 +308,13 @@ async function startUnlocked(
   const activity = new Activity();
   const consumer = await createConsumer(options, backends, layout, activity, logger);
   const dashboard = createDashboard(
-    new DashboardReader(backends.dynamodb, LOCAL_TABLE_NAME, layout, pipelineHealthOf(backends, activity)),
+    new DashboardReader(
+      backends.dynamodb,
+      LOCAL_TABLE_NAME,
+      layout,
+      pipelineHealthOf(backends, activity),
+      options.signals,
+    ),
     activity,
   );
   const healthy = () => isHealthy(backends, consumer.poller);
@@ -502,6 +511,7 @@ async function createConsumer(
   // Batches begun before this process were left by one that is gone: the repair counts them at once.
   const counters = new CampaignCounters(dynamodb, LOCAL_TABLE_NAME, layout, options.staleAfterMs, Date.now());
   const paused = () => storage?.fault !== undefined;
+  if (options.signals) counters.signalThresholds = options.signals;
   const repair = new CounterRepairLoop(counters, logger, options.repairIntervalMs ?? 2_000, paused);
   // Settles what a crash left of the reactions before the consumer runs; nothing at all without a reaction.
   const reactions = options.onEvent

@@ -4,6 +4,7 @@ import { type AuthOverride, loadTableLayout, readAuthConfig } from '../lib/confi
 import { createLogger } from '../lib/log';
 import { allProviders, providerNames } from '../lib/providers';
 import { customProviderSecrets, registerCustomProviders } from '../lib/providers/declarative';
+import { readSignalThresholds, type SignalThresholds } from '../lib/signals/thresholds';
 import { DataDirBusyError, lockDataDir } from './data-dir-lock';
 import { type DestinationsConfig, parseDestinations } from './destinations';
 import { resolveDevSecret, resolveDevUrlTokens } from './dev-secret';
@@ -66,12 +67,14 @@ const { secret, generated, tokens, generatedTokens } = await (async () => {
 let auth: Record<string, AuthOverride>;
 let throttles: ReturnType<typeof readLocalThrottles>;
 let destinations: DestinationsConfig | undefined;
+let signals: SignalThresholds;
 try {
   registerCustomProviders(process.env.CUSTOM_PROVIDERS);
   auth = readAuthConfig(process.env, providerNames());
   // After the configured providers are known: PROVIDER_THROTTLES may name them.
   throttles = readLocalThrottles();
   destinations = parseDestinations(process.env.DESTINATIONS, { providers: providerNames() });
+  signals = readSignalThresholds(process.env);
 } catch (error) {
   console.error(`campaign-inbox could not start: ${(error as Error).message}`);
   await lock.release();
@@ -141,6 +144,7 @@ const stack = await startLocalStack({
   onEvent: reaction,
   lake: ['1', 'true'].includes(process.env.LAKE ?? ''),
   destinations,
+  signals,
 }).catch((error: unknown) => {
   if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
     console.error(`campaign-inbox could not start: port ${port} is in use: set PORT to another one.`);

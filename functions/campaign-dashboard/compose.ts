@@ -31,7 +31,13 @@ export interface DashboardRuntime {
  */
 export function composeDashboardHandler(config: DashboardConfig, html: string, runtime: DashboardRuntime) {
   return createDashboardHandler({
-    reader: new DashboardReader(runtime.dynamodb, config.tableName, config.layout, runtime.pipelineHealth),
+    reader: new DashboardReader(
+      runtime.dynamodb,
+      config.tableName,
+      config.layout,
+      runtime.pipelineHealth,
+      config.signals,
+    ),
     verifier: new AccessTokenVerifier({
       issuer: config.tokenIssuer,
       clientId: config.tokenClientId,

@@ -13,10 +13,16 @@ import { ConfigError } from '../../lib/errors';
 import { type Level, levelFrom } from '../../lib/log';
 import { isBuiltInProvider, providerNames } from '../../lib/providers';
 import { registerCustomProviders } from '../../lib/providers/declarative';
+import {
+  readSignalThresholds,
+  type SignalThresholds,
+  type SignalVariables,
+  signalVariables,
+} from '../../lib/signals/thresholds';
 import type { TableLayout } from '../../lib/table/records-table';
 
 /** The dashboard function's environment as the stack writes it. */
-export interface DashboardVariables extends TableVariables, ProviderVariables {
+export interface DashboardVariables extends TableVariables, ProviderVariables, SignalVariables {
   TOKEN_ISSUER: string;
   TOKEN_CLIENT_ID: string;
   SIGN_IN_URL: string;
@@ -45,6 +51,8 @@ export interface DashboardSettings {
   /** Where delivery health is read: the receive function's metrics, and the queues when given. */
   health: { namespace: string; service: string; queueUrl?: string | undefined; dlqUrl?: string | undefined };
   providers: ProviderSettings;
+  /** The fraud and quality signals' thresholds; unset: their defaults. */
+  signals?: SignalThresholds;
 }
 
 /** @returns the dashboard function's environment, which {@link readDashboardEnvironment} reads back. */
@@ -60,6 +68,7 @@ export function dashboardVariables(settings: DashboardSettings): DashboardVariab
     ...providerVariables(settings.providers),
     ...(health.queueUrl ? { QUEUE_URL: health.queueUrl } : {}),
     ...(health.dlqUrl ? { DLQ_URL: health.dlqUrl } : {}),
+    ...(settings.signals ? signalVariables(settings.signals) : {}),
     POWERTOOLS_LOG_LEVEL: DEPLOYED_LOG_LEVEL,
   };
 }
@@ -75,6 +84,8 @@ export interface DashboardConfig {
   jwksUrl: string;
   /** The managed login's base URL, `https://<prefix>.auth.<region>.amazoncognito.com`, without a trailing slash. */
   signInUrl: string;
+  /** The fraud and quality signals' thresholds (the CTR's applies when the page is read). */
+  signals: SignalThresholds;
 }
 
 function required(env: Env, name: keyof DashboardVariables & string): string {
@@ -121,6 +132,7 @@ export function loadDashboardConfig(env: Env = process.env): DashboardConfig {
     tokenClientId: required(env, 'TOKEN_CLIENT_ID'),
     jwksUrl,
     signInUrl: signIn.origin,
+    signals: readSignalThresholds(env),
   };
 }
 

@@ -8,20 +8,38 @@ import {
   tableVariables,
 } from '../../lib/config';
 import { type Level, levelFrom } from '../../lib/log';
+import {
+  readSignalThresholds,
+  type SignalThresholds,
+  type SignalVariables,
+  signalVariables,
+} from '../../lib/signals/thresholds';
 
 /** The counter repair's environment as the stack writes it. */
-export interface RepairVariables extends TableVariables {
+export interface RepairVariables extends TableVariables, SignalVariables {
   POWERTOOLS_LOG_LEVEL: string;
 }
 
-/** @returns the counter repair's environment, which {@link readRepairConfig} reads back. */
-export function repairVariables(settings: { table: TableSettings }): RepairVariables {
-  return { ...tableVariables(settings.table), POWERTOOLS_LOG_LEVEL: DEPLOYED_LOG_LEVEL };
+/**
+ * @returns the counter repair's environment, which {@link readRepairConfig} reads back; with `signals`, the
+ *   fraud and quality signals' thresholds its fold applies.
+ */
+export function repairVariables(settings: {
+  table: TableSettings;
+  signals?: SignalThresholds;
+}): RepairVariables {
+  return {
+    ...tableVariables(settings.table),
+    ...(settings.signals ? signalVariables(settings.signals) : {}),
+    POWERTOOLS_LOG_LEVEL: DEPLOYED_LOG_LEVEL,
+  };
 }
 
 /** What the counter repair reads: the table, when a counter claim counts as abandoned, and its log level. */
 export interface RepairConfig extends Omit<ProcessConfig, 'dlqUrl'> {
   logLevel: Level;
+  /** The fraud and quality signals' thresholds (defaults for those unset). */
+  signals: SignalThresholds;
 }
 
 /**
@@ -33,5 +51,11 @@ export function readRepairConfig(
   env: EnvironmentOf<RepairVariables & { COUNTER_STALE_SECONDS: string; LOG_LEVEL: string }> = process.env,
 ): RepairConfig {
   const { tableName, layout, staleAfterMs } = loadProcessConfig(env);
-  return { tableName, layout, staleAfterMs, logLevel: levelFrom(env.POWERTOOLS_LOG_LEVEL ?? env.LOG_LEVEL) };
+  return {
+    tableName,
+    layout,
+    staleAfterMs,
+    logLevel: levelFrom(env.POWERTOOLS_LOG_LEVEL ?? env.LOG_LEVEL),
+    signals: readSignalThresholds(env),
+  };
 }

@@ -2,7 +2,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CampaignCounters, type RepairSummary } from '../../lib/ingest/campaign-counters';
 import { createInvocationContext, createLambdaLogger, type InvocationInfo } from '../../lib/log';
 import { signalMetricsLine } from '../../lib/signals/metrics';
-import { readSignalThresholds } from '../../lib/signals/thresholds';
 import { readRepairConfig } from './config';
 
 // Once per container: a missing variable fails the cold start loudly.
@@ -15,7 +14,7 @@ const counters = new CampaignCounters(
   config.layout,
   config.staleAfterMs,
 );
-counters.signalThresholds = readSignalThresholds();
+counters.signalThresholds = config.signals;
 counters.onRepairError = (subject, error) =>
   logger.warn('not settled; the next pass retries it', { ...subject, error });
 

@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { dashboardVariables } from '../../functions/campaign-dashboard/config';
 import { definedVariables } from '../../lib/config';
 import { METRICS_NAMESPACE, RECEIVE_SERVICE } from '../../lib/metrics';
+import { readSignalThresholds } from '../../lib/signals/thresholds';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
 import { checkDashboardUsers } from '../config';
 import { NodeFunction } from './node-function';
@@ -33,6 +34,8 @@ export interface CampaignDashboardProps {
   providers?: readonly string[];
   /** The providers added by configuration (checked), which the function serves besides the built-in ones. */
   customProviders?: readonly unknown[];
+  /** The fraud and quality signals' thresholds by variable name (see `readSignalThresholds`); unset: defaults. */
+  signals?: Readonly<Record<string, number | string>>;
 }
 
 /** Cognito's limit on a domain prefix (`<prefix>.auth.<region>.amazoncognito.com`). */
@@ -210,6 +213,7 @@ export class CampaignDashboard extends Construct {
             dlqUrl: props.deadLetterQueue?.queueUrl,
           },
           providers: { customProviders: props.customProviders ?? [], served: props.providers ?? [] },
+          ...(props.signals ? { signals: readSignalThresholds(props.signals) } : {}),
         }),
       ),
     });

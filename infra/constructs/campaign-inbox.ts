@@ -21,6 +21,7 @@ import {
 import { appRouteKeys, parseProviderApps, signsWithHmac } from '../../lib/providers/apps';
 import { type CustomProviderConfig, parseCustomProviders } from '../../lib/providers/declarative';
 import { RECEIVE_TIMEOUT_MS } from '../../lib/receive/invocation-deadline';
+import { readSignalThresholds } from '../../lib/signals/thresholds';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
 import {
   checkProviderThrottles,
@@ -339,7 +340,15 @@ export class CampaignInbox extends Construct {
       tracing: config.tracing,
       timeout: Duration.minutes(1),
       logRetentionDays: config.logRetentionDays,
-      environment: definedVariables(repairVariables({ table: this.tableSettings(config) })),
+      environment: definedVariables(
+        repairVariables({
+          table: this.tableSettings(config),
+          // Only those set: the function reads the defaults of the others.
+          ...(Object.keys(config.signals).length > 0
+            ? { signals: readSignalThresholds(config.signals) }
+            : {}),
+        }),
+      ),
     });
     // Reads the journal and the fold state, writes counter items whole, flags missing device markers; reads the
     // earlier protocol's list of claimed counters (one index) to settle what it left, and a day's campaigns (the
@@ -411,6 +420,7 @@ export class CampaignInbox extends Construct {
       deadLetterQueue: this.queue.deadLetterQueue,
       providers: providers.variables.served,
       customProviders: providers.customProviders,
+      ...(Object.keys(config.signals).length > 0 ? { signals: config.signals } : {}),
     });
   }
 

@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { METRIC, METRICS_NAMESPACE, type MetricName, perEventMetricName } from '../../lib/metrics';
 import { allProviders, isBuiltInProvider, type Provider } from '../../lib/providers';
 import { type CustomProviderConfig, customProvider } from '../../lib/providers/declarative';
+import { SIGNAL_METRICS, SIGNAL_METRICS_SERVICE } from '../../lib/signals/metrics';
 
 export interface MonitoringProps {
   api: apigw.HttpApi;
@@ -81,6 +82,7 @@ export class Monitoring extends Construct {
     this.addApiAlarms(props);
     this.addFunctionAlarms(props);
     this.addQuietSourceAlarm(props.quietHours);
+    this.addSignalAlarms();
     this.topic = props.alarmEmail || props.notify ? this.notify(props.alarmEmail) : undefined;
     this.dashboard = this.addDashboard(props);
   }
@@ -108,6 +110,32 @@ export class Monitoring extends Construct {
     const created = new cw.Alarm(this, id, { alarmDescription: description, ...options });
     this.alarms.push(created);
     return created;
+  }
+
+  /**
+   * One alarm per fraud and quality signal, on the count the repair's fold raised in 5 minutes (its embedded
+   * metrics): each names the command that lists what raised it.
+   */
+  private addSignalAlarms(): void {
+    for (const [signal, name] of Object.entries(SIGNAL_METRICS)) {
+      this.alarm(
+        `Signal${name}Alarm`,
+        `A fraud or quality signal was raised: ${signal}. See events stats --signals.`,
+        {
+          metric: new cw.Metric({
+            namespace: METRICS_NAMESPACE,
+            metricName: name,
+            dimensionsMap: { service: SIGNAL_METRICS_SERVICE },
+            period: FIVE_MINUTES,
+            statistic: cw.Stats.SUM,
+          }),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        },
+      );
+    }
   }
 
   private addQueueAlarms(props: MonitoringProps): void {

@@ -101,8 +101,13 @@ export function readSignalThresholds(
   };
 }
 
+/** The thresholds' environment variables, each optional (unset: its default). */
+export type SignalVariables = Partial<
+  Record<(typeof SIGNAL_VARIABLES)[keyof typeof SIGNAL_VARIABLES], string>
+>;
+
 /** The thresholds as environment variables (what a stack passes to the repair function and the dashboard). */
-export function signalVariables(thresholds: SignalThresholds): Record<string, string> {
+export function signalVariables(thresholds: SignalThresholds): SignalVariables {
   return Object.fromEntries(
     (Object.entries(SIGNAL_VARIABLES) as [keyof SignalThresholds, string][]).map(([key, name]) => [
       name,

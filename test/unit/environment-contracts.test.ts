@@ -20,6 +20,7 @@ import { levelFrom } from '../../lib/log';
 import { isBuiltInProvider, providerNames, setConfiguredProviders } from '../../lib/providers';
 import { parseCustomProviders } from '../../lib/providers/declarative';
 import { loadPipelineHealthConfig } from '../../lib/queries/pipeline-health';
+import { DEFAULT_SIGNAL_THRESHOLDS } from '../../lib/signals/thresholds';
 
 const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/Inbox-EventsQueue-AbC_12';
 const DLQ = 'https://sqs.eu-west-1.amazonaws.com/123456789012/Inbox-EventsDeadLetterQueue-Xy_9';
@@ -114,8 +115,10 @@ describe('environment contracts: what the stack writes, each function reads back
     }
   });
 
-  it('the counter repair reads back the table and layout the consumer writes with', () => {
+  it("the counter repair reads back the table and layout the consumer writes with, and the signals' thresholds", () => {
     const table = { tableName: 'Inbox-Records-1A2B', shards: 8, recordRetentionDays: 30 };
+    const signals = { ...DEFAULT_SIGNAL_THRESHOLDS, ctr: 0.35, clicksPerMinute: 20 };
+    expect(readRepairConfig(asDeployed(repairVariables({ table, signals }))).signals).toEqual(signals);
     const repair = readRepairConfig(asDeployed(repairVariables({ table })));
     const process = loadProcessConfig(asDeployed(processVariables({ table, dlqUrl: DLQ })));
     expect(repair).toEqual({
@@ -123,6 +126,7 @@ describe('environment contracts: what the stack writes, each function reads back
       layout: { shards: 8, retentionDays: 30 },
       staleAfterMs: 60_000,
       logLevel: 'info',
+      signals: DEFAULT_SIGNAL_THRESHOLDS,
     });
     expect(repair).toMatchObject({
       tableName: process.tableName,
@@ -154,6 +158,7 @@ describe('environment contracts: what the stack writes, each function reads back
         tokenClientId: settings.tokenClientId,
         jwksUrl: `${settings.tokenIssuer}/.well-known/jwks.json`,
         signInUrl: settings.signInUrl,
+        signals: DEFAULT_SIGNAL_THRESHOLDS,
       },
       customProviders: ['beacon'],
       logLevel: 'info',
