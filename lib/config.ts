@@ -79,10 +79,15 @@ export function providerVariables(providers: ProviderSettings): ProviderVariable
  */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Where the receive function finds the signing secrets: Secrets Manager, cached for `ttlMs` so that a
+ * rotation is seen within minutes without a read per request, or, for the local stack only, the environment.
+ */
 export type SecretsConfig =
   | { source: 'secrets-manager'; secretArn: string; ttlMs: number }
   | { source: 'env'; document: Record<string, { current: string; previous: string | null }> };
 
+/** The receive function's configuration, read once at cold start by {@link readReceiveConfig}. */
 export interface ReceiveConfig {
   queueUrl: string;
   maxBodyBytes: number;
@@ -160,6 +165,7 @@ export function readEnabledProviders(
   return names.length > 0 ? names : [...known];
 }
 
+/** The process function's (and the counter repair's) configuration, read by {@link loadProcessConfig}. */
 export interface ProcessConfig {
   tableName: string;
   layout: TableLayout;

@@ -1,3 +1,4 @@
+/** How much a logger writes, least severe first: a logger drops lines below its level. */
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };

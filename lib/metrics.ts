@@ -11,6 +11,7 @@ export const METRIC = {
   /** Reads of the signing secret that failed (the receive function kept its cached copy, or answered 503). */
   secretRefreshFailures: 'SecretRefreshFailures',
 } as const;
+/** The name of one of the pipeline's {@link METRIC}s. */
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 
 /**
@@ -20,6 +21,7 @@ export type MetricName = (typeof METRIC)[keyof typeof METRIC];
  * metric billed each month, so a value a sender could choose would be a cost anyone could raise.
  */
 export const REFUSAL_METRICS = [METRIC.signatureFailures, METRIC.rejected] as const;
+/** The name of one of the {@link REFUSAL_METRICS}, the only ones also counted per provider. */
 export type RefusalMetric = (typeof REFUSAL_METRICS)[number];
 /** Whether a metric is one of the {@link REFUSAL_METRICS}. */
 export const isRefusalMetric = (name: MetricName): name is RefusalMetric =>

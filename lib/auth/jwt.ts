@@ -58,6 +58,7 @@ export interface AccessTokenClaims {
   [claim: string]: unknown;
 }
 
+/** How an {@link AccessTokenVerifier} is set up: whose tokens it takes, where their keys are, its leeway. */
 export interface AccessTokenVerifierOptions {
   /** The `iss` every token must carry, compared exactly (`https://cognito-idp.<region>.amazonaws.com/<pool>`). */
   issuer: string;

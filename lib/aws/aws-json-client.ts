@@ -129,6 +129,10 @@ export function serviceEndpoint(
   return `https://${service}.${region}.${suffix}`;
 }
 
+/**
+ * How an {@link AwsJsonClient} reaches one service: its signing name, region, endpoint and protocol version,
+ * and how long and how often it tries; credentials, transport and clock are replaceable for tests.
+ */
 export interface AwsJsonClientOptions {
   /** The signing name, e.g. `sqs`. */
   service: string;

@@ -31,6 +31,10 @@ export interface JsonProtocolRequest {
   body: string;
 }
 
+/**
+ * What a signature is for and made with: the service and region its credential scope names, the credentials
+ * and the time.
+ */
 export interface SigningScope {
   /** The signing name, e.g. `sqs`, `secretsmanager`. */
   service: string;

@@ -12,11 +12,13 @@ const JsonObject = v.custom<Record<string, unknown>>(
   'expected an object',
 );
 
+/** Where the viewer was, as far as the provider says (SORI sends it): each part `null` when unknown. */
 export const GeolocationSchema = v.object({
   viewer_country: NullableString,
   viewer_region: NullableString,
   viewer_city: NullableString,
 });
+/** A record's viewer location (see {@link GeolocationSchema}). */
 export type Geolocation = v.InferOutput<typeof GeolocationSchema>;
 
 /**
@@ -57,6 +59,7 @@ export const EventRecordSchema = v.object({
    */
   trace_id: v.optional(v.string()),
 });
+/** A normalized event, as stored and queried (see {@link EventRecordSchema}). */
 export type EventRecord = v.InferOutput<typeof EventRecordSchema>;
 
 /** Longest free-text field kept in a record; the raw body keeps the whole value. */
@@ -78,6 +81,7 @@ export const QuarantineRecordSchema = v.object({
   /** The app the delivery came for (see `EventRecordSchema`); absent: `default`. */
   app: v.optional(v.string()),
 });
+/** An authentic delivery kept raw because it could not be read (see {@link QuarantineRecordSchema}). */
 export type QuarantineRecord = v.InferOutput<typeof QuarantineRecordSchema>;
 
 /**
@@ -99,6 +103,7 @@ export const EventPolicySchema = v.object({
     }),
   ),
 });
+/** The provider's decisions about an event, fixed at receipt (see {@link EventPolicySchema}). */
 export type EventPolicy = v.InferOutput<typeof EventPolicySchema>;
 
 /** The message layout the receive function writes; the consumer reads this one and the one before. */
@@ -133,4 +138,5 @@ export const QueueMessageSchema = v.variant('kind', [
     raw_ref: v.optional(v.string()),
   }),
 ]);
+/** One SQS message's body, either version (see {@link QueueMessageSchema}). */
 export type QueueMessage = v.InferOutput<typeof QueueMessageSchema>;

@@ -20,8 +20,9 @@ export type PutRecordBatch = (input: {
   Records: { Data: string }[];
 }) => Promise<PutRecordBatchAnswer>;
 
-/** Firehose takes at most 500 records and 4 MiB in one `PutRecordBatch` call. */
+/** Firehose takes at most 500 records in one `PutRecordBatch` call. */
 export const MAX_RECORDS_PER_CALL = 500;
+/** Firehose takes at most 4 MiB of records in one `PutRecordBatch` call. */
 export const MAX_BYTES_PER_CALL = 4 * 1024 * 1024;
 
 /** How a batch's delivery went: the sequence number the stream must resume from, when a row was not taken. */

@@ -16,11 +16,16 @@ import {
 // non-2xx is retried up to 20 times with exponential backoff, over days: the key is the event id alone, and the
 // record outlives the retries (retention is a year by default).
 
+/** The Ad Reform topics understood, and the event names its records carry: any other topic is quarantined. */
 export const ADREFORM_TOPICS = ['screenshot_set.approved'] as const;
 
 /** The largest Ad Reform body accepted, when the deployment's `maxBodyBytes` allows it (it does by default). */
 export const ADREFORM_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
+/**
+ * An Ad Reform webhook's envelope, with the fields of `data.object` a record takes; other members are kept,
+ * so a field the provider adds later does not make its deliveries invalid.
+ */
 export const AdReformEventSchema = v.looseObject({
   id: v.pipe(IdSchema, v.startsWith('evt_', 'expected an event id starting with evt_')),
   type: v.literal('event'),

@@ -200,6 +200,7 @@ export const CustomProviderSchema = v.pipe(
       addIssue({ message: problem.message, path: pathOf(dataset.value, problem.keys) });
   }),
 );
+/** One configured provider, as {@link CustomProviderSchema} reads it. */
 export type CustomProviderConfig = v.InferOutput<typeof CustomProviderSchema>;
 
 /** The list of configured providers: each by {@link CustomProviderSchema}, every name once. */

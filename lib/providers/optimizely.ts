@@ -58,6 +58,10 @@ function exactIds(payload: Record<string, unknown>, source: string | undefined):
   return exact;
 }
 
+/**
+ * One Optimizely Campaign event: a known `type`, its `id`, its `created` time (epoch milliseconds, read as
+ * ISO 8601) and the ids a record takes. Other members are kept: a field the provider adds is no refusal.
+ */
 export const OptimizelyEventSchema = v.looseObject({
   type: v.picklist(Object.keys(OPTIMIZELY_EVENTS) as (keyof typeof OPTIMIZELY_EVENTS)[]),
   id: IdSchema,

@@ -31,10 +31,10 @@ const TaggedEntitySchema = v.looseObject({
   image: Optional(v.string()),
 });
 
-/** Fields "delivered with every campaign webhook unless otherwise noted", plus the legacy duplicates. */
 /** "Device/session that triggered the event when available": an empty one means none. Keys hold it: ≤ 256. */
 const DeviceIdSchema = v.pipe(v.string(), v.maxLength(256, 'expected at most 256 characters'));
 
+/** Fields "delivered with every campaign webhook unless otherwise noted", plus the legacy duplicates. */
 const commonEntries = {
   account_id: IdSchema,
   created_at: IsoDateTimeSchema,
@@ -51,6 +51,10 @@ const commonEntries = {
   material_name: Optional(v.string()),
 };
 
+/**
+ * A current-format impression or click: `activity_id` is required, the "unique identifier for the specific
+ * impression or click" its record is keyed by, and so is a campaign id, nested or in the legacy duplicate.
+ */
 export const SoriCampaignEventSchema = v.pipe(
   v.looseObject({
     ...commonEntries,
@@ -61,19 +65,24 @@ export const SoriCampaignEventSchema = v.pipe(
   }),
   v.check((event) => Boolean(event.campaign?.id ?? event.campaign_id), 'campaign.id: expected a campaign id'),
 );
+/** A SORI impression or click, as {@link SoriCampaignEventSchema} reads it. */
 export type SoriCampaignEvent = v.InferOutput<typeof SoriCampaignEventSchema>;
 
+/** A SORI login (`authentication`): only the fields common to every current-format event. */
 export const SoriAuthenticationEventSchema = v.looseObject({
   ...commonEntries,
   event: v.literal('authentication'),
 });
+/** A SORI login, as {@link SoriAuthenticationEventSchema} reads it. */
 export type SoriAuthenticationEvent = v.InferOutput<typeof SoriAuthenticationEventSchema>;
 
+/** A SORI material's creation, update or deletion: the material's id, which keys its record, is required. */
 export const SoriMaterialEventSchema = v.looseObject({
   ...commonEntries,
   event: v.picklist(['admin.material.created', 'admin.material.updated', 'admin.material.deleted']),
   material: v.looseObject({ ...TaggedEntitySchema.entries, id: IdSchema }),
 });
+/** A SORI material event, as {@link SoriMaterialEventSchema} reads it. */
 export type SoriMaterialEvent = v.InferOutput<typeof SoriMaterialEventSchema>;
 
 /** The flat legacy payload, told apart by `event_type` and no `event`. */
@@ -87,6 +96,7 @@ export const SoriLegacyEventSchema = v.looseObject({
   platform: Optional(v.string()),
   timestamp: IsoDateTimeSchema,
 });
+/** A SORI legacy-format event, as {@link SoriLegacyEventSchema} reads it. */
 export type SoriLegacyEvent = v.InferOutput<typeof SoriLegacyEventSchema>;
 
 const SCHEMAS_BY_EVENT = {

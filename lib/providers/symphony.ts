@@ -17,6 +17,7 @@ import {
 // Symphony Ads API webhooks: `event`, and the entity at the payload root: `provider`, `type`, `id`, `reason`,
 // `metadata`, `status`. Objects are loose: fields Symphony adds later are kept (the raw body is stored whole).
 
+/** The Symphony events understood, and the event names its records carry: any other event is quarantined. */
 export const SYMPHONY_EVENTS = [
   'campaign.created',
   'campaign.updated',
@@ -25,6 +26,10 @@ export const SYMPHONY_EVENTS = [
   'campaign.completed',
 ] as const;
 
+/**
+ * One Symphony webhook: a known `event` and the campaign's `id`, with the entity's own fields when sent. It
+ * has no event id and no time: the whole body keys its record, and its receipt stands for its time.
+ */
 export const SymphonyEventSchema = v.looseObject({
   event: v.picklist(SYMPHONY_EVENTS),
   id: IdSchema,
@@ -34,6 +39,7 @@ export const SymphonyEventSchema = v.looseObject({
   metadata: Optional(JsonObjectSchema),
   status: Optional(v.string()),
 });
+/** A Symphony webhook, as {@link SymphonyEventSchema} reads it. */
 export type SymphonyEvent = v.InferOutput<typeof SymphonyEventSchema>;
 
 /**

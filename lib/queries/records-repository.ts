@@ -44,8 +44,12 @@ export interface EventQuery {
 }
 
 const DAY_MS = 86_400_000;
-/** How far back `--type` looks when no `--since` is given, and the most days one query walks. */
+/** How far back `--type` looks when no `--since` is given, in days. */
 export const TYPE_QUERY_DEFAULT_DAYS = 7;
+/**
+ * The most days one `--type` query walks, newest first: a year and its leap day, as long as records are kept
+ * by default. Each day is one more partition read, so a wide range is cut rather than read without end.
+ */
 export const TYPE_QUERY_MAX_DAYS = 366;
 
 /** Reads the records table for the CLI and the dashboard. Knows DynamoDB, nothing of Lambda or HTTP. */

@@ -2,11 +2,8 @@ import type { EventRecord, QueueMessage } from '../events/event-record';
 import { placementOf } from '../table/records-table';
 
 /**
- * What the fraud and quality signals read of one first insert, journaled by its batch beside what the counters
- * read (the fold sees each first insert once, so the signals move once per stored event, never per delivery):
- * - a campaign event: `['c', group, event, activity_id, device_id, created_at]`, `group` being the index of its
- *   campaign-day in the batch's journal entry;
- * - a login: `['l', provider, device_id, account_id, country, created_at]`.
+ * A campaign event's signal fact: `['c', group, event, activity_id, device_id, created_at]`, `group` being
+ * the index of its campaign-day in the batch's journal entry.
  */
 export type CampaignFact = [
   kind: 'c',
@@ -16,6 +13,7 @@ export type CampaignFact = [
   device: string | null,
   at: string,
 ];
+/** A login's signal fact: `['l', provider, device_id, account_id, country, created_at]`. */
 export type LoginFact = [
   kind: 'l',
   provider: string,
@@ -24,6 +22,11 @@ export type LoginFact = [
   country: string | null,
   at: string,
 ];
+/**
+ * What the fraud and quality signals read of one first insert, journaled by its batch beside what the
+ * counters read (the fold sees each first insert once, so the signals move once per stored event, never per
+ * delivery).
+ */
 export type SignalFact = CampaignFact | LoginFact;
 
 /**

@@ -28,11 +28,12 @@ export interface LoginSignals {
 }
 
 /**
- * Entries a signal keeps on an item. Each is a sender's value of at most a few dozen bytes: 1,000 orphans and 500
- * flags of each kind keep a counter item or a provider-day item far below DynamoDB's 400 KB item limit, and
- * the fold is their one writer, so the bound holds exactly.
+ * Orphan clicks a counter item keeps. Each entry a signal keeps is a sender's value of at most a few dozen
+ * bytes: 1,000 orphans and {@link MAX_FLAGS} flags of each kind keep a counter item or a provider-day item
+ * far below DynamoDB's 400 KB item limit, and the fold is their one writer, so the bound holds exactly.
  */
 export const MAX_ORPHANS = 1_000;
+/** Flags of each kind (bursts, accounts, countries) an item keeps; see {@link MAX_ORPHANS} for why. */
 export const MAX_FLAGS = 500;
 
 const A = {

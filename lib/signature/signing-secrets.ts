@@ -12,6 +12,7 @@ export const AppSecretSchema = v.object({
   current: v.nullish(v.pipe(v.string(), v.minLength(1))),
   previous: v.nullish(v.string()),
 });
+/** One app's HMAC keys, as {@link AppSecretSchema} reads them. */
 export type AppSecret = v.InferOutput<typeof AppSecretSchema>;
 
 /**
@@ -27,6 +28,7 @@ export const ProviderSecretSchema = v.object({
   basic: v.nullish(v.object({ username: v.string(), password: v.pipe(v.string(), v.minLength(1)) })),
   apps: v.nullish(v.record(AppNameSchema, AppSecretSchema)),
 });
+/** A provider's credentials, as {@link ProviderSecretSchema} reads them. */
 export type ProviderSecret = v.InferOutput<typeof ProviderSecretSchema>;
 
 /**
@@ -42,6 +44,10 @@ export const SigningSecretDocumentSchema = v.objectWithRest(
   { url_token: v.optional(v.string()) },
   ProviderSecretSchema,
 );
+/**
+ * The signing secret's JSON (see {@link SigningSecretDocumentSchema}): the generated top-level `url_token`
+ * beside one {@link ProviderSecret} per provider name.
+ */
 export interface SigningSecretDocument {
   url_token?: string | undefined;
   [provider: string]: ProviderSecret | string | undefined;

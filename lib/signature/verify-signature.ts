@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** The HMAC algorithms a provider may sign with, and the bytes of each one's digest. */
 export const HMAC_DIGEST_BYTES = { sha1: 20, sha256: 32, sha512: 64 } as const;
+/** The name of an HMAC algorithm a provider may sign with (see {@link HMAC_DIGEST_BYTES}). */
 export type HmacAlgorithm = keyof typeof HMAC_DIGEST_BYTES;
 
 /** How a secret becomes the HMAC key: its UTF-8 text, or (Standard Webhooks) the bytes a `whsec_` value encodes. */

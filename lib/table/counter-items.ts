@@ -221,6 +221,7 @@ export interface FoldRun {
   legacy: [provider: string, campaignId: string, day: string, token: string][];
 }
 
+/** The key of the fold state's item, a fresh copy each call so that no caller can change the shared one. */
 export const foldStateKey = () => ({ ...FOLD_STATE_KEY });
 
 /** @returns the fold state an item holds (the initial state for none). */
@@ -436,6 +437,7 @@ export interface FoldChanges {
   whole: boolean;
 }
 
+/** The most items a fold's changes name one by one (more say `whole`): within DynamoDB's 400 KB item cap. */
 export const MAX_FOLD_CHANGES = 2_000;
 /** A day: a reader more than a fold behind reads everything again anyway. */
 const FOLD_CHANGES_TTL_SECONDS = 86_400;

@@ -28,6 +28,7 @@ export interface DeviceReach {
   fold: string | undefined;
 }
 
+/** The partition of a device's reach items: one per device of a provider, sorted by campaign. */
 export const deviceReachPartitionKey = (provider: string, deviceId: string) =>
   `REACH#${provider}#${deviceId}`;
 

@@ -32,8 +32,10 @@ export interface ProviderDay {
 
 /** A provider-day's delivery figures, in the order a journal entry lists them. */
 export const DELIVERY_FIGURES = ['received', 'stored', 'duplicates', 'quarantined'] as const;
+/** A provider-day's delivery figures by name (see {@link DELIVERY_FIGURES}). */
 export type DeliveryFigures = Record<(typeof DELIVERY_FIGURES)[number], number>;
 
+/** The partition of a provider's days: one item per UTC day, sorted by day. */
 export const providerDayPartitionKey = (provider: string) => `PROVIDERDAY#${provider}`;
 
 /** The key of a provider-day's item. */

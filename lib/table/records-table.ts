@@ -60,6 +60,7 @@ export interface TableLayout {
   retentionDays: number | null;
 }
 
+/** The layout of a writer or reader given none: one shard, records kept for ever. */
 export const DEFAULT_LAYOUT: TableLayout = { shards: 1, retentionDays: null };
 
 /**
@@ -93,29 +94,49 @@ export const PROJECTED_ATTRIBUTES = [
 /** Epoch seconds after which DynamoDB may delete an item (TTL); unset items are kept. */
 export const TTL_ATTRIBUTE = 'expires_at';
 
+/** The sort key of an item alone in its partition: a quarantine, a current state, an event keyed by id. */
 export const RECORD_SORT_KEY = 'RECORD';
+/** The `gsi1` partition listing quarantined deliveries, oldest first. */
 export const QUARANTINE_PARTITION = 'QUARANTINE';
 
+/** The partition of an event keyed by its id alone (its time is its receipt, so its time cannot key it). */
 export const eventPartitionKey = (id: string) => `EVENT#${id}`;
+/** The partition of one quarantined delivery: its conditional put also rejects the delivery's duplicates. */
 export const quarantinePartitionKey = (id: string) => `QUARANTINE#${id}`;
+/** The partition of one shard of a campaign's events on one UTC day. */
 export const campaignDayPartitionKey = (provider: string, campaignId: string, day: string, shard: number) =>
   `CAMPAIGN#${provider}#${campaignId}#${day}#${shard}`;
+/** The `gsi1` partition of one shard of a campaign's events keyed by id, all days together. */
 export const campaignPartitionKey = (provider: string, campaignId: string, shard: number) =>
   `CAMPAIGN#${provider}#${campaignId}#${shard}`;
+/**
+ * A device's partition: in the table, its markers (which partition families hold its events, day by day); in
+ * `gsi2`, its events keyed by id.
+ */
 export const devicePartitionKey = (provider: string, deviceId: string) => `DEVICE#${provider}#${deviceId}`;
+/**
+ * One shard of a provider's events of one type on one UTC day: in the table, its events of no campaign; in
+ * `gsi3`, its events keyed by id.
+ */
 export const typeDayPartitionKey = (provider: string, event: string, day: string, shard: number) =>
   `TYPE#${provider}#${event}#${day}#${shard}`;
+/** The partition of a provider's current state of one entity (e.g. a Symphony campaign's status). */
 export const statePartitionKey = (provider: string, key: string) => `STATE#${provider}#${key}`;
+/** The partition of a campaign's counter items, one per UTC day. */
 export const statsPartitionKey = (provider: string, campaignId: string) => `STATS#${provider}#${campaignId}`;
+/** The `gsi3` partition of every campaign's counter item on one UTC day of a provider. */
 export const statsDayPartitionKey = (provider: string, day: string) => `STATSDAY#${provider}#${day}`;
 /**
  * The `gsi2` partition listing counter items claimed since the repair last looked at them: a claim puts its
  * item there, the repair takes it out once no claim is left.
  */
 export const PENDING_COUNTERS_PARTITION = 'STATS#PENDING';
+/** A claimed counter item's sort key in {@link PENDING_COUNTERS_PARTITION}: day first, oldest first. */
 export const pendingCounterSortKey = (provider: string, campaignId: string, day: string) =>
   `${day}#${provider}#${campaignId}`;
+/** What every event item's sort key starts with: a query asks for events alone, or a time range of them. */
 export const EVENT_SORT_PREFIX = 'E#';
+/** An event item's sort key: sorted by its time, its id keeping two events of one instant apart. */
 export const eventSortKey = (createdAt: string, id: string) => `${EVENT_SORT_PREFIX}${createdAt}#${id}`;
 /**
  * The attribute a device marker carries once a counted event of its campaign-day has been seen; its value says
@@ -130,6 +151,7 @@ export const WRITER_ATTRIBUTE = 'writer';
 
 /** The attribute of a counter item that counts stored events of one type. */
 export const COUNT_PREFIX = 'n:';
+/** The counter item attribute that counts stored events of type `event`. */
 export const countAttribute = (event: string) => `${COUNT_PREFIX}${event}`;
 /** The attribute of a counter item that counts unique devices. */
 export const DEVICES_ATTRIBUTE = 'devices';
@@ -140,6 +162,7 @@ export const NAME_ATTRIBUTE = 'name';
 
 /** What a campaign-day's events are broken down by, besides their type. */
 export const BREAKDOWNS = ['hour', 'platform', 'country', 'material'] as const;
+/** One of the {@link BREAKDOWNS} a campaign-day's events are counted by. */
 export type Breakdown = (typeof BREAKDOWNS)[number];
 /** Counter attributes are `n:<event>` and `b␟<breakdown>␟<value>␟<event>` (␟: the unit separator). */
 const SEPARATOR = '\u001f';
