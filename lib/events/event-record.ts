@@ -57,7 +57,7 @@ export const EventRecordSchema = v.object({
    * The AWS X-Ray trace id of the POST that delivered it (`1-<time>-<id>`), with the stack's `tracing` on: the
    * record a trace ends at, and the trace a record came by.
    */
-  trace_id: v.optional(v.string()),
+  trace_id: v.nullish(v.string()),
 });
 /** A normalized event, as stored and queried (see {@link EventRecordSchema}). */
 export type EventRecord = v.InferOutput<typeof EventRecordSchema>;

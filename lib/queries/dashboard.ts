@@ -856,14 +856,19 @@ function addBreakdowns(
   breakdowns: Record<FilterBreakdown, Map<string, BreakdownRow>>,
   query: DashboardQuery,
 ) {
+  // A range's thousands of items each hold some forty values: `for…in` over their prototype-less objects (see
+  // `fromCounterItem`) spares an array per value that `Object.entries` would make.
   for (const breakdown of BREAKDOWNS) {
     // Under a breakdown filter, only the value's own row: the counters do not cross one breakdown with another.
     if (query.breakdown && breakdown !== query.breakdown) continue;
-    for (const [key, byEvent] of Object.entries(item.breakdowns[breakdown])) {
+    const values = item.breakdowns[breakdown];
+    for (const key in values) {
       if (query.breakdown && key !== query.value) continue;
-      for (const [event, count] of Object.entries(byEvent)) {
+      const byEvent = values[key] as Record<string, number>;
+      for (const event in byEvent) {
         const counter = counterOf(item.provider, event);
         if (!counter) continue;
+        const count = byEvent[event] as number;
         if (breakdown === 'hour') {
           const hour = hourOf(key);
           const slot = hour === undefined ? undefined : hourly[hour];
@@ -871,9 +876,12 @@ function addBreakdowns(
           continue;
         }
         const rows = breakdowns[breakdown];
-        const row = rows.get(key) ?? { key, impressions: 0, clicks: 0 };
+        let row = rows.get(key);
+        if (!row) {
+          row = { key, impressions: 0, clicks: 0 };
+          rows.set(key, row);
+        }
         row[counter] += count;
-        rows.set(key, row);
       }
     }
   }

@@ -100,7 +100,7 @@ export function buildQueueMessage(
     ...capRecord(interpretation.record, raw.length),
     normalizer: normalizerOf(provider),
     app,
-    ...(delivery?.traceId ? { trace_id: delivery.traceId } : {}),
+    trace_id: delivery?.traceId ?? null,
   };
   const recordBytes = toAsciiJson(record).length;
   if (recordBytes > MAX_RECORD_BYTES) return quarantine(`normalized record over ${MAX_RECORD_BYTES} bytes`);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadDashboardConfig } from '../../functions/campaign-dashboard/config';
 import { ConfigError } from '../../lib/errors';
+import { DEFAULT_SIGNAL_THRESHOLDS } from '../../lib/signals/thresholds';
 
 const ISSUER = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool';
 const ENV = {
@@ -19,6 +20,7 @@ describe('the dashboard function configuration', () => {
       tokenClientId: 'client',
       jwksUrl: `${ISSUER}/.well-known/jwks.json`,
       signInUrl: 'https://inbox-abc.auth.eu-west-1.amazoncognito.com',
+      signals: DEFAULT_SIGNAL_THRESHOLDS,
     });
     expect(
       loadDashboardConfig({ ...ENV, TOKEN_JWKS_URL: 'http://127.0.0.1:5000/p/.well-known/jwks.json' })
