@@ -55,7 +55,8 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').trim();
 }
 
-async function main(argv: string[]): Promise<number> {
+/** The flags, checked: the provider, the app, and which one change (or showing) is asked for. */
+function parseFlags(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -69,10 +70,7 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (values.help) {
-    console.log(usage());
-    return 0;
-  }
+  if (values.help) return { values, provider: '', app: DEFAULT_APP };
   // The providers the stack is configured with: their secrets sit in the signing secret beside SORI's.
   if (process.env.CUSTOM_PROVIDERS !== undefined) registerCustomProviders(process.env.CUSTOM_PROVIDERS);
   const provider = values.provider ?? 'sori';
@@ -94,61 +92,91 @@ async function main(argv: string[]): Promise<number> {
     if (findProvider(provider)?.auth.scheme.kind !== 'hmac')
       throw new UsageError(`${provider} does not sign its deliveries with an HMAC: it has no apps`);
   }
-  const region = await requireRegion(values.region);
-  const outputs = await readStackOutputs(values.stack, region);
-  const secretId = requireOutput(outputs, 'SigningSecretArn', values.stack);
-  const webhookUrl = requireOutput(outputs, 'WebhookUrl', values.stack);
-  const client = new SecretsManagerClient({ region });
-  const put = (document: SigningSecretDocument) =>
-    client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(document) }));
-  try {
-    const current = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
-    const document = parseSigningSecretDocument(current.SecretString ?? '{}');
-    if (values['show-token-url']) {
-      const names = values.provider ? [values.provider] : urlTokenProviderNames();
-      for (const name of names) {
-        const url = tokenWebhookUrl(webhookUrl, document, name);
-        if (!url) {
-          console.error(`${name}: no URL token (the secret holds no generated value): use --new-url-token`);
-          continue;
-        }
-        console.log(names.length > 1 ? `${`${name}:`.padEnd(12)} ${url}` : url);
-      }
-      console.error('Each URL is a secret: paste it into its provider only, show it to no one else.');
-      return 0;
+  return { values, provider, app };
+}
+
+type Flags = ReturnType<typeof parseFlags>;
+
+/** What one run changes in the signing secret, and says: the document read, how to write the next. */
+interface Change {
+  document: SigningSecretDocument;
+  put: (document: SigningSecretDocument) => Promise<unknown>;
+  webhookUrl: string;
+}
+
+/** `--show-token-url`: each provider's URL with its token (secret: shown to the operator only). */
+function showTokenUrls({ values }: Flags, { document, webhookUrl }: Change): number {
+  const names = values.provider ? [values.provider] : urlTokenProviderNames();
+  for (const name of names) {
+    const url = tokenWebhookUrl(webhookUrl, document, name);
+    if (!url) {
+      console.error(`${name}: no URL token (the secret holds no generated value): use --new-url-token`);
+      continue;
     }
-    if (values['new-url-token']) {
-      const next = rotateUrlToken(document, provider);
-      await put(next);
-      console.log(tokenWebhookUrl(webhookUrl, next, provider));
-      console.error(
-        `A new URL token for ${provider}: paste this URL into its console; the old one stops within 5 minutes.`,
-      );
-      return 0;
-    }
-    if (values.basic) {
-      const [username, ...rest] = (await readStdin()).split(':');
-      const password = rest.join(':');
-      if (!username || !password)
-        throw new Error('give the Basic credentials on standard input as user:password');
-      await put(setBasicCredentials(document, provider, { username, password }));
-      console.error(`HTTP Basic credentials for ${provider} are set.`);
-      return 0;
-    }
-    const secret = await readStdin();
-    await put(rotateSecret(document, provider, secret, app));
-    if (app !== DEFAULT_APP) {
-      // The app's own URL: the provider's, one segment more. It is no secret, unlike a URL token.
-      console.log(`${webhookUrl.replace(/\/webhooks\/[^/]+\/?$/, '')}/webhooks/${provider}/${app}`);
-      console.error(
-        `The ${provider} secret of app ${app} is set; its previous one still verifies until the next change, and no other app's changed. Paste this URL into that app's console; receive functions pick the key up within 5 minutes.`,
-      );
-      return 0;
-    }
+    console.log(names.length > 1 ? `${`${name}:`.padEnd(12)} ${url}` : url);
+  }
+  console.error('Each URL is a secret: paste it into its provider only, show it to no one else.');
+  return 0;
+}
+
+/** The change the flags ask for, written; what to do next on stderr, the URL to paste on stdout. */
+async function applyChange({ values, provider, app }: Flags, { document, put, webhookUrl }: Change) {
+  if (values['new-url-token']) {
+    const next = rotateUrlToken(document, provider);
+    await put(next);
+    console.log(tokenWebhookUrl(webhookUrl, next, provider));
     console.error(
-      `The ${provider} secret is set; the previous one still verifies until the next change. Receive functions pick it up within 5 minutes.`,
+      `A new URL token for ${provider}: paste this URL into its console; the old one stops within 5 minutes.`,
     );
     return 0;
+  }
+  if (values.basic) {
+    const [username, ...rest] = (await readStdin()).split(':');
+    const password = rest.join(':');
+    if (!username || !password)
+      throw new Error('give the Basic credentials on standard input as user:password');
+    await put(setBasicCredentials(document, provider, { username, password }));
+    console.error(`HTTP Basic credentials for ${provider} are set.`);
+    return 0;
+  }
+  const secret = await readStdin();
+  await put(rotateSecret(document, provider, secret, app));
+  if (app !== DEFAULT_APP) {
+    // The app's own URL: the provider's, one segment more. It is no secret, unlike a URL token.
+    console.log(`${webhookUrl.replace(/\/webhooks\/[^/]+\/?$/, '')}/webhooks/${provider}/${app}`);
+    console.error(
+      `The ${provider} secret of app ${app} is set; its previous one still verifies until the next change, and no other app's changed. Paste this URL into that app's console; receive functions pick the key up within 5 minutes.`,
+    );
+    return 0;
+  }
+  console.error(
+    `The ${provider} secret is set; the previous one still verifies until the next change. Receive functions pick it up within 5 minutes.`,
+  );
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv);
+  if (flags.values.help) {
+    console.log(usage());
+    return 0;
+  }
+  const region = await requireRegion(flags.values.region);
+  const outputs = await readStackOutputs(flags.values.stack, region);
+  const secretId = requireOutput(outputs, 'SigningSecretArn', flags.values.stack);
+  const webhookUrl = requireOutput(outputs, 'WebhookUrl', flags.values.stack);
+  const client = new SecretsManagerClient({ region });
+  try {
+    const current = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+    const change: Change = {
+      document: parseSigningSecretDocument(current.SecretString ?? '{}'),
+      put: (document) =>
+        client.send(
+          new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(document) }),
+        ),
+      webhookUrl,
+    };
+    return flags.values['show-token-url'] ? showTokenUrls(flags, change) : await applyChange(flags, change);
   } finally {
     client.destroy();
   }

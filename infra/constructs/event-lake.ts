@@ -97,7 +97,22 @@ export class EventLake extends Construct {
       );
     }
 
-    this.bucket = new s3.Bucket(this, 'Bucket', {
+    this.bucket = this.addBucket();
+    const { database, table } = this.addCatalog();
+    this.database = database;
+    this.table = table;
+    this.deliveryStream = this.addDeliveryStream(table, bufferSeconds, logRetentionDays);
+    const { transform, failures } = this.addTransform(props, logRetentionDays);
+    this.transform = transform;
+    this.failures = failures;
+    const { workGroup, namedQueries } = this.addQueries();
+    this.workGroup = workGroup;
+    this.namedQueries = namedQueries;
+  }
+
+  /** The lake's bucket: private, encrypted, TLS only, kept when the stack goes. */
+  private addBucket(): s3.Bucket {
+    const bucket = new s3.Bucket(this, 'Bucket', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
@@ -111,13 +126,17 @@ export class EventLake extends Construct {
         { abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
     });
-    Validations.of(this.bucket).acknowledge({
+    Validations.of(bucket).acknowledge({
       id: 'AwsSolutions-S1',
       reason:
         'Only Firehose writes here and only Athena reads, through the roles and workgroup of this construct; CloudTrail records their API calls, and a log bucket would cost more than the lake.',
     });
+    return bucket;
+  }
 
-    this.database = new glue.CfnDatabase(this, 'Database', {
+  /** The Glue database and its Iceberg table, the lake row as its schema, partitioned by day and provider. */
+  private addCatalog(): { database: glue.CfnDatabase; table: glue.CfnTable } {
+    const database = new glue.CfnDatabase(this, 'Database', {
       catalogId: Aws.ACCOUNT_ID,
       databaseInput: {
         name: this.databaseName,
@@ -125,7 +144,7 @@ export class EventLake extends Construct {
       },
     });
     const fieldId = (name: string) => LAKE_COLUMNS.findIndex((column) => column.name === name) + 1;
-    this.table = new glue.CfnTable(this, 'Table', {
+    const table = new glue.CfnTable(this, 'Table', {
       catalogId: Aws.ACCOUNT_ID,
       databaseName: this.databaseName,
       tableInput: { name: LAKE_TABLE_NAME, tableType: 'EXTERNAL_TABLE' },
@@ -167,8 +186,17 @@ export class EventLake extends Construct {
         },
       },
     });
-    this.table.node.addDependency(this.database);
+    table.node.addDependency(database);
+    return { database, table };
+  }
 
+  /** Firehose into the Iceberg table, append only, with its logs and a role that reaches the lake only. */
+  private addDeliveryStream(
+    table: glue.CfnTable,
+    bufferSeconds: number,
+    logRetentionDays: number,
+  ): firehose.CfnDeliveryStream {
+    const stack = Stack.of(this);
     const firehoseLogs = new logs.LogGroup(this, 'DeliveryLogs', {
       retention: logRetentionDays as logs.RetentionDays,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -177,6 +205,47 @@ export class EventLake extends Construct {
       logGroup: firehoseLogs,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    const catalogArn = stack.formatArn({ service: 'glue', resource: 'catalog' });
+    const deliveryRole = this.addDeliveryRole(catalogArn, firehoseLogs);
+
+    const deliveryStream = new firehose.CfnDeliveryStream(this, 'DeliveryStream', {
+      deliveryStreamType: 'DirectPut',
+      deliveryStreamEncryptionConfigurationInput: { keyType: 'AWS_OWNED_CMK' },
+      icebergDestinationConfiguration: {
+        // Rows are first inserts, never updates or deletes: Firehose then scales its throughput by itself.
+        appendOnly: true,
+        roleArn: deliveryRole.roleArn,
+        catalogConfiguration: { catalogArn },
+        destinationTableConfigurationList: [
+          {
+            destinationDatabaseName: this.databaseName,
+            destinationTableName: LAKE_TABLE_NAME,
+            s3ErrorOutputPrefix: ERRORS_PREFIX,
+          },
+        ],
+        bufferingHints: { intervalInSeconds: bufferSeconds, sizeInMBs: 128 },
+        retryOptions: { durationInSeconds: 3600 },
+        s3BackupMode: 'FailedDataOnly',
+        s3Configuration: {
+          bucketArn: this.bucket.bucketArn,
+          roleArn: deliveryRole.roleArn,
+          errorOutputPrefix: ERRORS_PREFIX,
+        },
+        cloudWatchLoggingOptions: {
+          enabled: true,
+          logGroupName: firehoseLogs.logGroupName,
+          logStreamName: firehoseLogStream.logStreamName,
+        },
+      },
+    });
+    deliveryStream.node.addDependency(deliveryRole);
+    deliveryStream.node.addDependency(table);
+    return deliveryStream;
+  }
+
+  /** Firehose's role: the lake's table in Glue, the lake's bucket and its own log group, nothing else. */
+  private addDeliveryRole(catalogArn: string, firehoseLogs: logs.LogGroup): iam.Role {
+    const stack = Stack.of(this);
     const deliveryRole = new iam.Role(this, 'DeliveryRole', {
       assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', {
         conditions: { StringEquals: { 'sts:ExternalId': Aws.ACCOUNT_ID } },
@@ -187,7 +256,6 @@ export class EventLake extends Construct {
       resource: 'table',
       resourceName: `${this.databaseName}/${LAKE_TABLE_NAME}`,
     });
-    const catalogArn = stack.formatArn({ service: 'glue', resource: 'catalog' });
     deliveryRole.addToPolicy(
       new iam.PolicyStatement({
         actions: ['glue:GetTable', 'glue:GetDatabase', 'glue:UpdateTable'],
@@ -225,42 +293,16 @@ export class EventLake extends Construct {
       reason:
         "Firehose writes data and metadata files under names it makes at run time (the table's data/ and metadata/ under events/, failed rows under errors/), so its role reaches the lake bucket's objects, and no other bucket.",
     });
+    return deliveryRole;
+  }
 
-    this.deliveryStream = new firehose.CfnDeliveryStream(this, 'DeliveryStream', {
-      deliveryStreamType: 'DirectPut',
-      deliveryStreamEncryptionConfigurationInput: { keyType: 'AWS_OWNED_CMK' },
-      icebergDestinationConfiguration: {
-        // Rows are first inserts, never updates or deletes: Firehose then scales its throughput by itself.
-        appendOnly: true,
-        roleArn: deliveryRole.roleArn,
-        catalogConfiguration: { catalogArn },
-        destinationTableConfigurationList: [
-          {
-            destinationDatabaseName: this.databaseName,
-            destinationTableName: LAKE_TABLE_NAME,
-            s3ErrorOutputPrefix: ERRORS_PREFIX,
-          },
-        ],
-        bufferingHints: { intervalInSeconds: bufferSeconds, sizeInMBs: 128 },
-        retryOptions: { durationInSeconds: 3600 },
-        s3BackupMode: 'FailedDataOnly',
-        s3Configuration: {
-          bucketArn: this.bucket.bucketArn,
-          roleArn: deliveryRole.roleArn,
-          errorOutputPrefix: ERRORS_PREFIX,
-        },
-        cloudWatchLoggingOptions: {
-          enabled: true,
-          logGroupName: firehoseLogs.logGroupName,
-          logStreamName: firehoseLogStream.logStreamName,
-        },
-      },
-    });
-    this.deliveryStream.node.addDependency(deliveryRole);
-    this.deliveryStream.node.addDependency(this.table);
-
+  /** The transform from the table's stream (first inserts of event items) to Firehose, and its failures queue. */
+  private addTransform(
+    props: EventLakeProps,
+    logRetentionDays: number,
+  ): { transform: NodeFunction; failures: sqs.Queue } {
     // The transform's code lives with the lake's domain (the row mapping it shares with the local sink).
-    this.transform = new NodeFunction(this, 'Transform', {
+    const transform = new NodeFunction(this, 'Transform', {
       name: 'write-lake-rows',
       timeout: Duration.seconds(60),
       memorySize: 256,
@@ -270,28 +312,28 @@ export class EventLake extends Construct {
         ...(props.customProviders ? { CUSTOM_PROVIDERS: props.customProviders } : {}),
       },
     });
-    this.transform.role.addToPolicy(
+    transform.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['firehose:PutRecordBatch'],
         resources: [this.deliveryStream.attrArn],
       }),
     );
-    Validations.of(this.transform.role).acknowledge({
+    Validations.of(transform.role).acknowledge({
       id: 'AwsSolutions-IAM5',
       reason:
         "logs:CreateLogStream/PutLogEvents on the function's own log group; its streams are created at run time, hence log-group:<name>:*. The stream's read actions are the event source mapping's, on the table's stream.",
     });
-    this.failures = new sqs.Queue(this, 'Failures', {
+    const failures = new sqs.Queue(this, 'Failures', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    Validations.of(this.failures).acknowledge({
+    Validations.of(failures).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:
         "This queue is itself the dead-letter destination of the lake's stream mapping: it describes the batches that kept failing.",
     });
-    this.transform.function.addEventSource(
+    transform.function.addEventSource(
       new DynamoEventSource(props.table, {
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,
         // Many rows per call: the function's cost is per invocation, the stream's reads are free.
@@ -300,7 +342,7 @@ export class EventLake extends Construct {
         bisectBatchOnError: true,
         retryAttempts: 10,
         reportBatchItemFailures: true,
-        onFailure: new SqsDlq(this.failures),
+        onFailure: new SqsDlq(failures),
         filters: [
           lambda.FilterCriteria.filter({
             eventName: lambda.FilterRule.isEqual('INSERT'),
@@ -309,8 +351,13 @@ export class EventLake extends Construct {
         ],
       }),
     );
+    return { transform, failures };
+  }
 
-    this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
+  /** The workgroup and the shipped named queries. */
+  private addQueries(): { workGroup: athena.CfnWorkGroup; namedQueries: athena.CfnNamedQuery[] } {
+    const stack = Stack.of(this);
+    const workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
       name: `${stack.stackName}-lake`,
       description: 'Queries of the webhook event lake',
       recursiveDeleteOption: true,
@@ -324,17 +371,18 @@ export class EventLake extends Construct {
         },
       },
     });
-    this.namedQueries = LAKE_QUERIES.map((query) => {
+    const namedQueries = LAKE_QUERIES.map((query) => {
       const named = new athena.CfnNamedQuery(this, `Query-${query.name}`, {
         name: query.name,
         description: query.description,
         database: this.databaseName,
-        workGroup: this.workGroup.ref,
+        workGroup: workGroup.ref,
         queryString: lakeQueryText(query),
       });
-      named.node.addDependency(this.workGroup, this.database);
+      named.node.addDependency(workGroup, this.database);
       return named;
     });
+    return { workGroup, namedQueries };
   }
 }
 

@@ -56,6 +56,9 @@ const ROUTE_SEGMENT = /^[A-Za-z0-9._~-]+$/;
  *
  * Access logs name the route, never the path, so a URL token is not written to them.
  */
+/** The stage's throttle per route key (`POST /webhooks/sori`), as CloudFormation takes it. */
+type RouteSettings = Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }>;
+
 export class ReceiverApi extends Construct {
   readonly api: apigw.HttpApi;
   readonly stage: apigw.HttpStage;
@@ -80,7 +83,7 @@ export class ReceiverApi extends Construct {
     const paths = ['/webhooks/{provider}', '/webhooks/{provider}/{token}'];
     for (const path of paths) this.api.addRoutes({ path, methods: [apigw.HttpMethod.ANY], integration });
 
-    const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
+    const routeSettings: RouteSettings = {};
     const providerRoutes = new Map<string, apigw.HttpRoute[]>();
     for (const provider of props.providers ?? []) {
       if (!ROUTE_SEGMENT.test(provider.name) || providerRoutes.has(provider.name)) {
@@ -88,44 +91,7 @@ export class ReceiverApi extends Construct {
           `provider ${JSON.stringify(provider.name)} cannot have routes of its own: a name is one path segment, given once`,
         );
       }
-      // API Gateway picks the route that matches most exactly: a literal path over a path variable, and a
-      // method over ANY, so these take the provider's POSTs and nothing else.
-      const routes = this.api.addRoutes({
-        path: `/webhooks/${provider.name}`,
-        methods: [apigw.HttpMethod.POST],
-        integration,
-      });
-      routes.push(
-        ...this.api.addRoutes({
-          path: `/webhooks/${provider.name}/{token}`,
-          methods: [apigw.HttpMethod.POST],
-          integration,
-        }),
-      );
-      providerRoutes.set(provider.name, routes);
-      for (const path of [`/webhooks/${provider.name}`, `/webhooks/${provider.name}/{token}`]) {
-        routeSettings[`POST ${path}`] = {
-          ThrottlingRateLimit: provider.rateLimit,
-          ThrottlingBurstLimit: provider.burstLimit,
-        };
-      }
-      // An app's own route: a literal last segment, which API Gateway prefers to `{token}`, so that each app
-      // has a rate of its own and one agency's flood takes nothing from another's.
-      const apps = new Set<string>();
-      for (const app of provider.apps ?? []) {
-        if (!ROUTE_SEGMENT.test(app.name) || apps.has(app.name)) {
-          throw new Error(
-            `app ${JSON.stringify(app.name)} of ${provider.name} cannot have a route of its own: a name is one path segment, given once`,
-          );
-        }
-        apps.add(app.name);
-        const path = `/webhooks/${provider.name}/${app.name}`;
-        routes.push(...this.api.addRoutes({ path, methods: [apigw.HttpMethod.POST], integration }));
-        routeSettings[`POST ${path}`] = {
-          ThrottlingRateLimit: app.rateLimit,
-          ThrottlingBurstLimit: app.burstLimit,
-        };
-      }
+      providerRoutes.set(provider.name, this.addProviderRoutes(provider, integration, routeSettings));
     }
     this.providerRoutes = providerRoutes;
 
@@ -133,7 +99,59 @@ export class ReceiverApi extends Construct {
       retention: props.logRetentionDays as logs.RetentionDays,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.stage = new apigw.HttpStage(this, 'DefaultStage', {
+    this.stage = this.addStage(props);
+    if (providerRoutes.size > 0) {
+      const stage = this.stage.node.defaultChild as apigw.CfnStage;
+      stage.routeSettings = {
+        ...(stage.routeSettings as Record<string, unknown> | undefined),
+        ...routeSettings,
+      };
+      // The stage names the routes in its settings: CloudFormation must make them first.
+      stage.node.addDependency(...[...providerRoutes.values()].flat());
+    }
+    this.throttledRequests = this.countThrottled();
+  }
+
+  /**
+   * A provider's own routes, each with its throttle in `settings`: `POST /webhooks/<name>` and its `{token}`
+   * form, then one per app given a route of its own.
+   */
+  private addProviderRoutes(
+    provider: ProviderRoutes,
+    integration: HttpLambdaIntegration,
+    settings: RouteSettings,
+  ): apigw.HttpRoute[] {
+    const throttle = (rate: { rateLimit: number; burstLimit: number }) => ({
+      ThrottlingRateLimit: rate.rateLimit,
+      ThrottlingBurstLimit: rate.burstLimit,
+    });
+    // API Gateway picks the route that matches most exactly: a literal path over a path variable, and a
+    // method over ANY, so these take the provider's POSTs and nothing else.
+    const routes: apigw.HttpRoute[] = [];
+    for (const path of [`/webhooks/${provider.name}`, `/webhooks/${provider.name}/{token}`]) {
+      routes.push(...this.api.addRoutes({ path, methods: [apigw.HttpMethod.POST], integration }));
+      settings[`POST ${path}`] = throttle(provider);
+    }
+    // An app's own route: a literal last segment, which API Gateway prefers to `{token}`, so that each app
+    // has a rate of its own and one agency's flood takes nothing from another's.
+    const apps = new Set<string>();
+    for (const app of provider.apps ?? []) {
+      if (!ROUTE_SEGMENT.test(app.name) || apps.has(app.name)) {
+        throw new Error(
+          `app ${JSON.stringify(app.name)} of ${provider.name} cannot have a route of its own: a name is one path segment, given once`,
+        );
+      }
+      apps.add(app.name);
+      const path = `/webhooks/${provider.name}/${app.name}`;
+      routes.push(...this.api.addRoutes({ path, methods: [apigw.HttpMethod.POST], integration }));
+      settings[`POST ${path}`] = throttle(app);
+    }
+    return routes;
+  }
+
+  /** The `$default` stage: the stage-wide throttle, and JSON access logs that name the route, never the path. */
+  private addStage(props: ReceiverApiProps): apigw.HttpStage {
+    return new apigw.HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
@@ -156,18 +174,13 @@ export class ReceiverApi extends Construct {
         ),
       },
     });
-    if (providerRoutes.size > 0) {
-      const stage = this.stage.node.defaultChild as apigw.CfnStage;
-      stage.routeSettings = {
-        ...(stage.routeSettings as Record<string, unknown> | undefined),
-        ...routeSettings,
-      };
-      // The stage names the routes in its settings: CloudFormation must make them first.
-      stage.node.addDependency(...[...providerRoutes.values()].flat());
-    }
+  }
 
-    // API Gateway publishes no count of the requests it throttled (they are among its 4xx): the access logs
-    // give it, one per 429 line, by API so that two stacks in one account stay apart.
+  /**
+   * API Gateway publishes no count of the requests it throttled (they are among its 4xx): the access logs
+   * give it, one per 429 line, by API so that two stacks in one account stay apart.
+   */
+  private countThrottled(): cw.Metric {
     new logs.MetricFilter(this, 'Throttled', {
       logGroup: this.accessLogs,
       filterPattern: logs.FilterPattern.stringValue('$.status', '=', '429'),
@@ -177,7 +190,7 @@ export class ReceiverApi extends Construct {
       dimensions: { ApiId: '$.apiId' },
       unit: cw.Unit.COUNT,
     });
-    this.throttledRequests = new cw.Metric({
+    return new cw.Metric({
       namespace: METRICS_NAMESPACE,
       metricName: THROTTLED_METRIC,
       dimensionsMap: { ApiId: this.api.apiId },
