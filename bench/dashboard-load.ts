@@ -69,10 +69,13 @@ import { DEPLOYED_LAYOUT, random } from './workload';
 import { readUnitsOf } from './write-units';
 
 const ROOT = join(import.meta.dirname, '..');
-const FIXTURE = JSON.parse(readFileSync(join(ROOT, 'examples/payloads/sori/impression.json'), 'utf8')) as Record<
-  string,
-  unknown
-> & { campaign: Record<string, unknown>; material: Record<string, unknown>; geolocation: object };
+const FIXTURE = JSON.parse(
+  readFileSync(join(ROOT, 'examples/payloads/sori/impression.json'), 'utf8'),
+) as Record<string, unknown> & {
+  campaign: Record<string, unknown>;
+  material: Record<string, unknown>;
+  geolocation: object;
+};
 const PRICES = JSON.parse(readFileSync(join(import.meta.dirname, 'prices.json'), 'utf8')) as {
   dynamodbOnDemandPerMillionReadUnits: number;
   region: string;

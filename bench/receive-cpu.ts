@@ -14,7 +14,9 @@ const FIXTURES = ['impression', 'click', 'authentication', 'admin-material-creat
 function events(): APIGatewayProxyEventV2[] {
   return FIXTURES.map((name) => {
     const body = JSON.stringify(
-      JSON.parse(readFileSync(join(import.meta.dirname, '../examples/payloads/sori', `${name}.json`), 'utf8')),
+      JSON.parse(
+        readFileSync(join(import.meta.dirname, '../examples/payloads/sori', `${name}.json`), 'utf8'),
+      ),
     );
     return {
       version: '2.0',
