@@ -21,6 +21,7 @@ import { EventWriter } from '../lib/ingest/event-writer';
 import { createIngest } from '../lib/ingest/ingest';
 import { createLogger, type Logger } from '../lib/log';
 import { isBuiltInProvider, providerNames } from '../lib/providers';
+import { appRouteKeys, type ProviderApps } from '../lib/providers/apps';
 import type { AuthConfig } from '../lib/providers/provider';
 import { DashboardReader } from '../lib/queries/dashboard';
 import { EventQueue } from '../lib/queue/event-queue';
@@ -117,6 +118,12 @@ export interface LocalStackOptions {
    * {@link LocalThrottles}.
    */
   throttles?: LocalThrottles;
+  /**
+   * Apps given routes of their own, as the deployed `providerApps` (`PROVIDER_APPS`): `POST /webhooks/<p>/<app>`,
+   * throttled as `<p>/<app>` when throttles are kept. Any app whose keys `credentials` holds is served either way,
+   * on its provider's `{token}` route.
+   */
+  providerApps?: ProviderApps;
 }
 
 /**
@@ -139,6 +146,7 @@ export interface LocalThrottles {
  */
 export function readLocalThrottles(
   env: NodeJS.ProcessEnv = globalThis.process.env,
+  apps: ProviderApps = {},
 ): LocalThrottles | undefined {
   const positive = (name: string, fallback: number) => {
     const text = env[name];
@@ -155,7 +163,7 @@ export function readLocalThrottles(
     burstLimit: positive('THROTTLE_BURST_LIMIT', DEFAULT_CONFIG.throttleBurstLimit),
   };
   const providers = env.PROVIDER_THROTTLES
-    ? checkProviderThrottles(env.PROVIDER_THROTTLES, providerNames())
+    ? checkProviderThrottles(env.PROVIDER_THROTTLES, [...providerNames(), ...appRouteKeys(apps)])
     : undefined;
   return { stage, ...(providers ? { providers } : {}) };
 }
@@ -325,7 +333,12 @@ async function startUnlocked(
     ...(options.throttles
       ? { defaultThrottle: options.throttles.stage ?? { ...DEFAULT_STAGE_THROTTLE } }
       : {}),
-    routes: webhookRoutes(receive, options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, options.throttles),
+    routes: webhookRoutes(
+      receive,
+      options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      options.throttles,
+      options.providerApps,
+    ),
     extra: async (request, response) =>
       (await dashboard(request, response)) || (await answerHealth(request, response, healthy)),
   });

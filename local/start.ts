@@ -3,8 +3,10 @@ import { pathToFileURL } from 'node:url';
 import { type AuthOverride, loadTableLayout, readAuthConfig } from '../lib/config';
 import { createLogger } from '../lib/log';
 import { allProviders, providerNames } from '../lib/providers';
+import { type ProviderApps, parseProviderApps, signsWithHmac } from '../lib/providers/apps';
 import { customProviderSecrets, registerCustomProviders } from '../lib/providers/declarative';
 import { readSignalThresholds, type SignalThresholds } from '../lib/signals/thresholds';
+import { credentialsWithApps, readAppKeys } from './app-keys';
 import { DataDirBusyError, lockDataDir } from './data-dir-lock';
 import { type DestinationsConfig, parseDestinations } from './destinations';
 import { resolveDevSecret, resolveDevUrlTokens } from './dev-secret';
@@ -68,13 +70,18 @@ let auth: Record<string, AuthOverride>;
 let throttles: ReturnType<typeof readLocalThrottles>;
 let destinations: DestinationsConfig | undefined;
 let signals: SignalThresholds;
+let providerApps: ProviderApps;
+let appKeys: ReturnType<typeof readAppKeys>;
 try {
   registerCustomProviders(process.env.CUSTOM_PROVIDERS);
   auth = readAuthConfig(process.env, providerNames());
   // After the configured providers are known: PROVIDER_THROTTLES may name them.
-  throttles = readLocalThrottles();
   destinations = parseDestinations(process.env.DESTINATIONS, { providers: providerNames() });
   signals = readSignalThresholds(process.env);
+  providerApps = parseProviderApps(process.env.PROVIDER_APPS, providerNames(), (name) => signsWithHmac(name));
+  appKeys = readAppKeys(process.env.APP_SECRET_KEYS, providerNames());
+  // After the configured providers and apps are known: PROVIDER_THROTTLES may name them.
+  throttles = readLocalThrottles(process.env, providerApps);
 } catch (error) {
   console.error(`campaign-inbox could not start: ${(error as Error).message}`);
   await lock.release();
@@ -137,7 +144,8 @@ const stack = await startLocalStack({
   previousSecret: process.env.SORI_PREVIOUS_SECRET_KEY,
   urlTokens: tokens,
   auth,
-  credentials: customProviderSecrets(process.env),
+  credentials: credentialsWithApps(customProviderSecrets(process.env), appKeys, secret),
+  providerApps,
   // Only when the environment names a throttle: the stack answers 429 past it, as the deployed stage would.
   ...(throttles ? { throttles } : {}),
   logger: createLogger('local', (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn'),

@@ -2,6 +2,7 @@ import { toHttpAnswer } from '../functions/receive-webhook/render-http-errors';
 import { checkProviderThrottles, providerThrottle, type RouteThrottle } from '../infra/config';
 import { PayloadTooLargeError } from '../lib/errors';
 import { findProvider, providerNames } from '../lib/providers';
+import { appRouteKeys, type ProviderApps } from '../lib/providers/apps';
 import type { LambdaHttpHandler, Route } from './api-gateway-server';
 
 /**
@@ -27,18 +28,21 @@ function tooLarge(size: number, limit: number) {
 }
 
 /**
- * The webhook routes of the deployed API, each to `receive`: each provider's own two POST routes (with its
- * throttle, when `throttles` are kept), then the catch-all routes for everything else (a provider not known, any
- * method but POST), which the handler answers 404 and 405.
- * @throws as the deployed settings are checked, when a provider's throttle is wrong.
+ * The webhook routes of the deployed API, each to `receive`: each provider's own two POST routes and one per app
+ * given a route of its own (each with its throttle, when `throttles` are kept), then the catch-all routes for
+ * everything else (a provider not known, any method but POST), which the handler answers 404 and 405.
+ * @throws as the deployed settings are checked, when a provider's or an app's throttle is wrong.
  */
 export function webhookRoutes(
   receive: LambdaHttpHandler,
   maxBodyBytes: number,
   throttles: { providers?: Record<string, Partial<RouteThrottle>> } | undefined,
+  apps: ProviderApps = {},
 ): Route[] {
   const bodyLimit = bodyLimitOf(maxBodyBytes);
-  const limits = throttles ? checkProviderThrottles(throttles.providers ?? {}, providerNames()) : undefined;
+  const limits = throttles
+    ? checkProviderThrottles(throttles.providers ?? {}, [...providerNames(), ...appRouteKeys(apps)])
+    : undefined;
   const providerRoutes = providerNames().flatMap((name): Route[] => {
     // The deployed handler as it is: it reads the provider from the route key, as API Gateway gives it.
     const shared = {
@@ -49,7 +53,18 @@ export function webhookRoutes(
       ...(limits ? { throttle: providerThrottle(limits, name) } : {}),
     };
     const path = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    // An app's own route: a literal last segment, preferred to `{token}` as API Gateway prefers it.
+    const appRoutes = (apps[name] ?? []).map(
+      (app): Route => ({
+        ...shared,
+        ...(limits ? { throttle: providerThrottle(limits, `${name}/${app}`) } : {}),
+        routeKey: `POST /webhooks/${name}/${app}`,
+        pattern: new RegExp(`^/webhooks/${path}/${app}/?$`),
+        params: [],
+      }),
+    );
     return [
+      ...appRoutes,
       {
         routeKey: `POST /webhooks/${name}`,
         pattern: new RegExp(`^/webhooks/${path}/?$`),
