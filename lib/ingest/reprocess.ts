@@ -23,7 +23,7 @@ import {
 import { scanPages, updateIf } from '../table/table-io';
 import type { CampaignCounters } from './campaign-counters';
 import type { EventWriter } from './event-writer';
-import { storeBatch } from './store-batch';
+import { createIngest, type Ingest } from './ingest';
 
 /** Which quarantined deliveries to run again; all unresolved ones when empty. */
 export interface ReprocessFilter {
@@ -64,7 +64,7 @@ export interface RawPlaces {
 /**
  * Runs quarantined deliveries again through the current provider code, as if received again at the time they
  * first were (`received_at` keeps its value, so ids and retention do not move). What parses now goes through
- * {@link storeBatch}: stored once under its proper key, counted once, whatever else stores the same event
+ * the ingest port (see {@link createIngest}), as the consumer stores: stored once under its proper key, counted once, whatever else stores the same event
  * meanwhile; its quarantine entry is then marked resolved with the record's id, and kept. What still fails
  * stays quarantined with its current reason. Resolved entries are skipped, so running it again changes nothing.
  * @returns one outcome per delivery looked at, oldest first.
@@ -77,6 +77,8 @@ export async function reprocessQuarantine(
     repository: { listQuarantine(limit: number): Promise<StoredQuarantine[]> };
     writer: EventWriter;
     counters: CampaignCounters;
+    /** The ingest port to store through, with its listeners; else one of `writer` and `counters` alone. */
+    ingest?: Ingest;
   },
   filter: ReprocessFilter,
   options: { dryRun?: boolean } & RawPlaces = {},
@@ -90,6 +92,7 @@ export async function reprocessQuarantine(
   );
   if (!options.dryRun && entries.length > 0) await requireClockInSync(tables);
   const outcomes: ReprocessOutcome[] = [];
+  const ingest = tables.ingest ?? createIngest({ writer: tables.writer, counters: tables.counters });
   for (const entry of entries) {
     const provider = providerNamed(entry.provider);
     if (!provider) {
@@ -122,7 +125,7 @@ export async function reprocessQuarantine(
       outcomes.push({ id: entry.id, provider: entry.provider, result: 'stored', record_id: recordId });
       continue;
     }
-    const [outcome] = await storeBatch(tables.writer, tables.counters, [message], { reprocessed: true });
+    const [outcome] = await ingest.store([message], { reprocessed: true });
     if (!outcome?.ok) throw outcome?.error ?? new Error(`reprocessing ${entry.id} failed`);
     await markResolved(tables, entry.id, recordId);
     outcomes.push({ id: entry.id, provider: entry.provider, result: outcome.outcome, record_id: recordId });

@@ -2,6 +2,7 @@ import * as v from 'valibot';
 import { afterEach, describe, expect, it } from 'vitest';
 import { QueueMessageSchema } from '../../lib/events/event-record';
 import { buildRecordId } from '../../lib/events/record-id';
+import { createIngest } from '../../lib/ingest/ingest';
 import { reprocessQuarantine } from '../../lib/ingest/reprocess';
 import { storeBatch } from '../../lib/ingest/store-batch';
 import { setConfiguredProviders } from '../../lib/providers';
@@ -68,5 +69,31 @@ describe('reprocessing a quarantined delivery of a provider keyed by its deliver
       app: 'agency-a',
       normalizer: 'acme-sw@1',
     });
+  });
+
+  it('stores through the ingest port it is given, whose listeners hear the record as a first insert, once', async () => {
+    const table = await createTestTable(dynamodb);
+    const received = new Date().toISOString();
+    const body = Buffer.from(
+      JSON.stringify({ type: 'campaign.tap', timestamp: received, data: { campaign: 'cmp_port' } }),
+    );
+    const sent = buildQueueMessage(serve(['campaign.view']), body, received, { id: 'msg_port_1' });
+    await storeBatch(table.writer, table.counters, [sent]);
+    serve(['campaign.view', 'campaign.tap']);
+    const heard: string[] = [];
+    const ingest = createIngest({
+      writer: table.writer,
+      counters: table.counters,
+      onStored: ({ inserted }) => {
+        for (const { message } of inserted) heard.push(message.record.id);
+      },
+    });
+    const tables = { client: dynamodb, ...table, ingest };
+    const [outcome] = await reprocessQuarantine(tables, {});
+    expect(outcome).toMatchObject({ result: 'stored' });
+    expect(heard).toEqual([outcome?.record_id]);
+    // Run again: the entry is resolved, nothing is stored or heard.
+    expect(await reprocessQuarantine(tables, {})).toEqual([]);
+    expect(heard).toHaveLength(1);
   });
 });
