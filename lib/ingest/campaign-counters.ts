@@ -1117,13 +1117,7 @@ export class CampaignCounters {
       // Per device of a counted event: its marker, and the first record of it this batch wrote, if any.
       const devices = new Map<string, { marker: Item; deviceId: string; writer: string | undefined }>();
       for (const pk of shardKeys(family, this.layout)) {
-        const items = await queryItems(this.client, {
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-          ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
-          ExpressionAttributeValues: { ':pk': { S: pk }, ':prefix': { S: EVENT_SORT_PREFIX } },
-          ConsistentRead: true,
-        });
+        const items = await this.eventItemsOf(pk);
         for (const item of items) {
           const record = fromEventItem(item);
           const writer = item[WRITER_ATTRIBUTE]?.S;
@@ -1167,18 +1161,23 @@ export class CampaignCounters {
     return tally;
   }
 
+  /** Every event item of one partition, read consistently: what a batch wrote there, to recount it. */
+  private eventItemsOf(partitionKey: string): Promise<Item[]> {
+    return queryItems(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
+      ExpressionAttributeValues: { ':pk': { S: partitionKey }, ':prefix': { S: EVENT_SORT_PREFIX } },
+      ConsistentRead: true,
+    });
+  }
+
   /** The signal facts of the logins a batch stored for the first time, from its own writes. */
   private async ownLogins(mine: string, families: readonly string[]): Promise<SignalFact[]> {
     const facts: SignalFact[] = [];
     for (const family of families) {
       for (const pk of shardKeys(family, this.layout)) {
-        const items = await queryItems(this.client, {
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-          ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
-          ExpressionAttributeValues: { ':pk': { S: pk }, ':prefix': { S: EVENT_SORT_PREFIX } },
-          ConsistentRead: true,
-        });
+        const items = await this.eventItemsOf(pk);
         for (const item of items) {
           if (item[WRITER_ATTRIBUTE]?.S?.startsWith(mine) !== true) continue;
           const record = fromEventItem(item);

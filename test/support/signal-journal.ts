@@ -39,7 +39,7 @@ export class JournalingCounters extends CampaignCounters {
     private readonly tableLayout: TableLayout,
     private readonly reader: DynamoDBClient = client,
   ) {
-    super(client, table, tableLayout, 1_000);
+    super(client, table, tableLayout);
     this.signalThresholds = TEST_THRESHOLDS;
   }
 
