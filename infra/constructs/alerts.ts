@@ -430,7 +430,13 @@ export class Alerts extends Construct {
         }),
       ),
     });
-    const role = fn.role;
+    this.grantDigest(fn.role, props, digest);
+    this.scheduleDigest(fn, digest);
+    return fn;
+  }
+
+  /** The digest's grants: reads of the table as the dashboard's, the day's metrics, the DLQ's depth, the topic. */
+  private grantDigest(role: iam.Role, props: AlertsProps, digest: DigestOptions): void {
     // Reads only, as the dashboard's: the table's items, and the listing of a type's events by day.
     role.addToPolicy(
       new iam.PolicyStatement({
@@ -463,6 +469,14 @@ export class Alerts extends Construct {
         new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [key.keyArn] }),
       );
 
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: "cloudwatch:GetMetricData (the day's refusals), which IAM cannot scope to a resource.",
+    });
+  }
+
+  /** Runs the digest every day, through a schedule whose role may only invoke it. */
+  private scheduleDigest(fn: NodeFunction, digest: DigestOptions): void {
     // A role of its own rather than the stack-wide one the target would make: its findings are acknowledged here.
     const scheduleRole = new iam.Role(this, 'DigestScheduleRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
@@ -483,10 +497,6 @@ export class Alerts extends Construct {
         retryAttempts: 2,
       }),
     });
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: "cloudwatch:GetMetricData (the day's refusals), which IAM cannot scope to a resource.",
-    });
     const stack = Stack.of(this);
     const fnId = stack.resolve(stack.getLogicalId(fn.function.node.defaultChild as CfnResource));
     Validations.of(scheduleRole).acknowledge({
@@ -494,7 +504,6 @@ export class Alerts extends Construct {
       reason:
         "lambda:InvokeFunction on the digest function and its versions (<arn>:*), as the scheduler's target grants it; the function has no other version or alias.",
     });
-    return fn;
   }
 }
 

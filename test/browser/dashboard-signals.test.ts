@@ -33,7 +33,7 @@ const SIGN_IN = {
   redirectPath: '/',
 };
 const LAYOUT: TableLayout = { shards: 1, retentionDays: null };
-const WAIT = { timeout: 15_000, interval: 100 };
+const WAIT = { timeout: 40_000, interval: 100 };
 const { dynamodb } = localClients();
 
 /** The page and the reader's answers, on one origin. */

@@ -15,12 +15,12 @@ const SCREENSHOT = join(import.meta.dirname, '../../test-results/dashboard.png')
  * How long the page may take to show what it is waited for: its first page load, then a refresh after the
  * stack has stored and counted a delivery, on a busy 2-core machine (a poll's own default is 1 s).
  */
-const WAIT = { timeout: 20_000 };
+const WAIT = { timeout: 40_000 };
 
 // Chromium comes from Debian (`apt-get install chromium`), which .ci/run installs; a machine with only
 // Node.js (the README's Quick start) has none, and this suite is then skipped rather than failed.
 // Each test waits for the page several times (see WAIT): room for all of them on a busy machine.
-describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', { timeout: 120_000 }, () => {
+describe.skipIf(!existsSync(CHROMIUM))('local dashboard in a real browser', { timeout: 240_000 }, () => {
   let stack: LocalStack;
   let browser: Browser;
 
