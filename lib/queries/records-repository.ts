@@ -99,74 +99,100 @@ export class RecordsRepository {
     if (query.campaign) filters.push(['campaign_id', query.campaign]);
     const range = { since, until };
     const results = new Results(query.limit);
+    if (query.campaign) await this.campaignEvents(query, query.campaign, range, filters, results);
+    else if (query.device) await this.deviceEvents(query, query.device, range, filters, results);
+    else if (query.type) await this.typeEvents(query, query.type, range, filters, results);
+    else await this.allEvents(query, range, results);
+    return results.sorted();
+  }
 
-    if (query.campaign) {
-      const campaign = query.campaign;
-      const rest = without(filters, 'campaign_id');
-      const days = await this.stats.counterItems(
-        query.provider,
-        campaign,
-        since.slice(0, 10),
-        until.slice(0, 10),
+  /** A campaign's events: its days, as its counter items list them, newest first, then its id-keyed ones. */
+  private async campaignEvents(
+    query: EventQuery,
+    campaign: string,
+    range: { since: string; until: string },
+    filters: Filter[],
+    results: Results,
+  ): Promise<void> {
+    const rest = without(filters, 'campaign_id');
+    const days = await this.stats.counterItems(
+      query.provider,
+      campaign,
+      range.since.slice(0, 10),
+      range.until.slice(0, 10),
+    );
+    for (const { day } of days.reverse()) {
+      if (results.full()) break;
+      results.add(
+        await this.queryFamily(campaignDayFamily(query.provider, campaign, day), range, rest, query.limit),
       );
-      for (const { day } of days.reverse()) {
-        if (results.full()) break;
-        results.add(
-          await this.queryFamily(campaignDayFamily(query.provider, campaign, day), range, rest, query.limit),
-        );
-      }
-      const keys = campaignIndexKeys(query.provider, campaign, this.layout);
-      results.add(await this.queryIndex(RECORDS_TABLE.indexes.byCampaign, keys, range, rest, query.limit));
-      return results.sorted();
     }
-    if (query.device) {
-      const device = devicePartitionKey(query.provider, query.device);
-      const rest = without(filters, 'device_id');
-      // The device's markers say which partition families hold its events, day by day.
-      const markers = await queryItems(this.client, {
-        TableName: this.tableName,
-        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
-        ScanIndexForward: false,
-        ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
-        ExpressionAttributeValues: {
-          ':pk': { S: device },
-          ':since': { S: since.slice(0, 10) },
-          ':until': { S: until },
-        },
-      });
-      let day: string | undefined;
-      for (const marker of markers) {
-        // Markers come newest day first; the families of one day are all read before the limit can stop it.
-        const markerDay = marker[RECORDS_TABLE.sortKey]?.S?.slice(0, 10);
-        if (results.full() && markerDay !== day) break;
-        day = markerDay;
-        results.add(await this.queryFamily(markedFamily(marker), range, filters, query.limit));
-      }
-      results.add(await this.queryIndex(RECORDS_TABLE.indexes.byDevice, [device], range, rest, query.limit));
-      return results.sorted();
+    const keys = campaignIndexKeys(query.provider, campaign, this.layout);
+    results.add(await this.queryIndex(RECORDS_TABLE.indexes.byCampaign, keys, range, rest, query.limit));
+  }
+
+  /** A device's events: the families its markers name, day by day, newest first, then its id-keyed ones. */
+  private async deviceEvents(
+    query: EventQuery,
+    deviceId: string,
+    range: { since: string; until: string },
+    filters: Filter[],
+    results: Results,
+  ): Promise<void> {
+    const device = devicePartitionKey(query.provider, deviceId);
+    const rest = without(filters, 'device_id');
+    // The device's markers say which partition families hold its events, day by day.
+    const markers = await queryItems(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
+      ScanIndexForward: false,
+      ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
+      ExpressionAttributeValues: {
+        ':pk': { S: device },
+        ':since': { S: range.since.slice(0, 10) },
+        ':until': { S: range.until },
+      },
+    });
+    let day: string | undefined;
+    for (const marker of markers) {
+      // Markers come newest day first; the families of one day are all read before the limit can stop it.
+      const markerDay = marker[RECORDS_TABLE.sortKey]?.S?.slice(0, 10);
+      if (results.full() && markerDay !== day) break;
+      day = markerDay;
+      results.add(await this.queryFamily(markedFamily(marker), range, filters, query.limit));
     }
-    if (query.type) {
-      const type = query.type;
-      const rest = without(filters, 'event');
-      const typeOnly: Filter[] = [['event', type]];
-      for (const day of daysNewestFirst(query.since, query.until)) {
-        if (results.full()) break;
-        results.add(
-          await this.queryFamily(typeDayFamily(query.provider, type, day), range, rest, query.limit),
-        );
-        for (const counter of await this.stats.dayCounterItems(query.provider, day)) {
-          if (!countsType(counter, type)) continue;
-          const family = campaignDayFamily(query.provider, counter.campaign_id, day);
-          results.add(await this.queryFamily(family, range, [...rest, ...typeOnly], query.limit));
-        }
-        const keys = typeDayIndexKeys(query.provider, type, day, this.layout);
-        results.add(
-          await this.queryIndex(RECORDS_TABLE.indexes.byTypeAndDay, keys, range, rest, query.limit),
-        );
+    results.add(await this.queryIndex(RECORDS_TABLE.indexes.byDevice, [device], range, rest, query.limit));
+  }
+
+  /** A type's events, day by day, newest first: its own partitions, the campaigns that count it, its index. */
+  private async typeEvents(
+    query: EventQuery,
+    type: string,
+    range: { since: string; until: string },
+    filters: Filter[],
+    results: Results,
+  ): Promise<void> {
+    const rest = without(filters, 'event');
+    const typeOnly: Filter[] = [['event', type]];
+    for (const day of daysNewestFirst(query.since, query.until)) {
+      if (results.full()) break;
+      results.add(await this.queryFamily(typeDayFamily(query.provider, type, day), range, rest, query.limit));
+      for (const counter of await this.stats.dayCounterItems(query.provider, day)) {
+        if (!countsType(counter, type)) continue;
+        const family = campaignDayFamily(query.provider, counter.campaign_id, day);
+        results.add(await this.queryFamily(family, range, [...rest, ...typeOnly], query.limit));
       }
-      return results.sorted();
+      const keys = typeDayIndexKeys(query.provider, type, day, this.layout);
+      results.add(await this.queryIndex(RECORDS_TABLE.indexes.byTypeAndDay, keys, range, rest, query.limit));
     }
-    // No filter: day by day, newest first, every event type's partitions and every campaign of the day.
+  }
+
+  /** No filter: day by day, newest first, every event type's partitions and every campaign of the day. */
+  private async allEvents(
+    query: EventQuery,
+    range: { since: string; until: string },
+    results: Results,
+  ): Promise<void> {
     const types = findProvider(query.provider)?.events ?? [];
     for (const day of daysNewestFirst(query.since, query.until)) {
       if (results.full()) break;
@@ -180,7 +206,6 @@ export class RecordsRepository {
         results.add(await this.queryFamily(family, range, [], query.limit));
       }
     }
-    return results.sorted();
   }
 
   /**
