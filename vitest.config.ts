@@ -11,9 +11,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    // Two files at once on a 2-core machine (the default is one fewer than the cores): most of a file's time is
-    // spent waiting on the local servers and child processes, not on the CPU.
-    maxWorkers: 2,
+    // Three files at once on a 2-core machine (the default is one fewer than the cores): most of a file's time
+    // is spent waiting on the local servers and child processes, not on the CPU.
+    maxWorkers: 3,
     // Files and the tests in each run in a shuffled order, so that a test that passes only after another one
     // fails here. The run prints its seed ("Running tests with seed …"); `npx vitest run --sequence.seed=<seed>`
     // runs that order again.
