@@ -235,9 +235,12 @@ export function createReceiveHandler(
 
 /**
  * The trace id in Lambda's X-Ray trace header (`Root=1-5759e988-bd862e3fe1be46a994272793;Parent=…;Sampled=1`),
- * which Lambda sets for each invocation of a traced function; `undefined` without one.
+ * which Lambda sets for each invocation of a traced function; `undefined` without one, and for a trace X-Ray
+ * did not record (`Sampled=0`, or no sampling decision): a record would point at a trace no one can open.
  */
 export function traceIdOf(header: string | undefined): string | undefined {
-  const root = /(?:^|;)Root=(1-[0-9a-f]{8}-[0-9a-f]{24})(?:;|$)/.exec(header ?? '');
+  const fields = header ?? '';
+  if (!/(?:^|;)Sampled=1(?:;|$)/.test(fields)) return undefined;
+  const root = /(?:^|;)Root=(1-[0-9a-f]{8}-[0-9a-f]{24})(?:;|$)/.exec(fields);
   return root?.[1];
 }

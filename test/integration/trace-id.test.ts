@@ -64,9 +64,23 @@ describe('the trace id on a record', () => {
     expect(message.record).toMatchObject({ trace_id: null });
   });
 
-  it('is read from a well-formed Root only', () => {
+  it('is absent when the invocation’s trace was not recorded (Sampled=0), kept through the queue and the table', async () => {
+    process.env._X_AMZN_TRACE_ID = HEADER.replace('Sampled=1', 'Sampled=0');
+    const message = await receiveOne('act_unsampled');
+    expect(message.record).toMatchObject({ trace_id: null });
+    const { tableName, writer, counters } = await createTestTable(dynamodb);
+    await storeBatch(writer, counters, [message]);
+    const [stored] = await new RecordsRepository(dynamodb, tableName).queryEvents({
+      provider: 'sori',
+      campaign: 'cmp_1234',
+      limit: 10,
+    });
+    expect(stored).toMatchObject({ id: message.record.id, trace_id: null });
+  });
+
+  it('is read from a well-formed Root of a sampled trace only, in any order of the fields', () => {
     expect(traceIdOf(HEADER)).toBe('1-5759e988-bd862e3fe1be46a994272793');
-    expect(traceIdOf('Parent=53995c3f42cd8ad8;Root=1-5759e988-bd862e3fe1be46a994272793')).toBe(
+    expect(traceIdOf('Parent=53995c3f42cd8ad8;Sampled=1;Root=1-5759e988-bd862e3fe1be46a994272793')).toBe(
       '1-5759e988-bd862e3fe1be46a994272793',
     );
     for (const header of [
@@ -74,7 +88,11 @@ describe('the trace id on a record', () => {
       '',
       'Root=',
       'Root=1-xyz-abc',
-      'Root=1-5759e988-bd862e3fe1be46a99427279;',
+      'Root=1-5759e988-bd862e3fe1be46a99427279;Sampled=1',
+      'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0',
+      'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?',
+      'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8',
+      'Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=10',
     ]) {
       expect(traceIdOf(header), String(header)).toBeUndefined();
     }
