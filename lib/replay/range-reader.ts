@@ -17,7 +17,7 @@ import {
   typeDayFamily,
   typeDayIndexKeys,
 } from '../table/records-table';
-import { queryItems } from '../table/table-io';
+import { getItems, keyOf, queryItems } from '../table/table-io';
 
 /** The stored events a replay sends: those created within `since`…`until` (both included), filtered. */
 export interface ReplayRange {
@@ -121,12 +121,29 @@ export class RangeReader {
           callOptions(),
         );
         start = page.LastEvaluatedKey;
+        const items = page.Items ?? [];
         yield {
-          events: (page.Items ?? []).map(fromEventItem),
+          events: source.input.IndexName ? await this.wholeItems(items) : items.map(fromEventItem),
           cursor: { source: source.position, after: start ?? null },
         };
       } while (start);
     }
+  }
+
+  /**
+   * The events of index entries, read whole from the table, in the entries' order: the indexes project a fixed
+   * list of attributes (part of their deployed definition), which leaves out the record's `normalizer`, `app` and
+   * `trace_id`. Eventually consistent reads, as the index's own are; an entry whose item is gone meanwhile is
+   * sent as the index has it.
+   */
+  private async wholeItems(entries: Record<string, AttributeValue>[]): Promise<StoredEvent[]> {
+    if (entries.length === 0) return [];
+    const key = (item: Record<string, AttributeValue>) =>
+      JSON.stringify([item[RECORDS_TABLE.partitionKey]?.S, item[RECORDS_TABLE.sortKey]?.S]);
+    const unique = new Map(entries.map((entry) => [key(entry), keyOf(entry)]));
+    const items = await getItems(this.options.client, this.options.tableName, [...unique.values()], false);
+    const byKey = new Map(items.map((item) => [key(item), item]));
+    return entries.map((entry) => fromEventItem(byKey.get(key(entry)) ?? entry));
   }
 
   /** The range's sources in order, those before `from` left out. */
