@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** The HMAC algorithms a provider may sign with, and the bytes of each one's digest. */
 export const HMAC_DIGEST_BYTES = { sha1: 20, sha256: 32, sha512: 64 } as const;
@@ -142,11 +142,25 @@ export function signContent(content: SignedContent, secret: string, format: Sign
 }
 
 /**
+ * How many keys every check tries: a rotation keeps two (the current one and the one before it). An app with
+ * one key, an app the secret does not name and a provider with none are tried with a key no one has in the
+ * missing places, so that each check computes the same HMACs and its time does not tell them apart.
+ */
+export const KEYS_PER_CHECK = 2;
+
+/** The key tried in place of a missing one: random, known to no one, and never counted as a match. */
+const NO_KEY = randomBytes(32);
+
+/**
  * Checks a signature header against the signed content for each accepted secret (current first, then the
  * previous one, so a rotation loses nothing). The one HMAC check of every provider that signs its deliveries,
  * whether over the raw body bytes or over a string composed of header values and the body; any one of the
- * header's signatures matching is enough. Comparison is constant-time; every secret is tried against every
- * signature, so the time taken does not tell which one matched.
+ * header's signatures matching is enough.
+ *
+ * Every check does the same work, so that its time tells nothing of the keys: it computes
+ * {@link KEYS_PER_CHECK} HMACs (more only for more secrets), a key no one has standing in for a missing or
+ * empty one, and it does so even without a signature to compare them with; every HMAC is compared with every
+ * claimed signature in constant time, with no early exit, so which key matched is not told either.
  *
  * @param format the algorithm alone (SHA-256 unless told; hex or base64, an optional `<algorithm>=`), or the
  *   whole format of the header and the secrets
@@ -158,16 +172,18 @@ export function verifySignature(
   secrets: readonly string[],
   format: HmacAlgorithm | SignatureFormat = 'sha256',
 ): boolean {
-  if (header === undefined) return false;
   const signature = typeof format === 'string' ? { algorithm: format } : format;
-  const claimed = claimedDigests(header, signature);
-  if (claimed.length === 0) return false;
+  const claimed = header === undefined ? [] : claimedDigests(header, signature);
   let matched = false;
-  for (const secret of secrets) {
-    const key = hmacKey(secret, signature.secretFormat);
-    if (key === undefined) continue;
-    const digest = hmacOf(content, key, signature.algorithm);
-    for (const candidate of claimed) if (timingSafeEqual(digest, candidate)) matched = true;
+  for (let slot = 0; slot < Math.max(KEYS_PER_CHECK, secrets.length); slot += 1) {
+    const secret = secrets[slot];
+    const key = secret === undefined ? undefined : hmacKey(secret, signature.secretFormat);
+    const digest = hmacOf(content, key ?? NO_KEY, signature.algorithm);
+    for (const candidate of claimed) {
+      // Compared whether or not the key is real, the outcome kept only for a real one: the same steps either way.
+      const equal = timingSafeEqual(digest, candidate);
+      matched = (equal && key !== undefined) || matched;
+    }
   }
   return matched;
 }
