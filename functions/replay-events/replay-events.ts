@@ -1,6 +1,7 @@
 import type { Destination, DestinationKind } from '../../lib/destinations/destination';
 import { providerNames } from '../../lib/providers';
 import type { RangeReader, ReplayCursor, ReplayRange } from '../../lib/replay/range-reader';
+import { replayRangeProblem, replayTime } from '../../lib/replay/replay-bounds';
 import { replayRange } from '../../lib/replay/replay-range';
 
 /**
@@ -41,21 +42,22 @@ export class ReplayRequestError extends Error {
   }
 }
 
-/** An ISO date or date-time as an ISO date-time; a day alone is its first or (`endOfDay`) its last millisecond. */
+/** An ISO date or date-time as an ISO date-time, as the CLI's `--since` and `--until` take it. */
 function time(field: string, value: unknown, endOfDay: boolean): string {
-  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}/.test(value))
-    throw new ReplayRequestError(`${field} must be an ISO 8601 date or date-time`);
-  const dayOnly = /^\d{4}-\d{2}-\d{2}$/.test(value);
-  const ms = Date.parse(dayOnly ? `${value}T00:00:00.000Z` : value);
-  if (Number.isNaN(ms)) throw new ReplayRequestError(`${field} must be an ISO 8601 date or date-time`);
-  return new Date(dayOnly && endOfDay ? ms + 86_399_999 : ms).toISOString();
+  const parsed = replayTime(value, endOfDay);
+  if (parsed === undefined)
+    throw new ReplayRequestError(
+      `${field} must be an ISO 8601 date or date-time, got ${JSON.stringify(value)}`,
+    );
+  return parsed;
 }
 
 /** The range a request asks for. @throws {ReplayRequestError} when it is malformed. */
 export function rangeOfRequest(request: ReplayRequest): ReplayRange {
   const since = time('since', request.since, false);
   const until = time('until', request.until, true);
-  if (since > until) throw new ReplayRequestError('since is after until');
+  const problem = replayRangeProblem(since, until, { since: 'since', until: 'until' });
+  if (problem) throw new ReplayRequestError(problem);
   const known = providerNames();
   if (request.provider !== undefined && !known.includes(request.provider))
     throw new ReplayRequestError(`unknown provider ${JSON.stringify(request.provider)}`);
@@ -91,7 +93,10 @@ export interface ReplayLegDeps {
  */
 export async function replayLeg(request: ReplayRequest, deps: ReplayLegDeps): Promise<ReplayLegResult> {
   const range = rangeOfRequest(request);
-  const destination = deps.destinations[request.to];
+  // Own properties only: a kind named like an object's property (`constructor`, `__proto__`) is no destination.
+  const destination = Object.hasOwn(deps.destinations, request.to)
+    ? deps.destinations[request.to]
+    : undefined;
   if (!destination)
     throw new ReplayRequestError(
       `no ${JSON.stringify(request.to)} destination is configured for replays (configured: ${Object.keys(deps.destinations).join(', ') || 'none'})`,

@@ -24,12 +24,13 @@ import {
   writeCheckpoint,
 } from '../../lib/replay/checkpoint-file';
 import { RangeReader, type ReplayRange } from '../../lib/replay/range-reader';
+import { replayRangeProblem, replayTime } from '../../lib/replay/replay-bounds';
 import { countRange, replayRange } from '../../lib/replay/replay-range';
 import { findRegion, requireRegion } from '../aws-region';
 import { UsageError } from '../entry';
 import { localSqs } from '../local-stack-file';
 import { withTable } from '../local-target';
-import { parseTime, providersOf } from './arguments';
+import { providersOf } from './arguments';
 import { type CommandSpec, commandUsage, failure } from './command';
 import { type EventsIo, line, processIo } from './io';
 import { print } from './output';
@@ -103,12 +104,21 @@ const parseOwn = (argv: string[]) =>
   parseArgs({ args: argv, allowPositionals: true, tokens: true, options: OPTIONS });
 type ReplayValues = ReturnType<typeof parseOwn>['values'];
 
+/** A bound of the range, read as the replay function reads it. @throws {UsageError} when it is none. */
+function timeOf(flag: string, value: string, endOfDay: boolean): string {
+  const time = replayTime(value, endOfDay);
+  if (time === undefined)
+    throw new UsageError(`${flag} must be an ISO 8601 date or date-time, got ${JSON.stringify(value)}`);
+  return time;
+}
+
 /** The range the flags ask for. @throws {UsageError} for a missing or wrong bound. */
 function rangeOf(values: ReplayValues): ReplayRange {
   if (!values.since || !values.until) throw new UsageError('replay needs --since and --until');
-  const since = parseTime('--since', values.since, false) as string;
-  const until = parseTime('--until', values.until, true) as string;
-  if (since > until) throw new UsageError('--since is after --until');
+  const since = timeOf('--since', values.since, false);
+  const until = timeOf('--until', values.until, true);
+  const problem = replayRangeProblem(since, until, { since: '--since', until: '--until' });
+  if (problem) throw new UsageError(problem);
   return {
     since,
     until,
