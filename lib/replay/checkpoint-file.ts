@@ -28,14 +28,17 @@ export class CheckpointError extends Error {
 
 /**
  * @returns the checkpoint in `path`, or `undefined` when there is no such file.
- * @throws {CheckpointError} when the file is not a replay's checkpoint.
+ * @throws {CheckpointError} when the file is not a replay's checkpoint, or `path` is a directory.
  */
 export async function readCheckpoint(path: string): Promise<ReplayCheckpoint | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    // A directory can never be written over with a checkpoint (a rename onto a directory fails).
+    if (code === 'EISDIR') throw new CheckpointError(`${path} is a directory: name a file`);
     throw error;
   }
   let parsed: ReplayCheckpoint;
