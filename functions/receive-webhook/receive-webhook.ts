@@ -104,8 +104,15 @@ interface Caller {
   credentials: Credentials;
 }
 
-/** The credentials of a name no app can have: none, and the request is refused as a wrong signature is. */
-const NO_CREDENTIALS: Credentials = { secrets: [], urlToken: undefined, basic: undefined };
+/**
+ * The credentials of a name no app can have: none, and the request is refused as a wrong signature is. Whether
+ * the provider has keys for its apps is kept from `provider`'s own, so that the refusal is logged as one for an
+ * app the secret does not name is: a wrong signature's when it has some, a missing secret's when it has none.
+ */
+function noCredentials(provider: Credentials): Credentials {
+  const keyed = provider.secrets.length > 0 || provider.otherAppsKeyed === true;
+  return { secrets: [], urlToken: undefined, basic: undefined, ...(keyed ? { otherAppsKeyed: true } : {}) };
+}
 
 /**
  * Which app a request is for: the one an app's own route names, else, for a provider that signs with an HMAC,
@@ -121,10 +128,10 @@ async function callerOf(
   deps: ReceiveWebhookDeps,
   deadline: Deadline,
 ): Promise<Caller> {
-  const credentials = (app: string) =>
+  const credentials = async (app: string) =>
     app === DEFAULT_APP || isAppName(app)
       ? deps.secrets.credentials(provider.name, deadline, app)
-      : Promise.resolve(NO_CREDENTIALS);
+      : noCredentials(await deps.secrets.credentials(provider.name, deadline));
   const named = routeApp(event);
   const segment = event.pathParameters?.token;
   const app = named ?? (auth.scheme.kind === 'hmac' ? segment : undefined);
@@ -139,7 +146,7 @@ async function callerOf(
   return {
     app,
     token: undefined,
-    credentials: app === DEFAULT_APP ? NO_CREDENTIALS : await credentials(app),
+    credentials: app === DEFAULT_APP ? noCredentials(await credentials(DEFAULT_APP)) : await credentials(app),
   };
 }
 

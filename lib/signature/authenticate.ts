@@ -23,6 +23,12 @@ export interface Credentials {
   secrets: string[];
   urlToken: string | undefined;
   basic: { username: string; password: string } | undefined;
+  /**
+   * `true` when `secrets` is empty but the provider has HMAC keys for another of its apps: a refusal then says
+   * what a wrong signature's says, so that logs do not tell an app the secret does not name from a wrong key.
+   * Absent, an empty `secrets` means the provider has no HMAC key at all, which a refusal says.
+   */
+  otherAppsKeyed?: boolean | undefined;
 }
 
 function ipv4ToNumber(address: string): number | undefined {
@@ -132,7 +138,8 @@ export function authenticate(
     const content = signedContentOf(scheme, request);
     // Checked even without keys: the refusal then costs what a wrong signature's does (see verifySignature).
     const verified = verifySignature(content, request.header(scheme.header), credentials.secrets, scheme);
-    if (credentials.secrets.length === 0) throw new SignatureError('no signing secret configured');
+    if (credentials.secrets.length === 0 && credentials.otherAppsKeyed !== true)
+      throw new SignatureError('no signing secret configured');
     if (!verified) throw new SignatureError('signature mismatch');
     checkTimestamp(scheme, request);
   } else if (scheme.kind === 'basic') {

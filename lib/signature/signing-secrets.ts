@@ -90,11 +90,31 @@ export function appEntry(
   return apps && Object.hasOwn(apps, app) ? apps[app] : undefined;
 }
 
+/** `true` when `provider` has an HMAC key in the document, the default app's or any other app's. */
+function providerKeyed(document: SigningSecretDocument, provider: string): boolean {
+  const entry = providerEntry(document, provider);
+  const keyed = (keys: AppSecret | null | undefined) => Boolean(keys?.current || keys?.previous);
+  return keyed(entry) || Object.values(entry?.apps ?? {}).some(keyed);
+}
+
+/** The credentials' keys, and whether the provider has keys elsewhere when these have none. */
+function keysOf(
+  document: SigningSecretDocument,
+  provider: string,
+  keys: AppSecret | null | undefined,
+): Pick<Credentials, 'secrets' | 'otherAppsKeyed'> {
+  const secrets = [keys?.current, keys?.previous].filter((value): value is string => Boolean(value));
+  return secrets.length === 0 && providerKeyed(document, provider)
+    ? { secrets, otherAppsKeyed: true }
+    : { secrets };
+}
+
 /**
  * @returns the credentials of `provider` in a signing secret document (of its `app`, default: its default app).
  *   Its URL token is its own `url_token` when set (what `npm run set-secret -- --new-url-token` writes), else the
  *   one {@link deriveUrlToken} derives from the top-level generated value, else none (then its URL-token route
- *   refuses everything). Another app has its HMAC keys only, none when the document does not name it.
+ *   refuses everything). Another app has its HMAC keys only, none when the document does not name it. Credentials
+ *   without keys say whether the provider has keys for another app ({@link Credentials.otherAppsKeyed}).
  */
 export function credentialsOf(
   document: SigningSecretDocument,
@@ -102,16 +122,15 @@ export function credentialsOf(
   app: string = DEFAULT_APP,
 ): Credentials {
   if (app !== DEFAULT_APP) {
-    const keys = appEntry(document, provider, app);
     return {
-      secrets: [keys?.current, keys?.previous].filter((value): value is string => Boolean(value)),
+      ...keysOf(document, provider, appEntry(document, provider, app)),
       urlToken: undefined,
       basic: undefined,
     };
   }
   const secret = providerEntry(document, provider);
   return {
-    secrets: [secret?.current, secret?.previous].filter((value): value is string => Boolean(value)),
+    ...keysOf(document, provider, secret),
     urlToken:
       secret?.url_token || (document.url_token ? deriveUrlToken(document.url_token, provider) : undefined),
     basic: secret?.basic ?? undefined,
