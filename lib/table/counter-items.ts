@@ -497,9 +497,13 @@ export async function readFoldChanges(
   const found = await getItems(client, tableName, versions.map(foldChangesKey), true);
   if (found.length !== versions.length) return undefined;
   const changes: FoldChanges = { counters: [], providerDays: [], whole: false };
+  // Folds in a row often write the same items: each is named once (a batch read refuses a key named twice).
+  const seen = new Set<string>();
   for (const item of found) {
     if (item.whole?.BOOL) changes.whole = true;
     for (const entry of item.entries?.SS ?? []) {
+      if (seen.has(entry)) continue;
+      seen.add(entry);
       const [kind, provider, ...rest] = JSON.parse(entry) as string[];
       if (kind === 'c')
         changes.counters.push({ provider: provider ?? '', campaignId: rest[0] ?? '', day: rest[1] ?? '' });

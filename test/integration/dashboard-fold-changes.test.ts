@@ -196,6 +196,25 @@ describe('the dashboard after a fold', () => {
   });
 });
 
+describe('the dashboard several folds behind', () => {
+  it('reads each item the folds wrote once, however many of them wrote it', async () => {
+    const { tableName, writer, counters } = await accountOfThreeCampaigns();
+    const { client, calls } = recordingClient();
+    const reader = new DashboardReader(client, tableName, LAYOUT);
+    await reader.read(RANGE);
+    await reader.read(RANGE);
+
+    // Three folds in a row, each writing the same campaign-day (and its provider-day).
+    for (let i = 0; i < 3; i++) await storeAndFold(writer, counters, impressions('cmp_a', DAYS[2], 1));
+    calls.splice(0);
+    const caught = await reader.read(RANGE);
+    expect(indexQueries(calls)).toEqual([]);
+    expect(countersRead(calls)).toEqual([`STATS#sori#cmp_a ${DAYS[2]}`]);
+    expect(caught).toEqual(await new DashboardReader(dynamodb, tableName, LAYOUT).read(RANGE));
+    expect(caught.totals.impressions).toBe(21);
+  });
+});
+
 describe('the dashboard after its first load', () => {
   it("reads the latest fold's items again once, consistently (its first read was eventually consistent), then nothing until the next fold", async () => {
     const { tableName } = await accountOfThreeCampaigns();
