@@ -3,7 +3,10 @@ import { DEFAULT_MAX_BODY_BYTES, readAuthConfig, readEnabledProviders } from '..
 import { isBuiltInProvider, providerNames } from '../lib/providers';
 import { appRouteKeys, parseProviderApps, signsWithHmac } from '../lib/providers/apps';
 import { parseCustomProviders } from '../lib/providers/declarative';
-import { readSignalThresholds } from '../lib/signals/thresholds';
+import { readSignalThresholds, SIGNAL_VARIABLES } from '../lib/signals/thresholds';
+
+const SIGNAL_VARIABLE_NAMES: ReadonlySet<string> = new Set(Object.values(SIGNAL_VARIABLES));
+
 import { type AlertsConfig, parseAlertsConfig } from './constructs/alerts';
 import type { EventDestinationsOptions } from './constructs/event-destinations';
 import type { EventLakeOptions } from './constructs/event-lake';
@@ -69,10 +72,11 @@ export interface InboxConfig {
    */
   alerts: AlertsConfig | undefined;
   /**
-   * The fraud and quality signals' thresholds, by their variable names (`{"SIGNAL_CTR":0.3}`: see
-   * `readSignalThresholds`); those unset keep their defaults.
+   * The fraud and quality signals' alarms (one per signal) and thresholds, by their variable names
+   * (`{"SIGNAL_CTR":0.3}`, or `{}` for the defaults: see `readSignalThresholds`). The signals are computed and
+   * shown either way; without it, no alarm and the default thresholds.
    */
-  signals: Readonly<Record<string, number | string>>;
+  signals: Readonly<Record<string, number | string>> | undefined;
   /** Receives before a message that keeps failing moves to the DLQ. */
   dlqMaxReceiveCount: number;
   /** E-mail address subscribed to the alarms; none when empty. */
@@ -138,7 +142,7 @@ export const DEFAULT_CONFIG: InboxConfig = {
   replay: false,
   lake: false,
   alerts: undefined,
-  signals: {},
+  signals: undefined,
   dlqMaxReceiveCount: 5,
   alarmEmail: undefined,
   allowUnsigned: false,
@@ -350,11 +354,32 @@ function jsonObject<T>(key: string, value: unknown): T {
   return parsed as T;
 }
 
-/** `true`, `false` (as booleans or text), or an object of options (see {@link jsonObject}). */
-function booleanOr<T>(key: string, value: unknown): boolean | T {
+/**
+ * `true`, `false` (as booleans or text), or an object of options (see {@link jsonObject}) with only the `keys`
+ * named: a misspelt one would otherwise be ignored without a word.
+ */
+function booleanOr<T>(key: string, value: unknown, keys: readonly string[]): boolean | T {
   if (value === true || value === 'true') return true;
   if (value === false || value === 'false') return false;
-  return jsonObject<T>(key, value);
+  const options = jsonObject<Record<string, unknown>>(key, value);
+  const unknown = Object.keys(options).find((name) => !keys.includes(name));
+  if (unknown !== undefined)
+    throw new Error(`context ${key} takes ${keys.join(', ')}, not ${JSON.stringify(unknown)}`);
+  return options as T;
+}
+
+/** The replay function's fixed HTTP destination: https only, as events leave the account by it. */
+function checkReplay(value: unknown): boolean | { httpUrl?: string } {
+  const replay = booleanOr<{ httpUrl?: string }>('replay', value, ['httpUrl']);
+  if (typeof replay === 'object' && replay.httpUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(String(replay.httpUrl));
+    } catch {}
+    if (url?.protocol !== 'https:')
+      throw new Error(`context replay.httpUrl must be an https URL, got ${JSON.stringify(replay.httpUrl)}`);
+  }
+  return replay;
 }
 
 /** Reads one context key: its parsed value, or the default when unset or empty. */
@@ -404,13 +429,22 @@ function readLimits(or: ContextValue) {
       (v) => jsonObject<EventDestinationsOptions>('destinations', v),
       d.destinations,
     ),
-    replay: or('replay', (v) => booleanOr<{ httpUrl?: string }>('replay', v), d.replay),
-    lake: or('lake', (v) => booleanOr<EventLakeOptions>('lake', v), d.lake),
+    replay: or('replay', checkReplay, d.replay),
+    lake: or(
+      'lake',
+      (v) => booleanOr<EventLakeOptions>('lake', v, ['bufferSeconds', 'databaseName']),
+      d.lake,
+    ),
     alerts: or('alerts', parseAlertsConfig, d.alerts),
     signals: or(
       'signals',
       (v) => {
         const thresholds = jsonObject<Record<string, number | string>>('signals', v);
+        const unknown = Object.keys(thresholds).find((key) => !SIGNAL_VARIABLE_NAMES.has(key));
+        if (unknown !== undefined)
+          throw new Error(
+            `context signals names ${JSON.stringify(unknown)}, not a threshold (${[...SIGNAL_VARIABLE_NAMES].join(', ')})`,
+          );
         readSignalThresholds(thresholds);
         return thresholds;
       },

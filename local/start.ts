@@ -150,7 +150,7 @@ const stack = await startLocalStack({
   ...(throttles ? { throttles } : {}),
   logger: createLogger('local', (process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn'),
   onEvent: reaction,
-  lake: ['1', 'true'].includes(process.env.LAKE ?? ''),
+  lake: ['1', 'true', 'yes'].includes((process.env.LAKE ?? '').trim().toLowerCase()),
   destinations,
   signals,
 }).catch((error: unknown) => {

@@ -344,7 +344,7 @@ export class CampaignInbox extends Construct {
         repairVariables({
           table: this.tableSettings(config),
           // Only those set: the function reads the defaults of the others.
-          ...(Object.keys(config.signals).length > 0
+          ...(config.signals && Object.keys(config.signals).length > 0
             ? { signals: readSignalThresholds(config.signals) }
             : {}),
         }),
@@ -420,7 +420,7 @@ export class CampaignInbox extends Construct {
       deadLetterQueue: this.queue.deadLetterQueue,
       providers: providers.variables.served,
       customProviders: providers.customProviders,
-      ...(Object.keys(config.signals).length > 0 ? { signals: config.signals } : {}),
+      ...(config.signals && Object.keys(config.signals).length > 0 ? { signals: config.signals } : {}),
     });
   }
 
@@ -436,6 +436,7 @@ export class CampaignInbox extends Construct {
       quietHours: config.quietHours,
       alarmEmail: config.alarmEmail,
       notify: config.alerts !== undefined,
+      signalAlarms: config.signals !== undefined,
       customProviders: providers.customProviders,
     });
   }

@@ -26,6 +26,11 @@ export interface MonitoringProps {
   /** Keep the alarms' topic even without an e-mail address (chat channels and the digest use it). */
   notify?: boolean;
   /**
+   * An alarm per fraud and quality signal: opt-in, since a signal may be a campaign's normal (clicks without
+   * impressions where SORI sends only clicks).
+   */
+  signalAlarms?: boolean;
+  /**
    * The providers added by configuration, checked by `parseCustomProviders`, whose event types the dashboard
    * graphs besides the built-in providers'. Typed by their name only: the construct's types name no schema
    * library, so an app that installs the package type-checks without one.
@@ -82,7 +87,7 @@ export class Monitoring extends Construct {
     this.addApiAlarms(props);
     this.addFunctionAlarms(props);
     this.addQuietSourceAlarm(props.quietHours);
-    this.addSignalAlarms();
+    if (props.signalAlarms) this.addSignalAlarms();
     this.topic = props.alarmEmail || props.notify ? this.notify(props.alarmEmail) : undefined;
     this.dashboard = this.addDashboard(props);
   }

@@ -68,6 +68,15 @@ describe('the optional parts of the inbox', () => {
       /context destinations must be a JSON object/,
     );
     expect(() => readConfig(context({ lake: '[1]' }))).toThrow(/context lake must be a JSON object/);
+    expect(() => readConfig(context({ lake: '{"bufferSecond":60}' }))).toThrow(
+      /context lake takes bufferSeconds, databaseName, not "bufferSecond"/,
+    );
+    expect(() => readConfig(context({ replay: '{"httpURL":"https://example.com"}' }))).toThrow(
+      /context replay takes httpUrl, not "httpURL"/,
+    );
+    expect(() => readConfig(context({ replay: '{"httpUrl":"http://example.com/hook"}' }))).toThrow(
+      /replay.httpUrl must be an https URL/,
+    );
     expect(readConfig(context({ replay: '{"httpUrl":"https://example.com/hook"}' })).replay).toEqual({
       httpUrl: 'https://example.com/hook',
     });

@@ -40,15 +40,21 @@ describe('the signals in the stack', () => {
     }
   });
 
-  it('refuses a malformed threshold at synth, naming it', () => {
+  it('refuses a malformed threshold or a name that is not one at synth, naming it', () => {
     expect(() => readConfig(context({ signals: '{"SIGNAL_CTR":"lots"}' }))).toThrow(/SIGNAL_CTR/);
+    expect(() => readConfig(context({ signals: '{"SIGNAL_CRT":0.3}' }))).toThrow(/"SIGNAL_CRT", not a threshold/);
+    expect(() => readConfig(context({ signals: '{"ctr":0.3}' }))).toThrow(/"ctr", not a threshold/);
     expect(() => readConfig(context({ signals: '[]' }))).toThrow(/context signals must be a JSON object/);
   });
 
-  it('alarms on each signal the repair counts', () => {
-    const alarms = Object.values(synth({}).findResources('AWS::CloudWatch::Alarm')).map(
-      (alarm) => alarm.Properties.MetricName,
-    );
-    for (const name of Object.values(SIGNAL_METRICS)) expect(alarms).toContain(name);
+  it('alarms on each signal the repair counts once signals is set ({} for the defaults), and not by default', () => {
+    const alarmed = (values: Record<string, unknown>) =>
+      Object.values(synth(values).findResources('AWS::CloudWatch::Alarm')).map(
+        (alarm) => alarm.Properties.MetricName,
+      );
+    const on = alarmed({ signals: '{}' });
+    for (const name of Object.values(SIGNAL_METRICS)) expect(on).toContain(name);
+    const off = alarmed({});
+    for (const name of Object.values(SIGNAL_METRICS)) expect(off).not.toContain(name);
   });
 });
