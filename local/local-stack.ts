@@ -543,6 +543,12 @@ async function createConsumer(
     : undefined;
   // The deployed lake's local twin, kept in DATA_DIR (a stack without one has nowhere to keep it).
   const lake = options.lake && options.dataDir ? new LakeSink(join(options.dataDir, LAKE_DIR)) : undefined;
+  // Rebuilt from the table at each start, before the consumer runs: rows of batches a crash cut off before their
+  // rows were written, and of records stored before the lake was on, are in it again; nothing twice.
+  if (lake) {
+    await rm(lake.dir, { recursive: true, force: true });
+    await lake.backfill(dynamodb, LOCAL_TABLE_NAME);
+  }
   const ingest = createIngest({
     writer: new EventWriter(dynamodb, LOCAL_TABLE_NAME, layout),
     counters,

@@ -101,4 +101,44 @@ describe('the local stack with the lake on', () => {
       await stack.stop();
     }
   });
+
+  it('is rebuilt from the table at each start: records stored before it was on, or whose rows a crash cut off, are in it, each once', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'campaign-inbox-lake-'));
+    dirs.push(dataDir);
+    const start = (lake: boolean) =>
+      startLocalStack({ port: 0, dataDir, secret: SECRET, logger: memoryLogger().logger, lake });
+    const drained = async (stack: LocalStack) =>
+      eventually(
+        async () => ((await queueDepth(stack.sqs, stack.queueUrl)) === 0 ? true : undefined),
+        30_000,
+        'the queue drained',
+      );
+    const before = await start(false);
+    try {
+      const body = JSON.stringify({ ...soriPayload('impression'), activity_id: 'act_lake_before' });
+      expect(await post(before, body)).toBe(202);
+      await drained(before);
+    } finally {
+      await before.stop();
+    }
+    const lake = join(dataDir, 'lake');
+    const on = await start(true);
+    try {
+      const body = JSON.stringify({ ...soriPayload('impression'), activity_id: 'act_lake_on' });
+      expect(await post(on, body)).toBe(202);
+      await drained(on);
+      await eventually(async () => ((await rowsUnder(lake)).length >= 2 ? true : undefined), 30_000, 'rows');
+    } finally {
+      await on.stop();
+    }
+    // What a crash between a batch and its rows leaves: the table has the record, the lake not.
+    await rm(lake, { recursive: true, force: true });
+    const again = await start(true);
+    try {
+      const ids = (await rowsUnder(lake)).map(({ row }) => row.activity_id).sort();
+      expect(ids).toEqual(['act_lake_before', 'act_lake_on']);
+    } finally {
+      await again.stop();
+    }
+  });
 });
