@@ -3,18 +3,14 @@
  * keys, `PROVIDER_APPS` their own routes, `PROVIDER_THROTTLES` a throttle per app (`sori/<app>`). The real local
  * stack in a process of its own.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { readDevSecret } from '../../local/dev-secret';
 import { hexSignature, soriPayload } from '../support/deliveries';
-import { startStackProcess } from '../support/stack-process';
+import { refusedStart, startStackProcess } from '../support/stack-process';
 
-const execute = promisify(execFile);
-const ROOT = join(import.meta.dirname, '../..');
 const APP_KEY = 'sk_agency_a_0123456789';
 
 describe('npm start with apps', () => {
@@ -57,15 +53,7 @@ describe('npm start with apps', () => {
   });
 
   it('refuses to start with app keys it cannot use, in one line naming the provider and the app', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'campaign-inbox-apps-'));
-    const result = await execute(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, PORT: '0', DATA_DIR: dataDir, APP_SECRET_KEYS: '{"sori":{"Agency A":"sk"}}' },
-    }).then(
-      () => ({ code: 0, stderr: '' }),
-      (error: { code: number; stderr: string }) => error,
-    );
-    await rm(dataDir, { recursive: true, force: true });
+    const result = await refusedStart({ APP_SECRET_KEYS: '{"sori":{"Agency A":"sk"}}' });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(
       /^campaign-inbox could not start: APP_SECRET_KEYS\.sori\.Agency A: not an app name/,

@@ -3,21 +3,16 @@
  * delivery never; a value it cannot read stops the start in one line naming the field. The real local stack in
  * a process of its own, and a local HTTP server as the destination.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { readDevSecret } from '../../local/dev-secret';
 import { hexSignature, soriPayload } from '../support/deliveries';
 import { eventually } from '../support/local-aws';
-import { startStackProcess } from '../support/stack-process';
-
-const execute = promisify(execFile);
-const ROOT = join(import.meta.dirname, '../..');
+import { refusedStart, startStackProcess } from '../support/stack-process';
 
 describe('npm start with DESTINATIONS', () => {
   it('POSTs each first insert to the HTTP destination once, with its record id, and nothing for a duplicate', async () => {
@@ -65,15 +60,7 @@ describe('npm start with DESTINATIONS', () => {
   });
 
   it('refuses to start with a value it cannot read, in one line naming the field', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'campaign-inbox-destinations-'));
-    const result = await execute(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, PORT: '0', DATA_DIR: dataDir, DESTINATIONS: '{"http":{"url":7}}' },
-    }).then(
-      () => ({ code: 0, stderr: '' }),
-      (error: { code: number; stderr: string }) => error,
-    );
-    await rm(dataDir, { recursive: true, force: true });
+    const result = await refusedStart({ DESTINATIONS: '{"http":{"url":7}}' });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^campaign-inbox could not start: DESTINATIONS\.http\.url/);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);

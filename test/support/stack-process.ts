@@ -106,3 +106,27 @@ export async function startStackProcess(
     },
   };
 }
+
+/**
+ * `npm start` in a data folder of its own with `env` added, expected to refuse: its exit code and what it wrote
+ * on stderr (the folder is removed after).
+ */
+export async function refusedStart(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dataDir = await mkdtemp(join(tmpdir(), 'campaign-inbox-refused-'));
+  try {
+    const child = spawnScript('local/start.ts', { PORT: '0', DATA_DIR: dataDir, ...env });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.stdout?.resume();
+    const { code } = await exited(child);
+    return { code, stderr };
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
