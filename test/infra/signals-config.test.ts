@@ -42,7 +42,9 @@ describe('the signals in the stack', () => {
 
   it('refuses a malformed threshold or a name that is not one at synth, naming it', () => {
     expect(() => readConfig(context({ signals: '{"SIGNAL_CTR":"lots"}' }))).toThrow(/SIGNAL_CTR/);
-    expect(() => readConfig(context({ signals: '{"SIGNAL_CRT":0.3}' }))).toThrow(/"SIGNAL_CRT", not a threshold/);
+    expect(() => readConfig(context({ signals: '{"SIGNAL_CRT":0.3}' }))).toThrow(
+      /"SIGNAL_CRT", not a threshold/,
+    );
     expect(() => readConfig(context({ signals: '{"ctr":0.3}' }))).toThrow(/"ctr", not a threshold/);
     expect(() => readConfig(context({ signals: '[]' }))).toThrow(/context signals must be a JSON object/);
   });
