@@ -22,7 +22,10 @@ export interface ReplayDestinations {
 }
 
 export interface EventReplayProps {
-  /** The records table the events are read from (`dynamodb:Query` on it and the two indexes a replay reads). */
+  /**
+   * The records table the events are read from (`dynamodb:Query` on it and the two indexes a replay reads,
+   * `dynamodb:BatchGetItem` on it for what an index finds).
+   */
   table: dynamodb.ITableV2 | dynamodb.ITable;
   /** The table's layout, as the stack writes it: replays read every shard. */
   shards: number;
@@ -97,6 +100,10 @@ export class EventReplay extends Construct {
           `${props.table.tableArn}/index/${RECORDS_TABLE.indexes.byCampaign.name}`,
         ],
       }),
+    );
+    // An event an index finds is read whole from the table: the index does not project every field.
+    role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['dynamodb:BatchGetItem'], resources: [props.table.tableArn] }),
     );
     if (eventBus)
       role.addToPolicy(

@@ -1,7 +1,7 @@
 /**
  * `events replay --to eventbridge` against moto: a day of events stored in a records table in moto through the
- * consumer's path, replayed onto a bus of moto's by a user whose IAM policy allows `dynamodb:Query` and
- * `events:PutEvents` only, every EventBridge call signed by the project's own JSON client and verified by moto.
+ * consumer's path, replayed onto a bus of moto's by a user whose IAM policy allows `dynamodb:Query`,
+ * `dynamodb:BatchGetItem` and `events:PutEvents` only, every EventBridge call signed by the project's own JSON client and verified by moto.
  * (moto checks DynamoDB's and EventBridge's actions against `*` whatever the resource, so the policy names no
  * resource: a statement naming the table or the bus would refuse every call there.) A rule on the
  * bus sends what it matches to a queue, where the test reads the events as a target receives them.
@@ -86,13 +86,13 @@ async function busToQueue() {
 }
 
 describe('events replay to an EventBridge bus (moto)', () => {
-  it('puts every event of the day on the bus once, as the documented bus event with its record id, signed by a user allowed only to query tables and put events', async () => {
+  it('puts every event of the day on the bus once, as the documented bus event with its record id, signed by a user allowed only to read tables and put events', async () => {
     const { endpoint } = moto();
     const { bus, queueUrl } = await busToQueue();
     const key = await moto().createUser(uniqueName('replayer'), {
       Version: '2012-10-17',
       Statement: [
-        { Effect: 'Allow', Action: ['dynamodb:Query'], Resource: ['*'] },
+        { Effect: 'Allow', Action: ['dynamodb:Query', 'dynamodb:BatchGetItem'], Resource: ['*'] },
         { Effect: 'Allow', Action: ['events:PutEvents'], Resource: ['*'] },
       ],
     });
@@ -155,7 +155,7 @@ describe('events replay to an EventBridge bus (moto)', () => {
     const { bus } = await busToQueue();
     const key = await moto().createUser(uniqueName('reader'), {
       Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Action: ['dynamodb:Query'], Resource: ['*'] }],
+      Statement: [{ Effect: 'Allow', Action: ['dynamodb:Query', 'dynamodb:BatchGetItem'], Resource: ['*'] }],
     });
     const run = await runEvents(
       ['replay', '--since', DAY_START, '--until', DAY_END, '--to', 'eventbridge', '--target', bus],
@@ -219,7 +219,13 @@ describe('the replay function bundle against moto', () => {
       .Environment.Variables;
     const key = await moto().createUser(uniqueName('replay-fn'), {
       Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Action: ['dynamodb:Query', 'events:PutEvents'], Resource: ['*'] }],
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: ['dynamodb:Query', 'dynamodb:BatchGetItem', 'events:PutEvents'],
+          Resource: ['*'],
+        },
+      ],
     });
     const result = await invokeWithTime(
       file,

@@ -82,7 +82,7 @@ describe('the EventReplay construct', () => {
     );
   });
 
-  it('may query the table and the two indexes a replay reads, put events on its bus, send to its queue and invoke itself, and nothing else', () => {
+  it('may query the table and the two indexes a replay reads, batch-get from the table, put events on its bus, send to its queue and invoke itself, and nothing else', () => {
     const { template, ids } = synth(({ bus, queue }) => ({ eventBus: bus, queue }));
     const grants = grantsOf(template, ids.role).filter(([action]) => !action.startsWith('logs:'));
     const tableArn = { 'Fn::GetAtt': [ids.table, 'Arn'] };
@@ -90,13 +90,17 @@ describe('the EventReplay construct', () => {
     expect(grants).toEqual(
       expect.arrayContaining([
         ['dynamodb:Query', [tableArn, index('gsi3'), index('gsi1')]],
+        ['dynamodb:BatchGetItem', tableArn],
         ['events:PutEvents', { 'Fn::GetAtt': [ids.bus, 'Arn'] }],
         ['sqs:SendMessage', { 'Fn::GetAtt': [ids.queue, 'Arn'] }],
         ['lambda:InvokeFunction', { 'Fn::GetAtt': [ids.fn, 'Arn'] }],
       ]),
     );
     const actions = grants.map(([action]) => action);
-    expect(actions.filter((action) => action.startsWith('dynamodb:'))).toEqual(['dynamodb:Query']);
+    expect(actions.filter((action) => action.startsWith('dynamodb:')).sort()).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:Query',
+    ]);
     expect(actions.filter((action) => action.startsWith('lambda:'))).toEqual(['lambda:InvokeFunction']);
     // The queue's key, for encrypting what it sends; the failures queue, Lambda's own destination.
     expect(actions.filter((action) => action.startsWith('kms:')).sort()).toEqual([
