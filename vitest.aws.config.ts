@@ -12,5 +12,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Two files at once: each test makes its own users, tables and queues in the one moto server, and most of a
+    // file's time waits on it.
+    maxWorkers: 2,
   },
 });
