@@ -5,10 +5,9 @@
  * moto. A rule on the bus sends what it matches to a queue, where the test reads the events as a target receives
  * them.
  */
-import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { insertPattern } from '../../infra/constructs/event-destinations';
-import { AwsJsonClient } from '../../lib/aws/aws-json-client';
 import { EVENT_SOURCE } from '../../lib/destinations/eventbridge';
 import type { QueueMessage } from '../../lib/events/event-record';
 import { CampaignCounters } from '../../lib/ingest/campaign-counters';
@@ -22,47 +21,10 @@ import { ensureRecordsTable } from '../../local/create-records-table';
 import { openDestinations } from '../../local/destinations';
 import { soriPayload } from '../support/deliveries';
 import { uniqueName } from '../support/local-aws';
+import { busToQueue, events } from './support/event-bus';
 import { MOTO_REGION } from './support/iam';
 import { moto } from './support/moto';
 import { drain } from './support/queues';
-
-/** EventBridge's API in moto, as the administrator. */
-function events() {
-  const { endpoint, admin } = moto();
-  return new AwsJsonClient({
-    service: 'events',
-    region: MOTO_REGION,
-    endpoint,
-    targetPrefix: 'AWSEvents',
-    jsonVersion: '1.1',
-    credentials: () => admin,
-    maxAttempts: 1,
-    timeoutMs: 10_000,
-  });
-}
-
-/** A bus whose every `campaign-inbox` event goes to a new queue. */
-async function busToQueue() {
-  const { sqs } = moto();
-  const bus = uniqueName('bus');
-  await events().call('CreateEventBus', { Name: bus });
-  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('bus-target') }));
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
-  );
-  const rule = uniqueName('all');
-  await events().call('PutRule', {
-    Name: rule,
-    EventBusName: bus,
-    EventPattern: JSON.stringify({ source: [EVENT_SOURCE] }),
-  });
-  await events().call('PutTargets', {
-    Rule: rule,
-    EventBusName: bus,
-    Targets: [{ Id: 'queue', Arn: Attributes?.QueueArn }],
-  });
-  return { bus, queueUrl: QueueUrl as string };
-}
 
 /** `count` distinct SORI events, clicks and impressions in turn. */
 function makeMessages(count: number): QueueMessage[] {

@@ -11,14 +11,12 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as events_ from 'aws-cdk-lib/aws-events';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EventReplay } from '../../infra/constructs/event-replay';
 import { RecordsTable } from '../../infra/constructs/records-table';
-import { AwsJsonClient } from '../../lib/aws/aws-json-client';
 import { EVENT_SOURCE } from '../../lib/destinations/eventbridge';
 import { CampaignCounters } from '../../lib/ingest/campaign-counters';
 import { EventWriter } from '../../lib/ingest/event-writer';
@@ -28,6 +26,7 @@ import { bundledFunction, templateEnvironment } from '../support/bundles';
 import { runEvents } from '../support/events-cli';
 import { uniqueName } from '../support/local-aws';
 import { DAY_END, DAY_START, storeReplayDay } from '../support/replay-events';
+import { busToQueue } from './support/event-bus';
 import { MOTO_ACCOUNT, MOTO_REGION } from './support/iam';
 import { moto } from './support/moto';
 import { drain } from './support/queues';
@@ -46,44 +45,6 @@ beforeAll(async () => {
     { campaignA: 25, campaignB: 12, authentications: 6, symphony: 2 },
   ));
 });
-
-/** EventBridge's API in moto, as the administrator. */
-function events() {
-  const { endpoint, admin } = moto();
-  return new AwsJsonClient({
-    service: 'events',
-    region: MOTO_REGION,
-    endpoint,
-    targetPrefix: 'AWSEvents',
-    jsonVersion: '1.1',
-    credentials: () => admin,
-    maxAttempts: 1,
-    timeoutMs: 10_000,
-  });
-}
-
-/** A bus whose every `campaign-inbox` event goes to a new queue. */
-async function busToQueue() {
-  const { sqs } = moto();
-  const bus = uniqueName('bus');
-  await events().call('CreateEventBus', { Name: bus });
-  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('bus-target') }));
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
-  );
-  const rule = uniqueName('all');
-  await events().call('PutRule', {
-    Name: rule,
-    EventBusName: bus,
-    EventPattern: JSON.stringify({ source: [EVENT_SOURCE] }),
-  });
-  await events().call('PutTargets', {
-    Rule: rule,
-    EventBusName: bus,
-    Targets: [{ Id: 'queue', Arn: Attributes?.QueueArn }],
-  });
-  return { bus, queueUrl: QueueUrl as string };
-}
 
 describe('events replay to an EventBridge bus (moto)', () => {
   it('puts every event of the day on the bus once, as the documented bus event with its record id, signed by a user allowed only to read tables and put events', async () => {
