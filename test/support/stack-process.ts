@@ -90,7 +90,8 @@ export async function startStackProcess(
       const parsed = text ? (JSON.parse(text) as LocalStackInfo) : undefined;
       return parsed?.pid === child.pid ? parsed : undefined;
     },
-    30_000,
+    // A start under a CPU hog beside other test files: its servers, journal replay and first poll.
+    90_000,
     'the local stack to start',
   );
   return {
