@@ -30,27 +30,17 @@ import {
 import { getItems, queryItems, queryPages, scanPages } from '../table/table-io';
 import { CampaignStats } from './campaign-stats';
 
-/** Filters of `npm run events -- query`; every one optional, combined with AND. */
-export interface EventQuery {
-  provider: string;
-  campaign?: string | undefined;
-  device?: string | undefined;
-  type?: string | undefined;
-  /** Inclusive lower bound on `created_at`, ISO 8601. */
-  since?: string | undefined;
-  /** Inclusive upper bound on `created_at`, ISO 8601. */
-  until?: string | undefined;
-  limit: number;
-}
+import {
+  type EventPlan,
+  type EventQuery,
+  type EventSources,
+  type Filter,
+  planEvents,
+  type TimeBounds,
+} from './event-plan';
 
-const DAY_MS = 86_400_000;
-/** How far back `--type` looks when no `--since` is given, in days. */
-export const TYPE_QUERY_DEFAULT_DAYS = 7;
-/**
- * The most days one `--type` query walks, newest first: a year and its leap day, as long as records are kept
- * by default. Each day is one more partition read, so a wide range is cut rather than read without end.
- */
-export const TYPE_QUERY_MAX_DAYS = 366;
+export type { EventQuery } from './event-plan';
+export { daysNewestFirst, daysOldestFirst, TYPE_QUERY_DEFAULT_DAYS, TYPE_QUERY_MAX_DAYS } from './event-plan';
 
 /** Reads the records table for the CLI and the dashboard. Knows DynamoDB, nothing of Lambda or HTTP. */
 export class RecordsRepository {
@@ -88,226 +78,188 @@ export class RecordsRepository {
    * say which days have any); a device's through its markers (which partitions it was seen in, day by day);
    * a type's from its own partitions and from the campaigns that counted it that day (one query per day);
    * with no filter, every type's and campaign's partitions day by day. Nothing scans the table. Events keyed
-   * by id alone come from the indexes.
+   * by id alone come from the indexes. {@link planEvents} says which partitions.
    */
   async queryEvents(query: EventQuery): Promise<StoredEvent[]> {
-    const since = query.since ?? '0000';
-    const until = `${query.until ?? '9999'}\uffff`;
-    const filters: Filter[] = [];
-    if (query.type) filters.push(['event', query.type]);
-    if (query.device) filters.push(['device_id', query.device]);
-    if (query.campaign) filters.push(['campaign_id', query.campaign]);
-    const range = { since, until };
+    const plan = planEvents(query, 'newest first');
     const results = new Results(query.limit);
-    if (query.campaign) await this.campaignEvents(query, query.campaign, range, filters, results);
-    else if (query.device) await this.deviceEvents(query, query.device, range, filters, results);
-    else if (query.type) await this.typeEvents(query, query.type, range, filters, results);
-    else await this.allEvents(query, range, results);
+    const { byDay, idKeyed } = this.partitionsOf(plan);
+    for await (const day of byDay) {
+      // Read day by day, newest first: once the limit is in hand, older days cannot add to it.
+      if (results.full()) break;
+      for (const [family, filters] of day.families)
+        results.add(await this.queryFamily(family, plan.bounds, filters, query.limit));
+      for (const [index, keys, filters] of day.indexed)
+        results.add(await this.queryIndex(index, keys, plan.bounds, filters, query.limit));
+    }
+    for (const [index, keys, filters] of idKeyed)
+      results.add(await this.queryIndex(index, keys, plan.bounds, filters, query.limit));
     return results.sorted();
-  }
-
-  /** A campaign's events: its days, as its counter items list them, newest first, then its id-keyed ones. */
-  private async campaignEvents(
-    query: EventQuery,
-    campaign: string,
-    range: { since: string; until: string },
-    filters: Filter[],
-    results: Results,
-  ): Promise<void> {
-    const rest = without(filters, 'campaign_id');
-    const days = await this.stats.counterItems(
-      query.provider,
-      campaign,
-      range.since.slice(0, 10),
-      range.until.slice(0, 10),
-    );
-    for (const { day } of days.reverse()) {
-      if (results.full()) break;
-      results.add(
-        await this.queryFamily(campaignDayFamily(query.provider, campaign, day), range, rest, query.limit),
-      );
-    }
-    const keys = campaignIndexKeys(query.provider, campaign, this.layout);
-    results.add(await this.queryIndex(RECORDS_TABLE.indexes.byCampaign, keys, range, rest, query.limit));
-  }
-
-  /** A device's events: the families its markers name, day by day, newest first, then its id-keyed ones. */
-  private async deviceEvents(
-    query: EventQuery,
-    deviceId: string,
-    range: { since: string; until: string },
-    filters: Filter[],
-    results: Results,
-  ): Promise<void> {
-    const device = devicePartitionKey(query.provider, deviceId);
-    const rest = without(filters, 'device_id');
-    // The device's markers say which partition families hold its events, day by day.
-    const markers = await queryItems(this.client, {
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
-      ScanIndexForward: false,
-      ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
-      ExpressionAttributeValues: {
-        ':pk': { S: device },
-        ':since': { S: range.since.slice(0, 10) },
-        ':until': { S: range.until },
-      },
-    });
-    let day: string | undefined;
-    for (const marker of markers) {
-      // Markers come newest day first; the families of one day are all read before the limit can stop it.
-      const markerDay = marker[RECORDS_TABLE.sortKey]?.S?.slice(0, 10);
-      if (results.full() && markerDay !== day) break;
-      day = markerDay;
-      results.add(await this.queryFamily(markedFamily(marker), range, filters, query.limit));
-    }
-    results.add(await this.queryIndex(RECORDS_TABLE.indexes.byDevice, [device], range, rest, query.limit));
-  }
-
-  /** A type's events, day by day, newest first: its own partitions, the campaigns that count it, its index. */
-  private async typeEvents(
-    query: EventQuery,
-    type: string,
-    range: { since: string; until: string },
-    filters: Filter[],
-    results: Results,
-  ): Promise<void> {
-    const rest = without(filters, 'event');
-    const typeOnly: Filter[] = [['event', type]];
-    for (const day of daysNewestFirst(query.since, query.until)) {
-      if (results.full()) break;
-      results.add(await this.queryFamily(typeDayFamily(query.provider, type, day), range, rest, query.limit));
-      for (const counter of await this.stats.dayCounterItems(query.provider, day)) {
-        if (!countsType(counter, type)) continue;
-        const family = campaignDayFamily(query.provider, counter.campaign_id, day);
-        results.add(await this.queryFamily(family, range, [...rest, ...typeOnly], query.limit));
-      }
-      const keys = typeDayIndexKeys(query.provider, type, day, this.layout);
-      results.add(await this.queryIndex(RECORDS_TABLE.indexes.byTypeAndDay, keys, range, rest, query.limit));
-    }
-  }
-
-  /** No filter: day by day, newest first, every event type's partitions and every campaign of the day. */
-  private async allEvents(
-    query: EventQuery,
-    range: { since: string; until: string },
-    results: Results,
-  ): Promise<void> {
-    const types = findProvider(query.provider)?.events ?? [];
-    for (const day of daysNewestFirst(query.since, query.until)) {
-      if (results.full()) break;
-      for (const type of types) {
-        results.add(await this.queryFamily(typeDayFamily(query.provider, type, day), range, [], query.limit));
-        const keys = typeDayIndexKeys(query.provider, type, day, this.layout);
-        results.add(await this.queryIndex(RECORDS_TABLE.indexes.byTypeAndDay, keys, range, [], query.limit));
-      }
-      for (const counter of await this.stats.dayCounterItems(query.provider, day)) {
-        const family = campaignDayFamily(query.provider, counter.campaign_id, day);
-        results.add(await this.queryFamily(family, range, [], query.limit));
-      }
-    }
   }
 
   /**
    * Every event a query matches, with no limit, page by page as DynamoDB returns them (an export of any size
    * holds one page in memory): a campaign's days and a type's days oldest first, a device's through its
-   * markers; with no filter, a scan of the table. Within a day, events come shard by shard.
+   * markers; with no filter, a scan of the table. Within a day, events come shard by shard; the events keyed by
+   * id alone come last.
    * @param query as {@link queryEvents}; with `type`, `since` is required (every day from it is read).
    */
   async *streamEvents(query: Omit<EventQuery, 'limit'>): AsyncGenerator<StoredEvent[]> {
-    const since = query.since ?? '0000';
-    const until = `${query.until ?? '9999'}\uffff`;
-    const range = { since, until };
-    const filters: Filter[] = [];
-    if (query.type) filters.push(['event', query.type]);
-    if (query.device) filters.push(['device_id', query.device]);
-    if (query.campaign) filters.push(['campaign_id', query.campaign]);
-    const families: [string, Filter[]][] = [];
-    const indexed: [IndexShape, string[], Filter[]][] = [];
-    if (query.campaign) {
-      const rest = without(filters, 'campaign_id');
-      const days = await this.stats.counterItems(
-        query.provider,
-        query.campaign,
-        since.slice(0, 10),
-        until.slice(0, 10),
-      );
-      for (const { day } of days)
-        families.push([campaignDayFamily(query.provider, query.campaign, day), rest]);
-      indexed.push([
-        RECORDS_TABLE.indexes.byCampaign,
-        campaignIndexKeys(query.provider, query.campaign, this.layout),
-        rest,
-      ]);
-    } else if (query.device) {
-      const device = devicePartitionKey(query.provider, query.device);
-      const markers = await queryItems(this.client, {
-        TableName: this.tableName,
-        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
-        ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
-        ExpressionAttributeValues: {
-          ':pk': { S: device },
-          ':since': { S: since.slice(0, 10) },
-          ':until': { S: until },
-        },
-      });
-      for (const marker of markers) families.push([markedFamily(marker), filters]);
-      indexed.push([RECORDS_TABLE.indexes.byDevice, [device], without(filters, 'device_id')]);
-    } else if (query.type) {
-      if (!query.since) throw new Error('an export by type needs a first day (since)');
-      const type = query.type;
-      const rest = without(filters, 'event');
-      for (const day of daysOldestFirst(query.since, query.until)) {
-        families.push([typeDayFamily(query.provider, type, day), rest]);
-        for (const counter of await this.stats.dayCounterItems(query.provider, day)) {
-          if (countsType(counter, type)) {
-            families.push([
-              campaignDayFamily(query.provider, counter.campaign_id, day),
-              [...rest, ['event', type]],
-            ]);
-          }
-        }
-        indexed.push([
-          RECORDS_TABLE.indexes.byTypeAndDay,
-          typeDayIndexKeys(query.provider, type, day, this.layout),
-          rest,
-        ]);
-      }
-    } else {
-      for await (const page of scanPages(this.client, {
-        TableName: this.tableName,
-        FilterExpression: '#kind = :event AND #provider = :provider AND #created BETWEEN :since AND :until',
-        ExpressionAttributeNames: { '#kind': 'kind', '#provider': 'provider', '#created': 'created_at' },
-        ExpressionAttributeValues: {
-          ':event': { S: 'event' },
-          ':provider': { S: query.provider },
-          ':since': { S: since },
-          ':until': { S: until },
-        },
-      })) {
-        if (page.length > 0) yield page.map(fromEventItem);
-      }
+    const plan = planEvents(query, 'oldest first');
+    if (plan.sources.by === 'scan') {
+      yield* this.scanEvents(plan);
       return;
     }
-    for (const [family, familyFilters] of families) {
-      for (const partitionKey of shardKeys(family, this.layout)) {
-        for await (const page of queryPages(
-          this.client,
-          this.familyInput(partitionKey, range, familyFilters, false),
-        )) {
-          if (page.length > 0) yield page.map(fromEventItem);
+    const { byDay, idKeyed } = this.partitionsOf(plan);
+    const indexed: IndexRead[] = [];
+    for await (const day of byDay) {
+      indexed.push(...day.indexed);
+      for (const [family, filters] of day.families) {
+        for (const partitionKey of shardKeys(family, this.layout)) {
+          const input = this.familyInput(partitionKey, plan.bounds, filters, false);
+          for await (const page of queryPages(this.client, input)) {
+            if (page.length > 0) yield page.map(fromEventItem);
+          }
         }
       }
     }
-    for (const [index, keys, indexFilters] of indexed) {
+    for (const [index, keys, filters] of [...indexed, ...idKeyed]) {
       for (const partitionKey of keys) {
-        for await (const page of queryPages(
-          this.client,
-          this.indexInput(index, partitionKey, range, indexFilters, false),
-        )) {
+        const input = this.indexInput(index, partitionKey, plan.bounds, filters, false);
+        for await (const page of queryPages(this.client, input)) {
           if (page.length > 0) yield await this.fromIndex(page);
         }
       }
+    }
+  }
+
+  /**
+   * The partitions a plan reads: day by day in the plan's order (a campaign's days as its counter items list
+   * them, a device's as its markers do, a type's or every type's as the plan does, with the campaigns that
+   * counted events that day), then the index partitions of the events keyed by id alone that are not split by
+   * day (a campaign's, a device's).
+   */
+  private partitionsOf(plan: EventPlan): { byDay: AsyncGenerator<DayPartitions>; idKeyed: IndexRead[] } {
+    const { provider, sources } = plan;
+    if (sources.by === 'campaign') {
+      const keys = campaignIndexKeys(provider, sources.campaign, this.layout);
+      return {
+        byDay: this.campaignDays(plan, sources),
+        idKeyed: [[RECORDS_TABLE.indexes.byCampaign, keys, sources.filters]],
+      };
+    }
+    if (sources.by === 'device') {
+      const device = devicePartitionKey(provider, sources.device);
+      return {
+        byDay: this.deviceDays(plan, device, sources.filters),
+        idKeyed: [[RECORDS_TABLE.indexes.byDevice, [device], sources.indexFilters]],
+      };
+    }
+    if (sources.by === 'type') return { byDay: this.typeDays(plan, sources), idKeyed: [] };
+    if (sources.by === 'every type and campaign')
+      return { byDay: this.everyTypeDays(plan, sources), idKeyed: [] };
+    throw new Error('a scan reads no partitions');
+  }
+
+  /** A campaign's days, as its counter items list them. */
+  private async *campaignDays(
+    plan: EventPlan,
+    sources: SourcesBy<'campaign'>,
+  ): AsyncGenerator<DayPartitions> {
+    const { provider } = plan;
+    const days = await this.stats.counterItems(provider, sources.campaign, sources.firstDay, sources.lastDay);
+    if (plan.order === 'newest first') days.reverse();
+    for (const { day } of days) {
+      yield {
+        families: [[campaignDayFamily(provider, sources.campaign, day), sources.filters]],
+        indexed: [],
+      };
+    }
+  }
+
+  /** A device's days: the families its markers name, the families of one day together. */
+  private async *deviceDays(
+    plan: EventPlan,
+    device: string,
+    filters: Filter[],
+  ): AsyncGenerator<DayPartitions> {
+    let day: string | undefined;
+    let families: FamilyRead[] = [];
+    for (const marker of await this.deviceMarkers(device, plan)) {
+      const markerDay = marker[RECORDS_TABLE.sortKey]?.S?.slice(0, 10);
+      if (families.length > 0 && markerDay !== day) {
+        yield { families, indexed: [] };
+        families = [];
+      }
+      day = markerDay;
+      families.push([markedFamily(marker), filters]);
+    }
+    if (families.length > 0) yield { families, indexed: [] };
+  }
+
+  /** A type's days: its own partitions, the campaigns that counted it that day, its index entries. */
+  private async *typeDays(plan: EventPlan, sources: SourcesBy<'type'>): AsyncGenerator<DayPartitions> {
+    const { provider } = plan;
+    for (const day of sources.days) {
+      const families: FamilyRead[] = [[typeDayFamily(provider, sources.type, day), sources.filters]];
+      for (const counter of await this.stats.dayCounterItems(provider, day)) {
+        if (!countsType(counter, sources.type)) continue;
+        families.push([campaignDayFamily(provider, counter.campaign_id, day), sources.campaignFilters]);
+      }
+      const keys = typeDayIndexKeys(provider, sources.type, day, this.layout);
+      yield { families, indexed: [[RECORDS_TABLE.indexes.byTypeAndDay, keys, sources.filters]] };
+    }
+  }
+
+  /** Every day's partitions: every event type's partitions and index entries, every campaign of the day. */
+  private async *everyTypeDays(
+    plan: EventPlan,
+    sources: SourcesBy<'every type and campaign'>,
+  ): AsyncGenerator<DayPartitions> {
+    const { provider } = plan;
+    const types = findProvider(provider)?.events ?? [];
+    for (const day of sources.days) {
+      const families: FamilyRead[] = types.map((type) => [typeDayFamily(provider, type, day), []]);
+      const indexed: IndexRead[] = types.map((type) => [
+        RECORDS_TABLE.indexes.byTypeAndDay,
+        typeDayIndexKeys(provider, type, day, this.layout),
+        [],
+      ]);
+      for (const counter of await this.stats.dayCounterItems(provider, day))
+        families.push([campaignDayFamily(provider, counter.campaign_id, day), []]);
+      yield { families, indexed };
+    }
+  }
+
+  /** A device's markers in the plan's days, in the plan's order: which partition families hold its events. */
+  private deviceMarkers(device: string, plan: EventPlan) {
+    return queryItems(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :since AND :until',
+      ...(plan.order === 'newest first' ? { ScanIndexForward: false } : {}),
+      ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey, '#sk': RECORDS_TABLE.sortKey },
+      ExpressionAttributeValues: {
+        ':pk': { S: device },
+        ':since': { S: plan.bounds.since.slice(0, 10) },
+        ':until': { S: plan.bounds.until },
+      },
+    });
+  }
+
+  /** Every event of the provider in the plan's times, read by a scan of the table, filtered. */
+  private async *scanEvents(plan: EventPlan): AsyncGenerator<StoredEvent[]> {
+    for await (const page of scanPages(this.client, {
+      TableName: this.tableName,
+      FilterExpression: '#kind = :event AND #provider = :provider AND #created BETWEEN :since AND :until',
+      ExpressionAttributeNames: { '#kind': 'kind', '#provider': 'provider', '#created': 'created_at' },
+      ExpressionAttributeValues: {
+        ':event': { S: 'event' },
+        ':provider': { S: plan.provider },
+        ':since': { S: plan.bounds.since },
+        ':until': { S: plan.bounds.until },
+      },
+    })) {
+      if (page.length > 0) yield page.map(fromEventItem);
     }
   }
 
@@ -437,17 +389,23 @@ export class RecordsRepository {
   }
 }
 
-interface Range {
-  /** Lower bound on `created_at`. */
-  since: string;
-  /** Upper bound on `created_at`, `\uffff`-terminated so that a date includes its whole day. */
-  until: string;
+type Range = TimeBounds;
+type IndexShape = { name: string; partitionKey: string; sortKey: string };
+/** A base-table partition family (its shards are read), with the filters within it. */
+type FamilyRead = [family: string, filters: Filter[]];
+/** An index's partitions, with the filters within them. */
+type IndexRead = [index: IndexShape, partitionKeys: string[], filters: Filter[]];
+/** The partitions of one day. */
+interface DayPartitions {
+  families: FamilyRead[];
+  indexed: IndexRead[];
 }
+type SourcesBy<By extends EventSources['by']> = Extract<EventSources, { by: By }>;
 
 /** Events gathered from several partitions: one copy of each, newest first, at most `limit`. */
 class Results {
   private readonly byId = new Map<string, StoredEvent>();
-  constructor(private readonly limit: number) {}
+  constructor(readonly limit: number) {}
   add(events: StoredEvent[]) {
     for (const event of events) this.byId.set(event.id, event);
   }
@@ -462,9 +420,6 @@ class Results {
   }
 }
 
-type Filter = [attribute: string, value: string];
-type IndexShape = { name: string; partitionKey: string; sortKey: string };
-
 /**
  * `true` when a campaign-day has stored events of `type`: listed in its types (stored, maybe not counted yet), or
  * counted. Its own count only, since the type is the caller's text and `constructor` or `toString` must not find
@@ -472,8 +427,6 @@ type IndexShape = { name: string; partitionKey: string; sortKey: string };
  */
 const countsType = (counter: CounterItem, type: string) =>
   counter.types.includes(type) || (Object.hasOwn(counter.counts, type) && (counter.counts[type] ?? 0) > 0);
-
-const without = (filters: Filter[], attribute: string) => filters.filter(([name]) => name !== attribute);
 
 function filterExpression(filters: Filter[]) {
   if (filters.length === 0) return { expression: {}, names: {}, values: {} };
@@ -485,29 +438,4 @@ function filterExpression(filters: Filter[]) {
     return `#f${i} = :f${i}`;
   });
   return { expression: { FilterExpression: terms.join(' AND ') }, names, values };
-}
-
-/** The UTC days from `since` to `until` (default: the last seven days up to today), newest first. */
-export function daysNewestFirst(
-  since: string | undefined,
-  until: string | undefined,
-  now = Date.now(),
-): string[] {
-  const end = until ? Date.parse(until) : now;
-  const start = since ? Date.parse(since) : end - (TYPE_QUERY_DEFAULT_DAYS - 1) * DAY_MS;
-  const days: string[] = [];
-  const first = Math.floor(start / DAY_MS);
-  for (let day = Math.floor(end / DAY_MS); day >= first && days.length < TYPE_QUERY_MAX_DAYS; day--) {
-    days.push(new Date(day * DAY_MS).toISOString().slice(0, 10));
-  }
-  return days;
-}
-
-/** Every UTC day from `since` to `until` (default: today), oldest first, with no cap. */
-export function daysOldestFirst(since: string, until: string | undefined, now = Date.now()): string[] {
-  const first = Math.floor(Date.parse(since) / DAY_MS);
-  const last = Math.floor((until ? Date.parse(until) : now) / DAY_MS);
-  const days: string[] = [];
-  for (let day = first; day <= last; day++) days.push(new Date(day * DAY_MS).toISOString().slice(0, 10));
-  return days;
 }

@@ -1,4 +1,5 @@
 // `events export`: every matching event, no row cap, streamed page by page.
+import { planExport } from '../../lib/queries/event-plan';
 import { RecordsRepository } from '../../lib/queries/records-repository';
 import { UsageError } from '../entry';
 import { exportEvents } from '../export-events';
@@ -21,19 +22,15 @@ export const run = command(spec, async (values) => {
   const format = values.format;
   if (format !== 'csv' && format !== 'jsonl')
     throw new UsageError('export needs --format csv or --format jsonl');
-  if (values.type && !values.since)
-    throw new UsageError('export --type needs --since (every day from it is read)');
-  const since = parseTime('--since', values.since, false);
-  const until = parseTime('--until', values.until, true);
-  if (since && until && since > until) throw new UsageError('--since is after --until');
-  const queries = providersOf(values.provider).map((provider) => ({
-    provider,
+  const queries = planExport({
+    providers: providersOf(values.provider),
     campaign: values.campaign,
     device: values.device,
     type: values.type,
-    since,
-    until,
-  }));
+    since: parseTime('--since', values.since, false),
+    until: parseTime('--until', values.until, true),
+  });
+  if ('problem' in queries) throw new UsageError(queries.problem);
   return withTable(where(values), async (target) => {
     const repository = new RecordsRepository(target.client, target.tableName, target.layout);
     await exportEvents(repository, queries, { format, out: values.out });
