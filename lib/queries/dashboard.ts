@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DEFAULT_APP, isAppName } from '../events/app-name';
 import { MAX_TEXT_FIELD } from '../events/event-record';
 import { allProviders, findProvider, providerNames } from '../providers';
 import { type SignalReport, signalReport } from '../signals/report';
@@ -25,6 +26,7 @@ import {
   campaignDayFamily,
   counterFieldsOf,
   counterItemKey,
+  countsEveryApp,
   EVENT_SORT_PREFIX,
   fromEventItem,
   OTHER_VALUE,
@@ -61,7 +63,7 @@ export interface DashboardCampaign {
   unique_devices: number | null;
 }
 
-/** Impressions and clicks of one breakdown value (a platform, a country, a material). */
+/** Impressions and clicks of one breakdown value (a platform, a country, a material, an app). */
 export interface BreakdownRow {
   key: string;
   impressions: number;
@@ -78,7 +80,7 @@ export interface MaterialRow extends BreakdownRow {
 }
 
 /** The breakdowns a dashboard can be filtered by (the hour is a chart of its own, not a filter). */
-export const FILTER_BREAKDOWNS = ['platform', 'country', 'material'] as const;
+export const FILTER_BREAKDOWNS = ['platform', 'country', 'material', 'app'] as const;
 /** One of {@link FILTER_BREAKDOWNS}. */
 export type FilterBreakdown = (typeof FILTER_BREAKDOWNS)[number];
 
@@ -168,8 +170,29 @@ export interface Dashboard {
   hourly: { hour: number; impressions: number; clicks: number }[];
   /** `false` under a breakdown filter: the counters keep hours per campaign-day, not per breakdown value. */
   hourly_available: boolean;
-  /** Summed over the range; under a breakdown filter only that breakdown's row of the value, the others empty. */
-  breakdowns: { platform: BreakdownRow[]; country: BreakdownRow[]; material: MaterialRow[] };
+  /**
+   * Summed over the range; under a breakdown filter only that breakdown's row of the value, the others empty.
+   * `app` is empty when {@link Dashboard.app_available} is `false`.
+   */
+  breakdowns: {
+    platform: BreakdownRow[];
+    country: BreakdownRow[];
+    material: MaterialRow[];
+    app: BreakdownRow[];
+  };
+  /**
+   * `false` when a day of the range has events counted before the counters split them by app (see
+   * {@link Dashboard.app_unavailable_days}): the range's app breakdown is then not known, and is left empty
+   * rather than short.
+   */
+  app_available: boolean;
+  /**
+   * The days of the range and of the period before it, oldest first, with a counter item (of the campaign asked,
+   * if one is) folded wholly or in part before the counters split events by app. Under `breakdown=app` every
+   * figure leaves such a day's events out: a day listed here counts 0 because its apps are not known, not
+   * because it had none.
+   */
+  app_unavailable_days: string[];
   /** The range's last day's latest events by `created_at`, newest first, as `query --json` prints them. */
   latest: StoredEvent[];
   /** One row per day of the range, oldest first. */
@@ -264,14 +287,20 @@ function countsOf(item: CounterItem, query: DashboardQuery): { impressions: numb
   return counts;
 }
 
-/** `false` for an item the query's breakdown filter leaves out: it counted nothing under the value. */
+/**
+ * `false` for an item the query's breakdown filter leaves out: it counted nothing under the value, or (an app
+ * filter) it was folded before events were counted by app, so what it counted under the value is not known.
+ */
 const keeps = (item: CounterItem, query: DashboardQuery) =>
-  !query.breakdown || query.value === null || Object.hasOwn(item.breakdowns[query.breakdown], query.value);
+  !query.breakdown ||
+  query.value === null ||
+  (Object.hasOwn(item.breakdowns[query.breakdown], query.value) &&
+    (query.breakdown !== 'app' || countsEveryApp(item)));
 
 /** The range's hours and breakdown tables, each value's rows most impressions first. */
 function breakdownTables(items: CounterItem[], query: DashboardQuery) {
   const hourly = Array.from({ length: 24 }, (_, hour) => ({ hour, impressions: 0, clicks: 0 }));
-  const tables = { platform: new Map(), country: new Map(), material: new Map() } as Record<
+  const tables = { platform: new Map(), country: new Map(), material: new Map(), app: new Map() } as Record<
     FilterBreakdown,
     Map<string, BreakdownRow>
   >;
@@ -284,6 +313,7 @@ function breakdownTables(items: CounterItem[], query: DashboardQuery) {
       platform: rows(tables.platform),
       country: rows(tables.country),
       material: rows(tables.material),
+      app: rows(tables.app),
     },
   };
 }
@@ -368,6 +398,10 @@ export class DashboardReader {
       this.health ? this.health.read(from, to) : undefined,
     ]);
     const items = allItems.filter((item) => item.day >= from && item.day <= to && keeps(item, query));
+    const appUnavailableDays = [
+      ...new Set(allItems.filter((item) => !countsEveryApp(item)).map((item) => item.day)),
+    ].sort();
+    const appAvailable = !appUnavailableDays.some((day) => day >= from && day <= to);
     const reach = new ReachOf(allItems, providerDays);
     const campaigns = this.campaignRows(items, query, reach);
     const { hourly, breakdowns } = breakdownTables(items, query);
@@ -405,7 +439,10 @@ export class DashboardReader {
         platform: breakdowns.platform,
         country: breakdowns.country,
         material: breakdowns.material.map((row) => ({ ...row, name: nameOf(row.key) })),
+        app: appAvailable ? breakdowns.app : [],
       },
+      app_available: appAvailable,
+      app_unavailable_days: appUnavailableDays,
       latest: events.slice(0, LATEST_EVENTS),
       daily: days.map((day) => {
         const { impressions, clicks, ctr } = period(day, day);
@@ -990,6 +1027,18 @@ export function parseDashboardQuery(
     return refuse(`breakdown must be one of ${FILTER_BREAKDOWNS.join(', ')}`);
   }
   if (value === '') return refuse('value must not be empty');
+  // An app's name is one URL segment (the counters hold it whole): any other value can match no app.
+  if (
+    breakdown === 'app' &&
+    value !== null &&
+    !isAppName(value) &&
+    value !== DEFAULT_APP &&
+    value !== OTHER_VALUE
+  ) {
+    return refuse(
+      `value must be an app name for breakdown app: ${DEFAULT_APP}, ${OTHER_VALUE}, or 1 to 32 lower-case letters, digits or hyphens`,
+    );
+  }
   return {
     ok: true,
     query: { from, to, tz, provider, campaign, breakdown: breakdown as FilterBreakdown | null, value },

@@ -160,8 +160,11 @@ export const TYPES_ATTRIBUTE = 'types';
 /** The attribute of a counter item that keeps the campaign's name (the latest batch's). */
 export const NAME_ATTRIBUTE = 'name';
 
-/** What a campaign-day's events are broken down by, besides their type. */
-export const BREAKDOWNS = ['hour', 'platform', 'country', 'material'] as const;
+/**
+ * What a campaign-day's events are broken down by, besides their type. New ones go last: a journal entry of an
+ * earlier layout lists its values in this order and simply has fewer.
+ */
+export const BREAKDOWNS = ['hour', 'platform', 'country', 'material', 'app'] as const;
 /** One of the {@link BREAKDOWNS} a campaign-day's events are counted by. */
 export type Breakdown = (typeof BREAKDOWNS)[number];
 /** Counter attributes are `n:<event>` and `b␟<breakdown>␟<value>␟<event>` (␟: the unit separator). */
@@ -194,7 +197,7 @@ function attributeValue(value: string): string {
  * come from senders, and each one is an attribute of the counter item: without a bound, a sender could grow the
  * item to DynamoDB's 400 KB item limit, after which no event of that campaign-day could be counted or stored.
  * With these bounds (and values cut at 64 bytes) a counter item stays far below that limit whatever is sent: about
- * 65 KB at the very worst, with five event types. The repair's fold is the counter items' one writer, so the
+ * 85 KB at the very worst, with five event types. The repair's fold is the counter items' one writer, so the
  * bounds hold exactly.
  */
 export const BREAKDOWN_LIMITS: Readonly<Record<Breakdown, number>> = {
@@ -202,14 +205,20 @@ export const BREAKDOWN_LIMITS: Readonly<Record<Breakdown, number>> = {
   platform: 10,
   country: 60,
   material: 50,
+  // Apps are not a sender's to choose: a delivery for an app the signing secret does not name is refused at
+  // receipt, so the bound is the operator's list, and names are at most 32 bytes (about 18 KB of the worst case
+  // above). An agency runs a few apps per provider; 50 leaves room for one app per client without letting a
+  // secret of hundreds of apps grow every campaign-day's item.
+  app: 50,
 };
 /** The breakdown value under which values past a breakdown's limit are counted. */
 export const OTHER_VALUE = '(other)';
 
 /**
  * What the counters read of a stored event: its type, then its breakdown values in {@link BREAKDOWNS} order
- * (hour of `created_at`, platform, country, material), each as a counter attribute's name holds it, `null` when
- * absent. A batch journals these for its first inserts, so they are folded into the counters later.
+ * (hour of `created_at`, platform, country, material, app), each as a counter attribute's name holds it, `null`
+ * when absent. A batch journals these for its first inserts, so they are folded into the counters later; an
+ * entry journaled before apps were counted has no app, and its events are not counted by app.
  */
 export type CounterFields = [event: string, ...values: (string | null)[]];
 
@@ -220,13 +229,15 @@ export function counterFieldsOf(record: EventRecord): CounterFields {
     record.platform,
     record.geolocation?.viewer_country,
     record.material_id,
+    // A record received before records named their app came to the provider's own URL.
+    record.app || DEFAULT_APP,
   ];
   return [record.event, ...values.map((value) => (value ? attributeValue(value) : null))];
 }
 
 /**
  * The counter attributes one stored event adds one to: its type's count and its breakdowns (hour of
- * `created_at`, platform, country, material), each per event type. Which types are impressions or clicks is
+ * `created_at`, platform, country, material, app), each per event type. Which types are impressions or clicks is
  * decided when they are read.
  */
 export function counterAttributesOf(record: EventRecord): string[] {
@@ -704,6 +715,21 @@ export function fromCounterItem(item: Record<string, AttributeValue>): CounterIt
     reach: histogramOf(item[REACH_ATTRIBUTE]),
     types: item[TYPES_ATTRIBUTE]?.SS ?? [],
   };
+}
+
+/**
+ * `true` when a counter item counts each of its events under an app too; `false` for one folded, wholly or in
+ * part, before events were counted by app, whose app breakdown then tells only part of its events (or none).
+ * Every event folded since is counted under exactly one app (the default one when its record names none), so
+ * the item's apps then add up to its counts, event type by event type.
+ */
+export function countsEveryApp(item: CounterItem): boolean {
+  for (const event in item.counts) {
+    let byApp = 0;
+    for (const app in item.breakdowns.app) byApp += item.breakdowns.app[app]?.[event] ?? 0;
+    if (byApp !== item.counts[event]) return false;
+  }
+  return true;
 }
 
 /** @returns the quarantined delivery stored in `item`. */

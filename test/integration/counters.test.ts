@@ -62,7 +62,7 @@ function expected(messages: QueueMessage[]) {
     .sort((a, b) => a.key.localeCompare(b.key));
 }
 
-/** Events per hour, platform, country and material of each campaign-day, from the distinct events. */
+/** Events per hour, platform, country, material and app of each campaign-day, from the distinct events. */
 function expectedBreakdowns(messages: QueueMessage[]) {
   const counts: Record<string, number> = {};
   const seen = new Set<string>();
@@ -75,6 +75,8 @@ function expectedBreakdowns(messages: QueueMessage[]) {
       ['platform', r.platform],
       ['country', r.geolocation?.viewer_country],
       ['material', r.material_id],
+      // A record that names no app came to its provider's own URL: the default app.
+      ['app', r.app ?? 'default'],
     ];
     for (const [breakdown, value] of values) {
       const key = `${r.campaign_id}|${r.created_at.slice(0, 10)}|${breakdown}|${value}|${r.event}`;

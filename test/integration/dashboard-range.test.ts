@@ -896,7 +896,7 @@ describe('GET /api/dashboard with a range, locally and deployed', () => {
       ['provider=sori&campaign=', 'campaign must not be empty'],
       ['breakdown=platform', 'breakdown and value go together: value is missing'],
       ['value=iOS', 'breakdown and value go together: breakdown is missing'],
-      ['breakdown=hour&value=05', 'breakdown must be one of platform, country, material'],
+      ['breakdown=hour&value=05', 'breakdown must be one of platform, country, material, app'],
       ['breakdown=platform&value=', 'value must not be empty'],
     ];
     for (const [search, message] of refused) {

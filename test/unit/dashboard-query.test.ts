@@ -129,10 +129,37 @@ describe('the dashboard query', () => {
     expect(parse('value=iOS')).toEqual(refused('breakdown and value go together: breakdown is missing'));
     for (const breakdown of ['hour', 'device', 'constructor', '']) {
       expect(parse(`breakdown=${breakdown}&value=x`), breakdown).toEqual(
-        refused('breakdown must be one of platform, country, material'),
+        refused('breakdown must be one of platform, country, material, app'),
       );
     }
     expect(parse('breakdown=platform&value=')).toEqual(refused('value must not be empty'));
+  });
+
+  it('takes an app as a breakdown value: default, (other) or a name an app can have, and refuses any other with what an app name is', () => {
+    for (const value of ['default', 'agency-a', '0', 'a'.repeat(32), '(other)']) {
+      expect(parse(`breakdown=app&value=${encodeURIComponent(value)}`), value).toEqual(
+        query({ breakdown: 'app', value }),
+      );
+    }
+    expect(parse('provider=sori&campaign=c&breakdown=app&value=agency-b')).toEqual(
+      query({ provider: 'sori', campaign: 'c', breakdown: 'app', value: 'agency-b' }),
+    );
+    for (const value of [
+      'Agency',
+      'agency_a',
+      'a'.repeat(33),
+      '-a',
+      'agency a',
+      'agency-a,agency-b',
+      '__proto__',
+    ]) {
+      expect(parse(`breakdown=app&value=${encodeURIComponent(value)}`), value).toEqual(
+        refused(
+          'value must be an app name for breakdown app: default, (other), or 1 to 32 lower-case letters, digits or hyphens',
+        ),
+      );
+    }
+    expect(parse('breakdown=app&value=')).toEqual(refused('value must not be empty'));
   });
 
   it('reads API Gateway’s parameters the same as a query string, and ignores parameters it does not know', () => {
