@@ -66,63 +66,16 @@ export class EventReplay extends Construct {
 
   constructor(scope: Construct, id: string, props: EventReplayProps) {
     super(scope, id);
-    const { eventBus, queue, httpUrl } = props.destinations;
-    if (!eventBus && !queue && !httpUrl)
-      throw new Error('EventReplay needs at least one destination (eventBus, queue or httpUrl)');
-    if (httpUrl !== undefined && !/^https?:\/\//.test(httpUrl))
-      throw new Error(`EventReplay's httpUrl must be an http(s) URL, not ${httpUrl}`);
-
+    checkDestinations(props.destinations);
     this.function = new NodeFunction(this, 'Function', {
       name: 'replay-events',
       timeout: LEG_TIMEOUT,
       logRetentionDays: props.logRetentionDays,
-      environment: {
-        TABLE_NAME: props.table.tableName,
-        SHARDS: String(props.shards),
-        REPLAY_DESTINATIONS: JSON.stringify({
-          ...(eventBus ? { eventBusName: eventBus.eventBusName } : {}),
-          ...(queue ? { queueUrl: queue.queueUrl } : {}),
-          ...(httpUrl ? { httpUrl } : {}),
-        }),
-        ...(props.customProviders ? { CUSTOM_PROVIDERS: props.customProviders } : {}),
-        POWERTOOLS_LOG_LEVEL: 'INFO',
-      },
+      environment: replayEnvironment(props),
     });
     const role = this.function.role;
-    // The table and the indexes a replay reads: gsi3 (a type's events keyed by id, a day's campaigns) and gsi1
-    // (a campaign's events keyed by id). No write of any kind.
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['dynamodb:Query'],
-        resources: [
-          props.table.tableArn,
-          `${props.table.tableArn}/index/${RECORDS_TABLE.indexes.byTypeAndDay.name}`,
-          `${props.table.tableArn}/index/${RECORDS_TABLE.indexes.byCampaign.name}`,
-        ],
-      }),
-    );
-    // An event an index finds is read whole from the table: the index does not project every field.
-    role.addToPolicy(
-      new iam.PolicyStatement({ actions: ['dynamodb:BatchGetItem'], resources: [props.table.tableArn] }),
-    );
-    if (eventBus)
-      role.addToPolicy(
-        new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [eventBus.eventBusArn] }),
-      );
-    if (queue) {
-      role.addToPolicy(
-        new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }),
-      );
-      // A producer of a queue under a KMS key needs, as SQS documents, kms:GenerateDataKey and kms:Decrypt on it.
-      const key = queue.encryptionMasterKey;
-      if (key)
-        role.addToPolicy(
-          new iam.PolicyStatement({
-            actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-            resources: [key.keyArn],
-          }),
-        );
-    }
+    grantTableReads(role, props.table);
+    grantDestinations(role, props.destinations);
     // Its own ARN, in a policy of its own: in the role's default policy, which the function depends on, the
     // function's ARN would make a circular dependency.
     new iam.Policy(this, 'InvokeNextLeg', {
@@ -134,8 +87,13 @@ export class EventReplay extends Construct {
         }),
       ],
     });
+    this.failures = this.failureDestination();
+    this.acknowledge();
+  }
 
-    this.failures = new sqs.Queue(this, 'Failures', {
+  /** The queue of the legs Lambda gave up on, set as the function's asynchronous failure destination. */
+  private failureDestination(): sqs.Queue {
+    const failures = new sqs.Queue(this, 'Failures', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
@@ -144,9 +102,9 @@ export class EventReplay extends Construct {
       retryAttempts: 2,
       // A leg waits in Lambda's queue at most this long; past it, it goes to the failures queue too.
       maxEventAge: Duration.hours(6),
-      onFailure: new SqsDestination(this.failures),
+      onFailure: new SqsDestination(failures),
     });
-    this.acknowledge();
+    return failures;
   }
 
   private acknowledge() {
@@ -161,4 +119,65 @@ export class EventReplay extends Construct {
         "logs:CreateLogStream/PutLogEvents on the function's own log group; its streams are created at run time, hence log-group:<name>:*.",
     });
   }
+}
+
+/** @throws when no destination is given, or the HTTP one is not an http(s) URL. */
+function checkDestinations({ eventBus, queue, httpUrl }: ReplayDestinations): void {
+  if (!eventBus && !queue && !httpUrl)
+    throw new Error('EventReplay needs at least one destination (eventBus, queue or httpUrl)');
+  if (httpUrl !== undefined && !/^https?:\/\//.test(httpUrl))
+    throw new Error(`EventReplay's httpUrl must be an http(s) URL, not ${httpUrl}`);
+}
+
+/** The function's environment: the table, its layout, the destinations it may send to. */
+function replayEnvironment(props: EventReplayProps): Record<string, string> {
+  const { eventBus, queue, httpUrl } = props.destinations;
+  return {
+    TABLE_NAME: props.table.tableName,
+    SHARDS: String(props.shards),
+    REPLAY_DESTINATIONS: JSON.stringify({
+      ...(eventBus ? { eventBusName: eventBus.eventBusName } : {}),
+      ...(queue ? { queueUrl: queue.queueUrl } : {}),
+      ...(httpUrl ? { httpUrl } : {}),
+    }),
+    ...(props.customProviders ? { CUSTOM_PROVIDERS: props.customProviders } : {}),
+    POWERTOOLS_LOG_LEVEL: 'INFO',
+  };
+}
+
+/**
+ * The table and the indexes a replay reads: gsi3 (a type's events keyed by id, a day's campaigns) and gsi1 (a
+ * campaign's events keyed by id). No write of any kind.
+ */
+function grantTableReads(role: iam.Role, table: EventReplayProps['table']): void {
+  role.addToPolicy(
+    new iam.PolicyStatement({
+      actions: ['dynamodb:Query'],
+      resources: [
+        table.tableArn,
+        `${table.tableArn}/index/${RECORDS_TABLE.indexes.byTypeAndDay.name}`,
+        `${table.tableArn}/index/${RECORDS_TABLE.indexes.byCampaign.name}`,
+      ],
+    }),
+  );
+  // An event an index finds is read whole from the table: the index does not project every field.
+  role.addToPolicy(
+    new iam.PolicyStatement({ actions: ['dynamodb:BatchGetItem'], resources: [table.tableArn] }),
+  );
+}
+
+/** What each destination given needs: the bus's PutEvents, the queue's SendMessage and its key. */
+function grantDestinations(role: iam.Role, { eventBus, queue }: ReplayDestinations): void {
+  if (eventBus)
+    role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [eventBus.eventBusArn] }),
+    );
+  if (!queue) return;
+  role.addToPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+  // A producer of a queue under a KMS key needs, as SQS documents, kms:GenerateDataKey and kms:Decrypt on it.
+  const key = queue.encryptionMasterKey;
+  if (key)
+    role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [key.keyArn] }),
+    );
 }
