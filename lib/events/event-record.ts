@@ -92,8 +92,19 @@ export type QuarantineRecord = v.InferOutput<typeof QuarantineRecordSchema>;
 export const EventPolicySchema = v.object({
   /** Keyed by its id alone: the provider's payloads carry no time of their own (a retry has another). */
   keyed_by_id: v.boolean(),
-  /** Moves the campaign counters (which counter is decided when they are read). */
+  /** Moves the campaign counters. */
   counted: v.boolean(),
+  /**
+   * What a counted event counts as, as the provider counted it when it was received: a stored event is recounted,
+   * signalled and exported as this, whatever the provider's code says later. Absent for an event not counted,
+   * and in a message sent before policies said (the consumer completes it).
+   */
+  counted_as: v.optional(v.picklist(['impressions', 'clicks'])),
+  /**
+   * For a counted click: the provider's event types counted as impressions when it was received, those a click
+   * is matched with (a click whose activity has no impression of these types is an orphan).
+   */
+  pairs_with: v.optional(v.array(v.string())),
   /** The provider's current-state item the event moves, if any. */
   state: v.nullable(
     v.object({
@@ -105,6 +116,19 @@ export const EventPolicySchema = v.object({
 });
 /** The provider's decisions about an event, fixed at receipt (see {@link EventPolicySchema}). */
 export type EventPolicy = v.InferOutput<typeof EventPolicySchema>;
+
+/** What a counted event counts as: one of a campaign-day's two counters. */
+export type CountedKind = NonNullable<EventPolicy['counted_as']>;
+
+/** A provider's counted event types, each with what it counts as (only those it counts). */
+export type CountedKinds = Readonly<Record<string, CountedKind>>;
+
+/**
+ * What an event type counts as among `kinds`: only their own entries, never an inherited name (an event type is
+ * a sender's string, and may be `constructor`).
+ */
+export const kindOf = (kinds: CountedKinds, event: string): CountedKind | undefined =>
+  Object.hasOwn(kinds, event) ? kinds[event] : undefined;
 
 /** The message layout the receive function writes; the consumer reads this one and the one before. */
 export const QUEUE_MESSAGE_VERSION = 2;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { countedEvents } from '../receive/event-policy';
+import { type CountedKind, type CountedKinds, kindOf } from '../events/event-record';
+import { countedEvents, currentCountedKinds } from '../receive/event-policy';
 import { isLogin, type SignalFact, signalFactOf } from '../signals/facts';
 import {
   type CampaignEventFact,
@@ -27,6 +28,7 @@ import {
   batchKey,
   type CounterGroup,
   closeBatchUpdate,
+  countedKindsOfItem,
   counterItem,
   counterUnchanged,
   type Deliveries,
@@ -80,6 +82,7 @@ import {
   type CounterFields,
   type CounterKey,
   campaignDayFamily,
+  countAttribute,
   counterAttributesOfFields,
   counterFieldsOf,
   counterItemKey,
@@ -212,6 +215,8 @@ interface Delta {
   reach: Map<number, number>;
   /** Claims of the earlier protocol this fold settles on the campaign-day. */
   legacy: string[];
+  /** What its first inserts' counted event types count as, as their batches received them. */
+  kinds: Map<string, CountedKind>;
   /** What the fold's first inserts change in its signals. */
   signals?: CampaignSignalChange;
   /**
@@ -301,7 +306,7 @@ class FoldShare {
     const id = keyId(key);
     let delta = this.byCounter.get(id);
     if (!delta) {
-      delta = { key, name: null, inserted: [], devices: 0, reach: new Map(), legacy: [] };
+      delta = { key, name: null, inserted: [], devices: 0, reach: new Map(), legacy: [], kinds: new Map() };
       this.byCounter.set(id, delta);
     }
     return delta;
@@ -325,10 +330,13 @@ class FoldShare {
 
   /** Adds a closed journal entry: its first inserts, new devices and delivery figures. */
   addEntry(entry: BatchEntry, tally: BatchTally): void {
+    const received = entry.groups.map(receivedKinds);
     entry.groups.forEach((group, g) => {
       const delta = this.counter(group.key);
       if (group.name) delta.name = group.name;
       delta.devices += tally.devices[g] ?? 0;
+      for (const [event, kind] of Object.entries(received[g]?.kinds ?? {}))
+        if (!delta.kinds.has(event)) delta.kinds.set(event, kind);
     });
     for (const [g, ...fields] of tally.inserted) {
       const group = entry.groups[g];
@@ -349,15 +357,18 @@ class FoldShare {
         delta.figures[i] = (delta.figures[i] ?? 0) + value;
       });
     }
-    this.addFacts(entry, tally.signals ?? []);
+    this.addFacts(entry, received, tally.signals ?? []);
   }
 
-  private addFacts(entry: BatchEntry, facts: SignalFact[]) {
+  private addFacts(entry: BatchEntry, received: ReceivedKinds[], facts: SignalFact[]) {
     for (const fact of facts) {
       if (fact[0] === 'c') {
         const [, g, event, activity, device, at] = fact;
         const group = entry.groups[g];
-        if (group) this.campaignFacts.push({ key: group.key, event, activity, device, at });
+        const { kinds = {}, pairs = [] } = received[g] ?? {};
+        const kind = kindOf(kinds, event);
+        if (group)
+          this.campaignFacts.push({ key: group.key, event, kind, pairsWith: pairs, activity, device, at });
       } else {
         const [, provider, device, account, country, at] = fact;
         if (device) this.loginFacts.push({ provider, device, account, country, at });
@@ -368,6 +379,38 @@ class FoldShare {
   counters = () => [...this.byCounter.values()];
   providerDays = () => [...this.byProviderDay.values()];
   devices = () => [...this.byDevice.values()];
+}
+
+/** What a journal group's counted event types count as, and the impression types its clicks pair with. */
+interface ReceivedKinds {
+  kinds: CountedKinds;
+  pairs: readonly string[];
+}
+
+/**
+ * What a journal group's events counted as when received; for an entry of the earlier layout, which did not
+ * say, what the provider's current code counts them as (its counted types only, where the entry names them).
+ */
+function receivedKinds(group: CounterGroup): ReceivedKinds {
+  if (group.kinds) return { kinds: group.kinds, pairs: group.pairs ?? [] };
+  const current = Object.entries(currentCountedKinds(group.key.provider));
+  const counted = group.counted ? new Set(group.counted) : undefined;
+  return {
+    kinds: Object.fromEntries(current.filter(([event]) => !counted || counted.has(event))),
+    pairs: current.filter(([, kind]) => kind === 'impressions').map(([event]) => event),
+  };
+}
+
+/**
+ * What a counter item's counted types count as before a fold adds to it: as the item says, or, for an item no
+ * fold wrote since items said, as the provider's current code counts the types the item has counts of.
+ */
+function kindsBefore(item: Item | undefined, provider: string): CountedKinds {
+  const kept = countedKindsOfItem(item);
+  if (kept) return kept;
+  return Object.fromEntries(
+    Object.entries(currentCountedKinds(provider)).filter(([event]) => item?.[countAttribute(event)]),
+  );
 }
 
 /** Runs `work` over `items`, `concurrency` at a time; every item is tried. @returns whether all succeeded. */
@@ -422,8 +465,21 @@ export class CampaignCounters {
     private readonly layout: TableLayout,
     readonly staleAfterMs = 60_000,
     private readonly deadBefore = 0,
+    /**
+     * The time (epoch ms) batches are stamped, aged and folded by (default `Date.now`): a test passes a fake
+     * one to age a batch without waiting. Timers stay on the machine's clock (see {@link timerDeadline}).
+     */
+    readonly clock: () => number = Date.now,
   ) {
     trackUnansweredAttempts(client);
+  }
+
+  /**
+   * A time of {@link clock} as the machine's clock has it, for a deadline its timers keep (a table call is
+   * aborted by a real timer): the same time when the clock is the machine's.
+   */
+  private timerDeadline(at: number): number {
+    return this.clock === Date.now ? at : Date.now() + (at - this.clock());
   }
 
   /** The fraud and quality signals' thresholds the fold applies (the repair function reads them at cold start). */
@@ -438,7 +494,7 @@ export class CampaignCounters {
    * passes its start time: batches from before are a killed process's).
    * @param token a batch token, which carries the time it began (see {@link newClaimToken}).
    */
-  isStale(token: string, now = Date.now()): boolean {
+  isStale(token: string, now = this.clock()): boolean {
     const claimedAt = claimTime(token);
     return claimedAt < this.deadBefore || now - claimedAt >= this.staleAfterMs;
   }
@@ -459,9 +515,9 @@ export class CampaignCounters {
    * @throws the SDK's error: nothing of the batch may then be written.
    */
   async open(token: string, groups: CounterGroup[], logins: readonly string[] = []): Promise<void> {
-    const deadline = claimTime(token) + this.openWithinMs;
+    const deadline = this.timerDeadline(claimTime(token) + this.openWithinMs);
     const write = () =>
-      putItemIfAbsent(this.client, this.tableName, openBatchItem(token, groups, Date.now(), logins));
+      putItemIfAbsent(this.client, this.tableName, openBatchItem(token, groups, this.clock(), logins));
     await withDeadline(deadline, write);
   }
 
@@ -509,7 +565,7 @@ export class CampaignCounters {
    * @throws the SDK's error when the journal or the fold state cannot be read or written; the next pass starts
    *   over where this one stopped.
    */
-  async repair(now = Date.now(), options: RepairOptions = {}): Promise<RepairSummary> {
+  async repair(now = this.clock(), options: RepairOptions = {}): Promise<RepairSummary> {
     const summary: RepairSummary = { checked: 0, recounted: 0, cleared: 0, failed: 0, folded: 0, written: 0 };
     try {
       return await this.pass(now, summary, options);
@@ -521,7 +577,7 @@ export class CampaignCounters {
   }
 
   private async pass(now: number, summary: RepairSummary, options: RepairOptions): Promise<RepairSummary> {
-    const began = Date.now();
+    const began = this.clock();
     // The watermark follows the clock (a `now` ahead of it, as tests pass to age batches, must not move it past
     // entries still to come); staleness and the lease follow `now`.
     const clock = Math.min(now, began);
@@ -556,7 +612,7 @@ export class CampaignCounters {
       state = await this.writeState({ ...state, run, version: state.version + 1 }, state.version);
       state = await this.finishRun(state, new Map(take.map((e) => [e.token, e])), summary);
       if (state.run) return summary;
-      if (Date.now() - began >= PASS_BUDGET_MS) break;
+      if (this.clock() - began >= PASS_BUDGET_MS) break;
     }
     if (!careful) await this.moveWatermark(state, bound, [...unfolded, ...candidates.map((e) => e.token)]);
     return summary;
@@ -661,7 +717,9 @@ export class CampaignCounters {
     summary: RepairSummary,
   ): Promise<FoldState> {
     const run = state.run as FoldRun;
-    return withDeadline(run.started + RUN_DEADLINE_MS, () => this.applyRun(state, run, byToken, summary));
+    return withDeadline(this.timerDeadline(run.started + RUN_DEADLINE_MS), () =>
+      this.applyRun(state, run, byToken, summary),
+    );
   }
 
   private async applyRun(
@@ -737,7 +795,9 @@ export class CampaignCounters {
   private async foldSignals(share: FoldShare): Promise<void> {
     if (share.campaignFacts.length === 0 && share.loginFacts.length === 0) return;
     const thresholds = this.signalThresholds;
-    const fold = new SignalFold(this.client, this.tableName, this.layout, thresholds);
+    // A stored event whose item does not say what it counted as was stored before items said.
+    const legacyKindOf = (provider: string, event: string) => kindOf(currentCountedKinds(provider), event);
+    const fold = new SignalFold(this.client, this.tableName, this.layout, thresholds, legacyKindOf);
     for (const change of (await fold.campaignChanges(share.campaignFacts)).values()) {
       const signalOnly = !share.has(change.key);
       const delta = share.counter(change.key);
@@ -786,7 +846,7 @@ export class CampaignCounters {
     };
     try {
       await this.client.send(
-        new UpdateItemCommand(foldChangesUpdate(this.tableName, counted, changes, Date.now())),
+        new UpdateItemCommand(foldChangesUpdate(this.tableName, counted, changes, this.clock())),
         callOptions(),
       );
     } catch (error) {
@@ -901,7 +961,12 @@ export class CampaignCounters {
       const signals = this.nextSignals(signalsBefore, delta.signals);
       // An impression's fold finds no orphan click of its activity here: nothing to write.
       if (delta.signalOnly && (!item || sameSignals(signalsBefore, signals))) return false;
-      const figuresBefore = impressionsAndClicks(delta.key.provider, counts);
+      // What each type counts as: the item's word first (the earliest batch's), then this fold's batches'.
+      const before = kindsBefore(item, delta.key.provider);
+      const kinds: CountedKinds = Object.fromEntries([...delta.kinds, ...Object.entries(before)]);
+      const legacyKinds = delta.legacy.length > 0 ? currentCountedKinds(delta.key.provider) : {};
+      const counted: CountedKinds = { ...legacyKinds, ...kinds };
+      const figuresBefore = impressionsAndClicks(before, counts);
       // The item's breakdowns keep their values; new ones are taken while there is room, the rest are "other".
       const budget = new BreakdownBudget(Object.keys(item ?? {}));
       for (const fields of inserted) {
@@ -921,6 +986,7 @@ export class CampaignCounters {
         fold: runId,
         legacyClaims,
         signals: campaignSignalAttributes(signals),
+        counted,
       });
       const written = await putIf(
         this.client,
@@ -934,7 +1000,7 @@ export class CampaignCounters {
           click_bursts: signals.bursts.size - signalsBefore.bursts.size,
           high_ctr:
             !isHighCtr(figuresBefore, thresholds) &&
-            isHighCtr(impressionsAndClicks(delta.key.provider, counts), thresholds)
+            isHighCtr(impressionsAndClicks(counted, counts), thresholds)
               ? 1
               : 0,
         });

@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { EventRecord, QueueMessage } from '../events/event-record';
+import { countedAsAttribute } from '../table/counter-items';
 import { callOptions, trackUnansweredAttempts } from '../table/deadline';
 import { countedFlagSet, countedFlagUpdate } from '../table/marker-items';
 import {
@@ -278,7 +279,7 @@ export class EventWriter {
     const ours = writer
       ? (found?: Record<string, AttributeValue>) => found?.[WRITER_ATTRIBUTE]?.S === writer
       : undefined;
-    return putItemIfAbsent(this.client, this.tableName, toItem(message, this.layout, writer), ours);
+    return putItemIfAbsent(this.client, this.tableName, eventItem(message, this.layout, writer), ours);
   }
 
   /**
@@ -329,6 +330,23 @@ export class EventWriter {
   applyState(provider: string, update: StateChange): Promise<boolean> {
     return updateIf(this.client, stateUpdate(this.tableName, provider, update));
   }
+}
+
+/**
+ * The table item of a queue message, an event's with what it counts as by its policy (see
+ * `COUNTED_AS_ATTRIBUTE`): the lake, a replay and a recount read that, never the provider's code of their day.
+ * An event whose policy counts it without saying as what (its provider is no longer served) says nothing.
+ */
+export function eventItem(
+  message: QueueMessage,
+  layout: TableLayout,
+  writer?: string,
+): Record<string, AttributeValue> {
+  const item = toItem(message, layout, writer);
+  if (message.kind !== 'event') return item;
+  const policy = message.policy;
+  if (policy?.counted && !policy.counted_as) return item;
+  return { ...item, ...countedAsAttribute(policy?.counted_as) };
 }
 
 /**

@@ -55,6 +55,11 @@ export interface IngestOptions {
   beforeWrite?: BeforeWrite;
   /** Where a throw of {@link onStored} is told; without it, nowhere. */
   logger?: Logger;
+  /**
+   * The time (epoch ms) batches are stamped by, the one their staleness is judged by: the counters' clock by
+   * default (see `CampaignCounters.clock`; give both the same).
+   */
+  clock?: () => number;
 }
 
 /** The consumer's one way to store a batch. */
@@ -76,9 +81,9 @@ export interface Ingest {
  * const outcomes = await ingest.store(messages);
  */
 export function createIngest(options: IngestOptions): Ingest {
-  const { writer, counters, onStored, beforeWrite, logger } = options;
+  const { writer, counters, onStored, beforeWrite, logger, clock = counters.clock } = options;
   const store = async (messages: readonly QueueMessage[], storeOptions?: StoreOptions) => {
-    const written = await storeBatchWrites(writer, counters, messages, storeOptions, beforeWrite);
+    const written = await storeBatchWrites(writer, counters, messages, storeOptions, beforeWrite, clock);
     if (onStored) await tell(onStored, written, logger);
     return written.outcomes;
   };

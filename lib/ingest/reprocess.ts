@@ -220,8 +220,15 @@ function matching(bytes: Buffer, hash: string): Buffer | string {
 }
 
 /** Marks a quarantine entry resolved with its record's id, once (a concurrent run that marked it first wins). */
-const markResolved = (tables: { client: DynamoDBClient; tableName: string }, id: string, recordId: string) =>
-  updateIf(tables.client, resolvedUpdate(tables.tableName, id, recordId, new Date().toISOString()));
+const markResolved = (
+  tables: { client: DynamoDBClient; tableName: string; counters: CampaignCounters },
+  id: string,
+  recordId: string,
+) =>
+  updateIf(
+    tables.client,
+    resolvedUpdate(tables.tableName, id, recordId, new Date(tables.counters.clock()).toISOString()),
+  );
 
 /** Records the reason the current provider code gives, for an entry that is still not understood. */
 const setReason = (tables: { client: DynamoDBClient; tableName: string }, id: string, reason: string) =>

@@ -1,4 +1,4 @@
-import type { QueueMessage } from '../events/event-record';
+import type { CountedKind, QueueMessage } from '../events/event-record';
 import { withPolicy } from '../receive/event-policy';
 import { loginFamiliesOf, signalFactsOf } from '../signals/facts';
 import { wasAnswered, withDeadline } from '../table/deadline';
@@ -77,6 +77,7 @@ export interface BatchWrites {
 
 /**
  * {@link storeBatch}, telling also what each record write answered, and running `beforeWrite` before each one.
+ * @param clock stamps the batch (its token's time); the counters' clock by default.
  * @returns never throws.
  */
 export function storeBatchWrites(
@@ -85,13 +86,15 @@ export function storeBatchWrites(
   messages: readonly QueueMessage[],
   options: StoreOptions = {},
   beforeWrite?: BeforeWrite,
+  clock: () => number = counters.clock,
 ): Promise<BatchWrites> {
+  // A deadline is kept by the machine's timers, whatever clock stamps the batch.
   const deadline = options.deadline ?? Date.now() + counters.staleAfterMs / 2;
   // The table and the counters follow each event's policy as it was received (a message sent before an
   // upgrade gets the current code's).
   const policed = messages.map(withPolicy);
   return withDeadline(deadline, () =>
-    store(writer, counters, policed, options.reprocessed === true, beforeWrite),
+    store(writer, counters, policed, { reprocessed: options.reprocessed === true, beforeWrite, clock }),
   );
 }
 
@@ -100,11 +103,15 @@ async function store(
   writer: EventWriter,
   counters: CampaignCounters,
   messages: readonly QueueMessage[],
-  reprocessed: boolean,
-  beforeWrite: BeforeWrite | undefined,
+  {
+    reprocessed,
+    beforeWrite,
+    clock,
+  }: { reprocessed: boolean; beforeWrite: BeforeWrite | undefined; clock: () => number },
 ): Promise<BatchWrites> {
   if (messages.length === 0) return { messages, outcomes: [], writes: [] };
-  const token = newClaimToken();
+  // The token's time is when the batch began by the clock its staleness is judged by.
+  const token = newClaimToken(clock());
   const { groups, groupOf } = groupByCampaignDay(messages);
   // The entry comes first, so that no first insert of a campaign event escapes the repair. Every batch has one:
   // it also carries what the batch's deliveries came to (the delivery figures), campaign events or not.
@@ -131,6 +138,8 @@ async function store(
 /** The campaign-days a batch's events move (its journal entry's groups), and each message's group. */
 function groupByCampaignDay(messages: readonly QueueMessage[]) {
   const groups: CounterGroup[] = [];
+  const kinds: Map<string, CountedKind>[] = [];
+  const pairs: Set<string>[] = [];
   const indexOf = new Map<string, number>();
   const groupOf: Array<number | undefined> = messages.map((message) => {
     if (message.kind !== 'event') return undefined;
@@ -145,6 +154,8 @@ function groupByCampaignDay(messages: readonly QueueMessage[]) {
         name: null,
         counted: [],
       });
+      kinds.push(new Map());
+      pairs.push(new Set());
     }
     const group = groups[index] as CounterGroup;
     group.name = message.record.campaign_name ?? group.name;
@@ -152,7 +163,17 @@ function groupByCampaignDay(messages: readonly QueueMessage[]) {
     if (message.policy?.counted && !group.counted?.includes(message.record.event)) {
       group.counted?.push(message.record.event);
     }
+    // What they count as, and which impressions its clicks are matched with, as received: the fold counts
+    // and signals them by these, whatever the provider's code says by then.
+    const countedAs = message.policy?.counted_as;
+    if (countedAs && !kinds[index]?.has(message.record.event))
+      kinds[index]?.set(message.record.event, countedAs);
+    for (const type of message.policy?.pairs_with ?? []) pairs[index]?.add(type);
     return index;
+  });
+  groups.forEach((group, g) => {
+    group.kinds = Object.fromEntries(kinds[g] ?? []);
+    group.pairs = [...(pairs[g] ?? [])].sort();
   });
   return { groups, groupOf };
 }

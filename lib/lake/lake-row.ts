@@ -1,6 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { EventRecord } from '../events/event-record';
-import { findProvider } from '../providers';
+import { type CountedKind, type EventRecord, kindOf } from '../events/event-record';
+import { currentCountedKinds } from '../receive/event-policy';
+import { countedAsOf } from '../table/counter-items';
 import { counterKeyOf, dayOf, eventPartitionKey, fromEventItem, RECORDS_TABLE } from '../table/records-table';
 
 /**
@@ -33,8 +34,9 @@ export interface LakeRow {
   region: string | null;
   city: string | null;
   /**
-   * The campaign counter the event moves (`impressions` or `clicks`, as its provider counts its event types),
-   * `null` when it moves none: a type the provider does not count, an event of no campaign, or one keyed by id.
+   * The campaign counter the event moves (`impressions` or `clicks`, as its provider counted it when it was
+   * received), `null` when it moves none: a type the provider did not count, an event of no campaign, or one
+   * keyed by id.
    */
   counter: 'impressions' | 'clicks' | null;
   /**
@@ -89,19 +91,14 @@ export const LAKE_PARTITION_COLUMNS = ['day', 'provider'] as const satisfies rea
 /** The lake table's name in its database; the shipped queries read it by this name. */
 export const LAKE_TABLE_NAME = 'events';
 
-/** Which counter a provider's event type moves: only the provider's own entries, never an inherited name. */
-function counterOf(provider: string, event: string): LakeRow['counter'] {
-  const counted = findProvider(provider)?.counted;
-  if (!counted || !Object.hasOwn(counted, event)) return null;
-  return counted[event] ?? null;
-}
-
 /**
  * The lake row of a stored event.
  * @param keyedById whether the event is keyed by its id alone (its policy's `keyed_by_id`).
+ * @param countedAs what the event counted as when received (its policy's `counted_as`, or what its item kept),
+ *   `null` for nothing; `undefined` for an event stored before that was kept: its provider's current code tells.
  * @returns the row; never throws.
  */
-export function lakeRowOf(record: EventRecord, keyedById = false): LakeRow {
+export function lakeRowOf(record: EventRecord, keyedById = false, countedAs?: CountedKind | null): LakeRow {
   const moves = counterKeyOf(record, keyedById) !== undefined;
   return {
     id: record.id,
@@ -121,10 +118,16 @@ export function lakeRowOf(record: EventRecord, keyedById = false): LakeRow {
     country: record.geolocation?.viewer_country ?? null,
     region: record.geolocation?.viewer_region ?? null,
     city: record.geolocation?.viewer_city ?? null,
-    counter: moves ? counterOf(record.provider, record.event) : null,
+    counter: moves ? counterOf(record, countedAs) : null,
     keyed_by_id: keyedById,
     metadata: record.metadata === null ? null : JSON.stringify(record.metadata),
   };
+}
+
+/** What an event counted as: as received when that was kept, else as its provider's current code counts it. */
+function counterOf(record: EventRecord, countedAs: CountedKind | null | undefined): LakeRow['counter'] {
+  if (countedAs !== undefined) return countedAs;
+  return kindOf(currentCountedKinds(record.provider), record.event) ?? null;
 }
 
 /** The prefix of the partition key of an event keyed by its id alone (`EVENT#<id>`). */
@@ -132,13 +135,13 @@ const KEYED_BY_ID_PREFIX = eventPartitionKey('');
 
 /**
  * The lake row of a stored event item, as the table's stream carries it (its new image); the item's key tells
- * whether it is keyed by id. `undefined` for any item that is not an event (a counter, a marker, a quarantined
+ * whether it is keyed by id, and the item what the event counted as when it was received (see `countedAsOf`). `undefined` for any item that is not an event (a counter, a marker, a quarantined
  * delivery, a state): those never reach the lake.
  */
 export function lakeRowOfItem(item: Record<string, AttributeValue>): LakeRow | undefined {
   if (item.kind?.S !== 'event') return undefined;
   const keyedById = item[RECORDS_TABLE.partitionKey]?.S?.startsWith(KEYED_BY_ID_PREFIX) ?? false;
-  return lakeRowOf(fromEventItem(item), keyedById);
+  return lakeRowOf(fromEventItem(item), keyedById, countedAsOf(item));
 }
 
 /** A row's partition as a path, Hive style: `day=<day>/provider=<provider>` (the provider URI-encoded). */

@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { findProvider } from '../providers';
+import type { CountedKind } from '../events/event-record';
+import { countedAsOf } from '../table/counter-items';
 import {
   type CounterKey,
   campaignDayFamily,
@@ -11,7 +12,7 @@ import {
   type TableLayout,
   typeDayFamily,
 } from '../table/records-table';
-import { queryItems, queryPages } from '../table/table-io';
+import { type Item, queryItems, queryPages } from '../table/table-io';
 import { countryOf, LOGIN_EVENTS } from './facts';
 import { burstEntry } from './signal-items';
 import type { SignalThresholds } from './thresholds';
@@ -20,6 +21,10 @@ import type { SignalThresholds } from './thresholds';
 export interface CampaignEventFact {
   key: CounterKey;
   event: string;
+  /** What the event counted as when received (see `EventPolicy.counted_as`). */
+  kind: CountedKind | undefined;
+  /** For a click: the impression types it is matched with, as received (see `EventPolicy.pairs_with`). */
+  pairsWith: readonly string[];
   activity: string | null;
   device: string | null;
   at: string;
@@ -85,11 +90,11 @@ function daysBetween(from: string, to: string): string[] {
   return days;
 }
 
-/** How a provider counts an event type: `impressions`, `clicks`, or neither. */
-const kindOf = (provider: string, event: string) => {
-  const counted = findProvider(provider)?.counted;
-  return counted && Object.hasOwn(counted, event) ? counted[event] : undefined;
-};
+/**
+ * What a stored event counts as when its item was stored before items said (see `countedAsOf`): what its
+ * provider's current code counts it as.
+ */
+export type LegacyKindOf = (provider: string, event: string) => CountedKind | undefined;
 
 /**
  * Computes what a fold's first inserts change in the signals, reading the table (never writing): every signal
@@ -104,6 +109,7 @@ export class SignalFold {
     private readonly tableName: string,
     private readonly layout: TableLayout,
     private readonly thresholds: SignalThresholds,
+    private readonly legacyKindOf: LegacyKindOf,
   ) {}
 
   /** The changes to the campaign-days' signals that a fold's campaign events make. */
@@ -118,8 +124,8 @@ export class SignalFold {
       }
       return found;
     };
-    const clicks = facts.filter((f) => kindOf(f.key.provider, f.event) === 'clicks');
-    const impressions = facts.filter((f) => kindOf(f.key.provider, f.event) === 'impressions');
+    const clicks = facts.filter((f) => f.kind === 'clicks');
+    const impressions = facts.filter((f) => f.kind === 'impressions');
     await this.orphans(clicks, impressions, change);
     await this.bursts(clicks, change);
     return changes;
@@ -169,8 +175,9 @@ export class SignalFold {
     for (const { key, minute } of minutes.values()) {
       const family = campaignDayFamily(key.provider, key.campaignId, key.day);
       const perDevice = new Map<string, number>();
-      for (const record of await this.eventsBetween(family, `${minute}`, `${minute}\uffff`)) {
-        if (!record.device_id || kindOf(key.provider, record.event) !== 'clicks') continue;
+      for (const item of await this.itemsBetween(family, `${minute}`, `${minute}\uffff`)) {
+        const record = fromEventItem(item);
+        if (!record.device_id || this.countedAs(item, record) !== 'clicks') continue;
         perDevice.set(record.device_id, (perDevice.get(record.device_id) ?? 0) + 1);
       }
       for (const [device, count] of perDevice) {
@@ -231,9 +238,7 @@ export class SignalFold {
    */
   private async impressionNear(click: CampaignEventFact): Promise<boolean> {
     const { provider, campaignId } = click.key;
-    const impressions = Object.entries(findProvider(provider)?.counted ?? {})
-      .filter(([, kind]) => kind === 'impressions')
-      .map(([event]) => event);
+    const impressions = click.pairsWith;
     if (impressions.length === 0 || !click.activity) return false;
     const window = this.thresholds.impressionMinutes;
     const legs: [string, string, boolean][] = [
@@ -283,9 +288,20 @@ export class SignalFold {
     return false;
   }
 
+  /** What a stored event counts as: as its item says, or for an item stored before items said, as its provider counts it now. */
+  private countedAs(item: Item, record: StoredEvent): CountedKind | undefined {
+    const kept = countedAsOf(item);
+    return kept === undefined ? this.legacyKindOf(record.provider, record.event) : (kept ?? undefined);
+  }
+
   /** The events of a partition family created from `from` to `to` (ISO 8601, inclusive), read consistently. */
   private async eventsBetween(family: string, from: string, to: string): Promise<StoredEvent[]> {
-    const records: StoredEvent[] = [];
+    return (await this.itemsBetween(family, from, to)).map(fromEventItem);
+  }
+
+  /** The event items of a partition family created from `from` to `to` (ISO 8601, inclusive), read consistently. */
+  private async itemsBetween(family: string, from: string, to: string): Promise<Item[]> {
+    const records: Item[] = [];
     for (const pk of shardKeys(family, this.layout)) {
       const items = await queryItems(this.client, {
         TableName: this.tableName,
@@ -298,7 +314,7 @@ export class SignalFold {
         },
         ConsistentRead: true,
       });
-      records.push(...items.map(fromEventItem));
+      records.push(...items);
     }
     return records;
   }

@@ -1,3 +1,4 @@
+import { currentCountedKinds } from '../receive/event-policy';
 import type { ProviderDay } from '../table/provider-days';
 import type { CounterItem } from '../table/records-table';
 import { impressionsAndClicks, isHighCtr } from './signal-counts';
@@ -90,7 +91,8 @@ export function signalReport(
     }
     const counts: Record<string, number> = {};
     for (const [event, count] of Object.entries(item.counts)) counts[`n:${event}`] = count;
-    const figures = impressionsAndClicks(item.provider, counts);
+    // An item no fold wrote since items kept what their types counted as: the provider's current code tells.
+    const figures = impressionsAndClicks(signals?.counted ?? currentCountedKinds(item.provider), counts);
     if (isHighCtr(figures, thresholds))
       report.high_ctr.push({ ...where, ...figures, ctr: figures.clicks / figures.impressions });
   }

@@ -1,4 +1,4 @@
-import { findProvider } from '../providers';
+import type { CountedKinds } from '../events/event-record';
 import { countAttribute } from '../table/records-table';
 import type { SignalThresholds } from './thresholds';
 
@@ -25,15 +25,17 @@ export const noSignals = (): SignalCounts => ({
   country_hops: 0,
 });
 
-/** Impressions and clicks of a campaign-day's counts, as its provider counts its event types. */
+/**
+ * Impressions and clicks of a campaign-day's counts, its event types counted as `kinds` says (what they counted as
+ * when received, as the counter item keeps it).
+ */
 export function impressionsAndClicks(
-  provider: string,
+  kinds: CountedKinds,
   counts: Readonly<Record<string, number>>,
 ): { impressions: number; clicks: number } {
-  const counted = findProvider(provider)?.counted ?? {};
   let impressions = 0;
   let clicks = 0;
-  for (const [event, kind] of Object.entries(counted)) {
+  for (const [event, kind] of Object.entries(kinds)) {
     const count = counts[countAttribute(event)] ?? 0;
     if (kind === 'impressions') impressions += count;
     else clicks += count;

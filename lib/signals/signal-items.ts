@@ -1,4 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { CountedKinds } from '../events/event-record';
+import { countedKindsOfItem } from '../table/counter-items';
 
 type Item = Record<string, AttributeValue>;
 
@@ -15,6 +17,11 @@ export interface CampaignSignals {
   bursts: Set<string>;
   /** Some bursts were left out ({@link MAX_FLAGS} kept): the number is a lower bound. */
   burstsFull: boolean;
+  /**
+   * What the item's counted event types count as, as received (the high CTR reads its counts by it); absent on
+   * an item no fold wrote since items said. Written with the counts, not with the signals.
+   */
+  counted?: CountedKinds;
 }
 
 /** The signals a provider-day item carries: devices flagged that day, by why. */
@@ -53,11 +60,13 @@ const set = (item: Item | undefined, name: string) => new Set(item?.[name]?.SS ?
 
 /** @returns the campaign signals a counter item holds (none for an item without). */
 export function campaignSignalsOf(item: Item | undefined): CampaignSignals {
+  const counted = countedKindsOfItem(item);
   return {
     orphans: set(item, A.orphans),
     orphansOver: Number(item?.[A.orphansOver]?.N ?? 0),
     bursts: set(item, A.bursts),
     burstsFull: item?.[A.burstsFull]?.BOOL === true,
+    ...(counted ? { counted } : {}),
   };
 }
 

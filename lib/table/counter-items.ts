@@ -4,6 +4,7 @@ import {
   GetItemCommand,
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
+import type { CountedKind, CountedKinds } from '../events/event-record';
 import type { SignalFact } from '../signals/facts';
 import { callOptions } from './deadline';
 import { histogramAttribute, REACH_ATTRIBUTE, REACH_SEED_ATTRIBUTE, type ReachHistogram } from './reach';
@@ -69,6 +70,13 @@ export interface CounterGroup {
    * recounts a killed batch by them); absent in entries of the earlier layout.
    */
   counted?: string[];
+  /**
+   * What the batch's counted event types of the campaign-day count as, as their policy said when received (the
+   * fold signals and counts the campaign-day by them); absent in entries of the earlier layout.
+   */
+  kinds?: CountedKinds;
+  /** The impression types the batch's clicks of the campaign-day are matched with, as received. */
+  pairs?: string[];
 }
 
 /** One first insert of a batch: the index of its group, then what the counters read of it. */
@@ -128,7 +136,8 @@ export function openBatchItem(
           g.key.campaignId,
           g.key.day,
           g.name,
-          ...(g.counted ? [g.counted] : []),
+          ...(g.counted || g.kinds ? [g.counted ?? []] : []),
+          ...(g.kinds ? [g.kinds, g.pairs ?? []] : []),
         ]),
       ),
     ),
@@ -172,11 +181,20 @@ export function journalQuery(tableName: string, watermark: string) {
 /** @returns the journal entry an item holds. */
 export function fromBatchItem(item: Item): BatchEntry {
   const groups = (
-    JSON.parse(item.groups?.S ?? '[]') as [string, string, string, string | null, string[]?][]
-  ).map(([provider, campaignId, day, name, counted]) => ({
+    JSON.parse(item.groups?.S ?? '[]') as [
+      string,
+      string,
+      string,
+      string | null,
+      string[]?,
+      Record<string, CountedKind>?,
+      string[]?,
+    ][]
+  ).map(([provider, campaignId, day, name, counted, kinds, pairs]) => ({
     key: { provider, campaignId, day },
     name,
     ...(counted ? { counted } : {}),
+    ...(kinds ? { kinds: countedKindsFrom(kinds), pairs: pairs ?? [] } : {}),
   }));
   const tally = item.tally?.S;
   const [inserted, devices, reach, deliveries, signals] = tally
@@ -310,6 +328,8 @@ export function counterItem(
     types?: Iterable<string>;
     /** The campaign-day's fraud and quality signals, as attributes (see `campaignSignalAttributes`). */
     signals?: Item;
+    /** What its counted event types count as, as received (see {@link countedKindsOfItem}). */
+    counted?: CountedKinds;
   },
 ): Item {
   const byDay = RECORDS_TABLE.indexes.byTypeAndDay;
@@ -338,6 +358,7 @@ export function counterItem(
     if (isCountAttribute(name)) item[name] = N(count);
   for (const [token, parts] of content.legacyClaims) item[`${LEGACY_CLAIM_PREFIX}${token}`] = N(parts);
   Object.assign(item, content.signals ?? {});
+  if (content.counted) item[COUNTED_KINDS_ATTRIBUTE] = S(JSON.stringify(sortedKinds(content.counted)));
   if (content.legacyClaims.size > 0) {
     // Still listed for the repair, which settles those claims once they are stale.
     const pending = RECORDS_TABLE.indexes.byDevice;
@@ -382,6 +403,56 @@ export function registerUpdate(tableName: string, key: CounterKey, name: string 
       ...(name ? { ':name': S(name) } : {}),
     },
   };
+}
+
+/**
+ * The attribute of a counter item (JSON, written whole by every fold, `{}` for none) that says what its counted
+ * event types count as, as each batch's events were received: the high-CTR signal reads its counts by it, so a
+ * provider's counted map changed later changes nothing about the campaign-days counted before.
+ */
+const COUNTED_KINDS_ATTRIBUTE = 'counted_kinds';
+
+/**
+ * The attribute of an event item that says what the event counts as, as its policy said when it was received:
+ * `impressions`, `clicks`, or `none`. Written on every event record, so that a record without it is known to be
+ * one stored before records said (its provider's current code then tells).
+ */
+export const COUNTED_AS_ATTRIBUTE = 'counted_as';
+const NOT_COUNTED = 'none';
+
+/** The attribute an event item keeps of its policy's `counted_as` (see {@link COUNTED_AS_ATTRIBUTE}). */
+export const countedAsAttribute = (countedAs: CountedKind | undefined): Item => ({
+  [COUNTED_AS_ATTRIBUTE]: S(countedAs ?? NOT_COUNTED),
+});
+
+/**
+ * What a stored event item counts as: `null` when it counts as nothing, `undefined` when the item was stored
+ * before records said (the caller falls back to the provider's current code).
+ */
+export function countedAsOf(item: Item): CountedKind | null | undefined {
+  const value = item[COUNTED_AS_ATTRIBUTE]?.S;
+  if (value === undefined) return undefined;
+  return value === 'impressions' || value === 'clicks' ? value : null;
+}
+
+/** Only the two kinds, under names that are a sender's data (never an inherited property). */
+function countedKindsFrom(value: unknown): CountedKinds {
+  if (typeof value !== 'object' || value === null) return {};
+  return Object.fromEntries(
+    Object.entries(value).filter(([, kind]) => kind === 'impressions' || kind === 'clicks'),
+  );
+}
+
+const sortedKinds = (kinds: CountedKinds) =>
+  Object.fromEntries(Object.entries(kinds).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+/**
+ * What a counter item's counted event types count as, `undefined` for an item no fold wrote since items said
+ * (the caller falls back to the provider's current code for the types it counted before).
+ */
+export function countedKindsOfItem(item: Item | undefined): CountedKinds | undefined {
+  const value = item?.[COUNTED_KINDS_ATTRIBUTE]?.S;
+  return value === undefined ? undefined : countedKindsFrom(JSON.parse(value));
 }
 
 /** @returns the event types a counter item lists as stored. */
