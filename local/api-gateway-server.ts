@@ -249,98 +249,18 @@ export async function startApiGatewayServer(options: ApiGatewayServerOptions): P
   refusals: RefusalCounts;
   stop(graceMs?: number): Promise<void>;
 }> {
-  const refusals = options.refusals ?? new RefusalCounts();
-  const now = options.now ?? (() => performance.now());
-  const routes = bySpecificity(options.routes);
-  const buckets = new Map<Route, TokenBucket>();
-  for (const route of routes) {
+  const gateway: Gateway = {
+    options,
+    refusals: options.refusals ?? new RefusalCounts(),
+    now: options.now ?? (() => performance.now()),
+    routes: bySpecificity(options.routes),
+    buckets: new Map(),
+  };
+  for (const route of gateway.routes) {
     const throttle = route.throttle ?? options.defaultThrottle;
-    if (throttle) buckets.set(route, new TokenBucket(throttle, now()));
+    if (throttle) gateway.buckets.set(route, new TokenBucket(throttle, gateway.now()));
   }
-  const server = createServer(async (request, response) => {
-    let routeKey: string | undefined;
-    let refusal: (() => void) | undefined;
-    const started = performance.now();
-    const log = (status: number) => {
-      if (status >= 400 && status < 500) refusal?.();
-      options.logger?.info('webhook request', {
-        routeKey,
-        status,
-        durationMs: Math.round(performance.now() - started),
-      });
-    };
-    try {
-      const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-      if (options.extra && (await options.extra(request, response))) return;
-      const method = request.method ?? 'GET';
-      for (const route of routes) {
-        const routeMethod = methodOf(route);
-        if (routeMethod !== 'ANY' && routeMethod !== method) continue;
-        const match = route.pattern.exec(url.pathname);
-        if (!match) continue;
-        const params = decodeParams(route, match);
-        // A path that does not decode names no provider: no route matches it.
-        if (!params) break;
-        routeKey = route.routeKey;
-        // Throttled before anything else, as API Gateway does: the function never sees the request, so it is
-        // not one of the function's refusals either.
-        const bucket = buckets.get(route);
-        if (bucket && !bucket.take(now())) {
-          log(429);
-          // Its body is never read: the connection cannot serve another request after it.
-          send(response, 429, JSON.stringify({ message: 'Too Many Requests' }), {
-            ...(request.complete ? {} : { connection: 'close' }),
-          });
-          return;
-        }
-        if (route.provider !== undefined || route.params.includes('provider')) {
-          const named = route.provider ?? params.provider ?? '';
-          const provider = method === 'POST' ? findProvider(named)?.name : undefined;
-          refusal = () => refusals.note(provider);
-        }
-        const limit = route.bodyLimit ? route.bodyLimit(params, method) : API_GATEWAY_MAX_BODY_BYTES;
-        const tooLarge = (size: number, max: number) => {
-          log(413);
-          const answer = route.tooLarge?.(size, max) ?? {
-            statusCode: 413,
-            body: JSON.stringify({ message: 'Request Entity Too Large' }),
-          };
-          // The rest of the body is never read: the connection cannot serve another request after it.
-          response.writeHead(answer.statusCode ?? 413, {
-            'content-type': 'application/json',
-            ...(answer.headers as Record<string, string>),
-            connection: 'close',
-          });
-          response.end(answer.body ?? '');
-        };
-        let body: Buffer = Buffer.alloc(0);
-        if (limit === undefined) {
-          // Unread, the body leaves the connection unusable for a next request.
-          if (!request.complete) response.setHeader('connection', 'close');
-        } else {
-          // Refused from its declared length before a byte of it is read, as it could not be taken anyway.
-          const declared = Number(request.headers['content-length'] ?? 0);
-          if (declared > limit) return tooLarge(declared, limit);
-          const read = await readBody(request, limit);
-          if (read === undefined) return tooLarge(limit + 1, limit);
-          body = read;
-        }
-        const result = await route.handler(toApiGatewayEvent(request, url, route, params, body), {} as never);
-        const payload = result.isBase64Encoded
-          ? Buffer.from(result.body ?? '', 'base64')
-          : (result.body ?? '');
-        log(result.statusCode ?? 200);
-        response.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
-        response.end(payload);
-        return;
-      }
-      send(response, 404, JSON.stringify({ message: 'Not Found' }));
-    } catch (error) {
-      options.logger?.error('local API Gateway failed a request', { routeKey, error });
-      if (!response.headersSent) send(response, 500, JSON.stringify({ message: 'Internal Server Error' }));
-      else response.destroy();
-    }
-  });
+  const server = createServer((request, response) => handleRequest(gateway, request, response));
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   // Above the keep-alive timeout, so a request arriving on a connection about to idle out is not cut short.
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
@@ -351,19 +271,164 @@ export async function startApiGatewayServer(options: ApiGatewayServerOptions): P
   return {
     server,
     port: (server.address() as AddressInfo).port,
-    refusals,
-    stop: (graceMs = 2_000) =>
-      new Promise<void>((resolve) => {
-        // Requests under way get `graceMs` to be answered; idle keep-alive connections go at once, and each
-        // connection as soon as its request is answered.
-        const idle = setInterval(() => server.closeIdleConnections(), 50);
-        const force = setTimeout(() => server.closeAllConnections(), graceMs);
-        server.close(() => {
-          clearInterval(idle);
-          clearTimeout(force);
-          resolve();
-        });
-        server.closeIdleConnections();
-      }),
+    refusals: gateway.refusals,
+    stop: (graceMs = 2_000) => stopServer(server, graceMs),
   };
+}
+
+/** The server's routes in the order they are matched, their throttles, and where refusals are counted. */
+interface Gateway {
+  options: ApiGatewayServerOptions;
+  refusals: RefusalCounts;
+  now: () => number;
+  routes: Route[];
+  buckets: Map<Route, TokenBucket>;
+}
+
+/** One request under way: its route once matched, what counts its refusal, and its one log line. */
+interface Exchange {
+  request: IncomingMessage;
+  response: ServerResponse;
+  routeKey?: string;
+  refusal?: () => void;
+  log(status: number): void;
+}
+
+/** Answers a request: a local-only path, else the route API Gateway would choose, else 404. */
+async function handleRequest(gateway: Gateway, request: IncomingMessage, response: ServerResponse) {
+  const { options } = gateway;
+  const started = performance.now();
+  const exchange: Exchange = {
+    request,
+    response,
+    log(status) {
+      if (status >= 400 && status < 500) exchange.refusal?.();
+      options.logger?.info('webhook request', {
+        routeKey: exchange.routeKey,
+        status,
+        durationMs: Math.round(performance.now() - started),
+      });
+    },
+  };
+  try {
+    const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+    if (options.extra && (await options.extra(request, response))) return;
+    const matched = matchRoute(gateway.routes, request.method ?? 'GET', url.pathname);
+    if (matched) await serveRoute(gateway, exchange, url, matched.route, matched.params);
+    else send(response, 404, JSON.stringify({ message: 'Not Found' }));
+  } catch (error) {
+    options.logger?.error('local API Gateway failed a request', { routeKey: exchange.routeKey, error });
+    if (!response.headersSent) send(response, 500, JSON.stringify({ message: 'Internal Server Error' }));
+    else response.destroy();
+  }
+}
+
+/** The first route, in matching order, that takes the method and the path, with its path parameters. */
+function matchRoute(
+  routes: Route[],
+  method: string,
+  path: string,
+): { route: Route; params: Record<string, string> } | undefined {
+  for (const route of routes) {
+    const routeMethod = methodOf(route);
+    if (routeMethod !== 'ANY' && routeMethod !== method) continue;
+    const match = route.pattern.exec(path);
+    if (!match) continue;
+    const params = decodeParams(route, match);
+    // A path that does not decode names no provider: no route matches it.
+    return params ? { route, params } : undefined;
+  }
+  return undefined;
+}
+
+/** Serves a matched route: its throttle, its body within the route's limit, then its handler's answer. */
+async function serveRoute(
+  gateway: Gateway,
+  exchange: Exchange,
+  url: URL,
+  route: Route,
+  params: Record<string, string>,
+): Promise<void> {
+  const { request, response } = exchange;
+  const method = request.method ?? 'GET';
+  exchange.routeKey = route.routeKey;
+  // Throttled before anything else, as API Gateway does: the function never sees the request, so it is not one
+  // of the function's refusals either.
+  const bucket = gateway.buckets.get(route);
+  if (bucket && !bucket.take(gateway.now())) {
+    exchange.log(429);
+    // Its body is never read: the connection cannot serve another request after it.
+    send(response, 429, JSON.stringify({ message: 'Too Many Requests' }), {
+      ...(request.complete ? {} : { connection: 'close' }),
+    });
+    return;
+  }
+  if (route.provider !== undefined || route.params.includes('provider')) {
+    const named = route.provider ?? params.provider ?? '';
+    const provider = method === 'POST' ? findProvider(named)?.name : undefined;
+    exchange.refusal = () => gateway.refusals.note(provider);
+  }
+  const body = await readRouteBody(exchange, route, params);
+  if (body === undefined) return;
+  const result = await route.handler(toApiGatewayEvent(request, url, route, params, body), {} as never);
+  const payload = result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? '');
+  exchange.log(result.statusCode ?? 200);
+  response.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
+  response.end(payload);
+}
+
+/**
+ * The request's body as far as the route reads it (none when it takes none).
+ * @returns `undefined` when the body was over the route's limit and the request has been answered.
+ */
+async function readRouteBody(
+  exchange: Exchange,
+  route: Route,
+  params: Record<string, string>,
+): Promise<Buffer | undefined> {
+  const { request, response } = exchange;
+  const limit = route.bodyLimit
+    ? route.bodyLimit(params, request.method ?? 'GET')
+    : API_GATEWAY_MAX_BODY_BYTES;
+  const tooLarge = (size: number, max: number) => {
+    exchange.log(413);
+    const answer = route.tooLarge?.(size, max) ?? {
+      statusCode: 413,
+      body: JSON.stringify({ message: 'Request Entity Too Large' }),
+    };
+    // The rest of the body is never read: the connection cannot serve another request after it.
+    response.writeHead(answer.statusCode ?? 413, {
+      'content-type': 'application/json',
+      ...(answer.headers as Record<string, string>),
+      connection: 'close',
+    });
+    response.end(answer.body ?? '');
+    return undefined;
+  };
+  if (limit === undefined) {
+    // Unread, the body leaves the connection unusable for a next request.
+    if (!request.complete) response.setHeader('connection', 'close');
+    return Buffer.alloc(0);
+  }
+  // Refused from its declared length before a byte of it is read, as it could not be taken anyway.
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > limit) return tooLarge(declared, limit);
+  return (await readBody(request, limit)) ?? tooLarge(limit + 1, limit);
+}
+
+/**
+ * Closes the server: requests under way get `graceMs` to be answered; idle keep-alive connections go at once,
+ * and each connection as soon as its request is answered.
+ */
+function stopServer(server: Server, graceMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearInterval(idle);
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
 }
