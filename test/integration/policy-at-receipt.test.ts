@@ -18,7 +18,7 @@ import { CampaignStats } from '../../lib/queries/campaign-stats';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { type SignalReport, signalReport } from '../../lib/signals/report';
 import { readProviderDays } from '../../lib/table/provider-days';
-import { itemKey, type TableLayout } from '../../lib/table/records-table';
+import { counterItemKey, itemKey, type TableLayout } from '../../lib/table/records-table';
 import { soriPayload } from '../support/deliveries';
 import { createTestTable, localClients } from '../support/local-aws';
 import { SIGNAL_DAY, TEST_THRESHOLDS } from '../support/signal-journal';
@@ -129,6 +129,35 @@ describe('an event counted as its provider counted it when it was received', () 
     const summary = await counters.repair();
     expect(summary).toMatchObject({ recounted: 1, folded: 2, failed: 0 });
     expectSwappedSignals(await report(tableName));
+  });
+
+  it('counts, on a counter item folded before items kept what their types count as, its earlier counts as the provider counts them now, and keeps that from then on', async () => {
+    const { tableName, writer } = await createTestTable(dynamodb, LAYOUT);
+    const counters = new CampaignCounters(dynamodb, tableName, LAYOUT);
+    counters.signalThresholds = TEST_THRESHOLDS;
+    const impressions = Array.from({ length: 10 }, (_, i) =>
+      received(sori, 'impression', { at: `09:${10 + i}:00.000`, device: `dev_o${i}`, activity: `act_o${i}` }),
+    );
+    await storeBatch(writer, counters, impressions);
+    await counters.repair();
+    const key = counterItemKey({ provider: 'sori', campaignId: 'cmp_policy', day: SIGNAL_DAY });
+    await dynamodb.send(
+      new UpdateItemCommand({ TableName: tableName, Key: key, UpdateExpression: 'REMOVE counted_kinds' }),
+    );
+    // Clicks received under the swapped map count as impressions; the item's earlier impressions as SORI's now.
+    const clicks = Array.from({ length: 2 }, (_, i) =>
+      received(swapped, 'click', { at: `09:${10 + i}:30.000`, device: `dev_o${i}`, activity: `act_o${i}` }),
+    );
+    await storeBatch(writer, counters, clicks);
+    expect((await counters.repair()).signals?.high_ctr ?? 0).toBe(0);
+    const { Item } = await dynamodb.send(
+      new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }),
+    );
+    expect(JSON.parse(Item?.counted_kinds?.S ?? 'null')).toEqual({
+      'campaign.click': 'impressions',
+      'campaign.impression': 'impressions',
+    });
+    expect((await report(tableName)).high_ctr).toEqual([]);
   });
 
   it('is exported to the lake as it counted when received, and one stored before records said as its provider counts it now', async () => {
