@@ -1,5 +1,5 @@
 import type { Destination, DestinationKind } from '../../lib/destinations/destination';
-import { providerNames } from '../../lib/providers';
+import { findProvider, providerNames } from '../../lib/providers';
 import type { RangeReader, ReplayCursor, ReplayRange } from '../../lib/replay/range-reader';
 import { replayRangeProblem, replayTime } from '../../lib/replay/replay-bounds';
 import { replayRange } from '../../lib/replay/replay-range';
@@ -61,10 +61,13 @@ export function rangeOfRequest(request: ReplayRequest): ReplayRange {
   const known = providerNames();
   if (request.provider !== undefined && !known.includes(request.provider))
     throw new ReplayRequestError(`unknown provider ${JSON.stringify(request.provider)}`);
+  const providers = request.provider ? [request.provider] : known;
   return {
     since,
     until,
-    providers: request.provider ? [request.provider] : known,
+    providers,
+    // The types whose partitions hold each provider's events of no campaign, as the providers served here list them.
+    eventTypes: Object.fromEntries(providers.map((name) => [name, findProvider(name)?.events ?? []])),
     campaign: request.campaign,
     type: request.type,
   };

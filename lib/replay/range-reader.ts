@@ -1,7 +1,7 @@
 import type { AttributeValue, DynamoDBClient, QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
-import { findProvider } from '../providers';
 import { daysOldestFirst } from '../queries/records-repository';
+import { currentEventTypes } from '../receive/event-policy';
 import { dayCampaigns } from '../table/counter-items';
 import { callOptions } from '../table/deadline';
 import {
@@ -26,6 +26,12 @@ export interface ReplayRange {
   until: string;
   /** The providers whose events are read (each its own partitions). */
   providers: readonly string[];
+  /**
+   * The event types of each provider, as the caller's providers have them: a provider's events of no campaign
+   * are read from its types' partitions, so a type left out is not read. A provider the range gives none for
+   * has the types its current code lists.
+   */
+  eventTypes?: Readonly<Record<string, readonly string[]>> | undefined;
   campaign?: string | undefined;
   type?: string | undefined;
 }
@@ -71,6 +77,12 @@ export function comparePositions(a: SourcePosition, b: SourcePosition): number {
 }
 
 const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The event types a range reads a provider's type partitions of (see `ReplayRange.eventTypes`). */
+function typesOf(range: ReplayRange, provider: string): readonly string[] {
+  const given = range.eventTypes;
+  return given && Object.hasOwn(given, provider) ? (given[provider] ?? []) : currentEventTypes(provider);
+}
 
 /** One partition's events in the range: a base-table partition or an index partition. */
 interface Source {
@@ -209,7 +221,7 @@ export class RangeReader {
       });
       return sources;
     }
-    const types = range.type ? [range.type] : [...(findProvider(provider)?.events ?? [])];
+    const types = range.type ? [range.type] : typesOf(range, provider);
     for (const type of types) {
       shardKeys(typeDayFamily(provider, type, day), layout).forEach((key, shard) => {
         sources.push({

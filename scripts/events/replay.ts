@@ -16,6 +16,7 @@ import {
   ReactionModuleError,
 } from '../../lib/destinations/reaction';
 import { SqsDestination } from '../../lib/destinations/sqs';
+import { findProvider } from '../../lib/providers';
 import {
   CheckpointError,
   type ReplayCheckpoint,
@@ -119,10 +120,13 @@ function rangeOf(values: ReplayValues): ReplayRange {
   const until = timeOf('--until', values.until, true);
   const problem = replayRangeProblem(since, until, { since: '--since', until: '--until' });
   if (problem) throw new UsageError(problem);
+  const providers = providersOf(values.provider);
   return {
     since,
     until,
-    providers: providersOf(values.provider),
+    providers,
+    // The types whose partitions hold each provider's events of no campaign, as the providers served here list them.
+    eventTypes: Object.fromEntries(providers.map((name) => [name, findProvider(name)?.events ?? []])),
     campaign: values.campaign,
     type: values.type,
   };
@@ -233,7 +237,8 @@ function checkpointWriter(path: string | undefined, range: ReplayRange, destinat
     path
       ? writeCheckpoint(path, {
           version: 1,
-          range,
+          // What the range is, as the flags say it: the types it reads follow from them.
+          range: { ...range, eventTypes: undefined },
           destination: about,
           cursor,
           sent,
