@@ -6,13 +6,26 @@ import * as pipes from 'aws-cdk-lib/aws-pipes';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { EVENT_SOURCE } from '../../lib/destinations/eventbridge';
+import {
+  NOTICE_DETAIL_TYPE,
+  NOTICE_FIELDS,
+  SIGNAL_NAMES,
+  type SignalName,
+} from '../../lib/signals/signal-notices';
+import { NOTICE_KIND, NOTICE_PARTITION_PREFIX } from '../../lib/table/notice-items';
 
 /** Which first inserts a destination receives: all when a list is absent or empty. */
 export interface DestinationFilter {
-  /** Providers whose events are sent (`sori`, …). */
+  /** Providers whose events are sent (`sori`, …); with `signals`, only their signals too. */
   providers?: string[];
-  /** Event types sent, as the provider names them (`campaign.click`, …). */
+  /** Event types sent, as the provider names them (`campaign.click`, …); signals are not events: never filtered by it. */
   types?: string[];
+  /**
+   * Also the signal notices the fold writes (`campaign-inbox signal`, see `SignalNotice`): `true` for every
+   * signal, or the signals wanted (`["click_bursts","high_ctr"]`). Off when absent, so that a destination's
+   * targets receive nothing they were not written for.
+   */
+  signals?: boolean | SignalName[];
 }
 
 /** Every first insert put on an EventBridge bus. */
@@ -67,13 +80,35 @@ export function insertPattern(filter: DestinationFilter): Record<string, unknown
 }
 
 /**
+ * What each destination with `signals` receives for a signal notice: the notice document, every field a string
+ * (see `SignalNotice`), read from the notice item's attributes of the same names, which the fold always writes.
+ */
+export const NOTICE_TEMPLATE = `{${NOTICE_FIELDS.map((field) => `"${field}": "<${IMAGE}.${field}.S>"`).join(', ')}}`;
+
+/**
+ * The stream filter of a destination's signal notices: INSERTs of notice items (a notice is written once, by a
+ * conditional put; its TTL's removal is not an INSERT), of the signals and providers chosen.
+ */
+export function noticePattern(filter: DestinationFilter): Record<string, unknown> {
+  const image: Record<string, unknown> = {
+    pk: { S: [{ prefix: NOTICE_PARTITION_PREFIX }] },
+    kind: { S: [NOTICE_KIND] },
+  };
+  if (Array.isArray(filter.signals) && filter.signals.length > 0) image.signal = { S: [...filter.signals] };
+  if (filter.providers?.length) image.provider = { S: [...filter.providers] };
+  return { eventName: ['INSERT'], dynamodb: { NewImage: image } };
+}
+
+/**
  * The option comes from `cdk.json` as often as from code: a misspelt key would otherwise publish everything, or
  * nothing, without a word.
  */
-function checkKeys(value: object, known: readonly string[], where: string) {
-  const unknown = Object.keys(value).find((key) => !known.includes(key));
+function checkKeys(value: object, known: readonly string[], where: string, signals = false) {
+  const unknown = Object.keys(value).find((key) => !known.includes(key) && !(signals && key === 'signals'));
   if (unknown !== undefined)
-    throw new Error(`${where} has ${JSON.stringify(unknown)}: only ${known.join(', ')} are known`);
+    throw new Error(
+      `${where} has ${JSON.stringify(unknown)}: only ${known.join(', ')} are known${signals ? ', and signals for the signal notices' : ''}`,
+    );
 }
 
 /** A filter's lists hold names: a blank one would match nothing and hide a typo. */
@@ -84,6 +119,17 @@ function checkFilter(filter: DestinationFilter, where: string) {
     if (!Array.isArray(list) || list.some((name) => typeof name !== 'string' || name.trim() === '')) {
       throw new Error(`destinations.${where}.${key} must be a list of non-empty names`);
     }
+  }
+  const signals = filter.signals;
+  if (signals === undefined || typeof signals === 'boolean') return;
+  if (
+    !Array.isArray(signals) ||
+    signals.length === 0 ||
+    signals.some((name) => !SIGNAL_NAMES.includes(name as SignalName))
+  ) {
+    throw new Error(
+      `destinations.${where}.signals must be true, false or a non-empty list of ${SIGNAL_NAMES.join(', ')}`,
+    );
   }
 }
 
@@ -104,6 +150,12 @@ const QUEUE_ARN = /^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.f
  * new EventDestinations(this, 'Destinations', { table: inbox.records.table, eventBridge: {} });
  * ```
  *
+ * With `signals`, a destination gets a second pipe that sends the fold's signal notices (INSERTs of `SIGNAL#<day>`
+ * items) shaped into {@link NOTICE_TEMPLATE}, as `detail-type` `campaign-inbox signal` timed by `raised_at`: a
+ * pipe has one input template and one detail-type for all it sends, so a notice on the records' pipe would have
+ * to pass for a record. A notice is written once (a conditional put on a key made of what the signal is), so it
+ * is published once, bar the pipe's own retries: receivers deduplicate on `notice_id`.
+ *
  * Each pipe is one more reader of the stream; DynamoDB advises at most two per shard (the reactions' and the
  * lake's mappings count), beyond which reads are throttled and retried: later, never lost.
  *
@@ -121,6 +173,8 @@ export class EventDestinations extends Construct {
   readonly queueDeadLetters: sqs.Queue | undefined;
   /** The pipes, by destination. */
   readonly pipes: { eventBridge?: pipes.CfnPipe; sqs?: pipes.CfnPipe } = {};
+  /** The pipes of signal notices, by destination (with `signals`). */
+  readonly signalPipes: { eventBridge?: pipes.CfnPipe; sqs?: pipes.CfnPipe } = {};
   /** Where the pipes describe stream batches a target kept refusing (to look at, then replay by range). */
   readonly failures: sqs.Queue;
 
@@ -131,8 +185,8 @@ export class EventDestinations extends Construct {
     const { table: _table, ...option } = props;
     checkKeys(option, ['eventBridge', 'sqs'], 'destinations');
     if (props.eventBridge)
-      checkKeys(props.eventBridge, ['busName', 'providers', 'types'], 'destinations.eventBridge');
-    if (props.sqs) checkKeys(props.sqs, ['queueArn', 'providers', 'types'], 'destinations.sqs');
+      checkKeys(props.eventBridge, ['busName', 'providers', 'types'], 'destinations.eventBridge', true);
+    if (props.sqs) checkKeys(props.sqs, ['queueArn', 'providers', 'types'], 'destinations.sqs', true);
     if (!props.eventBridge && !props.sqs) throw new Error('destinations name neither eventBridge nor sqs');
 
     this.failures = new sqs.Queue(this, 'Failures', {
@@ -149,7 +203,7 @@ export class EventDestinations extends Construct {
     if (props.eventBridge) {
       checkFilter(props.eventBridge, 'eventBridge');
       this.bus = this.busOf(props.eventBridge.busName);
-      this.pipes.eventBridge = this.addPipe('BusPipe', streamArn, props.eventBridge, {
+      this.pipes.eventBridge = this.addPipe('BusPipe', streamArn, insertPattern(props.eventBridge), {
         arn: this.bus.eventBusArn,
         actions: ['events:PutEvents'],
         parameters: {
@@ -161,29 +215,60 @@ export class EventDestinations extends Construct {
           },
         },
       });
+      if (props.eventBridge.signals) {
+        this.signalPipes.eventBridge = this.addPipe(
+          'BusSignalsPipe',
+          streamArn,
+          noticePattern(props.eventBridge),
+          {
+            arn: this.bus.eventBusArn,
+            actions: ['events:PutEvents'],
+            parameters: {
+              inputTemplate: NOTICE_TEMPLATE,
+              eventBridgeEventBusParameters: {
+                source: EVENT_SOURCE,
+                detailType: NOTICE_DETAIL_TYPE,
+                time: `${IMAGE}.raised_at.S`,
+              },
+            },
+          },
+          'Signal notices',
+        );
+      }
     }
     if (props.sqs) {
       checkFilter(props.sqs, 'sqs');
       const { queue, deadLetters } = this.queueOf(props.sqs.queueArn);
       this.queue = queue;
       this.queueDeadLetters = deadLetters;
-      this.pipes.sqs = this.addPipe('QueuePipe', streamArn, props.sqs, {
+      // A FIFO queue drops a message whose deduplication id it saw in the last 5 minutes: a batch the pipe
+      // sends again carries the same stream record ids. One group per provider keeps its events in order.
+      const fifo = queue.fifo
+        ? {
+            sqsQueueParameters: {
+              messageGroupId: `${IMAGE}.provider.S`,
+              messageDeduplicationId: '$.eventID',
+            },
+          }
+        : {};
+      this.pipes.sqs = this.addPipe('QueuePipe', streamArn, insertPattern(props.sqs), {
         arn: queue.queueArn,
         actions: ['sqs:SendMessage'],
-        parameters: {
-          inputTemplate: INSERT_TEMPLATE,
-          // A FIFO queue drops a message whose deduplication id it saw in the last 5 minutes: a batch the pipe
-          // sends again carries the same stream record ids. One group per provider keeps its events in order.
-          ...(queue.fifo
-            ? {
-                sqsQueueParameters: {
-                  messageGroupId: `${IMAGE}.provider.S`,
-                  messageDeduplicationId: '$.eventID',
-                },
-              }
-            : {}),
-        },
+        parameters: { inputTemplate: INSERT_TEMPLATE, ...fifo },
       });
+      if (props.sqs.signals) {
+        this.signalPipes.sqs = this.addPipe(
+          'QueueSignalsPipe',
+          streamArn,
+          noticePattern(props.sqs),
+          {
+            arn: queue.queueArn,
+            actions: ['sqs:SendMessage'],
+            parameters: { inputTemplate: NOTICE_TEMPLATE, ...fifo },
+          },
+          'Signal notices',
+        );
+      }
     }
   }
 
@@ -227,8 +312,9 @@ export class EventDestinations extends Construct {
   private addPipe(
     id: string,
     streamArn: string,
-    filter: DestinationFilter,
+    pattern: Record<string, unknown>,
     target: { arn: string; actions: string[]; parameters: pipes.CfnPipe.PipeTargetParametersProperty },
+    what = 'First inserts',
   ): pipes.CfnPipe {
     const role = new iam.Role(this, `${id}Role`, {
       // Only pipes of this account may take the role (the confused-deputy guard Pipes' documentation gives).
@@ -254,7 +340,7 @@ export class EventDestinations extends Construct {
     const pipe = new pipes.CfnPipe(this, id, {
       roleArn: role.roleArn,
       source: streamArn,
-      description: `First inserts of ${Stack.of(this).stackName}'s records table`,
+      description: `${what} of ${Stack.of(this).stackName}'s records table`,
       sourceParameters: {
         dynamoDbStreamParameters: {
           // What was stored before the destination existed is a replay's to send (`events replay --since`).
@@ -266,7 +352,7 @@ export class EventDestinations extends Construct {
           onPartialBatchItemFailure: 'AUTOMATIC_BISECT',
           deadLetterConfig: { arn: this.failures.queueArn },
         },
-        filterCriteria: { filters: [{ pattern: JSON.stringify(insertPattern(filter)) }] },
+        filterCriteria: { filters: [{ pattern: JSON.stringify(pattern) }] },
       },
       target: target.arn,
       targetParameters: target.parameters,

@@ -1,4 +1,5 @@
 import type { EventRecord } from '../events/event-record';
+import type { SignalNotice } from '../signals/signal-notices';
 
 /**
  * Why a record is sent: `insert` when it was first stored, `replay` when a replay of a time range sends it again.
@@ -38,6 +39,12 @@ export interface Destination {
   /** Where it sends, for messages: the module, the bus, the queue or the URL. */
   readonly target: string;
   send(records: readonly EventRecord[], origin: DeliveryOrigin): Promise<void>;
+  /**
+   * Sends signal notices, each as its document ({@link SignalNotice}), at least once, as `send` sends records.
+   * Absent on a destination that takes no notices (a reaction).
+   * @throws {DestinationError} naming the notices not known to be accepted (by `notice_id`).
+   */
+  sendNotices?(notices: readonly SignalNotice[]): Promise<void>;
   /** Lets go of connections and clients. */
   close?(): Promise<void> | void;
 }
@@ -51,7 +58,7 @@ export type DestinationKind = (typeof DESTINATION_KINDS)[number];
 export class DestinationError extends Error {
   constructor(
     message: string,
-    /** The ids of the records not known to be accepted. */
+    /** The ids of the records (or the notices) not known to be accepted. */
     readonly recordIds: readonly string[],
     options?: { cause?: unknown },
   ) {

@@ -1,5 +1,6 @@
 import { AwsJsonClient, type AwsJsonClientOptions, AwsServiceError } from '../aws/aws-json-client';
 import type { EventRecord } from '../events/event-record';
+import { NOTICE_DETAIL_TYPE, type SignalNotice } from '../signals/signal-notices';
 import {
   backoff,
   type DeliveredEvent,
@@ -57,6 +58,27 @@ export function busEvent(record: EventRecord, origin: DeliveryOrigin, bus: strin
     EventBusName: bus,
   };
 }
+
+/**
+ * The entry that puts a signal notice on `bus`: `source` {@link EVENT_SOURCE}, `detail-type` `campaign-inbox
+ * signal`, `time` when it was raised, the notice as `detail`. A rule for one signal:
+ * `{ "source": ["campaign-inbox"], "detail-type": ["campaign-inbox signal"], "detail": { "signal": ["click_bursts"] } }`.
+ */
+export function noticeBusEvent(notice: SignalNotice, bus: string): BusEvent {
+  return {
+    Source: EVENT_SOURCE,
+    DetailType: NOTICE_DETAIL_TYPE,
+    Time: Date.parse(notice.raised_at) / 1000,
+    Detail: JSON.stringify(notice),
+    EventBusName: bus,
+  };
+}
+
+/** The id a bus entry is known by in errors: its record's, or its notice's. */
+const entryId = (entry: BusEvent) => {
+  const detail = JSON.parse(entry.Detail) as Partial<DeliveredEvent> & { notice_id?: string };
+  return detail.record_id ?? detail.notice_id ?? '';
+};
 
 /** PutEvents takes at most 10 entries a call. */
 export const MAX_ENTRIES = 10;
@@ -167,9 +189,19 @@ export class EventBridgeDestination implements Destination {
     const entries = records.map((record) => busEvent(record, origin, this.options.bus));
     const tooLarge = entries.find((entry) => entrySize(entry) >= MAX_CALL_BYTES);
     if (tooLarge) {
-      const id = (JSON.parse(tooLarge.Detail) as DeliveredEvent).record_id;
+      const id = entryId(tooLarge);
       throw new DestinationError(`record ${id} is over EventBridge's 256 KB entry limit`, [id]);
     }
+    for (const batch of batchesOf(entries)) await this.put(batch);
+  }
+
+  /**
+   * Puts every notice on the bus (see {@link noticeBusEvent}), at least once. A notice is a few hundred bytes
+   * to a few KB, far under an entry's 256 KB.
+   * @throws {DestinationError} naming the notices EventBridge kept refusing.
+   */
+  async sendNotices(notices: readonly SignalNotice[]): Promise<void> {
+    const entries = notices.map((notice) => noticeBusEvent(notice, this.options.bus));
     for (const batch of batchesOf(entries)) await this.put(batch);
   }
 
@@ -205,7 +237,7 @@ export class EventBridgeDestination implements Destination {
   }
 
   private failure(pending: BusEvent[], tries: number, why: string, cause?: unknown) {
-    const ids = pending.map((entry) => (JSON.parse(entry.Detail) as DeliveredEvent).record_id);
+    const ids = pending.map(entryId);
     return new DestinationError(
       `EventBridge bus ${this.options.bus} did not take ${ids.length} event(s) after ${tries} ${tries === 1 ? 'try' : 'tries'}: ${why}`,
       ids,

@@ -1,4 +1,5 @@
 import type { EventRecord } from '../events/event-record';
+import type { SignalNotice } from '../signals/signal-notices';
 import {
   backoff,
   type DeliveryOrigin,
@@ -59,27 +60,46 @@ export class HttpDestination implements Destination {
    * @throws {DestinationError} naming the record that kept failing, with its last status or error.
    */
   async send(records: readonly EventRecord[], origin: DeliveryOrigin): Promise<void> {
+    await this.postAll(
+      records.map((record) => ({
+        id: record.id,
+        what: 'record',
+        body: JSON.stringify(deliveredEvent(record, origin)),
+      })),
+    );
+  }
+
+  /**
+   * POSTs every notice (its document, with its `notice_id` as the `idempotency-key`), at least once.
+   * @throws {DestinationError} naming the notice that kept failing.
+   */
+  async sendNotices(notices: readonly SignalNotice[]): Promise<void> {
+    await this.postAll(
+      notices.map((notice) => ({ id: notice.notice_id, what: 'notice', body: JSON.stringify(notice) })),
+    );
+  }
+
+  private async postAll(requests: readonly { id: string; what: string; body: string }[]): Promise<void> {
     let next = 0;
     let failure: DestinationError | undefined;
     const worker = async () => {
-      while (!failure && next < records.length) {
-        const record = records[next++] as EventRecord;
+      while (!failure && next < requests.length) {
+        const request = requests[next++] as (typeof requests)[number];
         try {
-          await this.post(record, origin);
+          await this.post(request);
         } catch (error) {
           failure ??=
             error instanceof DestinationError
               ? error
-              : new DestinationError(String(error), [record.id], { cause: error });
+              : new DestinationError(String(error), [request.id], { cause: error });
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, records.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, requests.length) }, worker));
     if (failure) throw failure;
   }
 
-  private async post(record: EventRecord, origin: DeliveryOrigin): Promise<void> {
-    const body = JSON.stringify(deliveredEvent(record, origin));
+  private async post({ id, what, body }: { id: string; what: string; body: string }): Promise<void> {
     let why = '';
     for (let attempt = 1; attempt <= this.attempts; attempt++) {
       if (attempt > 1) await sleep(backoff(attempt, this.backoffMs));
@@ -89,7 +109,7 @@ export class HttpDestination implements Destination {
           headers: {
             ...this.options.headers,
             'content-type': 'application/json',
-            [IDEMPOTENCY_HEADER]: record.id,
+            [IDEMPOTENCY_HEADER]: id,
             'user-agent': 'campaign-inbox',
           },
           body,
@@ -108,8 +128,8 @@ export class HttpDestination implements Destination {
       }
     }
     throw new DestinationError(
-      `${this.options.url} did not take record ${record.id} after ${this.attempts} tries: ${why}`,
-      [record.id],
+      `${this.options.url} did not take ${what} ${id} after ${this.attempts} tries: ${why}`,
+      [id],
     );
   }
 }

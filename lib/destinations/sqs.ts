@@ -6,6 +6,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { EventRecord } from '../events/event-record';
+import type { SignalNotice } from '../signals/signal-notices';
 import {
   backoff,
   type DeliveryOrigin,
@@ -50,6 +51,27 @@ function entryOf(record: EventRecord, origin: DeliveryOrigin, id: string, fifo: 
   return entry;
 }
 
+/**
+ * A notice's message: the notice as the body, its id, signal and provider as attributes. On a FIFO queue one
+ * group per provider, deduplicated on the notice id's hash.
+ */
+function noticeEntryOf(notice: SignalNotice, id: string, fifo: boolean) {
+  const entry: SendMessageBatchRequestEntry = {
+    Id: id,
+    MessageBody: JSON.stringify(notice),
+    MessageAttributes: {
+      notice_id: { DataType: 'String', StringValue: notice.notice_id },
+      signal: { DataType: 'String', StringValue: notice.signal },
+      provider: { DataType: 'String', StringValue: notice.provider },
+    },
+  };
+  if (fifo) {
+    entry.MessageDeduplicationId = createHash('sha256').update(notice.notice_id).digest('hex');
+    entry.MessageGroupId = notice.provider;
+  }
+  return entry;
+}
+
 /** The bytes SQS counts for a message: its body and each attribute's name, type and value. */
 function messageBytes(entry: SendMessageBatchRequestEntry): number {
   let bytes = Buffer.byteLength(entry.MessageBody ?? '');
@@ -83,16 +105,33 @@ export class SqsDestination implements Destination {
    * @throws {DestinationError} naming the records SQS kept refusing (or a call that kept failing).
    */
   async send(records: readonly EventRecord[], origin: DeliveryOrigin): Promise<void> {
-    const entries = records.map((record, i) => ({
-      entry: entryOf(record, origin, String(i), this.fifo),
-      id: record.id,
-    }));
+    await this.sendEntries(
+      records.map((record, i) => ({ entry: entryOf(record, origin, String(i), this.fifo), id: record.id })),
+      'record',
+    );
+  }
+
+  /**
+   * Sends every notice to the queue (see `noticeEntryOf`), at least once.
+   * @throws {DestinationError} naming the notices SQS kept refusing.
+   */
+  async sendNotices(notices: readonly SignalNotice[]): Promise<void> {
+    await this.sendEntries(
+      notices.map((notice, i) => ({
+        entry: noticeEntryOf(notice, String(i), this.fifo),
+        id: notice.notice_id,
+      })),
+      'notice',
+    );
+  }
+
+  private async sendEntries(entries: { entry: SendMessageBatchRequestEntry; id: string }[], what: string) {
     let batch: typeof entries = [];
     let bytes = 0;
     for (const item of entries) {
       const size = messageBytes(item.entry);
       if (size > MAX_BATCH_BYTES)
-        throw new DestinationError(`record ${item.id} is over SQS's 256 KB message limit`, [item.id]);
+        throw new DestinationError(`${what} ${item.id} is over SQS's 256 KB message limit`, [item.id]);
       if (batch.length === MAX_ENTRIES || (batch.length > 0 && bytes + size > MAX_BATCH_BYTES)) {
         await this.sendBatch(batch);
         batch = [];
