@@ -77,112 +77,19 @@ const quantile = (xs: number[], p: number) => Number(percentile(xs, p).toFixed(1
 
 /** Sends at the rate, lets the poller form batches, and measures what it formed. */
 export async function measureBatching(options: BatchingOptions): Promise<BatchingFigures> {
-  const { setting, ratePerSecond, seconds, bodies, handlerMs, pollers, postMs } = options;
+  const { setting, ratePerSecond, seconds, handlerMs, pollers, postMs } = options;
   const server = await startSqs();
   const sqs = new SQSClient(localClientConfig(server.endpoint));
-  const logger = createLogger('bench', 'error');
-  const { QueueUrl: queueUrl = '' } = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: `batching-${randomUUID()}`,
-      // Well above any batch's time here, so no message comes back while its batch runs.
-      Attributes: { VisibilityTimeout: '180' },
-    }),
-  );
-  const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
-  );
-  const queueArn = Attributes.QueueArn ?? '';
-
+  const queue = await createQueue(sqs);
   const total = Math.round(ratePerSecond * seconds);
-  const sentAt = new Float64Array(total);
-  const latencies: number[] = [];
-  const sizes: number[] = [];
-  let inFlight = 0;
-  let maxConcurrent = 0;
-  let busyMs = 0;
-  let stored = 0;
-  let lastStoredAt = 0;
-  let allStored: () => void = () => {};
-  const done = new Promise<void>((resolve) => {
-    allStored = resolve;
-  });
-  const handler = async (event: SQSEvent) => {
-    const n = event.Records.length;
-    sizes.push(n);
-    inFlight++;
-    maxConcurrent = Math.max(maxConcurrent, inFlight);
-    const duration = handlerMs(n);
-    await new Promise((resolve) => setTimeout(resolve, duration));
-    busyMs += duration;
-    inFlight--;
-    const now = performance.now();
-    for (const record of event.Records) {
-      const index = Number(record.body.slice(0, record.body.indexOf('|')));
-      latencies.push(now - (sentAt[index] ?? now) + postMs);
-    }
-    stored += n;
-    lastStoredAt = now;
-    if (stored >= total) allStored();
-    return { batchItemFailures: [] };
-  };
-
+  const tally = new BatchTally(total, handlerMs, postMs);
   const windowed = setting.windowSeconds > 0 || setting.batchSize > 10;
-  const poller = windowed
-    ? new WindowedPoller({
-        client: sqs,
-        queueUrl,
-        queueArn,
-        handler,
-        batchSize: setting.batchSize,
-        windowSeconds: setting.windowSeconds,
-        concurrency: pollers,
-      })
-    : new SqsPoller({
-        client: sqs,
-        queueUrl,
-        queueArn,
-        handler,
-        logger,
-        batchSize: setting.batchSize,
-        // Lambda's pollers long-poll for 20 s.
-        waitTimeSeconds: 20,
-        concurrency: pollers,
-      });
-  let start = performance.now();
+  const poller = newPoller(sqs, queue, tally, setting, pollers, windowed);
   poller.start();
   try {
-    // Poisson arrivals: exponential gaps, from a seed.
-    const next = random(options.seed ?? 11);
-    const due: number[] = [];
-    let t = 0;
-    for (let i = 0; i < total; i++) {
-      t += (-Math.log(1 - next()) * 1000) / ratePerSecond;
-      due.push(t);
-    }
-    start = performance.now();
-    const sends: Promise<unknown>[] = [];
-    let i = 0;
-    while (i < total) {
-      const now = performance.now() - start;
-      while (i < total && (due[i] as number) <= now) {
-        sentAt[i] = performance.now();
-        sends.push(
-          sqs.send(
-            new SendMessageCommand({
-              QueueUrl: queueUrl,
-              MessageBody: `${i}|${bodies[i % bodies.length]}`,
-            }),
-          ),
-        );
-        i++;
-      }
-      if (i < total)
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, (due[i] as number) - now)));
-    }
-    await Promise.all(sends);
-    const timeout = setTimeout(() => allStored(), 120_000);
-    await done;
-    clearTimeout(timeout);
+    const start = await sendAtRate(sqs, queue.queueUrl, tally, options);
+    await tally.allStored(120_000);
+    const { sizes, stored } = tally;
     if (stored < total) throw new Error(`only ${stored} of ${total} messages were stored`);
     const histogram: Record<string, number> = {};
     for (const n of sizes) histogram[n] = (histogram[n] ?? 0) + 1;
@@ -196,12 +103,12 @@ export async function measureBatching(options: BatchingOptions): Promise<Batchin
       histogram,
       sizes,
       latencyMs: {
-        p50: quantile(latencies, 0.5),
-        p99: quantile(latencies, 0.99),
-        max: quantile(latencies, 1),
+        p50: quantile(tally.latencies, 0.5),
+        p99: quantile(tally.latencies, 0.99),
+        max: quantile(tally.latencies, 1),
       },
-      meanConcurrent: busyMs / (lastStoredAt - start),
-      maxConcurrent,
+      meanConcurrent: tally.busyMs / (tally.lastStoredAt - start),
+      maxConcurrent: tally.maxConcurrent,
       // The local poller hands over what one receive returns.
       receivesPerBatch: poller instanceof WindowedPoller ? poller.receives / sizes.length : 1,
       poller: windowed
@@ -216,4 +123,143 @@ export async function measureBatching(options: BatchingOptions): Promise<Batchin
     sqs.destroy();
     await server.stop();
   }
+}
+
+/** A queue of the local SQS-API server, its URL and ARN. */
+async function createQueue(sqs: SQSClient): Promise<{ queueUrl: string; queueArn: string }> {
+  const { QueueUrl: queueUrl = '' } = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `batching-${randomUUID()}`,
+      // Well above any batch's time here, so no message comes back while its batch runs.
+      Attributes: { VisibilityTimeout: '180' },
+    }),
+  );
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  return { queueUrl, queueArn: Attributes.QueueArn ?? '' };
+}
+
+/**
+ * The process function played by a handler that takes as long as the model says for its batch, and what the
+ * batches were: their sizes, each message's latency, the invocations at once.
+ */
+class BatchTally {
+  /** When each message was sent, by its index. */
+  readonly sentAt: Float64Array;
+  readonly latencies: number[] = [];
+  readonly sizes: number[] = [];
+  maxConcurrent = 0;
+  busyMs = 0;
+  stored = 0;
+  lastStoredAt = 0;
+  private inFlight = 0;
+  private resolveStored: () => void = () => {};
+  private readonly storedAll = new Promise<void>((resolve) => {
+    this.resolveStored = resolve;
+  });
+
+  constructor(
+    readonly total: number,
+    private readonly handlerMs: HandlerModel,
+    private readonly postMs: number,
+  ) {
+    this.sentAt = new Float64Array(total);
+  }
+
+  readonly handler = async (event: SQSEvent) => {
+    const n = event.Records.length;
+    this.sizes.push(n);
+    this.inFlight++;
+    this.maxConcurrent = Math.max(this.maxConcurrent, this.inFlight);
+    const duration = this.handlerMs(n);
+    await new Promise((resolve) => setTimeout(resolve, duration));
+    this.busyMs += duration;
+    this.inFlight--;
+    const now = performance.now();
+    for (const record of event.Records) {
+      const index = Number(record.body.slice(0, record.body.indexOf('|')));
+      this.latencies.push(now - (this.sentAt[index] ?? now) + this.postMs);
+    }
+    this.stored += n;
+    this.lastStoredAt = now;
+    if (this.stored >= this.total) this.resolveStored();
+    return { batchItemFailures: [] };
+  };
+
+  /** Resolves once every message is stored, or after `timeoutMs` (then {@link stored} says how many were). */
+  async allStored(timeoutMs: number): Promise<void> {
+    const timeout = setTimeout(() => this.resolveStored(), timeoutMs);
+    await this.storedAll;
+    clearTimeout(timeout);
+  }
+}
+
+/** The windowed model for a setting with a window (or batches over 10), else the local poller. */
+function newPoller(
+  sqs: SQSClient,
+  queue: { queueUrl: string; queueArn: string },
+  tally: BatchTally,
+  setting: BatchSetting,
+  pollers: number,
+  windowed: boolean,
+): WindowedPoller | SqsPoller {
+  const { queueUrl, queueArn } = queue;
+  if (windowed) {
+    return new WindowedPoller({
+      client: sqs,
+      queueUrl,
+      queueArn,
+      handler: tally.handler,
+      batchSize: setting.batchSize,
+      windowSeconds: setting.windowSeconds,
+      concurrency: pollers,
+    });
+  }
+  return new SqsPoller({
+    client: sqs,
+    queueUrl,
+    queueArn,
+    handler: tally.handler,
+    logger: createLogger('bench', 'error'),
+    batchSize: setting.batchSize,
+    // Lambda's pollers long-poll for 20 s.
+    waitTimeSeconds: 20,
+    concurrency: pollers,
+  });
+}
+
+/**
+ * Sends the messages at the rate, Poisson arrivals (exponential gaps, from a seed), each message's index before
+ * its body.
+ * @returns when the sending started (`performance.now`).
+ */
+async function sendAtRate(sqs: SQSClient, queueUrl: string, tally: BatchTally, options: BatchingOptions) {
+  const { total, sentAt } = tally;
+  const { ratePerSecond, bodies } = options;
+  const next = random(options.seed ?? 11);
+  const due: number[] = [];
+  let t = 0;
+  for (let i = 0; i < total; i++) {
+    t += (-Math.log(1 - next()) * 1000) / ratePerSecond;
+    due.push(t);
+  }
+  const start = performance.now();
+  const sends: Promise<unknown>[] = [];
+  let i = 0;
+  while (i < total) {
+    const now = performance.now() - start;
+    while (i < total && (due[i] as number) <= now) {
+      sentAt[i] = performance.now();
+      sends.push(
+        sqs.send(
+          new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: `${i}|${bodies[i % bodies.length]}` }),
+        ),
+      );
+      i++;
+    }
+    if (i < total) await new Promise((resolve) => setTimeout(resolve, Math.max(0, (due[i] as number) - now)));
+  }
+  await Promise.all(sends);
+  return start;
 }

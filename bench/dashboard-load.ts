@@ -448,6 +448,29 @@ function kindOf(command: string, input: QueryCommandInput): ReadKind {
 
 type Output = { Item?: Item; Items?: Item[]; Responses?: Record<string, Item[]> };
 
+/** One read's figures as DynamoDB bills it: its units as sent, its units were it eventually consistent. */
+function price(command: string, input: Record<string, unknown>, output: Output): ReadFigures {
+  const eventual = {
+    ...input,
+    ConsistentRead: false,
+    RequestItems: Object.fromEntries(
+      Object.entries((input.RequestItems ?? {}) as Record<string, object>).map(([t, r]) => [
+        t,
+        { ...r, ConsistentRead: false },
+      ]),
+    ),
+  };
+  return {
+    requests: 1,
+    units: readUnitsOf(command, input, output),
+    unitsEventual: readUnitsOf(command, eventual, output),
+    items:
+      (output.Item ? 1 : 0) +
+      (output.Items?.length ?? 0) +
+      Object.values(output.Responses ?? {}).reduce((n, list) => n + list.length, 0),
+  };
+}
+
 /**
  * Meters every read `client` sends, priced as DynamoDB bills it. A read that projects is billed for the whole
  * items it reads, not for what it returns: it is priced from the same read run again without the projection
@@ -467,27 +490,6 @@ function meterReads(client: DynamoDBClient, plain: DynamoDBClient) {
       t.unitsEventual += figures.unitsEventual;
       t.items += figures.items;
     }
-  };
-  const price = (command: string, input: Record<string, unknown>, output: Output): ReadFigures => {
-    const eventual = {
-      ...input,
-      ConsistentRead: false,
-      RequestItems: Object.fromEntries(
-        Object.entries((input.RequestItems ?? {}) as Record<string, object>).map(([t, r]) => [
-          t,
-          { ...r, ConsistentRead: false },
-        ]),
-      ),
-    };
-    return {
-      requests: 1,
-      units: readUnitsOf(command, input, output),
-      unitsEventual: readUnitsOf(command, eventual, output),
-      items:
-        (output.Item ? 1 : 0) +
-        (output.Items?.length ?? 0) +
-        Object.values(output.Responses ?? {}).reduce((n, list) => n + list.length, 0),
-    };
   };
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -785,185 +787,28 @@ export async function measureDashboardLoad(
   options: { log?: (message: string) => void } = {},
 ): Promise<DashboardLoadFigures> {
   const log = options.log ?? ((message: string) => console.error(message));
-  const { intervalS, pastRangeIntervalS } = pagePolling();
-  const foldIntervalS = foldInterval();
-  const polling: Polling = {
-    intervalS,
-    pastRangeIntervalS,
-    loadsPerHour: 3_600 / intervalS,
-    loadsPerMonth: (HOURS_PER_MONTH * 3_600) / intervalS,
-    foldIntervalS,
-    loadsPerFold: Math.max(1, foldIntervalS / intervalS),
-  };
+  const polling = pagePollingFigures();
   const server = await startDynamoDbProcess();
   const plain = new DynamoDBClient(localClientConfig(server.endpoint));
   try {
-    // The 10,000-device campaign, through the real path: the range and the period before it.
-    await ensureRecordsTable(plain, 'dash-10k');
-    const smallSent: Sent = { impressions: 0, clicks: 0, devices: new Set() };
-    const single = singleCampaignDays(SMALL_DEVICES, smallSent);
-    log(
-      `dashboard: storing one campaign of ${SMALL_DEVICES.toLocaleString('en-US')} devices over ${2 * RANGE_DAYS} days through storeBatch and the repair's fold`,
-    );
-    const smallStored = await storeThroughPipeline(plain, 'dash-10k', single.days, log);
-
-    // The 1,000,000-device campaign: the fold's builders, histograms from a simulated million devices' days.
-    log(`dashboard: simulating ${LARGE_DEVICES.toLocaleString('en-US')} devices' days`);
-    const simulatedAt = performance.now();
-    const large = simulatedHistograms(LARGE_DEVICES);
-    const simulatedSeconds = (performance.now() - simulatedAt) / 1000;
-    await ensureRecordsTable(plain, 'dash-1m');
-    const smallCounters = await campaignCounterItems(plain, 'dash-10k', campaignIdOf(0), PREVIOUS_FROM, TO);
-    const largeItems: Item[] = smallCounters.map((item) =>
-      rebuiltCounter(item, {
-        scale: SCALE,
-        reach: large.byDay.get(dayNumber(item.day?.S ?? '')) ?? new Map(),
-        fold: 'bench-1m',
-      }),
-    );
-    for (const day of await readProviderDays(plain, 'dash-10k', 'sori', PREVIOUS_FROM, TO)) {
-      largeItems.push(
-        providerDayItem(
-          {
-            ...day,
-            reach: large.byDay.get(dayNumber(day.day)) ?? new Map(),
-            received: day.received * SCALE,
-            stored: day.stored * SCALE,
-            duplicates: day.duplicates * SCALE,
-            quarantined: day.quarantined * SCALE,
-          },
-          1,
-          'bench-1m',
-        ),
-      );
-    }
-    for (const partition of shardKeys(campaignDayFamily('sori', campaignIdOf(0), TO), DEPLOYED_LAYOUT)) {
-      largeItems.push(
-        ...(await queryItems(plain, {
-          TableName: 'dash-10k',
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey },
-          ExpressionAttributeValues: { ':pk': { S: partition } },
-        })),
-      );
-    }
-    // The fold state too, so that a reader keeps what it read between folds as it does on the other tables.
-    const { Item: foldState } = await plain.send(
-      new GetItemCommand({ TableName: 'dash-10k', Key: foldStateKey(), ConsistentRead: true }),
-    );
-    if (foldState) largeItems.push(foldState);
-    // The marker of the device the bench sends more events from, so the fold finds it already counted that day.
-    const refolded = await deviceOnLastDay(plain, 'dash-10k', 0);
-    largeItems.push(
-      ...(await queryItems(plain, {
-        TableName: 'dash-10k',
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey },
-        ExpressionAttributeValues: { ':pk': { S: devicePartitionKey('sori', deviceIdOf(refolded)) } },
-      })),
-    );
-    await putAll(plain, 'dash-1m', largeItems);
-
-    // The 100-campaign account: its range through the real path; the period before it, its range's folded
-    // items a period earlier (rebuilt with the fold's builders), so that a load reads both periods' items.
-    await ensureRecordsTable(plain, 'dash-account');
-    const accountSent: Sent = { impressions: 0, clicks: 0, devices: new Set() };
-    const accountDays = Array.from({ length: RANGE_DAYS }, (_, i) => dayNumber(FROM) + i);
-    log(
-      `dashboard: storing ${ACCOUNT.campaigns} campaigns over ${RANGE_DAYS} days (${(ACCOUNT.campaigns * ACCOUNT.eventsPerCampaignDay * RANGE_DAYS).toLocaleString('en-US')} events) through storeBatch and the repair's fold`,
-    );
-    const accountStored = await storeThroughPipeline(
-      plain,
-      'dash-account',
-      (function* () {
-        for (const day of accountDays) yield accountDay(day, accountSent);
-      })(),
-      log,
-    );
-    const previousItems: Item[] = [];
-    for (let campaign = 0; campaign < ACCOUNT.campaigns; campaign++) {
-      for (const item of await campaignCounterItems(
-        plain,
-        'dash-account',
-        campaignIdOf(campaign),
-        FROM,
-        TO,
-      )) {
-        const day = dayOfNumber(dayNumber(item.day?.S ?? '') - RANGE_DAYS);
-        previousItems.push(rebuiltCounter(item, { day, fold: 'bench-previous-period' }));
-      }
-    }
-    for (const day of await readProviderDays(plain, 'dash-account', 'sori', FROM, TO)) {
-      previousItems.push(
-        providerDayItem(
-          { ...day, day: dayOfNumber(dayNumber(day.day) - RANGE_DAYS) },
-          1,
-          'bench-previous-period',
-        ),
-      );
-    }
-    await putAll(plain, 'dash-account', previousItems);
-
-    const loadAverage = loadavg().map((n) => fixed(n, 2));
-    log(`dashboard: timing loads (load average ${loadAverage.join(', ')})`);
-    const accountReader = newReader(server.endpoint, 'dash-account', plain);
-    const cold = await accountReader.load({ from: FROM, to: TO });
-    const checkAccount = (label: string, load: Load) => {
-      const { totals, campaigns } = load.dashboard;
-      check(`account, ${label}: impressions over the range`, totals.impressions, accountSent.impressions);
-      check(`account, ${label}: clicks over the range`, totals.clicks, accountSent.clicks);
-      check(`account, ${label}: unique devices`, totals.unique_devices, accountSent.devices.size);
-      check(`account, ${label}: campaigns listed`, campaigns.length, ACCOUNT.campaigns);
-    };
-    checkAccount('cold', cold);
-    const afterFold: Load[] = [];
-    const betweenFolds: Load[] = [];
-    const day: Load[] = [];
-    const fullRead: Load[] = [];
-    // Each round as the page sees it: a fold, then the 30-day load that reads again what the fold wrote and one
-    // that keeps what it has; the one-day load the same way (its first load of the round, after the fold); then
-    // the 30-day load of a new reader, which reads every counted item of its range (and settles, read again).
-    const accountDevice = await deviceOnLastDay(plain, 'dash-account', 0);
-    await accountReader.load({ from: FROM, to: TO });
-    await accountReader.load({ day: TO });
-    for (let i = 0; i < WARM_LOADS; i++) {
-      await refold(plain, 'dash-account', accountSent, accountDevice, i);
-      afterFold.push(await accountReader.load({ from: FROM, to: TO }));
-      betweenFolds.push(await accountReader.load({ from: FROM, to: TO }));
-      day.push(await accountReader.load({ day: TO }));
-      accountReader.renew();
-      fullRead.push(await accountReader.load({ from: FROM, to: TO }));
-      await accountReader.load({ from: FROM, to: TO });
-      await accountReader.load({ day: TO });
-      await accountReader.load({ day: TO });
-    }
-    accountReader.close();
-    checkAccount('a new reader', fullRead.at(-1) as Load);
-    checkAccount('after a fold', afterFold.at(-1) as Load);
-    checkAccount('between folds', betweenFolds.at(-1) as Load);
-    const last = afterFold.at(-1) as Load;
-    const lastBetween = betweenFolds.at(-1) as Load;
-    const cpu = (loads: Load[]) =>
-      fixed(
-        quantile(
-          loads.map((l) => l.cpuMs),
-          0.5,
-        ),
-      );
+    const small = await storeSmallCampaign(plain, log);
+    const large = await buildLargeCampaign(plain, log);
+    const account = await storeAccount(plain, log);
+    const loads = await timeAccountLoads(server.endpoint, plain, account.sent, log);
 
     log('dashboard: read units of one campaign, 10,000 and 1,000,000 devices');
     const largeSent: Sent = {
-      impressions: smallSent.impressions * SCALE,
-      clicks: smallSent.clicks * SCALE,
+      impressions: small.sent.impressions * SCALE,
+      clicks: small.sent.clicks * SCALE,
       devices: new Set(),
     };
-    const small = await campaignCost(
+    const smallCost = await campaignCost(
       server.endpoint,
       plain,
       'dash-10k',
       SMALL_DEVICES,
-      { reach: single.reach, sent: smallSent },
-      `stored through storeBatch and the repair's fold: ${smallStored.events.toLocaleString('en-US')} events`,
+      { reach: small.reach, sent: small.sent },
+      `stored through storeBatch and the repair's fold: ${small.stored.events.toLocaleString('en-US')} events`,
       polling,
     );
     const largeCost = await campaignCost(
@@ -975,7 +820,6 @@ export async function measureDashboardLoad(
       `counter and provider-day items built with counterItem and providerDayItem, reach histograms by reachChanges over ${LARGE_DEVICES.toLocaleString('en-US')} simulated devices' days, counts the 10,000-device campaign's × ${SCALE}; its last day's event records copied from it`,
       polling,
     );
-
     return {
       range: { from: FROM, to: TO, previousFrom: PREVIOUS_FROM, previousTo: PREVIOUS_TO },
       polling,
@@ -984,32 +828,10 @@ export async function measureDashboardLoad(
         region: PRICES.region,
         date: PRICES.date,
       },
-      loadAverage,
-      account: {
-        campaigns: ACCOUNT.campaigns,
-        events: accountStored.events,
-        storeSeconds: fixed(accountStored.seconds),
-        counterItems:
-          (last.reads.byKind['counter items (batch get)']?.items ?? 0) +
-          (last.reads.byKind['counter items (campaign query)']?.items ?? 0),
-        coldMs: fixed(cold.ms),
-        afterFoldMs: timed(afterFold),
-        fullReadMs: timed(fullRead),
-        fullReadCpuMs: cpu(fullRead),
-        fullRead: (fullRead.at(-1) as Load).reads,
-        betweenFoldsMs: timed(betweenFolds),
-        afterFoldCpuMs: cpu(afterFold),
-        dayCpuMs: cpu(day),
-        dayMs: timed(day),
-        ratioVsDay: fixed(timed(afterFold).median / timed(day).median, 2),
-        afterFold: last.reads,
-        betweenFolds: lastBetween.reads,
-        cold: cold.reads,
-        day: (day.at(-1) as Load).reads,
-        usdPerMonthOpen: usd(unitsPerMonth(polling, last.reads, lastBetween.reads)),
-      },
-      small: { ...small, events: smallStored.events, storeSeconds: fixed(smallStored.seconds) },
-      large: { ...largeCost, simulatedSeconds: fixed(simulatedSeconds) },
+      loadAverage: loads.loadAverage,
+      account: accountFigures(account.stored, loads, polling),
+      small: { ...smallCost, events: small.stored.events, storeSeconds: fixed(small.stored.seconds) },
+      large: { ...largeCost, simulatedSeconds: fixed(large.simulatedSeconds) },
     };
   } finally {
     plain.destroy();
@@ -1017,12 +839,242 @@ export async function measureDashboardLoad(
   }
 }
 
+/** How often the page loads: its polling intervals, and the fold's. */
+function pagePollingFigures(): Polling {
+  const { intervalS, pastRangeIntervalS } = pagePolling();
+  const foldIntervalS = foldInterval();
+  return {
+    intervalS,
+    pastRangeIntervalS,
+    loadsPerHour: 3_600 / intervalS,
+    loadsPerMonth: (HOURS_PER_MONTH * 3_600) / intervalS,
+    foldIntervalS,
+    loadsPerFold: Math.max(1, foldIntervalS / intervalS),
+  };
+}
+
+type StoredFigures = Awaited<ReturnType<typeof storeThroughPipeline>>;
+
+/** The 10,000-device campaign, through the real path: the range and the period before it. */
+async function storeSmallCampaign(plain: DynamoDBClient, log: (message: string) => void) {
+  await ensureRecordsTable(plain, 'dash-10k');
+  const sent: Sent = { impressions: 0, clicks: 0, devices: new Set() };
+  const single = singleCampaignDays(SMALL_DEVICES, sent);
+  log(
+    `dashboard: storing one campaign of ${SMALL_DEVICES.toLocaleString('en-US')} devices over ${2 * RANGE_DAYS} days through storeBatch and the repair's fold`,
+  );
+  const stored = await storeThroughPipeline(plain, 'dash-10k', single.days, log);
+  return { sent, reach: single.reach, stored };
+}
+
+/**
+ * The 1,000,000-device campaign: the fold's builders, histograms from a simulated million devices' days, the
+ * 10,000-device campaign's counts scaled; its last day's records, the fold state and a device's marker copied.
+ */
+async function buildLargeCampaign(plain: DynamoDBClient, log: (message: string) => void) {
+  log(`dashboard: simulating ${LARGE_DEVICES.toLocaleString('en-US')} devices' days`);
+  const simulatedAt = performance.now();
+  const large = simulatedHistograms(LARGE_DEVICES);
+  const simulatedSeconds = (performance.now() - simulatedAt) / 1000;
+  await ensureRecordsTable(plain, 'dash-1m');
+  const smallCounters = await campaignCounterItems(plain, 'dash-10k', campaignIdOf(0), PREVIOUS_FROM, TO);
+  const largeItems: Item[] = smallCounters.map((item) =>
+    rebuiltCounter(item, {
+      scale: SCALE,
+      reach: large.byDay.get(dayNumber(item.day?.S ?? '')) ?? new Map(),
+      fold: 'bench-1m',
+    }),
+  );
+  for (const day of await readProviderDays(plain, 'dash-10k', 'sori', PREVIOUS_FROM, TO)) {
+    largeItems.push(
+      providerDayItem(
+        {
+          ...day,
+          reach: large.byDay.get(dayNumber(day.day)) ?? new Map(),
+          received: day.received * SCALE,
+          stored: day.stored * SCALE,
+          duplicates: day.duplicates * SCALE,
+          quarantined: day.quarantined * SCALE,
+        },
+        1,
+        'bench-1m',
+      ),
+    );
+  }
+  largeItems.push(...(await copiedFromSmall(plain)));
+  await putAll(plain, 'dash-1m', largeItems);
+  return { reach: large.reach, simulatedSeconds };
+}
+
+/** The items of one partition, whole. */
+const partitionItems = (plain: DynamoDBClient, table: string, partition: string) =>
+  queryItems(plain, {
+    TableName: table,
+    KeyConditionExpression: '#pk = :pk',
+    ExpressionAttributeNames: { '#pk': RECORDS_TABLE.partitionKey },
+    ExpressionAttributeValues: { ':pk': { S: partition } },
+  });
+
+/**
+ * What the large campaign copies from the small one: its last day's event records, the fold state (so that a
+ * reader keeps what it read between folds as it does on the other tables), and the marker of the device the bench
+ * sends more events from (so the fold finds it already counted that day).
+ */
+async function copiedFromSmall(plain: DynamoDBClient): Promise<Item[]> {
+  const items: Item[] = [];
+  for (const partition of shardKeys(campaignDayFamily('sori', campaignIdOf(0), TO), DEPLOYED_LAYOUT)) {
+    items.push(...(await partitionItems(plain, 'dash-10k', partition)));
+  }
+  const { Item: foldState } = await plain.send(
+    new GetItemCommand({ TableName: 'dash-10k', Key: foldStateKey(), ConsistentRead: true }),
+  );
+  if (foldState) items.push(foldState);
+  const refolded = await deviceOnLastDay(plain, 'dash-10k', 0);
+  items.push(...(await partitionItems(plain, 'dash-10k', devicePartitionKey('sori', deviceIdOf(refolded)))));
+  return items;
+}
+
+/**
+ * The 100-campaign account: its range through the real path; the period before it, its range's folded items a
+ * period earlier (rebuilt with the fold's builders), so that a load reads both periods' items.
+ */
+async function storeAccount(plain: DynamoDBClient, log: (message: string) => void) {
+  await ensureRecordsTable(plain, 'dash-account');
+  const sent: Sent = { impressions: 0, clicks: 0, devices: new Set() };
+  const accountDays = Array.from({ length: RANGE_DAYS }, (_, i) => dayNumber(FROM) + i);
+  log(
+    `dashboard: storing ${ACCOUNT.campaigns} campaigns over ${RANGE_DAYS} days (${(ACCOUNT.campaigns * ACCOUNT.eventsPerCampaignDay * RANGE_DAYS).toLocaleString('en-US')} events) through storeBatch and the repair's fold`,
+  );
+  const stored = await storeThroughPipeline(
+    plain,
+    'dash-account',
+    (function* () {
+      for (const day of accountDays) yield accountDay(day, sent);
+    })(),
+    log,
+  );
+  const previousItems: Item[] = [];
+  for (let campaign = 0; campaign < ACCOUNT.campaigns; campaign++) {
+    for (const item of await campaignCounterItems(plain, 'dash-account', campaignIdOf(campaign), FROM, TO)) {
+      const day = dayOfNumber(dayNumber(item.day?.S ?? '') - RANGE_DAYS);
+      previousItems.push(rebuiltCounter(item, { day, fold: 'bench-previous-period' }));
+    }
+  }
+  for (const day of await readProviderDays(plain, 'dash-account', 'sori', FROM, TO)) {
+    previousItems.push(
+      providerDayItem(
+        { ...day, day: dayOfNumber(dayNumber(day.day) - RANGE_DAYS) },
+        1,
+        'bench-previous-period',
+      ),
+    );
+  }
+  await putAll(plain, 'dash-account', previousItems);
+  return { sent, stored };
+}
+
+/** The account's loads, each kind in its own list, and the machine's load average when they were timed. */
+interface AccountLoads {
+  loadAverage: number[];
+  cold: Load;
+  afterFold: Load[];
+  betweenFolds: Load[];
+  day: Load[];
+  fullRead: Load[];
+}
+
+/** Times the account's loads, checking each kind's totals against what was sent. */
+async function timeAccountLoads(
+  endpoint: string,
+  plain: DynamoDBClient,
+  sent: Sent,
+  log: (message: string) => void,
+): Promise<AccountLoads> {
+  const loadAverage = loadavg().map((n) => fixed(n, 2));
+  log(`dashboard: timing loads (load average ${loadAverage.join(', ')})`);
+  const accountReader = newReader(endpoint, 'dash-account', plain);
+  const cold = await accountReader.load({ from: FROM, to: TO });
+  const checkAccount = (label: string, load: Load) => {
+    const { totals, campaigns } = load.dashboard;
+    check(`account, ${label}: impressions over the range`, totals.impressions, sent.impressions);
+    check(`account, ${label}: clicks over the range`, totals.clicks, sent.clicks);
+    check(`account, ${label}: unique devices`, totals.unique_devices, sent.devices.size);
+    check(`account, ${label}: campaigns listed`, campaigns.length, ACCOUNT.campaigns);
+  };
+  checkAccount('cold', cold);
+  const loads: AccountLoads = { loadAverage, cold, afterFold: [], betweenFolds: [], day: [], fullRead: [] };
+  // Each round as the page sees it: a fold, then the 30-day load that reads again what the fold wrote and one
+  // that keeps what it has; the one-day load the same way (its first load of the round, after the fold); then
+  // the 30-day load of a new reader, which reads every counted item of its range (and settles, read again).
+  const accountDevice = await deviceOnLastDay(plain, 'dash-account', 0);
+  await accountReader.load({ from: FROM, to: TO });
+  await accountReader.load({ day: TO });
+  for (let i = 0; i < WARM_LOADS; i++) {
+    await refold(plain, 'dash-account', sent, accountDevice, i);
+    loads.afterFold.push(await accountReader.load({ from: FROM, to: TO }));
+    loads.betweenFolds.push(await accountReader.load({ from: FROM, to: TO }));
+    loads.day.push(await accountReader.load({ day: TO }));
+    accountReader.renew();
+    loads.fullRead.push(await accountReader.load({ from: FROM, to: TO }));
+    await accountReader.load({ from: FROM, to: TO });
+    await accountReader.load({ day: TO });
+    await accountReader.load({ day: TO });
+  }
+  accountReader.close();
+  checkAccount('a new reader', loads.fullRead.at(-1) as Load);
+  checkAccount('after a fold', loads.afterFold.at(-1) as Load);
+  checkAccount('between folds', loads.betweenFolds.at(-1) as Load);
+  return loads;
+}
+
+/** The account's figures from its timed loads. */
+function accountFigures(stored: StoredFigures, loads: AccountLoads, polling: Polling) {
+  const { cold, afterFold, betweenFolds, day, fullRead } = loads;
+  const last = afterFold.at(-1) as Load;
+  const lastBetween = betweenFolds.at(-1) as Load;
+  const cpu = (list: Load[]) =>
+    fixed(
+      quantile(
+        list.map((l) => l.cpuMs),
+        0.5,
+      ),
+    );
+  return {
+    campaigns: ACCOUNT.campaigns,
+    events: stored.events,
+    storeSeconds: fixed(stored.seconds),
+    counterItems:
+      (last.reads.byKind['counter items (batch get)']?.items ?? 0) +
+      (last.reads.byKind['counter items (campaign query)']?.items ?? 0),
+    coldMs: fixed(cold.ms),
+    afterFoldMs: timed(afterFold),
+    fullReadMs: timed(fullRead),
+    fullReadCpuMs: cpu(fullRead),
+    fullRead: (fullRead.at(-1) as Load).reads,
+    betweenFoldsMs: timed(betweenFolds),
+    afterFoldCpuMs: cpu(afterFold),
+    dayCpuMs: cpu(day),
+    dayMs: timed(day),
+    ratioVsDay: fixed(timed(afterFold).median / timed(day).median, 2),
+    afterFold: last.reads,
+    betweenFolds: lastBetween.reads,
+    cold: cold.reads,
+    day: (day.at(-1) as Load).reads,
+    usdPerMonthOpen: usd(unitsPerMonth(polling, last.reads, lastBetween.reads)),
+  };
+}
+
 const sig = (value: number, digits = 3) => Number(value.toPrecision(digits));
 
 /** The figures for bench/results.json: summary fields (new names only), what each assumes, and table rows. */
 export function dashboardReport(f: DashboardLoadFigures) {
+  return { summary: dashboardSummary(f), assumptions: dashboardAssumptions(f), rows: dashboardRows(f) };
+}
+
+/** The summary fields of bench/results.json. */
+function dashboardSummary(f: DashboardLoadFigures) {
   const a = f.account;
-  const summary = {
+  return {
     dashboard_30d_100_campaigns_load_ms: a.afterFoldMs.median,
     dashboard_30d_100_campaigns_load_p95_ms: a.afterFoldMs.p95,
     dashboard_30d_100_campaigns_load_between_folds_ms: a.betweenFoldsMs.median,
@@ -1049,6 +1101,11 @@ export function dashboardReport(f: DashboardLoadFigures) {
     dashboard_usd_per_month_open_30d_100_campaigns: fixed(a.usdPerMonthOpen, 2),
     dashboard_poll_interval_s: f.polling.intervalS,
   };
+}
+
+/** What each summary field assumes, in words. */
+function dashboardAssumptions(f: DashboardLoadFigures): Record<string, string> {
+  const a = f.account;
   const range = `the 30-day range ${f.range.from} to ${f.range.to} (the page's "30 days"), whose load also reads the 30 days before it (${f.range.previousFrom} to ${f.range.previousTo}) for the comparison`;
   const account = `${a.campaigns} SORI campaigns, ${a.events.toLocaleString('en-US')} campaign events (${ACCOUNT.eventsPerCampaignDay} per campaign and day spread over the day's hours, ${TRAFFIC.clickShare * 100} % clicks, ${TRAFFIC.platforms.length} platforms, ${TRAFFIC.countries.length} countries, ${TRAFFIC.materialsPerCampaign} materials per campaign, ${ACCOUNT.devicesPerCampaign.toLocaleString('en-US')} devices per campaign, neighbours sharing half) stored over the range through storeBatch (batches of 100) and the repair's fold; the period before holds the range's folded counter and provider-day items a period earlier (rebuilt with counterItem and providerDayItem); ${a.counterItems.toLocaleString('en-US')} counter items read by a load after a fold`;
   const local = `through parseDashboardQuery and DashboardReader.read, against a local DynamoDB-API server (dynalite) in a process of its own on this machine (load average ${f.loadAverage.join(', ')} when timed)`;
@@ -1059,7 +1116,7 @@ export function dashboardReport(f: DashboardLoadFigures) {
     `one SORI campaign of ${c.devices.toLocaleString('en-US')} devices over ${range}, each device seen on one day of the range and on ${REVISITS} more day on average (Poisson) over both periods, the table holding nothing else; ${c.built}`;
   const units =
     'read units as the reads were sent, priced as DynamoDB bills them (bench/write-units.ts): a get or each key of a batch get 1 unit per started 4 KB of its item, a query 1 unit per started 4 KB of its page of items together, each half when eventually consistent; a read that projects priced by the whole items it reads';
-  const assumptions: Record<string, string> = {
+  return {
     dashboard_30d_100_campaigns_load_ms: `median of ${WARM_LOADS} loads of ${range}, each ${afterFold}; ${local}; ${account}`,
     dashboard_30d_100_campaigns_load_p95_ms: 'as dashboard_30d_100_campaigns_load_ms, the 95th percentile',
     dashboard_30d_100_campaigns_load_between_folds_ms: `as dashboard_30d_100_campaigns_load_ms, the median of the loads right after those (no fold in between: the reader keeps its counted items, reading what tells it they are still the table's, and the latest events)`,
@@ -1093,7 +1150,12 @@ export function dashboardReport(f: DashboardLoadFigures) {
     dashboard_usd_per_month_open_30d_100_campaigns: `as dashboard_usd_per_month_open_at_10k_devices, from dashboard_read_units_per_load_30d_100_campaigns and dashboard_read_units_per_load_30d_100_campaigns_between_folds`,
     dashboard_poll_interval_s: `seconds between the page's loads of a range ending today, read from functions/campaign-dashboard/page/index.html (a past range: ${f.polling.pastRangeIntervalS} s)`,
   };
-  const rows = [
+}
+
+/** The table rows: each figure beside its baseline. */
+function dashboardRows(f: DashboardLoadFigures) {
+  const a = f.account;
+  return [
     {
       figure: `dashboard load, 30 days, ${a.campaigns} campaigns, warm, after a fold, median / p95 (ms; baseline: one-day load)`,
       ours: `${a.afterFoldMs.median} / ${a.afterFoldMs.p95}`,
@@ -1132,7 +1194,6 @@ export function dashboardReport(f: DashboardLoadFigures) {
       ratio: fixed(f.large.usdPerMonthOpen / f.small.usdPerMonthOpen, 2),
     },
   ];
-  return { summary, assumptions, rows };
 }
 
 /** The read parts of a load, for printing. */
