@@ -173,7 +173,6 @@ function bitSet(size: number) {
  */
 export async function measureMarkerCache(options: MarkerCacheOptions): Promise<MarkerCacheFigures[]> {
   const workload = { ...options.workload, devices: options.devices ?? options.workload.devices };
-  const seed = options.seed ?? 7;
   const days = options.rates.map((rate) => deliveriesPerDay(rate));
   const busiestDay = Math.max(...days);
   const simulated = Math.min(busiestDay, options.maxDeliveries ?? MAX_SIMULATED_DELIVERIES);
@@ -185,91 +184,29 @@ export async function measureMarkerCache(options: MarkerCacheOptions): Promise<M
     () => new EventWriter(table.client, 'markers', DEPLOYED_LAYOUT, markerCacheSizeFor(memoryMb)),
   );
   const cacheEntries = (writers[0] as EventWriter).markerCacheCapacity;
-  const shadows = writers.map(() => new MarkerCache(cacheEntries));
-  // The markers (a campaign and a device on the day) the table holds.
-  const markerCount = workload.campaigns * workload.devices;
-  const stored = bitSet(markerCount);
-  const draw = drawer(workload, seed);
-  const next = random(seed ^ 0x5bd1e995);
-  // Duplicates wait in a queue sorted by the distinct event they are due after.
-  const due: Array<{ at: number; event: Draw }> = [];
-  const day = '2025-10-14';
-  const recordOf = ({ campaign, device, click }: Draw): EventRecord =>
-    ({
-      id: '',
-      provider: 'sori',
-      event: click ? 'campaign.click' : 'campaign.impression',
-      created_at: `${day}T12:00:00.000Z`,
-      received_at: `${day}T12:00:00.000Z`,
-      device_id: `device_${String(device).padStart(7, '0')}`,
-      campaign_id: campaignId(campaign),
-    }) as EventRecord;
-  const duplicateOdds = workload.duplicateShare / (1 - workload.duplicateShare);
-  const at: Tally = { deliveries: 0, distinct: 0, hits: 0, writes: 0, markers: 0 };
-  const checkpoints = new Map<number, Tally>();
-  const snapshots: Tally[] = [];
-  let batch = 0;
-  let inBatch = 0;
-  /** Writes counted through the caches alone, beyond the stand-in's. */
-  let countedWrites = 0;
-  const snapshot = (): Tally => ({ ...at, writes: table.writes + countedWrites, markers: stored.size });
-  /** The next delivery: its event, the container its batch goes to, and whether that container's cache hits. */
-  const deliver = () => {
-    if (at.deliveries % SNAPSHOT_EVERY === 0) snapshots.push(snapshot());
-    let event: Draw;
-    const first = due[0];
-    if (first && first.at <= at.distinct) {
-      due.shift();
-      event = first.event;
-    } else {
-      event = draw();
-      at.distinct++;
-      if (next() < duplicateOdds) {
-        const dueAt = at.distinct + Math.floor(next() * 1000);
-        let i = due.length;
-        while (i > 0 && (due[i - 1] as { at: number }).at > dueAt) i--;
-        due.splice(i, 0, { at: dueAt, event });
-      }
-    }
-    if (inBatch >= options.meanBatch) {
-      batch++;
-      inBatch = 0;
-    }
-    inBatch++;
-    const container = batch % writers.length;
-    const marker = event.campaign * workload.devices + event.device;
-    const shadow = shadows[container] as MarkerCache;
-    const key = String(marker);
-    const hit = shadow.has(key, true);
-    if (!hit) shadow.add(key, true);
-    stored.add(marker);
-    if (hit) at.hits++;
-    return { event, container, hit };
-  };
-  const delivered = () => {
-    at.deliveries++;
-    if (days.includes(at.deliveries)) checkpoints.set(at.deliveries, snapshot());
-  };
-  while (at.deliveries < simulated) {
-    const { event, container, hit } = deliver();
+  const day = new DaySimulation(workload, options, days, cacheEntries, () => table.writes);
+  while (day.at.deliveries < simulated) {
+    const { event, container, hit } = day.deliver();
     const before = table.writes;
     await (writers[container] as EventWriter).markDevice(recordOf(event), true, 'bench');
     if ((table.writes === before) !== hit) {
-      throw new Error(`delivery ${at.deliveries}: the writer's cache and its shadow disagree`);
+      throw new Error(`delivery ${day.at.deliveries}: the writer's cache and its shadow disagree`);
     }
-    delivered();
+    day.delivered();
   }
-  const throughWriters = at.deliveries;
-  while (at.deliveries < Math.min(busiestDay, MAX_COUNTED_DELIVERIES)) {
-    if (!deliver().hit) countedWrites++;
-    delivered();
+  const throughWriters = day.at.deliveries;
+  while (day.at.deliveries < Math.min(busiestDay, MAX_COUNTED_DELIVERIES)) {
+    if (!day.deliver().hit) day.countedWrites++;
+    day.delivered();
   }
-  const end = snapshot();
-  const start = snapshots.findLast((s) => s.deliveries <= end.deliveries * 0.8) ?? end;
+  const end = day.snapshot();
+  const start = day.snapshots.findLast((s) => s.deliveries <= end.deliveries * 0.8) ?? end;
   const window = Math.max(1, end.deliveries - start.deliveries);
-  const steadyMiss = (end.writes - start.writes) / window;
-  const newMarkers = (end.markers - start.markers) / window;
-  const newDistinct = (end.distinct - start.distinct) / window;
+  const steady = {
+    miss: (end.writes - start.writes) / window,
+    markers: (end.markers - start.markers) / window,
+    distinct: (end.distinct - start.distinct) / window,
+  };
   const how = (upTo: number) => {
     const through = `${Math.min(upTo, throughWriters).toLocaleString('en-US')} deliveries through the consumer's writers`;
     const alone = upTo - throughWriters;
@@ -277,12 +214,12 @@ export async function measureMarkerCache(options: MarkerCacheOptions): Promise<M
   };
   return options.rates.map((rate, r) => {
     const dayDeliveries = days[r] as number;
-    const fits = checkpoints.get(dayDeliveries);
+    const fits = day.checkpoints.get(dayDeliveries);
     const rest = fits ? 0 : dayDeliveries - end.deliveries;
     const base = fits ?? end;
-    const writes = base.writes + rest * steadyMiss;
-    const distinct = base.distinct + rest * newDistinct;
-    const markers = Math.min(markerCount, base.markers + rest * newMarkers);
+    const writes = base.writes + rest * steady.miss;
+    const distinct = base.distinct + rest * steady.distinct;
+    const markers = Math.min(day.markerCount, base.markers + rest * steady.markers);
     return {
       workload: workload.name,
       devices: workload.devices,
@@ -295,7 +232,7 @@ export async function measureMarkerCache(options: MarkerCacheOptions): Promise<M
       hitRate: 1 - writes / dayDeliveries,
       markerWritesPerStored: writes / distinct,
       markersStoredPerStored: markers / distinct,
-      steadyHitRate: 1 - steadyMiss,
+      steadyHitRate: 1 - steady.miss,
       method: fits
         ? dayDeliveries <= throughWriters
           ? 'a whole day simulated'
@@ -303,6 +240,109 @@ export async function measureMarkerCache(options: MarkerCacheOptions): Promise<M
         : `${how(end.deliveries)}, the rest at the miss rate of the last fifth`,
     };
   });
+}
+
+const SIMULATED_DAY = '2025-10-14';
+
+/** A drawn event as the writer takes it: what a marker needs of it. */
+const recordOf = ({ campaign, device, click }: Draw): EventRecord =>
+  ({
+    id: '',
+    provider: 'sori',
+    event: click ? 'campaign.click' : 'campaign.impression',
+    created_at: `${SIMULATED_DAY}T12:00:00.000Z`,
+    received_at: `${SIMULATED_DAY}T12:00:00.000Z`,
+    device_id: `device_${String(device).padStart(7, '0')}`,
+    campaign_id: campaignId(campaign),
+  }) as EventRecord;
+
+/**
+ * A day's deliveries, one at a time: the workload's events with their duplicates, dealt to containers batch by
+ * batch, each container's cache shadowed by a cache of its own size fed a short key per marker.
+ */
+class DaySimulation {
+  readonly at: Tally = { deliveries: 0, distinct: 0, hits: 0, writes: 0, markers: 0 };
+  /** The tally where each rate's day ends, when the simulation reaches it. */
+  readonly checkpoints = new Map<number, Tally>();
+  readonly snapshots: Tally[] = [];
+  /** The markers (a campaign and a device on the day) the table holds. */
+  readonly markerCount: number;
+  /** Writes counted through the caches alone, beyond the stand-in's. */
+  countedWrites = 0;
+  private readonly stored: ReturnType<typeof bitSet>;
+  private readonly shadows: MarkerCache[];
+  private readonly draw: () => Draw;
+  private readonly next: () => number;
+  /** Duplicates wait in a queue sorted by the distinct event they are due after. */
+  private readonly due: Array<{ at: number; event: Draw }> = [];
+  private readonly duplicateOdds: number;
+  private batch = 0;
+  private inBatch = 0;
+
+  constructor(
+    private readonly workload: Workload,
+    private readonly options: MarkerCacheOptions,
+    private readonly days: number[],
+    cacheEntries: number,
+    private readonly tableWrites: () => number,
+  ) {
+    const seed = options.seed ?? 7;
+    this.markerCount = workload.campaigns * workload.devices;
+    this.stored = bitSet(this.markerCount);
+    this.shadows = Array.from({ length: options.containers }, () => new MarkerCache(cacheEntries));
+    this.draw = drawer(workload, seed);
+    this.next = random(seed ^ 0x5bd1e995);
+    this.duplicateOdds = workload.duplicateShare / (1 - workload.duplicateShare);
+  }
+
+  snapshot(): Tally {
+    return { ...this.at, writes: this.tableWrites() + this.countedWrites, markers: this.stored.size };
+  }
+
+  /** The next delivery: its event, the container its batch goes to, and whether that container's cache hits. */
+  deliver(): { event: Draw; container: number; hit: boolean } {
+    const { at } = this;
+    if (at.deliveries % SNAPSHOT_EVERY === 0) this.snapshots.push(this.snapshot());
+    const event = this.nextEvent();
+    if (this.inBatch >= this.options.meanBatch) {
+      this.batch++;
+      this.inBatch = 0;
+    }
+    this.inBatch++;
+    const container = this.batch % this.shadows.length;
+    const marker = event.campaign * this.workload.devices + event.device;
+    const shadow = this.shadows[container] as MarkerCache;
+    const key = String(marker);
+    const hit = shadow.has(key, true);
+    if (!hit) shadow.add(key, true);
+    this.stored.add(marker);
+    if (hit) at.hits++;
+    return { event, container, hit };
+  }
+
+  /** A duplicate that is due, else a new event (itself sent again later at the workload's duplicate odds). */
+  private nextEvent(): Draw {
+    const { at, due } = this;
+    const first = due[0];
+    if (first && first.at <= at.distinct) {
+      due.shift();
+      return first.event;
+    }
+    const event = this.draw();
+    at.distinct++;
+    if (this.next() < this.duplicateOdds) {
+      const dueAt = at.distinct + Math.floor(this.next() * 1000);
+      let i = due.length;
+      while (i > 0 && (due[i - 1] as { at: number }).at > dueAt) i--;
+      due.splice(i, 0, { at: dueAt, event });
+    }
+    return event;
+  }
+
+  delivered(): void {
+    this.at.deliveries++;
+    if (this.days.includes(this.at.deliveries)) this.checkpoints.set(this.at.deliveries, this.snapshot());
+  }
 }
 
 // Run alone (`npx tsx bench/markers.ts`): the realistic workload and a million devices, at the cache sizes of
