@@ -69,19 +69,10 @@ export async function measureConsumerCpu(
   const saved = process.env.POWERTOOLS_LOG_LEVEL;
   process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
   try {
-    const table = 'consumer-cpu';
-    const day = '2025-10-14';
     const client = new DynamoDBClient(localClientConfig(server.endpoint));
-    await ensureRecordsTable(client, table);
-    await growCounters(client, table, DEPLOYED_LAYOUT, workload, ratePerSecond, day);
-    let calls = 0;
-    client.middlewareStack.add(
-      (next) => (args) => {
-        calls++;
-        return next(args);
-      },
-      { step: 'initialize', name: 'countCalls' },
-    );
+    await ensureRecordsTable(client, TABLE);
+    await growCounters(client, TABLE, DEPLOYED_LAYOUT, workload, ratePerSecond, DAY);
+    const calls = countCalls(client);
     // The writer's cache filled by a morning of markers answered by the stand-in, then the real table.
     const standIn = standInTable();
     let target: DynamoDBClient = standIn.client;
@@ -90,94 +81,130 @@ export async function measureConsumerCpu(
       // What the consumer adds to its client goes on the real one, whose calls it is for.
       middlewareStack: client.middlewareStack,
     };
-    const writer = new EventWriter(switching as unknown as DynamoDBClient, table, DEPLOYED_LAYOUT);
-    const draw = drawer(workload, 99);
-    const morning = (): EventRecord => {
-      const { campaign, device, click } = draw();
-      return {
-        provider: 'sori',
-        event: click ? 'campaign.click' : 'campaign.impression',
-        created_at: `${day}T06:00:00.000Z`,
-        received_at: `${day}T06:00:00.000Z`,
-        device_id: `device_${String(device).padStart(7, '0')}`,
-        campaign_id: campaignId(campaign),
-      } as EventRecord;
-    };
-    /** CPU µs per markDevice call over `n` calls. */
-    const timeMarks = async (on: EventWriter, n: number) => {
-      const records = Array.from({ length: n }, morning);
-      const start = process.cpuUsage();
-      for (const record of records) await on.markDevice(record, true, 'morning');
-      const used = process.cpuUsage(start);
-      return (used.user + used.system) / n;
-    };
-    // Enough of a morning for the cache to be full and in its steady state, then 20,000 calls timed.
-    for (let i = 0; i < 230_000; i++) await writer.markDevice(morning(), true, 'morning');
-    const markDeviceMicros = await timeMarks(writer, 20_000);
-    // The same calls on a cache of 1,000 entries: more of them miss, yet each costs what a small map costs.
-    const small = new EventWriter(standInTable().client, table, DEPLOYED_LAYOUT, 1_000);
-    await timeMarks(small, 20_000);
-    const markDeviceMicrosSmallCache = await timeMarks(small, 20_000);
+    const writer = new EventWriter(switching as unknown as DynamoDBClient, TABLE, DEPLOYED_LAYOUT);
+    const marks = await measureMarkDevice(writer, morningOf(workload));
     target = client;
-    const logger = new Logger({ serviceName: 'process-webhook' });
-    const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'process-webhook' });
-    const handler = createProcessHandler(
-      {
-        writer,
-        counters: new CampaignCounters(client, table, DEPLOYED_LAYOUT),
-        logger: fromPowertools(logger),
-        metrics: new PowertoolsMetrics(metrics),
-      },
-      logMetrics(metrics, { captureColdStartMetric: true }),
-      injectLambdaContext(logger),
-    );
+    const handler = processHandler(writer, client);
     const perBatch: ConsumerCpuFigures['perBatch'] = [];
     let seed = 500;
     for (const size of batchSizes) {
       const messages = deliveries(workload, {
         events: Math.round(deliveriesEach * (1 - workload.duplicateShare)),
         seed: seed++,
-        day,
+        day: DAY,
         fromHour: 12,
         toHour: 13,
       });
-      const bodies = messages.map((message, i) => ({ messageId: `m${i}`, body: JSON.stringify(message) }));
-      const cpu: number[] = [];
-      let sdkCalls = 0;
-      await quietly(async () => {
-        for (let i = 0; i + size <= bodies.length; i += size) {
-          const event = { Records: bodies.slice(i, i + size) } as unknown as SQSEvent;
-          const before = calls;
-          const start = process.cpuUsage();
-          const result = await handler(event, context);
-          const used = process.cpuUsage(start);
-          if (result.batchItemFailures.length > 0) throw new Error('a benchmark batch failed');
-          // The first batch of each size warms the code paths it takes.
-          if (i === 0) continue;
-          cpu.push((used.user + used.system) / 1000);
-          sdkCalls += calls - before;
-        }
-      });
-      const sorted = [...cpu].sort((a, b) => a - b);
-      perBatch.push({
-        batchSize: size,
-        cpuMs: sorted[Math.floor(sorted.length / 2)] ?? Number.NaN,
-        sdkCalls: sdkCalls / Math.max(1, cpu.length),
-        batches: cpu.length,
-      });
+      perBatch.push(await timeBatches(handler, calls, messages, size));
     }
     client.destroy();
-    return {
-      perBatch,
-      markerCacheEntries: writer.cachedMarkers,
-      markDeviceMicros,
-      markDeviceMicrosSmallCache,
-    };
+    return { perBatch, markerCacheEntries: writer.cachedMarkers, ...marks };
   } finally {
     if (saved === undefined) delete process.env.POWERTOOLS_LOG_LEVEL;
     else process.env.POWERTOOLS_LOG_LEVEL = saved;
     await server.stop();
   }
+}
+
+const TABLE = 'consumer-cpu';
+const DAY = '2025-10-14';
+
+/** Counts the calls `client` sends. @returns how many so far. */
+function countCalls(client: DynamoDBClient): () => number {
+  let calls = 0;
+  client.middlewareStack.add(
+    (next) => (args) => {
+      calls++;
+      return next(args);
+    },
+    { step: 'initialize', name: 'countCalls' },
+  );
+  return () => calls;
+}
+
+/** The workload's events of a morning, one per call. */
+function morningOf(workload: Workload): () => EventRecord {
+  const draw = drawer(workload, 99);
+  return (): EventRecord => {
+    const { campaign, device, click } = draw();
+    return {
+      provider: 'sori',
+      event: click ? 'campaign.click' : 'campaign.impression',
+      created_at: `${DAY}T06:00:00.000Z`,
+      received_at: `${DAY}T06:00:00.000Z`,
+      device_id: `device_${String(device).padStart(7, '0')}`,
+      campaign_id: campaignId(campaign),
+    } as EventRecord;
+  };
+}
+
+/** CPU µs per markDevice call, at the writer's cache size in its steady state and at a small cache. */
+async function measureMarkDevice(writer: EventWriter, morning: () => EventRecord) {
+  /** CPU µs per markDevice call over `n` calls. */
+  const timeMarks = async (on: EventWriter, n: number) => {
+    const records = Array.from({ length: n }, morning);
+    const start = process.cpuUsage();
+    for (const record of records) await on.markDevice(record, true, 'morning');
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / n;
+  };
+  // Enough of a morning for the cache to be full and in its steady state, then 20,000 calls timed.
+  for (let i = 0; i < 230_000; i++) await writer.markDevice(morning(), true, 'morning');
+  const markDeviceMicros = await timeMarks(writer, 20_000);
+  // The same calls on a cache of 1,000 entries: more of them miss, yet each costs what a small map costs.
+  const small = new EventWriter(standInTable().client, TABLE, DEPLOYED_LAYOUT, 1_000);
+  await timeMarks(small, 20_000);
+  const markDeviceMicrosSmallCache = await timeMarks(small, 20_000);
+  return { markDeviceMicros, markDeviceMicrosSmallCache };
+}
+
+/** The process function's handler as deployed: Powertools' logger and metrics, the real table. */
+function processHandler(writer: EventWriter, client: DynamoDBClient) {
+  const logger = new Logger({ serviceName: 'process-webhook' });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'process-webhook' });
+  return createProcessHandler(
+    {
+      writer,
+      counters: new CampaignCounters(client, TABLE, DEPLOYED_LAYOUT),
+      logger: fromPowertools(logger),
+      metrics: new PowertoolsMetrics(metrics),
+    },
+    logMetrics(metrics, { captureColdStartMetric: true }),
+    injectLambdaContext(logger),
+  );
+}
+
+/** The handler's median CPU per batch of `size` and its SDK calls, the first batch (a warm-up) left out. */
+async function timeBatches(
+  handler: ReturnType<typeof processHandler>,
+  calls: () => number,
+  messages: ReturnType<typeof deliveries>,
+  size: number,
+): Promise<ConsumerCpuFigures['perBatch'][number]> {
+  const bodies = messages.map((message, i) => ({ messageId: `m${i}`, body: JSON.stringify(message) }));
+  const cpu: number[] = [];
+  let sdkCalls = 0;
+  await quietly(async () => {
+    for (let i = 0; i + size <= bodies.length; i += size) {
+      const event = { Records: bodies.slice(i, i + size) } as unknown as SQSEvent;
+      const before = calls();
+      const start = process.cpuUsage();
+      const result = await handler(event, context);
+      const used = process.cpuUsage(start);
+      if (result.batchItemFailures.length > 0) throw new Error('a benchmark batch failed');
+      // The first batch of each size warms the code paths it takes.
+      if (i === 0) continue;
+      cpu.push((used.user + used.system) / 1000);
+      sdkCalls += calls() - before;
+    }
+  });
+  const sorted = [...cpu].sort((a, b) => a - b);
+  return {
+    batchSize: size,
+    cpuMs: sorted[Math.floor(sorted.length / 2)] ?? Number.NaN,
+    sdkCalls: sdkCalls / Math.max(1, cpu.length),
+    batches: cpu.length,
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
