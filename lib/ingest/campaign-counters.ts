@@ -413,6 +413,16 @@ function kindsBefore(item: Item | undefined, provider: string): CountedKinds {
   );
 }
 
+/**
+ * What a counter item's counted types count as once a fold is added: the item's word first (its earliest
+ * batch's), then the fold's batches', then, for the claims of the earlier protocol it settles (which did not
+ * say), the provider's current code.
+ */
+function kindsAfter(before: CountedKinds, delta: Delta): CountedKinds {
+  const legacy = delta.legacy.length > 0 ? currentCountedKinds(delta.key.provider) : {};
+  return { ...legacy, ...Object.fromEntries(delta.kinds), ...before };
+}
+
 /** Runs `work` over `items`, `concurrency` at a time; every item is tried. @returns whether all succeeded. */
 async function eachLimited<T>(
   items: T[],
@@ -961,11 +971,8 @@ export class CampaignCounters {
       const signals = this.nextSignals(signalsBefore, delta.signals);
       // An impression's fold finds no orphan click of its activity here: nothing to write.
       if (delta.signalOnly && (!item || sameSignals(signalsBefore, signals))) return false;
-      // What each type counts as: the item's word first (the earliest batch's), then this fold's batches'.
       const before = kindsBefore(item, delta.key.provider);
-      const kinds: CountedKinds = Object.fromEntries([...delta.kinds, ...Object.entries(before)]);
-      const legacyKinds = delta.legacy.length > 0 ? currentCountedKinds(delta.key.provider) : {};
-      const counted: CountedKinds = { ...legacyKinds, ...kinds };
+      const counted = kindsAfter(before, delta);
       const figuresBefore = impressionsAndClicks(before, counts);
       // The item's breakdowns keep their values; new ones are taken while there is room, the rest are "other".
       const budget = new BreakdownBudget(Object.keys(item ?? {}));
