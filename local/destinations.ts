@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -7,13 +8,17 @@ import { environmentCredentials } from '../lib/aws/signature-v4';
 import type { Destination } from '../lib/destinations/destination';
 import { EventBridgeDestination } from '../lib/destinations/eventbridge';
 import { HttpDestination } from '../lib/destinations/http';
+import { type CursorStore, type FeedCursor, SignalFeed } from '../lib/destinations/signal-feed';
 import { SqsDestination } from '../lib/destinations/sqs';
 import { ConfigError } from '../lib/errors';
 import type { QueueMessage } from '../lib/events/event-record';
 import type { StoredBatch } from '../lib/ingest/ingest';
 import type { Logger } from '../lib/log';
+import { SIGNAL_NAMES, type SignalName } from '../lib/signals/signal-notices';
 import type { TableLayout } from '../lib/table/records-table';
-import { type ReactionListeners, Reactions, reactionListeners } from './reactions';
+import { ensurePrivateDir, writePrivateFileAtomic } from './private-files';
+import { REACTIONS_FAILURES_FILE, type ReactionListeners, Reactions, reactionListeners } from './reactions';
+import { appendSynced } from './synced-append';
 
 /** Where each destination keeps its journal of first inserts to publish, in `DATA_DIR`. */
 export const DESTINATIONS_DIR = 'destinations';
@@ -21,9 +26,26 @@ export const DESTINATIONS_DIR = 'destinations';
 export const DEFAULT_DESTINATION_QUEUE = 'campaign-inbox-destination';
 
 const Name = v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be blank'));
+/**
+ * `signals`: the destination also takes the fold's signal notices, `true` for every signal or a list of those it
+ * takes (off when absent: a destination's targets see nothing they did not ask for).
+ */
+const Signals = v.optional(
+  v.union(
+    [
+      v.boolean(),
+      v.pipe(
+        v.array(v.picklist(SIGNAL_NAMES as SignalName[], `must be one of ${SIGNAL_NAMES.join(', ')}`)),
+        v.minLength(1, 'must name at least one signal (or be true)'),
+      ),
+    ],
+    `must be true, false or a list of ${SIGNAL_NAMES.join(', ')}`,
+  ),
+);
 const Filter = {
   providers: v.optional(v.array(Name)),
   types: v.optional(v.array(Name)),
+  signals: Signals,
 };
 /** An http(s) URL as Node's fetch reads one. */
 const Url = v.pipe(
@@ -143,14 +165,21 @@ export interface LocalDestinationsOptions {
   /** Publications of a record before it is given up and written to the destination's failures file. */
   attempts?: number;
   backoffMs?: number;
+  /** Time between passes of the signal notices' feed (default 1 s), for destinations with `signals`. */
+  signalIntervalMs?: number;
 }
 
 /** The destinations as the consumer's ingest hears of them. */
 export interface LocalDestinations extends ReactionListeners {
   /** Each destination by kind, as it publishes. */
   readonly destinations: readonly Destination[];
-  /** First inserts a crash left unpublished, being published since the open. */
+  /** First inserts a crash left unpublished, being published since the open (signal notices not counted). */
   readonly replayed: number;
+  /**
+   * Publishes, to each destination with `signals`, the notices the folds raised since its last pass.
+   * @returns the notices sent.
+   */
+  publishSignals(): Promise<number>;
   /** Waits for publications under way until `deadline` (epoch ms); what is left is published at the next start. */
   close(deadline: number): Promise<void>;
 }
@@ -168,7 +197,12 @@ async function queueUrlOf(sqs: SQSClient, config: NonNullable<DestinationsConfig
 /** Each configured destination, with the first inserts it is for. */
 async function destinationsOf(config: DestinationsConfig, options: LocalDestinationsOptions) {
   const env = options.env ?? process.env;
-  const list: { destination: Destination; providers?: string[]; types?: string[] }[] = [];
+  const list: {
+    destination: Destination;
+    providers?: string[];
+    types?: string[];
+    signals?: boolean | SignalName[];
+  }[] = [];
   if (config.eventBridge) {
     const { busName, ...filter } = config.eventBridge;
     const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
@@ -194,12 +228,98 @@ async function destinationsOf(config: DestinationsConfig, options: LocalDestinat
   return list;
 }
 
+/** Where a destination's signal feed keeps its cursor, in its journal's folder. */
+export const SIGNAL_CURSOR_FILE = 'signals.json';
+
+/** A feed's cursor in a file written whole and fsynced; without a folder, in memory only. */
+function cursorStore(dir: string | undefined): CursorStore {
+  let kept: FeedCursor | undefined;
+  if (!dir) {
+    return {
+      load: async () => kept,
+      save: async (cursor) => {
+        kept = cursor;
+      },
+    };
+  }
+  const path = join(dir, SIGNAL_CURSOR_FILE);
+  return {
+    async load() {
+      const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return undefined;
+        throw error;
+      });
+      return text === undefined ? undefined : (JSON.parse(text) as FeedCursor);
+    },
+    async save(cursor) {
+      await ensurePrivateDir(dir);
+      await writePrivateFileAtomic(path, JSON.stringify(cursor));
+    },
+  };
+}
+
+/**
+ * Runs a destination's signal feed every `intervalMs`, one pass after the other, and once more at close: the
+ * last fold's notices go out with the stop when the deadline allows.
+ */
+class FeedLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    readonly feed: SignalFeed,
+    private readonly logger: Logger,
+    private readonly intervalMs: number,
+  ) {
+    this.schedule();
+  }
+
+  private schedule() {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.passNow().finally(() => this.schedule());
+    }, this.intervalMs);
+  }
+
+  passNow(): Promise<number> {
+    const pass = this.chain.then(() =>
+      this.feed.pass().catch((error: unknown) => {
+        this.logger.warn('signal notices not published yet; the next pass retries', {
+          destination: this.feed.name,
+          error,
+        });
+        return 0;
+      }),
+    );
+    this.chain = pass;
+    return pass;
+  }
+
+  async close(deadline: number) {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.passNow(),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Publishes every first insert of an event to the configured destinations, at least once across throws and
  * crashes and never for a duplicate delivery, as the deployed stack's pipes do from the table's stream. Each
  * destination is a reaction of its own (see {@link Reactions}), journaled in `DATA_DIR/destinations/<kind>`:
  * before the write of an event it is for, the intent is fsynced; a first insert is then published, a duplicate
  * dropped; on open, what a crash left pending is published when the delivery stored the item.
+ *
+ * A destination with `signals` also publishes the fold's signal notices, at least once, through a
+ * {@link SignalFeed} that follows the folds (its cursor in `DATA_DIR/destinations/<kind>/signals.json`; what it
+ * gives up on goes to the same `failures.jsonl`).
  * @example
  * const destinations = await openDestinations(parseDestinations(process.env.DESTINATIONS), options);
  * const ingest = createIngest({ writer, counters, beforeWrite: destinations.beforeWrite, onStored: destinations.onStored });
@@ -209,6 +329,8 @@ export async function openDestinations(
   options: LocalDestinationsOptions,
 ): Promise<LocalDestinations> {
   const configured = await destinationsOf(config, options);
+  const dirOf = (destination: Destination) =>
+    options.dataDir ? join(options.dataDir, DESTINATIONS_DIR, destination.kind) : undefined;
   const opened = await Promise.all(
     configured.map(async ({ destination, providers, types }) => {
       const { reactions, replayed } = await Reactions.open({
@@ -220,12 +342,53 @@ export async function openDestinations(
         client: options.dynamodb,
         tableName: options.tableName,
         logger: options.logger,
-        dataDir: options.dataDir ? join(options.dataDir, DESTINATIONS_DIR, destination.kind) : undefined,
+        dataDir: dirOf(destination),
         ...(options.attempts !== undefined ? { attempts: options.attempts } : {}),
         ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
       });
       return { destination, reactions, replayed, listeners: reactionListeners(reactions, options.layout) };
     }),
+  );
+  const feeds = await Promise.all(
+    configured
+      .filter(({ signals }) => signals)
+      .map(async ({ destination, providers, signals }) => {
+        const dir = dirOf(destination);
+        const feed = new SignalFeed({
+          client: options.dynamodb,
+          tableName: options.tableName,
+          destination,
+          signals: signals ?? false,
+          providers,
+          store: cursorStore(dir),
+          logger: options.logger,
+          ...(dir
+            ? {
+                onGivenUp: async (notices, error) => {
+                  const at = new Date().toISOString();
+                  const why = error instanceof Error ? error.message : String(error);
+                  await appendSynced(
+                    join(dir, REACTIONS_FAILURES_FILE),
+                    notices
+                      .map(
+                        (n) =>
+                          `${JSON.stringify({ notice_id: n.notice_id, signal: n.signal, provider: n.provider, error: why, at })}\n`,
+                      )
+                      .join(''),
+                  );
+                },
+              }
+            : {}),
+        });
+        // The first pass before the consumer runs: it settles the cursor a crash left (or sets it at a first start).
+        await feed.pass().catch((error: unknown) =>
+          options.logger.warn('signal notices not published yet; the next pass retries', {
+            destination: destination.kind,
+            error,
+          }),
+        );
+        return new FeedLoop(feed, options.logger, options.signalIntervalMs ?? 1_000);
+      }),
   );
   return {
     destinations: opened.map((entry) => entry.destination),
@@ -236,8 +399,15 @@ export async function openDestinations(
     onStored(batch: StoredBatch) {
       for (const entry of opened) entry.listeners.onStored(batch);
     },
+    async publishSignals() {
+      const sent = await Promise.all(feeds.map((loop) => loop.passNow()));
+      return sent.reduce((sum, n) => sum + n, 0);
+    },
     async close(deadline: number) {
-      await Promise.all(opened.map((entry) => entry.reactions.close(deadline)));
+      await Promise.all([
+        ...opened.map((entry) => entry.reactions.close(deadline)),
+        ...feeds.map((loop) => loop.close(deadline)),
+      ]);
       await Promise.all(opened.map((entry) => entry.destination.close?.()));
     },
   };
