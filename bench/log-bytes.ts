@@ -58,7 +58,6 @@ export async function measureLogBytes(): Promise<{ logBytesPerEvent: number; log
   const sqsServer = await startSqs();
   const dynamodbServer = await startDynamoDb();
   const saved = { ...process.env };
-  const secret = 'sk_bench';
   try {
     const sqs = new SQSClient(localClientConfig(sqsServer.endpoint));
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `bench-${randomUUID()}` }));
@@ -67,7 +66,7 @@ export async function measureLogBytes(): Promise<{ logBytesPerEvent: number; log
     Object.assign(process.env, {
       QUEUE_URL: QueueUrl,
       TABLE_NAME: 'bench-records',
-      SORI_SECRET_KEY: secret,
+      SORI_SECRET_KEY: SECRET,
       AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: dynamodbServer.endpoint,
       AWS_REGION: 'us-east-1',
@@ -78,42 +77,8 @@ export async function measureLogBytes(): Promise<{ logBytesPerEvent: number; log
       POWERTOOLS_METRICS_DISABLED: 'false',
       POWERTOOLS_DEV: 'false',
     });
-    const receive = (await import('../functions/receive-webhook/handler')).handler as unknown as (
-      event: APIGatewayProxyEventV2,
-      context: Context,
-    ) => Promise<unknown>;
-    const processBatch = (await import('../functions/process-webhook/handler')).handler as unknown as (
-      event: SQSEvent,
-      context: Context,
-    ) => Promise<unknown>;
-    const bodies = Array.from({ length: EVENTS }, (_, i) =>
-      JSON.stringify({
-        event: 'campaign.impression',
-        account_id: 'acc_123456',
-        created_at: new Date().toISOString(),
-        activity_id: `act_${i}`,
-        device_id: `device_${i % 20}`,
-        platform: 'Android',
-        campaign: { id: 'cmp_1234', name: 'Fall Promotion' },
-        timestamp: new Date().toISOString(),
-      }),
-    );
-    const request = (body: string): APIGatewayProxyEventV2 =>
-      ({
-        version: '2.0',
-        routeKey: 'POST /webhooks/{provider}',
-        rawPath: '/webhooks/sori',
-        rawQueryString: '',
-        headers: {
-          'content-type': 'application/json',
-          'x-sori-signature': signBody(body, secret).toString('hex'),
-        },
-        requestContext: { http: { method: 'POST', path: '/webhooks/sori', sourceIp: '198.51.100.7' } },
-        pathParameters: { provider: 'sori' },
-        body,
-        isBase64Encoded: false,
-      }) as unknown as APIGatewayProxyEventV2;
-
+    const handlers = await loadHandlers();
+    const bodies = soriBodies();
     // The local SQS server spells queue URLs with a host that is no valid URL, so the SDK warns on every send;
     // in AWS it does not. Only that warning is left out of the count.
     const warn = console.warn;
@@ -125,35 +90,8 @@ export async function measureLogBytes(): Promise<{ logBytesPerEvent: number; log
     let receiveBytes = 0;
     let processBytes = 0;
     try {
-      // The first invocation is the cold start: its lines are once per container, not per event.
-      const accepted = async (body: string) => {
-        const result = (await receive(request(body), context('receive-webhook'))) as { statusCode: number };
-        if (result.statusCode !== 202) throw new Error(`the receive function answered ${result.statusCode}`);
-      };
-      await accepted(bodies[0] as string);
-      output.take();
-      for (const body of bodies.slice(1)) await accepted(body);
-      receiveBytes = output.take();
-      const { buildQueueMessage } = await import('../lib/receive/build-queue-message');
-      const { sori } = await import('../lib/providers/sori');
-      const records = bodies.map((body, i) => ({
-        messageId: `m${i}`,
-        body: JSON.stringify(buildQueueMessage(sori, Buffer.from(body), new Date().toISOString())),
-      }));
-      await processBatch(
-        { Records: records.slice(0, BATCH) } as unknown as SQSEvent,
-        context('process-webhook'),
-      );
-      output.take();
-      let batches = 0;
-      for (let i = BATCH; i + BATCH <= records.length; i += BATCH) {
-        await processBatch(
-          { Records: records.slice(i, i + BATCH) } as unknown as SQSEvent,
-          context('process-webhook'),
-        );
-        batches++;
-      }
-      processBytes = output.take() / batches;
+      receiveBytes = await receiveLogBytes(handlers.receive, bodies, output);
+      processBytes = await processLogBytes(handlers.processBatch, bodies, output);
     } finally {
       output.restore();
       console.warn = warn;
@@ -169,6 +107,100 @@ export async function measureLogBytes(): Promise<{ logBytesPerEvent: number; log
     await sqsServer.stop();
     await dynamodbServer.stop();
   }
+}
+
+const SECRET = 'sk_bench';
+
+/** The two functions' handlers, loaded once the environment is set (they read it as they load). */
+async function loadHandlers() {
+  const receive = (await import('../functions/receive-webhook/handler')).handler as unknown as (
+    event: APIGatewayProxyEventV2,
+    context: Context,
+  ) => Promise<unknown>;
+  const processBatch = (await import('../functions/process-webhook/handler')).handler as unknown as (
+    event: SQSEvent,
+    context: Context,
+  ) => Promise<unknown>;
+  return { receive, processBatch };
+}
+
+/** SORI impressions, each its own activity, from 20 devices. */
+function soriBodies(): string[] {
+  return Array.from({ length: EVENTS }, (_, i) =>
+    JSON.stringify({
+      event: 'campaign.impression',
+      account_id: 'acc_123456',
+      created_at: new Date().toISOString(),
+      activity_id: `act_${i}`,
+      device_id: `device_${i % 20}`,
+      platform: 'Android',
+      campaign: { id: 'cmp_1234', name: 'Fall Promotion' },
+      timestamp: new Date().toISOString(),
+    }),
+  );
+}
+
+/** A signed POST of `body` to SORI's webhook, as API Gateway hands it to the receive function. */
+const soriRequest = (body: string): APIGatewayProxyEventV2 =>
+  ({
+    version: '2.0',
+    routeKey: 'POST /webhooks/{provider}',
+    rawPath: '/webhooks/sori',
+    rawQueryString: '',
+    headers: {
+      'content-type': 'application/json',
+      'x-sori-signature': signBody(body, SECRET).toString('hex'),
+    },
+    requestContext: { http: { method: 'POST', path: '/webhooks/sori', sourceIp: '198.51.100.7' } },
+    pathParameters: { provider: 'sori' },
+    body,
+    isBase64Encoded: false,
+  }) as unknown as APIGatewayProxyEventV2;
+
+type Output = ReturnType<typeof capture>;
+
+/**
+ * The receive function's log bytes over every event after the first: the first invocation is the cold start,
+ * whose lines are once per container, not per event.
+ */
+async function receiveLogBytes(
+  receive: Awaited<ReturnType<typeof loadHandlers>>['receive'],
+  bodies: string[],
+  output: Output,
+): Promise<number> {
+  const accepted = async (body: string) => {
+    const result = (await receive(soriRequest(body), context('receive-webhook'))) as { statusCode: number };
+    if (result.statusCode !== 202) throw new Error(`the receive function answered ${result.statusCode}`);
+  };
+  await accepted(bodies[0] as string);
+  output.take();
+  for (const body of bodies.slice(1)) await accepted(body);
+  return output.take();
+}
+
+/** The process function's log bytes per full batch, the first (cold) batch left out. */
+async function processLogBytes(
+  processBatch: Awaited<ReturnType<typeof loadHandlers>>['processBatch'],
+  bodies: string[],
+  output: Output,
+): Promise<number> {
+  const { buildQueueMessage } = await import('../lib/receive/build-queue-message');
+  const { sori } = await import('../lib/providers/sori');
+  const records = bodies.map((body, i) => ({
+    messageId: `m${i}`,
+    body: JSON.stringify(buildQueueMessage(sori, Buffer.from(body), new Date().toISOString())),
+  }));
+  await processBatch({ Records: records.slice(0, BATCH) } as unknown as SQSEvent, context('process-webhook'));
+  output.take();
+  let batches = 0;
+  for (let i = BATCH; i + BATCH <= records.length; i += BATCH) {
+    await processBatch(
+      { Records: records.slice(i, i + BATCH) } as unknown as SQSEvent,
+      context('process-webhook'),
+    );
+    batches++;
+  }
+  return output.take() / batches;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -548,30 +548,18 @@ function expectedTouched(workload: Workload, n: number): number {
  * with an idle pass (no traffic) measured before the replay for the fixed costs. Every call is priced by
  * write-units.ts.
  */
-export async function replayWorkload(options: {
-  endpoint: string;
-  workload: Workload;
-  ratePerSecond: number;
-  sizes: readonly number[];
-  deliveries: number;
-  label: string;
-  table: string;
-  seed: number;
-  /** Process containers at once at this rate, each registering on its own (1 by default). */
-  containers?: number;
-}): Promise<ReplayFigures> {
+export async function replayWorkload(options: ReplayOptions): Promise<ReplayFigures> {
   const { endpoint, workload, table, ratePerSecond } = options;
-  const day = '2025-10-14';
   const layout = DEPLOYED_LAYOUT;
   const setup = new DynamoDBClient(localClientConfig(endpoint));
   await ensureRecordsTable(setup, table);
-  if (workload.midDayCounters) await growCounters(setup, table, layout, workload, ratePerSecond, day);
-  const before = await counterItems(setup, table, workload, day);
+  if (workload.midDayCounters) await growCounters(setup, table, layout, workload, ratePerSecond, REPLAY_DAY);
+  const before = await counterItems(setup, table, workload, REPLAY_DAY);
   const distinctShare = 1 - workload.duplicateShare;
   const messages = workloadDeliveries(workload, {
     events: Math.round(options.deliveries * distinctShare),
     seed: options.seed,
-    day,
+    day: REPLAY_DAY,
     fromHour: 12,
     toHour: 13,
   });
@@ -583,38 +571,14 @@ export async function replayWorkload(options: {
   // A pass with nothing to fold: the state read, the journal's and the earlier protocol's list's empty
   // queries, and the state written as the watermark moves on.
   const idle = (await spent(tally, () => counters.repair())).pass;
-
   let batches = 0;
   const { tally: replayed } = await spent(tally, async () => {
-    let cursor = 0;
-    for (let i = 0; i < messages.length; batches++) {
-      const size = Math.max(1, options.sizes[cursor++ % options.sizes.length] ?? 1);
-      const outcomes = await storeBatch(writer, counters, messages.slice(i, i + size));
-      if (outcomes.some((o) => !o.ok)) throw new Error('a benchmark write failed');
-      i += size;
-    }
+    batches = await replayBatches(writer, counters, messages, options.sizes);
   });
-
   const meanSize = options.sizes.reduce((sum, n) => sum + Math.max(1, n), 0) / options.sizes.length;
   const batchesPerMinute = (ratePerSecond * 60) / meanSize;
-  const now = Date.now();
-  const journal = await steadyJournal(setup, table, batchesPerMinute, now);
-  let summary: RepairSummary | undefined;
-  const pass = await spent(tally, async () => {
-    summary = await counters.repair(now);
-  });
-  // The newest batches may wait for the next pass when the state's list of recent folds is full: a steady pass
-  // folds as many older ones it left the minute before.
-  if (
-    !summary ||
-    summary.folded === 0 ||
-    summary.folded > journal.minute ||
-    summary.failed > 0 ||
-    summary.recounted > 0
-  ) {
-    throw new Error(`the measured pass did not fold the minute's batches: ${JSON.stringify(summary)}`);
-  }
-  const after = await counterItems(setup, table, workload, day);
+  const { pass, summary } = await steadyPass(setup, table, counters, tally, batchesPerMinute);
+  const after = await counterItems(setup, table, workload, REPLAY_DAY);
   client.destroy();
   setup.destroy();
 
@@ -628,25 +592,7 @@ export async function replayWorkload(options: {
   };
   const registerUnitsPerStored =
     (register.units * (options.containers ?? 1) * CONTAINER_STARTS_PER_DAY) / (storedPerMinute * 60 * 24);
-  const repair: RepairFigures = {
-    ...pass.pass,
-    listed: summary.written,
-    counterItemUnits: pass.tally.counterUnits - pass.tally.foldStateUnits,
-    foldStateUnits: pass.tally.foldStateUnits,
-    deviceReachUnits: pass.tally.reachUnits,
-    providerDayUnits: pass.tally.providerDayUnits,
-    foldStateBytes: pass.tally.foldStateMaxBytes,
-    journalEntries: summary.checked,
-    folded: summary.folded,
-    batchesPerMinute,
-    campaignDays: workload.campaigns,
-    replayTouched: new Set(messages.flatMap((m) => (m.kind === 'event' ? [m.record.campaign_id] : []))).size,
-    expectedTouchedPerMinute: expectedTouched(workload, ratePerSecond * 60),
-    idle,
-    storedPerMinute,
-    writeUnitsPerStored: (pass.pass.writeUnits - idle.writeUnits) / storedPerMinute,
-    readUnitsPerStored: (pass.pass.readUnits - idle.readUnits) / storedPerMinute,
-  };
+  const repair = repairFigures({ options, messages, pass, summary, idle, batchesPerMinute, storedPerMinute });
   const units = replayed.tableUnits + replayed.indexUnits;
   return {
     workload: workload.name,
@@ -669,5 +615,103 @@ export async function replayWorkload(options: {
     recordUnits: (units - replayed.markerUnits - replayed.counterUnits) / stored,
     counterItemBytes: { before: mean(before), after: mean(after) },
     repair,
+  };
+}
+
+/** What {@link replayWorkload} replays, where, and at which rate and batch sizes. */
+export interface ReplayOptions {
+  endpoint: string;
+  workload: Workload;
+  ratePerSecond: number;
+  sizes: readonly number[];
+  deliveries: number;
+  label: string;
+  table: string;
+  seed: number;
+  /** Process containers at once at this rate, each registering on its own (1 by default). */
+  containers?: number;
+}
+
+const REPLAY_DAY = '2025-10-14';
+
+/**
+ * Stores the messages through the consumer in batches of `sizes`, taken in turn.
+ * @returns the batches stored.
+ */
+async function replayBatches(
+  writer: EventWriter,
+  counters: CampaignCounters,
+  messages: ReturnType<typeof workloadDeliveries>,
+  sizes: readonly number[],
+): Promise<number> {
+  let batches = 0;
+  let cursor = 0;
+  for (let i = 0; i < messages.length; batches++) {
+    const size = Math.max(1, sizes[cursor++ % sizes.length] ?? 1);
+    const outcomes = await storeBatch(writer, counters, messages.slice(i, i + size));
+    if (outcomes.some((o) => !o.ok)) throw new Error('a benchmark write failed');
+    i += size;
+  }
+  return batches;
+}
+
+/** The repair's pass over a journal holding a minute of batches, checked to have folded them. */
+async function steadyPass(
+  setup: DynamoDBClient,
+  table: string,
+  counters: CampaignCounters,
+  tally: WriteTally,
+  batchesPerMinute: number,
+) {
+  const now = Date.now();
+  const journal = await steadyJournal(setup, table, batchesPerMinute, now);
+  let summary: RepairSummary | undefined;
+  const pass = await spent(tally, async () => {
+    summary = await counters.repair(now);
+  });
+  // The newest batches may wait for the next pass when the state's list of recent folds is full: a steady pass
+  // folds as many older ones it left the minute before.
+  if (
+    !summary ||
+    summary.folded === 0 ||
+    summary.folded > journal.minute ||
+    summary.failed > 0 ||
+    summary.recounted > 0
+  ) {
+    throw new Error(`the measured pass did not fold the minute's batches: ${JSON.stringify(summary)}`);
+  }
+  return { pass, summary };
+}
+
+/** The repair's pass priced: its units above an idle pass's, per stored event. */
+function repairFigures(measured: {
+  options: ReplayOptions;
+  messages: ReturnType<typeof workloadDeliveries>;
+  pass: Awaited<ReturnType<typeof spent>>;
+  summary: RepairSummary;
+  idle: PassUnits;
+  batchesPerMinute: number;
+  storedPerMinute: number;
+}): RepairFigures {
+  const { options, messages, pass, summary, idle, batchesPerMinute, storedPerMinute } = measured;
+  const { workload, ratePerSecond } = options;
+  return {
+    ...pass.pass,
+    listed: summary.written,
+    counterItemUnits: pass.tally.counterUnits - pass.tally.foldStateUnits,
+    foldStateUnits: pass.tally.foldStateUnits,
+    deviceReachUnits: pass.tally.reachUnits,
+    providerDayUnits: pass.tally.providerDayUnits,
+    foldStateBytes: pass.tally.foldStateMaxBytes,
+    journalEntries: summary.checked,
+    folded: summary.folded,
+    batchesPerMinute,
+    campaignDays: workload.campaigns,
+    replayTouched: new Set(messages.flatMap((m) => (m.kind === 'event' ? [m.record.campaign_id] : []))).size,
+    expectedTouchedPerMinute: expectedTouched(workload, ratePerSecond * 60),
+    idle,
+    storedPerMinute,
+    writeUnitsPerStored: (pass.pass.writeUnits - idle.writeUnits) / storedPerMinute,
+    readUnitsPerStored: (pass.pass.readUnits - idle.readUnits) / storedPerMinute,
   };
 }
