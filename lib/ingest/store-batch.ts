@@ -138,8 +138,6 @@ async function store(
 /** The campaign-days a batch's events move (its journal entry's groups), and each message's group. */
 function groupByCampaignDay(messages: readonly QueueMessage[]) {
   const groups: CounterGroup[] = [];
-  const kinds: Map<string, CountedKind>[] = [];
-  const pairs: Set<string>[] = [];
   const indexOf = new Map<string, number>();
   const groupOf: Array<number | undefined> = messages.map((message) => {
     if (message.kind !== 'event') return undefined;
@@ -154,8 +152,6 @@ function groupByCampaignDay(messages: readonly QueueMessage[]) {
         name: null,
         counted: [],
       });
-      kinds.push(new Map());
-      pairs.push(new Set());
     }
     const group = groups[index] as CounterGroup;
     group.name = message.record.campaign_name ?? group.name;
@@ -163,19 +159,35 @@ function groupByCampaignDay(messages: readonly QueueMessage[]) {
     if (message.policy?.counted && !group.counted?.includes(message.record.event)) {
       group.counted?.push(message.record.event);
     }
-    // What they count as, and which impressions its clicks are matched with, as received: the fold counts
-    // and signals them by these, whatever the provider's code says by then.
-    const countedAs = message.policy?.counted_as;
-    if (countedAs && !kinds[index]?.has(message.record.event))
-      kinds[index]?.set(message.record.event, countedAs);
-    for (const type of message.policy?.pairs_with ?? []) pairs[index]?.add(type);
     return index;
+  });
+  addReceivedKinds(messages, groups, groupOf);
+  return { groups, groupOf };
+}
+
+/**
+ * Puts on each group what its counted event types count as, and which impression types its clicks are matched
+ * with, as their policies said when received: the fold counts and signals them by these, whatever the
+ * provider's code says by then.
+ */
+function addReceivedKinds(
+  messages: readonly QueueMessage[],
+  groups: CounterGroup[],
+  groupOf: readonly (number | undefined)[],
+) {
+  const kinds = groups.map(() => new Map<string, CountedKind>());
+  const pairs = groups.map(() => new Set<string>());
+  messages.forEach((message, i) => {
+    const g = groupOf[i];
+    if (g === undefined || message.kind !== 'event') return;
+    const countedAs = message.policy?.counted_as;
+    if (countedAs && !kinds[g]?.has(message.record.event)) kinds[g]?.set(message.record.event, countedAs);
+    for (const type of message.policy?.pairs_with ?? []) pairs[g]?.add(type);
   });
   groups.forEach((group, g) => {
     group.kinds = Object.fromEntries(kinds[g] ?? []);
     group.pairs = [...(pairs[g] ?? [])].sort();
   });
-  return { groups, groupOf };
 }
 
 /** Opens the batch's journal entry. @returns why it could not be opened, `undefined` when it was. */
