@@ -135,8 +135,9 @@ const KEYED_BY_ID_PREFIX = eventPartitionKey('');
 
 /**
  * The lake row of a stored event item, as the table's stream carries it (its new image); the item's key tells
- * whether it is keyed by id, and the item what the event counted as when it was received (see `countedAsOf`). `undefined` for any item that is not an event (a counter, a marker, a quarantined
- * delivery, a state): those never reach the lake.
+ * whether it is keyed by id, and the item what the event counted as when it was received (see `countedAsOf`).
+ * `undefined` for any item that is not an event (a counter, a marker, a quarantined delivery, a state): those
+ * never reach the lake.
  */
 export function lakeRowOfItem(item: Record<string, AttributeValue>): LakeRow | undefined {
   if (item.kind?.S !== 'event') return undefined;

@@ -288,7 +288,10 @@ export class SignalFold {
     return false;
   }
 
-  /** What a stored event counts as: as its item says, or for an item stored before items said, as its provider counts it now. */
+  /**
+   * What a stored event counts as: as its item says, or, for an item stored before items said, as its provider
+   * counts it now.
+   */
   private countedAs(item: Item, record: StoredEvent): CountedKind | undefined {
     const kept = countedAsOf(item);
     return kept === undefined ? this.legacyKindOf(record.provider, record.event) : (kept ?? undefined);
