@@ -162,26 +162,7 @@ export function countWriteUnits(
   client: DynamoDBClient,
   describe: (table: string) => { keys: string[]; indexes: GlobalSecondaryIndexDescription[] },
 ): WriteTally {
-  const tally: WriteTally = {
-    requests: 0,
-    tableUnits: 0,
-    indexUnits: 0,
-    markerRequests: 0,
-    markerUnits: 0,
-    counterRequests: 0,
-    counterUnits: 0,
-    journalRequests: 0,
-    journalUnits: 0,
-    foldStateRequests: 0,
-    foldStateUnits: 0,
-    reachRequests: 0,
-    reachUnits: 0,
-    providerDayRequests: 0,
-    providerDayUnits: 0,
-    foldStateMaxBytes: 0,
-    readRequests: 0,
-    readUnits: 0,
-  };
+  const tally = newWriteTally();
   // The reads that price a write go through this same client: they are the bench's, not the client's.
   const own = new WeakSet<object>();
   client.middlewareStack.add(
@@ -214,45 +195,88 @@ export function countWriteUnits(
         throw error;
       } finally {
         const after = failed ? before : await read();
-        const indexes = shape.indexes.map((index) => ({
-          keys: (index.KeySchema ?? []).map((k) => k.AttributeName ?? ''),
-          projected:
-            index.Projection?.ProjectionType === 'ALL'
-              ? ('ALL' as const)
-              : (index.Projection?.NonKeyAttributes ?? []),
-        }));
-        const spent = writeUnits(before, after, indexes, shape.keys);
-        tally.requests++;
-        tally.tableUnits += spent.table;
-        tally.indexUnits += spent.indexes;
-        if (input.Item?.kind?.S === 'device' || key.pk?.S?.startsWith('DEVICE#')) {
-          tally.markerRequests++;
-          tally.markerUnits += spent.table + spent.indexes;
-        }
-        if (key.pk?.S?.startsWith(COUNTER_PREFIX)) {
-          tally.counterRequests++;
-          tally.counterUnits += spent.table + spent.indexes;
-        }
-        if (key.pk?.S?.startsWith('REACH#')) {
-          tally.reachRequests++;
-          tally.reachUnits += spent.table + spent.indexes;
-        }
-        if (key.pk?.S?.startsWith('PROVIDERDAY#')) {
-          tally.providerDayRequests++;
-          tally.providerDayUnits += spent.table + spent.indexes;
-        }
-        if (key.pk?.S === BATCH_PARTITION) {
-          tally.journalRequests++;
-          tally.journalUnits += spent.table + spent.indexes;
-        }
-        if (key.pk?.S === FOLD_STATE_PARTITION) {
-          tally.foldStateRequests++;
-          tally.foldStateUnits += spent.table + spent.indexes;
-          tally.foldStateMaxBytes = Math.max(tally.foldStateMaxBytes, after ? itemBytes(after) : 0);
-        }
+        const spent = writeUnits(before, after, indexShapes(shape.indexes), shape.keys);
+        tallyWrite(tally, { item: input.Item, key, after, units: spent });
       }
     },
     { step: 'initialize', name: 'countWriteUnits' },
   );
   return tally;
+}
+
+/** A tally with nothing counted yet. */
+function newWriteTally(): WriteTally {
+  return {
+    requests: 0,
+    tableUnits: 0,
+    indexUnits: 0,
+    markerRequests: 0,
+    markerUnits: 0,
+    counterRequests: 0,
+    counterUnits: 0,
+    journalRequests: 0,
+    journalUnits: 0,
+    foldStateRequests: 0,
+    foldStateUnits: 0,
+    reachRequests: 0,
+    reachUnits: 0,
+    providerDayRequests: 0,
+    providerDayUnits: 0,
+    foldStateMaxBytes: 0,
+    readRequests: 0,
+    readUnits: 0,
+  };
+}
+
+/** The keys and projected attributes of a table's indexes, as {@link writeUnits} takes them. */
+const indexShapes = (indexes: GlobalSecondaryIndexDescription[]) =>
+  indexes.map((index) => ({
+    keys: (index.KeySchema ?? []).map((k) => k.AttributeName ?? ''),
+    projected:
+      index.Projection?.ProjectionType === 'ALL'
+        ? ('ALL' as const)
+        : (index.Projection?.NonKeyAttributes ?? []),
+  }));
+
+/** Counts one write, in the total and in the part its item belongs to (by its kind or its partition key). */
+function tallyWrite(
+  tally: WriteTally,
+  write: {
+    item: Item | undefined;
+    key: Item;
+    after: Item | undefined;
+    units: { table: number; indexes: number };
+  },
+): void {
+  const { item, key, after, units } = write;
+  const total = units.table + units.indexes;
+  const pk = key.pk?.S;
+  tally.requests++;
+  tally.tableUnits += units.table;
+  tally.indexUnits += units.indexes;
+  if (item?.kind?.S === 'device' || pk?.startsWith('DEVICE#')) {
+    tally.markerRequests++;
+    tally.markerUnits += total;
+  }
+  if (pk?.startsWith(COUNTER_PREFIX)) {
+    tally.counterRequests++;
+    tally.counterUnits += total;
+  }
+  if (pk?.startsWith('REACH#')) {
+    tally.reachRequests++;
+    tally.reachUnits += total;
+  }
+  if (pk?.startsWith('PROVIDERDAY#')) {
+    tally.providerDayRequests++;
+    tally.providerDayUnits += total;
+  }
+  if (pk === BATCH_PARTITION) {
+    tally.journalRequests++;
+    tally.journalUnits += total;
+  }
+  if (pk === FOLD_STATE_PARTITION) {
+    tally.foldStateRequests++;
+    tally.foldStateUnits += total;
+    tally.foldStateMaxBytes = Math.max(tally.foldStateMaxBytes, after ? itemBytes(after) : 0);
+  }
 }
