@@ -350,6 +350,18 @@ function periodOf(allItems: CounterItem[], query: DashboardQuery, reach: ReachOf
 }
 
 /**
+ * Whether the items read count their events by app: the days (of the range and the period before) with an item
+ * folded, wholly or in part, before they did, and whether the range `[from, to]` has none.
+ */
+function appsCounted(items: CounterItem[], from: string, to: string) {
+  const days = [...new Set(items.filter((item) => !countsEveryApp(item)).map((item) => item.day))].sort();
+  return {
+    app_available: !days.some((day) => day >= from && day <= to),
+    app_unavailable_days: days,
+  };
+}
+
+/**
  * Builds the dashboard of a range of UTC days from the counter items (exact: the same per-batch updates as the
  * counters), the provider-day items (reach across campaigns, deliveries) and the range's last day's latest
  * events from the table, which also name the materials the counters know by id. Only reads.
@@ -398,10 +410,7 @@ export class DashboardReader {
       this.health ? this.health.read(from, to) : undefined,
     ]);
     const items = allItems.filter((item) => item.day >= from && item.day <= to && keeps(item, query));
-    const appUnavailableDays = [
-      ...new Set(allItems.filter((item) => !countsEveryApp(item)).map((item) => item.day)),
-    ].sort();
-    const appAvailable = !appUnavailableDays.some((day) => day >= from && day <= to);
+    const apps = appsCounted(allItems, from, to);
     const reach = new ReachOf(allItems, providerDays);
     const campaigns = this.campaignRows(items, query, reach);
     const { hourly, breakdowns } = breakdownTables(items, query);
@@ -439,10 +448,9 @@ export class DashboardReader {
         platform: breakdowns.platform,
         country: breakdowns.country,
         material: breakdowns.material.map((row) => ({ ...row, name: nameOf(row.key) })),
-        app: appAvailable ? breakdowns.app : [],
+        app: apps.app_available ? breakdowns.app : [],
       },
-      app_available: appAvailable,
-      app_unavailable_days: appUnavailableDays,
+      ...apps,
       latest: events.slice(0, LATEST_EVENTS),
       daily: days.map((day) => {
         const { impressions, clicks, ctr } = period(day, day);
@@ -937,6 +945,12 @@ export function isDay(value: string): boolean {
   );
 }
 
+/**
+ * `true` for a value the app breakdown can hold: an app's name is one URL segment, kept whole by the counters, so
+ * any other value can match no app.
+ */
+const isAppValue = (value: string) => isAppName(value) || value === DEFAULT_APP || value === OTHER_VALUE;
+
 /** {@link parseDashboardQuery}'s answer: the query, or the 400 message saying which parameter broke which rule. */
 export type ParsedDashboardQuery = { ok: true; query: DashboardQuery } | { ok: false; message: string };
 
@@ -1027,14 +1041,7 @@ export function parseDashboardQuery(
     return refuse(`breakdown must be one of ${FILTER_BREAKDOWNS.join(', ')}`);
   }
   if (value === '') return refuse('value must not be empty');
-  // An app's name is one URL segment (the counters hold it whole): any other value can match no app.
-  if (
-    breakdown === 'app' &&
-    value !== null &&
-    !isAppName(value) &&
-    value !== DEFAULT_APP &&
-    value !== OTHER_VALUE
-  ) {
+  if (breakdown === 'app' && value !== null && !isAppValue(value)) {
     return refuse(
       `value must be an app name for breakdown app: ${DEFAULT_APP}, ${OTHER_VALUE}, or 1 to 32 lower-case letters, digits or hyphens`,
     );
