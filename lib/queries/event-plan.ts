@@ -228,6 +228,38 @@ export function planExport(
   }));
 }
 
+/** The days a reading of counters covers, first and last included, and each day when it reads day by day. */
+export interface DayRangePlan {
+  since: string;
+  until: string;
+  /** Newest first; `undefined` for one campaign, whose counter items are read as one range. */
+  days: string[] | undefined;
+}
+
+/**
+ * Plans the days of a reading of counters (`events stats`): by default the last {@link TYPE_QUERY_DEFAULT_DAYS}
+ * days up to today, or one campaign's whole life. Across campaigns the counters are read day by day, so at most
+ * {@link TYPE_QUERY_MAX_DAYS} days.
+ * @param request `since` and `until` as UTC days, `YYYY-MM-DD`, already checked.
+ * @returns the plan, or the problem with the request in one line (the CLI's flags named).
+ */
+export function planDayRange(
+  request: { campaign?: string | undefined; since?: string | undefined; until?: string | undefined },
+  now = Date.now(),
+): DayRangePlan | { problem: string } {
+  const until = request.until ?? new Date(now).toISOString().slice(0, 10);
+  const since =
+    request.since ??
+    (request.campaign
+      ? '0000-00-00'
+      : new Date(Date.parse(until) - (TYPE_QUERY_DEFAULT_DAYS - 1) * DAY_MS).toISOString().slice(0, 10));
+  if (since > until) return { problem: '--since is after --until' };
+  if (request.campaign) return { since, until, days: undefined };
+  if (Date.parse(until) - Date.parse(since) >= TYPE_QUERY_MAX_DAYS * DAY_MS)
+    return { problem: `stats across campaigns covers at most ${TYPE_QUERY_MAX_DAYS} days` };
+  return { since, until, days: daysNewestFirst(since, until, now) };
+}
+
 /** The UTC days from `since` to `until` (default: the last seven days up to today), newest first. */
 export function daysNewestFirst(
   since: string | undefined,

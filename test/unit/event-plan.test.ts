@@ -4,6 +4,7 @@ import {
   cursorToken,
   type PagePlan,
   parseCursorToken,
+  planDayRange,
   planEvents,
   planExport,
   planPage,
@@ -152,5 +153,33 @@ describe('the event query planner', () => {
         until: undefined,
       },
     ]);
+  });
+
+  it('plans the days of a reading of counters: the last 7 by default, a campaign whole, at most 366 across campaigns', () => {
+    expect(planDayRange({ until: '2026-03-03' }, NOW)).toEqual({
+      since: '2026-02-25',
+      until: '2026-03-03',
+      days: [
+        '2026-03-03',
+        '2026-03-02',
+        '2026-03-01',
+        '2026-02-28',
+        '2026-02-27',
+        '2026-02-26',
+        '2026-02-25',
+      ],
+    });
+    expect(planDayRange({ campaign: 'cmp_1' }, NOW)).toEqual({
+      since: '0000-00-00',
+      until: '2026-03-10',
+      days: undefined,
+    });
+    expect(planDayRange({ since: '2025-03-08', until: '2026-03-09' }, NOW)).toEqual({
+      problem: 'stats across campaigns covers at most 366 days',
+    });
+    expect(planDayRange({ since: '2025-03-10', until: '2026-03-10' }, NOW)).toHaveProperty('days');
+    expect(planDayRange({ since: '2026-03-10', until: '2026-03-09' }, NOW)).toEqual({
+      problem: '--since is after --until',
+    });
   });
 });
