@@ -206,7 +206,7 @@ export const BREAKDOWN_LIMITS: Readonly<Record<Breakdown, number>> = {
   country: 60,
   material: 50,
   // Apps are not a sender's to choose: a delivery for an app the signing secret does not name is refused at
-  // receipt, so the bound is the operator's list, and names are at most 32 bytes (about 18 KB of the worst case
+  // receipt, so the bound is the operator's list, and names are at most 32 bytes (about 17 KB of the worst case
   // above). An agency runs a few apps per provider; 50 leaves room for one app per client without letting a
   // secret of hundreds of apps grow every campaign-day's item.
   app: 50,

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { EventRecord } from '../../lib/events/event-record';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
+import { itemBytes } from '../../lib/table/item-size';
 import {
   BREAKDOWN_LIMITS,
   BREAKDOWNS,
@@ -64,5 +65,32 @@ describe('the app breakdown', () => {
     const known = new BreakdownBudget([counterAttributesOf(record('app-99')).at(-1) as string]);
     const again = counterAttributesOf(record('app-99')).at(-1) as string;
     expect(known.place(again)).toBe(again);
+  });
+
+  it('leaves a counter item at every breakdown limit, apps included, far below DynamoDB’s 400 KB item limit', () => {
+    // The worst a sender can do: every breakdown full of the longest values, plus "(other)", five event types,
+    // counts of twelve digits. An app's name is at most 32 bytes; other values are cut at 64.
+    const events = [
+      'campaign.impression',
+      'campaign.click',
+      'campaign.authentication',
+      'admin.material.created',
+      'campaign.conversion',
+    ];
+    const item: Record<string, { N: string }> = {};
+    for (const breakdown of BREAKDOWNS) {
+      const values = Array.from({ length: BREAKDOWN_LIMITS[breakdown] }, (_, i) =>
+        breakdown === 'hour'
+          ? String(i).padStart(2, '0')
+          : String(i).padStart(breakdown === 'app' ? 32 : 64, 'x'),
+      );
+      for (const value of breakdown === 'hour' ? values : [...values, OTHER_VALUE]) {
+        for (const event of events)
+          item[`b\u001f${breakdown}\u001f${value}\u001f${event}`] = { N: '123456789012' };
+      }
+    }
+    const bytes = itemBytes(item);
+    expect(bytes).toBeGreaterThan(80_000);
+    expect(bytes).toBeLessThan(90_000);
   });
 });
