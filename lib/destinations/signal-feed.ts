@@ -21,6 +21,7 @@ export interface CursorStore {
   save(cursor: FeedCursor): Promise<void>;
 }
 
+/** What a {@link SignalFeed} reads, where it sends, and what it takes. */
 export interface SignalFeedOptions {
   client: DynamoDBClient;
   tableName: string;
