@@ -475,21 +475,27 @@ export class CampaignCounters {
     private readonly layout: TableLayout,
     readonly staleAfterMs = 60_000,
     private readonly deadBefore = 0,
-    /**
-     * The time (epoch ms) batches are stamped, aged and folded by (default `Date.now`): a test passes a fake
-     * one to age a batch without waiting. Timers stay on the machine's clock (see {@link timerDeadline}).
-     */
-    readonly clock: () => number = Date.now,
+    clock?: () => number,
   ) {
     trackUnansweredAttempts(client);
+    this.clock = clock ?? (() => Date.now());
+    this.ownClock = clock !== undefined;
   }
+
+  /**
+   * The time (epoch ms) batches are stamped, aged and folded by: the machine's, unless the constructor is given
+   * another (a test passes a fake one to age a batch without waiting). Timers keep the machine's clock (see
+   * {@link timerDeadline}).
+   */
+  readonly clock: () => number;
+  private readonly ownClock: boolean;
 
   /**
    * A time of {@link clock} as the machine's clock has it, for a deadline its timers keep (a table call is
    * aborted by a real timer): the same time when the clock is the machine's.
    */
   private timerDeadline(at: number): number {
-    return this.clock === Date.now ? at : Date.now() + (at - this.clock());
+    return this.ownClock ? Date.now() + (at - this.clock()) : at;
   }
 
   /** The fraud and quality signals' thresholds the fold applies (the repair function reads them at cold start). */
