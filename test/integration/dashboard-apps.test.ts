@@ -40,8 +40,16 @@ const PARTLY = '2025-11-04';
 const DAY = '2025-11-05';
 
 let sent = 0;
-/** A SORI event of the campaign for `app` (none: the provider's own URL, whose record names no app). */
-function event(kind: 'impression' | 'click', at: string, app?: string, campaign = CAMPAIGN): QueueMessage {
+/**
+ * A SORI event of the campaign for `app`: none, the provider's own URL (its record names the default app);
+ * `null`, a message queued before records named their app (its record names none).
+ */
+function event(
+  kind: 'impression' | 'click',
+  at: string,
+  app?: string | null,
+  campaign = CAMPAIGN,
+): QueueMessage {
   const body = {
     ...soriPayload(kind),
     activity_id: `act_apps_${++sent}`,
@@ -57,6 +65,7 @@ function event(kind: 'impression' | 'click', at: string, app?: string, campaign 
     app ? { app } : undefined,
   );
   expect(message.kind).toBe('event');
+  if (app === null) delete (message.record as { app?: string }).app;
   return message;
 }
 
@@ -96,7 +105,7 @@ beforeAll(async () => {
     event('click', `${DAY}T08:02:00.000Z`, 'agency-a'),
     event('impression', `${DAY}T09:00:00.000Z`, 'agency-b'),
     event('impression', `${DAY}T10:00:00.000Z`),
-    event('click', `${DAY}T10:01:00.000Z`),
+    event('click', `${DAY}T10:01:00.000Z`, null),
     event('impression', `${DAY}T11:00:00.000Z`, 'agency-b', 'cmp_other'),
   ]);
 });
