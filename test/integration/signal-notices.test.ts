@@ -318,6 +318,56 @@ describe('signal notices through the local destinations', () => {
   }, 120_000);
 });
 
+describe('a notice a local destination keeps refusing', () => {
+  it('is written to its failures.jsonl and not sent again at the next pass', async () => {
+    const { dynamodb } = localClients();
+    const { tableName } = await createTestTable(dynamodb);
+    let requests = 0;
+    const server = createServer((request, response) => {
+      requests++;
+      request.resume();
+      response.writeHead(503).end();
+    });
+    servers.push(server);
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/signals`;
+    const dir = await dataDir();
+    const destinations = await openDestinations(
+      { http: { url, signals: ['shared_devices'] } },
+      {
+        dynamodb,
+        tableName,
+        layout: DEFAULT_LAYOUT,
+        // The give-up is logged as an error: expected here.
+        logger: createLogger('signal-notices-test', 'error', () => undefined),
+        dataDir: dir,
+        signalIntervalMs: 600_000,
+      },
+    );
+    const [shared] = someNotices('sori').filter((n) => n.signal === 'shared_devices') as [SignalNotice];
+    await putNotices(dynamodb, tableName, [shared]);
+    await fold(dynamodb, tableName, 1, ['sori']);
+    expect(await destinations.publishSignals()).toBe(1);
+    const tries = requests;
+    expect(tries).toBeGreaterThan(1);
+    const failures = (await readFile(join(dir, DESTINATIONS_DIR, 'http', 'failures.jsonl'), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { notice_id: string; signal: string; error: string });
+    expect(failures).toEqual([
+      expect.objectContaining({
+        notice_id: shared.notice_id,
+        signal: 'shared_devices',
+        error: expect.stringContaining('503'),
+      }),
+    ]);
+    await fold(dynamodb, tableName, 2, ['sori']);
+    expect(await destinations.publishSignals()).toBe(0);
+    expect(requests).toBe(tries);
+    await destinations.close(Date.now() + 5_000);
+  }, 90_000);
+});
+
 describe('DESTINATIONS with signals', () => {
   it('takes true, false or a list of signals on each destination, refuses anything else naming the field, and hands signals to the construct', () => {
     const config = parseDestinations(
