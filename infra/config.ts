@@ -56,7 +56,8 @@ export interface InboxConfig {
   tracing: boolean;
   /**
    * Every first insert of an event published to an EventBridge bus and/or an SQS queue, filtered by provider and
-   * type (EventBridge Pipes from the table's stream). Off when undefined.
+   * type (EventBridge Pipes from the table's stream), and with `signals` on a destination the fold's signal
+   * notices too (`campaign-inbox signal`). Off when undefined.
    */
   destinations: EventDestinationsOptions | undefined;
   /**
