@@ -62,8 +62,8 @@ const Url = v.pipe(
 /**
  * `DESTINATIONS`: the construct's `destinations` option (`eventBridge`, `sqs`, each with `providers`, `types` and
  * `signals`), plus what only a local run needs: `sqs.queueUrl` (a queue of the local SQS server) and `http` (an
- * endpoint each first insert, and with `signals` each signal notice, is POSTed to). Unknown keys are refused, so a misspelt one does not silently
- * publish everything or nothing.
+ * endpoint each first insert, and with `signals` each signal notice, is POSTed to). Unknown keys are refused,
+ * so a misspelt one does not silently publish everything or nothing.
  */
 export const DestinationsSchema = v.strictObject({
   eventBridge: v.optional(
