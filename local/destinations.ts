@@ -370,10 +370,14 @@ export async function openDestinations(
                   await appendSynced(
                     join(dir, REACTIONS_FAILURES_FILE),
                     notices
-                      .map(
-                        (n) =>
-                          `${JSON.stringify({ notice_id: n.notice_id, signal: n.signal, provider: n.provider, error: why, at })}\n`,
-                      )
+                      .map(({ notice_id, signal, provider }) => ({
+                        notice_id,
+                        signal,
+                        provider,
+                        error: why,
+                        at,
+                      }))
+                      .map((line) => `${JSON.stringify(line)}\n`)
                       .join(''),
                   );
                 },

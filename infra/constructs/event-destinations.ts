@@ -18,7 +18,10 @@ import { NOTICE_KIND, NOTICE_PARTITION_PREFIX } from '../../lib/table/notice-ite
 export interface DestinationFilter {
   /** Providers whose events are sent (`sori`, …); with `signals`, only their signals too. */
   providers?: string[];
-  /** Event types sent, as the provider names them (`campaign.click`, …); signals are not events: never filtered by it. */
+  /**
+   * Event types sent, as the provider names them (`campaign.click`, …). Signals are not events: this list never
+   * filters them.
+   */
   types?: string[];
   /**
    * Also the signal notices the fold writes (`campaign-inbox signal`, see `SignalNotice`): `true` for every
