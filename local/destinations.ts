@@ -17,7 +17,13 @@ import type { Logger } from '../lib/log';
 import { SIGNAL_NAMES, type SignalName } from '../lib/signals/signal-notices';
 import type { TableLayout } from '../lib/table/records-table';
 import { ensurePrivateDir, writePrivateFileAtomic } from './private-files';
-import { REACTIONS_FAILURES_FILE, type ReactionListeners, Reactions, reactionListeners } from './reactions';
+import {
+  REACTIONS_DIR,
+  REACTIONS_FAILURES_FILE,
+  type ReactionListeners,
+  Reactions,
+  reactionListeners,
+} from './reactions';
 import { appendSynced } from './synced-append';
 
 /** Where each destination keeps its journal of first inserts to publish, in `DATA_DIR`. */
@@ -319,7 +325,7 @@ class FeedLoop {
  *
  * A destination with `signals` also publishes the fold's signal notices, at least once, through a
  * {@link SignalFeed} that follows the folds (its cursor in `DATA_DIR/destinations/<kind>/signals.json`; what it
- * gives up on goes to the same `failures.jsonl`).
+ * gives up on goes to the same `failures.jsonl` as its records).
  * @example
  * const destinations = await openDestinations(parseDestinations(process.env.DESTINATIONS), options);
  * const ingest = createIngest({ writer, counters, beforeWrite: destinations.beforeWrite, onStored: destinations.onStored });
@@ -367,8 +373,9 @@ export async function openDestinations(
                 onGivenUp: async (notices, error) => {
                   const at = new Date().toISOString();
                   const why = error instanceof Error ? error.message : String(error);
+                  // Beside the records it gave up on: one file to look in per destination.
                   await appendSynced(
-                    join(dir, REACTIONS_FAILURES_FILE),
+                    join(dir, REACTIONS_DIR, REACTIONS_FAILURES_FILE),
                     notices
                       .map(({ notice_id, signal, provider }) => ({
                         notice_id,

@@ -40,6 +40,7 @@ import {
   parseDestinations,
   SIGNAL_CURSOR_FILE,
 } from '../../local/destinations';
+import { REACTIONS_DIR, REACTIONS_FAILURES_FILE } from '../../local/reactions';
 import { createTestTable, eventually, localClients, takeMessages, uniqueName } from '../support/local-aws';
 import { exited, spawnScript } from '../support/stack-process';
 
@@ -319,7 +320,7 @@ describe('signal notices through the local destinations', () => {
 });
 
 describe('a notice a local destination keeps refusing', () => {
-  it('is written to its failures.jsonl and not sent again at the next pass', async () => {
+  it("is written to the destination's failures.jsonl, beside its records given up, and not sent again at the next pass", async () => {
     const { dynamodb } = localClients();
     const { tableName } = await createTestTable(dynamodb);
     let requests = 0;
@@ -350,7 +351,8 @@ describe('a notice a local destination keeps refusing', () => {
     expect(await destinations.publishSignals()).toBe(1);
     const tries = requests;
     expect(tries).toBeGreaterThan(1);
-    const failures = (await readFile(join(dir, DESTINATIONS_DIR, 'http', 'failures.jsonl'), 'utf8'))
+    const failed = join(dir, DESTINATIONS_DIR, 'http', REACTIONS_DIR, REACTIONS_FAILURES_FILE);
+    const failures = (await readFile(failed, 'utf8'))
       .split('\n')
       .filter(Boolean)
       .map((line) => JSON.parse(line) as { notice_id: string; signal: string; error: string });
