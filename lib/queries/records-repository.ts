@@ -84,14 +84,17 @@ export class RecordsRepository {
     const plan = planEvents(query, 'newest first');
     const results = new Results(query.limit);
     const { byDay, idKeyed } = this.partitionsOf(plan);
-    for await (const day of byDay) {
-      // Read day by day, newest first: once the limit is in hand, older days cannot add to it.
-      if (results.full()) break;
-      for (const [family, filters] of day.families)
+    // Read day by day, newest first: once the limit is in hand, older days cannot add to it (and their
+    // partitions are not even listed).
+    while (!results.full()) {
+      const next = await byDay.next();
+      if (next.done) break;
+      for (const [family, filters] of next.value.families)
         results.add(await this.queryFamily(family, plan.bounds, filters, query.limit));
-      for (const [index, keys, filters] of day.indexed)
+      for (const [index, keys, filters] of next.value.indexed)
         results.add(await this.queryIndex(index, keys, plan.bounds, filters, query.limit));
     }
+    await byDay.return(undefined);
     for (const [index, keys, filters] of idKeyed)
       results.add(await this.queryIndex(index, keys, plan.bounds, filters, query.limit));
     return results.sorted();
