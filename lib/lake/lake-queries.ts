@@ -44,6 +44,12 @@ export const LAKE_QUERIES: readonly LakeQuery[] = [
     kind: 'range',
   },
   {
+    name: 'app-breakdown',
+    file: 'app-breakdown.sql',
+    description: "Impressions and clicks per provider's app over a range of days (the dashboard breakdown)",
+    kind: 'range',
+  },
+  {
     name: 'optimize',
     file: 'optimize.sql',
     description: 'Maintenance: rewrites the small files Firehose commits into larger ones',

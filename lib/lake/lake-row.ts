@@ -1,4 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { DEFAULT_APP } from '../events/app-name';
 import { type CountedKind, type EventRecord, kindOf } from '../events/event-record';
 import { currentCountedKinds } from '../receive/event-policy';
 import { countedAsOf } from '../table/counter-items';
@@ -46,6 +47,12 @@ export interface LakeRow {
   keyed_by_id: boolean;
   /** The record's free-form metadata as JSON text. */
   metadata: string | null;
+  /**
+   * The provider's app the delivery came for (its URL's app segment), `default` for the provider's own URL and
+   * for a record stored before records named their app: the dashboard's app breakdown counts it under the same.
+   * Rows the lake kept before it had this column read it as `null`.
+   */
+  app: string;
 }
 
 /** A column of the lake table: its name, its Iceberg type, whether every row has a value, what it holds. */
@@ -83,6 +90,10 @@ export const LAKE_COLUMNS: readonly LakeColumn[] = [
   },
   { name: 'keyed_by_id', type: 'boolean', required: true, doc: 'no event time of its own: no campaign-day' },
   { name: 'metadata', type: 'string', required: false, doc: 'metadata as JSON text' },
+  // Iceberg numbers columns by position: a new column goes last, so the deployed table's earlier ids stay. Every
+  // row made now has an app, but the column is optional: Iceberg adds no required column to a table whose files
+  // were written without it, and those rows read it as null.
+  { name: 'app', type: 'string', required: false, doc: "provider's app the delivery came for, or default" },
 ];
 
 /** The columns the lake table is partitioned by (identity), in order: the day, then the provider. */
@@ -121,6 +132,8 @@ export function lakeRowOf(record: EventRecord, keyedById = false, countedAs?: Co
     counter: moves ? counterOf(record, countedAs) : null,
     keyed_by_id: keyedById,
     metadata: record.metadata === null ? null : JSON.stringify(record.metadata),
+    // A record received before records named their app came to the provider's own URL, as the counters take it.
+    app: record.app || DEFAULT_APP,
   };
 }
 

@@ -86,6 +86,22 @@ describe('the event lake', () => {
     ]);
   });
 
+  it("numbers the app column after every earlier column, so the deployed table's field ids stay where they were", () => {
+    const table = Object.values(template.findResources('AWS::Glue::Table'))[0]?.Properties;
+    const fields = table.OpenTableFormatInput.IcebergInput.IcebergTableInput.Schema.Fields as {
+      Id: number;
+      Name: string;
+      Type: string;
+      Required: boolean;
+    }[];
+    expect(fields.slice(0, 2).map((field) => [field.Id, field.Name])).toEqual([
+      [1, 'id'],
+      [2, 'provider'],
+    ]);
+    expect(fields.find((field) => field.Name === 'metadata')?.Id).toBe(20);
+    expect(fields.at(-1)).toMatchObject({ Id: 21, Name: 'app', Type: 'string', Required: false });
+  });
+
   it('delivers through Firehose into that table: append only, encrypted, failed rows kept in the bucket', () => {
     template.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 1);
     template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
@@ -214,6 +230,14 @@ describe('the event lake', () => {
     });
     const named = Object.values(template.findResources('AWS::Athena::NamedQuery')).map((q) => q.Properties);
     expect(named.map((q) => q.Name).sort()).toEqual(LAKE_QUERIES.map((q) => q.name).sort());
+    expect(named.map((q) => q.Name)).toEqual(
+      expect.arrayContaining([
+        'platform-breakdown',
+        'country-breakdown',
+        'material-breakdown',
+        'app-breakdown',
+      ]),
+    );
     for (const query of LAKE_QUERIES) {
       const found = named.find((q) => q.Name === query.name);
       expect(found.QueryString).toBe(lakeQueryText(query));

@@ -33,8 +33,13 @@ const RECEIVED = '2025-10-16T23:00:00.000Z';
 
 type EventMessage = Extract<QueueMessage, { kind: 'event' }>;
 
-const built = (provider: Provider, payload: unknown): EventMessage => {
-  const message = buildQueueMessage(provider, Buffer.from(JSON.stringify(payload)), RECEIVED);
+const built = (provider: Provider, payload: unknown, app?: string): EventMessage => {
+  const message = buildQueueMessage(
+    provider,
+    Buffer.from(JSON.stringify(payload)),
+    RECEIVED,
+    app === undefined ? undefined : { app },
+  );
   if (message.kind !== 'event') throw new Error(`not an event: ${message.record.reason}`);
   return message;
 };
@@ -44,20 +49,31 @@ let activity = 0;
 function soriEvent(
   event: 'impression' | 'click',
   at: string,
-  fields: { campaign: string; device: string; platform: string; country: string; material: [string, string] },
+  fields: {
+    campaign: string;
+    device: string;
+    platform: string;
+    country: string;
+    material: [string, string];
+    app?: string;
+  },
 ) {
   const base = soriPayload(event);
-  return built(sori, {
-    ...base,
-    created_at: at,
-    timestamp: at,
-    activity_id: `act_lake_${++activity}`,
-    device_id: fields.device,
-    platform: fields.platform,
-    geolocation: { viewer_country: fields.country, viewer_region: null, viewer_city: null },
-    campaign: { ...(base.campaign as object), id: fields.campaign, name: `Campaign ${fields.campaign}` },
-    material: { ...(base.material as object), id: fields.material[0], name: fields.material[1] },
-  });
+  return built(
+    sori,
+    {
+      ...base,
+      created_at: at,
+      timestamp: at,
+      activity_id: `act_lake_${++activity}`,
+      device_id: fields.device,
+      platform: fields.platform,
+      geolocation: { viewer_country: fields.country, viewer_region: null, viewer_city: null },
+      campaign: { ...(base.campaign as object), id: fields.campaign, name: `Campaign ${fields.campaign}` },
+      material: { ...(base.material as object), id: fields.material[0], name: fields.material[1] },
+    },
+    fields.app,
+  );
 }
 
 const optimizelyEvent = (type: 'open' | 'click', at: string, recipient: string, id: string) =>
@@ -73,7 +89,10 @@ const optimizelyEvent = (type: 'open' | 'click', at: string, recipient: string, 
   });
 
 const A = { campaign: 'cmp_A', country: 'United States' };
-/** Three days of two providers' campaigns, with events no campaign counts among them. */
+/**
+ * Three days of two providers' campaigns, with events no campaign counts among them; some of SORI's came to the
+ * URLs of two apps of its own, the rest to its own URL (the default app).
+ */
 const DAY_14 = [
   soriEvent('impression', '2025-10-14T05:00:00.000Z', {
     ...A,
@@ -87,6 +106,7 @@ const DAY_14 = [
     platform: 'iOS',
     country: 'France',
     material: ['mat_1', 'Spot v1'],
+    app: 'agency-a',
   }),
   soriEvent('click', '2025-10-14T06:30:00.000Z', {
     ...A,
@@ -117,6 +137,7 @@ const DAY_15 = [
     platform: 'iOS',
     country: 'Germany',
     material: ['mat_2', 'Banner'],
+    app: 'agency-a',
   }),
   soriEvent('impression', '2025-10-15T09:00:00.000Z', {
     campaign: 'cmp_B',
@@ -124,6 +145,7 @@ const DAY_15 = [
     device: 'dev1',
     platform: 'Android',
     material: ['mat_3', 'Square'],
+    app: 'agency-b',
   }),
   soriEvent('click', '2025-10-15T09:01:00.000Z', {
     campaign: 'cmp_B',
@@ -131,6 +153,7 @@ const DAY_15 = [
     device: 'dev1',
     platform: 'Android',
     material: ['mat_3', 'Square'],
+    app: 'agency-b',
   }),
   optimizelyEvent('click', '2025-10-15T08:00:00.000Z', 'r1@example.com', 'opt-2'),
 ];
@@ -315,7 +338,7 @@ describe('the shipped campaign-stats query', () => {
 });
 
 describe('the shipped breakdown queries', () => {
-  it("give the dashboard's platform, country and material breakdowns over each range", async () => {
+  it("give the dashboard's platform, country, material and app breakdowns over each range", async () => {
     for (const [from, to] of RANGES.slice(0, 4)) {
       // A reader of its own per range: a reader keeps the material names it has read, from any range.
       const reader = new DashboardReader(dynamodb, tableName, DEFAULT_LAYOUT);
@@ -330,12 +353,25 @@ describe('the shipped breakdown queries', () => {
       });
       const order = (a: { key?: unknown }, b: { key?: unknown }) =>
         String(a.key).localeCompare(String(b.key));
-      for (const breakdown of ['platform', 'country', 'material'] as const) {
+      expect(dashboard.app_available, `${from}..${to}`).toBe(true);
+      for (const breakdown of ['platform', 'country', 'material', 'app'] as const) {
         const lake = await shipped(`${breakdown}-breakdown`, from, to);
         expect(lake.sort(order), `${breakdown} ${from}..${to}`).toEqual(
           [...dashboard.breakdowns[breakdown]].sort(order),
         );
       }
     }
+  });
+});
+
+describe('the shipped app-breakdown query', () => {
+  it("counts each app's events under it, and those of the provider's own URL under the default app", async () => {
+    const rows = await shipped('app-breakdown', '2025-10-14', '2025-10-16');
+    // Optimizely's events count under the default app as well: its deliveries came to its own URL.
+    expect(rows.sort((a, b) => String(a.key).localeCompare(String(b.key)))).toEqual([
+      { key: 'agency-a', impressions: 1, clicks: 1 },
+      { key: 'agency-b', impressions: 1, clicks: 1 },
+      { key: 'default', impressions: 6, clicks: 2 },
+    ]);
   });
 });
