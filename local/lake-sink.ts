@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { CountedKind, EventPolicy } from '../lib/events/event-record';
 import type { StoredBatch } from '../lib/ingest/ingest';
 import {
   LAKE_COLUMNS,
@@ -38,7 +39,9 @@ export class LakeSink {
   /** The consumer's listener: writes the rows of the batch's new event records (quarantine notes have none). */
   readonly onStored = async (batch: StoredBatch): Promise<void> => {
     const rows = batch.inserted.flatMap(({ message }) =>
-      message.kind === 'event' ? [lakeRowOf(message.record, message.policy?.keyed_by_id)] : [],
+      message.kind === 'event'
+        ? [lakeRowOf(message.record, message.policy?.keyed_by_id, countedAsReceived(message.policy))]
+        : [],
     );
     await this.write(rows);
   };
@@ -87,6 +90,16 @@ export class LakeSink {
       await appendFile(join(folder, this.file), `${lines.join('\n')}\n`, { mode: PRIVATE_FILE_MODE });
     }
   }
+}
+
+/**
+ * What an event counted as when received, as its stored item keeps it, so that a live row and the row rebuilt
+ * from the table agree: `undefined` (the provider's current code tells) for a message without a policy, or whose
+ * policy counts the event without saying as what, as the item then says nothing either.
+ */
+function countedAsReceived(policy: EventPolicy | undefined): CountedKind | null | undefined {
+  if (!policy || (policy.counted && !policy.counted_as)) return undefined;
+  return policy.counted_as ?? null;
 }
 
 const DUCKDB_TYPES: Record<(typeof LAKE_COLUMNS)[number]['type'], string> = {
