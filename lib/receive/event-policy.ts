@@ -92,12 +92,5 @@ export function currentCountedKinds(providerName: string): CountedKinds {
   return provider ? countedKindsOf(provider) : {};
 }
 
-/**
- * The event types a provider's current code lists (none for an unknown provider): for a replay range that does not
- * say which types its providers have.
- */
-export const currentEventTypes = (providerName: string): readonly string[] =>
-  findProvider(providerName)?.events ?? [];
-
 /** The provider of a stored delivery, to interpret its raw body again (`undefined`: no longer served). */
 export const providerNamed = (name: string): Provider | undefined => findProvider(name);

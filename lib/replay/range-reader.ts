@@ -1,7 +1,6 @@
 import type { AttributeValue, DynamoDBClient, QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { daysOldestFirst } from '../queries/records-repository';
-import { currentEventTypes } from '../receive/event-policy';
 import { dayCampaigns } from '../table/counter-items';
 import { callOptions } from '../table/deadline';
 import {
@@ -28,8 +27,9 @@ export interface ReplayRange {
   providers: readonly string[];
   /**
    * The event types of each provider, as the caller's providers have them: a provider's events of no campaign
-   * are read from its types' partitions, so a type left out is not read. A provider the range gives none for
-   * has the types its current code lists.
+   * are read from its types' partitions, so a type left out is not read. Needed for every provider of a range
+   * that names neither a `type` nor a `campaign`: the reader never asks the provider registry, whose current
+   * list may not be the one the events were stored under, and a range without them is refused.
    */
   eventTypes?: Readonly<Record<string, readonly string[]>> | undefined;
   campaign?: string | undefined;
@@ -78,10 +78,19 @@ export function comparePositions(a: SourcePosition, b: SourcePosition): number {
 
 const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** The event types a range reads a provider's type partitions of (see `ReplayRange.eventTypes`). */
+/**
+ * The event types a range reads a provider's type partitions of (see `ReplayRange.eventTypes`).
+ * @throws when the range gives none for the provider: reading none would leave its events of no campaign out
+ *   without a word.
+ */
 function typesOf(range: ReplayRange, provider: string): readonly string[] {
   const given = range.eventTypes;
-  return given && Object.hasOwn(given, provider) ? (given[provider] ?? []) : currentEventTypes(provider);
+  const types = given && Object.hasOwn(given, provider) ? given[provider] : undefined;
+  if (!types)
+    throw new Error(
+      `replay range gives no event types for provider ${JSON.stringify(provider)} (nor a type or a campaign): its events of no campaign are read by type`,
+    );
+  return types;
 }
 
 /** One partition's events in the range: a base-table partition or an index partition. */
@@ -120,9 +129,11 @@ export class RangeReader {
 
   /**
    * The range's events, page by page, from `from` on (from the start without it).
-   * @throws the SDK's error when a page cannot be read.
+   * @throws before any page, when the range reads by type and gives no event types for one of its providers
+   *   (see `ReplayRange.eventTypes`); the SDK's error when a page cannot be read.
    */
   async *pages(range: ReplayRange, from?: ReplayCursor): AsyncGenerator<RangePage> {
+    if (!range.campaign && !range.type) for (const provider of range.providers) typesOf(range, provider);
     for await (const source of this.sources(range, from)) {
       const resume = from && comparePositions(source.position, from.source) === 0;
       if (resume && from.after === null) continue;
