@@ -21,6 +21,7 @@ import {
   orphanEntry,
   parseOrphan,
 } from '../signals/signal-items';
+import { campaignNotices, loginNotices, putNotices } from '../signals/signal-notices';
 import { DEFAULT_SIGNAL_THRESHOLDS, type SignalThresholds } from '../signals/thresholds';
 import {
   type BatchEntry,
@@ -1001,6 +1002,11 @@ export class CampaignCounters {
         signals: campaignSignalAttributes(signals),
         counted,
       });
+      const figuresAfter = impressionsAndClicks(counted, counts);
+      // The signals this write raises are noticed before the item records them: a notice's key is what the
+      // signal is and its put is conditional, so a fold killed in between and taken over notices nothing twice.
+      const change = { key: delta.key, before: signalsBefore, after: signals, figuresBefore, figuresAfter };
+      await putNotices(this.client, this.tableName, campaignNotices(change, this.signalThresholds));
       const written = await putIf(
         this.client,
         { TableName: this.tableName, Item: next, ...counterUnchanged(item) },
@@ -1011,11 +1017,7 @@ export class CampaignCounters {
         this.raise(summary, {
           clicks_without_impression: Math.max(0, orphanCount(signals) - orphanCount(signalsBefore)),
           click_bursts: signals.bursts.size - signalsBefore.bursts.size,
-          high_ctr:
-            !isHighCtr(figuresBefore, thresholds) &&
-            isHighCtr(impressionsAndClicks(counted, counts), thresholds)
-              ? 1
-              : 0,
+          high_ctr: !isHighCtr(figuresBefore, thresholds) && isHighCtr(figuresAfter, thresholds) ? 1 : 0,
         });
         return true;
       }
@@ -1079,6 +1081,8 @@ export class CampaignCounters {
       versionOf(Item) + 1,
       runId,
     );
+    const logins = { provider: delta.provider, day: delta.day, before: signalsBefore, after: signals };
+    await putNotices(this.client, this.tableName, loginNotices(logins, this.signalThresholds));
     const written = await putIf(
       this.client,
       { TableName: this.tableName, Item: next, ...counterUnchanged(Item) },
