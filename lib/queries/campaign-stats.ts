@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { CountedKinds } from '../events/event-record';
 import { findProvider } from '../providers';
 import type { SignalledCounterItem } from '../signals/report';
 import { campaignSignalsOf } from '../signals/signal-items';
@@ -32,11 +33,21 @@ export interface CampaignDayStats {
 }
 
 /**
- * A campaign-day's counts as the provider counts them: the counter items keep stored events per event type,
- * and the provider's `counted` table says which types are impressions and which are clicks.
+ * What a counter item's event types count as: as its events counted when received, which the item keeps (see
+ * `countedKindsOfItem`), so that a provider's counted map changed later changes nothing about the days counted
+ * before; for an item no fold wrote since items kept it, as the provider's current code counts them (as the
+ * high-CTR signal reads it).
  */
-export function toCampaignDayStats(counter: CounterItem): CampaignDayStats {
-  const counted = findProvider(counter.provider)?.counted ?? {};
+function countedKindsOfCounter(counter: SignalledCounterItem): CountedKinds {
+  return counter.signals?.counted ?? findProvider(counter.provider)?.counted ?? {};
+}
+
+/**
+ * A campaign-day's counts as its events counted when received: the counter items keep stored events per event
+ * type, and what each type counted as (see {@link countedKindsOfCounter}).
+ */
+export function toCampaignDayStats(counter: SignalledCounterItem): CampaignDayStats {
+  const counted = countedKindsOfCounter(counter);
   let impressions = 0;
   let clicks = 0;
   for (const [event, count] of Object.entries(counter.counts)) {
