@@ -1,11 +1,11 @@
 import { hash } from 'node:crypto';
 import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { EventRecord, QueueMessage } from '../events/event-record';
-import { countedAsAttribute } from '../table/counter-items';
 import { callOptions, trackUnansweredAttempts } from '../table/deadline';
 import { countedFlagSet, countedFlagUpdate } from '../table/marker-items';
 import {
   COUNTED_ATTRIBUTE,
+  countedAsAttribute,
   DEFAULT_LAYOUT,
   deviceMarkerItem,
   type TableLayout,

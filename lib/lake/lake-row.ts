@@ -2,8 +2,14 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_APP } from '../events/app-name';
 import { type CountedKind, type EventRecord, kindOf } from '../events/event-record';
 import { currentCountedKinds } from '../receive/event-policy';
-import { countedAsOf } from '../table/counter-items';
-import { counterKeyOf, dayOf, eventPartitionKey, fromEventItem, RECORDS_TABLE } from '../table/records-table';
+import {
+  countedAsOf,
+  counterKeyOf,
+  dayOf,
+  eventPartitionKey,
+  fromEventItem,
+  RECORDS_TABLE,
+} from '../table/records-table';
 
 /**
  * One stored event as the lake keeps it: one row per first insert, flat, every value a string or a boolean. This

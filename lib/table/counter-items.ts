@@ -25,6 +25,9 @@ import {
 } from './records-table';
 import { getItems, type Item, queryItems } from './table-io';
 
+// Kept beside the event item they belong to; still exported here, where the signals' fold reads them.
+export { COUNTED_AS_ATTRIBUTE, countedAsOf } from './records-table';
+
 /**
  * The items behind the counters besides the counter items themselves: a journal entry per consumer batch, and
  * the state of the pass that folds the journal into the counter items.
@@ -411,29 +414,6 @@ export function registerUpdate(tableName: string, key: CounterKey, name: string 
  * provider's counted map changed later changes nothing about the campaign-days counted before.
  */
 const COUNTED_KINDS_ATTRIBUTE = 'counted_kinds';
-
-/**
- * The attribute of an event item that says what the event counts as, as its policy said when it was received:
- * `impressions`, `clicks`, or `none`. Written on every event record, so that a record without it is known to be
- * one stored before records said (its provider's current code then tells).
- */
-export const COUNTED_AS_ATTRIBUTE = 'counted_as';
-const NOT_COUNTED = 'none';
-
-/** The attribute an event item keeps of its policy's `counted_as` (see {@link COUNTED_AS_ATTRIBUTE}). */
-export const countedAsAttribute = (countedAs: CountedKind | undefined): Item => ({
-  [COUNTED_AS_ATTRIBUTE]: S(countedAs ?? NOT_COUNTED),
-});
-
-/**
- * What a stored event item counts as: `null` when it counts as nothing, `undefined` when the item was stored
- * before records said (the caller falls back to the provider's current code).
- */
-export function countedAsOf(item: Item): CountedKind | null | undefined {
-  const value = item[COUNTED_AS_ATTRIBUTE]?.S;
-  if (value === undefined) return undefined;
-  return value === 'impressions' || value === 'clicks' ? value : null;
-}
 
 /** Only the two kinds, under names that are a sender's data (never an inherited property). */
 function countedKindsFrom(value: unknown): CountedKinds {

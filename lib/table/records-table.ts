@@ -2,7 +2,12 @@ import { createHash } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import type { AttributeValue, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_APP } from '../events/app-name';
-import { type EventRecord, EventRecordSchema, type QueueMessage } from '../events/event-record';
+import {
+  type CountedKind,
+  type EventRecord,
+  EventRecordSchema,
+  type QueueMessage,
+} from '../events/event-record';
 import { firstNormalizer } from '../events/normalizer';
 import { histogramOf, REACH_ATTRIBUTE, type ReachHistogram } from './reach';
 
@@ -38,9 +43,10 @@ import { histogramOf, REACH_ATTRIBUTE, type ReachHistogram } from './reach';
  * rows are for providers whose payloads have no time (Symphony): a retry arrives with another receipt time, so
  * such an event is keyed by its id and found through the indexes, as few as they are.
  *
- * Counter items count events per event type (`n:<event>`) and unique devices (`devices`); which event types
- * are impressions or clicks is decided when they are read, so a provider that starts counting an event type
- * moves no key and loses no count.
+ * Counter items count events per event type (`n:<event>`) and unique devices (`devices`). Which event types
+ * are impressions or clicks is decided when an event is received, by its provider's code of that day: the event
+ * item keeps it (`counted_as`) and the counter item what its types counted as (`counted_kinds`), so a provider
+ * whose counted map changes later moves no key and recounts nothing it counted before.
  */
 export const RECORDS_TABLE = {
   partitionKey: 'pk',
@@ -238,7 +244,8 @@ export function counterFieldsOf(record: EventRecord): CounterFields {
 /**
  * The counter attributes one stored event adds one to: its type's count and its breakdowns (hour of
  * `created_at`, platform, country, material, app), each per event type. Which types are impressions or clicks is
- * decided when they are read.
+ * decided when the event is received and kept, on the event item (see {@link COUNTED_AS_ATTRIBUTE}) and on the
+ * counter item (`counted_kinds`), never read from the provider's code of a later day.
  */
 export function counterAttributesOf(record: EventRecord): string[] {
   return counterAttributesOfFields(counterFieldsOf(record));
@@ -461,6 +468,29 @@ export function rawBytesOf(item: Record<string, AttributeValue>): Buffer | undef
   if (raw?.B) return zlib.brotliDecompressSync(raw.B);
   if (raw?.S === undefined) return undefined;
   return Buffer.from(raw.S, item.raw_encoding?.S === 'base64' ? 'base64' : 'utf8');
+}
+
+/**
+ * The attribute of an event item that says what the event counts as, as its policy said when it was received:
+ * `impressions`, `clicks`, or `none`. Written on every event record, so that a record without it is known to be
+ * one stored before records said (its provider's current code then tells).
+ */
+export const COUNTED_AS_ATTRIBUTE = 'counted_as';
+const NOT_COUNTED = 'none';
+
+/** The attribute an event item keeps of its policy's `counted_as` (see {@link COUNTED_AS_ATTRIBUTE}). */
+export const countedAsAttribute = (countedAs: CountedKind | undefined): Record<string, AttributeValue> => ({
+  [COUNTED_AS_ATTRIBUTE]: S(countedAs ?? NOT_COUNTED),
+});
+
+/**
+ * What a stored event item counts as: `null` when it counts as nothing, `undefined` when the item was stored
+ * before records said (the caller falls back to the provider's current code).
+ */
+export function countedAsOf(item: Record<string, AttributeValue>): CountedKind | null | undefined {
+  const value = item[COUNTED_AS_ATTRIBUTE]?.S;
+  if (value === undefined) return undefined;
+  return value === 'impressions' || value === 'clicks' ? value : null;
 }
 
 /** Turns a queue message into the table item that stores it; `writer` names the batch that writes it. */
