@@ -117,8 +117,8 @@ export class SignalFeed {
   private async publishDay(day: string, since: string): Promise<number> {
     const { client, tableName, destination, signals, providers } = this.options;
     if (!destination.sendNotices) return 0;
-    const notices = (await unpublishedNotices(client, tableName, day, this.name, since)).filter((notice) =>
-      takesNotice(signals, providers, notice),
+    const notices = (await unpublishedNotices<SignalNotice>(client, tableName, day, this.name, since)).filter(
+      (notice) => takesNotice(signals, providers, notice),
     );
     if (notices.length === 0) return 0;
     try {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { NOTICE_ATTRIBUTES, putNoticeItem } from '../table/notice-items';
+import { NOTICE_ATTRIBUTES, type NoticeDocument, putNoticeItem } from '../table/notice-items';
 import type { CounterKey } from '../table/records-table';
 import type { SignalCounts } from './signal-counts';
 import { isHighCtr } from './signal-counts';
@@ -35,7 +35,7 @@ export const NOTICE_DETAIL_TYPE = 'campaign-inbox signal';
  * nor write `null`, and a local destination sends the same document). A notice is published at least once:
  * deduplicate on `notice_id`, the same on every delivery of one notice, and on every notice of one signal.
  */
-export interface SignalNotice {
+export interface SignalNotice extends NoticeDocument {
   /** `sig_<32 hex>`, a hash of what the signal is (day, signal, state, provider, campaign, subject). */
   notice_id: string;
   /** Always `signal` (a record's document says `insert` or `replay`). */

@@ -4,7 +4,6 @@ import {
   type DynamoDBClient,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { SignalNotice } from '../signals/signal-notices';
 import { callOptions } from './deadline';
 import { RECORDS_TABLE, TTL_ATTRIBUTE } from './records-table';
 import { type Item, putItemIfAbsent, queryItems } from './table-io';
@@ -39,7 +38,7 @@ export const NOTICE_TTL_DAYS = 7;
 export const publishedAttribute = (destination: string) => `published_${destination}`;
 
 /** A notice's fields, each stored as a string attribute of its own name (`NOTICE_FIELDS`). */
-export const NOTICE_ATTRIBUTES: readonly (keyof SignalNotice)[] = [
+export const NOTICE_ATTRIBUTES = [
   'notice_id',
   'origin',
   'signal',
@@ -56,17 +55,26 @@ export const NOTICE_ATTRIBUTES: readonly (keyof SignalNotice)[] = [
   'threshold_name',
   'threshold',
   'raised_at',
-];
+] as const;
+
+/** One of {@link NOTICE_ATTRIBUTES}. */
+export type NoticeAttribute = (typeof NOTICE_ATTRIBUTES)[number];
+
+/**
+ * A notice as the table keeps it: every field a string. What each field means, and the narrower types of some,
+ * belong to the signals that raise notices; the table stores and reads any such document.
+ */
+export type NoticeDocument = { readonly [field in NoticeAttribute]: string };
 
 /** The partition holding the notices of the signals raised on one day. */
 export const noticePartitionKey = (day: string) => `${NOTICE_PARTITION_PREFIX}${day}`;
 
 /** @returns the notice's sort key: its signal, its state, then the hash its id ends with. */
-export const noticeSortKey = (notice: Pick<SignalNotice, 'signal' | 'state' | 'notice_id'>) =>
+export const noticeSortKey = (notice: Pick<NoticeDocument, 'signal' | 'state' | 'notice_id'>) =>
   `${notice.signal}#${notice.state}#${notice.notice_id.slice(notice.notice_id.indexOf('_') + 1)}`;
 
 /** The item that stores a notice: its key, `kind`, every field of the notice as a string, and its TTL. */
-export function noticeItem(notice: SignalNotice): Item {
+export function noticeItem(notice: NoticeDocument): Item {
   const item: Item = {
     [RECORDS_TABLE.partitionKey]: { S: noticePartitionKey(notice.day) },
     [RECORDS_TABLE.sortKey]: { S: noticeSortKey(notice) },
@@ -79,11 +87,14 @@ export function noticeItem(notice: SignalNotice): Item {
   return item;
 }
 
-/** @returns the notice a notice item holds (a field it lacks is the empty string). */
-export function fromNoticeItem(item: Item): SignalNotice {
+/**
+ * @returns the notice a notice item holds (a field it lacks is the empty string), as the document type its
+ *   writer put there.
+ */
+export function fromNoticeItem<N extends NoticeDocument = NoticeDocument>(item: Item): N {
   const notice: Record<string, string> = {};
   for (const field of NOTICE_ATTRIBUTES) notice[field] = item[field]?.S ?? '';
-  return notice as unknown as SignalNotice;
+  return notice as N;
 }
 
 /**
@@ -96,7 +107,7 @@ export function fromNoticeItem(item: Item): SignalNotice {
 export async function putNoticeItem(
   client: DynamoDBClient,
   tableName: string,
-  notice: SignalNotice,
+  notice: NoticeDocument,
 ): Promise<boolean> {
   const outcome = await putItemIfAbsent(
     client,
@@ -111,13 +122,13 @@ export async function putNoticeItem(
  * The notices of one day, read consistently, that a local destination has not published yet and that were
  * raised at `since` or later.
  */
-export async function unpublishedNotices(
+export async function unpublishedNotices<N extends NoticeDocument = NoticeDocument>(
   client: DynamoDBClient,
   tableName: string,
   day: string,
   destination: string,
   since: string,
-): Promise<SignalNotice[]> {
+): Promise<N[]> {
   const items = await queryItems(client, {
     TableName: tableName,
     KeyConditionExpression: '#pk = :pk',
@@ -130,7 +141,7 @@ export async function unpublishedNotices(
     ExpressionAttributeValues: { ':pk': { S: noticePartitionKey(day) }, ':since': { S: since } },
     ConsistentRead: true,
   });
-  return items.map(fromNoticeItem);
+  return items.map((item) => fromNoticeItem<N>(item));
 }
 
 /**
@@ -140,7 +151,7 @@ export async function unpublishedNotices(
 export async function markNoticePublished(
   client: DynamoDBClient,
   tableName: string,
-  notice: SignalNotice,
+  notice: NoticeDocument,
   destination: string,
   at: string,
 ): Promise<void> {
