@@ -1,8 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_APP, isAppName } from '../events/app-name';
-import { MAX_TEXT_FIELD } from '../events/event-record';
+import { type CountedKinds, MAX_TEXT_FIELD } from '../events/event-record';
 import { allProviders, findProvider, providerNames } from '../providers';
-import { type SignalReport, signalReport } from '../signals/report';
+import { type SignalledCounterItem, type SignalReport, signalReport } from '../signals/report';
 import { DEFAULT_SIGNAL_THRESHOLDS, type SignalThresholds } from '../signals/thresholds';
 import { foldStateVersion, readFoldChanges } from '../table/counter-items';
 import {
@@ -243,12 +243,21 @@ const searchKey = (item: CounterItem, material: string) =>
 const campaignKey = (provider: string, campaign: string) => JSON.stringify([provider, campaign]);
 
 /**
- * Which counter (if any) an event type moves for a provider. Only the provider's own entries: the event type is
- * read back from a counter attribute, and `constructor` or `toString` must not find what every object inherits.
+ * What a counter item's event types count as: as its events counted when received, which the item keeps, so that
+ * the totals, the hours, the breakdowns and a filtered view count a day alike (as `events stats` does) whatever
+ * the provider's counted map has become since; the provider's current code only for an item no fold wrote since
+ * items kept it.
  */
-function counterOf(provider: string, event: string): 'impressions' | 'clicks' | undefined {
-  const counted = findProvider(provider)?.counted;
-  return counted && Object.hasOwn(counted, event) ? counted[event] : undefined;
+function countedKindsOf(item: SignalledCounterItem): CountedKinds {
+  return item.signals?.counted ?? findProvider(item.provider)?.counted ?? {};
+}
+
+/**
+ * Which counter (if any) an event type moves. Only the kinds' own entries: the event type is read back from a
+ * counter attribute, and `constructor` or `toString` must not find what every object inherits.
+ */
+function counterOf(kinds: CountedKinds, event: string): 'impressions' | 'clicks' | undefined {
+  return Object.hasOwn(kinds, event) ? kinds[event] : undefined;
 }
 
 /** An hour breakdown's value as a slot of the day, `undefined` for anything but `00` … `23`. */
@@ -274,14 +283,18 @@ export const dayQuery = (day: string): DashboardQuery => ({
 });
 
 /** A counter item's impressions and clicks, or those of one breakdown value only. */
-function countsOf(item: CounterItem, query: DashboardQuery): { impressions: number; clicks: number } {
+function countsOf(
+  item: SignalledCounterItem,
+  query: DashboardQuery,
+): { impressions: number; clicks: number } {
   if (!query.breakdown || query.value === null) return toCampaignDayStats(item);
   const counts = { impressions: 0, clicks: 0 };
   const byEvent = Object.hasOwn(item.breakdowns[query.breakdown], query.value)
     ? item.breakdowns[query.breakdown][query.value]
     : undefined;
+  const kinds = countedKindsOf(item);
   for (const [event, count] of Object.entries(byEvent ?? {})) {
-    const counter = counterOf(item.provider, event);
+    const counter = counterOf(kinds, event);
     if (counter) counts[counter] += count;
   }
   return counts;
@@ -896,11 +909,12 @@ function deliveryOf(
 }
 
 function addBreakdowns(
-  item: CounterItem,
+  item: SignalledCounterItem,
   hourly: Dashboard['hourly'],
   breakdowns: Record<FilterBreakdown, Map<string, BreakdownRow>>,
   query: DashboardQuery,
 ) {
+  const kinds = countedKindsOf(item);
   // A range's thousands of items each hold some forty values: `for…in` over their prototype-less objects (see
   // `fromCounterItem`) spares an array per value that `Object.entries` would make.
   for (const breakdown of BREAKDOWNS) {
@@ -911,7 +925,7 @@ function addBreakdowns(
       if (query.breakdown && key !== query.value) continue;
       const byEvent = values[key] as Record<string, number>;
       for (const event in byEvent) {
-        const counter = counterOf(item.provider, event);
+        const counter = counterOf(kinds, event);
         if (!counter) continue;
         const count = byEvent[event] as number;
         if (breakdown === 'hour') {
