@@ -1,9 +1,9 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { CountedKind } from '../events/event-record';
-import { countedAsOf } from '../table/counter-items';
 import {
   type CounterKey,
   campaignDayFamily,
+  countedAsOf,
   EVENT_SORT_PREFIX,
   fromEventItem,
   RECORDS_TABLE,

@@ -25,9 +25,6 @@ import {
 } from './records-table';
 import { getItems, type Item, queryItems } from './table-io';
 
-// Kept beside the event item they belong to; still exported here, where the signals' fold reads them.
-export { COUNTED_AS_ATTRIBUTE, countedAsOf } from './records-table';
-
 /**
  * The items behind the counters besides the counter items themselves: a journal entry per consumer batch, and
  * the state of the pass that folds the journal into the counter items.

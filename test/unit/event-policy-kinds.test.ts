@@ -6,8 +6,7 @@ import type { Provider } from '../../lib/providers/provider';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { withPolicy } from '../../lib/receive/event-policy';
-import { countedAsOf } from '../../lib/table/counter-items';
-import { DEFAULT_LAYOUT } from '../../lib/table/records-table';
+import { countedAsOf, DEFAULT_LAYOUT } from '../../lib/table/records-table';
 import { soriBody } from '../support/deliveries';
 
 const RECEIVED = '2026-01-01T00:00:00.000Z';
