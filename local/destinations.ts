@@ -14,7 +14,7 @@ import { ConfigError } from '../lib/errors';
 import type { QueueMessage } from '../lib/events/event-record';
 import type { StoredBatch } from '../lib/ingest/ingest';
 import type { Logger } from '../lib/log';
-import { SIGNAL_NAMES, type SignalName } from '../lib/signals/signal-notices';
+import { SIGNAL_NAMES, type SignalName, type SignalNotice } from '../lib/signals/signal-notices';
 import type { TableLayout } from '../lib/table/records-table';
 import { ensurePrivateDir, writePrivateFileAtomic } from './private-files';
 import {
@@ -335,71 +335,9 @@ export async function openDestinations(
   options: LocalDestinationsOptions,
 ): Promise<LocalDestinations> {
   const configured = await destinationsOf(config, options);
-  const dirOf = (destination: Destination) =>
-    options.dataDir ? join(options.dataDir, DESTINATIONS_DIR, destination.kind) : undefined;
-  const opened = await Promise.all(
-    configured.map(async ({ destination, providers, types }) => {
-      const { reactions, replayed } = await Reactions.open({
-        reaction: {
-          run: (record) => destination.send([record], 'insert'),
-          ...(providers ? { providers } : {}),
-          ...(types ? { events: types } : {}),
-        },
-        client: options.dynamodb,
-        tableName: options.tableName,
-        logger: options.logger,
-        dataDir: dirOf(destination),
-        ...(options.attempts !== undefined ? { attempts: options.attempts } : {}),
-        ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
-      });
-      return { destination, reactions, replayed, listeners: reactionListeners(reactions, options.layout) };
-    }),
-  );
+  const opened = await Promise.all(configured.map((entry) => openReaction(entry, options)));
   const feeds = await Promise.all(
-    configured
-      .filter(({ signals }) => signals)
-      .map(async ({ destination, providers, signals }) => {
-        const dir = dirOf(destination);
-        const feed = new SignalFeed({
-          client: options.dynamodb,
-          tableName: options.tableName,
-          destination,
-          signals: signals ?? false,
-          providers,
-          store: cursorStore(dir),
-          logger: options.logger,
-          ...(dir
-            ? {
-                onGivenUp: async (notices, error) => {
-                  const at = new Date().toISOString();
-                  const why = error instanceof Error ? error.message : String(error);
-                  // Beside the records it gave up on: one file to look in per destination.
-                  await appendSynced(
-                    join(dir, REACTIONS_DIR, REACTIONS_FAILURES_FILE),
-                    notices
-                      .map(({ notice_id, signal, provider }) => ({
-                        notice_id,
-                        signal,
-                        provider,
-                        error: why,
-                        at,
-                      }))
-                      .map((line) => `${JSON.stringify(line)}\n`)
-                      .join(''),
-                  );
-                },
-              }
-            : {}),
-        });
-        // The first pass before the consumer runs: it settles the cursor a crash left (or sets it at a first start).
-        await feed.pass().catch((error: unknown) =>
-          options.logger.warn('signal notices not published yet; the next pass retries', {
-            destination: destination.kind,
-            error,
-          }),
-        );
-        return new FeedLoop(feed, options.logger, options.signalIntervalMs ?? 1_000);
-      }),
+    configured.filter(({ signals }) => signals).map((entry) => openFeed(entry, options)),
   );
   return {
     destinations: opened.map((entry) => entry.destination),
@@ -422,4 +360,76 @@ export async function openDestinations(
       await Promise.all(opened.map((entry) => entry.destination.close?.()));
     },
   };
+}
+
+/** One configured destination, with the first inserts and signals it is for. */
+type ConfiguredDestination = Awaited<ReturnType<typeof destinationsOf>>[number];
+
+/** A destination's journal folder, `DATA_DIR/destinations/<kind>`; none without `DATA_DIR`. */
+const dirOf = (destination: Destination, options: LocalDestinationsOptions) =>
+  options.dataDir ? join(options.dataDir, DESTINATIONS_DIR, destination.kind) : undefined;
+
+/** A destination's reaction to first inserts, opened on its journal (what a crash left pending is replayed). */
+async function openReaction(
+  { destination, providers, types }: ConfiguredDestination,
+  options: LocalDestinationsOptions,
+) {
+  const { reactions, replayed } = await Reactions.open({
+    reaction: {
+      run: (record) => destination.send([record], 'insert'),
+      ...(providers ? { providers } : {}),
+      ...(types ? { events: types } : {}),
+    },
+    client: options.dynamodb,
+    tableName: options.tableName,
+    logger: options.logger,
+    dataDir: dirOf(destination, options),
+    ...(options.attempts !== undefined ? { attempts: options.attempts } : {}),
+    ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
+  });
+  return { destination, reactions, replayed, listeners: reactionListeners(reactions, options.layout) };
+}
+
+/**
+ * Writes the notices a feed gave up on beside the records its destination gave up on (one file to look in per
+ * destination), each with why and when.
+ */
+function givenUpIn(dir: string) {
+  return async (notices: readonly SignalNotice[], error: unknown) => {
+    const at = new Date().toISOString();
+    const why = error instanceof Error ? error.message : String(error);
+    await appendSynced(
+      join(dir, REACTIONS_DIR, REACTIONS_FAILURES_FILE),
+      notices
+        .map(({ notice_id, signal, provider }) => ({ notice_id, signal, provider, error: why, at }))
+        .map((line) => `${JSON.stringify(line)}\n`)
+        .join(''),
+    );
+  };
+}
+
+/** A destination's signal feed, past its first pass, running every `signalIntervalMs`. */
+async function openFeed(
+  { destination, providers, signals }: ConfiguredDestination,
+  options: LocalDestinationsOptions,
+): Promise<FeedLoop> {
+  const dir = dirOf(destination, options);
+  const feed = new SignalFeed({
+    client: options.dynamodb,
+    tableName: options.tableName,
+    destination,
+    signals: signals ?? false,
+    providers,
+    store: cursorStore(dir),
+    logger: options.logger,
+    ...(dir ? { onGivenUp: givenUpIn(dir) } : {}),
+  });
+  // The first pass before the consumer runs: it settles the cursor a crash left (or sets it at a first start).
+  await feed.pass().catch((error: unknown) =>
+    options.logger.warn('signal notices not published yet; the next pass retries', {
+      destination: destination.kind,
+      error,
+    }),
+  );
+  return new FeedLoop(feed, options.logger, options.signalIntervalMs ?? 1_000);
 }

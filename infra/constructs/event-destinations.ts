@@ -136,6 +136,19 @@ function checkFilter(filter: DestinationFilter, where: string) {
   }
 }
 
+/** The records table's stream, once the option's keys are all known ones and it names a destination. */
+function checkedStreamArn(props: EventDestinationsProps): string {
+  const streamArn = props.table.tableStreamArn;
+  if (!streamArn) throw new Error('destinations need the records table to have a stream of new images');
+  const { table: _table, ...option } = props;
+  checkKeys(option, ['eventBridge', 'sqs'], 'destinations');
+  if (props.eventBridge)
+    checkKeys(props.eventBridge, ['busName', 'providers', 'types'], 'destinations.eventBridge', true);
+  if (props.sqs) checkKeys(props.sqs, ['queueArn', 'providers', 'types'], 'destinations.sqs', true);
+  if (!props.eventBridge && !props.sqs) throw new Error('destinations name neither eventBridge nor sqs');
+  return streamArn;
+}
+
 // EventBridge names a bus with up to 256 letters, digits and . _ - / ; an ARN names one in any account.
 const BUS_NAME = /^[A-Za-z0-9._\-/]{1,256}$/;
 const BUS_ARN = /^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]{1,256}$/;
@@ -183,96 +196,106 @@ export class EventDestinations extends Construct {
 
   constructor(scope: Construct, id: string, props: EventDestinationsProps) {
     super(scope, id);
-    const streamArn = props.table.tableStreamArn;
-    if (!streamArn) throw new Error('destinations need the records table to have a stream of new images');
-    const { table: _table, ...option } = props;
-    checkKeys(option, ['eventBridge', 'sqs'], 'destinations');
-    if (props.eventBridge)
-      checkKeys(props.eventBridge, ['busName', 'providers', 'types'], 'destinations.eventBridge', true);
-    if (props.sqs) checkKeys(props.sqs, ['queueArn', 'providers', 'types'], 'destinations.sqs', true);
-    if (!props.eventBridge && !props.sqs) throw new Error('destinations name neither eventBridge nor sqs');
+    const streamArn = checkedStreamArn(props);
+    this.failures = this.failuresQueue();
+    if (props.eventBridge) this.bus = this.publishToBus(props.eventBridge, streamArn);
+    if (props.sqs) {
+      const { queue, deadLetters } = this.sendToQueue(props.sqs, streamArn);
+      this.queue = queue;
+      this.queueDeadLetters = deadLetters;
+    }
+  }
 
-    this.failures = new sqs.Queue(this, 'Failures', {
+  /** The queue the pipes describe the stream batches a target kept refusing in. */
+  private failuresQueue(): sqs.Queue {
+    const failures = new sqs.Queue(this, 'Failures', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    Validations.of(this.failures).acknowledge({
+    Validations.of(failures).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:
         "This queue is itself the dead-letter destination of the destinations' pipes: it describes the stream batches that kept failing.",
     });
+    return failures;
+  }
 
-    if (props.eventBridge) {
-      checkFilter(props.eventBridge, 'eventBridge');
-      this.bus = this.busOf(props.eventBridge.busName);
-      this.pipes.eventBridge = this.addPipe('BusPipe', streamArn, insertPattern(props.eventBridge), {
-        arn: this.bus.eventBusArn,
-        actions: ['events:PutEvents'],
-        parameters: {
-          inputTemplate: INSERT_TEMPLATE,
-          eventBridgeEventBusParameters: {
-            source: EVENT_SOURCE,
-            detailType: `${IMAGE}.event.S`,
-            time: `${IMAGE}.created_at.S`,
+  /** The bus's pipe of first inserts and, with `signals`, its pipe of signal notices. */
+  private publishToBus(option: EventBridgeDestinationOption, streamArn: string): events.IEventBus {
+    checkFilter(option, 'eventBridge');
+    const bus = this.busOf(option.busName);
+    this.pipes.eventBridge = this.addPipe('BusPipe', streamArn, insertPattern(option), {
+      arn: bus.eventBusArn,
+      actions: ['events:PutEvents'],
+      parameters: {
+        inputTemplate: INSERT_TEMPLATE,
+        eventBridgeEventBusParameters: {
+          source: EVENT_SOURCE,
+          detailType: `${IMAGE}.event.S`,
+          time: `${IMAGE}.created_at.S`,
+        },
+      },
+    });
+    if (option.signals) {
+      this.signalPipes.eventBridge = this.addPipe(
+        'BusSignalsPipe',
+        streamArn,
+        noticePattern(option),
+        {
+          arn: bus.eventBusArn,
+          actions: ['events:PutEvents'],
+          parameters: {
+            inputTemplate: NOTICE_TEMPLATE,
+            eventBridgeEventBusParameters: {
+              source: EVENT_SOURCE,
+              detailType: NOTICE_DETAIL_TYPE,
+              time: `${IMAGE}.raised_at.S`,
+            },
           },
         },
-      });
-      if (props.eventBridge.signals) {
-        this.signalPipes.eventBridge = this.addPipe(
-          'BusSignalsPipe',
-          streamArn,
-          noticePattern(props.eventBridge),
-          {
-            arn: this.bus.eventBusArn,
-            actions: ['events:PutEvents'],
-            parameters: {
-              inputTemplate: NOTICE_TEMPLATE,
-              eventBridgeEventBusParameters: {
-                source: EVENT_SOURCE,
-                detailType: NOTICE_DETAIL_TYPE,
-                time: `${IMAGE}.raised_at.S`,
-              },
-            },
-          },
-          'Signal notices',
-        );
-      }
+        'Signal notices',
+      );
     }
-    if (props.sqs) {
-      checkFilter(props.sqs, 'sqs');
-      const { queue, deadLetters } = this.queueOf(props.sqs.queueArn);
-      this.queue = queue;
-      this.queueDeadLetters = deadLetters;
-      // A FIFO queue drops a message whose deduplication id it saw in the last 5 minutes: a batch the pipe
-      // sends again carries the same stream record ids. One group per provider keeps its events in order.
-      const fifo = queue.fifo
-        ? {
-            sqsQueueParameters: {
-              messageGroupId: `${IMAGE}.provider.S`,
-              messageDeduplicationId: '$.eventID',
-            },
-          }
-        : {};
-      this.pipes.sqs = this.addPipe('QueuePipe', streamArn, insertPattern(props.sqs), {
-        arn: queue.queueArn,
-        actions: ['sqs:SendMessage'],
-        parameters: { inputTemplate: INSERT_TEMPLATE, ...fifo },
-      });
-      if (props.sqs.signals) {
-        this.signalPipes.sqs = this.addPipe(
-          'QueueSignalsPipe',
-          streamArn,
-          noticePattern(props.sqs),
-          {
-            arn: queue.queueArn,
-            actions: ['sqs:SendMessage'],
-            parameters: { inputTemplate: NOTICE_TEMPLATE, ...fifo },
+    return bus;
+  }
+
+  /** The queue's pipe of first inserts and, with `signals`, its pipe of signal notices. */
+  private sendToQueue(
+    option: SqsDestinationOption,
+    streamArn: string,
+  ): { queue: sqs.IQueue; deadLetters?: sqs.Queue } {
+    checkFilter(option, 'sqs');
+    const { queue, deadLetters } = this.queueOf(option.queueArn);
+    // A FIFO queue drops a message whose deduplication id it saw in the last 5 minutes: a batch the pipe
+    // sends again carries the same stream record ids. One group per provider keeps its events in order.
+    const fifo = queue.fifo
+      ? {
+          sqsQueueParameters: {
+            messageGroupId: `${IMAGE}.provider.S`,
+            messageDeduplicationId: '$.eventID',
           },
-          'Signal notices',
-        );
-      }
+        }
+      : {};
+    this.pipes.sqs = this.addPipe('QueuePipe', streamArn, insertPattern(option), {
+      arn: queue.queueArn,
+      actions: ['sqs:SendMessage'],
+      parameters: { inputTemplate: INSERT_TEMPLATE, ...fifo },
+    });
+    if (option.signals) {
+      this.signalPipes.sqs = this.addPipe(
+        'QueueSignalsPipe',
+        streamArn,
+        noticePattern(option),
+        {
+          arn: queue.queueArn,
+          actions: ['sqs:SendMessage'],
+          parameters: { inputTemplate: NOTICE_TEMPLATE, ...fifo },
+        },
+        'Signal notices',
+      );
     }
+    return { queue, deadLetters };
   }
 
   private busOf(busName: string | undefined): events.IEventBus {
