@@ -21,6 +21,10 @@ export interface RouteThrottle {
 /** Apps given routes of their own, by provider (the shape `parseProviderApps` checks). */
 export type ProviderApps = Record<string, string[]>;
 
+/** What webhook senders call: API Gateway's HTTP API, or a Lambda function URL on the receive function. */
+export const FRONT_DOORS = ['httpApi', 'functionUrl'] as const;
+export type FrontDoor = (typeof FRONT_DOORS)[number];
+
 export interface InboxConfig {
   /** CloudFormation stack name. */
   stackName: string;
@@ -46,6 +50,12 @@ export interface InboxConfig {
    * before WAF answers it 429. Off when undefined. The stack must then be in us-east-1.
    */
   wafRateLimit: number | undefined;
+  /**
+   * What webhook senders call: `httpApi` (API Gateway's HTTP API, its routes and throttles), or `functionUrl`
+   * (a Lambda function URL on the same receive function, its reserved concurrency the throttle; no route
+   * throttles, no WAF option; the campaign dashboard keeps the HTTP API). See {@link checkFrontDoor}.
+   */
+  frontDoor: FrontDoor;
   /** Days CloudWatch keeps the functions' and the API's logs. */
   logRetentionDays: number;
   /**
@@ -137,6 +147,7 @@ export const DEFAULT_CONFIG: InboxConfig = {
   providerThrottles: {},
   providerApps: {},
   wafRateLimit: undefined,
+  frontDoor: 'httpApi',
   logRetentionDays: 30,
   tracing: false,
   destinations: undefined,
@@ -171,6 +182,7 @@ export const CONTEXT_KEYS: { [K in keyof InboxConfig]: string } = {
   providerThrottles: 'providerThrottles',
   providerApps: 'providerApps',
   wafRateLimit: 'wafRateLimit',
+  frontDoor: 'frontDoor',
   logRetentionDays: 'logRetentionDays',
   tracing: 'tracing',
   destinations: 'destinations',
@@ -337,6 +349,46 @@ export function checkWafRateLimit(value: unknown): number {
 }
 
 /**
+ * Reads the front door (the construct prop, or the context value).
+ * @throws naming `frontDoor` when it is neither `httpApi` nor `functionUrl`.
+ */
+export function readFrontDoor(value: unknown): FrontDoor {
+  if (FRONT_DOORS.includes(value as FrontDoor)) return value as FrontDoor;
+  throw new Error(`context frontDoor must be ${FRONT_DOORS.join(' or ')}, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * Checks what the front door can serve: a function URL has no routes, so nothing that lives on the HTTP API's
+ * webhook routes can be had behind it, and asking for it is refused rather than quietly dropped.
+ * @throws naming `frontDoor` and the key that needs the HTTP API: `providerThrottles` (route throttles),
+ *   `providerApps` (apps' own routes, there for their throttles: behind a function URL every app still comes by
+ *   `/webhooks/<provider>/<app>`), `wafRateLimit` (AWS WAF through CloudFront in front of the HTTP API).
+ */
+export function checkFrontDoor(
+  config: Pick<InboxConfig, 'frontDoor' | 'providerThrottles' | 'providerApps' | 'wafRateLimit'>,
+): FrontDoor {
+  const frontDoor = readFrontDoor(config.frontDoor);
+  if (frontDoor === 'httpApi') return frontDoor;
+  const needsRoutes = (key: string, what: string) =>
+    new Error(
+      `context ${key} needs frontDoor httpApi: ${what}, and frontDoor functionUrl has no routes (its throttle is the receive function's reserved concurrency)`,
+    );
+  if (Object.keys(config.providerThrottles).length > 0)
+    throw needsRoutes('providerThrottles', "it sets the throttles of the HTTP API's webhook routes");
+  if (Object.keys(config.providerApps).length > 0)
+    throw needsRoutes(
+      'providerApps',
+      'it gives apps routes of their own on the HTTP API, for their throttles (every app still comes by /webhooks/<provider>/<app> without it)',
+    );
+  if (config.wafRateLimit !== undefined)
+    throw needsRoutes(
+      'wafRateLimit',
+      "it puts AWS WAF and CloudFront in front of the HTTP API's webhook routes",
+    );
+  return frontDoor;
+}
+
+/**
  * An object from context: JSON text as `-c key=...` gives it, or the object `cdk.json` holds. The construct
  * that takes it checks its keys and values.
  * @throws naming `key` when it is neither.
@@ -411,6 +463,7 @@ function readLimits(or: ContextValue) {
       d.throttleBurstLimit,
     ),
     wafRateLimit: or('wafRateLimit', checkWafRateLimit, d.wafRateLimit),
+    frontDoor: or('frontDoor', readFrontDoor, d.frontDoor),
     logRetentionDays: or(
       'logRetentionDays',
       (v) => integer('logRetentionDays', v, 1, 3653),
@@ -540,6 +593,7 @@ export function readConfig(node: Pick<Node, 'tryGetContext'>): InboxConfig {
     (v) => checkProviderThrottles(v, throttledRoutes(config)),
     d.providerThrottles,
   );
+  checkFrontDoor(config);
   if (config.batchSize > 10 && config.batchWindowSeconds < 1) {
     throw new Error(
       'context batchSize above 10 needs batchWindowSeconds of at least 1 (an SQS event source rule)',

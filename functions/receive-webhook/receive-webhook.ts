@@ -16,7 +16,7 @@ import { authenticate, type Credentials } from '../../lib/signature/authenticate
 import { secretMatches } from '../../lib/signature/secret-matches';
 import type { SigningSecrets } from '../../lib/signature/signing-secrets';
 import { renderHttpErrors } from './render-http-errors';
-import { routeApp, routeProvider } from './route-provider';
+import { routeApp, routeParameters, routeProvider } from './route-provider';
 
 export interface ReceiveWebhookDeps {
   /** Sends the message by the deadline; resolves only once the queue said it took it. */
@@ -133,7 +133,7 @@ async function callerOf(
       ? deps.secrets.credentials(provider.name, deadline, app)
       : noCredentials(await deps.secrets.credentials(provider.name, deadline));
   const named = routeApp(event);
-  const segment = event.pathParameters?.token;
+  const segment = routeParameters(event)?.token;
   const app = named ?? (auth.scheme.kind === 'hmac' ? segment : undefined);
   if (app === undefined) {
     return { app: DEFAULT_APP, token: segment, credentials: await credentials(DEFAULT_APP) };
@@ -169,6 +169,10 @@ export function createReceiveWebhook(deps: ReceiveWebhookDeps) {
     context?: Partial<Pick<Context, 'getRemainingTimeInMillis'>>,
   ): Promise<Result> {
     const deadline = invocationDeadline(context, timing);
+    // Behind a function URL every path reaches the function: a path no webhook route takes gets the 404 the
+    // HTTP API gives it, whatever the method, before the method is looked at.
+    if (routeParameters(event) === undefined)
+      throw new UnknownProviderError('no webhook route takes this path');
     const method = event.requestContext?.http?.method ?? 'POST';
     if (method !== 'POST') return json(405, { message: 'Method Not Allowed' }, { allow: 'POST' });
 

@@ -1,0 +1,220 @@
+import { DeleteQueueCommand } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { QueueMessage } from '../../lib/events/event-record';
+import { rotateSecret } from '../../lib/signature/rotate-secret';
+import { hexSignature, soriBody, soriPayload } from '../support/deliveries';
+import {
+  type DeployedReceive,
+  type DeployedRequest,
+  generatedSecretDocument,
+  loadDeployedReceive,
+} from '../support/deployed-receive';
+import { functionUrlEvent, invokeFunctionUrl } from '../support/function-url';
+import { localClients } from '../support/local-aws';
+
+// The same receive function behind either front door: API Gateway's HTTP API (a route key and path variables)
+// or a Lambda function URL (`$default`, the path alone). Every answer a sender can get must be the same.
+
+const SECRET = 'sk_front_door_0123456789';
+const MAX_BODY_BYTES = 4096;
+
+type Door = 'httpApi' | 'functionUrl';
+
+let receive: DeployedReceive | undefined;
+afterEach(async () => {
+  await receive?.close();
+  receive = undefined;
+});
+
+async function load(door: Door): Promise<DeployedReceive> {
+  receive = await loadDeployedReceive({
+    document: rotateSecret(generatedSecretDocument({ frontDoor: door }), 'sori', SECRET),
+    props: { frontDoor: door },
+    env: { MAX_BODY_BYTES: String(MAX_BODY_BYTES) },
+  });
+  return receive;
+}
+
+async function send(door: Door, request: DeployedRequest): Promise<APIGatewayProxyStructuredResultV2> {
+  const deployed = receive as DeployedReceive;
+  return door === 'httpApi'
+    ? (await deployed.invoke(request)).response
+    : invokeFunctionUrl(deployed, request);
+}
+
+const signed = (body: string | Buffer, secret = SECRET, contentType = 'application/json') => ({
+  'content-type': contentType,
+  'x-sori-signature': hexSignature(body, secret),
+});
+
+const click = soriBody('click');
+/** Multi-byte UTF-8 and the sender's own spacing: the signature is over these bytes, not over a re-encoding. */
+const spaced = JSON.stringify(
+  { ...soriPayload('impression'), activity_id: 'act_front_door_spaced', note: '캠페인 — “봄” 🌸' },
+  null,
+  3,
+);
+const octets = JSON.stringify({ ...soriPayload('click'), activity_id: 'act_front_door_octets' });
+
+interface Row {
+  name: string;
+  request: DeployedRequest;
+  status: number;
+  /** A subset of the JSON answer. */
+  answer?: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
+const ROWS: Row[] = [
+  {
+    name: 'a signed delivery',
+    request: { path: '/webhooks/sori', headers: signed(click), body: click },
+    status: 202,
+    answer: { status: 'accepted' },
+  },
+  {
+    name: 'a signed delivery in multi-byte UTF-8 with its own spacing',
+    request: { path: '/webhooks/sori', headers: signed(spaced), body: spaced },
+    status: 202,
+    answer: { status: 'accepted' },
+  },
+  {
+    name: 'a signed delivery of a non-text content type, handed over base64-encoded',
+    request: {
+      path: '/webhooks/sori',
+      headers: signed(octets, SECRET, 'application/octet-stream'),
+      body: octets,
+      base64: true,
+    },
+    status: 202,
+    answer: { status: 'accepted' },
+  },
+  {
+    name: 'a wrong signature',
+    request: { path: '/webhooks/sori', headers: signed(click, 'sk_wrong_0123456789'), body: click },
+    status: 401,
+    answer: { message: 'Unauthorized' },
+  },
+  {
+    name: 'an app the secret does not name, signed with the default app key',
+    request: { path: '/webhooks/sori/agency-z', headers: signed(click), body: click },
+    status: 401,
+    answer: { message: 'Unauthorized' },
+  },
+  {
+    name: 'a provider not served',
+    request: { path: '/webhooks/nobody', headers: signed(click), body: click },
+    status: 404,
+    answer: { message: 'Not Found' },
+  },
+  {
+    name: 'a path outside /webhooks',
+    request: { path: '/elsewhere', headers: signed(click), body: click },
+    status: 404,
+    answer: { message: 'Not Found' },
+  },
+  {
+    name: 'a path one segment too deep',
+    request: { path: '/webhooks/sori/agency-a/extra', headers: signed(click), body: click },
+    status: 404,
+    answer: { message: 'Not Found' },
+  },
+  {
+    name: 'another method on a path outside /webhooks',
+    request: { path: '/elsewhere', method: 'GET' },
+    status: 404,
+    answer: { message: 'Not Found' },
+  },
+  {
+    name: 'another method than POST',
+    request: { path: '/webhooks/sori', method: 'GET' },
+    status: 405,
+    answer: { message: 'Method Not Allowed' },
+    headers: { allow: 'POST' },
+  },
+  {
+    name: 'a body over the limit',
+    request: {
+      path: '/webhooks/sori',
+      headers: signed('x'.repeat(MAX_BODY_BYTES + 1)),
+      body: 'x'.repeat(MAX_BODY_BYTES + 1),
+    },
+    status: 413,
+    answer: { message: 'Payload Too Large' },
+  },
+  {
+    name: 'a signed payload that cannot be normalized',
+    request: { path: '/webhooks/sori', headers: signed('{"broken'), body: '{"broken' },
+    status: 202,
+    answer: { status: 'quarantined' },
+  },
+];
+
+/** The answer as a sender reads it: status, the JSON body's fields the row names, the headers it names. */
+function seen(response: APIGatewayProxyStructuredResultV2, row: Row) {
+  const body = JSON.parse(String(response.body ?? '{}')) as Record<string, unknown>;
+  return {
+    status: response.statusCode,
+    answer: Object.fromEntries(Object.keys(row.answer ?? {}).map((key) => [key, body[key]])),
+    headers: Object.fromEntries(
+      Object.keys(row.headers ?? {}).map((name) => [name, response.headers?.[name]]),
+    ),
+  };
+}
+
+describe('the event a function URL hands the receive function', () => {
+  it('has the $default route key, no path variables, the path in rawPath and requestContext.http.path, and a non-text body base64-encoded', () => {
+    const event = functionUrlEvent({
+      path: '/webhooks/sori',
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: octets,
+    });
+    expect(event.routeKey).toBe('$default');
+    expect(event.pathParameters).toBeUndefined();
+    expect([event.rawPath, event.requestContext.http.path]).toEqual(['/webhooks/sori', '/webhooks/sori']);
+    expect(event.isBase64Encoded).toBe(true);
+    expect(Buffer.from(event.body ?? '', 'base64').toString('utf8')).toBe(octets);
+    const text = functionUrlEvent({ path: '/webhooks/sori', headers: signed(spaced), body: spaced });
+    expect([text.isBase64Encoded, text.body]).toEqual([false, spaced]);
+  });
+});
+
+describe.each(['httpApi', 'functionUrl'] as const)('the answer table through the %s front door', (door) => {
+  it('answers 202, 401 (wrong signature, unknown app), 404 (provider not served, path not a webhook path), 405, 413 and a quarantine id as the HTTP API does, and queues the accepted bodies byte for byte', async () => {
+    const deployed = await load(door);
+    const answers: Record<string, ReturnType<typeof seen>> = {};
+    let quarantineId: unknown;
+    for (const row of ROWS) {
+      const response = await send(door, row.request);
+      answers[row.name] = seen(response, row);
+      if (row.answer?.status === 'quarantined') quarantineId = JSON.parse(String(response.body)).id;
+    }
+    expect(answers).toEqual(
+      Object.fromEntries(
+        ROWS.map((row) => [
+          row.name,
+          { status: row.status, answer: row.answer ?? {}, headers: row.headers ?? {} },
+        ]),
+      ),
+    );
+    expect(quarantineId).toMatch(/\S{8,}/);
+    const queued = (await deployed.takeQueued()).map((body) => JSON.parse(body) as QueueMessage);
+    expect(queued.map((message) => message.kind)).toEqual(['event', 'event', 'event', 'quarantine']);
+    expect(queued.map((message) => message.raw)).toEqual([click, spaced, octets, '{"broken']);
+    expect(queued[3]?.record.id).toBe(quarantineId);
+  });
+
+  it('answers 503 with retry-after when the events queue does not take the message', async () => {
+    const deployed = await load(door);
+    const { sqs } = localClients();
+    try {
+      await sqs.send(new DeleteQueueCommand({ QueueUrl: deployed.queueUrl }));
+    } finally {
+      sqs.destroy();
+    }
+    const response = await send(door, { path: '/webhooks/sori', headers: signed(click), body: click });
+    expect([response.statusCode, response.headers?.['retry-after']]).toEqual([503, '5']);
+    expect(JSON.parse(String(response.body))).toEqual({ message: 'Service Unavailable' });
+  });
+});
