@@ -24,6 +24,7 @@ import { RECEIVE_TIMEOUT_MS } from '../../lib/receive/invocation-deadline';
 import { readSignalThresholds } from '../../lib/signals/thresholds';
 import { RECORDS_TABLE } from '../../lib/table/records-table';
 import {
+  checkFrontDoor,
   checkProviderThrottles,
   checkWafRateLimit,
   DEFAULT_CONFIG,
@@ -47,7 +48,22 @@ import { RecordsTable } from './records-table';
 import { SigningSecret } from './signing-secret';
 import { WebhookFirewall } from './webhook-firewall';
 
-export type CampaignInboxProps = Partial<Omit<InboxConfig, 'stackName'>>;
+export type CampaignInboxProps = Partial<Omit<InboxConfig, 'stackName'>> & {
+  /**
+   * With `frontDoor: 'functionUrl'`: the receive function's reserved concurrency, its throttle in place of the
+   * HTTP API's; default {@link DEFAULT_RECEIVE_RESERVED_CONCURRENCY}. Refused with the HTTP API in front.
+   */
+  receiveReservedConcurrency?: number;
+};
+
+/**
+ * The receive function's reserved concurrency behind a function URL, which has no rate limit of its own: the
+ * HTTP API's default of 100 requests a second, at the tens of milliseconds a delivery takes (its SQS send
+ * included), keeps about 5 invocations busy at once; 20 leaves room for bursts and a slow queue, while a flood
+ * gets 429 answers (never billed) instead of taking the account's shared concurrency (1,000 by default, of
+ * which Lambda keeps 100 unreserved) from every other function.
+ */
+export const DEFAULT_RECEIVE_RESERVED_CONCURRENCY = 20;
 
 /** The providers the stack serves, checked, and how the functions are told of them. */
 interface ServedProviders {
@@ -86,7 +102,10 @@ const RECEIVE_TIMEOUT = Duration.millis(RECEIVE_TIMEOUT_MS);
  * ```
  */
 export class CampaignInbox extends Construct {
+  /** The HTTP API: the webhooks' front door with `frontDoor: 'httpApi'`, and the campaign dashboard's always. */
   readonly api: ReceiverApi;
+  /** The webhooks' front door with `frontDoor: 'functionUrl'`: a function URL on the receive function. */
+  readonly functionUrl: lambda.FunctionUrl | undefined;
   readonly queue: EventQueue;
   readonly records: RecordsTable;
   readonly rawBodies: RawBodies;
@@ -129,6 +148,7 @@ export class CampaignInbox extends Construct {
       visibilityTimeoutSeconds: this.queue.visibilityTimeout.toSeconds(),
     });
     this.receiveFunction = this.addReceiveFunction(config, providers);
+    this.functionUrl = this.addFunctionUrl(config, props.receiveReservedConcurrency);
     this.processFunction = this.addProcessFunction(config);
     this.repairFunction = this.addRepairFunction(config);
     this.api = this.addApi(config, providers);
@@ -376,12 +396,52 @@ export class CampaignInbox extends Construct {
     return repair;
   }
 
+  /**
+   * The function URL in front of the receive function, with `frontDoor: 'functionUrl'`: no authentication by
+   * AWS (a webhook sender cannot sign AWS requests), the function's reserved concurrency as its throttle.
+   * @throws naming `frontDoor` and the key, for an option that needs the HTTP API's webhook routes (see
+   *   `checkFrontDoor`); naming `receiveReservedConcurrency` when it is given without a function URL, or is not
+   *   an integer from 1 to 900.
+   */
+  private addFunctionUrl(config: InboxConfig, reserved: number | undefined): lambda.FunctionUrl | undefined {
+    if (checkFrontDoor(config) !== 'functionUrl') {
+      if (reserved !== undefined)
+        throw new Error(
+          'receiveReservedConcurrency needs frontDoor functionUrl: with the HTTP API in front, its stage and route throttles limit the receive function',
+        );
+      return undefined;
+    }
+    const concurrency = reserved ?? DEFAULT_RECEIVE_RESERVED_CONCURRENCY;
+    // Lambda's default concurrency quota is 1,000 a Region, and it always keeps 100 of them unreserved.
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 900)
+      throw new Error(
+        `receiveReservedConcurrency must be an integer from 1 to 900, got ${JSON.stringify(reserved)}`,
+      );
+    const fn = this.receiveFunction.function;
+    (fn.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = concurrency;
+    // With NONE, aws-cdk-lib adds the two resource-based permissions a public function URL needs: anyone may
+    // call lambda:InvokeFunctionUrl, and lambda:InvokeFunction only through the function URL.
+    const url = fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+    // AwsSolutions has no rule on a public function URL; the packs that check it (NIST 800-53 R5 among them)
+    // flag the two permissions with principal `*`.
+    Validations.of(fn).acknowledge({
+      id: 'NIST.800.53.R5-LambdaFunctionPublicAccessProhibited',
+      reason:
+        "Webhook senders cannot sign AWS requests: every delivery is authenticated in the receive function by an HMAC over the raw body (or a secret URL token compared in constant time), and the function's reserved concurrency bounds what unauthenticated calls can take.",
+    });
+    return url;
+  }
+
   private addApi(config: InboxConfig, providers: ServedProviders): ReceiverApi {
+    // Behind a function URL the API still serves the campaign dashboard (its routes need the JWT authorizer a
+    // function URL does not have), and takes no webhooks: it bills only the dashboard's own requests.
+    const webhookRoutes = this.functionUrl === undefined;
     const api = new ReceiverApi(this, 'Api', {
       handler: this.receiveFunction.function,
       throttleRateLimit: config.throttleRateLimit,
       throttleBurstLimit: config.throttleBurstLimit,
       logRetentionDays: config.logRetentionDays,
+      webhookRoutes,
       providers: providers.served.map((name) => ({
         name,
         ...providerThrottle(providers.throttles, name),
@@ -554,6 +614,8 @@ export class CampaignInbox extends Construct {
 
   /** @returns the URL to paste into the provider's console, e.g. SORI Console → Settings → Webhooks. */
   webhookUrl(provider: string): string {
+    // A function URL ends with a slash (`https://<id>.lambda-url.<region>.on.aws/`).
+    if (this.functionUrl) return `${this.functionUrl.url}webhooks/${provider}`;
     return `${this.api.url}/webhooks/${provider}`;
   }
 

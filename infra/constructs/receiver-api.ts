@@ -35,6 +35,11 @@ export interface ReceiverApiProps {
    * its own; none: every path is served by the two catch-all routes alone, as before.
    */
   providers?: readonly ProviderRoutes[];
+  /**
+   * Whether the API takes webhooks at all; default true. False when a function URL is the webhooks' front door:
+   * the API then serves the campaign dashboard alone, and no second door leads to the receive function.
+   */
+  webhookRoutes?: boolean;
 }
 
 /** The metric the access logs give of the stage's 429 answers, by API. */
@@ -80,12 +85,13 @@ export class ReceiverApi extends Construct {
     });
     // The token route serves providers that authenticate by URL token (and SORI only with allowUnsigned on);
     // the receive function refuses it for any other.
-    const paths = ['/webhooks/{provider}', '/webhooks/{provider}/{token}'];
+    const webhooks = props.webhookRoutes ?? true;
+    const paths = webhooks ? ['/webhooks/{provider}', '/webhooks/{provider}/{token}'] : [];
     for (const path of paths) this.api.addRoutes({ path, methods: [apigw.HttpMethod.ANY], integration });
 
     const routeSettings: RouteSettings = {};
     const providerRoutes = new Map<string, apigw.HttpRoute[]>();
-    for (const provider of props.providers ?? []) {
+    for (const provider of webhooks ? (props.providers ?? []) : []) {
       if (!ROUTE_SEGMENT.test(provider.name) || providerRoutes.has(provider.name)) {
         throw new Error(
           `provider ${JSON.stringify(provider.name)} cannot have routes of its own: a name is one path segment, given once`,
