@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DeleteQueueCommand } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { QueueMessage } from '../../lib/events/event-record';
 import { rotateSecret } from '../../lib/signature/rotate-secret';
+import { credentialsOf } from '../../lib/signature/signing-secrets';
 import { hexSignature, soriBody, soriPayload } from '../support/deliveries';
 import {
   type DeployedReceive,
@@ -216,5 +219,40 @@ describe.each(['httpApi', 'functionUrl'] as const)('the answer table through the
     const response = await send(door, { path: '/webhooks/sori', headers: signed(click), body: click });
     expect([response.statusCode, response.headers?.['retry-after']]).toEqual([503, '5']);
     expect(JSON.parse(String(response.body))).toEqual({ message: 'Service Unavailable' });
+  });
+});
+
+describe('apps and URL tokens through the function URL, which has no routes of its own', () => {
+  const ADREFORM = readFileSync(
+    join(import.meta.dirname, '../../examples/payloads/adreform/screenshot-set-approved.json'),
+    'utf8',
+  );
+
+  it("verifies each SORI app with its own key from the path's last segment, refuses app A's delivery on app B's URL, and takes a URL-token provider's token from the path", async () => {
+    let document = rotateSecret(generatedSecretDocument({ frontDoor: 'functionUrl' }), 'sori', SECRET);
+    document = rotateSecret(document, 'sori', 'sk_agency_a_0123456789', 'agency-a');
+    document = rotateSecret(document, 'sori', 'sk_agency_b_0123456789', 'agency-b');
+    receive = await loadDeployedReceive({ document, props: { frontDoor: 'functionUrl' } });
+    const token = credentialsOf(document, 'adreform').urlToken ?? '';
+    const answer = async (request: DeployedRequest) =>
+      (await invokeFunctionUrl(receive as DeployedReceive, request)).statusCode;
+
+    const agencyA = signed(click, 'sk_agency_a_0123456789');
+    expect(await answer({ path: '/webhooks/sori/agency-a', headers: agencyA, body: click })).toBe(202);
+    expect(await answer({ path: '/webhooks/sori/agency-b', headers: agencyA, body: click })).toBe(401);
+    expect(await answer({ path: '/webhooks/sori', headers: agencyA, body: click })).toBe(401);
+    expect(await answer({ path: '/webhooks/sori', headers: signed(click), body: click })).toBe(202);
+    const json = { 'content-type': 'application/json' };
+    expect(await answer({ path: `/webhooks/adreform/${token}`, headers: json, body: ADREFORM })).toBe(202);
+    expect(await answer({ path: '/webhooks/adreform/not-the-token', headers: json, body: ADREFORM })).toBe(
+      401,
+    );
+    // A segment no path variable could hold (a malformed escape) is no route's: 404, not a failure.
+    expect(await answer({ path: '/webhooks/sori/%E0%A4%A', headers: signed(click), body: click })).toBe(404);
+
+    const apps = (await receive.takeQueued()).map(
+      (body) => ((JSON.parse(body) as QueueMessage).record as { app?: string }).app,
+    );
+    expect(apps).toEqual(['agency-a', 'default', 'default']);
   });
 });
