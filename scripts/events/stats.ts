@@ -1,7 +1,7 @@
 // `events stats`: exact counters, one row per provider, campaign and day (or summed over the days).
 import { providerNames } from '../../lib/providers';
 import { type CampaignDayStats, CampaignStats } from '../../lib/queries/campaign-stats';
-import { daysNewestFirst, TYPE_QUERY_MAX_DAYS } from '../../lib/queries/records-repository';
+import { type DayRangePlan, planDayRange } from '../../lib/queries/event-plan';
 import { type SignalReport, signalReport } from '../../lib/signals/report';
 import { readSignalThresholds } from '../../lib/signals/thresholds';
 import { readProviderDays } from '../../lib/table/provider-days';
@@ -43,19 +43,13 @@ const formatCtr = (row: { ctr: number | null }) => ({
   ctr: row.ctr === null ? null : Number(row.ctr.toFixed(4)),
 });
 
-/** The days asked for: one campaign's whole life by default, else the last 7 days, at most 366. */
-function dayRange(values: Values): { since: string; until: string } {
-  const until = parseDay('--until', values.until) ?? new Date().toISOString().slice(0, 10);
-  const since =
-    parseDay('--since', values.since) ??
-    (values.campaign
-      ? '0000-00-00'
-      : new Date(Date.parse(until) - 6 * 86_400_000).toISOString().slice(0, 10));
-  if (since > until) throw new UsageError('--since is after --until');
-  if (!values.campaign && Date.parse(until) - Date.parse(since) >= TYPE_QUERY_MAX_DAYS * 86_400_000) {
-    throw new UsageError(`stats across campaigns covers at most ${TYPE_QUERY_MAX_DAYS} days`);
-  }
-  return { since, until };
+/** The days asked for, as the query planner plans a reading of counters. */
+function dayRange(values: Values): DayRangePlan {
+  // `--until` is checked first, as it always was: with both wrong, the message names it.
+  const until = parseDay('--until', values.until);
+  const plan = planDayRange({ campaign: values.campaign, since: parseDay('--since', values.since), until });
+  if ('problem' in plan) throw new UsageError(plan.problem);
+  return plan;
 }
 
 /** One campaign, a row per provider and day. */
@@ -71,12 +65,7 @@ async function oneCampaign(
   return rows.sort((a, b) => a.day.localeCompare(b.day) || a.provider.localeCompare(b.provider));
 }
 
-async function printStats(
-  counters: CampaignStats,
-  values: Values,
-  range: { since: string; until: string },
-  io: EventsIo,
-) {
+async function printStats(counters: CampaignStats, values: Values, range: DayRangePlan, io: EventsIo) {
   const providers = values.provider ? [values.provider] : providerNames();
   if (values.campaign) {
     const rows = await oneCampaign(counters, providers, values.campaign, range);
@@ -85,7 +74,7 @@ async function printStats(
   }
   // Every campaign over the range, per provider: daily counters summed; unique_devices is the sum of each
   // day's uniques.
-  const rows = await counters.rangeStats(providers, daysNewestFirst(range.since, range.until));
+  const rows = await counters.rangeStats(providers, range.days ?? []);
   print(io, rows.map(formatCtr), values.json, RANGE_COLUMNS);
 }
 
@@ -128,7 +117,7 @@ export function signalRows(report: SignalReport): Record<string, unknown>[] {
 async function printSignals(
   target: { client: CampaignStatsClient; tableName: string },
   values: Values,
-  range: { since: string; until: string },
+  range: DayRangePlan,
   io: EventsIo,
 ) {
   const counters = new CampaignStats(target.client, target.tableName);
@@ -139,7 +128,7 @@ async function printSignals(
           providers.map((p) => counters.counterItems(p, values.campaign as string, range.since, range.until)),
         )
       ).flat()
-    : await counters.daysCounterItems(providers, daysNewestFirst(range.since, range.until));
+    : await counters.daysCounterItems(providers, range.days ?? []);
   const days = (
     await Promise.all(
       providers.map((p) => readProviderDays(target.client, target.tableName, p, range.since, range.until)),
