@@ -63,16 +63,29 @@ export interface EventPlan {
 
 const without = (filters: Filter[], attribute: string) => filters.filter(([name]) => name !== attribute);
 
+/** How a plan may read, beyond what the query asks for. */
+export interface PlanOptions {
+  /**
+   * `'never'`: a query that names no campaign, device or type is read day by day, oldest first, like a type,
+   * rather than by a scan of the whole table (a replay reads a range day by day so that it can resume at any
+   * partition). Default `'when nothing narrows'`: an export with no filter reads everything anyway.
+   */
+  scan?: 'when nothing narrows' | 'never';
+}
+
 /**
  * Plans the reads of a query: a campaign or a device names its own partitions; a type, or no filter, is read
  * day by day (newest first: the last {@link TYPE_QUERY_DEFAULT_DAYS} days unless `since` says otherwise, at most
- * {@link TYPE_QUERY_MAX_DAYS}; oldest first: every day from `since`). Nothing is read here.
- * @throws when an export by type has no first day (every day from it would be read).
+ * {@link TYPE_QUERY_MAX_DAYS}; oldest first: every day from `since`). No filter, oldest first, is a scan unless
+ * `options.scan` is `'never'`. Nothing is read here.
+ * @throws when a reading oldest first, by type or day by day with no filter, has no first day (every day from it
+ *   would be read).
  */
 export function planEvents(
   query: Omit<EventQuery, 'limit'>,
   order: EventPlan['order'],
   now = Date.now(),
+  options: PlanOptions = {},
 ): EventPlan {
   const since = query.since ?? '0000';
   const until = `${query.until ?? '9999'}\uffff`;
@@ -101,8 +114,11 @@ export function planEvents(
   }
   const type = query.type;
   if (!type) {
-    if (order === 'oldest first') return plan({ by: 'scan' });
-    return plan({ by: 'every type and campaign', days: daysNewestFirst(query.since, query.until, now) });
+    if (order === 'newest first')
+      return plan({ by: 'every type and campaign', days: daysNewestFirst(query.since, query.until, now) });
+    if (options.scan !== 'never') return plan({ by: 'scan' });
+    if (!query.since) throw new Error('a reading of every day needs a first day (since)');
+    return plan({ by: 'every type and campaign', days: daysOldestFirst(query.since, query.until, now) });
   }
   if (order === 'oldest first' && !query.since)
     throw new Error('an export by type needs a first day (since)');

@@ -1,6 +1,6 @@
 import type { AttributeValue, DynamoDBClient, QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
-import { daysOldestFirst } from '../queries/records-repository';
+import { type EventPlan, type Filter, planEvents, type TimeBounds } from '../queries/event-plan';
 import { dayCampaigns } from '../table/counter-items';
 import { callOptions } from '../table/deadline';
 import {
@@ -93,6 +93,24 @@ function typesOf(range: ReplayRange, provider: string): readonly string[] {
   return types;
 }
 
+/** A provider's plan of a range, read day by day: a campaign's days, or each day's types and campaigns. */
+type DayPlan = EventPlan & { sources: { by: 'campaign' | 'type' | 'every type and campaign' } };
+
+/**
+ * Plans a provider's part of a range as the queries plan theirs, oldest first, never by a scan: a replay resumes
+ * at any partition of any day, which a scan's pages cannot give.
+ */
+function planRead(range: ReplayRange, provider: string): DayPlan {
+  const { campaign, type, since, until } = range;
+  const plan = planEvents({ provider, campaign, type, since, until }, 'oldest first', undefined, {
+    scan: 'never',
+  });
+  const { sources } = plan;
+  if (sources.by === 'campaign' || sources.by === 'type' || sources.by === 'every type and campaign')
+    return { ...plan, sources };
+  throw new Error(`a replay range cannot be read by ${sources.by}`);
+}
+
 /** One partition's events in the range: a base-table partition or an index partition. */
 interface Source {
   position: SourcePosition;
@@ -172,16 +190,24 @@ export class RangeReader {
   /** The range's sources in order, those before `from` left out. */
   private async *sources(range: ReplayRange, from?: ReplayCursor): AsyncGenerator<Source> {
     const providers = [...range.providers].sort(byCodeUnits);
-    const lastDay = range.until.slice(0, 10);
     for (const provider of providers) {
       if (from && provider < from.source[0]) continue;
-      const days = range.campaign
-        ? await this.campaignDays(provider, range.campaign, range.since.slice(0, 10), lastDay)
-        : daysOldestFirst(range.since, range.until);
-      if (range.campaign) days.push(AFTER_EVERY_DAY);
+      const plan = planRead(range, provider);
+      const days =
+        plan.sources.by === 'campaign'
+          ? [
+              ...(await this.campaignDays(
+                provider,
+                plan.sources.campaign,
+                plan.sources.firstDay,
+                plan.sources.lastDay,
+              )),
+              AFTER_EVERY_DAY,
+            ]
+          : plan.sources.days;
       for (const day of days) {
         if (from && comparePositions([provider, day, 99, '', 0], from.source) < 0) continue;
-        const sources = await this.daySources(provider, day, range);
+        const sources = await this.daySources(plan, day, range);
         sources.sort((a, b) => comparePositions(a.position, b.position));
         for (const source of sources) {
           if (from && comparePositions(source.position, from.source) < 0) continue;
@@ -208,18 +234,18 @@ export class RangeReader {
     return items.map((item) => item[RECORDS_TABLE.sortKey]?.S ?? '').filter(Boolean);
   }
 
-  /** One day's sources of a provider (for one campaign, the day's shards, or its index after every day). */
-  private async daySources(provider: string, day: string, range: ReplayRange): Promise<Source[]> {
+  /** One day's sources of a provider's plan (for one campaign, the day's shards, or its index after every day). */
+  private async daySources(plan: DayPlan, day: string, range: ReplayRange): Promise<Source[]> {
     const { layout } = this.options;
-    const typeFilter = range.type ? [['event', range.type] as const] : [];
+    const { provider, bounds, sources: by } = plan;
     const sources: Source[] = [];
-    if (range.campaign) {
-      const campaign = range.campaign;
+    if (by.by === 'campaign') {
+      const { campaign, filters } = by;
       if (day === AFTER_EVERY_DAY) {
         campaignIndexKeys(provider, campaign, layout).forEach((key, shard) => {
           sources.push({
             position: [provider, day, CAMPAIGN_INDEX, campaign, shard],
-            input: this.indexInput(RECORDS_TABLE.indexes.byCampaign, key, range, typeFilter),
+            input: this.indexInput(RECORDS_TABLE.indexes.byCampaign, key, bounds, filters),
           });
         });
         return sources;
@@ -227,23 +253,24 @@ export class RangeReader {
       shardKeys(campaignDayFamily(provider, campaign, day), layout).forEach((key, shard) => {
         sources.push({
           position: [provider, day, CAMPAIGN_FAMILY, campaign, shard],
-          input: this.familyInput(key, range, typeFilter),
+          input: this.familyInput(key, bounds, filters),
         });
       });
       return sources;
     }
-    const types = range.type ? [range.type] : typesOf(range, provider);
+    const [types, filters, campaignFilters] =
+      by.by === 'type' ? [[by.type], by.filters, by.campaignFilters] : [typesOf(range, provider), [], []];
     for (const type of types) {
       shardKeys(typeDayFamily(provider, type, day), layout).forEach((key, shard) => {
         sources.push({
           position: [provider, day, TYPE_FAMILY, type, shard],
-          input: this.familyInput(key, range, []),
+          input: this.familyInput(key, bounds, filters),
         });
       });
       typeDayIndexKeys(provider, type, day, layout).forEach((key, shard) => {
         sources.push({
           position: [provider, day, TYPE_INDEX, type, shard],
-          input: this.indexInput(RECORDS_TABLE.indexes.byTypeAndDay, key, range, []),
+          input: this.indexInput(RECORDS_TABLE.indexes.byTypeAndDay, key, bounds, filters),
         });
       });
     }
@@ -251,7 +278,7 @@ export class RangeReader {
       shardKeys(campaignDayFamily(provider, campaign, day), layout).forEach((key, shard) => {
         sources.push({
           position: [provider, day, CAMPAIGN_FAMILY, campaign, shard],
-          input: this.familyInput(key, range, typeFilter),
+          input: this.familyInput(key, bounds, campaignFilters),
         });
       });
     }
@@ -261,15 +288,15 @@ export class RangeReader {
   /** A base-table partition's events created in the range, oldest first. */
   private familyInput(
     partitionKey: string,
-    range: ReplayRange,
-    filters: readonly (readonly [string, string])[],
+    bounds: TimeBounds,
+    filters: readonly Filter[],
   ): QueryCommandInput {
     return this.rangeInput(
       { pk: RECORDS_TABLE.partitionKey, sk: RECORDS_TABLE.sortKey },
       partitionKey,
-      `${EVENT_SORT_PREFIX}${range.since}`,
-      // `E#<created_at>#<id>`: a bound one character past `until` takes every id of its last millisecond.
-      `${EVENT_SORT_PREFIX}${range.until}\uffff`,
+      `${EVENT_SORT_PREFIX}${bounds.since}`,
+      // `E#<created_at>#<id>`: the bound one character past `until` takes every id of its last millisecond.
+      `${EVENT_SORT_PREFIX}${bounds.until}`,
       filters,
     );
   }
@@ -278,15 +305,15 @@ export class RangeReader {
   private indexInput(
     index: { name: string; partitionKey: string; sortKey: string },
     partitionKey: string,
-    range: ReplayRange,
-    filters: readonly (readonly [string, string])[],
+    bounds: TimeBounds,
+    filters: readonly Filter[],
   ): QueryCommandInput {
     return {
       ...this.rangeInput(
         { pk: index.partitionKey, sk: index.sortKey },
         partitionKey,
-        range.since,
-        `${range.until}\uffff`,
+        bounds.since,
+        bounds.until,
         filters,
       ),
       IndexName: index.name,
@@ -298,7 +325,7 @@ export class RangeReader {
     partitionKey: string,
     low: string,
     high: string,
-    filters: readonly (readonly [string, string])[],
+    filters: readonly Filter[],
   ): QueryCommandInput {
     const names: Record<string, string> = { '#pk': keys.pk, '#sk': keys.sk };
     const values: Record<string, AttributeValue> = {

@@ -75,6 +75,43 @@ describe('the event query planner', () => {
     expect(planEvents({ provider: 'sori' }, 'oldest first', NOW).sources).toEqual({ by: 'scan' });
   });
 
+  it('never plans a scan when asked not to: no filter, oldest first, reads every day from since, uncapped, and needs since', () => {
+    const never = { scan: 'never' } as const;
+    const range = planEvents(
+      { provider: 'sori', since: '2026-03-08T10:00:00.000Z', until: '2026-03-10T09:00:00.000Z' },
+      'oldest first',
+      NOW,
+      never,
+    );
+    expect(range.sources).toEqual({
+      by: 'every type and campaign',
+      days: ['2026-03-08', '2026-03-09', '2026-03-10'],
+    });
+    expect(range.bounds).toEqual({
+      since: '2026-03-08T10:00:00.000Z',
+      until: '2026-03-10T09:00:00.000Z\uffff',
+    });
+    const year = planEvents(
+      { provider: 'sori', since: '2025-01-01', until: '2026-03-10' },
+      'oldest first',
+      NOW,
+      never,
+    );
+    expect(year.sources.by === 'every type and campaign' && year.sources.days.length).toBe(434);
+    expect(() => planEvents({ provider: 'sori' }, 'oldest first', NOW, never)).toThrow(
+      'a reading of every day needs a first day (since)',
+    );
+    // Narrowed reads plan as they would without the option.
+    const byType = { provider: 'sori', type: 'campaign.click', since: '2026-03-09' };
+    expect(planEvents(byType, 'oldest first', NOW, never)).toEqual(planEvents(byType, 'oldest first', NOW));
+    const byCampaign = { provider: 'sori', campaign: 'cmp_1', since: '2026-03-09' };
+    expect(planEvents(byCampaign, 'oldest first', NOW, never)).toEqual(
+      planEvents(byCampaign, 'oldest first', NOW),
+    );
+    const page = { provider: 'sori', since: '2026-03-09' };
+    expect(planEvents(page, 'newest first', NOW, never)).toEqual(planEvents(page, 'newest first', NOW));
+  });
+
   it('caps a day-by-day page at 366 days and says so, and lets a campaign read any range', () => {
     const wide = {
       providers: ['sori'],
