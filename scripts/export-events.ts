@@ -3,7 +3,8 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { EventRecordSchema } from '../lib/events/event-record';
-import type { EventQuery, RecordsRepository } from '../lib/queries/records-repository';
+import type { EventQuery } from '../lib/queries/event-plan';
+import type { RecordsRepository } from '../lib/queries/records-repository';
 import type { StoredEvent } from '../lib/table/records-table';
 
 /** The columns of a CSV export: one per record field, in the order `query --json` prints them. */

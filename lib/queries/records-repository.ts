@@ -29,7 +29,6 @@ import {
 } from '../table/records-table';
 import { getItems, queryItems, queryPages, scanPages } from '../table/table-io';
 import { CampaignStats } from './campaign-stats';
-
 import {
   type EventPlan,
   type EventQuery,
@@ -38,9 +37,6 @@ import {
   planEvents,
   type TimeBounds,
 } from './event-plan';
-
-export type { EventQuery } from './event-plan';
-export { daysNewestFirst, daysOldestFirst, TYPE_QUERY_DEFAULT_DAYS, TYPE_QUERY_MAX_DAYS } from './event-plan';
 
 /** Reads the records table for the CLI and the dashboard. Knows DynamoDB, nothing of Lambda or HTTP. */
 export class RecordsRepository {
