@@ -1,4 +1,6 @@
 import { CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as cw from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -155,6 +157,7 @@ export class CampaignInbox extends Construct {
     this.firewall = this.addFirewall(config);
     this.dashboard = this.addDashboard(config, providers);
     this.monitoring = this.addMonitoring(config, providers);
+    this.addFunctionUrlAlarms();
     this.alerts = this.addAlerts(config, providers);
     this.destinations = addEventDestinations(this, this.records.table, config.destinations);
     this.replay = this.addReplay(config, providers);
@@ -430,6 +433,67 @@ export class CampaignInbox extends Construct {
         "Webhook senders cannot sign AWS requests: every delivery is authenticated in the receive function by an HMAC over the raw body (or a secret URL token compared in constant time), and the function's reserved concurrency bounds what unauthenticated calls can take.",
     });
     return url;
+  }
+
+  /**
+   * Behind a function URL the HTTP API's alarms see the dashboard's requests only: the webhooks' 5xx answers,
+   * the 429s of a full reserved concurrency and a flood of refusals are alarmed on from the function URL's own
+   * metrics (`AWS/Lambda`, by function name) and the function's throttles, beside the others and on their topic.
+   */
+  private addFunctionUrlAlarms(): void {
+    if (!this.functionUrl) return;
+    const fn = this.receiveFunction.function;
+    const period = Duration.minutes(5);
+    const url = (metricName: string) =>
+      new cw.Metric({
+        namespace: 'AWS/Lambda',
+        metricName,
+        dimensionsMap: { FunctionName: fn.functionName },
+        statistic: cw.Stats.SUM,
+        period,
+      });
+    const onAny = {
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+    };
+    const alarms = [
+      new cw.Alarm(this, 'FunctionUrl5xxAlarm', {
+        alarmDescription: 'The webhook function URL answered 5xx: senders retry, but only a few times.',
+        metric: url('Url5xxCount'),
+        ...onAny,
+      }),
+      new cw.Alarm(this, 'FunctionUrlThrottledAlarm', {
+        alarmDescription:
+          'The receive function was throttled in the last 5 minutes: its reserved concurrency (receiveReservedConcurrency) was full, so the function URL answered 429; senders retry 429 only a few times.',
+        metric: fn.metricThrottles({ period, statistic: cw.Stats.SUM }),
+        ...onAny,
+      }),
+      new cw.Alarm(this, 'FunctionUrlClientErrorRateAlarm', {
+        alarmDescription:
+          'Over half of at least 50 requests to the webhook function URL in 5 minutes were answered 4xx (refused or throttled): a sender with a wrong URL or secret, or a flood of unauthenticated traffic.',
+        metric: new cw.MathExpression({
+          expression: 'IF(n >= 50, 100 * e / n, 0)',
+          usingMetrics: { e: url('Url4xxCount'), n: url('UrlRequestCount') },
+          period,
+          label: 'Function URL 4xx (%)',
+        }),
+        threshold: 50,
+        evaluationPeriods: 1,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+    const topic = this.monitoring.topic;
+    for (const alarm of alarms) {
+      if (topic) {
+        alarm.addAlarmAction(new cwActions.SnsAction(topic));
+        alarm.addOkAction(new cwActions.SnsAction(topic));
+      }
+      // On the operations dashboard's alarm status widget with the others.
+      this.monitoring.alarms.push(alarm);
+    }
   }
 
   private addApi(config: InboxConfig, providers: ServedProviders): ReceiverApi {

@@ -135,6 +135,36 @@ describe('frontDoor functionUrl', () => {
     ).toContain('NIST.800.53.R5-LambdaFunctionPublicAccessProhibited');
   });
 
+  it("alarms on the function URL's 5xx, the receive function's throttles (429) and a 4xx rate over half, on the alarms' topic and the operations dashboard; none of them with the HTTP API in front", () => {
+    const alerted = synth({ frontDoor: 'functionUrl', alarmEmail: 'ops@example.com' });
+    const alarms = Object.values(alerted.template.findResources('AWS::CloudWatch::Alarm')).map(
+      (alarm) => alarm.Properties as Record<string, unknown>,
+    );
+    const byMetric = (name: string) =>
+      alarms.find(
+        (alarm) =>
+          JSON.stringify(alarm).includes(`"${name}"`) && JSON.stringify(alarm).includes(alerted.receiveId),
+      );
+    for (const name of ['Url5xxCount', 'Throttles', 'Url4xxCount']) {
+      const alarm = byMetric(name);
+      expect(alarm, name).toBeDefined();
+      expect(JSON.stringify(alarm?.AlarmActions)).toContain('AlarmTopic');
+    }
+    expect(JSON.stringify(byMetric('Url4xxCount'))).toContain('UrlRequestCount');
+    const dashboard = Object.values(alerted.template.findResources('AWS::CloudWatch::Dashboard'))[0];
+    const body = JSON.stringify(dashboard?.Properties?.DashboardBody);
+    const urlAlarmIds = Object.entries(alerted.template.findResources('AWS::CloudWatch::Alarm'))
+      .filter(([id]) => id.includes('FunctionUrl'))
+      .map(([id]) => id);
+    expect(urlAlarmIds).toHaveLength(3);
+    for (const id of urlAlarmIds) expect(body).toContain(id);
+    const plain = JSON.stringify(
+      synth({ alarmEmail: 'ops@example.com' }).template.findResources('AWS::CloudWatch::Alarm'),
+    );
+    expect(plain).not.toContain('Url5xxCount');
+    expect(plain).not.toContain('Url4xxCount');
+  });
+
   it('is read from context, and the stack built from it has the function URL', () => {
     const config = readConfig(context({ frontDoor: 'functionUrl' }));
     expect(config.frontDoor).toBe('functionUrl');
