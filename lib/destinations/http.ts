@@ -8,6 +8,7 @@ import {
   deliveredEvent,
   sleep,
 } from './destination';
+import { redactedUrl } from './redacted-url';
 
 /** The URL an {@link HttpDestination} POSTs to, and how it tries. */
 export interface HttpDestinationOptions {
@@ -25,6 +26,26 @@ export interface HttpDestinationOptions {
   fetch?: typeof fetch;
 }
 
+/**
+ * The URL's userinfo as basic authentication (RFC 7617: `user:password`, each as the URL's percent-encoding
+ * decodes it), which fetch would refuse within the URL; none when the URL has none or the headers given carry an
+ * `authorization` of their own.
+ */
+function basicAuthorization(url: URL, headers: Record<string, string> | undefined): Record<string, string> {
+  if (url.username === '' && url.password === '') return {};
+  if (Object.keys(headers ?? {}).some((name) => name.toLowerCase() === 'authorization')) return {};
+  const decoded = (part: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      // A `%` not followed by two hex digits is kept as typed, as the URL parser kept it.
+      return part;
+    }
+  };
+  const credentials = `${decoded(url.username)}:${decoded(url.password)}`;
+  return { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
+}
+
 /** The header carrying the record id, as Stripe and the IETF draft on idempotency keys name it. */
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
@@ -35,7 +56,14 @@ export const IDEMPOTENCY_HEADER = 'idempotency-key';
  */
 export class HttpDestination implements Destination {
   readonly kind = 'http' as const;
+  /** The URL with its userinfo and query values hidden (see {@link redactedUrl}): what messages show. */
   readonly target: string;
+  /** The URL as given, secrets included: what tells one destination from another, never shown. */
+  readonly url: string;
+  /** Where the requests go: the URL without its userinfo, which goes in {@link authorization}. */
+  private readonly endpoint: string;
+  /** Basic authentication of the URL's userinfo, unless a header given says otherwise. */
+  private readonly authorization: Record<string, string>;
   private readonly attempts: number;
   private readonly backoffMs: number;
   private readonly timeoutMs: number;
@@ -43,10 +71,15 @@ export class HttpDestination implements Destination {
   private readonly fetch: typeof fetch;
 
   constructor(private readonly options: HttpDestinationOptions) {
+    this.url = options.url;
+    this.target = redactedUrl(options.url);
     const url = new URL(options.url);
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      throw new Error(`an HTTP destination is an http(s) URL, not ${options.url}`);
-    this.target = options.url;
+      throw new Error(`an HTTP destination is an http(s) URL, not ${this.target}`);
+    this.authorization = basicAuthorization(url, options.headers);
+    url.username = '';
+    url.password = '';
+    this.endpoint = url.href;
     this.attempts = Math.max(1, options.attempts ?? 6);
     this.backoffMs = options.backoffMs ?? 500;
     this.timeoutMs = options.timeoutMs ?? 10_000;
@@ -104,9 +137,10 @@ export class HttpDestination implements Destination {
     for (let attempt = 1; attempt <= this.attempts; attempt++) {
       if (attempt > 1) await sleep(backoff(attempt, this.backoffMs));
       try {
-        const response = await this.fetch(this.options.url, {
+        const response = await this.fetch(this.endpoint, {
           method: 'POST',
           headers: {
+            ...this.authorization,
             ...this.options.headers,
             'content-type': 'application/json',
             [IDEMPOTENCY_HEADER]: id,
@@ -124,12 +158,20 @@ export class HttpDestination implements Destination {
         why =
           (error as Error).name === 'TimeoutError'
             ? `no answer within ${this.timeoutMs} ms`
-            : String((error as Error).cause ?? error);
+            : this.withoutSecrets(String((error as Error).cause ?? error));
       }
     }
     throw new DestinationError(
-      `${this.options.url} did not take ${what} ${id} after ${this.attempts} tries: ${why}`,
+      `${this.target} did not take ${what} ${id} after ${this.attempts} tries: ${why}`,
       [id],
     );
+  }
+
+  /** An error's text with the URL, as given or as fetched, shown as {@link target} (errors may quote it). */
+  private withoutSecrets(text: string): string {
+    let shown = text;
+    for (const url of new Set([this.url, new URL(this.url).href, this.endpoint]))
+      shown = shown.split(url).join(this.target);
+    return shown;
   }
 }

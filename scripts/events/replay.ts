@@ -15,6 +15,7 @@ import {
   ReactionDestination,
   ReactionModuleError,
 } from '../../lib/destinations/reaction';
+import { redactedUrl } from '../../lib/destinations/redacted-url';
 import { SqsDestination } from '../../lib/destinations/sqs';
 import { findProvider } from '../../lib/providers';
 import {
@@ -165,13 +166,13 @@ async function destinationOf(values: ReplayValues): Promise<Destination> {
       try {
         return new HttpDestination({ url: target });
       } catch {
-        throw new UsageError(`--target must be an http(s) URL, got ${JSON.stringify(target)}`);
+        throw new UsageError(`--target must be an http(s) URL, got ${JSON.stringify(redactedUrl(target))}`);
       }
     }
     case 'sqs': {
       if (!target) throw new UsageError('--to sqs needs --target <queue URL>');
       if (!/^https?:\/\/[^/]+\/./.test(target))
-        throw new UsageError(`--target must be a queue URL, got ${JSON.stringify(target)}`);
+        throw new UsageError(`--target must be a queue URL, got ${JSON.stringify(redactedUrl(target))}`);
       // A local SQS-API server takes any key; AWS needs the user's settings.
       const local = localQueueEndpoint(target);
       const client = local ? localSqs(local) : new SQSClient({ region: await requireRegion(values.region) });
@@ -202,6 +203,16 @@ async function destinationOf(values: ReplayValues): Promise<Destination> {
   }
 }
 
+/**
+ * The destination as a checkpoint names it: an HTTP endpoint by its URL as given, since two tokens of one
+ * endpoint may be two receivers (the checkpoint is the user's own file, written for them alone; outputs show
+ * the URL with its secrets hidden).
+ */
+const checkpointDestination = (destination: Destination) => ({
+  kind: destination.kind,
+  target: destination instanceof HttpDestination ? destination.url : destination.target,
+});
+
 /** The checkpoint to resume from, when the file is there. @throws {UsageError} when it is another replay's. */
 async function resumeFrom(path: string | undefined, range: ReplayRange, destination: Destination) {
   if (!path) return undefined;
@@ -212,7 +223,7 @@ async function resumeFrom(path: string | undefined, range: ReplayRange, destinat
     if (error instanceof CheckpointError) throw new UsageError(`--checkpoint: ${error.message}`);
     throw error;
   }
-  if (checkpoint && !sameReplay(checkpoint, range, destination))
+  if (checkpoint && !sameReplay(checkpoint, range, checkpointDestination(destination)))
     throw new UsageError(
       `--checkpoint ${path} is another replay's (its range, filters or destination differ): name another file`,
     );
@@ -232,7 +243,7 @@ function countOnly(values: ReplayValues, range: ReplayRange, io: EventsIo): Prom
 
 /** Writes the replay's checkpoint to `path` after each page and at the end; nothing without a path. */
 function checkpointWriter(path: string | undefined, range: ReplayRange, destination: Destination) {
-  const about = { kind: destination.kind, target: destination.target };
+  const about = checkpointDestination(destination);
   return (cursor: ReplayCheckpoint['cursor'], sent: number, complete: boolean) =>
     path
       ? writeCheckpoint(path, {
