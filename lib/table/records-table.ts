@@ -31,6 +31,7 @@ import { histogramOf, REACH_ATTRIBUTE, type ReachHistogram } from './reach';
  * | a provider's day (reach, deliveries)        | table | `PROVIDERDAY#<provider>`                       | `<day>`                     |
  * | a device's days in each campaign            | table | `REACH#<provider>#<device_id>`                 | `<campaign>`                |
  * | counters claimed since the last repair      | gsi2  | `STATS#PENDING`                                | `<day>#<provider>#<campaign>` |
+ * | a day's signal notices, for destinations    | table | `SIGNAL#<day>`                                 | `<signal>#<state>#<hash>`   |
  * | a quarantined delivery (and its dedup)      | table | `QUARANTINE#<id>`                              | `RECORD`                    |
  * | quarantined deliveries, oldest first        | gsi1  | `QUARANTINE`                                   | `<received_at>#<id>`        |
  * | a provider's current state of an entity     | table | `STATE#<provider>#<key>`                       | `RECORD`                    |
@@ -42,6 +43,11 @@ import { histogramOf, REACH_ATTRIBUTE, type ReachHistogram } from './reach';
  * the first marker of a campaign-day's counted events (`counted`) moves that day's unique devices. The last
  * rows are for providers whose payloads have no time (Symphony): a retry arrives with another receipt time, so
  * such an event is keyed by its id and found through the indexes, as few as they are.
+ *
+ * A signal notice (see `notice-items.ts`) is written once, by the fold that raises its signal, with a conditional
+ * put on a key made of what the signal is (`<hash>`), so a fold taken over or a later fold raising the same
+ * signal writes nothing more; it carries no index key and is kept 7 days (TTL), long enough for a taken-over
+ * fold and a day's late deliveries to find it.
  *
  * Counter items count events per event type (`n:<event>`) and unique devices (`devices`). Which event types
  * are impressions or clicks is decided when an event is received, by its provider's code of that day: the event
