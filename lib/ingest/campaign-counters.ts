@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { type CountedKind, type CountedKinds, kindOf } from '../events/event-record';
 import { countedEvents, currentCountedKinds } from '../receive/event-policy';
-import { isLogin, type SignalFact, signalFactOf } from '../signals/facts';
+import { isLogin, signalFactOf } from '../signals/facts';
 import {
   type CampaignEventFact,
   type CampaignSignalChange,
@@ -10,17 +10,6 @@ import {
   SignalFold,
 } from '../signals/fold-signals';
 import { impressionsAndClicks, isHighCtr, noSignals, type SignalCounts } from '../signals/signal-counts';
-import {
-  addBounded,
-  type CampaignSignals,
-  campaignSignalAttributes,
-  campaignSignalsOf,
-  type LoginSignals,
-  MAX_FLAGS,
-  MAX_ORPHANS,
-  orphanEntry,
-  parseOrphan,
-} from '../signals/signal-items';
 import { campaignNotices, loginNotices, putNotices } from '../signals/signal-notices';
 import { DEFAULT_SIGNAL_THRESHOLDS, type SignalThresholds } from '../signals/thresholds';
 import {
@@ -60,6 +49,7 @@ import {
   deviceReachUnchanged,
   readDeviceReach,
 } from '../table/device-reach';
+import type { SignalFact } from '../table/journal-facts';
 import {
   DELIVERY_FIGURES,
   fromProviderDayItem,
@@ -100,6 +90,17 @@ import {
   type TableLayout,
   WRITER_ATTRIBUTE,
 } from '../table/records-table';
+import {
+  addBounded,
+  type CampaignSignals,
+  campaignSignalAttributes,
+  campaignSignalsOf,
+  type LoginSignals,
+  MAX_FLAGS,
+  MAX_ORPHANS,
+  orphanEntry,
+  parseOrphan,
+} from '../table/signal-attributes';
 import { getItems, type Item, keyOf, putIf, putItemIfAbsent, queryItems, updateIf } from '../table/table-io';
 import { setCountedFlag } from './event-writer';
 

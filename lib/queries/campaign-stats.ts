@@ -2,7 +2,6 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { CountedKinds } from '../events/event-record';
 import { findProvider } from '../providers';
 import type { SignalledCounterItem } from '../signals/report';
-import { campaignSignalsOf } from '../signals/signal-items';
 import { dayCampaigns } from '../table/counter-items';
 import { dayNumber, MAX_RANGE_DAYS, type ReachHistogram, uniqueOver } from '../table/reach';
 import {
@@ -12,6 +11,7 @@ import {
   RECORDS_TABLE,
   statsPartitionKey,
 } from '../table/records-table';
+import { campaignSignalsOf } from '../table/signal-attributes';
 import { getItems, type Item, queryItems } from '../table/table-io';
 
 /** A counter item as read, with the fraud and quality signals the fold keeps on it. */

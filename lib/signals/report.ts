@@ -1,8 +1,8 @@
 import { currentCountedKinds } from '../receive/event-policy';
 import type { ProviderDay } from '../table/provider-days';
 import type { CounterItem } from '../table/records-table';
+import { burstDevice, type CampaignSignals } from '../table/signal-attributes';
 import { impressionsAndClicks, isHighCtr } from './signal-counts';
-import { burstDevice, type CampaignSignals } from './signal-items';
 import type { SignalThresholds } from './thresholds';
 
 /** A counter item as the read model reads it, with its signals (none for an item folded before they were kept). */

@@ -2,9 +2,14 @@ import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NOTICE_ATTRIBUTES, type NoticeDocument, putNoticeItem } from '../table/notice-items';
 import type { CounterKey } from '../table/records-table';
+import {
+  burstDevice,
+  type CampaignSignals,
+  type LoginSignals,
+  parseOrphan,
+} from '../table/signal-attributes';
 import type { SignalCounts } from './signal-counts';
 import { isHighCtr } from './signal-counts';
-import { burstDevice, type CampaignSignals, type LoginSignals, parseOrphan } from './signal-items';
 import { SIGNAL_VARIABLES, type SignalThresholds } from './thresholds';
 
 /** A signal's name, as `events stats --signals`, the dashboard and the metrics name it. */

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { type LoginSignals, loginSignalAttributes, loginSignalsOf } from '../signals/signal-items';
 import { histogramAttribute, histogramOf, REACH_ATTRIBUTE, type ReachHistogram } from './reach';
 import { RECORDS_TABLE } from './records-table';
+import { type LoginSignals, loginSignalAttributes, loginSignalsOf } from './signal-attributes';
 import { type Item, queryItems } from './table-io';
 
 /**

@@ -20,7 +20,6 @@ import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { IDEMPOTENCY_HEADER } from '../../lib/destinations/http';
 import { createLogger } from '../../lib/log';
-import type { CampaignSignals } from '../../lib/signals/signal-items';
 import {
   campaignNotices,
   loginNotices,
@@ -31,6 +30,7 @@ import { DEFAULT_SIGNAL_THRESHOLDS } from '../../lib/signals/thresholds';
 import { foldChangesUpdate, foldStateItem } from '../../lib/table/counter-items';
 import { noticeItem, noticePartitionKey } from '../../lib/table/notice-items';
 import { DEFAULT_LAYOUT } from '../../lib/table/records-table';
+import type { CampaignSignals } from '../../lib/table/signal-attributes';
 import { keyOf } from '../../lib/table/table-io';
 import {
   asConstructOption,

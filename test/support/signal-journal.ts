@@ -9,8 +9,9 @@ import type { QueueMessage } from '../../lib/events/event-record';
 import { type BatchTally, CampaignCounters, type CounterGroup } from '../../lib/ingest/campaign-counters';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
-import { loginFamiliesOf, type SignalFact, signalFactOf } from '../../lib/signals/facts';
+import { loginFamiliesOf, signalFactOf } from '../../lib/signals/facts';
 import { DEFAULT_SIGNAL_THRESHOLDS, type SignalThresholds } from '../../lib/signals/thresholds';
+import type { SignalFact } from '../../lib/table/journal-facts';
 import { counterKeyOf, itemKey, type TableLayout } from '../../lib/table/records-table';
 import { soriPayload } from './deliveries';
 

@@ -10,7 +10,7 @@ import {
   MAX_FLAGS,
   orphanEntry,
   parseOrphan,
-} from '../../lib/signals/signal-items';
+} from '../../lib/table/signal-attributes';
 
 describe('signal attributes', () => {
   it('keep at most their bound of entries and say when some were left out', () => {

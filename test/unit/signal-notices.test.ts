@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { CampaignSignals, LoginSignals } from '../../lib/signals/signal-items';
 import {
   type CampaignSignalsChange,
   campaignNotices,
@@ -10,6 +9,7 @@ import {
 } from '../../lib/signals/signal-notices';
 import { DEFAULT_SIGNAL_THRESHOLDS } from '../../lib/signals/thresholds';
 import { fromNoticeItem, noticeItem, noticeSortKey } from '../../lib/table/notice-items';
+import type { CampaignSignals, LoginSignals } from '../../lib/table/signal-attributes';
 
 const T = DEFAULT_SIGNAL_THRESHOLDS;
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');

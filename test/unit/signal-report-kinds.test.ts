@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { type SignalledCounterItem, signalReport } from '../../lib/signals/report';
-import { campaignSignalsOf } from '../../lib/signals/signal-items';
 import { DEFAULT_SIGNAL_THRESHOLDS } from '../../lib/signals/thresholds';
 import { counterItem } from '../../lib/table/counter-items';
 import { fromCounterItem } from '../../lib/table/records-table';
+import { campaignSignalsOf } from '../../lib/table/signal-attributes';
 
 const THRESHOLDS = { ...DEFAULT_SIGNAL_THRESHOLDS, ctr: 0.5, ctrMinImpressions: 10 };
 const key = { provider: 'sori', campaignId: 'cmp_r', day: '2025-10-14' };
