@@ -1,13 +1,21 @@
-import type { Provider } from '../providers/provider';
-
 /**
  * The version every provider's mapping had before records said which made them: a record or a queue message
  * without a `normalizer` was made by it.
  */
 export const FIRST_NORMALIZER_VERSION = 1;
 
+/**
+ * What a label needs of a provider: its name and the version of its mapping (a provider's own fields, so that
+ * any provider is one without records knowing what else a provider holds).
+ */
+export interface NormalizerSource {
+  name: string;
+  /** Absent for a provider whose mapping never changed: {@link FIRST_NORMALIZER_VERSION}. */
+  normalizerVersion?: number | undefined;
+}
+
 /** @returns the label of the mapping that makes `provider`'s records now, `<name>@<version>` (e.g. `sori@1`). */
-export function normalizerOf(provider: Pick<Provider, 'name' | 'normalizerVersion'>): string {
+export function normalizerOf(provider: NormalizerSource): string {
   return `${provider.name}@${provider.normalizerVersion ?? FIRST_NORMALIZER_VERSION}`;
 }
 
