@@ -9,9 +9,9 @@ import {
   parseCustomProviders,
   registerCustomProviders,
 } from '../../lib/providers/declarative';
+import { authenticate } from '../../lib/receive/authenticate';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { policyFor } from '../../lib/receive/event-policy';
-import { authenticate } from '../../lib/signature/authenticate';
 
 /** A Stripe-like sender: HMAC-SHA256 of `<timestamp>.<body>`, hex, `sha256=` prefixed, with a timestamp header. */
 const ACME = {

@@ -7,8 +7,8 @@ import { interpretAdReform } from '../../lib/providers/adreform';
 import { interpretOptimizely, optimizely } from '../../lib/providers/optimizely';
 import { interpretSymphony, symphony, symphonyState } from '../../lib/providers/symphony';
 import { MAX_REASON_LENGTH } from '../../lib/providers/validation';
+import { ipAllowed } from '../../lib/receive/authenticate';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
-import { ipAllowed } from '../../lib/signature/authenticate';
 import {
   hugeShapes,
   MIB,

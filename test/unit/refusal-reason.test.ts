@@ -2,7 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { createReceiveHandler } from '../../functions/receive-webhook/receive-webhook';
 import { sori } from '../../lib/providers/sori';
-import { authenticate } from '../../lib/signature/authenticate';
+import { authenticate } from '../../lib/receive/authenticate';
 import {
   credentialsOf,
   type SigningSecretDocument,

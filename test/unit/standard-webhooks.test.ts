@@ -3,7 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { SignatureError } from '../../lib/errors';
 import { standardWebhooksScheme } from '../../lib/providers/standard-webhooks';
-import { type AuthRequest, authenticate } from '../../lib/signature/authenticate';
+import { type AuthRequest, authenticate } from '../../lib/receive/authenticate';
 import { signContent } from '../../lib/signature/verify-signature';
 
 // The Standard Webhooks reference libraries' own test vector (libraries/javascript/src/webhook.test.ts, "sign

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { SignatureError } from '../../lib/errors';
 import { sori } from '../../lib/providers/sori';
-import { authenticate, type Credentials } from '../../lib/signature/authenticate';
+import { authenticate, type Credentials } from '../../lib/receive/authenticate';
 import { credentialsOf, type SigningSecretDocument } from '../../lib/signature/signing-secrets';
 import { type SignatureFormat, verifySignature } from '../../lib/signature/verify-signature';
 import { hexSignature, soriBody } from '../support/deliveries';
