@@ -6,7 +6,7 @@
  */
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { sqsSendMessage } from '../../lib/aws/services';
+import { sqsSendMessage } from '../../lib/receive/services';
 import { uniqueName } from '../support/local-aws';
 import { MOTO_REGION } from './support/iam';
 import { moto } from './support/moto';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { AwsTimeoutError, serviceEndpoint } from '../../lib/aws/aws-json-client';
 import { DeadlineExceededError } from '../../lib/aws/deadline';
-import { sqsSendMessage } from '../../lib/aws/services';
+import { sqsSendMessage } from '../../lib/receive/services';
 import { createTestQueues, localClients, takeMessages } from '../support/local-aws';
 import { SQS_OK, type SqsReply, sdkAuthorization, startSqsStandIn } from '../support/sqs-stand-in';
 
