@@ -6,21 +6,27 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { QueueMessage } from '../../lib/events/event-record';
 import { rotateSecret } from '../../lib/signature/rotate-secret';
 import { credentialsOf } from '../../lib/signature/signing-secrets';
-import { hexSignature, soriBody, soriPayload } from '../support/deliveries';
 import {
   type DeployedReceive,
   type DeployedRequest,
   generatedSecretDocument,
   loadDeployedReceive,
 } from '../support/deployed-receive';
+import {
+  click,
+  MAX_BODY_BYTES,
+  octets,
+  ROWS,
+  SECRET,
+  seen,
+  signed,
+  spaced,
+} from '../support/front-door-answers';
 import { functionUrlEvent, invokeFunctionUrl } from '../support/function-url';
 import { localClients } from '../support/local-aws';
 
 // The same receive function behind either front door: API Gateway's HTTP API (a route key and path variables)
 // or a Lambda function URL (`$default`, the path alone). Every answer a sender can get must be the same.
-
-const SECRET = 'sk_front_door_0123456789';
-const MAX_BODY_BYTES = 4096;
 
 type Door = 'httpApi' | 'functionUrl';
 
@@ -44,126 +50,6 @@ async function send(door: Door, request: DeployedRequest): Promise<APIGatewayPro
   return door === 'httpApi'
     ? (await deployed.invoke(request)).response
     : invokeFunctionUrl(deployed, request);
-}
-
-const signed = (body: string | Buffer, secret = SECRET, contentType = 'application/json') => ({
-  'content-type': contentType,
-  'x-sori-signature': hexSignature(body, secret),
-});
-
-const click = soriBody('click');
-/** Multi-byte UTF-8 and the sender's own spacing: the signature is over these bytes, not over a re-encoding. */
-const spaced = JSON.stringify(
-  { ...soriPayload('impression'), activity_id: 'act_front_door_spaced', note: '캠페인 — “봄” 🌸' },
-  null,
-  3,
-);
-const octets = JSON.stringify({ ...soriPayload('click'), activity_id: 'act_front_door_octets' });
-
-interface Row {
-  name: string;
-  request: DeployedRequest;
-  status: number;
-  /** A subset of the JSON answer. */
-  answer?: Record<string, unknown>;
-  headers?: Record<string, string>;
-}
-
-const ROWS: Row[] = [
-  {
-    name: 'a signed delivery',
-    request: { path: '/webhooks/sori', headers: signed(click), body: click },
-    status: 202,
-    answer: { status: 'accepted' },
-  },
-  {
-    name: 'a signed delivery in multi-byte UTF-8 with its own spacing',
-    request: { path: '/webhooks/sori', headers: signed(spaced), body: spaced },
-    status: 202,
-    answer: { status: 'accepted' },
-  },
-  {
-    name: 'a signed delivery of a non-text content type, handed over base64-encoded',
-    request: {
-      path: '/webhooks/sori',
-      headers: signed(octets, SECRET, 'application/octet-stream'),
-      body: octets,
-      base64: true,
-    },
-    status: 202,
-    answer: { status: 'accepted' },
-  },
-  {
-    name: 'a wrong signature',
-    request: { path: '/webhooks/sori', headers: signed(click, 'sk_wrong_0123456789'), body: click },
-    status: 401,
-    answer: { message: 'Unauthorized' },
-  },
-  {
-    name: 'an app the secret does not name, signed with the default app key',
-    request: { path: '/webhooks/sori/agency-z', headers: signed(click), body: click },
-    status: 401,
-    answer: { message: 'Unauthorized' },
-  },
-  {
-    name: 'a provider not served',
-    request: { path: '/webhooks/nobody', headers: signed(click), body: click },
-    status: 404,
-    answer: { message: 'Not Found' },
-  },
-  {
-    name: 'a path outside /webhooks',
-    request: { path: '/elsewhere', headers: signed(click), body: click },
-    status: 404,
-    answer: { message: 'Not Found' },
-  },
-  {
-    name: 'a path one segment too deep',
-    request: { path: '/webhooks/sori/agency-a/extra', headers: signed(click), body: click },
-    status: 404,
-    answer: { message: 'Not Found' },
-  },
-  {
-    name: 'another method on a path outside /webhooks',
-    request: { path: '/elsewhere', method: 'GET' },
-    status: 404,
-    answer: { message: 'Not Found' },
-  },
-  {
-    name: 'another method than POST',
-    request: { path: '/webhooks/sori', method: 'GET' },
-    status: 405,
-    answer: { message: 'Method Not Allowed' },
-    headers: { allow: 'POST' },
-  },
-  {
-    name: 'a body over the limit',
-    request: {
-      path: '/webhooks/sori',
-      headers: signed('x'.repeat(MAX_BODY_BYTES + 1)),
-      body: 'x'.repeat(MAX_BODY_BYTES + 1),
-    },
-    status: 413,
-    answer: { message: 'Payload Too Large' },
-  },
-  {
-    name: 'a signed payload that cannot be normalized',
-    request: { path: '/webhooks/sori', headers: signed('{"broken'), body: '{"broken' },
-    status: 202,
-    answer: { status: 'quarantined' },
-  },
-];
-
-/** The answer as a sender reads it: status, the JSON body's fields the row names, the headers it names. */
-function seen(response: APIGatewayProxyStructuredResultV2, row: Row) {
-  const body = JSON.parse(String(response.body ?? '{}')) as Record<string, unknown>;
-  return {
-    status: response.statusCode,
-    answer: Object.fromEntries(Object.keys(row.answer ?? {}).map((key) => [key, body[key]])),
-    headers: Object.fromEntries(
-      Object.keys(row.headers ?? {}).map((name) => [name, response.headers?.[name]]),
-    ),
-  };
 }
 
 describe('the event a function URL hands the receive function', () => {
