@@ -676,7 +676,10 @@ export class CampaignInbox extends Construct {
 
   private reactions = 0;
 
-  /** @returns the URL to paste into the provider's console, e.g. SORI Console → Settings → Webhooks. */
+  /**
+   * @returns the URL to paste into the provider's console, e.g. SORI Console → Settings → Webhooks: on the HTTP
+   *   API, or on the function URL with `frontDoor: 'functionUrl'`.
+   */
   webhookUrl(provider: string): string {
     // A function URL ends with a slash (`https://<id>.lambda-url.<region>.on.aws/`).
     if (this.functionUrl) return `${this.functionUrl.url}webhooks/${provider}`;
