@@ -193,18 +193,7 @@ export class RangeReader {
     for (const provider of providers) {
       if (from && provider < from.source[0]) continue;
       const plan = planRead(range, provider);
-      const days =
-        plan.sources.by === 'campaign'
-          ? [
-              ...(await this.campaignDays(
-                provider,
-                plan.sources.campaign,
-                plan.sources.firstDay,
-                plan.sources.lastDay,
-              )),
-              AFTER_EVERY_DAY,
-            ]
-          : plan.sources.days;
+      const days = await this.daysOf(plan);
       for (const day of days) {
         if (from && comparePositions([provider, day, 99, '', 0], from.source) < 0) continue;
         const sources = await this.daySources(plan, day, range);
@@ -215,6 +204,14 @@ export class RangeReader {
         }
       }
     }
+  }
+
+  /** The days a plan reads, oldest first: a campaign's days with events, then its index after every day. */
+  private async daysOf(plan: DayPlan): Promise<string[]> {
+    const { provider, sources } = plan;
+    if (sources.by !== 'campaign') return sources.days;
+    const days = await this.campaignDays(provider, sources.campaign, sources.firstDay, sources.lastDay);
+    return [...days, AFTER_EVERY_DAY];
   }
 
   /** The days of a campaign with a counter item in `first`…`last`, oldest first. */
