@@ -317,3 +317,5 @@ try {
   log('bench/results.json left unformatted: biome did not run');
 }
 log('wrote bench/results.json');
+// The front doors' costs come from the figures just written, and are merged into the same file.
+(await import('./front-door')).writeFrontDoorFigures();
