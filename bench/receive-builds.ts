@@ -3,7 +3,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { composeReceiveHandler, RECEIVE_SQS_TUNING } from '../functions/receive-webhook/compose';
-import { sqsSendMessage } from '../lib/aws/services';
+import { sqsSendMessage } from '../lib/receive/services';
 import { readReceiveConfig } from '../lib/config';
 import { levelFrom } from '../lib/log';
 import { providerNames } from '../lib/providers';

@@ -1,4 +1,4 @@
-import { secretsManagerReadSecret, sqsSendMessage } from '../../lib/aws/services';
+import { secretsManagerReadSecret, sqsSendMessage } from '../../lib/receive/services';
 import { readReceiveEnvironment } from '../../lib/config';
 import { providerNames } from '../../lib/providers';
 import { registerCustomProviders } from '../../lib/providers/declarative';

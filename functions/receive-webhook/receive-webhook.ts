@@ -12,7 +12,7 @@ import type { AuthConfig, Provider } from '../../lib/providers/provider';
 import { toAsciiJson } from '../../lib/queue/event-queue';
 import { buildQueueMessage, MAX_QUEUE_MESSAGE_BYTES } from '../../lib/receive/build-queue-message';
 import { type DeadlineOptions, invocationDeadline } from '../../lib/receive/invocation-deadline';
-import { authenticate, type Credentials } from '../../lib/signature/authenticate';
+import { authenticate, type Credentials } from '../../lib/receive/authenticate';
 import { secretMatches } from '../../lib/signature/secret-matches';
 import type { SigningSecrets } from '../../lib/signature/signing-secrets';
 import { renderHttpErrors } from './render-http-errors';

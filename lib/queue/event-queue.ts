@@ -9,7 +9,7 @@ export interface SendMessageAnswer {
 
 /**
  * SQS's `SendMessage`: the SDK's client in the local stack and the tools (`sdkSendMessage`), the receive
- * function's own signed client when deployed (`lib/aws/services.ts`). Given a deadline, no try starts after it
+ * function's own signed client when deployed (`lib/receive/services.ts`). Given a deadline, no try starts after it
  * and every try ends by it.
  */
 export type SendMessage = (

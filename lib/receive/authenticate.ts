@@ -8,6 +8,7 @@ import {
   parseSignedContent,
   type SignedPart,
 } from '../signature/signed-content';
+import type { Credentials } from '../signature/signing-secrets';
 import { type SignedContent, verifySignature } from '../signature/verify-signature';
 
 /** What the receiver knows of a request when it authenticates it. */
@@ -20,20 +21,6 @@ export interface AuthRequest {
   sourceIp: string | undefined;
   /** When the request was received (epoch ms), what a signed timestamp is held against; default now. */
   now?: number | undefined;
-}
-
-/** A provider's credentials, from the signing secret. */
-export interface Credentials {
-  /** HMAC keys, current first. */
-  secrets: string[];
-  urlToken: string | undefined;
-  basic: { username: string; password: string } | undefined;
-  /**
-   * `true` when `secrets` is empty but the provider has HMAC keys for another of its apps: a refusal then says
-   * what a wrong signature's says, so that logs do not tell an app the secret does not name from a wrong key.
-   * Absent, an empty `secrets` means the provider has no HMAC key at all, which a refusal says.
-   */
-  otherAppsKeyed?: boolean | undefined;
 }
 
 function ipv4ToNumber(address: string): number | undefined {
@@ -157,3 +144,5 @@ export function authenticate(
     throw new SignatureError('source address not allowed');
   }
 }
+
+export type { Credentials };

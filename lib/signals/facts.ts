@@ -2,9 +2,6 @@ import type { EventRecord, QueueMessage } from '../events/event-record';
 import type { SignalFact } from '../table/journal-facts';
 import { placementOf } from '../table/records-table';
 
-/** The journaled fact tuples live with the table's items; named here too until every importer takes them there. */
-export type { CampaignFact, LoginFact, SignalFact } from '../table/journal-facts';
-
 /**
  * The event types that are a device signing in: SORI's `authentication`, "sent after a device completes
  * authentication with SORI", which carries the account and the device.

@@ -12,9 +12,9 @@ import {
   type TableLayout,
   typeDayFamily,
 } from '../table/records-table';
+import { burstEntry } from '../table/signal-attributes';
 import { type Item, queryItems, queryPages } from '../table/table-io';
 import { countryOf, LOGIN_EVENTS } from './facts';
-import { burstEntry } from './signal-items';
 import type { SignalThresholds } from './thresholds';
 
 /** A campaign event's fact with its campaign-day (see `CampaignFact`). */

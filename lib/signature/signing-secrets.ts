@@ -5,7 +5,20 @@ import { ConfigError, SecretUnavailableError } from '../errors';
 import { AppNameSchema, DEFAULT_APP } from '../events/app-name';
 import type { Logger } from '../log';
 import { METRIC, type MetricsSink } from '../metrics';
-import type { Credentials } from './authenticate';
+
+/** A provider's credentials, from the signing secret. */
+export interface Credentials {
+  /** HMAC keys, current first. */
+  secrets: string[];
+  urlToken: string | undefined;
+  basic: { username: string; password: string } | undefined;
+  /**
+   * `true` when `secrets` is empty but the provider has HMAC keys for another of its apps: a refusal then says
+   * what a wrong signature's says, so that logs do not tell an app the secret does not name from a wrong key.
+   * Absent, an empty `secrets` means the provider has no HMAC key at all, which a refusal says.
+   */
+  otherAppsKeyed?: boolean | undefined;
+}
 
 /** One app's HMAC keys: the current one and, during a rotation, the one before it. */
 export const AppSecretSchema = v.object({

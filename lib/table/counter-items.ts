@@ -5,8 +5,8 @@ import {
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import type { CountedKind, CountedKinds } from '../events/event-record';
-import type { SignalFact } from '../signals/facts';
 import { callOptions } from './deadline';
+import type { SignalFact } from './journal-facts';
 import { histogramAttribute, REACH_ATTRIBUTE, REACH_SEED_ATTRIBUTE, type ReachHistogram } from './reach';
 import {
   COUNT_PREFIX,
