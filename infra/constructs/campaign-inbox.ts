@@ -551,6 +551,7 @@ export class CampaignInbox extends Construct {
   private addMonitoring(config: InboxConfig, providers: ServedProviders): Monitoring {
     return new Monitoring(this, 'Monitoring', {
       api: this.api.api,
+      apiServesWebhooks: this.functionUrl === undefined,
       throttledRequests: this.api.throttledRequests,
       receiveFunction: this.receiveFunction.function,
       processFunction: this.processFunction.function,

@@ -14,6 +14,11 @@ import { SIGNAL_METRICS, SIGNAL_METRICS_SERVICE } from '../../lib/signals/metric
 
 export interface MonitoringProps {
   api: apigw.HttpApi;
+  /**
+   * `false` when the webhooks come through a function URL and the HTTP API serves the campaign dashboard alone:
+   * its alarms then speak of the dashboard (the function URL has alarms of its own). Default `true`.
+   */
+  apiServesWebhooks?: boolean;
   /** The stage's 429 answers (API Gateway counts them among its 4xx only); no throttle alarm without it. */
   throttledRequests?: cw.Metric;
   receiveFunction: lambda.IFunction;
@@ -171,20 +176,33 @@ export class Monitoring extends Construct {
   }
 
   private addApiAlarms(props: MonitoringProps): void {
-    this.alarm('Receive5xxAlarm', 'The webhook answered 5xx: senders retry, but only a few times.', {
-      metric: props.api.metricServerError({ period: FIVE_MINUTES, statistic: cw.Stats.SUM }),
-      ...ON_ANY,
-    });
+    const webhooks = props.apiServesWebhooks !== false;
+    const dashboardOnly =
+      'The HTTP API serves the campaign dashboard only (webhooks come through the function URL): ';
+    this.alarm(
+      'Receive5xxAlarm',
+      webhooks
+        ? 'The webhook answered 5xx: senders retry, but only a few times.'
+        : `${dashboardOnly}it answered 5xx.`,
+      {
+        metric: props.api.metricServerError({ period: FIVE_MINUTES, statistic: cw.Stats.SUM }),
+        ...ON_ANY,
+      },
+    );
     if (props.throttledRequests) {
       this.alarm(
         'ThrottledAlarm',
-        'The API answered 429 (throttled) in the last 5 minutes: a sender over its route’s rate or a flood; senders retry 429 only a few times. The access logs name the route.',
+        webhooks
+          ? 'The API answered 429 (throttled) in the last 5 minutes: a sender over its route’s rate or a flood; senders retry 429 only a few times. The access logs name the route.'
+          : `${dashboardOnly}it answered 429 (throttled) in the last 5 minutes. The access logs name the route.`,
         { metric: props.throttledRequests, ...ON_ANY },
       );
     }
     this.alarm(
       'ClientErrorRateAlarm',
-      'Over half of at least 50 requests in 5 minutes were answered 4xx (refused or throttled): a sender with a wrong URL or secret, or a flood of unauthenticated traffic.',
+      webhooks
+        ? 'Over half of at least 50 requests in 5 minutes were answered 4xx (refused or throttled): a sender with a wrong URL or secret, or a flood of unauthenticated traffic.'
+        : `${dashboardOnly}over half of at least 50 requests in 5 minutes were answered 4xx (signed out, refused or throttled).`,
       {
         metric: new cw.MathExpression({
           expression: 'IF(n >= 50, 100 * e / n, 0)',

@@ -165,6 +165,20 @@ describe('frontDoor functionUrl', () => {
     expect(plain).not.toContain('Url4xxCount');
   });
 
+  it("words the HTTP API's alarms as the campaign dashboard's, not the webhooks', when the webhooks come through the function URL", () => {
+    const describeAlarm = (resources: Record<string, Resource>, prefix: string) =>
+      Object.entries(resources)
+        .filter(([id, r]) => r.Type === 'AWS::CloudWatch::Alarm' && id.includes(`Monitoring${prefix}`))
+        .map(([, r]) => String(r.Properties?.AlarmDescription));
+    const httpApi = synth();
+    for (const prefix of ['Receive5xxAlarm', 'ClientErrorRateAlarm', 'ThrottledAlarm']) {
+      const behindUrl = describeAlarm(door.resources, prefix);
+      expect(behindUrl).toHaveLength(1);
+      expect(behindUrl[0]).toMatch(/^The HTTP API serves the campaign dashboard only/);
+      expect(describeAlarm(httpApi.resources, prefix)[0]).not.toMatch(/campaign dashboard only/);
+    }
+  });
+
   it('is read from context, and the stack built from it has the function URL', () => {
     const config = readConfig(context({ frontDoor: 'functionUrl' }));
     expect(config.frontDoor).toBe('functionUrl');
