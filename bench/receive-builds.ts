@@ -3,11 +3,11 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { composeReceiveHandler, RECEIVE_SQS_TUNING } from '../functions/receive-webhook/compose';
-import { sqsSendMessage } from '../lib/receive/services';
 import { readReceiveConfig } from '../lib/config';
 import { levelFrom } from '../lib/log';
 import { providerNames } from '../lib/providers';
 import type { SendMessage } from '../lib/queue/event-queue';
+import { sqsSendMessage } from '../lib/receive/services';
 import { stubbedSqsClient, stubbedSqsTransport } from './stub-sqs';
 import { createTypicalHandler } from './typical-receive';
 

@@ -1,7 +1,7 @@
-import { secretsManagerReadSecret, sqsSendMessage } from '../../lib/receive/services';
 import { readReceiveEnvironment } from '../../lib/config';
 import { providerNames } from '../../lib/providers';
 import { registerCustomProviders } from '../../lib/providers/declarative';
+import { secretsManagerReadSecret, sqsSendMessage } from '../../lib/receive/services';
 import { composeReceiveHandler, RECEIVE_SECRET_TUNING, RECEIVE_SQS_TUNING } from './compose';
 
 // Once per container: a missing variable fails the cold start loudly. The configured providers first, so that
