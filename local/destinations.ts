@@ -41,7 +41,7 @@ const Signals = v.optional(
     [
       v.boolean(),
       v.pipe(
-        v.array(v.picklist(SIGNAL_NAMES as SignalName[], `must be one of ${SIGNAL_NAMES.join(', ')}`)),
+        v.array(v.picklist(SIGNAL_NAMES, `must be one of ${SIGNAL_NAMES.join(', ')}`)),
         v.minLength(1, 'must name at least one signal (or be true)'),
       ),
     ],

@@ -6,12 +6,8 @@ import * as pipes from 'aws-cdk-lib/aws-pipes';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { EVENT_SOURCE } from '../../lib/destinations/eventbridge';
-import {
-  NOTICE_DETAIL_TYPE,
-  NOTICE_FIELDS,
-  SIGNAL_NAMES,
-  type SignalName,
-} from '../../lib/signals/signal-notices';
+import { SIGNAL_NAMES, type SignalName } from '../../lib/signals/signal-names';
+import { NOTICE_DETAIL_TYPE, NOTICE_FIELDS } from '../../lib/signals/signal-notices';
 import { NOTICE_KIND, NOTICE_PARTITION_PREFIX } from '../../lib/table/notice-items';
 
 /** Which first inserts a destination receives: all when a list is absent or empty. */

@@ -10,19 +10,15 @@ import {
 } from '../table/signal-attributes';
 import type { SignalCounts } from './signal-counts';
 import { isHighCtr } from './signal-counts';
+import type { SignalName } from './signal-names';
 import { SIGNAL_VARIABLES, type SignalThresholds } from './thresholds';
 
-/** A signal's name, as `events stats --signals`, the dashboard and the metrics name it. */
-export type SignalName = keyof SignalCounts;
+export { SIGNAL_NAMES, type SignalName } from './signal-names';
 
-/** The signals, in the order they are listed everywhere. */
-export const SIGNAL_NAMES: readonly SignalName[] = [
-  'clicks_without_impression',
-  'click_bursts',
-  'high_ctr',
-  'shared_devices',
-  'country_hops',
-];
+/** The counts' names are the signals' names, no more and no fewer. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const countsNameSignals: Same<SignalName, keyof SignalCounts> = true;
+void countsNameSignals;
 
 /**
  * `raised` when the fold flagged the signal; `cleared` when it took a flag back, which only a click without an
