@@ -125,7 +125,14 @@ describe('the bundled functions with CUSTOM_PROVIDERS', () => {
           campaign_id: campaign,
           activity_id: 'msg_bundle_1',
         }),
-        policy: { keyed_by_id: false, counted: true, state: null },
+        // What the provider's code decided at receipt, the click's kind and the impressions it pairs with included.
+        policy: {
+          keyed_by_id: false,
+          counted: true,
+          state: null,
+          counted_as: 'clicks',
+          pairs_with: ['impression.recorded'],
+        },
       }),
     ]);
 
