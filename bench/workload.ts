@@ -172,6 +172,16 @@ export function drawer(workload: Workload, seed: number): () => Draw {
   });
 }
 
+/** An impression a later click may answer. */
+interface Shown {
+  campaign: number;
+  device: number;
+  activity: string;
+}
+
+/** Impressions a click is drawn from: the most recent ones, within the signals' impression window at the rates benched. */
+const RECENT_IMPRESSIONS = 50;
+
 export interface DeliveryOptions {
   /** Distinct events. */
   events: number;
@@ -201,8 +211,19 @@ export function deliveries(workload: Workload, options: DeliveryOptions): QueueM
   const span = (toHour - fromHour) * 3_600_000;
   const template = FIXTURE as { campaign: Record<string, unknown>; material: Record<string, unknown> };
   const distinct: QueueMessage[] = [];
+  const shown: Shown[] = [];
   for (let i = 0; i < events; i++) {
-    const { campaign, device, click } = draw();
+    const drawn = draw();
+    // A click answers a display of its campaign on its device: it takes the activity of an impression shown
+    // shortly before (as SORI's click follows the impression it is on), so clean traffic raises no signal.
+    const answered = drawn.click && shown.length > 0 ? shown[Math.floor(next() * shown.length)] : undefined;
+    const { campaign, device } = answered ?? drawn;
+    const activity = answered?.activity ?? `act_${seed}_${i}`;
+    if (!drawn.click) {
+      shown.push({ campaign, device, activity });
+      if (shown.length > RECENT_IMPRESSIONS) shown.shift();
+    }
+    const click = drawn.click;
     const createdAt = new Date(start + Math.floor((i * span) / events)).toISOString();
     const material = Math.floor(next() * workload.materials);
     const payload = {
@@ -210,7 +231,7 @@ export function deliveries(workload: Workload, options: DeliveryOptions): QueueM
       event: click ? 'campaign.click' : 'campaign.impression',
       created_at: createdAt,
       timestamp: createdAt,
-      activity_id: `act_${seed}_${i}`,
+      activity_id: activity,
       device_id: `device_${String(device).padStart(7, '0')}`,
       platform: platforms[platform(next())]?.[0],
       geolocation: {

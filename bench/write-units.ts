@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { BATCH_PARTITION, foldStateKey } from '../lib/table/counter-items';
 import { itemBytes } from '../lib/table/item-size';
+import { NOTICE_PARTITION_PREFIX } from '../lib/table/notice-items';
 import { RECORDS_TABLE, statsPartitionKey } from '../lib/table/records-table';
 
 type Item = Record<string, AttributeValue>;
@@ -120,6 +121,9 @@ export interface WriteTally {
   reachUnits: number;
   providerDayRequests: number;
   providerDayUnits: number;
+  /** Requests and units of the fold's signal notices (`SIGNAL#`, one put per signal raised), in the totals. */
+  noticeRequests: number;
+  noticeUnits: number;
   /** The largest fold state item written (bytes; DynamoDB takes items of up to 400 KB). */
   foldStateMaxBytes: number;
   /** Read requests (each page of a query one) and their read units; the pricing's own reads are left out. */
@@ -222,6 +226,8 @@ function newWriteTally(): WriteTally {
     reachUnits: 0,
     providerDayRequests: 0,
     providerDayUnits: 0,
+    noticeRequests: 0,
+    noticeUnits: 0,
     foldStateMaxBytes: 0,
     readRequests: 0,
     readUnits: 0,
@@ -269,6 +275,10 @@ function tallyWrite(
   if (pk?.startsWith('PROVIDERDAY#')) {
     tally.providerDayRequests++;
     tally.providerDayUnits += total;
+  }
+  if (pk?.startsWith(NOTICE_PARTITION_PREFIX)) {
+    tally.noticeRequests++;
+    tally.noticeUnits += total;
   }
   if (pk === BATCH_PARTITION) {
     tally.journalRequests++;

@@ -419,6 +419,8 @@ export interface RepairFigures extends PassUnits {
   /** Of `writeUnits`, the devices' days (one write per device counted on a new day) and the provider-days. */
   deviceReachUnits: number;
   providerDayUnits: number;
+  /** Of `writeUnits`, the signal notices (one put per signal the fold raised on the workload's events). */
+  noticeUnits: number;
   /** The largest fold state item the pass wrote, bytes (DynamoDB takes items of up to 400 KB). */
   foldStateBytes: number;
   /** Journal entries the pass read, of them the batches it folded, and batches a minute at this rate (the
@@ -702,6 +704,7 @@ function repairFigures(measured: {
     foldStateUnits: pass.tally.foldStateUnits,
     deviceReachUnits: pass.tally.reachUnits,
     providerDayUnits: pass.tally.providerDayUnits,
+    noticeUnits: pass.tally.noticeUnits,
     foldStateBytes: pass.tally.foldStateMaxBytes,
     journalEntries: summary.checked,
     folded: summary.folded,

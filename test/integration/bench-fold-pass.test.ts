@@ -23,7 +23,11 @@ describe("bench replay and the repair's fold", () => {
     expect(repair.replayTouched).toBe(SMALL.campaigns);
     expect(repair.storedPerMinute).toBe(600);
     expect(repair.writeUnits).toBe(
-      repair.counterItemUnits + repair.foldStateUnits + repair.deviceReachUnits + repair.providerDayUnits,
+      repair.counterItemUnits +
+        repair.foldStateUnits +
+        repair.deviceReachUnits +
+        repair.providerDayUnits +
+        repair.noticeUnits,
     );
     // Devices counted on a new day have their days written once each; the minute's one provider-day once.
     expect(repair.deviceReachUnits).toBeGreaterThan(0);
