@@ -171,6 +171,8 @@ export interface LocalDestinationsOptions {
   /** Publications of a record before it is given up and written to the destination's failures file. */
   attempts?: number;
   backoffMs?: number;
+  /** The first wait between an HTTP destination's tries of one call (default its own, 500 ms, doubling). */
+  httpBackoffMs?: number;
   /** Time between passes of the signal notices' feed (default 1 s), for destinations with `signals`. */
   signalIntervalMs?: number;
 }
@@ -229,7 +231,13 @@ async function destinationsOf(config: DestinationsConfig, options: LocalDestinat
   }
   if (config.http) {
     const { url, headers, ...filter } = config.http;
-    list.push({ destination: new HttpDestination({ url, ...(headers ? { headers } : {}) }), ...filter });
+    const backoffMs = options.httpBackoffMs;
+    const destination = new HttpDestination({
+      url,
+      ...(headers ? { headers } : {}),
+      ...(backoffMs !== undefined ? { backoffMs } : {}),
+    });
+    list.push({ destination, ...filter });
   }
   return list;
 }

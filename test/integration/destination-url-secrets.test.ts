@@ -108,6 +108,7 @@ async function localHttpDestination(
       dataDir,
       attempts,
       backoffMs: 10,
+      httpBackoffMs: 10,
     },
   );
   const ingest = createIngest({
