@@ -12,7 +12,6 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { IDEMPOTENCY_HEADER } from '../../lib/destinations/http';
 import type { QueueMessage } from '../../lib/events/event-record';
 import { EventWriter } from '../../lib/ingest/event-writer';
-import { storeBatch } from '../../lib/ingest/store-batch';
 import { createLogger } from '../../lib/log';
 import type { SignalNotice } from '../../lib/signals/signal-notices';
 import type { TableLayout } from '../../lib/table/records-table';
@@ -20,7 +19,15 @@ import { type LocalDestinations, openDestinations } from '../../local/destinatio
 import { localClientConfig } from '../../local/local-stack';
 import { startDynamoDbProxy } from '../support/dynamodb-proxy';
 import { createTestTable, localClients } from '../support/local-aws';
-import { JournalingCounters, SIGNAL_DAY, signalEvent, viewed } from '../support/signal-journal';
+import {
+  cleanBurst,
+  fraudPatterns,
+  JournalingCounters,
+  SIGNAL_DAY,
+  signalEvent,
+  storeJournaled,
+  viewed,
+} from '../support/signal-journal';
 
 const { dynamodb } = localClients();
 const LAYOUT: TableLayout = { shards: 2, retentionDays: null };
@@ -56,26 +63,7 @@ async function receiver() {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/signals`, received };
 }
 
-/** Clean traffic: 12 impressions (one device each), 2 of them clicked a minute apart; one login per device. */
-function cleanBurst(prefix: string): QueueMessage[] {
-  const out: QueueMessage[] = [];
-  for (let i = 0; i < 12; i++) {
-    const device = `${prefix}_dev_${i}`;
-    const at = `10:${String(10 + i).padStart(2, '0')}`;
-    if (i < 2) out.push(...viewed(`${prefix}_act_${i}`, device, at));
-    else out.push(event('impression', { at: `${at}:00.000`, device, activity: `${prefix}_act_${i}` }));
-    out.push(event('authentication', { at: `${at}:05.000`, device, account: `${prefix}_acc_${i}` }));
-  }
-  return out;
-}
-
-async function store(counters: JournalingCounters, writer: EventWriter, batches: QueueMessage[][]) {
-  for (const batch of batches) {
-    counters.batch = batch;
-    const outcomes = await storeBatch(writer, counters, batch);
-    expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
-  }
-}
+const store = storeJournaled;
 
 /** A table, and destinations with every signal opened on it before any fold (as `npm start` opens them). */
 async function setUp() {
@@ -119,45 +107,7 @@ describe('fraud and quality signals through the destinations', () => {
 
   it('a burst crafted with each fraud pattern reaches the destination as exactly its signals, each once, with the threshold it crossed', async () => {
     const { endpoint, destinations, writer, counters } = await setUp();
-    const clean = cleanBurst('c');
-    const orphan = [event('click', { at: '11:00:00.000', device: 'o_dev', activity: 'o_act' })];
-    const burst = [
-      ...Array.from({ length: 4 }, (_, i) =>
-        event('impression', {
-          at: `12:00:0${i}.000`,
-          device: 'b_dev',
-          activity: `b_act_${i}`,
-          campaign: 'cmp_b',
-        }),
-      ),
-      ...Array.from({ length: 4 }, (_, i) =>
-        event('click', { at: `12:00:1${i}.000`, device: 'b_dev', activity: `b_act_${i}`, campaign: 'cmp_b' }),
-      ),
-    ];
-    const ctr = Array.from({ length: 10 }, (_, i) =>
-      i < 6
-        ? viewed(`h_act_${i}`, `h_dev_${i}`, `13:${String(10 + i)}`, 'cmp_h')
-        : [
-            event('impression', {
-              at: `13:${String(10 + i)}:00.000`,
-              device: `h_dev_${i}`,
-              activity: `h_act_${i}`,
-              campaign: 'cmp_h',
-            }),
-          ],
-    ).flat();
-    const shared = ['s_acc_1', 's_acc_2', 's_acc_3'].map((account, i) =>
-      event('authentication', { at: `14:0${i}:00.000`, device: 's_dev', account }),
-    );
-    const hops = [
-      event('authentication', {
-        at: '15:00:00.000',
-        device: 'x_dev',
-        account: 'x_acc',
-        country: 'United States',
-      }),
-      event('authentication', { at: '15:20:00.000', device: 'x_dev', account: 'x_acc', country: 'France' }),
-    ];
+    const { clean, orphan, burst, ctr, shared, hops } = fraudPatterns();
     await store(counters, writer, [
       clean,
       orphan,

@@ -10,7 +10,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { QueueMessage } from '../../lib/events/event-record';
 import { type CounterGroup, newClaimToken } from '../../lib/ingest/campaign-counters';
 import { EventWriter } from '../../lib/ingest/event-writer';
-import { storeBatch } from '../../lib/ingest/store-batch';
 import { CampaignStats } from '../../lib/queries/campaign-stats';
 import { DashboardReader, dayQuery } from '../../lib/queries/dashboard';
 import { loginFamiliesOf } from '../../lib/signals/facts';
@@ -23,9 +22,12 @@ import { signalRows } from '../../scripts/events/stats';
 import { startDynamoDbProxy } from '../support/dynamodb-proxy';
 import { createTestTable, localClients } from '../support/local-aws';
 import {
+  cleanBurst,
+  fraudPatterns,
   JournalingCounters,
   SIGNAL_DAY,
   signalEvent,
+  storeJournaled,
   TEST_THRESHOLDS,
   viewed,
 } from '../support/signal-journal';
@@ -40,26 +42,7 @@ afterEach(async () => {
   await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
 });
 
-/** Clean traffic: 12 impressions (one device each), 2 of them clicked a minute apart; one login per device. */
-function cleanBurst(prefix: string): QueueMessage[] {
-  const out: QueueMessage[] = [];
-  for (let i = 0; i < 12; i++) {
-    const device = `${prefix}_dev_${i}`;
-    const at = `10:${String(10 + i).padStart(2, '0')}`;
-    if (i < 2) out.push(...viewed(`${prefix}_act_${i}`, device, at));
-    else out.push(event('impression', { at: `${at}:00.000`, device, activity: `${prefix}_act_${i}` }));
-    out.push(event('authentication', { at: `${at}:05.000`, device, account: `${prefix}_acc_${i}` }));
-  }
-  return out;
-}
-
-async function store(counters: JournalingCounters, writer: EventWriter, batches: QueueMessage[][]) {
-  for (const batch of batches) {
-    counters.batch = batch;
-    const outcomes = await storeBatch(writer, counters, batch);
-    expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
-  }
-}
+const store = storeJournaled;
 
 async function report(tableName: string): Promise<SignalReport> {
   const stats = new CampaignStats(dynamodb, tableName);
@@ -104,45 +87,7 @@ describe('fraud and quality signals', () => {
 
   it('a burst crafted with each pattern raises exactly its signal, on its campaign-day, device or provider-day, on the dashboard and in `events stats --signals` rows', async () => {
     const { tableName, writer, counters } = await setUp();
-    const clean = cleanBurst('c');
-    const orphan = [event('click', { at: '11:00:00.000', device: 'o_dev', activity: 'o_act' })];
-    const burst = [
-      ...Array.from({ length: 4 }, (_, i) =>
-        event('impression', {
-          at: `12:00:0${i}.000`,
-          device: 'b_dev',
-          activity: `b_act_${i}`,
-          campaign: 'cmp_b',
-        }),
-      ),
-      ...Array.from({ length: 4 }, (_, i) =>
-        event('click', { at: `12:00:1${i}.000`, device: 'b_dev', activity: `b_act_${i}`, campaign: 'cmp_b' }),
-      ),
-    ];
-    const ctr = Array.from({ length: 10 }, (_, i) =>
-      i < 6
-        ? viewed(`h_act_${i}`, `h_dev_${i}`, `13:${String(10 + i)}`, 'cmp_h')
-        : [
-            event('impression', {
-              at: `13:${String(10 + i)}:00.000`,
-              device: `h_dev_${i}`,
-              activity: `h_act_${i}`,
-              campaign: 'cmp_h',
-            }),
-          ],
-    ).flat();
-    const shared = ['s_acc_1', 's_acc_2', 's_acc_3'].map((account, i) =>
-      event('authentication', { at: `14:0${i}:00.000`, device: 's_dev', account }),
-    );
-    const hops = [
-      event('authentication', {
-        at: '15:00:00.000',
-        device: 'x_dev',
-        account: 'x_acc',
-        country: 'United States',
-      }),
-      event('authentication', { at: '15:20:00.000', device: 'x_dev', account: 'x_acc', country: 'France' }),
-    ];
+    const { clean, orphan, burst, ctr, shared, hops } = fraudPatterns();
     await store(counters, writer, [
       clean,
       orphan,

@@ -7,6 +7,8 @@
 import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { QueueMessage } from '../../lib/events/event-record';
 import { type BatchTally, CampaignCounters, type CounterGroup } from '../../lib/ingest/campaign-counters';
+import type { EventWriter } from '../../lib/ingest/event-writer';
+import { storeBatch } from '../../lib/ingest/store-batch';
 import { sori } from '../../lib/providers/sori';
 import { buildQueueMessage } from '../../lib/receive/build-queue-message';
 import { loginFamiliesOf, signalFactOf } from '../../lib/signals/facts';
@@ -110,3 +112,92 @@ export const viewed = (activity: string, device: string, at: string, campaign = 
   signalEvent('impression', { at: `${at}:00.000`, device, activity, campaign }),
   signalEvent('click', { at: `${at}:30.000`, device, activity, campaign }),
 ];
+
+/** Clean traffic: 12 impressions (one device each), 2 of them clicked a minute apart; one login per device. */
+export function cleanBurst(prefix: string): QueueMessage[] {
+  const out: QueueMessage[] = [];
+  for (let i = 0; i < 12; i++) {
+    const device = `${prefix}_dev_${i}`;
+    const at = `10:${String(10 + i).padStart(2, '0')}`;
+    if (i < 2) out.push(...viewed(`${prefix}_act_${i}`, device, at));
+    else out.push(signalEvent('impression', { at: `${at}:00.000`, device, activity: `${prefix}_act_${i}` }));
+    out.push(signalEvent('authentication', { at: `${at}:05.000`, device, account: `${prefix}_acc_${i}` }));
+  }
+  return out;
+}
+
+/**
+ * Each fraud pattern crafted once, beside clean traffic: a click without an impression (`o_act` on `cmp_a`), a
+ * device clicking 4 times in a minute (`b_dev` on `cmp_b`), a campaign-day whose CTR crosses the threshold
+ * (`cmp_h`), a device signed in to 3 accounts (`s_dev`) and one signed in from two countries 20 minutes apart
+ * (`x_dev`, its second login in `hops[1]`).
+ */
+export function fraudPatterns() {
+  const clean = cleanBurst('c');
+  const orphan = [signalEvent('click', { at: '11:00:00.000', device: 'o_dev', activity: 'o_act' })];
+  const burst = [
+    ...Array.from({ length: 4 }, (_, i) =>
+      signalEvent('impression', {
+        at: `12:00:0${i}.000`,
+        device: 'b_dev',
+        activity: `b_act_${i}`,
+        campaign: 'cmp_b',
+      }),
+    ),
+    ...Array.from({ length: 4 }, (_, i) =>
+      signalEvent('click', {
+        at: `12:00:1${i}.000`,
+        device: 'b_dev',
+        activity: `b_act_${i}`,
+        campaign: 'cmp_b',
+      }),
+    ),
+  ];
+  const ctr = Array.from({ length: 10 }, (_, i) =>
+    i < 6
+      ? viewed(`h_act_${i}`, `h_dev_${i}`, `13:${String(10 + i)}`, 'cmp_h')
+      : [
+          signalEvent('impression', {
+            at: `13:${String(10 + i)}:00.000`,
+            device: `h_dev_${i}`,
+            activity: `h_act_${i}`,
+            campaign: 'cmp_h',
+          }),
+        ],
+  ).flat();
+  const shared = ['s_acc_1', 's_acc_2', 's_acc_3'].map((account, i) =>
+    signalEvent('authentication', { at: `14:0${i}:00.000`, device: 's_dev', account }),
+  );
+  const hops = [
+    signalEvent('authentication', {
+      at: '15:00:00.000',
+      device: 'x_dev',
+      account: 'x_acc',
+      country: 'United States',
+    }),
+    signalEvent('authentication', {
+      at: '15:20:00.000',
+      device: 'x_dev',
+      account: 'x_acc',
+      country: 'France',
+    }),
+  ];
+  return { clean, orphan, burst, ctr, shared, hops };
+}
+
+/**
+ * Stores each batch through `storeBatch`, journaling it as the consumer does.
+ * @throws when a message of a batch is not stored.
+ */
+export async function storeJournaled(
+  counters: JournalingCounters,
+  writer: EventWriter,
+  batches: QueueMessage[][],
+) {
+  for (const batch of batches) {
+    counters.batch = batch;
+    const outcomes = await storeBatch(writer, counters, batch);
+    const failed = outcomes.filter((outcome) => !outcome.ok);
+    if (failed.length > 0) throw new Error(`${failed.length} of ${batch.length} messages were not stored`);
+  }
+}
