@@ -36,9 +36,10 @@ export interface CampaignDayStats {
  * What a counter item's event types count as: as its events counted when received, which the item keeps (see
  * `countedKindsOfItem`), so that a provider's counted map changed later changes nothing about the days counted
  * before; for an item no fold wrote since items kept it, as the provider's current code counts them (as the
- * high-CTR signal reads it).
+ * high-CTR signal reads it). The dashboard reads them the same way, so its totals, hours and breakdowns agree
+ * with `events stats`.
  */
-function countedKindsOfCounter(counter: SignalledCounterItem): CountedKinds {
+export function countedKindsOfCounter(counter: SignalledCounterItem): CountedKinds {
   return counter.signals?.counted ?? findProvider(counter.provider)?.counted ?? {};
 }
 

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_APP, isAppName } from '../events/app-name';
 import { type CountedKinds, MAX_TEXT_FIELD } from '../events/event-record';
-import { allProviders, findProvider, providerNames } from '../providers';
+import { allProviders, providerNames } from '../providers';
 import { type SignalledCounterItem, type SignalReport, signalReport } from '../signals/report';
 import { DEFAULT_SIGNAL_THRESHOLDS, type SignalThresholds } from '../signals/thresholds';
 import { foldStateVersion, readFoldChanges } from '../table/counter-items';
@@ -40,6 +40,7 @@ import { getItems, type Item, queryItems, withoutUnusedSdkLogging } from '../tab
 import {
   byImpressions,
   CampaignStats,
+  countedKindsOfCounter,
   counterItemOf,
   mapBounded,
   READ_CONCURRENCY,
@@ -243,16 +244,6 @@ const searchKey = (item: CounterItem, material: string) =>
 const campaignKey = (provider: string, campaign: string) => JSON.stringify([provider, campaign]);
 
 /**
- * What a counter item's event types count as: as its events counted when received, which the item keeps, so that
- * the totals, the hours, the breakdowns and a filtered view count a day alike (as `events stats` does) whatever
- * the provider's counted map has become since; the provider's current code only for an item no fold wrote since
- * items kept it.
- */
-function countedKindsOf(item: SignalledCounterItem): CountedKinds {
-  return item.signals?.counted ?? findProvider(item.provider)?.counted ?? {};
-}
-
-/**
  * Which counter (if any) an event type moves. Only the kinds' own entries: the event type is read back from a
  * counter attribute, and `constructor` or `toString` must not find what every object inherits.
  */
@@ -292,7 +283,7 @@ function countsOf(
   const byEvent = Object.hasOwn(item.breakdowns[query.breakdown], query.value)
     ? item.breakdowns[query.breakdown][query.value]
     : undefined;
-  const kinds = countedKindsOf(item);
+  const kinds = countedKindsOfCounter(item);
   for (const [event, count] of Object.entries(byEvent ?? {})) {
     const counter = counterOf(kinds, event);
     if (counter) counts[counter] += count;
@@ -914,7 +905,7 @@ function addBreakdowns(
   breakdowns: Record<FilterBreakdown, Map<string, BreakdownRow>>,
   query: DashboardQuery,
 ) {
-  const kinds = countedKindsOf(item);
+  const kinds = countedKindsOfCounter(item);
   // A range's thousands of items each hold some forty values: `for…in` over their prototype-less objects (see
   // `fromCounterItem`) spares an array per value that `Object.entries` would make.
   for (const breakdown of BREAKDOWNS) {
